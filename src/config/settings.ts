@@ -1,0 +1,220 @@
+/**
+ * Function settings: every key, its default and its validation, in one table.
+ * Parsed once at the edge (cold start or CLI start) into a typed, frozen Settings object.
+ * The Terraform checks read SETTING_SPECS so the function and terraform/ cannot drift.
+ */
+
+/** A setting that is missing or malformed; the message names the key and what is expected. */
+export class ConfigError extends Error {
+  constructor(readonly key: string, message: string) {
+    super(`${key}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface Settings {
+  endpoints: URL[];
+  compartmentId?: string;
+  namespace: string;
+  resourceGroup?: string;
+  extraDimensions: Record<string, string>;
+  include?: RegExp;
+  exclude?: RegExp;
+  histogramBuckets: boolean;
+  scrapeTimeoutMs: number;
+  scrapeMaxBytes: number;
+  bearerTokenSecretId?: string;
+  secretCacheTtlMs: number;
+  monitoringEndpoint?: string;
+  secretsEndpoint?: string;
+  postCallsPerSecond: number;
+  postConcurrency: number;
+  postTimeoutMs: number;
+  functionTimeoutMs: number;
+  dryRun: boolean;
+}
+
+export interface SettingSpec {
+  key: string;
+  /** Default as the string a user would write; undefined = no default. */
+  default?: string;
+  required?: 'always' | 'unless-dry-run';
+  description: string;
+}
+
+/** Every setting the function reads (Fn application/function config = environment variables). */
+export const SETTING_SPECS: readonly SettingSpec[] = [
+  { key: 'METRICS_ENDPOINT', required: 'always', description: 'URL(s) to scrape, comma-separated; scraped concurrently' },
+  { key: 'COMPARTMENT_OCID', required: 'unless-dry-run', description: 'compartment OCID of the posted metrics' },
+  { key: 'METRICS_NAMESPACE', default: 'bharatmart', description: 'OCI custom metric namespace' },
+  { key: 'RESOURCE_GROUP', description: 'optional OCI resourceGroup for every metric' },
+  { key: 'EXTRA_DIMENSIONS', description: 'key=value,key=value added to every series' },
+  { key: 'METRICS_INCLUDE', description: 'regular expression; only matching metric family names are posted' },
+  { key: 'METRICS_EXCLUDE', description: 'regular expression; matching metric family names are skipped' },
+  { key: 'HISTOGRAM_BUCKETS', default: 'false', description: 'also post <name>_bucket series with an le dimension' },
+  { key: 'SCRAPE_TIMEOUT_MS', default: '10000', description: 'per-target scrape timeout (ms)' },
+  { key: 'SCRAPE_MAX_BYTES', default: '33554432', description: 'largest (decompressed) exposition accepted per target (bytes)' },
+  { key: 'SCRAPE_BEARER_TOKEN_SECRET_OCID', description: 'OCI Vault secret OCID holding a bearer token for the targets' },
+  { key: 'SECRET_CACHE_TTL_SECONDS', default: '300', description: 'how long a fetched bearer token is reused (s)' },
+  { key: 'OCI_MONITORING_ENDPOINT', description: 'override of the telemetry-ingestion endpoint' },
+  { key: 'OCI_SECRETS_ENDPOINT', description: 'override of the Vault secrets endpoint' },
+  { key: 'POST_CALLS_PER_SECOND', default: '20', description: 'most PostMetricData calls started per second (OCI allows 50 per tenancy)' },
+  { key: 'POST_CONCURRENCY', default: '4', description: 'most PostMetricData calls in flight at once' },
+  { key: 'POST_TIMEOUT_MS', default: '10000', description: 'timeout of one PostMetricData attempt (ms)' },
+  { key: 'FUNCTION_TIMEOUT_SECONDS', default: '60', description: 'deadline used when the invocation carries none (s)' },
+  { key: 'DRY_RUN', default: 'false', description: 'do everything except posting' },
+];
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const NAMESPACE_RE = /^[A-Za-z][A-Za-z0-9_]*$/;
+const RESOURCE_GROUP_RE = /^[A-Za-z][A-Za-z0-9._\-$]*$/;
+const OCID_RE = /^ocid1\.[a-z0-9_-]+\.[a-z0-9_-]*\.[a-z0-9_-]*\.[A-Za-z0-9._-]+$/;
+const DIMENSION_KEY_RE = /^[\x21-\x7e]{1,256}$/;
+
+/** The raw string for key, trimmed; empty counts as unset. */
+function raw(env: Env, key: string): string | undefined {
+  const v = env[key]?.trim();
+  return v === undefined || v === '' ? undefined : v;
+}
+
+/** Value of key or its declared default. */
+function rawOrDefault(env: Env, key: string): string | undefined {
+  return raw(env, key) ?? SETTING_SPECS.find((s) => s.key === key)?.default;
+}
+
+/** Parses a boolean setting: true/false/1/0/yes/no. */
+export function parseBool(key: string, value: string): boolean {
+  const v = value.toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  throw new ConfigError(key, `expected true or false, got "${value}"`);
+}
+
+/** Parses a positive integer setting within [min, max]. */
+function parseIntIn(key: string, value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value)) throw new ConfigError(key, `expected a whole number, got "${value}"`);
+  const n = Number(value);
+  if (n < min || n > max) throw new ConfigError(key, `expected a number from ${min} to ${max}, got ${n}`);
+  return n;
+}
+
+/** Parses the endpoint list; only http(s) URLs with a host. */
+function parseEndpoints(key: string, value: string): URL[] {
+  const parts = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (parts.length === 0) throw new ConfigError(key, 'expected at least one http(s) URL');
+  return parts.map((p) => {
+    let url: URL;
+    try {
+      url = new URL(p);
+    } catch {
+      throw new ConfigError(key, `"${redactUrl(p)}" is not a valid URL (expected e.g. http://10.0.0.5:3000/metrics)`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new ConfigError(key, `"${redactUrl(p)}" must use http or https`);
+    }
+    return url;
+  });
+}
+
+/** Removes user:password from a URL-looking string so it can be shown. */
+export function redactUrl(u: string): string {
+  return u.replace(/\/\/[^/@\s]*@/, '//');
+}
+
+/** Parses `key=value,key=value` into dimensions, validating OCI's key/value rules. */
+export function parseDimensionList(key: string, value: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of value.split(',')) {
+    if (part.trim() === '') continue;
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new ConfigError(key, `expected key=value pairs separated by commas, got "${part.trim()}"`);
+    const k = part.slice(0, eq).trim();
+    const v = part.slice(eq + 1).trim();
+    if (!DIMENSION_KEY_RE.test(k)) throw new ConfigError(key, `dimension key "${k}" must be 1-256 printable ASCII characters without spaces`);
+    if (v === '' || v.length > 512) throw new ConfigError(key, `dimension "${k}" needs a value of 1-512 characters`);
+    if (k in out) throw new ConfigError(key, `dimension "${k}" is given twice`);
+    out[k] = v;
+  }
+  if (Object.keys(out).length > 10) throw new ConfigError(key, 'at most 10 extra dimensions (OCI allows 20 per series in all)');
+  return out;
+}
+
+/** Compiles a user regular expression, naming the key when it is invalid. */
+function parseRegex(key: string, value: string): RegExp {
+  try {
+    return new RegExp(value);
+  } catch (e) {
+    throw new ConfigError(key, `invalid regular expression: ${(e as Error).message}`);
+  }
+}
+
+/** Validates an OCID-shaped value. */
+function parseOcid(key: string, value: string): string {
+  if (!OCID_RE.test(value)) throw new ConfigError(key, `expected an OCID like ocid1.compartment.oc1..aaaa..., got "${value.slice(0, 80)}"`);
+  return value;
+}
+
+/** Validates the namespace against OCI's rules. */
+function parseNamespace(key: string, value: string): string {
+  if (!NAMESPACE_RE.test(value)) {
+    throw new ConfigError(key, `"${value}" is not a valid OCI namespace (letters, digits and _, starting with a letter)`);
+  }
+  if (/^(oci_|oracle_)/i.test(value)) throw new ConfigError(key, `"${value}" uses a reserved prefix (oci_ and oracle_ are reserved)`);
+  return value;
+}
+
+/** Validates an endpoint override: an http(s) URL without a trailing slash. */
+function parseServiceEndpoint(key: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(key, `"${value}" is not a valid URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(key, 'must use http or https');
+  return value.replace(/\/+$/, '');
+}
+
+/** Parses and validates all settings; throws ConfigError naming the first bad key. */
+export function parseSettings(env: Env, overrides: { dryRun?: boolean } = {}): Settings {
+  const get = (k: string) => rawOrDefault(env, k);
+  const endpointsRaw = raw(env, 'METRICS_ENDPOINT');
+  if (endpointsRaw === undefined) throw new ConfigError('METRICS_ENDPOINT', 'is required (the URL of the /metrics endpoint to scrape)');
+  const dryRun = overrides.dryRun ?? parseBool('DRY_RUN', get('DRY_RUN')!);
+  const compartmentRaw = raw(env, 'COMPARTMENT_OCID');
+  if (compartmentRaw === undefined && !dryRun) {
+    throw new ConfigError('COMPARTMENT_OCID', 'is required (the OCID of the compartment that receives the metrics)');
+  }
+  const resourceGroupRaw = raw(env, 'RESOURCE_GROUP');
+  if (resourceGroupRaw !== undefined && !RESOURCE_GROUP_RE.test(resourceGroupRaw)) {
+    throw new ConfigError('RESOURCE_GROUP', `"${resourceGroupRaw}" is not valid (letters, digits, . _ - $, starting with a letter)`);
+  }
+  const includeRaw = raw(env, 'METRICS_INCLUDE');
+  const excludeRaw = raw(env, 'METRICS_EXCLUDE');
+  const secretRaw = raw(env, 'SCRAPE_BEARER_TOKEN_SECRET_OCID');
+  const monitoringRaw = raw(env, 'OCI_MONITORING_ENDPOINT');
+  const secretsRaw = raw(env, 'OCI_SECRETS_ENDPOINT');
+  const extraRaw = raw(env, 'EXTRA_DIMENSIONS');
+  return Object.freeze({
+    endpoints: parseEndpoints('METRICS_ENDPOINT', endpointsRaw),
+    compartmentId: compartmentRaw === undefined ? undefined : parseOcid('COMPARTMENT_OCID', compartmentRaw),
+    namespace: parseNamespace('METRICS_NAMESPACE', get('METRICS_NAMESPACE')!),
+    resourceGroup: resourceGroupRaw,
+    extraDimensions: extraRaw === undefined ? {} : parseDimensionList('EXTRA_DIMENSIONS', extraRaw),
+    include: includeRaw === undefined ? undefined : parseRegex('METRICS_INCLUDE', includeRaw),
+    exclude: excludeRaw === undefined ? undefined : parseRegex('METRICS_EXCLUDE', excludeRaw),
+    histogramBuckets: parseBool('HISTOGRAM_BUCKETS', get('HISTOGRAM_BUCKETS')!),
+    scrapeTimeoutMs: parseIntIn('SCRAPE_TIMEOUT_MS', get('SCRAPE_TIMEOUT_MS')!, 100, 300_000),
+    scrapeMaxBytes: parseIntIn('SCRAPE_MAX_BYTES', get('SCRAPE_MAX_BYTES')!, 1024, 1024 * 1024 * 1024),
+    bearerTokenSecretId: secretRaw === undefined ? undefined : parseOcid('SCRAPE_BEARER_TOKEN_SECRET_OCID', secretRaw),
+    secretCacheTtlMs: parseIntIn('SECRET_CACHE_TTL_SECONDS', get('SECRET_CACHE_TTL_SECONDS')!, 0, 86_400) * 1000,
+    monitoringEndpoint: monitoringRaw === undefined ? undefined : parseServiceEndpoint('OCI_MONITORING_ENDPOINT', monitoringRaw),
+    secretsEndpoint: secretsRaw === undefined ? undefined : parseServiceEndpoint('OCI_SECRETS_ENDPOINT', secretsRaw),
+    postCallsPerSecond: parseIntIn('POST_CALLS_PER_SECOND', get('POST_CALLS_PER_SECOND')!, 1, 1000),
+    postConcurrency: parseIntIn('POST_CONCURRENCY', get('POST_CONCURRENCY')!, 1, 64),
+    postTimeoutMs: parseIntIn('POST_TIMEOUT_MS', get('POST_TIMEOUT_MS')!, 100, 300_000),
+    functionTimeoutMs: parseIntIn('FUNCTION_TIMEOUT_SECONDS', get('FUNCTION_TIMEOUT_SECONDS')!, 1, 3600) * 1000,
+    dryRun,
+  });
+}

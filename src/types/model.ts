@@ -1,0 +1,112 @@
+/**
+ * The data model shared by the pipeline stages: scrape -> parse -> transform -> publish.
+ * Plain data only; no behaviour lives here.
+ */
+
+/** Label name -> value, as exposed by the target (after unescaping). */
+export type Labels = Record<string, string>;
+
+/** A counter, gauge or untyped sample. */
+export interface ScalarSeries {
+  labels: Labels;
+  value: number;
+  /** The sample's own timestamp (ms since epoch), when the exposition gave one. */
+  timestampMs?: number;
+}
+
+/** One labelled histogram series (all lines sharing a label set, `le` removed). */
+export interface HistogramSeries {
+  labels: Labels;
+  /** `le` as written in the exposition ("0.5", "+Inf"), in exposition order. */
+  buckets: { le: string; value: number }[];
+  sum?: number;
+  count?: number;
+  timestampMs?: number;
+}
+
+/** One labelled summary series (all lines sharing a label set, `quantile` removed). */
+export interface SummarySeries {
+  labels: Labels;
+  quantiles: { quantile: string; value: number }[];
+  sum?: number;
+  count?: number;
+  timestampMs?: number;
+}
+
+export type MetricFamily =
+  | { kind: 'counter' | 'gauge' | 'untyped'; name: string; help: string; series: ScalarSeries[] }
+  | { kind: 'histogram'; name: string; help: string; series: HistogramSeries[] }
+  | { kind: 'summary'; name: string; help: string; series: SummarySeries[] };
+
+export type FamilyKind = MetricFamily['kind'];
+
+/** What the parse stage returns for one exposition. */
+export interface ParsedExposition {
+  families: MetricFamily[];
+  /** Number of sample lines in the exposition (what Prometheus calls scrape_samples_scraped). */
+  sampleCount: number;
+}
+
+/** Why a sample (or a derived series) was not turned into an OCI metric. */
+export type SkipReason =
+  | 'filtered_by_include'
+  | 'filtered_by_exclude'
+  | 'histogram_buckets_disabled'
+  | 'non_finite_value'
+  | 'too_many_dimensions'
+  | 'invalid_metric_name'
+  | 'invalid_dimension'
+  | 'duplicate_series';
+
+/** A sample that was skipped, with enough detail to find it in the exposition. */
+export interface SkippedSample {
+  /** The exposition sample name (e.g. `http_request_duration_seconds_bucket`). */
+  name: string;
+  labels: Labels;
+  reason: SkipReason;
+}
+
+/** One OCI datapoint, as PostMetricData takes it. */
+export interface OciDatapoint {
+  timestamp: Date;
+  value: number;
+  count?: number;
+}
+
+/** One OCI MetricDataDetails object (SDK shape), plus bookkeeping kept out of the wire body. */
+export interface OciMetric {
+  namespace: string;
+  compartmentId: string;
+  resourceGroup?: string;
+  name: string;
+  dimensions: Record<string, string>;
+  metadata?: Record<string, string>;
+  datapoints: OciDatapoint[];
+}
+
+/** The per-target facts the transform needs; it does no I/O itself. */
+export interface TargetContext {
+  /** host:port of the target, used as the `instance` dimension. */
+  instance: string;
+  /** Timestamp of the scrape (ms since epoch); one per target for all of its samples. */
+  scrapeTimeMs: number;
+}
+
+/** The transform's options, taken from Settings. */
+export interface TransformOptions {
+  namespace: string;
+  compartmentId: string;
+  resourceGroup?: string;
+  extraDimensions: Record<string, string>;
+  include?: RegExp;
+  exclude?: RegExp;
+  histogramBuckets: boolean;
+}
+
+/** Output of the transform for one target. */
+export interface TransformResult {
+  metrics: OciMetric[];
+  /** How many of `metrics` are derived (`_avg`) rather than one exposition sample each. */
+  derivedCount: number;
+  skipped: SkippedSample[];
+}
