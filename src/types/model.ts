@@ -110,3 +110,15 @@ export interface TransformResult {
   derivedCount: number;
   skipped: SkippedSample[];
 }
+
+/** Per-target facts for the self-metrics (`up`, scrape duration, counts) posted every invocation. */
+export interface TargetReport {
+  instance: string;
+  scrapeTimeMs: number;
+  up: boolean;
+  durationMs: number;
+  samplesScraped: number;
+  posted: number;
+  skipped: number;
+  failed: number;
+}
