@@ -1,0 +1,118 @@
+/**
+ * OCI clients and auth: created once per warm container, reused by every invocation.
+ * The SDK packages are required lazily: loading them costs ~0.2 s, which must not delay the
+ * Fn socket becoming ready (cold start), and a dry run never needs them.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type * as commonT from 'oci-common';
+import type * as monitoringT from 'oci-monitoring';
+import type * as secretsT from 'oci-secrets';
+import { ConfigError, type Settings } from '../config/settings';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** The signal of the SDK call in progress; read by the fetch options getter below. */
+const callSignal = new AsyncLocalStorage<AbortSignal>();
+
+/** Runs an SDK call so that its HTTP request is aborted by `signal` (the SDK has no timeout of its own). */
+export function withCallSignal<T>(signal: AbortSignal, call: () => Promise<T>): Promise<T> {
+  return callSignal.run(signal, call);
+}
+
+/**
+ * fetch() init options shared by the SDK clients. The SDK passes the same object to every fetch;
+ * the getter hands each request the signal of the call that made it.
+ */
+const httpOptions = {
+  get signal(): AbortSignal | undefined {
+    return callSignal.getStore();
+  },
+};
+
+/** Loads oci-common on first use. */
+function loadCommon(): typeof commonT {
+  return require('oci-common') as typeof commonT;
+}
+
+export type AuthKind = 'resource-principal' | 'config-file';
+
+export interface OciAuth {
+  kind: AuthKind;
+  provider: commonT.AuthenticationDetailsProvider & commonT.RegionProvider;
+  regionId: string;
+}
+
+/** Resource principal inside OCI Functions, else the OCI config file; errors name the setting. */
+export function createAuth(env: Env): OciAuth {
+  const common = loadCommon();
+  if (env.OCI_RESOURCE_PRINCIPAL_VERSION) {
+    if (env.OCI_RESOURCE_PRINCIPAL_VERSION !== '2.2') {
+      throw new ConfigError('OCI_RESOURCE_PRINCIPAL_VERSION', `version "${env.OCI_RESOURCE_PRINCIPAL_VERSION}" is not supported (the OCI SDK supports 2.2)`);
+    }
+    for (const key of ['OCI_RESOURCE_PRINCIPAL_RPST', 'OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM', 'OCI_RESOURCE_PRINCIPAL_REGION']) {
+      if (!env[key]) throw new ConfigError(key, 'is required for resource-principal auth (set by OCI Functions)');
+    }
+    let provider: commonT.ResourcePrincipalAuthenticationDetailsProvider;
+    try {
+      provider = common.ResourcePrincipalAuthenticationDetailsProvider.builder();
+    } catch (e) {
+      throw new ConfigError('OCI_RESOURCE_PRINCIPAL_RPST', `resource-principal credentials could not be loaded: ${safeMessage(e)}`);
+    }
+    return { kind: 'resource-principal', provider, regionId: env.OCI_RESOURCE_PRINCIPAL_REGION! };
+  }
+  const path = env.OCI_CONFIG_FILE || undefined;
+  const profile = env.OCI_CONFIG_PROFILE || 'DEFAULT';
+  let provider: commonT.ConfigFileAuthenticationDetailsProvider;
+  try {
+    provider = new common.ConfigFileAuthenticationDetailsProvider(path, profile);
+  } catch (e) {
+    throw new ConfigError(path ? 'OCI_CONFIG_FILE' : 'OCI_CONFIG_FILE',
+      `no usable OCI config (${path ?? '~/.oci/config'}, profile ${profile}): ${safeMessage(e)}; outside OCI Functions set OCI_CONFIG_FILE/OCI_CONFIG_PROFILE`);
+  }
+  const region = provider.getRegion();
+  if (!region) throw new ConfigError('OCI_CONFIG_FILE', `profile ${profile} has no region`);
+  return { kind: 'config-file', provider, regionId: region.regionId };
+}
+
+/** An error's message without stack or key material, trimmed for a log line. */
+export function safeMessage(e: unknown): string {
+  const m = e instanceof Error ? e.message : typeof e === 'object' && e && 'message' in e ? String((e as { message: unknown }).message) : String(e);
+  return m.replace(/-----BEGIN[\s\S]*?-----END[^-]*-----/g, '[key]').split('\n')[0]!.slice(0, 300);
+}
+
+/** The telemetry-ingestion endpoint for a region, in every realm (e.g. oraclecloud.com, oraclegovcloud.com). */
+export function ingestionEndpoint(regionId: string): string {
+  return loadCommon().EndpointBuilder.createEndpointFromRegionId('https://telemetry-ingestion.{region}.{secondLevelDomain}', regionId, '');
+}
+
+/** The Vault secrets endpoint for a region. */
+export function secretsEndpoint(regionId: string): string {
+  return loadCommon().EndpointBuilder.createEndpointFromRegionId('https://secrets.vaults.{region}.oci.{secondLevelDomain}', regionId, '');
+}
+
+/** Client options: our own retries and timeouts, never the SDK's silent circuit breaker. */
+function clientConfiguration(): commonT.ClientConfiguration {
+  const common = loadCommon();
+  return {
+    retryConfiguration: common.NoRetryConfigurationDetails,
+    circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }),
+    httpOptions,
+  };
+}
+
+/** A MonitoringClient pointed at the ingestion endpoint (or the override). */
+export function createMonitoringClient(auth: OciAuth, settings: Pick<Settings, 'monitoringEndpoint'>): monitoringT.MonitoringClient {
+  const monitoring = require('oci-monitoring') as typeof monitoringT;
+  const client = new monitoring.MonitoringClient({ authenticationDetailsProvider: auth.provider }, clientConfiguration());
+  // Set after construction: region setters overwrite the endpoint with telemetry.<region> (query host).
+  client.endpoint = settings.monitoringEndpoint ?? ingestionEndpoint(auth.regionId);
+  return client;
+}
+
+/** A SecretsClient pointed at the Vault secrets endpoint (or the override). */
+export function createSecretsClient(auth: OciAuth, settings: Pick<Settings, 'secretsEndpoint'>): secretsT.SecretsClient {
+  const secrets = require('oci-secrets') as typeof secretsT;
+  const client = new secrets.SecretsClient({ authenticationDetailsProvider: auth.provider }, clientConfiguration());
+  client.endpoint = settings.secretsEndpoint ?? secretsEndpoint(auth.regionId);
+  return client;
+}

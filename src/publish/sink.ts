@@ -1,0 +1,100 @@
+/**
+ * The one place that calls PostMetricData: turns SDK results and errors into a PostResult or a
+ * classified PostError, so the publisher can decide about retries without knowing the SDK.
+ */
+import type * as monitoringT from 'oci-monitoring';
+import type { OciMetric } from '../types/model';
+import { withCallSignal } from '../oci/clients';
+
+/** OCI rejected some objects of an accepted call (NON_ATOMIC); indexes refer to the batch. */
+export interface PostResult {
+  rejected: { index: number; message: string }[];
+}
+
+/** A call that failed as a whole. */
+export class PostError extends Error {
+  override name = 'PostError';
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly code: string | undefined,
+    readonly retryable: boolean,
+    readonly opcRequestId?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Posts one batch; `signal` aborts the HTTP request (timeout or deadline). */
+export type PostBatch = (batch: OciMetric[], signal: AbortSignal) => Promise<PostResult>;
+
+/** Identity of a metric stream: name + dimensions (order-insensitive). */
+export function streamKey(m: { name?: string; dimensions?: Record<string, string> }): string {
+  const dims = Object.entries(m.dimensions ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify([m.name ?? '', dims]);
+}
+
+const HINTS: Record<number, string> = {
+  401: 'not authenticated: check the function\'s resource principal or OCI config, and that the clock is within 5 minutes of OCI\'s',
+  404: 'not authorised or not found: usually a missing IAM policy "Allow dynamic-group <dg> to use metrics in compartment ... where target.metrics.namespace=\'<ns>\'" (new policies can take ~15 min), or a wrong COMPARTMENT_OCID',
+};
+
+/** The PostBatch that uses the real SDK client. */
+export function sdkPostBatch(client: monitoringT.MonitoringClient): PostBatch {
+  return async (batch, signal) => {
+    let response: monitoringT.responses.PostMetricDataResponse;
+    try {
+      response = await withCallSignal(signal, () =>
+        client.postMetricData({ postMetricDataDetails: { metricData: batch, batchAtomicity: 'NON_ATOMIC' as never } }),
+      );
+    } catch (e) {
+      throw classify(e, signal);
+    }
+    return { rejected: matchRejected(batch, response.postMetricDataResponseDetails.failedMetrics ?? []) };
+  };
+}
+
+/** Maps OCI's failedMetrics (objects echoed back) to indexes in the batch. */
+function matchRejected(batch: OciMetric[], failed: { message: string; metricData: { name: string; dimensions: Record<string, string> } }[]): PostResult['rejected'] {
+  if (failed.length === 0) return [];
+  const byKey = new Map<string, number[]>();
+  batch.forEach((m, i) => {
+    const k = streamKey(m);
+    byKey.set(k, [...(byKey.get(k) ?? []), i]);
+  });
+  const out: PostResult['rejected'] = [];
+  const unmatched: string[] = [];
+  for (const f of failed) {
+    const idx = byKey.get(streamKey(f.metricData ?? {}))?.shift();
+    if (idx === undefined) unmatched.push(f.message);
+    else out.push({ index: idx, message: f.message });
+  }
+  // OCI may echo an object we cannot match (e.g. normalised fields): count it against some unreported one.
+  const taken = new Set(out.map((r) => r.index));
+  for (let i = 0; i < batch.length && unmatched.length > 0; i++) {
+    if (!taken.has(i)) out.push({ index: i, message: unmatched.shift()! });
+  }
+  return out;
+}
+
+/** Turns an SDK error (OciError or a plain network error object) into a PostError. */
+export function classify(e: unknown, signal?: AbortSignal): PostError {
+  const err = (e ?? {}) as { statusCode?: number; serviceCode?: string; message?: string; opcRequestId?: string | null; code?: string; name?: string };
+  const status = typeof err.statusCode === 'number' && err.statusCode > 0 ? err.statusCode : undefined;
+  if (status === undefined) {
+    const aborted = signal?.aborted === true;
+    const reason = aborted ? abortReason(signal!) : `network error: ${(err.message ?? String(e)).split('\n')[0]}`;
+    return new PostError(reason, undefined, err.code, true);
+  }
+  const oci = `${status} ${err.serviceCode ?? ''}: ${(err.message ?? '').split('\n')[0]}`.trim();
+  const hint = HINTS[status];
+  const retryable = status === 429 || status === 409 || status >= 500;
+  return new PostError(hint ? `${oci} (${hint})` : oci, status, err.serviceCode, retryable, err.opcRequestId ?? undefined);
+}
+
+/** Why a call's signal fired: its own timeout, or the invocation deadline. */
+function abortReason(signal: AbortSignal): string {
+  const r = signal.reason as { name?: string; message?: string } | undefined;
+  if (r?.name === 'TimeoutError') return 'PostMetricData call timed out (POST_TIMEOUT_MS)';
+  return r?.message ?? 'PostMetricData call aborted';
+}
