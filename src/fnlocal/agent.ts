@@ -235,10 +235,8 @@ class FunctionProcess implements LocalFunction {
         resolve(this.exitInfo);
       });
     });
-    // A forgotten function must not keep the caller's event loop alive; the exit hook kills it.
-    this.child.unref();
-    (this.child.stdout as unknown as { unref?: () => void }).unref?.();
-    (this.child.stderr as unknown as { unref?: () => void }).unref?.();
+    // The child stays referenced on purpose: a forgotten stop() shows up as a process that does
+    // not exit (visible) rather than as awaits on `exited` silently dropped by an empty event loop.
   }
 
   /** True while the process runs and has not been declared dead. */
