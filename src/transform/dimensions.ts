@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import type { Labels, SkipReason } from '../types/model';
+import { OCI_LIMITS } from './limits';
+
+/** OCI's dimension-key rule: printable ASCII without spaces, 1-256 characters. */
+export const DIMENSION_KEY_RE = /^[\x21-\x7e]{1,256}$/;
+
+/** Prefix Prometheus gives an exposition label that clashes with a target label (honor_labels=false). */
+export const EXPORTED_PREFIX = 'exported_';
+
+/** The dimension carrying the target's host:port. */
+export const INSTANCE_DIMENSION = 'instance';
+
+/** The instance value used when the target gave none, so every series keeps at least one dimension. */
+export const UNKNOWN_INSTANCE = 'unknown';
+
+/** Hex characters of the SHA-256 appended to a shortened value (64 bits: collisions are negligible). */
+export const VALUE_HASH_HEX_LENGTH = 16;
+
+/** Separates the kept prefix of a shortened value from its hash. */
+export const SHORTENED_VALUE_MARK = '~';
+
+/** Why a set of dimensions cannot be posted. */
+export type DimensionSkipReason = Extract<SkipReason, 'invalid_dimension' | 'too_many_dimensions'>;
+
+/** Either the final dimensions of a series or the reason it cannot have any. */
+export type DimensionsResult =
+  | { ok: true; dimensions: Record<string, string> }
+  | { ok: false; reason: DimensionSkipReason };
+
+/** Number of Unicode code points in s (OCI's character limits count these, not UTF-16 units). */
+export function codePointLength(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+/** True when key is accepted by OCI as a dimension key. */
+export function isValidDimensionKey(key: string): boolean {
+  return DIMENSION_KEY_RE.test(key);
+}
+
+/** Short hex digest of the whole value; it keeps shortened values distinct. */
+function valueHash(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex').slice(0, VALUE_HASH_HEX_LENGTH);
+}
+
+/**
+ * Fits a value into OCI's 512 code points: longer values keep a prefix and get `~` plus a hash of
+ * the whole value, so distinct inputs stay distinct. Never splits a surrogate pair.
+ */
+export function shortenDimensionValue(value: string): string {
+  const max = OCI_LIMITS.maxDimensionValueLength;
+  // UTF-16 length bounds the code-point count from above: the common case needs no walk.
+  if (value.length <= max) return value;
+  const codePoints = Array.from(value);
+  if (codePoints.length <= max) return value;
+  const keep = max - SHORTENED_VALUE_MARK.length - VALUE_HASH_HEX_LENGTH;
+  return codePoints.slice(0, keep).join('') + SHORTENED_VALUE_MARK + valueHash(value);
+}
+
+/** Drops labels with an empty value: Prometheus treats them as absent. */
+export function dropEmptyLabels(labels: Labels): Labels {
+  // fromEntries defines own properties, so a label named `__proto__` stays a plain label.
+  return Object.fromEntries(Object.entries(labels).filter(([, v]) => v !== ''));
+}
+
+/**
+ * The dimensions every series of a target gets: EXTRA_DIMENSIONS plus `instance`. `instance`
+ * wins over an extra dimension of the same name, so series of different targets stay apart.
+ */
+export function targetDimensions(instance: string, extraDimensions: Record<string, string>): Record<string, string> {
+  const extras = Object.entries(extraDimensions).filter(([k, v]) => v !== '' && k !== INSTANCE_DIMENSION);
+  return Object.fromEntries([...extras, [INSTANCE_DIMENSION, instance === '' ? UNKNOWN_INSTANCE : instance]]);
+}
+
+/**
+ * Renames exposition labels whose names clash with an added dimension to `exported_<label>`,
+ * repeating the prefix while the new name still clashes (with an added dimension or another label).
+ */
+export function renameCollidingLabels(labels: Labels, added: Record<string, string>): Labels {
+  const taken = new Set([...Object.keys(added), ...Object.keys(labels)]);
+  const renamed = Object.entries(labels).map(([k, v]): [string, string] => {
+    if (!Object.hasOwn(added, k)) return [k, v];
+    let name = EXPORTED_PREFIX + k;
+    while (taken.has(name)) name = EXPORTED_PREFIX + name;
+    taken.add(name);
+    return [name, v];
+  });
+  return Object.fromEntries(renamed);
+}
+
+/** The first reason OCI would reject these dimensions (a bad key or empty value, then the count), or undefined. */
+export function dimensionProblem(entries: readonly [string, string][]): DimensionSkipReason | undefined {
+  if (!entries.every(([k, v]) => isValidDimensionKey(k) && v !== '')) return 'invalid_dimension';
+  if (entries.length < OCI_LIMITS.minDimensions) return 'invalid_dimension';
+  if (entries.length > OCI_LIMITS.maxDimensions) return 'too_many_dimensions';
+  return undefined;
+}
+
+/** Orders entries by key (code-unit order), so equal dimension sets serialise equally. */
+function byKey(a: [string, string], b: [string, string]): number {
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+}
+
+/**
+ * A sample's final dimensions: its non-empty labels (renamed where they clash) plus the added
+ * dimensions, validated against OCI's rules, keys sorted, values shortened to OCI's length.
+ */
+export function buildDimensions(labels: Labels, added: Record<string, string>): DimensionsResult {
+  const entries = [...Object.entries(renameCollidingLabels(dropEmptyLabels(labels), added)), ...Object.entries(added)];
+  const reason = dimensionProblem(entries);
+  if (reason !== undefined) return { ok: false, reason };
+  const normalized = entries.sort(byKey).map(([k, v]): [string, string] => [k, shortenDimensionValue(v)]);
+  return { ok: true, dimensions: Object.fromEntries(normalized) };
+}

@@ -1,0 +1,35 @@
+import type { OciMetric, TargetReport, TransformOptions } from '../types/model';
+import { isValidDimensionKey, shortenDimensionValue, targetDimensions } from './dimensions';
+
+/** Self-metric name -> how its value is read from a target's report. */
+export const SELF_METRICS: readonly { name: string; help: string; value: (r: TargetReport) => number }[] = [
+  { name: 'up', help: '1 if the target was scraped successfully, 0 if not', value: (r) => (r.up ? 1 : 0) },
+  { name: 'scrape_duration_seconds', help: 'Duration of the scrape in seconds', value: (r) => r.durationMs / 1000 },
+  { name: 'scrape_samples_scraped', help: 'Sample lines in the exposition', value: (r) => r.samplesScraped },
+  { name: 'scrape_series_posted', help: 'Series accepted by OCI Monitoring', value: (r) => r.posted },
+  { name: 'scrape_series_skipped', help: 'Samples skipped by the transform', value: (r) => r.skipped },
+  { name: 'scrape_series_failed', help: 'Series rejected by OCI or not delivered', value: (r) => r.failed },
+];
+
+/** instance + the valid extra dimensions, values shortened: always an acceptable OCI dimension set. */
+function selfDimensions(instance: string, extraDimensions: Record<string, string>): Record<string, string> {
+  const valid = Object.entries(targetDimensions(instance, extraDimensions)).filter(([k]) => isValidDimensionKey(k));
+  return Object.fromEntries(valid.map(([k, v]) => [k, shortenDimensionValue(v)]));
+}
+
+/**
+ * The per-target self-metrics (`up`, scrape duration, counts), timestamped at the scrape.
+ * A value that is not finite (a bug upstream) leaves its metric out rather than post an invalid one.
+ */
+export function toSelfMetrics(report: TargetReport, opts: TransformOptions): OciMetric[] {
+  const dimensions = selfDimensions(report.instance, opts.extraDimensions);
+  return SELF_METRICS.filter((m) => Number.isFinite(m.value(report))).map((m) => ({
+    namespace: opts.namespace,
+    compartmentId: opts.compartmentId,
+    ...(opts.resourceGroup ? { resourceGroup: opts.resourceGroup } : {}),
+    name: m.name,
+    dimensions: { ...dimensions },
+    metadata: { help: m.help },
+    datapoints: [{ timestamp: new Date(report.scrapeTimeMs), value: m.value(report) }],
+  }));
+}

@@ -1,0 +1,201 @@
+/**
+ * TRANSFORM: Prometheus metric families of one target -> OCI MetricDataDetails objects.
+ * Pure: no I/O, no clock, no environment. Steps, in order (each one small and separate):
+ *
+ *  1. METRICS_INCLUDE  families whose name does not match -> every sample 'filtered_by_include'
+ *  2. METRICS_EXCLUDE  families whose name matches        -> every sample 'filtered_by_exclude'
+ *  3. expand           families -> sample lines (+ derived `_avg` lines), exposition order
+ *  4. buckets          HISTOGRAM_BUCKETS=false            -> every `_bucket` 'histogram_buckets_disabled'
+ *  5. map each line    name  -> 'invalid_metric_name'; value -> 'non_finite_value';
+ *                      dimensions -> 'invalid_dimension' / 'too_many_dimensions'
+ *  6. de-duplicate     same OCI name + dimensions as an earlier posted sample -> 'duplicate_series'
+ *
+ * Accounting: every exposition sample line gets exactly one outcome, a metric or a skip, so
+ *   sum(sample lines) == metrics.length - derivedCount + skipped.length.
+ * Sample lines: scalar -> 1 per series; histogram -> each bucket + `_sum` + `_count` (those present);
+ * summary -> each quantile + `_sum` + `_count` (those present).
+ *
+ * Mapping:
+ *  - counter/gauge/untyped: `<name>`, value as exposed (counters stay cumulative).
+ *  - histogram: `<name>_sum`, `<name>_count`; `<name>_bucket` + dimension `le` (as written) when
+ *    HISTOGRAM_BUCKETS=true; derived `<name>_avg` = sum/count.
+ *  - summary: `<name>` + dimension `quantile` (as written), `<name>_sum`, `<name>_count`, derived `<name>_avg`.
+ *  - derived `_avg` exists only when sum and count are both present and finite, count > 0, the
+ *    quotient is finite, and its name and dimensions are valid. It is not a sample: when it is not
+ *    produced nothing is skipped. Real samples win a clash with it: a derived series whose stream
+ *    equals any posted sample's stream (or an earlier derived one) is left out.
+ *  - names: characters other than letters, digits, `.`, `_`, `-`, `$` become `_`; leading
+ *    non-letters are stripped; nothing left or more than 256 characters -> 'invalid_metric_name'.
+ *    The name checked is the posted one, e.g. `<name>_bucket`.
+ *  - dimensions: labels with empty values are dropped; then `instance` (the target's host:port,
+ *    'unknown' when empty) and EXTRA_DIMENSIONS are added, plus `le`/`quantile` on bucket/quantile
+ *    lines. Precedence among added ones: `le`/`quantile` > `instance` > extra dimensions.
+ *    An exposition label with an added name is kept as `exported_<label>` (prefix repeated while it
+ *    still clashes). Keys: printable ASCII without spaces, 1-256 chars, and no empty value, else
+ *    'invalid_dimension'; more than 20 -> 'too_many_dimensions'. Values longer than 512 code points
+ *    keep their first 495 code points + `~` + 16 hex chars of SHA-256(value) (exactly 512).
+ *    Output keys are sorted.
+ *  - values: NaN, +Inf, -Inf -> 'non_finite_value'.
+ *  - timestamp: the scrape time, or the sample's own timestamp when it lies within
+ *    [scrape - (2h - 5min), scrape + (10min - 1min)].
+ *  - metadata: { help } (HELP trimmed, cut to 256 UTF-16 units without splitting a pair), omitted
+ *    when empty. Not part of the stream identity.
+ *  - order: metrics in family order, then series order (buckets/quantiles, `_sum`, `_count`,
+ *    `_avg` per series); skipped grouped by step (1, 2, 4, then 5-6 in exposition order).
+ */
+import type { MetricFamily, OciMetric, SkippedSample, SkipReason, TargetContext, TransformOptions, TransformResult } from '../types/model';
+import { buildDimensions, targetDimensions } from './dimensions';
+import { filterByExclude, filterByInclude, filterHistogramBuckets } from './filters';
+import { metadataFor } from './metadata';
+import { sanitizeMetricName } from './names';
+import { expandFamily, skippedSample, type DerivedLine, type Line, type SampleLine } from './samples';
+import { chooseTimestampMs } from './timestamps';
+
+/** A line that mapped to an OCI metric, keyed by its stream identity (name + dimensions). */
+interface Candidate {
+  kind: 'metric';
+  metric: OciMetric;
+  streamKey: string;
+  /** The sample line it came from; undefined for a derived `_avg` series. */
+  sample?: SampleLine;
+}
+
+/** A sample line that cannot be posted. */
+interface Rejected {
+  kind: 'skip';
+  skip: SkippedSample;
+}
+
+/** Outcome of mapping one line; 'none' is a derived line that yields nothing (not a skip). */
+type Mapped = Candidate | Rejected | { kind: 'none' };
+
+/** Everything a line's mapping needs that is the same for every line of the target. */
+interface MappingContext {
+  opts: TransformOptions;
+  scrapeTimeMs: number;
+  /** instance + extra dimensions, computed once per target. */
+  added: Record<string, string>;
+  /** sanitizeMetricName results, memoised per call (names repeat across series). */
+  names: Map<string, string | undefined>;
+}
+
+/** sanitizeMetricName, memoised in the context. */
+function ociName(ctx: MappingContext, name: string): string | undefined {
+  if (!ctx.names.has(name)) ctx.names.set(name, sanitizeMetricName(name));
+  return ctx.names.get(name);
+}
+
+/** The dimensions added to a line: the target's, plus `le`/`quantile` (which win). */
+function addedDimensionsFor(ctx: MappingContext, line: Line): Record<string, string> {
+  if (line.kind === 'derived' || line.structural === undefined) return ctx.added;
+  return { ...ctx.added, [line.structural.key]: line.structural.value };
+}
+
+/** The identity OCI gives a stream: name plus dimensions (keys already sorted). */
+export function streamKey(name: string, dimensions: Record<string, string>): string {
+  return JSON.stringify([name, Object.entries(dimensions)]);
+}
+
+/** One OCI MetricDataDetails object with a single datapoint. */
+function ociMetric(ctx: MappingContext, name: string, dimensions: Record<string, string>, help: string, value: number, timestampMs: number): OciMetric {
+  const { namespace, compartmentId, resourceGroup } = ctx.opts;
+  const metadata = metadataFor(help);
+  return {
+    namespace,
+    compartmentId,
+    ...(resourceGroup ? { resourceGroup } : {}),
+    name,
+    dimensions,
+    ...(metadata ? { metadata } : {}),
+    datapoints: [{ timestamp: new Date(timestampMs), value }],
+  };
+}
+
+/** A candidate for the given name, dimensions and value. */
+function candidate(ctx: MappingContext, line: Line, name: string, dimensions: Record<string, string>, value: number): Candidate {
+  const metric = ociMetric(ctx, name, dimensions, line.help, value, chooseTimestampMs(line.timestampMs, ctx.scrapeTimeMs));
+  return { kind: 'metric', metric, streamKey: streamKey(name, dimensions), ...(line.kind === 'sample' ? { sample: line } : {}) };
+}
+
+/** A rejection of a sample line. */
+function reject(line: SampleLine, reason: SkipReason): Rejected {
+  return { kind: 'skip', skip: skippedSample(line, reason) };
+}
+
+/** Maps one sample line: checks name, value, then dimensions. */
+function mapSample(ctx: MappingContext, line: SampleLine): Mapped {
+  const name = ociName(ctx, line.metricName);
+  if (name === undefined) return reject(line, 'invalid_metric_name');
+  if (!Number.isFinite(line.value)) return reject(line, 'non_finite_value');
+  const dims = buildDimensions(line.labels, addedDimensionsFor(ctx, line));
+  if (!dims.ok) return reject(line, dims.reason);
+  return candidate(ctx, line, name, dims.dimensions, line.value);
+}
+
+/** sum/count when it is a meaningful finite average, else undefined. */
+export function averageOf(sum: number, count: number): number | undefined {
+  if (!Number.isFinite(sum) || !Number.isFinite(count) || count <= 0) return undefined;
+  const avg = sum / count;
+  return Number.isFinite(avg) ? avg : undefined;
+}
+
+/** Maps a derived `_avg` line; it yields nothing (not a skip) when it cannot be posted. */
+function mapDerived(ctx: MappingContext, line: DerivedLine): Mapped {
+  const avg = averageOf(line.sum, line.count);
+  const name = ociName(ctx, line.metricName);
+  if (avg === undefined || name === undefined) return { kind: 'none' };
+  const dims = buildDimensions(line.labels, addedDimensionsFor(ctx, line));
+  return dims.ok ? candidate(ctx, line, name, dims.dimensions, avg) : { kind: 'none' };
+}
+
+/** Maps one line to a candidate metric, a skip, or nothing. */
+function mapLine(ctx: MappingContext, line: Line): Mapped {
+  return line.kind === 'sample' ? mapSample(ctx, line) : mapDerived(ctx, line);
+}
+
+/**
+ * Removes repeated streams: a sample whose stream was already posted is skipped as
+ * 'duplicate_series'; a derived series that clashes with any posted sample, or an earlier derived
+ * one, is left out. Keeps the input order.
+ */
+function resolveDuplicates(mapped: Mapped[]): { metrics: OciMetric[]; derivedCount: number; skipped: SkippedSample[] } {
+  const sampleStreams = new Set<string>();
+  const resolved = mapped.map((m): Mapped => {
+    if (m.kind !== 'metric' || m.sample === undefined) return m;
+    if (sampleStreams.has(m.streamKey)) return reject(m.sample, 'duplicate_series');
+    sampleStreams.add(m.streamKey);
+    return m;
+  });
+  const derivedStreams = new Set<string>();
+  const out = { metrics: [] as OciMetric[], derivedCount: 0, skipped: [] as SkippedSample[] };
+  for (const m of resolved) {
+    if (m.kind === 'skip') out.skipped.push(m.skip);
+    if (m.kind !== 'metric') continue;
+    if (m.sample === undefined) {
+      if (sampleStreams.has(m.streamKey) || derivedStreams.has(m.streamKey)) continue;
+      derivedStreams.add(m.streamKey);
+      out.derivedCount++;
+    }
+    out.metrics.push(m.metric);
+  }
+  return out;
+}
+
+/** Transforms one target's families into OCI metrics, accounting for every sample (see top). */
+export function toOciMetrics(families: MetricFamily[], target: TargetContext, opts: TransformOptions): TransformResult {
+  const included = filterByInclude(families, opts.include);
+  const notExcluded = filterByExclude(included.kept, opts.exclude);
+  const lines = filterHistogramBuckets(notExcluded.kept.flatMap(expandFamily), opts.histogramBuckets);
+  const ctx: MappingContext = {
+    opts,
+    scrapeTimeMs: target.scrapeTimeMs,
+    added: targetDimensions(target.instance, opts.extraDimensions),
+    names: new Map(),
+  };
+  const resolved = resolveDuplicates(lines.kept.map((line) => mapLine(ctx, line)));
+  return {
+    metrics: resolved.metrics,
+    derivedCount: resolved.derivedCount,
+    skipped: [...included.skipped, ...notExcluded.skipped, ...lines.skipped, ...resolved.skipped],
+  };
+}
