@@ -198,3 +198,8 @@ function readBody(res: http.IncomingMessage, maxBytes: number): Promise<Buffer> 
     res.on('aborted', () => reject(new ScrapeError('connection closed before the body was complete')));
   });
 }
+
+/** The result for a target that was not scraped at all (e.g. its bearer token is unavailable). */
+export function notScraped(url: URL, error: string, nowMs: number): ScrapeResult {
+  return { url: displayUrl(url), instance: instanceOf(url), scrapeTimeMs: nowMs, durationMs: 0, ok: false, error };
+}

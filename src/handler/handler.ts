@@ -1,0 +1,103 @@
+/**
+ * The Fn handler: thin. Settings are parsed once per warm container, SDK clients are created once
+ * and reused, every invocation returns a value (the FDK crashes on undefined) and every failure
+ * is a FunctionFailure whose text is a one-line cause: never a stack trace to the caller.
+ */
+import { inspect } from 'node:util';
+import { ConfigError, parseSettings, type Settings } from '../config/settings';
+import type { Logger } from '../log';
+import { createAuth, createMonitoringClient, createSecretsClient, safeMessage, type OciAuth } from '../oci/clients';
+import { BearerTokenSource, sdkSecretReader } from '../oci/secrets';
+import { sdkPostBatch, type PostBatch } from '../publish/sink';
+import { InvocationError, parseInvocationBody } from './invocation';
+import { DeliveryFailure, runInvocation, type InvocationSummary, type Runtime } from './run';
+
+/** What the FDK shows as `detail` of a 502: `toString()`, and what it logs: `inspect`. Both one line. */
+export class FunctionFailure {
+  constructor(readonly message: string) {}
+  toString(): string {
+    return `prom2oci: ${this.message}`;
+  }
+  [inspect.custom](): string {
+    return this.toString();
+  }
+}
+
+/** The subset of the FDK context the handler reads. */
+export interface InvocationContext {
+  deadline: Date | null;
+  callID?: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Memoises a factory; a thrown error is remembered too (config does not change while warm). */
+function once<T>(make: () => T): () => T {
+  let done: { value: T } | { error: unknown } | undefined;
+  return () => {
+    if (!done) {
+      try {
+        done = { value: make() };
+      } catch (error) {
+        done = { error };
+      }
+    }
+    if ('error' in done) throw done.error;
+    return done.value;
+  };
+}
+
+/** Builds the handler for an environment (process.env in OCI Functions). */
+export function createHandler(env: Env, log: Logger): (input: unknown, ctx: InvocationContext) => Promise<InvocationSummary | FunctionFailure> {
+  const settingsFor = { real: once(() => parseSettings(env)), dry: once(() => parseSettings(env, { dryRun: true })) };
+  const auth = once((): OciAuth => createAuth(env));
+  const runtimes = new Map<Settings, Runtime>();
+
+  /** One Runtime per settings object: clients are built on first use and reused while warm. */
+  const runtimeFor = (settings: Settings): Runtime => {
+    let rt = runtimes.get(settings);
+    if (!rt) {
+      const post = once((): PostBatch => sdkPostBatch(createMonitoringClient(auth(), settings)));
+      const tokens = once(() =>
+        settings.bearerTokenSecretId
+          ? new BearerTokenSource(sdkSecretReader(createSecretsClient(auth(), settings), settings.bearerTokenSecretId), settings.secretCacheTtlMs)
+          : undefined,
+      );
+      rt = { settings, log, postBatch: post, tokenSource: tokens };
+      runtimes.set(settings, rt);
+    }
+    return rt;
+  };
+
+  return async (input, ctx) => {
+    try {
+      const request = parseInvocationBody(typeof input === 'string' || Buffer.isBuffer(input) ? input : input == null ? '' : JSON.stringify(input));
+      const envDry = /^(true|1|yes|on)$/i.test(env.DRY_RUN?.trim() ?? '');
+      const dryRun = request.dryRun ?? envDry;
+      const settings = dryRun ? settingsFor.dry() : settingsFor.real();
+      const rt = runtimeFor(settings);
+      if (!dryRun) {
+        rt.postBatch(); // fail fast on auth/config problems, before scraping
+        rt.tokenSource();
+      } else if (settings.bearerTokenSecretId) rt.tokenSource();
+      return await runInvocation(rt, { dryRun, deadline: ctx.deadline ?? undefined });
+    } catch (e) {
+      return failure(e, log);
+    }
+  };
+}
+
+/** Turns any error into a logged FunctionFailure with a cause a user can act on. */
+function failure(e: unknown, log: Logger): never {
+  if (e instanceof DeliveryFailure) throw new FunctionFailure(e.message);
+  if (e instanceof ConfigError) {
+    log('error', `configuration error: ${e.message}`, { key: e.key });
+    throw new FunctionFailure(`configuration error: ${e.message}`);
+  }
+  if (e instanceof InvocationError) {
+    log('error', `bad invocation: ${e.message}`);
+    throw new FunctionFailure(`bad invocation: ${e.message}`);
+  }
+  log('error', `unexpected error: ${safeMessage(e)}`, { error: e instanceof Error ? e.name : typeof e });
+  throw new FunctionFailure(`unexpected error: ${safeMessage(e)}`);
+}

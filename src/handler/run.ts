@@ -1,0 +1,246 @@
+/**
+ * One invocation, start to end: scrape every target concurrently, parse, transform, publish,
+ * then post the self-metrics (`up`, durations, counts). Wires the stages; holds no mapping rules.
+ */
+import type { Settings } from '../config/settings';
+import type { Logger } from '../log';
+import { ExpositionError, parseExposition } from '../parse/exposition';
+import { publish, Outcome, type PublishResult } from '../publish/publisher';
+import type { PostBatch } from '../publish/sink';
+import { notScraped, scrapeTarget, type ScrapeResult } from '../scrape/scrape';
+import { toOciMetrics, toSelfMetrics } from '../transform';
+import type { OciMetric, SkippedSample, SkipReason, TransformOptions } from '../types/model';
+import type { BearerTokenSource } from '../oci/secrets';
+
+/** Time kept back at the end of an invocation to write the response (ms). */
+const RESPONSE_MARGIN_MS = 1000;
+/** Time kept back after the data phase for the self-metrics call (ms, upper bound). */
+const SELF_METRICS_RESERVE_MS = 2500;
+
+/** What the runner needs from the outside; created once per warm container. */
+export interface Runtime {
+  settings: Settings;
+  log: Logger;
+  /** The PostMetricData call (created lazily, reused). */
+  postBatch(): PostBatch;
+  /** The bearer token source when a secret is configured. */
+  tokenSource(): BearerTokenSource | undefined;
+  now?: () => number;
+}
+
+export interface TargetSummary {
+  url: string;
+  instance: string;
+  up: boolean;
+  /** Exposition samples read (scrape_samples_scraped). */
+  samples: number;
+  durationMs: number;
+  error?: string;
+  /** Series produced by the transform (samples mapped + derived `_avg`). */
+  series: number;
+  posted: number;
+  failed: number;
+  undelivered: number;
+  skipped: number;
+}
+
+export interface InvocationSummary {
+  ok: boolean;
+  dryRun: boolean;
+  targets: TargetSummary[];
+  /** Exposition samples over all targets. */
+  samples: number;
+  /** Series produced by the transform; series = posted + failed + undelivered. */
+  series: number;
+  posted: number;
+  failed: number;
+  /** Series not delivered because the deadline came first. */
+  undelivered: number;
+  /** Samples skipped, by reason; samples + derived = series + skipped total. */
+  skipped: Partial<Record<SkipReason, number>>;
+  /** Self-metrics (`up`, ...) posted and failed. */
+  selfMetrics: { posted: number; failed: number };
+  requests: number;
+  retries: number;
+  throttled: number;
+  errors: { message: string; metrics: number }[];
+  durationMs: number;
+  /** Dry run only: the objects that would be posted (data, then self-metrics). */
+  metricData?: OciMetric[];
+  /** Dry run only: every skipped sample with its reason. */
+  skippedSamples?: SkippedSample[];
+}
+
+/** Outcome of scrape + parse + transform for one target. */
+interface Prepared {
+  scrape: ScrapeResult;
+  samples: number;
+  error?: string;
+  metrics: OciMetric[];
+  skipped: SkippedSample[];
+}
+
+/** The invocation failed to deliver anything; the message names why (shown to the caller). */
+export class DeliveryFailure extends Error {
+  override name = 'DeliveryFailure';
+  constructor(message: string, readonly summary: InvocationSummary) {
+    super(message);
+  }
+}
+
+/** Runs one invocation; resolves a summary, or rejects with DeliveryFailure when nothing was delivered. */
+export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadline?: Date }): Promise<InvocationSummary> {
+  const now = rt.now ?? Date.now;
+  const started = now();
+  const s = rt.settings;
+  const deadlineMs = opts.deadline?.getTime() ?? started + s.functionTimeoutMs;
+  const endMs = deadlineMs - RESPONSE_MARGIN_MS;
+  const transformOptions: TransformOptions = {
+    namespace: s.namespace,
+    compartmentId: s.compartmentId ?? 'ocid1.compartment.oc1..dryrun',
+    resourceGroup: s.resourceGroup,
+    extraDimensions: s.extraDimensions,
+    include: s.include,
+    exclude: s.exclude,
+    histogramBuckets: s.histogramBuckets,
+  };
+
+  const prepared = await scrapeAll(rt, endMs - SELF_METRICS_RESERVE_MS, transformOptions);
+  const data = prepared.flatMap((p) => p.metrics);
+  let result: PublishResult | undefined;
+  if (!opts.dryRun && data.length > 0) {
+    result = await publish(data, rt.postBatch(), publishOptions(s, endMs - Math.min(SELF_METRICS_RESERVE_MS, s.postTimeoutMs), now));
+  }
+  const targets = summariseTargets(prepared, result, opts.dryRun);
+  const self = targets.flatMap((t, i) =>
+    toSelfMetrics(
+      { instance: t.instance, scrapeTimeMs: prepared[i]!.scrape.scrapeTimeMs, up: t.up, durationMs: t.durationMs, samplesScraped: t.samples, posted: t.posted, skipped: t.skipped, failed: t.failed + t.undelivered },
+      transformOptions,
+    ),
+  );
+  let selfResult: PublishResult | undefined;
+  if (!opts.dryRun) selfResult = await publish(self, rt.postBatch(), publishOptions(s, endMs, now));
+
+  const summary = summarise(prepared, targets, result, selfResult, opts.dryRun, now() - started);
+  if (opts.dryRun) {
+    summary.metricData = [...data, ...self];
+    summary.skippedSamples = prepared.flatMap((p) => p.skipped);
+  }
+  const cause = nothingDeliveredCause(summary, result);
+  rt.log(cause ? 'error' : 'info', cause ? `invocation delivered nothing: ${cause}` : 'invocation complete', logFields(summary));
+  if (cause) throw new DeliveryFailure(cause, summary);
+  return summary;
+}
+
+/** Publisher options from settings and a stop time. */
+function publishOptions(s: Settings, stopAtMs: number, now: () => number) {
+  return { callsPerSecond: s.postCallsPerSecond, concurrency: s.postConcurrency, postTimeoutMs: s.postTimeoutMs, stopAtMs, now };
+}
+
+/** Fetches the bearer token (if any), then scrapes, parses and transforms every target concurrently. */
+async function scrapeAll(rt: Runtime, stopAtMs: number, topts: TransformOptions): Promise<Prepared[]> {
+  const s = rt.settings;
+  const now = rt.now ?? Date.now;
+  const signal = AbortSignal.timeout(Math.max(1, stopAtMs - now()));
+  let token: string | undefined;
+  let tokenError: string | undefined;
+  const source = rt.tokenSource();
+  if (source) {
+    try {
+      const t = await source.get(signal);
+      token = t.token;
+      if (t.stale) rt.log('warn', `using the previous bearer token: ${t.stale}`);
+    } catch (e) {
+      tokenError = (e as Error).message;
+    }
+  }
+  return Promise.all(
+    s.endpoints.map(async (url): Promise<Prepared> => {
+      if (tokenError) {
+        return { scrape: notScraped(url, tokenError, now()), samples: 0, error: tokenError, metrics: [], skipped: [] };
+      }
+      const timeoutMs = Math.max(1, Math.min(s.scrapeTimeoutMs, stopAtMs - now()));
+      const scrape = await scrapeTarget(url, { timeoutMs, maxBytes: s.scrapeMaxBytes, bearerToken: token, signal });
+      if (!scrape.ok) return { scrape, samples: 0, error: scrape.error, metrics: [], skipped: [] };
+      try {
+        const parsed = parseExposition(scrape.text);
+        const out = toOciMetrics(parsed.families, { instance: scrape.instance, scrapeTimeMs: scrape.scrapeTimeMs }, topts);
+        return { scrape, samples: parsed.sampleCount, metrics: out.metrics, skipped: out.skipped };
+      } catch (e) {
+        const msg = e instanceof ExpositionError ? `invalid exposition: ${e.message}` : `could not process the exposition: ${(e as Error).message}`;
+        return { scrape, samples: 0, error: msg, metrics: [], skipped: [] };
+      }
+    }),
+  );
+}
+
+/** Per-target counts, attributing publish outcomes by each target's index range. */
+function summariseTargets(prepared: Prepared[], result: PublishResult | undefined, dryRun: boolean): TargetSummary[] {
+  let offset = 0;
+  return prepared.map((p) => {
+    let posted = 0, failed = 0, undelivered = 0;
+    if (result) {
+      for (let i = offset; i < offset + p.metrics.length; i++) {
+        const o = result.outcome[i];
+        if (o === Outcome.Posted) posted++;
+        else if (o === Outcome.Failed) failed++;
+        else undelivered++;
+      }
+    } else if (!dryRun) undelivered = p.metrics.length;
+    offset += p.metrics.length;
+    const t: TargetSummary = {
+      url: p.scrape.url, instance: p.scrape.instance, up: p.error === undefined, samples: p.samples,
+      durationMs: p.scrape.durationMs, series: p.metrics.length, posted, failed, undelivered, skipped: p.skipped.length,
+    };
+    if (p.error !== undefined) t.error = p.error;
+    return t;
+  });
+}
+
+/** Totals over targets plus the publish statistics. */
+function summarise(prepared: Prepared[], targets: TargetSummary[], data: PublishResult | undefined, self: PublishResult | undefined, dryRun: boolean, durationMs: number): InvocationSummary {
+  const skipped: Partial<Record<SkipReason, number>> = {};
+  for (const p of prepared) for (const k of p.skipped) skipped[k.reason] = (skipped[k.reason] ?? 0) + 1;
+  const sum = (f: (t: TargetSummary) => number) => targets.reduce((a, t) => a + f(t), 0);
+  const errors = [...(data?.errors ?? []), ...(self?.errors ?? []).map((e) => ({ message: `self-metrics: ${e.message}`, metrics: e.metrics }))];
+  const summary: InvocationSummary = {
+    ok: false,
+    dryRun,
+    targets,
+    samples: sum((t) => t.samples),
+    series: sum((t) => t.series),
+    posted: sum((t) => t.posted),
+    failed: sum((t) => t.failed),
+    undelivered: sum((t) => t.undelivered),
+    skipped,
+    selfMetrics: { posted: self?.posted ?? 0, failed: (self?.failed ?? 0) + (self?.undelivered ?? 0) },
+    requests: (data?.requests ?? 0) + (self?.requests ?? 0),
+    retries: (data?.retries ?? 0) + (self?.retries ?? 0),
+    throttled: (data?.throttled ?? 0) + (self?.throttled ?? 0),
+    errors,
+    durationMs,
+  };
+  summary.ok = nothingDeliveredCause(summary, data) === undefined;
+  return summary;
+}
+
+/** Why nothing was delivered, or undefined when something was (partial success is success). */
+function nothingDeliveredCause(s: InvocationSummary, data: PublishResult | undefined): string | undefined {
+  const up = s.targets.filter((t) => t.up);
+  if (up.length === 0) {
+    const each = s.targets.map((t) => `${t.url}: ${t.error}`).join('; ');
+    return `${s.targets.length === 1 ? 'the target is' : `all ${s.targets.length} targets are`} down (${each})`;
+  }
+  if (s.dryRun) return undefined;
+  if (s.series > 0 && s.posted === 0) {
+    const first = data?.fatal ?? s.errors[0]?.message ?? 'unknown error';
+    return `none of ${s.series} series was posted: ${first}`;
+  }
+  return undefined;
+}
+
+/** The summary as log fields (no metric bodies). */
+export function logFields(s: InvocationSummary): Record<string, unknown> {
+  const { metricData: _m, skippedSamples: _k, ...rest } = s;
+  return { ...rest, targets: s.targets.map((t) => ({ url: t.url, up: t.up, samples: t.samples, durationMs: t.durationMs, ...(t.error ? { error: t.error } : {}) })) };
+}
