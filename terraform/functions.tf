@@ -1,0 +1,78 @@
+# The Functions application and the function.
+#
+# Who owns what (so that Terraform and `fn deploy` never fight):
+# - Terraform owns the application, its configuration (the function's settings), and the
+#   function's existence, memory and timeouts. It creates the function from var.function_image,
+#   an image pushed once with `fn build` + `docker push` before the first `terraform apply`.
+# - `fn deploy --app <application>` owns the image afterwards: it builds, pushes and points the
+#   function (found by name, var.function_name = `name` in func.yaml) at the new image.
+#   `ignore_changes = [image, image_digest]` keeps Terraform from rolling that back.
+# - func.yaml must not set memory, timeout or config: `fn deploy` would overwrite Terraform's
+#   values and the next `terraform apply` would put them back.
+
+locals {
+  # Every setting the function reads (src/config/settings.ts SETTING_SPECS), fed by the variable
+  # of the same name in lower case. test/terraform.test.ts keeps this map, the variables and
+  # SETTING_SPECS identical.
+  function_settings = {
+    METRICS_ENDPOINT                = var.metrics_endpoint
+    COMPARTMENT_OCID                = var.compartment_ocid
+    METRICS_NAMESPACE               = var.metrics_namespace
+    RESOURCE_GROUP                  = var.resource_group
+    EXTRA_DIMENSIONS                = var.extra_dimensions
+    METRICS_INCLUDE                 = var.metrics_include
+    METRICS_EXCLUDE                 = var.metrics_exclude
+    HISTOGRAM_BUCKETS               = tostring(var.histogram_buckets)
+    SCRAPE_TIMEOUT_MS               = tostring(var.scrape_timeout_ms)
+    SCRAPE_MAX_BYTES                = tostring(var.scrape_max_bytes)
+    SCRAPE_BEARER_TOKEN_SECRET_OCID = var.scrape_bearer_token_secret_ocid
+    SECRET_CACHE_TTL_SECONDS        = tostring(var.secret_cache_ttl_seconds)
+    OCI_MONITORING_ENDPOINT         = var.oci_monitoring_endpoint
+    OCI_SECRETS_ENDPOINT            = var.oci_secrets_endpoint
+    POST_CALLS_PER_SECOND           = tostring(var.post_calls_per_second)
+    POST_CONCURRENCY                = tostring(var.post_concurrency)
+    POST_TIMEOUT_MS                 = tostring(var.post_timeout_ms)
+    FUNCTION_TIMEOUT_SECONDS        = tostring(var.function_timeout_seconds)
+    DRY_RUN                         = tostring(var.dry_run)
+  }
+
+  # Only non-empty values: an unset optional setting stays unset (the function treats empty and
+  # missing alike, but a shorter config is easier to read in the console).
+  application_config = { for k, v in local.function_settings : k => v if v != "" }
+}
+
+resource "oci_functions_application" "this" {
+  compartment_id = local.resources_compartment_ocid
+  display_name   = "${var.name_prefix}-app"
+  subnet_ids     = [local.function_subnet]
+  shape          = var.application_shape
+  config         = local.application_config
+  freeform_tags  = var.freeform_tags
+
+  lifecycle {
+    precondition {
+      condition     = length(jsonencode(local.application_config)) <= 4096
+      error_message = "The function's configuration exceeds OCI's 4 KB limit for application + function config."
+    }
+  }
+}
+
+resource "oci_functions_function" "this" {
+  application_id                   = oci_functions_application.this.id
+  display_name                     = var.function_name
+  image                            = var.function_image
+  memory_in_mbs                    = tostring(var.memory_in_mbs)
+  timeout_in_seconds               = var.timeout_in_seconds
+  detached_mode_timeout_in_seconds = var.detached_mode_timeout_in_seconds
+  freeform_tags                    = var.freeform_tags
+
+  lifecycle {
+    # `fn deploy` replaces the image on every code change; Terraform must not roll it back.
+    ignore_changes = [image, image_digest]
+
+    precondition {
+      condition     = var.function_timeout_seconds <= var.timeout_in_seconds
+      error_message = "function_timeout_seconds (the function's fallback deadline) must not exceed timeout_in_seconds (when OCI kills the invocation)."
+    }
+  }
+}

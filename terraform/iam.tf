@@ -1,0 +1,71 @@
+# IAM, least privilege. Identity resources are written in the home region (provider oci.home).
+# Policies are attached to the tenancy (root compartment) so that their statements can name any
+# compartment (metrics, secret and function may live in different ones); every statement is
+# still scoped to one compartment and narrowed by a condition. No manage, no all-resources.
+#
+# Resource-principal tokens are cached for about 15 minutes: new statements can take that long
+# to apply to a warm function.
+
+locals {
+  secret_configured = var.scrape_bearer_token_secret_ocid != ""
+}
+
+# The function, and only this function (matched by its OCID), as a principal.
+resource "oci_identity_dynamic_group" "function" {
+  provider = oci.home
+
+  compartment_id = var.tenancy_ocid
+  name           = "${var.name_prefix}-function"
+  description    = "The ${var.function_name} function (resource principal) of ${var.name_prefix}"
+  matching_rule  = "ALL {resource.type = 'fnfunc', resource.id = '${oci_functions_function.this.id}'}"
+  freeform_tags  = var.freeform_tags
+}
+
+# Post custom metrics, only in the configured namespace, only into the metrics compartment.
+resource "oci_identity_policy" "function_metrics" {
+  provider = oci.home
+
+  compartment_id = var.tenancy_ocid
+  name           = "${var.name_prefix}-function-metrics"
+  description    = "${var.name_prefix}: the function may post metrics to namespace ${var.metrics_namespace} only"
+  freeform_tags  = var.freeform_tags
+  statements = [
+    "Allow dynamic-group ${oci_identity_dynamic_group.function.name} to use metrics in compartment id ${var.compartment_ocid} where target.metrics.namespace = '${var.metrics_namespace}'",
+  ]
+}
+
+# Read the one bearer-token secret, only when one is configured. The secret's compartment is
+# taken from the secret itself, so no extra variable is needed.
+data "oci_vault_secret" "bearer_token" {
+  count = local.secret_configured ? 1 : 0
+
+  secret_id = var.scrape_bearer_token_secret_ocid
+}
+
+resource "oci_identity_policy" "function_secret" {
+  count    = local.secret_configured ? 1 : 0
+  provider = oci.home
+
+  compartment_id = var.tenancy_ocid
+  name           = "${var.name_prefix}-function-secret"
+  description    = "${var.name_prefix}: the function may read its scrape bearer-token secret only"
+  freeform_tags  = var.freeform_tags
+  statements = [
+    "Allow dynamic-group ${oci_identity_dynamic_group.function.name} to read secret-bundles in compartment id ${data.oci_vault_secret.bearer_token[0].compartment_id} where target.secret.id = '${var.scrape_bearer_token_secret_ocid}'",
+  ]
+}
+
+# The Resource Scheduler schedule (and no other principal) may invoke this function.
+resource "oci_identity_policy" "schedule_invoke" {
+  count    = var.schedule_mode == "resource_scheduler" ? 1 : 0
+  provider = oci.home
+
+  compartment_id = var.tenancy_ocid
+  name           = "${var.name_prefix}-schedule-invoke"
+  description    = "${var.name_prefix}: the every-minute schedule may invoke the ${var.function_name} function"
+  freeform_tags  = var.freeform_tags
+  statements = [
+    "Allow any-user to use fn-invocation in compartment id ${local.resources_compartment_ocid} where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.every_minute[0].id}', target.function.id = '${oci_functions_function.this.id}'}",
+    "Allow any-user to read fn-function in compartment id ${local.resources_compartment_ocid} where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.every_minute[0].id}'}",
+  ]
+}

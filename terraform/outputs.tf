@@ -1,0 +1,62 @@
+output "application_id" {
+  description = "OCID of the Functions application."
+  value       = oci_functions_application.this.id
+}
+
+output "application_name" {
+  description = "Name of the Functions application, for `fn --app`."
+  value       = oci_functions_application.this.display_name
+}
+
+output "function_id" {
+  description = "OCID of the function."
+  value       = oci_functions_function.this.id
+}
+
+output "function_invoke_endpoint" {
+  description = "Invoke endpoint of the function (for `oci fn function invoke`)."
+  value       = oci_functions_function.this.invoke_endpoint
+}
+
+output "schedule_mode" {
+  description = "How the function is invoked every minute."
+  value       = var.schedule_mode
+}
+
+output "schedule_id" {
+  description = "OCID of the Resource Scheduler schedule (schedule_mode = resource_scheduler), else null."
+  value       = var.schedule_mode == "resource_scheduler" ? oci_resource_scheduler_schedule.every_minute[0].id : null
+}
+
+output "fn_commands" {
+  description = "fn CLI commands, run from the repository root (where func.yaml is)."
+  value = {
+    deploy         = "fn deploy --app ${oci_functions_application.this.display_name}"
+    invoke_dry_run = "echo '{\"dryRun\":true}' | fn invoke ${oci_functions_application.this.display_name} ${var.function_name} --content-type application/json"
+    invoke         = "fn invoke ${oci_functions_application.this.display_name} ${var.function_name}"
+  }
+}
+
+output "metric_explorer_query" {
+  description = "Paste into Metric Explorer (Monitoring > Metrics Explorer, advanced mode), with the namespace and compartment below."
+  value = {
+    compartment_id = var.compartment_ocid
+    namespace      = var.metrics_namespace
+    query          = "up[1m].groupBy(instance).max()"
+  }
+}
+
+output "verify_with_oci_cli" {
+  description = "The same query from the OCI CLI: a list of `up` datapoints per instance means metrics are arriving."
+  value       = "oci monitoring metric-data summarize-metrics-data --compartment-id ${var.compartment_ocid} --namespace ${var.metrics_namespace} --query-text 'up[1m].groupBy(instance).max()'"
+}
+
+output "alarm_topic_id" {
+  description = "OCID of the Notifications topic of the alarms (enable_alarms), else null."
+  value       = var.enable_alarms ? oci_ons_notification_topic.alarms[0].id : null
+}
+
+output "log_id" {
+  description = "OCID of the function's invoke log (enable_function_logs), else null."
+  value       = var.enable_function_logs ? oci_logging_log.function_invoke[0].id : null
+}

@@ -1,0 +1,461 @@
+# ---------------------------------------------------------------------------------------------
+# Where to deploy
+# ---------------------------------------------------------------------------------------------
+
+variable "tenancy_ocid" {
+  description = "OCID of the tenancy (dynamic groups live there; the home region is looked up from it)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^ocid1\\.tenancy\\.[a-z0-9_-]+\\.[a-z0-9_-]*\\.[A-Za-z0-9._-]+$", var.tenancy_ocid))
+    error_message = "tenancy_ocid must be a tenancy OCID (ocid1.tenancy.oc1..aaaa...)."
+  }
+}
+
+variable "region" {
+  description = "Region that runs the function and receives the metrics, e.g. eu-frankfurt-1."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+-[0-9]+$", var.region))
+    error_message = "region must be a region identifier such as eu-frankfurt-1 (not a region key such as FRA)."
+  }
+}
+
+variable "home_region" {
+  description = "Home region of the tenancy, for identity resources. Empty = looked up with the tenancy's region subscriptions."
+  type        = string
+  default     = ""
+}
+
+variable "oci_config_profile" {
+  description = "Profile of ~/.oci/config used by the provider. null = the provider's default (DEFAULT profile or OCI_* variables)."
+  type        = string
+  default     = null
+}
+
+variable "resources_compartment_ocid" {
+  description = "Compartment for the network, application, function, schedule, logs and alarms. Empty = compartment_ocid (the metrics compartment)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.resources_compartment_ocid == "" || can(regex("^ocid1\\.(compartment|tenancy)\\.[a-z0-9_-]+\\.[a-z0-9_-]*\\.[A-Za-z0-9._-]+$", var.resources_compartment_ocid))
+    error_message = "resources_compartment_ocid must be empty or a compartment OCID (ocid1.compartment.oc1..aaaa...)."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every display name. Dynamic group, policy and topic names must be unique in the tenancy: change it per deployment."
+  type        = string
+  default     = "prom2oci"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_-]{0,39}$", var.name_prefix))
+    error_message = "name_prefix must start with a letter and use at most 40 letters, digits, _ or -."
+  }
+}
+
+variable "freeform_tags" {
+  description = "Free-form tags put on every taggable resource."
+  type        = map(string)
+  default     = { "app" = "prom2oci" }
+}
+
+# ---------------------------------------------------------------------------------------------
+# The function's settings (src/config/settings.ts SETTING_SPECS): one variable per key, the
+# variable named after the key in lower case, with the same default. They become the
+# application's configuration (environment variables of the function). A test keeps the three
+# lists (SETTING_SPECS, these variables, local.function_settings) identical.
+# ---------------------------------------------------------------------------------------------
+
+variable "metrics_endpoint" {
+  description = "METRICS_ENDPOINT: URL(s) to scrape, comma-separated, e.g. http://10.0.0.5:3000/metrics."
+  type        = string
+
+  validation {
+    condition = length([for u in split(",", var.metrics_endpoint) : u if trimspace(u) != ""]) > 0 && alltrue([
+      for u in split(",", var.metrics_endpoint) : can(regex("^https?://[^/?#\\s]+(/\\S*)?$", trimspace(u))) if trimspace(u) != ""
+    ])
+    error_message = "metrics_endpoint must be one or more http(s) URLs separated by commas, e.g. http://10.0.0.5:3000/metrics."
+  }
+}
+
+variable "compartment_ocid" {
+  description = "COMPARTMENT_OCID: compartment of the posted metrics (also where the metrics policy applies)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^ocid1\\.(compartment|tenancy)\\.[a-z0-9_-]+\\.[a-z0-9_-]*\\.[A-Za-z0-9._-]+$", var.compartment_ocid))
+    error_message = "compartment_ocid must be a compartment OCID (ocid1.compartment.oc1..aaaa...) or the tenancy OCID for the root compartment."
+  }
+}
+
+variable "metrics_namespace" {
+  description = "METRICS_NAMESPACE: OCI custom metric namespace (letters, digits, _; starts with a letter; not oci_ or oracle_)."
+  type        = string
+  default     = "bharatmart"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_]*$", var.metrics_namespace)) && !can(regex("^(?i)(oci_|oracle_)", var.metrics_namespace))
+    error_message = "metrics_namespace must start with a letter, use only letters, digits and _, and must not start with the reserved prefixes oci_ or oracle_."
+  }
+}
+
+variable "resource_group" {
+  description = "RESOURCE_GROUP: optional OCI resourceGroup for every metric. Empty = none."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.resource_group == "" || can(regex("^[A-Za-z][A-Za-z0-9._$-]*$", var.resource_group))
+    error_message = "resource_group must start with a letter and use only letters, digits, ., _, - and $."
+  }
+}
+
+variable "extra_dimensions" {
+  description = "EXTRA_DIMENSIONS: key=value,key=value added to every series (at most 10). Empty = none."
+  type        = string
+  default     = ""
+
+  validation {
+    condition = length([for p in split(",", var.extra_dimensions) : p if trimspace(p) != ""]) <= 10 && alltrue([
+      for p in split(",", var.extra_dimensions) : can(regex("^[!-<>-~]{1,256}\\s*=\\s*\\S.{0,511}$", trimspace(p))) if trimspace(p) != ""
+    ])
+    error_message = "extra_dimensions must be at most 10 key=value pairs separated by commas; keys are printable ASCII without spaces or =, values are not empty."
+  }
+}
+
+variable "metrics_include" {
+  description = "METRICS_INCLUDE: JavaScript regular expression; only matching metric family names are posted. Empty = all. (Checked by the function, not here: Terraform's RE2 is a different dialect.)"
+  type        = string
+  default     = ""
+}
+
+variable "metrics_exclude" {
+  description = "METRICS_EXCLUDE: JavaScript regular expression; matching metric family names are skipped. Empty = none."
+  type        = string
+  default     = ""
+}
+
+variable "histogram_buckets" {
+  description = "HISTOGRAM_BUCKETS: also post <name>_bucket series with an le dimension."
+  type        = bool
+  default     = false
+}
+
+variable "scrape_timeout_ms" {
+  description = "SCRAPE_TIMEOUT_MS: per-target scrape timeout (ms)."
+  type        = number
+  default     = 10000
+
+  validation {
+    condition     = floor(var.scrape_timeout_ms) == var.scrape_timeout_ms && var.scrape_timeout_ms >= 100 && var.scrape_timeout_ms <= 300000
+    error_message = "scrape_timeout_ms must be a whole number from 100 to 300000."
+  }
+}
+
+variable "scrape_max_bytes" {
+  description = "SCRAPE_MAX_BYTES: largest (decompressed) exposition accepted per target (bytes)."
+  type        = number
+  default     = 33554432
+
+  validation {
+    condition     = floor(var.scrape_max_bytes) == var.scrape_max_bytes && var.scrape_max_bytes >= 1024 && var.scrape_max_bytes <= 1073741824
+    error_message = "scrape_max_bytes must be a whole number from 1024 to 1073741824."
+  }
+}
+
+variable "scrape_bearer_token_secret_ocid" {
+  description = "SCRAPE_BEARER_TOKEN_SECRET_OCID: OCID of an OCI Vault secret holding the targets' bearer token. Create the secret outside Terraform so its value never enters the state. Empty = no token."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.scrape_bearer_token_secret_ocid == "" || can(regex("^ocid1\\.vaultsecret\\.[a-z0-9_-]+\\.[a-z0-9_-]*\\.[A-Za-z0-9._-]+$", var.scrape_bearer_token_secret_ocid))
+    error_message = "scrape_bearer_token_secret_ocid must be empty or a Vault secret OCID (ocid1.vaultsecret.oc1...)."
+  }
+}
+
+variable "secret_cache_ttl_seconds" {
+  description = "SECRET_CACHE_TTL_SECONDS: how long a fetched bearer token is reused (s)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = floor(var.secret_cache_ttl_seconds) == var.secret_cache_ttl_seconds && var.secret_cache_ttl_seconds >= 0 && var.secret_cache_ttl_seconds <= 86400
+    error_message = "secret_cache_ttl_seconds must be a whole number from 0 to 86400."
+  }
+}
+
+variable "oci_monitoring_endpoint" {
+  description = "OCI_MONITORING_ENDPOINT: override of the telemetry-ingestion endpoint. Empty = derived from the region."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.oci_monitoring_endpoint == "" || can(regex("^https?://[^/?#\\s]+", var.oci_monitoring_endpoint))
+    error_message = "oci_monitoring_endpoint must be empty or an http(s) URL."
+  }
+}
+
+variable "oci_secrets_endpoint" {
+  description = "OCI_SECRETS_ENDPOINT: override of the Vault secrets endpoint. Empty = derived from the region."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.oci_secrets_endpoint == "" || can(regex("^https?://[^/?#\\s]+", var.oci_secrets_endpoint))
+    error_message = "oci_secrets_endpoint must be empty or an http(s) URL."
+  }
+}
+
+variable "post_calls_per_second" {
+  description = "POST_CALLS_PER_SECOND: most PostMetricData calls started per second (OCI allows 50 per tenancy)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = floor(var.post_calls_per_second) == var.post_calls_per_second && var.post_calls_per_second >= 1 && var.post_calls_per_second <= 1000
+    error_message = "post_calls_per_second must be a whole number from 1 to 1000 (stay well under OCI's 50 per tenancy)."
+  }
+}
+
+variable "post_concurrency" {
+  description = "POST_CONCURRENCY: most PostMetricData calls in flight at once."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = floor(var.post_concurrency) == var.post_concurrency && var.post_concurrency >= 1 && var.post_concurrency <= 64
+    error_message = "post_concurrency must be a whole number from 1 to 64."
+  }
+}
+
+variable "post_timeout_ms" {
+  description = "POST_TIMEOUT_MS: timeout of one PostMetricData attempt (ms)."
+  type        = number
+  default     = 10000
+
+  validation {
+    condition     = floor(var.post_timeout_ms) == var.post_timeout_ms && var.post_timeout_ms >= 100 && var.post_timeout_ms <= 300000
+    error_message = "post_timeout_ms must be a whole number from 100 to 300000."
+  }
+}
+
+variable "function_timeout_seconds" {
+  description = "FUNCTION_TIMEOUT_SECONDS: deadline the function uses when an invocation carries none (s). Keep it at most timeout_in_seconds."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = floor(var.function_timeout_seconds) == var.function_timeout_seconds && var.function_timeout_seconds >= 1 && var.function_timeout_seconds <= 3600
+    error_message = "function_timeout_seconds must be a whole number from 1 to 3600."
+  }
+}
+
+variable "dry_run" {
+  description = "DRY_RUN: do everything except posting (for a first deployment you want to watch before it writes metrics)."
+  type        = bool
+  default     = false
+}
+
+# ---------------------------------------------------------------------------------------------
+# The function resource
+# ---------------------------------------------------------------------------------------------
+
+variable "function_name" {
+  description = "Display name of the function. Must equal `name` in func.yaml, so that `fn deploy` updates this function instead of creating another."
+  type        = string
+  default     = "prom2oci"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_-]{0,254}$", var.function_name))
+    error_message = "function_name must start with a letter and use only letters, digits, _ and -."
+  }
+}
+
+variable "function_image" {
+  description = "Image of the first deployment, as pushed to OCIR by `fn build` + `docker push`, e.g. fra.ocir.io/<namespace>/prom2oci/prom2oci:0.0.1. Later `fn deploy` updates the image and Terraform ignores that change."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9.-]+(:[0-9]+)?/[^\\s:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$", var.function_image))
+    error_message = "function_image must be a full image reference with a tag or digest, e.g. fra.ocir.io/<namespace>/prom2oci/prom2oci:0.0.1."
+  }
+}
+
+variable "application_shape" {
+  description = "Shape of the Functions application; the image's architecture must match (GENERIC_X86 = linux/amd64)."
+  type        = string
+  default     = "GENERIC_X86"
+
+  validation {
+    condition     = contains(["GENERIC_X86", "GENERIC_ARM", "GENERIC_X86_ARM"], var.application_shape)
+    error_message = "application_shape must be GENERIC_X86, GENERIC_ARM or GENERIC_X86_ARM."
+  }
+}
+
+# Starting points for a once-a-minute scrape of a few targets; issue 6 (performance) measures
+# and tunes them.
+variable "memory_in_mbs" {
+  description = "Memory of the function (MB)."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = contains([128, 256, 512, 1024, 2048, 3072], var.memory_in_mbs)
+    error_message = "memory_in_mbs must be one of 128, 256, 512, 1024, 2048 or 3072."
+  }
+}
+
+variable "timeout_in_seconds" {
+  description = "Timeout of a synchronous invocation (s). 60 = one schedule period, so runs do not pile up."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = floor(var.timeout_in_seconds) == var.timeout_in_seconds && var.timeout_in_seconds >= 5 && var.timeout_in_seconds <= 300
+    error_message = "timeout_in_seconds must be a whole number from 5 to 300."
+  }
+}
+
+variable "detached_mode_timeout_in_seconds" {
+  description = "Timeout of a detached (asynchronous) invocation (s)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = floor(var.detached_mode_timeout_in_seconds) == var.detached_mode_timeout_in_seconds && var.detached_mode_timeout_in_seconds >= 5 && var.detached_mode_timeout_in_seconds <= 3600
+    error_message = "detached_mode_timeout_in_seconds must be a whole number from 5 to 3600."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Network
+# ---------------------------------------------------------------------------------------------
+
+variable "subnet_id" {
+  description = "Existing subnet for the application (e.g. in the scrape target's VCN). Empty = create a VCN with a private subnet and a service gateway."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.subnet_id == "" || can(regex("^ocid1\\.subnet\\.[a-z0-9_-]+\\.[a-z0-9_-]*\\.[A-Za-z0-9._-]+$", var.subnet_id))
+    error_message = "subnet_id must be empty or a subnet OCID (ocid1.subnet.oc1...)."
+  }
+}
+
+variable "vcn_cidr" {
+  description = "CIDR of the new VCN (only when subnet_id is empty)."
+  type        = string
+  default     = "10.80.0.0/16"
+
+  validation {
+    condition     = can(cidrhost(var.vcn_cidr, 0))
+    error_message = "vcn_cidr must be an IPv4 CIDR block such as 10.80.0.0/16."
+  }
+}
+
+variable "subnet_cidr" {
+  description = "CIDR of the new private subnet, inside vcn_cidr (only when subnet_id is empty)."
+  type        = string
+  default     = "10.80.1.0/24"
+
+  validation {
+    condition     = can(cidrhost(var.subnet_cidr, 0))
+    error_message = "subnet_cidr must be an IPv4 CIDR block such as 10.80.1.0/24."
+  }
+}
+
+variable "scrape_target_cidrs" {
+  description = "Where the scrape targets are, for the egress rules of the new subnet. Empty = the new VCN's CIDR. The ports come from metrics_endpoint."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.scrape_target_cidrs : can(cidrhost(c, 0))])
+    error_message = "scrape_target_cidrs must hold IPv4 CIDR blocks such as 203.0.113.10/32."
+  }
+}
+
+variable "enable_nat_gateway" {
+  description = "Add a NAT gateway to the new VCN, for scrape targets on the internet (only when subnet_id is empty)."
+  type        = bool
+  default     = false
+}
+
+# ---------------------------------------------------------------------------------------------
+# Schedule
+# ---------------------------------------------------------------------------------------------
+
+variable "schedule_mode" {
+  description = "How the function is invoked every minute: resource_scheduler (OCI Resource Scheduler cron, the default) or alarm (an always-firing Monitoring alarm that repeats every minute -> Notifications topic -> function)."
+  type        = string
+  default     = "resource_scheduler"
+
+  validation {
+    condition     = contains(["resource_scheduler", "alarm"], var.schedule_mode)
+    error_message = "schedule_mode must be resource_scheduler or alarm."
+  }
+}
+
+variable "schedule_cron" {
+  description = "Cron expression of the Resource Scheduler schedule (UTC). Default: every minute."
+  type        = string
+  default     = "* * * * *"
+
+  validation {
+    condition     = length(split(" ", trimspace(var.schedule_cron))) == 5
+    error_message = "schedule_cron must have five fields (minute hour day-of-month month day-of-week)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Logging and alarms
+# ---------------------------------------------------------------------------------------------
+
+variable "enable_function_logs" {
+  description = "Send the function's stdout/stderr (its one-line JSON summaries) to OCI Logging."
+  type        = bool
+  default     = true
+}
+
+variable "log_retention_days" {
+  description = "Retention of the function log (days, 30 to 180 in steps of 30)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([30, 60, 90, 120, 150, 180], var.log_retention_days)
+    error_message = "log_retention_days must be one of 30, 60, 90, 120, 150 or 180."
+  }
+}
+
+variable "enable_alarms" {
+  description = "Create the alarms a user of this function needs first: a target is down (up == 0) and the function stopped posting (up absent)."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_email" {
+  description = "E-mail address subscribed to the alarm topic (confirm the e-mail OCI sends). Empty = topic without subscription."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.alarm_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
+    error_message = "alarm_email must be empty or an e-mail address."
+  }
+}
+
+variable "target_down_pending_duration" {
+  description = "How long a target must stay down before its alarm fires (ISO 8601, PT1M to PT1H)."
+  type        = string
+  default     = "PT3M"
+
+  validation {
+    condition     = can(regex("^PT([1-9]|[1-5][0-9]|60)M$|^PT1H$", var.target_down_pending_duration))
+    error_message = "target_down_pending_duration must be PT1M to PT60M or PT1H."
+  }
+}
