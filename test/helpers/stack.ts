@@ -1,0 +1,59 @@
+/**
+ * The pieces of an end-to-end run, all real and on 127.0.0.1: the OCI ingestion emulator that
+ * verifies signatures, self-made resource-principal credentials, and the built function
+ * (`dist/func.js`) driven over the Fn unix-socket protocol.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { makeResourcePrincipal } from '../../src/emulator/credentials';
+import { startIngestionEmulator, type EmulatorOptions, type IngestionEmulator } from '../../src/emulator/server';
+import { startFunction, type LocalFunction } from '../../src/fnlocal/agent';
+
+export const COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaaprom2ocitestcompartment';
+export const FUNC_ENTRY = path.resolve(__dirname, '../../dist/func.js');
+
+export interface Stack {
+  emulator: IngestionEmulator;
+  /** Resource-principal env for the function (OCI_RESOURCE_PRINCIPAL_*). */
+  rpEnv: Record<string, string>;
+  /** Starts the function with the emulator endpoint and RP auth plus `env`. */
+  startFn(env: Record<string, string>): Promise<LocalFunction>;
+  close(): Promise<void>;
+}
+
+/** Starts the emulator and writes RP credentials; close() stops every function started here. */
+export async function startStack(emulatorOptions: EmulatorOptions = {}): Promise<Stack> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'prom2oci-rp-'));
+  const rp = await makeResourcePrincipal(dir);
+  const emulator = await startIngestionEmulator({ trustedIssuers: [rp.issuerPublicKeyPem], ...emulatorOptions });
+  const fns: LocalFunction[] = [];
+  return {
+    emulator,
+    rpEnv: rp.env,
+    async startFn(env) {
+      const fn = await startFunction({
+        entry: FUNC_ENTRY,
+        env: { ...rp.env, OCI_MONITORING_ENDPOINT: emulator.url, OCI_SECRETS_ENDPOINT: emulator.url, COMPARTMENT_OCID: COMPARTMENT, ...env },
+      });
+      fns.push(fn);
+      return fn;
+    },
+    async close() {
+      await Promise.all(fns.map((f) => f.stop()));
+      await emulator.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A TCP port on 127.0.0.1 with nothing listening (connection refused). */
+export async function closedPort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
