@@ -1,0 +1,87 @@
+/** Settings and invocation bodies: every bad value fails fast with a message naming the key. */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, parseSettings, SETTING_SPECS } from '../src/config/settings';
+import { InvocationError, parseInvocationBody } from '../src/handler/invocation';
+
+const base = { METRICS_ENDPOINT: 'http://127.0.0.1:9100/metrics', COMPARTMENT_OCID: 'ocid1.compartment.oc1..aaaaaaaabbbbbbbb' };
+
+/** Asserts that parsing fails with a ConfigError for `key` whose message matches `re`. */
+function rejects(env: Record<string, string>, key: string, re: RegExp): void {
+  assert.throws(() => parseSettings({ ...base, ...env }), (e: unknown) => {
+    assert.ok(e instanceof ConfigError, String(e));
+    assert.equal(e.key, key);
+    assert.match(e.message, new RegExp(`^${key}: `));
+    assert.match(e.message, re);
+    return true;
+  });
+}
+
+describe('settings', () => {
+  test('defaults match the spec table', () => {
+    const s = parseSettings(base);
+    assert.equal(s.namespace, 'bharatmart');
+    assert.equal(s.histogramBuckets, false);
+    assert.equal(s.scrapeTimeoutMs, 10_000);
+    assert.ok(s.postCallsPerSecond < 50, 'default well under OCI\'s 50 calls/s');
+    for (const spec of SETTING_SPECS) assert.ok(spec.description.length > 0, spec.key);
+  });
+
+  test('several endpoints, extra dimensions, filters', () => {
+    const s = parseSettings({ ...base, METRICS_ENDPOINT: ' http://a:1/metrics , https://b/m ', EXTRA_DIMENSIONS: 'env=prod, app=shop', METRICS_INCLUDE: '^http_', HISTOGRAM_BUCKETS: 'TRUE' });
+    assert.deepEqual(s.endpoints.map(String), ['http://a:1/metrics', 'https://b/m']);
+    assert.deepEqual(s.extraDimensions, { env: 'prod', app: 'shop' });
+    assert.ok(s.include!.test('http_requests_total'));
+    assert.equal(s.histogramBuckets, true);
+  });
+
+  test('every bad value names its key', () => {
+    rejects({ METRICS_ENDPOINT: '' }, 'METRICS_ENDPOINT', /required/);
+    rejects({ METRICS_ENDPOINT: 'not a url' }, 'METRICS_ENDPOINT', /not a valid URL/);
+    rejects({ METRICS_ENDPOINT: 'ftp://x/metrics' }, 'METRICS_ENDPOINT', /http or https/);
+    rejects({ COMPARTMENT_OCID: '' }, 'COMPARTMENT_OCID', /required/);
+    rejects({ COMPARTMENT_OCID: 'compartment-1' }, 'COMPARTMENT_OCID', /OCID/);
+    rejects({ METRICS_NAMESPACE: 'my.ns' }, 'METRICS_NAMESPACE', /not a valid OCI namespace/);
+    rejects({ METRICS_NAMESPACE: '1abc' }, 'METRICS_NAMESPACE', /starting with a letter/);
+    rejects({ METRICS_NAMESPACE: 'oci_mine' }, 'METRICS_NAMESPACE', /reserved/);
+    rejects({ METRICS_NAMESPACE: 'oracle_x' }, 'METRICS_NAMESPACE', /reserved/);
+    rejects({ RESOURCE_GROUP: 'has space' }, 'RESOURCE_GROUP', /not valid/);
+    rejects({ EXTRA_DIMENSIONS: 'novalue' }, 'EXTRA_DIMENSIONS', /key=value/);
+    rejects({ EXTRA_DIMENSIONS: 'a=' }, 'EXTRA_DIMENSIONS', /value/);
+    rejects({ EXTRA_DIMENSIONS: 'a=1,a=2' }, 'EXTRA_DIMENSIONS', /twice/);
+    rejects({ EXTRA_DIMENSIONS: 'a b=1' }, 'EXTRA_DIMENSIONS', /without spaces/);
+    rejects({ METRICS_INCLUDE: '(' }, 'METRICS_INCLUDE', /invalid regular expression/);
+    rejects({ METRICS_EXCLUDE: '[a-' }, 'METRICS_EXCLUDE', /invalid regular expression/);
+    rejects({ HISTOGRAM_BUCKETS: 'maybe' }, 'HISTOGRAM_BUCKETS', /true or false/);
+    rejects({ SCRAPE_TIMEOUT_MS: '10s' }, 'SCRAPE_TIMEOUT_MS', /whole number/);
+    rejects({ SCRAPE_TIMEOUT_MS: '5' }, 'SCRAPE_TIMEOUT_MS', /from 100/);
+    rejects({ POST_CALLS_PER_SECOND: '0' }, 'POST_CALLS_PER_SECOND', /from 1/);
+    rejects({ SCRAPE_BEARER_TOKEN_SECRET_OCID: 'secret' }, 'SCRAPE_BEARER_TOKEN_SECRET_OCID', /OCID/);
+    rejects({ OCI_MONITORING_ENDPOINT: 'nope' }, 'OCI_MONITORING_ENDPOINT', /not a valid URL/);
+  });
+
+  test('a dry run needs no compartment', () => {
+    const s = parseSettings({ METRICS_ENDPOINT: base.METRICS_ENDPOINT }, { dryRun: true });
+    assert.equal(s.compartmentId, undefined);
+    assert.equal(s.dryRun, true);
+  });
+
+  test('URLs with credentials are never echoed in errors', () => {
+    assert.throws(() => parseSettings({ ...base, METRICS_ENDPOINT: 'gopher://user:s3cret@host/metrics' }), (e: Error) => !e.message.includes('s3cret'));
+  });
+});
+
+describe('invocation body', () => {
+  test('empty and JSON objects', () => {
+    assert.deepEqual(parseInvocationBody(''), {});
+    assert.deepEqual(parseInvocationBody('  '), {});
+    assert.deepEqual(parseInvocationBody('{"dryRun":true}'), { dryRun: true });
+    assert.deepEqual(parseInvocationBody(Buffer.from('{"dryRun":false,"other":1}')), { dryRun: false });
+  });
+  test('non-JSON, non-objects and wrong types are rejected with a clear message', () => {
+    assert.throws(() => parseInvocationBody('dry run please'), (e: Error) => e instanceof InvocationError && /not JSON/.test(e.message));
+    assert.throws(() => parseInvocationBody('[1,2]'), /JSON object/);
+    assert.throws(() => parseInvocationBody('"x"'), /JSON object/);
+    assert.throws(() => parseInvocationBody('{"dryRun":"yes"}'), /"dryRun" must be true or false/);
+  });
+});
