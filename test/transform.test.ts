@@ -1,0 +1,783 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import type { Labels, MetricFamily, OciMetric, SkipReason, TargetContext, TargetReport, TransformOptions, TransformResult } from '../src/types/model';
+import {
+  OCI_LIMITS,
+  sanitizeMetricName,
+  shortenDimensionValue,
+  toOciMetrics,
+  toSelfMetrics,
+  chooseTimestampMs,
+  truncateUtf16,
+} from '../src/transform';
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures and independent checkers (written from the reference's rules, not from the code).
+// ---------------------------------------------------------------------------------------------
+
+const NOW = Date.UTC(2026, 10, 25, 12, 0, 0);
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const TARGET: TargetContext = { instance: '10.0.0.5:3000', scrapeTimeMs: NOW };
+const COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaaexample';
+
+/** Transform options with sane defaults, overridable per test. */
+function opts(over: Partial<TransformOptions> = {}): TransformOptions {
+  return { namespace: 'bharatmart', compartmentId: COMPARTMENT, extraDimensions: {}, histogramBuckets: false, ...over };
+}
+
+/** A gauge family with the given series (one unlabelled series of value 1 when none are given). */
+function gauge(name: string, ...series: { labels?: Labels; value?: number; timestampMs?: number }[]): MetricFamily {
+  if (series.length === 0) series = [{}];
+  return { kind: 'gauge', name, help: `${name} help`, series: series.map((s) => ({ labels: s.labels ?? {}, value: s.value ?? 1, timestampMs: s.timestampMs })) };
+}
+
+/** A counter family (one unlabelled series of value 1 when none are given). */
+function counter(name: string, ...series: { labels?: Labels; value?: number }[]): MetricFamily {
+  if (series.length === 0) series = [{}];
+  return { kind: 'counter', name, help: `${name} help`, series: series.map((s) => ({ labels: s.labels ?? {}, value: s.value ?? 1 })) };
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const METRIC_KEYS = new Set(['namespace', 'compartmentId', 'resourceGroup', 'name', 'dimensions', 'metadata', 'datapoints']);
+
+/** Checks every rule of the reference's validation table on one metric object, independently of src/. */
+function assertValidOciMetric(m: OciMetric, refMs: number = NOW): void {
+  const where = `metric ${JSON.stringify(m).slice(0, 300)}`;
+  for (const k of Object.keys(m)) assert.ok(METRIC_KEYS.has(k), `unexpected field ${k} in ${where}`);
+  // namespace: starts with a letter; letters, digits, _; oci_/oracle_ reserved.
+  assert.match(m.namespace, /^[A-Za-z][A-Za-z0-9_]*$/, where);
+  assert.doesNotMatch(m.namespace, /^(oci_|oracle_)/i, where);
+  assert.match(m.compartmentId, /^ocid1\./, where);
+  // name: starts with a letter; letters, digits, . _ - $; this project bounds it at 256.
+  assert.match(m.name, /^[A-Za-z][A-Za-z0-9._\-$]*$/, where);
+  assert.ok(m.name.length <= 256, `name too long in ${where}`);
+  if ('resourceGroup' in m) assert.match(String(m.resourceGroup), /^[A-Za-z][A-Za-z0-9._\-$]*$/, where);
+  // dimensions: 1..20; key printable ASCII no spaces 1..256; value 1..512 characters.
+  assert.equal(Object.getPrototypeOf(m.dimensions), Object.prototype, `dimensions must be a plain object in ${where}`);
+  const dims = Object.entries(m.dimensions);
+  assert.ok(dims.length >= 1 && dims.length <= 20, `dimension count ${dims.length} in ${where}`);
+  for (const [k, v] of dims) {
+    assert.ok(k.length >= 1 && k.length <= 256, `key length ${k.length} in ${where}`);
+    for (let i = 0; i < k.length; i++) {
+      const c = k.charCodeAt(i);
+      assert.ok(c >= 0x21 && c <= 0x7e, `key ${JSON.stringify(k)} has a non-printable/space/non-ASCII char in ${where}`);
+    }
+    assert.equal(typeof v, 'string', where);
+    const chars = [...v].length;
+    assert.ok(chars >= 1 && chars <= 512, `value of ${k} has ${chars} chars in ${where}`);
+    assert.doesNotMatch(v, LONE_SURROGATE, `value of ${k} has a split surrogate pair in ${where}`);
+  }
+  // metadata: key and value at most 256 characters each.
+  if ('metadata' in m) {
+    assert.ok(m.metadata !== undefined, where);
+    for (const [k, v] of Object.entries(m.metadata)) {
+      assert.ok(k.length >= 1 && k.length <= 256 && typeof v === 'string' && v.length <= 256, `metadata ${k} in ${where}`);
+      assert.doesNotMatch(v, LONE_SURROGATE, where);
+    }
+  }
+  // datapoints: at least one; timestamp < 2h old and < 10 min in the future; finite value; count > 0.
+  assert.ok(Array.isArray(m.datapoints) && m.datapoints.length >= 1, where);
+  for (const d of m.datapoints) {
+    assert.ok(d.timestamp instanceof Date && !Number.isNaN(d.timestamp.getTime()), where);
+    const t = d.timestamp.getTime();
+    assert.ok(t > refMs - 2 * HOUR && t < refMs + 10 * MIN, `timestamp ${d.timestamp.toISOString()} out of window in ${where}`);
+    assert.ok(typeof d.value === 'number' && Number.isFinite(d.value), `value ${d.value} in ${where}`);
+    assert.ok(d.count === undefined || d.count > 0, where);
+  }
+  // What the SDK would send: NaN/Infinity would become null.
+  assert.doesNotMatch(JSON.stringify(m), /:null\b/, where);
+}
+
+/** Number of exposition sample lines, counted straight from the model's definition. */
+function countLines(families: MetricFamily[]): number {
+  let n = 0;
+  for (const f of families) {
+    if (f.kind === 'histogram') for (const s of f.series) n += s.buckets.length + (s.sum === undefined ? 0 : 1) + (s.count === undefined ? 0 : 1);
+    else if (f.kind === 'summary') for (const s of f.series) n += s.quantiles.length + (s.sum === undefined ? 0 : 1) + (s.count === undefined ? 0 : 1);
+    else n += f.series.length;
+  }
+  return n;
+}
+
+/** Stream identity as OCI sees it: name + dimension set (order-free). */
+function streamOf(m: OciMetric): string {
+  return JSON.stringify([m.name, Object.entries(m.dimensions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+}
+
+/** Runs the transform and checks the accounting invariant, validity and stream uniqueness. */
+function run(families: MetricFamily[], o: TransformOptions = opts(), target: TargetContext = TARGET): TransformResult {
+  const r = toOciMetrics(families, target, o);
+  assert.equal(countLines(families), r.metrics.length - r.derivedCount + r.skipped.length, 'every sample line has exactly one outcome');
+  assert.ok(r.derivedCount >= 0 && r.derivedCount <= r.metrics.length);
+  for (const m of r.metrics) assertValidOciMetric(m, target.scrapeTimeMs);
+  const streams = r.metrics.map(streamOf);
+  assert.equal(new Set(streams).size, streams.length, 'no stream is posted twice');
+  return r;
+}
+
+/** The metrics with a given name. */
+function named(r: TransformResult, name: string): OciMetric[] {
+  return r.metrics.filter((m) => m.name === name);
+}
+
+/** The only metric with a given name. */
+function only(r: TransformResult, name: string): OciMetric {
+  const ms = named(r, name);
+  assert.equal(ms.length, 1, `expected exactly one ${name}, got ${ms.length}`);
+  return ms[0]!;
+}
+
+/** Skip reasons -> count. */
+function reasons(r: TransformResult): Partial<Record<SkipReason, number>> {
+  const out: Partial<Record<SkipReason, number>> = {};
+  for (const s of r.skipped) out[s.reason] = (out[s.reason] ?? 0) + 1;
+  return out;
+}
+
+/** A BharatMart-like exposition: labelled histograms, counters, gauges and a summary. */
+function bharatMart(): MetricFamily[] {
+  const buckets = (les: string[], base: number) => les.map((le, i) => ({ le, value: base + i }));
+  const durLes = ['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf'];
+  const msLes = ['10', '50', '100', '250', '500', '1000', '+Inf'];
+  return [
+    {
+      kind: 'counter', name: 'http_requests_total', help: 'Total HTTP requests',
+      series: [
+        { labels: { method: 'GET', route: '/api/products', status_code: '200' }, value: 1027 },
+        { labels: { method: 'POST', route: '/api/orders', status_code: '201' }, value: 31 },
+        { labels: { method: 'POST', route: '/api/orders', status_code: '500' }, value: 2 },
+      ],
+    },
+    {
+      kind: 'histogram', name: 'http_request_duration_seconds', help: 'HTTP request duration in seconds',
+      series: [
+        { labels: { method: 'GET', route: '/api/products', status_code: '200' }, buckets: buckets(durLes, 100), sum: 12.5, count: 111 },
+        { labels: { method: 'POST', route: '/api/orders', status_code: '201' }, buckets: buckets(durLes, 3), sum: 4.25, count: 14 },
+      ],
+    },
+    {
+      kind: 'histogram', name: 'external_call_latency_ms', help: 'Latency of calls to external services (ms)',
+      series: [{ labels: { service: 'payment-gateway' }, buckets: buckets(msLes, 0), sum: 1234, count: 6 }],
+    },
+    counter('orders_created_total', { value: 40 }),
+    counter('orders_success_total', { value: 37 }),
+    counter('orders_failed_total', { value: 3 }),
+    counter('payments_processed_total', { labels: { method: 'card' }, value: 30 }, { labels: { method: 'upi' }, value: 7 }),
+    counter('chaos_events_total', { labels: { type: 'latency' }, value: 5 }),
+    counter('service_restarts_total', { value: 0 }),
+    gauge('simulated_latency_ms', { value: 250 }),
+    {
+      kind: 'summary', name: 'nodejs_gc_pause_seconds', help: 'GC pauses',
+      series: [{ labels: { kind: 'major' }, quantiles: [{ quantile: '0.5', value: 0.001 }, { quantile: '0.99', value: 0.02 }], sum: 0.5, count: 200 }],
+    },
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('OCI_LIMITS', () => {
+  it('matches the documented limits', () => {
+    assert.equal(OCI_LIMITS.maxDimensions, 20);
+    assert.equal(OCI_LIMITS.maxDimensionKeyLength, 256);
+    assert.equal(OCI_LIMITS.maxDimensionValueLength, 512);
+    assert.equal(OCI_LIMITS.maxMetadataLength, 256);
+    assert.equal(OCI_LIMITS.maxStreamsPerCall, 50);
+    assert.equal(OCI_LIMITS.maxPastMs, 2 * HOUR);
+    assert.equal(OCI_LIMITS.maxFutureMs, 10 * MIN);
+    assert.ok(Object.isFrozen(OCI_LIMITS));
+  });
+});
+
+describe('sanitizeMetricName', () => {
+  it('keeps valid names unchanged', () => {
+    for (const n of ['up', 'http_requests_total', 'a.b-c$d_1', 'Z9']) assert.equal(sanitizeMetricName(n), n);
+  });
+  it('replaces Prometheus colons and other invalid characters with _', () => {
+    assert.equal(sanitizeMetricName('job:http_requests:rate5m'), 'job_http_requests_rate5m');
+    assert.equal(sanitizeMetricName('a b/c'), 'a_b_c');
+  });
+  it('strips leading non-letters', () => {
+    assert.equal(sanitizeMetricName('__go_info'), 'go_info');
+    assert.equal(sanitizeMetricName(':foo'), 'foo');
+    assert.equal(sanitizeMetricName('9lives'), 'lives');
+  });
+  it('replaces a non-ASCII code point (BMP or astral) with a single _', () => {
+    assert.equal(sanitizeMetricName('temp_°C'), 'temp__C');
+    assert.equal(sanitizeMetricName('rocket_🚀_count'), 'rocket___count');
+    assert.equal(sanitizeMetricName('🚀rocket'), 'rocket');
+  });
+  it('returns undefined when nothing valid remains', () => {
+    for (const n of ['', '123', '::', '__', '🚀', '$1', '. -']) assert.equal(sanitizeMetricName(n), undefined, n);
+  });
+  it('strips leading valid non-letters too ($, ., -, digits)', () => {
+    assert.equal(sanitizeMetricName('$x'), 'x');
+    assert.equal(sanitizeMetricName('-1.a$'), 'a$');
+  });
+  it('accepts 256 characters and rejects 257', () => {
+    assert.equal(sanitizeMetricName('a'.repeat(256)), 'a'.repeat(256));
+    assert.equal(sanitizeMetricName('a'.repeat(257)), undefined);
+    assert.equal(sanitizeMetricName('_'.repeat(10) + 'a'.repeat(256)), 'a'.repeat(256), 'length counts after stripping');
+  });
+});
+
+describe('counters, gauges, untyped', () => {
+  it('posts one metric per sample with the value as exposed', () => {
+    const fams: MetricFamily[] = [
+      counter('requests_total', { labels: { code: '200' }, value: 1e12 }, { labels: { code: '500' }, value: 0 }),
+      gauge('temperature', { value: -12.5 }),
+      { kind: 'untyped', name: 'legacy', help: '', series: [{ labels: {}, value: 42 }] },
+    ];
+    const r = run(fams);
+    assert.equal(r.metrics.length, 4);
+    assert.equal(r.derivedCount, 0);
+    assert.deepEqual(r.skipped, []);
+    const [c200, c500, temp, legacy] = r.metrics;
+    assert.deepEqual(c200, {
+      namespace: 'bharatmart', compartmentId: COMPARTMENT, name: 'requests_total',
+      dimensions: { code: '200', instance: '10.0.0.5:3000' }, metadata: { help: 'requests_total help' },
+      datapoints: [{ timestamp: new Date(NOW), value: 1e12 }],
+    });
+    assert.equal(c500!.datapoints[0]!.value, 0);
+    assert.equal(temp!.datapoints[0]!.value, -12.5);
+    assert.equal(legacy!.name, 'legacy');
+    assert.equal(legacy!.metadata, undefined, 'empty HELP -> no metadata');
+  });
+  it('keeps counters cumulative (no rate conversion)', () => {
+    const r = run([counter('c_total', { value: 5 })]);
+    assert.equal(only(r, 'c_total').datapoints[0]!.value, 5);
+  });
+  it('adds EXTRA_DIMENSIONS and instance to every series', () => {
+    const r = run([gauge('g', { labels: { a: '1' } })], opts({ extraDimensions: { env: 'prod', region: 'ap-mumbai-1' } }));
+    assert.deepEqual(only(r, 'g').dimensions, { a: '1', env: 'prod', instance: '10.0.0.5:3000', region: 'ap-mumbai-1' });
+  });
+});
+
+describe('histograms', () => {
+  const hist: MetricFamily = {
+    kind: 'histogram', name: 'latency_seconds', help: 'Latency',
+    series: [
+      { labels: { route: '/a' }, buckets: [{ le: '0.1', value: 2 }, { le: '1', value: 3 }, { le: '+Inf', value: 4 }], sum: 2, count: 4 },
+      { labels: { route: '/b' }, buckets: [{ le: '0.1', value: 0 }, { le: '1', value: 0 }, { le: '+Inf', value: 0 }], sum: 0, count: 0 },
+    ],
+  };
+  it('posts _sum, _count and _avg per label set; buckets are skipped by default', () => {
+    const r = run([hist]);
+    assert.deepEqual(named(r, 'latency_seconds_sum').map((m) => [m.dimensions.route, m.datapoints[0]!.value]), [['/a', 2], ['/b', 0]]);
+    assert.deepEqual(named(r, 'latency_seconds_count').map((m) => [m.dimensions.route, m.datapoints[0]!.value]), [['/a', 4], ['/b', 0]]);
+    const avg = named(r, 'latency_seconds_avg');
+    assert.equal(avg.length, 1, '_avg only where count > 0');
+    assert.equal(avg[0]!.datapoints[0]!.value, 0.5);
+    assert.deepEqual(avg[0]!.dimensions, { instance: '10.0.0.5:3000', route: '/a' });
+    assert.equal(r.derivedCount, 1);
+    assert.deepEqual(reasons(r), { histogram_buckets_disabled: 6 });
+    assert.deepEqual(r.skipped[0], { name: 'latency_seconds_bucket', labels: { route: '/a', le: '0.1' }, reason: 'histogram_buckets_disabled' });
+    assert.equal(named(r, 'latency_seconds_bucket').length, 0);
+  });
+  it('posts _bucket with an le dimension as written when HISTOGRAM_BUCKETS=true', () => {
+    const r = run([hist], opts({ histogramBuckets: true }));
+    const b = named(r, 'latency_seconds_bucket');
+    assert.deepEqual(b.map((m) => [m.dimensions.route, m.dimensions.le, m.datapoints[0]!.value]), [
+      ['/a', '0.1', 2], ['/a', '1', 3], ['/a', '+Inf', 4], ['/b', '0.1', 0], ['/b', '1', 0], ['/b', '+Inf', 0],
+    ]);
+    assert.deepEqual(r.skipped, []);
+    assert.equal(r.metrics.length, 6 + 2 + 2 + 1);
+  });
+  it('orders output by family, then series (buckets, _sum, _count, _avg per series)', () => {
+    const r = run([hist, gauge('after')], opts({ histogramBuckets: true }));
+    assert.deepEqual(r.metrics.map((m) => `${m.name}${m.dimensions.route ?? ''}${m.dimensions.le ?? ''}`), [
+      'latency_seconds_bucket/a0.1', 'latency_seconds_bucket/a1', 'latency_seconds_bucket/a+Inf',
+      'latency_seconds_sum/a', 'latency_seconds_count/a', 'latency_seconds_avg/a',
+      'latency_seconds_bucket/b0.1', 'latency_seconds_bucket/b1', 'latency_seconds_bucket/b+Inf',
+      'latency_seconds_sum/b', 'latency_seconds_count/b', 'after',
+    ]);
+  });
+  it('derives no _avg (and skips nothing for it) when sum or count is missing or not finite', () => {
+    const fams: MetricFamily[] = [{
+      kind: 'histogram', name: 'h', help: '',
+      series: [
+        { labels: { s: 'no-sum' }, buckets: [], count: 3 },
+        { labels: { s: 'no-count' }, buckets: [], sum: 3 },
+        { labels: { s: 'nan-sum' }, buckets: [], sum: NaN, count: 3 },
+        { labels: { s: 'inf-count' }, buckets: [], sum: 1, count: Infinity },
+        { labels: { s: 'neg-count' }, buckets: [], sum: 1, count: -1 },
+        { labels: { s: 'overflow' }, buckets: [], sum: 1e308, count: 1e-10 },
+        { labels: { s: 'ok' }, buckets: [], sum: 9, count: 3 },
+      ],
+    }];
+    const r = run(fams);
+    assert.deepEqual(named(r, 'h_avg').map((m) => [m.dimensions.s, m.datapoints[0]!.value]), [['ok', 3]]);
+    assert.equal(r.derivedCount, 1);
+    assert.deepEqual(reasons(r), { non_finite_value: 2 }, 'only the NaN sum and the Inf count are skipped');
+  });
+});
+
+describe('summaries', () => {
+  it('posts <name> with a quantile dimension, _sum, _count and _avg', () => {
+    const r = run([{
+      kind: 'summary', name: 'rpc_seconds', help: 'RPC latency',
+      series: [{ labels: { svc: 'x' }, quantiles: [{ quantile: '0.5', value: 0.2 }, { quantile: '0.99', value: 1.5 }], sum: 10, count: 40 }],
+    }]);
+    assert.deepEqual(named(r, 'rpc_seconds').map((m) => [m.dimensions.quantile, m.datapoints[0]!.value]), [['0.5', 0.2], ['0.99', 1.5]]);
+    assert.equal(only(r, 'rpc_seconds_sum').datapoints[0]!.value, 10);
+    assert.equal(only(r, 'rpc_seconds_count').datapoints[0]!.value, 40);
+    assert.equal(only(r, 'rpc_seconds_avg').datapoints[0]!.value, 0.25);
+    assert.equal(only(r, 'rpc_seconds_avg').dimensions.quantile, undefined);
+    assert.equal(r.derivedCount, 1);
+    assert.deepEqual(r.skipped, []);
+  });
+  it('skips NaN quantiles (a summary with no observations) as non_finite_value', () => {
+    const r = run([{ kind: 'summary', name: 's', help: '', series: [{ labels: {}, quantiles: [{ quantile: '0.5', value: NaN }], sum: 0, count: 0 }] }]);
+    assert.deepEqual(r.skipped, [{ name: 's', labels: { quantile: '0.5' }, reason: 'non_finite_value' }]);
+    assert.deepEqual(r.metrics.map((m) => m.name), ['s_sum', 's_count']);
+  });
+});
+
+describe('filters (METRICS_INCLUDE, METRICS_EXCLUDE, HISTOGRAM_BUCKETS)', () => {
+  const fams = (): MetricFamily[] => [gauge('keep_me', {}, { labels: { a: '1' } }), gauge('drop_me'), counter('other_total')];
+  it('include: families whose name does not match skip every sample as filtered_by_include', () => {
+    const r = run(fams(), opts({ include: /^keep_/ }));
+    assert.deepEqual(r.metrics.map((m) => m.name), ['keep_me', 'keep_me']);
+    assert.deepEqual(r.skipped, [
+      { name: 'drop_me', labels: {}, reason: 'filtered_by_include' },
+      { name: 'other_total', labels: {}, reason: 'filtered_by_include' },
+    ]);
+  });
+  it('exclude: matching families skip every sample as filtered_by_exclude', () => {
+    const r = run(fams(), opts({ exclude: /drop/ }));
+    assert.deepEqual(r.metrics.map((m) => m.name), ['keep_me', 'keep_me', 'other_total']);
+    assert.deepEqual(r.skipped, [{ name: 'drop_me', labels: {}, reason: 'filtered_by_exclude' }]);
+  });
+  it('include runs before exclude; a sample gets only the first reason', () => {
+    const r = run(fams(), opts({ include: /_me$/, exclude: /^drop/ }));
+    assert.deepEqual(reasons(r), { filtered_by_include: 1, filtered_by_exclude: 1 });
+    assert.deepEqual(r.skipped.map((s) => s.name), ['other_total', 'drop_me']);
+  });
+  it('matches the family name, so a histogram is kept or dropped whole (all its lines)', () => {
+    const h: MetricFamily = { kind: 'histogram', name: 'h_seconds', help: '', series: [{ labels: {}, buckets: [{ le: '+Inf', value: 1 }], sum: 1, count: 1 }] };
+    const kept = run([h], opts({ include: /^h_seconds$/, histogramBuckets: true }));
+    assert.deepEqual(kept.metrics.map((m) => m.name), ['h_seconds_bucket', 'h_seconds_sum', 'h_seconds_count', 'h_seconds_avg']);
+    const dropped = run([h], opts({ exclude: /^h_seconds$/ }));
+    assert.deepEqual(dropped.metrics, []);
+    assert.equal(dropped.derivedCount, 0);
+    assert.deepEqual(dropped.skipped.map((s) => `${s.name}:${s.reason}`), [
+      'h_seconds_bucket:filtered_by_exclude', 'h_seconds_sum:filtered_by_exclude', 'h_seconds_count:filtered_by_exclude',
+    ]);
+  });
+  it('filtered buckets report the filter reason, not histogram_buckets_disabled', () => {
+    const h: MetricFamily = { kind: 'histogram', name: 'h', help: '', series: [{ labels: {}, buckets: [{ le: '1', value: 1 }], sum: 1, count: 1 }] };
+    assert.deepEqual(reasons(run([h], opts({ exclude: /h/ }))), { filtered_by_exclude: 3 });
+  });
+  it('a global or sticky regex gives the same answer every time', () => {
+    const include = /keep/g;
+    const a = run(fams(), opts({ include }));
+    const b = run(fams(), opts({ include }));
+    assert.deepEqual(a, b);
+    assert.equal(a.metrics.length, 2);
+    assert.equal(run(fams(), opts({ exclude: /drop/y })).metrics.length, 3, 'sticky /drop/y at 0 matches drop_me only');
+  });
+});
+
+describe('skip reasons', () => {
+  it('invalid_metric_name: nothing valid remains', () => {
+    const r = run([gauge('123'), gauge('::'), gauge('ok')]);
+    assert.deepEqual(r.skipped.map((s) => [s.name, s.reason]), [['123', 'invalid_metric_name'], ['::', 'invalid_metric_name']]);
+    assert.deepEqual(r.metrics.map((m) => m.name), ['ok']);
+  });
+  it('invalid_metric_name: the posted name (with its suffix) is what must fit 256 characters', () => {
+    const base = 'h'.repeat(250);
+    const h: MetricFamily = { kind: 'histogram', name: base, help: '', series: [{ labels: {}, buckets: [{ le: '+Inf', value: 1 }], sum: 1, count: 1 }] };
+    const r = run([h], opts({ histogramBuckets: true }));
+    assert.deepEqual(r.skipped, [{ name: `${base}_bucket`, labels: { le: '+Inf' }, reason: 'invalid_metric_name' }], '257 chars');
+    assert.deepEqual(r.metrics.map((m) => m.name.length), [254, 256, 254], '_sum, _count (exactly 256), _avg');
+  });
+  it('non_finite_value: NaN, +Inf and -Inf', () => {
+    const r = run([gauge('g', { labels: { v: 'nan' }, value: NaN }, { labels: { v: 'pinf' }, value: Infinity }, { labels: { v: 'ninf' }, value: -Infinity }, { labels: { v: 'ok' }, value: 1 })]);
+    assert.deepEqual(reasons(r), { non_finite_value: 3 });
+    assert.deepEqual(r.skipped.map((s) => s.labels.v), ['nan', 'pinf', 'ninf']);
+    assert.equal(only(r, 'g').dimensions.v, 'ok');
+  });
+  it('too_many_dimensions: more than 20 after adding instance and extras', () => {
+    const labels = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`l${i}`, 'v']));
+    const r = run([gauge('g19', { labels: labels(19) }), gauge('g20', { labels: labels(20) })]);
+    assert.equal(Object.keys(only(r, 'g19').dimensions).length, 20, '19 labels + instance = 20 is fine');
+    assert.deepEqual(r.skipped, [{ name: 'g20', labels: labels(20), reason: 'too_many_dimensions' }]);
+    const withExtras = run([gauge('g', { labels: labels(18) })], opts({ extraDimensions: { env: 'p', team: 't' } }));
+    assert.deepEqual(reasons(withExtras), { too_many_dimensions: 1 });
+  });
+  it('too_many_dimensions: empty-valued labels do not count', () => {
+    const labels = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`l${i}`, i < 19 ? 'v' : '']));
+    assert.equal(Object.keys(only(run([gauge('g', { labels })]), 'g').dimensions).length, 20);
+  });
+  it('invalid_dimension: keys with spaces, non-ASCII or control characters, or over 256 characters', () => {
+    const r = run([
+      gauge('space', { labels: { 'a b': '1' } }),
+      gauge('accent', { labels: { 'café': '1' } }),
+      gauge('tab', { labels: { 'a\tb': '1' } }),
+      gauge('long', { labels: { ['k'.repeat(257)]: '1' } }),
+      gauge('long256', { labels: { ['k'.repeat(256)]: '1' } }),
+      gauge('empty', { labels: { '': '1' } }),
+    ]);
+    assert.deepEqual(r.skipped.map((s) => `${s.name}:${s.reason}`), ['space:invalid_dimension', 'accent:invalid_dimension', 'tab:invalid_dimension', 'long:invalid_dimension', 'empty:invalid_dimension']);
+    assert.deepEqual(r.metrics.map((m) => m.name), ['long256']);
+  });
+  it('invalid_dimension: exported_ prefix pushing a key over 256 characters', () => {
+    const k = 'x'.repeat(250);
+    const r = run([gauge('g', { labels: { [k]: 'from-exposition' } })], opts({ extraDimensions: { [k]: 'extra' } }));
+    assert.deepEqual(reasons(r), { invalid_dimension: 1 });
+  });
+  it('invalid_dimension: an empty le or quantile value cannot become a dimension', () => {
+    const r = run([{ kind: 'histogram', name: 'h', help: '', series: [{ labels: {}, buckets: [{ le: '', value: 1 }] }] }], opts({ histogramBuckets: true }));
+    assert.deepEqual(r.skipped, [{ name: 'h_bucket', labels: { le: '' }, reason: 'invalid_dimension' }]);
+  });
+  it('invalid_dimension: an invalid extra dimension key (not from settings) rejects every series', () => {
+    const r = run([gauge('a'), gauge('b')], opts({ extraDimensions: { 'bad key': 'v' } }));
+    assert.deepEqual(reasons(r), { invalid_dimension: 2 });
+  });
+  it('duplicate_series: names that map to the same OCI name (a:b and a_b); the later one is skipped', () => {
+    const r = run([gauge('a:b', { value: 1 }), gauge('a_b', { value: 2 })]);
+    assert.equal(only(r, 'a_b').datapoints[0]!.value, 1, 'the first one wins');
+    assert.deepEqual(r.skipped, [{ name: 'a_b', labels: {}, reason: 'duplicate_series' }]);
+  });
+  it('duplicate_series: labels that differ only by an empty value, or a repeated series', () => {
+    const r = run([gauge('g', { labels: { a: '1' } }, { labels: { a: '1', b: '' } }, { labels: { a: '1' } })]);
+    assert.deepEqual(reasons(r), { duplicate_series: 2 });
+    assert.deepEqual(r.skipped.map((s) => s.labels), [{ a: '1', b: '' }, { a: '1' }]);
+  });
+  it('duplicate_series: metadata is not part of the identity', () => {
+    const a: MetricFamily = { kind: 'gauge', name: 'x:y', help: 'one', series: [{ labels: {}, value: 1 }] };
+    const b: MetricFamily = { kind: 'gauge', name: 'x_y', help: 'two', series: [{ labels: {}, value: 1 }] };
+    assert.deepEqual(reasons(run([a, b])), { duplicate_series: 1 });
+  });
+  it('a skipped non-finite sample does not block a later valid one of the same stream', () => {
+    const r = run([gauge('g', { value: NaN }, { value: 3 })]);
+    assert.equal(only(r, 'g').datapoints[0]!.value, 3);
+    assert.deepEqual(reasons(r), { non_finite_value: 1 });
+  });
+  it('a real sample wins over a derived _avg with the same stream, in either order', () => {
+    const h: MetricFamily = { kind: 'histogram', name: 'h', help: '', series: [{ labels: {}, buckets: [], sum: 10, count: 2 }] };
+    for (const fams of [[h, gauge('h_avg', { value: 99 })], [gauge('h_avg', { value: 99 }), h]]) {
+      const r = run(fams);
+      assert.equal(only(r, 'h_avg').datapoints[0]!.value, 99);
+      assert.equal(r.derivedCount, 0);
+      assert.deepEqual(r.skipped, []);
+    }
+  });
+  it('two derived _avg with the same stream: the first is kept, nothing is skipped', () => {
+    const h = (name: string, sum: number): MetricFamily => ({ kind: 'histogram', name, help: '', series: [{ labels: {}, buckets: [], sum, count: 1 }] });
+    const r = run([h('a:b', 1), h('a_b', 2)]);
+    assert.equal(only(r, 'a_b_avg').datapoints[0]!.value, 1);
+    assert.equal(r.derivedCount, 1);
+    assert.deepEqual(reasons(r), { duplicate_series: 2 }, 'a_b_sum and a_b_count of the second family');
+  });
+  it('reports every skip reason of the model', () => {
+    const all: SkipReason[] = ['filtered_by_include', 'filtered_by_exclude', 'histogram_buckets_disabled', 'non_finite_value', 'too_many_dimensions', 'invalid_metric_name', 'invalid_dimension', 'duplicate_series'];
+    const many = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`l${i}`, 'v']));
+    const r = run([
+      gauge('not_included'),
+      gauge('x_excluded'),
+      { kind: 'histogram', name: 'x_h', help: '', series: [{ labels: {}, buckets: [{ le: '1', value: 1 }] }] },
+      gauge('x_nan', { value: NaN }),
+      gauge('x_many', { labels: many }),
+      gauge('x_bad:name', { labels: { 'a b': '1' } }),
+      gauge('x:dup'), gauge('x_dup'),
+    ], opts({ include: /^x/, exclude: /excluded/ }));
+    assert.deepEqual(Object.keys(reasons(r)).sort(), [...all.filter((x) => x !== 'invalid_metric_name')].sort());
+    assert.deepEqual(reasons(run([gauge('1')])), { invalid_metric_name: 1 });
+  });
+});
+
+describe('dimensions', () => {
+  it('drops labels with empty values', () => {
+    assert.deepEqual(only(run([gauge('g', { labels: { a: '', b: 'x' } })]), 'g').dimensions, { b: 'x', instance: '10.0.0.5:3000' });
+  });
+  it('keeps an exposition instance label as exported_instance', () => {
+    const d = only(run([gauge('g', { labels: { instance: 'pod-7' } })]), 'g').dimensions;
+    assert.deepEqual(d, { exported_instance: 'pod-7', instance: '10.0.0.5:3000' });
+  });
+  it('an empty exposition instance label is simply dropped', () => {
+    assert.deepEqual(only(run([gauge('g', { labels: { instance: '' } })]), 'g').dimensions, { instance: '10.0.0.5:3000' });
+  });
+  it('repeats the prefix while the renamed label still clashes', () => {
+    const d = only(run([gauge('g', { labels: { instance: 'a', exported_instance: 'b' } })]), 'g').dimensions;
+    assert.deepEqual(d, { exported_exported_instance: 'a', exported_instance: 'b', instance: '10.0.0.5:3000' });
+  });
+  it('renames labels that clash with an extra dimension', () => {
+    const d = only(run([gauge('g', { labels: { env: 'dev' } })], opts({ extraDimensions: { env: 'prod' } })), 'g').dimensions;
+    assert.deepEqual(d, { env: 'prod', exported_env: 'dev', instance: '10.0.0.5:3000' });
+  });
+  it('renames an le label on a bucket and a quantile label on a quantile line', () => {
+    const r = run([
+      { kind: 'histogram', name: 'h', help: '', series: [{ labels: { le: 'weird' }, buckets: [{ le: '1', value: 1 }], sum: 1, count: 1 }] },
+      { kind: 'summary', name: 's', help: '', series: [{ labels: { quantile: 'odd' }, quantiles: [{ quantile: '0.9', value: 1 }] }] },
+    ], opts({ histogramBuckets: true }));
+    assert.deepEqual(only(r, 'h_bucket').dimensions, { exported_le: 'weird', instance: '10.0.0.5:3000', le: '1' });
+    assert.deepEqual(only(r, 'h_sum').dimensions, { instance: '10.0.0.5:3000', le: 'weird' }, 'no le is added to _sum, so no clash');
+    assert.deepEqual(only(r, 's').dimensions, { exported_quantile: 'odd', instance: '10.0.0.5:3000', quantile: '0.9' });
+  });
+  it('instance wins over an extra dimension called instance; le/quantile win over extras on their lines', () => {
+    const r = run([
+      { kind: 'histogram', name: 'h', help: '', series: [{ labels: {}, buckets: [{ le: '1', value: 1 }], sum: 1, count: 1 }] },
+    ], opts({ histogramBuckets: true, extraDimensions: { instance: 'override', le: 'extra' } }));
+    assert.deepEqual(only(r, 'h_bucket').dimensions, { instance: '10.0.0.5:3000', le: '1' });
+    assert.deepEqual(only(r, 'h_sum').dimensions, { instance: '10.0.0.5:3000', le: 'extra' });
+  });
+  it('an empty target instance becomes "unknown" so every series keeps a dimension', () => {
+    const r = run([gauge('g')], opts(), { instance: '', scrapeTimeMs: NOW });
+    assert.deepEqual(only(r, 'g').dimensions, { instance: 'unknown' });
+  });
+  it('a label named __proto__ stays an ordinary dimension', () => {
+    const labels: Labels = Object.fromEntries([['__proto__', 'p'], ['toString', 't']]);
+    const d = only(run([gauge('g', { labels })]), 'g').dimensions;
+    assert.deepEqual(Object.entries(d), [['__proto__', 'p'], ['instance', '10.0.0.5:3000'], ['toString', 't']]);
+  });
+  it('emits dimension keys in sorted order (deterministic)', () => {
+    const d = only(run([gauge('g', { labels: { z: '1', a: '2', m: '3' } })]), 'g').dimensions;
+    assert.deepEqual(Object.keys(d), ['a', 'instance', 'm', 'z']);
+  });
+});
+
+describe('long and unicode dimension values', () => {
+  it('keeps values of up to 512 code points as they are', () => {
+    const v = 'v'.repeat(512);
+    assert.equal(shortenDimensionValue(v), v);
+    const emoji = '😀'.repeat(300); // 600 UTF-16 units, 300 code points
+    assert.equal(shortenDimensionValue(emoji), emoji);
+  });
+  it('shortens longer values to exactly 512 code points: a prefix, ~ and a hex hash', () => {
+    const v = 'a'.repeat(513);
+    const s = shortenDimensionValue(v);
+    assert.equal([...s].length, 512);
+    assert.match(s, /^a{495}~[0-9a-f]{16}$/);
+    assert.equal(shortenDimensionValue(v), s, 'deterministic');
+  });
+  it('keeps distinct long values distinct (even with a shared 1000-character prefix)', () => {
+    const prefix = 'route=/api/products?'.repeat(50);
+    const values = ['a', 'b', 'c', 'aa', ''].map((t) => prefix + t);
+    const shortened = values.map(shortenDimensionValue);
+    assert.equal(new Set(shortened).size, values.length);
+    const r = run(values.map((v, i) => gauge(`g${i}`, { labels: { url: v } })).concat([gauge('same', ...values.map((v) => ({ labels: { url: v } })))]));
+    assert.equal(named(r, 'same').length, values.length, 'no duplicate_series among distinct long values');
+    for (const m of r.metrics) assert.ok([...m.dimensions.url!].length <= 512);
+  });
+  it('never splits a surrogate pair when shortening', () => {
+    for (const lead of ['', 'x', 'xy']) {
+      const v = lead + '😀'.repeat(600);
+      const s = shortenDimensionValue(v);
+      assert.equal([...s].length, 512);
+      assert.doesNotMatch(s, LONE_SURROGATE);
+      assert.ok(s.startsWith(lead + '😀'));
+    }
+  });
+  it('posts unicode label values unchanged', () => {
+    const d = only(run([gauge('g', { labels: { city: 'मुंबई', emoji: '🛒', mixed: 'naïve café' } })]), 'g').dimensions;
+    assert.deepEqual(d, { city: 'मुंबई', emoji: '🛒', instance: '10.0.0.5:3000', mixed: 'naïve café' });
+  });
+  it('shortens long instance and extra dimension values too', () => {
+    const r = run([gauge('g')], opts({ extraDimensions: { note: 'n'.repeat(400) } }), { instance: 'h'.repeat(600), scrapeTimeMs: NOW });
+    assert.equal([...only(r, 'g').dimensions.instance!].length, 512);
+  });
+});
+
+describe('timestamps', () => {
+  it('uses the scrape time for samples without their own timestamp', () => {
+    assert.equal(only(run([gauge('g')]), 'g').datapoints[0]!.timestamp.getTime(), NOW);
+  });
+  it("uses a sample's own timestamp when OCI would accept it", () => {
+    for (const own of [NOW - 1, NOW - 115 * MIN, NOW + 9 * MIN, NOW - 30 * MIN]) {
+      assert.equal(chooseTimestampMs(own, NOW), own);
+      assert.equal(only(run([gauge('g', { timestampMs: own })]), 'g').datapoints[0]!.timestamp.getTime(), own);
+    }
+  });
+  it('falls back to the scrape time for own timestamps too old or too far ahead (with margins)', () => {
+    for (const own of [NOW - 115 * MIN - 1, NOW - 3 * HOUR, NOW + 9 * MIN + 1, NOW + HOUR, 0, NaN]) {
+      assert.equal(chooseTimestampMs(own, NOW), NOW, String(own));
+      assert.equal(only(run([gauge('g', { timestampMs: own })]), 'g').datapoints[0]!.timestamp.getTime(), NOW);
+    }
+  });
+  it('applies a histogram series timestamp to its _sum, _count and _avg', () => {
+    const ts = NOW - 10 * MIN;
+    const r = run([{ kind: 'histogram', name: 'h', help: '', series: [{ labels: {}, buckets: [], sum: 1, count: 1, timestampMs: ts }] }]);
+    assert.deepEqual(r.metrics.map((m) => m.datapoints[0]!.timestamp.getTime()), [ts, ts, ts]);
+  });
+});
+
+describe('metadata, namespace, compartment, resource group', () => {
+  it('puts HELP into metadata, cut to 256 characters', () => {
+    const r = run([{ kind: 'gauge', name: 'g', help: 'h'.repeat(300), series: [{ labels: {}, value: 1 }] }]);
+    assert.deepEqual(only(r, 'g').metadata, { help: 'h'.repeat(256) });
+  });
+  it('omits metadata for empty or blank HELP', () => {
+    for (const help of ['', '   ']) {
+      const r = run([{ kind: 'gauge', name: 'g', help, series: [{ labels: {}, value: 1 }] }]);
+      assert.equal('metadata' in only(r, 'g'), false);
+    }
+  });
+  it('never splits a surrogate pair when cutting HELP', () => {
+    const help = 'x' + '📦'.repeat(200);
+    const m = only(run([{ kind: 'gauge', name: 'g', help, series: [{ labels: {}, value: 1 }] }]), 'g');
+    assert.equal(m.metadata!.help, 'x' + '📦'.repeat(127));
+    assert.equal(truncateUtf16('ab', 5), 'ab');
+  });
+  it('copies namespace and compartment; resourceGroup only when set', () => {
+    const without = only(run([gauge('g')]), 'g');
+    assert.equal('resourceGroup' in without, false);
+    assert.equal(without.namespace, 'bharatmart');
+    assert.equal(without.compartmentId, COMPARTMENT);
+    assert.equal('resourceGroup' in only(run([gauge('g')], opts({ resourceGroup: '' })), 'g'), false);
+    assert.equal(only(run([gauge('g')], opts({ resourceGroup: 'shop.prod-1' })), 'g').resourceGroup, 'shop.prod-1');
+  });
+});
+
+describe('BharatMart-like exposition', () => {
+  it('maps the metric set with the default settings', () => {
+    const fams = bharatMart();
+    const r = run(fams, opts({ extraDimensions: { env: 'lab' } }));
+    // 3 + 2*(12+2) + (7+2) + 1+1+1 + 2 + 1 + 1 + 1 + (2+2) = 52 sample lines, 31 of them buckets
+    assert.equal(countLines(fams), 52);
+    assert.deepEqual(reasons(r), { histogram_buckets_disabled: 31 });
+    assert.equal(r.derivedCount, 4, 'two http_request_duration_seconds, one external_call_latency_ms, one summary');
+    assert.equal(r.metrics.length, 52 - 31 + 4);
+    const avg = named(r, 'http_request_duration_seconds_avg');
+    assert.deepEqual(avg.map((m) => m.dimensions), [
+      { env: 'lab', instance: '10.0.0.5:3000', method: 'GET', route: '/api/products', status_code: '200' },
+      { env: 'lab', instance: '10.0.0.5:3000', method: 'POST', route: '/api/orders', status_code: '201' },
+    ]);
+    assert.equal(avg[0]!.datapoints[0]!.value, 12.5 / 111);
+    assert.equal(only(r, 'external_call_latency_ms_avg').datapoints[0]!.value, 1234 / 6);
+    assert.deepEqual(named(r, 'http_requests_total').map((m) => m.datapoints[0]!.value), [1027, 31, 2]);
+    assert.equal(only(r, 'simulated_latency_ms').datapoints[0]!.value, 250);
+    assert.equal(only(r, 'service_restarts_total').datapoints[0]!.value, 0);
+    assert.deepEqual(only(r, 'orders_failed_total').metadata, { help: 'orders_failed_total help' });
+  });
+  it('posts every bucket with HISTOGRAM_BUCKETS=true', () => {
+    const r = run(bharatMart(), opts({ histogramBuckets: true }));
+    assert.deepEqual(r.skipped, []);
+    assert.equal(r.metrics.length, 52 + 4);
+    const les = named(r, 'http_request_duration_seconds_bucket').filter((m) => m.dimensions.method === 'GET').map((m) => m.dimensions.le);
+    assert.deepEqual(les, ['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf']);
+  });
+  it('splits into at most 50 unique streams per call downstream: all streams are unique', () => {
+    const r = run(bharatMart(), opts({ histogramBuckets: true }));
+    assert.equal(new Set(r.metrics.map(streamOf)).size, r.metrics.length);
+  });
+});
+
+describe('purity and determinism', () => {
+  it('does not mutate its input and gives equal output for equal input', () => {
+    const fams = bharatMart();
+    const before = structuredClone(fams);
+    const o = opts({ extraDimensions: { env: 'lab' }, histogramBuckets: true });
+    const a = toOciMetrics(fams, TARGET, o);
+    const b = toOciMetrics(fams, TARGET, o);
+    assert.deepEqual(fams, before);
+    assert.deepEqual(a, b);
+    assert.notEqual(a.metrics[0]!.dimensions, b.metrics[0]!.dimensions, 'no shared mutable objects between calls');
+  });
+  it('handles 100k samples quickly', () => {
+    const series = Array.from({ length: 100_000 }, (_, i) => ({ labels: { id: String(i), route: `/r/${i % 50}` }, value: i }));
+    const started = performance.now();
+    const r = toOciMetrics([{ kind: 'gauge', name: 'big', help: 'many series', series }], TARGET, opts());
+    const ms = performance.now() - started;
+    assert.equal(r.metrics.length, 100_000);
+    assert.ok(ms < 5000, `took ${ms.toFixed(0)} ms`);
+  });
+});
+
+describe('toSelfMetrics', () => {
+  const report: TargetReport = { instance: '10.0.0.5:3000', scrapeTimeMs: NOW, up: true, durationMs: 1234, samplesScraped: 58, posted: 31, skipped: 31, failed: 0 };
+  it('posts up, duration and the counts per target', () => {
+    const ms = toSelfMetrics(report, opts({ extraDimensions: { env: 'lab' }, resourceGroup: 'rg' }));
+    for (const m of ms) assertValidOciMetric(m);
+    assert.deepEqual(ms.map((m) => [m.name, m.datapoints[0]!.value]), [
+      ['up', 1], ['scrape_duration_seconds', 1.234], ['scrape_samples_scraped', 58],
+      ['scrape_series_posted', 31], ['scrape_series_skipped', 31], ['scrape_series_failed', 0],
+    ]);
+    for (const m of ms) {
+      assert.deepEqual(m.dimensions, { env: 'lab', instance: '10.0.0.5:3000' });
+      assert.equal(m.datapoints[0]!.timestamp.getTime(), NOW);
+      assert.equal(m.namespace, 'bharatmart');
+      assert.equal(m.resourceGroup, 'rg');
+    }
+  });
+  it('posts up=0 for a down target', () => {
+    const ms = toSelfMetrics({ ...report, up: false, samplesScraped: 0, posted: 0, skipped: 0 }, opts());
+    assert.equal(ms.find((m) => m.name === 'up')!.datapoints[0]!.value, 0);
+    for (const m of ms) assertValidOciMetric(m);
+  });
+  it('stays valid with odd inputs: empty/long instance, invalid extras, non-finite duration', () => {
+    const ms = toSelfMetrics({ ...report, instance: '', durationMs: NaN }, opts({ extraDimensions: { 'bad key': 'x', instance: 'y', ok: 'v' } }));
+    for (const m of ms) assertValidOciMetric(m);
+    assert.equal(ms.some((m) => m.name === 'scrape_duration_seconds'), false, 'a NaN duration is left out, not posted as null');
+    assert.deepEqual(ms[0]!.dimensions, { instance: 'unknown', ok: 'v' });
+    const long = toSelfMetrics({ ...report, instance: 'x'.repeat(1000) }, opts());
+    for (const m of long) assertValidOciMetric(m);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Property test: random families, random options -> invariant, validity, uniqueness.
+// ---------------------------------------------------------------------------------------------
+
+describe('property: random families', () => {
+  const nameChar = fc.constantFrom(...'abcXYZ_:09.$-é🚀 '.split(/(?=[\s\S])/u));
+  const nameArb = fc.oneof(
+    fc.constantFrom('up', 'a:b', 'a_b', 'h', 'h_avg', 'h_sum', 's', '123', '', 'x'.repeat(255)),
+    fc.array(nameChar, { minLength: 0, maxLength: 12 }).map((cs) => cs.join('')),
+  );
+  const labelName = fc.oneof(
+    fc.constantFrom('instance', 'exported_instance', 'le', 'quantile', 'env', 'route', 'a b', 'ключ', '__proto__', 'k'.repeat(257)),
+    fc.stringMatching(/^[a-z_][a-z0-9_]{0,6}$/),
+  );
+  const labelValue = fc.oneof(
+    fc.constantFrom('', 'x', '+Inf', '🛒', 'v'.repeat(600), '😀'.repeat(520)),
+    fc.string({ unit: 'binary', maxLength: 20 }),
+  );
+  const labelsArb = fc.array(fc.tuple(labelName, labelValue), { maxLength: 22 }).map((es) => Object.fromEntries(es) as Labels);
+  const valueArb = fc.oneof(fc.double(), fc.constantFrom(0, 1, NaN, Infinity, -Infinity, 1e308));
+  const tsArb = fc.option(fc.integer({ min: NOW - 3 * HOUR, max: NOW + HOUR }), { nil: undefined });
+  const optCount = fc.option(fc.oneof(fc.nat(1000), fc.constantFrom(0, NaN, Infinity)), { nil: undefined });
+  const optSum = fc.option(valueArb, { nil: undefined });
+  const helpArb = fc.oneof(fc.constant(''), fc.string({ unit: 'binary', maxLength: 300 }));
+  const scalarFam = fc.record({
+    kind: fc.constantFrom('counter' as const, 'gauge' as const, 'untyped' as const), name: nameArb, help: helpArb,
+    series: fc.array(fc.record({ labels: labelsArb, value: valueArb, timestampMs: tsArb }), { maxLength: 4 }),
+  });
+  const histFam = fc.record({
+    kind: fc.constant('histogram' as const), name: nameArb, help: helpArb,
+    series: fc.array(fc.record({
+      labels: labelsArb, buckets: fc.array(fc.record({ le: fc.constantFrom('0.1', '1', '+Inf', ''), value: valueArb }), { maxLength: 4 }),
+      sum: optSum, count: optCount, timestampMs: tsArb,
+    }), { maxLength: 3 }),
+  });
+  const summaryFam = fc.record({
+    kind: fc.constant('summary' as const), name: nameArb, help: helpArb,
+    series: fc.array(fc.record({
+      labels: labelsArb, quantiles: fc.array(fc.record({ quantile: fc.constantFrom('0.5', '0.9', '0.99'), value: valueArb }), { maxLength: 3 }),
+      sum: optSum, count: optCount, timestampMs: tsArb,
+    }), { maxLength: 3 }),
+  });
+  const familiesArb = fc.array(fc.oneof(scalarFam, histFam, summaryFam), { maxLength: 8 }) as fc.Arbitrary<MetricFamily[]>;
+  const optsArb = fc.record({
+    histogramBuckets: fc.boolean(),
+    include: fc.option(fc.constantFrom(/a/, /^h/, /:/, /^$/), { nil: undefined }),
+    exclude: fc.option(fc.constantFrom(/b/, /_avg$/, /x/), { nil: undefined }),
+    extraDimensions: fc.constantFrom({}, { env: 'prod' }, { instance: 'i', le: 'l', route: 'r' }, Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`x${i}`, 'v']))),
+    resourceGroup: fc.option(fc.constantFrom('rg', 'shop.prod-1'), { nil: undefined }),
+  });
+  const targetArb = fc.record({ instance: fc.constantFrom('10.0.0.5:3000', '', 'h'.repeat(700)), scrapeTimeMs: fc.constant(NOW) });
+
+  it('accounts for every sample and posts only valid, unique OCI metrics', () => {
+    fc.assert(
+      fc.property(familiesArb, optsArb, targetArb, (families, o, target) => {
+        const r = run(families, opts(o), target);
+        // Nothing derived without a histogram/summary, and derived names end in _avg.
+        const derivable = families.some((f) => f.kind === 'histogram' || f.kind === 'summary');
+        if (!derivable) assert.equal(r.derivedCount, 0);
+        for (const s of r.skipped) assert.ok(typeof s.name === 'string' && s.reason.length > 0);
+      }),
+      { seed: 20261125, numRuns: 400 },
+    );
+  });
+});
