@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { checkSocketReady, startFunction, type LocalFunction } from '../src/fnlocal/agent';
+import { checkSocketReady, invokeOnce, startFunction, type LocalFunction } from '../src/fnlocal/agent';
 
 const ECHO = path.join(__dirname, 'fixtures', 'echo-func.js');
 
@@ -326,6 +326,46 @@ test('a parent that exits without stop() still leaves no function running', asyn
     parent.stdout.on('data', (d: Buffer) => (out += d.toString()));
     await new Promise((r) => parent.on('exit', r));
     const info = JSON.parse(out.trim()) as { pid: number; dir: string };
+    await waitGone(info.pid);
+    assert.equal(existsSync(info.dir), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('invokeOnce: a cold start, one call, then nothing left behind', async () => {
+  const res = await invokeOnce({ entry: ECHO, env: { K: 'v' } }, { body: { once: true } });
+  assert.equal(res.status, 200);
+  assert.deepEqual((res.json as Echo).input, { once: true });
+  assert.equal((res.json as Echo).config.K, 'v');
+  assert.ok(res.readyMs > 0);
+  assert.ok(res.stdout.some((l) => l.includes('echo-func starting')));
+  await waitGone((res.json as Echo).pid);
+});
+
+test('a parent killed by SIGTERM (no handler of its own) takes its functions down and still dies by the signal', async () => {
+  const agentPath = path.join(__dirname, '..', 'src', 'fnlocal', 'agent.ts');
+  const code = `
+    const { startFunction } = require(${JSON.stringify(agentPath)});
+    startFunction({ entry: ${JSON.stringify(ECHO)} }).then((fn) => { console.log(JSON.stringify({ pid: fn.pid, dir: fn.dir })); });
+  `;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fnlocal-sig-'));
+  const file = path.join(dir, 'parent.js');
+  writeFileSync(file, code);
+  try {
+    const parent = spawn(process.execPath, ['--import', 'tsx', file], { stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' } });
+    const exit = new Promise<{ code: number | null; signal: string | null }>((r) => parent.on('exit', (code, signal) => r({ code, signal })));
+    const line = await new Promise<string>((resolve) => {
+      let out = '';
+      parent.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) resolve(out.trim());
+      });
+    });
+    const info = JSON.parse(line) as { pid: number; dir: string };
+    assert.ok(isRunning(info.pid));
+    parent.kill('SIGTERM');
+    assert.deepEqual(await exit, { code: null, signal: 'SIGTERM' });
     await waitGone(info.pid);
     assert.equal(existsSync(info.dir), false);
   } finally {

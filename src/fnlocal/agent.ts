@@ -505,3 +505,22 @@ function installCleanupHooks(): void {
     process.on(sig, onSignal);
   }
 }
+
+/** What `invokeOnce` returns: the call's result plus the cold start and the process output. */
+export interface ColdInvokeResult extends InvokeResult {
+  /** Spawn -> socket ready, ms. */
+  readyMs: number;
+  stdout: string[];
+  stderr: string[];
+}
+
+/** Starts the function, invokes it once and stops it (the local twin of a cold `fn invoke`). */
+export async function invokeOnce(fnOpts: LocalFunctionOptions, invokeOpts: InvokeOptions = {}): Promise<ColdInvokeResult> {
+  const fn = await startFunction(fnOpts);
+  try {
+    const result = await fn.invoke(invokeOpts);
+    return { ...result, readyMs: fn.readyMs, stdout: [...fn.stdout], stderr: [...fn.stderr] };
+  } finally {
+    await fn.stop();
+  }
+}
