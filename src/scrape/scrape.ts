@@ -45,7 +45,7 @@ export class ScrapeError extends Error {
 /** host:port of a URL, with the scheme's default port made explicit (as Prometheus' instance label). */
 export function instanceOf(url: URL): string {
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-  return `${url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname}:${port}`;
+  return `${url.hostname}:${port}`; // hostname keeps IPv6 brackets
 }
 
 /** The URL as shown to users: no user:password. */

@@ -1,0 +1,114 @@
+/** The scrape stage against real HTTP servers on 127.0.0.1: every failure has a named cause. */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import zlib from 'node:zlib';
+import type { AddressInfo } from 'node:net';
+import { instanceOf, scrapeTarget, SCRAPE_ACCEPT, type ScrapeOptions } from '../src/scrape/scrape';
+import { closedPort } from './helpers/stack';
+
+const BODY = '# TYPE up gauge\nup 1\n';
+type Route = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+describe('scrapeTarget', () => {
+  let server: http.Server;
+  let base: string;
+  const seen: http.IncomingHttpHeaders[] = [];
+  const routes: Record<string, Route> = {
+    '/metrics': (_q, r) => { r.setHeader('Content-Type', 'text/plain; version=0.0.4'); r.end(BODY); },
+    '/gzip': (_q, r) => { r.setHeader('Content-Encoding', 'gzip'); r.setHeader('Content-Type', 'text/plain'); r.end(zlib.gzipSync(BODY)); },
+    '/bomb': (_q, r) => { r.setHeader('Content-Encoding', 'gzip'); r.end(zlib.gzipSync(Buffer.alloc(50 * 1024 * 1024, 'a'))); },
+    '/big': (_q, r) => { r.end(Buffer.alloc(2 * 1024 * 1024, 'a')); },
+    '/404': (_q, r) => { r.statusCode = 404; r.end('nope'); },
+    '/500': (_q, r) => { r.statusCode = 500; r.end('boom'); },
+    '/proto': (_q, r) => { r.setHeader('Content-Type', 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily'); r.end(Buffer.from([1, 2, 3])); },
+    '/redirect': (_q, r) => { r.statusCode = 302; r.setHeader('Location', '/metrics'); r.end(); },
+    '/loop': (_q, r) => { r.statusCode = 301; r.setHeader('Location', '/loop'); r.end(); },
+    '/offsite': (_q, r) => { r.statusCode = 302; r.setHeader('Location', 'http://example.invalid/metrics'); r.end(); },
+    '/slow-headers': () => { /* never answers */ },
+    '/trickle': (_q, r) => { r.write('# TYPE a gauge\n'); const t = setInterval(() => r.write('a 1\n'), 50); r.on('close', () => clearInterval(t)); },
+    '/badgzip': (_q, r) => { r.setHeader('Content-Encoding', 'gzip'); r.end('not gzip at all'); },
+  };
+  const opts = (o: Partial<ScrapeOptions> = {}): ScrapeOptions => ({ timeoutMs: 2000, maxBytes: 1024 * 1024, ...o });
+  before(async () => {
+    server = http.createServer((req, res) => {
+      seen.push(req.headers);
+      (routes[req.url ?? ''] ?? routes['/404']!)(req, res);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => { server.closeAllConnections(); server.close(); });
+
+  test('reads the text format with the classic Accept header and gzip', async () => {
+    seen.length = 0;
+    const r = await scrapeTarget(new URL(`${base}/metrics`), opts());
+    assert.equal(r.ok, true);
+    assert.equal(r.ok && r.text, BODY);
+    assert.equal(seen[0]!.accept, SCRAPE_ACCEPT);
+    assert.match(String(seen[0]!['accept-encoding']), /gzip/);
+    const g = await scrapeTarget(new URL(`${base}/gzip`), opts());
+    assert.equal(g.ok && g.text, BODY);
+  });
+
+  test('instance is host:port with the default port made explicit', () => {
+    assert.equal(instanceOf(new URL('http://10.0.0.5/metrics')), '10.0.0.5:80');
+    assert.equal(instanceOf(new URL('https://shop.example.com/metrics')), 'shop.example.com:443');
+    assert.equal(instanceOf(new URL('http://[::1]:9100/metrics')), '[::1]:9100');
+  });
+
+  test('bearer token and basic auth are sent; credentials never appear in the result', async () => {
+    seen.length = 0;
+    await scrapeTarget(new URL(`${base}/metrics`), opts({ bearerToken: 'tok-123' }));
+    assert.equal(seen[0]!.authorization, 'Bearer tok-123');
+    seen.length = 0;
+    const u = new URL(`${base}/404`);
+    u.username = 'user';
+    u.password = 'pa55';
+    const r = await scrapeTarget(u, opts());
+    assert.equal(seen[0]!.authorization, `Basic ${Buffer.from('user:pa55').toString('base64')}`);
+    assert.doesNotMatch(JSON.stringify(r), /pa55|user:/);
+  });
+
+  const failures: [string, RegExp, Partial<ScrapeOptions>?][] = [
+    ['/404', /HTTP 404/],
+    ['/500', /HTTP 500/],
+    ['/proto', /unsupported content type/],
+    ['/big', /larger than SCRAPE_MAX_BYTES/],
+    ['/bomb', /larger than SCRAPE_MAX_BYTES .*after decompression/],
+    ['/loop', /more than 5 redirects/],
+    ['/offsite', /redirect to a different host .* refused/],
+    ['/slow-headers', /timed out after 300 ms/, { timeoutMs: 300 }],
+    ['/trickle', /timed out after 400 ms/, { timeoutMs: 400 }],
+    ['/badgzip', /invalid gzip body/],
+  ];
+  for (const [path, re, o] of failures) {
+    test(`fails with a named cause: ${path}`, async () => {
+      const started = Date.now();
+      const r = await scrapeTarget(new URL(base + path), opts(o));
+      assert.equal(r.ok, false);
+      assert.match(!r.ok ? r.error : '', re);
+      assert.ok(Date.now() - started < 3000);
+    });
+  }
+
+  test('follows a same-host redirect', async () => {
+    const r = await scrapeTarget(new URL(`${base}/redirect`), opts());
+    assert.equal(r.ok && r.text, BODY);
+  });
+
+  test('connection refused and DNS failure', async () => {
+    const r = await scrapeTarget(new URL(`http://127.0.0.1:${await closedPort()}/metrics`), opts());
+    assert.match(!r.ok ? r.error : '', /connection refused/);
+    const d = await scrapeTarget(new URL('http://no-such-host.invalid/metrics'), opts());
+    assert.equal(d.ok, false);
+    assert.match(!d.ok ? d.error : '', /DNS lookup failed|timed out/);
+  });
+
+  test('an aborted signal (deadline) stops the scrape', async () => {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 100);
+    const r = await scrapeTarget(new URL(`${base}/slow-headers`), opts({ signal: ac.signal }));
+    assert.match(!r.ok ? r.error : '', /deadline/);
+  });
+});
