@@ -540,6 +540,42 @@ describe('store', () => {
     assert.deepEqual(emu.store.dimensionValues('prom2oci_test', 'http_requests_total').route, ['/api/cart', '/api/orders']);
   });
 
+  test('the /emulator/api/ JSON routes answer from the store without being recorded as OCI calls', async () => {
+    await post(monitoringClient(rpProvider(rp)), [metric(), metric({ name: 'up', dimensions: { instance: 'a:1' } })]);
+    const callsBefore = emu.calls.length;
+    const get = async (path: string): Promise<unknown> => {
+      const res = await fetch(`${emu.url}/emulator/api/${path}`);
+      assert.equal(res.status, 200, path);
+      return res.json();
+    };
+    assert.deepEqual(await get('namespaces'), ['prom2oci_test']);
+    assert.deepEqual(await get('metrics?namespace=prom2oci_test'), ['http_requests_total', 'up']);
+    const series = (await get(`series?namespace=prom2oci_test&name=http_requests_total&dim.route=${encodeURIComponent('/api/orders')}`)) as { datapoints: unknown[] }[];
+    assert.equal(series.length, 1);
+    assert.equal(series[0].datapoints.length, 1);
+    assert.equal(((await get('calls?limit=1')) as unknown[]).length, 1);
+    assert.equal(((await get('stats')) as { store: { metrics: number } }).store.metrics, 2);
+    assert.equal((await fetch(`${emu.url}/emulator/api/series?from=yesterday`)).status, 400);
+    assert.equal(emu.calls.length, callsBefore);
+  });
+
+  test('extraHandler serves extra local routes before the OCI APIs', async () => {
+    const local = await startIngestionEmulator({
+      extraHandler: (req, res) => {
+        if (req.url !== '/') return false;
+        res.writeHead(200, { 'content-type': 'text/html' }).end('<h1>explorer</h1>');
+        return true;
+      },
+    });
+    try {
+      assert.equal(await (await fetch(`${local.url}/`)).text(), '<h1>explorer</h1>');
+      assert.equal((await fetch(`${local.url}/20180401/metrics`, { method: 'POST', body: '{}' })).status, 401);
+      assert.equal(local.calls.length, 1);
+    } finally {
+      await local.close();
+    }
+  });
+
   test('the store is bounded: the oldest datapoints are dropped first', () => {
     const store = new MetricStore(3);
     for (let i = 0; i < 5; i++) {

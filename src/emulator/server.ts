@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { handleEmulatorApi } from './api';
 import { AuthError, AuthKind, authKindOf, parseAuthorization, Principal, verifyRequest } from './signature';
 import { MetricQuery, MetricSeries, MetricStore, StoredMetric } from './store';
 import { RequestError, ScopeCheck, validatePostBody } from './validation';
@@ -40,6 +41,12 @@ export interface EmulatorOptions {
   now?: () => number;
   /** Structured log sink, one object per request (no secrets are ever passed to it). */
   log?: (entry: Record<string, unknown>) => void;
+  /**
+   * Extra non-OCI routes (e.g. the explorer page of issue 5), tried before the OCI APIs after the
+   * built-in /emulator/api/ JSON routes: return true when the request was answered. Not recorded
+   * in `calls`, not authenticated, no faults.
+   */
+  extraHandler?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 }
 
 /** A fault injected into the next matching calls. */
@@ -424,8 +431,20 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     }
   }
 
+  /** Local (non-OCI) routes first: the JSON API, then the caller's extra handler. */
+  async function handleLocal(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    if (handleEmulatorApi(req, res, { store, calls, counters })) return true;
+    return options.extraHandler ? await options.extraHandler(req, res) : false;
+  }
+
   const server: Server = createServer((req, res) => {
-    void handle(req, res);
+    void handleLocal(req, res).then(
+      (answered) => (answered ? undefined : handle(req, res)),
+      (err: unknown) => {
+        options.log?.({ event: 'emulator_error', error: String(err instanceof Error ? err.message : err) });
+        if (!res.headersSent) sendJson(res, 500, requestIdFor(req), { code: 'InternalServerError', message: 'Emulator error' });
+      },
+    );
   });
   server.on('connection', (socket) => {
     sockets.add(socket);
