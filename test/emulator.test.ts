@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as common from 'oci-common';
 import { MonitoringClient, models } from 'oci-monitoring';
 import { SecretsClient } from 'oci-secrets';
-import { ConfigFileCredentials, makeConfigFile, makeResourcePrincipal, ResourcePrincipalCredentials } from '../src/emulator/credentials';
+import { ConfigFileCredentials, generateRsaPemPair, makeConfigFile, makeResourcePrincipal, ResourcePrincipalCredentials } from '../src/emulator/credentials';
 import { IngestionEmulator, startIngestionEmulator } from '../src/emulator/server';
 import { MetricStore } from '../src/emulator/store';
 
@@ -109,6 +109,7 @@ beforeEach(() => {
   emu.options.latencyMs = 0;
   emu.options.authorizedCompartments = undefined;
   emu.options.authorizedNamespaces = undefined;
+  emu.options.maxStoredDatapoints = 1_000_000;
 });
 
 describe('credentials', () => {
@@ -124,6 +125,24 @@ describe('credentials', () => {
     const jwk = JSON.parse(rp.claims.jwk) as Record<string, string>;
     assert.equal(jwk.kty, 'RSA');
     assert.ok(jwk.n.length > 300);
+  });
+
+  test('several resource principals can share one issuer (one trusted key for many functions)', async () => {
+    const issuer = await generateRsaPemPair();
+    const a = await makeResourcePrincipal(join(dir, 'shared-a'), { issuer });
+    const b = await makeResourcePrincipal(join(dir, 'shared-b'), { issuer, tenancyId: a.claims.res_tenant });
+    assert.equal(a.issuerPublicKeyPem, issuer.publicKeyPem);
+    assert.notEqual(a.privateKeyPem, b.privateKeyPem);
+    const local = await startIngestionEmulator({ trustedIssuers: [issuer.publicKeyPem] });
+    try {
+      for (const creds of [a, b]) assert.equal((await post(monitoringClient(rpProvider(creds), local.url), [metric()])).failedMetricsCount, 0);
+      assert.deepEqual(
+        local.calls.map((c) => c.tenancyId),
+        [a.claims.res_tenant, a.claims.res_tenant],
+      );
+    } finally {
+      await local.close();
+    }
   });
 
   test('makeConfigFile writes a profile the SDK reads, with a correct fingerprint', async () => {
@@ -574,6 +593,16 @@ describe('store', () => {
     } finally {
       await local.close();
     }
+  });
+
+  test('maxStoredDatapoints can be lowered at run time; the emulator keeps the newest', async () => {
+    emu.options.maxStoredDatapoints = 2;
+    await post(monitoringClient(rpProvider(rp)), ['a', 'b', 'c'].map((name) => metric({ name })));
+    assert.deepEqual(
+      emu.accepted.map((m) => m.name),
+      ['b', 'c'],
+    );
+    assert.equal(emu.store.stats().droppedDatapoints, 1);
   });
 
   test('the store is bounded: the oldest datapoints are dropped first', () => {

@@ -319,6 +319,7 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     }
     const result = validatePostBody(parsed, options.now(), checkScope);
     if (!result.ok) throw new HttpFailure(result.error.status, result.error.code, result.error.message);
+    store.maxDatapoints = options.maxStoredDatapoints;
     store.add(result.valid);
     call.acceptedCount = result.valid.length;
     call.failedCount = result.failed.length;
