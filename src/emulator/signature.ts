@@ -94,9 +94,9 @@ function checkSignedHeaderSet(method: string, signed: string[], kind: AuthKind):
   if (missing.length > 0) throw new AuthError(`The signature must cover: ${missing.join(', ')}`, kind);
 }
 
-/** Check the request date is within the allowed clock skew. */
-function checkClock(req: SignedRequest, cfg: VerifierConfig, kind: AuthKind): void {
-  const raw = headerValue(req.headers, 'x-date') ?? headerValue(req.headers, 'date');
+/** Check the signed request date (x-date when signed, else date) is within the allowed clock skew. */
+function checkClock(req: SignedRequest, signed: string[], cfg: VerifierConfig, kind: AuthKind): void {
+  const raw = headerValue(req.headers, signed.includes('x-date') ? 'x-date' : 'date');
   const at = raw === undefined ? NaN : Date.parse(raw);
   if (Number.isNaN(at)) throw new AuthError('The request has no valid date or x-date header', kind);
   const skew = at - cfg.now();
@@ -194,7 +194,7 @@ export function verifyRequest(req: SignedRequest, cfg: VerifierConfig): Principa
   if (!params.signature) throw new AuthError('The Signature has no signature', kind);
   const signed = (params.headers ?? 'date').toLowerCase().split(/\s+/).filter(Boolean);
   checkSignedHeaderSet(req.method, signed, kind);
-  checkClock(req, cfg, kind);
+  checkClock(req, signed, cfg, kind);
   checkBody(req, kind);
   const { key, principal } = resolveKey(params.keyId, cfg);
   const ok = verify('sha256', Buffer.from(signingString(req, signed, kind)), key, Buffer.from(params.signature, 'base64'));
