@@ -376,6 +376,9 @@ describe('filters (METRICS_INCLUDE, METRICS_EXCLUDE, HISTOGRAM_BUCKETS)', () => 
     assert.deepEqual(a, b);
     assert.equal(a.metrics.length, 2);
     assert.equal(run(fams(), opts({ exclude: /drop/y })).metrics.length, 3, 'sticky /drop/y at 0 matches drop_me only');
+    // A stateful /_/g would resume at lastIndex 2 after a_x and then miss b_y.
+    assert.deepEqual(run([gauge('a_x'), gauge('b_y')], opts({ include: /_/g })).metrics.map((m) => m.name), ['a_x', 'b_y']);
+    assert.equal(include.lastIndex, 0, "the caller's regex is not moved");
   });
 });
 
@@ -502,6 +505,8 @@ describe('dimensions', () => {
   it('repeats the prefix while the renamed label still clashes', () => {
     const d = only(run([gauge('g', { labels: { instance: 'a', exported_instance: 'b' } })]), 'g').dimensions;
     assert.deepEqual(d, { exported_exported_instance: 'a', exported_instance: 'b', instance: '10.0.0.5:3000' });
+    const d3 = only(run([gauge('g', { labels: { instance: 'a', exported_instance: 'b', exported_exported_instance: 'c' } })]), 'g').dimensions;
+    assert.deepEqual(d3, { exported_exported_exported_instance: 'a', exported_exported_instance: 'c', exported_instance: 'b', instance: '10.0.0.5:3000' });
   });
   it('renames labels that clash with an extra dimension', () => {
     const d = only(run([gauge('g', { labels: { env: 'dev' } })], opts({ extraDimensions: { env: 'prod' } })), 'g').dimensions;
@@ -734,7 +739,9 @@ describe('property: random families', () => {
     fc.constantFrom('', 'x', '+Inf', '🛒', 'v'.repeat(600), '😀'.repeat(520)),
     fc.string({ unit: 'binary', maxLength: 20 }),
   );
-  const labelsArb = fc.array(fc.tuple(labelName, labelValue), { maxLength: 22 }).map((es) => Object.fromEntries(es) as Labels);
+  const mixedLabels = fc.array(fc.tuple(labelName, labelValue), { maxLength: 22 });
+  const wideLabels = fc.array(fc.tuple(fc.stringMatching(/^[a-z]{1,3}$/), fc.constantFrom('v', '')), { minLength: 15, maxLength: 25 });
+  const labelsArb = fc.oneof(mixedLabels, wideLabels).map((es) => Object.fromEntries(es) as Labels);
   const valueArb = fc.oneof(fc.double(), fc.constantFrom(0, 1, NaN, Infinity, -Infinity, 1e308));
   const tsArb = fc.option(fc.integer({ min: NOW - 3 * HOUR, max: NOW + HOUR }), { nil: undefined });
   const optCount = fc.option(fc.oneof(fc.nat(1000), fc.constantFrom(0, NaN, Infinity)), { nil: undefined });
@@ -769,9 +776,14 @@ describe('property: random families', () => {
   const targetArb = fc.record({ instance: fc.constantFrom('10.0.0.5:3000', '', 'h'.repeat(700)), scrapeTimeMs: fc.constant(NOW) });
 
   it('accounts for every sample and posts only valid, unique OCI metrics', () => {
+    const seen = new Set<string>();
     fc.assert(
       fc.property(familiesArb, optsArb, targetArb, (families, o, target) => {
         const r = run(families, opts(o), target);
+        for (const x of r.skipped) seen.add(x.reason);
+        if (r.derivedCount > 0) seen.add('derived');
+        if (r.metrics.some((m) => Object.values(m.dimensions).some((v) => v.includes('~')))) seen.add('shortened');
+        if (r.metrics.some((m) => Object.keys(m.dimensions).some((k) => k.startsWith('exported_')))) seen.add('exported');
         // Nothing derived without a histogram/summary, and derived names end in _avg.
         const derivable = families.some((f) => f.kind === 'histogram' || f.kind === 'summary');
         if (!derivable) assert.equal(r.derivedCount, 0);
@@ -779,5 +791,10 @@ describe('property: random families', () => {
       }),
       { seed: 20261125, numRuns: 400 },
     );
+    // The generator really exercises every path (otherwise the property says little).
+    assert.deepEqual([...seen].sort(), [
+      'derived', 'duplicate_series', 'exported', 'filtered_by_exclude', 'filtered_by_include', 'histogram_buckets_disabled',
+      'invalid_dimension', 'invalid_metric_name', 'non_finite_value', 'shortened', 'too_many_dimensions',
+    ]);
   });
 });
