@@ -456,6 +456,24 @@ describe('faults', () => {
     assert.equal(emu.pendingFaults(), 0);
   });
 
+  test('a hung call ends when the client gives up, and one hung across reset() is not recorded after it', async () => {
+    emu.enqueueFault({ hangMs: 30_000 });
+    const aborted = await fetch(`${emu.url}/20180401/metrics`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(100) }).catch((e: Error) => e.name);
+    assert.equal(aborted, 'TimeoutError');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(emu.calls.at(-1)?.fault, 'hang');
+    assert.ok(emu.calls.at(-1)!.durationMs < 5000);
+
+    emu.enqueueFault({ hangMs: 300 });
+    const hung = fetch(`${emu.url}/20180401/metrics`, { method: 'POST', body: '{}' }).catch(() => 'dropped');
+    await new Promise((r) => setTimeout(r, 100));
+    emu.reset();
+    assert.equal(await hung, 'dropped');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(emu.calls.length, 0);
+    assert.equal(emu.counters.calls, 0);
+  });
+
   test('latencyMs delays every answer', async () => {
     emu.options.latencyMs = 150;
     const started = performance.now();

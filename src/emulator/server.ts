@@ -273,9 +273,13 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
   const limiter = new RateLimiter();
   const closing = new AbortController();
   const sockets = new Set<Socket>();
+  /** Bumped by reset(): calls that began earlier are not recorded. */
+  let generation = 0;
 
   /** Keep a bounded record of a finished call and update the counters. */
-  function record(call: CallRecord): void {
+  function record(call: CallRecord, callGeneration: number): void {
+    // A call that began before reset() (e.g. a hung one) must not leak into the next test's records.
+    if (callGeneration !== generation) return;
     calls.push(call);
     if (calls.length > options.maxCallRecords) calls.splice(0, calls.length - options.maxCallRecords);
     counters.calls++;
@@ -368,7 +372,12 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     }
     if ('hangMs' in fault) {
       call.fault = 'hang';
-      await sleep(fault.hangMs, closing.signal);
+      // The hang ends early when the client gives up (closes), so it is recorded promptly.
+      const gaveUp = new AbortController();
+      const onClose = (): void => gaveUp.abort();
+      req.socket.once('close', onClose);
+      await sleep(fault.hangMs, AbortSignal.any([closing.signal, gaveUp.signal]));
+      req.socket.off('close', onClose);
       req.socket.destroy();
       return true;
     }
@@ -386,6 +395,7 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     const url = req.url ?? '/';
     const path = url.split('?')[0];
     const route = routeOf(method, path);
+    const callGeneration = generation;
     const call: CallRecord = {
       time: options.now(),
       method,
@@ -418,7 +428,7 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
       if (!res.headersSent && !req.socket.destroyed) sendJson(res, failure.status, call.requestId, { code: failure.code, message: failure.message });
     } finally {
       call.durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-      record(call);
+      record(call, callGeneration);
     }
   }
 
@@ -485,6 +495,7 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
       return store.query(q);
     },
     reset(): void {
+      generation++;
       calls.length = 0;
       counters = newCounters();
       store.clear();
