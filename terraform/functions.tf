@@ -7,8 +7,9 @@
 # - `fn deploy --app <application>` owns the image afterwards: it builds, pushes and points the
 #   function (found by name, var.function_name = `name` in func.yaml) at the new image.
 #   `ignore_changes = [image, image_digest]` keeps Terraform from rolling that back.
-# - func.yaml must not set memory, timeout or config: `fn deploy` would overwrite Terraform's
-#   values and the next `terraform apply` would put them back.
+# - `fn deploy` also applies func.yaml's memory and timeout: they must equal memory_in_mbs and
+#   timeout_in_seconds here (test/terraform.test.ts checks it), or each tool would keep undoing
+#   the other. func.yaml must not set config: the application config below is the only source.
 
 locals {
   # Every setting the function reads (src/config/settings.ts SETTING_SPECS), fed by the variable

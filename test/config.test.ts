@@ -50,6 +50,7 @@ describe('settings', () => {
     rejects({ EXTRA_DIMENSIONS: 'a=' }, 'EXTRA_DIMENSIONS', /value/);
     rejects({ EXTRA_DIMENSIONS: 'a=1,a=2' }, 'EXTRA_DIMENSIONS', /twice/);
     rejects({ EXTRA_DIMENSIONS: 'a b=1' }, 'EXTRA_DIMENSIONS', /without spaces/);
+    rejects({ EXTRA_DIMENSIONS: 'instance=x' }, 'EXTRA_DIMENSIONS', /reserved/);
     rejects({ METRICS_INCLUDE: '(' }, 'METRICS_INCLUDE', /invalid regular expression/);
     rejects({ METRICS_EXCLUDE: '[a-' }, 'METRICS_EXCLUDE', /invalid regular expression/);
     rejects({ HISTOGRAM_BUCKETS: 'maybe' }, 'HISTOGRAM_BUCKETS', /true or false/);

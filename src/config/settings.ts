@@ -71,6 +71,8 @@ const NAMESPACE_RE = /^[A-Za-z][A-Za-z0-9_]*$/;
 const RESOURCE_GROUP_RE = /^[A-Za-z][A-Za-z0-9._\-$]*$/;
 const OCID_RE = /^ocid1\.[a-z0-9_-]+\.[a-z0-9_-]*\.[a-z0-9_-]*\.[A-Za-z0-9._-]+$/;
 const DIMENSION_KEY_RE = /^[\x21-\x7e]{1,256}$/;
+/** Dimensions the transform adds itself; an extra dimension may not take their names. */
+const RESERVED_DIMENSIONS = ['instance', 'le', 'quantile'];
 
 /** The raw string for key, trimmed; empty counts as unset. */
 function raw(env: Env, key: string): string | undefined {
@@ -134,6 +136,7 @@ export function parseDimensionList(key: string, value: string): Record<string, s
     if (!DIMENSION_KEY_RE.test(k)) throw new ConfigError(key, `dimension key "${k}" must be 1-256 printable ASCII characters without spaces`);
     if (v === '' || v.length > 512) throw new ConfigError(key, `dimension "${k}" needs a value of 1-512 characters`);
     if (k in out) throw new ConfigError(key, `dimension "${k}" is given twice`);
+    if (RESERVED_DIMENSIONS.includes(k)) throw new ConfigError(key, `"${k}" is set by prom2oci itself (reserved: ${RESERVED_DIMENSIONS.join(', ')})`);
     out[k] = v;
   }
   if (Object.keys(out).length > 10) throw new ConfigError(key, 'at most 10 extra dimensions (OCI allows 20 per series in all)');
