@@ -120,9 +120,9 @@ variable "extra_dimensions" {
 
   validation {
     condition = length([for p in split(",", var.extra_dimensions) : p if trimspace(p) != ""]) <= 10 && alltrue([
-      for p in split(",", var.extra_dimensions) : can(regex("^[!-<>-~]{1,256}\\s*=\\s*\\S.{0,511}$", trimspace(p))) if trimspace(p) != ""
+      for p in split(",", var.extra_dimensions) : can(regex("^[!-<>-~]{1,256}\\s*=\\s*\\S.{0,511}$", trimspace(p))) && !contains(["instance", "le", "quantile"], trimspace(split("=", p)[0])) if trimspace(p) != ""
     ])
-    error_message = "extra_dimensions must be at most 10 key=value pairs separated by commas; keys are printable ASCII without spaces or =, values are not empty."
+    error_message = "extra_dimensions must be at most 10 key=value pairs separated by commas; keys are printable ASCII without spaces or =, not instance, le or quantile (prom2oci sets those), and values are not empty."
   }
 }
 
