@@ -349,10 +349,10 @@ describe('terraform/: the function settings cannot drift from src/config/setting
     // The reserved dimension names are not exported by settings.ts; read them from its source.
     const reservedSrc = /RESERVED_DIMENSIONS\s*=\s*\[([^\]]*)\]/.exec(readFileSync(join(ROOT, 'src', 'config', 'settings.ts'), 'utf8'));
     assert.ok(reservedSrc, 'src/config/settings.ts declares RESERVED_DIMENSIONS');
-    const reserved = [...reservedSrc[1].matchAll(/'([^']*)'/g)].map((m) => m[1]);
+    const reservedNames = [...reservedSrc[1].matchAll(/'([^']*)'/g)].map((m) => m[1]);
     const tfReserved = /!contains\(\[([^\]]*)\]/.exec(String(child(vars.get('extra_dimensions')!, 'validation').condition));
     assert.ok(tfReserved, 'extra_dimensions rejects the reserved names');
-    assert.deepEqual([...tfReserved[1].matchAll(/"([^"]*)"/g)].map((m) => m[1]), reserved, 'the dimensions prom2oci sets itself are rejected');
+    assert.deepEqual([...tfReserved[1].matchAll(/"([^"]*)"/g)].map((m) => m[1]), reservedNames, 'the dimensions prom2oci sets itself are rejected');
     const dims = pattern('extra_dimensions');
     assert.ok(dims.test('env=prod') && dims.test('team = sre') && !dims.test('=x') && !dims.test('k=') && !dims.test('a b=c'));
   });
