@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SETTING_SPECS } from '../src/config/settings';
+import { SELF_METRICS } from '../src/transform/selfMetrics';
 import {
   auditPolicyStatement,
   checkFormat,
@@ -204,6 +205,37 @@ describe('terraform/: the schedule fires every minute and targets this function'
     assert.equal(sub.protocol, 'ORACLE_FUNCTIONS');
     assert.equal(sub.endpoint, '${oci_functions_function.this.id}');
     assert.equal(sub.topic_id, '${oci_ons_notification_topic.invoke[0].id}');
+  });
+});
+
+describe('terraform/: alarms and outputs query metrics the function really posts', () => {
+  test('every alarm query and the Metric Explorer query read self-metrics by their posted names and dimensions', () => {
+    const selfNames = new Set(SELF_METRICS.map((m) => m.name));
+    const queries: string[] = [];
+    for (const body of blocks('resource', 'oci_monitoring_alarm').values()) {
+      queries.push(String(body.query));
+      for (const o of (body.overrides as HclBody[] | undefined) ?? []) queries.push(String(o.query));
+      assert.equal(body.namespace, '${var.metrics_namespace}', 'alarms read the namespace the function posts to');
+      assert.equal(body.metric_compartment_id, '${var.compartment_ocid}', 'alarms read the compartment the function posts to');
+    }
+    const outputs = files.flatMap((f) => Object.entries((f.json.output as Record<string, HclBody[]> | undefined) ?? {}));
+    const explorer = outputs.find(([name]) => name === 'metric_explorer_query')![1][0].value as Record<string, string>;
+    queries.push(explorer.query);
+    assert.ok(queries.length >= 5);
+    for (const q of queries) {
+      const metric = /^([A-Za-z_][\w.$-]*)\[/.exec(q)?.[1];
+      assert.ok(metric && selfNames.has(metric), `${q} reads a self-metric (${[...selfNames].join(', ')})`);
+      for (const m of q.matchAll(/groupBy\(([^)]*)\)/g)) assert.equal(m[1], 'instance', `${q} groups by the instance dimension the function sets`);
+    }
+  });
+
+  test('target down fires per instance on up < 1; function silent fires on absent up', () => {
+    const alarms = blocks('resource', 'oci_monitoring_alarm');
+    const down = alarms.get('target_down')!;
+    assert.equal(down.query, 'up[1m].groupBy(instance).max() < 1');
+    assert.equal(down.is_notifications_per_metric_dimension_enabled, true);
+    assert.equal(alarms.get('function_silent')!.query, 'up[1m].grouping().absent()');
+    for (const a of [down, alarms.get('function_silent')!]) assert.equal(countOf(a), '${var.enable_alarms ? 1 : 0}');
   });
 });
 
