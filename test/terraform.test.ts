@@ -385,6 +385,11 @@ describe('terraform/: the function settings cannot drift from src/config/setting
     const tfReserved = /!contains\(\[([^\]]*)\]/.exec(String(child(vars.get('extra_dimensions')!, 'validation').condition));
     assert.ok(tfReserved, 'extra_dimensions rejects the reserved names');
     assert.deepEqual([...tfReserved[1].matchAll(/"([^"]*)"/g)].map((m) => m[1]), reservedNames, 'the dimensions prom2oci sets itself are rejected');
+    const image = pattern('function_image');
+    assert.ok(image.test('fra.ocir.io/axns/prom2oci/prom2oci:0.1.0') && image.test(`iad.ocir.io/ns/prom2oci@sha256:${'a'.repeat(64)}`));
+    assert.ok(!image.test('prom2oci') && !image.test('fra.ocir.io/axns/prom2oci/prom2oci'), 'an image needs a registry and a tag or digest');
+    const region = pattern('region');
+    assert.ok(region.test('eu-frankfurt-1') && region.test('us-ashburn-1') && !region.test('FRA'));
     const dims = pattern('extra_dimensions');
     assert.ok(dims.test('env=prod') && dims.test('team = sre') && !dims.test('=x') && !dims.test('k=') && !dims.test('a b=c'));
   });
