@@ -1,0 +1,237 @@
+/**
+ * Regroups the flat, one-per-line samples into metric families. Histogram and summary lines were
+ * handed to the package as untyped, so each keeps its labels; here they are folded per label set
+ * (without `le`/`quantile`), in any line order, which also makes `_count` before the buckets work.
+ */
+import type { HistogramSeries, Labels, MetricFamily, SummarySeries } from '../types/model';
+import type { PackageSamples } from './package-adapter';
+import { ExpositionError } from './errors';
+import { exactLabels, RESERVED_NAME_LABEL, type Declaration, type ScannedExposition } from './scan';
+import { setLabel, toNumber } from './values';
+
+type ScalarFamily = Extract<MetricFamily, { kind: 'counter' | 'gauge' | 'untyped' }>;
+type HistogramFamily = Extract<MetricFamily, { kind: 'histogram' }>;
+type SummaryFamily = Extract<MetricFamily, { kind: 'summary' }>;
+
+/** Where the samples of one sample name go. */
+type Target =
+  | { role: 'scalar'; family: ScalarFamily }
+  | { role: 'bucket' | 'histogram_sum' | 'histogram_count'; family: HistogramFamily; name: string }
+  | { role: 'quantile' | 'summary_sum' | 'summary_count'; family: SummaryFamily; name: string };
+
+/** Builds the families of one exposition, in order of first appearance. */
+export function assembleFamilies(scanned: ScannedExposition, raw: PackageSamples): MetricFamily[] {
+  const assembler = new FamilyAssembler(scanned.declarations);
+  const { names, metrics } = raw;
+  const { sampleLines, lineNumbers } = scanned;
+  for (let i = 0; i < metrics.length; i++) {
+    const metric = metrics[i];
+    const labels = trustedLabels(metric.labels, sampleLines[i], lineNumbers[i]);
+    const timestamp = metric.timestamp_ms === undefined ? undefined : +metric.timestamp_ms;
+    assembler.add(names[i], labels, toNumber(metric.value as string), timestamp);
+  }
+  return assembler.families;
+}
+
+/**
+ * The package's labels for a line, unless they may have lost a pair: its plain object keeps only
+ * the last of duplicate names and drops `__proto__`. Each pair has exactly one `=` outside quotes,
+ * so as many keys as `=` signs proves nothing was lost; otherwise the line is re-read exactly.
+ */
+function trustedLabels(raw: Labels | undefined, line: string, lineNo: number): Labels {
+  let keys = 0;
+  if (raw !== undefined) {
+    for (const name in raw) {
+      if (name === '__name__') throw new ExpositionError(lineNo, RESERVED_NAME_LABEL);
+      keys++;
+    }
+  }
+  if (keys === countEquals(line)) return raw ?? {};
+  return exactLabels(line, lineNo);
+}
+
+/** Number of `=` characters in a line. */
+function countEquals(line: string): number {
+  let count = 0;
+  for (let at = line.indexOf('='); at >= 0; at = line.indexOf('=', at + 1)) count++;
+  return count;
+}
+
+/** Accumulates samples into families; one instance per exposition. */
+class FamilyAssembler {
+  readonly families: MetricFamily[] = [];
+  private readonly byKey = new Map<string, MetricFamily>();
+  private readonly targets = new Map<string, Target>();
+  private readonly histogramSeries = new Map<HistogramFamily, Map<string, HistogramSeries>>();
+  private readonly summarySeries = new Map<SummaryFamily, Map<string, SummarySeries>>();
+
+  constructor(private readonly declarations: Map<string, Declaration>) {}
+
+  /** Adds one sample line's content. */
+  add(name: string, labels: Labels, value: number, timestampMs: number | undefined): void {
+    let target = this.targets.get(name);
+    if (!target) this.targets.set(name, (target = this.resolve(name)));
+    switch (target.role) {
+      case 'scalar':
+        target.family.series.push(timestampMs === undefined ? { labels, value } : { labels, value, timestampMs });
+        return;
+      case 'bucket':
+        return this.addBucket(target.family, target.name, labels, value, timestampMs);
+      case 'histogram_sum':
+      case 'histogram_count': {
+        const isSum = target.role === 'histogram_sum';
+        const s = this.histogram(target.family, labels, undefined, timestampMs, (h) => (isSum ? h.sum : h.count) === undefined);
+        if (isSum) s.sum = value;
+        else s.count = value;
+        return;
+      }
+      case 'quantile':
+        return this.addQuantile(target.family, target.name, labels, value, timestampMs);
+      case 'summary_sum':
+      case 'summary_count': {
+        const isSum = target.role === 'summary_sum';
+        const s = this.summary(target.family, labels, undefined, timestampMs, (q) => (isSum ? q.sum : q.count) === undefined);
+        if (isSum) s.sum = value;
+        else s.count = value;
+        return;
+      }
+    }
+  }
+
+  /** A `_bucket` line: needs `le`; without it the line is kept as an untyped sample. */
+  private addBucket(family: HistogramFamily, name: string, labels: Labels, value: number, ts: number | undefined): void {
+    const le = Object.prototype.hasOwnProperty.call(labels, 'le') ? labels.le : undefined;
+    if (le === undefined) return this.addUntyped(name, labels, value, ts);
+    const s = this.histogram(family, labels, 'le', ts, (h) => !h.buckets.some((b) => b.le === le));
+    s.buckets.push({ le, value });
+  }
+
+  /** A summary's own-name line: needs `quantile`; without it the line is kept as an untyped sample. */
+  private addQuantile(family: SummaryFamily, name: string, labels: Labels, value: number, ts: number | undefined): void {
+    const quantile = Object.prototype.hasOwnProperty.call(labels, 'quantile') ? labels.quantile : undefined;
+    if (quantile === undefined) return this.addUntyped(name, labels, value, ts);
+    const s = this.summary(family, labels, 'quantile', ts, (q) => !q.quantiles.some((x) => x.quantile === quantile));
+    s.quantiles.push({ quantile, value });
+  }
+
+  /** Keeps a line that does not fit its declared family as an untyped sample of its own name. */
+  private addUntyped(name: string, labels: Labels, value: number, ts: number | undefined): void {
+    const family = this.family('untyped', name, this.declarations.get(name)?.help) as ScalarFamily;
+    family.series.push(ts === undefined ? { labels, value } : { labels, value, timestampMs: ts });
+  }
+
+  /**
+   * The histogram series for a label set. A slot that is already filled (a repeated `le`, `_sum`
+   * or `_count`) starts a second series with the same labels: a duplicate stays visible to the
+   * transform (which skips it with a reason) instead of silently overwriting a value.
+   */
+  private histogram(
+    family: HistogramFamily, labels: Labels, skip: string | undefined, ts: number | undefined, isFree: (s: HistogramSeries) => boolean,
+  ): HistogramSeries {
+    let bySet = this.histogramSeries.get(family);
+    if (!bySet) this.histogramSeries.set(family, (bySet = new Map()));
+    const key = seriesKey(labels, skip);
+    let s = bySet.get(key);
+    if (!s || !isFree(s)) {
+      s = { labels: withoutLabel(labels, skip), buckets: [] };
+      bySet.set(key, s);
+      family.series.push(s);
+    }
+    if (ts !== undefined && s.timestampMs === undefined) s.timestampMs = ts;
+    return s;
+  }
+
+  /** The summary series for a label set (same duplicate rule as histograms). */
+  private summary(
+    family: SummaryFamily, labels: Labels, skip: string | undefined, ts: number | undefined, isFree: (s: SummarySeries) => boolean,
+  ): SummarySeries {
+    let bySet = this.summarySeries.get(family);
+    if (!bySet) this.summarySeries.set(family, (bySet = new Map()));
+    const key = seriesKey(labels, skip);
+    let s = bySet.get(key);
+    if (!s || !isFree(s)) {
+      s = { labels: withoutLabel(labels, skip), quantiles: [] };
+      bySet.set(key, s);
+      family.series.push(s);
+    }
+    if (ts !== undefined && s.timestampMs === undefined) s.timestampMs = ts;
+    return s;
+  }
+
+  /** Decides once per sample name which family and role its lines have. */
+  private resolve(name: string): Target {
+    const decl = this.declarations.get(name);
+    const kind = decl?.kind;
+    if (kind === 'counter' || kind === 'gauge' || kind === 'untyped') {
+      return { role: 'scalar', family: this.family(kind, name, decl?.help) as ScalarFamily };
+    }
+    if (kind === 'summary') return { role: 'quantile', family: this.family('summary', name, decl?.help) as SummaryFamily, name };
+    const suffixed = this.resolveSuffixed(name);
+    if (suffixed) return suffixed;
+    return { role: 'scalar', family: this.family('untyped', name, decl?.help) as ScalarFamily };
+  }
+
+  /** `x_bucket`, `x_sum`, `x_count` of a declared histogram/summary `x`, and `x_total` of a declared counter `x`. */
+  private resolveSuffixed(name: string): Target | undefined {
+    const cut = name.lastIndexOf('_');
+    if (cut <= 0) return undefined;
+    const base = name.slice(0, cut);
+    const suffix = name.slice(cut);
+    const decl = this.declarations.get(base);
+    const kind = decl?.kind;
+    if (kind === 'histogram') {
+      const family = this.family('histogram', base, decl?.help) as HistogramFamily;
+      if (suffix === '_bucket') return { role: 'bucket', family, name };
+      if (suffix === '_sum') return { role: 'histogram_sum', family, name };
+      if (suffix === '_count') return { role: 'histogram_count', family, name };
+    } else if (kind === 'summary') {
+      const family = this.family('summary', base, decl?.help) as SummaryFamily;
+      if (suffix === '_sum') return { role: 'summary_sum', family, name };
+      if (suffix === '_count') return { role: 'summary_count', family, name };
+    } else if (kind === 'counter' && suffix === '_total') {
+      // OpenMetrics names the family `x` and the sample `x_total`: keep the sample's name, as Prometheus does.
+      return { role: 'scalar', family: this.family('counter', name, decl?.help) as ScalarFamily };
+    }
+    return undefined;
+  }
+
+  /** The family of a kind and name, created (and ordered) on first use. */
+  private family(kind: MetricFamily['kind'], name: string, help: string | undefined): MetricFamily {
+    const key = `${kind}\u0000${name}`;
+    let family = this.byKey.get(key);
+    if (!family) {
+      family = { kind, name, help: help ?? '', series: [] } as MetricFamily;
+      this.byKey.set(key, family);
+      this.families.push(family);
+    }
+    return family;
+  }
+}
+
+/** A canonical key for a label set without one label: sorted by name, so label order does not matter. */
+function seriesKey(labels: Labels, skip: string | undefined): string {
+  let key = '';
+  let previous = '';
+  for (const n in labels) {
+    if (n === skip) continue;
+    // Client libraries write labels in a fixed (usually sorted) order; sort only when needed.
+    if (n < previous) return sortedSeriesKey(labels, skip);
+    previous = n;
+    key += `${n}\u0000${labels[n]}\u0001`;
+  }
+  return key;
+}
+
+/** seriesKey for label sets written out of name order. */
+function sortedSeriesKey(labels: Labels, skip: string | undefined): string {
+  let key = '';
+  for (const n of Object.keys(labels).sort()) if (n !== skip) key += `${n}\u0000${labels[n]}\u0001`;
+  return key;
+}
+
+/** A copy of the labels without one label (`le` or `quantile`). */
+function withoutLabel(labels: Labels, skip: string | undefined): Labels {
+  const out: Labels = {};
+  for (const n of Object.keys(labels)) if (n !== skip) setLabel(out, n, labels[n]);
+  return out;
+}

@@ -1,0 +1,134 @@
+/**
+ * The cheap line-level pass around the package: it splits lines (LF or CRLF), records HELP and
+ * TYPE itself, validates every sample line against the format, strips exemplars, and rewrites
+ * the rare label sets the package cannot read. Everything malformed becomes an ExpositionError.
+ */
+import type { Labels } from '../types/model';
+import { ExpositionError, quote } from './errors';
+import { COMMA_SPACE, diagnose, METRIC_NAME, PAIR_FULL, SAMPLE_LINE, SAMPLE_WITH_EXEMPLAR } from './grammar';
+import { setLabel, unescapeHelp, unescapeLabelValue } from './values';
+
+export type DeclaredKind = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped';
+
+/** What HELP and TYPE lines said about one metric name. */
+export interface Declaration {
+  kind?: DeclaredKind;
+  help?: string;
+}
+
+/** The scan's result: sample lines ready for the package, and the metadata kept aside. */
+export interface ScannedExposition {
+  /** Sample lines, normalised for the package, in exposition order. */
+  sampleLines: string[];
+  /** 1-based line number of each entry of `sampleLines`. */
+  lineNumbers: number[];
+  declarations: Map<string, Declaration>;
+}
+
+const KINDS: ReadonlySet<string> = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
+const META = /^#[ \t]+(HELP|TYPE)[ \t]+(.*)$/;
+const LEADING_WS = /^[ \t]+/;
+const TRAILING_WS = /[ \t]+$/;
+
+/** Scans the whole exposition; throws ExpositionError at the first malformed line. */
+export function scanExposition(text: string): ScannedExposition {
+  const out: ScannedExposition = { sampleLines: [], lineNumbers: [], declarations: new Map() };
+  const lines = text.split('\n');
+  let eofLine = 0;
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i];
+    if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
+    const first = line.charCodeAt(0);
+    if (first === 32 || first === 9) line = line.replace(LEADING_WS, '');
+    if (line === '') continue;
+    const lineNo = i + 1;
+    if (eofLine > 0) throw new ExpositionError(lineNo, `unexpected content after "# EOF" (line ${eofLine})`);
+    if (line.charCodeAt(0) === 35) {
+      if (scanComment(line.replace(TRAILING_WS, ''), lineNo, out.declarations)) eofLine = lineNo;
+      continue;
+    }
+    scanSample(line, lineNo, out);
+  }
+  return out;
+}
+
+/** Records a HELP or TYPE line; returns true for the OpenMetrics `# EOF` marker. Other comments are ignored. */
+function scanComment(line: string, lineNo: number, declarations: Map<string, Declaration>): boolean {
+  if (line === '# EOF') return true;
+  const m = META.exec(line);
+  if (!m) return false;
+  const keyword = m[1];
+  const rest = m[2];
+  const gap = rest.search(/[ \t]/);
+  const name = gap < 0 ? rest : rest.slice(0, gap);
+  const body = gap < 0 ? '' : rest.slice(gap).replace(LEADING_WS, '');
+  if (!METRIC_NAME.test(name)) throw new ExpositionError(lineNo, `invalid metric name ${quote(name)} after ${keyword}`);
+  let decl = declarations.get(name);
+  if (!decl) declarations.set(name, (decl = {}));
+  if (keyword === 'HELP') {
+    // Prometheus allows one HELP per name; a repeated one is ignored rather than failing the scrape.
+    if (decl.help === undefined) decl.help = unescapeHelp(body);
+    return false;
+  }
+  if (body === '') throw new ExpositionError(lineNo, `expected a metric type after TYPE ${name}`);
+  if (!KINDS.has(body)) throw new ExpositionError(lineNo, `invalid metric type ${quote(body)} for ${quote(name)}`);
+  if (decl.kind !== undefined && decl.kind !== body) {
+    throw new ExpositionError(lineNo, `second TYPE line for ${quote(name)} declares ${body}, the first declared ${decl.kind}`);
+  }
+  decl.kind = body as DeclaredKind;
+  return false;
+}
+
+/** Validates one sample line and queues it (normalised) for the package. */
+function scanSample(line: string, lineNo: number, out: ScannedExposition): void {
+  if (!SAMPLE_LINE.test(line)) {
+    // Exemplars are OpenMetrics-only; they carry no sample, so they are dropped and the sample kept.
+    const m = SAMPLE_WITH_EXEMPLAR.exec(line);
+    if (!m) throw new ExpositionError(lineNo, diagnose(line));
+    line = m[1];
+  }
+  const brace = line.indexOf('{');
+  if (brace >= 0) line = checkLabelSet(line, brace);
+  out.sampleLines.push(line);
+  out.lineNumbers.push(lineNo);
+}
+
+/** Rewrites label sets with blanks after a comma, which the package throws on (valid in the format). */
+function checkLabelSet(line: string, brace: number): string {
+  return COMMA_SPACE.test(line) ? canonicalLine(line, brace) : line;
+}
+
+/**
+ * Parses a validated line's label set exactly (slow path, for the few lines where the package's
+ * labels cannot be trusted): rejects duplicate and reserved names, keeps `__proto__`.
+ */
+export function exactLabels(line: string, lineNo: number): Labels {
+  const labels: Labels = {};
+  const seen = new Set<string>();
+  PAIR_FULL.lastIndex = line.indexOf('{') + 1;
+  for (let m = PAIR_FULL.exec(line); m !== null; m = PAIR_FULL.exec(line)) {
+    const name = m[1];
+    if (seen.has(name)) throw new ExpositionError(lineNo, `duplicate label name ${quote(name)}`);
+    if (name === '__name__') throw new ExpositionError(lineNo, RESERVED_NAME_LABEL);
+    seen.add(name);
+    setLabel(labels, name, unescapeLabelValue(m[2]));
+  }
+  return labels;
+}
+
+/** Prometheus adds the metric name as `__name__`, so an exposed one would be a duplicate. */
+export const RESERVED_NAME_LABEL = 'label name "__name__" is reserved for the metric name';
+
+/** Rewrites a validated line as `name{a="1",b="2"} value [ts]`: the package throws on blanks after commas. */
+function canonicalLine(line: string, brace: number): string {
+  const pairs: string[] = [];
+  let end = brace + 1;
+  PAIR_FULL.lastIndex = end;
+  for (let m = PAIR_FULL.exec(line); m !== null; m = PAIR_FULL.exec(line)) {
+    pairs.push(`${m[1]}="${m[2]}"`);
+    end = PAIR_FULL.lastIndex;
+  }
+  const close = line.indexOf('}', end);
+  const tail = line.slice(close + 1).replace(LEADING_WS, '');
+  return `${line.slice(0, brace).replace(TRAILING_WS, '')}{${pairs.join(',')}} ${tail}`;
+}

@@ -1,0 +1,37 @@
+/**
+ * Number conversion for exposition values and label escapes. The package hands every number over
+ * as a string, and `Number("+Inf")` is NaN in JavaScript, so the special tokens are mapped here.
+ */
+
+/**
+ * Converts a value token that already passed the line grammar (a decimal float, `[+-]Inf[inity]`
+ * or `NaN`, case-insensitive as in Go's ParseFloat) to a number.
+ */
+export function toNumber(token: string): number {
+  const n = +token;
+  if (n === n) return n;
+  // Only the special tokens reach here: they end in n/N (NaN) or f/F/y/Y (Inf, Infinity).
+  if ((token.charCodeAt(token.length - 1) | 0x20) === 0x6e) return NaN;
+  return token.charCodeAt(0) === 0x2d ? -Infinity : Infinity;
+}
+
+/** Unescapes a HELP text: only `\\` and `\n` are escapes there (others stay literal). */
+export function unescapeHelp(text: string): string {
+  if (!text.includes('\\')) return text;
+  return text.replace(/\\([\\n])/g, (_m, c: string) => (c === 'n' ? '\n' : '\\'));
+}
+
+/** Unescapes a quoted label value's body: `\\`, `\"` and `\n` (others stay literal, as in Prometheus). */
+export function unescapeLabelValue(raw: string): string {
+  if (!raw.includes('\\')) return raw;
+  return raw.replace(/\\([\\n"])/g, (_m, c: string) => (c === 'n' ? '\n' : c));
+}
+
+/** Sets a label on a plain object, keeping `__proto__` as an ordinary own property instead of a prototype write. */
+export function setLabel(labels: Record<string, string>, name: string, value: string): void {
+  if (name === '__proto__') {
+    Object.defineProperty(labels, name, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    labels[name] = value;
+  }
+}
