@@ -72,7 +72,7 @@ const RESOURCE_GROUP_RE = /^[A-Za-z][A-Za-z0-9._\-$]*$/;
 const OCID_RE = /^ocid1\.[a-z0-9_-]+\.[a-z0-9_-]*\.[a-z0-9_-]*\.[A-Za-z0-9._-]+$/;
 const DIMENSION_KEY_RE = /^[\x21-\x7e]{1,256}$/;
 /** Dimensions the transform adds itself; an extra dimension may not take their names. */
-const RESERVED_DIMENSIONS = ['instance', 'le', 'quantile'];
+export const RESERVED_DIMENSIONS: readonly string[] = ['instance', 'le', 'quantile'];
 
 /** The raw string for key, trimmed; empty counts as unset. */
 function raw(env: Env, key: string): string | undefined {

@@ -79,6 +79,9 @@ export async function publish(metrics: OciMetric[], post: PostBatch, options: Pu
   const queue = batchRanges(metrics.length);
   const stopTimer = setTimeout(() => run.stop.abort(new Error('stopped before the invocation deadline')), Math.max(0, run.opts.stopAtMs - run.opts.now()));
   try {
+    // Slow start: one call first, so a 401/404 (every call would fail alike) is seen once, not per worker.
+    const first = queue.shift();
+    if (first) await deliver(run, first);
     const workers = Array.from({ length: Math.min(run.opts.concurrency, queue.length) }, () => worker(run, queue));
     await Promise.all(workers);
   } finally {
