@@ -196,3 +196,23 @@ describe('evaluateMql', () => {
     assert.throws(() => evaluateMql(parseMql('x[1s].mean()'), [], { from: 0, to: 86_400_000 }), /holds 86400 intervals of 1s \(at most 5000\)/);
   });
 });
+
+describe('the /emulator/api/query route', () => {
+  test('runQuery evaluates over the store, reaching back for rate, with warnings', async () => {
+    const { MetricStore } = await import('../src/emulator/store');
+    const { runQuery } = await import('../src/emulator/api');
+    const store = new MetricStore();
+    const stored = (t: number, value: number, route: string) => ({ namespace: 'bharatmart', compartmentId: 'c', name: 'http_requests_total', dimensions: { route }, datapoints: [{ timestamp: T0 + t, value }], receivedAt: T0 + t });
+    store.add([stored(-30_000, 0, '/a'), stored(30_000, 60, '/a'), stored(30_000, 5, '/b')]);
+    const params = new URLSearchParams({ namespace: 'bharatmart', query: 'http_requests_total[1m]{route="/a"}.rate()', from: String(T0), to: String(T0 + MIN) });
+    const r = runQuery(store, params);
+    assert.equal(r.query, 'http_requests_total[1m]{route = "/a"}.rate()');
+    assert.deepEqual(r.series, [{ dimensions: { route: '/a' }, points: [{ timestamp: T0, value: 1 }] }]);
+    assert.deepEqual(r.warnings, []);
+    const local = runQuery(store, new URLSearchParams({ namespace: 'bharatmart', query: 'http_requests_total[10s].count()', to: String(T0 + MIN) }));
+    assert.match(local.warnings.join(), /OCI accepts intervals from 1m to 1d; 10s/);
+    assert.match(runQuery(store, new URLSearchParams({ namespace: 'other', query: 'x[1m].mean()' })).warnings.join(), /no datapoints of x in namespace other/);
+    assert.throws(() => runQuery(store, new URLSearchParams({ query: 'x[1m].mean()' })), /namespace is required/);
+    assert.throws(() => runQuery(store, new URLSearchParams({ namespace: 'n', query: 'x[1m]' })), MqlError);
+  });
+});

@@ -5,10 +5,14 @@
  * GET /emulator/api/metrics?namespace=ns            -> string[] (metric names)
  * GET /emulator/api/dimensions?namespace=&name=     -> { key: values[] }
  * GET /emulator/api/series?namespace=&name=&from=&to=&compartmentId=&dim.<key>=<value> -> MetricSeries[]
+ * GET /emulator/api/query?namespace=&query=<MQL>&from=&to=&compartmentId=&resourceGroup=
+ *                                                   -> QueryResult (see mql.ts for the supported subset;
+ *                                                      from/to default to the last hour)
  * GET /emulator/api/calls?limit=100                 -> CallRecord[] (newest last)
  * GET /emulator/api/stats                           -> counters and store size
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { evaluateMql, formatMql, lookbackMs, MqlError, parseMql, type MqlSeries } from './mql';
 import type { MetricQuery, MetricSeries, MetricStore } from './store';
 
 /** The parts of the emulator the API reads. */
@@ -45,6 +49,37 @@ export function queryFromParams(params: URLSearchParams): MetricQuery {
   return q;
 }
 
+/** What the query route answers. */
+export interface QueryResult {
+  /** The query in canonical form. */
+  query: string;
+  namespace: string;
+  intervalMs: number;
+  from: number;
+  to: number;
+  series: MqlSeries[];
+  /** Notes for the user, e.g. an interval OCI would reject. */
+  warnings: string[];
+}
+
+const DEFAULT_RANGE_MS = 3_600_000;
+
+/** Evaluates an MQL query over the store; MqlError for a bad query, Error for bad parameters. */
+export function runQuery(store: MetricStore, params: URLSearchParams, nowMs: number = Date.now()): QueryResult {
+  const namespace = params.get('namespace') ?? '';
+  if (namespace === '') throw new Error('namespace is required');
+  const q = parseMql(params.get('query') ?? '');
+  const to = timeParam(params.get('to')) ?? nowMs;
+  const from = timeParam(params.get('from')) ?? to - DEFAULT_RANGE_MS;
+  if (from >= to) throw new Error('from must be before to');
+  const stored = queryFromParams(params);
+  const series = store.query({ ...stored, namespace, name: q.metric, dimensions: undefined, from: Math.floor(from / q.intervalMs) * q.intervalMs - lookbackMs(q), to });
+  const warnings: string[] = [];
+  if (q.localOnlyInterval) warnings.push(`OCI accepts intervals from 1m to 1d; ${q.interval} works only in this local explorer`);
+  if (series.length === 0) warnings.push(`no datapoints of ${q.metric} in namespace ${namespace} in this time range`);
+  return { query: formatMql(q), namespace, intervalMs: q.intervalMs, from, to, series: evaluateMql(q, series, { from, to }), warnings };
+}
+
 /** Answer one API request; returns false when the path is not an API path. */
 export function handleEmulatorApi(req: IncomingMessage, res: ServerResponse, src: ApiSource): boolean {
   const url = new URL(req.url ?? '/', 'http://localhost');
@@ -75,6 +110,9 @@ export function handleEmulatorApi(req: IncomingMessage, res: ServerResponse, src
         send(200, series);
         break;
       }
+      case 'query':
+        send(200, runQuery(src.store, p));
+        break;
       case 'calls': {
         const limit = Math.max(1, Math.min(10_000, Number(p.get('limit') ?? 100) || 100));
         send(200, src.calls.slice(-limit));
@@ -87,7 +125,8 @@ export function handleEmulatorApi(req: IncomingMessage, res: ServerResponse, src
         send(404, { code: 'NotFound', message: `No such emulator API: ${url.pathname}` });
     }
   } catch (err) {
-    send(400, { code: 'InvalidParameter', message: err instanceof Error ? err.message : String(err) });
+    const code = err instanceof MqlError ? 'InvalidQuery' : 'InvalidParameter';
+    send(400, { code, message: err instanceof Error ? err.message : String(err), ...(err instanceof MqlError && err.column !== undefined ? { column: err.column } : {}) });
   }
   return true;
 }
