@@ -9,7 +9,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SETTING_SPECS } from '../src/config/settings';
+import { RESERVED_DIMENSIONS, SETTING_SPECS } from '../src/config/settings';
 import { SELF_METRICS } from '../src/transform/selfMetrics';
 import {
   auditPolicyStatement,
@@ -378,10 +378,7 @@ describe('terraform/: the function settings cannot drift from src/config/setting
     const comp = pattern('compartment_ocid');
     assert.ok(comp.test('ocid1.compartment.oc1..aaaaaaaabbbbcccc') && comp.test('ocid1.tenancy.oc1..aaaaaaaa'));
     assert.ok(!comp.test('ocid1.instance.oc1.eu-frankfurt-1.aaaa') && !comp.test('compartment'));
-    // The reserved dimension names are not exported by settings.ts; read them from its source.
-    const reservedSrc = /RESERVED_DIMENSIONS\s*=\s*\[([^\]]*)\]/.exec(readFileSync(join(ROOT, 'src', 'config', 'settings.ts'), 'utf8'));
-    assert.ok(reservedSrc, 'src/config/settings.ts declares RESERVED_DIMENSIONS');
-    const reservedNames = [...reservedSrc[1].matchAll(/'([^']*)'/g)].map((m) => m[1]);
+    const reservedNames = [...RESERVED_DIMENSIONS];
     const tfReserved = /!contains\(\[([^\]]*)\]/.exec(String(child(vars.get('extra_dimensions')!, 'validation').condition));
     assert.ok(tfReserved, 'extra_dimensions rejects the reserved names');
     assert.deepEqual([...tfReserved[1].matchAll(/"([^"]*)"/g)].map((m) => m[1]), reservedNames, 'the dimensions prom2oci sets itself are rejected');
