@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { counterRate, evaluateMql, formatMql, matchesFilters, MqlError, parseInterval, parseMql, percentileOf } from '../src/emulator/mql';
-import type { MetricSeries } from '../src/emulator/store';
+import { runQuery } from '../src/emulator/api';
+import { MetricStore, type MetricSeries } from '../src/emulator/store';
 
 const MIN = 60_000;
 const T0 = 1_700_000_000_000 - (1_700_000_000_000 % (60 * MIN)); // an hour boundary
@@ -198,9 +199,7 @@ describe('evaluateMql', () => {
 });
 
 describe('the /emulator/api/query route', () => {
-  test('runQuery evaluates over the store, reaching back for rate, with warnings', async () => {
-    const { MetricStore } = await import('../src/emulator/store');
-    const { runQuery } = await import('../src/emulator/api');
+  test('runQuery evaluates over the store, reaching back for rate, with warnings', () => {
     const store = new MetricStore();
     const stored = (t: number, value: number, route: string) => ({ namespace: 'bharatmart', compartmentId: 'c', name: 'http_requests_total', dimensions: { route }, datapoints: [{ timestamp: T0 + t, value }], receivedAt: T0 + t });
     store.add([stored(-30_000, 0, '/a'), stored(30_000, 60, '/a'), stored(30_000, 5, '/b')]);
