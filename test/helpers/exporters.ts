@@ -1,0 +1,147 @@
+/**
+ * Real Prometheus exporters for tests, started on 127.0.0.1 free ports and always stopped:
+ * Debian's prometheus-node-exporter and the prometheus server (its own /metrics).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A running exporter: its /metrics URL and a stop that waits for the process to exit. */
+export interface RunningExporter {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 20_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+/** A free loopback port: bind port 0, read the port, close. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no port assigned'))));
+    });
+  });
+}
+
+/** Starts /usr/bin/prometheus-node-exporter; the systemd collector is off (no D-Bus in test hosts). */
+export async function startNodeExporter(): Promise<RunningExporter> {
+  return startWithRetry(async (port) => ({
+    command: '/usr/bin/prometheus-node-exporter',
+    args: [`--web.listen-address=127.0.0.1:${port}`, '--no-collector.systemd', '--log.level=warn'],
+  }));
+}
+
+/** Starts /usr/bin/prometheus with a temp config (it scrapes itself, to fill its histograms) and temp storage. */
+export async function startPrometheusServer(): Promise<RunningExporter> {
+  return startWithRetry(async (port) => {
+    const dir = await mkdtemp(join(tmpdir(), 'prom2oci-prometheus-'));
+    const config = join(dir, 'prometheus.yml');
+    await writeFile(
+      config,
+      [
+        'global:',
+        '  scrape_interval: 1s',
+        'scrape_configs:',
+        '  - job_name: self',
+        '    static_configs:',
+        `      - targets: ['127.0.0.1:${port}']`,
+        '',
+      ].join('\n'),
+    );
+    return {
+      command: '/usr/bin/prometheus',
+      args: [
+        `--config.file=${config}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--log.level=warn',
+      ],
+      cleanup: () => rm(dir, { recursive: true, force: true }),
+    };
+  });
+}
+
+interface Launch {
+  command: string;
+  args: string[];
+  cleanup?: () => Promise<void>;
+}
+
+/** Launches on a fresh free port, retrying when another process took the port in between. */
+async function startWithRetry(prepare: (port: number) => Promise<Launch>): Promise<RunningExporter> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const launch = await prepare(port);
+    try {
+      return await launchAndWait(launch, `http://127.0.0.1:${port}/metrics`);
+    } catch (err) {
+      lastError = err;
+      await launch.cleanup?.();
+    }
+  }
+  throw lastError;
+}
+
+/** Spawns the process and resolves once /metrics answers 200; kills it on failure. */
+async function launchAndWait(launch: Launch, url: string): Promise<RunningExporter> {
+  const child = spawn(launch.command, launch.args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (!stopped) {
+      stopped = true;
+      await terminate(child, exited);
+      await launch.cleanup?.();
+    }
+  };
+  try {
+    await waitUntilReady(url, child, () => stderr);
+  } catch (err) {
+    await terminate(child, exited);
+    throw err;
+  }
+  return { url, stop };
+}
+
+/** Polls the URL until it answers 200, the process exits, or the timeout passes. */
+async function waitUntilReady(url: string, child: ChildProcess, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${child.spawnfile} exited early (${child.exitCode ?? child.signalCode}): ${stderr()}`);
+    }
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      await res.arrayBuffer();
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${child.spawnfile} did not answer ${url} within ${READY_TIMEOUT_MS} ms: ${stderr()}`);
+}
+
+/** SIGTERM, then SIGKILL if the process has not exited in time. */
+async function terminate(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), STOP_TIMEOUT_MS).unref());
+  const done = await Promise.race([exited.then(() => true), timer]);
+  if (!done) {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
