@@ -8,18 +8,8 @@ import assert from 'node:assert/strict';
 import { startBharatMart, type BharatMart } from '../src/demo/bharatmart';
 import type { InvocationSummary } from '../src/handler/run';
 import type { OciMetric } from '../src/types/model';
+import { assertAccounted } from './helpers/accounting';
 import { closedPort, COMPARTMENT, startStack, type Stack } from './helpers/stack';
-
-/** The accounting invariants every summary must satisfy. */
-export function assertAccounted(s: InvocationSummary): void {
-  const skippedTotal = Object.values(s.skipped).reduce((a, b) => a + (b ?? 0), 0);
-  assert.equal(s.posted + s.failed + s.undelivered, s.dryRun ? 0 : s.series, 'every series is posted, failed or undelivered');
-  for (const t of s.targets) {
-    assert.equal(t.posted + t.failed + t.undelivered, s.dryRun ? 0 : t.series, `target ${t.url}: series accounted`);
-    if (t.up) assert.ok(t.series + t.skipped >= t.samples, `target ${t.url}: every sample is a series or a skip`);
-  }
-  assert.equal(skippedTotal, s.targets.reduce((a, t) => a + t.skipped, 0));
-}
 
 describe('function end to end (Fn socket protocol, RP auth, emulator)', () => {
   let stack: Stack;
