@@ -19,7 +19,7 @@ type Target =
   | { role: 'bucket' | 'histogram_sum' | 'histogram_count'; family: HistogramFamily; name: string }
   | { role: 'quantile' | 'summary_sum' | 'summary_count'; family: SummaryFamily; name: string };
 
-/** Builds the families of one exposition, in order of first appearance. */
+/** Builds the families of one exposition, in order of their first sample. */
 export function assembleFamilies(scanned: ScannedExposition, raw: PackageSamples): MetricFamily[] {
   const assembler = new FamilyAssembler(scanned.declarations);
   const { names, metrics } = raw;
@@ -62,8 +62,8 @@ class FamilyAssembler {
   readonly families: MetricFamily[] = [];
   private readonly byKey = new Map<string, MetricFamily>();
   private readonly targets = new Map<string, Target>();
-  private readonly histogramSeries = new Map<HistogramFamily, Map<string, HistogramSeries>>();
-  private readonly summarySeries = new Map<SummaryFamily, Map<string, SummarySeries>>();
+  private readonly histogramSeries = new Map<HistogramFamily, Map<string, HistogramSeries[]>>();
+  private readonly summarySeries = new Map<SummaryFamily, Map<string, SummarySeries[]>>();
 
   constructor(private readonly declarations: Map<string, Declaration>) {}
 
@@ -73,7 +73,7 @@ class FamilyAssembler {
     if (!target) this.targets.set(name, (target = this.resolve(name)));
     switch (target.role) {
       case 'scalar':
-        target.family.series.push(timestampMs === undefined ? { labels, value } : { labels, value, timestampMs });
+        this.addSeries(target.family, timestampMs === undefined ? { labels, value } : { labels, value, timestampMs });
         return;
       case 'bucket':
         return this.addBucket(target.family, target.name, labels, value, timestampMs);
@@ -117,13 +117,13 @@ class FamilyAssembler {
   /** Keeps a line that does not fit its declared family as an untyped sample of its own name. */
   private addUntyped(name: string, labels: Labels, value: number, ts: number | undefined): void {
     const family = this.family('untyped', name, this.declarations.get(name)?.help) as ScalarFamily;
-    family.series.push(ts === undefined ? { labels, value } : { labels, value, timestampMs: ts });
+    this.addSeries(family, ts === undefined ? { labels, value } : { labels, value, timestampMs: ts });
   }
 
   /**
-   * The histogram series for a label set. A slot that is already filled (a repeated `le`, `_sum`
-   * or `_count`) starts a second series with the same labels: a duplicate stays visible to the
-   * transform (which skips it with a reason) instead of silently overwriting a value.
+   * The histogram series for a label set: the first one whose slot (this `le`, `_sum` or `_count`)
+   * is still free. A repeated slot starts a second series with the same labels, so a duplicate
+   * stays visible to the transform (which skips it with a reason) instead of overwriting a value.
    */
   private histogram(
     family: HistogramFamily, labels: Labels, skip: string | undefined, ts: number | undefined, isFree: (s: HistogramSeries) => boolean,
@@ -131,11 +131,13 @@ class FamilyAssembler {
     let bySet = this.histogramSeries.get(family);
     if (!bySet) this.histogramSeries.set(family, (bySet = new Map()));
     const key = seriesKey(labels, skip);
-    let s = bySet.get(key);
-    if (!s || !isFree(s)) {
+    let candidates = bySet.get(key);
+    if (!candidates) bySet.set(key, (candidates = []));
+    let s = candidates.find(isFree);
+    if (!s) {
       s = { labels: withoutLabel(labels, skip), buckets: [] };
-      bySet.set(key, s);
-      family.series.push(s);
+      candidates.push(s);
+      this.addSeries(family, s);
     }
     if (ts !== undefined && s.timestampMs === undefined) s.timestampMs = ts;
     return s;
@@ -148,14 +150,22 @@ class FamilyAssembler {
     let bySet = this.summarySeries.get(family);
     if (!bySet) this.summarySeries.set(family, (bySet = new Map()));
     const key = seriesKey(labels, skip);
-    let s = bySet.get(key);
-    if (!s || !isFree(s)) {
+    let candidates = bySet.get(key);
+    if (!candidates) bySet.set(key, (candidates = []));
+    let s = candidates.find(isFree);
+    if (!s) {
       s = { labels: withoutLabel(labels, skip), quantiles: [] };
-      bySet.set(key, s);
-      family.series.push(s);
+      candidates.push(s);
+      this.addSeries(family, s);
     }
     if (ts !== undefined && s.timestampMs === undefined) s.timestampMs = ts;
     return s;
+  }
+
+  /** Appends a series; a family enters the output with its first series, so none is ever empty. */
+  private addSeries<F extends MetricFamily>(family: F, series: F['series'][number]): void {
+    if (family.series.length === 0) this.families.push(family);
+    (family.series as F['series'][number][]).push(series);
   }
 
   /** Decides once per sample name which family and role its lines have. */
@@ -195,14 +205,13 @@ class FamilyAssembler {
     return undefined;
   }
 
-  /** The family of a kind and name, created (and ordered) on first use. */
+  /** The family of a kind and name, created on first use (it is listed once it has a series). */
   private family(kind: MetricFamily['kind'], name: string, help: string | undefined): MetricFamily {
     const key = `${kind}\u0000${name}`;
     let family = this.byKey.get(key);
     if (!family) {
       family = { kind, name, help: help ?? '', series: [] } as MetricFamily;
       this.byKey.set(key, family);
-      this.families.push(family);
     }
     return family;
   }
