@@ -16,25 +16,26 @@ locals {
   # of the same name in lower case. test/terraform.test.ts keeps this map, the variables and
   # SETTING_SPECS identical.
   function_settings = {
-    METRICS_ENDPOINT                = var.metrics_endpoint
-    COMPARTMENT_OCID                = var.compartment_ocid
-    METRICS_NAMESPACE               = var.metrics_namespace
-    RESOURCE_GROUP                  = var.resource_group
-    EXTRA_DIMENSIONS                = var.extra_dimensions
-    METRICS_INCLUDE                 = var.metrics_include
-    METRICS_EXCLUDE                 = var.metrics_exclude
-    HISTOGRAM_BUCKETS               = tostring(var.histogram_buckets)
-    SCRAPE_TIMEOUT_MS               = tostring(var.scrape_timeout_ms)
-    SCRAPE_MAX_BYTES                = tostring(var.scrape_max_bytes)
-    SCRAPE_BEARER_TOKEN_SECRET_OCID = var.scrape_bearer_token_secret_ocid
-    SECRET_CACHE_TTL_SECONDS        = tostring(var.secret_cache_ttl_seconds)
-    OCI_MONITORING_ENDPOINT         = var.oci_monitoring_endpoint
-    OCI_SECRETS_ENDPOINT            = var.oci_secrets_endpoint
-    POST_CALLS_PER_SECOND           = tostring(var.post_calls_per_second)
-    POST_CONCURRENCY                = tostring(var.post_concurrency)
-    POST_TIMEOUT_MS                 = tostring(var.post_timeout_ms)
-    FUNCTION_TIMEOUT_SECONDS        = tostring(var.function_timeout_seconds)
-    DRY_RUN                         = tostring(var.dry_run)
+    METRICS_ENDPOINT                       = var.metrics_endpoint
+    COMPARTMENT_OCID                       = var.compartment_ocid
+    METRICS_NAMESPACE                      = var.metrics_namespace
+    RESOURCE_GROUP                         = var.resource_group
+    EXTRA_DIMENSIONS                       = var.extra_dimensions
+    METRICS_INCLUDE                        = var.metrics_include
+    METRICS_EXCLUDE                        = var.metrics_exclude
+    HISTOGRAM_BUCKETS                      = tostring(var.histogram_buckets)
+    SCRAPE_TIMEOUT_MS                      = tostring(var.scrape_timeout_ms)
+    SCRAPE_MAX_BYTES                       = tostring(var.scrape_max_bytes)
+    SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS = tostring(var.scrape_follow_redirects_to_other_hosts)
+    SCRAPE_BEARER_TOKEN_SECRET_OCID        = var.scrape_bearer_token_secret_ocid
+    SECRET_CACHE_TTL_SECONDS               = tostring(var.secret_cache_ttl_seconds)
+    OCI_MONITORING_ENDPOINT                = var.oci_monitoring_endpoint
+    OCI_SECRETS_ENDPOINT                   = var.oci_secrets_endpoint
+    POST_CALLS_PER_SECOND                  = tostring(var.post_calls_per_second)
+    POST_CONCURRENCY                       = tostring(var.post_concurrency)
+    POST_TIMEOUT_MS                        = tostring(var.post_timeout_ms)
+    FUNCTION_TIMEOUT_SECONDS               = tostring(var.function_timeout_seconds)
+    DRY_RUN                                = tostring(var.dry_run)
   }
 
   # Only non-empty values: an unset optional setting stays unset (the function treats empty and

@@ -166,6 +166,12 @@ variable "scrape_max_bytes" {
   }
 }
 
+variable "scrape_follow_redirects_to_other_hosts" {
+  description = "SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS: follow a target's redirect to a different host:port (same scheme only; credentials are not forwarded)."
+  type        = bool
+  default     = false
+}
+
 variable "scrape_bearer_token_secret_ocid" {
   description = "SCRAPE_BEARER_TOKEN_SECRET_OCID: OCID of an OCI Vault secret holding the targets' bearer token. Create the secret outside Terraform so its value never enters the state. Empty = no token."
   type        = string

@@ -23,6 +23,8 @@ export interface Settings {
   histogramBuckets: boolean;
   scrapeTimeoutMs: number;
   scrapeMaxBytes: number;
+  /** Follow a redirect to another host:port (same scheme only); credentials are never forwarded there. */
+  followRedirectsToOtherHosts: boolean;
   bearerTokenSecretId?: string;
   secretCacheTtlMs: number;
   monitoringEndpoint?: string;
@@ -54,6 +56,7 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: 'HISTOGRAM_BUCKETS', default: 'false', description: 'also post <name>_bucket series with an le dimension' },
   { key: 'SCRAPE_TIMEOUT_MS', default: '10000', description: 'per-target scrape timeout (ms)' },
   { key: 'SCRAPE_MAX_BYTES', default: '33554432', description: 'largest (decompressed) exposition accepted per target (bytes)' },
+  { key: 'SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS', default: 'false', description: 'follow a target\'s redirect to a different host:port (same scheme; credentials are not forwarded)' },
   { key: 'SCRAPE_BEARER_TOKEN_SECRET_OCID', description: 'OCI Vault secret OCID holding a bearer token for the targets' },
   { key: 'SECRET_CACHE_TTL_SECONDS', default: '300', description: 'how long a fetched bearer token is reused (s)' },
   { key: 'OCI_MONITORING_ENDPOINT', description: 'override of the telemetry-ingestion endpoint' },
@@ -210,6 +213,7 @@ export function parseSettings(env: Env, overrides: { dryRun?: boolean } = {}): S
     histogramBuckets: parseBool('HISTOGRAM_BUCKETS', get('HISTOGRAM_BUCKETS')!),
     scrapeTimeoutMs: parseIntIn('SCRAPE_TIMEOUT_MS', get('SCRAPE_TIMEOUT_MS')!, 100, 300_000),
     scrapeMaxBytes: parseIntIn('SCRAPE_MAX_BYTES', get('SCRAPE_MAX_BYTES')!, 1024, 1024 * 1024 * 1024),
+    followRedirectsToOtherHosts: parseBool('SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS', get('SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS')!),
     bearerTokenSecretId: secretRaw === undefined ? undefined : parseOcid('SCRAPE_BEARER_TOKEN_SECRET_OCID', secretRaw),
     secretCacheTtlMs: parseIntIn('SECRET_CACHE_TTL_SECONDS', get('SECRET_CACHE_TTL_SECONDS')!, 0, 86_400) * 1000,
     monitoringEndpoint: monitoringRaw === undefined ? undefined : parseServiceEndpoint('OCI_MONITORING_ENDPOINT', monitoringRaw),
