@@ -43,6 +43,8 @@ export function normaliseToken(raw: string): string {
   const token = raw.replace(/[\r\n]+$/, '').trim();
   if (token === '') throw new SecretError('the bearer token secret is empty');
   if (/[\r\n]/.test(token)) throw new SecretError('the bearer token secret has several lines; it must hold only the token');
+  // An Authorization header carries visible ASCII only; say so here rather than fail every scrape.
+  if (!/^[\x21-\x7e]+$/.test(token)) throw new SecretError('the bearer token secret has spaces or characters that cannot be sent in an HTTP header');
   return token;
 }
 

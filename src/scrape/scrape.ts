@@ -17,6 +17,8 @@ export interface ScrapeOptions {
   timeoutMs: number;
   maxBytes: number;
   bearerToken?: string;
+  /** Follow a redirect to a different host:port (same scheme only). Default false. */
+  followRedirectsToOtherHosts?: boolean;
   /** Aborts the scrape (e.g. the invocation's deadline). */
   signal?: AbortSignal;
   /** Clock, for tests. */
@@ -86,16 +88,25 @@ function describeScrapeError(e: unknown, opts: ScrapeOptions): string {
   return token ? msg.split(token).join('[redacted]') : msg;
 }
 
-/** GETs url, following at most MAX_REDIRECTS redirects on the same scheme and host. */
+/**
+ * GETs url, following at most MAX_REDIRECTS redirects on the same scheme (a downgrade to http would
+ * expose credentials; an upgrade changes the trust anchor) and, unless configured, the same host.
+ * Credentials (bearer token, user:password) are only ever sent to the configured host: a redirect
+ * elsewhere must not receive them.
+ */
 async function fetchWithRedirects(start: URL, opts: ScrapeOptions): Promise<{ text: string; bytes: number }> {
   const deadline = (opts.now ?? Date.now)() + opts.timeoutMs;
   let url = start;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const res = await getOnce(url, opts, deadline);
+    const sameHost = url.host === start.host;
+    const res = await getOnce(url, sameHost ? opts : { ...opts, bearerToken: undefined }, deadline, sameHost ? start : undefined);
     if (res.kind === 'body') return res;
     const next = new URL(res.location, url);
-    if (next.protocol !== start.protocol || next.host !== start.host) {
-      throw new ScrapeError(`HTTP ${res.status} redirect to a different ${next.protocol !== start.protocol ? 'scheme' : 'host'} (${displayUrl(next)}) refused`);
+    if (next.protocol !== start.protocol) {
+      throw new ScrapeError(`HTTP ${res.status} redirect to a different scheme (${displayUrl(next)}) refused`);
+    }
+    if (next.host !== start.host && !opts.followRedirectsToOtherHosts) {
+      throw new ScrapeError(`HTTP ${res.status} redirect to a different host (${displayUrl(next)}) refused (set SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS=true to follow it)`);
     }
     url = next;
   }
@@ -104,11 +115,13 @@ async function fetchWithRedirects(start: URL, opts: ScrapeOptions): Promise<{ te
 
 type GetOutcome = { kind: 'body'; text: string; bytes: number } | { kind: 'redirect'; status: number; location: string };
 
-/** One GET with the remaining time budget; resolves the body or a redirect. */
-function getOnce(url: URL, opts: ScrapeOptions, deadline: number): Promise<GetOutcome> {
+/** One GET with the remaining time budget; resolves the body or a redirect. `credentialsFrom`: whose user:password to send. */
+function getOnce(url: URL, opts: ScrapeOptions, deadline: number, credentialsFrom?: URL): Promise<GetOutcome> {
   return new Promise((resolve, reject) => {
     const remaining = deadline - (opts.now ?? Date.now)();
     if (remaining <= 0) return reject(new ScrapeError(`timed out after ${opts.timeoutMs} ms`));
+    // Checked before any request exists: an already-passed deadline must not open a connection.
+    if (opts.signal?.aborted) return reject(new ScrapeError('aborted: the invocation deadline is near'));
     const headers: Record<string, string> = {
       Accept: SCRAPE_ACCEPT,
       'Accept-Encoding': 'gzip',
@@ -116,16 +129,18 @@ function getOnce(url: URL, opts: ScrapeOptions, deadline: number): Promise<GetOu
       'X-Prometheus-Scrape-Timeout-Seconds': String(opts.timeoutMs / 1000),
     };
     if (opts.bearerToken) headers.Authorization = `Bearer ${opts.bearerToken}`;
-    else if (url.username) {
-      headers.Authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+    else if (credentialsFrom?.username) {
+      const { username, password } = credentialsFrom;
+      headers.Authorization = `Basic ${Buffer.from(`${decodeURIComponent(username)}:${decodeURIComponent(password)}`).toString('base64')}`;
     }
     const lib = url.protocol === 'https:' ? https : http;
     let settled = false;
+    let req: http.ClientRequest | undefined;
     const fail = (e: unknown) => {
       if (settled) return;
       settled = true;
       cleanup();
-      req.destroy();
+      req?.destroy();
       reject(e);
     };
     const timer = setTimeout(() => fail(new ScrapeError(`timed out after ${opts.timeoutMs} ms`)), remaining);
@@ -135,8 +150,23 @@ function getOnce(url: URL, opts: ScrapeOptions, deadline: number): Promise<GetOu
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
     };
-    if (opts.signal?.aborted) return onAbort();
-    const req = lib.request(url, { method: 'GET', headers, agent: false }, (res) => {
+    // user:password travel only in the Authorization header (and only to the configured host).
+    const target = new URL(url);
+    target.username = '';
+    target.password = '';
+    try {
+      req = lib.request(target, { method: 'GET', headers, agent: false }, onResponse);
+    } catch (e) {
+      // e.g. a header value Node refuses; without this the timer would fire on a request that never existed.
+      const code = (e as NodeJS.ErrnoException).code;
+      return fail(new ScrapeError(code === 'ERR_INVALID_CHAR' ? 'the Authorization header has characters HTTP does not allow (check the bearer token secret)' : `request not sent: ${code ?? (e as Error).message}`));
+    }
+    req.on('error', fail);
+    req.end();
+
+    /** Handles the response head: redirect, error status, wrong type, or the body. */
+    function onResponse(res: http.IncomingMessage): void {
+      if (settled) return void res.destroy();
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location) {
         res.resume();
@@ -162,9 +192,7 @@ function getOnce(url: URL, opts: ScrapeOptions, deadline: number): Promise<GetOu
         },
         fail,
       );
-    });
-    req.on('error', fail);
-    req.end();
+    }
   });
 }
 
