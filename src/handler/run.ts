@@ -38,6 +38,8 @@ export interface TargetSummary {
   error?: string;
   /** Series produced by the transform (samples mapped + derived `_avg`). */
   series: number;
+  /** Of `series`, the derived `_avg` ones: samples = series - derived + skipped. */
+  derived: number;
   posted: number;
   failed: number;
   undelivered: number;
@@ -52,11 +54,13 @@ export interface InvocationSummary {
   samples: number;
   /** Series produced by the transform; series = posted + failed + undelivered. */
   series: number;
+  /** Of `series`, the derived `_avg` ones (not exposition samples). */
+  derived: number;
   posted: number;
   failed: number;
   /** Series not delivered because the deadline came first. */
   undelivered: number;
-  /** Samples skipped, by reason; samples + derived = series + skipped total. */
+  /** Samples skipped, by reason; samples = series - derived + skipped total. */
   skipped: Partial<Record<SkipReason, number>>;
   /** Self-metrics (`up`, ...) posted and failed. */
   selfMetrics: { posted: number; failed: number };
@@ -77,6 +81,8 @@ interface Prepared {
   samples: number;
   error?: string;
   metrics: OciMetric[];
+  /** How many of `metrics` are derived `_avg` series. */
+  derived: number;
   skipped: SkippedSample[];
 }
 
@@ -119,7 +125,8 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     ),
   );
   let selfResult: PublishResult | undefined;
-  if (!opts.dryRun) selfResult = await publish(self, rt.postBatch(), publishOptions(s, endMs, now));
+  // After a 401/404 every call fails alike: the self-metrics are not sent into it, so it is reported once.
+  if (!opts.dryRun) selfResult = result?.fatal ? notAttempted(self.length, result.fatal) : await publish(self, rt.postBatch(), publishOptions(s, endMs, now));
 
   const summary = summarise(prepared, targets, result, selfResult, opts.dryRun, now() - started);
   if (opts.dryRun) {
@@ -130,6 +137,11 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   rt.log(cause ? 'error' : 'info', cause ? `invocation delivered nothing: ${cause}` : 'invocation complete', logFields(summary));
   if (cause) throw new DeliveryFailure(cause, summary);
   return summary;
+}
+
+/** A PublishResult for metrics not sent because an earlier call showed every call would fail (counted as failed). */
+function notAttempted(n: number, fatal: string): PublishResult {
+  return { outcome: new Uint8Array(n).fill(Outcome.Failed), posted: 0, failed: n, undelivered: 0, requests: 0, retries: 0, throttled: 0, errors: [], fatal };
 }
 
 /** Publisher options from settings and a stop time. */
@@ -157,18 +169,18 @@ async function scrapeAll(rt: Runtime, stopAtMs: number, topts: TransformOptions)
   return Promise.all(
     s.endpoints.map(async (url): Promise<Prepared> => {
       if (tokenError) {
-        return { scrape: notScraped(url, tokenError, now()), samples: 0, error: tokenError, metrics: [], skipped: [] };
+        return { scrape: notScraped(url, tokenError, now()), samples: 0, error: tokenError, metrics: [], derived: 0, skipped: [] };
       }
       const timeoutMs = Math.max(1, Math.min(s.scrapeTimeoutMs, stopAtMs - now()));
-      const scrape = await scrapeTarget(url, { timeoutMs, maxBytes: s.scrapeMaxBytes, bearerToken: token, signal });
-      if (!scrape.ok) return { scrape, samples: 0, error: scrape.error, metrics: [], skipped: [] };
+      const scrape = await scrapeTarget(url, { timeoutMs, maxBytes: s.scrapeMaxBytes, bearerToken: token, followRedirectsToOtherHosts: s.followRedirectsToOtherHosts, signal });
+      if (!scrape.ok) return { scrape, samples: 0, error: scrape.error, metrics: [], derived: 0, skipped: [] };
       try {
         const parsed = parseExposition(scrape.text);
         const out = toOciMetrics(parsed.families, { instance: scrape.instance, scrapeTimeMs: scrape.scrapeTimeMs }, topts);
-        return { scrape, samples: parsed.sampleCount, metrics: out.metrics, skipped: out.skipped };
+        return { scrape, samples: parsed.sampleCount, metrics: out.metrics, derived: out.derivedCount, skipped: out.skipped };
       } catch (e) {
         const msg = e instanceof ExpositionError ? `invalid exposition: ${e.message}` : `could not process the exposition: ${(e as Error).message}`;
-        return { scrape, samples: 0, error: msg, metrics: [], skipped: [] };
+        return { scrape, samples: 0, error: msg, metrics: [], derived: 0, skipped: [] };
       }
     }),
   );
@@ -190,7 +202,7 @@ function summariseTargets(prepared: Prepared[], result: PublishResult | undefine
     offset += p.metrics.length;
     const t: TargetSummary = {
       url: p.scrape.url, instance: p.scrape.instance, up: p.error === undefined, samples: p.samples,
-      durationMs: p.scrape.durationMs, series: p.metrics.length, posted, failed, undelivered, skipped: p.skipped.length,
+      durationMs: p.scrape.durationMs, series: p.metrics.length, derived: p.derived, posted, failed, undelivered, skipped: p.skipped.length,
     };
     if (p.error !== undefined) t.error = p.error;
     return t;
@@ -209,6 +221,7 @@ function summarise(prepared: Prepared[], targets: TargetSummary[], data: Publish
     targets,
     samples: sum((t) => t.samples),
     series: sum((t) => t.series),
+    derived: sum((t) => t.derived),
     posted: sum((t) => t.posted),
     failed: sum((t) => t.failed),
     undelivered: sum((t) => t.undelivered),
