@@ -1,0 +1,177 @@
+/**
+ * Command-line parsing for `prom2oci`: flags, durations, env files, and the mapping of flags to
+ * the function's settings keys (every key of SETTING_SPECS has a flag, so the CLI cannot drift
+ * from the function's configuration table).
+ */
+import { readFileSync } from 'node:fs';
+import { SETTING_SPECS } from '../config/settings';
+
+/** A command line the CLI cannot act on: exit code 2, message names the flag. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** How a command's own flags are declared: boolean flags take no value. */
+export interface FlagSpec {
+  /** Flag name without dashes -> takes a value (string) or not (boolean). */
+  flags: Record<string, 'string' | 'boolean'>;
+  /** Also accept the settings flags (--endpoint, --compartment, ...). */
+  settings?: boolean;
+}
+
+/** The parsed command line. */
+export interface ParsedArgs {
+  /** Values of the command's own flags (booleans as true). */
+  flags: Record<string, string | true>;
+  /** Settings given by flags: setting key -> value, and which flag set it. */
+  settings: Record<string, string>;
+  settingFlags: Record<string, string>;
+  positionals: string[];
+}
+
+/** Short names for the settings users pass most; every key also has its long kebab-case flag. */
+const SETTING_ALIASES: Record<string, string> = {
+  endpoint: 'METRICS_ENDPOINT',
+  compartment: 'COMPARTMENT_OCID',
+  namespace: 'METRICS_NAMESPACE',
+  include: 'METRICS_INCLUDE',
+  exclude: 'METRICS_EXCLUDE',
+  'monitoring-endpoint': 'OCI_MONITORING_ENDPOINT',
+  'secrets-endpoint': 'OCI_SECRETS_ENDPOINT',
+  'bearer-token-secret': 'SCRAPE_BEARER_TOKEN_SECRET_OCID',
+  config: 'OCI_CONFIG_FILE',
+  profile: 'OCI_CONFIG_PROFILE',
+};
+
+/** Setting keys that are not in SETTING_SPECS but are read from the environment (auth). */
+const AUTH_KEYS = ['OCI_CONFIG_FILE', 'OCI_CONFIG_PROFILE'];
+
+/** Flag name (no dashes) -> setting key, for every setting except DRY_RUN (that is `--dry-run`). */
+export function settingFlagNames(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const spec of SETTING_SPECS) {
+    if (spec.key === 'DRY_RUN') continue;
+    out[spec.key.toLowerCase().replace(/_/g, '-')] = spec.key;
+  }
+  for (const key of AUTH_KEYS) out[key.toLowerCase().replace(/_/g, '-')] = key;
+  return { ...out, ...SETTING_ALIASES };
+}
+
+/** Parses argv against a spec; unknown flags and missing values are UsageErrors. */
+export function parseArgs(argv: readonly string[], spec: FlagSpec): ParsedArgs {
+  const settingFlags = spec.settings ? settingFlagNames() : {};
+  const out: ParsedArgs = { flags: {}, settings: {}, settingFlags: {}, positionals: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (arg === '-h') {
+      out.flags.help = true;
+      continue;
+    }
+    if (!arg.startsWith('--')) {
+      out.positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
+    /** The flag's value: inline (--x=v) or the next argument. */
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const next = argv[i + 1];
+      if (next === undefined || (next.startsWith('--') && next.length > 2)) throw new UsageError(`--${name} needs a value`);
+      i++;
+      return next;
+    };
+    const kind = name === 'help' ? 'boolean' : spec.flags[name];
+    if (kind === 'boolean') {
+      if (inline !== undefined) throw new UsageError(`--${name} takes no value`);
+      out.flags[name] = true;
+    } else if (kind === 'string') {
+      out.flags[name] = value();
+    } else if (name === 'set' && spec.settings) {
+      const [key, v] = splitPair(value(), '--set');
+      out.settings[key] = v;
+      out.settingFlags[key] = '--set';
+    } else if (settingFlags[name]) {
+      const key = settingFlags[name]!;
+      out.settings[key] = value();
+      out.settingFlags[key] = `--${name}`;
+    } else {
+      throw new UsageError(`unknown flag --${name} (see --help)`);
+    }
+  }
+  return out;
+}
+
+/** Splits KEY=VALUE. */
+function splitPair(text: string, where: string): [string, string] {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new UsageError(`${where} expects KEY=VALUE, got "${text}"`);
+  return [text.slice(0, eq).trim(), text.slice(eq + 1)];
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses `60s`, `1m`, `500ms`, `2h` or a bare number of seconds into ms. */
+export function parseDuration(flag: string, text: string, minMs = 100): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  if (!m) throw new UsageError(`${flag}: "${text}" is not a duration (e.g. 60s, 10s, 1m, 500ms)`);
+  const ms = Math.round(Number(m[1]) * DURATION_UNITS_MS[m[2] ?? 's']!);
+  if (ms < minMs) throw new UsageError(`${flag}: must be at least ${minMs} ms, got "${text}"`);
+  return ms;
+}
+
+/** Reads a KEY=VALUE env file (blank lines, # comments, `export ` and quotes allowed). */
+export function readEnvFile(path: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--env-file: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const out: Record<string, string> = {};
+  text.split(/\r?\n/).forEach((raw, n) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (!m) throw new UsageError(`--env-file ${path} line ${n + 1}: expected KEY=VALUE`);
+    let v = m[2]!;
+    if (/^(["']).*\1$/.test(v)) v = v.slice(1, -1);
+    out[m[1]!] = v;
+  });
+  return out;
+}
+
+/** The environment the pipeline reads: process env, overridden by settings flags. */
+export function settingsEnv(base: NodeJS.ProcessEnv, args: ParsedArgs): Record<string, string | undefined> {
+  return { ...base, ...args.settings };
+}
+
+/** Only the variables the function reads (settings and OCI auth), for a child function process. */
+export function functionEnvFrom(base: NodeJS.ProcessEnv): Record<string, string> {
+  const keys = new Set(SETTING_SPECS.map((s) => s.key));
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) {
+    if (v !== undefined && (keys.has(k) || k.startsWith('OCI_'))) out[k] = v;
+  }
+  return out;
+}
+
+/** The help text lines for the settings flags. */
+export function settingsHelp(): string {
+  const aliasOf: Record<string, string> = {};
+  for (const [flag, key] of Object.entries(SETTING_ALIASES)) aliasOf[key] = flag;
+  const rows = SETTING_SPECS.filter((s) => s.key !== 'DRY_RUN').map((s) => {
+    const flag = aliasOf[s.key] ? `--${aliasOf[s.key]}` : `--${s.key.toLowerCase().replace(/_/g, '-')}`;
+    const def = s.default !== undefined ? ` (default ${s.default})` : s.required === 'always' ? ' (required)' : s.required === 'unless-dry-run' ? ' (required unless --dry-run)' : '';
+    return `  ${flag.padEnd(28)} ${s.key}: ${s.description}${def}`;
+  });
+  rows.push(`  ${'--config FILE'.padEnd(28)} OCI_CONFIG_FILE: OCI config file (default ~/.oci/config)`);
+  rows.push(`  ${'--profile NAME'.padEnd(28)} OCI_CONFIG_PROFILE: profile in the config file (default DEFAULT)`);
+  rows.push(`  ${'--set KEY=VALUE'.padEnd(28)} any setting by its environment name`);
+  return rows.join('\n');
+}

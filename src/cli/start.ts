@@ -1,0 +1,76 @@
+/**
+ * `prom2oci start` (what `npm start` runs): the whole pipeline on this machine with the explorer
+ * page, nothing to configure. Ctrl-C (SIGINT) or SIGTERM stops everything it started and exits 0.
+ */
+import { parseArgs, parseDuration, UsageError } from './args';
+import { startDemo, type InvocationRecord } from './demo';
+import { summaryLine } from './format';
+import { functionEntry } from './invoke';
+
+export const START_HELP = `usage: prom2oci start [--interval 60s] [--port 8080] [--namespace bharatmart] [--verbose]
+
+Runs the local demo: a BharatMart shop simulator with traffic (prom-client /metrics), the local OCI
+Telemetry Ingestion emulator (verifies request signatures, stores what it accepts) with the Metric
+Explorer page, and the real function (dist/func.js, build it with npm run build) invoked over the Fn
+socket protocol on a fixed-rate schedule, the first call at once, with locally generated
+resource-principal credentials. One line per invocation. Ctrl-C stops everything.
+
+  --interval D    time between invocations: 60s (default, like production), 10s to watch it move
+  --port N        emulator and explorer port (default 8080; a free port when 8080 is taken, 0 = any)
+  --namespace NS  metric namespace (default bharatmart)
+  --verbose       also print the function's own log lines`;
+
+/** The line printed for one invocation. */
+export function invocationLine(r: InvocationRecord): string {
+  const time = r.time.slice(11, 19);
+  const cold = r.coldStartMs !== undefined ? ` (cold start ${r.coldStartMs} ms)` : '';
+  if (r.summary) return `${time} #${r.seq} ${r.ok ? 'ok' : 'FAILED'}: ${summaryLine(r.summary as Parameters<typeof summaryLine>[0])}${cold}`;
+  return `${time} #${r.seq} FAILED (HTTP ${r.status || 'none'}, ${r.durationMs} ms): ${r.error ?? 'no answer'}${cold}`;
+}
+
+/** `prom2oci start`: returns the exit code once stopped. */
+export async function startCommand(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, { flags: { interval: 'string', port: 'string', namespace: 'string', verbose: 'boolean' } });
+  if (args.flags.help) {
+    console.log(START_HELP);
+    return 0;
+  }
+  if (args.positionals.length > 0) throw new UsageError(`start takes no arguments, got "${args.positionals[0]}"`);
+  const intervalMs = parseDuration('--interval', typeof args.flags.interval === 'string' ? args.flags.interval : '60s', 1000);
+  const portText = typeof args.flags.port === 'string' ? args.flags.port : '8080';
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw new UsageError(`--port: expected a port number 0-65535, got "${portText}"`);
+  const entry = functionEntry();
+  // Signals are taken before anything starts, so an early Ctrl-C still cleans up.
+  let signalled: NodeJS.Signals | undefined;
+  let wake: (() => void) | undefined;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signalled ??= sig;
+    wake?.();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const demo = await startDemo({
+    entry,
+    intervalMs,
+    port: Number(portText),
+    namespace: typeof args.flags.namespace === 'string' ? args.flags.namespace : undefined,
+    // A call cut short by Ctrl-C is not news: print only while running.
+    onInvocation: (r) => {
+      if (!signalled) console.log(invocationLine(r));
+    },
+    onFunctionLine: args.flags.verbose ? (_s, line) => console.log(`  fn | ${line}`) : undefined,
+  });
+  console.log(`prom2oci local demo
+  explorer:  ${demo.explorerUrl}
+  target:    ${demo.bharatmart.url} (BharatMart simulator with traffic)
+  ingestion: ${demo.emulator.url} (OCI Telemetry Ingestion emulator)
+  function:  ${entry}, invoked every ${intervalMs / 1000} s${intervalMs >= 60_000 ? ' (--interval 10s to watch it move faster)' : ''}
+Ctrl-C stops everything.`);
+  if (!signalled) await new Promise<void>((resolve) => (wake = resolve));
+  console.log(`stopping (${signalled})...`);
+  await demo.stop();
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  console.log('stopped: function, emulator and simulator are down');
+  return 0;
+}
