@@ -1,0 +1,178 @@
+/**
+ * Loopback scrape targets that misbehave on purpose, one route per fault, for the reliability
+ * suites. Everything listens on 127.0.0.1 (or another 127.x address) with a free port; close()
+ * drops every connection, hung ones included.
+ *
+ * Routes (GET):
+ *   /ok?n=K&name=N       K counter samples of family N (default 5, "faulty_ok_total"), text/plain
+ *   /ts?ahead=MS         two gauges: one with its own timestamp MS ms from now, one without
+ *   /slow-headers?ms=MS  waits MS ms before the response head
+ *   /trickle             sends the head and then one sample line every 100 ms, never ending
+ *   /status/CODE         answers CODE with a short body
+ *   /redirect?to=URL     302 to URL (relative or absolute)
+ *   /chain/N             302 to /chain/N-1; /chain/0 serves /ok
+ *   /big?bytes=B         a valid exposition of at least B bytes (plain)
+ *   /gzip-bomb?mb=M      M MiB of sample lines, gzip-compressed (a few KiB on the wire)
+ *   /protobuf            the protobuf content type with binary bytes
+ *   /garbage?seed=S      text/plain with pseudo-random binary bytes
+ *   /malformed           text/plain whose line 4 is malformed
+ *   /auth                /ok, but only with `Authorization: Bearer <token>` (else 401)
+ *   /reset               destroys the connection without a response
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
+
+export interface FaultyTarget {
+  /** http://HOST:PORT */
+  readonly base: string;
+  readonly host: string;
+  readonly port: number;
+  /** base + path */
+  url(path: string): string;
+  /** The token /auth accepts; undefined = /auth refuses everything. */
+  token: string | undefined;
+  /** Authorization header values seen per path (for "was the token forwarded?" checks). */
+  readonly authSeen: { path: string; authorization?: string }[];
+  /** Requests answered, by path (without query). */
+  readonly hits: Map<string, number>;
+  close(): Promise<void>;
+}
+
+const TEXT = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** A valid exposition with n samples of one counter family. */
+export function counterExposition(n: number, name = 'faulty_ok_total'): string {
+  const lines = [`# HELP ${name} A counter from the faulty target.`, `# TYPE ${name} counter`];
+  for (let i = 0; i < n; i++) lines.push(`${name}{series="${i}"} ${i + 1}`);
+  return lines.join('\n') + '\n';
+}
+
+/** Deterministic pseudo-random bytes (mulberry32), so a failing case can be reproduced. */
+export function pseudoRandomBytes(n: number, seed: number): Buffer {
+  const out = Buffer.alloc(n);
+  let a = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = (t ^ (t >>> 14)) & 0xff;
+  }
+  return out;
+}
+
+/** Gzip of `mb` MiB of identical sample lines, built once per size. */
+const bombs = new Map<number, Buffer>();
+function gzipBomb(mb: number): Buffer {
+  let b = bombs.get(mb);
+  if (!b) {
+    const line = 'bomb_total{x="aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"} 1\n';
+    b = gzipSync(Buffer.from(line.repeat(Math.ceil((mb * 1024 * 1024) / line.length))), { level: 9 });
+    bombs.set(mb, b);
+  }
+  return b;
+}
+
+/** Starts a faulty target on `host` (default 127.0.0.1). */
+export async function startFaultyTarget(host = '127.0.0.1'): Promise<FaultyTarget> {
+  const sockets = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+  const authSeen: FaultyTarget['authSeen'] = [];
+  const hits = new Map<string, number>();
+  const state: { token: string | undefined } = { token: undefined };
+
+  /** Answers one request according to its path. */
+  function route(req: IncomingMessage, res: ServerResponse): void {
+    const u = new URL(req.url ?? '/', 'http://x');
+    const path = u.pathname;
+    hits.set(path, (hits.get(path) ?? 0) + 1);
+    authSeen.push({ path, authorization: req.headers.authorization });
+    const q = (k: string, d: number) => (u.searchParams.has(k) ? Number(u.searchParams.get(k)) : d);
+    const text = (status: number, body: string | Buffer, type = TEXT, extra: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': type, 'content-length': String(Buffer.byteLength(body)), ...extra });
+      res.end(body);
+    };
+    if (path === '/ok') return text(200, counterExposition(q('n', 5), u.searchParams.get('name') ?? undefined));
+    if (path === '/ts') {
+      const own = Date.now() + q('ahead', 0);
+      return text(200, `# TYPE faulty_ts gauge\nfaulty_ts{kind="own"} 1 ${own}\nfaulty_ts{kind="scrape"} 2\n`);
+    }
+    if (path === '/slow-headers') {
+      const t = setTimeout(() => { timers.delete(t); text(200, counterExposition(1)); }, q('ms', 5000));
+      timers.add(t);
+      return;
+    }
+    if (path === '/trickle') {
+      res.writeHead(200, { 'content-type': TEXT });
+      let i = 0;
+      const t = setInterval(() => res.write(`trickle_total{i="${i++}"} 1\n`), 100);
+      timers.add(t);
+      res.on('close', () => { clearInterval(t); timers.delete(t); });
+      return;
+    }
+    const status = /^\/status\/(\d{3})$/.exec(path);
+    if (status) return text(Number(status[1]), `error page ${status[1]}\n`);
+    if (path === '/redirect') {
+      res.writeHead(302, { location: u.searchParams.get('to') ?? '/ok', 'content-length': '0' });
+      return void res.end();
+    }
+    const chain = /^\/chain\/(\d+)$/.exec(path);
+    if (chain) {
+      const n = Number(chain[1]);
+      if (n === 0) return text(200, counterExposition(2));
+      res.writeHead(302, { location: `/chain/${n - 1}`, 'content-length': '0' });
+      return void res.end();
+    }
+    if (path === '/big') {
+      const bytes = q('bytes', 2 * 1024 * 1024);
+      const line = 'big_total{pad="xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"} 1\n';
+      return text(200, '# TYPE big_total counter\n' + line.repeat(Math.ceil(bytes / line.length)));
+    }
+    if (path === '/gzip-bomb') return text(200, gzipBomb(q('mb', 64)), TEXT, { 'content-encoding': 'gzip' });
+    if (path === '/protobuf') {
+      return text(200, pseudoRandomBytes(512, 7), 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited');
+    }
+    if (path === '/garbage') return text(200, pseudoRandomBytes(4096, q('seed', 1)));
+    if (path === '/malformed') return text(200, '# TYPE good_total counter\ngood_total 1\n# HELP other_total x\nother_total{a="1" 2\n');
+    if (path === '/auth') {
+      const ok = state.token !== undefined && req.headers.authorization === `Bearer ${state.token}`;
+      return ok ? text(200, counterExposition(3, 'secured_total')) : text(401, 'unauthorized\n', TEXT, { 'www-authenticate': 'Bearer' });
+    }
+    if (path === '/reset') return void req.socket.destroy();
+    text(404, 'no such route\n');
+  }
+
+  const server: Server = createServer(route);
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const base = `http://${host}:${port}`;
+  return {
+    base,
+    host,
+    port,
+    url: (p) => base + p,
+    get token() {
+      return state.token;
+    },
+    set token(t) {
+      state.token = t;
+    },
+    authSeen,
+    hits,
+    close() {
+      for (const t of timers) clearTimeout(t);
+      return new Promise((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
+    },
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * Helpers of the reliability suites. The accounting invariant of issue 4, asserted exactly on every invocation summary:
+ *   per target and in total: posted + failed + undelivered == series (nothing posted in a dry run),
+ *   samples == series - derived + skipped, and a down target has no series at all.
+ */
+import assert from 'node:assert/strict';
+import type { InvocationSummary, TargetSummary } from '../../src/handler/run';
+import type { InvokeResult, LocalFunction } from '../../src/fnlocal/agent';
+
+/** Sum of a field over targets. */
+function total(s: InvocationSummary, f: (t: TargetSummary) => number): number {
+  return s.targets.reduce((a, t) => a + f(t), 0);
+}
+
+/** Asserts the invariant for one summary; `label` names the case in failure messages. */
+export function assertAccounted(s: InvocationSummary, label = ''): void {
+  const at = (m: string) => `${label ? label + ': ' : ''}${m}`;
+  for (const t of s.targets) {
+    const delivered = t.posted + t.failed + t.undelivered;
+    assert.equal(delivered, s.dryRun ? 0 : t.series, at(`${t.url}: posted ${t.posted} + failed ${t.failed} + undelivered ${t.undelivered} == series ${t.series}`));
+    assert.equal(t.samples, t.series - t.derived + t.skipped, at(`${t.url}: samples ${t.samples} == series ${t.series} - derived ${t.derived} + skipped ${t.skipped}`));
+    if (!t.up) {
+      assert.equal(t.series, 0, at(`${t.url}: a down target has no series`));
+      assert.ok(t.error && t.error.length > 0, at(`${t.url}: a down target names its error`));
+    }
+  }
+  assert.equal(s.series, total(s, (t) => t.series), at('series total'));
+  assert.equal(s.derived, total(s, (t) => t.derived), at('derived total'));
+  assert.equal(s.samples, total(s, (t) => t.samples), at('samples total'));
+  assert.equal(s.posted, total(s, (t) => t.posted), at('posted total'));
+  assert.equal(s.failed, total(s, (t) => t.failed), at('failed total'));
+  assert.equal(s.undelivered, total(s, (t) => t.undelivered), at('undelivered total'));
+  const skipped = Object.values(s.skipped).reduce((a, b) => a + (b ?? 0), 0);
+  assert.equal(skipped, total(s, (t) => t.skipped), at('skipped by reason == skipped per target'));
+  assert.equal(s.samples, s.series - s.derived + skipped, at('samples == series - derived + skipped'));
+  if (!s.dryRun) assert.equal(s.posted + s.failed + s.undelivered, s.series, at('posted + failed + undelivered == series'));
+}
+
+/** The summary inside a 502 FunctionFailure is not returned; this reads a 200 response's summary. */
+export function summaryOf(res: InvokeResult): InvocationSummary {
+  assert.equal(res.status, 200, `expected a summary, got ${res.status}: ${res.body.slice(0, 500)}`);
+  return res.json as InvocationSummary;
+}
+
+/** The last "invocation complete"/"invocation delivered nothing" log line of a function, parsed. */
+export function lastInvocationLog(fn: LocalFunction): InvocationSummary & { level: string; msg: string } {
+  const line = [...fn.stdout].reverse().find((l) => l.includes('"msg":"invocation '));
+  assert.ok(line, 'an invocation log line was written');
+  return JSON.parse(line) as InvocationSummary & { level: string; msg: string };
+}
+
+/** Every byte a function let out: its stdout and stderr lines and the given responses (headers and bodies). */
+export function capturedText(fn: LocalFunction, responses: InvokeResult[]): string {
+  return [...fn.stdout, ...fn.stderr, ...responses.map((r) => JSON.stringify(r.headers) + '\n' + r.body)].join('\n');
+}
