@@ -19,20 +19,6 @@ type Target =
   | { role: 'bucket' | 'histogram_sum' | 'histogram_count'; family: HistogramFamily; name: string }
   | { role: 'quantile' | 'summary_sum' | 'summary_count'; family: SummaryFamily; name: string };
 
-/** Builds the families of one exposition, in order of their first sample. */
-export function assembleFamilies(scanned: ScannedExposition, raw: PackageSamples): MetricFamily[] {
-  const assembler = new FamilyAssembler(scanned.declarations);
-  const { names, metrics } = raw;
-  const { sampleLines, lineNumbers } = scanned;
-  for (let i = 0; i < metrics.length; i++) {
-    const metric = metrics[i];
-    const labels = trustedLabels(metric.labels, sampleLines[i], lineNumbers[i]);
-    const timestamp = metric.timestamp_ms === undefined ? undefined : +metric.timestamp_ms;
-    assembler.add(names[i], labels, toNumber(metric.value as string), timestamp);
-  }
-  return assembler.families;
-}
-
 /**
  * The package's labels for a line, unless they may have lost a pair: its plain object keeps only
  * the last of duplicate names and drops `__proto__`. Each pair has exactly one `=` outside quotes,
@@ -57,15 +43,31 @@ function countEquals(line: string): number {
   return count;
 }
 
-/** Accumulates samples into families; one instance per exposition. */
-class FamilyAssembler {
+/** Accumulates samples into families, in order of their first sample; one instance per exposition. */
+export class FamilyAssembler {
   readonly families: MetricFamily[] = [];
   private readonly byKey = new Map<string, MetricFamily>();
   private readonly targets = new Map<string, Target>();
   private readonly histogramSeries = new Map<HistogramFamily, Map<string, HistogramSeries[]>>();
   private readonly summarySeries = new Map<SummaryFamily, Map<string, SummarySeries[]>>();
 
-  constructor(private readonly declarations: Map<string, Declaration>) {}
+  private readonly declarations: Map<string, Declaration>;
+
+  constructor(private readonly scanned: ScannedExposition) {
+    this.declarations = scanned.declarations;
+  }
+
+  /** Adds the package's samples for the scanned sample lines `offset` to `offset + raw.metrics.length`. */
+  addChunk(offset: number, raw: PackageSamples): void {
+    const { names, metrics } = raw;
+    const { sampleLines, lineNumbers } = this.scanned;
+    for (let i = 0; i < metrics.length; i++) {
+      const metric = metrics[i];
+      const labels = trustedLabels(metric.labels, sampleLines[offset + i], lineNumbers[offset + i]);
+      const timestamp = metric.timestamp_ms === undefined ? undefined : +metric.timestamp_ms;
+      this.add(names[i], labels, toNumber(metric.value as string), timestamp);
+    }
+  }
 
   /** Adds one sample line's content. */
   add(name: string, labels: Labels, value: number, timestampMs: number | undefined): void {
