@@ -14,7 +14,8 @@ const FLOAT_SRC =
   '(?:[+-]?(?:(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?)|[Nn][Aa][Nn])';
 const PAIR_SRC = `${LABEL_NAME_SRC}${WS}*=${WS}*${LABEL_VALUE_SRC}${WS}*(?:,${WS}*|(?=\\}))`;
 const LABEL_SET_SRC = `\\{${WS}*(?:${PAIR_SRC})*\\}`;
-const SAMPLE_SRC = `${WS}*${METRIC_NAME_SRC}${WS}*(?:${LABEL_SET_SRC}|${WS})${WS}*${FLOAT_SRC}(?:${WS}+[0-9]+)?`;
+// Each run of blanks is matched by exactly one token, so a failing line is rejected in linear time.
+const SAMPLE_SRC = `${WS}*${METRIC_NAME_SRC}(?:${WS}*${LABEL_SET_SRC}${WS}*|${WS}+)${FLOAT_SRC}(?:${WS}+[0-9]+)?`;
 
 export const METRIC_NAME = new RegExp(`^${METRIC_NAME_SRC}$`);
 /** A complete, valid sample line (no exemplar). */
