@@ -1,0 +1,208 @@
+/**
+ * `npm run bench` (issue 6): cold start, end-to-end invocations of 1k/10k/100k samples, the
+ * throttled 100k run, the lab's one-call-per-sample baseline and the parse cost, all on this
+ * machine and on 127.0.0.1. Prints a markdown table and writes it to bench-results/latest.md.
+ * A benchmark, not a test: every figure is a median of several runs taken side by side.
+ *
+ * Options: `--quick` (fewer runs), `--only=cold,e2e,throttled,lab,parse` (a subset).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { generateExposition, type GeneratedExposition } from './bench/exposition';
+import { describeMachine, machineInfo } from './bench/machine';
+import { startNodeExporterTarget } from './bench/node-exporter';
+import type { ParseCost } from './bench/parse-cost';
+import { achievedRate, coldStarts, labRuns, UNTHROTTLED_ENV, warmRuns, BENCH_DEADLINE_S, type InvocationRun } from './bench/scenarios';
+import { startBenchStack, type BenchStack } from './bench/stack';
+import { count, mb, median, ms, range, sec, table, times, verdict } from './bench/stats';
+import { startTextTarget, type TextTarget } from './bench/target';
+
+const ROOT = path.resolve(__dirname, '..');
+const RESULTS = path.join(ROOT, 'bench-results', 'latest.md');
+
+/** Throttled run: the emulator's limit and latency, and the function's own pacing under it. */
+const THROTTLE = { latencyMs: 50, limitPerSecond: 50, callsPerSecond: Number(process.env.BENCH_THROTTLED_RATE ?? 48), concurrency: 8 };
+/** Lab comparison: emulator latency. */
+const LAB_LATENCY_MS = 20;
+
+type Section = 'cold' | 'e2e' | 'throttled' | 'lab' | 'parse';
+
+/** Command-line options. */
+interface Options {
+  quick: boolean;
+  only: Set<Section>;
+}
+
+/** Parses argv. */
+function parseArgs(argv: string[]): Options {
+  const quick = argv.includes('--quick');
+  const only = argv.find((a) => a.startsWith('--only='))?.slice(7).split(',') as Section[] | undefined;
+  return { quick, only: new Set(only ?? ['cold', 'e2e', 'throttled', 'lab', 'parse']) };
+}
+
+/** Markdown blocks of the results file, in order. */
+const report: string[] = [];
+
+/** Prints a block and keeps it for the results file. */
+function emit(block: string): void {
+  console.log(block + '\n');
+  report.push(block);
+}
+
+/** Median of one figure over runs. */
+function med<T>(runs: T[], f: (r: T) => number): number {
+  return median(runs.map(f));
+}
+
+/** Cold start: spawn -> socket ready, then the first answer on 1k samples. */
+async function benchCold(stack: BenchStack, target: TextTarget, expo1k: GeneratedExposition, runs: number): Promise<void> {
+  target.serve(expo1k.text);
+  const env = { ...UNTHROTTLED_ENV, METRICS_ENDPOINT: target.url };
+  const r = await coldStarts(stack, runs, env);
+  const ready = med(r, (x) => x.readyMs);
+  const first = med(r, (x) => x.firstAnswerMs);
+  const bare = med(r, (x) => x.nodeBareMs);
+  emit(`### Cold start (${runs} runs, medians; first call = 1k samples, ${count(r[0]!.posted)} series posted)\n\n` + table(
+    ['figure', 'median', 'range', 'target', ''],
+    [
+      ['`node -e 1` spawn -> exit (reference)', ms(bare), range(r.map((x) => x.nodeBareMs), ms), '', ''],
+      ['`node dist/func.js` spawn -> Fn socket ready', ms(ready), range(r.map((x) => x.readyMs), ms), '<= 100 ms', verdict(ready <= 100)],
+      ['first invocation answered, after ready', ms(first), range(r.map((x) => x.firstAnswerMs), ms), '<= 200 ms', verdict(first <= 200)],
+      ['spawn -> first answer', ms(ready + first), '', '<= 300 ms', verdict(ready + first <= 300)],
+    ],
+  ));
+}
+
+/** One row of the end-to-end table. */
+function e2eRow(label: string, expo: GeneratedExposition, runs: InvocationRun[]): string[] {
+  const wall = med(runs, (r) => r.wallMs);
+  const s = runs[0]!.summary;
+  return [
+    label, count(expo.samples), count(s.series), count(med(runs, (r) => r.calls)), sec(wall), range(runs.map((r) => r.wallMs), sec),
+    count(expo.samples / (wall / 1000)), mb(med(runs, (r) => r.peakRssBytes ?? NaN)), runs.every((r) => r.summary.posted === r.summary.series) ? 'yes' : 'NO',
+  ];
+}
+
+/** End to end, unthrottled, for 1k, 10k and 100k samples. */
+async function benchE2e(stack: BenchStack, target: TextTarget, expos: GeneratedExposition[], runCounts: number[]): Promise<InvocationRun[]> {
+  stack.emulator.options.latencyMs = 0;
+  stack.emulator.options.rateLimitPerSecond = undefined;
+  const rows: string[][] = [];
+  let last: InvocationRun[] = [];
+  for (let i = 0; i < expos.length; i++) {
+    const expo = expos[i]!;
+    last = await warmRuns(stack, target, expos[0]!.text, expo.text, runCounts[i]!, UNTHROTTLED_ENV);
+    rows.push(e2eRow(`${runCounts[i]} runs`, expo, last));
+  }
+  const wall100k = med(last, (r) => r.wallMs);
+  const rss100k = med(last, (r) => r.peakRssBytes ?? NaN);
+  emit(
+    `### End to end, unthrottled (warm invocation through the Fn socket; emulator: no latency, no limit; function: ` +
+      `POST_CALLS_PER_SECOND=${UNTHROTTLED_ENV.POST_CALLS_PER_SECOND}, POST_CONCURRENCY=${UNTHROTTLED_ENV.POST_CONCURRENCY}, HISTOGRAM_BUCKETS=true so every sample is posted)\n\n` +
+      table(['runs', 'samples', 'series posted', 'calls', 'wall (median)', 'range', 'samples/s', 'peak RSS', 'all posted'], rows) +
+      `\n\n100k: wall ${sec(wall100k)} (target <= 5 s: ${verdict(wall100k <= 5000)}), peak RSS ${mb(rss100k)} (target <= 200 MB: ${verdict(rss100k <= 200e6)})`,
+  );
+  return last;
+}
+
+/** The 100k exposition against a 50 ms, 50 calls/s emulator, with the function paced under it. */
+async function benchThrottled(stack: BenchStack, target: TextTarget, expo1k: GeneratedExposition, expo: GeneratedExposition, runs: number): Promise<void> {
+  stack.emulator.options.latencyMs = THROTTLE.latencyMs;
+  stack.emulator.options.rateLimitPerSecond = THROTTLE.limitPerSecond;
+  const env = { ...UNTHROTTLED_ENV, POST_CALLS_PER_SECOND: String(THROTTLE.callsPerSecond), POST_CONCURRENCY: String(THROTTLE.concurrency) };
+  const r = await warmRuns(stack, target, expo1k.text, expo.text, runs, env);
+  stack.emulator.options.latencyMs = 0;
+  stack.emulator.options.rateLimitPerSecond = undefined;
+  const rate = med(r, (x) => achievedRate(x.acceptedCallTimes));
+  const lost = r.map((x) => x.summary.series - x.summary.posted);
+  emit(
+    `### Throttled (100k samples; emulator: ${THROTTLE.latencyMs} ms latency, ${THROTTLE.limitPerSecond} calls/s limit; function: POST_CALLS_PER_SECOND=${THROTTLE.callsPerSecond}, POST_CONCURRENCY=${THROTTLE.concurrency}; ${runs} run${runs > 1 ? 's' : ''})\n\n` +
+      table(['figure', 'value', 'target', ''], [
+        ['wall time', sec(med(r, (x) => x.wallMs)), '', ''],
+        ['series posted / series', `${count(med(r, (x) => x.summary.posted))} / ${count(r[0]!.summary.series)}`, 'zero lost', verdict(lost.every((l) => l === 0))],
+        ['PostMetricData calls (incl. retries)', count(med(r, (x) => x.calls)), '', ''],
+        ['429s seen', count(med(r, (x) => x.throttled)), 'rare, retried', verdict(r.every((x) => x.throttled <= 0.01 * x.calls))],
+        ['achieved accepted-call rate', `${rate.toFixed(1)}/s = ${((rate / THROTTLE.limitPerSecond) * 100).toFixed(1)}% of the limit`, '>= 90%', verdict(rate >= 0.9 * THROTTLE.limitPerSecond)],
+      ]),
+  );
+}
+
+/** The lab's one call per sample next to warm invocations of the function, node_exporter, 20 ms latency. */
+async function benchLab(stack: BenchStack, target: TextTarget, expo1k: GeneratedExposition, labRunCount: number, fnRunCount: number): Promise<void> {
+  const exporter = await startNodeExporterTarget();
+  try {
+    stack.emulator.options.latencyMs = LAB_LATENCY_MS;
+    stack.emulator.options.rateLimitPerSecond = undefined;
+    const lab = await labRuns(stack, exporter.url, labRunCount);
+    const proxy: TextTarget = { ...target, url: exporter.url, serve: () => undefined };
+    const fnDefault = await warmRuns(stack, proxy, expo1k.text, '', fnRunCount, { FUNCTION_TIMEOUT_SECONDS: String(BENCH_DEADLINE_S) });
+    const fnAt50 = await warmRuns(stack, proxy, expo1k.text, '', fnRunCount, { FUNCTION_TIMEOUT_SECONDS: String(BENCH_DEADLINE_S), POST_CALLS_PER_SECOND: '50', POST_CONCURRENCY: '8' });
+    stack.emulator.options.latencyMs = 0;
+    const labWall = med(lab, (x) => x.wallMs);
+    const labCalls = med(lab, (x) => x.calls);
+    const row = (label: string, r: InvocationRun[]): string[] => {
+      const wall = med(r, (x) => x.wallMs);
+      const calls = med(r, (x) => x.calls);
+      return [label, count(calls), sec(wall), `${count(r[0]!.summary.posted)} posted, ${count(r[0]!.summary.failed)} rejected`, times(labCalls / calls), times(labWall / wall)];
+    };
+    emit(
+      `### Against the lab's approach (${exporter.source === 'node_exporter' ? 'real prometheus-node-exporter' : 'generated node_exporter-sized exposition'}, ${count(lab[0]!.samples)} samples; emulator latency ${LAB_LATENCY_MS} ms; lab ${labRunCount} runs, function ${fnRunCount} warm runs each)\n\n` +
+        table(['approach', 'calls', 'wall (median)', 'outcome', 'fewer calls', 'less wall time'], [
+          ['lab: one PostMetricData per sample, sequential', count(labCalls), sec(labWall), `${count(lab[0]!.samples - lab[0]!.rejected)} accepted, ${count(lab[0]!.rejected)} rejected by OCI (no dimension)`, '1x', '1x'],
+          row('prom2oci, default settings (20 calls/s, 4 in flight)', fnDefault),
+          row('prom2oci, POST_CALLS_PER_SECOND=50, POST_CONCURRENCY=8', fnAt50),
+        ]) +
+        `\n\nTargets: >= 45x fewer calls, >= 50x less wall time (warm invocation). Calls include the one self-metrics call per invocation.`,
+    );
+  } finally {
+    await exporter.close();
+  }
+}
+
+/** Parse cost in a fresh process (no emulator or earlier runs in its heap). */
+function benchParse(runs: number): void {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'bench', 'parse-cost.ts'), '100000', String(runs)], { cwd: ROOT, encoding: 'utf8' });
+  const p = JSON.parse(out.trim().split('\n').pop()!) as ParseCost;
+  emit(
+    `### Parse cost (100k samples, ${(p.bytes / 1e6).toFixed(1)} MB, ${p.runs} interleaved runs after warm-up)\n\n` +
+      table(['parser', 'median'], [
+        ['parse-prometheus-text-format alone, raw text (loses labelled histograms)', ms(p.packageMs)],
+        ['parseExposition: package + our layer (scan, validation, regrouping)', ms(p.layeredMs)],
+      ]) +
+      `\n\nLayer cost = ${(p.layerShare * 100).toFixed(0)}% of the package's (budget <= 50%: ${verdict(p.layerShare <= 0.5)})`,
+  );
+}
+
+/** Runs the selected sections and writes the results file. */
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  const machine = machineInfo();
+  emit(`## prom2oci benchmark\n\nMachine: ${describeMachine(machine)}`);
+  const expos = [1_000, 10_000, 100_000].map((n) => generateExposition(n));
+  const [e1k, , e100k] = expos as [GeneratedExposition, GeneratedExposition, GeneratedExposition];
+  emit(`Expositions (generated, served on 127.0.0.1): ${expos.map((e) => `${count(e.samples)} samples / ${e.families} families / ${(e.bytes / 1e6).toFixed(2)} MB`).join('; ')}. ` +
+    `3-5 labels per series; ${((e100k.byKind.histogram / e100k.samples) * 100).toFixed(0)}% of samples in labelled histograms, ${((e100k.byKind.summary / e100k.samples) * 100).toFixed(0)}% in summaries.`);
+  const stack = await startBenchStack();
+  const target = await startTextTarget();
+  try {
+    if (opts.only.has('cold')) await benchCold(stack, target, e1k, opts.quick ? 3 : 7);
+    if (opts.only.has('e2e')) await benchE2e(stack, target, expos, opts.quick ? [3, 2, 1] : [7, 5, 3]);
+    if (opts.only.has('throttled')) await benchThrottled(stack, target, e1k, e100k, 1);
+    if (opts.only.has('lab')) await benchLab(stack, target, e1k, opts.quick ? 1 : 3, opts.quick ? 3 : 5);
+    if (opts.only.has('parse')) benchParse(opts.quick ? 3 : 7);
+  } finally {
+    await target.close();
+    await stack.close();
+  }
+  emit(`_Total benchmark time ${sec(performance.now() - started)}._`);
+  mkdirSync(path.dirname(RESULTS), { recursive: true });
+  writeFileSync(RESULTS, report.join('\n\n') + '\n');
+  console.log(`written to ${path.relative(ROOT, RESULTS)}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.stack : e);
+  process.exit(1);
+});

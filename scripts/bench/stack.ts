@@ -1,0 +1,51 @@
+/**
+ * The benchmark's end-to-end rig, all on 127.0.0.1: the signature-verifying ingestion emulator,
+ * self-made resource-principal credentials, and `dist/func.js` started by the local Fn agent.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { makeResourcePrincipal } from '../../src/emulator/credentials';
+import { startIngestionEmulator, type IngestionEmulator } from '../../src/emulator/server';
+import { startFunction, type LocalFunction } from '../../src/fnlocal/agent';
+
+export const COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaaprom2ocibenchcompartment';
+export const FUNC_ENTRY = path.resolve(__dirname, '../../dist/func.js');
+
+/** The running rig. */
+export interface BenchStack {
+  emulator: IngestionEmulator;
+  /** OCI_RESOURCE_PRINCIPAL_* for the function (and the lab baseline). */
+  rpEnv: Record<string, string>;
+  /** Starts `node dist/func.js` with RP auth, the emulator endpoints and `env`. */
+  startFn(env: Record<string, string>, memoryMb?: number): Promise<LocalFunction>;
+  close(): Promise<void>;
+}
+
+/** Starts the emulator (unthrottled, no latency) and writes the credentials. */
+export async function startBenchStack(): Promise<BenchStack> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'prom2oci-bench-'));
+  const rp = await makeResourcePrincipal(dir);
+  // Room for a 100k run plus self-metrics in the store and call records of the throttled run.
+  const emulator = await startIngestionEmulator({ trustedIssuers: [rp.issuerPublicKeyPem], maxStoredDatapoints: 400_000, maxCallRecords: 20_000 });
+  const fns = new Set<LocalFunction>();
+  return {
+    emulator,
+    rpEnv: rp.env,
+    async startFn(env, memoryMb = 256) {
+      const fn = await startFunction({
+        entry: FUNC_ENTRY,
+        memoryMb,
+        env: { ...rp.env, OCI_MONITORING_ENDPOINT: emulator.url, OCI_SECRETS_ENDPOINT: emulator.url, COMPARTMENT_OCID: COMPARTMENT, ...env },
+      });
+      fns.add(fn);
+      void fn.exited.then(() => fns.delete(fn));
+      return fn;
+    },
+    async close() {
+      await Promise.all([...fns].map((f) => f.stop()));
+      await emulator.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
