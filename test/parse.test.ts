@@ -319,3 +319,46 @@ test('mutated expositions: every sample is in the families, or the parse fails w
     { numRuns: 2000, seed: 20261125 },
   );
 });
+
+test('every line the format allows is read exactly (generated lines: names, escapes, blanks, value spellings)', () => {
+  const blank = fc.constantFrom('', ' ', '\t', '  ');
+  const labelName = fc.oneof(fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_]{0,8}$/), fc.constantFrom('__proto__', 'le', 'constructor', 'toString'))
+    .filter((n) => n !== '__name__');
+  const labelValue = fc.string({ unit: fc.constantFrom('a', 'Z', '"', '\\', '\n', ',', ', ', '=', '{', '}', ' ', '\t', '#', ' # ', 'é', '😀', 'n'), maxLength: 8 });
+  const pair = fc.record({ name: labelName, value: labelValue, before: blank, after: blank });
+  const value = fc.oneof(
+    fc.double().map((d) => String(d)),
+    fc.integer().map((i) => String(i)),
+    fc.constantFrom('+Inf', '-Inf', 'Inf', 'inf', '-infinity', 'NaN', 'nan', '.5', '5.', '-1.5E3', '+2'),
+  );
+  const line = fc.record({
+    lead: blank,
+    name: fc.stringMatching(/^[a-zA-Z_:][a-zA-Z0-9_:]{0,10}$/),
+    braces: fc.boolean(),
+    pairs: fc.uniqueArray(pair, { selector: (p) => p.name, maxLength: 5 }),
+    trailingComma: fc.boolean(),
+    gap: fc.constantFrom(' ', '\t', ' \t'),
+    value,
+    timestamp: fc.option(fc.nat(), { nil: undefined }),
+    tail: blank,
+  });
+  const escape = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+  const expectedValue = (v: string): number => (/nan/i.test(v) ? NaN : /inf/i.test(v) ? (v.startsWith('-') ? -Infinity : Infinity) : Number(v));
+  fc.assert(
+    fc.property(line, (l) => {
+      const hasLabels = l.braces || l.pairs.length > 0;
+      const set = l.pairs.map((p) => `${p.before}${p.name}${p.after}=${p.before}"${escape(p.value)}"${p.after}`).join(',');
+      const labelSet = hasLabels ? `{${set}${l.trailingComma && l.pairs.length > 0 ? ',' : ''}}` : '';
+      const text = `${l.lead}${l.name}${labelSet}${l.gap}${l.value}${l.timestamp === undefined ? '' : ` ${l.timestamp}`}${l.tail}`;
+      const parsed = parseExposition(text);
+      assert.equal(parsed.sampleCount, 1);
+      const samples = flattenSamples(parsed);
+      assert.equal(samples.length, 1, text);
+      assert.equal(samples[0].name, l.name);
+      assert.deepEqual(samples[0].labels, Object.fromEntries(l.pairs.map((p) => [p.name, p.value])), text);
+      assert.ok(Object.is(samples[0].value, expectedValue(l.value)) || samples[0].value === expectedValue(l.value), text);
+      assert.equal(samples[0].timestampMs, l.timestamp);
+    }),
+    { numRuns: 3000, seed: 4242 },
+  );
+});
