@@ -48,6 +48,8 @@ export interface InvocationRecord {
   durationMs: number;
   /** Set when the call had to start the function first (cold start), ms. */
   coldStartMs?: number;
+  /** Process id of the function container that was started for this call (cold start only). */
+  functionPid?: number;
   /** The function's summary (metric bodies left out). */
   summary?: Omit<InvocationSummary, 'metricData' | 'skippedSamples'>;
   /** The function's error message (502) or why the call failed. */
@@ -125,6 +127,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
         if (!fn?.alive) {
           fn = await startFunction({ entry: opts.entry, env: fnEnv, onLine: opts.onFunctionLine });
           record.coldStartMs = Math.round(fn.readyMs);
+          record.functionPid = fn.pid;
         }
         const res = await fn.invoke({ deadline: new Date(Date.now() + 30_000) });
         record.status = res.status;
