@@ -35,9 +35,20 @@ export function codePointLength(s: string): number {
   return n;
 }
 
-/** True when key is accepted by OCI as a dimension key. */
+/** Keys already checked against DIMENSION_KEY_RE: label names repeat on every series. */
+const checkedKeys = new Map<string, boolean>();
+/** Bound of checkedKeys, so an exposition with unbounded label names cannot grow it forever. */
+const CHECKED_KEYS_MAX = 10_000;
+
+/** True when key is accepted by OCI as a dimension key (memoised; the rule is pure). */
 export function isValidDimensionKey(key: string): boolean {
-  return DIMENSION_KEY_RE.test(key);
+  let ok = checkedKeys.get(key);
+  if (ok === undefined) {
+    ok = DIMENSION_KEY_RE.test(key);
+    if (checkedKeys.size >= CHECKED_KEYS_MAX) checkedKeys.clear();
+    checkedKeys.set(key, ok);
+  }
+  return ok;
 }
 
 /** Short hex digest of the whole value; it keeps shortened values distinct. */
@@ -59,8 +70,17 @@ export function shortenDimensionValue(value: string): string {
   return codePoints.slice(0, keep).join('') + SHORTENED_VALUE_MARK + valueHash(value);
 }
 
-/** Drops labels with an empty value: Prometheus treats them as absent. */
+/** True when some label has an empty value. */
+function hasEmptyLabel(labels: Labels): boolean {
+  // An own `__proto__` label is enumerated and read like any other own property.
+  for (const key in labels) if (Object.hasOwn(labels, key) && labels[key] === '') return true;
+  return false;
+}
+
+/** Drops labels with an empty value: Prometheus treats them as absent. Returns `labels` itself when none is empty. */
 export function dropEmptyLabels(labels: Labels): Labels {
+  // The common case (no empty value) allocates nothing: this runs once per sample.
+  if (!hasEmptyLabel(labels)) return labels;
   // fromEntries defines own properties, so a label named `__proto__` stays a plain label.
   return Object.fromEntries(Object.entries(labels).filter(([, v]) => v !== ''));
 }
@@ -79,6 +99,8 @@ export function targetDimensions(instance: string, extraDimensions: Record<strin
  * repeating the prefix while the new name still clashes (with an added dimension or another label).
  */
 export function renameCollidingLabels(labels: Labels, added: Record<string, string>): Labels {
+  // The common case (no clash) allocates nothing: this runs once per sample.
+  if (!Object.keys(labels).some((k) => Object.hasOwn(added, k))) return labels;
   const taken = new Set([...Object.keys(added), ...Object.keys(labels)]);
   const renamed = Object.entries(labels).map(([k, v]): [string, string] => {
     if (!Object.hasOwn(added, k)) return [k, v];
@@ -108,9 +130,12 @@ function byKey(a: [string, string], b: [string, string]): number {
  * dimensions, validated against OCI's rules, keys sorted, values shortened to OCI's length.
  */
 export function buildDimensions(labels: Labels, added: Record<string, string>): DimensionsResult {
-  const entries = [...Object.entries(renameCollidingLabels(dropEmptyLabels(labels), added)), ...Object.entries(added)];
+  const entries = Object.entries(renameCollidingLabels(dropEmptyLabels(labels), added));
+  for (const key in added) if (Object.hasOwn(added, key)) entries.push([key, added[key]!]);
   const reason = dimensionProblem(entries);
   if (reason !== undefined) return { ok: false, reason };
-  const normalized = entries.sort(byKey).map(([k, v]): [string, string] => [k, shortenDimensionValue(v)]);
-  return { ok: true, dimensions: Object.fromEntries(normalized) };
+  entries.sort(byKey);
+  // Values are shortened in place: `entries` is this call's own array.
+  for (const entry of entries) if (entry[1].length > OCI_LIMITS.maxDimensionValueLength) entry[1] = shortenDimensionValue(entry[1]);
+  return { ok: true, dimensions: Object.fromEntries(entries) };
 }

@@ -75,8 +75,14 @@ interface MappingContext {
   scrapeTimeMs: number;
   /** instance + extra dimensions, computed once per target. */
   added: Record<string, string>;
+  /** `added` plus one `le`/`quantile` value, by "key\0value" (read-only, shared by the lines of that bound). */
+  addedByStructural: Map<string, Record<string, string>>;
   /** sanitizeMetricName results, memoised per call (names repeat across series). */
   names: Map<string, string | undefined>;
+  /** metadataFor results by HELP text: one shared (never mutated) object per family, not per metric. */
+  metadata: Map<string, Record<string, string> | undefined>;
+  /** The Date of the last timestamp used: almost every datapoint of a target shares the scrape time. */
+  lastDate?: Date;
 }
 
 /** sanitizeMetricName, memoised in the context. */
@@ -85,30 +91,52 @@ function ociName(ctx: MappingContext, name: string): string | undefined {
   return ctx.names.get(name);
 }
 
-/** The dimensions added to a line: the target's, plus `le`/`quantile` (which win). */
+/** Bound of MappingContext.addedByStructural (bucket bounds and quantiles are few in practice). */
+const ADDED_BY_STRUCTURAL_MAX = 1000;
+
+/** The dimensions added to a line: the target's, plus `le`/`quantile` (which win); one shared object per bound. */
 function addedDimensionsFor(ctx: MappingContext, line: Line): Record<string, string> {
   if (line.kind === 'derived' || line.structural === undefined) return ctx.added;
-  return { ...ctx.added, [line.structural.key]: line.structural.value };
+  const id = `${line.structural.key}\u0000${line.structural.value}`;
+  let added = ctx.addedByStructural.get(id);
+  if (added === undefined) {
+    added = { ...ctx.added, [line.structural.key]: line.structural.value };
+    if (ctx.addedByStructural.size >= ADDED_BY_STRUCTURAL_MAX) ctx.addedByStructural.clear();
+    ctx.addedByStructural.set(id, added);
+  }
+  return added;
 }
 
-/** The identity OCI gives a stream: name plus dimensions (keys already sorted). */
+/**
+ * The identity OCI gives a stream: name plus dimensions. The dimensions' keys were inserted in
+ * sorted order, so equal sets serialise equally; a valid OCI name never contains `{`, so the
+ * concatenation is unambiguous.
+ */
 export function streamKey(name: string, dimensions: Record<string, string>): string {
-  return JSON.stringify([name, Object.entries(dimensions)]);
+  return name + JSON.stringify(dimensions);
+}
+
+/** metadataFor, memoised in the context. */
+function metadataOf(ctx: MappingContext, help: string): Record<string, string> | undefined {
+  if (!ctx.metadata.has(help)) ctx.metadata.set(help, metadataFor(help));
+  return ctx.metadata.get(help);
+}
+
+/** A Date for timestampMs, reusing the previous one when equal (datapoint Dates are never mutated). */
+function dateOf(ctx: MappingContext, timestampMs: number): Date {
+  if (ctx.lastDate === undefined || ctx.lastDate.getTime() !== timestampMs) ctx.lastDate = new Date(timestampMs);
+  return ctx.lastDate;
 }
 
 /** One OCI MetricDataDetails object with a single datapoint. */
 function ociMetric(ctx: MappingContext, name: string, dimensions: Record<string, string>, help: string, value: number, timestampMs: number): OciMetric {
   const { namespace, compartmentId, resourceGroup } = ctx.opts;
-  const metadata = metadataFor(help);
-  return {
-    namespace,
-    compartmentId,
-    ...(resourceGroup ? { resourceGroup } : {}),
-    name,
-    dimensions,
-    ...(metadata ? { metadata } : {}),
-    datapoints: [{ timestamp: new Date(timestampMs), value }],
-  };
+  const metadata = metadataOf(ctx, help);
+  // Built with a fixed field order (no spreads): one object shape for all, cheap to create and serialise.
+  const metric: OciMetric = { namespace, compartmentId, name, dimensions, datapoints: [{ timestamp: dateOf(ctx, timestampMs), value }] };
+  if (resourceGroup) metric.resourceGroup = resourceGroup;
+  if (metadata) metric.metadata = metadata;
+  return metric;
 }
 
 /** A candidate for the given name, dimensions and value. */
@@ -190,7 +218,9 @@ export function toOciMetrics(families: MetricFamily[], target: TargetContext, op
     opts,
     scrapeTimeMs: target.scrapeTimeMs,
     added: targetDimensions(target.instance, opts.extraDimensions),
+    addedByStructural: new Map(),
     names: new Map(),
+    metadata: new Map(),
   };
   const resolved = resolveDuplicates(lines.kept.map((line) => mapLine(ctx, line)));
   return {
