@@ -1,7 +1,8 @@
 /**
  * Publish stage: batches of at most 50 streams, a bounded number of calls in flight, a start rate
  * that never exceeds POST_CALLS_PER_SECOND, retries with exponential backoff and full jitter for
- * 429/5xx/network errors, and a hard stop before the invocation's deadline.
+ * 429/5xx/network errors until the invocation's deadline (the deadline, not an attempt count, bounds
+ * them: a burst of errors must not drop data the deadline had time for), and a hard stop before it.
  * Every metric ends as posted, failed (with OCI's message) or undelivered (deadline), never lost.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,7 +12,6 @@ import { PostError, type PostBatch } from './sink';
 export const MAX_STREAMS_PER_CALL = 50;
 const BACKOFF_BASE_MS = 200;
 const BACKOFF_CAP_MS = 5000;
-const MAX_ATTEMPTS = 8;
 const MAX_REPORTED_ERRORS = 5;
 
 /** Per-metric outcome codes in PublishResult.outcome. */
@@ -79,11 +79,17 @@ export async function publish(metrics: OciMetric[], post: PostBatch, options: Pu
   const queue = batchRanges(metrics.length);
   const stopTimer = setTimeout(() => run.stop.abort(new Error('stopped before the invocation deadline')), Math.max(0, run.opts.stopAtMs - run.opts.now()));
   try {
-    // Slow start: one call first, so a 401/404 (every call would fail alike) is seen once, not per worker.
+    // Slow start: one call first, so a 401/404 (every call would fail alike) is seen once, not per
+    // worker. The others start once that call is answered at all: if it is being retried (5xx, 429),
+    // its backoff must not hold every other batch back.
     const first = queue.shift();
-    if (first) await deliver(run, first);
-    const workers = Array.from({ length: Math.min(run.opts.concurrency, queue.length) }, () => worker(run, queue));
-    await Promise.all(workers);
+    let answered!: () => void;
+    const firstAnswered = new Promise<void>((resolve) => (answered = resolve));
+    const firstDone = first ? deliver(run, first, answered).finally(answered) : (answered(), Promise.resolve());
+    await firstAnswered;
+    // The first batch's slot becomes a worker when it is done, so at most `concurrency` are in flight.
+    const workers = Array.from({ length: Math.min(run.opts.concurrency - 1, queue.length) }, () => worker(run, queue));
+    await Promise.all([firstDone.then(() => worker(run, queue)), ...workers]);
   } finally {
     clearTimeout(stopTimer);
   }
@@ -108,8 +114,8 @@ async function worker(run: Run, queue: [number, number][]): Promise<void> {
   }
 }
 
-/** Delivers one batch with retries; records the outcome of each of its metrics. */
-async function deliver(run: Run, [from, to]: [number, number]): Promise<void> {
+/** Delivers one batch with retries; records the outcome of each of its metrics. `onAnswer`: after the first attempt. */
+async function deliver(run: Run, [from, to]: [number, number], onAnswer?: () => void): Promise<void> {
   const batch = run.metrics.slice(from, to);
   for (let attempt = 1; ; attempt++) {
     if (run.result.fatal) return noteError(run, [from, to], run.result.fatal, Outcome.Failed);
@@ -132,12 +138,11 @@ async function deliver(run: Run, [from, to]: [number, number]): Promise<void> {
         if (err.status === 401 || err.status === 404) run.result.fatal = err.message;
         return noteError(run, [from, to], err.message, Outcome.Failed);
       }
+      onAnswer?.();
       const delay = backoffMs(attempt, run.opts.random);
       if (err.status === 429) run.pauseUntilMs = Math.max(run.pauseUntilMs, run.opts.now() + delay);
-      const giveUp = attempt >= MAX_ATTEMPTS || run.opts.now() + delay >= run.opts.stopAtMs || run.stop.signal.aborted;
-      if (giveUp) {
-        const why = run.stop.signal.aborted || run.opts.now() + delay >= run.opts.stopAtMs ? 'not delivered before the invocation deadline' : `gave up after ${attempt} attempts`;
-        return noteError(run, [from, to], `${why}: ${err.message}`, run.stop.signal.aborted || attempt < MAX_ATTEMPTS ? Outcome.Undelivered : Outcome.Failed);
+      if (run.stop.signal.aborted || run.opts.now() + delay >= run.opts.stopAtMs) {
+        return noteError(run, [from, to], `not delivered before the invocation deadline (last error: ${err.message})`, Outcome.Undelivered);
       }
       run.result.retries++;
       await sleepUnlessStopped(run, delay);
