@@ -173,7 +173,12 @@ async function scrapeAll(rt: Runtime, stopAtMs: number, topts: TransformOptions)
       }
       const timeoutMs = Math.max(1, Math.min(s.scrapeTimeoutMs, stopAtMs - now()));
       const scrape = await scrapeTarget(url, { timeoutMs, maxBytes: s.scrapeMaxBytes, bearerToken: token, followRedirectsToOtherHosts: s.followRedirectsToOtherHosts, signal });
-      if (!scrape.ok) return { scrape, samples: 0, error: scrape.error, metrics: [], derived: 0, skipped: [] };
+      if (!scrape.ok) {
+        // "timed out after 1 ms" alone would read like a bad SCRAPE_TIMEOUT_MS: say the deadline cut it.
+        const cut = timeoutMs < s.scrapeTimeoutMs && /^timed out/.test(scrape.error);
+        const error = cut ? `${scrape.error} (the invocation deadline left only that for the scrape; raise the function timeout)` : scrape.error;
+        return { scrape: { ...scrape, error }, samples: 0, error, metrics: [], derived: 0, skipped: [] };
+      }
       try {
         const parsed = parseExposition(scrape.text);
         const out = toOciMetrics(parsed.families, { instance: scrape.instance, scrapeTimeMs: scrape.scrapeTimeMs }, topts);

@@ -1,0 +1,96 @@
+/**
+ * Reliability, the invocation deadline, through the real function process: with `Fn-Deadline` a
+ * few seconds away and a slow or throttling emulator, the function stops starting new work in time,
+ * answers before the deadline (the agent would kill it at the deadline: it stays alive), and
+ * reports what was not delivered. Every summary satisfies the accounting invariant.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { LocalFunction } from '../src/fnlocal/agent';
+import { startStack, type Stack } from './helpers/stack';
+import { startFaultyTarget, type FaultyTarget } from './helpers/faulty-target';
+import { assertAccounted, summaryOf } from './helpers/reliability';
+
+/** Invokes with a deadline `ms` from now; the agent gives up (and kills) at the deadline itself. */
+async function invokeWithDeadline(fn: LocalFunction, ms: number) {
+  const deadline = new Date(Date.now() + ms);
+  const res = await fn.invoke({ deadline, timeoutMs: ms });
+  const answeredAt = Date.now();
+  assert.ok(answeredAt < deadline.getTime(), `answered ${deadline.getTime() - answeredAt} ms before the deadline`);
+  assert.equal(fn.alive, true, 'never killed by the platform');
+  return { res, marginMs: deadline.getTime() - answeredAt };
+}
+
+describe('reliability: the invocation deadline', () => {
+  let stack: Stack;
+  let target: FaultyTarget;
+  before(async () => {
+    stack = await startStack();
+    target = await startFaultyTarget();
+  });
+  after(async () => {
+    await stack?.close();
+    await target?.close();
+  });
+
+  test('a slow emulator: new work stops in time, the summary arrives before the deadline, the rest is undelivered', async () => {
+    stack.emulator.reset();
+    stack.emulator.options.latencyMs = 600;
+    try {
+      const fn = await stack.startFn({ METRICS_ENDPOINT: target.url('/ok?n=3000'), POST_CONCURRENCY: '2', POST_CALLS_PER_SECOND: '200' });
+      const { res, marginMs } = await invokeWithDeadline(fn, 5000);
+      const s = summaryOf(res);
+      assertAccounted(s, 'slow emulator');
+      assert.equal(s.ok, true, 'partial success');
+      assert.ok(s.posted > 0 && s.posted < 3000, `posted ${s.posted}`);
+      assert.ok(s.undelivered > 0, 'what did not fit is reported as undelivered');
+      assert.equal(s.failed, 0, 'nothing was rejected: undelivered is not failed');
+      assert.ok(s.errors.some((e) => /deadline/.test(e.message)), JSON.stringify(s.errors));
+      assert.equal(s.selfMetrics.posted, 6, 'time was kept for the self-metrics');
+      assert.ok(marginMs >= 300, `a margin is kept for the response (${marginMs} ms)`);
+      const stored = stack.emulator.accepted.filter((m) => m.name === 'faulty_ok_total').length;
+      // A call cut off by the deadline may still have been stored by OCI: at least what we report.
+      assert.ok(stored >= s.posted && stored <= s.posted + 2 * 50, `stored ${stored}, posted ${s.posted}`);
+      const undeliveredMetric = stack.emulator.accepted.find((m) => m.name === 'scrape_series_failed')!;
+      assert.equal(undeliveredMetric.datapoints[0]!.value, s.undelivered, 'undelivered series show in scrape_series_failed');
+    } finally {
+      stack.emulator.options.latencyMs = 0;
+    }
+  });
+
+  test('a throttling emulator: the 429 backoff never runs past the deadline', async () => {
+    stack.emulator.reset();
+    stack.emulator.options.rateLimitPerSecond = 2;
+    try {
+      const fn = await stack.startFn({ METRICS_ENDPOINT: target.url('/ok?n=2000'), POST_CONCURRENCY: '8', POST_CALLS_PER_SECOND: '200' });
+      const { res } = await invokeWithDeadline(fn, 6000);
+      const s = summaryOf(res);
+      assertAccounted(s, 'throttling emulator');
+      assert.ok(s.throttled > 0);
+      assert.ok(s.posted > 0 && s.undelivered > 0, `posted ${s.posted}, undelivered ${s.undelivered}`);
+      assert.equal(s.posted + s.undelivered, 2000);
+      assert.ok(s.errors.some((e) => /deadline/.test(e.message) && e.metrics > 0));
+    } finally {
+      stack.emulator.options.rateLimitPerSecond = undefined;
+    }
+  });
+
+  test('a deadline too close to scrape: a clear error in time, not a kill; the warm container carries on', async () => {
+    stack.emulator.reset();
+    const slow = await startFaultyTarget();
+    try {
+      const fn = await stack.startFn({ METRICS_ENDPOINT: slow.url('/slow-headers?ms=10000'), SCRAPE_TIMEOUT_MS: '1000' });
+      const { res } = await invokeWithDeadline(fn, 2500);
+      assert.equal(res.status, 502);
+      assert.match((res.json as { detail: string }).detail, /the target is down .*timed out after \d+ ms \(the invocation deadline left only that for the scrape; raise the function timeout\)/);
+      // The same warm container serves the next invocation (default 30 s deadline) normally.
+      const next = await fn.invoke();
+      assert.equal(next.status, 502);
+      assert.match((next.json as { detail: string }).detail, /timed out after 1000 ms/);
+      assert.equal(fn.alive, true);
+      assert.equal(stack.emulator.accepted.filter((m) => m.name === 'up').length, 2, 'up=0 posted by both invocations');
+    } finally {
+      await slow.close();
+    }
+  });
+});
