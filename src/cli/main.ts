@@ -5,6 +5,7 @@
  *   node --import tsx src/cli/main.ts <command>     (development; what `npm start` runs)
  *   npx prom2oci <command>                          (bin/prom2oci.js -> dist/cli.js, or tsx)
  */
+import { format } from 'node:util';
 import { ConfigError } from '../config/settings';
 import { safeMessage } from '../oci/clients';
 import { UsageError } from './args';
@@ -65,8 +66,19 @@ function reportError(command: string, e: unknown): number {
   return 1;
 }
 
+/**
+ * stdout carries results only (--json is parsed by scripts): the OCI SDK's console.info/debug
+ * notes (e.g. "No DEFAULT profile was specified") go to stderr.
+ */
+function keepStdoutForResults(): void {
+  const toStderr = (...args: unknown[]): void => void process.stderr.write(`${format(...args)}\n`);
+  console.info = toStderr;
+  console.debug = toStderr;
+}
+
 /** Runs main and exits with its code (pipes to stdout/stderr are synchronous on Linux). */
 export function runMain(argv: readonly string[]): void {
+  keepStdoutForResults();
   main(argv).then(
     (code) => process.exit(code),
     (e: unknown) => {

@@ -1,0 +1,343 @@
+/**
+ * The prom2oci CLI as a user runs it: spawned as a process (from the TypeScript sources through
+ * tsx, and once through bin/prom2oci.js), against the real BharatMart simulator, the real
+ * signature-verifying ingestion emulator with config-file credentials, and the built function.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startBharatMart, type BharatMart } from '../src/demo/bharatmart';
+import { makeConfigFile } from '../src/emulator/credentials';
+import { startIngestionEmulator } from '../src/emulator/server';
+import type { InvocationSummary } from '../src/handler/run';
+
+const ROOT = path.resolve(__dirname, '..');
+const MAIN = path.join(ROOT, 'src/cli/main.ts');
+const COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaaclitestcompartment';
+// Node 20 itself reads `--env-file` anywhere on its command line when the file is missing; a
+// file that exists reaches the CLI, so the env-file error is tested with a malformed one.
+const BAD_ENV_FILE = path.join(tmpdir(), `prom2oci-cli-${process.pid}-bad.env`);
+
+/** A running CLI process with its output collected. */
+interface Cli {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (or the signal name). */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves once stdout matches re `count` times; rejects after timeoutMs with the output. */
+  waitFor(re: RegExp, count?: number, timeoutMs?: number): Promise<void>;
+}
+
+/** Environment for the CLI: PATH/HOME only plus `env` (no settings leak in from the outside). */
+function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, ...env };
+}
+
+/** Spawns `node --import tsx src/cli/main.ts ...args`. */
+function spawnCli(args: string[], env: Record<string, string> = {}, entry: string[] = ['--import', 'tsx', MAIN]): Cli {
+  const child = spawn(process.execPath, [...entry, ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const waiters: Array<() => void> = [];
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => {
+    out += c;
+    waiters.forEach((w) => w());
+  });
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    waitFor(re, count = 1, timeoutMs = 20_000) {
+      const g = new RegExp(re.source, re.flags.includes('g') ? re.flags : `${re.flags}g`);
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          if ((out.match(g)?.length ?? 0) >= count) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re} x${count}\n--- stdout ---\n${out}\n--- stderr ---\n${err}`)), timeoutMs);
+        waiters.push(check);
+        check();
+      });
+    },
+  };
+}
+
+/** Runs the CLI to completion. */
+async function runCli(args: string[], env: Record<string, string> = {}, entry?: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const cli = spawnCli(args, env, entry);
+  const { code } = await cli.exited;
+  return { code, stdout: cli.stdout(), stderr: cli.stderr() };
+}
+
+/** No stack trace in the text (an "    at fn (file:line)" line). */
+function assertNoStack(text: string): void {
+  assert.doesNotMatch(text, /^\s+at .+:\d+:\d+\)?$/m, text);
+}
+
+/** Resolves after ms. */
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let shop: BharatMart;
+before(async () => {
+  shop = await startBharatMart({ traffic: { intervalMs: 50 } });
+  // Let the traffic touch every route so the metric set is complete.
+  await sleep(1500);
+});
+after(async () => {
+  await shop.stop();
+  await rm(BAD_ENV_FILE, { force: true });
+});
+
+describe('help and errors', () => {
+  test('--help lists the commands; each command has its own --help; no command is exit 2', async () => {
+    const top = await runCli(['--help']);
+    assert.equal(top.code, 0);
+    for (const cmd of ['once', 'run', 'invoke', 'start']) assert.match(top.stdout, new RegExp(`^  ${cmd} `, 'm'));
+    for (const cmd of ['once', 'run', 'invoke', 'start']) {
+      const r = await runCli([cmd, '--help']);
+      assert.equal(r.code, 0, cmd);
+      assert.match(r.stdout, new RegExp(`^usage: prom2oci ${cmd}`), cmd);
+    }
+    const once = await runCli(['once', '-h']);
+    assert.match(once.stdout, /--compartment\s+COMPARTMENT_OCID/);
+    assert.match(once.stdout, /--config FILE\s+OCI_CONFIG_FILE/);
+    assert.equal((await runCli([])).code, 2);
+    const unknown = await runCli(['deploy']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command "deploy"/);
+  });
+
+  test('a wrong setting exits 2 naming the key (and the flag that gave it), never a stack trace', async () => {
+    const cases: Array<{ args: string[]; env?: Record<string, string>; re: RegExp }> = [
+      { args: ['once'], re: /configuration error: METRICS_ENDPOINT: is required/ },
+      { args: ['once', '--endpoint', shop.url, '--compartment', 'nope'], re: /COMPARTMENT_OCID: expected an OCID.*\(given by --compartment\)/ },
+      { args: ['once', '--dry-run'], env: { METRICS_ENDPOINT: shop.url, METRICS_NAMESPACE: 'oci_reserved' }, re: /METRICS_NAMESPACE: "oci_reserved" uses a reserved prefix/ },
+      { args: ['once', '--dry-run', '--endpoint', shop.url, '--set', 'SCRAPE_TIMEOUT_MS=fast'], re: /SCRAPE_TIMEOUT_MS: expected a whole number, got "fast" \(given by --set\)/ },
+      { args: ['once', '--endpoint', shop.url, '--compartment', COMPARTMENT, '--config', '/nonexistent/config'], re: /OCI_CONFIG_FILE: no usable OCI config \(\/nonexistent\/config/ },
+      { args: ['once', '--no-such-flag'], re: /unknown flag --no-such-flag/ },
+      { args: ['run', '--interval', 'soon', '--dry-run', '--endpoint', shop.url], re: /--interval: "soon" is not a duration/ },
+      { args: ['invoke', '--env-file', BAD_ENV_FILE], re: /--env-file .*bad\.env line 2: expected KEY=VALUE/ },
+    ];
+    await writeFile(BAD_ENV_FILE, 'A=1\nnot a pair\n');
+    for (const c of cases) {
+      const r = await runCli(c.args, c.env);
+      assert.equal(r.code, 2, `${c.args.join(' ')}\n${r.stderr}`);
+      assert.match(r.stderr, c.re);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assertNoStack(r.stderr);
+    }
+  });
+
+  test('every target down: exit 1 with the cause, JSON on stdout with --json', async () => {
+    const r = await runCli(['once', '--dry-run', '--json', '--endpoint', 'http://127.0.0.1:1/metrics']);
+    assert.equal(r.code, 1);
+    assert.deepEqual(JSON.parse(r.stdout), { ok: false, error: 'the target is down (http://127.0.0.1:1/metrics: connection refused)' });
+    assert.match(r.stderr, /^prom2oci: the target is down/m);
+    assertNoStack(r.stderr);
+  });
+});
+
+describe('once', () => {
+  test('--dry-run --json against BharatMart: every metric it would post, and the accounting adds up', async () => {
+    const r = await runCli(['once', '--dry-run', '--json', '--endpoint', shop.url]);
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as InvocationSummary;
+    assert.equal(s.ok, true);
+    assert.equal(s.dryRun, true);
+    assert.equal(s.posted, 0);
+    const skipped = Object.values(s.skipped).reduce((a, b) => a + (b ?? 0), 0);
+    assert.equal(s.samples, s.series - s.derived + skipped, 'samples = series - derived + skipped');
+    assert.equal(s.skippedSamples?.length, skipped);
+    const data = s.metricData!.filter((m) => !['up', 'scrape_duration_seconds', 'scrape_samples_scraped', 'scrape_series_posted', 'scrape_series_skipped', 'scrape_series_failed'].includes(m.name));
+    assert.equal(data.length, s.series);
+    const names = new Set(data.map((m) => m.name));
+    for (const n of ['http_requests_total', 'http_request_duration_seconds_sum', 'http_request_duration_seconds_count', 'http_request_duration_seconds_avg', 'external_call_latency_ms_count', 'orders_created_total', 'orders_success_total', 'orders_failed_total', 'payments_processed_total', 'service_restarts_total', 'simulated_latency_ms', 'process_cpu_seconds_total']) {
+      assert.ok(names.has(n), `would post ${n}`);
+    }
+    assert.ok(s.metricData!.some((m) => m.name === 'up' && m.datapoints[0]!.value === 1));
+    assert.ok(data.every((m) => m.namespace === 'bharatmart' && m.dimensions.instance === new URL(shop.url).host));
+  });
+
+  test('--dry-run prints a table and one line per metric object', async () => {
+    const r = await runCli(['once', '--dry-run', '--endpoint', shop.url, '--namespace', 'shop', '--include', '^(http_requests_total|orders_.*)$']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ok \(dry run: nothing posted\): targets 1\/1 up, samples \d+, would post \d+, skipped \d+/);
+    assert.match(r.stdout, /^TARGET\s+UP\s+SAMPLES/m);
+    const m = /would post (\d+) metric objects to namespace shop \((\d+) series and (\d+) self-metrics\):/.exec(r.stdout);
+    assert.ok(m, r.stdout);
+    const lines = r.stdout.split('\n').filter((l) => /^  [a-z_]+\{.*\} -?[\d.e+-]+$/.test(l));
+    assert.equal(lines.length, Number(m[1]));
+    assert.ok(lines.some((l) => l.startsWith('  http_requests_total{instance=') && l.includes('route=')));
+    assert.ok(lines.every((l) => /^  (http_requests_total|orders_\w+|up|scrape_\w+)\{/.test(l)), 'only included families and self-metrics');
+    assert.match(r.stdout, /skipped: .*filtered_by_include=\d+/);
+  });
+
+  test('posts to the emulator with OCI config-file auth (OCI_CONFIG_FILE, and --config/--profile)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'prom2oci-cli-'));
+    const cfg = await makeConfigFile(path.join(dir, 'a'));
+    const other = await makeConfigFile(path.join(dir, 'b'), { profile: 'LAB' });
+    const emu = await startIngestionEmulator({ configKeys: { [cfg.keyId]: cfg.publicKeyPem, [other.keyId]: other.publicKeyPem } });
+    try {
+      const r = await runCli(['once', '--json', '--endpoint', shop.url, '--monitoring-endpoint', emu.url], { OCI_CONFIG_FILE: cfg.configPath, COMPARTMENT_OCID: COMPARTMENT });
+      assert.equal(r.code, 0, r.stderr);
+      const s = JSON.parse(r.stdout) as InvocationSummary;
+      assert.equal(s.dryRun, false);
+      assert.ok(s.posted > 50, `posted ${s.posted}`);
+      assert.equal(s.posted, s.series);
+      assert.equal(s.failed + s.undelivered, 0);
+      assert.equal(emu.counters.metricsAccepted, s.posted + s.selfMetrics.posted);
+      assert.ok(emu.calls.every((c) => c.authKind === 'config' && c.status === 200));
+      const stored = emu.query({ namespace: 'bharatmart', name: 'http_requests_total', compartmentId: COMPARTMENT });
+      assert.ok(stored.length > 3, 'http_requests_total streams stored');
+      assert.equal(emu.query({ name: 'up' })[0]?.datapoints[0]?.value, 1);
+
+      const byFlags = await runCli(['once', '--endpoint', shop.url, '--monitoring-endpoint', emu.url, '--compartment', COMPARTMENT, '--config', other.configPath, '--profile', 'LAB', '--namespace', 'lab']);
+      assert.equal(byFlags.code, 0, byFlags.stderr);
+      assert.match(byFlags.stdout, /^ok: targets 1\/1 up, samples \d+, posted \d+/);
+      assert.ok(emu.query({ namespace: 'lab' }).length > 0);
+    } finally {
+      await emu.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('run', () => {
+  test('--interval 1s: one JSON line per cycle at a fixed rate; SIGTERM exits 0 promptly', async () => {
+    const cli = spawnCli(['run', '--interval', '1s', '--dry-run', '--endpoint', shop.url]);
+    await cli.waitFor(/"msg":"cycle complete"/, 3);
+    const sentAt = Date.now();
+    cli.child.kill('SIGTERM');
+    const { code } = await cli.exited;
+    assert.equal(code, 0, cli.stderr());
+    assert.ok(Date.now() - sentAt < 5000, 'stopped within 5 s');
+    const lines = cli.stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const cycles = lines.filter((l) => l.msg === 'cycle complete');
+    assert.ok(cycles.length >= 3);
+    assert.deepEqual(cycles.slice(0, 3).map((c) => c.cycle), [1, 2, 3]);
+    for (const c of cycles) {
+      assert.equal(c.ok, true);
+      assert.equal(c.targetsUp, 1);
+      assert.equal(typeof c.samples, 'number');
+      assert.match(String(c.summary), /^targets 1\/1 up/);
+    }
+    // Fixed rate: cycle k starts k seconds after the first, without accumulating drift.
+    const t = cycles.map((c) => Date.parse(String(c.time)) - Number(c.durationMs));
+    const drift = t[2]! - t[0]! - 2000;
+    assert.ok(Math.abs(drift) < 400, `drift ${drift} ms`);
+    assert.equal(lines.at(-1)!.msg, 'prom2oci run stopped');
+    assert.equal(lines.at(-1)!.signal, 'SIGTERM');
+  });
+
+  test('a cycle that overruns is never overlapped: the due slot is skipped and logged; SIGINT finishes the cycle in flight', async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let served = 0;
+    const slow = http.createServer((_req, res) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      setTimeout(() => {
+        inFlight--;
+        served++;
+        res.end('# TYPE slow_total counter\nslow_total 1\n');
+      }, 1500);
+    });
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/metrics`;
+    try {
+      const cli = spawnCli(['run', '--interval', '1s', '--dry-run', '--endpoint', url]);
+      await cli.waitFor(/"msg":"cycle skipped: the previous cycle is still running"/, 2);
+      await cli.waitFor(/"msg":"cycle complete"/, 1);
+      // Signal while a scrape is in flight: that cycle still completes and is logged.
+      await sleep(300);
+      const servedBefore = served;
+      cli.child.kill('SIGINT');
+      const { code } = await cli.exited;
+      assert.equal(code, 0, cli.stderr());
+      assert.equal(maxInFlight, 1, 'cycles never overlap');
+      const lines = cli.stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const stopAt = lines.findIndex((l) => String(l.msg).startsWith('stopping'));
+      assert.ok(stopAt > 0);
+      assert.ok(lines.slice(stopAt).some((l) => l.msg === 'cycle complete'), 'the cycle in flight completed after the signal');
+      assert.ok(served > servedBefore || lines.slice(stopAt).some((l) => l.msg === 'cycle complete'));
+      const skipped = lines.filter((l) => l.msg === 'cycle skipped: the previous cycle is still running');
+      assert.ok(skipped.every((l) => typeof l.runningCycle === 'number' && Number(l.cycle) > Number(l.runningCycle)));
+    } finally {
+      await new Promise((r) => slow.close(r));
+    }
+  });
+});
+
+describe('invoke and start (need the build: npm run build)', () => {
+  const built = existsSync(path.join(ROOT, 'dist/func.js'));
+
+  test('invoke --body {"dryRun":true}: the built function over the Fn socket, response printed', { skip: !built && 'dist/func.js missing: run npm run build' }, async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'prom2oci-cli-env-'));
+    try {
+      const envFile = path.join(dir, 'fn.env');
+      await writeFile(envFile, `# function config\nexport METRICS_ENDPOINT="${shop.url}"\nMETRICS_NAMESPACE=invoked\n`);
+      const r = await runCli(['invoke', '--body', '{"dryRun":true}', '--env-file', envFile]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^HTTP 200 \(cold start \d+ ms, call \d+ ms, Fn-Call-Id [0-9a-f-]{36}\)\n/);
+      assert.match(r.stdout, /^targets 1\/1 up, samples \d+, would post \d+/m);
+      const body = JSON.parse(r.stdout.slice(r.stdout.indexOf('\n{') + 1)) as InvocationSummary;
+      assert.equal(body.dryRun, true);
+      assert.ok(body.metricData!.every((m) => m.namespace === 'invoked'));
+
+      const json = await runCli(['invoke', '--json', '--body', '{"dryRun": true}', '--endpoint', shop.url]);
+      assert.equal(json.code, 0, json.stderr);
+      assert.equal((JSON.parse(json.stdout) as InvocationSummary).ok, true);
+
+      // A function error is the FDK's 502 with the function's one-line cause: exit 1.
+      const bad = await runCli(['invoke', '--body', '{"dryRun": "yes"}', '--endpoint', shop.url]);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stdout, /^HTTP 502/);
+      assert.match(bad.stdout, /"detail": "prom2oci: bad invocation: \\"dryRun\\" must be true or false/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('start --interval 1s: explorer URL, one line per invocation, SIGINT stops every process and exits 0', { skip: !built && 'dist/func.js missing: run npm run build' }, async () => {
+    const cli = spawnCli(['start', '--interval', '1s', '--port', '0']);
+    await cli.waitFor(/^\d\d:\d\d:\d\d #\d+ ok: targets 1\/1 up/m, 2, 30_000);
+    const explorer = /explorer:\s+(http:\/\/127\.0\.0\.1:\d+\/explorer\/)/.exec(cli.stdout())![1]!;
+    const page = await fetch(explorer);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /Metrics Explorer/);
+    const inv = (await (await fetch(new URL('api/invocations', explorer))).json()) as { invocations: { seq: number; ok: boolean }[] };
+    assert.ok(inv.invocations.length >= 2 && inv.invocations.every((i) => i.ok));
+    const pid = Number(/function pid (\d+)/.exec(cli.stdout())![1]);
+    assert.doesNotThrow(() => process.kill(pid, 0), 'function process running');
+    const line = /^\d\d:\d\d:\d\d #1 ok: (.*)$/m.exec(cli.stdout())![1]!;
+    assert.match(line, /^targets 1\/1 up, samples \d+, posted \d+, skipped \d+.*, failed 0, \d+ ms/);
+    const sentAt = Date.now();
+    cli.child.kill('SIGINT');
+    const { code } = await cli.exited;
+    assert.equal(code, 0, cli.stderr());
+    assert.ok(Date.now() - sentAt < 8000, 'stopped within 8 s');
+    assert.match(cli.stdout(), /stopped: function, emulator and simulator are down/);
+    assert.throws(() => process.kill(pid, 0), /ESRCH/, 'function process gone');
+    await assert.rejects(fetch(explorer), 'emulator closed');
+  });
+
+  test('bin/prom2oci.js runs the CLI (dist/cli.js when built, else the sources through tsx)', async () => {
+    const r = await runCli(['once', '--dry-run', '--json', '--endpoint', shop.url], {}, [path.join(ROOT, 'bin/prom2oci.js')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as InvocationSummary).ok, true);
+    const help = await runCli(['--help'], {}, [path.join(ROOT, 'bin/prom2oci.js')]);
+    assert.match(help.stdout, /^usage: prom2oci <command>/);
+  });
+});
