@@ -1,0 +1,125 @@
+/**
+ * Reliability, bad configuration and bad invocations, through the real function process: every
+ * setting with a wrong value fails the invocation at once with a message naming the key (no stack
+ * trace, nothing scraped, nothing posted, the container stays up); bodies that are not JSON or give
+ * a known key a wrong type are refused; unknown keys (a Notifications alarm message) run normally.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SETTING_SPECS } from '../src/config/settings';
+import { startStack, type Stack } from './helpers/stack';
+import { startFaultyTarget, type FaultyTarget } from './helpers/faulty-target';
+import { assertAccounted, summaryOf } from './helpers/reliability';
+
+/** key -> wrong values (each must be refused naming the key). Every SETTING_SPECS key is here. */
+const BAD: Record<string, string[]> = {
+  METRICS_ENDPOINT: ['ftp://10.0.0.5/metrics', 'not a url', ' , '],
+  COMPARTMENT_OCID: ['my-compartment'],
+  METRICS_NAMESPACE: ['my.namespace', 'oci_metrics', '9lives'],
+  RESOURCE_GROUP: ['1group'],
+  EXTRA_DIMENSIONS: ['env', 'instance=a', 'a=1,a=2', 'has space=x'],
+  METRICS_INCLUDE: ['(unclosed'],
+  METRICS_EXCLUDE: ['[a-'],
+  HISTOGRAM_BUCKETS: ['maybe'],
+  SCRAPE_TIMEOUT_MS: ['10s', '5'],
+  SCRAPE_MAX_BYTES: ['-1', '1e9'],
+  SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS: ['sometimes'],
+  SCRAPE_BEARER_TOKEN_SECRET_OCID: ['my-secret'],
+  SECRET_CACHE_TTL_SECONDS: ['forever'],
+  OCI_MONITORING_ENDPOINT: ['telemetry-ingestion', 'ftp://x'],
+  OCI_SECRETS_ENDPOINT: ['vault'],
+  POST_CALLS_PER_SECOND: ['0', 'fast'],
+  POST_CONCURRENCY: ['1000'],
+  POST_TIMEOUT_MS: ['abc'],
+  FUNCTION_TIMEOUT_SECONDS: ['1.5'],
+  DRY_RUN: ['perhaps'],
+};
+
+describe('reliability: bad configuration and bad invocations', () => {
+  let stack: Stack;
+  let target: FaultyTarget;
+  before(async () => {
+    stack = await startStack();
+    target = await startFaultyTarget();
+  });
+  after(async () => {
+    await stack?.close();
+    await target?.close();
+  });
+
+  test('every setting of SETTING_SPECS has wrong values in this suite', () => {
+    assert.deepEqual(Object.keys(BAD).sort(), SETTING_SPECS.map((s) => s.key).sort());
+  });
+
+  test('every setting with a wrong value fails fast naming the key: nothing scraped or posted, no stack trace', async () => {
+    stack.emulator.reset();
+    const cases = Object.entries(BAD).flatMap(([key, values]) => values.map((value) => ({ key, value })));
+    cases.push({ key: 'METRICS_ENDPOINT', value: '' }); // missing entirely
+    // A few processes at a time keeps this quick on two cores.
+    for (let i = 0; i < cases.length; i += 4) {
+      await Promise.all(cases.slice(i, i + 4).map(async ({ key, value }) => {
+        const env: Record<string, string> = { METRICS_ENDPOINT: target.url('/ok'), SCRAPE_BEARER_TOKEN_SECRET_OCID: '', [key]: value };
+        const fn = await stack.startFn(env);
+        const started = Date.now();
+        const res = await fn.invoke();
+        const elapsed = Date.now() - started;
+        const what = `${key}=${JSON.stringify(value)}`;
+        assert.equal(res.status, 502, `${what}: ${res.body}`);
+        const detail = (res.json as { detail: string }).detail;
+        assert.match(detail, new RegExp(`^prom2oci: configuration error: ${key}: `), `${what} -> ${detail}`);
+        assert.ok(elapsed < 1500, `${what}: failed fast (${elapsed} ms)`);
+        const out = [...fn.stdout, ...fn.stderr].join('\n');
+        assert.doesNotMatch(out + res.body, /\n\s+at /, `${what}: no stack trace`);
+        assert.ok(fn.stdout.some((l) => l.includes('"level":"error"') && l.includes(`"key":"${key}"`)), `${what}: logged with its key`);
+        assert.equal(fn.alive, true);
+        await fn.stop();
+      }));
+    }
+    assert.equal(stack.emulator.counters.calls, 0, 'nothing reached OCI');
+    assert.equal(target.hits.get('/ok') ?? 0, 0, 'no target was scraped');
+  });
+
+  test('a body that is not JSON or gives dryRun a wrong type is refused; nothing is scraped or posted', async () => {
+    stack.emulator.reset();
+    const fn = await stack.startFn({ METRICS_ENDPOINT: target.url('/ok') });
+    const bad: { body: string | object; contentType?: string; cause: RegExp }[] = [
+      { body: 'not json', contentType: 'text/plain', cause: /not JSON/ },
+      { body: '{"dryRun": tru', contentType: 'application/json', cause: /not JSON/ },
+      { body: { dryRun: 'yes' }, cause: /"dryRun" must be true or false .*got "yes"/ },
+      { body: { dryRun: 1 }, cause: /"dryRun" must be true or false/ },
+      { body: '[true]', contentType: 'application/json', cause: /must be a JSON object/ },
+      { body: '"dryRun"', contentType: 'application/json', cause: /must be a JSON object/ },
+      { body: 'x'.repeat(100_000), contentType: 'text/plain', cause: /not JSON.*\.\.\."$/ },
+    ];
+    for (const b of bad) {
+      const res = await fn.invoke({ body: b.body, contentType: b.contentType });
+      assert.equal(res.status, 502, JSON.stringify(b.body).slice(0, 60));
+      const detail = (res.json as { detail: string }).detail;
+      assert.match(detail, /^prom2oci: bad invocation: /);
+      assert.match(detail, b.cause);
+      assert.ok(detail.length < 400, 'a huge body is not echoed back');
+    }
+    assert.equal(stack.emulator.counters.calls, 0);
+    assert.equal(target.hits.get('/ok') ?? 0, 0);
+    assert.equal(fn.alive, true);
+  });
+
+  test('unknown keys are ignored: a Notifications alarm message runs a normal invocation', async () => {
+    stack.emulator.reset();
+    const fn = await stack.startFn({ METRICS_ENDPOINT: target.url('/ok?n=7') });
+    const alarm = {
+      dedupeKey: '5a8b0e2c-1f2d-4c3b-9a7e-3f6d2a1b0c9d', title: 'prom2oci-schedule', body: 'tick', type: 'OK_TO_FIRING',
+      severity: 'INFO', timestampEpochMillis: Date.now(), timestamp: new Date().toISOString(), alarmMetaData: [{ id: 'ocid1.alarm.oc1..x', status: 'FIRING', severity: 'INFO', query: 'x[1m].count() >= 0', dimensions: [] }],
+      version: 1.5,
+    };
+    const s = summaryOf(await fn.invoke({ body: alarm }));
+    assertAccounted(s, 'alarm message');
+    assert.equal(s.dryRun, false);
+    assert.equal(s.posted, 7);
+    assert.equal(stack.emulator.accepted.filter((m) => m.name === 'faulty_ok_total').length, 7);
+    // An unknown key next to a valid dryRun still honours dryRun.
+    const dry = summaryOf(await fn.invoke({ body: { dryRun: true, somethingElse: [1, 2] } }));
+    assert.equal(dry.dryRun, true);
+    assertAccounted(dry, 'dry run with unknown keys');
+  });
+});
