@@ -12,7 +12,7 @@
  * GET /emulator/api/stats                           -> counters and store size
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { evaluateMql, formatMql, lookbackMs, MqlError, parseMql, type MqlSeries } from './mql';
+import { evaluateMql, formatMql, lookbackMs, MqlError, parseMql, type MqlQuery, type MqlSeries } from './mql';
 import type { MetricQuery, MetricSeries, MetricStore } from './store';
 
 /** The parts of the emulator the API reads. */
@@ -53,6 +53,8 @@ export function queryFromParams(params: URLSearchParams): MetricQuery {
 export interface QueryResult {
   /** The query in canonical form. */
   query: string;
+  /** The parsed query (the page syncs its form controls from it). */
+  parsed: MqlQuery;
   namespace: string;
   intervalMs: number;
   from: number;
@@ -77,7 +79,7 @@ export function runQuery(store: MetricStore, params: URLSearchParams, nowMs: num
   const warnings: string[] = [];
   if (q.localOnlyInterval) warnings.push(`OCI accepts intervals from 1m to 1d; ${q.interval} works only in this local explorer`);
   if (series.length === 0) warnings.push(`no datapoints of ${q.metric} in namespace ${namespace} in this time range`);
-  return { query: formatMql(q), namespace, intervalMs: q.intervalMs, from, to, series: evaluateMql(q, series, { from, to }), warnings };
+  return { query: formatMql(q), parsed: q, namespace, intervalMs: q.intervalMs, from, to, series: evaluateMql(q, series, { from, to }), warnings };
 }
 
 /** Answer one API request; returns false when the path is not an API path. */

@@ -82,7 +82,10 @@
     if (!state.metric) return;
     state.dims = await api('/emulator/api/dimensions', { namespace: state.namespace, name: state.metric });
     const keys = Object.keys(state.dims);
-    fillSelect($('groupby'), [['', 'None (each stream)'], ['*', 'All streams: grouping()'], ...keys.map((k) => [k, k])], state.groupBy);
+    const groupOptions = [['', 'None (each stream)'], ['*', 'All streams: grouping()'], ...keys.map((k) => [k, k])];
+    // A typed groupBy(a, b) has no option of its own: keep it selectable.
+    if (!groupOptions.some(([v]) => v === state.groupBy)) groupOptions.push([state.groupBy, state.groupBy]);
+    fillSelect($('groupby'), groupOptions, state.groupBy);
     const key = keys.includes($('filter-key').value) ? $('filter-key').value : keys[0] || '';
     fillSelect($('filter-key'), keys.map((k) => [k, k]), key);
     fillFilterValues();
@@ -123,6 +126,36 @@
     runQuery();
   }
 
+  /** Makes sure a select has an option for value (e.g. a typed 2m interval), then selects it. */
+  function selectValue(select, value, label) {
+    if (![...select.options].some((o) => o.value === value)) select.append(new Option(label || value, value));
+    select.value = value;
+  }
+
+  /** After a typed query ran: show it in the form controls where the form can express it. */
+  async function syncForm(q) {
+    if (q.metric !== state.metric && [...$('metric').options].some((o) => o.value === q.metric)) {
+      state.metric = q.metric;
+      $('metric').value = q.metric;
+      await loadDimensions();
+    }
+    selectValue($('interval'), q.interval);
+    const stat = q.statistic === 'percentile' ? `percentile(${q.percentile})` : q.statistic;
+    selectValue($('statistic'), stat, stat.replace(/^\w/, (c) => c.toUpperCase()));
+    state.groupBy = !q.grouping ? '' : q.grouping.kind === 'all' ? '*' : q.grouping.keys.join(', ');
+    selectValue($('groupby'), state.groupBy);
+    // Only a plain list of `dim = "v"` filters is shown as chips; anything richer lives in the box.
+    const simple = q.filters.length <= 1 && (q.filters[0] || []).every((f) => f.op === '=');
+    state.filters = simple ? (q.filters[0] || []).map((f) => ({ key: f.key, value: f.value })) : [];
+    renderChips();
+    if (!simple) {
+      const note = document.createElement('span');
+      note.className = 'muted';
+      note.textContent = 'filters as written in the expression';
+      $('filter-chips').append(note);
+    }
+  }
+
   /** Label of a result stream from its dimensions. */
   function seriesLabel(s) {
     const parts = Object.entries(s.dimensions).map(([k, v]) => `${k}=${v}`);
@@ -141,6 +174,7 @@
       $('query-warnings').hidden = result.warnings.length === 0;
       $('query-warnings').textContent = result.warnings.join('; ');
       state.lastQueryName = result.query.split('[')[0];
+      if (state.custom) await syncForm(result.parsed);
       state.lastResult = result;
       render(result);
     } catch (e) {
@@ -348,7 +382,9 @@
       details.className = 'details';
       if (s) {
         const total = Object.values(s.skipped).reduce((a, b) => a + b, 0);
-        skipped.textContent = String(total);
+        const count = document.createElement('b');
+        count.textContent = String(total);
+        skipped.append(count);
         const reasons = document.createElement('div');
         reasons.className = 'reasons';
         reasons.textContent = Object.entries(s.skipped).map(([k, v]) => `${k}: ${v}`).join(', ');
@@ -381,7 +417,7 @@
         td(up, 'num'),
         td(s ? String(s.samples) : '-', 'num'),
         td(s ? String(s.dryRun ? 0 : s.posted) : '-', 'num'),
-        td(s ? skipped : '-', 'num'),
+        td(s ? skipped : '-', 'skipcell'),
         td(s ? String(s.failed + s.undelivered) : '-', 'num'),
         td(`${r.durationMs} ms`, 'num'),
         td(details),

@@ -1,0 +1,120 @@
+/**
+ * The explorer page in a real browser: the demo stack (BharatMart with traffic, the ingestion
+ * emulator, the built function invoked every 2 s over the Fn socket) started in this process, the
+ * page loaded in headless Debian Chromium through playwright-core. Saves a screenshot to
+ * test-artifacts/explorer.png (PROM2OCI_DOCS_SCREENSHOT=1 also writes docs/explorer.png).
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { startDemo, type Demo } from '../src/cli/demo';
+import { CHROMIUM_PATH, launchChromium, type HeadlessChromium } from './helpers/browser';
+import { requireBinary } from './helpers/requires';
+
+const ROOT = path.resolve(__dirname, '..');
+const FUNC = path.join(ROOT, 'dist/func.js');
+const ARTIFACT = path.join(ROOT, 'test-artifacts/explorer.png');
+
+/** Waits until the demo has made `n` invocations. */
+async function invocations(demo: Demo, n: number, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (demo.history.length < n) {
+    if (Date.now() > until) throw new Error(`only ${demo.history.length} invocations after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Types an MQL expression and submits it; resolves when the chart title shows it. */
+async function runMql(page: Page, mql: string, canonical: string): Promise<void> {
+  await page.fill('#mql', mql);
+  await page.click('#run');
+  await page.waitForFunction((q) => document.getElementById('chart-title')?.textContent === q, canonical, { timeout: 10_000 });
+}
+
+test('the explorer page charts http_requests_total, runs MQL and shows the invocations', { timeout: 120_000 }, async (t) => {
+  if (!requireBinary(t, CHROMIUM_PATH, 'chromium')) return;
+  assert.ok(existsSync(FUNC), `${FUNC} is missing: run npm run build (npm test does)`);
+  const demo = await startDemo({ entry: FUNC, intervalMs: 2000 });
+  let browser: HeadlessChromium | undefined;
+  try {
+    await invocations(demo, 3);
+    browser = await launchChromium();
+    const page = await browser.context.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      // The rejected query's 400 is expected; any other console error is not.
+      if (m.type() === 'error' && !/status of 400 \(Bad Request\)/.test(m.text())) pageErrors.push(m.text());
+    });
+    // Nothing may be fetched from anywhere but the emulator (no CDN, no fonts).
+    const foreign: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith(demo.emulator.url) && !r.url().startsWith('data:')) foreign.push(r.url());
+    });
+    await page.goto(`${demo.emulator.url}/`);
+    assert.equal(page.url(), demo.explorerUrl, '/ redirects to the explorer');
+
+    // The default view: http_requests_total by route, as a rate.
+    await page.waitForFunction(() => Number(document.getElementById('chart')?.dataset.points) > 0, undefined, { timeout: 20_000 });
+    assert.equal(await page.inputValue('#mql'), 'http_requests_total[1m].groupBy(route).rate()');
+    assert.equal(await page.textContent('#chart-title'), 'http_requests_total[1m].groupBy(route).rate()');
+    assert.equal(await page.inputValue('#namespace'), 'bharatmart');
+    assert.equal(await page.inputValue('#metric'), 'http_requests_total');
+    assert.ok(Number(await page.getAttribute('#chart', 'data-series')) >= 3, 'several routes charted');
+    assert.ok(await page.locator('#legend .item', { hasText: 'route=/api/products' }).count(), 'legend names the route');
+
+    // The form builds MQL: interval 10s (local only) and a filter on the route give several points per stream.
+    await page.selectOption('#interval', '10s');
+    await page.selectOption('#groupby', '');
+    await page.selectOption('#filter-key', 'route');
+    await page.selectOption('#filter-value', '/api/products');
+    await page.click('#filter-add');
+    await page.waitForFunction(() => (document.getElementById('mql') as HTMLInputElement).value.includes('{route = "/api/products"}'));
+    assert.match(await page.inputValue('#mql'), /^http_requests_total\[10s\]\{route = "\/api\/products"\}\.rate\(\)$/);
+    assert.match((await page.textContent('#query-warnings')) ?? '', /OCI accepts intervals from 1m to 1d/);
+
+    // The MQL box: the form users type in OCI. Wait until a stream has more than one point.
+    await runMql(page, 'http_requests_total[10s]{route = "/api/products"}.grouping().rate()', 'http_requests_total[10s]{route = "/api/products"}.grouping().rate()');
+    await page.waitForFunction(() => Number(document.getElementById('chart')?.dataset.maxSeriesPoints) > 1, undefined, { timeout: 40_000 });
+    const path0 = await page.getAttribute('#chart .series g path', 'd');
+    assert.ok(path0 && (path0.match(/L/g)?.length ?? 0) >= 1, `a line with more than one point: ${path0}`);
+    assert.equal(await page.getAttribute('#chart', 'data-series'), '1');
+    const latest = Number((await page.textContent('#latest tbody tr td.num'))?.replace(/[^\d.]/g, ''));
+    assert.ok(latest > 0, 'latest rate of /api/products is positive');
+
+    // What the subset does not support is a clear error, and the chart stays.
+    await page.fill('#mql', 'http_requests_total[1m].topK(3)');
+    await page.click('#run');
+    await page.waitForSelector('#query-error:not([hidden])');
+    assert.match((await page.textContent('#query-error')) ?? '', /Query error: topK\(\) is not supported here; supported: grouping\(\), groupBy\(\)/);
+
+    // The invocations panel shows the last runs, newest first, with their counts.
+    await runMql(page, 'http_requests_total[10s].groupBy(route).rate()', 'http_requests_total[10s].groupBy(route).rate()');
+    await page.waitForFunction((seq) => Number(document.querySelector('#invocations tbody tr')?.getAttribute('data-seq')) >= seq, demo.history.at(-1)!.seq, { timeout: 15_000 });
+    const firstRow = page.locator('#invocations tbody tr').first();
+    assert.equal(await firstRow.getAttribute('data-ok'), 'true');
+    assert.equal(await firstRow.locator('.badge').textContent(), 'ok');
+    const cells = await firstRow.locator('td').allTextContents();
+    assert.equal(cells[3], '1/1', 'targets up');
+    assert.ok(Number(cells[5]) > 50, `posted ${cells[5]}`);
+    assert.match(cells[6]!, /histogram_buckets_disabled: \d+/, 'skip reasons shown');
+    assert.ok((await page.locator('#invocations tbody tr').count()) >= 3);
+    assert.match((await page.textContent('#facts')) ?? '', /function every 2 s/);
+
+    // The screenshot: a range that fits the short run.
+    await page.selectOption('#range', '300000');
+    await page.waitForFunction(() => /last 5 minutes/.test(document.getElementById('chart-sub')?.textContent ?? ''));
+    await page.waitForFunction(() => Number(document.getElementById('chart')?.dataset.maxSeriesPoints) > 1, undefined, { timeout: 20_000 });
+    await mkdir(path.dirname(ARTIFACT), { recursive: true });
+    await page.screenshot({ path: ARTIFACT, fullPage: true });
+    if (process.env.PROM2OCI_DOCS_SCREENSHOT === '1') await copyFile(ARTIFACT, path.join(ROOT, 'docs/explorer.png'));
+    assert.deepEqual(foreign, [], 'no request leaves the emulator');
+    assert.deepEqual(pageErrors, [], 'no script errors on the page');
+  } finally {
+    await browser?.close();
+    await demo.stop();
+  }
+});
