@@ -12,6 +12,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { parseArgs, parseDuration, readEnvFile, settingFlagNames } from '../src/cli/args';
+import { startSchedule } from '../src/cli/schedule';
+import { SETTING_SPECS } from '../src/config/settings';
 import { startBharatMart, type BharatMart } from '../src/demo/bharatmart';
 import { makeConfigFile } from '../src/emulator/credentials';
 import { startIngestionEmulator } from '../src/emulator/server';
@@ -339,5 +342,77 @@ describe('invoke and start (need the build: npm run build)', () => {
     assert.equal((JSON.parse(r.stdout) as InvocationSummary).ok, true);
     const help = await runCli(['--help'], {}, [path.join(ROOT, 'bin/prom2oci.js')]);
     assert.match(help.stdout, /^usage: prom2oci <command>/);
+  });
+});
+
+describe('units: flags and schedule', () => {
+  test('every setting has a flag; aliases, --x=v, --set, booleans, unknown flags', () => {
+    const names = settingFlagNames();
+    for (const spec of SETTING_SPECS) {
+      if (spec.key === 'DRY_RUN') continue;
+      assert.ok(Object.values(names).includes(spec.key), `a flag for ${spec.key}`);
+      assert.equal(names[spec.key.toLowerCase().replace(/_/g, '-')], spec.key);
+    }
+    const a = parseArgs(['--endpoint=http://a/metrics', '--compartment', 'ocid1.x', '--json', '--set', 'POST_CONCURRENCY=2', '--histogram-buckets', 'true'], { flags: { json: 'boolean' }, settings: true });
+    assert.deepEqual(a.settings, { METRICS_ENDPOINT: 'http://a/metrics', COMPARTMENT_OCID: 'ocid1.x', POST_CONCURRENCY: '2', HISTOGRAM_BUCKETS: 'true' });
+    assert.deepEqual(a.settingFlags, { METRICS_ENDPOINT: '--endpoint', COMPARTMENT_OCID: '--compartment', POST_CONCURRENCY: '--set', HISTOGRAM_BUCKETS: '--histogram-buckets' });
+    assert.equal(a.flags.json, true);
+    assert.throws(() => parseArgs(['--endpoint'], { flags: {}, settings: true }), /--endpoint needs a value/);
+    assert.throws(() => parseArgs(['--json=yes'], { flags: { json: 'boolean' } }), /--json takes no value/);
+    assert.throws(() => parseArgs(['--endpoint', 'x'], { flags: {} }), /unknown flag --endpoint/);
+    assert.throws(() => parseArgs(['--set', 'nokey'], { flags: {}, settings: true }), /--set expects KEY=VALUE/);
+  });
+
+  test('durations and env files', async () => {
+    assert.equal(parseDuration('--interval', '60s'), 60_000);
+    assert.equal(parseDuration('--interval', '1m'), 60_000);
+    assert.equal(parseDuration('--interval', '500ms'), 500);
+    assert.equal(parseDuration('--interval', '2'), 2000);
+    assert.equal(parseDuration('--interval', '1.5h'), 5_400_000);
+    assert.throws(() => parseDuration('--interval', '10ms'), /at least 100 ms/);
+    assert.throws(() => parseDuration('--interval', '1 week'), /not a duration/);
+    const file = path.join(tmpdir(), `prom2oci-cli-${process.pid}.env`);
+    await writeFile(file, '# c\n\nexport A=1\nB = "two words"\nC=\'x=y\'\n');
+    try {
+      assert.deepEqual(readEnvFile(file), { A: '1', B: 'two words', C: 'x=y' });
+    } finally {
+      await rm(file, { force: true });
+    }
+  });
+
+  test('startSchedule: fixed slots, no overlap (slots skipped while a cycle runs), stop waits for the cycle in flight', async () => {
+    const starts: number[] = [];
+    const skipped: number[] = [];
+    let running = 0;
+    let overlap = false;
+    const t0 = Date.now();
+    const schedule = startSchedule(
+      async ({ cycle }) => {
+        starts.push(cycle);
+        running++;
+        overlap ||= running > 1;
+        await sleep(cycle === 2 ? 500 : 10); // cycle 2 (due at 200 ms) overruns the slots at 400 and 600 ms
+        running--;
+      },
+      { intervalMs: 200, onSkip: ({ cycle }) => skipped.push(cycle) },
+    );
+    await sleep(1100);
+    await schedule.stop();
+    assert.equal(overlap, false);
+    assert.deepEqual(skipped, [3, 4]);
+    assert.deepEqual(starts, [1, 2, 5, 6]);
+    assert.equal(schedule.started, 4);
+    assert.equal(schedule.skipped, 2);
+    assert.equal(schedule.nextDueAt, undefined);
+    assert.ok(Date.now() - t0 < 2000);
+
+    let finished = false;
+    const s2 = startSchedule(async () => {
+      await sleep(150);
+      finished = true;
+    }, { intervalMs: 1000 });
+    await sleep(20);
+    await s2.stop();
+    assert.equal(finished, true, 'stop() waited for the cycle in flight');
   });
 });
