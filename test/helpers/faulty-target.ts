@@ -5,6 +5,7 @@
  *
  * Routes (GET):
  *   /ok?n=K&name=N       K counter samples of family N (default 5, "faulty_ok_total"), text/plain
+ *   /histograms?series=S&buckets=B  S labelled histogram series of B buckets (+Inf included) + _sum + _count
  *   /ts?ahead=MS         two gauges: one with its own timestamp MS ms from now, one without
  *   /slow-headers?ms=MS  waits MS ms before the response head
  *   /trickle             sends the head and then one sample line every 100 ms, never ending
@@ -45,6 +46,17 @@ const TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 export function counterExposition(n: number, name = 'faulty_ok_total'): string {
   const lines = [`# HELP ${name} A counter from the faulty target.`, `# TYPE ${name} counter`];
   for (let i = 0; i < n; i++) lines.push(`${name}{series="${i}"} ${i + 1}`);
+  return lines.join('\n') + '\n';
+}
+
+/** A histogram family with `series` label sets of `buckets` buckets each: series * (buckets + 2) samples. */
+export function histogramExposition(series: number, buckets: number, name = 'faulty_latency_seconds'): string {
+  const lines = [`# HELP ${name} A histogram from the faulty target.`, `# TYPE ${name} histogram`];
+  for (let i = 0; i < series; i++) {
+    const labels = `route="/r/${i}",method="GET"`;
+    for (let b = 1; b < buckets; b++) lines.push(`${name}_bucket{${labels},le="${(b / 10).toFixed(1)}"} ${b * 3}`);
+    lines.push(`${name}_bucket{${labels},le="+Inf"} ${buckets * 3}`, `${name}_sum{${labels}} ${(i + 1) * 1.5}`, `${name}_count{${labels}} ${buckets * 3}`);
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -94,6 +106,7 @@ export async function startFaultyTarget(host = '127.0.0.1'): Promise<FaultyTarge
       res.end(body);
     };
     if (path === '/ok') return text(200, counterExposition(q('n', 5), u.searchParams.get('name') ?? undefined));
+    if (path === '/histograms') return text(200, histogramExposition(q('series', 10), q('buckets', 10)));
     if (path === '/ts') {
       const own = Date.now() + q('ahead', 0);
       return text(200, `# TYPE faulty_ts gauge\nfaulty_ts{kind="own"} 1 ${own}\nfaulty_ts{kind="scrape"} 2\n`);
