@@ -159,7 +159,8 @@ async function scrapeAll(rt: Runtime, stopAtMs: number, topts: TransformOptions)
   const source = rt.tokenSource();
   if (source) {
     try {
-      const t = await source.get(signal);
+      // Reading the token is part of the scrape: a Vault that does not answer gets SCRAPE_TIMEOUT_MS, not the whole invocation.
+      const t = await source.get(AbortSignal.any([signal, AbortSignal.timeout(s.scrapeTimeoutMs)]));
       token = t.token;
       if (t.stale) rt.log('warn', `using the previous bearer token: ${t.stale}`);
     } catch (e) {

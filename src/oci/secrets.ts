@@ -55,6 +55,7 @@ export function sdkSecretReader(client: secretsT.SecretsClient, secretId: string
     try {
       res = await withCallSignal(signal, () => client.getSecretBundle({ secretId }));
     } catch (e) {
+      if (signal.aborted) throw new SecretError('bearer token secret could not be read: OCI Vault did not answer in time');
       const status = (e as { statusCode?: number }).statusCode;
       if (status === 404) {
         throw new SecretError(`secret ${secretId} not found or not authorised (needs "Allow dynamic-group <dg> to read secret-bundles in compartment ... where target.secret.id='${secretId}'")`);

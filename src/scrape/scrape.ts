@@ -82,7 +82,10 @@ function describeScrapeError(e: unknown, opts: ScrapeOptions): string {
     case 'ETIMEDOUT': msg = 'connection timed out'; break;
     case 'CERT_HAS_EXPIRED': case 'DEPTH_ZERO_SELF_SIGNED_CERT': case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
       msg = `TLS certificate rejected (${err.code})`; break;
-    default: msg = err?.message ? `${err.code ? err.code + ': ' : ''}${err.message}` : String(e);
+    default:
+      // llhttp parse errors (HPE_*): something other than an HTTP server answered, e.g. a wrong port.
+      if (typeof err?.code === 'string' && err.code.startsWith('HPE_')) { msg = `not an HTTP response (is this the metrics port?): ${err.message}`; break; }
+      msg = err?.message ? `${err.code ? err.code + ': ' : ''}${err.message}` : String(e);
   }
   const token = opts.bearerToken;
   return token ? msg.split(token).join('[redacted]') : msg;
