@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closedPort, startStack, type Stack } from './helpers/stack';
-import { startFaultyTarget, type FaultyTarget } from './helpers/faulty-target';
+import { startFaultyTarget, startNonHttpServer, type FaultyTarget } from './helpers/faulty-target';
 import { assertAccounted, lastInvocationLog, summaryOf } from './helpers/reliability';
 
 /** One scrape case: the path on its own faulty target, and what the function must report. */
@@ -33,7 +33,11 @@ const CASES: Case[] = [
   { name: 'protobuf content type', path: '/protobuf', up: false, error: /unsupported content type "application\/vnd\.google\.protobuf/ },
   { name: 'binary garbage', path: '/garbage?seed=3', up: false, error: /^invalid exposition: line 1: / },
   { name: 'malformed exposition', path: '/malformed', up: false, error: /^invalid exposition: line 4: expected "," or "}"/ },
-  { name: 'connection reset', path: '/reset', up: false, error: /connection reset|socket hang up/ },
+  { name: 'connection reset', path: '/reset', up: false, error: /^connection reset by the target$/ },
+  { name: 'gzip header on a body that is not gzip', path: '/bad-gzip', up: false, error: /^invalid gzip body: / },
+  { name: 'an encoding never asked for', path: '/brotli', up: false, error: /^unsupported content encoding "br"$/ },
+  { name: 'connection closed mid-body', path: '/truncated', up: false, error: /^connection closed before the body was complete$/ },
+  { name: 'OpenMetrics although not negotiated', path: '/openmetrics', up: false, error: /unsupported content type "application\/openmetrics-text/ },
 ];
 
 describe('reliability: scrape faults through the function process', () => {
@@ -61,7 +65,8 @@ describe('reliability: scrape faults through the function process', () => {
     stack.emulator.reset();
     const refused = `http://127.0.0.1:${await closedPort()}/metrics`;
     const dns = 'http://no-such-host.invalid:9100/metrics';
-    const urls = [...CASES.map((c) => targets.get(c.name)!.url(c.path)), refused, dns];
+    const notHttp = await startNonHttpServer('SSH-2.0-OpenSSH_9.2\r\n');
+    const urls = [...CASES.map((c) => targets.get(c.name)!.url(c.path)), refused, dns, notHttp.url];
     // The other-host redirect needs its own instance: a target of its own.
     const redirector = await startFaultyTarget();
     const otherHostUrl = redirector.url(`/redirect?to=${encodeURIComponent(other.url('/ok'))}`);
@@ -89,6 +94,9 @@ describe('reliability: scrape faults through the function process', () => {
       const d = s.targets.find((t) => t.instance === 'no-such-host.invalid:9100')!;
       assert.match(d.error!, /DNS lookup failed/);
       assert.equal(upOf(d.instance), 0);
+      const n = byInstance(notHttp.url);
+      assert.match(n.error!, /^not an HTTP response \(is this the metrics port\?\): Parse Error: Expected HTTP/);
+      assert.equal(upOf(n.instance), 0);
       const o = s.targets.find((t) => t.instance === `127.0.0.1:${redirector.port}`)!;
       assert.match(o.error!, /redirect to a different host \(http:\/\/127\.0\.0\.2:\d+\/ok\) refused \(set SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS=true/);
       assert.equal(other.hits.get('/ok') ?? 0, 0, 'the other host was never contacted');
@@ -105,6 +113,7 @@ describe('reliability: scrape faults through the function process', () => {
       assert.equal(fn.alive, true);
     } finally {
       await redirector.close();
+      await notHttp.close();
     }
   });
 

@@ -129,13 +129,31 @@ describe('reliability: bearer token from Vault through the function process', ()
     assert.ok(fn.stdout.some((l) => l.includes('"level":"warn"') && l.includes('using the previous bearer token') && l.includes('500')));
   });
 
+  test('a Vault that never answers costs SCRAPE_TIMEOUT_MS, not the invocation: up=0 with the cause', async () => {
+    stack.emulator.reset();
+    stack.emulator.secrets.set(secretId('hanging'), TOKENS[3]!);
+    stack.emulator.enqueueFault({ hangMs: 60_000 }, 1, 'secrets');
+    const { invoke, fn } = await fnFor('hanging', { SCRAPE_TIMEOUT_MS: '1000' });
+    const started = Date.now();
+    const res = await invoke();
+    assert.ok(Date.now() - started < 4000, `answered after ${Date.now() - started} ms`);
+    assert.equal(res.status, 502);
+    assert.match((res.json as { detail: string }).detail, /bearer token secret could not be read: OCI Vault did not answer in time/);
+    assert.deepEqual(stack.emulator.accepted.filter((m) => m.name === 'up').map((m) => m.datapoints[0]!.value), [0, 0]);
+    // The next invocation reads the secret again and scrapes.
+    secured.token = TOKENS[3];
+    const next = summaryOf(await invoke());
+    assert.equal(next.targets[0]!.up, true, next.targets[0]!.error);
+    assert.equal(fn.alive, true);
+  });
+
   test('a token with a character HTTP headers cannot carry fails that secret, never the process', async () => {
     stack.emulator.secrets.set(secretId('unicode'), `${TOKENS[4]}é`);
     await assertSecretProblem('unicode', /cannot be sent in an HTTP header/);
   });
 
   test('no token ever appears in any captured byte (stdout, stderr, responses, errors)', () => {
-    assert.ok(seen.length >= 9, `all functions above were recorded (${seen.length})`);
+    assert.ok(seen.length >= 10, `all functions above were recorded (${seen.length})`);
     const all = seen.map(({ fn, responses }) => capturedText(fn, responses)).join('\n');
     assert.ok(all.length > 1000, 'something was captured');
     for (const token of TOKENS) {

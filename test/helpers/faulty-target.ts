@@ -17,6 +17,10 @@
  *   /protobuf            the protobuf content type with binary bytes
  *   /garbage?seed=S      text/plain with pseudo-random binary bytes
  *   /malformed           text/plain whose line 4 is malformed
+ *   /bad-gzip            Content-Encoding: gzip with bytes that are not gzip
+ *   /brotli              Content-Encoding: br (never asked for)
+ *   /truncated           Content-Length 10000, 30 bytes sent, then the connection is closed
+ *   /openmetrics         the OpenMetrics content type, although it was not negotiated
  *   /auth                /ok, but only with `Authorization: Bearer <token>` (else 401)
  *   /reset               destroys the connection without a response
  */
@@ -86,6 +90,28 @@ function gzipBomb(mb: number): Buffer {
   return b;
 }
 
+/** A TCP server on 127.0.0.1 that answers every connection with `bytes` and closes: not HTTP at all. */
+export async function startNonHttpServer(bytes: string | Buffer): Promise<{ url: string; port: number; close(): Promise<void> }> {
+  const net = await import('node:net');
+  const sockets = new Set<Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => undefined);
+    s.end(bytes);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/metrics`,
+    port,
+    close: () => new Promise((resolve) => {
+      server.close(() => resolve());
+      for (const s of sockets) s.destroy();
+    }),
+  };
+}
+
 /** Starts a faulty target on `host` (default 127.0.0.1). */
 export async function startFaultyTarget(host = '127.0.0.1'): Promise<FaultyTarget> {
   const sockets = new Set<Socket>();
@@ -148,6 +174,16 @@ export async function startFaultyTarget(host = '127.0.0.1'): Promise<FaultyTarge
     }
     if (path === '/garbage') return text(200, pseudoRandomBytes(4096, q('seed', 1)));
     if (path === '/malformed') return text(200, '# TYPE good_total counter\ngood_total 1\n# HELP other_total x\nother_total{a="1" 2\n');
+    if (path === '/bad-gzip') return text(200, Buffer.from('this is not gzip at all'), TEXT, { 'content-encoding': 'gzip' });
+    if (path === '/brotli') return text(200, Buffer.from([0x1b, 0x03, 0x00]), TEXT, { 'content-encoding': 'br' });
+    if (path === '/truncated') {
+      res.writeHead(200, { 'content-type': TEXT, 'content-length': '10000' });
+      res.write('truncated_total{a="1"} 1\ntrunc');
+      const t = setTimeout(() => { timers.delete(t); req.socket.destroy(); }, 20);
+      timers.add(t);
+      return;
+    }
+    if (path === '/openmetrics') return text(200, '# TYPE om counter\nom_total 1\n# EOF\n', 'application/openmetrics-text; version=1.0.0; charset=utf-8');
     if (path === '/auth') {
       const ok = state.token !== undefined && req.headers.authorization === `Bearer ${state.token}`;
       return ok ? text(200, counterExposition(3, 'secured_total')) : text(401, 'unauthorized\n', TEXT, { 'www-authenticate': 'Bearer' });
