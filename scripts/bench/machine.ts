@@ -8,6 +8,8 @@ export interface MachineInfo {
   node: string;
   os: string;
   date: string;
+  /** 1-minute load average when the benchmark started (other work on a shared machine shows here). */
+  loadAverage: number;
 }
 
 /** CPU model, logical cores, memory, node version, OS and the date (UTC). */
@@ -20,10 +22,11 @@ export function machineInfo(): MachineInfo {
     node: process.version,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    loadAverage: os.loadavg()[0]!,
   };
 }
 
 /** One markdown line naming the machine. */
 export function describeMachine(m: MachineInfo): string {
-  return `${m.cpu}, ${m.cores} cores, ${m.memory} RAM, Node ${m.node}, ${m.os}; ${m.date}`;
+  return `${m.cpu}, ${m.cores} cores, ${m.memory} RAM, Node ${m.node}, ${m.os}; ${m.date}; load average at start ${m.loadAverage.toFixed(2)}`;
 }

@@ -31,6 +31,28 @@ export function topSelfTime(file: string, n = 25): string[] {
   return [...by].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((v / total) * 100).toFixed(1).padStart(5)}%  ${k}`);
 }
 
+/** Inclusive time (ms) of the functions with these names (outermost frames only, so recursion is not counted twice). */
+export function inclusiveMs(file: string, names: string[]): Record<string, number> {
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: (ProfileNode & { children?: number[] })[]; startTime: number; endTime: number; samples: number[] };
+  const msPerSample = (prof.endTime - prof.startTime) / 1000 / prof.samples.length;
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const out: Record<string, number> = Object.assign(Object.create(null) as Record<string, number>, Object.fromEntries(names.map((n) => [n, 0])));
+  /** Sum of hits of a subtree. */
+  const total = (id: number): number => {
+    const n = byId.get(id)!;
+    return n.hitCount + (n.children ?? []).reduce((a, c) => a + total(c), 0);
+  };
+  /** Walks down, charging a subtree to the first named frame met. */
+  const walk = (id: number): void => {
+    const n = byId.get(id)!;
+    const name = n.callFrame.functionName.replace(/\d+$/, '');
+    if (name in out) out[name]! += total(id) * msPerSample;
+    else for (const c of n.children ?? []) walk(c);
+  };
+  walk(prof.nodes[0]!.id);
+  return out;
+}
+
 /** Starts the rig, runs warm-up + measured invocation under the profiler, prints the hot spots. */
 async function main(): Promise<void> {
   const samples = Number(process.argv[2] ?? 100_000);
@@ -65,6 +87,8 @@ async function main(): Promise<void> {
   if (latest) {
     console.log(`profile: ${latest}`);
     for (const line of topSelfTime(latest)) console.log(line);
+    const stages = ['parseExposition', 'toOciMetrics', 'publish', 'scrapeTarget', 'postMetricData', 'signHttpRequest', 'serialize', 'fetch'];
+    console.log('inclusive ms (needs PROM2OCI_BUILD_READABLE=1 build):', JSON.stringify(inclusiveMs(latest, stages), (_k, v: unknown) => (typeof v === 'number' ? Math.round(v) : v)));
   }
 }
 

@@ -3,6 +3,7 @@
  * the medians and renders the table. Every function process is started fresh and stopped.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { InvocationSummary } from '../../src/handler/run';
 import type { LocalFunction } from '../../src/fnlocal/agent';
 import { runLabBaseline, labClient, type LabRunResult } from './lab-baseline';
@@ -29,6 +30,8 @@ export interface InvocationRun {
   calls: number;
   throttled: number;
   peakRssBytes: number | null;
+  /** CPU time (user + system) the function process spent on this call, ms: less noisy than wall time on a shared machine. */
+  cpuMs: number;
   /** Emulator arrival times (ms) of the accepted data calls, for the achieved rate. */
   acceptedCallTimes: number[];
 }
@@ -38,6 +41,8 @@ export interface ColdRun {
   nodeBareMs: number;
   readyMs: number;
   firstAnswerMs: number;
+  /** CPU time of the function process from spawn to the first answer, ms. */
+  cpuToFirstAnswerMs: number;
   posted: number;
 }
 
@@ -51,6 +56,18 @@ export function timeBareNode(): Promise<number> {
   });
 }
 
+/** CPU time (user + system) a process has used so far, ms (Linux /proc; NaN elsewhere). */
+export function processCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of stat (utime, stime) are at 11 and 12 after the command name; clock ticks are 100/s on Linux.
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
 /** The Fn-Deadline of a benchmark invocation. */
 function deadline(): Date {
   return new Date(Date.now() + BENCH_DEADLINE_S * 1000);
@@ -59,7 +76,9 @@ function deadline(): Date {
 /** Invokes once and checks the function delivered everything; throws with its output otherwise. */
 export async function invokeMeasured(stack: BenchStack, fn: LocalFunction): Promise<InvocationRun> {
   stack.emulator.reset();
+  const cpuBefore = processCpuMs(fn.pid);
   const res = await fn.invoke({ body: '', deadline: deadline() });
+  const cpuMs = processCpuMs(fn.pid) - cpuBefore;
   const summary = res.json as InvocationSummary | undefined;
   if (res.status !== 200 || !summary?.ok) throw new Error(`invocation failed (${res.status}): ${res.body.slice(0, 500)}\n${fn.stderr.slice(-5).join('\n')}`);
   const metricsCalls = stack.emulator.calls.filter((c) => c.route === 'metrics');
@@ -70,6 +89,7 @@ export async function invokeMeasured(stack: BenchStack, fn: LocalFunction): Prom
     calls: stack.emulator.counters.postMetricData,
     throttled: stack.emulator.counters.throttled,
     peakRssBytes: fn.peakRssBytes(),
+    cpuMs,
     acceptedCallTimes: metricsCalls.filter((c) => c.status === 200).map((c) => c.time),
   };
 }
@@ -82,7 +102,7 @@ export async function coldStarts(stack: BenchStack, runs: number, env: Record<st
     const fn = await stack.startFn(env);
     try {
       const r = await invokeMeasured(stack, fn);
-      out.push({ nodeBareMs, readyMs: fn.readyMs, firstAnswerMs: r.wallMs, posted: r.summary.posted });
+      out.push({ nodeBareMs, readyMs: fn.readyMs, firstAnswerMs: r.wallMs, cpuToFirstAnswerMs: processCpuMs(fn.pid), posted: r.summary.posted });
     } finally {
       await fn.stop();
     }

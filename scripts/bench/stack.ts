@@ -2,6 +2,7 @@
  * The benchmark's end-to-end rig, all on 127.0.0.1: the signature-verifying ingestion emulator,
  * self-made resource-principal credentials, and `dist/func.js` started by the local Fn agent.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,14 +12,36 @@ import { startFunction, type LocalFunction } from '../../src/fnlocal/agent';
 
 export const COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaaprom2ocibenchcompartment';
 export const FUNC_ENTRY = path.resolve(__dirname, '../../dist/func.js');
+const DOCKERFILE = path.resolve(__dirname, '../../Dockerfile');
+
+/**
+ * The node flags the image runs the function with: the items between "node" and "dist/func.js" in
+ * the Dockerfile's ENTRYPOINT, so the benchmark measures what is deployed.
+ */
+export function entrypointNodeArgs(dockerfile = DOCKERFILE): string[] {
+  let text: string;
+  try {
+    text = readFileSync(dockerfile, 'utf8');
+  } catch {
+    return [];
+  }
+  const m = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(text);
+  if (!m) return [];
+  const argv = JSON.parse(m[1]!) as string[];
+  const entry = argv.indexOf('dist/func.js');
+  return argv[0] === 'node' && entry > 0 ? argv.slice(1, entry) : [];
+}
+
+/** Node flags of every function process started by the benchmark. */
+export const FUNCTION_NODE_ARGS = entrypointNodeArgs();
 
 /** The running rig. */
 export interface BenchStack {
   emulator: IngestionEmulator;
   /** OCI_RESOURCE_PRINCIPAL_* for the function (and the lab baseline). */
   rpEnv: Record<string, string>;
-  /** Starts `node dist/func.js` with RP auth, the emulator endpoints and `env`. */
-  startFn(env: Record<string, string>, memoryMb?: number): Promise<LocalFunction>;
+  /** Starts `node [nodeArgs] dist/func.js` with RP auth, the emulator endpoints and `env`. */
+  startFn(env: Record<string, string>, nodeArgs?: string[]): Promise<LocalFunction>;
   close(): Promise<void>;
 }
 
@@ -32,10 +55,11 @@ export async function startBenchStack(): Promise<BenchStack> {
   return {
     emulator,
     rpEnv: rp.env,
-    async startFn(env, memoryMb = 256) {
+    async startFn(env, nodeArgs = FUNCTION_NODE_ARGS) {
       const fn = await startFunction({
         entry: FUNC_ENTRY,
-        memoryMb,
+        memoryMb: 256,
+        nodeArgs,
         env: { ...rp.env, OCI_MONITORING_ENDPOINT: emulator.url, OCI_SECRETS_ENDPOINT: emulator.url, COMPARTMENT_OCID: COMPARTMENT, ...env },
       });
       fns.add(fn);
