@@ -199,8 +199,24 @@ await Promise.all([
   }),
 ]);
 
-// The code cache: load the SDK bundle once through the same loader (same source text) and save what V8 compiled.
-execFileSync(process.execPath, ['-e', SDK_LOADER.replace('loadSdkBundle(__dirname)', "loadSdkBundle(require('path').resolve('dist'))")], {
+/** Node flags of the image's ENTRYPOINT (between "node" and "dist/func.js"): V8 only accepts a cache made with the same flags. */
+async function entrypointNodeFlags() {
+  let text;
+  try {
+    text = await readFile('Dockerfile', 'utf8');
+  } catch {
+    return [];
+  }
+  const m = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(text);
+  const argv = m ? JSON.parse(m[1]) : [];
+  const entry = argv.indexOf('dist/func.js');
+  return argv[0] === 'node' && entry > 0 ? argv.slice(1, entry) : [];
+}
+
+// The code cache: load the SDK bundle once through the same loader (same source text), with the
+// runtime's node flags, and save what V8 compiled.
+const loaderForBuild = SDK_LOADER.replace('loadSdkBundle(__dirname)', "loadSdkBundle(require('path').resolve('dist'))");
+execFileSync(process.execPath, [...(await entrypointNodeFlags()), '-e', loaderForBuild], {
   env: { ...process.env, PROM2OCI_WRITE_CACHE: '1' },
   stdio: 'inherit',
 });
