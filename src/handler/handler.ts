@@ -80,11 +80,21 @@ export function createHandler(env: Env, log: Logger): (input: unknown, ctx: Invo
         rt.postBatch(); // fail fast on auth/config problems, before scraping
         rt.tokenSource();
       } else if (settings.bearerTokenSecretId) rt.tokenSource();
-      return await runInvocation(rt, { dryRun, deadline: ctx.deadline ?? undefined });
+      return await runInvocation(rt, { dryRun, deadline: validDeadline(ctx.deadline, log) });
     } catch (e) {
       return failure(e, log);
     }
   };
+}
+
+/** The invocation's deadline; an unparsable Fn-Deadline (the FDK yields an Invalid Date) falls back to FUNCTION_TIMEOUT_SECONDS. */
+function validDeadline(deadline: Date | null, log: Logger): Date | undefined {
+  if (deadline === null) return undefined;
+  if (Number.isNaN(deadline.getTime())) {
+    log('warn', 'the Fn-Deadline header is not a date; using FUNCTION_TIMEOUT_SECONDS instead');
+    return undefined;
+  }
+  return deadline;
 }
 
 /** Turns any error into a logged FunctionFailure with a cause a user can act on. */
