@@ -10,6 +10,8 @@ import type { LocalFunction } from '../src/fnlocal/agent';
 import { startStack, type Stack } from './helpers/stack';
 import { startFaultyTarget, type FaultyTarget } from './helpers/faulty-target';
 import { assertAccounted, summaryOf } from './helpers/reliability';
+import { createHandler } from '../src/handler/handler';
+import type { InvocationSummary } from '../src/handler/run';
 
 /** Invokes with a deadline `ms` from now; the agent gives up (and kills) at the deadline itself. */
 async function invokeWithDeadline(fn: LocalFunction, ms: number) {
@@ -82,7 +84,8 @@ describe('reliability: the invocation deadline', () => {
       const fn = await stack.startFn({ METRICS_ENDPOINT: slow.url('/slow-headers?ms=10000'), SCRAPE_TIMEOUT_MS: '1000' });
       const { res } = await invokeWithDeadline(fn, 2500);
       assert.equal(res.status, 502);
-      assert.match((res.json as { detail: string }).detail, /the target is down .*timed out after \d+ ms \(the invocation deadline left only that for the scrape; raise the function timeout\)/);
+      // Whichever fires first, the scrape's own (cut) timeout or the deadline signal, the cause says "deadline".
+      assert.match((res.json as { detail: string }).detail, /the target is down .*(timed out after \d+ ms \(the invocation deadline left only that for the scrape; raise the function timeout\)|aborted: the invocation deadline is near)/);
       // The same warm container serves the next invocation (default 30 s deadline) normally.
       const next = await fn.invoke();
       assert.equal(next.status, 502);
@@ -92,5 +95,15 @@ describe('reliability: the invocation deadline', () => {
     } finally {
       await slow.close();
     }
+  });
+
+  test('an unparsable Fn-Deadline (Invalid Date from the FDK) falls back to FUNCTION_TIMEOUT_SECONDS', async () => {
+    const lines: string[] = [];
+    const handler = createHandler({ METRICS_ENDPOINT: target.url('/ok?n=3'), DRY_RUN: 'true' }, (level, msg) => lines.push(`${level} ${msg}`));
+    const s = (await handler('', { deadline: new Date(Number.NaN) })) as InvocationSummary;
+    assert.equal(s.ok, true);
+    assert.equal(s.targets[0]!.up, true, s.targets[0]!.error);
+    assertAccounted(s, 'invalid deadline');
+    assert.ok(lines.some((l) => l.startsWith('warn the Fn-Deadline header is not a date')));
   });
 });
