@@ -11,6 +11,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { startDemo, type Demo } from '../src/cli/demo';
+import { createExplorerHandler } from '../src/emulator/explorer/serve';
+import { startIngestionEmulator } from '../src/emulator/server';
 import { CHROMIUM_PATH, launchChromium, type HeadlessChromium } from './helpers/browser';
 import { requireBinary } from './helpers/requires';
 
@@ -116,5 +118,32 @@ test('the explorer page charts http_requests_total, runs MQL and shows the invoc
   } finally {
     await browser?.close();
     await demo.stop();
+  }
+});
+
+test('the explorer routes: redirect, assets, invocations JSON, nothing else served', async () => {
+  const emu = await startIngestionEmulator({ extraHandler: createExplorerHandler({ invocations: () => [{ seq: 1, ok: true }], info: () => ({ intervalMs: 60_000 }) }) });
+  try {
+    const root = await fetch(`${emu.url}/`, { redirect: 'manual' });
+    assert.equal(root.status, 302);
+    assert.equal(root.headers.get('location'), '/explorer/');
+    for (const [p, type] of [['/explorer/', 'text/html'], ['/explorer/app.js', 'text/javascript'], ['/explorer/style.css', 'text/css']] as const) {
+      const res = await fetch(emu.url + p);
+      assert.equal(res.status, 200, p);
+      assert.match(res.headers.get('content-type') ?? '', new RegExp(type));
+      // The SVG namespace URI is a name, not a request.
+      assert.doesNotMatch(await res.text(), /https?:\/\/(?!127\.0\.0\.1|www\.w3\.org\/2000\/svg)[a-z]/i, `${p} references no remote host`);
+    }
+    assert.deepEqual(await (await fetch(`${emu.url}/explorer/api/invocations`)).json(), { info: { intervalMs: 60_000 }, invocations: [{ seq: 1, ok: true }] });
+    for (const p of ['/explorer/serve.ts', '/explorer/%2e%2e/serve.ts', '/explorer/../../package.json', '/explorer/nope.js']) {
+      const res = await fetch(emu.url + p);
+      assert.equal(res.status, 404, p);
+      assert.doesNotMatch(await res.text(), /createExplorerHandler|"name": "prom2oci"/, p);
+    }
+    assert.equal((await fetch(`${emu.url}/explorer/`, { method: 'POST' })).status, 405);
+    // Paths that normalise out of /explorer/ are not the page's: the OCI side answers them 404.
+    assert.ok(emu.calls.every((c) => c.status === 404 && !c.path.startsWith('/explorer')), JSON.stringify(emu.calls));
+  } finally {
+    await emu.close();
   }
 });
