@@ -103,6 +103,7 @@ test('the explorer page charts http_requests_total, runs MQL and shows the invoc
     assert.equal(cells[3], '1/1', 'targets up');
     assert.ok(Number(cells[5]) > 50, `posted ${cells[5]}`);
     assert.match(cells[6]!, /histogram_buckets_disabled: \d+/, 'skip reasons shown');
+    assert.match((await firstRow.locator('.target.up').textContent()) ?? '', /^up 127\.0\.0\.1:\d+: \d+ samples in \d+ ms$/, 'up per target');
     assert.ok((await page.locator('#invocations tbody tr').count()) >= 3);
     assert.match((await page.textContent('#facts')) ?? '', /function every 2 s/);
 
@@ -113,6 +114,13 @@ test('the explorer page charts http_requests_total, runs MQL and shows the invoc
     await mkdir(path.dirname(ARTIFACT), { recursive: true });
     await page.screenshot({ path: ARTIFACT, fullPage: true });
     if (process.env.PROM2OCI_DOCS_SCREENSHOT === '1') await copyFile(ARTIFACT, path.join(ROOT, 'docs/explorer.png'));
+
+    // A target that goes away: the next invocations fail and the panel says why.
+    await demo.bharatmart.stop();
+    await page.waitForSelector('#invocations tbody tr[data-ok="false"]', { timeout: 20_000 });
+    const failed = page.locator('#invocations tbody tr[data-ok="false"]').first();
+    assert.equal(await failed.locator('.badge').textContent(), 'failed');
+    assert.match((await failed.textContent()) ?? '', /the target is down \(http:\/\/127\.0\.0\.1:\d+\/metrics: connection refused\)/);
     assert.deepEqual(foreign, [], 'no request leaves the emulator');
     assert.deepEqual(pageErrors, [], 'no script errors on the page');
   } finally {

@@ -389,11 +389,14 @@
         reasons.className = 'reasons';
         reasons.textContent = Object.entries(s.skipped).map(([k, v]) => `${k}: ${v}`).join(', ');
         skipped.append(reasons);
-        for (const t of s.targets.filter((t) => !t.up)) {
+        // Every target: up or down, what it gave, and why not when it is down.
+        for (const t of s.targets) {
           const line = document.createElement('div');
-          line.innerHTML = '<span class="target"></span> ';
-          line.firstChild.textContent = `${t.url}:`;
-          line.append(t.error || 'down');
+          line.className = `target ${t.up ? 'up' : 'down'}`;
+          line.dataset.up = String(t.up);
+          line.textContent = t.up
+            ? `up ${t.instance}: ${t.samples} samples in ${Math.round(t.durationMs)} ms`
+            : `down ${t.url}: ${t.error || 'no answer'}`;
           details.append(line);
         }
         for (const e of s.errors.slice(0, 3)) {
