@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { SETTING_SPECS } from '../src/config/settings';
 import { startStack, type Stack } from './helpers/stack';
 import { startFaultyTarget, type FaultyTarget } from './helpers/faulty-target';
-import { assertAccounted, summaryOf } from './helpers/reliability';
+import { assertAccounted, summaryOf, waitForLine } from './helpers/reliability';
 
 /** key -> wrong values (each must be refused naming the key). Every SETTING_SPECS key is here. */
 const BAD: Record<string, string[]> = {
@@ -70,7 +70,7 @@ describe('reliability: bad configuration and bad invocations', () => {
         assert.ok(elapsed < 1500, `${what}: failed fast (${elapsed} ms)`);
         const out = [...fn.stdout, ...fn.stderr].join('\n');
         assert.doesNotMatch(out + res.body, /\n\s+at /, `${what}: no stack trace`);
-        assert.ok(fn.stdout.some((l) => l.includes('"level":"error"') && l.includes(`"key":"${key}"`)), `${what}: logged with its key`);
+        await waitForLine(fn, (l) => l.includes('"level":"error"') && l.includes(`"key":"${key}"`)); // logged with its key
         assert.equal(fn.alive, true);
         await fn.stop();
       }));

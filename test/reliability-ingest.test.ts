@@ -112,7 +112,7 @@ describe('reliability: ingestion faults through the function process', () => {
       assert.equal(stack.emulator.accepted.filter((m) => m.name === 'faulty_ts').length, 1, 'its batch-mate was kept');
       const failedMetric = stack.emulator.accepted.find((m) => m.name === 'scrape_series_failed' && m.dimensions.instance === s.targets[0]!.instance)!;
       assert.equal(failedMetric.datapoints[0]!.value, 1, 'the failure is visible as a self-metric too');
-      assert.equal(lastInvocationLog(fn).failed, 1);
+      assert.equal((await lastInvocationLog(fn)).failed, 1);
     } finally {
       stack.emulator.options.now = realNow;
       stack.emulator.options.maxClockSkewMs = 300_000;
@@ -132,7 +132,7 @@ describe('reliability: ingestion faults through the function process', () => {
       assert.match(detail, /none of 500 series was posted: 401 NotAuthenticated/);
       assert.match(detail, /clock is within 5 minutes/);
       assert.equal(stack.emulator.counters.postMetricData, 1, 'one call: slow start saw the 401, nothing else was sent');
-      const logged = lastInvocationLog(fn);
+      const logged = await lastInvocationLog(fn);
       assert.equal(logged.requests, 1);
       assert.equal(logged.retries, 0);
       assert.equal(logged.errors.length, 1, 'reported once (not again for the self-metrics)');
@@ -155,7 +155,7 @@ describe('reliability: ingestion faults through the function process', () => {
       assert.match(detail, /404 NotAuthorizedOrNotFound/);
       assert.match(detail, /Allow dynamic-group <dg> to use metrics in compartment/);
       assert.equal(stack.emulator.counters.postMetricData, 1);
-      assert.equal(lastInvocationLog(fn).errors.length, 1);
+      assert.equal((await lastInvocationLog(fn)).errors.length, 1);
     } finally {
       stack.emulator.options.authorizedCompartments = undefined;
     }

@@ -106,7 +106,7 @@ describe('reliability: scrape faults through the function process', () => {
       assert.ok(elapsed < 4000, `targets are scraped concurrently (${elapsed} ms)`);
       assert.equal(stack.emulator.accepted.filter((m) => m.name === 'up').length, urls.length, 'one up per target');
       // The one log line carries every target's error.
-      const logged = lastInvocationLog(fn);
+      const logged = await lastInvocationLog(fn);
       assert.equal(logged.msg, 'invocation complete');
       assert.equal(logged.targets.filter((t) => !t.up).length, urls.length - 2);
       assert.ok(logged.targets.every((t) => t.up || typeof t.error === 'string'));
@@ -158,7 +158,7 @@ describe('reliability: scrape faults through the function process', () => {
     assert.match(detail, /line 4/);
     assert.equal(upOf(`127.0.0.1:${a.port}`), 0);
     assert.equal(upOf(`127.0.0.1:${b.port}`), 0);
-    const logged = lastInvocationLog(fn);
+    const logged = await lastInvocationLog(fn);
     assert.equal(logged.level, 'error');
     assert.equal(logged.series, 0);
     assert.equal(logged.posted + logged.failed + logged.undelivered, 0);

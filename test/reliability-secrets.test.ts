@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { InvokeResult, LocalFunction } from '../src/fnlocal/agent';
 import { startStack, type Stack } from './helpers/stack';
 import { startFaultyTarget, type FaultyTarget } from './helpers/faulty-target';
-import { assertAccounted, capturedText, summaryOf } from './helpers/reliability';
+import { assertAccounted, capturedText, summaryOf, waitForLine } from './helpers/reliability';
 
 const secretId = (name: string) => `ocid1.vaultsecret.oc1..aaaaaaaa${name}`;
 /** Every token value used below: none may ever be seen outside the scrape's Authorization header. */
@@ -126,7 +126,7 @@ describe('reliability: bearer token from Vault through the function process', ()
     stack.emulator.enqueueFault({ status: 500 }, 1, 'secrets');
     const stale = summaryOf(await invoke());
     assert.equal(stale.targets[0]!.up, true, stale.targets[0]!.error);
-    assert.ok(fn.stdout.some((l) => l.includes('"level":"warn"') && l.includes('using the previous bearer token') && l.includes('500')));
+    await waitForLine(fn, (l) => l.includes('"level":"warn"') && l.includes('using the previous bearer token') && l.includes('500'));
   });
 
   test('a Vault that never answers costs SCRAPE_TIMEOUT_MS, not the invocation: up=0 with the cause', async () => {

@@ -42,11 +42,29 @@ export function summaryOf(res: InvokeResult): InvocationSummary {
   return res.json as InvocationSummary;
 }
 
-/** The last "invocation complete"/"invocation delivered nothing" log line of a function, parsed. */
-export function lastInvocationLog(fn: LocalFunction): InvocationSummary & { level: string; msg: string } {
-  const line = [...fn.stdout].reverse().find((l) => l.includes('"msg":"invocation '));
-  assert.ok(line, 'an invocation log line was written');
-  return JSON.parse(line) as InvocationSummary & { level: string; msg: string };
+/**
+ * Waits for a stdout line of the function matching `pred` (the response can arrive over the socket
+ * before the log line has crossed the stdout pipe), returning the newest match.
+ */
+export async function waitForLine(fn: LocalFunction, pred: (line: string) => boolean, timeoutMs = 3000): Promise<string> {
+  const started = Date.now();
+  for (;;) {
+    const line = [...fn.stdout].reverse().find(pred);
+    if (line) return line;
+    assert.ok(Date.now() - started < timeoutMs, 'the expected log line was written');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** The newest "invocation complete"/"invocation delivered nothing" log line of a function, parsed. */
+export async function lastInvocationLog(fn: LocalFunction, after = 0): Promise<InvocationSummary & { level: string; msg: string }> {
+  const started = Date.now();
+  for (;;) {
+    const lines = fn.stdout.slice(after).filter((l) => l.includes('"msg":"invocation '));
+    if (lines.length > 0) return JSON.parse(lines[lines.length - 1]!) as InvocationSummary & { level: string; msg: string };
+    assert.ok(Date.now() - started < 3000, 'an invocation log line was written');
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /** Every byte a function let out: its stdout and stderr lines and the given responses (headers and bodies). */
