@@ -20,7 +20,7 @@ async function invokeWithDeadline(fn: LocalFunction, ms: number) {
   const answeredAt = Date.now();
   assert.ok(answeredAt < deadline.getTime(), `answered ${deadline.getTime() - answeredAt} ms before the deadline`);
   assert.equal(fn.alive, true, 'never killed by the platform');
-  return { res, marginMs: deadline.getTime() - answeredAt };
+  return { res, marginMs: deadline.getTime() - answeredAt, deadlineMs: deadline.getTime() };
 }
 
 describe('reliability: the invocation deadline', () => {
@@ -40,7 +40,7 @@ describe('reliability: the invocation deadline', () => {
     stack.emulator.options.latencyMs = 600;
     try {
       const fn = await stack.startFn({ METRICS_ENDPOINT: target.url('/ok?n=3000'), POST_CONCURRENCY: '2', POST_CALLS_PER_SECOND: '200' });
-      const { res, marginMs } = await invokeWithDeadline(fn, 5000);
+      const { res, marginMs, deadlineMs } = await invokeWithDeadline(fn, 5000);
       const s = summaryOf(res);
       assertAccounted(s, 'slow emulator');
       assert.equal(s.ok, true, 'partial success');
@@ -50,6 +50,8 @@ describe('reliability: the invocation deadline', () => {
       assert.ok(s.errors.some((e) => /deadline/.test(e.message)), JSON.stringify(s.errors));
       assert.equal(s.selfMetrics.posted, 6, 'time was kept for the self-metrics');
       assert.ok(marginMs >= 300, `a margin is kept for the response (${marginMs} ms)`);
+      const lastStart = Math.max(...stack.emulator.calls.map((c) => c.time));
+      assert.ok(lastStart < deadlineMs - 1000, `no call started in the last second before the deadline (last ${deadlineMs - lastStart} ms before)`);
       const stored = stack.emulator.accepted.filter((m) => m.name === 'faulty_ok_total').length;
       // A call cut off by the deadline may still have been stored by OCI: at least what we report.
       assert.ok(stored >= s.posted && stored <= s.posted + 2 * 50, `stored ${stored}, posted ${s.posted}`);
@@ -65,9 +67,10 @@ describe('reliability: the invocation deadline', () => {
     stack.emulator.options.rateLimitPerSecond = 2;
     try {
       const fn = await stack.startFn({ METRICS_ENDPOINT: target.url('/ok?n=2000'), POST_CONCURRENCY: '8', POST_CALLS_PER_SECOND: '200' });
-      const { res } = await invokeWithDeadline(fn, 6000);
+      const { res, deadlineMs } = await invokeWithDeadline(fn, 6000);
       const s = summaryOf(res);
       assertAccounted(s, 'throttling emulator');
+      assert.ok(stack.emulator.calls.every((c) => c.time < deadlineMs - 1000), 'no call started in the last second before the deadline');
       assert.ok(s.throttled > 0);
       assert.ok(s.posted > 0 && s.undelivered > 0, `posted ${s.posted}, undelivered ${s.undelivered}`);
       assert.equal(s.posted + s.undelivered, 2000);
