@@ -179,7 +179,7 @@ function getOnce(url: URL, opts: ScrapeOptions, deadline: number, credentialsFro
       }
       if (status !== 200) {
         res.resume();
-        return fail(new ScrapeError(`HTTP ${status}${res.statusMessage ? ' ' + res.statusMessage : ''}`));
+        return fail(new ScrapeError(`HTTP ${status}${res.statusMessage ? ' ' + res.statusMessage : ''}${authHint(status, opts, credentialsFrom)}`));
       }
       const type = String(res.headers['content-type'] ?? '');
       if (type && !/^text\/plain\b/i.test(type)) {
@@ -197,6 +197,14 @@ function getOnce(url: URL, opts: ScrapeOptions, deadline: number, credentialsFro
       );
     }
   });
+}
+
+/** For 401/403 from a target: which credentials were refused, or that some are needed. */
+function authHint(status: number, opts: ScrapeOptions, credentialsFrom: URL | undefined): string {
+  if (status !== 401 && status !== 403) return '';
+  if (opts.bearerToken) return ' (the target refused the bearer token: check the Vault secret; a rotated one is read again after SECRET_CACHE_TTL_SECONDS)';
+  if (credentialsFrom?.username) return ' (the target refused the user:password of the URL)';
+  return ' (the target wants credentials: set SCRAPE_BEARER_TOKEN_SECRET_OCID or put user:password in the URL)';
 }
 
 /** Reads a response body, gunzipping when needed, failing once it exceeds maxBytes (decompressed). */
