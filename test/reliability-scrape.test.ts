@@ -34,6 +34,7 @@ const CASES: Case[] = [
   { name: 'binary garbage', path: '/garbage?seed=3', up: false, error: /^invalid exposition: line 1: / },
   { name: 'malformed exposition', path: '/malformed', up: false, error: /^invalid exposition: line 4: expected "," or "}"/ },
   { name: 'connection reset', path: '/reset', up: false, error: /^connection reset by the target$/ },
+  { name: 'credentials wanted', path: '/auth', up: false, error: /^HTTP 401 Unauthorized \(the target wants credentials: set SCRAPE_BEARER_TOKEN_SECRET_OCID or put user:password in the URL\)$/ },
   { name: 'gzip header on a body that is not gzip', path: '/bad-gzip', up: false, error: /^invalid gzip body: / },
   { name: 'an encoding never asked for', path: '/brotli', up: false, error: /^unsupported content encoding "br"$/ },
   { name: 'connection closed mid-body', path: '/truncated', up: false, error: /^connection closed before the body was complete$/ },

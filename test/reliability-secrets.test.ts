@@ -113,7 +113,7 @@ describe('reliability: bearer token from Vault through the function process', ()
     const cached = summaryOf(await invoke());
     assertAccounted(cached, 'cached old token');
     assert.equal(cached.targets[0]!.up, false, 'still the cached token within the TTL');
-    assert.match(cached.targets[0]!.error!, /^HTTP 401 Unauthorized$/);
+    assert.match(cached.targets[0]!.error!, /^HTTP 401 Unauthorized \(the target refused the bearer token: check the Vault secret; a rotated one is read again after SECRET_CACHE_TTL_SECONDS\)$/);
     assert.equal(cached.targets[1]!.up, true);
     assert.equal(stack.emulator.secretFetchCounts.get(id), 1);
     await new Promise((r) => setTimeout(r, 1100));
