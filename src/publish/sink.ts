@@ -39,6 +39,8 @@ const HINTS: Record<number, string> = {
   404: 'not authorised or not found: usually a missing IAM policy "Allow dynamic-group <dg> to use metrics in compartment ... where target.metrics.namespace=\'<ns>\'" (new policies can take ~15 min), or a wrong COMPARTMENT_OCID',
 };
 
+const NETWORK_HINT = 'check OCI_MONITORING_ENDPOINT, and that the function\'s subnet reaches OCI services through a service gateway or NAT gateway';
+
 /** The PostBatch that uses the real SDK client. */
 export function sdkPostBatch(client: monitoringT.MonitoringClient): PostBatch {
   return async (batch, signal) => {
@@ -79,17 +81,29 @@ function matchRejected(batch: OciMetric[], failed: { message: string; metricData
 
 /** Turns an SDK error (OciError or a plain network error object) into a PostError. */
 export function classify(e: unknown, signal?: AbortSignal): PostError {
-  const err = (e ?? {}) as { statusCode?: number; serviceCode?: string; message?: string; opcRequestId?: string | null; code?: string; name?: string };
+  const err = (e ?? {}) as { statusCode?: number; serviceCode?: string; message?: string; opcRequestId?: string | null; code?: string; name?: string; requestEndpoint?: string };
   const status = typeof err.statusCode === 'number' && err.statusCode > 0 ? err.statusCode : undefined;
   if (status === undefined) {
     const aborted = signal?.aborted === true;
-    const reason = aborted ? abortReason(signal!) : `network error: ${(err.message ?? String(e)).split('\n')[0]}`;
+    // The SDK drops fetch's cause (ECONNREFUSED, ENOTFOUND, ...): name the endpoint and the usual reasons instead.
+    const where = err.requestEndpoint ? ` reaching ${originOf(err.requestEndpoint)}` : '';
+    const reason = aborted ? abortReason(signal!) : `network error${where}: ${(err.message ?? String(e)).split('\n')[0]} (${NETWORK_HINT})`;
     return new PostError(reason, undefined, err.code, true);
   }
   const oci = `${status} ${err.serviceCode ?? ''}: ${(err.message ?? '').split('\n')[0]}`.trim();
   const hint = HINTS[status];
   const retryable = status === 429 || status === 409 || status >= 500;
   return new PostError(hint ? `${oci} (${hint})` : oci, status, err.serviceCode, retryable, err.opcRequestId ?? undefined);
+}
+
+/** scheme://host:port of the SDK's request endpoint (no method, path or query), or the text cut short. */
+function originOf(endpoint: string): string {
+  const url = /https?:\/\/\S+/.exec(endpoint)?.[0]; // the SDK writes e.g. "POST https://host/20180401/metrics"
+  try {
+    return new URL(url ?? endpoint).origin;
+  } catch {
+    return endpoint.slice(0, 80);
+  }
 }
 
 /** Why a call's signal fired: its own timeout, or the invocation deadline. */
