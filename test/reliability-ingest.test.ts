@@ -12,7 +12,7 @@ import path from 'node:path';
 import { makeResourcePrincipal } from '../src/emulator/credentials';
 import { startIngestionEmulator } from '../src/emulator/server';
 import type { InvocationSummary } from '../src/handler/run';
-import { COMPARTMENT, startStack, type Stack } from './helpers/stack';
+import { closedPort, COMPARTMENT, startStack, type Stack } from './helpers/stack';
 import { startFaultyTarget, type FaultyTarget } from './helpers/faulty-target';
 import { assertAccounted, lastInvocationLog, summaryOf } from './helpers/reliability';
 
@@ -159,6 +159,22 @@ describe('reliability: ingestion faults through the function process', () => {
     } finally {
       stack.emulator.options.authorizedCompartments = undefined;
     }
+  });
+
+  test('ingestion unreachable: retried until the deadline, then a clear error naming the endpoint, in time', async () => {
+    stack.emulator.reset();
+    const port = await closedPort();
+    const fn = await stack.startFn({ METRICS_ENDPOINT: target.url('/ok?n=120'), ...FAST, OCI_MONITORING_ENDPOINT: `http://127.0.0.1:${port}` });
+    const deadline = new Date(Date.now() + 6000);
+    const res = await fn.invoke({ deadline, timeoutMs: 6000 });
+    assert.ok(Date.now() < deadline.getTime(), 'answered before the deadline');
+    assert.equal(res.status, 502);
+    const detail = (res.json as { detail: string }).detail;
+    assert.match(detail, new RegExp(`none of 120 series was posted: not delivered before the invocation deadline \\(last error: network error reaching http://127\\.0\\.0\\.1:${port}: fetch failed \\(check OCI_MONITORING_ENDPOINT, and that the function's subnet reaches OCI services`));
+    const logged = await lastInvocationLog(fn);
+    assert.ok(logged.retries > 0, 'retried meanwhile');
+    assert.equal(logged.undelivered, 120);
+    assert.equal(fn.alive, true);
   });
 
   test('a burst of 5xx (more than the SDK breaker tolerates) never becomes silently skipped calls', async () => {
