@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InvokeResult, LocalFunction } from '../src/fnlocal/agent';
-import { startStack, type Stack } from './helpers/stack';
+import { closedPort, startStack, type Stack } from './helpers/stack';
 import { startFaultyTarget, type FaultyTarget } from './helpers/faulty-target';
 import { assertAccounted, capturedText, summaryOf, waitForLine } from './helpers/reliability';
 
@@ -147,13 +147,21 @@ describe('reliability: bearer token from Vault through the function process', ()
     assert.equal(fn.alive, true);
   });
 
+  test('Vault unreachable: a clear cause naming OCI_SECRETS_ENDPOINT', async () => {
+    stack.emulator.reset();
+    const { invoke } = await fnFor('unreachable', { OCI_SECRETS_ENDPOINT: `http://127.0.0.1:${await closedPort()}` });
+    const res = await invoke();
+    assert.equal(res.status, 502);
+    assert.match((res.json as { detail: string }).detail, /bearer token secret could not be read: network error \(fetch failed\): check OCI_SECRETS_ENDPOINT/);
+  });
+
   test('a token with a character HTTP headers cannot carry fails that secret, never the process', async () => {
     stack.emulator.secrets.set(secretId('unicode'), `${TOKENS[4]}é`);
     await assertSecretProblem('unicode', /cannot be sent in an HTTP header/);
   });
 
   test('no token ever appears in any captured byte (stdout, stderr, responses, errors)', () => {
-    assert.ok(seen.length >= 10, `all functions above were recorded (${seen.length})`);
+    assert.ok(seen.length >= 11, `all functions above were recorded (${seen.length})`);
     const all = seen.map(({ fn, responses }) => capturedText(fn, responses)).join('\n');
     assert.ok(all.length > 1000, 'something was captured');
     for (const token of TOKENS) {
