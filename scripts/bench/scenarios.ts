@@ -29,6 +29,8 @@ export interface InvocationRun {
   /** PostMetricData calls the emulator saw (data + self-metrics, retries included). */
   calls: number;
   throttled: number;
+  /** Calls that carried self-metrics only (the last call of an invocation). */
+  selfCalls: number;
   peakRssBytes: number | null;
   /** CPU time (user + system) the function process spent on this call, ms: less noisy than wall time on a shared machine. */
   cpuMs: number;
@@ -88,6 +90,7 @@ export async function invokeMeasured(stack: BenchStack, fn: LocalFunction): Prom
     summary,
     calls: stack.emulator.counters.postMetricData,
     throttled: stack.emulator.counters.throttled,
+    selfCalls: Math.ceil(summary.selfMetrics.posted / 50),
     peakRssBytes: fn.peakRssBytes(),
     cpuMs,
     acceptedCallTimes: metricsCalls.filter((c) => c.status === 200).map((c) => c.time),
@@ -114,10 +117,10 @@ export async function coldStarts(stack: BenchStack, runs: number, env: Record<st
  * Warm invocations: a fresh process per run, one warm-up call on `warmupText` (SDK loaded, clients
  * built), then the measured call on `text`. Peak RSS is the process's high-water mark.
  */
-export async function warmRuns(stack: BenchStack, target: TextTarget, warmupText: string, text: string, runs: number, env: Record<string, string>, during?: () => void): Promise<InvocationRun[]> {
+export async function warmRuns(stack: BenchStack, target: TextTarget, warmupText: string, text: string, runs: number, env: Record<string, string>, during?: () => void, nodeArgs?: string[]): Promise<InvocationRun[]> {
   const out: InvocationRun[] = [];
   for (let i = 0; i < runs; i++) {
-    const fn = await stack.startFn({ ...env, METRICS_ENDPOINT: target.url });
+    const fn = await stack.startFn({ ...env, METRICS_ENDPOINT: target.url }, nodeArgs);
     try {
       const limits = { latencyMs: stack.emulator.options.latencyMs, rate: stack.emulator.options.rateLimitPerSecond };
       stack.emulator.options.latencyMs = 0;
