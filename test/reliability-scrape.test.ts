@@ -22,6 +22,7 @@ interface Case {
 const CASES: Case[] = [
   { name: 'healthy', path: '/ok?n=5', up: true, samples: 5 },
   { name: 'redirect chain within the bound', path: '/chain/3', up: true, samples: 2 },
+  { name: 'empty body', path: '/empty', up: true, samples: 0 },
   { name: 'slow headers', path: '/slow-headers?ms=5000', up: false, error: /timed out after 1000 ms/ },
   { name: 'body trickling past the timeout', path: '/trickle', up: false, error: /timed out after 1000 ms/ },
   { name: '404', path: '/status/404', up: false, error: /^HTTP 404 Not Found$/ },
@@ -103,13 +104,13 @@ describe('reliability: scrape faults through the function process', () => {
       assert.equal(other.hits.get('/ok') ?? 0, 0, 'the other host was never contacted');
       // Everything healthy was posted; the whole invocation took about one scrape timeout, not the sum.
       assert.equal(s.posted, s.series);
-      assert.equal(s.series, 5 + 2, 'only the two healthy targets produced series');
+      assert.equal(s.series, 5 + 2, 'only the healthy targets produced series (the empty one none)');
       assert.ok(elapsed < 4000, `targets are scraped concurrently (${elapsed} ms)`);
       assert.equal(stack.emulator.accepted.filter((m) => m.name === 'up').length, urls.length, 'one up per target');
       // The one log line carries every target's error.
       const logged = await lastInvocationLog(fn);
       assert.equal(logged.msg, 'invocation complete');
-      assert.equal(logged.targets.filter((t) => !t.up).length, urls.length - 2);
+      assert.equal(logged.targets.filter((t) => !t.up).length, urls.length - CASES.filter((c) => c.up).length);
       assert.ok(logged.targets.every((t) => t.up || typeof t.error === 'string'));
       assert.equal(fn.alive, true);
     } finally {

@@ -17,6 +17,7 @@
  *   /protobuf            the protobuf content type with binary bytes
  *   /garbage?seed=S      text/plain with pseudo-random binary bytes
  *   /malformed           text/plain whose line 4 is malformed
+ *   /empty               200 with an empty body (a valid exposition without samples)
  *   /bad-gzip            Content-Encoding: gzip with bytes that are not gzip
  *   /brotli              Content-Encoding: br (never asked for)
  *   /truncated           Content-Length 10000, 30 bytes sent, then the connection is closed
@@ -174,6 +175,7 @@ export async function startFaultyTarget(host = '127.0.0.1'): Promise<FaultyTarge
     }
     if (path === '/garbage') return text(200, pseudoRandomBytes(4096, q('seed', 1)));
     if (path === '/malformed') return text(200, '# TYPE good_total counter\ngood_total 1\n# HELP other_total x\nother_total{a="1" 2\n');
+    if (path === '/empty') return text(200, '');
     if (path === '/bad-gzip') return text(200, Buffer.from('this is not gzip at all'), TEXT, { 'content-encoding': 'gzip' });
     if (path === '/brotli') return text(200, Buffer.from([0x1b, 0x03, 0x00]), TEXT, { 'content-encoding': 'br' });
     if (path === '/truncated') {
