@@ -108,7 +108,7 @@ function parseIntIn(key: string, value: string, min: number, max: number): numbe
 function parseEndpoints(key: string, value: string): URL[] {
   const parts = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (parts.length === 0) throw new ConfigError(key, 'expected at least one http(s) URL');
-  return parts.map((p) => {
+  const urls = parts.map((p) => {
     let url: URL;
     try {
       url = new URL(p);
@@ -120,6 +120,13 @@ function parseEndpoints(key: string, value: string): URL[] {
     }
     return url;
   });
+  // The same target twice would post every series twice under one identity: a slip, not a wish.
+  const seen = new Set<string>();
+  for (const url of urls) {
+    if (seen.has(url.href)) throw new ConfigError(key, `"${redactUrl(url.href)}" is listed twice`);
+    seen.add(url.href);
+  }
+  return urls;
 }
 
 /** Removes user:password from a URL-looking string so it can be shown. */
