@@ -13,7 +13,7 @@ import { assertAccounted, summaryOf, waitForLine } from './helpers/reliability';
 
 /** key -> wrong values (each must be refused naming the key). Every SETTING_SPECS key is here. */
 const BAD: Record<string, string[]> = {
-  METRICS_ENDPOINT: ['ftp://10.0.0.5/metrics', 'not a url', ' , '],
+  METRICS_ENDPOINT: ['ftp://10.0.0.5/metrics', 'not a url', ' , ', 'http://10.0.0.5:9100/metrics, http://10.0.0.5:9100/metrics'],
   COMPARTMENT_OCID: ['my-compartment'],
   METRICS_NAMESPACE: ['my.namespace', 'oci_metrics', '9lives'],
   RESOURCE_GROUP: ['1group'],
