@@ -7,7 +7,7 @@ import type { Logger } from '../log';
 import { ExpositionError, parseExposition } from '../parse/exposition';
 import { publish, Outcome, type PublishResult } from '../publish/publisher';
 import type { PostBatch } from '../publish/sink';
-import { notScraped, scrapeTarget, type ScrapeResult } from '../scrape/scrape';
+import { instancesOf, notScraped, scrapeTarget, type ScrapeResult } from '../scrape/scrape';
 import { toOciMetrics, toSelfMetrics } from '../transform';
 import type { OciMetric, SkippedSample, SkipReason, TransformOptions } from '../types/model';
 import type { BearerTokenSource } from '../oci/secrets';
@@ -167,13 +167,15 @@ async function scrapeAll(rt: Runtime, stopAtMs: number, topts: TransformOptions)
       tokenError = (e as Error).message;
     }
   }
+  const instances = instancesOf(s.endpoints);
   return Promise.all(
-    s.endpoints.map(async (url): Promise<Prepared> => {
+    s.endpoints.map(async (url, i): Promise<Prepared> => {
+      const instance = instances[i]!;
       if (tokenError) {
-        return { scrape: notScraped(url, tokenError, now()), samples: 0, error: tokenError, metrics: [], derived: 0, skipped: [] };
+        return { scrape: notScraped(url, tokenError, now(), instance), samples: 0, error: tokenError, metrics: [], derived: 0, skipped: [] };
       }
       const timeoutMs = Math.max(1, Math.min(s.scrapeTimeoutMs, stopAtMs - now()));
-      const scrape = await scrapeTarget(url, { timeoutMs, maxBytes: s.scrapeMaxBytes, bearerToken: token, followRedirectsToOtherHosts: s.followRedirectsToOtherHosts, signal });
+      const scrape = await scrapeTarget(url, { timeoutMs, maxBytes: s.scrapeMaxBytes, bearerToken: token, followRedirectsToOtherHosts: s.followRedirectsToOtherHosts, signal, instance });
       if (!scrape.ok) {
         // "timed out after 1 ms" alone would read like a bad SCRAPE_TIMEOUT_MS: say the deadline cut it.
         const cut = timeoutMs < s.scrapeTimeoutMs && /^timed out/.test(scrape.error);

@@ -21,6 +21,8 @@ export interface ScrapeOptions {
   followRedirectsToOtherHosts?: boolean;
   /** Aborts the scrape (e.g. the invocation's deadline). */
   signal?: AbortSignal;
+  /** The `instance` dimension; default host:port (see instancesOf). */
+  instance?: string;
   /** Clock, for tests. */
   now?: () => number;
 }
@@ -50,16 +52,32 @@ export function instanceOf(url: URL): string {
   return `${url.hostname}:${port}`; // hostname keeps IPv6 brackets
 }
 
-/** The URL as shown to users: no user:password. */
+/**
+ * The `instance` of each endpoint: host:port, as Prometheus; when several endpoints share a
+ * host:port (e.g. /metrics and /federate) the path (and query) is added, else their series merge.
+ */
+export function instancesOf(urls: readonly URL[]): string[] {
+  const hostPorts = urls.map(instanceOf);
+  const shared = (hp: string) => hostPorts.indexOf(hp) !== hostPorts.lastIndexOf(hp);
+  const withPath = urls.map((u, i) => (shared(hostPorts[i]!) ? hostPorts[i]! + u.pathname : hostPorts[i]!));
+  return withPath.map((w, i) => (withPath.indexOf(w) !== withPath.lastIndexOf(w) ? w + new URL(displayUrl(urls[i]!)).search : w));
+}
+
+/** Query parameters whose values are credentials (e.g. ?token=...); shown as "redacted". */
+const SECRET_PARAM_RE = /token|secret|passw|key|auth|sig|credential/i;
+
+/** The URL as shown to users: no user:password, no credential-like query values. */
 export function displayUrl(url: URL): string {
-  return redactUrl(url.toString());
+  const shown = new URL(url.toString());
+  for (const k of [...shown.searchParams.keys()]) if (SECRET_PARAM_RE.test(k)) shown.searchParams.set(k, 'redacted');
+  return redactUrl(shown.toString());
 }
 
 /** Scrapes one target; never throws, the result says what happened. */
 export async function scrapeTarget(url: URL, opts: ScrapeOptions): Promise<ScrapeResult> {
   const now = opts.now ?? Date.now;
   const started = now();
-  const base = { url: displayUrl(url), instance: instanceOf(url), scrapeTimeMs: started };
+  const base = { url: displayUrl(url), instance: opts.instance ?? instanceOf(url), scrapeTimeMs: started };
   try {
     const { text, bytes } = await fetchWithRedirects(url, opts);
     return { ...base, ok: true, text, bytes, durationMs: now() - started };
@@ -239,6 +257,6 @@ function readBody(res: http.IncomingMessage, maxBytes: number): Promise<Buffer> 
 }
 
 /** The result for a target that was not scraped at all (e.g. its bearer token is unavailable). */
-export function notScraped(url: URL, error: string, nowMs: number): ScrapeResult {
-  return { url: displayUrl(url), instance: instanceOf(url), scrapeTimeMs: nowMs, durationMs: 0, ok: false, error };
+export function notScraped(url: URL, error: string, nowMs: number, instance = instanceOf(url)): ScrapeResult {
+  return { url: displayUrl(url), instance, scrapeTimeMs: nowMs, durationMs: 0, ok: false, error };
 }
