@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
-import { instanceOf, scrapeTarget, SCRAPE_ACCEPT, type ScrapeOptions } from '../src/scrape/scrape';
+import { instanceOf, scrapeTarget, SCRAPE_ACCEPT, type ScrapeOptions, displayUrl, instancesOf } from '../src/scrape/scrape';
 import { closedPort } from './helpers/stack';
 
 const BODY = '# TYPE up gauge\nup 1\n';
@@ -114,13 +114,11 @@ describe('scrapeTarget', () => {
 });
 
 describe('instance and shown URL', () => {
-  test('endpoints sharing a host:port get the path in their instance, others stay host:port', async () => {
-    const { instancesOf } = await import('../src/scrape/scrape');
+  test('endpoints sharing a host:port get the path in their instance, others stay host:port', () => {
     const urls = ['http://a:9100/metrics', 'http://a:9100/federate', 'http://b/metrics', 'http://c:1/m?x=1', 'http://c:1/m?x=2'].map((u) => new URL(u));
     assert.deepEqual(instancesOf(urls), ['a:9100/metrics', 'a:9100/federate', 'b:80', 'c:1/m?x=1', 'c:1/m?x=2']);
   });
-  test('credential-like query values are redacted from the shown URL', async () => {
-    const { displayUrl } = await import('../src/scrape/scrape');
+  test('credential-like query values are redacted from the shown URL', () => {
     const shown = displayUrl(new URL('http://u:p4ss@h:1/metrics?access_token=abc123&module=x&apiKey=zz'));
     assert.doesNotMatch(shown, /abc123|zz|p4ss/);
     assert.match(shown, /module=x/);
