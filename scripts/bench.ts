@@ -4,7 +4,10 @@
  * machine and on 127.0.0.1. Prints a markdown table and writes it to bench-results/latest.md.
  * A benchmark, not a test: every figure is a median of several runs taken side by side.
  *
- * Options: `--quick` (fewer runs), `--only=cold,e2e,throttled,lab,parse` (a subset).
+ * Options: `--quick` (fewer runs), `--only=cold,e2e,throttled,lab,parse` (a subset; it still
+ * rewrites bench-results/latest.md). Env BENCH_THROTTLED_RATE sets the function's
+ * POST_CALLS_PER_SECOND in the throttled run (default 48: 50 gave 2% 429s, 49 and 48 almost none).
+ * The function runs with the node flags of the Dockerfile's ENTRYPOINT (see bench/stack.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
