@@ -15,4 +15,4 @@ WORKDIR /function
 COPY --from=build /function/package.json ./
 COPY --from=build /function/node_modules ./node_modules
 COPY --from=build /function/dist ./dist
-ENTRYPOINT ["node", "dist/func.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/func.js"]

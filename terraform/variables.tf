@@ -158,7 +158,7 @@ variable "scrape_timeout_ms" {
 variable "scrape_max_bytes" {
   description = "SCRAPE_MAX_BYTES: largest (decompressed) exposition accepted per target (bytes)."
   type        = number
-  default     = 33554432
+  default     = 16777216
 
   validation {
     condition     = floor(var.scrape_max_bytes) == var.scrape_max_bytes && var.scrape_max_bytes >= 1024 && var.scrape_max_bytes <= 1073741824

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createAuth, createMonitoringClient } from '../src/oci/clients';
-import { Outcome, publish, type PublishOptions } from '../src/publish/publisher';
+import { burstOf, Outcome, publish, type PublishOptions } from '../src/publish/publisher';
 import { sdkPostBatch, type PostBatch } from '../src/publish/sink';
 import type { OciMetric } from '../src/types/model';
 import { COMPARTMENT, startStack, type Stack } from './helpers/stack';
@@ -40,16 +40,19 @@ describe('publisher against the emulator', () => {
     assert.ok(stack.emulator.calls.every((c) => c.metricCount <= 50 && c.authKind === 'resource-principal'));
   });
 
-  test('never starts more calls per second than configured', async () => {
+  test('paces calls at the configured rate, with a burst that keeps any second under OCI\'s 50', async () => {
     stack.emulator.reset();
     const started = Date.now();
-    const r = await publish(metrics(50 * 12), post, opts({ callsPerSecond: 10, concurrency: 8 }));
+    const r = await publish(metrics(50 * 30), post, opts({ callsPerSecond: 10, concurrency: 8 }));
     const elapsed = Date.now() - started;
-    assert.equal(r.posted, 600);
-    // 12 calls at 10/s: the last starts >= 1.1 s after the first.
-    assert.ok(elapsed >= 1050, `elapsed ${elapsed} ms`);
+    assert.equal(r.posted, 1500);
+    // 30 calls at 10/s with a burst of 10: the last starts >= 2 s after the first.
+    assert.ok(elapsed >= 1950, `elapsed ${elapsed} ms`);
     const times = stack.emulator.calls.map((c) => c.time).sort((a, b) => a - b);
-    for (let i = 10; i < times.length; i++) assert.ok(times[i]! - times[i - 10]! >= 900, 'at most 10 starts in any second');
+    const limit = 10 + burstOf(10);
+    for (let i = limit; i < times.length; i++) assert.ok(times[i]! - times[i - limit]! >= 900, `at most ${limit} starts in any second`);
+    for (let rate = 1; rate <= 50; rate++) assert.ok(rate + burstOf(rate) <= 51 && burstOf(rate) >= 1, `rate ${rate}`);
+    assert.equal(burstOf(48), 2);
   });
 
   test('rejected objects (NON_ATOMIC) are failed with OCI\'s message; the rest are kept', async () => {

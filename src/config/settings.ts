@@ -55,7 +55,7 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: 'METRICS_EXCLUDE', description: 'regular expression; matching metric family names are skipped' },
   { key: 'HISTOGRAM_BUCKETS', default: 'false', description: 'also post <name>_bucket series with an le dimension' },
   { key: 'SCRAPE_TIMEOUT_MS', default: '10000', description: 'per-target scrape timeout (ms)' },
-  { key: 'SCRAPE_MAX_BYTES', default: '33554432', description: 'largest (decompressed) exposition accepted per target (bytes)' },
+  { key: 'SCRAPE_MAX_BYTES', default: '16777216', description: 'largest (decompressed) exposition accepted per target (bytes); 16 MiB (~120k samples) fits the 256 MB function' },
   { key: 'SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS', default: 'false', description: 'follow a target\'s redirect to a different host:port (same scheme; credentials are not forwarded)' },
   { key: 'SCRAPE_BEARER_TOKEN_SECRET_OCID', description: 'OCI Vault secret OCID holding a bearer token for the targets' },
   { key: 'SECRET_CACHE_TTL_SECONDS', default: '300', description: 'how long a fetched bearer token is reused (s)' },

@@ -184,6 +184,7 @@ async function scrapeAll(rt: Runtime, stopAtMs: number, topts: TransformOptions)
       }
       try {
         const parsed = parseExposition(scrape.text);
+        scrape.text = ''; // the exposition text (MBs) is not needed after parsing: free it before the transform
         const out = toOciMetrics(parsed.families, { instance: scrape.instance, scrapeTimeMs: scrape.scrapeTimeMs }, topts);
         return { scrape, samples: parsed.sampleCount, metrics: out.metrics, derived: out.derivedCount, skipped: out.skipped };
       } catch (e) {

@@ -8,6 +8,7 @@ import type * as commonT from 'oci-common';
 import type * as monitoringT from 'oci-monitoring';
 import type * as secretsT from 'oci-secrets';
 import { ConfigError, type Settings } from '../config/settings';
+import { NodeHttpClient } from './node-http-client';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -103,7 +104,9 @@ function clientConfiguration(): commonT.ClientConfiguration {
 /** A MonitoringClient pointed at the ingestion endpoint (or the override). */
 export function createMonitoringClient(auth: OciAuth, settings: Pick<Settings, 'monitoringEndpoint'>): monitoringT.MonitoringClient {
   const monitoring = require('oci-monitoring') as typeof monitoringT;
-  const client = new monitoring.MonitoringClient({ authenticationDetailsProvider: auth.provider }, clientConfiguration());
+  const common = loadCommon();
+  const httpClient = new NodeHttpClient(new common.DefaultRequestSigner(auth.provider), () => callSignal.getStore());
+  const client = new monitoring.MonitoringClient({ httpClient: httpClient as unknown as commonT.HttpClient }, clientConfiguration());
   // Set after construction: region setters overwrite the endpoint with telemetry.<region> (query host).
   client.endpoint = settings.monitoringEndpoint ?? ingestionEndpoint(auth.regionId);
   return client;

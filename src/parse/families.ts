@@ -52,6 +52,16 @@ export class FamilyAssembler {
   private readonly summarySeries = new Map<SummaryFamily, Map<string, SummarySeries[]>>();
 
   private readonly declarations: Map<string, Declaration>;
+  /** Distinct label values seen, each once (flat). */
+  private readonly strings = new Map<string, string>();
+
+  /** The shared copy of a label value. */
+  private intern(s: string): string {
+    const known = this.strings.get(s);
+    if (known !== undefined) return known;
+    this.strings.set(s, s);
+    return s;
+  }
 
   constructor(private readonly scanned: ScannedExposition) {
     this.declarations = scanned.declarations;
@@ -64,6 +74,8 @@ export class FamilyAssembler {
     for (let i = 0; i < metrics.length; i++) {
       const metric = metrics[i];
       const labels = trustedLabels(metric.labels, sampleLines[offset + i], lineNumbers[offset + i]);
+      // The package builds each value one character at a time (a rope per value): keep one flat copy per distinct value.
+      for (const k in labels) if (k !== '__proto__') labels[k] = this.intern(labels[k]);
       const timestamp = metric.timestamp_ms === undefined ? undefined : +metric.timestamp_ms;
       this.add(names[i], labels, toNumber(metric.value as string), timestamp);
     }

@@ -159,11 +159,22 @@ export function backoffMs(attempt: number, random: () => number): number {
 /** Waits for the next start slot of the rate limiter (and any 429 pause); false if the run must stop. */
 async function waitForSlot(run: Run): Promise<boolean> {
   const now = run.opts.now();
-  const slot = Math.max(now, run.nextStartMs, run.pauseUntilMs);
-  run.nextStartMs = slot + 1000 / run.opts.callsPerSecond;
+  const interval = 1000 / run.opts.callsPerSecond;
+  // Token bucket (GCRA): `nextStartMs` is the theoretical start of the next call; up to burst-1 calls
+  // may start ahead of it, so a small invocation is not spread over a second for nothing.
+  const slot = Math.max(now, run.nextStartMs - (burstOf(run.opts.callsPerSecond) - 1) * interval, run.pauseUntilMs);
+  run.nextStartMs = Math.max(run.nextStartMs, slot) + interval;
   if (slot >= run.opts.stopAtMs) return false;
   if (slot > now) await sleepUnlessStopped(run, slot - now);
   return !run.stop.signal.aborted;
+}
+
+/**
+ * Calls that may start at once: as many as one second's worth, but never so many that a second
+ * could see more than OCI's 50 calls per tenancy (rate + burst <= 50); at least 1.
+ */
+export function burstOf(callsPerSecond: number): number {
+  return Math.max(1, Math.min(callsPerSecond, 50 - callsPerSecond));
 }
 
 /** Sleeps, waking early when the run stops. */
