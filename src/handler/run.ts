@@ -5,7 +5,7 @@
 import type { Settings } from '../config/settings';
 import type { Logger } from '../log';
 import { ExpositionError, parseExposition } from '../parse/exposition';
-import { publish, Outcome, type PublishResult } from '../publish/publisher';
+import { createPacer, Outcome, publish, type Pacer, type PublishOptions, type PublishResult } from '../publish/publisher';
 import type { PostBatch } from '../publish/sink';
 import { instancesOf, notScraped, scrapeTarget, type ScrapeResult } from '../scrape/scrape';
 import { toOciMetrics, toSelfMetrics } from '../transform';
@@ -112,10 +112,11 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   };
 
   const prepared = await scrapeAll(rt, endMs - SELF_METRICS_RESERVE_MS, transformOptions);
+  const pacer = createPacer(); // one rate for the data and the self-metrics calls
   const data = prepared.flatMap((p) => p.metrics);
   let result: PublishResult | undefined;
   if (!opts.dryRun && data.length > 0) {
-    result = await publish(data, rt.postBatch(), publishOptions(s, endMs - Math.min(SELF_METRICS_RESERVE_MS, s.postTimeoutMs), now));
+    result = await publish(data, rt.postBatch(), publishOptions(s, endMs - Math.min(SELF_METRICS_RESERVE_MS, s.postTimeoutMs), now, pacer));
   }
   const targets = summariseTargets(prepared, result, opts.dryRun);
   const self = targets.flatMap((t, i) =>
@@ -126,7 +127,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   );
   let selfResult: PublishResult | undefined;
   // After a 401/404 every call fails alike: the self-metrics are not sent into it, so it is reported once.
-  if (!opts.dryRun) selfResult = result?.fatal ? notAttempted(self.length, result.fatal) : await publish(self, rt.postBatch(), publishOptions(s, endMs, now));
+  if (!opts.dryRun) selfResult = result?.fatal ? notAttempted(self.length, result.fatal) : await publish(self, rt.postBatch(), publishOptions(s, endMs, now, pacer));
 
   const summary = summarise(prepared, targets, result, selfResult, opts.dryRun, now() - started);
   if (opts.dryRun) {
@@ -145,8 +146,8 @@ function notAttempted(n: number, fatal: string): PublishResult {
 }
 
 /** Publisher options from settings and a stop time. */
-function publishOptions(s: Settings, stopAtMs: number, now: () => number) {
-  return { callsPerSecond: s.postCallsPerSecond, concurrency: s.postConcurrency, postTimeoutMs: s.postTimeoutMs, stopAtMs, now };
+function publishOptions(s: Settings, stopAtMs: number, now: () => number, pacer: Pacer): PublishOptions {
+  return { callsPerSecond: s.postCallsPerSecond, concurrency: s.postConcurrency, postTimeoutMs: s.postTimeoutMs, stopAtMs, now, pacer };
 }
 
 /** Fetches the bearer token (if any), then scrapes, parses and transforms every target concurrently. */

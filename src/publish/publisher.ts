@@ -26,6 +26,19 @@ export interface PublishOptions {
   stopAtMs: number;
   now?: () => number;
   random?: () => number;
+  /** Rate-limiter state shared by several publish runs of one invocation (data, then self-metrics). */
+  pacer?: Pacer;
+}
+
+/** The rate limiter's state: when the next call may start, and any pause after a 429. */
+export interface Pacer {
+  nextStartMs: number;
+  pauseUntilMs: number;
+}
+
+/** A fresh rate limiter: the first call may start at once. */
+export function createPacer(): Pacer {
+  return { nextStartMs: 0, pauseUntilMs: 0 };
 }
 
 export interface PublishResult {
@@ -47,13 +60,12 @@ export interface PublishResult {
 
 /** Shared state of one publish run. */
 interface Run {
-  opts: Required<Omit<PublishOptions, 'random'>> & { random: () => number };
+  opts: Required<Omit<PublishOptions, 'random' | 'pacer'>> & { random: () => number };
   post: PostBatch;
   metrics: OciMetric[];
   result: PublishResult;
   errorCounts: Map<string, number>;
-  nextStartMs: number;
-  pauseUntilMs: number;
+  pacer: Pacer;
   stop: AbortController;
 }
 
@@ -72,8 +84,7 @@ export async function publish(metrics: OciMetric[], post: PostBatch, options: Pu
     metrics,
     result: { outcome: new Uint8Array(metrics.length), posted: 0, failed: 0, undelivered: 0, requests: 0, retries: 0, throttled: 0, errors: [] },
     errorCounts: new Map(),
-    nextStartMs: 0,
-    pauseUntilMs: 0,
+    pacer: options.pacer ?? createPacer(),
     stop: new AbortController(),
   };
   const queue = batchRanges(metrics.length);
@@ -140,7 +151,7 @@ async function deliver(run: Run, [from, to]: [number, number], onAnswer?: () => 
       }
       onAnswer?.();
       const delay = backoffMs(attempt, run.opts.random);
-      if (err.status === 429) run.pauseUntilMs = Math.max(run.pauseUntilMs, run.opts.now() + delay);
+      if (err.status === 429) run.pacer.pauseUntilMs = Math.max(run.pacer.pauseUntilMs, run.opts.now() + delay);
       if (run.stop.signal.aborted || run.opts.now() + delay >= run.opts.stopAtMs) {
         return noteError(run, [from, to], `not delivered before the invocation deadline (last error: ${err.message})`, Outcome.Undelivered);
       }
@@ -162,8 +173,9 @@ async function waitForSlot(run: Run): Promise<boolean> {
   const interval = 1000 / run.opts.callsPerSecond;
   // Token bucket (GCRA): `nextStartMs` is the theoretical start of the next call; up to burst-1 calls
   // may start ahead of it, so a small invocation is not spread over a second for nothing.
-  const slot = Math.max(now, run.nextStartMs - (burstOf(run.opts.callsPerSecond) - 1) * interval, run.pauseUntilMs);
-  run.nextStartMs = Math.max(run.nextStartMs, slot) + interval;
+  const pacer = run.pacer;
+  const slot = Math.max(now, pacer.nextStartMs - (burstOf(run.opts.callsPerSecond) - 1) * interval, pacer.pauseUntilMs);
+  pacer.nextStartMs = Math.max(pacer.nextStartMs, slot) + interval;
   if (slot >= run.opts.stopAtMs) return false;
   if (slot > now) await sleepUnlessStopped(run, slot - now);
   return !run.stop.signal.aborted;
