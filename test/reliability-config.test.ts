@@ -4,12 +4,10 @@
  * trace, nothing scraped, nothing posted, the container stays up); bodies that are not JSON or give
  * a known key a wrong type are refused; unknown keys (a Notifications alarm message) run normally.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SETTING_SPECS } from '../src/config/settings';
-import { startStack, type Stack } from './helpers/stack';
-import { startFaultyTarget, type FaultyTarget } from './helpers/faulty-target';
-import { assertAccounted, summaryOf, waitForLine } from './helpers/reliability';
+import { stackAndTargetForSuite, assertAccounted, summaryOf, waitForLine } from './helpers/reliability';
 
 /** key -> wrong values (each must be refused naming the key). Every SETTING_SPECS key is here. */
 const BAD: Record<string, string[]> = {
@@ -36,30 +34,21 @@ const BAD: Record<string, string[]> = {
 };
 
 describe('reliability: bad configuration and bad invocations', () => {
-  let stack: Stack;
-  let target: FaultyTarget;
-  before(async () => {
-    stack = await startStack();
-    target = await startFaultyTarget();
-  });
-  after(async () => {
-    await stack?.close();
-    await target?.close();
-  });
+  const fx = stackAndTargetForSuite();
 
   test('every setting of SETTING_SPECS has wrong values in this suite', () => {
     assert.deepEqual(Object.keys(BAD).sort(), SETTING_SPECS.map((s) => s.key).sort());
   });
 
   test('every setting with a wrong value fails fast naming the key: nothing scraped or posted, no stack trace', async () => {
-    stack.emulator.reset();
+    fx.stack.emulator.reset();
     const cases = Object.entries(BAD).flatMap(([key, values]) => values.map((value) => ({ key, value })));
     cases.push({ key: 'METRICS_ENDPOINT', value: '' }); // missing entirely
     // A few processes at a time keeps this quick on two cores.
     for (let i = 0; i < cases.length; i += 4) {
       await Promise.all(cases.slice(i, i + 4).map(async ({ key, value }) => {
-        const env: Record<string, string> = { METRICS_ENDPOINT: target.url('/ok'), SCRAPE_BEARER_TOKEN_SECRET_OCID: '', [key]: value };
-        const fn = await stack.startFn(env);
+        const env: Record<string, string> = { METRICS_ENDPOINT: fx.target.url('/ok'), SCRAPE_BEARER_TOKEN_SECRET_OCID: '', [key]: value };
+        const fn = await fx.stack.startFn(env);
         const started = Date.now();
         const res = await fn.invoke();
         const elapsed = Date.now() - started;
@@ -75,13 +64,13 @@ describe('reliability: bad configuration and bad invocations', () => {
         await fn.stop();
       }));
     }
-    assert.equal(stack.emulator.counters.calls, 0, 'nothing reached OCI');
-    assert.equal(target.hits.get('/ok') ?? 0, 0, 'no target was scraped');
+    assert.equal(fx.stack.emulator.counters.calls, 0, 'nothing reached OCI');
+    assert.equal(fx.target.hits.get('/ok') ?? 0, 0, 'no target was scraped');
   });
 
   test('a body that is not JSON or gives dryRun a wrong type is refused; nothing is scraped or posted', async () => {
-    stack.emulator.reset();
-    const fn = await stack.startFn({ METRICS_ENDPOINT: target.url('/ok') });
+    fx.stack.emulator.reset();
+    const fn = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url('/ok') });
     const bad: { body: string | object; contentType?: string; cause: RegExp }[] = [
       { body: 'not json', contentType: 'text/plain', cause: /not JSON/ },
       { body: '{"dryRun": tru', contentType: 'application/json', cause: /not JSON/ },
@@ -99,14 +88,14 @@ describe('reliability: bad configuration and bad invocations', () => {
       assert.match(detail, b.cause);
       assert.ok(detail.length < 400, 'a huge body is not echoed back');
     }
-    assert.equal(stack.emulator.counters.calls, 0);
-    assert.equal(target.hits.get('/ok') ?? 0, 0);
+    assert.equal(fx.stack.emulator.counters.calls, 0);
+    assert.equal(fx.target.hits.get('/ok') ?? 0, 0);
     assert.equal(fn.alive, true);
   });
 
   test('unknown keys are ignored: a Notifications alarm message runs a normal invocation', async () => {
-    stack.emulator.reset();
-    const fn = await stack.startFn({ METRICS_ENDPOINT: target.url('/ok?n=7') });
+    fx.stack.emulator.reset();
+    const fn = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url('/ok?n=7') });
     const alarm = {
       dedupeKey: '5a8b0e2c-1f2d-4c3b-9a7e-3f6d2a1b0c9d', title: 'prom2oci-schedule', body: 'tick', type: 'OK_TO_FIRING',
       severity: 'INFO', timestampEpochMillis: Date.now(), timestamp: new Date().toISOString(), alarmMetaData: [{ id: 'ocid1.alarm.oc1..x', status: 'FIRING', severity: 'INFO', query: 'x[1m].count() >= 0', dimensions: [] }],
@@ -116,7 +105,7 @@ describe('reliability: bad configuration and bad invocations', () => {
     assertAccounted(s, 'alarm message');
     assert.equal(s.dryRun, false);
     assert.equal(s.posted, 7);
-    assert.equal(stack.emulator.accepted.filter((m) => m.name === 'faulty_ok_total').length, 7);
+    assert.equal(fx.stack.emulator.accepted.filter((m) => m.name === 'faulty_ok_total').length, 7);
     // An unknown key next to a valid dryRun still honours dryRun.
     const dry = summaryOf(await fn.invoke({ body: { dryRun: true, somethingElse: [1, 2] } }));
     assert.equal(dry.dryRun, true);

@@ -4,12 +4,11 @@
  * answers before the deadline (the agent would kill it at the deadline: it stays alive), and
  * reports what was not delivered. Every summary satisfies the accounting invariant.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LocalFunction } from '../src/fnlocal/agent';
-import { startStack, type Stack } from './helpers/stack';
-import { startFaultyTarget, type FaultyTarget } from './helpers/faulty-target';
-import { assertAccounted, summaryOf } from './helpers/reliability';
+import { startFaultyTarget } from './helpers/faulty-target';
+import { stackAndTargetForSuite, assertAccounted, summaryOf } from './helpers/reliability';
 import { createHandler } from '../src/handler/handler';
 import type { InvocationSummary } from '../src/handler/run';
 
@@ -24,22 +23,13 @@ async function invokeWithDeadline(fn: LocalFunction, ms: number) {
 }
 
 describe('reliability: the invocation deadline', () => {
-  let stack: Stack;
-  let target: FaultyTarget;
-  before(async () => {
-    stack = await startStack();
-    target = await startFaultyTarget();
-  });
-  after(async () => {
-    await stack?.close();
-    await target?.close();
-  });
+  const fx = stackAndTargetForSuite();
 
   test('a slow emulator: new work stops in time, the summary arrives before the deadline, the rest is undelivered', async () => {
-    stack.emulator.reset();
-    stack.emulator.options.latencyMs = 600;
+    fx.stack.emulator.reset();
+    fx.stack.emulator.options.latencyMs = 600;
     try {
-      const fn = await stack.startFn({ METRICS_ENDPOINT: target.url('/ok?n=3000'), POST_CONCURRENCY: '2', POST_CALLS_PER_SECOND: '200' });
+      const fn = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url('/ok?n=3000'), POST_CONCURRENCY: '2', POST_CALLS_PER_SECOND: '200' });
       const { res, marginMs, deadlineMs } = await invokeWithDeadline(fn, 5000);
       const s = summaryOf(res);
       assertAccounted(s, 'slow emulator');
@@ -50,41 +40,41 @@ describe('reliability: the invocation deadline', () => {
       assert.ok(s.errors.some((e) => /deadline/.test(e.message)), JSON.stringify(s.errors));
       assert.equal(s.selfMetrics.posted, 6, 'time was kept for the self-metrics');
       assert.ok(marginMs >= 300, `a margin is kept for the response (${marginMs} ms)`);
-      const lastStart = Math.max(...stack.emulator.calls.map((c) => c.time));
+      const lastStart = Math.max(...fx.stack.emulator.calls.map((c) => c.time));
       assert.ok(lastStart < deadlineMs - 1000, `no call started in the last second before the deadline (last ${deadlineMs - lastStart} ms before)`);
-      const stored = stack.emulator.accepted.filter((m) => m.name === 'faulty_ok_total').length;
+      const stored = fx.stack.emulator.accepted.filter((m) => m.name === 'faulty_ok_total').length;
       // A call cut off by the deadline may still have been stored by OCI: at least what we report.
       assert.ok(stored >= s.posted && stored <= s.posted + 2 * 50, `stored ${stored}, posted ${s.posted}`);
-      const undeliveredMetric = stack.emulator.accepted.find((m) => m.name === 'scrape_series_failed')!;
+      const undeliveredMetric = fx.stack.emulator.accepted.find((m) => m.name === 'scrape_series_failed')!;
       assert.equal(undeliveredMetric.datapoints[0]!.value, s.undelivered, 'undelivered series show in scrape_series_failed');
     } finally {
-      stack.emulator.options.latencyMs = 0;
+      fx.stack.emulator.options.latencyMs = 0;
     }
   });
 
   test('a throttling emulator: the 429 backoff never runs past the deadline', async () => {
-    stack.emulator.reset();
-    stack.emulator.options.rateLimitPerSecond = 2;
+    fx.stack.emulator.reset();
+    fx.stack.emulator.options.rateLimitPerSecond = 2;
     try {
-      const fn = await stack.startFn({ METRICS_ENDPOINT: target.url('/ok?n=2000'), POST_CONCURRENCY: '8', POST_CALLS_PER_SECOND: '200' });
+      const fn = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url('/ok?n=2000'), POST_CONCURRENCY: '8', POST_CALLS_PER_SECOND: '200' });
       const { res, deadlineMs } = await invokeWithDeadline(fn, 6000);
       const s = summaryOf(res);
       assertAccounted(s, 'throttling emulator');
-      assert.ok(stack.emulator.calls.every((c) => c.time < deadlineMs - 1000), 'no call started in the last second before the deadline');
+      assert.ok(fx.stack.emulator.calls.every((c) => c.time < deadlineMs - 1000), 'no call started in the last second before the deadline');
       assert.ok(s.throttled > 0);
       assert.ok(s.posted > 0 && s.undelivered > 0, `posted ${s.posted}, undelivered ${s.undelivered}`);
       assert.equal(s.posted + s.undelivered, 2000);
       assert.ok(s.errors.some((e) => /deadline/.test(e.message) && e.metrics > 0));
     } finally {
-      stack.emulator.options.rateLimitPerSecond = undefined;
+      fx.stack.emulator.options.rateLimitPerSecond = undefined;
     }
   });
 
   test('a deadline too close to scrape: a clear error in time, not a kill; the warm container carries on', async () => {
-    stack.emulator.reset();
+    fx.stack.emulator.reset();
     const slow = await startFaultyTarget();
     try {
-      const fn = await stack.startFn({ METRICS_ENDPOINT: slow.url('/slow-headers?ms=10000'), SCRAPE_TIMEOUT_MS: '1000' });
+      const fn = await fx.stack.startFn({ METRICS_ENDPOINT: slow.url('/slow-headers?ms=10000'), SCRAPE_TIMEOUT_MS: '1000' });
       const { res } = await invokeWithDeadline(fn, 2500);
       assert.equal(res.status, 502);
       // Whichever fires first, the scrape's own (cut) timeout or the deadline signal, the cause says "deadline".
@@ -94,7 +84,7 @@ describe('reliability: the invocation deadline', () => {
       assert.equal(next.status, 502);
       assert.match((next.json as { detail: string }).detail, /timed out after 1000 ms/);
       assert.equal(fn.alive, true);
-      assert.equal(stack.emulator.accepted.filter((m) => m.name === 'up').length, 2, 'up=0 posted by both invocations');
+      assert.equal(fx.stack.emulator.accepted.filter((m) => m.name === 'up').length, 2, 'up=0 posted by both invocations');
     } finally {
       await slow.close();
     }
@@ -102,7 +92,7 @@ describe('reliability: the invocation deadline', () => {
 
   test('an unparsable Fn-Deadline (Invalid Date from the FDK) falls back to FUNCTION_TIMEOUT_SECONDS', async () => {
     const lines: string[] = [];
-    const handler = createHandler({ METRICS_ENDPOINT: target.url('/ok?n=3'), DRY_RUN: 'true' }, (level, msg) => lines.push(`${level} ${msg}`));
+    const handler = createHandler({ METRICS_ENDPOINT: fx.target.url('/ok?n=3'), DRY_RUN: 'true' }, (level, msg) => lines.push(`${level} ${msg}`));
     const s = (await handler('', { deadline: new Date(Number.NaN) })) as InvocationSummary;
     assert.equal(s.ok, true);
     assert.equal(s.targets[0]!.up, true, s.targets[0]!.error);

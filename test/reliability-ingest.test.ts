@@ -4,7 +4,7 @@
  * 404 (IAM) reported once, and bursts of errors that must never become silently skipped calls.
  * Every summary satisfies the accounting invariant; every attempt the function counts reached the wire.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,73 +12,64 @@ import path from 'node:path';
 import { makeResourcePrincipal } from '../src/emulator/credentials';
 import { startIngestionEmulator } from '../src/emulator/server';
 import type { InvocationSummary } from '../src/handler/run';
-import { closedPort, COMPARTMENT, startStack, type Stack } from './helpers/stack';
-import { startFaultyTarget, type FaultyTarget } from './helpers/faulty-target';
-import { assertAccounted, lastInvocationLog, summaryOf } from './helpers/reliability';
+import { closedPort, COMPARTMENT } from './helpers/stack';
+import { startFaultyTarget } from './helpers/faulty-target';
+import { stackAndTargetForSuite, assertAccounted, lastInvocationLog, summaryOf } from './helpers/reliability';
 
 /** Fast publishing settings so the suites stay short; the emulator sets the pace. */
 const FAST = { POST_CALLS_PER_SECOND: '200', POST_CONCURRENCY: '8' };
 
 describe('reliability: ingestion faults through the function process', () => {
-  let stack: Stack;
-  let target: FaultyTarget;
-  before(async () => {
-    stack = await startStack();
-    target = await startFaultyTarget();
-  });
-  after(async () => {
-    await stack?.close();
-    await target?.close();
-  });
+  const fx = stackAndTargetForSuite();
 
   /** Stored data series (not self-metrics) of the faulty target's counter. */
-  const storedData = () => stack.emulator.accepted.filter((m) => m.name === 'faulty_ok_total').length;
+  const storedData = () => fx.stack.emulator.accepted.filter((m) => m.name === 'faulty_ok_total').length;
 
   /** Every attempt the function counted is a call the emulator saw: nothing skipped client-side. */
   function assertEveryAttemptOnTheWire(s: InvocationSummary): void {
-    assert.equal(s.requests, stack.emulator.counters.postMetricData, 'requests counted == PostMetricData calls received');
+    assert.equal(s.requests, fx.stack.emulator.counters.postMetricData, 'requests counted == PostMetricData calls received');
   }
 
   test('429 storm with time to spare: backoff and pacing, nothing lost', async () => {
-    stack.emulator.reset();
-    stack.emulator.options.rateLimitPerSecond = 4;
+    fx.stack.emulator.reset();
+    fx.stack.emulator.options.rateLimitPerSecond = 4;
     try {
-      const fn = await stack.startFn({ METRICS_ENDPOINT: target.url('/ok?n=600'), ...FAST });
+      const fn = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url('/ok?n=600'), ...FAST });
       const s = summaryOf(await fn.invoke());
       assertAccounted(s, '429 storm');
       assert.equal(s.series, 600);
       assert.equal(s.posted, 600, `all posted (errors: ${JSON.stringify(s.errors)})`);
       assert.equal(s.selfMetrics.posted, 6);
       assert.ok(s.throttled > 0, 'the storm happened');
-      assert.equal(s.throttled, stack.emulator.counters.throttled);
+      assert.equal(s.throttled, fx.stack.emulator.counters.throttled);
       assertEveryAttemptOnTheWire(s);
       assert.equal(storedData(), 600, 'exactly once each');
       // Backoff keeps the storm bounded: without it 8 workers would hammer the limit ~hundreds of times.
       assert.ok(s.throttled <= 40, `throttled ${s.throttled} times for 13 calls`);
     } finally {
-      stack.emulator.options.rateLimitPerSecond = undefined;
+      fx.stack.emulator.options.rateLimitPerSecond = undefined;
     }
   });
 
   test('500/502/503/504 and connection resets are retried: nothing lost, each attempt reached the wire', async () => {
-    stack.emulator.reset();
-    for (const status of [500, 502, 503, 504]) stack.emulator.enqueueFault({ status }, 2);
-    stack.emulator.enqueueFault({ reset: true }, 3);
-    const fn = await stack.startFn({ METRICS_ENDPOINT: target.url('/ok?n=300'), ...FAST });
+    fx.stack.emulator.reset();
+    for (const status of [500, 502, 503, 504]) fx.stack.emulator.enqueueFault({ status }, 2);
+    fx.stack.emulator.enqueueFault({ reset: true }, 3);
+    const fn = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url('/ok?n=300'), ...FAST });
     const s = summaryOf(await fn.invoke());
     assertAccounted(s, '5xx and resets');
     assert.equal(s.posted, 300);
     assert.equal(s.failed + s.undelivered, 0);
     assert.equal(s.retries, 11, 'each of the 11 faults cost one retry');
     assertEveryAttemptOnTheWire(s);
-    assert.equal(stack.emulator.pendingFaults(), 0);
+    assert.equal(fx.stack.emulator.pendingFaults(), 0);
     assert.equal(storedData(), 300);
   });
 
   test('a hung connection is cut by POST_TIMEOUT_MS and retried', async () => {
-    stack.emulator.reset();
-    stack.emulator.enqueueFault({ hangMs: 30_000 }, 2);
-    const fn = await stack.startFn({ METRICS_ENDPOINT: target.url('/ok?n=60'), ...FAST, POST_TIMEOUT_MS: '400' });
+    fx.stack.emulator.reset();
+    fx.stack.emulator.enqueueFault({ hangMs: 30_000 }, 2);
+    const fn = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url('/ok?n=60'), ...FAST, POST_TIMEOUT_MS: '400' });
     const started = Date.now();
     const s = summaryOf(await fn.invoke());
     const elapsed = Date.now() - started;
@@ -90,15 +81,15 @@ describe('reliability: ingestion faults through the function process', () => {
   });
 
   test('NON_ATOMIC: objects OCI rejects are failed with its message, the rest of their batch is kept', async () => {
-    stack.emulator.reset();
+    fx.stack.emulator.reset();
     // The target's clock runs 8 minutes ahead of OCI's: the transform accepts its own timestamp
     // (within 9 minutes), OCI (the emulator, 6 minutes behind us) finds it 14 minutes ahead.
-    const realNow = stack.emulator.options.now;
-    stack.emulator.options.now = () => Date.now() - 6 * 60_000;
-    stack.emulator.options.maxClockSkewMs = 10 * 60_000;
+    const realNow = fx.stack.emulator.options.now;
+    fx.stack.emulator.options.now = () => Date.now() - 6 * 60_000;
+    fx.stack.emulator.options.maxClockSkewMs = 10 * 60_000;
     const other = await startFaultyTarget();
     try {
-      const fn = await stack.startFn({ METRICS_ENDPOINT: `${target.url('/ts?ahead=480000')},${other.url('/ok?n=70')}`, ...FAST });
+      const fn = await fx.stack.startFn({ METRICS_ENDPOINT: `${fx.target.url('/ts?ahead=480000')},${other.url('/ok?n=70')}`, ...FAST });
       const s = summaryOf(await fn.invoke());
       assertAccounted(s, 'failedMetrics');
       assert.equal(s.ok, true);
@@ -109,29 +100,29 @@ describe('reliability: ingestion faults through the function process', () => {
       assert.equal(s.errors.length, 1);
       assert.match(s.errors[0]!.message, /more than 10 minutes in the future/);
       assert.equal(s.errors[0]!.metrics, 1);
-      assert.equal(stack.emulator.accepted.filter((m) => m.name === 'faulty_ts').length, 1, 'its batch-mate was kept');
-      const failedMetric = stack.emulator.accepted.find((m) => m.name === 'scrape_series_failed' && m.dimensions.instance === s.targets[0]!.instance)!;
+      assert.equal(fx.stack.emulator.accepted.filter((m) => m.name === 'faulty_ts').length, 1, 'its batch-mate was kept');
+      const failedMetric = fx.stack.emulator.accepted.find((m) => m.name === 'scrape_series_failed' && m.dimensions.instance === s.targets[0]!.instance)!;
       assert.equal(failedMetric.datapoints[0]!.value, 1, 'the failure is visible as a self-metric too');
       assert.equal((await lastInvocationLog(fn)).failed, 1);
     } finally {
-      stack.emulator.options.now = realNow;
-      stack.emulator.options.maxClockSkewMs = 300_000;
+      fx.stack.emulator.options.now = realNow;
+      fx.stack.emulator.options.maxClockSkewMs = 300_000;
       await other.close();
     }
   });
 
   test('401 (a clock 15 minutes off): not retried, one call, reported once with the clock-skew hint', async () => {
-    stack.emulator.reset();
-    const realNow = stack.emulator.options.now;
-    stack.emulator.options.now = () => Date.now() + 15 * 60_000;
+    fx.stack.emulator.reset();
+    const realNow = fx.stack.emulator.options.now;
+    fx.stack.emulator.options.now = () => Date.now() + 15 * 60_000;
     try {
-      const fn = await stack.startFn({ METRICS_ENDPOINT: target.url('/ok?n=500'), ...FAST });
+      const fn = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url('/ok?n=500'), ...FAST });
       const res = await fn.invoke();
       assert.equal(res.status, 502);
       const detail = (res.json as { detail: string }).detail;
       assert.match(detail, /none of 500 series was posted: 401 NotAuthenticated/);
       assert.match(detail, /clock is within 5 minutes/);
-      assert.equal(stack.emulator.counters.postMetricData, 1, 'one call: slow start saw the 401, nothing else was sent');
+      assert.equal(fx.stack.emulator.counters.postMetricData, 1, 'one call: slow start saw the 401, nothing else was sent');
       const logged = await lastInvocationLog(fn);
       assert.equal(logged.requests, 1);
       assert.equal(logged.retries, 0);
@@ -140,31 +131,31 @@ describe('reliability: ingestion faults through the function process', () => {
       assert.equal(logged.failed, 500);
       assert.deepEqual(logged.selfMetrics, { posted: 0, failed: 6 });
     } finally {
-      stack.emulator.options.now = realNow;
+      fx.stack.emulator.options.now = realNow;
     }
   });
 
   test('404 (no IAM policy): not retried, one call, reported once with the policy hint', async () => {
-    stack.emulator.reset();
-    stack.emulator.options.authorizedCompartments = ['ocid1.compartment.oc1..someoneelse'];
+    fx.stack.emulator.reset();
+    fx.stack.emulator.options.authorizedCompartments = ['ocid1.compartment.oc1..someoneelse'];
     try {
-      const fn = await stack.startFn({ METRICS_ENDPOINT: target.url('/ok?n=500'), ...FAST });
+      const fn = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url('/ok?n=500'), ...FAST });
       const res = await fn.invoke();
       assert.equal(res.status, 502);
       const detail = (res.json as { detail: string }).detail;
       assert.match(detail, /404 NotAuthorizedOrNotFound/);
       assert.match(detail, /Allow dynamic-group <dg> to use metrics in compartment/);
-      assert.equal(stack.emulator.counters.postMetricData, 1);
+      assert.equal(fx.stack.emulator.counters.postMetricData, 1);
       assert.equal((await lastInvocationLog(fn)).errors.length, 1);
     } finally {
-      stack.emulator.options.authorizedCompartments = undefined;
+      fx.stack.emulator.options.authorizedCompartments = undefined;
     }
   });
 
   test('ingestion unreachable: retried until the deadline, then a clear error naming the endpoint, in time', async () => {
-    stack.emulator.reset();
+    fx.stack.emulator.reset();
     const port = await closedPort();
-    const fn = await stack.startFn({ METRICS_ENDPOINT: target.url('/ok?n=120'), ...FAST, OCI_MONITORING_ENDPOINT: `http://127.0.0.1:${port}` });
+    const fn = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url('/ok?n=120'), ...FAST, OCI_MONITORING_ENDPOINT: `http://127.0.0.1:${port}` });
     const deadline = new Date(Date.now() + 6000);
     const res = await fn.invoke({ deadline, timeoutMs: 6000 });
     assert.ok(Date.now() < deadline.getTime(), 'answered before the deadline');
@@ -178,26 +169,26 @@ describe('reliability: ingestion faults through the function process', () => {
   });
 
   test('a burst of 5xx (more than the SDK breaker tolerates) never becomes silently skipped calls', async () => {
-    stack.emulator.reset();
+    fx.stack.emulator.reset();
     // 24 consecutive 503s: the SDK's default breaker opens after 10 calls at 80% errors and would
     // then fail calls without sending them. Ours is disabled: every attempt is a real request.
-    stack.emulator.enqueueFault({ status: 503 }, 24);
-    const fn = await stack.startFn({ METRICS_ENDPOINT: target.url('/ok?n=1000'), ...FAST });
+    fx.stack.emulator.enqueueFault({ status: 503 }, 24);
+    const fn = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url('/ok?n=1000'), ...FAST });
     const s = summaryOf(await fn.invoke());
     assertAccounted(s, '5xx burst');
     assert.equal(s.posted, 1000, JSON.stringify(s.errors));
     assert.equal(s.retries, 24);
     assertEveryAttemptOnTheWire(s);
     // Then 20 consecutive failing invocations (every call rejected), and a healthy one posts everything.
-    stack.emulator.reset();
-    const small = await stack.startFn({ METRICS_ENDPOINT: target.url('/ok?n=10'), ...FAST });
-    stack.emulator.enqueueFault({ status: 400, code: 'InvalidParameter' }, 40);
+    fx.stack.emulator.reset();
+    const small = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url('/ok?n=10'), ...FAST });
+    fx.stack.emulator.enqueueFault({ status: 400, code: 'InvalidParameter' }, 40);
     for (let i = 0; i < 20; i++) {
       const r = await small.invoke();
       assert.equal(r.status, 502, `failing invocation ${i}`);
     }
-    assert.equal(stack.emulator.counters.postMetricData, 40, 'each failing invocation sent its two calls');
-    stack.emulator.reset();
+    assert.equal(fx.stack.emulator.counters.postMetricData, 40, 'each failing invocation sent its two calls');
+    fx.stack.emulator.reset();
     const healthy = summaryOf(await small.invoke());
     assertAccounted(healthy, 'after the failures');
     assert.equal(healthy.posted, 10);

@@ -3,6 +3,7 @@
  * a busy service's /metrics: HELP and TYPE for every family, 3-5 labels per series, counters,
  * gauges, labelled histograms (12 buckets + _sum + _count) and a few labelled summaries.
  */
+import { mulberry32 } from '../../src/demo/traffic';
 
 /** What a generated exposition holds. */
 export interface GeneratedExposition {
@@ -30,18 +31,6 @@ const QUANTILES = ['0.5', '0.9', '0.99'];
 
 /** Sample lines one series of a kind contributes. */
 const LINES_PER_SERIES: Record<Kind, number> = { counter: 1, gauge: 1, histogram: BUCKETS.length + 2, summary: QUANTILES.length + 2 };
-
-/** A small seeded PRNG (mulberry32): the same seed gives the same text on every machine. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Kind of the i-th family: 40% counters, 20% gauges, 30% histograms, 10% summaries. */
 function kindOf(i: number): Kind {
@@ -103,7 +92,7 @@ function familyName(i: number, kind: Kind): string {
  * `samplesPerFamily` lines each (whole series); the tail is filled with a counter family.
  */
 export function generateExposition(samples: number, seed = 42, samplesPerFamily = 100): GeneratedExposition {
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const parts: string[] = [];
   const byKind: Record<Kind, number> = { counter: 0, gauge: 0, histogram: 0, summary: 0 };
   let left = samples;

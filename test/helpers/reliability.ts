@@ -4,6 +4,9 @@
  *   samples == series - derived + skipped, and a down target has no series at all.
  */
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
+import { startFaultyTarget, type FaultyTarget } from './faulty-target';
+import { startStack, type Stack } from './stack';
 import type { InvocationSummary, TargetSummary } from '../../src/handler/run';
 import type { InvokeResult, LocalFunction } from '../../src/fnlocal/agent';
 
@@ -70,4 +73,18 @@ export async function lastInvocationLog(fn: LocalFunction, after = 0): Promise<I
 /** Every byte a function let out: its stdout and stderr lines and the given responses (headers and bodies). */
 export function capturedText(fn: LocalFunction, responses: InvokeResult[]): string {
   return [...fn.stdout, ...fn.stderr, ...responses.map((r) => JSON.stringify(r.headers) + '\n' + r.body)].join('\n');
+}
+
+/** A Stack and a FaultyTarget for one suite: started before its tests, closed after them. */
+export function stackAndTargetForSuite(): { stack: Stack; target: FaultyTarget } {
+  const fx = {} as { stack: Stack; target: FaultyTarget };
+  before(async () => {
+    fx.stack = await startStack();
+    fx.target = await startFaultyTarget();
+  });
+  after(async () => {
+    await fx.stack?.close();
+    await fx.target?.close();
+  });
+  return fx;
 }
