@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeResourcePrincipal } from './credentials';
+import { createExplorerHandler } from './explorer/serve';
 import { startIngestionEmulator } from './server';
 
 /** Parsed command-line flags. */
@@ -93,11 +94,13 @@ async function main(): Promise<void> {
     configKeys: args.configKeys,
     rateLimitPerSecond: args.rateLimit,
     latencyMs: args.latencyMs,
+    // The explorer page shows what was posted (no invocation history: nothing is invoked from here).
+    extraHandler: createExplorerHandler({ invocations: () => [] }),
     log: (entry) => console.log(JSON.stringify({ time: new Date().toISOString(), ...entry })),
   });
   for (const [id, value] of Object.entries(args.secrets)) emulator.secrets.set(id, value);
   const env: Record<string, string> = { ...(generated?.env ?? {}), OCI_MONITORING_ENDPOINT: emulator.url, OCI_SECRETS_ENDPOINT: emulator.url };
-  console.log(JSON.stringify({ event: 'emulator_started', url: emulator.url, trustedIssuers: generated ? `generated in ${args.credsDir}` : args.trustIssuers.length, configKeys: Object.keys(args.configKeys), env }));
+  console.log(JSON.stringify({ event: 'emulator_started', url: emulator.url, explorer: `${emulator.url}/explorer/`, trustedIssuers: generated ? `generated in ${args.credsDir}` : args.trustIssuers.length, configKeys: Object.keys(args.configKeys), env }));
   const stop = (): void => {
     void emulator.close().then(() => process.exit(0));
   };
