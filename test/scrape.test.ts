@@ -2,10 +2,17 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { instanceOf, scrapeTarget, SCRAPE_ACCEPT, type ScrapeOptions, displayUrl, instancesOf } from '../src/scrape/scrape';
 import { closedPort } from './helpers/stack';
+import { requireBinary } from './helpers/requires';
 
 const BODY = '# TYPE up gauge\nup 1\n';
 type Route = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -122,5 +129,35 @@ describe('instance and shown URL', () => {
     const shown = displayUrl(new URL('http://u:p4ss@h:1/metrics?access_token=abc123&module=x&apiKey=zz'));
     assert.doesNotMatch(shown, /abc123|zz|p4ss/);
     assert.match(shown, /module=x/);
+  });
+});
+
+describe('https targets', () => {
+  test('a self-signed certificate is refused with a named cause; a trusted one works', async (t) => {
+    if (!requireBinary(t, '/usr/bin/openssl', 'openssl')) return;
+    const dir = mkdtempSync(path.join(tmpdir(), 'prom2oci-tls-'));
+    try {
+      execFileSync('/usr/bin/openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+        '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+      const cert = readFileSync(path.join(dir, 'cert.pem'));
+      const server = https.createServer({ key: readFileSync(path.join(dir, 'key.pem')), cert }, (_q, r) => r.end(BODY));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      try {
+        const url = new URL(`https://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`);
+        const r = await scrapeTarget(url, { timeoutMs: 2000, maxBytes: 1024 * 1024 });
+        assert.equal(r.ok, false);
+        assert.match(!r.ok ? r.error : '', /TLS certificate rejected \((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)\)/);
+        // With the CA trusted (NODE_EXTRA_CA_CERTS in a real deployment), the same target scrapes.
+        // (async: the server answers from this process's event loop)
+        const child = await promisify(execFile)(process.execPath, ['--import', 'tsx', '-e',
+          `require('./src/scrape/scrape').scrapeTarget(new URL('${url}'), { timeoutMs: 5000, maxBytes: 1e6 }).then((r) => process.stdout.write(r.ok ? 'ok' : r.error))`],
+        { env: { ...process.env, NODE_EXTRA_CA_CERTS: path.join(dir, 'cert.pem') }, encoding: 'utf8', cwd: path.resolve(__dirname, '..'), timeout: 20_000 });
+        assert.equal(child.stdout, 'ok', child.stderr);
+      } finally {
+        server.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
