@@ -2,6 +2,7 @@
  * The emulator's bounded in-memory store of accepted metric objects, and the queries the local
  * explorer (issue 5) needs. Oldest objects are dropped first once the datapoint bound is reached.
  */
+import type { OciMetric } from '../types/model';
 
 /** One accepted datapoint: timestamp in ms since epoch. */
 export interface StoredDatapoint {
@@ -10,14 +11,11 @@ export interface StoredDatapoint {
   count?: number;
 }
 
+/** A metric object's identity and metadata, as posted (the SDK's MetricDataDetails without datapoints). */
+type MetricFields = Omit<OciMetric, 'datapoints'>;
+
 /** One accepted MetricDataDetails object, as posted (metadata kept, timestamps parsed). */
-export interface StoredMetric {
-  namespace: string;
-  compartmentId: string;
-  resourceGroup?: string;
-  name: string;
-  dimensions: Record<string, string>;
-  metadata?: Record<string, string>;
+export interface StoredMetric extends MetricFields {
   datapoints: StoredDatapoint[];
   /** When the emulator accepted it (emulator clock, ms). */
   receivedAt: number;
@@ -37,15 +35,8 @@ export interface MetricQuery {
   to?: number;
 }
 
-/** One metric stream (identity without metadata) with its datapoints in time order. */
-export interface MetricSeries {
-  namespace: string;
-  compartmentId: string;
-  resourceGroup?: string;
-  name: string;
-  dimensions: Record<string, string>;
-  /** Metadata of the most recent object of the stream. */
-  metadata?: Record<string, string>;
+/** One metric stream (identity without metadata) with its datapoints in time order; `metadata` is the most recent object's. */
+export interface MetricSeries extends MetricFields {
   datapoints: StoredDatapoint[];
 }
 
