@@ -86,3 +86,10 @@ describe('invocation body', () => {
     assert.throws(() => parseInvocationBody('{"dryRun":"yes"}'), /"dryRun" must be true or false/);
   });
 });
+
+describe('URLs in messages', () => {
+  test('credential-like query values never appear in setting errors', () => {
+    const url = 'http://h:1/metrics?access_token=s3cr3t';
+    assert.throws(() => parseSettings({ ...base, METRICS_ENDPOINT: `${url},${url}` }), (e: Error) => /listed twice/.test(e.message) && !e.message.includes('s3cr3t') && e.message.includes('access_token=redacted'));
+  });
+});

@@ -129,9 +129,12 @@ function parseEndpoints(key: string, value: string): URL[] {
   return urls;
 }
 
-/** Removes user:password from a URL-looking string so it can be shown. */
+/** Query parameters whose values are credentials (e.g. ?access_token=...). */
+const SECRET_QUERY_PARAM_RE = /([?&])([^=&#\s]*(?:token|secret|passw|key|auth|sig|credential)[^=&#\s]*)=[^&#\s]*/gi;
+
+/** A URL-looking string as it may be shown: no user:password, credential-like query values "redacted". */
 export function redactUrl(u: string): string {
-  return u.replace(/\/\/[^/@\s]*@/, '//');
+  return u.replace(/\/\/[^/@\s]*@/, '//').replace(SECRET_QUERY_PARAM_RE, '$1$2=redacted');
 }
 
 /** Parses `key=value,key=value` into dimensions, validating OCI's key/value rules. */
