@@ -36,6 +36,8 @@ locals {
     POST_TIMEOUT_MS                        = tostring(var.post_timeout_ms)
     FUNCTION_TIMEOUT_SECONDS               = tostring(var.function_timeout_seconds)
     DRY_RUN                                = tostring(var.dry_run)
+    FORECAST_PRICE_PER_MILLION_DATAPOINTS  = var.forecast_price_per_million_datapoints
+    FORECAST_FREE_DATAPOINTS_PER_MONTH     = tostring(var.forecast_free_datapoints_per_month)
   }
 
   # Only non-empty values: an unset optional setting stays unset (the function treats empty and

@@ -266,6 +266,18 @@ variable "dry_run" {
   default     = false
 }
 
+variable "forecast_price_per_million_datapoints" {
+  description = "FORECAST_PRICE_PER_MILLION_DATAPOINTS: price of one million ingested datapoints for the cost forecast of a dry run (empty: no cost shown)."
+  type        = string
+  default     = ""
+}
+
+variable "forecast_free_datapoints_per_month" {
+  description = "FORECAST_FREE_DATAPOINTS_PER_MONTH: datapoints a month the cost forecast treats as free."
+  type        = number
+  default     = 0
+}
+
 # ---------------------------------------------------------------------------------------------
 # The function resource
 # ---------------------------------------------------------------------------------------------

@@ -185,6 +185,25 @@ describe('once', () => {
     assert.ok(lines.some((l) => l.startsWith('  http_requests_total{instance=') && l.includes('route=')));
     assert.ok(lines.every((l) => /^  (http_requests_total|orders_\w+|up|scrape_\w+)\{/.test(l)), 'only included families and self-metrics');
     assert.match(r.stdout, /skipped: .*filtered_by_include=\d+/);
+    const streams = /metric streams (\d+), datapoints \1 per invocation, ([\d,]+) per month/.exec(r.stdout);
+    assert.ok(streams, `forecast printed: ${r.stdout}`);
+    assert.equal(Number(streams[1]), Number(m[1]), 'streams = metric objects it would post');
+    assert.equal(Number(streams[2]!.replace(/,/g, '')), Number(m[1]) * 43_800);
+    assert.match(r.stdout, /posting [\d.]+ s; invocation ~[\d.]+ s of the 60 s timeout: fits/);
+    assert.match(r.stdout, /note: no price configured \(FORECAST_PRICE_PER_MILLION_DATAPOINTS\)/);
+  });
+
+  test('--dry-run with a price: the monthly cost beyond the free datapoints', async () => {
+    const r = await runCli(['once', '--dry-run', '--json', '--endpoint', shop.url, '--set', 'FORECAST_PRICE_PER_MILLION_DATAPOINTS=0.0025', '--set', 'FORECAST_FREE_DATAPOINTS_PER_MONTH=1000000']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as InvocationSummary;
+    const f = s.forecast;
+    assert.equal(f.metricStreams, s.metricData!.length);
+    assert.equal(f.monthlyCost, Math.round(((s.metricData!.length * 43_800 - 1_000_000) / 1e6) * 0.0025 * 1e4) / 1e4);
+    assert.ok(f.monthlyCost! > 0);
+    const bad = await runCli(['once', '--dry-run', '--endpoint', shop.url, '--set', 'FORECAST_PRICE_PER_MILLION_DATAPOINTS=$1']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /FORECAST_PRICE_PER_MILLION_DATAPOINTS: expected a non-negative decimal number like 0.0025, got "\$1"/);
   });
 
   test('posts to the emulator with OCI config-file auth (OCI_CONFIG_FILE, and --config/--profile)', async () => {

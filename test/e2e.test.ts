@@ -98,6 +98,11 @@ describe('function end to end (Fn socket protocol, RP auth, emulator)', () => {
     assert.equal(s.metricData.length, s.series + s.targets.length * 6, 'data series plus six self-metrics per target');
     assert.equal(s.skippedSamples!.length, s.targets[0]!.skipped);
     assertAccounted(s);
+    // The cost forecast counts exactly the objects it would post.
+    assert.equal(s.forecast.metricStreams, s.metricData.length);
+    assert.equal(s.forecast.datapointsPerMonth, s.metricData.length * 43_800);
+    assert.equal(s.forecast.postCallsPerInvocation, Math.ceil(s.series / 50) + Math.ceil((s.metricData.length - s.series) / 50));
+    assert.equal(s.forecast.monthlyCost, undefined, 'no price configured, no cost');
     // Without a dry run the missing compartment is a configuration error naming the key.
     const real = await fn.invoke({ body: '' });
     assert.equal(real.status, 502);

@@ -107,6 +107,22 @@ test('the explorer page charts http_requests_total, runs MQL and shows the invoc
     assert.ok((await page.locator('#invocations tbody tr').count()) >= 3);
     assert.match((await page.textContent('#facts')) ?? '', /function every 2 s/);
 
+    // The cost forecast of the newest invocation: its streams are what it posted (data + self-metrics).
+    // Read in one evaluation: an auto-refresh cannot change the panel between the reads.
+    await page.waitForFunction(() => /from invocation #\d+$/.test(document.getElementById('forecast-sub')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    const panel = await page.evaluate(() => ({
+      sub: document.getElementById('forecast-sub')!.textContent!,
+      values: Object.fromEntries([...document.querySelectorAll('#forecast dd')].map((dd) => [(dd as HTMLElement).dataset.key, dd.textContent])),
+    }));
+    const record = demo.history.find((r) => r.seq === Number(/#(\d+)$/.exec(panel.sub)![1]))!;
+    const f = record.summary!.forecast;
+    assert.equal(f.metricStreams, record.summary!.posted + record.summary!.selfMetrics.posted, 'streams = data posted + self-metrics posted');
+    assert.equal(panel.values['Metric streams'], f.metricStreams.toLocaleString('en-US'));
+    assert.equal(panel.values['Datapoints per month'], (f.metricStreams * 43_800).toLocaleString('en-US'));
+    assert.equal(panel.values['PostMetricData calls per invocation'], String(Math.ceil(record.summary!.posted / 50) + Math.ceil(record.summary!.selfMetrics.posted / 50)));
+    assert.match(panel.values['Fits the function timeout'] ?? '', /^yes \(~[\d.]+ s of 30 s\)$/);
+    assert.equal(panel.values['Monthly ingestion cost'], 'no price configured');
+
     // The screenshot: a range that fits the short run.
     await page.selectOption('#range', '300000');
     await page.waitForFunction(() => /last 5 minutes/.test(document.getElementById('chart-sub')?.textContent ?? ''));

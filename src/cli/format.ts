@@ -4,6 +4,7 @@
  */
 import type { InvocationSummary } from '../handler/run';
 import type { OciMetric } from '../types/model';
+import { forecastLines } from '../forecast/forecast';
 
 /** The skip reasons as `reason=count` (or "none"). */
 export function skippedText(s: Pick<InvocationSummary, 'skipped'>): string {
@@ -54,6 +55,8 @@ export function summaryTable(s: InvocationSummary): string {
   out.push(`skipped: ${skippedText(s)}`);
   out.push(`self-metrics: posted ${s.selfMetrics.posted}, failed ${s.selfMetrics.failed}; requests ${s.requests}, retries ${s.retries}, throttled ${s.throttled}`);
   for (const e of s.errors.slice(0, 5)) out.push(`error: ${e.message} (${e.metrics} metrics)`);
+  // Older functions (or hand-made summaries) may carry no forecast.
+  if (s.dryRun && s.forecast) out.push('', ...forecastLines(s.forecast));
   return out.join('\n');
 }
 

@@ -34,6 +34,9 @@ export interface Settings {
   postTimeoutMs: number;
   functionTimeoutMs: number;
   dryRun: boolean;
+  /** Price per million ingested datapoints for the cost forecast; undefined = not configured. */
+  forecastPricePerMillionDatapoints?: number;
+  forecastFreeDatapointsPerMonth: number;
 }
 
 export interface SettingSpec {
@@ -66,6 +69,8 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: 'POST_TIMEOUT_MS', default: '10000', description: 'timeout of one PostMetricData attempt (ms)' },
   { key: 'FUNCTION_TIMEOUT_SECONDS', default: '60', description: 'deadline used when the invocation carries none (s)' },
   { key: 'DRY_RUN', default: 'false', description: 'do everything except posting' },
+  { key: 'FORECAST_PRICE_PER_MILLION_DATAPOINTS', description: 'price of one million ingested datapoints (your currency, e.g. 0.0025) for the cost forecast; unset = no cost shown (no default: not confirmed from Oracle\'s price list)' },
+  { key: 'FORECAST_FREE_DATAPOINTS_PER_MONTH', default: '0', description: 'datapoints per month the cost forecast treats as free (your tenancy\'s free allowance left for prom2oci)' },
 ];
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -101,6 +106,14 @@ function parseIntIn(key: string, value: string, min: number, max: number): numbe
   if (!/^\d+$/.test(value)) throw new ConfigError(key, `expected a whole number, got "${value}"`);
   const n = Number(value);
   if (n < min || n > max) throw new ConfigError(key, `expected a number from ${min} to ${max}, got ${n}`);
+  return n;
+}
+
+/** Parses a non-negative decimal setting (e.g. a price) up to max. */
+function parseDecimal(key: string, value: string, max: number): number {
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new ConfigError(key, `expected a non-negative decimal number like 0.0025, got "${value.slice(0, 40)}"`);
+  const n = Number(value);
+  if (n > max) throw new ConfigError(key, `expected at most ${max}, got ${n}`);
   return n;
 }
 
@@ -212,6 +225,7 @@ export function parseSettings(env: Env, overrides: { dryRun?: boolean } = {}): S
   const monitoringRaw = raw(env, 'OCI_MONITORING_ENDPOINT');
   const secretsRaw = raw(env, 'OCI_SECRETS_ENDPOINT');
   const extraRaw = raw(env, 'EXTRA_DIMENSIONS');
+  const priceRaw = raw(env, 'FORECAST_PRICE_PER_MILLION_DATAPOINTS');
   return Object.freeze({
     endpoints: parseEndpoints('METRICS_ENDPOINT', endpointsRaw),
     compartmentId: compartmentRaw === undefined ? undefined : parseOcid('COMPARTMENT_OCID', compartmentRaw),
@@ -233,5 +247,7 @@ export function parseSettings(env: Env, overrides: { dryRun?: boolean } = {}): S
     postTimeoutMs: parseIntIn('POST_TIMEOUT_MS', get('POST_TIMEOUT_MS')!, 100, 300_000),
     functionTimeoutMs: parseIntIn('FUNCTION_TIMEOUT_SECONDS', get('FUNCTION_TIMEOUT_SECONDS')!, 1, 3600) * 1000,
     dryRun,
+    forecastPricePerMillionDatapoints: priceRaw === undefined ? undefined : parseDecimal('FORECAST_PRICE_PER_MILLION_DATAPOINTS', priceRaw, 1_000_000),
+    forecastFreeDatapointsPerMonth: parseIntIn('FORECAST_FREE_DATAPOINTS_PER_MONTH', get('FORECAST_FREE_DATAPOINTS_PER_MONTH')!, 0, 1e15),
   });
 }

@@ -11,6 +11,7 @@ import { instancesOf, notScraped, scrapeTarget, type ScrapeResult } from '../scr
 import { toOciMetrics, toSelfMetrics } from '../transform';
 import type { OciMetric, SkippedSample, SkipReason, TransformOptions } from '../types/model';
 import type { BearerTokenSource } from '../oci/secrets';
+import { forecastCost, type CostForecast } from '../forecast/forecast';
 
 /** Time kept back at the end of an invocation to write the response (ms). */
 const RESPONSE_MARGIN_MS = 1000;
@@ -69,6 +70,8 @@ export interface InvocationSummary {
   throttled: number;
   errors: { message: string; metrics: number }[];
   durationMs: number;
+  /** What this configuration costs at one invocation a minute (from this invocation's counts). */
+  forecast: CostForecast;
   /** Dry run only: the objects that would be posted (data, then self-metrics). */
   metricData?: OciMetric[];
   /** Dry run only: every skipped sample with its reason. */
@@ -112,6 +115,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   };
 
   const prepared = await scrapeAll(rt, endMs - SELF_METRICS_RESERVE_MS, transformOptions);
+  const scrapeMs = now() - started;
   const pacer = createPacer(); // one rate for the data and the self-metrics calls
   const data = prepared.flatMap((p) => p.metrics);
   let result: PublishResult | undefined;
@@ -129,7 +133,18 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   // After a 401/404 every call fails alike: the self-metrics are not sent into it, so it is reported once.
   if (!opts.dryRun) selfResult = result?.fatal ? notAttempted(self.length, result.fatal) : await publish(self, rt.postBatch(), publishOptions(s, endMs, now, pacer));
 
-  const summary = summarise(prepared, targets, result, selfResult, opts.dryRun, now() - started);
+  const forecast = forecastCost({
+    dataStreams: data.length,
+    selfStreams: self.length,
+    scrapeMs,
+    postCallsPerSecond: s.postCallsPerSecond,
+    // The invocation's own deadline is the timeout the platform enforces, when it gave one.
+    functionTimeoutMs: opts.deadline ? Math.round((deadlineMs - started) / 1000) * 1000 : s.functionTimeoutMs,
+    reservedMs: RESPONSE_MARGIN_MS + SELF_METRICS_RESERVE_MS,
+    pricePerMillionDatapoints: s.forecastPricePerMillionDatapoints,
+    freeDatapointsPerMonth: s.forecastFreeDatapointsPerMonth,
+  });
+  const summary = summarise(prepared, targets, result, selfResult, opts.dryRun, now() - started, forecast);
   if (opts.dryRun) {
     summary.metricData = [...data, ...self];
     summary.skippedSamples = prepared.flatMap((p) => p.skipped);
@@ -220,7 +235,15 @@ function summariseTargets(prepared: Prepared[], result: PublishResult | undefine
 }
 
 /** Totals over targets plus the publish statistics. */
-function summarise(prepared: Prepared[], targets: TargetSummary[], data: PublishResult | undefined, self: PublishResult | undefined, dryRun: boolean, durationMs: number): InvocationSummary {
+function summarise(
+  prepared: Prepared[],
+  targets: TargetSummary[],
+  data: PublishResult | undefined,
+  self: PublishResult | undefined,
+  dryRun: boolean,
+  durationMs: number,
+  forecast: CostForecast,
+): InvocationSummary {
   const skipped: Partial<Record<SkipReason, number>> = {};
   for (const p of prepared) for (const k of p.skipped) skipped[k.reason] = (skipped[k.reason] ?? 0) + 1;
   const sum = (f: (t: TargetSummary) => number) => targets.reduce((a, t) => a + f(t), 0);
@@ -242,6 +265,7 @@ function summarise(prepared: Prepared[], targets: TargetSummary[], data: Publish
     throttled: (data?.throttled ?? 0) + (self?.throttled ?? 0),
     errors,
     durationMs,
+    forecast,
   };
   summary.ok = nothingDeliveredCause(summary, data) === undefined;
   return summary;
@@ -264,6 +288,6 @@ function nothingDeliveredCause(s: InvocationSummary, data: PublishResult | undef
 
 /** The summary as log fields (no metric bodies). */
 export function logFields(s: InvocationSummary): Record<string, unknown> {
-  const { metricData: _m, skippedSamples: _k, ...rest } = s;
+  const { metricData: _m, skippedSamples: _k, forecast: _f, ...rest } = s;
   return { ...rest, targets: s.targets.map((t) => ({ url: t.url, up: t.up, samples: t.samples, durationMs: t.durationMs, ...(t.error ? { error: t.error } : {}) })) };
 }

@@ -435,6 +435,42 @@
       rows.push(tr);
     }
     $('invocations').tBodies[0].replaceChildren(...rows);
+    const latest = invocations.slice().reverse().find((r) => r.summary && r.summary.forecast);
+    if (latest) renderForecast(latest.summary.forecast, latest.seq);
+  }
+
+  /** The cost forecast of one invocation (computed by the function; shown as it says). */
+  function renderForecast(f, seq) {
+    const pct = (x) => `${Math.round(x * 1000) / 10}%`;
+    const num = (x) => x.toLocaleString('en-US');
+    const rows = [
+      ['Metric streams', num(f.metricStreams)],
+      ['Datapoints per month', num(f.datapointsPerMonth)],
+      ['PostMetricData calls per invocation', num(f.postCallsPerInvocation)],
+      ["Share of the tenancy's 50 calls/s", `${pct(f.averageShareOfTenancyLimit)} on average, ${pct(f.postingShareOfTenancyLimit)} while posting`],
+      ['Posting time', `${f.postingSeconds} s`],
+      ['Fits the function timeout', `${f.fitsFunctionTimeout ? 'yes' : 'no'} (~${f.invocationSeconds} s of ${f.functionTimeoutSeconds} s)`],
+      ['Monthly ingestion cost', f.monthlyCost === undefined ? 'no price configured' : `${f.monthlyCost} (${f.pricePerMillionDatapoints} per million beyond ${num(f.freeDatapointsPerMonth)} free)`],
+    ];
+    $('forecast').replaceChildren(
+      ...rows.flatMap(([k, v]) => {
+        const dt = document.createElement('dt');
+        dt.textContent = k;
+        const dd = document.createElement('dd');
+        dd.textContent = v;
+        dd.dataset.key = k;
+        return [dt, dd];
+      }),
+    );
+    $('forecast').dataset.fits = String(f.fitsFunctionTimeout);
+    $('forecast-sub').textContent = `at one invocation a minute, from invocation #${seq}`;
+    $('forecast-notes').replaceChildren(
+      ...f.notes.map((n) => {
+        const li = document.createElement('li');
+        li.textContent = n;
+        return li;
+      }),
+    );
   }
 
   /** Header facts and the countdown to the next invocation. */

@@ -1,0 +1,139 @@
+/**
+ * What a configuration will cost once it runs every minute, computed from one invocation's counts
+ * (a dry run's, before anything is posted). Pure: no I/O, no clock.
+ *
+ * - metric streams: every series the transform produced plus the self-metrics (`up`, ...); each
+ *   gets one datapoint per invocation, so datapoints per invocation = streams.
+ * - datapoints per month: streams x invocations per month at one invocation a minute, over an
+ *   average month of 730 hours (8,760 h / 12), the hours cloud price lists bill a month by.
+ * - PostMetricData calls: at most 50 streams per call, data and self-metrics posted separately.
+ * - share of the tenancy's 50 calls/s: averaged over the minute, and at the configured rate while
+ *   posting (the rate is what other posters in the tenancy feel).
+ * - posting time: the publisher's token bucket starts `burst` calls at once, then one per
+ *   1/POST_CALLS_PER_SECOND; the time is until the last call starts (latency not included).
+ * - fits the timeout: scrape time (this invocation's) + posting time + the runner's reserves.
+ * - cost: (datapoints per month - free datapoints) x price per million, only when a price is set.
+ */
+import { burstOf } from '../publish/publisher';
+import { OCI_LIMITS } from '../transform/limits';
+
+/** Invocations in an average month at one a minute: 730 h x 60. */
+export const INVOCATIONS_PER_MONTH = 730 * 60;
+
+export interface ForecastInput {
+  /** Data series one invocation posts (the transform's output). */
+  dataStreams: number;
+  /** Self-metrics one invocation posts (`up`, durations, counts per target). */
+  selfStreams: number;
+  /** How long scraping, parsing and transforming took in the measured invocation (ms). */
+  scrapeMs: number;
+  postCallsPerSecond: number;
+  functionTimeoutMs: number;
+  /** Time the runner keeps back at the end of an invocation (response, self-metrics), ms. */
+  reservedMs: number;
+  /** Price per million ingested datapoints; undefined = not configured. */
+  pricePerMillionDatapoints?: number;
+  /** Datapoints per month that cost nothing (the tenancy's free allowance). */
+  freeDatapointsPerMonth: number;
+}
+
+export interface CostForecast {
+  metricStreams: number;
+  datapointsPerInvocation: number;
+  invocationsPerMonth: number;
+  datapointsPerMonth: number;
+  postCallsPerInvocation: number;
+  /** Average calls per second over a one-minute schedule. */
+  averageCallsPerSecond: number;
+  /** averageCallsPerSecond / 50, as a fraction (0.04 = 4% of the tenancy's limit). */
+  averageShareOfTenancyLimit: number;
+  /** POST_CALLS_PER_SECOND / 50 while posting. */
+  postingShareOfTenancyLimit: number;
+  /** Time to start every PostMetricData call at POST_CALLS_PER_SECOND (s). */
+  postingSeconds: number;
+  /** Scrape time + posting time + reserves (s). */
+  invocationSeconds: number;
+  functionTimeoutSeconds: number;
+  fitsFunctionTimeout: boolean;
+  /** Monthly ingestion cost; undefined when no price is configured. */
+  monthlyCost?: number;
+  pricePerMillionDatapoints?: number;
+  freeDatapointsPerMonth: number;
+  /** One line per fact a user must act on (timeout, tenancy limit, price unset). */
+  notes: string[];
+}
+
+/** Calls needed for n streams at 50 streams per call. */
+function callsFor(streams: number): number {
+  return Math.ceil(streams / OCI_LIMITS.maxStreamsPerCall);
+}
+
+/** Rounds to a few significant decimals so the JSON stays readable. */
+function round(n: number, digits = 4): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+/** The forecast for a configuration whose invocation produced these counts. */
+export function forecastCost(input: ForecastInput): CostForecast {
+  const streams = input.dataStreams + input.selfStreams;
+  const calls = callsFor(input.dataStreams) + callsFor(input.selfStreams);
+  const rate = input.postCallsPerSecond;
+  const postingSeconds = Math.max(0, calls - burstOf(rate)) / rate;
+  const invocationSeconds = input.scrapeMs / 1000 + postingSeconds + input.reservedMs / 1000;
+  const timeoutSeconds = input.functionTimeoutMs / 1000;
+  const datapointsPerMonth = streams * INVOCATIONS_PER_MONTH;
+  const averageCallsPerSecond = calls / 60;
+  const limit = OCI_LIMITS.maxCallsPerSecond;
+  const notes: string[] = [];
+  const fits = invocationSeconds <= timeoutSeconds;
+  if (!fits) {
+    notes.push(
+      `posting ${calls} calls at POST_CALLS_PER_SECOND=${rate} takes ${round(postingSeconds, 1)} s; with the scrape and reserves ${round(invocationSeconds, 1)} s does not fit the ${timeoutSeconds} s timeout: raise POST_CALLS_PER_SECOND (at most ${limit} per tenancy) or post fewer series`,
+    );
+  }
+  if (averageCallsPerSecond > limit) notes.push(`${calls} calls a minute exceed the tenancy's ${limit} calls/s even spread evenly: post fewer series`);
+  let monthlyCost: number | undefined;
+  if (input.pricePerMillionDatapoints === undefined) {
+    notes.push('no price configured (FORECAST_PRICE_PER_MILLION_DATAPOINTS): cost not computed');
+  } else {
+    monthlyCost = round((Math.max(0, datapointsPerMonth - input.freeDatapointsPerMonth) / 1e6) * input.pricePerMillionDatapoints, 4);
+  }
+  const out: CostForecast = {
+    metricStreams: streams,
+    datapointsPerInvocation: streams,
+    invocationsPerMonth: INVOCATIONS_PER_MONTH,
+    datapointsPerMonth,
+    postCallsPerInvocation: calls,
+    averageCallsPerSecond: round(averageCallsPerSecond),
+    averageShareOfTenancyLimit: round(averageCallsPerSecond / limit),
+    postingShareOfTenancyLimit: round(Math.min(rate, limit) / limit),
+    postingSeconds: round(postingSeconds, 3),
+    invocationSeconds: round(invocationSeconds, 3),
+    functionTimeoutSeconds: timeoutSeconds,
+    fitsFunctionTimeout: fits,
+    freeDatapointsPerMonth: input.freeDatapointsPerMonth,
+    notes,
+  };
+  if (monthlyCost !== undefined) {
+    out.monthlyCost = monthlyCost;
+    out.pricePerMillionDatapoints = input.pricePerMillionDatapoints;
+  }
+  return out;
+}
+
+/** The forecast as a few human-readable lines (CLI). */
+export function forecastLines(f: CostForecast): string[] {
+  const pct = (x: number) => `${round(x * 100, 1)}%`;
+  const lines = [
+    `cost forecast at one invocation a minute (${f.invocationsPerMonth} a month):`,
+    `  metric streams ${f.metricStreams}, datapoints ${f.datapointsPerInvocation} per invocation, ${f.datapointsPerMonth.toLocaleString('en-US')} per month`,
+    `  PostMetricData calls ${f.postCallsPerInvocation} per invocation: ${pct(f.averageShareOfTenancyLimit)} of the tenancy's 50 calls/s on average, ${pct(f.postingShareOfTenancyLimit)} while posting`,
+    `  posting ${f.postingSeconds} s; invocation ~${f.invocationSeconds} s of the ${f.functionTimeoutSeconds} s timeout: ${f.fitsFunctionTimeout ? 'fits' : 'DOES NOT FIT'}`,
+  ];
+  if (f.monthlyCost !== undefined) {
+    lines.push(`  ingestion cost ${f.monthlyCost} a month at ${f.pricePerMillionDatapoints} per million datapoints beyond ${f.freeDatapointsPerMonth.toLocaleString('en-US')} free`);
+  }
+  for (const n of f.notes) lines.push(`  note: ${n}`);
+  return lines;
+}
