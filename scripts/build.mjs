@@ -8,7 +8,8 @@
 //  - dist/oci-sdk.cache: V8's code cache of that file, made here by loading it once: the first
 //    invocation's SDK load compiles nothing it already compiled at build time (about half the load
 //    time). V8 rejects a cache made by another Node version or with other V8 flags (e.g. heap
-//    sizes); the SDK then compiles as usual. Build with the runtime's Node and NODE_OPTIONS.
+//    sizes); the SDK then compiles as usual. So it is made with the image's Node flags
+//    (package.json "prom2oci.nodeFlags") by the image's build stage (same Node as the runtime).
 // The SDK bundle carries three small, behaviour-preserving patches of hot spots of the pinned SDK
 // (oci-common 2.139.1), each asserted so that a different SDK version fails the build instead of
 // being silently mis-patched. Together they cut the CPU cost of one PostMetricData call about 3x:
@@ -199,24 +200,26 @@ await Promise.all([
   }),
 ]);
 
-/** Node flags of the image's ENTRYPOINT (between "node" and "dist/func.js"): V8 only accepts a cache made with the same flags. */
-async function entrypointNodeFlags() {
-  let text;
-  try {
-    text = await readFile('Dockerfile', 'utf8');
-  } catch {
-    return [];
+/**
+ * The Node flags the image starts the function with: package.json "prom2oci.nodeFlags", their one
+ * home (the Dockerfile's ENTRYPOINT repeats them, and a test fails when the two differ). V8 only
+ * accepts a code cache made with the same flags, so a missing or malformed list fails the build
+ * instead of silently producing a cache every cold start would throw away.
+ */
+async function imageNodeFlags() {
+  const pkg = JSON.parse(await readFile('package.json', 'utf8'));
+  const flags = pkg.prom2oci?.nodeFlags;
+  if (!Array.isArray(flags) || !flags.every((f) => typeof f === 'string' && /^--[a-z0-9-]+(=\S+)?$/.test(f))) {
+    throw new Error('build: package.json "prom2oci.nodeFlags" must be a list of node flags such as ["--max-semi-space-size=4"] (the image ENTRYPOINT flags)');
   }
-  const m = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(text);
-  const argv = m ? JSON.parse(m[1]) : [];
-  const entry = argv.indexOf('dist/func.js');
-  return argv[0] === 'node' && entry > 0 ? argv.slice(1, entry) : [];
+  return flags;
 }
 
 // The code cache: load the SDK bundle once through the same loader (same source text), with the
 // runtime's node flags, and save what V8 compiled.
 const loaderForBuild = SDK_LOADER.replace('loadSdkBundle(__dirname)', "loadSdkBundle(require('path').resolve('dist'))");
-execFileSync(process.execPath, [...(await entrypointNodeFlags()), '-e', loaderForBuild], {
-  env: { ...process.env, PROM2OCI_WRITE_CACHE: '1' },
+execFileSync(process.execPath, [...(await imageNodeFlags()), '-e', loaderForBuild], {
+  // NODE_OPTIONS could carry other V8 flags than the image has: the cache is made without it.
+  env: { ...process.env, NODE_OPTIONS: '', PROM2OCI_WRITE_CACHE: '1' },
   stdio: 'inherit',
 });

@@ -1,9 +1,17 @@
-# Optional: the two alarms a user of this function needs first, both on the function's own
-# self-metric `up` (1 = the target answered, 0 = it did not; one stream per `instance`).
-# - target down: some target's up is 0 for target_down_pending_duration (one notification per
-#   instance);
-# - function stopped posting: no `up` at all for 5 minutes (schedule broken, function failing
-#   before it posts, or the IAM policy missing).
+# Optional: the alarms a user of this function needs first.
+# - target down: some target's `up` (the function's self-metric, one stream per instance) is 0
+#   for target_down_pending_duration; one notification per instance.
+# - function silent: read from the platform's own oci_faas metrics of this function, so it works
+#   for a deployment that never posted anything: every invocation failing (error responses) for
+#   5 minutes, or no invocation at all for 5 minutes (trigger broken). The bootstrap invocation
+#   (schedule.tf) makes the invocation metric exist from the first minute, and absent(72h) keeps
+#   the alarm firing as long as OCI allows instead of its 2-hour default.
+# - function stopped posting: the function's own `up` absent for 5 minutes, again for up to 72 h
+#   (not created with dry_run, which posts nothing by design).
+
+locals {
+  function_errors = "FunctionResponseCount[1m]{resourceId = \"${oci_functions_function.this.id}\", responseType = \"Error\"}"
+}
 
 resource "oci_ons_notification_topic" "alarms" {
   count = var.enable_alarms ? 1 : 0
@@ -48,12 +56,38 @@ resource "oci_monitoring_alarm" "function_silent" {
 
   compartment_id        = local.resources_compartment_ocid
   display_name          = "${var.name_prefix}-function-silent"
-  body                  = "${var.function_name} posted no `up` metric for 5 minutes: the schedule, the function or its IAM policy is broken. Check the function log."
+  body                  = "${var.function_name} has failed every invocation for 5 minutes (oci_faas error responses). Check the function log: configuration, IAM policy, network."
+  is_enabled            = true
+  metric_compartment_id = local.resources_compartment_ocid
+  namespace             = "oci_faas"
+  query                 = "${local.function_errors}.grouping().sum() > 0"
+  rule_name             = "invocations_failing"
+  severity              = "ERROR"
+  pending_duration      = "PT5M"
+  message_format        = "ONS_OPTIMIZED"
+  destinations          = [oci_ons_notification_topic.alarms[0].id]
+  freeform_tags         = var.freeform_tags
+
+  overrides {
+    rule_name        = "not_invoked"
+    body             = "${var.function_name} was not invoked for 5 minutes (oci_faas): the every-minute trigger (schedule_mode = ${var.schedule_mode}) is broken."
+    query            = "${local.function_invocations}.grouping().absent(72h)"
+    severity         = "ERROR"
+    pending_duration = "PT5M"
+  }
+}
+
+resource "oci_monitoring_alarm" "function_stopped_posting" {
+  count = var.enable_alarms && !var.dry_run ? 1 : 0
+
+  compartment_id        = local.resources_compartment_ocid
+  display_name          = "${var.name_prefix}-function-stopped-posting"
+  body                  = "${var.function_name} posted no `up` metric for 5 minutes: the function, its IAM policy or the schedule is broken. Check the function log."
   is_enabled            = true
   metric_compartment_id = var.compartment_ocid
   namespace             = var.metrics_namespace
   resource_group        = var.resource_group != "" ? var.resource_group : null
-  query                 = "up[1m].grouping().absent()"
+  query                 = "up[1m].grouping().absent(72h)"
   severity              = "ERROR"
   pending_duration      = "PT5M"
   message_format        = "ONS_OPTIMIZED"

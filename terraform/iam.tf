@@ -55,17 +55,22 @@ resource "oci_identity_policy" "function_secret" {
   ]
 }
 
-# The Resource Scheduler schedule (and no other principal) may invoke this function.
+# Only in resource_scheduler mode: the schedule (and no other principal) may invoke functions in
+# the function's compartment. The conditions are the two variables of Oracle's Resource Scheduler
+# example policies; a condition on a variable the Functions policy reference does not list (such
+# as target.function.id) would decline every request. The alarm mode needs no statement here:
+# Notifications invokes the subscribed function, and the operator creating the subscription needs
+# FN_INVOCATION on it.
 resource "oci_identity_policy" "schedule_invoke" {
   count    = var.schedule_mode == "resource_scheduler" ? 1 : 0
   provider = oci.home
 
   compartment_id = var.tenancy_ocid
   name           = "${var.name_prefix}-schedule-invoke"
-  description    = "${var.name_prefix}: the every-minute schedule may invoke the ${var.function_name} function"
+  description    = "${var.name_prefix}: the every-minute schedule may invoke functions in the ${var.function_name} compartment"
   freeform_tags  = var.freeform_tags
   statements = [
-    "Allow any-user to use fn-invocation in compartment id ${local.resources_compartment_ocid} where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.every_minute[0].id}', target.function.id = '${oci_functions_function.this.id}'}",
+    "Allow any-user to use fn-invocation in compartment id ${local.resources_compartment_ocid} where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.every_minute[0].id}'}",
     "Allow any-user to read fn-function in compartment id ${local.resources_compartment_ocid} where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.every_minute[0].id}'}",
   ]
 }

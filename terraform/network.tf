@@ -19,6 +19,30 @@ locals {
       for port in local.scrape_ports : { cidr = cidr, port = port }
     ]
   ])
+
+  # Which targets the new VCN can reach, judged for IPv4 literals (a host name is only known
+  # once it resolves). The new VCN routes only to the service gateway (and the NAT gateway when
+  # enabled): a private address outside vcn_cidr is in another network it has no route to, and a
+  # public address needs the NAT gateway.
+  private_cidrs  = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+  ipv4_target_re = "^([0-9]{1,3}(?:\\.[0-9]{1,3}){3})(?::[0-9]+)?$"
+  ipv4_targets = distinct([
+    for t in local.scrape_targets : regex(local.ipv4_target_re, t.hostport)[0] if can(regex(local.ipv4_target_re, t.hostport))
+  ])
+  ipv4_number = { for ip in local.ipv4_targets : ip => sum([for i, o in split(".", ip) : tonumber(o) * pow(256, 3 - i)]) }
+  cidr_ranges = {
+    for c in distinct(concat(local.private_cidrs, [var.vcn_cidr])) : c => {
+      first = sum([for i, o in split(".", cidrhost(c, 0)) : tonumber(o) * pow(256, 3 - i)])
+      size  = pow(2, 32 - tonumber(split("/", c)[1]))
+    }
+  }
+  private_targets = [
+    for ip, n in local.ipv4_number : ip if anytrue([for c in local.private_cidrs : n >= local.cidr_ranges[c].first && n < local.cidr_ranges[c].first + local.cidr_ranges[c].size])
+  ]
+  private_targets_outside_vcn = [
+    for ip in local.private_targets : ip if !(local.ipv4_number[ip] >= local.cidr_ranges[var.vcn_cidr].first && local.ipv4_number[ip] < local.cidr_ranges[var.vcn_cidr].first + local.cidr_ranges[var.vcn_cidr].size)
+  ]
+  public_targets = [for ip in local.ipv4_targets : ip if !contains(local.private_targets, ip) && !startswith(ip, "127.")]
 }
 
 data "oci_core_services" "all_oci_services" {
@@ -140,4 +164,16 @@ resource "oci_core_subnet" "functions" {
   route_table_id             = oci_core_route_table.functions[0].id
   security_list_ids          = [oci_core_security_list.functions[0].id]
   freeform_tags              = var.freeform_tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.private_targets_outside_vcn) == 0
+      error_message = "metrics_endpoint has private target(s) ${join(", ", local.private_targets_outside_vcn)} outside vcn_cidr (${var.vcn_cidr}): the new VCN has no route to them. Set subnet_id to an existing private subnet in (or routed to) the target's VCN."
+    }
+
+    precondition {
+      condition     = var.enable_nat_gateway || length(local.public_targets) == 0
+      error_message = "metrics_endpoint has public target(s) ${join(", ", local.public_targets)}: the new VCN reaches the internet only through a NAT gateway. Set enable_nat_gateway = true (and scrape_target_cidrs), or set subnet_id to a subnet that can reach them."
+    }
+  }
 }

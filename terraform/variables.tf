@@ -409,18 +409,18 @@ variable "enable_nat_gateway" {
 # ---------------------------------------------------------------------------------------------
 
 variable "schedule_mode" {
-  description = "How the function is invoked every minute: resource_scheduler (OCI Resource Scheduler cron, the default) or alarm (an always-firing Monitoring alarm that repeats every minute -> Notifications topic -> function)."
+  description = "How the function is invoked every minute: alarm (default: an always-firing Monitoring alarm on the function's oci_faas FunctionInvocationCount repeats every minute -> Notifications topic -> function) or resource_scheduler (opt-in: an OCI Resource Scheduler cron; no OCI document offers a per-minute cadence, and its SUCCEEDED status only means the detached run was accepted)."
   type        = string
-  default     = "resource_scheduler"
+  default     = "alarm"
 
   validation {
-    condition     = contains(["resource_scheduler", "alarm"], var.schedule_mode)
-    error_message = "schedule_mode must be resource_scheduler or alarm."
+    condition     = contains(["alarm", "resource_scheduler"], var.schedule_mode)
+    error_message = "schedule_mode must be alarm or resource_scheduler."
   }
 }
 
 variable "schedule_cron" {
-  description = "Cron expression of the Resource Scheduler schedule (UTC). Default: every minute."
+  description = "Cron expression of the Resource Scheduler schedule (UTC), only with schedule_mode = resource_scheduler. Default: every minute."
   type        = string
   default     = "* * * * *"
 
@@ -452,7 +452,7 @@ variable "log_retention_days" {
 }
 
 variable "enable_alarms" {
-  description = "Create the alarms a user of this function needs first: a target is down (up == 0) and the function stopped posting (up absent)."
+  description = "Create the alarms a user of this function needs first: a target is down (up == 0), the function is failing or not invoked (its oci_faas metrics), and it stopped posting (up absent)."
   type        = bool
   default     = true
 }

@@ -7,11 +7,14 @@
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RESERVED_DIMENSIONS, SETTING_SPECS } from '../src/config/settings';
 import { SELF_METRICS } from '../src/transform/selfMetrics';
 import {
+  auditConditionVariables,
   auditPolicyStatement,
   checkFormat,
   checkPolicies,
@@ -29,6 +32,7 @@ import {
   parsePolicyStatement,
   parseTfFile,
   policyStatements,
+  POLICY_CONDITION_VARIABLES,
   ProviderSchema,
   TfFile,
   TfSyntaxError,
@@ -108,6 +112,72 @@ function countOf(body: HclBody): string {
   return String(body.count ?? '').replace(/\s+/g, ' ');
 }
 
+/** Replaces `${local.name}` by the local's own (string) value, so queries built from locals can be read. */
+function resolveLocals(text: string): string {
+  return text.replace(/\$\{local\.([A-Za-z_][\w-]*)\}/g, (whole, name: string) => {
+    const v = locals().get(name);
+    return typeof v === 'string' ? resolveLocals(v) : whole;
+  });
+}
+
+/** The queries of an alarm: its base rule, then its overrides. */
+function alarmQueries(alarm: HclBody): string[] {
+  return [String(alarm.query), ...((alarm.overrides as HclBody[] | undefined) ?? []).map((o) => String(o.query))].map(resolveLocals);
+}
+
+/** oci_faas metrics and dimensions as OCI's "Function Metrics" page documents them. */
+const OCI_FAAS_METRICS = ['FunctionInvocationCount', 'FunctionExecutionDuration', 'FunctionResponseCount', 'FunctionDetachedDeliveries'];
+const OCI_FAAS_DIMENSIONS = ['resourceId', 'resourceName', 'resourceDisplayName', 'applicationId', 'applicationShape', 'compartmentId', 'responseType', 'invokeType'];
+const THIS_FUNCTION = '${oci_functions_function.this.id}';
+
+/** Problems of one oci_faas query: a documented metric, filtered on this function's resourceId, documented dimensions. */
+function checkFaasQuery(q: string): string[] {
+  const m = /^([A-Za-z]+)\[\d+[mh]\]\{((?:[^{}]|\$\{[^}]*\})*)\}/.exec(q);
+  if (!m) return [`${q}: expected <oci_faas metric>[interval]{resourceId = "<function OCID>"}...`];
+  const problems: string[] = [];
+  if (!OCI_FAAS_METRICS.includes(m[1])) problems.push(`${m[1]} is not an oci_faas metric (${OCI_FAAS_METRICS.join(', ')})`);
+  const dims = new Map([...m[2].matchAll(/(\w+)\s*=\s*"([^"]*)"/g)].map((d) => [d[1], d[2]]));
+  if (dims.get('resourceId') !== THIS_FUNCTION) problems.push(`${q}: must filter resourceId = "${THIS_FUNCTION}" (this function only)`);
+  for (const d of dims.keys()) if (!OCI_FAAS_DIMENSIONS.includes(d)) problems.push(`${d} is not an oci_faas dimension`);
+  return problems;
+}
+
+/** Problems of an absent() use: the period must be given and be the longest OCI allows (72h). */
+function checkAbsencePeriod(q: string): string[] {
+  return [...q.matchAll(/absent\(([^)]*)\)/g)].flatMap((m) =>
+    m[1].trim() === '' ? [`${q}: absent() uses the 2-hour default and then stops firing; write absent(72h)`] : m[1].trim() === '72h' || m[1].trim() === '3d' ? [] : [`${q}: absent(${m[1]}) stops firing sooner than the 72h maximum`],
+  );
+}
+
+/** Problems of the every-minute trigger alarm: always firing on this function's oci_faas invocation count, repeating every minute. */
+function checkEveryMinuteTrigger(alarm: HclBody): string[] {
+  const problems: string[] = [];
+  if (alarm.namespace !== 'oci_faas') problems.push(`namespace must be oci_faas (a platform metric that exists whatever the function posts), got ${String(alarm.namespace)}`);
+  if (alarm.repeat_notification_duration !== 'PT1M') problems.push(`repeat_notification_duration must be PT1M, got ${String(alarm.repeat_notification_duration)}`);
+  if (alarm.is_enabled !== true) problems.push('is_enabled must be true');
+  if (alarm.is_notifications_per_metric_dimension_enabled !== false) problems.push('one notification (= one invocation) per minute: is_notifications_per_metric_dimension_enabled = false');
+  const rules = [alarm, ...((alarm.overrides as HclBody[] | undefined) ?? [])];
+  for (const r of rules) if (r.pending_duration !== 'PT1M') problems.push(`every rule fires after PT1M, got ${String(r.pending_duration)}`);
+  const queries = alarmQueries(alarm);
+  const stream = `FunctionInvocationCount[1m]{resourceId = "${THIS_FUNCTION}"}`;
+  if (!queries.includes(`${stream}.grouping().sum() >= 0`)) problems.push(`a rule must fire while invocations are counted: ${stream}.grouping().sum() >= 0`);
+  if (!queries.includes(`${stream}.grouping().absent(72h)`)) problems.push(`a rule must fire while they are absent: ${stream}.grouping().absent(72h)`);
+  return problems;
+}
+
+/** Problems of the "function silent" alarm: platform metrics of this function, failing or not invoked, sustained. */
+function checkFunctionSilent(alarm: HclBody): string[] {
+  const problems: string[] = [];
+  if (alarm.namespace !== 'oci_faas') problems.push(`namespace must be oci_faas (the platform's metrics exist for a deployment that never posted), got ${String(alarm.namespace)}`);
+  const queries = alarmQueries(alarm);
+  const errors = `FunctionResponseCount[1m]{resourceId = "${THIS_FUNCTION}", responseType = "Error"}.grouping().sum() > 0`;
+  const notInvoked = `FunctionInvocationCount[1m]{resourceId = "${THIS_FUNCTION}"}.grouping().absent(72h)`;
+  if (!queries.includes(errors)) problems.push(`a rule must fire on error responses: ${errors}`);
+  if (!queries.includes(notInvoked)) problems.push(`a rule must fire when the function is not invoked: ${notInvoked}`);
+  for (const r of [alarm, ...((alarm.overrides as HclBody[] | undefined) ?? [])]) if (r.pending_duration !== 'PT5M') problems.push(`each rule must hold 5 minutes before firing (one failed run is not "silent"), got ${String(r.pending_duration)}`);
+  return problems;
+}
+
 before(async () => {
   schema = loadSchema(join(FIXTURES, 'oci-provider-schema.json'));
   files = await parseModule();
@@ -157,15 +227,15 @@ describe('terraform/: syntax, schema, references, layout', () => {
 });
 
 describe('terraform/: the schedule fires every minute and targets this function', () => {
-  test('schedule_mode defaults to resource_scheduler and offers alarm', () => {
+  test('schedule_mode defaults to alarm (the documented 1-minute mechanism) and offers resource_scheduler as opt-in', () => {
     const v = variables().get('schedule_mode')!;
-    assert.equal(v.default, 'resource_scheduler');
+    assert.equal(v.default, 'alarm');
     const condition = String(child(v, 'validation').condition);
     assert.match(condition, /"resource_scheduler"/);
     assert.match(condition, /"alarm"/);
   });
 
-  test('the Resource Scheduler schedule: START_RESOURCE, CRON every minute by default, this function, a JSON BODY', () => {
+  test('the Resource Scheduler schedule (opt-in): START_RESOURCE, CRON every minute by default, this function, a JSON BODY', () => {
     const s = onlyBlock('resource', 'oci_resource_scheduler_schedule');
     assert.equal(countOf(s), '${var.schedule_mode == "resource_scheduler" ? 1 : 0}');
     assert.equal(s.action, 'START_RESOURCE');
@@ -189,59 +259,136 @@ describe('terraform/: the schedule fires every minute and targets this function'
     for (const bad of ['*/5 * * * *', '0 * * * *', '* */1 * * *x', '* * * *', '* 1 * * *']) assert.equal(cronFiresEveryMinute(bad), false, bad);
   });
 
-  test('the alarm mode: an always-firing alarm repeating every minute -> topic -> ORACLE_FUNCTIONS subscription to this function', () => {
+  test('the alarm mode: always firing on oci_faas FunctionInvocationCount of this function, repeating every minute -> topic -> ORACLE_FUNCTIONS subscription', () => {
     const alarm = blocks('resource', 'oci_monitoring_alarm').get('invoke_every_minute')!;
+    assert.deepEqual(checkEveryMinuteTrigger(alarm), []);
     assert.equal(countOf(alarm), '${var.schedule_mode == "alarm" ? 1 : 0}');
-    assert.equal(alarm.repeat_notification_duration, 'PT1M');
-    assert.equal(alarm.pending_duration, 'PT1M');
-    assert.equal(alarm.is_enabled, true);
-    assert.equal(alarm.is_notifications_per_metric_dimension_enabled, false, 'one notification (= one invocation) per minute, not one per target');
     assert.deepEqual(alarm.destinations, ['${oci_ons_notification_topic.invoke[0].id}']);
-    // Fires while `up` is present (base rule) and while it is absent (override): always.
-    assert.match(String(alarm.query), /^up\[1m\]\.grouping\(\)\.count\(\) >= 0$/);
-    assert.match(String(child(alarm, 'overrides').query), /^up\[1m\]\.grouping\(\)\.absent\(72h\)$/);
     const sub = blocks('resource', 'oci_ons_subscription').get('invoke_function')!;
     assert.equal(countOf(sub), '${var.schedule_mode == "alarm" ? 1 : 0}');
     assert.equal(sub.protocol, 'ORACLE_FUNCTIONS');
     assert.equal(sub.endpoint, '${oci_functions_function.this.id}');
     assert.equal(sub.topic_id, '${oci_ons_notification_topic.invoke[0].id}');
   });
+
+  test('negative: the former trigger keyed on the function\'s own `up` (a dry run or a failed first run never starts it)', async () => {
+    const f = await fixture('self_metric_trigger.tf');
+    const alarm = ((f.json.resource as Record<string, Record<string, HclBody[]>>).oci_monitoring_alarm.invoke_every_minute)[0];
+    const problems = checkEveryMinuteTrigger(alarm).join('\n');
+    assert.match(problems, /namespace must be oci_faas/);
+    assert.match(problems, /FunctionInvocationCount/);
+    const noRepeat = { ...alarm, namespace: 'oci_faas', repeat_notification_duration: 'PT5M' };
+    assert.match(checkEveryMinuteTrigger(noRepeat).join('\n'), /repeat_notification_duration must be PT1M/);
+  });
+
+  test('bootstrap: one detached invocation of this function at apply time, in every mode, so the oci_faas metric exists from the first minute', () => {
+    const inv = onlyBlock('resource', 'oci_functions_invoke_function');
+    assert.equal(inv.count, undefined, 'the bootstrap runs in every schedule mode (the alarms read the same metric)');
+    assert.equal(inv.function_id, '${oci_functions_function.this.id}');
+    assert.equal(inv.fn_invoke_type, 'detached', 'accepted at once: the apply does not wait for (or fail on) the first run');
+    assert.equal(inv.invoke_function_body, '${local.invoke_body}');
+    assert.deepEqual(inv.depends_on, ['${oci_identity_policy.function_metrics}'], 'the first run is already allowed to post');
+  });
 });
 
-describe('terraform/: alarms and outputs query metrics the function really posts', () => {
-  test('every alarm query and the Metric Explorer query read self-metrics by their posted names and dimensions', () => {
+describe('terraform/: alarms mean what they say', () => {
+  test('alarms in the function\'s namespace read self-metrics by their posted names and dimensions; oci_faas alarms read documented oci_faas metrics of this function', () => {
     const selfNames = new Set(SELF_METRICS.map((m) => m.name));
-    const queries: string[] = [];
-    for (const body of blocks('resource', 'oci_monitoring_alarm').values()) {
-      queries.push(String(body.query));
-      for (const o of (body.overrides as HclBody[] | undefined) ?? []) queries.push(String(o.query));
-      assert.equal(body.namespace, '${var.metrics_namespace}', 'alarms read the namespace the function posts to');
-      assert.equal(body.metric_compartment_id, '${var.compartment_ocid}', 'alarms read the compartment the function posts to');
+    let selfQueries = 0;
+    let faasQueries = 0;
+    for (const [name, body] of blocks('resource', 'oci_monitoring_alarm')) {
+      const queries = [String(body.query), ...((body.overrides as HclBody[] | undefined) ?? []).map((o) => String(o.query))].map(resolveLocals);
+      if (body.namespace === 'oci_faas') {
+        assert.equal(body.metric_compartment_id, '${local.resources_compartment_ocid}', `${name}: oci_faas metrics live in the function's compartment`);
+        for (const q of queries) {
+          assert.deepEqual(checkFaasQuery(q), [], `${name}: ${q}`);
+          faasQueries++;
+        }
+        continue;
+      }
+      assert.equal(body.namespace, '${var.metrics_namespace}', `${name}: alarms read the namespace the function posts to`);
+      assert.equal(body.metric_compartment_id, '${var.compartment_ocid}', `${name}: alarms read the compartment the function posts to`);
+      for (const q of queries) {
+        const metric = /^([A-Za-z_][\w.$-]*)\[/.exec(q)?.[1];
+        assert.ok(metric && selfNames.has(metric), `${q} reads a self-metric (${[...selfNames].join(', ')})`);
+        for (const m of q.matchAll(/groupBy\(([^)]*)\)/g)) assert.equal(m[1], 'instance', `${q} groups by the instance dimension the function sets`);
+        selfQueries++;
+      }
     }
     const outputs = files.flatMap((f) => Object.entries((f.json.output as Record<string, HclBody[]> | undefined) ?? {}));
     const explorer = outputs.find(([name]) => name === 'metric_explorer_query')![1][0].value as Record<string, string>;
-    queries.push(explorer.query);
-    assert.ok(queries.length >= 5);
-    for (const q of queries) {
-      const metric = /^([A-Za-z_][\w.$-]*)\[/.exec(q)?.[1];
-      assert.ok(metric && selfNames.has(metric), `${q} reads a self-metric (${[...selfNames].join(', ')})`);
-      for (const m of q.matchAll(/groupBy\(([^)]*)\)/g)) assert.equal(m[1], 'instance', `${q} groups by the instance dimension the function sets`);
+    assert.match(explorer.query, /^up\[/);
+    assert.ok(selfQueries >= 2 && faasQueries >= 4, `${selfQueries} self-metric and ${faasQueries} oci_faas queries`);
+  });
+
+  test('every absent() names the longest absence-detection period (72h), never the 2-hour default', () => {
+    for (const [name, body] of blocks('resource', 'oci_monitoring_alarm')) {
+      for (const q of [String(body.query), ...((body.overrides as HclBody[] | undefined) ?? []).map((o) => String(o.query))]) {
+        assert.deepEqual(checkAbsencePeriod(q), [], `${name}: ${q}`);
+      }
     }
   });
 
-  test('target down fires per instance on up < 1; function silent fires on absent up', () => {
-    const alarms = blocks('resource', 'oci_monitoring_alarm');
-    const down = alarms.get('target_down')!;
+  test('negative: absent() with the default period, or a too short one', () => {
+    assert.match(checkAbsencePeriod('up[1m].grouping().absent()').join(), /2-hour default/);
+    assert.match(checkAbsencePeriod('up[1m].grouping().absent(20h)').join(), /72h/);
+  });
+
+  test('target down fires per instance on up < 1', () => {
+    const down = blocks('resource', 'oci_monitoring_alarm').get('target_down')!;
     assert.equal(down.query, 'up[1m].groupBy(instance).max() < 1');
     assert.equal(down.is_notifications_per_metric_dimension_enabled, true);
-    assert.equal(alarms.get('function_silent')!.query, 'up[1m].grouping().absent()');
-    for (const a of [down, alarms.get('function_silent')!]) assert.equal(countOf(a), '${var.enable_alarms ? 1 : 0}');
+    assert.equal(countOf(down), '${var.enable_alarms ? 1 : 0}');
+  });
+
+  test('function silent reads the platform\'s oci_faas metrics: every invocation failing, or none at all, for 5 minutes (fires for a deployment that never worked)', () => {
+    const silent = blocks('resource', 'oci_monitoring_alarm').get('function_silent')!;
+    assert.deepEqual(checkFunctionSilent(silent), []);
+    assert.equal(countOf(silent), '${var.enable_alarms ? 1 : 0}');
+    const posting = blocks('resource', 'oci_monitoring_alarm').get('function_stopped_posting')!;
+    assert.equal(posting.query, 'up[1m].grouping().absent(72h)');
+    assert.equal(countOf(posting), '${var.enable_alarms && !var.dry_run ? 1 : 0}', 'a dry run posts nothing by design');
+  });
+
+  test('negative: the former "function silent" (own `up` absent, 2-hour default) never fires for a deployment that never posted', async () => {
+    const f = await fixture('self_metric_trigger.tf');
+    const silent = ((f.json.resource as Record<string, Record<string, HclBody[]>>).oci_monitoring_alarm.function_silent)[0];
+    const problems = checkFunctionSilent(silent).join('\n');
+    assert.match(problems, /oci_faas/);
+    assert.match(problems, /FunctionResponseCount/);
   });
 });
 
 describe('terraform/: IAM grants exactly what the function needs', () => {
   test('every policy statement passes the least-privilege audit', () => {
     assertNoFindings(checkPolicies(files));
+  });
+
+  test('every condition variable is one OCI\'s policy reference lists for the statement\'s resource family', () => {
+    const statements = policyStatements(files).flatMap((p) => p.statements);
+    assert.ok(statements.length >= 4);
+    for (const st of statements) assert.deepEqual(auditConditionVariables(st), [], st);
+    const used = statements.flatMap((st) => parsePolicyStatement(st)!.conditions.map((c) => c.variable));
+    assert.ok(used.includes('request.principal.type') && used.includes('target.metrics.namespace'), 'the check saw the conditions');
+  });
+
+  test('the allowed-variables list: one entry per family, each with its source, no duplicates', () => {
+    const { general, families, byPrincipalType } = POLICY_CONDITION_VARIABLES;
+    assert.equal(new Set(general).size, general.length);
+    const types = families.flatMap((f) => [f.family, ...f.resourceTypes]);
+    assert.equal(new Set(types).size, types.length, 'a resource type belongs to one family');
+    for (const f of families) assert.ok(f.source.length > 10 && f.variables.every((v) => !general.includes(v)), f.family);
+    for (const [type, entry] of Object.entries(byPrincipalType)) assert.ok(entry.source.includes(type), type);
+    assert.deepEqual(families.find((f) => f.family === 'functions-family')!.variables, [], 'Functions documents no variables of its own');
+  });
+
+  test('negative: target.function.id (not in the Functions policy reference) and an unlisted resource type', async () => {
+    const findings = checkPolicies([await fixture('undocumented_condition.tf')]);
+    const lines = findings.map(formatFinding);
+    assert.equal(findingsOf(findings, 'policy', 'condition variable target.function.id is not one').length, 1, lines.join('\n'));
+    assert.equal(findingsOf(findings, 'policy', 'resource type "instances" is not in POLICY_CONDITION_VARIABLES').length, 1, lines.join('\n'));
+    assert.equal(findingsOf(findings, 'policy', 'condition variable request.principal.id').length, 1, 'request.principal.id only for the documented principal type');
+    assert.deepEqual(auditConditionVariables("Allow group g to use metrics in compartment id c where target.resource.tag.ops.team = 'sre'"), [], 'tag variables below a documented tag variable');
   });
 
   test('the statements are exactly: use metrics (namespace), read secret-bundles (one secret), the schedule may invoke', () => {
@@ -412,6 +559,94 @@ describe('terraform/: the function settings cannot drift from src/config/setting
     assert.equal(fn.detached_mode_timeout_in_seconds, '${var.detached_mode_timeout_in_seconds}');
     const vars = variables();
     assert.ok(Number(vars.get('function_timeout_seconds')!.default) <= Number(vars.get('timeout_in_seconds')!.default));
+  });
+});
+
+/** The locals that decide which targets a new VCN can reach (main.tf and network.tf). */
+const REACHABILITY_LOCALS = ['scrape_targets', 'private_cidrs', 'ipv4_target_re', 'ipv4_targets', 'ipv4_number', 'cidr_ranges', 'private_targets', 'private_targets_outside_vcn', 'public_targets'];
+
+/** An HCL expression for a value as hcl2json gives it: `${expr}` -> expr, literals as JSON (valid HCL). */
+function hclExpression(v: HclValue): string {
+  if (typeof v === 'string') {
+    const inner = interpolations(v);
+    if (inner.length === 1 && v === `\${${inner[0]}}`) return inner[0];
+  }
+  return JSON.stringify(v);
+}
+
+/** Evaluates `expr` with the real terraform binary over the reachability locals; the JSON result. */
+function terraformEval(expr: string, vars: Record<string, string>): unknown {
+  const dir = mkdtempSync(join(tmpdir(), 'prom2oci-tf-'));
+  try {
+    const all = locals();
+    const body = REACHABILITY_LOCALS.map((name) => `  ${name} = ${hclExpression(all.get(name)!)}`).join('\n');
+    const varNames = ['metrics_endpoint', 'vcn_cidr'];
+    writeFileSync(join(dir, 'main.tf'), `${varNames.map((v) => `variable "${v}" {}`).join('\n')}\nlocals {\n${body}\n}\n`);
+    const args = ['console', ...varNames.map((v) => `-var=${v}=${vars[v]}`)];
+    const r = spawnSync(TERRAFORM, args, { cwd: dir, input: `jsonencode(${expr})\n`, encoding: 'utf8', timeout: 120_000, env: { ...process.env, TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' } });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(JSON.parse(r.stdout.trim()) as string);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const TERRAFORM = '/usr/local/bin/terraform';
+
+/** IPv4 address -> number, and CIDR membership, to judge the example values. */
+function ipv4Number(ip: string): number {
+  return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+}
+function inCidr(ip: string, cidr: string): boolean {
+  const [net, bits] = cidr.split('/');
+  const size = 2 ** (32 - Number(bits));
+  const first = Math.floor(ipv4Number(net) / size) * size;
+  return ipv4Number(ip) >= first && ipv4Number(ip) < first + size;
+}
+const PRIVATE_CIDRS = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
+
+/** Problems of a tfvars example whose private IPv4 targets lie outside vcn_cidr without a subnet_id. */
+function checkExampleReachable(example: HclBody, defaultVcnCidr: string): string[] {
+  const vcn = String(example.vcn_cidr ?? defaultVcnCidr);
+  const targets = String(example.metrics_endpoint ?? '').split(',').map((u) => /^[a-z]+:\/\/(?:[^/@]*@)?(\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?(?:[/?#]|$)/i.exec(u.trim())?.[1]).filter((x): x is string => x !== undefined);
+  const unreachable = targets.filter((ip) => PRIVATE_CIDRS.some((c) => inCidr(ip, c)) && !inCidr(ip, vcn));
+  return unreachable.length > 0 && !example.subnet_id ? [`the example target(s) ${unreachable.join(', ')} are private and outside vcn_cidr ${vcn}, and the example sets no subnet_id: the quick start would fail`] : [];
+}
+
+describe('terraform/: the network reaches the targets, or apply refuses with the variable to set', () => {
+  test('the new subnet refuses private targets outside vcn_cidr (set subnet_id) and public targets without NAT (enable_nat_gateway)', () => {
+    const subnet = blocks('resource', 'oci_core_subnet').get('functions')!;
+    assert.equal(countOf(subnet), '${local.create_network ? 1 : 0}', 'only a new network is judged; with subnet_id the user chose the route');
+    const pre = child(subnet, 'lifecycle').precondition as HclBody[];
+    const private_ = pre.find((p) => String(p.condition).includes('local.private_targets_outside_vcn'));
+    assert.ok(private_, 'a precondition on private targets outside vcn_cidr');
+    assert.equal(private_.condition, '${length(local.private_targets_outside_vcn) == 0}');
+    assert.match(String(private_.error_message), /Set subnet_id/);
+    const public_ = pre.find((p) => String(p.condition).includes('local.public_targets'));
+    assert.ok(public_, 'a precondition on public targets without a NAT gateway');
+    assert.equal(public_.condition, '${var.enable_nat_gateway || length(local.public_targets) == 0}');
+    assert.match(String(public_.error_message), /enable_nat_gateway = true/);
+  });
+
+  test('the reachability locals, evaluated by terraform itself', (t) => {
+    if (!existsSync(TERRAFORM)) {
+      t.skip(`${TERRAFORM} not found (not a Debian package): the HCL of the reachability rule is only checked structurally`);
+      return;
+    }
+    const endpoints = 'http://10.0.0.5:3000/metrics,https://u:p@203.0.113.7:9100/m,http://bharat.example/x,http://10.80.3.4:9100/metrics,http://172.31.0.1/m,http://127.0.0.1:9100/m';
+    assert.deepEqual(terraformEval('local.private_targets_outside_vcn', { metrics_endpoint: endpoints, vcn_cidr: '10.80.0.0/16' }), ['10.0.0.5', '172.31.0.1']);
+    assert.deepEqual(terraformEval('local.public_targets', { metrics_endpoint: endpoints, vcn_cidr: '10.80.0.0/16' }), ['203.0.113.7']);
+    assert.deepEqual(terraformEval('local.private_targets_outside_vcn', { metrics_endpoint: 'http://10.0.0.5:3000/metrics', vcn_cidr: '10.0.0.0/16' }), [], 'a target inside vcn_cidr passes');
+  });
+
+  test('terraform.tfvars.example works as written: its private target comes with a subnet_id', async () => {
+    const example = await parseTfFile('terraform/terraform.tfvars.example', readFileSync(join(TF_DIR, 'terraform.tfvars.example'), 'utf8'));
+    assert.deepEqual(checkExampleReachable(example.json, String(variables().get('vcn_cidr')!.default)), []);
+  });
+
+  test('negative: the former example (10.0.0.5 and a new 10.80.0.0/16 VCN, no subnet_id)', () => {
+    assert.match(checkExampleReachable({ metrics_endpoint: 'http://10.0.0.5:3000/metrics' }, '10.80.0.0/16').join(), /10\.0\.0\.5 are private and outside vcn_cidr 10\.80\.0\.0\/16/);
+    assert.deepEqual(checkExampleReachable({ metrics_endpoint: 'http://10.80.0.5:3000/metrics' }, '10.80.0.0/16'), []);
   });
 });
 

@@ -17,8 +17,8 @@ export interface Stack {
   emulator: IngestionEmulator;
   /** Resource-principal env for the function (OCI_RESOURCE_PRINCIPAL_*). */
   rpEnv: Record<string, string>;
-  /** Starts the function with the emulator endpoint and RP auth plus `env`. */
-  startFn(env: Record<string, string>): Promise<LocalFunction>;
+  /** Starts the function with the emulator endpoint and RP auth plus `env` (and node flags `nodeArgs`). */
+  startFn(env: Record<string, string>, nodeArgs?: string[]): Promise<LocalFunction>;
   close(): Promise<void>;
 }
 
@@ -31,9 +31,10 @@ export async function startStack(emulatorOptions: EmulatorOptions = {}): Promise
   return {
     emulator,
     rpEnv: rp.env,
-    async startFn(env) {
+    async startFn(env, nodeArgs) {
       const fn = await startFunction({
         entry: FUNC_ENTRY,
+        nodeArgs,
         env: { ...rp.env, OCI_MONITORING_ENDPOINT: emulator.url, OCI_SECRETS_ENDPOINT: emulator.url, COMPARTMENT_OCID: COMPARTMENT, ...env },
       });
       fns.push(fn);

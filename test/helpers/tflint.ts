@@ -635,6 +635,104 @@ export function auditPolicyStatement(statement: string): string[] {
   return problems;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Policy condition variables: the one list of what OCI's policy reference allows
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The condition variables OCI's IAM policy reference documents, per resource family. A condition
+ * on a variable that does not apply to a request makes the statement decline it, so a statement
+ * may only use these. To grant a new resource type, add its family with the variables of its
+ * "Details for <service>" page (section "Supported Variables") and name the page in `source`.
+ */
+export const POLICY_CONDITION_VARIABLES: {
+  /** "General Variables for All Requests": every service supports them. */
+  general: readonly string[];
+  families: readonly { family: string; resourceTypes: readonly string[]; variables: readonly string[]; source: string }[];
+  /** Variables documented only for one kind of requesting principal (request.principal.type = key). */
+  byPrincipalType: Readonly<Record<string, { variables: readonly string[]; source: string }>>;
+} = {
+  general: [
+    'request.user.id',
+    'request.user.name',
+    'request.user.mfatotpverified',
+    'request.groups.id',
+    'request.permission',
+    'request.operation',
+    'request.networksource.name',
+    'request.utc-timestamp',
+    'request.utc-timestamp.month-of-year',
+    'request.utc-timestamp.day-of-month',
+    'request.utc-timestamp.day-of-week',
+    'request.utc-timestamp.time-of-day',
+    'request.region',
+    'request.ad',
+    'request.principal.compartment.tag',
+    'request.principal.group.tag',
+    'request.principal.type',
+    'target.compartment.name',
+    'target.compartment.id',
+    'target.resource.compartment.tag',
+    'target.resource.tag',
+    'target.workrequest.type',
+  ],
+  families: [
+    {
+      family: 'functions-family',
+      resourceTypes: ['fn-app', 'fn-function', 'fn-invocation'],
+      variables: [],
+      source: 'Details for Functions: "OCI Functions supports all the general variables" (none of its own)',
+    },
+    {
+      family: 'monitoring',
+      resourceTypes: ['metrics', 'alarms'],
+      variables: ['target.metrics.namespace'],
+      source: 'Details for Monitoring: target.metrics.namespace (for metrics)',
+    },
+    {
+      family: 'secret-family',
+      resourceTypes: ['secrets', 'secret-versions', 'secret-bundles'],
+      variables: ['target.secret.id', 'target.secret.name', 'target.vault.id', 'target.key.id'],
+      source: 'Details for Vault, Key Management, and Secret Management',
+    },
+  ],
+  byPrincipalType: {
+    resourceschedule: {
+      variables: ['request.principal.id'],
+      source: "Resource Scheduler example policies: where all {request.principal.type='resourceschedule', request.principal.id='<schedule ocid>'}",
+    },
+  },
+};
+
+/** The variables a statement on `resourceType` may use (undefined: the resource type is not in the list). */
+export function allowedConditionVariables(resourceType: string, principalType?: string): Set<string> | undefined {
+  const family = POLICY_CONDITION_VARIABLES.families.find((f) => f.family === resourceType || f.resourceTypes.includes(resourceType));
+  if (!family) return undefined;
+  const extra = principalType === undefined ? [] : POLICY_CONDITION_VARIABLES.byPrincipalType[principalType]?.variables ?? [];
+  return new Set([...POLICY_CONDITION_VARIABLES.general, ...family.variables, ...extra].map((v) => v.toLowerCase()));
+}
+
+/** True when `variable` is one of `allowed`, or a tag variable below one (`target.resource.tag.<ns>.<key>`). */
+function isAllowedVariable(variable: string, allowed: Set<string>): boolean {
+  const v = variable.toLowerCase();
+  if (allowed.has(v)) return true;
+  return [...allowed].some((a) => a.endsWith('.tag') && v.startsWith(`${a}.`));
+}
+
+/** Problems of one statement's condition variables (empty = every variable is documented for its resource type). */
+export function auditConditionVariables(statement: string): string[] {
+  const p = parsePolicyStatement(statement);
+  if (!p) return [];
+  const principalType = p.conditions.find((c) => c.variable === 'request.principal.type' && c.operator === '=')?.value;
+  const allowed = allowedConditionVariables(p.resource, principalType);
+  if (!allowed) {
+    return p.conditions.length === 0 ? [] : [`resource type "${p.resource}" is not in POLICY_CONDITION_VARIABLES: add its family with the variables OCI's policy reference lists for it`];
+  }
+  return p.conditions
+    .filter((c) => !isAllowedVariable(c.variable, allowed))
+    .map((c) => `condition variable ${c.variable} is not one OCI's policy reference lists for ${p.resource}${principalType ? ` (principal type ${principalType})` : ''}: the condition would decline every request`);
+}
+
 /** Audits the literal statements of every oci_identity_policy in the files. */
 export function checkPolicies(files: TfFile[]): Finding[] {
   const out: Finding[] = [];
@@ -643,7 +741,7 @@ export function checkPolicies(files: TfFile[]): Finding[] {
     for (const s of statements) {
       const probe = s.slice(0, 40);
       const line = lines.findIndex((l) => l.includes(probe)) + 1 || 1;
-      for (const problem of auditPolicyStatement(s)) out.push({ file, line, rule: 'policy', message: `${problem}: ${s}` });
+      for (const problem of [...auditPolicyStatement(s), ...auditConditionVariables(s)]) out.push({ file, line, rule: 'policy', message: `${problem}: ${s}` });
     }
   }
   return out;
