@@ -67,7 +67,7 @@ async function checkAccounted(stack: Stack, text: string, env: Record<string, st
     for (const p of reference) {
       if (skipped.has(key(p.name, p.labels))) { matched++; continue; }
       const dims: Record<string, string> = { instance: target.instance };
-      for (const [k, v] of Object.entries(p.labels)) if (v !== '') dims[k === 'instance' ? 'exported_instance' : k] = v;
+      for (const [k, v] of Object.entries(p.storedLabels)) if (v !== '') dims[k === 'instance' ? 'exported_instance' : k] = v;
       const name = sanitizeMetricName(p.name);
       assert.ok(name, `${p.name} has an OCI name or a skip`);
       const value = posted.get(key(name, dims));

@@ -282,6 +282,8 @@ function invalidCases(now: number): { label: string; metric: models.MetricDataDe
     { label: 'dimension key of 257 chars', metric: metric({ dimensions: { ['k'.repeat(257)]: 'v' } }), message: /Invalid dimension key/ },
     { label: 'empty dimension value', metric: metric({ dimensions: { a: '' } }), message: /must not be empty/ },
     { label: 'dimension value of 513 chars', metric: metric({ dimensions: { a: 'é'.repeat(513) } }), message: /longer than 512/ },
+    // 257 code points but 514 UTF-16 units: the emulator takes the reading OCI can never be stricter than.
+    { label: 'dimension value of 257 emoji (514 UTF-16 units)', metric: metric({ dimensions: { a: '😀'.repeat(257) } }), message: /longer than 512/ },
     { label: 'metadata key of 257 chars', metric: metric({ metadata: { ['m'.repeat(257)]: 'v' } }), message: /metadata key/ },
     { label: 'metadata value of 257 chars', metric: metric({ metadata: { help: 'x'.repeat(257) } }), message: /metadata 'help'/ },
     { label: 'no datapoints', metric: metric({ datapoints: [] }), message: /at least 1 datapoint/ },
@@ -302,6 +304,7 @@ function edgeCases(now: number): models.MetricDataDetails[] {
     metric({ name: 'a.b_c-d$e', resourceGroup: 'rg.1-x$' }),
     metric({ dimensions: dims20 }),
     metric({ dimensions: { ['k'.repeat(256)]: 'é'.repeat(512), 'le': '+Inf' } }),
+    metric({ name: 'emoji', dimensions: { a: '😀'.repeat(256) } }),
     metric({ metadata: { ['m'.repeat(256)]: 'x'.repeat(256) } }),
     metric({ name: 'old' }, now - 2 * 3600_000 + 60_000),
     metric({ name: 'ahead' }, now + 9 * 60_000),

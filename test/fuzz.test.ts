@@ -5,7 +5,9 @@
  *  - parseExposition throws nothing but ExpositionError, with a line number inside the text;
  *  - every metric object the transform produces passes the emulator's copy of OCI's rules
  *    (validateMetricObject), so nothing OCI would reject is ever posted;
- *  - accounting: sample lines == metrics - derived + skipped; no two metrics share a stream.
+ *  - accounting: sample lines == metrics - derived + skipped; no two metrics share a stream;
+ *  - identity: two distinct Prometheus series never map to one OCI stream (or a self-metric's)
+ *    unless one is reported as a skip.
  * A failure prints fast-check's seed and the shrunk input, so it can be replayed.
  */
 import { after, before, describe, test } from 'node:test';
@@ -18,7 +20,8 @@ import { startBharatMart, type BharatMart } from '../src/demo/bharatmart';
 import { validateMetricObject } from '../src/emulator/validation';
 import { ExpositionError, parseExposition } from '../src/parse/exposition';
 import { streamKey } from '../src/publish/sink';
-import { toOciMetrics } from '../src/transform';
+import { toOciMetrics, toSelfMetrics } from '../src/transform';
+import { flattenSamples } from '../src/parse/samples';
 import type { TransformOptions } from '../src/types/model';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -231,5 +234,129 @@ describe('fuzz: mutated real expositions through parse + transform', () => {
       await new Promise((r) => server.close(r));
     }
     assert.ok(up > 30 && down > 30, `up ${up}, down ${down}`);
+  });
+});
+
+/**
+ * The series Prometheus would store for one exposition sample scraped with target labels
+ * `added` (honor_labels=false): labels with empty values are absent; an exposed label that clashes
+ * with a target label is renamed `exported_<name>` (shortest names first, the prefix repeated while
+ * the name is taken), then the target labels are set. A histogram's `le` and a summary's
+ * `quantile` compare as numbers (Prometheus normalises them). Written from Prometheus' scrape code,
+ * not from the transform's.
+ */
+function prometheusIdentity(name: string, labels: Record<string, string>, boundLabel: 'le' | 'quantile' | undefined, added: Record<string, string>): string {
+  const lset = new Map<string, string>();
+  for (const [k, v] of Object.entries(labels)) {
+    if (v === '') continue;
+    if (k !== boundLabel) {
+      lset.set(k, v);
+      continue;
+    }
+    const n = /^[+-]?inf(inity)?$/i.test(v) ? (v.startsWith('-') ? -Infinity : Infinity) : Number(v);
+    lset.set(k, Number.isNaN(n) ? v : `#${n}`);
+  }
+  const conflicting = Object.keys(added).filter((k) => lset.has(k)).map((k): [string, string] => [k, lset.get(k)!]);
+  for (const [k, v] of Object.entries(added)) lset.set(k, v);
+  conflicting.sort(([a], [b]) => a.length - b.length);
+  for (const [k, v] of conflicting) {
+    let renamed = k;
+    do renamed = `exported_${renamed}`;
+    while (lset.has(renamed));
+    lset.set(renamed, v);
+  }
+  return JSON.stringify([name, [...lset.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+}
+
+describe('fuzz: distinct input series never share an OCI stream unless reported as a skip', () => {
+  // Tiny alphabets on purpose: names and labels that differ by one `:`/`_`, a leading `_`, an
+  // empty value, `le="1"` vs `le="1.0"`, or an `instance` label are generated all the time.
+  const nameArb = fc.tuple(fc.constantFrom('a', 'b', '_', ':'), fc.array(fc.constantFrom('a', '_', ':', '0'), { maxLength: 3 })).map(([f, r]) => f + r.join(''));
+  const labelNameArb = fc.constantFrom('a', 'b', '_a', 'instance', 'exported_instance', 'le', 'quantile', 'env');
+  const labelValueArb = fc.constantFrom('', 'x', 'y', '1', '1.0', '😀'.repeat(300));
+  const labelSetArb = fc.uniqueArray(fc.tuple(labelNameArb, labelValueArb), { selector: ([k]) => k, maxLength: 3 });
+  const boundArb = fc.constantFrom('1', '1.0', '1e0', '0.5', '0.50', '+Inf', '+inf');
+  const kindArb = fc.constantFrom('gauge', 'untyped', 'counter', 'histogram', 'summary', 'none');
+  const familyArb = fc.record({ name: nameArb, kind: kindArb, lines: fc.array(fc.tuple(labelSetArb, boundArb, fc.constantFrom('', '_sum', '_count', '_bucket')), { minLength: 1, maxLength: 5 }) });
+
+  /** Renders families as exposition text; line kinds that do not fit the family become plain samples. */
+  function render(families: { name: string; kind: string; lines: [[string, string][], string, string][] }[]): string {
+    const out: string[] = [];
+    for (const f of families) {
+      if (f.kind !== 'none') out.push(`# TYPE ${f.name} ${f.kind}`);
+      for (const [labels, bound, suffix] of f.lines) {
+        const pairs = labels.filter(([k]) => k !== 'le' && k !== 'quantile').map(([k, v]) => `${k}="${v}"`);
+        let name = f.name;
+        if (f.kind === 'histogram') {
+          name += suffix === '' ? '_bucket' : suffix;
+          if (suffix === '' || suffix === '_bucket') pairs.push(`le="${bound}"`);
+        } else if (f.kind === 'summary') {
+          name += suffix === '_bucket' ? '' : suffix;
+          if (suffix === '' || suffix === '_bucket') pairs.push(`quantile="${bound}"`);
+        } else {
+          for (const [k, v] of labels) if (k === 'le' || k === 'quantile') pairs.push(`${k}="${v}"`);
+        }
+        out.push(`${name}{${pairs.join(',')}} 1`);
+      }
+    }
+    return `${out.join('\n')}\n`;
+  }
+
+  test('every posted stream comes from exactly one Prometheus series; repeats are duplicate_series; none is a self-metric stream', () => {
+    let parsedOk = 0;
+    const seenReasons = new Set<string>();
+    fc.assert(
+      fc.property(fc.uniqueArray(familyArb, { selector: (f) => f.name, minLength: 1, maxLength: 6 }), fc.boolean(), (families, buckets) => {
+        const text = render(families);
+        let parsed;
+        try {
+          parsed = parseExposition(text);
+        } catch (e) {
+          assert.ok(e instanceof ExpositionError, String(e));
+          return;
+        }
+        parsedOk++;
+        const targetLabels = { env: 'e', instance: '127.0.0.1:9' };
+        const opts: TransformOptions = { namespace: 'fuzz', compartmentId: 'ocid1.compartment.oc1..aaaaaaaafuzz', extraDimensions: { env: 'e' }, histogramBuckets: buckets };
+        const out = toOciMetrics(parsed.families, { instance: targetLabels.instance, scrapeTimeMs: SCRAPE_TIME }, opts);
+        // Identity of every sample line, then take out the samples skipped for any reason but duplicate_series.
+        const typed = new Map(parsed.families.map((f) => [f.name, f.kind]));
+        const bound = (sampleName: string): 'le' | 'quantile' | undefined => {
+          if (sampleName.endsWith('_bucket') && typed.get(sampleName.slice(0, -7)) === 'histogram') return 'le';
+          return typed.get(sampleName) === 'summary' ? 'quantile' : undefined;
+        };
+        const remaining = new Map<string, number>();
+        for (const s of flattenSamples(parsed)) {
+          const id = prometheusIdentity(s.name, s.labels, bound(s.name), targetLabels);
+          remaining.set(id, (remaining.get(id) ?? 0) + 1);
+        }
+        let duplicates = 0;
+        for (const skip of out.skipped) {
+          seenReasons.add(skip.reason);
+          if (skip.reason === 'duplicate_series') {
+            duplicates++;
+            continue;
+          }
+          const id = prometheusIdentity(skip.name, skip.labels, bound(skip.name), targetLabels);
+          const n = remaining.get(id);
+          assert.ok(n !== undefined && n > 0, `skip ${id} matches a sample`);
+          if (n === 1) remaining.delete(id);
+          else remaining.set(id, n - 1);
+        }
+        const lines = [...remaining.values()].reduce((a, b) => a + b, 0);
+        const posted = out.metrics.length - out.derivedCount;
+        // Each distinct remaining series is exactly one posted stream (so no two share one), and
+        // every repeat of a series is reported as duplicate_series.
+        assert.equal(posted, remaining.size, `distinct series ${remaining.size}, posted ${posted}\n${text}`);
+        assert.equal(duplicates, lines - remaining.size, `repeats ${lines - remaining.size}, duplicate_series ${duplicates}\n${text}`);
+        const streams = new Set(out.metrics.map((m) => streamKey(m)));
+        assert.equal(streams.size, out.metrics.length, 'no stream twice');
+        const report = { instance: '127.0.0.1:9', scrapeTimeMs: SCRAPE_TIME, up: true, durationMs: 1, samplesScraped: 1, posted: 1, skipped: 0, failed: 0 };
+        for (const self of toSelfMetrics(report, opts)) assert.ok(!streams.has(streamKey(self)), `exposition posted on the self-metric stream ${self.name}`);
+      }),
+      { seed: SEED + 11, numRuns: 2000 },
+    );
+    assert.ok(parsedOk > 1500, `parsed ${parsedOk}`);
+    for (const r of ['duplicate_series', 'histogram_buckets_disabled']) assert.ok(seenReasons.has(r), `the generator produces ${r}`);
   });
 });

@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { ExpositionError, parseExposition } from '../src/parse/exposition';
 import { flattenSamples } from '../src/parse/samples';
+import { decodeExposition } from '../src/parse/utf8';
 import type { HistogramSeries, MetricFamily, ScalarSeries, SummarySeries } from '../src/types/model';
 
 const FIXTURES = join(__dirname, 'fixtures', 'expositions');
@@ -185,8 +186,21 @@ test('defect: timestamps are kept, also inside histograms and summaries', () => 
     { labels: { a: '1' }, value: 3, timestampMs: 1700000000123 },
     { labels: { a: '2' }, value: 4 },
   ]);
-  assert.equal(histogram('# TYPE h histogram\nh_bucket{le="+Inf"} 1 1700000000000\nh_sum 2 1700000000000\nh_count 1 1700000000000\n', 'h')[0].timestampMs, 1700000000000);
-  assert.equal(summary('# TYPE s summary\ns{quantile="0.5"} 1 1700000000001\ns_count 1 1700000000001\n', 's')[0].timestampMs, 1700000000001);
+  const h = histogram('# TYPE h histogram\nh_bucket{le="+Inf"} 1 1700000000000\nh_sum 2 1700000000000\nh_count 1 1700000000000\n', 'h')[0];
+  assert.deepEqual([h.buckets[0].timestampMs, h.sumTimestampMs, h.countTimestampMs], [1700000000000, 1700000000000, 1700000000000]);
+  const s = summary('# TYPE s summary\ns{quantile="0.5"} 1 1700000000001\ns_count 1 1700000000001\n', 's')[0];
+  assert.deepEqual([s.quantiles[0].timestampMs, s.sumTimestampMs, s.countTimestampMs], [1700000000001, undefined, 1700000000001]);
+});
+
+test('each line of a histogram or summary keeps its own timestamp (not the first line\'s)', () => {
+  const h = histogram('# TYPE h histogram\nh_bucket{le="1"} 1 1000\nh_bucket{le="+Inf"} 2 2000\nh_sum 3 3000\nh_count 2\n', 'h')[0];
+  assert.deepEqual(h.buckets.map((b) => b.timestampMs), [1000, 2000]);
+  assert.deepEqual([h.sumTimestampMs, h.countTimestampMs], [3000, undefined]);
+  const s = summary('# TYPE s summary\ns_count 2 5000\ns{quantile="0.5"} 1\ns{quantile="0.9"} 1 6000\ns_sum 3 7000\n', 's')[0];
+  assert.deepEqual(s.quantiles.map((q) => q.timestampMs), [undefined, 6000]);
+  assert.deepEqual([s.sumTimestampMs, s.countTimestampMs], [7000, 5000]);
+  const flat = flattenSamples(parseExposition('# TYPE h histogram\nh_bucket{le="+Inf"} 2 2000\nh_sum 3 3000\nh_count 2 4000\n'));
+  assert.deepEqual(flat.map((f) => f.timestampMs), [2000, 3000, 4000]);
 });
 
 test('OpenMetrics leftovers: x_total of counter x, _created untyped, exemplars dropped, # EOF ends the text', () => {
@@ -361,4 +375,38 @@ test('every line the format allows is read exactly (generated lines: names, esca
     }),
     { numRuns: 3000, seed: 4242 },
   );
+});
+
+/** The parse error of an exposition given as bytes (as a scrape receives it). */
+function bytesError(bytes: Buffer): ExpositionError {
+  try {
+    parseExposition(decodeExposition(bytes));
+  } catch (e) {
+    assert.ok(e instanceof ExpositionError, String(e));
+    return e;
+  }
+  assert.fail('expected an ExpositionError');
+}
+
+test('invalid UTF-8 in a label value fails the parse with its line number, like Prometheus', () => {
+  const body = Buffer.concat([Buffer.from('# HELP m help\nm{a="ok"} 1\nm{a="b'), Buffer.from([0xff]), Buffer.from('c"} 2\n')]);
+  const e = bytesError(body);
+  assert.equal(e.line, 3);
+  assert.match(e.message, /^line 3: invalid UTF-8 label value: byte 0xFF at column 7$/);
+  // Truncated sequences, overlong forms and encoded surrogates are invalid too.
+  for (const bad of [[0xc3], [0xe2, 0x82], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0x80]]) {
+    const err = bytesError(Buffer.concat([Buffer.from('m{a="'), Buffer.from(bad), Buffer.from('"} 1\n')]));
+    assert.match(err.message, /^line 1: invalid UTF-8 label value: byte 0x[0-9A-F]{2}/, JSON.stringify(bad));
+  }
+  // Outside a label set it is still an error with the line number.
+  assert.match(bytesError(Buffer.concat([Buffer.from('ok 1\nm'), Buffer.from([0xfe]), Buffer.from(' 1\n')])).message, /^line 2: invalid UTF-8 in the sample line/);
+});
+
+test('valid UTF-8 (a real U+FFFD, astral characters) passes; invalid UTF-8 in HELP becomes U+FFFD; comments are ignored', () => {
+  const valid = Buffer.from('m{a="\uFFFD😀मुंबई"} 1\n', 'utf8');
+  assert.equal(decodeExposition(valid), valid.toString('utf8'));
+  assert.deepEqual(flattenSamples(parseExposition(decodeExposition(valid)))[0].labels, { a: '\uFFFD😀मुंबई' });
+  const help = Buffer.concat([Buffer.from('# HELP m caf'), Buffer.from([0xe9]), Buffer.from('\n# just a comment '), Buffer.from([0xff]), Buffer.from('\nm 1\n')]);
+  const fam = parseExposition(decodeExposition(help)).families[0]!;
+  assert.equal(fam.help, 'caf\uFFFD');
 });

@@ -8,7 +8,8 @@ import {
   shortenDimensionValue,
   toOciMetrics,
   toSelfMetrics,
-  chooseTimestampMs,
+  datapointTimestampMs,
+  LEADING_NON_LETTER_PREFIX,
   truncateUtf16,
 } from '../src/transform';
 
@@ -65,8 +66,8 @@ function assertValidOciMetric(m: OciMetric, refMs: number = NOW): void {
       assert.ok(c >= 0x21 && c <= 0x7e, `key ${JSON.stringify(k)} has a non-printable/space/non-ASCII char in ${where}`);
     }
     assert.equal(typeof v, 'string', where);
-    const chars = [...v].length;
-    assert.ok(chars >= 1 && chars <= 512, `value of ${k} has ${chars} chars in ${where}`);
+    // OCI's 512 "characters" are undefined further: UTF-16 units, the reading that is never rejected.
+    assert.ok(v.length >= 1 && v.length <= 512, `value of ${k} has ${v.length} UTF-16 units in ${where}`);
     assert.doesNotMatch(v, LONE_SURROGATE, `value of ${k} has a split surrogate pair in ${where}`);
   }
   // metadata: key and value at most 256 characters each.
@@ -191,34 +192,62 @@ describe('OCI_LIMITS', () => {
 });
 
 describe('sanitizeMetricName', () => {
-  it('keeps valid names unchanged', () => {
-    for (const n of ['up', 'http_requests_total', 'a.b-c$d_1', 'Z9']) assert.equal(sanitizeMetricName(n), n);
+  it('keeps Prometheus names that start with a letter and have no colon unchanged', () => {
+    for (const n of ['up', 'http_requests_total', 'Z9', 'a__b_']) assert.equal(sanitizeMetricName(n), n);
   });
-  it('replaces Prometheus colons and other invalid characters with _', () => {
-    assert.equal(sanitizeMetricName('job:http_requests:rate5m'), 'job_http_requests_rate5m');
-    assert.equal(sanitizeMetricName('a b/c'), 'a_b_c');
+  it('maps : to . (Prometheus names never contain .), so recording rules keep their own name', () => {
+    assert.equal(sanitizeMetricName('job:http_requests:rate5m'), 'job.http_requests.rate5m');
+    assert.notEqual(sanitizeMetricName('job:req:rate5m'), sanitizeMetricName('job_req_rate5m'));
   });
-  it('strips leading non-letters', () => {
-    assert.equal(sanitizeMetricName('__go_info'), 'go_info');
-    assert.equal(sanitizeMetricName(':foo'), 'foo');
-    assert.equal(sanitizeMetricName('9lives'), 'lives');
+  it('marks names that do not start with a letter with the prom$ prefix instead of stripping them', () => {
+    assert.equal(LEADING_NON_LETTER_PREFIX, 'prom$');
+    assert.equal(sanitizeMetricName('__go_info'), 'prom$__go_info');
+    assert.equal(sanitizeMetricName('_leading'), 'prom$_leading');
+    assert.equal(sanitizeMetricName(':foo'), 'prom$.foo');
+    assert.equal(sanitizeMetricName('_'), 'prom$_');
+    assert.notEqual(sanitizeMetricName('_leading'), sanitizeMetricName('leading'));
   });
-  it('replaces a non-ASCII code point (BMP or astral) with a single _', () => {
-    assert.equal(sanitizeMetricName('temp_°C'), 'temp__C');
-    assert.equal(sanitizeMetricName('rocket_🚀_count'), 'rocket___count');
-    assert.equal(sanitizeMetricName('🚀rocket'), 'rocket');
+  it('returns undefined for text that is not a Prometheus metric name (the parser never produces one)', () => {
+    for (const n of ['', '123', '9lives', 'a b/c', 'temp_°C', '🚀', '$1', 'a.b', 'a-b', 'a$b']) assert.equal(sanitizeMetricName(n), undefined, n);
   });
-  it('returns undefined when nothing valid remains', () => {
-    for (const n of ['', '123', '::', '__', '🚀', '$1', '. -']) assert.equal(sanitizeMetricName(n), undefined, n);
-  });
-  it('strips leading valid non-letters too ($, ., -, digits)', () => {
-    assert.equal(sanitizeMetricName('$x'), 'x');
-    assert.equal(sanitizeMetricName('-1.a$'), 'a$');
-  });
-  it('accepts 256 characters and rejects 257', () => {
+  it('accepts 256 characters once mapped and rejects 257 (the prefix counts)', () => {
     assert.equal(sanitizeMetricName('a'.repeat(256)), 'a'.repeat(256));
     assert.equal(sanitizeMetricName('a'.repeat(257)), undefined);
-    assert.equal(sanitizeMetricName('_'.repeat(10) + 'a'.repeat(256)), 'a'.repeat(256), 'length counts after stripping');
+    assert.equal(sanitizeMetricName('_'.repeat(251)), `prom$${'_'.repeat(251)}`);
+    assert.equal(sanitizeMetricName('_'.repeat(252)), undefined);
+  });
+  /** Prometheus names built from every character class: letters, digits, `_`, `:` (and first characters `_`, `:`). */
+  const promName = fc.tuple(
+    fc.constantFrom(...'abzAZ_:'.split('')),
+    fc.array(fc.constantFrom(...'aZ09_:'.split('')), { maxLength: 12 }),
+  ).map(([first, rest]) => first + rest.join(''));
+  it('is injective: two distinct Prometheus names never map to one OCI name (property, every character class)', () => {
+    fc.assert(
+      fc.property(promName, promName, (a, b) => {
+        const ma = sanitizeMetricName(a);
+        const mb = sanitizeMetricName(b);
+        assert.ok(ma !== undefined && mb !== undefined);
+        assert.match(ma, /^[A-Za-z][A-Za-z0-9._\-$]*$/);
+        if (a !== b) assert.notEqual(ma, mb, `${a} and ${b}`);
+      }),
+      { numRuns: 5000, seed: 11 },
+    );
+  });
+  it('is invertible: drop a leading prom$, turn . back into : (property)', () => {
+    const invert = (m: string) => (m.startsWith(LEADING_NON_LETTER_PREFIX) ? m.slice(LEADING_NON_LETTER_PREFIX.length) : m).replaceAll('.', ':');
+    fc.assert(fc.property(promName, (n) => assert.equal(invert(sanitizeMetricName(n)!), n)), { numRuns: 5000, seed: 12 });
+    // Exhaustive over all names of up to 3 characters drawn from one character of each class.
+    const firsts = ['a', 'Z', '_', ':'];
+    const rests = ['a', 'Z', '0', '9', '_', ':'];
+    const names = new Set<string>();
+    const seen = new Map<string, string>();
+    for (const f of firsts) for (const r1 of ['', ...rests]) for (const r2 of r1 === '' ? [''] : ['', ...rests]) names.add(f + r1 + r2);
+    for (const n of names) {
+      const m = sanitizeMetricName(n)!;
+      assert.equal(seen.get(m), undefined, `${n} and ${seen.get(m)} both map to ${m}`);
+      seen.set(m, n);
+    }
+    assert.equal(seen.size, names.size);
   });
 });
 
@@ -275,11 +304,11 @@ describe('histograms', () => {
     assert.deepEqual(r.skipped[0], { name: 'latency_seconds_bucket', labels: { route: '/a', le: '0.1' }, reason: 'histogram_buckets_disabled' });
     assert.equal(named(r, 'latency_seconds_bucket').length, 0);
   });
-  it('posts _bucket with an le dimension as written when HISTOGRAM_BUCKETS=true', () => {
+  it('posts _bucket with an le dimension (OpenMetrics form) when HISTOGRAM_BUCKETS=true', () => {
     const r = run([hist], opts({ histogramBuckets: true }));
     const b = named(r, 'latency_seconds_bucket');
     assert.deepEqual(b.map((m) => [m.dimensions.route, m.dimensions.le, m.datapoints[0]!.value]), [
-      ['/a', '0.1', 2], ['/a', '1', 3], ['/a', '+Inf', 4], ['/b', '0.1', 0], ['/b', '1', 0], ['/b', '+Inf', 0],
+      ['/a', '0.1', 2], ['/a', '1.0', 3], ['/a', '+Inf', 4], ['/b', '0.1', 0], ['/b', '1.0', 0], ['/b', '+Inf', 0],
     ]);
     assert.deepEqual(r.skipped, []);
     assert.equal(r.metrics.length, 6 + 2 + 2 + 1);
@@ -287,9 +316,9 @@ describe('histograms', () => {
   it('orders output by family, then series (buckets, _sum, _count, _avg per series)', () => {
     const r = run([hist, gauge('after')], opts({ histogramBuckets: true }));
     assert.deepEqual(r.metrics.map((m) => `${m.name}${m.dimensions.route ?? ''}${m.dimensions.le ?? ''}`), [
-      'latency_seconds_bucket/a0.1', 'latency_seconds_bucket/a1', 'latency_seconds_bucket/a+Inf',
+      'latency_seconds_bucket/a0.1', 'latency_seconds_bucket/a1.0', 'latency_seconds_bucket/a+Inf',
       'latency_seconds_sum/a', 'latency_seconds_count/a', 'latency_seconds_avg/a',
-      'latency_seconds_bucket/b0.1', 'latency_seconds_bucket/b1', 'latency_seconds_bucket/b+Inf',
+      'latency_seconds_bucket/b0.1', 'latency_seconds_bucket/b1.0', 'latency_seconds_bucket/b+Inf',
       'latency_seconds_sum/b', 'latency_seconds_count/b', 'after',
     ]);
   });
@@ -383,10 +412,10 @@ describe('filters (METRICS_INCLUDE, METRICS_EXCLUDE, HISTOGRAM_BUCKETS)', () => 
 });
 
 describe('skip reasons', () => {
-  it('invalid_metric_name: nothing valid remains', () => {
-    const r = run([gauge('123'), gauge('::'), gauge('ok')]);
-    assert.deepEqual(r.skipped.map((s) => [s.name, s.reason]), [['123', 'invalid_metric_name'], ['::', 'invalid_metric_name']]);
-    assert.deepEqual(r.metrics.map((m) => m.name), ['ok']);
+  it('invalid_metric_name: not a Prometheus name', () => {
+    const r = run([gauge('123'), gauge('a b'), gauge('::'), gauge('ok')]);
+    assert.deepEqual(r.skipped.map((s) => [s.name, s.reason]), [['123', 'invalid_metric_name'], ['a b', 'invalid_metric_name']]);
+    assert.deepEqual(r.metrics.map((m) => m.name), ['prom$..', 'ok']);
   });
   it('invalid_metric_name: the posted name (with its suffix) is what must fit 256 characters', () => {
     const base = 'h'.repeat(250);
@@ -438,10 +467,16 @@ describe('skip reasons', () => {
     const r = run([gauge('a'), gauge('b')], opts({ extraDimensions: { 'bad key': 'v' } }));
     assert.deepEqual(reasons(r), { invalid_dimension: 2 });
   });
-  it('duplicate_series: names that map to the same OCI name (a:b and a_b); the later one is skipped', () => {
-    const r = run([gauge('a:b', { value: 1 }), gauge('a_b', { value: 2 })]);
-    assert.equal(only(r, 'a_b').datapoints[0]!.value, 1, 'the first one wins');
-    assert.deepEqual(r.skipped, [{ name: 'a_b', labels: {}, reason: 'duplicate_series' }]);
+  it('distinct Prometheus names never collide: a:b and a_b, _x and x are four streams', () => {
+    const r = run([gauge('a:b', { value: 1 }), gauge('a_b', { value: 2 }), gauge('_x', { value: 3 }), gauge('x', { value: 4 })]);
+    assert.deepEqual(r.metrics.map((m) => [m.name, m.datapoints[0]!.value]), [['a.b', 1], ['a_b', 2], ['prom$_x', 3], ['x', 4]]);
+    assert.deepEqual(r.skipped, []);
+  });
+  it('duplicate_series: a histogram _sum and a gauge of the same sample name (Prometheus stores one series)', () => {
+    const h: MetricFamily = { kind: 'histogram', name: 'h', help: '', series: [{ labels: {}, buckets: [], sum: 1, count: 1 }] };
+    const r = run([h, gauge('h_sum', { value: 9 })]);
+    assert.equal(only(r, 'h_sum').datapoints[0]!.value, 1, 'the first one wins');
+    assert.deepEqual(r.skipped, [{ name: 'h_sum', labels: {}, reason: 'duplicate_series' }]);
   });
   it('duplicate_series: labels that differ only by an empty value, or a repeated series', () => {
     const r = run([gauge('g', { labels: { a: '1' } }, { labels: { a: '1', b: '' } }, { labels: { a: '1' } })]);
@@ -449,7 +484,7 @@ describe('skip reasons', () => {
     assert.deepEqual(r.skipped.map((s) => s.labels), [{ a: '1', b: '' }, { a: '1' }]);
   });
   it('duplicate_series: metadata is not part of the identity', () => {
-    const a: MetricFamily = { kind: 'gauge', name: 'x:y', help: 'one', series: [{ labels: {}, value: 1 }] };
+    const a: MetricFamily = { kind: 'gauge', name: 'x_y', help: 'one', series: [{ labels: {}, value: 1 }] };
     const b: MetricFamily = { kind: 'gauge', name: 'x_y', help: 'two', series: [{ labels: {}, value: 1 }] };
     assert.deepEqual(reasons(run([a, b])), { duplicate_series: 1 });
   });
@@ -469,13 +504,16 @@ describe('skip reasons', () => {
   });
   it('two derived _avg with the same stream: the first is kept, nothing is skipped', () => {
     const h = (name: string, sum: number): MetricFamily => ({ kind: 'histogram', name, help: '', series: [{ labels: {}, buckets: [], sum, count: 1 }] });
-    const r = run([h('a:b', 1), h('a_b', 2)]);
+    const r = run([h('a_b', 1), h('a_b', 2)]);
     assert.equal(only(r, 'a_b_avg').datapoints[0]!.value, 1);
     assert.equal(r.derivedCount, 1);
     assert.deepEqual(reasons(r), { duplicate_series: 2 }, 'a_b_sum and a_b_count of the second family');
   });
   it('reports every skip reason of the model', () => {
-    const all: SkipReason[] = ['filtered_by_include', 'filtered_by_exclude', 'histogram_buckets_disabled', 'non_finite_value', 'too_many_dimensions', 'invalid_metric_name', 'invalid_dimension', 'duplicate_series'];
+    const all: SkipReason[] = [
+      'filtered_by_include', 'filtered_by_exclude', 'histogram_buckets_disabled', 'non_finite_value', 'too_many_dimensions', 'invalid_metric_name',
+      'invalid_dimension', 'duplicate_series', 'timestamp_out_of_window', 'self_metric_collision',
+    ];
     const many = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`l${i}`, 'v']));
     const r = run([
       gauge('not_included'),
@@ -484,10 +522,12 @@ describe('skip reasons', () => {
       gauge('x_nan', { value: NaN }),
       gauge('x_many', { labels: many }),
       gauge('x_bad:name', { labels: { 'a b': '1' } }),
-      gauge('x:dup'), gauge('x_dup'),
+      gauge('x_dup'), gauge('x_dup'),
+      gauge('x_old', { timestampMs: NOW - 3 * HOUR }),
     ], opts({ include: /^x/, exclude: /excluded/ }));
-    assert.deepEqual(Object.keys(reasons(r)).sort(), [...all.filter((x) => x !== 'invalid_metric_name')].sort());
+    assert.deepEqual(Object.keys(reasons(r)).sort(), [...all.filter((x) => x !== 'invalid_metric_name' && x !== 'self_metric_collision')].sort());
     assert.deepEqual(reasons(run([gauge('1')])), { invalid_metric_name: 1 });
+    assert.deepEqual(reasons(run([gauge('up')])), { self_metric_collision: 1 });
   });
 });
 
@@ -517,7 +557,7 @@ describe('dimensions', () => {
       { kind: 'histogram', name: 'h', help: '', series: [{ labels: { le: 'weird' }, buckets: [{ le: '1', value: 1 }], sum: 1, count: 1 }] },
       { kind: 'summary', name: 's', help: '', series: [{ labels: { quantile: 'odd' }, quantiles: [{ quantile: '0.9', value: 1 }] }] },
     ], opts({ histogramBuckets: true }));
-    assert.deepEqual(only(r, 'h_bucket').dimensions, { exported_le: 'weird', instance: '10.0.0.5:3000', le: '1' });
+    assert.deepEqual(only(r, 'h_bucket').dimensions, { exported_le: 'weird', instance: '10.0.0.5:3000', le: '1.0' });
     assert.deepEqual(only(r, 'h_sum').dimensions, { instance: '10.0.0.5:3000', le: 'weird' }, 'no le is added to _sum, so no clash');
     assert.deepEqual(only(r, 's').dimensions, { exported_quantile: 'odd', instance: '10.0.0.5:3000', quantile: '0.9' });
   });
@@ -525,7 +565,7 @@ describe('dimensions', () => {
     const r = run([
       { kind: 'histogram', name: 'h', help: '', series: [{ labels: {}, buckets: [{ le: '1', value: 1 }], sum: 1, count: 1 }] },
     ], opts({ histogramBuckets: true, extraDimensions: { instance: 'override', le: 'extra' } }));
-    assert.deepEqual(only(r, 'h_bucket').dimensions, { instance: '10.0.0.5:3000', le: '1' });
+    assert.deepEqual(only(r, 'h_bucket').dimensions, { instance: '10.0.0.5:3000', le: '1.0' });
     assert.deepEqual(only(r, 'h_sum').dimensions, { instance: '10.0.0.5:3000', le: 'extra' });
   });
   it('an empty target instance becomes "unknown" so every series keeps a dimension', () => {
@@ -543,17 +583,25 @@ describe('dimensions', () => {
   });
 });
 
-describe('long and unicode dimension values', () => {
-  it('keeps values of up to 512 code points as they are', () => {
+describe('long and unicode dimension values (512 counted in UTF-16 units, the reading OCI never rejects)', () => {
+  it('keeps values of up to 512 UTF-16 units as they are', () => {
     const v = 'v'.repeat(512);
     assert.equal(shortenDimensionValue(v), v);
-    const emoji = '😀'.repeat(300); // 600 UTF-16 units, 300 code points
+    const emoji = '😀'.repeat(256); // 512 UTF-16 units, 256 code points
     assert.equal(shortenDimensionValue(emoji), emoji);
   });
-  it('shortens longer values to exactly 512 code points: a prefix, ~ and a hex hash', () => {
+  it('shortens an astral value of 300 code points (600 UTF-16 units): code points would have let it through', () => {
+    const emoji = '😀'.repeat(300);
+    const s = shortenDimensionValue(emoji);
+    assert.ok(s.length <= 512, `${s.length} units`);
+    assert.notEqual(s, emoji);
+    const d = only(run([gauge('g', { labels: { e: emoji } })]), 'g').dimensions;
+    assert.ok(d.e!.length <= 512);
+  });
+  it('shortens longer values to exactly 512 units: a prefix, ~ and a hex hash', () => {
     const v = 'a'.repeat(513);
     const s = shortenDimensionValue(v);
-    assert.equal([...s].length, 512);
+    assert.equal(s.length, 512);
     assert.match(s, /^a{495}~[0-9a-f]{16}$/);
     assert.equal(shortenDimensionValue(v), s, 'deterministic');
   });
@@ -564,15 +612,16 @@ describe('long and unicode dimension values', () => {
     assert.equal(new Set(shortened).size, values.length);
     const r = run(values.map((v, i) => gauge(`g${i}`, { labels: { url: v } })).concat([gauge('same', ...values.map((v) => ({ labels: { url: v } })))]));
     assert.equal(named(r, 'same').length, values.length, 'no duplicate_series among distinct long values');
-    for (const m of r.metrics) assert.ok([...m.dimensions.url!].length <= 512);
+    for (const m of r.metrics) assert.ok(m.dimensions.url!.length <= 512);
   });
   it('never splits a surrogate pair when shortening', () => {
     for (const lead of ['', 'x', 'xy']) {
       const v = lead + '😀'.repeat(600);
       const s = shortenDimensionValue(v);
-      assert.equal([...s].length, 512);
+      assert.ok(s.length === 512 || s.length === 511, `${s.length}`);
       assert.doesNotMatch(s, LONE_SURROGATE);
       assert.ok(s.startsWith(lead + '😀'));
+      assert.match(s, /~[0-9a-f]{16}$/);
     }
   });
   it('posts unicode label values unchanged', () => {
@@ -581,7 +630,52 @@ describe('long and unicode dimension values', () => {
   });
   it('shortens long instance and extra dimension values too', () => {
     const r = run([gauge('g')], opts({ extraDimensions: { note: 'n'.repeat(400) } }), { instance: 'h'.repeat(600), scrapeTimeMs: NOW });
-    assert.equal([...only(r, 'g').dimensions.instance!].length, 512);
+    assert.equal(only(r, 'g').dimensions.instance!.length, 512);
+  });
+});
+
+describe('le and quantile values in OpenMetrics float form (as Prometheus stores them)', () => {
+  const hist = (les: string[]): MetricFamily => ({ kind: 'histogram', name: 'h', help: '', series: [{ labels: {}, buckets: les.map((le, i) => ({ le, value: i })), sum: 1, count: 1 }] });
+  it('normalises le: 1 -> 1.0, 1e3 -> 1000.0, 1000000 -> 1e+06, .5 -> 0.5, +inf -> +Inf; non-floats stay as written', () => {
+    const r = run([hist(['1', '1e3', '1000000', '.5', '0.00001', '+inf', 'abc'])], opts({ histogramBuckets: true }));
+    assert.deepEqual(named(r, 'h_bucket').map((m) => m.dimensions.le), ['1.0', '1000.0', '1e+06', '0.5', '1e-05', '+Inf', 'abc']);
+  });
+  it('le="1" from one client and le="1.0" from another are one stream', () => {
+    const a = run([hist(['1', '+Inf'])], opts({ histogramBuckets: true }));
+    const b = run([hist(['1.0', '+Inf'])], opts({ histogramBuckets: true }));
+    assert.deepEqual(named(a, 'h_bucket').map(streamOf), named(b, 'h_bucket').map(streamOf));
+  });
+  it('the same bound written twice in one series is one stream: the second is duplicate_series, reported as written', () => {
+    const r = run([hist(['1', '1.0'])], opts({ histogramBuckets: true }));
+    assert.deepEqual(r.skipped, [{ name: 'h_bucket', labels: { le: '1.0' }, reason: 'duplicate_series' }]);
+  });
+  it('normalises quantile: 0.50 -> 0.5, 1 -> 1.0; a skip reports the value as written', () => {
+    const s: MetricFamily = { kind: 'summary', name: 's', help: '', series: [{ labels: {}, quantiles: [{ quantile: '0.50', value: 1 }, { quantile: '1', value: 2 }, { quantile: '0.990', value: NaN }] }] };
+    const r = run([s]);
+    assert.deepEqual(named(r, 's').map((m) => m.dimensions.quantile), ['0.5', '1.0']);
+    assert.deepEqual(r.skipped, [{ name: 's', labels: { quantile: '0.990' }, reason: 'non_finite_value' }]);
+  });
+  it('a gauge label called le is not a bucket bound and stays as written', () => {
+    assert.equal(only(run([gauge('g', { labels: { le: '1' } })]), 'g').dimensions.le, '1');
+  });
+});
+
+describe('self-metric names in the exposition', () => {
+  it('an unlabelled up or scrape_* sample would share the self-metric stream: skipped self_metric_collision', () => {
+    const r = run([gauge('up', { value: 0 }), gauge('scrape_duration_seconds', { value: 5 }), gauge('scrape_samples_scraped')], opts({ extraDimensions: { env: 'prod' } }));
+    assert.deepEqual(r.metrics, []);
+    assert.deepEqual(r.skipped.map((s) => [s.name, s.reason]), [['up', 'self_metric_collision'], ['scrape_duration_seconds', 'self_metric_collision'], ['scrape_samples_scraped', 'self_metric_collision']]);
+  });
+  it('a labelled up (e.g. federated from another Prometheus) is its own stream and is posted', () => {
+    const r = run([gauge('up', { labels: { job: 'node', instance: 'db:9100' }, value: 1 })]);
+    assert.deepEqual(only(r, 'up').dimensions, { exported_instance: 'db:9100', instance: '10.0.0.5:3000', job: 'node' });
+  });
+  it('no posted exposition stream equals a self-metric stream (the self-metrics built by toSelfMetrics)', () => {
+    const report: TargetReport = { instance: TARGET.instance, scrapeTimeMs: NOW, up: true, durationMs: 1, samplesScraped: 1, posted: 1, skipped: 0, failed: 0 };
+    const self = new Set(toSelfMetrics(report, opts({ extraDimensions: { env: 'x' } })).map(streamOf));
+    const r = run(['up', 'scrape_series_posted', 'scrape_series_skipped', 'scrape_series_failed', 'other'].map((n) => gauge(n)), opts({ extraDimensions: { env: 'x' } }));
+    assert.deepEqual(r.metrics.map((m) => m.name), ['other']);
+    for (const m of r.metrics) assert.ok(!self.has(streamOf(m)));
   });
 });
 
@@ -591,20 +685,36 @@ describe('timestamps', () => {
   });
   it("uses a sample's own timestamp when OCI would accept it", () => {
     for (const own of [NOW - 1, NOW - 115 * MIN, NOW + 9 * MIN, NOW - 30 * MIN]) {
-      assert.equal(chooseTimestampMs(own, NOW), own);
+      assert.equal(datapointTimestampMs(own, NOW), own);
       assert.equal(only(run([gauge('g', { timestampMs: own })]), 'g').datapoints[0]!.timestamp.getTime(), own);
     }
   });
-  it('falls back to the scrape time for own timestamps too old or too far ahead (with margins)', () => {
-    for (const own of [NOW - 115 * MIN - 1, NOW - 3 * HOUR, NOW + 9 * MIN + 1, NOW + HOUR, 0, NaN]) {
-      assert.equal(chooseTimestampMs(own, NOW), NOW, String(own));
-      assert.equal(only(run([gauge('g', { timestampMs: own })]), 'g').datapoints[0]!.timestamp.getTime(), NOW);
+  it('never moves a sample in time: own timestamps too old, in seconds, or too far ahead are skipped timestamp_out_of_window', () => {
+    const inSeconds = Math.floor(NOW / 1000);
+    for (const own of [NOW - 115 * MIN - 1, NOW - 3 * HOUR, NOW + 9 * MIN + 1, NOW + 30 * MIN, NOW + HOUR, inSeconds, 0, NaN]) {
+      assert.equal(datapointTimestampMs(own, NOW), undefined, String(own));
+      const r = run([gauge('g', { labels: { a: '1' }, timestampMs: own }), gauge('ok')]);
+      assert.deepEqual(r.skipped, [{ name: 'g', labels: { a: '1' }, reason: 'timestamp_out_of_window' }], String(own));
+      assert.deepEqual(r.metrics.map((m) => m.name), ['ok']);
     }
   });
-  it('applies a histogram series timestamp to its _sum, _count and _avg', () => {
-    const ts = NOW - 10 * MIN;
-    const r = run([{ kind: 'histogram', name: 'h', help: '', series: [{ labels: {}, buckets: [], sum: 1, count: 1, timestampMs: ts }] }]);
-    assert.deepEqual(r.metrics.map((m) => m.datapoints[0]!.timestamp.getTime()), [ts, ts, ts]);
+  it('keeps each line of a histogram at its own time (buckets, _sum, _count); _avg at the time _sum and _count share', () => {
+    const r = run([{
+      kind: 'histogram', name: 'h', help: '',
+      series: [{ labels: {}, buckets: [{ le: '1', value: 1, timestampMs: NOW - 1 * MIN }, { le: '+Inf', value: 2 }], sum: 3, count: 2, sumTimestampMs: NOW - 2 * MIN, countTimestampMs: NOW - 2 * MIN }],
+    }], opts({ histogramBuckets: true }));
+    assert.deepEqual(r.metrics.map((m) => [m.name, m.datapoints[0]!.timestamp.getTime()]), [
+      ['h_bucket', NOW - MIN], ['h_bucket', NOW], ['h_sum', NOW - 2 * MIN], ['h_count', NOW - 2 * MIN], ['h_avg', NOW - 2 * MIN],
+    ]);
+  });
+  it('no _avg when _sum and _count were stamped at different times; a summary line out of window is skipped alone', () => {
+    const r = run([{
+      kind: 'summary', name: 's', help: '',
+      series: [{ labels: {}, quantiles: [{ quantile: '0.5', value: 1, timestampMs: NOW - 3 * HOUR }], sum: 3, count: 2, sumTimestampMs: NOW - MIN }],
+    }]);
+    assert.deepEqual(r.metrics.map((m) => [m.name, m.datapoints[0]!.timestamp.getTime()]), [['s_sum', NOW - MIN], ['s_count', NOW]]);
+    assert.equal(r.derivedCount, 0);
+    assert.deepEqual(r.skipped, [{ name: 's', labels: { quantile: '0.5' }, reason: 'timestamp_out_of_window' }]);
   });
 });
 
@@ -661,7 +771,7 @@ describe('BharatMart-like exposition', () => {
     assert.deepEqual(r.skipped, []);
     assert.equal(r.metrics.length, 52 + 4);
     const les = named(r, 'http_request_duration_seconds_bucket').filter((m) => m.dimensions.method === 'GET').map((m) => m.dimensions.le);
-    assert.deepEqual(les, ['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf']);
+    assert.deepEqual(les, ['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1.0', '2.5', '5.0', '10.0', '+Inf']);
   });
   it('splits into at most 50 unique streams per call downstream: all streams are unique', () => {
     const r = run(bharatMart(), opts({ histogramBuckets: true }));
@@ -728,7 +838,7 @@ describe('toSelfMetrics', () => {
 describe('property: random families', () => {
   const nameChar = fc.constantFrom(...'abcXYZ_:09.$-é🚀 '.split(/(?=[\s\S])/u));
   const nameArb = fc.oneof(
-    fc.constantFrom('up', 'a:b', 'a_b', 'h', 'h_avg', 'h_sum', 's', '123', '', 'x'.repeat(255)),
+    fc.constantFrom('up', 'scrape_duration_seconds', 'a:b', 'a_b', '_a_b', 'h', 'h_avg', 'h_sum', 's', '123', '', 'x'.repeat(255)),
     fc.array(nameChar, { minLength: 0, maxLength: 12 }).map((cs) => cs.join('')),
   );
   const labelName = fc.oneof(
@@ -741,11 +851,14 @@ describe('property: random families', () => {
   );
   const mixedLabels = fc.array(fc.tuple(labelName, labelValue), { maxLength: 22 });
   const wideLabels = fc.array(fc.tuple(fc.stringMatching(/^[a-z]{1,3}$/), fc.constantFrom('v', '')), { minLength: 15, maxLength: 25 });
-  const labelsArb = fc.oneof(mixedLabels, wideLabels).map((es) => Object.fromEntries(es) as Labels);
+  const labelsArb = fc.oneof(mixedLabels, wideLabels, fc.constant([])).map((es) => Object.fromEntries(es) as Labels);
   const valueArb = fc.oneof(fc.double(), fc.constantFrom(0, 1, NaN, Infinity, -Infinity, 1e308));
   const tsArb = fc.option(fc.integer({ min: NOW - 3 * HOUR, max: NOW + HOUR }), { nil: undefined });
   const optCount = fc.option(fc.oneof(fc.nat(1000), fc.constantFrom(0, NaN, Infinity)), { nil: undefined });
   const optSum = fc.option(valueArb, { nil: undefined });
+  /** Half the series stamp `_sum` and `_count` alike (so `_avg` is derived), half independently. */
+  const sharedSumCountTime = <T extends { sumTimestampMs?: number; countTimestampMs?: number; sameTime: boolean }>({ sameTime, ...s }: T) =>
+    sameTime ? { ...s, countTimestampMs: s.sumTimestampMs } : s;
   const helpArb = fc.oneof(fc.constant(''), fc.string({ unit: 'binary', maxLength: 300 }));
   const scalarFam = fc.record({
     kind: fc.constantFrom('counter' as const, 'gauge' as const, 'untyped' as const), name: nameArb, help: helpArb,
@@ -754,16 +867,16 @@ describe('property: random families', () => {
   const histFam = fc.record({
     kind: fc.constant('histogram' as const), name: nameArb, help: helpArb,
     series: fc.array(fc.record({
-      labels: labelsArb, buckets: fc.array(fc.record({ le: fc.constantFrom('0.1', '1', '+Inf', ''), value: valueArb }), { maxLength: 4 }),
-      sum: optSum, count: optCount, timestampMs: tsArb,
-    }), { maxLength: 3 }),
+      labels: labelsArb, buckets: fc.array(fc.record({ le: fc.constantFrom('0.1', '1', '1.0', '+Inf', ''), value: valueArb, timestampMs: tsArb }), { maxLength: 4 }),
+      sum: optSum, count: optCount, sumTimestampMs: tsArb, countTimestampMs: tsArb, sameTime: fc.boolean(),
+    }).map(sharedSumCountTime), { maxLength: 3 }),
   });
   const summaryFam = fc.record({
     kind: fc.constant('summary' as const), name: nameArb, help: helpArb,
     series: fc.array(fc.record({
-      labels: labelsArb, quantiles: fc.array(fc.record({ quantile: fc.constantFrom('0.5', '0.9', '0.99'), value: valueArb }), { maxLength: 3 }),
-      sum: optSum, count: optCount, timestampMs: tsArb,
-    }), { maxLength: 3 }),
+      labels: labelsArb, quantiles: fc.array(fc.record({ quantile: fc.constantFrom('0.5', '0.50', '0.9', '0.99'), value: valueArb, timestampMs: tsArb }), { maxLength: 3 }),
+      sum: optSum, count: optCount, sumTimestampMs: tsArb, countTimestampMs: tsArb, sameTime: fc.boolean(),
+    }).map(sharedSumCountTime), { maxLength: 3 }),
   });
   const familiesArb = fc.array(fc.oneof(scalarFam, histFam, summaryFam), { maxLength: 8 }) as fc.Arbitrary<MetricFamily[]>;
   const optsArb = fc.record({
@@ -794,7 +907,7 @@ describe('property: random families', () => {
     // The generator really exercises every path (otherwise the property says little).
     assert.deepEqual([...seen].sort(), [
       'derived', 'duplicate_series', 'exported', 'filtered_by_exclude', 'filtered_by_include', 'histogram_buckets_disabled',
-      'invalid_dimension', 'invalid_metric_name', 'non_finite_value', 'shortened', 'too_many_dimensions',
+      'invalid_dimension', 'invalid_metric_name', 'non_finite_value', 'self_metric_collision', 'shortened', 'timestamp_out_of_window', 'too_many_dimensions',
     ]);
   });
 });

@@ -43,11 +43,13 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Length in Unicode code points, as OCI counts characters. */
+/**
+ * Length as OCI's character limits are read here: UTF-16 units. OCI does not define "character";
+ * this is the strictest reading (an astral character counts 2), so what passes here passes OCI
+ * whichever reading it uses.
+ */
 function charLength(s: string): number {
-  let n = 0;
-  for (const _ of s) n++;
-  return n;
+  return s.length;
 }
 
 /** Shorten a user value for an error message (never secrets here: these are metric fields). */

@@ -43,6 +43,18 @@ function countEquals(line: string): number {
   return count;
 }
 
+/** Sets a histogram's or summary's `_sum` and that line's own timestamp. */
+function setSum(s: HistogramSeries | SummarySeries, value: number, timestampMs: number | undefined): void {
+  s.sum = value;
+  if (timestampMs !== undefined) s.sumTimestampMs = timestampMs;
+}
+
+/** Sets a histogram's or summary's `_count` and that line's own timestamp. */
+function setCount(s: HistogramSeries | SummarySeries, value: number, timestampMs: number | undefined): void {
+  s.count = value;
+  if (timestampMs !== undefined) s.countTimestampMs = timestampMs;
+}
+
 /** Accumulates samples into families, in order of their first sample; one instance per exposition. */
 export class FamilyAssembler {
   readonly families: MetricFamily[] = [];
@@ -94,9 +106,9 @@ export class FamilyAssembler {
       case 'histogram_sum':
       case 'histogram_count': {
         const isSum = target.role === 'histogram_sum';
-        const s = this.histogram(target.family, labels, undefined, timestampMs, (h) => (isSum ? h.sum : h.count) === undefined);
-        if (isSum) s.sum = value;
-        else s.count = value;
+        const s = this.histogram(target.family, labels, undefined, (h) => (isSum ? h.sum : h.count) === undefined);
+        if (isSum) setSum(s, value, timestampMs);
+        else setCount(s, value, timestampMs);
         return;
       }
       case 'quantile':
@@ -104,9 +116,9 @@ export class FamilyAssembler {
       case 'summary_sum':
       case 'summary_count': {
         const isSum = target.role === 'summary_sum';
-        const s = this.summary(target.family, labels, undefined, timestampMs, (q) => (isSum ? q.sum : q.count) === undefined);
-        if (isSum) s.sum = value;
-        else s.count = value;
+        const s = this.summary(target.family, labels, undefined, (q) => (isSum ? q.sum : q.count) === undefined);
+        if (isSum) setSum(s, value, timestampMs);
+        else setCount(s, value, timestampMs);
         return;
       }
     }
@@ -116,16 +128,16 @@ export class FamilyAssembler {
   private addBucket(family: HistogramFamily, name: string, labels: Labels, value: number, ts: number | undefined): void {
     const le = Object.prototype.hasOwnProperty.call(labels, 'le') ? labels.le : undefined;
     if (le === undefined) return this.addUntyped(name, labels, value, ts);
-    const s = this.histogram(family, labels, 'le', ts, (h) => !h.buckets.some((b) => b.le === le));
-    s.buckets.push({ le, value });
+    const s = this.histogram(family, labels, 'le', (h) => !h.buckets.some((b) => b.le === le));
+    s.buckets.push(ts === undefined ? { le, value } : { le, value, timestampMs: ts });
   }
 
   /** A summary's own-name line: needs `quantile`; without it the line is kept as an untyped sample. */
   private addQuantile(family: SummaryFamily, name: string, labels: Labels, value: number, ts: number | undefined): void {
     const quantile = Object.prototype.hasOwnProperty.call(labels, 'quantile') ? labels.quantile : undefined;
     if (quantile === undefined) return this.addUntyped(name, labels, value, ts);
-    const s = this.summary(family, labels, 'quantile', ts, (q) => !q.quantiles.some((x) => x.quantile === quantile));
-    s.quantiles.push({ quantile, value });
+    const s = this.summary(family, labels, 'quantile', (q) => !q.quantiles.some((x) => x.quantile === quantile));
+    s.quantiles.push(ts === undefined ? { quantile, value } : { quantile, value, timestampMs: ts });
   }
 
   /** Keeps a line that does not fit its declared family as an untyped sample of its own name. */
@@ -140,7 +152,7 @@ export class FamilyAssembler {
    * stays visible to the transform (which skips it with a reason) instead of overwriting a value.
    */
   private histogram(
-    family: HistogramFamily, labels: Labels, skip: string | undefined, ts: number | undefined, isFree: (s: HistogramSeries) => boolean,
+    family: HistogramFamily, labels: Labels, skip: string | undefined, isFree: (s: HistogramSeries) => boolean,
   ): HistogramSeries {
     let bySet = this.histogramSeries.get(family);
     if (!bySet) this.histogramSeries.set(family, (bySet = new Map()));
@@ -153,13 +165,12 @@ export class FamilyAssembler {
       candidates.push(s);
       this.addSeries(family, s);
     }
-    if (ts !== undefined && s.timestampMs === undefined) s.timestampMs = ts;
     return s;
   }
 
   /** The summary series for a label set (same duplicate rule as histograms). */
   private summary(
-    family: SummaryFamily, labels: Labels, skip: string | undefined, ts: number | undefined, isFree: (s: SummarySeries) => boolean,
+    family: SummaryFamily, labels: Labels, skip: string | undefined, isFree: (s: SummarySeries) => boolean,
   ): SummarySeries {
     let bySet = this.summarySeries.get(family);
     if (!bySet) this.summarySeries.set(family, (bySet = new Map()));
@@ -172,7 +183,6 @@ export class FamilyAssembler {
       candidates.push(s);
       this.addSeries(family, s);
     }
-    if (ts !== undefined && s.timestampMs === undefined) s.timestampMs = ts;
     return s;
   }
 

@@ -26,15 +26,15 @@ function flattenFamily(family: MetricFamily, out: FlatSample[]): void {
   const { name } = family;
   if (family.kind === 'histogram') {
     for (const s of family.series) {
-      for (const b of s.buckets) out.push(sample(`${name}_bucket`, withLabel(s.labels, 'le', b.le), b.value, s.timestampMs));
-      if (s.sum !== undefined) out.push(sample(`${name}_sum`, s.labels, s.sum, s.timestampMs));
-      if (s.count !== undefined) out.push(sample(`${name}_count`, s.labels, s.count, s.timestampMs));
+      for (const b of s.buckets) out.push(sample(`${name}_bucket`, withLabel(s.labels, 'le', b.le), b.value, b.timestampMs));
+      if (s.sum !== undefined) out.push(sample(`${name}_sum`, s.labels, s.sum, s.sumTimestampMs));
+      if (s.count !== undefined) out.push(sample(`${name}_count`, s.labels, s.count, s.countTimestampMs));
     }
   } else if (family.kind === 'summary') {
     for (const s of family.series) {
-      for (const q of s.quantiles) out.push(sample(name, withLabel(s.labels, 'quantile', q.quantile), q.value, s.timestampMs));
-      if (s.sum !== undefined) out.push(sample(`${name}_sum`, s.labels, s.sum, s.timestampMs));
-      if (s.count !== undefined) out.push(sample(`${name}_count`, s.labels, s.count, s.timestampMs));
+      for (const q of s.quantiles) out.push(sample(name, withLabel(s.labels, 'quantile', q.quantile), q.value, q.timestampMs));
+      if (s.sum !== undefined) out.push(sample(`${name}_sum`, s.labels, s.sum, s.sumTimestampMs));
+      if (s.count !== undefined) out.push(sample(`${name}_count`, s.labels, s.count, s.countTimestampMs));
     }
   } else {
     for (const s of family.series) out.push(sample(name, s.labels, s.value, s.timestampMs));

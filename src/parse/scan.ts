@@ -6,6 +6,7 @@
 import type { Labels } from '../types/model';
 import { ExpositionError, quote } from './errors';
 import { COMMA_SPACE, diagnose, METRIC_NAME, PAIR_FULL, SAMPLE_LINE, SAMPLE_WITH_EXEMPLAR } from './grammar';
+import { ANY_SURROGATE, LONE_SURROGATE } from './utf8';
 import { setLabel, unescapeHelp, unescapeLabelValue } from './values';
 
 export type DeclaredKind = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped';
@@ -34,6 +35,8 @@ const TRAILING_WS = /[ \t]+$/;
 export function scanExposition(text: string): ScannedExposition {
   const out: ScannedExposition = { sampleLines: [], lineNumbers: [], declarations: new Map() };
   const lines = text.split('\n');
+  // Invalid UTF-8 arrives as lone surrogates (see utf8.ts); text without any surrogate needs no per-line check.
+  const mayHaveInvalidUtf8 = ANY_SURROGATE.test(text);
   let eofLine = 0;
   for (let i = 0; i < lines.length; i++) {
     let line = lines[i];
@@ -47,6 +50,7 @@ export function scanExposition(text: string): ScannedExposition {
       if (scanComment(line.replace(TRAILING_WS, ''), lineNo, out.declarations)) eofLine = lineNo;
       continue;
     }
+    if (mayHaveInvalidUtf8) rejectInvalidUtf8(line, lineNo);
     scanSample(line, lineNo, out);
   }
   return out;
@@ -67,7 +71,8 @@ function scanComment(line: string, lineNo: number, declarations: Map<string, Dec
   if (!decl) declarations.set(name, (decl = {}));
   if (keyword === 'HELP') {
     // Prometheus allows one HELP per name; a repeated one is ignored rather than failing the scrape.
-    if (decl.help === undefined) decl.help = unescapeHelp(body);
+    // Invalid UTF-8 in a HELP text becomes U+FFFD: Prometheus keeps HELP as opaque text, and metadata must be valid.
+    if (decl.help === undefined) decl.help = unescapeHelp(ANY_SURROGATE.test(body) ? body.replace(LONE_SURROGATES, '\uFFFD') : body);
     return false;
   }
   if (body === '') throw new ExpositionError(lineNo, `expected a metric type after TYPE ${name}`);
@@ -77,6 +82,23 @@ function scanComment(line: string, lineNo: number, declarations: Map<string, Dec
   }
   decl.kind = body as DeclaredKind;
   return false;
+}
+
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
+
+/**
+ * Fails a sample line that held invalid UTF-8 (a lone surrogate here), naming the byte and whether
+ * it sits in a label value, as Prometheus' "invalid UTF-8 label value" does.
+ */
+function rejectInvalidUtf8(line: string, lineNo: number): void {
+  const m = LONE_SURROGATE.exec(line);
+  if (!m) return;
+  const at = m.index;
+  const code = line.charCodeAt(at);
+  const what = code >= 0xdc80 && code <= 0xdcff ? `byte 0x${(code - 0xdc00).toString(16).toUpperCase()}` : 'an unpaired surrogate';
+  const open = line.indexOf('{');
+  const inLabels = open >= 0 && open < at && line.indexOf('}', at) > at;
+  throw new ExpositionError(lineNo, `invalid UTF-8 ${inLabels ? 'label value' : 'in the sample line'}: ${what} at column ${at + 1}`);
 }
 
 /** Validates one sample line and queues it (normalised) for the package. */

@@ -7,6 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import zlib from 'node:zlib';
 import { redactUrl } from '../config/settings';
+import { decodeExposition } from '../parse/utf8';
 
 /** The Accept header Prometheus uses for the classic text format; OpenMetrics/protobuf are never negotiated. */
 export const SCRAPE_ACCEPT = 'text/plain;version=0.0.4';
@@ -204,7 +205,7 @@ function getOnce(url: URL, opts: ScrapeOptions, deadline: number, credentialsFro
           if (settled) return;
           settled = true;
           cleanup();
-          resolve({ kind: 'body', text: body.toString('utf8'), bytes: body.length });
+          resolve({ kind: 'body', text: decodeExposition(body), bytes: body.length });
         },
         fail,
       );

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Labels, SkipReason } from '../types/model';
 import { OCI_LIMITS } from './limits';
+import { truncateUtf16 } from './metadata';
 
 /** OCI's dimension-key rule: printable ASCII without spaces, 1-256 characters. */
 export const DIMENSION_KEY_RE = /^[\x21-\x7e]{1,256}$/;
@@ -28,13 +29,6 @@ export type DimensionsResult =
   | { ok: true; dimensions: Record<string, string> }
   | { ok: false; reason: DimensionSkipReason };
 
-/** Number of Unicode code points in s (OCI's character limits count these, not UTF-16 units). */
-export function codePointLength(s: string): number {
-  let n = 0;
-  for (const _ of s) n++;
-  return n;
-}
-
 /** Keys already checked against DIMENSION_KEY_RE: label names repeat on every series. */
 const checkedKeys = new Map<string, boolean>();
 /** Bound of checkedKeys, so an exposition with unbounded label names cannot grow it forever. */
@@ -57,17 +51,15 @@ function valueHash(value: string): string {
 }
 
 /**
- * Fits a value into OCI's 512 code points: longer values keep a prefix and get `~` plus a hash of
- * the whole value, so distinct inputs stay distinct. Never splits a surrogate pair.
+ * Fits a value into OCI's 512 characters, counted as UTF-16 units (the reading OCI can never
+ * reject): longer values keep a prefix and get `~` plus a hash of the whole value, so distinct
+ * inputs stay distinct. Never splits a surrogate pair.
  */
 export function shortenDimensionValue(value: string): string {
   const max = OCI_LIMITS.maxDimensionValueLength;
-  // UTF-16 length bounds the code-point count from above: the common case needs no walk.
   if (value.length <= max) return value;
-  const codePoints = Array.from(value);
-  if (codePoints.length <= max) return value;
   const keep = max - SHORTENED_VALUE_MARK.length - VALUE_HASH_HEX_LENGTH;
-  return codePoints.slice(0, keep).join('') + SHORTENED_VALUE_MARK + valueHash(value);
+  return truncateUtf16(value, keep) + SHORTENED_VALUE_MARK + valueHash(value);
 }
 
 /** True when some label has an empty value. */

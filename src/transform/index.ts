@@ -1,12 +1,11 @@
 /** The transform stage: pure mapping from Prometheus families to OCI metric objects. */
 export { toOciMetrics, streamKey, averageOf } from './toOciMetrics';
 export { toSelfMetrics, SELF_METRICS } from './selfMetrics';
-export { sanitizeMetricName, isValidOciName, OCI_NAME_RE } from './names';
+export { sanitizeMetricName, isValidOciName, OCI_NAME_RE, PROMETHEUS_NAME_RE, LEADING_NON_LETTER_PREFIX } from './names';
 export { OCI_LIMITS, type OciLimits } from './limits';
 export {
   buildDimensions,
   shortenDimensionValue,
-  codePointLength,
   isValidDimensionKey,
   renameCollidingLabels,
   dropEmptyLabels,
@@ -19,5 +18,5 @@ export {
 } from './dimensions';
 export { filterByInclude, filterByExclude, filterHistogramBuckets, matchesName, type Filtered } from './filters';
 export { expandFamily, sampleLines, countSampleLines, type Line, type SampleLine, type DerivedLine } from './samples';
-export { chooseTimestampMs, isAcceptableOwnTimestamp, OWN_TIMESTAMP_MAX_AGE_MS, OWN_TIMESTAMP_MAX_AHEAD_MS } from './timestamps';
+export { datapointTimestampMs, isAcceptableOwnTimestamp, OWN_TIMESTAMP_MAX_AGE_MS, OWN_TIMESTAMP_MAX_AHEAD_MS } from './timestamps';
 export { metadataFor, truncateUtf16 } from './metadata';

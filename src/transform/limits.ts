@@ -7,9 +7,12 @@ export const OCI_LIMITS = Object.freeze({
   /** Dimensions per metric: at least 1, at most 20. */
   minDimensions: 1,
   maxDimensions: 20,
-  /** Dimension key: printable ASCII without spaces, 1-256 characters. */
+  /** Dimension key: printable ASCII without spaces, 1-256 characters (ASCII: every reading agrees). */
   maxDimensionKeyLength: 256,
-  /** Dimension value: 1-512 characters (counted in Unicode code points). */
+  /**
+   * Dimension value: 1-512 characters. OCI does not say what a character is; counted here in
+   * UTF-16 units, which is never more lenient than code points (an astral character counts 2).
+   */
   maxDimensionValueLength: 512,
   /** Metadata keys and values: at most 256 characters each. */
   maxMetadataLength: 256,

@@ -3,30 +3,34 @@ import { OCI_LIMITS } from './limits';
 /** OCI's metric-name rule: a letter, then letters, digits, `.`, `_`, `-`, `$`. */
 export const OCI_NAME_RE = /^[A-Za-z][A-Za-z0-9._\-$]*$/;
 
-/** One character OCI allows inside a metric name. */
-const NAME_CHAR_RE = /^[A-Za-z0-9._\-$]$/;
+/** Prometheus' classic metric-name rule (the only names the text format can carry). */
+export const PROMETHEUS_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+/**
+ * Marks a name that did not start with a letter. It contains `$`, which no mapped name has
+ * otherwise, so a marked name can never equal an unmarked one.
+ */
+export const LEADING_NON_LETTER_PREFIX = 'prom$';
 
 /** True when name is accepted by OCI as is (character rule and the 256-character bound). */
 export function isValidOciName(name: string): boolean {
   return name.length <= OCI_LIMITS.maxNameLength && OCI_NAME_RE.test(name);
 }
 
-/** Replaces every code point OCI does not allow in a name (e.g. Prometheus' `:`) with `_`. */
-function replaceInvalidNameChars(name: string): string {
-  // Array.from walks code points, so an astral character becomes one `_`, not two.
-  return Array.from(name, (ch) => (NAME_CHAR_RE.test(ch) ? ch : '_')).join('');
-}
-
-/** Drops leading characters until the name starts with a letter, as OCI requires. */
-function stripLeadingNonLetters(name: string): string {
-  return name.replace(/^[^A-Za-z]+/, '');
-}
-
 /**
- * The OCI metric name for a Prometheus sample name, or undefined when none can be made
- * (nothing valid remains, or the result is longer than 256 characters).
+ * The OCI metric name for a Prometheus sample name, or undefined when there is none (not a
+ * Prometheus name, or longer than 256 characters once mapped).
+ *
+ * The mapping is injective, so two distinct Prometheus names never share an OCI name:
+ *  - `:` becomes `.` (Prometheus names never contain `.`, so `.` always came from `:`);
+ *  - a name that does not start with a letter (`_x`, `:x`) gets the prefix `prom$` (Prometheus
+ *    names never contain `$`, so the prefix is always recognisable and removable).
+ * Inverse: drop a leading `prom$`, then turn every `.` back into `:`.
  */
 export function sanitizeMetricName(name: string): string | undefined {
-  const sanitized = stripLeadingNonLetters(replaceInvalidNameChars(name));
-  return sanitized !== '' && isValidOciName(sanitized) ? sanitized : undefined;
+  if (!PROMETHEUS_NAME_RE.test(name)) return undefined;
+  const dotted = name.includes(':') ? name.replaceAll(':', '.') : name;
+  const first = name.charCodeAt(0) | 0x20;
+  const mapped = first >= 0x61 && first <= 0x7a ? dotted : LEADING_NON_LETTER_PREFIX + dotted;
+  return mapped.length <= OCI_LIMITS.maxNameLength ? mapped : undefined;
 }

@@ -1,9 +1,13 @@
 import type { Labels, MetricFamily, SkippedSample } from '../types/model';
+import { normalizeBoundLabel } from './floats';
 
 /** The dimension a bucket or quantile line adds to its series' labels. */
 export interface StructuralLabel {
   key: 'le' | 'quantile';
+  /** The value in OpenMetrics float form (`1` -> `1.0`), as Prometheus stores it: the dimension value. */
   value: string;
+  /** The value as written in the exposition (what a skip record reports). */
+  written: string;
 }
 
 /** One exposition sample line, flattened out of its family: the transform's unit of accounting. */
@@ -23,7 +27,11 @@ export interface SampleLine {
   timestampMs?: number;
 }
 
-/** A `<name>_avg` series computed from a histogram's or summary's sum and count: not a sample. */
+/**
+ * A `<name>_avg` series computed from a histogram's or summary's sum and count: not a sample. It
+ * exists only when `_sum` and `_count` carry the same timestamp (or none): a quotient of values
+ * observed at different times would have no time of its own.
+ */
 export interface DerivedLine {
   kind: 'derived';
   familyName: string;
@@ -51,23 +59,31 @@ function suffixedLine(f: FamilyFields, suffix: string, labels: Labels, value: nu
   return { kind: 'sample', ...f, sampleName: name, metricName: name, labels, isBucket: false, value, timestampMs };
 }
 
-/** The `_sum` and `_count` lines that are present, plus the derived `_avg` when both are. */
-function sumCountLines(f: FamilyFields, s: { labels: Labels; sum?: number; count?: number; timestampMs?: number }): Line[] {
+/** The `_sum` and `_count` lines that are present (each at its own time), plus the derived `_avg` when both are. */
+function sumCountLines(f: FamilyFields, s: { labels: Labels; sum?: number; count?: number; sumTimestampMs?: number; countTimestampMs?: number }): Line[] {
   const lines: Line[] = [];
-  if (s.sum !== undefined) lines.push(suffixedLine(f, '_sum', s.labels, s.sum, s.timestampMs));
-  if (s.count !== undefined) lines.push(suffixedLine(f, '_count', s.labels, s.count, s.timestampMs));
-  if (s.sum !== undefined && s.count !== undefined) {
-    lines.push({ kind: 'derived', ...f, metricName: f.familyName + '_avg', labels: s.labels, sum: s.sum, count: s.count, timestampMs: s.timestampMs });
+  if (s.sum !== undefined) lines.push(suffixedLine(f, '_sum', s.labels, s.sum, s.sumTimestampMs));
+  if (s.count !== undefined) lines.push(suffixedLine(f, '_count', s.labels, s.count, s.countTimestampMs));
+  if (s.sum !== undefined && s.count !== undefined && s.sumTimestampMs === s.countTimestampMs) {
+    lines.push({ kind: 'derived', ...f, metricName: f.familyName + '_avg', labels: s.labels, sum: s.sum, count: s.count, timestampMs: s.countTimestampMs });
   }
   return lines;
 }
 
+/** The structural label of a bucket or quantile line; the normalised form is computed once per distinct text. */
+function structuralLabel(key: StructuralLabel['key'], written: string, cache: Map<string, StructuralLabel>): StructuralLabel {
+  let label = cache.get(written);
+  if (label === undefined) cache.set(written, (label = { key, value: normalizeBoundLabel(written), written }));
+  return label;
+}
+
 /**
  * Every line of a family in exposition order: per series, its buckets or quantiles, then
- * `_sum`, `_count` and the derived `_avg`.
+ * `_sum`, `_count` and the derived `_avg`. Each line keeps its own timestamp.
  */
 export function expandFamily(family: MetricFamily): Line[] {
   const f: FamilyFields = { familyName: family.name, help: family.help };
+  const bounds = new Map<string, StructuralLabel>();
   switch (family.kind) {
     case 'counter':
     case 'gauge':
@@ -77,7 +93,7 @@ export function expandFamily(family: MetricFamily): Line[] {
       return family.series.flatMap((s) => [
         ...s.buckets.map((b): SampleLine => ({
           kind: 'sample', ...f, sampleName: f.familyName + '_bucket', metricName: f.familyName + '_bucket',
-          labels: s.labels, structural: { key: 'le', value: b.le }, isBucket: true, value: b.value, timestampMs: s.timestampMs,
+          labels: s.labels, structural: structuralLabel('le', b.le, bounds), isBucket: true, value: b.value, timestampMs: b.timestampMs,
         })),
         ...sumCountLines(f, s),
       ]);
@@ -85,7 +101,7 @@ export function expandFamily(family: MetricFamily): Line[] {
       return family.series.flatMap((s) => [
         ...s.quantiles.map((q): SampleLine => ({
           kind: 'sample', ...f, sampleName: f.familyName, metricName: f.familyName,
-          labels: s.labels, structural: { key: 'quantile', value: q.quantile }, isBucket: false, value: q.value, timestampMs: s.timestampMs,
+          labels: s.labels, structural: structuralLabel('quantile', q.quantile, bounds), isBucket: false, value: q.value, timestampMs: q.timestampMs,
         })),
         ...sumCountLines(f, s),
       ]);
@@ -102,8 +118,8 @@ export function countSampleLines(family: MetricFamily): number {
   return sampleLines(family).length;
 }
 
-/** The skip record of a sample line: its exposition name and labels, `le`/`quantile` included. */
+/** The skip record of a sample line: its exposition name and labels, `le`/`quantile` as written. */
 export function skippedSample(line: SampleLine, reason: SkippedSample['reason']): SkippedSample {
-  const labels = line.structural === undefined ? { ...line.labels } : { ...line.labels, [line.structural.key]: line.structural.value };
+  const labels = line.structural === undefined ? { ...line.labels } : { ...line.labels, [line.structural.key]: line.structural.written };
   return { name: line.sampleName, labels, reason };
 }

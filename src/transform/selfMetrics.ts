@@ -11,8 +11,11 @@ export const SELF_METRICS: readonly { name: string; help: string; value: (r: Tar
   { name: 'scrape_series_failed', help: 'Series rejected by OCI or not delivered', value: (r) => r.failed },
 ];
 
+/** The OCI names of the self-metrics: an exposition sample may not share one of their streams. */
+export const SELF_METRIC_NAMES: ReadonlySet<string> = new Set(SELF_METRICS.map((m) => m.name));
+
 /** instance + the valid extra dimensions, values shortened: always an acceptable OCI dimension set. */
-function selfDimensions(instance: string, extraDimensions: Record<string, string>): Record<string, string> {
+export function selfDimensions(instance: string, extraDimensions: Record<string, string>): Record<string, string> {
   const valid = Object.entries(targetDimensions(instance, extraDimensions)).filter(([k]) => isValidDimensionKey(k));
   return Object.fromEntries(valid.map(([k, v]) => [k, shortenDimensionValue(v)]));
 }

@@ -7,7 +7,9 @@
  *  3. expand           families -> sample lines (+ derived `_avg` lines), exposition order
  *  4. buckets          HISTOGRAM_BUCKETS=false            -> every `_bucket` 'histogram_buckets_disabled'
  *  5. map each line    name  -> 'invalid_metric_name'; value -> 'non_finite_value';
- *                      dimensions -> 'invalid_dimension' / 'too_many_dimensions'
+ *                      own timestamp outside OCI's window -> 'timestamp_out_of_window';
+ *                      dimensions -> 'invalid_dimension' / 'too_many_dimensions';
+ *                      the stream of a self-metric (`up`, `scrape_*`) -> 'self_metric_collision'
  *  6. de-duplicate     same OCI name + dimensions as an earlier posted sample -> 'duplicate_series'
  *
  * Accounting: every exposition sample line gets exactly one outcome, a metric or a skip, so
@@ -17,27 +19,34 @@
  *
  * Mapping:
  *  - counter/gauge/untyped: `<name>`, value as exposed (counters stay cumulative).
- *  - histogram: `<name>_sum`, `<name>_count`; `<name>_bucket` + dimension `le` (as written) when
+ *  - histogram: `<name>_sum`, `<name>_count`; `<name>_bucket` + dimension `le` when
  *    HISTOGRAM_BUCKETS=true; derived `<name>_avg` = sum/count.
- *  - summary: `<name>` + dimension `quantile` (as written), `<name>_sum`, `<name>_count`, derived `<name>_avg`.
+ *  - summary: `<name>` + dimension `quantile`, `<name>_sum`, `<name>_count`, derived `<name>_avg`.
+ *  - `le` and `quantile` values are in OpenMetrics float form, as Prometheus stores them
+ *    (`1` and `1.0` -> `1.0`, `0.50` -> `0.5`); text that is not a float stays as written.
  *  - derived `_avg` exists only when sum and count are both present and finite, count > 0, the
- *    quotient is finite, and its name and dimensions are valid. It is not a sample: when it is not
- *    produced nothing is skipped. Real samples win a clash with it: a derived series whose stream
- *    equals any posted sample's stream (or an earlier derived one) is left out.
- *  - names: characters other than letters, digits, `.`, `_`, `-`, `$` become `_`; leading
- *    non-letters are stripped; nothing left or more than 256 characters -> 'invalid_metric_name'.
+ *    quotient is finite, `_sum` and `_count` carry the same timestamp, and its name, time and
+ *    dimensions are valid. It is not a sample: when it is not produced nothing is skipped. Real
+ *    samples win a clash with it: a derived series whose stream equals any posted sample's stream
+ *    (or an earlier derived one) is left out.
+ *  - names: an injective mapping (see names.ts): `:` -> `.`, and `prom$` before a name that does
+ *    not start with a letter, so distinct Prometheus names never share an OCI name; a name that is
+ *    not a Prometheus name or is longer than 256 characters once mapped -> 'invalid_metric_name'.
  *    The name checked is the posted one, e.g. `<name>_bucket`.
  *  - dimensions: labels with empty values are dropped; then `instance` (the target's host:port,
  *    'unknown' when empty) and EXTRA_DIMENSIONS are added, plus `le`/`quantile` on bucket/quantile
  *    lines. Precedence among added ones: `le`/`quantile` > `instance` > extra dimensions.
  *    An exposition label with an added name is kept as `exported_<label>` (prefix repeated while it
  *    still clashes). Keys: printable ASCII without spaces, 1-256 chars, and no empty value, else
- *    'invalid_dimension'; more than 20 -> 'too_many_dimensions'. Values longer than 512 code points
- *    keep their first 495 code points + `~` + 16 hex chars of SHA-256(value) (exactly 512).
+ *    'invalid_dimension'; more than 20 -> 'too_many_dimensions'. Values longer than 512 UTF-16
+ *    units keep their first 495 units + `~` + 16 hex chars of SHA-256(value) (at most 512).
  *    Output keys are sorted.
  *  - values: NaN, +Inf, -Inf -> 'non_finite_value'.
- *  - timestamp: the scrape time, or the sample's own timestamp when it lies within
- *    [scrape - (2h - 5min), scrape + (10min - 1min)].
+ *  - timestamp: each line's own timestamp (a histogram's buckets, `_sum` and `_count` each keep
+ *    theirs), or the scrape time when it has none. An own timestamp outside
+ *    [scrape - (2h - 5min), scrape + (10min - 1min)] is never replaced: 'timestamp_out_of_window'.
+ *  - self-metrics: an exposition sample whose stream equals one of the target's self-metric streams
+ *    (e.g. an unlabelled `up`) is skipped, so one stream never mixes two meanings in an invocation.
  *  - metadata: { help } (HELP trimmed, cut to 256 UTF-16 units without splitting a pair), omitted
  *    when empty. Not part of the stream identity.
  *  - order: metrics in family order, then series order (buckets/quantiles, `_sum`, `_count`,
@@ -49,7 +58,8 @@ import { filterByExclude, filterByInclude, filterHistogramBuckets } from './filt
 import { metadataFor } from './metadata';
 import { sanitizeMetricName } from './names';
 import { expandFamily, skippedSample, type DerivedLine, type Line, type SampleLine } from './samples';
-import { chooseTimestampMs } from './timestamps';
+import { SELF_METRIC_NAMES, selfDimensions } from './selfMetrics';
+import { datapointTimestampMs } from './timestamps';
 
 /** A line that mapped to an OCI metric. */
 interface Candidate {
@@ -82,6 +92,8 @@ interface MappingContext {
   metadata: Map<string, Record<string, string> | undefined>;
   /** The Date of the last timestamp used: almost every datapoint of a target shares the scrape time. */
   lastDate?: Date;
+  /** The dimensions of this target's self-metrics (`up`, `scrape_*`). */
+  selfDimensions: Record<string, string>;
 }
 
 /** sanitizeMetricName, memoised in the context. */
@@ -138,10 +150,16 @@ function ociMetric(ctx: MappingContext, name: string, dimensions: Record<string,
   return metric;
 }
 
-/** A candidate for the given name, dimensions and value. */
-function candidate(ctx: MappingContext, line: Line, name: string, dimensions: Record<string, string>, value: number): Candidate {
-  const metric = ociMetric(ctx, name, dimensions, line.help, value, chooseTimestampMs(line.timestampMs, ctx.scrapeTimeMs));
+/** A candidate for the given name, dimensions, value and datapoint time. */
+function candidate(ctx: MappingContext, line: Line, name: string, dimensions: Record<string, string>, value: number, timestampMs: number): Candidate {
+  const metric = ociMetric(ctx, name, dimensions, line.help, value, timestampMs);
   return line.kind === 'sample' ? { kind: 'metric', metric, sample: line } : { kind: 'metric', metric };
+}
+
+/** True when two dimension sets are equal (key order aside). */
+function sameDimensions(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && b[k] === a[k]);
 }
 
 /** A rejection of a sample line. */
@@ -149,14 +167,17 @@ function reject(line: SampleLine, reason: SkipReason): Rejected {
   return { kind: 'skip', skip: skippedSample(line, reason) };
 }
 
-/** Maps one sample line: checks name, value, then dimensions. */
+/** Maps one sample line: checks name, value, timestamp, dimensions, then a clash with a self-metric. */
 function mapSample(ctx: MappingContext, line: SampleLine): Mapped {
   const name = ociName(ctx, line.metricName);
   if (name === undefined) return reject(line, 'invalid_metric_name');
   if (!Number.isFinite(line.value)) return reject(line, 'non_finite_value');
+  const timestampMs = datapointTimestampMs(line.timestampMs, ctx.scrapeTimeMs);
+  if (timestampMs === undefined) return reject(line, 'timestamp_out_of_window');
   const dims = buildDimensions(line.labels, addedDimensionsFor(ctx, line));
   if (!dims.ok) return reject(line, dims.reason);
-  return candidate(ctx, line, name, dims.dimensions, line.value);
+  if (SELF_METRIC_NAMES.has(name) && sameDimensions(dims.dimensions, ctx.selfDimensions)) return reject(line, 'self_metric_collision');
+  return candidate(ctx, line, name, dims.dimensions, line.value, timestampMs);
 }
 
 /** sum/count when it is a meaningful finite average, else undefined. */
@@ -170,9 +191,11 @@ export function averageOf(sum: number, count: number): number | undefined {
 function mapDerived(ctx: MappingContext, line: DerivedLine): Mapped {
   const avg = averageOf(line.sum, line.count);
   const name = ociName(ctx, line.metricName);
-  if (avg === undefined || name === undefined) return { kind: 'none' };
+  const timestampMs = datapointTimestampMs(line.timestampMs, ctx.scrapeTimeMs);
+  if (avg === undefined || name === undefined || timestampMs === undefined) return { kind: 'none' };
   const dims = buildDimensions(line.labels, addedDimensionsFor(ctx, line));
-  return dims.ok ? candidate(ctx, line, name, dims.dimensions, avg) : { kind: 'none' };
+  if (!dims.ok || (SELF_METRIC_NAMES.has(name) && sameDimensions(dims.dimensions, ctx.selfDimensions))) return { kind: 'none' };
+  return candidate(ctx, line, name, dims.dimensions, avg, timestampMs);
 }
 
 /** Maps one line to a candidate metric, a skip, or nothing. */
@@ -201,10 +224,7 @@ function streamHash(metric: OciMetric): number {
 
 /** True when two metrics are the same OCI stream: same name and equal dimensions. */
 function sameStream(a: OciMetric, b: OciMetric): boolean {
-  if (a.name !== b.name) return false;
-  const keys = Object.keys(a.dimensions);
-  if (keys.length !== Object.keys(b.dimensions).length) return false;
-  return keys.every((k) => Object.hasOwn(b.dimensions, k) && b.dimensions[k] === a.dimensions[k]);
+  return a.name === b.name && sameDimensions(a.dimensions, b.dimensions);
 }
 
 /**
@@ -296,6 +316,7 @@ export function toOciMetrics(families: MetricFamily[], target: TargetContext, op
     addedByStructural: new Map(),
     names: new Map(),
     metadata: new Map(),
+    selfDimensions: selfDimensions(target.instance, opts.extraDimensions),
   };
   const res: Resolution = { ordered: [], derivedAt: [], skipped: [], sampleStreams: new StreamSet() };
   const bucketSkips: SkippedSample[] = [];

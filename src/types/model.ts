@@ -14,23 +14,27 @@ export interface ScalarSeries {
   timestampMs?: number;
 }
 
-/** One labelled histogram series (all lines sharing a label set, `le` removed). */
+/** One labelled histogram series (all lines sharing a label set, `le` removed); each line keeps its own timestamp. */
 export interface HistogramSeries {
   labels: Labels;
-  /** `le` as written in the exposition ("0.5", "+Inf"), in exposition order. */
-  buckets: { le: string; value: number }[];
+  /** `le` as written in the exposition ("0.5", "+Inf"), in exposition order (the transform normalises it). */
+  buckets: { le: string; value: number; timestampMs?: number }[];
   sum?: number;
   count?: number;
-  timestampMs?: number;
+  /** The `_sum` line's own timestamp (ms since epoch), when it has one. */
+  sumTimestampMs?: number;
+  /** The `_count` line's own timestamp, when it has one. */
+  countTimestampMs?: number;
 }
 
-/** One labelled summary series (all lines sharing a label set, `quantile` removed). */
+/** One labelled summary series (all lines sharing a label set, `quantile` removed); each line keeps its own timestamp. */
 export interface SummarySeries {
   labels: Labels;
-  quantiles: { quantile: string; value: number }[];
+  quantiles: { quantile: string; value: number; timestampMs?: number }[];
   sum?: number;
   count?: number;
-  timestampMs?: number;
+  sumTimestampMs?: number;
+  countTimestampMs?: number;
 }
 
 export type MetricFamily =
@@ -56,7 +60,9 @@ export type SkipReason =
   | 'too_many_dimensions'
   | 'invalid_metric_name'
   | 'invalid_dimension'
-  | 'duplicate_series';
+  | 'duplicate_series'
+  | 'timestamp_out_of_window'
+  | 'self_metric_collision';
 
 /** A sample that was skipped, with enough detail to find it in the exposition. */
 export interface SkippedSample {

@@ -8,6 +8,11 @@ import { spawn } from 'node:child_process';
 export interface PythonSample {
   name: string;
   labels: Record<string, string>;
+  /**
+   * The labels as Prometheus stores them: a histogram's `le` and a summary's `quantile` in Go float
+   * form (prometheus_client's own floatToGoString, as its exposition writes them).
+   */
+  storedLabels: Record<string, string>;
   /** null = NaN (JSON has no NaN); +-Infinity for infinite values. */
   value: number | null;
   /** Python's repr of the float value: "1.5", "inf", "-inf", "nan". */
@@ -21,7 +26,17 @@ export interface PythonSample {
 const SCRIPT = String.raw`
 import json, re, sys
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.utils import floatToGoString
 text = sys.stdin.read()
+def stored(family, labels):
+    key = {'histogram': 'le', 'summary': 'quantile'}.get(family.type)
+    out = dict(labels)
+    if key in out:
+        try:
+            out[key] = floatToGoString(out[key])
+        except ValueError:
+            pass
+    return out
 counters = set(re.findall(r'^[ \t]*#[ \t]+TYPE[ \t]+(\S+)[ \t]+counter[ \t]*\r?$', text, re.M))
 out = []
 for family in text_string_to_metric_families(text):
@@ -29,7 +44,7 @@ for family in text_string_to_metric_families(text):
     for s in family.samples:
         name = s.name[:-6] if renamed and s.name.endswith('_total') else s.name
         ts = None if s.timestamp is None else round(float(s.timestamp) * 1000)
-        out.append({'name': name, 'labels': s.labels, 'valueText': repr(float(s.value)), 'timestampMs': ts})
+        out.append({'name': name, 'labels': s.labels, 'storedLabels': stored(family, s.labels), 'valueText': repr(float(s.value)), 'timestampMs': ts})
 json.dump(out, sys.stdout)
 `;
 
