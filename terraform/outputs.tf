@@ -51,6 +51,15 @@ output "verify_with_oci_cli" {
   value       = "oci monitoring metric-data summarize-metrics-data --compartment-id ${var.compartment_ocid} --namespace ${var.metrics_namespace} --query-text 'up[1m].groupBy(instance).max()'"
 }
 
+output "invocations_query" {
+  description = "The function's invocations per minute from the platform (namespace oci_faas, in the function's compartment): one a minute means the trigger works. groupBy(responseType) on FunctionResponseCount splits Success from Error."
+  value = {
+    compartment_id = local.resources_compartment_ocid
+    namespace      = "oci_faas"
+    query          = "${local.function_invocations}.grouping().sum()"
+  }
+}
+
 output "alarm_topic_id" {
   description = "OCID of the Notifications topic of the alarms (enable_alarms), else null."
   value       = var.enable_alarms ? oci_ons_notification_topic.alarms[0].id : null

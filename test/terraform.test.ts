@@ -12,9 +12,11 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RESERVED_DIMENSIONS, SETTING_SPECS } from '../src/config/settings';
+import { parseMql } from '../src/emulator/mql';
 import { SELF_METRICS } from '../src/transform/selfMetrics';
 import {
   auditConditionVariables,
+  auditMatchingRule,
   auditPolicyStatement,
   checkFormat,
   checkPolicies,
@@ -147,6 +149,31 @@ function checkAbsencePeriod(q: string): string[] {
   return [...q.matchAll(/absent\(([^)]*)\)/g)].flatMap((m) =>
     m[1].trim() === '' ? [`${q}: absent() uses the 2-hour default and then stops firing; write absent(72h)`] : m[1].trim() === '72h' || m[1].trim() === '3d' ? [] : [`${q}: absent(${m[1]}) stops firing sooner than the 72h maximum`],
   );
+}
+
+/**
+ * Problems of an alarm query's syntax, read with the project's MQL parser (src/emulator/mql.ts):
+ * the query without its alarm condition (`> 0`), with absent's period (1m to 72h) checked here
+ * and interpolations replaced by an OCID-like value.
+ */
+function checkAlarmQuerySyntax(q: string): string[] {
+  const problems: string[] = [];
+  let text = q.replace(/\$\{[^}]*\}/g, 'ocid1.fnfunc.oc1.eu-frankfurt-1.aaaaexample');
+  const condition = /^(.*?)\s*(>=|<=|==|!=|>|<)\s*-?\d+(\.\d+)?$/.exec(text);
+  if (condition) text = condition[1];
+  else if (!/\.absent\([^)]*\)$/.test(text)) problems.push(`${q}: an alarm query ends with a condition such as "> 0" (or with absent(), itself a condition)`);
+  text = text.replace(/absent\(([^)]*)\)/, (_all, period: string) => {
+    const m = /^(\d+)([mhd])$/.exec(period.trim());
+    const minutes = m ? Number(m[1]) * { m: 1, h: 60, d: 1440 }[m[2] as 'm' | 'h' | 'd'] : NaN;
+    if (period.trim() !== '' && !(minutes >= 1 && minutes <= 72 * 60)) problems.push(`${q}: absent(${period}) is outside 1m..72h`);
+    return 'absent()';
+  });
+  try {
+    parseMql(text);
+  } catch (e) {
+    problems.push(`${q}: ${(e as Error).message}`);
+  }
+  return problems;
 }
 
 /** Problems of the every-minute trigger alarm: always firing on this function's oci_faas invocation count, repeating every minute. */
@@ -321,12 +348,38 @@ describe('terraform/: alarms mean what they say', () => {
     assert.ok(selfQueries >= 2 && faasQueries >= 4, `${selfQueries} self-metric and ${faasQueries} oci_faas queries`);
   });
 
+  test('the invocations_query output reads this function\'s oci_faas invocations', () => {
+    const outputs = files.flatMap((f) => Object.entries((f.json.output as Record<string, HclBody[]> | undefined) ?? {}));
+    const value = outputs.find(([name]) => name === 'invocations_query')![1][0].value as Record<string, string>;
+    assert.equal(value.namespace, 'oci_faas');
+    assert.equal(value.compartment_id, '${local.resources_compartment_ocid}');
+    assert.deepEqual(checkFaasQuery(resolveLocals(value.query)), []);
+    assert.deepEqual(checkAlarmQuerySyntax(`${resolveLocals(value.query)} >= 0`), []);
+  });
+
   test('every absent() names the longest absence-detection period (72h), never the 2-hour default', () => {
     for (const [name, body] of blocks('resource', 'oci_monitoring_alarm')) {
       for (const q of [String(body.query), ...((body.overrides as HclBody[] | undefined) ?? []).map((o) => String(o.query))]) {
         assert.deepEqual(checkAbsencePeriod(q), [], `${name}: ${q}`);
       }
     }
+  });
+
+  test('every alarm query parses as MQL (the project\'s parser) with a condition and a valid absent period', () => {
+    let n = 0;
+    for (const [name, body] of blocks('resource', 'oci_monitoring_alarm')) {
+      for (const q of alarmQueries(body)) {
+        assert.deepEqual(checkAlarmQuerySyntax(q), [], `${name}: ${q}`);
+        n++;
+      }
+    }
+    assert.ok(n >= 6);
+  });
+
+  test('negative: a malformed query, no condition, absent beyond 72h', () => {
+    assert.match(checkAlarmQuerySyntax('FunctionInvocationCount[1m]{resourceId = "x"}.grouping.sum() >= 0').join(), /\(/);
+    assert.match(checkAlarmQuerySyntax('FunctionInvocationCount[1m].sum()').join(), /ends with a condition/);
+    assert.match(checkAlarmQuerySyntax('up[1m].grouping().absent(4d)').join(), /outside 1m\.\.72h/);
   });
 
   test('negative: absent() with the default period, or a too short one', () => {
@@ -424,6 +477,8 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
 
   test('the dynamic group matches this function only (resource.type fnfunc and its OCID)', () => {
     const dg = onlyBlock('resource', 'oci_identity_dynamic_group');
+    assert.deepEqual(auditMatchingRule(String(dg.matching_rule)), [], 'documented matching-rule variables only');
+    assert.match(auditMatchingRule("ALL {resource.type = 'fnfunc', resource.function.id = 'x'}").join(), /resource\.function\.id is not documented/);
     assert.equal(dg.compartment_id, '${var.tenancy_ocid}', 'dynamic groups live in the tenancy');
     assert.equal(dg.matching_rule, "ALL {resource.type = 'fnfunc', resource.id = '${oci_functions_function.this.id}'}");
     for (const p of policyStatements(files).filter((x) => x.address !== 'oci_identity_policy.schedule_invoke')) {

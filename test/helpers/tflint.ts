@@ -733,6 +733,29 @@ export function auditConditionVariables(statement: string): string[] {
     .map((c) => `condition variable ${c.variable} is not one OCI's policy reference lists for ${p.resource}${principalType ? ` (principal type ${principalType})` : ''}: the condition would decline every request`);
 }
 
+/**
+ * The variables a dynamic group's matching rule may use ("Writing Matching Rules to Define
+ * Dynamic Groups"): the resource's type, OCID and compartment OCID, and its defined tags.
+ */
+export const DYNAMIC_GROUP_RULE_VARIABLES: readonly string[] = ['resource.type', 'resource.id', 'resource.compartment.id'];
+
+/** Problems of a matching rule: `ALL {...}`/`ANY {...}` of `variable = 'value'` with documented variables only. */
+export function auditMatchingRule(rule: string): string[] {
+  const m = /^\s*(all|any)\s*\{(.*)\}\s*$/i.exec(withPlaceholders(rule));
+  if (!m) return [`cannot parse matching rule "${rule}" (expected ALL {resource.type = '...', ...})`];
+  const problems: string[] = [];
+  for (const part of m[2].split(',')) {
+    const c = /^\s*([A-Za-z.\-_]+)\s*(=|!=)\s*'([^']*)'\s*$/.exec(part);
+    if (!c) {
+      problems.push(`cannot parse "${part.trim()}" in matching rule`);
+      continue;
+    }
+    const v = c[1].toLowerCase();
+    if (!DYNAMIC_GROUP_RULE_VARIABLES.includes(v) && !/^tag\.[^.]+\.[^.]+\.value$/.test(v)) problems.push(`matching-rule variable ${c[1]} is not documented (${DYNAMIC_GROUP_RULE_VARIABLES.join(', ')}, tag.<ns>.<key>.value)`);
+  }
+  return problems;
+}
+
 /** Audits the literal statements of every oci_identity_policy in the files. */
 export function checkPolicies(files: TfFile[]): Finding[] {
   const out: Finding[] = [];
