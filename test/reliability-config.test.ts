@@ -31,6 +31,8 @@ const BAD: Record<string, string[]> = {
   POST_TIMEOUT_MS: ['abc'],
   FUNCTION_TIMEOUT_SECONDS: ['1.5'],
   DRY_RUN: ['perhaps'],
+  FORECAST_PRICE_PER_MILLION_DATAPOINTS: ['cheap', '-1'],
+  FORECAST_FREE_DATAPOINTS_PER_MONTH: ['-5', 'lots'],
 };
 
 describe('reliability: bad configuration and bad invocations', () => {
