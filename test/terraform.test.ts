@@ -442,6 +442,7 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
     assert.equal(findingsOf(findings, 'policy', 'resource type "instances" is not in POLICY_CONDITION_VARIABLES').length, 1, lines.join('\n'));
     assert.equal(findingsOf(findings, 'policy', 'condition variable request.principal.id').length, 1, 'request.principal.id only for the documented principal type');
     assert.deepEqual(auditConditionVariables("Allow group g to use metrics in compartment id c where target.resource.tag.ops.team = 'sre'"), [], 'tag variables below a documented tag variable');
+    assert.deepEqual(auditConditionVariables("Allow dynamic-group d to manage objects in compartment id c where all {target.bucket.name = 'b', target.bucket.tag.ops.team = 'sre'}"), []);
   });
 
   test('the statements are exactly: use metrics (namespace), read secret-bundles (one secret), the schedule may invoke', () => {

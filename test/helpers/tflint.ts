@@ -690,6 +690,12 @@ export const POLICY_CONDITION_VARIABLES: {
       source: 'Details for Monitoring: target.metrics.namespace (for metrics)',
     },
     {
+      family: 'object-family',
+      resourceTypes: ['objectstorage-namespaces', 'buckets', 'objects'],
+      variables: ['target.bucket.name', 'target.bucket.tag', 'target.object.name'],
+      source: 'Details for Object Storage and Archive Storage: target.bucket.name and target.bucket.tag.<ns>.<key> (buckets, objects), target.object.name (objects)',
+    },
+    {
       family: 'secret-family',
       resourceTypes: ['secrets', 'secret-versions', 'secret-bundles'],
       variables: ['target.secret.id', 'target.secret.name', 'target.vault.id', 'target.key.id'],
