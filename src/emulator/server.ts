@@ -9,6 +9,7 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import type { AddressInfo, Socket } from 'node:net';
 import { handleEmulatorApi } from './api';
 import { AuthError, AuthKind, authKindOf, parseAuthorization, Principal, verifyRequest } from './signature';
+import { TenancyRateLimiter } from './rate-limit';
 import { MetricQuery, MetricSeries, MetricStore, StoredMetric } from './store';
 import { RequestError, ScopeCheck, validatePostBody } from './validation';
 
@@ -23,7 +24,10 @@ export interface EmulatorOptions {
   configKeys?: Record<string, string>;
   /** Allowed difference between the request date and the emulator clock (default 300000 ms, as OCI). */
   maxClockSkewMs?: number;
-  /** PostMetricData calls per second per tenancy; more get 429 TooManyRequests. undefined = no limit. */
+  /**
+   * PostMetricData calls per sliding second per tenancy, shared by every principal of the tenancy
+   * (several functions or users); more get 429 TooManyRequests. undefined = no limit.
+   */
   rateLimitPerSecond?: number;
   /** Delay added before every API response (ms). */
   latencyMs?: number;
@@ -67,8 +71,10 @@ export interface CallRecord {
   /** OCI error code of an error response. */
   code?: string;
   authKind: AuthKind;
-  /** Tenancy of the verified principal. */
+  /** Tenancy of the verified principal (the rate limit's key). */
   tenancyId?: string;
+  /** The verified principal itself (resource id or user id): tells clients of one tenancy apart. */
+  subjectId?: string;
   /** Number of items in metricData (0 when the body could not be read). */
   metricCount: number;
   acceptedCount: number;
@@ -239,27 +245,6 @@ function sleep(ms: number, abort: AbortSignal): Promise<void> {
   });
 }
 
-/** Per-tenancy sliding one-second windows of admitted PostMetricData calls. */
-class RateLimiter {
-  private windows = new Map<string, number[]>();
-
-  /** True when the call is admitted (and counted), false when it must get 429. */
-  admit(tenancyId: string, perSecond: number | undefined): boolean {
-    if (perSecond === undefined) return true;
-    const t = performance.now();
-    const window = (this.windows.get(tenancyId) ?? []).filter((s) => t - s < 1000);
-    const admitted = window.length < perSecond;
-    if (admitted) window.push(t);
-    this.windows.set(tenancyId, window);
-    return admitted;
-  }
-
-  /** Forget all windows. */
-  clear(): void {
-    this.windows.clear();
-  }
-}
-
 /** Start the emulator on 127.0.0.1 (a free port by default). */
 export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promise<IngestionEmulator> {
   const options = resolveOptions(opts);
@@ -270,7 +255,7 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
   const deniedSecrets = new Set<string>();
   const secretFetchCounts = new Map<string, number>();
   const faults: Record<Exclude<Route, 'other'>, Fault[]> = { metrics: [], secrets: [] };
-  const limiter = new RateLimiter();
+  const limiter = new TenancyRateLimiter();
   const closing = new AbortController();
   const sockets = new Set<Socket>();
   /** Bumped by reset(): calls that began earlier are not recorded. */
@@ -361,8 +346,9 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
   }
 
   /** Apply a queued fault; true when it answered (or killed) the call. */
-  async function applyFault(route: Route, req: IncomingMessage, res: ServerResponse, call: CallRecord): Promise<boolean> {
-    if (route === 'other') return false;
+  async function applyFault(route: Route, req: IncomingMessage, res: ServerResponse, call: CallRecord, callGeneration: number): Promise<boolean> {
+    // A call that began before reset() (e.g. still in its latency delay) must not take faults queued after it.
+    if (route === 'other' || callGeneration !== generation) return false;
     const fault = faults[route].shift();
     if (!fault) return false;
     if ('reset' in fault) {
@@ -412,11 +398,12 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     try {
       const body = await readBody(req, options.maxBodyBytes);
       await sleep(options.latencyMs, closing.signal);
-      if (await applyFault(route, req, res, call)) return;
+      if (await applyFault(route, req, res, call, callGeneration)) return;
       if (route === 'other') throw new HttpFailure(404, 'NotAuthorizedOrNotFound', `No such API: ${method} ${path}`);
       call.authKind = authKindOf(safeKeyId(req.headers.authorization));
       const principal = authenticate(method, url, req, body);
       call.tenancyId = principal.tenancyId;
+      call.subjectId = principal.subjectId;
       const out = route === 'metrics' ? { ...postMetricData(principal, body, call), headers: {} } : getSecretBundle(path, call);
       call.status = out.status;
       sendJson(res, out.status, call.requestId, out.body, out.headers);

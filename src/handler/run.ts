@@ -5,7 +5,7 @@
 import type { Settings } from '../config/settings';
 import type { Logger } from '../log';
 import { ExpositionError, parseExposition } from '../parse/exposition';
-import { createPacer, Outcome, publish, type Pacer, type PublishOptions, type PublishResult } from '../publish/publisher';
+import { createPacer, Outcome, publish, type AdaptivePacer, type PublishOptions, type PublishResult } from '../publish/publisher';
 import type { PostBatch } from '../publish/sink';
 import { instancesOf, notScraped, scrapeTarget, type ScrapeResult } from '../scrape/scrape';
 import { toOciMetrics, toSelfMetrics } from '../transform';
@@ -68,6 +68,11 @@ export interface InvocationSummary {
   requests: number;
   retries: number;
   throttled: number;
+  /**
+   * The adaptive call rate: POST_CALLS_PER_SECOND is its ceiling; each 429 episode halves it
+   * (`decreases`), accepted calls climb it back. `minRate`/`finalRate` in calls/s.
+   */
+  pacing: { ceiling: number; minRate: number; finalRate: number; decreases: number };
   errors: { message: string; metrics: number }[];
   durationMs: number;
   /** What this configuration costs at one invocation a minute (from this invocation's counts). */
@@ -116,7 +121,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
 
   const prepared = await scrapeAll(rt, endMs - SELF_METRICS_RESERVE_MS, transformOptions);
   const scrapeMs = now() - started;
-  const pacer = createPacer(); // one rate for the data and the self-metrics calls
+  const pacer = createPacer(s.postCallsPerSecond); // one rate for the data and the self-metrics calls
   const data = prepared.flatMap((p) => p.metrics);
   let result: PublishResult | undefined;
   if (!opts.dryRun && data.length > 0) {
@@ -145,6 +150,8 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     freeDatapointsPerMonth: s.forecastFreeDatapointsPerMonth,
   });
   const summary = summarise(prepared, targets, result, selfResult, opts.dryRun, now() - started, forecast);
+  const p = pacer.stats();
+  summary.pacing = { ceiling: s.postCallsPerSecond, minRate: round2(p.minRate), finalRate: round2(p.rate), decreases: p.decreases };
   if (opts.dryRun) {
     summary.metricData = [...data, ...self];
     summary.skippedSamples = prepared.flatMap((p) => p.skipped);
@@ -157,11 +164,11 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
 
 /** A PublishResult for metrics not sent because an earlier call showed every call would fail (counted as failed). */
 function notAttempted(n: number, fatal: string): PublishResult {
-  return { outcome: new Uint8Array(n).fill(Outcome.Failed), posted: 0, failed: n, undelivered: 0, requests: 0, retries: 0, throttled: 0, errors: [], fatal };
+  return { outcome: new Uint8Array(n).fill(Outcome.Failed), posted: 0, failed: n, undelivered: 0, requests: 0, retries: 0, throttled: 0, errors: [], fatal, pacing: { rate: 0, minRate: 0, decreases: 0 } };
 }
 
 /** Publisher options from settings and a stop time. */
-function publishOptions(s: Settings, stopAtMs: number, now: () => number, pacer: Pacer): PublishOptions {
+function publishOptions(s: Settings, stopAtMs: number, now: () => number, pacer: AdaptivePacer): PublishOptions {
   return { callsPerSecond: s.postCallsPerSecond, concurrency: s.postConcurrency, postTimeoutMs: s.postTimeoutMs, stopAtMs, now, pacer };
 }
 
@@ -263,12 +270,18 @@ function summarise(
     requests: (data?.requests ?? 0) + (self?.requests ?? 0),
     retries: (data?.retries ?? 0) + (self?.retries ?? 0),
     throttled: (data?.throttled ?? 0) + (self?.throttled ?? 0),
+    pacing: { ceiling: 0, minRate: 0, finalRate: 0, decreases: 0 },
     errors,
     durationMs,
     forecast,
   };
   summary.ok = nothingDeliveredCause(summary, data) === undefined;
   return summary;
+}
+
+/** Rounds to 2 decimals (rates in the summary). */
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
 }
 
 /** Why nothing was delivered, or undefined when something was (partial success is success). */

@@ -1,13 +1,16 @@
 /**
  * Publish stage: batches of at most 50 streams, a bounded number of calls in flight, a start rate
- * that never exceeds POST_CALLS_PER_SECOND, retries with exponential backoff and full jitter for
+ * that adapts to the tenancy's load under the POST_CALLS_PER_SECOND ceiling (pacing.ts), retries with exponential backoff and full jitter for
  * 429/5xx/network errors until the invocation's deadline (the deadline, not an attempt count, bounds
  * them: a burst of errors must not drop data the deadline had time for), and a hard stop before it.
  * Every metric ends as posted, failed (with OCI's message) or undelivered (deadline), never lost.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { OciMetric } from '../types/model';
+import { AdaptivePacer, burstOf, type PacerStats } from './pacing';
 import { PostError, type PostBatch } from './sink';
+
+export { AdaptivePacer, burstOf };
 
 export const MAX_STREAMS_PER_CALL = 50;
 const BACKOFF_BASE_MS = 200;
@@ -19,6 +22,7 @@ export const Outcome = { Undelivered: 0, Posted: 1, Failed: 2 } as const;
 export type Outcome = (typeof Outcome)[keyof typeof Outcome];
 
 export interface PublishOptions {
+  /** The pacing ceiling (POST_CALLS_PER_SECOND); the rate adapts below it. */
   callsPerSecond: number;
   concurrency: number;
   postTimeoutMs: number;
@@ -26,19 +30,13 @@ export interface PublishOptions {
   stopAtMs: number;
   now?: () => number;
   random?: () => number;
-  /** Rate-limiter state shared by several publish runs of one invocation (data, then self-metrics). */
-  pacer?: Pacer;
+  /** Rate controller shared by several publish runs of one invocation (data, then self-metrics). */
+  pacer?: AdaptivePacer;
 }
 
-/** The rate limiter's state: when the next call may start, and any pause after a 429. */
-export interface Pacer {
-  nextStartMs: number;
-  pauseUntilMs: number;
-}
-
-/** A fresh rate limiter: the first call may start at once. */
-export function createPacer(): Pacer {
-  return { nextStartMs: 0, pauseUntilMs: 0 };
+/** A fresh rate controller at its ceiling. */
+export function createPacer(callsPerSecond: number): AdaptivePacer {
+  return new AdaptivePacer(callsPerSecond);
 }
 
 export interface PublishResult {
@@ -56,6 +54,8 @@ export interface PublishResult {
   errors: { message: string; metrics: number }[];
   /** Set when a 401/404 stopped publishing: every further call would fail the same way. */
   fatal?: string;
+  /** The rate controller at the end of the run. */
+  pacing: PacerStats;
 }
 
 /** Shared state of one publish run. */
@@ -65,7 +65,7 @@ interface Run {
   metrics: OciMetric[];
   result: PublishResult;
   errorCounts: Map<string, number>;
-  pacer: Pacer;
+  pacer: AdaptivePacer;
   stop: AbortController;
 }
 
@@ -82,9 +82,9 @@ export async function publish(metrics: OciMetric[], post: PostBatch, options: Pu
     opts: { now: Date.now, random: Math.random, ...options },
     post,
     metrics,
-    result: { outcome: new Uint8Array(metrics.length), posted: 0, failed: 0, undelivered: 0, requests: 0, retries: 0, throttled: 0, errors: [] },
+    result: { outcome: new Uint8Array(metrics.length), posted: 0, failed: 0, undelivered: 0, requests: 0, retries: 0, throttled: 0, errors: [], pacing: { rate: 0, minRate: 0, decreases: 0 } },
     errorCounts: new Map(),
-    pacer: options.pacer ?? createPacer(),
+    pacer: options.pacer ?? createPacer(options.callsPerSecond),
     stop: new AbortController(),
   };
   const queue = batchRanges(metrics.length);
@@ -110,6 +110,7 @@ export async function publish(metrics: OciMetric[], post: PostBatch, options: Pu
     else if (r.outcome[i] === Outcome.Failed) r.failed++;
     else r.undelivered++;
   }
+  r.pacing = run.pacer.stats();
   r.errors = [...run.errorCounts].slice(0, MAX_REPORTED_ERRORS).map(([message, n]) => ({ message, metrics: n }));
   return r;
 }
@@ -132,10 +133,12 @@ async function deliver(run: Run, [from, to]: [number, number], onAnswer?: () => 
     if (run.result.fatal) return noteError(run, [from, to], run.result.fatal, Outcome.Failed);
     if (!(await waitForSlot(run))) return noteError(run, [from, to], 'not delivered: the invocation deadline was reached', Outcome.Undelivered);
     run.result.requests++;
+    const startedMs = run.opts.now();
     const remaining = run.opts.stopAtMs - run.opts.now();
     const signal = AbortSignal.any([AbortSignal.timeout(Math.max(1, Math.min(run.opts.postTimeoutMs, remaining))), run.stop.signal]);
     try {
       const { rejected } = await run.post(batch, signal);
+      run.pacer.accepted();
       for (let i = from; i < to; i++) run.result.outcome[i] = Outcome.Posted;
       for (const r of rejected) {
         run.result.outcome[from + r.index] = Outcome.Failed;
@@ -144,14 +147,16 @@ async function deliver(run: Run, [from, to]: [number, number], onAnswer?: () => 
       return;
     } catch (e) {
       const err = e instanceof PostError ? e : new PostError(String(e), undefined, undefined, true);
-      if (err.status === 429) run.result.throttled++;
+      if (err.status === 429) {
+        run.result.throttled++;
+        run.pacer.throttled(startedMs, run.opts.now());
+      }
       if (!err.retryable) {
         if (err.status === 401 || err.status === 404) run.result.fatal = err.message;
         return noteError(run, [from, to], err.message, Outcome.Failed);
       }
       onAnswer?.();
       const delay = backoffMs(attempt, run.opts.random);
-      if (err.status === 429) run.pacer.pauseUntilMs = Math.max(run.pacer.pauseUntilMs, run.opts.now() + delay);
       if (run.stop.signal.aborted || run.opts.now() + delay >= run.opts.stopAtMs) {
         return noteError(run, [from, to], `not delivered before the invocation deadline (last error: ${err.message})`, Outcome.Undelivered);
       }
@@ -167,26 +172,16 @@ export function backoffMs(attempt: number, random: () => number): number {
   return BACKOFF_BASE_MS / 2 + random() * (ceiling - BACKOFF_BASE_MS / 2);
 }
 
-/** Waits for the next start slot of the rate limiter (and any 429 pause); false if the run must stop. */
+/** Waits for a start slot of the rate controller; false if the run must stop first. */
 async function waitForSlot(run: Run): Promise<boolean> {
-  const now = run.opts.now();
-  const interval = 1000 / run.opts.callsPerSecond;
-  // Token bucket (GCRA): `nextStartMs` is the theoretical start of the next call; up to burst-1 calls
-  // may start ahead of it, so a small invocation is not spread over a second for nothing.
-  const pacer = run.pacer;
-  const slot = Math.max(now, pacer.nextStartMs - (burstOf(run.opts.callsPerSecond) - 1) * interval, pacer.pauseUntilMs);
-  pacer.nextStartMs = Math.max(pacer.nextStartMs, slot) + interval;
-  if (slot >= run.opts.stopAtMs) return false;
-  if (slot > now) await sleepUnlessStopped(run, slot - now);
-  return !run.stop.signal.aborted;
-}
-
-/**
- * Calls that may start at once: as many as one second's worth, but never so many that a second
- * could see more than OCI's 50 calls per tenancy (rate + burst <= 50); at least 1.
- */
-export function burstOf(callsPerSecond: number): number {
-  return Math.max(1, Math.min(callsPerSecond, 50 - callsPerSecond));
+  for (;;) {
+    if (run.stop.signal.aborted) return false;
+    const now = run.opts.now();
+    const wait = run.pacer.tryStart(now);
+    if (wait === 0) return true;
+    if (now + wait >= run.opts.stopAtMs) return false;
+    await sleepUnlessStopped(run, wait);
+  }
 }
 
 /** Sleeps, waking early when the run stops. */

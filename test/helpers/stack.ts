@@ -17,6 +17,8 @@ export interface Stack {
   emulator: IngestionEmulator;
   /** Resource-principal env for the function (OCI_RESOURCE_PRINCIPAL_*). */
   rpEnv: Record<string, string>;
+  /** The tenancy of that resource principal (the emulator's rate-limit key). */
+  tenancyId: string;
   /** Starts the function with the emulator endpoint and RP auth plus `env` (and node flags `nodeArgs`). */
   startFn(env: Record<string, string>, nodeArgs?: string[]): Promise<LocalFunction>;
   close(): Promise<void>;
@@ -31,6 +33,7 @@ export async function startStack(emulatorOptions: EmulatorOptions = {}): Promise
   return {
     emulator,
     rpEnv: rp.env,
+    tenancyId: rp.claims.res_tenant,
     async startFn(env, nodeArgs) {
       const fn = await startFunction({
         entry: FUNC_ENTRY,

@@ -1,0 +1,98 @@
+/**
+ * Adaptive pacing end to end: the real function process posts into a tenancy whose PostMetricData
+ * limit the emulator enforces across principals, while another principal of the same tenancy (the
+ * real SDK in this process, its own resource-principal credentials) posts steadily. The function
+ * must meet 429s, back off, and still deliver everything exactly once. No wall-clock thresholds:
+ * the assertions are about what happened, not how fast.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type * as monitoringT from 'oci-monitoring';
+import { makeResourcePrincipal } from '../src/emulator/credentials';
+import { TenancyRateLimiter } from '../src/emulator/rate-limit';
+import { createAuth, createMonitoringClient } from '../src/oci/clients';
+import { COMPARTMENT, startStack, type Stack } from './helpers/stack';
+import { startFaultyTarget, type FaultyTarget } from './helpers/faulty-target';
+import { assertAccounted, summaryOf } from './helpers/reliability';
+
+const LIMIT = 20;
+const OTHER_PER_SECOND = LIMIT / 2;
+const SERIES = 3000; // 60 data calls
+
+test('the emulator limit is per tenancy: principals of one tenancy share it, another tenancy has its own', () => {
+  const limiter = new TenancyRateLimiter();
+  const admitted = (tenancy: string, t: number) => limiter.admit(tenancy, 3, t);
+  assert.deepEqual([admitted('A', 0), admitted('A', 10), admitted('A', 20), admitted('A', 30)], [true, true, true, false]);
+  assert.equal(admitted('B', 40), true, 'another tenancy is not throttled by A');
+  assert.equal(admitted('A', 1005), true, 'a sliding second: the first call has left the window');
+  assert.equal(admitted('A', 1006), false);
+});
+
+describe('pacing that yields: the function shares the tenancy with another poster', () => {
+  let stack: Stack;
+  let target: FaultyTarget;
+  let otherDir: string;
+  let other: monitoringT.MonitoringClient;
+  let otherSubject: string;
+
+  before(async () => {
+    stack = await startStack();
+    target = await startFaultyTarget();
+    otherDir = await mkdtemp(path.join(tmpdir(), 'prom2oci-rp-other-'));
+    const rp = await makeResourcePrincipal(otherDir, { tenancyId: stack.tenancyId });
+    stack.emulator.options.trustedIssuers.push(rp.issuerPublicKeyPem);
+    otherSubject = rp.claims.res_id;
+    Object.assign(process.env, rp.env); // the SDK's RP builder reads process.env (this process only)
+    other = createMonitoringClient(createAuth(process.env), { monitoringEndpoint: stack.emulator.url });
+  });
+  after(async () => {
+    other?.close?.();
+    await stack?.close();
+    await target?.close();
+    if (otherDir) await rm(otherDir, { recursive: true, force: true });
+  });
+
+  test('429s happen, the function backs off, nothing is lost; both principals count against one tenancy', async () => {
+    stack.emulator.reset();
+    stack.emulator.options.rateLimitPerSecond = LIMIT;
+    const otherStatuses: number[] = [];
+    const inFlight = new Set<Promise<void>>();
+    const postOther = (): void => {
+      const p = other
+        .postMetricData({ postMetricDataDetails: { metricData: [{ namespace: 'other_poster', compartmentId: COMPARTMENT, name: 'beat', dimensions: { poster: 'other' }, datapoints: [{ timestamp: new Date(), value: 1 }] }] } })
+        .then(() => void otherStatuses.push(200), (e: { statusCode?: number }) => void otherStatuses.push(e.statusCode ?? 0))
+        .finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    };
+    const beat = setInterval(postOther, 1000 / OTHER_PER_SECOND);
+    try {
+      // The ceiling is the whole limit: alone it would fit, with the other poster it cannot.
+      const fn = await stack.startFn({ METRICS_ENDPOINT: target.url(`/ok?n=${SERIES}`), POST_CALLS_PER_SECOND: String(LIMIT), POST_CONCURRENCY: '4' });
+      const s = summaryOf(await fn.invoke({ deadline: new Date(Date.now() + 120_000) }));
+      clearInterval(beat);
+      await Promise.all(inFlight);
+
+      assertAccounted(s, 'shared tenancy');
+      assert.equal(s.posted, SERIES, `all posted (errors: ${JSON.stringify(s.errors)})`);
+      assert.equal(stack.emulator.accepted.filter((m) => m.name === 'faulty_ok_total').length, SERIES, 'each series stored exactly once');
+      assert.ok(s.throttled > 0, 'the shared tenancy answered 429s');
+      assert.ok(s.pacing.decreases >= 1, `the rate was cut (${JSON.stringify(s.pacing)})`);
+      assert.ok(s.pacing.minRate < LIMIT && s.pacing.minRate >= 1, `it yielded below its ceiling (${JSON.stringify(s.pacing)})`);
+      assert.equal(s.pacing.ceiling, LIMIT);
+
+      const metricsCalls = stack.emulator.calls.filter((c) => c.route === 'metrics');
+      const subjects = new Set(metricsCalls.map((c) => c.subjectId));
+      assert.equal(subjects.size, 2, 'two principals posted');
+      assert.deepEqual(new Set(metricsCalls.map((c) => c.tenancyId)), new Set([stack.tenancyId]), 'in one tenancy');
+      const fn429 = metricsCalls.filter((c) => c.subjectId !== otherSubject && c.status === 429).length;
+      assert.equal(fn429, s.throttled, 'the function counted every 429 it got');
+      assert.ok(otherStatuses.length > 0 && otherStatuses.every((st) => st === 200 || st === 429), `the other poster got only 200/429: ${[...new Set(otherStatuses)]}`);
+    } finally {
+      clearInterval(beat);
+      stack.emulator.options.rateLimitPerSecond = undefined;
+    }
+  });
+});

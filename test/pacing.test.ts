@@ -1,0 +1,203 @@
+/**
+ * The adaptive pacing controller (AIMD under the POST_CALLS_PER_SECOND ceiling), on a simulated
+ * clock: its rules one by one, then whole runs against the emulator's own tenancy limiter (the
+ * real TenancyRateLimiter, fed simulated times) with and without another poster in the tenancy.
+ * Deterministic: simulated time, seeded jitter, no wall clock.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AdaptivePacer, burstOf, DECREASE_FACTOR, TENANCY_CALLS_PER_SECOND } from '../src/publish/pacing';
+import { backoffMs } from '../src/publish/publisher';
+import { TenancyRateLimiter, throttleEpisodes } from '../src/emulator/rate-limit';
+
+describe('AdaptivePacer rules', () => {
+  test('starts at the ceiling with a burst that keeps any second under the tenancy limit', () => {
+    const p = new AdaptivePacer(48);
+    assert.equal(p.rate, 48);
+    assert.equal(p.burst, 2);
+    assert.equal(p.tryStart(0), 0);
+    assert.equal(p.tryStart(0), 0, 'the burst allows a second call at once');
+    const wait = p.tryStart(0);
+    assert.ok(wait > 0 && wait <= 1000 / 48 + 1e-9, `then one interval: ${wait}`);
+    for (let rate = 1; rate <= TENANCY_CALLS_PER_SECOND; rate++) assert.ok(rate + burstOf(rate) <= TENANCY_CALLS_PER_SECOND + 1 && burstOf(rate) >= 1, `rate ${rate}`);
+  });
+
+  test('a 429 halves the rate once per episode; in-flight 429s do not compound', () => {
+    const p = new AdaptivePacer(40);
+    p.throttled(100, 150);
+    assert.equal(p.rate, 40 * DECREASE_FACTOR);
+    // Calls that started before the decrease was decided belong to the same episode.
+    p.throttled(120, 170);
+    p.throttled(149, 200);
+    assert.equal(p.rate, 40 * DECREASE_FACTOR);
+    assert.equal(p.stats().decreases, 1);
+    // A call that started after it and still got 429: the tenancy is still too busy.
+    p.throttled(160, 210);
+    assert.equal(p.rate, 40 * DECREASE_FACTOR ** 2);
+    assert.equal(p.burst, 1, 'no bursts once the tenancy showed it is busy');
+  });
+
+  test('after a decrease the next start waits one new interval', () => {
+    const p = new AdaptivePacer(50);
+    assert.equal(p.tryStart(1000), 0);
+    p.throttled(1000, 1050);
+    assert.equal(p.tryStart(1050), 1000 / 25);
+    assert.equal(p.tryStart(1090), 0);
+  });
+
+  test('accepted calls climb back additively: about +1 call/s per second at the rate, never above the ceiling', () => {
+    const p = new AdaptivePacer(30);
+    p.throttled(0, 0);
+    assert.equal(p.rate, 15);
+    // One second of calls at ~15/s adds ~1 call/s.
+    for (let i = 0; i < 15; i++) p.accepted();
+    assert.ok(p.rate > 15.9 && p.rate < 16.1, `rate ${p.rate}`);
+    for (let i = 0; i < 10_000; i++) p.accepted();
+    assert.equal(p.rate, 30);
+    assert.equal(p.stats().minRate, 15);
+  });
+
+  test('the rate never falls below 1 call/s (or the ceiling when lower)', () => {
+    const p = new AdaptivePacer(8);
+    for (let t = 0; t < 20; t++) p.throttled(t * 1000 + 1, t * 1000 + 2);
+    assert.equal(p.rate, 1);
+    const low = new AdaptivePacer(0.5);
+    low.throttled(0, 1);
+    assert.equal(low.rate, 0.5);
+    assert.throws(() => new AdaptivePacer(0), /positive/);
+  });
+});
+
+/** Seeded PRNG (mulberry32) for the retry jitter. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** What one simulated run produced. */
+interface SimResult {
+  calls: number;
+  throttled: number;
+  /** Accepted calls of ours per second over the run. */
+  acceptedRate: number;
+  /** Every 429 the tenancy answered (ours and the other poster's), simulated ms. */
+  tenancy429s: number[];
+  otherCalls: number;
+  otherThrottled: number;
+  stats: ReturnType<AdaptivePacer['stats']>;
+}
+
+/**
+ * A publish run on simulated time, as the publisher does it: `concurrency` workers take batches,
+ * wait for a start slot, the call reaches the tenancy limiter after `latencyMs`, its answer comes
+ * back at once; a 429 is retried after the publisher's own backoff. Optionally another poster
+ * sends `otherPerSecond` evenly spaced calls into the same tenancy.
+ */
+export function simulate(o: { ceiling: number; batches: number; concurrency: number; latencyMs: number; limit: number; otherPerSecond?: number; seed: number }): SimResult {
+  const limiter = new TenancyRateLimiter();
+  const pacer = new AdaptivePacer(o.ceiling);
+  const random = prng(o.seed);
+  const events: { t: number; seq: number; run: () => void }[] = [];
+  let seq = 0;
+  let now = 0;
+  const at = (t: number, run: () => void): void => {
+    events.push({ t, seq: seq++, run });
+  };
+  let queue = o.batches;
+  let calls = 0, throttled = 0, accepted = 0, otherCalls = 0, otherThrottled = 0, lastAcceptedAt = 0;
+  const tenancy429s: number[] = [];
+  let done = 0;
+
+  const attempt = (worker: () => void, tries: number): void => {
+    const wait = pacer.tryStart(now);
+    if (wait > 0) return at(now + wait, () => attempt(worker, tries));
+    const started = now;
+    calls++;
+    at(now + o.latencyMs, () => {
+      if (limiter.admit('tenancy', o.limit, now)) {
+        accepted++;
+        lastAcceptedAt = now;
+        pacer.accepted();
+        worker();
+      } else {
+        throttled++;
+        tenancy429s.push(now);
+        pacer.throttled(started, now);
+        const delay = backoffMs(tries, random);
+        at(now + delay, () => attempt(worker, tries + 1));
+      }
+    });
+  };
+  const worker = (): void => {
+    if (queue === 0) {
+      done++;
+      return;
+    }
+    queue--;
+    attempt(worker, 1);
+  };
+  for (let i = 0; i < o.concurrency; i++) at(0, worker);
+  if (o.otherPerSecond) {
+    const every = 1000 / o.otherPerSecond;
+    const other = (): void => {
+      if (done === o.concurrency) return;
+      otherCalls++;
+      if (!limiter.admit('tenancy', o.limit, now)) {
+        otherThrottled++;
+        tenancy429s.push(now);
+      }
+      at(now + every, other);
+    };
+    at(every / 3, other);
+  }
+  while (events.length > 0) {
+    let best = 0;
+    for (let i = 1; i < events.length; i++) if (events[i]!.t < events[best]!.t || (events[i]!.t === events[best]!.t && events[i]!.seq < events[best]!.seq)) best = i;
+    const [e] = events.splice(best, 1);
+    now = e!.t;
+    e!.run();
+  }
+  return { calls, throttled, acceptedRate: (accepted / lastAcceptedAt) * 1000, tenancy429s, otherCalls, otherThrottled, stats: pacer.stats() };
+}
+
+describe('AdaptivePacer against the tenancy limiter (simulated time)', () => {
+  // The benchmark's throttled case: 100k samples = 2,083 calls, 50 ms latency, 8 in flight, 50/s per tenancy.
+  const base = { batches: 2083, concurrency: 8, latencyMs: 50, limit: 50 };
+
+  test('alone under a ceiling below the limit: no 429, >= 95% of the ceiling', () => {
+    for (const seed of [1, 2, 3]) {
+      const r = simulate({ ...base, ceiling: 48, seed });
+      assert.equal(r.throttled, 0);
+      assert.ok(r.acceptedRate >= 0.95 * 48, `rate ${r.acceptedRate.toFixed(1)}`);
+      assert.equal(r.stats.decreases, 0);
+    }
+  });
+
+  test('alone with a ceiling above the limit: it settles under the limit, 429s rare', () => {
+    const r = simulate({ ...base, ceiling: 200, seed: 4 });
+    assert.ok(r.stats.decreases >= 1, 'it backed off');
+    assert.ok(r.throttled < 0.02 * r.calls, `${r.throttled} 429s in ${r.calls} calls`);
+    for (const e of throttleEpisodes(r.tenancy429s)) assert.ok(e.endMs - e.startMs <= 1000, `episode of ${e.endMs - e.startMs} ms`);
+  });
+
+  test('sharing the tenancy with a poster taking half of it: < 2% 429s, never over the limit for more than a second, nothing lost', () => {
+    for (const seed of [5, 6, 7]) {
+      const r = simulate({ ...base, ceiling: 48, otherPerSecond: TENANCY_CALLS_PER_SECOND / 2, seed });
+      assert.equal(r.calls - r.throttled, base.batches, 'every batch accepted exactly once');
+      assert.ok(r.throttled > 0 && r.stats.decreases > 0, 'the contention was seen and answered');
+      assert.ok(r.throttled < 0.02 * r.calls, `${r.throttled} 429s in ${r.calls} calls (seed ${seed})`);
+      const episodes = throttleEpisodes(r.tenancy429s);
+      const longest = Math.max(...episodes.map((e) => e.endMs - e.startMs));
+      assert.ok(longest <= 1000, `longest over-limit episode ${longest} ms (seed ${seed})`);
+      // It takes a real share, not a trickle: above a third of what the other leaves.
+      assert.ok(r.acceptedRate > (TENANCY_CALLS_PER_SECOND / 2) / 3, `rate ${r.acceptedRate.toFixed(1)}`);
+      assert.ok(r.otherThrottled < 0.02 * r.otherCalls, `the other poster's 429s ${r.otherThrottled} of ${r.otherCalls}`);
+    }
+  });
+});
