@@ -45,16 +45,31 @@ describe('AdaptivePacer rules', () => {
     assert.equal(p.tryStart(1090), 0);
   });
 
-  test('accepted calls climb back additively: about +1 call/s per second at the rate, never above the ceiling', () => {
-    const p = new AdaptivePacer(30);
+  test('accepted calls climb back: fast up to the rate of the last 429, then about +1 call/s per second, never above the ceiling', () => {
+    const p = new AdaptivePacer(60);
+    for (let i = 0; i < 20; i++) p.accepted();
+    assert.equal(p.rate, 60, 'at the ceiling it stays there');
     p.throttled(0, 0);
-    assert.equal(p.rate, 15);
-    // One second of calls at ~15/s adds ~1 call/s.
-    for (let i = 0; i < 15; i++) p.accepted();
-    assert.ok(p.rate > 15.9 && p.rate < 16.1, `rate ${p.rate}`);
-    for (let i = 0; i < 10_000; i++) p.accepted();
     assert.equal(p.rate, 30);
-    assert.equal(p.stats().minRate, 15);
+    // Below the edge (60) the gap closes with a 3 s time constant: one second of calls adds ~10 calls/s.
+    for (let i = 0; i < 30; i++) p.accepted();
+    assert.ok(p.rate > 36 && p.rate < 40, `fast recovery: ${p.rate}`);
+    let seconds = 1;
+    while (p.rate < 59) {
+      const r = p.rate;
+      for (let i = 0; i < Math.round(r); i++) p.accepted();
+      seconds++;
+    }
+    assert.ok(seconds <= 12, `near the edge again after ${seconds} s of calls`);
+    // Above the edge of a later, lower 429, probing is slow: +1 call/s per second of calls.
+    p.throttled(100, 100);
+    while (p.rate < 59) p.accepted();
+    const before = p.rate;
+    for (let i = 0; i < Math.round(before); i++) p.accepted();
+    assert.ok(p.rate - before > 0.9 && p.rate - before < 1.1, `probe step ${p.rate - before}`);
+    for (let i = 0; i < 10_000; i++) p.accepted();
+    assert.equal(p.rate, 60);
+    assert.ok(p.stats().minRate <= 30 && p.stats().decreases === 2);
   });
 
   test('the rate never falls below 1 call/s (or the ceiling when lower)', () => {
@@ -99,7 +114,7 @@ interface SimResult {
  * back at once; a 429 is retried after the publisher's own backoff. Optionally another poster
  * sends `otherPerSecond` evenly spaced calls into the same tenancy.
  */
-export function simulate(o: { ceiling: number; batches: number; concurrency: number; latencyMs: number; limit: number; otherPerSecond?: number; seed: number }): SimResult {
+function simulate(o: { ceiling: number; batches: number; concurrency: number; latencyMs: number; limit: number; otherPerSecond?: number; seed: number; stray429AtCall?: number }): SimResult {
   const limiter = new TenancyRateLimiter();
   const pacer = new AdaptivePacer(o.ceiling);
   const random = prng(o.seed);
@@ -118,9 +133,10 @@ export function simulate(o: { ceiling: number; batches: number; concurrency: num
     const wait = pacer.tryStart(now);
     if (wait > 0) return at(now + wait, () => attempt(worker, tries));
     const started = now;
-    calls++;
+    const callNo = ++calls;
     at(now + o.latencyMs, () => {
-      if (limiter.admit('tenancy', o.limit, now)) {
+      const stray = callNo === o.stray429AtCall;
+      if (!stray && limiter.admit('tenancy', o.limit, now)) {
         accepted++;
         lastAcceptedAt = now;
         pacer.accepted();
@@ -154,7 +170,7 @@ export function simulate(o: { ceiling: number; batches: number; concurrency: num
       }
       at(now + every, other);
     };
-    at(every / 3, other);
+    at(every * ((o.seed % 5) + 1) / 6, other); // the seed also sets the other poster's phase
   }
   while (events.length > 0) {
     let best = 0;
@@ -177,6 +193,13 @@ describe('AdaptivePacer against the tenancy limiter (simulated time)', () => {
       assert.ok(r.acceptedRate >= 0.95 * 48, `rate ${r.acceptedRate.toFixed(1)}`);
       assert.equal(r.stats.decreases, 0);
     }
+  });
+
+  test('alone, a stray 429 costs little: the rate is back near the ceiling within seconds', () => {
+    const r = simulate({ ...base, ceiling: 48, seed: 8, stray429AtCall: 200 });
+    assert.equal(r.throttled, 1);
+    assert.equal(r.stats.decreases, 1);
+    assert.ok(r.acceptedRate >= 0.9 * 48, `rate ${r.acceptedRate.toFixed(1)}`);
   });
 
   test('alone with a ceiling above the limit: it settles under the limit, 429s rare', () => {

@@ -34,8 +34,16 @@ export interface InvocationRun {
   peakRssBytes: number | null;
   /** CPU time (user + system) the function process spent on this call, ms: less noisy than wall time on a shared machine. */
   cpuMs: number;
-  /** Emulator arrival times (ms) of the accepted data calls, for the achieved rate. */
+  /** Emulator arrival times (ms) of the function's accepted calls, for the achieved rate. */
   acceptedCallTimes: number[];
+  /** The function's own PostMetricData calls and 429s (without another poster's). */
+  ownCalls: number;
+  ownThrottled: number;
+  /** Emulator times of every 429 in the tenancy (the function's and any other poster's). */
+  tenancy429Times: number[];
+  /** Another poster's calls and 429s during the invocation (0 when alone). */
+  otherCalls: number;
+  otherThrottled: number;
 }
 
 /** One cold start: spawn to ready, then the first invocation. */
@@ -84,6 +92,8 @@ export async function invokeMeasured(stack: BenchStack, fn: LocalFunction): Prom
   const summary = res.json as InvocationSummary | undefined;
   if (res.status !== 200 || !summary?.ok) throw new Error(`invocation failed (${res.status}): ${res.body.slice(0, 500)}\n${fn.stderr.slice(-5).join('\n')}`);
   const metricsCalls = stack.emulator.calls.filter((c) => c.route === 'metrics');
+  const own = metricsCalls.filter((c) => c.subjectId === stack.subjectId);
+  const others = metricsCalls.filter((c) => c.subjectId !== stack.subjectId);
   return {
     wallMs: res.durationMs,
     status: res.status,
@@ -93,7 +103,12 @@ export async function invokeMeasured(stack: BenchStack, fn: LocalFunction): Prom
     selfCalls: Math.ceil(summary.selfMetrics.posted / 50),
     peakRssBytes: fn.peakRssBytes(),
     cpuMs,
-    acceptedCallTimes: metricsCalls.filter((c) => c.status === 200).map((c) => c.time),
+    acceptedCallTimes: own.filter((c) => c.status === 200).map((c) => c.time),
+    ownCalls: own.length,
+    ownThrottled: own.filter((c) => c.status === 429).length,
+    tenancy429Times: metricsCalls.filter((c) => c.status === 429).map((c) => c.time),
+    otherCalls: others.length,
+    otherThrottled: others.filter((c) => c.status === 429).length,
   };
 }
 
@@ -115,9 +130,10 @@ export async function coldStarts(stack: BenchStack, runs: number, env: Record<st
 
 /**
  * Warm invocations: a fresh process per run, one warm-up call on `warmupText` (SDK loaded, clients
- * built), then the measured call on `text`. Peak RSS is the process's high-water mark.
+ * built), then the measured call on `text`. Peak RSS is the process's high-water mark. `during`
+ * runs just before the measured call; a function it returns is awaited right after it.
  */
-export async function warmRuns(stack: BenchStack, target: TextTarget, warmupText: string, text: string, runs: number, env: Record<string, string>, during?: () => void, nodeArgs?: string[]): Promise<InvocationRun[]> {
+export async function warmRuns(stack: BenchStack, target: TextTarget, warmupText: string, text: string, runs: number, env: Record<string, string>, during?: () => (() => Promise<void>) | void, nodeArgs?: string[]): Promise<InvocationRun[]> {
   const out: InvocationRun[] = [];
   for (let i = 0; i < runs; i++) {
     const fn = await stack.startFn({ ...env, METRICS_ENDPOINT: target.url }, nodeArgs);
@@ -130,8 +146,12 @@ export async function warmRuns(stack: BenchStack, target: TextTarget, warmupText
       stack.emulator.options.latencyMs = limits.latencyMs;
       stack.emulator.options.rateLimitPerSecond = limits.rate;
       target.serve(text);
-      during?.();
-      out.push(await invokeMeasured(stack, fn));
+      const afterMeasured = during?.();
+      try {
+        out.push(await invokeMeasured(stack, fn));
+      } finally {
+        await afterMeasured?.();
+      }
     } finally {
       await fn.stop();
     }

@@ -40,6 +40,10 @@ export interface BenchStack {
   emulator: IngestionEmulator;
   /** OCI_RESOURCE_PRINCIPAL_* for the function (and the lab baseline). */
   rpEnv: Record<string, string>;
+  /** The tenancy of that principal: the emulator's rate limit is per tenancy. */
+  tenancyId: string;
+  /** That principal itself (emulator CallRecord.subjectId): the function's calls. */
+  subjectId: string;
   /** Starts `node [nodeArgs] dist/func.js` with RP auth, the emulator endpoints and `env`. */
   startFn(env: Record<string, string>, nodeArgs?: string[]): Promise<LocalFunction>;
   close(): Promise<void>;
@@ -55,6 +59,8 @@ export async function startBenchStack(): Promise<BenchStack> {
   return {
     emulator,
     rpEnv: rp.env,
+    tenancyId: rp.claims.res_tenant,
+    subjectId: rp.claims.res_id,
     async startFn(env, nodeArgs = FUNCTION_NODE_ARGS) {
       const fn = await startFunction({
         entry: FUNC_ENTRY,

@@ -1,9 +1,10 @@
 /**
  * The start-rate controller of PostMetricData calls. OCI's limit (50 calls/s) is per tenancy and
  * shared with every other poster, so a fixed rate is either too slow alone or too fast when shared.
- * POST_CALLS_PER_SECOND is a ceiling; the rate is cut multiplicatively on a 429 and climbs back
- * additively (AIMD, as TCP does), so several posters converge on a fair share with few 429s, and a
- * poster alone stays at its ceiling. Pure: time is passed in, nothing sleeps here.
+ * POST_CALLS_PER_SECOND is a ceiling; the rate is halved on a 429 and climbs back additively
+ * (AIMD, as TCP does), quickly up to the rate where the 429 came and slowly beyond it, so posters
+ * sharing a tenancy settle on a share with few 429s, and a poster alone stays at its ceiling.
+ * Pure: time is passed in, nothing sleeps here.
  */
 
 /** OCI's PostMetricData limit per tenancy (calls per second). */
@@ -12,6 +13,12 @@ export const TENANCY_CALLS_PER_SECOND = 50;
 export const DECREASE_FACTOR = 0.5;
 /** Additive climb: calls/s gained per second of calls at the current rate (one per accepted call / rate). */
 export const CLIMB_PER_SECOND = 1;
+/**
+ * Below the rate at which the last 429 came, the climb closes the gap with this time constant (s):
+ * a poster alone hit by a stray 429 is back near its ceiling in seconds, not tens of seconds, and
+ * only the probing above that rate is slow.
+ */
+export const RECOVERY_SECONDS = 3;
 /** The rate never falls below this (calls/s): a trickle keeps probing the tenancy. */
 export const MIN_CALLS_PER_SECOND = 1;
 
@@ -32,6 +39,8 @@ export interface PacerStats {
 export class AdaptivePacer {
   private rateNow: number;
   private minRate: number;
+  /** The rate when the last decrease came (the known edge of the tenancy's room). */
+  private edgeRate = 0;
   private decreases = 0;
   /** Theoretical start time of the next call (GCRA). */
   private nextStartMs = -Infinity;
@@ -72,9 +81,13 @@ export class AdaptivePacer {
     return 0;
   }
 
-  /** A call was accepted: climb by CLIMB_PER_SECOND per second of calls at the current rate. */
+  /**
+   * A call was accepted: climb by CLIMB_PER_SECOND per second of calls at the current rate, or
+   * faster while well below the rate of the last 429 (a 1/RECOVERY_SECONDS share of the gap per second).
+   */
   accepted(): void {
-    this.rateNow = Math.min(this.ceiling, this.rateNow + CLIMB_PER_SECOND / this.rateNow);
+    const perSecond = Math.max(CLIMB_PER_SECOND, (this.edgeRate - this.rateNow) / RECOVERY_SECONDS);
+    this.rateNow = Math.min(this.ceiling, this.rateNow + perSecond / this.rateNow);
   }
 
   /**
@@ -85,6 +98,7 @@ export class AdaptivePacer {
   throttled(startedMs: number, nowMs: number): void {
     this.sawThrottle = true;
     if (startedMs < this.decreasedAtMs) return;
+    this.edgeRate = this.rateNow;
     this.rateNow = Math.max(Math.min(MIN_CALLS_PER_SECOND, this.ceiling), this.rateNow * DECREASE_FACTOR);
     this.minRate = Math.min(this.minRate, this.rateNow);
     this.decreases++;
