@@ -217,7 +217,7 @@ variable "oci_secrets_endpoint" {
 }
 
 variable "post_calls_per_second" {
-  description = "POST_CALLS_PER_SECOND: most PostMetricData calls started per second (OCI allows 50 per tenancy)."
+  description = "POST_CALLS_PER_SECOND: ceiling of PostMetricData calls started per second: the rate halves on a 429 and climbs back (OCI allows 50 per tenancy, shared with other posters)."
   type        = number
   default     = 20
 

@@ -64,7 +64,7 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: 'SECRET_CACHE_TTL_SECONDS', default: '300', description: 'how long a fetched bearer token is reused (s)' },
   { key: 'OCI_MONITORING_ENDPOINT', description: 'override of the telemetry-ingestion endpoint' },
   { key: 'OCI_SECRETS_ENDPOINT', description: 'override of the Vault secrets endpoint' },
-  { key: 'POST_CALLS_PER_SECOND', default: '20', description: 'most PostMetricData calls started per second (OCI allows 50 per tenancy)' },
+  { key: 'POST_CALLS_PER_SECOND', default: '20', description: 'ceiling of PostMetricData calls started per second: the rate halves on a 429 and climbs back (OCI allows 50 per tenancy, shared with other posters)' },
   { key: 'POST_CONCURRENCY', default: '4', description: 'most PostMetricData calls in flight at once' },
   { key: 'POST_TIMEOUT_MS', default: '10000', description: 'timeout of one PostMetricData attempt (ms)' },
   { key: 'FUNCTION_TIMEOUT_SECONDS', default: '60', description: 'deadline used when the invocation carries none (s)' },
