@@ -294,7 +294,7 @@ variable "function_name" {
 }
 
 variable "function_image" {
-  description = "Image of the first deployment, as pushed to OCIR by `fn build` + `docker push`, e.g. fra.ocir.io/<namespace>/prom2oci/prom2oci:0.0.1. Later `fn deploy` updates the image and Terraform ignores that change."
+  description = "Image of the first deployment, built for application_shape's platform and pushed to OCIR (README \"Deploy to OCI\", step 3: docker buildx build --platform ... --push), e.g. fra.ocir.io/<namespace>/prom2oci/prom2oci:0.1.0. Later `fn deploy` updates the image and Terraform ignores that change."
   type        = string
 
   validation {
@@ -304,7 +304,7 @@ variable "function_image" {
 }
 
 variable "application_shape" {
-  description = "Shape of the Functions application; the image's architecture must match (GENERIC_X86 = linux/amd64)."
+  description = "Shape of the Functions application; the image's platform must match: GENERIC_X86 = linux/amd64, GENERIC_ARM = linux/arm64, GENERIC_X86_ARM = both (a multi-platform image)."
   type        = string
   default     = "GENERIC_X86"
 
