@@ -302,8 +302,8 @@ function edgeCases(now: number): models.MetricDataDetails[] {
   for (let i = 0; i < 20; i++) dims20[`d${i}`] = 'v';
   return [
     metric({ name: 'a.b_c-d$e', resourceGroup: 'rg.1-x$' }),
-    metric({ dimensions: dims20 }),
-    metric({ dimensions: { ['k'.repeat(256)]: 'é'.repeat(512), 'le': '+Inf' } }),
+    metric({ name: 'twenty', dimensions: dims20 }),
+    metric({ name: 'long_key', dimensions: { ['k'.repeat(256)]: 'é'.repeat(512), 'le': '+Inf' } }),
     metric({ name: 'emoji', dimensions: { a: '😀'.repeat(256) } }),
     metric({ metadata: { ['m'.repeat(256)]: 'x'.repeat(256) } }),
     metric({ name: 'old' }, now - 2 * 3600_000 + 60_000),
@@ -344,6 +344,39 @@ describe('PostMetricData validation', () => {
     const ok = await post(monitoringClient(rpProvider(rp)), [metric()], models.PostMetricDataDetails.BatchAtomicity.Atomic);
     assert.equal(ok.failedMetricsCount, 0);
     assert.equal(emu.accepted.length, 1);
+  });
+
+  test('NON_ATOMIC: a request in which every object is invalid is 400 InvalidParameter (OCI needs one valid object); nothing stored', async () => {
+    const now = Date.now();
+    const bad = invalidCases(now).slice(0, 3).map((c) => c.metric);
+    const err = await rejection(post(monitoringClient(rpProvider(rp)), bad));
+    assert.equal(err.statusCode, 400);
+    assert.equal(err.serviceCode, 'InvalidParameter');
+    assert.match(String(err.message), /No valid metric object in the request \(3 invalid\); metricData\[0\]: Invalid namespace/);
+    assert.equal(emu.accepted.length, 0);
+    const mixed = await post(monitoringClient(rpProvider(rp)), [...bad, metric()]);
+    assert.equal(mixed.failedMetricsCount, 3, 'one valid object is enough: 200 with the others in failedMetrics');
+    assert.equal(emu.accepted.length, 1);
+  });
+
+  test('metric group: at most 20 distinct dimension keys over all streams of one name (across requests); other names are other groups', async () => {
+    const client = monitoringClient(rpProvider(rp));
+    const keys = (prefix: string, n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, 'v']));
+    assert.equal((await post(client, [metric({ name: 'grp', dimensions: keys('a', 12) })])).failedMetricsCount, 0);
+    // A later request: 8 new keys fit (20), the ninth in the same request does not; a stream within the keys still does.
+    const res = await post(client, [
+      metric({ name: 'grp', dimensions: keys('b', 8) }),
+      metric({ name: 'grp', dimensions: keys('c', 1) }),
+      metric({ name: 'grp', dimensions: { ...keys('a', 2), ...keys('b', 2) } }),
+      metric({ name: 'other', dimensions: keys('c', 1) }),
+      metric({ name: 'grp', namespace: 'prom2oci_other', dimensions: keys('c', 1) }),
+    ]);
+    assert.equal(res.failedMetricsCount, 1);
+    assert.match(res.failedMetrics![0]!.message, /Too many dimensions for the metric group prom2oci_test\/grp: its streams would use 21 distinct dimension keys, at most 20/);
+    assert.deepEqual((res.failedMetrics![0]!.metricData as models.MetricDataDetails).dimensions, { c0: 'v' });
+    assert.equal(emu.accepted.length, 5);
+    emu.reset();
+    assert.equal((await post(client, [metric({ name: 'grp', dimensions: keys('c', 1) })])).failedMetricsCount, 0, 'reset forgets the groups');
   });
 
   test('more than 50 unique streams in one call is 400 LimitExceeded; 50, or repeats of one stream, pass', async () => {

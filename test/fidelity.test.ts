@@ -156,6 +156,28 @@ describe('fidelity through the real function process', () => {
     assert.notEqual(accepted('scrape_duration_seconds')[0]!.datapoints[0]!.value, 99);
   });
 
+  test('OCI\'s metric-group limit across targets: a stream that would take a name past 20 dimension keys fails with OCI\'s message, counted', async () => {
+    stack.emulator.reset();
+    const other = await startTarget();
+    try {
+      const labels = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}="v"`).join(',');
+      target.serve(() => `wide{${labels('a', 12)}} 1\n`);
+      other.serve(() => `wide{${labels('b', 10)}} 2\nnarrow 3\n`);
+      const fn = await stack.startFn({ METRICS_ENDPOINT: `${target.url},${other.url}` });
+      const res = await fn.invoke();
+      assert.equal(res.status, 200, res.body);
+      const s = res.json as InvocationSummary;
+      assertAccounted(s);
+      assert.equal(s.failed, 1);
+      assert.match(s.errors.map((e) => e.message).join('\n'), /metric group .*wide.* 23 distinct dimension keys, at most 20/);
+      // Whichever target's stream reached OCI first holds the group; the other one failed.
+      assert.equal(accepted('wide').length, 1);
+      assert.equal(accepted('narrow').length, 1);
+    } finally {
+      await other.close();
+    }
+  });
+
   test('invalid UTF-8 in a label value fails that scrape with the line number (up=0), never U+FFFD', async () => {
     stack.emulator.reset();
     target.serve(() => Buffer.concat([Buffer.from('good 1\nbad{path="/caf'), Buffer.from([0xe9]), Buffer.from('"} 1\n')]));

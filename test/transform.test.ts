@@ -115,6 +115,10 @@ function run(families: MetricFamily[], o: TransformOptions = opts(), target: Tar
   for (const m of r.metrics) assertValidOciMetric(m, target.scrapeTimeMs);
   const streams = r.metrics.map(streamOf);
   assert.equal(new Set(streams).size, streams.length, 'no stream is posted twice');
+  // OCI's "dimensions per metric group", strictest reading: at most 20 distinct keys per metric name.
+  const groupKeys = new Map<string, Set<string>>();
+  for (const m of r.metrics) for (const k of Object.keys(m.dimensions)) groupKeys.set(m.name, (groupKeys.get(m.name) ?? new Set()).add(k));
+  for (const [name, keys] of groupKeys) assert.ok(keys.size <= 20, `${name} uses ${keys.size} dimension keys`);
   return r;
 }
 
@@ -437,6 +441,16 @@ describe('skip reasons', () => {
     assert.deepEqual(r.skipped, [{ name: 'g20', labels: labels(20), reason: 'too_many_dimensions' }]);
     const withExtras = run([gauge('g', { labels: labels(18) })], opts({ extraDimensions: { env: 'p', team: 't' } }));
     assert.deepEqual(reasons(withExtras), { too_many_dimensions: 1 });
+  });
+  it('too_many_dimensions: more than 20 distinct keys over the streams of one metric name (OCI\'s metric group)', () => {
+    const keys = (prefix: string, n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, 'v']));
+    // 10 + 9 keys + instance = 20: fits; one more key in a third series makes 21.
+    const r = run([gauge('g', { labels: keys('a', 10) }, { labels: keys('b', 9) }, { labels: keys('c', 1) }, { labels: keys('a', 3) }), gauge('other', { labels: keys('c', 1) })]);
+    assert.deepEqual(r.skipped, [{ name: 'g', labels: { c0: 'v' }, reason: 'too_many_dimensions' }]);
+    assert.equal(named(r, 'g').length, 3, 'series within the group\'s keys still post');
+    assert.equal(named(r, 'other').length, 1, 'another name is another group');
+    const groupKeys = new Set(named(r, 'g').flatMap((m) => Object.keys(m.dimensions)));
+    assert.equal(groupKeys.size, 20);
   });
   it('too_many_dimensions: empty-valued labels do not count', () => {
     const labels = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`l${i}`, i < 19 ? 'v' : '']));

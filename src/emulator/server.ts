@@ -249,6 +249,9 @@ function sleep(ms: number, abort: AbortSignal): Promise<void> {
 export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promise<IngestionEmulator> {
   const options = resolveOptions(opts);
   const store = new MetricStore(options.maxStoredDatapoints);
+  /** Dimension keys used per metric group (tenancy, namespace, name): kept beyond the store's bound, as OCI keeps the group. */
+  const groupDimensionKeys = new Map<string, Set<string>>();
+  const groupId = (tenancyId: string, namespace: string, name: string) => JSON.stringify([tenancyId, namespace, name]);
   const calls: CallRecord[] = [];
   let counters = newCounters();
   const secrets = new SecretStore();
@@ -306,10 +309,17 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     if (!limiter.admit(principal.tenancyId, options.rateLimitPerSecond)) {
       throw new HttpFailure(429, 'TooManyRequests', `Too many requests for the tenancy (more than ${options.rateLimitPerSecond} PostMetricData calls per second)`);
     }
-    const result = validatePostBody(parsed, options.now(), checkScope);
+    const groupKeys = (namespace: string, name: string) => groupDimensionKeys.get(groupId(principal.tenancyId, namespace, name));
+    const result = validatePostBody(parsed, options.now(), checkScope, groupKeys);
     if (!result.ok) throw new HttpFailure(result.error.status, result.error.code, result.error.message);
     store.maxDatapoints = options.maxStoredDatapoints;
     store.add(result.valid);
+    for (const m of result.valid) {
+      const id = groupId(principal.tenancyId, m.namespace, m.name);
+      const keys = groupDimensionKeys.get(id) ?? new Set<string>();
+      for (const k of Object.keys(m.dimensions)) keys.add(k);
+      groupDimensionKeys.set(id, keys);
+    }
     call.acceptedCount = result.valid.length;
     call.failedCount = result.failed.length;
     counters.metricsAccepted += result.valid.length;
@@ -486,6 +496,7 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
       calls.length = 0;
       counters = newCounters();
       store.clear();
+      groupDimensionKeys.clear();
       faults.metrics.length = 0;
       faults.secrets.length = 0;
       limiter.clear();

@@ -29,6 +29,12 @@ export type BodyValidation =
   | { ok: false; error: RequestError }
   | { ok: true; atomic: boolean; valid: StoredMetric[]; failed: { message: string; metricData: unknown }[] };
 
+/**
+ * The dimension keys already used by a metric group (a metric name in a namespace, in the caller's
+ * tenancy), or undefined for a new group.
+ */
+export type GroupKeys = (namespace: string, name: string) => ReadonlySet<string> | undefined;
+
 /** Decides whether the caller may post to these compartments/namespaces (IAM); an error denies. */
 export type ScopeCheck = (compartments: string[], namespaces: string[]) => RequestError | undefined;
 
@@ -202,9 +208,11 @@ function distinctField(items: unknown[], field: string): string[] {
 
 /**
  * Request-level checks, the IAM check (before per-object rules, as a missing policy hides
- * everything), the stream limit, then per-object validation of a PostMetricDataDetails body.
+ * everything), the stream limit, then per-object validation of a PostMetricDataDetails body
+ * (including the metric-group dimension rule against `groupKeys`). A NON_ATOMIC request in which
+ * no object is valid is rejected as a whole (OCI requires at least one valid object).
  */
-export function validatePostBody(body: unknown, nowMs: number, checkScope?: ScopeCheck): BodyValidation {
+export function validatePostBody(body: unknown, nowMs: number, checkScope?: ScopeCheck, groupKeys?: GroupKeys): BodyValidation {
   if (!isObject(body)) return { ok: false, error: { status: 400, code: 'InvalidParameter', message: 'The request body must be a PostMetricDataDetails object' } };
   const atomicity = body.batchAtomicity ?? 'NON_ATOMIC';
   if (atomicity !== 'NON_ATOMIC' && atomicity !== 'ATOMIC') {
@@ -222,15 +230,40 @@ export function validatePostBody(body: unknown, nowMs: number, checkScope?: Scop
   }
   const valid: StoredMetric[] = [];
   const failed: { message: string; metricData: unknown }[] = [];
+  const addedKeys = new Map<string, Set<string>>();
   items.forEach((item) => {
     const r = validateMetricObject(item, nowMs);
-    if (r.metric) valid.push(r.metric);
-    else failed.push({ message: r.problems.join('; '), metricData: item });
+    const groupProblem = r.metric ? checkMetricGroup(r.metric, groupKeys, addedKeys) : undefined;
+    if (r.metric && groupProblem === undefined) valid.push(r.metric);
+    else failed.push({ message: groupProblem ?? r.problems.join('; '), metricData: item });
   });
   const atomic = atomicity === 'ATOMIC';
   if (atomic && failed.length > 0) {
     const index = items.indexOf(failed[0].metricData);
     return { ok: false, error: { status: 400, code: 'InvalidParameter', message: `metricData[${index}]: ${failed[0].message} (batchAtomicity ATOMIC: nothing was accepted)` } };
   }
+  // NON_ATOMIC needs at least one valid object: with none, the whole request is rejected.
+  if (valid.length === 0) {
+    const first = failed[0]!;
+    return { ok: false, error: { status: 400, code: 'InvalidParameter', message: `No valid metric object in the request (${failed.length} invalid); metricData[${items.indexOf(first.metricData)}]: ${first.message}` } };
+  }
   return { ok: true, atomic, valid, failed };
+}
+
+/**
+ * OCI's "dimensions per metric group" (at most 20; a group is a metric name in a namespace and
+ * tenancy), read strictly: the distinct dimension keys over all the group's streams, stored ones
+ * and those earlier in this request. Returns the problem, or undefined and records the keys.
+ */
+function checkMetricGroup(metric: StoredMetric, groupKeys: GroupKeys | undefined, addedKeys: Map<string, Set<string>>): string | undefined {
+  const id = JSON.stringify([metric.namespace, metric.name]);
+  const stored = groupKeys?.(metric.namespace, metric.name);
+  const added = addedKeys.get(id) ?? new Set<string>();
+  const union = new Set([...(stored ?? []), ...added, ...Object.keys(metric.dimensions)]);
+  if (union.size > OCI_LIMITS.maxDimensions) {
+    return `Too many dimensions for the metric group ${metric.namespace}/${metric.name}: its streams would use ${union.size} distinct dimension keys, at most ${OCI_LIMITS.maxDimensions} are allowed`;
+  }
+  for (const k of Object.keys(metric.dimensions)) added.add(k);
+  addedKeys.set(id, added);
+  return undefined;
 }

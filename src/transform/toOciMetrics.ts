@@ -11,6 +11,8 @@
  *                      dimensions -> 'invalid_dimension' / 'too_many_dimensions';
  *                      the stream of a self-metric (`up`, `scrape_*`) -> 'self_metric_collision'
  *  6. de-duplicate     same OCI name + dimensions as an earlier posted sample -> 'duplicate_series'
+ *  7. metric group     more than 20 distinct dimension keys over the posted streams of one name
+ *                      (OCI's "dimensions per metric group", strictest reading) -> 'too_many_dimensions'
  *
  * Accounting: every exposition sample line gets exactly one outcome, a metric or a skip, so
  *   sum(sample lines) == metrics.length - derivedCount + skipped.length.
@@ -50,11 +52,12 @@
  *  - metadata: { help } (HELP trimmed, cut to 256 UTF-16 units without splitting a pair), omitted
  *    when empty. Not part of the stream identity.
  *  - order: metrics in family order, then series order (buckets/quantiles, `_sum`, `_count`,
- *    `_avg` per series); skipped grouped by step (1, 2, 4, then 5-6 in exposition order).
+ *    `_avg` per series); skipped grouped by step (1, 2, 4, then 5-7 in exposition order).
  */
 import type { MetricFamily, OciMetric, SkippedSample, SkipReason, TargetContext, TransformOptions, TransformResult } from '../types/model';
 import { buildDimensions, targetDimensions } from './dimensions';
 import { filterByExclude, filterByInclude, filterHistogramBuckets } from './filters';
+import { OCI_LIMITS } from './limits';
 import { metadataFor } from './metadata';
 import { sanitizeMetricName } from './names';
 import { expandFamily, skippedSample, type DerivedLine, type Line, type SampleLine } from './samples';
@@ -262,6 +265,33 @@ interface Resolution {
   skipped: SkippedSample[];
   /** Streams of the posted samples. */
   sampleStreams: StreamSet;
+  /** Dimension keys used per metric name (OCI's metric group), over everything posted. */
+  groups: MetricGroups;
+}
+
+/**
+ * OCI allows 20 "dimensions per metric group" (a metric name in a namespace and tenancy). Read in
+ * the way that can never be rejected: the distinct dimension keys over all streams of one name,
+ * not only the keys of one stream. Tracks those keys per name, first come first served.
+ */
+class MetricGroups {
+  private readonly keysByName = new Map<string, Set<string>>();
+
+  /** True when the metric's keys, added to its name's keys, stay within the limit. */
+  fits(metric: OciMetric): boolean {
+    const known = this.keysByName.get(metric.name);
+    if (known === undefined) return true;
+    let total = known.size;
+    for (const key in metric.dimensions) if (!known.has(key)) total++;
+    return total <= OCI_LIMITS.maxDimensions;
+  }
+
+  /** Records the metric's keys under its name (the caller checked fits() first). */
+  add(metric: OciMetric): void {
+    let known = this.keysByName.get(metric.name);
+    if (known === undefined) this.keysByName.set(metric.name, (known = new Set()));
+    for (const key in metric.dimensions) known.add(key);
+  }
 }
 
 /**
@@ -284,13 +314,18 @@ function admit(res: Resolution, mapped: Mapped): void {
     res.skipped.push(skippedSample(mapped.sample, 'duplicate_series'));
     return;
   }
+  if (!res.groups.fits(mapped.metric)) {
+    res.skipped.push(skippedSample(mapped.sample, 'too_many_dimensions'));
+    return;
+  }
+  res.groups.add(mapped.metric);
   res.sampleStreams.add(mapped.metric);
   res.ordered.push(mapped.metric);
 }
 
 /**
  * The final metrics, in order: a derived series that clashes with any posted sample, or an earlier
- * derived one, is left out.
+ * derived one, or would take its metric group over 20 dimension keys, is left out.
  */
 function resolveDerived(res: Resolution): { metrics: OciMetric[]; derivedCount: number } {
   if (res.derivedAt.length === 0) return { metrics: res.ordered, derivedCount: 0 };
@@ -298,8 +333,12 @@ function resolveDerived(res: Resolution): { metrics: OciMetric[]; derivedCount: 
   const derivedStreams = new StreamSet();
   for (const i of res.derivedAt) {
     const m = res.ordered[i]!;
-    if (res.sampleStreams.has(m) || derivedStreams.has(m)) dropped.add(i);
-    else derivedStreams.add(m);
+    if (res.sampleStreams.has(m) || derivedStreams.has(m) || !res.groups.fits(m)) {
+      dropped.add(i);
+    } else {
+      derivedStreams.add(m);
+      res.groups.add(m);
+    }
   }
   const metrics = dropped.size === 0 ? res.ordered : res.ordered.filter((_m, i) => !dropped.has(i));
   return { metrics, derivedCount: res.derivedAt.length - dropped.size };
@@ -318,7 +357,7 @@ export function toOciMetrics(families: MetricFamily[], target: TargetContext, op
     metadata: new Map(),
     selfDimensions: selfDimensions(target.instance, opts.extraDimensions),
   };
-  const res: Resolution = { ordered: [], derivedAt: [], skipped: [], sampleStreams: new StreamSet() };
+  const res: Resolution = { ordered: [], derivedAt: [], skipped: [], sampleStreams: new StreamSet(), groups: new MetricGroups() };
   const bucketSkips: SkippedSample[] = [];
   // One family at a time: its lines and mapping results are garbage before the next one is expanded.
   for (const family of notExcluded.kept) {
