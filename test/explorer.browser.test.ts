@@ -76,7 +76,7 @@ test('the explorer page charts http_requests_total, runs MQL and shows the invoc
     await page.click('#filter-add');
     await page.waitForFunction(() => (document.getElementById('mql') as HTMLInputElement).value.includes('{route = "/api/products"}'));
     assert.match(await page.inputValue('#mql'), /^http_requests_total\[10s\]\{route = "\/api\/products"\}\.rate\(\)$/);
-    assert.match((await page.textContent('#query-warnings')) ?? '', /OCI accepts intervals from 1m to 1d/);
+    assert.match((await page.textContent('#query-warnings')) ?? '', /OCI accepts intervals of 1m-60m, 1h-24h or 1d/);
 
     // The MQL box: the form users type in OCI. Wait until a stream has more than one point.
     await runMql(page, 'http_requests_total[10s]{route = "/api/products"}.grouping().rate()', 'http_requests_total[10s]{route = "/api/products"}.grouping().rate()');

@@ -58,12 +58,13 @@ describe('parseMql', () => {
     assert.equal(formatMql(parseMql('x[1m]{ a="b"}.groupBy(a).sum()')), 'x[1m]{a = "b"}.groupBy(a).sum()');
   });
 
-  test('intervals: OCI units, seconds only as a local extension, bounds', () => {
+  test('intervals: OCI\'s values 1m-60m, 1h-24h, 1d; seconds only as a local extension', () => {
     assert.deepEqual(parseInterval('1m'), { ms: MIN, normalised: '1m' });
+    assert.equal(parseInterval('60m').ms, 60 * MIN);
+    assert.equal(parseInterval('24h').ms, 86_400_000);
     assert.equal(parseInterval('1d').ms, 86_400_000);
     assert.equal(parseMql('x[10s].mean()').localOnlyInterval, true);
-    rejects('x[2d].mean()', /at most 1d/);
-    rejects('x[0m].mean()', /at least/);
+    for (const bad of ['2d', '0m', '61m', '90m', '25h', '0h', '100m', '60s', '1440m']) rejects(`x[${bad}].mean()`, /is not a valid interval: OCI accepts 1m-60m, 1h-24h or 1d/);
     rejects('x[1w].mean()', /not an interval/);
     rejects('x[auto].mean()', /not an interval/);
   });
@@ -84,6 +85,21 @@ describe('parseMql', () => {
     rejects('x[1m]{route ~ "a"}.mean()', /expected =, !=, =~ or !~/);
     rejects('x[1m]{route = "a"', /expected , && \|\| or \}/);
     rejects('x[1m]{route = "a}.mean()', /unterminated string/);
+  });
+
+  test('metric names as OCI allows them: letters, digits, ., _, -, $ (what prom2oci posts for job:x and _x)', () => {
+    assert.equal(parseMql('job.http_requests.rate5m[1m].mean()').metric, 'job.http_requests.rate5m');
+    assert.equal(parseMql('prom$_leading[5m]{a = "b"}.max()').metric, 'prom$_leading');
+    assert.equal(parseMql('my-metric.v2[1h].sum()').metric, 'my-metric.v2');
+    for (const text of ['job.x.y[1m].rate()', 'prom$.colon_first[1m].increment()']) assert.deepEqual(parseMql(formatMql(parseMql(text))), parseMql(text));
+    rejects('_x[1m].mean()', /expected a metric name/);
+    rejects('9x[1m].mean()', /expected a metric name/);
+  });
+
+  test('avg() and increment() are statistics', () => {
+    assert.equal(parseMql('x[1m].avg()').statistic, 'avg');
+    assert.equal(parseMql('x[1m].increment()').statistic, 'increment');
+    rejects('x[1m].increment(2)', /takes no arguments/);
   });
 
   test('errors carry the column of the problem', () => {
@@ -139,6 +155,29 @@ describe('evaluateMql', () => {
     assert.deepEqual(val('count()'), [[0, 3], [MIN, 2], [2 * MIN, 1]]);
     assert.deepEqual(val('last()'), [[0, 130], [MIN, 200], [2 * MIN, 5]]);
     assert.deepEqual(val('percentile(0.5)'), [[0, 110], [MIN, 180], [2 * MIN, 5]]);
+  });
+
+  test('avg() is mean(); increment() is the change within the window (rate x seconds), from the point before it', () => {
+    const val = (stat: string) => run(`http_requests_total[1m]{route = "/api/orders"}.${stat}`, [orders])[0]!.points.map((p) => [p.timestamp - T0, p.value]);
+    assert.deepEqual(val('avg()'), val('mean()'));
+    // minute 0: 100 -> 110 -> 130 = 30; minute 1: from 130 (before) -> 160 -> 200 = 70; minute 2: 200 -> 5 is a reset: 5.
+    assert.deepEqual(val('increment()'), [[0, 30], [MIN, 70], [2 * MIN, 5]]);
+  });
+
+  test('Datapoint.count is the number of observations: count() sums it, sum() and mean() weight by it, percentile() too', () => {
+    const weighted: MetricSeries = {
+      namespace: 'bharatmart', compartmentId: 'ocid1.compartment.oc1..x', name: 'lat', dimensions: { a: '1' },
+      datapoints: [{ timestamp: T0, value: 10, count: 3 }, { timestamp: T0 + 1000, value: 40 }, { timestamp: T0 + 2000, value: 100, count: 6 }],
+    };
+    const v = (stat: string) => run(`lat[1m].${stat}`, [weighted], 1)[0]!.points[0]!.value;
+    assert.equal(v('count()'), 10);
+    assert.equal(v('sum()'), 10 * 3 + 40 + 100 * 6);
+    assert.equal(v('mean()'), (30 + 40 + 600) / 10, 'OCI: Mean = Sum / Count');
+    assert.equal(v('max()'), 100);
+    assert.equal(v('min()'), 10);
+    // Observations: 10,10,10,40,100 x6 -> the median (rank 4.5 of 0..9) is 100, not the unweighted 40.
+    assert.equal(v('percentile(0.5)'), 100);
+    assert.ok(Math.abs(v('percentile(0.3)') - (10 + (40 - 10) * 0.7)) < 1e-9, 'rank 2.7: between the third 10 and the 40');
   });
 
   test('rate: starts from the previous window, handles a reset, per second', () => {
@@ -209,7 +248,7 @@ describe('the /emulator/api/query route', () => {
     assert.deepEqual(r.series, [{ dimensions: { route: '/a' }, points: [{ timestamp: T0, value: 1 }] }]);
     assert.deepEqual(r.warnings, []);
     const local = runQuery(store, new URLSearchParams({ namespace: 'bharatmart', query: 'http_requests_total[10s].count()', to: String(T0 + MIN) }));
-    assert.match(local.warnings.join(), /OCI accepts intervals from 1m to 1d; 10s/);
+    assert.match(local.warnings.join(), /OCI accepts intervals of 1m-60m, 1h-24h or 1d; 10s/);
     assert.match(runQuery(store, new URLSearchParams({ namespace: 'other', query: 'x[1m].mean()' })).warnings.join(), /no datapoints of x in namespace other/);
     assert.throws(() => runQuery(store, new URLSearchParams({ query: 'x[1m].mean()' })), /namespace is required/);
     assert.throws(() => runQuery(store, new URLSearchParams({ namespace: 'n', query: 'x[1m]' })), MqlError);

@@ -77,7 +77,7 @@ export function runQuery(store: MetricStore, params: URLSearchParams, nowMs: num
   const stored = queryFromParams(params);
   const series = store.query({ ...stored, namespace, name: q.metric, dimensions: undefined, from: Math.floor(from / q.intervalMs) * q.intervalMs - lookbackMs(q), to });
   const warnings: string[] = [];
-  if (q.localOnlyInterval) warnings.push(`OCI accepts intervals from 1m to 1d; ${q.interval} works only in this local explorer`);
+  if (q.localOnlyInterval) warnings.push(`OCI accepts intervals of 1m-60m, 1h-24h or 1d; ${q.interval} works only in this local explorer`);
   if (series.length === 0) warnings.push(`no datapoints of ${q.metric} in namespace ${namespace} in this time range`);
   return { query: formatMql(q), parsed: q, namespace, intervalMs: q.intervalMs, from, to, series: evaluateMql(q, series, { from, to }), warnings };
 }

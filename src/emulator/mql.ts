@@ -5,30 +5,36 @@
  * Supported form (whitespace free between tokens):
  *   metric[interval]{filters}.grouping.statistic        (grouping and filters optional; grouping
  *                                                         may also follow the statistic)
- * - metric:    a name of letters, digits and `_` (what prom2oci posts), starting with a letter or `_`.
- * - interval:  `<n>m`, `<n>h`, `<n>d` (OCI: 1m to 1d). `<n>s` is accepted as a local-only extension,
- *              so a short demo shows movement; OCI rejects it.
+ * - metric:    an OCI metric name: a letter, then letters, digits, `.`, `_`, `-`, `$`.
+ * - interval:  OCI's values: `1m`-`60m`, `1h`-`24h`, `1d`. `<n>s` (1-59) is accepted as a local-only
+ *              extension, so a short demo shows movement; OCI rejects it.
  * - filters:   `dim = "v"`, `dim != "v"`, `dim =~ "glob*|other"` (`*` any text, `|` alternatives),
  *              `dim !~ "..."`, joined with `,` or `&&` (and) and `||` (or; `&&` binds tighter).
  * - grouping:  `.grouping()` (all streams into one) or `.groupBy(dim1, dim2)`.
- * - statistic: `.mean()`, `.max()`, `.min()`, `.sum()`, `.count()`, `.rate()`, `.last()`,
- *              `.percentile(p)` with 0 < p < 1, `.absent()`.
+ * - statistic: `.mean()` (`.avg()` is the same here), `.max()`, `.min()`, `.sum()`, `.count()`,
+ *              `.rate()`, `.increment()`, `.last()`, `.percentile(p)` with 0 < p < 1, `.absent()`.
  * Not supported (a clear MqlError says so): arithmetic between queries, alarm conditions
  * (`> 80`), other functions (topK, bottomK, ...), a missing interval or statistic.
  *
  * Semantics, per stream and per interval window (windows aligned to multiples of the interval,
- * labelled by their start time; each datapoint counts as one observation, `count` is ignored):
- * - mean/max/min/sum/count/last/percentile over the datapoints in the window (percentile with
- *   linear interpolation between closest ranks).
- * - rate: per-second average rate of change within the window. The increase is summed over
+ * labelled by their start time). A datapoint's `count` (default 1) is the number of observations
+ * of its value, as OCI defines it:
+ * - count = the sum of counts; sum = the sum of value x count; mean = sum / count (OCI: "Sum
+ *   divided by Count"); max/min/last over the values; percentile over the observations (each value
+ *   weighted by its count), linear interpolation between closest ranks.
+ * - rate: per-second average rate of change within the window; increment: the change within the
+ *   window (rate = increment / seconds between first and last point). The change is summed over
  *   consecutive datapoints, starting from the last datapoint before the window (at most
- *   max(interval, 5 min) earlier) so one sample per window still gives a rate. A decrease is a
- *   counter reset: the counter restarted from 0, so the increase of that step is the new value
- *   (Prometheus' convention). Needs two datapoints; divides by the time between first and last.
+ *   max(interval, 5 min) earlier) so one sample per window still gives a value.
  * - absent: 1 for a window of the range without datapoints, else 0 (for streams seen in the range).
- * - With grouping, streams of a group combine per window: sum, count, rate and last add up
- *   (rate sums per-stream rates, so counter streams never mix), max/min take the extreme, mean and
- *   percentile use all the group's datapoints, absent is 1 only when no stream of the group has data.
+ * - With grouping, streams of a group combine per window: sum, count, rate, increment and last add
+ *   up (rate sums per-stream rates, so counter streams never mix), max/min take the extreme, mean
+ *   and percentile use all the group's datapoints, absent is 1 only when no stream of the group has data.
+ *
+ * Where OCI documents nothing, these are the emulator's own choices, not OCI's behaviour: a
+ * decrease is taken as a counter reset (the counter restarted from 0, so the step adds the new
+ * value, Prometheus' convention); a window with a single raw point and none before it has no
+ * rate/increment; whether OCI weights percentiles by `count` is not documented.
  */
 import type { MetricSeries, StoredDatapoint } from './store';
 
@@ -40,9 +46,9 @@ export class MqlError extends Error {
   }
 }
 
-export type Statistic = 'mean' | 'max' | 'min' | 'sum' | 'count' | 'rate' | 'last' | 'percentile' | 'absent';
+export type Statistic = 'mean' | 'avg' | 'max' | 'min' | 'sum' | 'count' | 'rate' | 'increment' | 'last' | 'percentile' | 'absent';
 
-export const STATISTICS: readonly Statistic[] = ['mean', 'max', 'min', 'sum', 'count', 'rate', 'last', 'percentile', 'absent'];
+export const STATISTICS: readonly Statistic[] = ['mean', 'avg', 'max', 'min', 'sum', 'count', 'rate', 'increment', 'last', 'percentile', 'absent'];
 
 export type FilterOp = '=' | '!=' | '=~' | '!~';
 
@@ -77,7 +83,8 @@ export interface MqlSeries {
 }
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const MAX_INTERVAL_MS = 86_400_000;
+/** The largest count OCI accepts per unit (`1m`-`60m`, `1h`-`24h`, `1d`); seconds are local-only. */
+const MAX_PER_UNIT: Record<string, number> = { s: 59, m: 60, h: 24, d: 1 };
 /** Longest gap before a window from which `rate` still takes its starting value. */
 const RATE_LOOKBACK_MIN_MS = 5 * 60_000;
 const GROUPING_FUNCTIONS = ['grouping', 'groupBy'];
@@ -148,15 +155,20 @@ class Reader {
   }
 }
 
-/** Parses an interval like `1m`, `5m`, `1h`, `1d` (and local-only `10s`). */
+/** Parses an interval: OCI's `1m`-`60m`, `1h`-`24h`, `1d` (and local-only `1s`-`59s`). */
 export function parseInterval(text: string): { ms: number; normalised: string } {
   const m = /^\s*(\d{1,6})\s*([smhd])\s*$/.exec(text);
   if (!m) throw new MqlError(`"${text}" is not an interval: use a number and a unit, e.g. 1m, 5m, 1h, 1d`);
-  const ms = Number(m[1]) * UNIT_MS[m[2]!]!;
-  if (ms < 1000) throw new MqlError(`the interval must be at least 1s (OCI: at least 1m), got ${text.trim()}`);
-  if (ms > MAX_INTERVAL_MS) throw new MqlError(`the interval may be at most 1d, got ${text.trim()}`);
-  return { ms, normalised: `${Number(m[1])}${m[2]}` };
+  const n = Number(m[1]);
+  const unit = m[2]!;
+  if (n < 1 || n > MAX_PER_UNIT[unit]!) {
+    throw new MqlError(`${text.trim()} is not a valid interval: OCI accepts 1m-60m, 1h-24h or 1d${unit === 's' ? ' (1s-59s only locally)' : ''}`);
+  }
+  return { ms: n * UNIT_MS[unit]!, normalised: `${n}${unit}` };
 }
+
+/** OCI's metric-name rule, as the start of the query text. */
+const METRIC_NAME_AT = /^[A-Za-z][A-Za-z0-9._\-$]*/;
 
 /** Parses the `{...}` dimension filter into OR-of-AND clauses. */
 function parseFilters(r: Reader): DimensionFilter[][] {
@@ -198,7 +210,11 @@ export function parseMql(text: string): MqlQuery {
   if (text.length > 4000) throw new MqlError('the query is longer than 4000 characters');
   const r = new Reader(text);
   if (r.peek() === undefined) throw new MqlError('the query is empty: write e.g. http_requests_total[1m].rate()');
-  const metric = r.ident('a metric name (letters, digits and _)');
+  r.skip();
+  const nameMatch = METRIC_NAME_AT.exec(r.text.slice(r.pos));
+  if (!nameMatch) return r.fail('expected a metric name (a letter, then letters, digits, ., _, - or $)');
+  const metric = nameMatch[0];
+  r.pos += metric.length;
   if (r.peek() !== '[') r.fail(`expected an interval after the metric name, e.g. ${metric}[1m]`);
   r.eat('[');
   const close = r.text.indexOf(']', r.pos);
@@ -310,27 +326,55 @@ export function matchesFilters(dims: Record<string, string>, filters: DimensionF
 
 /** Linear-interpolated percentile of values (0 < p < 1). */
 export function percentileOf(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const pos = (sorted.length - 1) * p;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+  return weightedPercentile(values.map((value) => ({ value, count: 1 })), p);
 }
 
 /**
- * Per-second rate over a run of counter values: the increase summed step by step (a decrease is a
- * reset: the step's increase is the new value) divided by the time from first to last.
+ * Percentile over observations given as (value, count) pairs: exactly as if each value appeared
+ * `count` times, with linear interpolation between closest ranks, without expanding the counts.
  */
-export function counterRate(points: readonly StoredDatapoint[]): number | undefined {
+export function weightedPercentile(points: readonly { value: number; count: number }[], p: number): number {
+  const sorted = [...points].sort((a, b) => a.value - b.value);
+  const total = sorted.reduce((n, x) => n + x.count, 0);
+  const pos = (total - 1) * p;
+  const at = (rank: number): number => {
+    let seen = 0;
+    for (const x of sorted) {
+      seen += x.count;
+      if (rank < seen) return x.value;
+    }
+    return sorted[sorted.length - 1]!.value;
+  };
+  const lo = at(Math.floor(pos));
+  const hi = at(Math.ceil(pos));
+  return lo + (hi - lo) * (pos - Math.floor(pos));
+}
+
+/**
+ * The change over a run of counter values, summed step by step: a decrease is a reset (the step's
+ * change is the new value). Undefined with fewer than two points.
+ */
+export function counterIncrease(points: readonly StoredDatapoint[]): number | undefined {
   if (points.length < 2) return undefined;
-  const seconds = (points[points.length - 1]!.timestamp - points[0]!.timestamp) / 1000;
-  if (seconds <= 0) return undefined;
   let increase = 0;
   for (let i = 1; i < points.length; i++) {
     const delta = points[i]!.value - points[i - 1]!.value;
     increase += delta >= 0 ? delta : points[i]!.value;
   }
-  return increase / seconds;
+  return increase;
+}
+
+/** Per-second rate over a run of counter values: counterIncrease divided by the time from first to last. */
+export function counterRate(points: readonly StoredDatapoint[]): number | undefined {
+  if (points.length < 2) return undefined;
+  const seconds = (points[points.length - 1]!.timestamp - points[0]!.timestamp) / 1000;
+  if (seconds <= 0) return undefined;
+  return counterIncrease(points)! / seconds;
+}
+
+/** A datapoint's number of observations (`count`, default 1). */
+function countOf(p: StoredDatapoint): number {
+  return p.count ?? 1;
 }
 
 /** A stream's datapoints cut into windows: the points of each window plus the point before it. */
@@ -341,32 +385,35 @@ interface StreamWindow {
 
 /** The statistic of one stream in one window (undefined = no value). */
 function streamValue(q: MqlQuery, w: StreamWindow): number | undefined {
-  const values = w.points.map((p) => p.value);
-  if (q.statistic === 'absent') return values.length === 0 ? 1 : 0;
-  if (values.length === 0) return undefined;
+  const points = w.points;
+  if (q.statistic === 'absent') return points.length === 0 ? 1 : 0;
+  if (points.length === 0) return undefined;
   switch (q.statistic) {
     case 'mean':
-      return values.reduce((a, b) => a + b, 0) / values.length;
+    case 'avg':
+      return points.reduce((a, p) => a + p.value * countOf(p), 0) / points.reduce((a, p) => a + countOf(p), 0);
     case 'max':
-      return Math.max(...values);
+      return points.reduce((m, p) => Math.max(m, p.value), -Infinity);
     case 'min':
-      return Math.min(...values);
+      return points.reduce((m, p) => Math.min(m, p.value), Infinity);
     case 'sum':
-      return values.reduce((a, b) => a + b, 0);
+      return points.reduce((a, p) => a + p.value * countOf(p), 0);
     case 'count':
-      return values.length;
+      return points.reduce((a, p) => a + countOf(p), 0);
     case 'last':
-      return values[values.length - 1];
+      return points[points.length - 1]!.value;
     case 'percentile':
-      return percentileOf(values, q.percentile ?? 0.5);
+      return weightedPercentile(points.map((p) => ({ value: p.value, count: countOf(p) })), q.percentile ?? 0.5);
     case 'rate':
-      return counterRate(w.before ? [w.before, ...w.points] : w.points);
+      return counterRate(w.before ? [w.before, ...points] : points);
+    case 'increment':
+      return counterIncrease(w.before ? [w.before, ...points] : points);
   }
 }
 
 /** Combines the windows of a group's streams into one value (see the file comment). */
 function groupValue(q: MqlQuery, windows: StreamWindow[]): number | undefined {
-  if (q.statistic === 'mean' || q.statistic === 'percentile') return streamValue(q, { points: windows.flatMap((w) => w.points) });
+  if (q.statistic === 'mean' || q.statistic === 'avg' || q.statistic === 'percentile') return streamValue(q, { points: windows.flatMap((w) => w.points) });
   const each = windows.map((w) => streamValue(q, w)).filter((v): v is number => v !== undefined);
   if (each.length === 0) return undefined;
   switch (q.statistic) {
@@ -393,7 +440,7 @@ export interface EvalRange {
 
 /** How far before `from` datapoints are needed (the rate's starting value). */
 export function lookbackMs(q: MqlQuery): number {
-  return q.statistic === 'rate' ? Math.max(q.intervalMs, RATE_LOOKBACK_MIN_MS) : 0;
+  return q.statistic === 'rate' || q.statistic === 'increment' ? Math.max(q.intervalMs, RATE_LOOKBACK_MIN_MS) : 0;
 }
 
 /** The group a stream belongs to: its key and the dimensions that label the group. */
