@@ -1,7 +1,7 @@
 // Bundles the function into two files (issue 6: cold start and per-call cost):
 //  - dist/func.js: the FDK, the handler and every stage, minified. It is all that loads before the
 //    Fn socket is ready.
-//  - dist/oci-sdk.js: oci-common, oci-monitoring and oci-secrets with their dependencies, loaded on
+//  - dist/oci-sdk.js: oci-common, oci-monitoring, oci-secrets and oci-objectstorage with their dependencies, loaded on
 //    first use only (src/oci/clients.ts requires them lazily; each package is evaluated on first
 //    access). One file loads faster than the ~400 files of node_modules, and node-fetch (only
 //    needed by instance-principal auth; Node has fetch) is evaluated only if called.
@@ -20,7 +20,7 @@ import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 
-const SDK_PACKAGES = ['oci-common', 'oci-monitoring', 'oci-secrets'];
+const SDK_PACKAGES = ['oci-common', 'oci-monitoring', 'oci-secrets', 'oci-objectstorage'];
 const SDK_BUNDLE = './oci-sdk.js';
 
 /** Replaces `from` by `to` in a file's text; throws when `from` is not there exactly once. */

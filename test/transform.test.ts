@@ -11,6 +11,8 @@ import {
   datapointTimestampMs,
   LEADING_NON_LETTER_PREFIX,
   truncateUtf16,
+  deriveTarget,
+  type DeriveOptions,
 } from '../src/transform';
 
 // ---------------------------------------------------------------------------------------------
@@ -108,8 +110,30 @@ function streamOf(m: OciMetric): string {
 }
 
 /** Runs the transform and checks the accounting invariant, validity and stream uniqueness. */
+/** Only `_avg` is derived in these tests; derive.test.ts covers the derivations themselves. */
+const AVG_ONLY: DeriveOptions = { kinds: { rate: false, avg: true, quantiles: false }, quantiles: [], maxAgeMs: 5 * MIN };
+
+/** A family with every value 0 and own timestamps one minute earlier: a previous scrape from which increase = value. */
+function zeroed(f: MetricFamily): MetricFamily {
+  const ts = (t?: number) => (t === undefined ? undefined : t - MIN);
+  switch (f.kind) {
+    case 'histogram':
+      return { ...f, series: f.series.map((s) => ({ ...s, buckets: s.buckets.map((b) => ({ ...b, value: 0, timestampMs: ts(b.timestampMs) })), sum: 0, count: 0, sumTimestampMs: ts(s.sumTimestampMs), countTimestampMs: ts(s.countTimestampMs) })) };
+    case 'summary':
+      return { ...f, series: f.series.map((s) => ({ ...s, quantiles: s.quantiles.map((q) => ({ ...q, timestampMs: ts(q.timestampMs) })), sum: 0, count: 0, sumTimestampMs: ts(s.sumTimestampMs), countTimestampMs: ts(s.countTimestampMs) })) };
+    default:
+      return { ...f, series: f.series.map((s) => ({ ...s, value: 0, timestampMs: ts(s.timestampMs) })) };
+  }
+}
+
+/**
+ * Transforms and checks the invariants. Unless the options say otherwise, `_avg` is derived from a
+ * previous scrape one minute earlier where everything was 0, so `_avg` = sum / count of this scrape.
+ */
 function run(families: MetricFamily[], o: TransformOptions = opts(), target: TargetContext = TARGET): TransformResult {
-  const r = toOciMetrics(families, target, o);
+  const withDerive = o.derive === undefined ? { ...o, derive: AVG_ONLY } : o;
+  const withPrevious = 'previous' in target ? target : { ...target, previous: deriveTarget(families.map(zeroed), undefined, target.scrapeTimeMs - MIN, AVG_ONLY).state };
+  const r = toOciMetrics(families, withPrevious, withDerive);
   assert.equal(countLines(families), r.metrics.length - r.derivedCount + r.skipped.length, 'every sample line has exactly one outcome');
   assert.ok(r.derivedCount >= 0 && r.derivedCount <= r.metrics.length);
   for (const m of r.metrics) assertValidOciMetric(m, target.scrapeTimeMs);
@@ -317,14 +341,15 @@ describe('histograms', () => {
     assert.deepEqual(r.skipped, []);
     assert.equal(r.metrics.length, 6 + 2 + 2 + 1);
   });
-  it('orders output by family, then series (buckets, _sum, _count, _avg per series)', () => {
+  it('orders output by family, then series (buckets, _sum, _count per series), then the family\'s derived series', () => {
     const r = run([hist, gauge('after')], opts({ histogramBuckets: true }));
     assert.deepEqual(r.metrics.map((m) => `${m.name}${m.dimensions.route ?? ''}${m.dimensions.le ?? ''}`), [
       'latency_seconds_bucket/a0.1', 'latency_seconds_bucket/a1.0', 'latency_seconds_bucket/a+Inf',
-      'latency_seconds_sum/a', 'latency_seconds_count/a', 'latency_seconds_avg/a',
+      'latency_seconds_sum/a', 'latency_seconds_count/a',
       'latency_seconds_bucket/b0.1', 'latency_seconds_bucket/b1.0', 'latency_seconds_bucket/b+Inf',
-      'latency_seconds_sum/b', 'latency_seconds_count/b', 'after',
+      'latency_seconds_sum/b', 'latency_seconds_count/b', 'latency_seconds_avg/a', 'after',
     ]);
+    assert.deepEqual(r.notDerived, { no_observations: 1 }, '/b had no observation in the interval');
   });
   it('derives no _avg (and skips nothing for it) when sum or count is missing or not finite', () => {
     const fams: MetricFamily[] = [{
@@ -728,6 +753,7 @@ describe('timestamps', () => {
     }]);
     assert.deepEqual(r.metrics.map((m) => [m.name, m.datapoints[0]!.timestamp.getTime()]), [['s_sum', NOW - MIN], ['s_count', NOW]]);
     assert.equal(r.derivedCount, 0);
+    assert.deepEqual(r.notDerived, { missing_value: 1 }, 'no _avg: _sum and _count stamped at different times');
     assert.deepEqual(r.skipped, [{ name: 's', labels: { quantile: '0.5' }, reason: 'timestamp_out_of_window' }]);
   });
 });
@@ -815,13 +841,13 @@ describe('purity and determinism', () => {
 });
 
 describe('toSelfMetrics', () => {
-  const report: TargetReport = { instance: '10.0.0.5:3000', scrapeTimeMs: NOW, up: true, durationMs: 1234, samplesScraped: 58, posted: 31, skipped: 31, failed: 0 };
+  const report: TargetReport = { instance: '10.0.0.5:3000', scrapeTimeMs: NOW, up: true, durationMs: 1234, samplesScraped: 58, posted: 31, skipped: 31, failed: 0, derived: 0 };
   it('posts up, duration and the counts per target', () => {
     const ms = toSelfMetrics(report, opts({ extraDimensions: { env: 'lab' }, resourceGroup: 'rg' }));
     for (const m of ms) assertValidOciMetric(m);
     assert.deepEqual(ms.map((m) => [m.name, m.datapoints[0]!.value]), [
       ['up', 1], ['scrape_duration_seconds', 1.234], ['scrape_samples_scraped', 58],
-      ['scrape_series_posted', 31], ['scrape_series_skipped', 31], ['scrape_series_failed', 0],
+      ['scrape_series_posted', 31], ['scrape_series_skipped', 31], ['scrape_series_failed', 0], ['scrape_series_derived', 0],
     ]);
     for (const m of ms) {
       assert.deepEqual(m.dimensions, { env: 'lab', instance: '10.0.0.5:3000' });
@@ -829,6 +855,13 @@ describe('toSelfMetrics', () => {
       assert.equal(m.namespace, 'bharatmart');
       assert.equal(m.resourceGroup, 'rg');
     }
+  });
+  it('posts state_ok only when the state is on, with the cause as a dimension when 0', () => {
+    assert.equal(toSelfMetrics(report, opts()).some((m) => m.name === 'state_ok'), false, 'state off: no state_ok');
+    const ok = toSelfMetrics({ ...report, stateOk: true }, opts()).find((m) => m.name === 'state_ok')!;
+    assert.deepEqual([ok.datapoints[0]!.value, ok.dimensions], [1, { instance: '10.0.0.5:3000' }]);
+    const bad = toSelfMetrics({ ...report, stateOk: false, stateCause: 'not_authorized_or_not_found' }, opts()).find((m) => m.name === 'state_ok')!;
+    assert.deepEqual([bad.datapoints[0]!.value, bad.dimensions], [0, { instance: '10.0.0.5:3000', cause: 'not_authorized_or_not_found' }]);
   });
   it('posts up=0 for a down target', () => {
     const ms = toSelfMetrics({ ...report, up: false, samplesScraped: 0, posted: 0, skipped: 0 }, opts());

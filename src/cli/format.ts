@@ -31,6 +31,22 @@ export function summaryLine(s: InvocationSummary): string {
   );
 }
 
+/** The not-derived reasons as `reason=count` (or "none"). */
+export function notDerivedText(s: Pick<InvocationSummary, 'notDerived'>): string {
+  const parts = Object.entries(s.notDerived).map(([k, v]) => `${k}=${v}`);
+  return parts.length === 0 ? 'none' : parts.join(' ');
+}
+
+/** The state line: where, read/written, and the error with its IAM statement. */
+export function stateText(s: Pick<InvocationSummary, 'state'>): string {
+  const st = s.state;
+  if (!st.enabled) return 'off (no derived series: set STATE_BUCKET, or --state-file with once)';
+  const parts = [`${st.where ?? '?'}: read ${st.read ?? '-'}, ${st.written ? `written${(st.writeAttempts ?? 1) > 1 ? ` after ${st.writeAttempts} attempts` : ''}` : 'not written'}`];
+  if (st.error) parts.push(`error: ${st.error}`);
+  if (st.iamPolicy) parts.push(`add: ${st.iamPolicy}`);
+  return parts.join('; ');
+}
+
 /** Left-aligned text table. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -53,6 +69,8 @@ export function summaryTable(s: InvocationSummary): string {
   out.push(`samples ${s.samples} = series ${s.series} - derived ${s.derived} + skipped ${skippedTotal(s)}`);
   out.push(`series ${s.series} = posted ${s.posted} + failed ${s.failed} + undelivered ${s.undelivered}${s.dryRun ? ' (dry run: none posted)' : ''}`);
   out.push(`skipped: ${skippedText(s)}`);
+  out.push(`derived ${s.derived}; not derived: ${notDerivedText(s)}`);
+  out.push(`state: ${stateText(s)}`);
   out.push(`self-metrics: posted ${s.selfMetrics.posted}, failed ${s.selfMetrics.failed}; requests ${s.requests}, retries ${s.retries}, throttled ${s.throttled}`);
   for (const e of s.errors.slice(0, 5)) out.push(`error: ${e.message} (${e.metrics} metrics)`);
   // Older functions (or hand-made summaries) may carry no forecast.

@@ -9,6 +9,7 @@ import { createHandler, FunctionFailure } from '../handler/handler';
 import type { InvocationSummary } from '../handler/run';
 import { jsonLogger, type Logger, type LogLevel } from '../log';
 import { createAuth } from '../oci/clients';
+import type { StateStore } from '../state/store';
 
 /** An invocation that delivered nothing or failed; the message is the function's own cause. */
 export class InvocationFailed extends Error {
@@ -43,10 +44,10 @@ export function namingFlag(e: unknown, settingFlags: Record<string, string>): un
 }
 
 /** Validates settings (and auth unless every run is a dry run), then builds the runner. Throws ConfigError. */
-export function createLocalRunner(env: Readonly<Record<string, string | undefined>>, log: Logger, opts: { dryRunOnly: boolean }): LocalRunner {
+export function createLocalRunner(env: Readonly<Record<string, string | undefined>>, log: Logger, opts: { dryRunOnly: boolean; stateStore?: StateStore }): LocalRunner {
   parseSettings(env, { dryRun: opts.dryRunOnly });
   if (!opts.dryRunOnly) createAuth(env);
-  const handler = createHandler(env, log);
+  const handler = createHandler(env, log, opts.stateStore ? { localStateStore: opts.stateStore } : {});
   return {
     async invoke(dryRun) {
       try {

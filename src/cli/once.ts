@@ -9,8 +9,10 @@ import { parseArgs, parseDuration, settingsEnv, settingsHelp, UsageError, type P
 import { metricListing, skippedTotal, summaryLine, summaryTable } from './format';
 import { createLocalRunner, InvocationFailed, namingFlag, stderrLogger, type LocalRunner } from './local';
 import { startSchedule } from './schedule';
+import { fileBackend } from '../state/file';
+import { createStateStore, memoryBackend, type StateStore } from '../state/store';
 
-export const ONCE_HELP = `usage: prom2oci once [--dry-run] [--json] [--verbose] [settings flags]
+export const ONCE_HELP = `usage: prom2oci once [--dry-run] [--json] [--verbose] [--state-file PATH] [settings flags]
 
 Scrapes every METRICS_ENDPOINT once, converts the samples and posts them to OCI Monitoring with
 PostMetricData, exactly as one invocation of the function does, then prints the summary.
@@ -21,6 +23,8 @@ OCI_CONFIG_PROFILE / --profile), or a resource principal when OCI_RESOURCE_PRINC
   --dry-run      do everything except posting; list every metric object that would be posted
   --json         print the function's JSON summary instead of the table
   --verbose      also log the pipeline's info lines (JSON, on stderr)
+  --state-file P keep the previous scrape in file P between runs, for the derived series
+                 (_rate, _avg, _pNN); without it (and without STATE_BUCKET) nothing is derived
 
 settings flags:
 ${settingsHelp()}
@@ -34,6 +38,8 @@ Runs one invocation every interval on a fixed-rate schedule (no drift), the firs
 A cycle never overlaps the previous one: when a cycle is still running at the next slot, that slot
 is skipped and logged. SIGTERM or SIGINT finishes the cycle in flight and exits 0.
 One JSON log line per cycle on stdout; the pipeline's warnings and errors on stderr.
+The previous cycle's scrape is kept in memory for the derived series (_rate, _avg, _pNN), or in
+Object Storage when STATE_BUCKET is set (as in the function).
 
   --interval D   time between cycle starts: 60s (default), 10s, 1m, 500ms ...
   --dry-run      scrape and transform only, never post
@@ -47,9 +53,9 @@ function dryRunOf(flag: boolean, env: Record<string, string | undefined>): boole
 }
 
 /** The in-process runner; a bad setting given by a flag names the flag. */
-function localRunner(env: Record<string, string | undefined>, args: ParsedArgs, dryRun: boolean): LocalRunner {
+function localRunner(env: Record<string, string | undefined>, args: ParsedArgs, dryRun: boolean, stateStore?: StateStore): LocalRunner {
   try {
-    return createLocalRunner(env, stderrLogger(args.flags.verbose === true), { dryRunOnly: dryRun });
+    return createLocalRunner(env, stderrLogger(args.flags.verbose === true), { dryRunOnly: dryRun, ...(stateStore ? { stateStore } : {}) });
   } catch (e) {
     throw namingFlag(e, args.settingFlags);
   }
@@ -57,7 +63,7 @@ function localRunner(env: Record<string, string | undefined>, args: ParsedArgs, 
 
 /** `prom2oci once`: returns the exit code. */
 export async function onceCommand(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, { flags: { 'dry-run': 'boolean', json: 'boolean', verbose: 'boolean' }, settings: true });
+  const args = parseArgs(argv, { flags: { 'dry-run': 'boolean', json: 'boolean', verbose: 'boolean', 'state-file': 'string' }, settings: true });
   if (args.flags.help) {
     console.log(ONCE_HELP);
     return 0;
@@ -65,7 +71,9 @@ export async function onceCommand(argv: readonly string[]): Promise<number> {
   if (args.positionals.length > 0) throw new UsageError(`once takes no arguments, got "${args.positionals[0]}"`);
   const env = settingsEnv(process.env, args);
   const dryRun = dryRunOf(args.flags['dry-run'] === true, env);
-  const runner = localRunner(env, args, dryRun);
+  const stateFile = args.flags['state-file'];
+  if (stateFile === '') throw new UsageError('--state-file needs a path');
+  const runner = localRunner(env, args, dryRun, typeof stateFile === 'string' ? createStateStore(fileBackend(stateFile), { local: true }) : undefined);
   let summary: InvocationSummary;
   try {
     summary = await runner.invoke(dryRun);
@@ -117,6 +125,9 @@ function cycleFields(s: InvocationSummary): Record<string, unknown> {
     skipped: skippedTotal(s),
     skippedByReason: s.skipped,
     failed: s.failed + s.undelivered,
+    derived: s.derived,
+    notDerived: s.notDerived,
+    ...(s.state.error ? { stateError: s.state.error } : {}),
     durationMs: Math.round(s.durationMs),
     ...(s.targets.some((t) => !t.up) ? { down: s.targets.filter((t) => !t.up).map((t) => ({ url: t.url, error: t.error })) } : {}),
     ...(s.errors.length > 0 ? { firstError: s.errors[0]!.message } : {}),
@@ -135,7 +146,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   const intervalMs = parseDuration('--interval', typeof args.flags.interval === 'string' ? args.flags.interval : '60s');
   const env = settingsEnv(process.env, args);
   const dryRun = dryRunOf(args.flags['dry-run'] === true, env);
-  const runner = localRunner(env, args, dryRun);
+  const runner = localRunner(env, args, dryRun, createStateStore(memoryBackend('memory (this process)'), { local: true }));
   const signal = untilSignal();
   logLine('info', 'prom2oci run started', { intervalMs, dryRun, pid: process.pid });
   const schedule = startSchedule(

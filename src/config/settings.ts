@@ -3,6 +3,7 @@
  * Parsed once at the edge (cold start or CLI start) into a typed, frozen Settings object.
  * The Terraform checks read SETTING_SPECS so the function and terraform/ cannot drift.
  */
+import { quantileSuffix, type DerivedKinds } from '../transform/derive';
 
 /** A setting that is missing or malformed; the message names the key and what is expected. */
 export class ConfigError extends Error {
@@ -37,6 +38,17 @@ export interface Settings {
   /** Price per million ingested datapoints for the cost forecast; undefined = not configured. */
   forecastPricePerMillionDatapoints?: number;
   forecastFreeDatapointsPerMonth: number;
+  /** DERIVED_SERIES: which derived kinds are produced. */
+  derivedKinds: DerivedKinds;
+  /** HISTOGRAM_QUANTILES: one `<name>_pNN` series per value. */
+  histogramQuantiles: number[];
+  /** STATE_BUCKET: Object Storage bucket of the state between invocations (unset = state off). */
+  stateBucket?: string;
+  /** OBJECT_STORAGE_NAMESPACE of the bucket (required with STATE_BUCKET). */
+  objectStorageNamespace?: string;
+  objectStorageEndpoint?: string;
+  /** STATE_MAX_AGE_SECONDS in ms: an older previous scrape is not derived from. */
+  stateMaxAgeMs: number;
 }
 
 export interface SettingSpec {
@@ -71,9 +83,24 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: 'DRY_RUN', default: 'false', description: 'do everything except posting' },
   { key: 'FORECAST_PRICE_PER_MILLION_DATAPOINTS', description: 'price of one million ingested datapoints (your currency, e.g. 0.0025) for the cost forecast; unset = no cost shown (no default: not confirmed from Oracle\'s price list)' },
   { key: 'FORECAST_FREE_DATAPOINTS_PER_MONTH', default: '0', description: 'datapoints per month the cost forecast treats as free (your tenancy\'s free allowance left for prom2oci)' },
+  { key: 'DERIVED_SERIES', default: 'rate,avg,quantiles', description: 'derived series produced from the previous scrape: any of rate, avg, quantiles (comma-separated), or none' },
+  { key: 'HISTOGRAM_QUANTILES', default: '0.5,0.9,0.99', description: 'quantiles posted per histogram as <name>_pNN (0.99 -> _p99, 0.999 -> _p99_9); values from 0 to 1' },
+  { key: 'STATE_BUCKET', description: 'Object Storage bucket keeping the previous scrape between invocations; unset = no derived series in the function' },
+  { key: 'OBJECT_STORAGE_NAMESPACE', description: 'Object Storage namespace of STATE_BUCKET (required with it)' },
+  { key: 'OCI_OBJECT_STORAGE_ENDPOINT', description: 'override of the Object Storage endpoint' },
+  { key: 'STATE_MAX_AGE_SECONDS', default: '300', description: 'a previous scrape older than this is not derived from (s)' },
 ];
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/** The values DERIVED_SERIES accepts (besides `none`). */
+const DERIVED_KINDS = ['rate', 'avg', 'quantiles'] as const;
+/** Object Storage bucket names: letters, digits, `-`, `_`, `.`; 1-256 characters. */
+const BUCKET_RE = /^[A-Za-z0-9._-]{1,256}$/;
+/** Object Storage namespaces: lowercase letters and digits. */
+const OS_NAMESPACE_RE = /^[a-z0-9]{1,64}$/;
+/** Most quantiles per histogram (each is a metric stream per series). */
+const MAX_QUANTILES = 10;
 
 const NAMESPACE_RE = /^[A-Za-z][A-Za-z0-9_]*$/;
 const RESOURCE_GROUP_RE = /^[A-Za-z][A-Za-z0-9._\-$]*$/;
@@ -205,6 +232,35 @@ function parseServiceEndpoint(key: string, value: string): string {
   return value.replace(/\/+$/, '');
 }
 
+/** Parses DERIVED_SERIES: a comma list of rate, avg, quantiles, or `none`. */
+function parseDerivedKinds(key: string, value: string): DerivedKinds {
+  const parts = value.split(',').map((p) => p.trim().toLowerCase()).filter((p) => p !== '');
+  if (parts.length === 1 && parts[0] === 'none') return { rate: false, avg: false, quantiles: false };
+  const kinds: DerivedKinds = { rate: false, avg: false, quantiles: false };
+  for (const p of parts) {
+    if (!(DERIVED_KINDS as readonly string[]).includes(p)) throw new ConfigError(key, `"${p}" is not a derived kind (expected any of ${DERIVED_KINDS.join(', ')}, comma-separated, or none)`);
+    kinds[p as (typeof DERIVED_KINDS)[number]] = true;
+  }
+  if (parts.length === 0) throw new ConfigError(key, `expected any of ${DERIVED_KINDS.join(', ')}, or none`);
+  return kinds;
+}
+
+/** Parses HISTOGRAM_QUANTILES: distinct numbers from 0 to 1. */
+function parseQuantiles(key: string, value: string): number[] {
+  const parts = value.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  if (parts.length === 0) throw new ConfigError(key, 'expected at least one quantile, e.g. 0.5,0.9,0.99');
+  if (parts.length > MAX_QUANTILES) throw new ConfigError(key, `at most ${MAX_QUANTILES} quantiles (each one is a metric stream per histogram series)`);
+  const seen = new Set<string>();
+  return parts.map((p) => {
+    const q = /^(0(\.\d+)?|1(\.0+)?|\.\d+)$/.test(p) ? Number(p) : NaN;
+    if (!(q >= 0 && q <= 1)) throw new ConfigError(key, `"${p}" is not a quantile (a number from 0 to 1, e.g. 0.99)`);
+    const suffix = quantileSuffix(q);
+    if (seen.has(suffix)) throw new ConfigError(key, `${p} is listed twice (series _${suffix})`);
+    seen.add(suffix);
+    return q;
+  });
+}
+
 /** Parses and validates all settings; throws ConfigError naming the first bad key. */
 export function parseSettings(env: Env, overrides: { dryRun?: boolean } = {}): Settings {
   const get = (k: string) => rawOrDefault(env, k);
@@ -226,6 +282,18 @@ export function parseSettings(env: Env, overrides: { dryRun?: boolean } = {}): S
   const secretsRaw = raw(env, 'OCI_SECRETS_ENDPOINT');
   const extraRaw = raw(env, 'EXTRA_DIMENSIONS');
   const priceRaw = raw(env, 'FORECAST_PRICE_PER_MILLION_DATAPOINTS');
+  const bucketRaw = raw(env, 'STATE_BUCKET');
+  const osNamespaceRaw = raw(env, 'OBJECT_STORAGE_NAMESPACE');
+  const osEndpointRaw = raw(env, 'OCI_OBJECT_STORAGE_ENDPOINT');
+  if (bucketRaw !== undefined && !BUCKET_RE.test(bucketRaw)) {
+    throw new ConfigError('STATE_BUCKET', `"${bucketRaw.slice(0, 80)}" is not a valid bucket name (letters, digits, - _ ., up to 256 characters)`);
+  }
+  if (osNamespaceRaw !== undefined && !OS_NAMESPACE_RE.test(osNamespaceRaw)) {
+    throw new ConfigError('OBJECT_STORAGE_NAMESPACE', `"${osNamespaceRaw.slice(0, 80)}" is not an Object Storage namespace (lowercase letters and digits; \`oci os ns get\` prints it)`);
+  }
+  if (bucketRaw !== undefined && osNamespaceRaw === undefined) {
+    throw new ConfigError('OBJECT_STORAGE_NAMESPACE', 'is required with STATE_BUCKET (the tenancy\'s Object Storage namespace; `oci os ns get` prints it)');
+  }
   return Object.freeze({
     endpoints: parseEndpoints('METRICS_ENDPOINT', endpointsRaw),
     compartmentId: compartmentRaw === undefined ? undefined : parseOcid('COMPARTMENT_OCID', compartmentRaw),
@@ -249,5 +317,11 @@ export function parseSettings(env: Env, overrides: { dryRun?: boolean } = {}): S
     dryRun,
     forecastPricePerMillionDatapoints: priceRaw === undefined ? undefined : parseDecimal('FORECAST_PRICE_PER_MILLION_DATAPOINTS', priceRaw, 1_000_000),
     forecastFreeDatapointsPerMonth: parseIntIn('FORECAST_FREE_DATAPOINTS_PER_MONTH', get('FORECAST_FREE_DATAPOINTS_PER_MONTH')!, 0, 1e15),
+    derivedKinds: parseDerivedKinds('DERIVED_SERIES', get('DERIVED_SERIES')!),
+    histogramQuantiles: parseQuantiles('HISTOGRAM_QUANTILES', get('HISTOGRAM_QUANTILES')!),
+    stateBucket: bucketRaw,
+    objectStorageNamespace: osNamespaceRaw,
+    objectStorageEndpoint: osEndpointRaw === undefined ? undefined : parseServiceEndpoint('OCI_OBJECT_STORAGE_ENDPOINT', osEndpointRaw),
+    stateMaxAgeMs: parseIntIn('STATE_MAX_AGE_SECONDS', get('STATE_MAX_AGE_SECONDS')!, 1, 86_400) * 1000,
   });
 }

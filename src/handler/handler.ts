@@ -6,7 +6,9 @@
 import { inspect } from 'node:util';
 import { ConfigError, parseSettings, type Settings } from '../config/settings';
 import type { Logger } from '../log';
-import { createAuth, createMonitoringClient, createSecretsClient, safeMessage, type OciAuth } from '../oci/clients';
+import { createAuth, createMonitoringClient, createObjectStorageClient, createSecretsClient, safeMessage, type OciAuth } from '../oci/clients';
+import { objectStorageBackend, stateObjectName } from '../state/objectStorage';
+import { createStateStore, type StateStore } from '../state/store';
 import { BearerTokenSource, sdkSecretReader } from '../oci/secrets';
 import { sdkPostBatch, type PostBatch } from '../publish/sink';
 import { InvocationError, parseInvocationBody } from './invocation';
@@ -47,8 +49,25 @@ function once<T>(make: () => T): () => T {
   };
 }
 
+/** Options of the handler besides the environment. */
+export interface HandlerOptions {
+  /**
+   * Where the state between invocations lives when STATE_BUCKET is unset (the CLI keeps it in
+   * memory or in a file); by default the state is then off.
+   */
+  localStateStore?: StateStore;
+}
+
+/** The Object Storage state store of the settings, or undefined when STATE_BUCKET is unset. */
+function objectStorageStateStore(settings: Settings, auth: () => OciAuth): StateStore | undefined {
+  if (settings.stateBucket === undefined || settings.objectStorageNamespace === undefined) return undefined;
+  const client = createObjectStorageClient(auth(), settings);
+  const objectName = stateObjectName(settings.endpoints, settings.namespace, settings.compartmentId);
+  return createStateStore(objectStorageBackend(client, { namespace: settings.objectStorageNamespace, bucket: settings.stateBucket, objectName }));
+}
+
 /** Builds the handler for an environment (process.env in OCI Functions). */
-export function createHandler(env: Env, log: Logger): (input: unknown, ctx: InvocationContext) => Promise<InvocationSummary | FunctionFailure> {
+export function createHandler(env: Env, log: Logger, options: HandlerOptions = {}): (input: unknown, ctx: InvocationContext) => Promise<InvocationSummary | FunctionFailure> {
   const settingsFor = { real: once(() => parseSettings(env)), dry: once(() => parseSettings(env, { dryRun: true })) };
   const auth = once((): OciAuth => createAuth(env));
   const runtimes = new Map<Settings, Runtime>();
@@ -63,7 +82,8 @@ export function createHandler(env: Env, log: Logger): (input: unknown, ctx: Invo
           ? new BearerTokenSource(sdkSecretReader(createSecretsClient(auth(), settings), settings.bearerTokenSecretId), settings.secretCacheTtlMs)
           : undefined,
       );
-      rt = { settings, log, postBatch: post, tokenSource: tokens };
+      const states = once(() => objectStorageStateStore(settings, auth) ?? options.localStateStore);
+      rt = { settings, log, postBatch: post, tokenSource: tokens, stateStore: states };
       runtimes.set(settings, rt);
     }
     return rt;

@@ -12,6 +12,11 @@ import { toOciMetrics, toSelfMetrics } from '../transform';
 import type { OciMetric, SkippedSample, SkipReason, TransformOptions } from '../types/model';
 import type { BearerTokenSource } from '../oci/secrets';
 import { forecastCost, type CostForecast } from '../forecast/forecast';
+import { StateError, type StateFailureCause } from '../state/errors';
+import { withTargets, type StateSession, type StateStore } from '../state/store';
+import { anyDerived, type NotDerivedCounts, type PreviousScrape } from '../transform/derive';
+import type { TargetState } from '../types/state';
+import { targetStateKey } from '../state/keys';
 
 /** Time kept back at the end of an invocation to write the response (ms). */
 const RESPONSE_MARGIN_MS = 1000;
@@ -26,7 +31,28 @@ export interface Runtime {
   postBatch(): PostBatch;
   /** The bearer token source when a secret is configured. */
   tokenSource(): BearerTokenSource | undefined;
+  /** The state store (created lazily, reused); undefined when it is off. Throws StateError when it cannot be created. */
+  stateStore?(): StateStore | undefined;
   now?: () => number;
+}
+
+/** What happened to the state between invocations this time. */
+export interface StateSummary {
+  /** False when no state store is configured (STATE_BUCKET unset): nothing is derived. */
+  enabled: boolean;
+  /** Where the state is (e.g. oci://bucket@namespace/object). */
+  where?: string;
+  /** The read: 'ok' (a previous state), 'empty' (none yet), 'failed' (see error). */
+  read?: 'ok' | 'empty' | 'failed';
+  /** Whether this scrape was stored for the next invocation (never in a dry run). */
+  written: boolean;
+  /** Conditional writes made (more than 1 when another invocation wrote in between). */
+  writeAttempts?: number;
+  /** Why the state could not be read or written. */
+  error?: string;
+  cause?: StateFailureCause;
+  /** The IAM policy statement to add, when the failure is a 404 or an authorization error. */
+  iamPolicy?: string;
 }
 
 export interface TargetSummary {
@@ -37,10 +63,12 @@ export interface TargetSummary {
   samples: number;
   durationMs: number;
   error?: string;
-  /** Series produced by the transform (samples mapped + derived `_avg`). */
+  /** Series produced by the transform (samples mapped + derived series). */
   series: number;
-  /** Of `series`, the derived `_avg` ones: samples = series - derived + skipped. */
+  /** Of `series`, the derived ones (`_rate`, `_avg`, `_pNN`): samples = series - derived + skipped. */
   derived: number;
+  /** Derived series not produced, by reason (first scrape, stale state, state off/failed...). */
+  notDerived: NotDerivedCounts;
   posted: number;
   failed: number;
   undelivered: number;
@@ -55,8 +83,12 @@ export interface InvocationSummary {
   samples: number;
   /** Series produced by the transform; series = posted + failed + undelivered. */
   series: number;
-  /** Of `series`, the derived `_avg` ones (not exposition samples). */
+  /** Of `series`, the derived ones (`_rate`, `_avg`, `_pNN`; not exposition samples). */
   derived: number;
+  /** Derived series not produced, by reason. */
+  notDerived: NotDerivedCounts;
+  /** The state between invocations (what the derived series are computed from). */
+  state: StateSummary;
   posted: number;
   failed: number;
   /** Series not delivered because the deadline came first. */
@@ -89,9 +121,20 @@ interface Prepared {
   samples: number;
   error?: string;
   metrics: OciMetric[];
-  /** How many of `metrics` are derived `_avg` series. */
+  /** How many of `metrics` are derived series. */
   derived: number;
+  notDerived: NotDerivedCounts;
+  /** This scrape's state for the next invocation, when there is one. */
+  state?: TargetState;
   skipped: SkippedSample[];
+}
+
+/** The state read started at the beginning of an invocation. */
+interface StateRead {
+  session?: StateSession;
+  error?: StateError;
+  /** The store is this process's own (a dry run may write it). */
+  local?: boolean;
 }
 
 /** The invocation failed to deliver anything; the message names why (shown to the caller). */
@@ -117,20 +160,41 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     include: s.include,
     exclude: s.exclude,
     histogramBuckets: s.histogramBuckets,
+    ...(anyDerived(s.derivedKinds) ? { derive: { kinds: s.derivedKinds, quantiles: s.histogramQuantiles, maxAgeMs: s.stateMaxAgeMs } } : {}),
   };
 
-  const prepared = await scrapeAll(rt, endMs - SELF_METRICS_RESERVE_MS, transformOptions);
+  // The state is read while the targets are scraped; each transform waits for it.
+  const state: StateSummary = { enabled: false, written: false };
+  const reading = transformOptions.derive ? readState(rt, state, Math.min(s.postTimeoutMs, Math.max(1, endMs - SELF_METRICS_RESERVE_MS - now()))) : undefined;
+  const previousOf = async (url: URL): Promise<PreviousScrape> => {
+    if (reading === undefined) return undefined;
+    const read = await reading;
+    if (read.error || !read.session) return state.enabled ? 'state_failed' : 'state_off';
+    if (read.session.problem) return 'state_replaced';
+    return read.session.doc.targets[targetStateKey(url)];
+  };
+  const prepared = await scrapeAll(rt, endMs - SELF_METRICS_RESERVE_MS, transformOptions, previousOf);
   const scrapeMs = now() - started;
   const pacer = createPacer(s.postCallsPerSecond); // one rate for the data and the self-metrics calls
   const data = prepared.flatMap((p) => p.metrics);
+  // This scrape is stored while the data is posted; a state failure never stops the posting.
+  const read = reading ? await reading : undefined;
+  const saving = read && (!opts.dryRun || read.local) ? saveState(read, s.endpoints, prepared, state, Math.min(s.postTimeoutMs, Math.max(1, endMs - SELF_METRICS_RESERVE_MS - now()))) : undefined;
   let result: PublishResult | undefined;
   if (!opts.dryRun && data.length > 0) {
     result = await publish(data, rt.postBatch(), publishOptions(s, endMs - Math.min(SELF_METRICS_RESERVE_MS, s.postTimeoutMs), now, pacer));
   }
+  await saving;
+  if (state.error) rt.log('warn', `derived series: ${state.error}`, { cause: state.cause, ...(state.iamPolicy ? { iamPolicy: state.iamPolicy } : {}) });
   const targets = summariseTargets(prepared, result, opts.dryRun);
+  const stateOk = state.enabled ? state.error === undefined : undefined;
   const self = targets.flatMap((t, i) =>
     toSelfMetrics(
-      { instance: t.instance, scrapeTimeMs: prepared[i]!.scrape.scrapeTimeMs, up: t.up, durationMs: t.durationMs, samplesScraped: t.samples, posted: t.posted, skipped: t.skipped, failed: t.failed + t.undelivered },
+      {
+        instance: t.instance, scrapeTimeMs: prepared[i]!.scrape.scrapeTimeMs, up: t.up, durationMs: t.durationMs, samplesScraped: t.samples,
+        posted: t.posted, skipped: t.skipped, failed: t.failed + t.undelivered, derived: t.derived,
+        ...(stateOk === undefined ? {} : { stateOk }), ...(state.cause ? { stateCause: state.cause } : {}),
+      },
       transformOptions,
     ),
   );
@@ -149,7 +213,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     pricePerMillionDatapoints: s.forecastPricePerMillionDatapoints,
     freeDatapointsPerMonth: s.forecastFreeDatapointsPerMonth,
   });
-  const summary = summarise(prepared, targets, result, selfResult, opts.dryRun, now() - started, forecast);
+  const summary = summarise(prepared, targets, result, selfResult, opts.dryRun, now() - started, forecast, state);
   const p = pacer.stats();
   summary.pacing = { ceiling: s.postCallsPerSecond, minRate: round2(p.minRate), finalRate: round2(p.rate), decreases: p.decreases };
   if (opts.dryRun) {
@@ -172,8 +236,81 @@ function publishOptions(s: Settings, stopAtMs: number, now: () => number, pacer:
   return { callsPerSecond: s.postCallsPerSecond, concurrency: s.postConcurrency, postTimeoutMs: s.postTimeoutMs, stopAtMs, now, pacer };
 }
 
+/** Records a state failure in the summary (the first one wins: it is the cause of the rest). */
+function noteStateError(state: StateSummary, e: unknown): StateError {
+  const err = e instanceof StateError ? e : new StateError('unavailable', `the state store failed: ${(e as Error)?.message ?? String(e)}`);
+  if (state.error === undefined) {
+    state.error = err.message;
+    state.cause = err.reason;
+    if (err.iamPolicy) state.iamPolicy = err.iamPolicy;
+  }
+  return err;
+}
+
+/** Opens the state (one read), bounded by `timeoutMs`; never rejects. */
+async function readState(rt: Runtime, state: StateSummary, timeoutMs: number): Promise<StateRead> {
+  let store: StateStore | undefined;
+  try {
+    store = rt.stateStore?.();
+  } catch (e) {
+    state.enabled = true;
+    state.read = 'failed';
+    return { error: noteStateError(state, e) };
+  }
+  if (store === undefined) return {};
+  state.enabled = true;
+  state.where = store.where;
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    const session = await raceSignal(store.open(signal), signal, () => new StateError('timeout', `the state read of ${store.where} got no answer within ${timeoutMs} ms`));
+    state.read = session.problem ? 'failed' : Object.keys(session.doc.targets).length > 0 ? 'ok' : 'empty';
+    if (session.problem) noteStateError(state, session.problem);
+    return { session, local: store.local };
+  } catch (e) {
+    state.read = 'failed';
+    return { error: noteStateError(state, e) };
+  }
+}
+
+/** Stores this scrape's per-target state (one conditional write, retried on conflicts); never rejects. */
+async function saveState(read: StateRead, endpoints: readonly URL[], prepared: Prepared[], state: StateSummary, timeoutMs: number): Promise<void> {
+  if (!read.session) return;
+  const updates: Record<string, TargetState> = {};
+  prepared.forEach((p, i) => {
+    if (p.state) updates[targetStateKey(endpoints[i]!)] = p.state;
+  });
+  if (Object.keys(updates).length === 0) return;
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    const saved = await raceSignal(read.session.save(withTargets(updates), signal), signal, () => new StateError('timeout', `the state write of ${state.where} got no answer within ${timeoutMs} ms`));
+    state.written = true;
+    state.writeAttempts = saved.attempts;
+  } catch (e) {
+    noteStateError(state, e);
+  }
+}
+
+/** `work`, or a rejection with `timeout()` once `signal` aborts (a call that ignores its signal cannot hold the invocation). */
+function raceSignal<T>(work: Promise<T>, signal: AbortSignal, timeout: () => Error): Promise<T> {
+  if (signal.aborted) return Promise.reject(timeout());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(timeout());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
 /** Fetches the bearer token (if any), then scrapes, parses and transforms every target concurrently. */
-async function scrapeAll(rt: Runtime, stopAtMs: number, topts: TransformOptions): Promise<Prepared[]> {
+async function scrapeAll(rt: Runtime, stopAtMs: number, topts: TransformOptions, previousOf: (url: URL) => Promise<PreviousScrape>): Promise<Prepared[]> {
   const s = rt.settings;
   const now = rt.now ?? Date.now;
   const signal = AbortSignal.timeout(Math.max(1, stopAtMs - now()));
@@ -195,7 +332,7 @@ async function scrapeAll(rt: Runtime, stopAtMs: number, topts: TransformOptions)
     s.endpoints.map(async (url, i): Promise<Prepared> => {
       const instance = instances[i]!;
       if (tokenError) {
-        return { scrape: notScraped(url, tokenError, now(), instance), samples: 0, error: tokenError, metrics: [], derived: 0, skipped: [] };
+        return { scrape: notScraped(url, tokenError, now(), instance), samples: 0, error: tokenError, metrics: [], derived: 0, notDerived: {}, skipped: [] };
       }
       const timeoutMs = Math.max(1, Math.min(s.scrapeTimeoutMs, stopAtMs - now()));
       const scrape = await scrapeTarget(url, { timeoutMs, maxBytes: s.scrapeMaxBytes, bearerToken: token, followRedirectsToOtherHosts: s.followRedirectsToOtherHosts, signal, instance });
@@ -203,16 +340,19 @@ async function scrapeAll(rt: Runtime, stopAtMs: number, topts: TransformOptions)
         // "timed out after 1 ms" alone would read like a bad SCRAPE_TIMEOUT_MS: say the deadline cut it.
         const cut = timeoutMs < s.scrapeTimeoutMs && /^timed out/.test(scrape.error);
         const error = cut ? `${scrape.error} (the invocation deadline left only that for the scrape; raise the function timeout)` : scrape.error;
-        return { scrape: { ...scrape, error }, samples: 0, error, metrics: [], derived: 0, skipped: [] };
+        return { scrape: { ...scrape, error }, samples: 0, error, metrics: [], derived: 0, notDerived: {}, skipped: [] };
       }
       try {
         const parsed = parseExposition(scrape.text);
         scrape.text = ''; // the exposition text (MBs) is not needed after parsing: free it before the transform
-        const out = toOciMetrics(parsed.families, { instance: scrape.instance, scrapeTimeMs: scrape.scrapeTimeMs }, topts);
-        return { scrape, samples: parsed.sampleCount, metrics: out.metrics, derived: out.derivedCount, skipped: out.skipped };
+        const previous = await previousOf(url);
+        const out = toOciMetrics(parsed.families, { instance: scrape.instance, scrapeTimeMs: scrape.scrapeTimeMs, previous }, topts);
+        const done: Prepared = { scrape, samples: parsed.sampleCount, metrics: out.metrics, derived: out.derivedCount, notDerived: out.notDerived, skipped: out.skipped };
+        if (out.state) done.state = out.state;
+        return done;
       } catch (e) {
         const msg = e instanceof ExpositionError ? `invalid exposition: ${e.message}` : `could not process the exposition: ${(e as Error).message}`;
-        return { scrape, samples: 0, error: msg, metrics: [], derived: 0, skipped: [] };
+        return { scrape, samples: 0, error: msg, metrics: [], derived: 0, notDerived: {}, skipped: [] };
       }
     }),
   );
@@ -234,7 +374,7 @@ function summariseTargets(prepared: Prepared[], result: PublishResult | undefine
     offset += p.metrics.length;
     const t: TargetSummary = {
       url: p.scrape.url, instance: p.scrape.instance, up: p.error === undefined, samples: p.samples,
-      durationMs: p.scrape.durationMs, series: p.metrics.length, derived: p.derived, posted, failed, undelivered, skipped: p.skipped.length,
+      durationMs: p.scrape.durationMs, series: p.metrics.length, derived: p.derived, notDerived: p.notDerived, posted, failed, undelivered, skipped: p.skipped.length,
     };
     if (p.error !== undefined) t.error = p.error;
     return t;
@@ -250,9 +390,12 @@ function summarise(
   dryRun: boolean,
   durationMs: number,
   forecast: CostForecast,
+  state: StateSummary,
 ): InvocationSummary {
   const skipped: Partial<Record<SkipReason, number>> = {};
   for (const p of prepared) for (const k of p.skipped) skipped[k.reason] = (skipped[k.reason] ?? 0) + 1;
+  const notDerived: NotDerivedCounts = {};
+  for (const p of prepared) for (const [reason, n] of Object.entries(p.notDerived) as [keyof NotDerivedCounts, number][]) notDerived[reason] = (notDerived[reason] ?? 0) + n;
   const sum = (f: (t: TargetSummary) => number) => targets.reduce((a, t) => a + f(t), 0);
   const errors = [...(data?.errors ?? []), ...(self?.errors ?? []).map((e) => ({ message: `self-metrics: ${e.message}`, metrics: e.metrics }))];
   const summary: InvocationSummary = {
@@ -262,6 +405,8 @@ function summarise(
     samples: sum((t) => t.samples),
     series: sum((t) => t.series),
     derived: sum((t) => t.derived),
+    notDerived,
+    state,
     posted: sum((t) => t.posted),
     failed: sum((t) => t.failed),
     undelivered: sum((t) => t.undelivered),

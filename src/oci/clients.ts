@@ -6,6 +6,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type * as commonT from 'oci-common';
 import type * as monitoringT from 'oci-monitoring';
+import type * as objectStorageT from 'oci-objectstorage';
 import type * as secretsT from 'oci-secrets';
 import { ConfigError, type Settings } from '../config/settings';
 import { NodeHttpClient } from './node-http-client';
@@ -117,5 +118,18 @@ export function createSecretsClient(auth: OciAuth, settings: Pick<Settings, 'sec
   const secrets = require('oci-secrets') as typeof secretsT;
   const client = new secrets.SecretsClient({ authenticationDetailsProvider: auth.provider }, clientConfiguration());
   client.endpoint = settings.secretsEndpoint ?? secretsEndpoint(auth.regionId);
+  return client;
+}
+
+/** The Object Storage endpoint for a region. */
+export function objectStorageEndpoint(regionId: string): string {
+  return loadCommon().EndpointBuilder.createEndpointFromRegionId('https://objectstorage.{region}.{secondLevelDomain}', regionId, '');
+}
+
+/** An ObjectStorageClient pointed at the regional endpoint (or the override); loaded only when the state is on. */
+export function createObjectStorageClient(auth: OciAuth, settings: Pick<Settings, 'objectStorageEndpoint'>): objectStorageT.ObjectStorageClient {
+  const objectStorage = require('oci-objectstorage') as typeof objectStorageT;
+  const client = new objectStorage.ObjectStorageClient({ authenticationDetailsProvider: auth.provider }, clientConfiguration());
+  client.endpoint = settings.objectStorageEndpoint ?? objectStorageEndpoint(auth.regionId);
   return client;
 }

@@ -1,5 +1,8 @@
 import type { Labels, MetricFamily, SkippedSample } from '../types/model';
+import type { DerivedLine } from './derive';
 import { normalizeBoundLabel } from './floats';
+
+export type { DerivedLine } from './derive';
 
 /** The dimension a bucket or quantile line adds to its series' labels. */
 export interface StructuralLabel {
@@ -27,22 +30,6 @@ export interface SampleLine {
   timestampMs?: number;
 }
 
-/**
- * A `<name>_avg` series computed from a histogram's or summary's sum and count: not a sample. It
- * exists only when `_sum` and `_count` carry the same timestamp (or none): a quotient of values
- * observed at different times would have no time of its own.
- */
-export interface DerivedLine {
-  kind: 'derived';
-  familyName: string;
-  help: string;
-  metricName: string;
-  labels: Labels;
-  sum: number;
-  count: number;
-  timestampMs?: number;
-}
-
 export type Line = SampleLine | DerivedLine;
 
 /** Common fields of every line of one family. */
@@ -59,14 +46,11 @@ function suffixedLine(f: FamilyFields, suffix: string, labels: Labels, value: nu
   return { kind: 'sample', ...f, sampleName: name, metricName: name, labels, isBucket: false, value, timestampMs };
 }
 
-/** The `_sum` and `_count` lines that are present (each at its own time), plus the derived `_avg` when both are. */
-function sumCountLines(f: FamilyFields, s: { labels: Labels; sum?: number; count?: number; sumTimestampMs?: number; countTimestampMs?: number }): Line[] {
-  const lines: Line[] = [];
+/** The `_sum` and `_count` lines that are present, each at its own time. */
+function sumCountLines(f: FamilyFields, s: { labels: Labels; sum?: number; count?: number; sumTimestampMs?: number; countTimestampMs?: number }): SampleLine[] {
+  const lines: SampleLine[] = [];
   if (s.sum !== undefined) lines.push(suffixedLine(f, '_sum', s.labels, s.sum, s.sumTimestampMs));
   if (s.count !== undefined) lines.push(suffixedLine(f, '_count', s.labels, s.count, s.countTimestampMs));
-  if (s.sum !== undefined && s.count !== undefined && s.sumTimestampMs === s.countTimestampMs) {
-    lines.push({ kind: 'derived', ...f, metricName: f.familyName + '_avg', labels: s.labels, sum: s.sum, count: s.count, timestampMs: s.countTimestampMs });
-  }
   return lines;
 }
 
@@ -78,10 +62,10 @@ function structuralLabel(key: StructuralLabel['key'], written: string, cache: Ma
 }
 
 /**
- * Every line of a family in exposition order: per series, its buckets or quantiles, then
- * `_sum`, `_count` and the derived `_avg`. Each line keeps its own timestamp.
+ * Every sample line of a family in exposition order: per series, its buckets or quantiles, then
+ * `_sum` and `_count`. Each line keeps its own timestamp. (Derived series come from derive.ts.)
  */
-export function expandFamily(family: MetricFamily): Line[] {
+export function expandFamily(family: MetricFamily): SampleLine[] {
   const f: FamilyFields = { familyName: family.name, help: family.help };
   const bounds = new Map<string, StructuralLabel>();
   switch (family.kind) {
@@ -110,7 +94,7 @@ export function expandFamily(family: MetricFamily): Line[] {
 
 /** Only the sample lines of a family (what the accounting counts). */
 export function sampleLines(family: MetricFamily): SampleLine[] {
-  return expandFamily(family).filter((l): l is SampleLine => l.kind === 'sample');
+  return expandFamily(family);
 }
 
 /** Number of exposition sample lines in a family (scrape_samples_scraped counts the same). */

@@ -2,13 +2,21 @@ import type { OciMetric, TargetReport, TransformOptions } from '../types/model';
 import { isValidDimensionKey, shortenDimensionValue, targetDimensions } from './dimensions';
 
 /** Self-metric name -> how its value is read from a target's report. */
-export const SELF_METRICS: readonly { name: string; help: string; value: (r: TargetReport) => number }[] = [
+export const SELF_METRICS: readonly { name: string; help: string; value: (r: TargetReport) => number; dimensions?: (r: TargetReport) => Record<string, string> }[] = [
   { name: 'up', help: '1 if the target was scraped successfully, 0 if not', value: (r) => (r.up ? 1 : 0) },
   { name: 'scrape_duration_seconds', help: 'Duration of the scrape in seconds', value: (r) => r.durationMs / 1000 },
   { name: 'scrape_samples_scraped', help: 'Sample lines in the exposition', value: (r) => r.samplesScraped },
   { name: 'scrape_series_posted', help: 'Series accepted by OCI Monitoring', value: (r) => r.posted },
   { name: 'scrape_series_skipped', help: 'Samples skipped by the transform', value: (r) => r.skipped },
   { name: 'scrape_series_failed', help: 'Series rejected by OCI or not delivered', value: (r) => r.failed },
+  { name: 'scrape_series_derived', help: 'Derived series (_rate, _avg, _pNN) produced from the previous scrape', value: (r) => r.derived ?? 0 },
+  // Absent (NaN) when the state is off; with a `cause` dimension when 0.
+  {
+    name: 'state_ok',
+    help: '1 if the state between invocations was read and written, 0 if not (dimension cause says why)',
+    value: (r) => (r.stateOk === undefined ? NaN : r.stateOk ? 1 : 0),
+    dimensions: (r): Record<string, string> => (r.stateOk === false ? { cause: r.stateCause ?? 'unavailable' } : {}),
+  },
 ];
 
 /** The OCI names of the self-metrics: an exposition sample may not share one of their streams. */
@@ -31,7 +39,7 @@ export function toSelfMetrics(report: TargetReport, opts: TransformOptions): Oci
     compartmentId: opts.compartmentId,
     ...(opts.resourceGroup ? { resourceGroup: opts.resourceGroup } : {}),
     name: m.name,
-    dimensions: { ...dimensions },
+    dimensions: { ...dimensions, ...m.dimensions?.(report) },
     metadata: { help: m.help },
     datapoints: [{ timestamp: new Date(report.scrapeTimeMs), value: m.value(report) }],
   }));

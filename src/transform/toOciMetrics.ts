@@ -4,7 +4,8 @@
  *
  *  1. METRICS_INCLUDE  families whose name does not match -> every sample 'filtered_by_include'
  *  2. METRICS_EXCLUDE  families whose name matches        -> every sample 'filtered_by_exclude'
- *  3. expand           families -> sample lines (+ derived `_avg` lines), exposition order
+ *  3. expand           families -> sample lines, exposition order; then the family's derived
+ *                      series (derive.ts: `_rate`, `_avg`, `_pNN` from the previous scrape)
  *  4. buckets          HISTOGRAM_BUCKETS=false            -> every `_bucket` 'histogram_buckets_disabled'
  *  5. map each line    name  -> 'invalid_metric_name'; value -> 'non_finite_value';
  *                      own timestamp outside OCI's window -> 'timestamp_out_of_window';
@@ -15,22 +16,23 @@
  *                      (OCI's "dimensions per metric group", strictest reading) -> 'too_many_dimensions'
  *
  * Accounting: every exposition sample line gets exactly one outcome, a metric or a skip, so
- *   sum(sample lines) == metrics.length - derivedCount + skipped.length.
+ *   sum(sample lines) == metrics.length - derivedCount + skipped.length;
+ * every derived series that is not produced is counted in notDerived under its reason.
  * Sample lines: scalar -> 1 per series; histogram -> each bucket + `_sum` + `_count` (those present);
  * summary -> each quantile + `_sum` + `_count` (those present).
  *
  * Mapping:
  *  - counter/gauge/untyped: `<name>`, value as exposed (counters stay cumulative).
  *  - histogram: `<name>_sum`, `<name>_count`; `<name>_bucket` + dimension `le` when
- *    HISTOGRAM_BUCKETS=true; derived `<name>_avg` = sum/count.
+ *    HISTOGRAM_BUCKETS=true; derived `<name>_avg`, `<name>_pNN` (derive.ts).
  *  - summary: `<name>` + dimension `quantile`, `<name>_sum`, `<name>_count`, derived `<name>_avg`.
+ *  - counter: derived `<name>_rate` (derive.ts).
  *  - `le` and `quantile` values are in OpenMetrics float form, as Prometheus stores them
  *    (`1` and `1.0` -> `1.0`, `0.50` -> `0.5`); text that is not a float stays as written.
- *  - derived `_avg` exists only when sum and count are both present and finite, count > 0, the
- *    quotient is finite, `_sum` and `_count` carry the same timestamp, and its name, time and
- *    dimensions are valid. It is not a sample: when it is not produced nothing is skipped. Real
- *    samples win a clash with it: a derived series whose stream equals any posted sample's stream
- *    (or an earlier derived one) is left out.
+ *  - a derived series is not a sample: when it is not produced nothing is skipped, and notDerived
+ *    says why. Real samples win a clash with it: a derived series whose stream equals any posted
+ *    sample's stream (or an earlier derived one) is left out ('duplicate_series'); one whose name,
+ *    time or dimensions are invalid, or that equals a self-metric's stream, is 'invalid_series'.
  *  - names: an injective mapping (see names.ts): `:` -> `.`, and `prom$` before a name that does
  *    not start with a letter, so distinct Prometheus names never share an OCI name; a name that is
  *    not a Prometheus name or is longer than 256 characters once mapped -> 'invalid_metric_name'.
@@ -53,14 +55,17 @@
  *    when empty. Not part of the stream identity.
  *  - order: metrics in family order, then series order (buckets/quantiles, `_sum`, `_count`,
  *    `_avg` per series); skipped grouped by step (1, 2, 4, then 5-7 in exposition order).
+ *    `_sum`, `_count`), then its derived series; skipped grouped by step (1, 2, 4, then 5-6 in
+ *    exposition order).
  */
 import type { MetricFamily, OciMetric, SkippedSample, SkipReason, TargetContext, TransformOptions, TransformResult } from '../types/model';
+import { countNotDerived, deriveTarget, type DerivedLine, type NotDerivedCounts } from './derive';
 import { buildDimensions, targetDimensions } from './dimensions';
 import { filterByExclude, filterByInclude, filterHistogramBuckets } from './filters';
 import { OCI_LIMITS } from './limits';
 import { metadataFor } from './metadata';
 import { sanitizeMetricName } from './names';
-import { expandFamily, skippedSample, type DerivedLine, type Line, type SampleLine } from './samples';
+import { expandFamily, skippedSample, type Line, type SampleLine } from './samples';
 import { SELF_METRIC_NAMES, selfDimensions } from './selfMetrics';
 import { datapointTimestampMs } from './timestamps';
 
@@ -78,7 +83,7 @@ interface Rejected {
   skip: SkippedSample;
 }
 
-/** Outcome of mapping one line; 'none' is a derived line that yields nothing (not a skip). */
+/** Outcome of mapping one line; 'none' is a derived line whose name or dimensions are invalid (not a skip). */
 type Mapped = Candidate | Rejected | { kind: 'none' };
 
 /** Everything a line's mapping needs that is the same for every line of the target. */
@@ -183,22 +188,14 @@ function mapSample(ctx: MappingContext, line: SampleLine): Mapped {
   return candidate(ctx, line, name, dims.dimensions, line.value, timestampMs);
 }
 
-/** sum/count when it is a meaningful finite average, else undefined. */
-export function averageOf(sum: number, count: number): number | undefined {
-  if (!Number.isFinite(sum) || !Number.isFinite(count) || count <= 0) return undefined;
-  const avg = sum / count;
-  return Number.isFinite(avg) ? avg : undefined;
-}
-
-/** Maps a derived `_avg` line; it yields nothing (not a skip) when it cannot be posted. */
+/** Maps a derived line; it yields nothing (not a skip) when its name or dimensions are invalid. */
 function mapDerived(ctx: MappingContext, line: DerivedLine): Mapped {
-  const avg = averageOf(line.sum, line.count);
   const name = ociName(ctx, line.metricName);
   const timestampMs = datapointTimestampMs(line.timestampMs, ctx.scrapeTimeMs);
-  if (avg === undefined || name === undefined || timestampMs === undefined) return { kind: 'none' };
+  if (name === undefined || timestampMs === undefined || !Number.isFinite(line.value)) return { kind: 'none' };
   const dims = buildDimensions(line.labels, addedDimensionsFor(ctx, line));
   if (!dims.ok || (SELF_METRIC_NAMES.has(name) && sameDimensions(dims.dimensions, ctx.selfDimensions))) return { kind: 'none' };
-  return candidate(ctx, line, name, dims.dimensions, avg, timestampMs);
+  return candidate(ctx, line, name, dims.dimensions, line.value, timestampMs);
 }
 
 /** Maps one line to a candidate metric, a skip, or nothing. */
@@ -267,6 +264,8 @@ interface Resolution {
   sampleStreams: StreamSet;
   /** Dimension keys used per metric name (OCI's metric group), over everything posted. */
   groups: MetricGroups;
+  /** Derived series not produced, by reason. */
+  notDerived: NotDerivedCounts;
 }
 
 /**
@@ -304,7 +303,10 @@ function admit(res: Resolution, mapped: Mapped): void {
     res.skipped.push(mapped.skip);
     return;
   }
-  if (mapped.kind !== 'metric') return;
+  if (mapped.kind !== 'metric') {
+    countNotDerived(res.notDerived, 'invalid_series');
+    return;
+  }
   if (mapped.sample === undefined) {
     res.derivedAt.push(res.ordered.length);
     res.ordered.push(mapped.metric);
@@ -333,8 +335,13 @@ function resolveDerived(res: Resolution): { metrics: OciMetric[]; derivedCount: 
   const derivedStreams = new StreamSet();
   for (const i of res.derivedAt) {
     const m = res.ordered[i]!;
-    if (res.sampleStreams.has(m) || derivedStreams.has(m) || !res.groups.fits(m)) {
+    if (res.sampleStreams.has(m) || derivedStreams.has(m)) {
       dropped.add(i);
+      countNotDerived(res.notDerived, 'duplicate_series');
+    } else if (!res.groups.fits(m)) {
+      // More than 20 dimension keys over the streams of its name: OCI would reject it.
+      dropped.add(i);
+      countNotDerived(res.notDerived, 'invalid_series');
     } else {
       derivedStreams.add(m);
       res.groups.add(m);
@@ -357,18 +364,23 @@ export function toOciMetrics(families: MetricFamily[], target: TargetContext, op
     metadata: new Map(),
     selfDimensions: selfDimensions(target.instance, opts.extraDimensions),
   };
-  const res: Resolution = { ordered: [], derivedAt: [], skipped: [], sampleStreams: new StreamSet(), groups: new MetricGroups() };
+  const res: Resolution = { ordered: [], derivedAt: [], skipped: [], sampleStreams: new StreamSet(), groups: new MetricGroups(), notDerived: {} };
+  const derivation = opts.derive ? deriveTarget(notExcluded.kept, target.previous, target.scrapeTimeMs, opts.derive) : undefined;
+  if (derivation) res.notDerived = derivation.notDerived;
   const bucketSkips: SkippedSample[] = [];
   // One family at a time: its lines and mapping results are garbage before the next one is expanded.
   for (const family of notExcluded.kept) {
     const lines = filterHistogramBuckets(expandFamily(family), opts.histogramBuckets);
     for (const skip of lines.skipped) bucketSkips.push(skip);
     for (const line of lines.kept) admit(res, mapLine(ctx, line));
+    for (const line of derivation?.byFamily.get(family) ?? []) admit(res, mapLine(ctx, line));
   }
   const resolved = resolveDerived(res);
   return {
     metrics: resolved.metrics,
     derivedCount: resolved.derivedCount,
+    notDerived: res.notDerived,
+    ...(derivation?.state ? { state: derivation.state } : {}),
     skipped: [...included.skipped, ...notExcluded.skipped, ...bucketSkips, ...res.skipped],
   };
 }

@@ -2,6 +2,8 @@
  * The data model shared by the pipeline stages: scrape -> parse -> transform -> publish.
  * Plain data only; no behaviour lives here.
  */
+import type { DeriveOptions, NotDerivedCounts, PreviousScrape } from '../transform/derive';
+import type { TargetState } from './state';
 
 /** Label name -> value, as exposed by the target (after unescaping). */
 export type Labels = Record<string, string>;
@@ -92,6 +94,11 @@ export interface OciMetric {
 
 /** The per-target facts the transform needs; it does no I/O itself. */
 export interface TargetContext {
+  /**
+   * The target's previous scrape for the derived series; undefined = none yet (first scrape);
+   * 'state_off'/'state_failed' = no state to use (nothing derived, no state returned).
+   */
+  previous?: PreviousScrape;
   /** host:port of the target, used as the `instance` dimension. */
   instance: string;
   /** Timestamp of the scrape (ms since epoch); one per target for all of its samples. */
@@ -107,13 +114,19 @@ export interface TransformOptions {
   include?: RegExp;
   exclude?: RegExp;
   histogramBuckets: boolean;
+  /** Derived series (rate, avg, quantiles); undefined = none. */
+  derive?: DeriveOptions;
 }
 
 /** Output of the transform for one target. */
 export interface TransformResult {
   metrics: OciMetric[];
-  /** How many of `metrics` are derived (`_avg`) rather than one exposition sample each. */
+  /** How many of `metrics` are derived (`_rate`, `_avg`, `_pNN`) rather than one exposition sample each. */
   derivedCount: number;
+  /** Derived series not produced, by reason. */
+  notDerived: NotDerivedCounts;
+  /** This scrape's state for the next invocation (when derivation is on and state is usable). */
+  state?: TargetState;
   skipped: SkippedSample[];
 }
 
@@ -127,4 +140,10 @@ export interface TargetReport {
   posted: number;
   skipped: number;
   failed: number;
+  /** Derived series produced (`_rate`, `_avg`, `_pNN`); 0 when absent. */
+  derived?: number;
+  /** Whether the state store worked this invocation; undefined when it is off. */
+  stateOk?: boolean;
+  /** Why it did not (a StateFailureCause), when stateOk is false. */
+  stateCause?: string;
 }

@@ -1,0 +1,97 @@
+/**
+ * The state in an OCI Object Storage object: GetObject once per invocation, PutObject with
+ * If-Match (If-None-Match: * when there is no object yet); a 412 is a precondition failure.
+ * Errors become StateError with the cause and, for 404/authorization errors, the IAM statement to add.
+ */
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type * as objectStorageT from 'oci-objectstorage';
+import { safeMessage, withCallSignal } from '../oci/clients';
+import { StateError } from './errors';
+import type { BlobBackend } from './store';
+
+/** The name of a function's state object: a hash of what identifies its targets and metrics, so functions with other targets never share it. */
+export function stateObjectName(endpoints: readonly URL[], namespace: string, compartmentId: string | undefined): string {
+  const identity = JSON.stringify([endpoints.map((u) => u.href).sort(), namespace, compartmentId ?? '']);
+  return `prom2oci/state-${createHash('sha256').update(identity).digest('hex').slice(0, 32)}.json.gz`;
+}
+
+/** The policy statement that grants exactly what the state needs (read, create, overwrite objects of the bucket). */
+export function statePolicyStatement(bucket: string): string {
+  return (
+    `Allow dynamic-group <the function's dynamic group> to manage objects in compartment <the bucket's compartment> ` +
+    `where all {target.bucket.name = '${bucket}', any {request.permission = 'OBJECT_READ', request.permission = 'OBJECT_CREATE', request.permission = 'OBJECT_OVERWRITE'}}`
+  );
+}
+
+/** An SDK error's HTTP status and service code, when it has them. */
+function statusOf(e: unknown): { status?: number; code?: string } {
+  if (typeof e !== 'object' || e === null) return {};
+  const r = e as { statusCode?: unknown; serviceCode?: unknown };
+  return { status: typeof r.statusCode === 'number' ? r.statusCode : undefined, code: typeof r.serviceCode === 'string' ? r.serviceCode : undefined };
+}
+
+/** Reads a GetObject body (a web or Node stream) into bytes. */
+async function readBody(value: Readable | ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of value as AsyncIterable<Uint8Array | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
+
+/** A backend over one object of a bucket. */
+export function objectStorageBackend(client: objectStorageT.ObjectStorageClient, where: { namespace: string; bucket: string; objectName: string }): BlobBackend {
+  const { namespace, bucket, objectName } = where;
+  const shown = `oci://${bucket}@${namespace}/${objectName}`;
+  /** A StateError for a failed call, naming what to do. */
+  const failure = (action: 'read' | 'write', e: unknown, signal: AbortSignal): StateError => {
+    if (signal.aborted) return new StateError('timeout', `the state ${action} of ${shown} got no answer in time`);
+    const { status, code } = statusOf(e);
+    const said = `${status ?? ''} ${code ?? ''}`.trim();
+    if (status === 404) {
+      return new StateError(
+        'not_authorized_or_not_found',
+        `Object Storage answered ${said} to the state ${action} of ${shown}: the bucket does not exist in namespace ${namespace}, or the function may not use it; create the bucket, or add the policy statement`,
+        statePolicyStatement(bucket),
+      );
+    }
+    if (status === 401 || status === 403) {
+      return new StateError('not_authorized', `Object Storage refused the state ${action} of ${shown} (${said}): add the policy statement`, statePolicyStatement(bucket));
+    }
+    return new StateError('unavailable', `the state ${action} of ${shown} failed: ${status !== undefined ? `${said}: ` : ''}${safeMessage(e)}`);
+  };
+  return {
+    where: shown,
+    async get(signal) {
+      try {
+        const response = await withCallSignal(signal, async () => {
+          const r = await client.getObject({ namespaceName: namespace, bucketName: bucket, objectName });
+          return { etag: r.eTag, bytes: await readBody(r.value) };
+        });
+        return response;
+      } catch (e) {
+        const { status, code } = statusOf(e);
+        if (status === 404 && code !== 'BucketNotFound' && !signal.aborted) return undefined; // no state yet
+        throw failure('read', e, signal);
+      }
+    },
+    async put(bytes, expectedEtag, signal) {
+      try {
+        await withCallSignal(signal, () =>
+          client.putObject({
+            namespaceName: namespace,
+            bucketName: bucket,
+            objectName,
+            putObjectBody: Buffer.from(bytes),
+            contentLength: bytes.length,
+            contentType: 'application/gzip',
+            ...(expectedEtag === undefined ? { ifNoneMatch: '*' } : { ifMatch: expectedEtag }),
+          }),
+        );
+        return true;
+      } catch (e) {
+        if (statusOf(e).status === 412 && !signal.aborted) return false;
+        throw failure('write', e, signal);
+      }
+    },
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * The state kept between invocations: plain data, no behaviour. The transform reads a target's
+ * previous scrape from it and returns this scrape's; the store (src/state) persists documents.
+ */
+
+/**
+ * One metric family of a target's previous scrape, only what the derivations need.
+ * Values are `null` where the exposition had none or a non-finite one.
+ */
+export interface FamilyState {
+  /** 'c' counter, 'h' histogram, 's' summary: a family whose kind changed is not derived from. */
+  k: 'c' | 'h' | 's';
+  /** Histograms: the bucket bounds (`le` in OpenMetrics float form) of the family's first series. */
+  le?: string[];
+  /**
+   * Labels key (see labelsKey) -> values: counter [value]; summary [sum, count];
+   * histogram [sum, count, ...bucket counts in the order of `le` (or of `sl` for that series)].
+   */
+  s: Record<string, (number | null)[]>;
+  /** Histograms: labels key -> bucket bounds of a series whose bounds differ from `le`. */
+  sl?: Record<string, string[]>;
+  /** Labels key -> the series' own timestamp (ms), for a series whose timestamp was not the scrape time. */
+  ts?: Record<string, number>;
+}
+
+/** The previous scrape of one target. */
+export interface TargetState {
+  /** Scrape time (ms since epoch). */
+  t: number;
+  /** Family name -> its state. */
+  f: Record<string, FamilyState>;
+}
+
+/** The current version of StateDocument; a document with another version is not read or overwritten. */
+export const STATE_VERSION = 1;
+/** Marks a document as ours: an object without it is foreign and left alone. */
+export const STATE_FORMAT = 'prom2oci-state';
+
+/**
+ * Everything kept between invocations of one function, in sections. `targets` holds the previous
+ * scrape per target (key: targetStateKey of its URL); more sections may be added beside it.
+ */
+export interface StateDocument {
+  format: typeof STATE_FORMAT;
+  version: typeof STATE_VERSION;
+  /** Target key -> its previous scrape. */
+  targets: Record<string, TargetState>;
+}
+
+/** An empty document. */
+export function emptyStateDocument(): StateDocument {
+  return { format: STATE_FORMAT, version: STATE_VERSION, targets: {} };
+}
+
+/** Why a derived series was not produced this invocation. */
+export type NotDerivedReason =
+  /** The series (or the target) has no previous scrape. */
+  | 'first_scrape'
+  /** The previous scrape is older than STATE_MAX_AGE_SECONDS. */
+  | 'stale_state'
+  /** No state store is configured (STATE_BUCKET unset). */
+  | 'state_off'
+  /** The state could not be read (the response's `state.error` says why). */
+  | 'state_failed'
+  /** A histogram/summary with no observation in the interval: no average or quantile exists. */
+  | 'no_observations'
+  /** This scrape's timestamp is not after the previous one. */
+  | 'no_interval'
+  /** A value needed (this scrape's or the previous one) is missing or not finite. */
+  | 'missing_value'
+  /** The derived name or dimensions are not valid for OCI. */
+  | 'invalid_series'
+  /** The derived stream equals an exposition sample's or an earlier derived one's. */
+  | 'duplicate_series';
