@@ -39,6 +39,12 @@ locals {
     DRY_RUN                                = tostring(var.dry_run)
     FORECAST_PRICE_PER_MILLION_DATAPOINTS  = var.forecast_price_per_million_datapoints
     FORECAST_FREE_DATAPOINTS_PER_MONTH     = tostring(var.forecast_free_datapoints_per_month)
+    DERIVED_SERIES                         = var.derived_series
+    HISTOGRAM_QUANTILES                    = var.histogram_quantiles
+    STATE_BUCKET                           = var.state_bucket
+    OBJECT_STORAGE_NAMESPACE               = var.object_storage_namespace
+    OCI_OBJECT_STORAGE_ENDPOINT            = var.oci_object_storage_endpoint
+    STATE_MAX_AGE_SECONDS                  = tostring(var.state_max_age_seconds)
   }
 
   # Only non-empty values: an unset optional setting stays unset (the function treats empty and

@@ -278,6 +278,42 @@ variable "forecast_free_datapoints_per_month" {
   default     = 0
 }
 
+variable "derived_series" {
+  description = "DERIVED_SERIES: derived series produced from the previous scrape (any of rate, avg, quantiles, comma-separated, or none). Each is one more metric stream per source series."
+  type        = string
+  default     = "rate,avg,quantiles"
+}
+
+variable "histogram_quantiles" {
+  description = "HISTOGRAM_QUANTILES: quantiles posted per histogram as <name>_pNN (0.99 -> _p99, 0.999 -> _p99_9)."
+  type        = string
+  default     = "0.5,0.9,0.99"
+}
+
+variable "state_bucket" {
+  description = "STATE_BUCKET: Object Storage bucket keeping the previous scrape between invocations (for the derived series). Empty = state off: nothing is derived."
+  type        = string
+  default     = ""
+}
+
+variable "object_storage_namespace" {
+  description = "OBJECT_STORAGE_NAMESPACE: the tenancy's Object Storage namespace of state_bucket (`oci os ns get`)."
+  type        = string
+  default     = ""
+}
+
+variable "oci_object_storage_endpoint" {
+  description = "OCI_OBJECT_STORAGE_ENDPOINT: override of the Object Storage endpoint. Empty = the region's."
+  type        = string
+  default     = ""
+}
+
+variable "state_max_age_seconds" {
+  description = "STATE_MAX_AGE_SECONDS: a previous scrape older than this is not derived from."
+  type        = number
+  default     = 300
+}
+
 # ---------------------------------------------------------------------------------------------
 # The function resource
 # ---------------------------------------------------------------------------------------------

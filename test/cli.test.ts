@@ -163,14 +163,42 @@ describe('once', () => {
     const skipped = Object.values(s.skipped).reduce((a, b) => a + (b ?? 0), 0);
     assert.equal(s.samples, s.series - s.derived + skipped, 'samples = series - derived + skipped');
     assert.equal(s.skippedSamples?.length, skipped);
-    const data = s.metricData!.filter((m) => !['up', 'scrape_duration_seconds', 'scrape_samples_scraped', 'scrape_series_posted', 'scrape_series_skipped', 'scrape_series_failed'].includes(m.name));
+    const data = s.metricData!.filter((m) => !['up', 'scrape_duration_seconds', 'scrape_samples_scraped', 'scrape_series_posted', 'scrape_series_skipped', 'scrape_series_failed', 'scrape_series_derived'].includes(m.name));
     assert.equal(data.length, s.series);
     const names = new Set(data.map((m) => m.name));
-    for (const n of ['http_requests_total', 'http_request_duration_seconds_sum', 'http_request_duration_seconds_count', 'http_request_duration_seconds_avg', 'external_call_latency_ms_count', 'orders_created_total', 'orders_success_total', 'orders_failed_total', 'payments_processed_total', 'service_restarts_total', 'simulated_latency_ms', 'process_cpu_seconds_total']) {
+    for (const n of ['http_requests_total', 'http_request_duration_seconds_sum', 'http_request_duration_seconds_count', 'external_call_latency_ms_count', 'orders_created_total', 'orders_success_total', 'orders_failed_total', 'payments_processed_total', 'service_restarts_total', 'simulated_latency_ms', 'process_cpu_seconds_total']) {
       assert.ok(names.has(n), `would post ${n}`);
     }
+    assert.equal(s.derived, 0, 'no state (no --state-file, no STATE_BUCKET): nothing derived');
+    assert.ok((s.notDerived.state_off ?? 0) > 0 && Object.keys(s.notDerived).length === 1, JSON.stringify(s.notDerived));
+    assert.equal(s.state.enabled, false);
     assert.ok(s.metricData!.some((m) => m.name === 'up' && m.datapoints[0]!.value === 1));
     assert.ok(data.every((m) => m.namespace === 'bharatmart' && m.dimensions.instance === new URL(shop.url).host));
+  });
+
+  test('--state-file keeps the previous scrape between runs: the second run derives rates, averages and percentiles', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'prom2oci-cli-state-'));
+    try {
+      const file = path.join(dir, 'state.gz');
+      const first = JSON.parse((await runCli(['once', '--dry-run', '--json', '--endpoint', shop.url, '--state-file', file])).stdout) as InvocationSummary;
+      assert.equal(first.derived, 0);
+      assert.ok((first.notDerived.first_scrape ?? 0) > 0, JSON.stringify(first.notDerived));
+      assert.equal(first.state.read, 'empty');
+      assert.equal(first.state.written, true, 'a local state file is written in a dry run too');
+      for (let i = 0; i < 5; i++) await fetch(`${shop.baseUrl}/api/products`); // observations between the two scrapes
+      const r = await runCli(['once', '--dry-run', '--json', '--endpoint', shop.url, '--state-file', file]);
+      assert.equal(r.code, 0, r.stderr);
+      const second = JSON.parse(r.stdout) as InvocationSummary;
+      assert.equal(second.state.read, 'ok');
+      assert.ok(second.derived > 0);
+      const names = new Set(second.metricData!.map((m) => m.name));
+      for (const n of ['http_requests_total_rate', 'orders_created_total_rate', 'http_request_duration_seconds_p99', 'http_request_duration_seconds_p50']) assert.ok(names.has(n), `derives ${n}`);
+      const skipped = Object.values(second.skipped).reduce((a, b) => a + (b ?? 0), 0);
+      assert.equal(second.samples, second.series - second.derived + skipped);
+      assert.match((await runCli(['once', '--dry-run', '--endpoint', shop.url, '--state-file', file])).stdout, /^state: file .*: read ok, written/m);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('--dry-run prints a table and one line per metric object', async () => {

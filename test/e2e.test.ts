@@ -55,7 +55,8 @@ describe('function end to end (Fn socket protocol, RP auth, emulator)', () => {
       assert.equal(m.namespace, 'bharatmart');
     }
     assert.equal(byName('http_request_duration_seconds_count').length, durSum.length);
-    assert.ok(byName('http_request_duration_seconds_avg').length > 0);
+    assert.equal(byName('http_request_duration_seconds_avg').length, 0, 'no lifetime average; without STATE_BUCKET nothing is derived');
+    assert.ok((s.notDerived.state_off ?? 0) > 0, JSON.stringify(s.notDerived));
     assert.equal(byName('http_request_duration_seconds_bucket').length, 0, 'buckets only with HISTOGRAM_BUCKETS=true');
     assert.ok((s.skipped.histogram_buckets_disabled ?? 0) > 0);
     const up = byName('up');
@@ -95,7 +96,7 @@ describe('function end to end (Fn socket protocol, RP auth, emulator)', () => {
     assert.equal(s.dryRun, true);
     assert.equal(stack.emulator.counters.calls, 0, 'nothing reached OCI');
     assert.ok(s.metricData.length > 0);
-    assert.equal(s.metricData.length, s.series + s.targets.length * 6, 'data series plus six self-metrics per target');
+    assert.equal(s.metricData.length, s.series + s.targets.length * 7, 'data series plus seven self-metrics per target (state_ok only with a state store)');
     assert.equal(s.skippedSamples!.length, s.targets[0]!.skipped);
     assertAccounted(s);
     // The cost forecast counts exactly the objects it would post.

@@ -33,6 +33,12 @@ const BAD: Record<string, string[]> = {
   DRY_RUN: ['perhaps'],
   FORECAST_PRICE_PER_MILLION_DATAPOINTS: ['cheap', '-1'],
   FORECAST_FREE_DATAPOINTS_PER_MONTH: ['-5', 'lots'],
+  DERIVED_SERIES: ['rates', 'none,rate'],
+  HISTOGRAM_QUANTILES: ['99', '0.5,0.50', '-0.1'],
+  STATE_BUCKET: ['my bucket'],
+  OBJECT_STORAGE_NAMESPACE: ['My-Namespace'],
+  OCI_OBJECT_STORAGE_ENDPOINT: ['objectstorage'],
+  STATE_MAX_AGE_SECONDS: ['0', '5m'],
 };
 
 describe('reliability: bad configuration and bad invocations', () => {

@@ -164,7 +164,7 @@ describe('reliability: scrape faults through the function process', () => {
     assert.equal(logged.level, 'error');
     assert.equal(logged.series, 0);
     assert.equal(logged.posted + logged.failed + logged.undelivered, 0);
-    assert.deepEqual(logged.selfMetrics, { posted: 12, failed: 0 }, 'six self-metrics per target were posted');
+    assert.deepEqual(logged.selfMetrics, { posted: 14, failed: 0 }, 'seven self-metrics per target were posted');
     assert.equal(fn.alive, true);
   });
 });
