@@ -10,7 +10,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseTfFile, type HclBody, type TfFile } from './helpers/tflint';
+import { parsePolicyStatement, parseTfFile, policyStatements, type HclBody, type TfFile } from './helpers/tflint';
 
 const ROOT = path.join(__dirname, '..');
 const FIXTURES = path.join(__dirname, 'fixtures', 'docs');
@@ -131,6 +131,31 @@ function checkOperatorPermissions(text: string, needs: string[]): string[] {
   return problems;
 }
 
+/** The rows `| `Allow ...` | reason |` of a markdown table: statement and reason. */
+function statementRows(markdown: string): { statement: string; reason: string }[] {
+  return [...markdown.matchAll(/^\| `(Allow [^`]+)` \| (.*) \|\s*$/gm)].map((m) => ({ statement: m[1]!, reason: m[2]!.trim() }));
+}
+
+/** What a statement grants, without names: subject kind, verb, resource, location kind, conditions (literal values kept). */
+function statementShape(statement: string): string {
+  const p = parsePolicyStatement(statement.replace(/<[^>]*>/g, '${x}'));
+  if (!p) return `unparsable: ${statement}`;
+  const conditions = p.conditions.map((c) => `${c.variable} ${c.operator} ${c.value === '<expr>' ? '*' : c.value}`).sort();
+  return `${p.subject.split(' ')[0]} ${p.verb} ${p.resource} in ${p.location.split(' ').slice(0, 2).join(' ')}${conditions.length ? ` where ${conditions.join(', ')}` : ''}`;
+}
+
+/** Problems of a README IAM table against the module's policies: the same statements, each with a one-line, link-free reason. */
+function checkIamTable(markdown: string, tfFiles: TfFile[]): string[] {
+  const rows = statementRows(markdown);
+  const documented = rows.map((r) => statementShape(r.statement)).sort();
+  const granted = policyStatements(tfFiles).flatMap((p) => p.statements).map(statementShape).sort();
+  const problems: string[] = [];
+  for (const g of granted) if (!documented.includes(g)) problems.push(`the module grants "${g}", which the table does not show`);
+  for (const d of documented) if (!granted.includes(d)) problems.push(`the table shows "${d}", which the module does not grant`);
+  for (const r of rows) if (r.reason.length < 10 || /https?:\/\//.test(r.reason)) problems.push(`"${r.statement}" needs a one-line reason without links`);
+  return problems;
+}
+
 let files: TfFile[];
 before(async () => {
   const dir = path.join(ROOT, 'terraform');
@@ -180,5 +205,21 @@ describe('terraform/README.md: the operator permissions are complete', () => {
 
   test('negative: a resource type nobody listed a permission for', () => {
     assert.match(checkOperatorPermissions('', ['resource oci_kms_vault']).join(), /no operator permission known/);
+  });
+});
+
+describe('README and terraform/README.md: the IAM tables show exactly what the module grants', () => {
+  test('README "IAM: each statement and why"', () => {
+    assert.deepEqual(checkIamTable(section(read('README.md'), '### IAM: each statement and why'), files), []);
+  });
+
+  test('terraform/README.md "IAM: every statement and what it is for"', () => {
+    assert.deepEqual(checkIamTable(section(read('terraform/README.md'), '## IAM: every statement and what it is for'), files), []);
+  });
+
+  test('negative: the former table (target.function.id in the schedule statement)', () => {
+    const problems = checkIamTable(readFileSync(path.join(FIXTURES, 'old-iam-table.md'), 'utf8'), files).join('\n');
+    assert.match(problems, /target\.function\.id = \*", which the module does not grant/);
+    assert.match(problems, /the module grants "any-user use fn-invocation in compartment id where request\.principal\.id = \*, request\.principal\.type = resourceschedule", which the table does not show/);
   });
 });
