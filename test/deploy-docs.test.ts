@@ -98,6 +98,8 @@ const OPERATOR_GRANTS: { needs: RegExp; grants: string[] }[] = [
   { needs: /^resource oci_logging_/, grants: ['manage logging-family'] },
   { needs: /^resource oci_resource_scheduler_/, grants: ['manage resource-schedule-family'] },
   { needs: /^data oci_vault_secret$/, grants: ['read secrets'] },
+  { needs: /^resource oci_objectstorage_bucket$/, grants: ['manage buckets'] },
+  { needs: /^data oci_objectstorage_namespace$/, grants: ['read objectstorage-namespaces in tenancy'] },
   { needs: /^cli oci os ns get$/, grants: ['read objectstorage-namespaces in tenancy'] },
   { needs: /^cli oci artifacts container repository create$/, grants: ['manage repos'] },
   { needs: /^cli docker (buildx build|push)$/, grants: ['manage repos'] },
