@@ -67,7 +67,7 @@ resource "oci_identity_policy" "schedule_invoke" {
 
   compartment_id = var.tenancy_ocid
   name           = "${var.name_prefix}-schedule-invoke"
-  description    = "${var.name_prefix}: the every-minute schedule may invoke functions in the ${var.function_name} compartment"
+  description    = "${var.name_prefix}: the every-minute schedule may invoke functions in the compartment of ${var.function_name}"
   freeform_tags  = var.freeform_tags
   statements = [
     "Allow any-user to use fn-invocation in compartment id ${local.resources_compartment_ocid} where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.every_minute[0].id}'}",
