@@ -27,10 +27,12 @@ describe('reliability: the invocation deadline', () => {
 
   test('a slow emulator: new work stops in time, the summary arrives before the deadline, the rest is undelivered', async () => {
     fx.stack.emulator.reset();
-    fx.stack.emulator.options.latencyMs = 600;
+    // 60 calls at 1.5 s each, two at a time, need 45 s: a 12 s deadline cuts them off even when a busy
+    // machine spends several seconds scraping, parsing and loading the SDK first.
+    fx.stack.emulator.options.latencyMs = 1500;
     try {
       const fn = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url('/ok?n=3000'), POST_CONCURRENCY: '2', POST_CALLS_PER_SECOND: '200' });
-      const { res, marginMs, deadlineMs } = await invokeWithDeadline(fn, 5000);
+      const { res, marginMs, deadlineMs } = await invokeWithDeadline(fn, 12_000);
       const s = summaryOf(res);
       assertAccounted(s, 'slow emulator');
       assert.equal(s.ok, true, 'partial success');
@@ -57,7 +59,8 @@ describe('reliability: the invocation deadline', () => {
     fx.stack.emulator.options.rateLimitPerSecond = 2;
     try {
       const fn = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url('/ok?n=2000'), POST_CONCURRENCY: '8', POST_CALLS_PER_SECOND: '200' });
-      const { res, deadlineMs } = await invokeWithDeadline(fn, 6000);
+      // 40 calls at 2 per second need 20 s; 10 s leaves room for a slow start on a busy machine.
+      const { res, deadlineMs } = await invokeWithDeadline(fn, 10_000);
       const s = summaryOf(res);
       assertAccounted(s, 'throttling emulator');
       assert.ok(fx.stack.emulator.calls.every((c) => c.time < deadlineMs - 1000), 'no call started in the last second before the deadline');
