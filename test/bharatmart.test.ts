@@ -67,6 +67,15 @@ function labelSets(samples: Sample[], name: string): Set<string> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Polls until `ready()` holds: traffic is an event to wait for, not a time window (a busy machine is slow). */
+async function waitFor(ready: () => boolean | Promise<boolean>, what: string, limitMs = 60_000): Promise<void> {
+  const until = Date.now() + limitMs;
+  while (!(await ready())) {
+    if (Date.now() > until) throw new Error(`timed out after ${limitMs} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
 test('/metrics exposes every BharatMart metric with the right type and labels after some traffic', async (t) => {
   const bm = await startBharatMart({ traffic: { intervalMs: 20 }, seed: 7 });
   t.after(() => bm.stop());
@@ -75,7 +84,12 @@ test('/metrics exposes every BharatMart metric with the right type and labels af
   // A few known requests on top of the generated traffic.
   assert.equal((await request(`${bm.baseUrl}/api/orders`, { method: 'POST', body: { productId: 3, quantity: 1 } })).status >= 200, true);
   assert.equal((await request(`${bm.baseUrl}/api/nope`)).status, 404);
-  await sleep(1500);
+  const routesNeeded = ['GET /api/products', 'GET /api/products/:id', 'POST /api/orders', 'GET /api/health', 'GET not_found'];
+  await waitFor(async () => {
+    const requests = (await scrape(bm.url)).samples.filter((s) => s.name === 'http_requests_total');
+    const seen = new Set(requests.map((s) => `${s.labels.method} ${s.labels.route}`));
+    return total(requests, 'http_requests_total') >= 20 && routesNeeded.every((r) => seen.has(r));
+  }, 'traffic on every route');
   const { types, samples, contentType } = await scrape(bm.url);
   assert.match(contentType, /^text\/plain; version=0\.0\.4/);
 
@@ -109,7 +123,7 @@ test('/metrics exposes every BharatMart metric with the right type and labels af
 
   const requests = samples.filter((s) => s.name === 'http_requests_total');
   const routes = new Set(requests.map((s) => `${s.labels.method} ${s.labels.route}`));
-  for (const r of ['GET /api/products', 'GET /api/products/:id', 'POST /api/orders', 'GET /api/health', 'GET not_found']) assert.ok(routes.has(r), `route ${r} in ${[...routes].join(', ')}`);
+  for (const r of routesNeeded) assert.ok(routes.has(r), `route ${r} in ${[...routes].join(', ')}`);
   assert.ok(requests.some((s) => s.labels.status_code === '404'), '404s recorded');
   assert.ok(requests.some((s) => s.labels.method === 'POST'), 'POSTs recorded');
 
@@ -131,10 +145,11 @@ test('/metrics exposes every BharatMart metric with the right type and labels af
 test('counters grow between two scrapes while traffic runs', async (t) => {
   const bm = await startBharatMart({ traffic: { intervalMs: 20 } });
   t.after(() => bm.stop());
-  await sleep(300);
+  await waitFor(() => bm.requestsServed() > 0, 'the first request');
   const first = await scrape(bm.url);
   const servedFirst = bm.requestsServed();
-  await sleep(600);
+  // Two more requests than the scrape itself could account for.
+  await waitFor(() => bm.requestsServed() > servedFirst + 2, 'more traffic');
   const second = await scrape(bm.url);
   assert.ok(total(second.samples, 'http_requests_total') > total(first.samples, 'http_requests_total'));
   assert.ok(total(second.samples, 'http_request_duration_seconds_count') > total(first.samples, 'http_request_duration_seconds_count'));
@@ -235,7 +250,7 @@ test('traffic: the request mix is seeded and shaped like the lab script; stop() 
   const bm = await startBharatMart();
   t.after(() => bm.stop());
   const traffic = startTraffic(bm.baseUrl, { intervalMs: 10, seed: 5 });
-  await sleep(300);
+  await waitFor(() => traffic.sent() > 5, 'some traffic');
   await traffic.stop();
   const served = bm.requestsServed();
   assert.ok(traffic.sent() > 5, `sent ${traffic.sent()}`);
