@@ -379,6 +379,25 @@ describe('PostMetricData validation', () => {
     assert.equal((await post(client, [metric({ name: 'grp', dimensions: keys('c', 1) })])).failedMetricsCount, 0, 'reset forgets the groups');
   });
 
+  test('Datapoint.count is kept and used as the number of observations by the query API (count, sum, mean = sum / count)', async () => {
+    const minute = Math.floor(Date.now() / 60_000) * 60_000;
+    const at = (s: number) => new Date(Math.min(minute + s * 1000, Date.now()));
+    const res = await post(monitoringClient(rpProvider(rp)), [
+      metric({ name: 'weighted', datapoints: [{ timestamp: at(0), value: 10, count: 3 }, { timestamp: at(1), value: 40 }] }),
+      metric({ name: 'weighted', datapoints: [{ timestamp: at(2), value: 100, count: 6 }] }),
+    ]);
+    assert.equal(res.failedMetricsCount, 0);
+    assert.deepEqual(emu.accepted.flatMap((m) => m.datapoints.map((d) => d.count ?? 1)), [3, 1, 6]);
+    const value = async (stat: string) => {
+      const q = new URLSearchParams({ namespace: 'prom2oci_test', query: `weighted[1m].${stat}`, from: String(minute - 60_000), to: String(minute + 60_000) });
+      const body = (await (await fetch(`${emu.url}/emulator/api/query?${q}`)).json()) as { series: { points: { timestamp: number; value: number }[] }[] };
+      return body.series[0]!.points.find((p) => p.timestamp === minute)!.value;
+    };
+    assert.equal(await value('count()'), 10);
+    assert.equal(await value('sum()'), 670);
+    assert.equal(await value('mean()'), 67);
+  });
+
   test('more than 50 unique streams in one call is 400 LimitExceeded; 50, or repeats of one stream, pass', async () => {
     const client = monitoringClient(rpProvider(rp));
     const streams = (n: number): models.MetricDataDetails[] => Array.from({ length: n }, (_, i) => metric({ dimensions: { series: String(i) } }));
