@@ -354,9 +354,9 @@ describe('fuzz: distinct input series never share an OCI stream unless reported 
         const report = { instance: '127.0.0.1:9', scrapeTimeMs: SCRAPE_TIME, up: true, durationMs: 1, samplesScraped: 1, posted: 1, skipped: 0, failed: 0 };
         for (const self of toSelfMetrics(report, opts)) assert.ok(!streams.has(streamKey(self)), `exposition posted on the self-metric stream ${self.name}`);
       }),
-      { seed: SEED + 11, numRuns: 2000 },
+      { seed: SEED + 11, numRuns: 1000 },
     );
-    assert.ok(parsedOk > 1500, `parsed ${parsedOk}`);
+    assert.ok(parsedOk > 750, `parsed ${parsedOk}`);
     for (const r of ['duplicate_series', 'histogram_buckets_disabled']) assert.ok(seenReasons.has(r), `the generator produces ${r}`);
   });
 });
