@@ -17,6 +17,8 @@ import { startSchedule, type Schedule } from './schedule';
 
 /** A made-up compartment: the emulator accepts any well-formed OCID. */
 export const DEMO_COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaalocaldemoprom2ocibharatmart';
+/** The Object Storage bucket of the demo function's state (derived series). */
+export const DEMO_STATE_BUCKET = 'prom2oci-state';
 
 export interface DemoOptions {
   /** Function invocation schedule (default 60 s, like production). */
@@ -114,7 +116,12 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       }),
     });
     cleanups.push(() => emulator.close());
-    const fnEnv = { ...rp.env, OCI_MONITORING_ENDPOINT: emulator.url, METRICS_ENDPOINT: bharatmart.url, COMPARTMENT_OCID: DEMO_COMPARTMENT, METRICS_NAMESPACE: namespace };
+    // The state between invocations lives in the emulator's Object Storage, as in OCI (STATE_BUCKET).
+    emulator.objectStorage.createBucket(DEMO_STATE_BUCKET);
+    const fnEnv = {
+      ...rp.env, OCI_MONITORING_ENDPOINT: emulator.url, OCI_OBJECT_STORAGE_ENDPOINT: emulator.url, METRICS_ENDPOINT: bharatmart.url, COMPARTMENT_OCID: DEMO_COMPARTMENT, METRICS_NAMESPACE: namespace,
+      STATE_BUCKET: DEMO_STATE_BUCKET, OBJECT_STORAGE_NAMESPACE: emulator.objectStorage.namespace,
+    };
     let fn: LocalFunction | undefined;
     cleanups.push(async () => fn?.stop());
     let seq = 0;

@@ -99,7 +99,11 @@ async function main(): Promise<void> {
     log: (entry) => console.log(JSON.stringify({ time: new Date().toISOString(), ...entry })),
   });
   for (const [id, value] of Object.entries(args.secrets)) emulator.secrets.set(id, value);
-  const env: Record<string, string> = { ...(generated?.env ?? {}), OCI_MONITORING_ENDPOINT: emulator.url, OCI_SECRETS_ENDPOINT: emulator.url };
+  emulator.objectStorage.createBucket('prom2oci-state');
+  const env: Record<string, string> = {
+    ...(generated?.env ?? {}), OCI_MONITORING_ENDPOINT: emulator.url, OCI_SECRETS_ENDPOINT: emulator.url, OCI_OBJECT_STORAGE_ENDPOINT: emulator.url,
+    STATE_BUCKET: 'prom2oci-state', OBJECT_STORAGE_NAMESPACE: emulator.objectStorage.namespace,
+  };
   console.log(JSON.stringify({ event: 'emulator_started', url: emulator.url, explorer: `${emulator.url}/explorer/`, trustedIssuers: generated ? `generated in ${args.credsDir}` : args.trustIssuers.length, configKeys: Object.keys(args.configKeys), env }));
   const stop = (): void => {
     void emulator.close().then(() => process.exit(0));

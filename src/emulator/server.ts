@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { handleEmulatorApi } from './api';
+import { objectAddressOf, ObjectStorageState } from './objectStorage';
 import { AuthError, AuthKind, authKindOf, parseAuthorization, Principal, verifyRequest } from './signature';
 import { TenancyRateLimiter } from './rate-limit';
 import { MetricQuery, MetricSeries, MetricStore, StoredMetric } from './store';
@@ -57,7 +58,7 @@ export interface EmulatorOptions {
 export type Fault = { status: number; code?: string; message?: string } | { reset: true } | { hangMs: number };
 
 /** Which API a request was for. */
-export type Route = 'metrics' | 'secrets' | 'other';
+export type Route = 'metrics' | 'secrets' | 'objectstorage' | 'other';
 
 /** One request as the emulator saw it. */
 export interface CallRecord {
@@ -136,6 +137,8 @@ export interface IngestionEmulator {
   readonly deniedSecrets: Set<string>;
   /** Secret id -> number of GetSecretBundle calls for it. */
   readonly secretFetchCounts: Map<string, number>;
+  /** Object Storage: the namespace, buckets (createBucket), denied buckets and stored objects. */
+  readonly objectStorage: ObjectStorageState;
   /** Apply a fault to the next `times` calls of a route (default: PostMetricData, once). */
   enqueueFault(fault: Fault, times?: number, route?: Exclude<Route, 'other'>): void;
   /** Number of queued fault applications left for a route. */
@@ -212,6 +215,7 @@ function requestIdFor(req: IncomingMessage): string {
 function routeOf(method: string, path: string): Route {
   if (method === 'POST' && path === METRICS_PATH) return 'metrics';
   if (method === 'GET' && path.startsWith(SECRET_BUNDLE_PREFIX)) return 'secrets';
+  if ((method === 'GET' || method === 'PUT' || method === 'HEAD') && objectAddressOf(path) !== undefined) return 'objectstorage';
   return 'other';
 }
 
@@ -257,7 +261,8 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
   const secrets = new SecretStore();
   const deniedSecrets = new Set<string>();
   const secretFetchCounts = new Map<string, number>();
-  const faults: Record<Exclude<Route, 'other'>, Fault[]> = { metrics: [], secrets: [] };
+  const faults: Record<Exclude<Route, 'other'>, Fault[]> = { metrics: [], secrets: [], objectstorage: [] };
+  const objectStorage = new ObjectStorageState();
   const limiter = new TenancyRateLimiter();
   const closing = new AbortController();
   const sockets = new Set<Socket>();
@@ -411,9 +416,19 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
       if (await applyFault(route, req, res, call, callGeneration)) return;
       if (route === 'other') throw new HttpFailure(404, 'NotAuthorizedOrNotFound', `No such API: ${method} ${path}`);
       call.authKind = authKindOf(safeKeyId(req.headers.authorization));
-      const principal = authenticate(method, url, req, body);
+      // Object Storage's PutObject body is not part of the signature (the SDK streams it).
+      const principal = authenticate(method, url, req, body, route !== 'objectstorage');
       call.tenancyId = principal.tenancyId;
       call.subjectId = principal.subjectId;
+      if (route === 'objectstorage') {
+        const answer = objectStorage.handle(method, objectAddressOf(path)!, req.headers, body, new Date(options.now()));
+        call.status = answer.status;
+        if (answer.error) throw new HttpFailure(answer.status, answer.error.code, answer.error.message);
+        const payload = method === 'HEAD' ? undefined : answer.body;
+        res.writeHead(answer.status, { 'opc-request-id': call.requestId, ...(payload ? {} : { 'content-length': answer.headers['content-length'] ?? '0' }), ...answer.headers });
+        res.end(payload);
+        return;
+      }
       const out = route === 'metrics' ? { ...postMetricData(principal, body, call), headers: {} } : getSecretBundle(path, call);
       call.status = out.status;
       sendJson(res, out.status, call.requestId, out.body, out.headers);
@@ -430,9 +445,9 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
   }
 
   /** Verify the signature; any failure is a 401 NotAuthenticated with the reason. */
-  function authenticate(method: string, url: string, req: IncomingMessage, body: Buffer): Principal {
+  function authenticate(method: string, url: string, req: IncomingMessage, body: Buffer, bodySigned = true): Principal {
     try {
-      return verifyRequest({ method, url, headers: req.headers, body }, options);
+      return verifyRequest({ method, url, headers: req.headers, body }, options, { bodySigned });
     } catch (err) {
       if (err instanceof AuthError) throw new HttpFailure(401, 'NotAuthenticated', `The required information to complete authentication was not provided or was incorrect: ${err.message}`);
       throw new HttpFailure(401, 'NotAuthenticated', 'The required information to complete authentication was not provided or was incorrect');
@@ -482,6 +497,7 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     secrets,
     deniedSecrets,
     secretFetchCounts,
+    objectStorage,
     enqueueFault(fault: Fault, times = 1, route: Exclude<Route, 'other'> = 'metrics'): void {
       for (let i = 0; i < times; i++) faults[route].push(fault);
     },
@@ -499,6 +515,8 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
       groupDimensionKeys.clear();
       faults.metrics.length = 0;
       faults.secrets.length = 0;
+      faults.objectstorage.length = 0;
+      objectStorage.clearObjects();
       limiter.clear();
       secretFetchCounts.clear();
     },

@@ -1,0 +1,121 @@
+/**
+ * Object Storage as the emulator serves it: GetObject, PutObject and HeadObject on
+ * /n/{namespace}/b/{bucket}/o/{object}, with OCI's answers: ETags on every object version,
+ * If-Match / If-None-Match preconditions (412 IfMatchFailed / IfNoneMatchFailed; 304 for a GET
+ * whose If-None-Match matches), 404 BucketNotFound (also for a bucket the caller may not use: OCI
+ * does not tell the two apart) and 404 ObjectNotFound. Signatures are verified by the server
+ * before these run; PutObject's body is not part of the signature, as in OCI.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+
+/** The path prefix of the Object Storage API. */
+const PATH_RE = /^\/n\/([^/]+)\/b\/([^/]+)\/o\/(.+)$/;
+
+/** One stored object version. */
+export interface StoredObject {
+  bytes: Buffer;
+  etag: string;
+  contentType: string;
+  lastModified: Date;
+}
+
+/** A request addressed to an object. */
+export interface ObjectAddress {
+  namespace: string;
+  bucket: string;
+  object: string;
+}
+
+/** An answer: status, headers, and a body (JSON for errors, bytes for GetObject). */
+export interface ObjectAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body?: Buffer;
+  error?: { code: string; message: string };
+}
+
+/** The address of an Object Storage path, or undefined when the path is not one (or not decodable). */
+export function objectAddressOf(path: string): ObjectAddress | undefined {
+  const m = PATH_RE.exec(path);
+  if (!m) return undefined;
+  try {
+    return { namespace: decodeURIComponent(m[1]!), bucket: decodeURIComponent(m[2]!), object: decodeURIComponent(m[3]!) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Buckets and their objects, in memory. */
+export class ObjectStorageState {
+  /** The tenancy's namespace (`oci os ns get`). */
+  namespace = 'emulatorns';
+  /** bucket name -> object name -> object. */
+  readonly buckets = new Map<string, Map<string, StoredObject>>();
+  /** Buckets that exist but the caller may not use (no policy): answered like missing ones. */
+  readonly deniedBuckets = new Set<string>();
+  /** Called before a PutObject is judged: lets a test play another writer that comes first. */
+  beforePut: ((address: ObjectAddress) => void) | undefined;
+
+  /** Stores an object directly (as another writer would), with a fresh ETag; returns it. */
+  putDirect(bucket: string, object: string, bytes: Buffer, now = new Date()): StoredObject {
+    this.createBucket(bucket);
+    const stored: StoredObject = { bytes, etag: randomUUID(), contentType: 'application/octet-stream', lastModified: now };
+    this.buckets.get(bucket)!.set(object, stored);
+    return stored;
+  }
+
+  /** Creates a bucket (idempotent). */
+  createBucket(name: string): void {
+    if (!this.buckets.has(name)) this.buckets.set(name, new Map());
+  }
+
+  /** Forgets every object (buckets stay). */
+  clearObjects(): void {
+    for (const objects of this.buckets.values()) objects.clear();
+  }
+
+  /** Answers one request after authentication. */
+  handle(method: string, address: ObjectAddress, headers: Record<string, string | string[] | undefined>, body: Buffer, now: Date): ObjectAnswer {
+    const header = (name: string): string | undefined => {
+      const v = headers[name];
+      return Array.isArray(v) ? v.join(', ') : v;
+    };
+    if (address.namespace !== this.namespace) {
+      return fail(404, 'NamespaceNotFound', `You do not have authorization to perform this request, or the requested resource could not be found (namespace ${address.namespace})`);
+    }
+    const objects = this.buckets.get(address.bucket);
+    if (objects === undefined || this.deniedBuckets.has(address.bucket)) {
+      return fail(404, 'BucketNotFound', `Either the bucket named '${address.bucket}' does not exist in the namespace '${address.namespace}' or you are not authorized to access it`);
+    }
+    if (method === 'PUT') this.beforePut?.(address);
+    const current = objects.get(address.object);
+    const ifMatch = header('if-match');
+    const ifNoneMatch = header('if-none-match');
+    if (method === 'PUT') {
+      if (ifMatch !== undefined && (current === undefined || !etagMatches(ifMatch, current.etag))) {
+        return fail(412, 'IfMatchFailed', `The If-Match precondition failed: the object '${address.object}' ${current === undefined ? 'does not exist' : 'has another ETag'}`);
+      }
+      if (ifNoneMatch !== undefined && current !== undefined && (ifNoneMatch.trim() === '*' || etagMatches(ifNoneMatch, current.etag))) {
+        return fail(412, 'IfNoneMatchFailed', `The If-None-Match precondition failed: the object '${address.object}' already exists`);
+      }
+      const stored: StoredObject = { bytes: Buffer.from(body), etag: randomUUID(), contentType: header('content-type') ?? 'application/octet-stream', lastModified: now };
+      objects.set(address.object, stored);
+      return { status: 200, headers: { etag: stored.etag, 'opc-content-md5': createHash('md5').update(body).digest('base64'), 'last-modified': now.toUTCString() } };
+    }
+    if (current === undefined) return fail(404, 'ObjectNotFound', `The object '${address.object}' was not found in the bucket '${address.bucket}'`);
+    if (ifMatch !== undefined && !etagMatches(ifMatch, current.etag)) return fail(412, 'IfMatchFailed', 'The If-Match precondition failed');
+    const found = { etag: current.etag, 'content-type': current.contentType, 'content-length': String(current.bytes.length), 'last-modified': current.lastModified.toUTCString() };
+    if (ifNoneMatch !== undefined && (ifNoneMatch.trim() === '*' || etagMatches(ifNoneMatch, current.etag))) return { status: 304, headers: { etag: current.etag } };
+    return method === 'HEAD' ? { status: 200, headers: found } : { status: 200, headers: found, body: current.bytes };
+  }
+}
+
+/** True when an If-Match / If-None-Match header names the ETag (a list, quoted or not). */
+function etagMatches(header: string, etag: string): boolean {
+  return header.split(',').some((v) => v.trim().replace(/^W\//, '').replace(/^"|"$/g, '') === etag);
+}
+
+/** An error answer. */
+function fail(status: number, code: string, message: string): ObjectAnswer {
+  return { status, headers: {}, error: { code, message } };
+}
