@@ -59,13 +59,44 @@ test('the explorer page charts http_requests_total, runs MQL and shows the invoc
     await page.goto(`${demo.emulator.url}/`);
     assert.equal(page.url(), demo.explorerUrl, '/ redirects to the explorer');
 
-    // The default view: http_requests_total by route, as a rate.
-    await page.waitForFunction(() => Number(document.getElementById('chart')?.dataset.points) > 0, undefined, { timeout: 20_000 });
-    assert.equal(await page.inputValue('#mql'), 'http_requests_total[1m].groupBy(route).rate()');
-    assert.equal(await page.textContent('#chart-title'), 'http_requests_total[1m].groupBy(route).rate()');
+    // The default view: the p99 latency of the last interval by route (derived from the previous
+    // scrape kept in the emulator's Object Storage), the worst stream of each route.
+    const P99 = 'http_request_duration_seconds_p99[1m].groupBy(route).max()';
+    await page.waitForFunction((q) => document.getElementById('chart-title')?.textContent === q && Number(document.getElementById('chart')?.dataset.points) > 0, P99, { timeout: 20_000 });
+    assert.equal(await page.inputValue('#mql'), P99);
     assert.equal(await page.inputValue('#namespace'), 'bharatmart');
-    assert.equal(await page.inputValue('#metric'), 'http_requests_total');
-    assert.ok(Number(await page.getAttribute('#chart', 'data-series')) >= 3, 'several routes charted');
+    assert.equal(await page.inputValue('#metric'), 'http_request_duration_seconds_p99');
+    assert.ok(Number(await page.getAttribute('#chart', 'data-series')) >= 2, 'several routes charted');
+    assert.ok(demo.history.at(-1)!.summary!.state.written, 'the function keeps its state in Object Storage');
+
+    // A latency incident in the simulator shows in the first invocation that scrapes after it.
+    demo.bharatmart.injectLatency(1200, 6);
+    await Promise.all(Array.from({ length: 4 }, () => fetch(`${demo.bharatmart.baseUrl}/api/products`)));
+    const spikeDone = Date.now();
+    const latestProductsP99 = () =>
+      page.evaluate(() => {
+        const row = [...document.querySelectorAll('#latest tbody tr')].find((tr) => tr.textContent?.includes('/api/products'));
+        return row ? Number(row.querySelector('td.num')?.textContent) : NaN;
+      });
+    await page.waitForFunction(() => {
+      const row = [...document.querySelectorAll('#latest tbody tr')].find((tr) => tr.textContent?.includes('/api/products'));
+      return Number(row?.querySelector('td.num')?.textContent) >= 1;
+    }, undefined, { timeout: 30_000 });
+    assert.ok((await latestProductsP99()) >= 1, 'p99 of /api/products is in the 1-2.5 s bucket');
+    // The first invocation started after the slow requests had finished already posted it.
+    const next = demo.history.find((r) => new Date(r.time).getTime() >= spikeDone && r.summary)!;
+    assert.ok(next, 'an invocation after the incident');
+    const nextStarted = new Date(next.time).getTime();
+    const spiked = demo.emulator
+      .query({ namespace: 'bharatmart', name: 'http_request_duration_seconds_p99', dimensions: { route: '/api/products' }, from: nextStarted, to: nextStarted + next.durationMs + 1 })
+      .flatMap((sr) => sr.datapoints);
+    assert.ok(spiked.some((p) => p.value >= 1), `posted by invocation #${next.seq}: ${JSON.stringify(spiked)}`);
+
+    // The requests counter by route, as a rate: the form from here on.
+    await page.selectOption('#metric', 'http_requests_total');
+    await page.selectOption('#groupby', 'route');
+    await page.waitForFunction(() => (document.getElementById('mql') as HTMLInputElement).value === 'http_requests_total[1m].groupBy(route).rate()');
+    await page.waitForFunction(() => Number(document.getElementById('chart')?.dataset.series) >= 3, undefined, { timeout: 20_000 });
     assert.ok(await page.locator('#legend .item', { hasText: 'route=/api/products' }).count(), 'legend names the route');
 
     // The form builds MQL: interval 10s (local only) and a filter on the route give several points per stream.

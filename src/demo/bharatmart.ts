@@ -37,6 +37,8 @@ export interface BharatMart {
   stop(): Promise<void>;
   /** API requests answered so far (not counting /metrics). */
   requestsServed(): number;
+  /** A latency incident: the next `requests` API requests each take `ms` longer (as a chaos latency event). */
+  injectLatency(ms: number, requests: number): void;
 }
 
 /** The BharatMart metrics, registered on one registry. */
@@ -150,6 +152,12 @@ class Shop {
     }
     if (this.chaosLatencyMs > 0) await this.sleep(this.chaosLatencyMs);
     return null;
+  }
+
+  /** Starts a latency incident of `ms` for the next `requests` API requests. */
+  injectLatency(ms: number, requests: number): void {
+    this.setLatency(ms);
+    this.chaosRemaining = requests;
   }
 
   /** Sets the injected latency and its gauge. */
@@ -367,6 +375,7 @@ export async function startBharatMart(opts: BharatMartOptions = {}): Promise<Bha
     baseUrl,
     registry,
     requestsServed: () => shop.served,
+    injectLatency: (ms, requests) => shop.injectLatency(ms, requests),
     stop() {
       stopping ??= (async () => {
         await traffic?.stop();

@@ -52,10 +52,14 @@
     return `${state.metric}[${$('interval').value}]${filters}${grouping}.${$('statistic').value.includes('(') ? $('statistic').value : `${$('statistic').value}()`}`;
   }
 
-  /** A sensible statistic for a metric: rate for counters, mean for the rest. */
+  /** A sensible statistic for a metric: rate for counters, max for a percentile series (the worst stream), mean for the rest. */
   function defaultStatistic(name) {
+    if (/_p\d+(_\d+)?$/.test(name)) return 'max';
     return /(_total|_count|_sum|_created)$/.test(name) ? 'rate' : 'mean';
   }
+
+  /** The default view, best first: the p99 latency by route (what an SRE looks at), else requests by route. */
+  const PREFERRED_METRICS = ['http_request_duration_seconds_p99', 'http_requests_total'];
 
   /** Loads namespaces into the select (keeps the current one). */
   async function loadNamespaces() {
@@ -68,10 +72,18 @@
   async function loadMetrics() {
     if (!state.namespace) return;
     const list = await api('/emulator/api/metrics', { namespace: state.namespace });
-    const fresh = !state.metric;
-    if (!state.metric || !list.includes(state.metric)) {
-      state.metric = list.includes('http_requests_total') ? 'http_requests_total' : list[0] || '';
-      if (fresh && state.metric === 'http_requests_total') state.groupBy = 'route';
+    const preferred = PREFERRED_METRICS.find((n) => list.includes(n));
+    // Until the user picks a metric, the default follows what exists: the p99 series appear from
+    // the function's second invocation (the first has no previous scrape to derive from).
+    const automatic = state.autoMetric !== false && preferred !== undefined && state.metric !== preferred;
+    if (!state.metric || !list.includes(state.metric) || automatic) {
+      state.metric = preferred || list[0] || '';
+      if (preferred !== undefined && state.metric === preferred) {
+        state.groupBy = 'route';
+        state.filters = [];
+        state.custom = false;
+        $('mql').value = ''; // rebuilt from the form by refresh()
+      }
       $('statistic').value = defaultStatistic(state.metric);
     }
     fillSelect($('metric'), list.map((n) => [n, n]), state.metric);
@@ -120,6 +132,7 @@
 
   /** The form changed: rebuild the expression and run it. */
   function formChanged() {
+    state.autoMetric = false; // the user chose: the default view no longer moves
     state.custom = false;
     renderChips();
     $('mql').value = buildMql();
@@ -548,6 +561,7 @@
   });
   $('mql-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
+    state.autoMetric = false;
     state.custom = true;
     state.hidden.clear();
     runQuery();
