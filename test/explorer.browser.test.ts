@@ -108,6 +108,11 @@ test('the explorer page charts http_requests_total, runs MQL and shows the invoc
     await page.waitForFunction(() => (document.getElementById('mql') as HTMLInputElement).value.includes('{route = "/api/products"}'));
     assert.match(await page.inputValue('#mql'), /^http_requests_total\[10s\]\{route = "\/api\/products"\}\.rate\(\)$/);
     assert.match((await page.textContent('#query-warnings')) ?? '', /OCI accepts intervals of 1m-60m, 1h-24h or 1d/);
+    // The MQL help says which behaviours are the emulator's own choice where OCI documents nothing.
+    const help = (await page.textContent('details.help')) ?? '';
+    assert.match(help, /1m-60m, 1h-24h, 1d/);
+    assert.match(help, /increment\(\)/);
+    assert.match(help, /Not documented by OCI, so the emulator's own choice, not OCI's behaviour: rate\(\)\/increment\(\) treat a decrease as a counter reset/);
 
     // The MQL box: the form users type in OCI. Wait until a stream has more than one point.
     await runMql(page, 'http_requests_total[10s]{route = "/api/products"}.grouping().rate()', 'http_requests_total[10s]{route = "/api/products"}.grouping().rate()');

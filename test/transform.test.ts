@@ -8,6 +8,7 @@ import {
   shortenDimensionValue,
   toOciMetrics,
   toSelfMetrics,
+  SELF_METRICS,
   datapointTimestampMs,
   LEADING_NON_LETTER_PREFIX,
   truncateUtf16,
@@ -704,6 +705,20 @@ describe('self-metric names in the exposition', () => {
     const r = run([gauge('up', { value: 0 }), gauge('scrape_duration_seconds', { value: 5 }), gauge('scrape_samples_scraped')], opts({ extraDimensions: { env: 'prod' } }));
     assert.deepEqual(r.metrics, []);
     assert.deepEqual(r.skipped.map((s) => [s.name, s.reason]), [['up', 'self_metric_collision'], ['scrape_duration_seconds', 'self_metric_collision'], ['scrape_samples_scraped', 'self_metric_collision']]);
+  });
+  it('state_ok may add a cause dimension: an exposition state_ok with only a cause label is skipped too', () => {
+    const r = run([gauge('state_ok', { labels: { cause: 'unavailable' }, value: 0 }), gauge('state_ok', { labels: { other: 'x' } })]);
+    assert.deepEqual(r.skipped.map((s) => [s.name, s.labels, s.reason]), [['state_ok', { cause: 'unavailable' }, 'self_metric_collision']]);
+    assert.deepEqual(only(r, 'state_ok').dimensions, { instance: '10.0.0.5:3000', other: 'x' });
+  });
+  it('every self-metric declares the dimension keys it may add (the collision rule relies on it)', () => {
+    for (const stateOk of [true, false, undefined]) {
+      const report: TargetReport = { instance: 'i:1', scrapeTimeMs: NOW, up: true, durationMs: 1, samplesScraped: 1, posted: 1, skipped: 0, failed: 0, stateOk, stateCause: 'x' };
+      for (const m of toSelfMetrics(report, opts())) {
+        const declared = SELF_METRICS.find((x) => x.name === m.name)!.extraKeys ?? [];
+        for (const k of Object.keys(m.dimensions)) assert.ok(k === 'instance' || declared.includes(k), `${m.name} adds ${k} without declaring it`);
+      }
+    }
   });
   it('a labelled up (e.g. federated from another Prometheus) is its own stream and is posted', () => {
     const r = run([gauge('up', { labels: { job: 'node', instance: 'db:9100' }, value: 1 })]);

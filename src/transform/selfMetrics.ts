@@ -2,7 +2,14 @@ import type { OciMetric, TargetReport, TransformOptions } from '../types/model';
 import { isValidDimensionKey, shortenDimensionValue, targetDimensions } from './dimensions';
 
 /** Self-metric name -> how its value is read from a target's report. */
-export const SELF_METRICS: readonly { name: string; help: string; value: (r: TargetReport) => number; dimensions?: (r: TargetReport) => Record<string, string> }[] = [
+export const SELF_METRICS: readonly {
+  name: string;
+  help: string;
+  value: (r: TargetReport) => number;
+  /** Dimensions some datapoints add to the target's (their keys are listed in `extraKeys`). */
+  dimensions?: (r: TargetReport) => Record<string, string>;
+  extraKeys?: readonly string[];
+}[] = [
   { name: 'up', help: '1 if the target was scraped successfully, 0 if not', value: (r) => (r.up ? 1 : 0) },
   { name: 'scrape_duration_seconds', help: 'Duration of the scrape in seconds', value: (r) => r.durationMs / 1000 },
   { name: 'scrape_samples_scraped', help: 'Sample lines in the exposition', value: (r) => r.samplesScraped },
@@ -16,11 +23,25 @@ export const SELF_METRICS: readonly { name: string; help: string; value: (r: Tar
     help: '1 if the state between invocations was read and written, 0 if not (dimension cause says why)',
     value: (r) => (r.stateOk === undefined ? NaN : r.stateOk ? 1 : 0),
     dimensions: (r): Record<string, string> => (r.stateOk === false ? { cause: r.stateCause ?? 'unavailable' } : {}),
+    extraKeys: ['cause'],
   },
 ];
 
-/** The OCI names of the self-metrics: an exposition sample may not share one of their streams. */
-export const SELF_METRIC_NAMES: ReadonlySet<string> = new Set(SELF_METRICS.map((m) => m.name));
+/** Self-metric name -> the dimension keys it may add to the target's: an exposition sample may not share one of their streams. */
+export const SELF_METRIC_EXTRA_KEYS: ReadonlyMap<string, readonly string[]> = new Map(SELF_METRICS.map((m) => [m.name, m.extraKeys ?? []]));
+
+/**
+ * True when a sample posted as `name` with `dimensions` could be on a stream of a self-metric of
+ * this target: same name, the target's dimensions, and no other key than those the self-metric
+ * may add (whatever their values: a value is only known when the self-metric is built).
+ */
+export function mayShareSelfMetricStream(name: string, dimensions: Record<string, string>, selfDims: Record<string, string>): boolean {
+  const extraKeys = SELF_METRIC_EXTRA_KEYS.get(name);
+  if (extraKeys === undefined) return false;
+  for (const key in selfDims) if (dimensions[key] !== selfDims[key]) return false;
+  for (const key in dimensions) if (!Object.hasOwn(selfDims, key) && !extraKeys.includes(key)) return false;
+  return true;
+}
 
 /** instance + the valid extra dimensions, values shortened: always an acceptable OCI dimension set. */
 export function selfDimensions(instance: string, extraDimensions: Record<string, string>): Record<string, string> {

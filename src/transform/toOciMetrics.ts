@@ -66,7 +66,7 @@ import { OCI_LIMITS } from './limits';
 import { metadataFor } from './metadata';
 import { sanitizeMetricName } from './names';
 import { expandFamily, skippedSample, type Line, type SampleLine } from './samples';
-import { SELF_METRIC_NAMES, selfDimensions } from './selfMetrics';
+import { mayShareSelfMetricStream, selfDimensions } from './selfMetrics';
 import { datapointTimestampMs } from './timestamps';
 
 /** A line that mapped to an OCI metric. */
@@ -184,7 +184,7 @@ function mapSample(ctx: MappingContext, line: SampleLine): Mapped {
   if (timestampMs === undefined) return reject(line, 'timestamp_out_of_window');
   const dims = buildDimensions(line.labels, addedDimensionsFor(ctx, line));
   if (!dims.ok) return reject(line, dims.reason);
-  if (SELF_METRIC_NAMES.has(name) && sameDimensions(dims.dimensions, ctx.selfDimensions)) return reject(line, 'self_metric_collision');
+  if (mayShareSelfMetricStream(name, dims.dimensions, ctx.selfDimensions)) return reject(line, 'self_metric_collision');
   return candidate(ctx, line, name, dims.dimensions, line.value, timestampMs);
 }
 
@@ -194,7 +194,7 @@ function mapDerived(ctx: MappingContext, line: DerivedLine): Mapped {
   const timestampMs = datapointTimestampMs(line.timestampMs, ctx.scrapeTimeMs);
   if (name === undefined || timestampMs === undefined || !Number.isFinite(line.value)) return { kind: 'none' };
   const dims = buildDimensions(line.labels, addedDimensionsFor(ctx, line));
-  if (!dims.ok || (SELF_METRIC_NAMES.has(name) && sameDimensions(dims.dimensions, ctx.selfDimensions))) return { kind: 'none' };
+  if (!dims.ok || mayShareSelfMetricStream(name, dims.dimensions, ctx.selfDimensions)) return { kind: 'none' };
   return candidate(ctx, line, name, dims.dimensions, line.value, timestampMs);
 }
 
