@@ -1,4 +1,4 @@
-// Bundles the function into two files (issue 6: cold start and per-call cost):
+// Bundles the function into two files (cold start and per-call cost):
 //  - dist/func.js: the FDK, the handler and every stage, minified. It is all that loads before the
 //    Fn socket is ready.
 //  - dist/oci-sdk.js: oci-common, oci-monitoring, oci-secrets and oci-objectstorage with their dependencies, loaded on

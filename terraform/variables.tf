@@ -350,7 +350,7 @@ variable "application_shape" {
   }
 }
 
-# Starting points for a once-a-minute scrape; issue 6 (performance) measures and tunes them.
+# Starting points for a once-a-minute scrape; `npm run bench` measures what they leave spare.
 # They equal memory/timeout in func.yaml (a test checks it), because `fn deploy` applies
 # func.yaml's values and the next `terraform apply` would otherwise change them back.
 variable "memory_in_mbs" {

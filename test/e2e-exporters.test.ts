@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { startBharatMart } from '../src/demo/bharatmart';
 import type { InvocationSummary } from '../src/handler/run';
 import { SCRAPE_ACCEPT } from '../src/scrape/scrape';
-import { sanitizeMetricName } from '../src/transform';
+import { sanitizeMetricName } from '../src/transform/names';
 import { SELF_METRICS } from '../src/transform/selfMetrics';
 import type { OciMetric } from '../src/types/model';
 import { startNodeExporter, startPrometheusServer, type RunningExporter } from './helpers/exporters';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { collectDefaultMetrics, Counter, Histogram, Registry, Summary } from 'prom-client';
 import { parseExposition } from '../src/parse/exposition';
-import { flattenSamples, type FlatSample } from '../src/parse/samples';
+import { flattenSamples, type FlatSample } from './helpers/flat-samples';
 import type { ParsedExposition } from '../src/types/model';
 import { startNodeExporter, startPrometheusServer, type RunningExporter } from './helpers/exporters';
 import { pythonSamples, type PythonSample } from './helpers/python-reference';

@@ -1,6 +1,6 @@
 /**
  * Unit tests of the parse stage: every defect of parse-prometheus-text-format 1.1.1 listed in
- * ../shared/reference/prometheus-parser.md is covered by the layer around it, plus the format's
+ * README "Parsing real expositions" is covered by the layer around it, plus the format's
  * corners (escapes, CRLF, specials, timestamps) and line-numbered errors for malformed input.
  */
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { ExpositionError, parseExposition } from '../src/parse/exposition';
-import { flattenSamples } from '../src/parse/samples';
+import { flattenSamples } from './helpers/flat-samples';
 import { decodeExposition } from '../src/parse/utf8';
 import type { HistogramSeries, MetricFamily, ScalarSeries, SummarySeries } from '../src/types/model';
 

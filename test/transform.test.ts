@@ -2,19 +2,14 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Labels, MetricFamily, OciMetric, SkipReason, TargetContext, TargetReport, TransformOptions, TransformResult } from '../src/types/model';
-import {
-  OCI_LIMITS,
-  sanitizeMetricName,
-  shortenDimensionValue,
-  toOciMetrics,
-  toSelfMetrics,
-  SELF_METRICS,
-  datapointTimestampMs,
-  LEADING_NON_LETTER_PREFIX,
-  truncateUtf16,
-  deriveTarget,
-  type DeriveOptions,
-} from '../src/transform';
+import { OCI_LIMITS } from '../src/transform/limits';
+import { LEADING_NON_LETTER_PREFIX, sanitizeMetricName } from '../src/transform/names';
+import { shortenDimensionValue } from '../src/transform/dimensions';
+import { toOciMetrics } from '../src/transform/toOciMetrics';
+import { SELF_METRICS, toSelfMetrics } from '../src/transform/selfMetrics';
+import { datapointTimestampMs } from '../src/transform/timestamps';
+import { truncateUtf16 } from '../src/transform/metadata';
+import { deriveTarget, type DeriveOptions } from '../src/transform/derive';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures and independent checkers (written from the reference's rules, not from the code).

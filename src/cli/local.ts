@@ -4,7 +4,7 @@
  * OCI config-file auth. Settings and auth are checked up front so a bad setting is exit code 2
  * before anything is scraped.
  */
-import { ConfigError, parseSettings } from '../config/settings';
+import { ConfigError, parseSettings, type Env } from '../config/settings';
 import { createHandler, FunctionFailure } from '../handler/handler';
 import type { InvocationSummary } from '../handler/run';
 import { jsonLogger, type Logger, type LogLevel } from '../log';
@@ -44,7 +44,7 @@ export function namingFlag(e: unknown, settingFlags: Record<string, string>): un
 }
 
 /** Validates settings (and auth unless every run is a dry run), then builds the runner. Throws ConfigError. */
-export function createLocalRunner(env: Readonly<Record<string, string | undefined>>, log: Logger, opts: { dryRunOnly: boolean; stateStore?: StateStore }): LocalRunner {
+export function createLocalRunner(env: Env, log: Logger, opts: { dryRunOnly: boolean; stateStore?: StateStore }): LocalRunner {
   parseSettings(env, { dryRun: opts.dryRunOnly });
   if (!opts.dryRunOnly) createAuth(env);
   const handler = createHandler(env, log, opts.stateStore ? { localStateStore: opts.stateStore } : {});

@@ -7,7 +7,7 @@
  */
 import { format } from 'node:util';
 import { ConfigError } from '../config/settings';
-import { safeMessage } from '../oci/clients';
+import { safeMessage } from '../util/redact';
 import { UsageError } from './args';
 import { INVOKE_HELP, invokeCommand } from './invoke';
 import { ONCE_HELP, onceCommand, RUN_HELP, runCommand } from './once';

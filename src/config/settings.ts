@@ -3,6 +3,8 @@
  * Parsed once at the edge (cold start or CLI start) into a typed, frozen Settings object.
  * The Terraform checks read SETTING_SPECS so the function and terraform/ cannot drift.
  */
+import { BUCKET_NAME_RE, DIMENSION_KEY_RE, OBJECT_STORAGE_NAMESPACE_RE, OCI_NAME_RE, OCI_NAMESPACE_RE, OCID_RE, RESERVED_NAMESPACE_PREFIX_RE } from '../transform/limits';
+import { redactUrl } from '../util/redact';
 import { quantileSuffix, type DerivedKinds } from '../transform/derive';
 
 /** A setting that is missing or malformed; the message names the key and what is expected. */
@@ -91,21 +93,14 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: 'STATE_MAX_AGE_SECONDS', default: '300', description: 'a previous scrape older than this is not derived from (s)' },
 ];
 
-type Env = Readonly<Record<string, string | undefined>>;
+/** The process environment, or any map of setting names to values. */
+export type Env = Readonly<Record<string, string | undefined>>;
 
 /** The values DERIVED_SERIES accepts (besides `none`). */
 const DERIVED_KINDS = ['rate', 'avg', 'quantiles'] as const;
-/** Object Storage bucket names: letters, digits, `-`, `_`, `.`; 1-256 characters. */
-const BUCKET_RE = /^[A-Za-z0-9._-]{1,256}$/;
-/** Object Storage namespaces: lowercase letters and digits. */
-const OS_NAMESPACE_RE = /^[a-z0-9]{1,64}$/;
 /** Most quantiles per histogram (each is a metric stream per series). */
 const MAX_QUANTILES = 10;
 
-const NAMESPACE_RE = /^[A-Za-z][A-Za-z0-9_]*$/;
-const RESOURCE_GROUP_RE = /^[A-Za-z][A-Za-z0-9._\-$]*$/;
-const OCID_RE = /^ocid1\.[a-z0-9_-]+\.[a-z0-9_-]*\.[a-z0-9_-]*\.[A-Za-z0-9._-]+$/;
-const DIMENSION_KEY_RE = /^[\x21-\x7e]{1,256}$/;
 /** Dimensions the transform adds itself; an extra dimension may not take their names. */
 export const RESERVED_DIMENSIONS: readonly string[] = ['instance', 'le', 'quantile'];
 
@@ -169,14 +164,6 @@ function parseEndpoints(key: string, value: string): URL[] {
   return urls;
 }
 
-/** Query parameters whose values are credentials (e.g. ?access_token=...). */
-const SECRET_QUERY_PARAM_RE = /([?&])([^=&#\s]*(?:token|secret|passw|key|auth|sig|credential)[^=&#\s]*)=[^&#\s]*/gi;
-
-/** A URL-looking string as it may be shown: no user:password, credential-like query values "redacted". */
-export function redactUrl(u: string): string {
-  return u.replace(/\/\/[^/@\s]*@/, '//').replace(SECRET_QUERY_PARAM_RE, '$1$2=redacted');
-}
-
 /** Parses `key=value,key=value` into dimensions, validating OCI's key/value rules. */
 export function parseDimensionList(key: string, value: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -213,10 +200,10 @@ function parseOcid(key: string, value: string): string {
 
 /** Validates the namespace against OCI's rules. */
 function parseNamespace(key: string, value: string): string {
-  if (!NAMESPACE_RE.test(value)) {
+  if (!OCI_NAMESPACE_RE.test(value)) {
     throw new ConfigError(key, `"${value}" is not a valid OCI namespace (letters, digits and _, starting with a letter)`);
   }
-  if (/^(oci_|oracle_)/i.test(value)) throw new ConfigError(key, `"${value}" uses a reserved prefix (oci_ and oracle_ are reserved)`);
+  if (RESERVED_NAMESPACE_PREFIX_RE.test(value)) throw new ConfigError(key, `"${value}" uses a reserved prefix (oci_ and oracle_ are reserved)`);
   return value;
 }
 
@@ -272,7 +259,7 @@ export function parseSettings(env: Env, overrides: { dryRun?: boolean } = {}): S
     throw new ConfigError('COMPARTMENT_OCID', 'is required (the OCID of the compartment that receives the metrics)');
   }
   const resourceGroupRaw = raw(env, 'RESOURCE_GROUP');
-  if (resourceGroupRaw !== undefined && !RESOURCE_GROUP_RE.test(resourceGroupRaw)) {
+  if (resourceGroupRaw !== undefined && !OCI_NAME_RE.test(resourceGroupRaw)) {
     throw new ConfigError('RESOURCE_GROUP', `"${resourceGroupRaw}" is not valid (letters, digits, . _ - $, starting with a letter)`);
   }
   const includeRaw = raw(env, 'METRICS_INCLUDE');
@@ -285,10 +272,10 @@ export function parseSettings(env: Env, overrides: { dryRun?: boolean } = {}): S
   const bucketRaw = raw(env, 'STATE_BUCKET');
   const osNamespaceRaw = raw(env, 'OBJECT_STORAGE_NAMESPACE');
   const osEndpointRaw = raw(env, 'OCI_OBJECT_STORAGE_ENDPOINT');
-  if (bucketRaw !== undefined && !BUCKET_RE.test(bucketRaw)) {
+  if (bucketRaw !== undefined && !BUCKET_NAME_RE.test(bucketRaw)) {
     throw new ConfigError('STATE_BUCKET', `"${bucketRaw.slice(0, 80)}" is not a valid bucket name (letters, digits, - _ ., up to 256 characters)`);
   }
-  if (osNamespaceRaw !== undefined && !OS_NAMESPACE_RE.test(osNamespaceRaw)) {
+  if (osNamespaceRaw !== undefined && !OBJECT_STORAGE_NAMESPACE_RE.test(osNamespaceRaw)) {
     throw new ConfigError('OBJECT_STORAGE_NAMESPACE', `"${osNamespaceRaw.slice(0, 80)}" is not an Object Storage namespace (lowercase letters and digits; \`oci os ns get\` prints it)`);
   }
   if (bucketRaw !== undefined && osNamespaceRaw === undefined) {

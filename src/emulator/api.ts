@@ -1,5 +1,5 @@
 /**
- * The emulator's own small JSON API (not an OCI API): what the local explorer page (issue 5) and
+ * The emulator's own small JSON API (not an OCI API): what the local explorer page and
  * scripts read. Unauthenticated, like any local dev tool: the emulator listens on loopback only.
  * GET /emulator/api/namespaces                      -> string[]
  * GET /emulator/api/metrics?namespace=ns            -> string[] (metric names)

@@ -47,7 +47,7 @@ export interface EmulatorOptions {
   /** Structured log sink, one object per request (no secrets are ever passed to it). */
   log?: (entry: Record<string, unknown>) => void;
   /**
-   * Extra non-OCI routes (e.g. the explorer page of issue 5), tried before the OCI APIs after the
+   * Extra non-OCI routes (e.g. the explorer page), tried before the OCI APIs after the
    * built-in /emulator/api/ JSON routes: return true when the request was answered. Not recorded
    * in `calls`, not authenticated, no faults.
    */

@@ -1,6 +1,6 @@
 /**
  * The emulator's bounded in-memory store of accepted metric objects, and the queries the local
- * explorer (issue 5) needs. Oldest objects are dropped first once the datapoint bound is reached.
+ * explorer needs. Oldest objects are dropped first once the datapoint bound is reached.
  */
 import type { OciMetric } from '../types/model';
 

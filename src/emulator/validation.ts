@@ -1,12 +1,15 @@
 /**
- * OCI's documented PostMetricData rules (see shared/reference/oci-monitoring.md), applied to the
- * parsed JSON body the way the service does: request-level errors reject the call, object-level
- * errors become failedMetrics (NON_ATOMIC) or reject the call (ATOMIC). The messages are the
- * emulator's own wording: OCI does not document its exact texts.
+ * OCI's documented PostMetricData rules, applied to the parsed JSON body the way the service does:
+ * request-level errors reject the call, object-level errors become failedMetrics (NON_ATOMIC) or
+ * reject the call (ATOMIC). The messages are the emulator's own wording: OCI does not document its
+ * exact texts.
+ * These checks are written here independently of the function's src/transform/limits.ts on
+ * purpose: a twin that imported the function's rules could never catch a mistake in them.
+ * test/oci-rules.test.ts checks that the two agree at every boundary.
  */
 import { streamKey, StoredDatapoint, StoredMetric } from './store';
 
-/** Documented limits, in one place. */
+/** OCI's documented limits, as the emulator enforces them. */
 export const OCI_LIMITS = {
   maxStreamsPerCall: 50,
   maxDimensions: 20,

@@ -3,7 +3,7 @@
  * (http-stream format over a unix socket). Used by the tests, the CLI `invoke` command, the
  * `npm start` demo and the cold-start benchmark.
  *
- * Contract followed (see shared/reference/fn-runtime.md):
+ * Contract followed (the fdk-node runtime contract):
  * - a fresh socket directory per function (the platform's /tmp/iofs), FN_FORMAT=http-stream,
  *   FN_LISTENER=unix:<dir>/lsnr.sock, FN_MEMORY, FN_TYPE=sync, FN_APP_ID, FN_FN_ID, FN_APP_NAME,
  *   FN_FN_NAME plus the function's config as environment variables;

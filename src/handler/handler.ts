@@ -4,9 +4,10 @@
  * is a FunctionFailure whose text is a one-line cause: never a stack trace to the caller.
  */
 import { inspect } from 'node:util';
-import { ConfigError, parseSettings, type Settings } from '../config/settings';
+import { ConfigError, parseSettings, type Env, type Settings } from '../config/settings';
+import { safeMessage } from '../util/redact';
 import type { Logger } from '../log';
-import { createAuth, createMonitoringClient, createObjectStorageClient, createSecretsClient, safeMessage, type OciAuth } from '../oci/clients';
+import { createAuth, createMonitoringClient, createObjectStorageClient, createSecretsClient, type OciAuth } from '../oci/clients';
 import { objectStorageBackend, stateObjectName } from '../state/objectStorage';
 import { createStateStore, type StateStore } from '../state/store';
 import { BearerTokenSource, sdkSecretReader } from '../oci/secrets';
@@ -30,8 +31,6 @@ export interface InvocationContext {
   deadline: Date | null;
   callID?: string;
 }
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 /** Memoises a factory; a thrown error is remembered too (config does not change while warm). */
 function once<T>(make: () => T): () => T {

@@ -3,33 +3,14 @@
  * The SDK packages are required lazily: loading them costs ~0.2 s, which must not delay the
  * Fn socket becoming ready (cold start), and a dry run never needs them.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type * as commonT from 'oci-common';
 import type * as monitoringT from 'oci-monitoring';
 import type * as objectStorageT from 'oci-objectstorage';
 import type * as secretsT from 'oci-secrets';
-import { ConfigError, type Settings } from '../config/settings';
+import { ConfigError, type Env, type Settings } from '../config/settings';
+import { safeMessage } from '../util/redact';
+import { currentCallSignal, httpOptions } from './call-signal';
 import { NodeHttpClient } from './node-http-client';
-
-type Env = Readonly<Record<string, string | undefined>>;
-
-/** The signal of the SDK call in progress; read by the fetch options getter below. */
-const callSignal = new AsyncLocalStorage<AbortSignal>();
-
-/** Runs an SDK call so that its HTTP request is aborted by `signal` (the SDK has no timeout of its own). */
-export function withCallSignal<T>(signal: AbortSignal, call: () => Promise<T>): Promise<T> {
-  return callSignal.run(signal, call);
-}
-
-/**
- * fetch() init options shared by the SDK clients. The SDK passes the same object to every fetch;
- * the getter hands each request the signal of the call that made it.
- */
-const httpOptions = {
-  get signal(): AbortSignal | undefined {
-    return callSignal.getStore();
-  },
-};
 
 /** Loads oci-common on first use. */
 function loadCommon(): typeof commonT {
@@ -76,12 +57,6 @@ export function createAuth(env: Env): OciAuth {
   return { kind: 'config-file', provider, regionId: region.regionId };
 }
 
-/** An error's message without stack or key material, trimmed for a log line. */
-export function safeMessage(e: unknown): string {
-  const m = e instanceof Error ? e.message : typeof e === 'object' && e && 'message' in e ? String((e as { message: unknown }).message) : String(e);
-  return m.replace(/-----BEGIN[\s\S]*?-----END[^-]*-----/g, '[key]').split('\n')[0]!.slice(0, 300);
-}
-
 /** The telemetry-ingestion endpoint for a region, in every realm (e.g. oraclecloud.com, oraclegovcloud.com). */
 export function ingestionEndpoint(regionId: string): string {
   return loadCommon().EndpointBuilder.createEndpointFromRegionId('https://telemetry-ingestion.{region}.{secondLevelDomain}', regionId, '');
@@ -106,7 +81,7 @@ function clientConfiguration(): commonT.ClientConfiguration {
 export function createMonitoringClient(auth: OciAuth, settings: Pick<Settings, 'monitoringEndpoint'>): monitoringT.MonitoringClient {
   const monitoring = require('oci-monitoring') as typeof monitoringT;
   const common = loadCommon();
-  const httpClient = new NodeHttpClient(new common.DefaultRequestSigner(auth.provider), () => callSignal.getStore());
+  const httpClient = new NodeHttpClient(new common.DefaultRequestSigner(auth.provider), currentCallSignal);
   const client = new monitoring.MonitoringClient({ httpClient: httpClient as unknown as commonT.HttpClient }, clientConfiguration());
   // Set after construction: region setters overwrite the endpoint with telemetry.<region> (query host).
   client.endpoint = settings.monitoringEndpoint ?? ingestionEndpoint(auth.regionId);

@@ -55,7 +55,7 @@ function loadHttps(): { lib: typeof httpsT; agent: httpsT.Agent } {
 export class NodeHttpClient {
   constructor(
     private readonly signer: commonT.RequestSigner,
-    /** The abort signal of the call in progress (see withCallSignal in clients.ts). */
+    /** The abort signal of the call in progress (see call-signal.ts). */
     private readonly signal: () => AbortSignal | undefined,
   ) {}
 

@@ -3,7 +3,8 @@
  * The token never leaves this module except as the Authorization header of a scrape.
  */
 import type * as secretsT from 'oci-secrets';
-import { safeMessage, withCallSignal } from './clients';
+import { safeMessage } from '../util/redact';
+import { withCallSignal } from './call-signal';
 
 /** A token that could not be obtained; the message names the secret's problem, never its content. */
 export class SecretError extends Error {

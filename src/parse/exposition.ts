@@ -2,7 +2,7 @@
  * The parse stage: Prometheus text exposition (format 0.0.4) in, metric families out.
  *
  * The required package `parse-prometheus-text-format` 1.1.1 reads the sample lines; a thin layer
- * around it (see ../../shared/reference/prometheus-parser.md for the defects it covers) keeps HELP
+ * around it (README "Parsing real expositions" lists the defects it covers) keeps HELP
  * and TYPE itself, validates each line like Prometheus' own parser, feeds the package histogram
  * and summary lines as untyped so no label is lost, and regroups them per label set.
  *
@@ -32,5 +32,5 @@ export function parseExposition(text: string): ParsedExposition {
   return { families: assembler.families, sampleCount: sampleLines.length };
 }
 
-/** Lines per package call (scripts/bench-parse.ts: 1024 costs about half the layer time of one call for all). */
+/** Lines per package call (measured by `npm run bench`: 1024 costs about half the layer time of one call for all). */
 const CHUNK_LINES = 1024;

@@ -1,7 +1,7 @@
 /**
  * The classic Prometheus text format (0.0.4) line grammar, as regular expressions. They run in
  * V8's native regex engine, which keeps validation far cheaper than the package's own
- * character-by-character scan (the issue-6 budget); `diagnose` explains a rejected line.
+ * character-by-character scan (the parse cost `npm run bench` measures); `diagnose` explains a rejected line.
  */
 import { quote } from './errors';
 

@@ -6,9 +6,10 @@
  * sharing a tenancy settle on a share with few 429s, and a poster alone stays at its ceiling.
  * Pure: time is passed in, nothing sleeps here.
  */
+import { OCI_LIMITS } from '../transform/limits';
 
 /** OCI's PostMetricData limit per tenancy (calls per second). */
-export const TENANCY_CALLS_PER_SECOND = 50;
+export const TENANCY_CALLS_PER_SECOND = OCI_LIMITS.maxCallsPerSecond;
 /** A 429 multiplies the rate by this. */
 export const DECREASE_FACTOR = 0.5;
 /** Additive climb: calls/s gained per second of calls at the current rate (one per accepted call / rate). */

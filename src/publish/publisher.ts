@@ -9,10 +9,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { OciMetric } from '../types/model';
 import { AdaptivePacer, burstOf, type PacerStats } from './pacing';
 import { PostError, type PostBatch } from './sink';
+import { OCI_LIMITS } from '../transform/limits';
 
 export { AdaptivePacer, burstOf };
 
-export const MAX_STREAMS_PER_CALL = 50;
 const BACKOFF_BASE_MS = 200;
 const BACKOFF_CAP_MS = 5000;
 const MAX_REPORTED_ERRORS = 5;
@@ -70,7 +70,7 @@ interface Run {
 }
 
 /** Splits [0, n) into index ranges of at most `size`. */
-export function batchRanges(n: number, size = MAX_STREAMS_PER_CALL): [number, number][] {
+export function batchRanges(n: number, size = OCI_LIMITS.maxStreamsPerCall): [number, number][] {
   const out: [number, number][] = [];
   for (let i = 0; i < n; i += size) out.push([i, Math.min(n, i + size)]);
   return out;

@@ -4,7 +4,7 @@
  */
 import type * as monitoringT from 'oci-monitoring';
 import type { OciMetric } from '../types/model';
-import { withCallSignal } from '../oci/clients';
+import { withCallSignal } from '../oci/call-signal';
 
 /** OCI rejected some objects of an accepted call (NON_ATOMIC); indexes refer to the batch. */
 export interface PostResult {

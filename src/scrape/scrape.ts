@@ -6,7 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import zlib from 'node:zlib';
-import { redactUrl } from '../config/settings';
+import { redactUrl } from '../util/redact';
 import { decodeExposition } from '../parse/utf8';
 
 /** The Accept header Prometheus uses for the classic text format; OpenMetrics/protobuf are never negotiated. */

@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type * as objectStorageT from 'oci-objectstorage';
-import { safeMessage, withCallSignal } from '../oci/clients';
+import { safeMessage } from '../util/redact';
+import { withCallSignal } from '../oci/call-signal';
 import { StateError } from './errors';
 import type { BlobBackend } from './store';
 

@@ -1,10 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Labels, SkipReason } from '../types/model';
-import { OCI_LIMITS } from './limits';
+import { DIMENSION_KEY_RE, OCI_LIMITS } from './limits';
 import { truncateUtf16 } from './metadata';
-
-/** OCI's dimension-key rule: printable ASCII without spaces, 1-256 characters. */
-export const DIMENSION_KEY_RE = /^[\x21-\x7e]{1,256}$/;
 
 /** Prefix Prometheus gives an exposition label that clashes with a target label (honor_labels=false). */
 export const EXPORTED_PREFIX = 'exported_';

@@ -1,7 +1,10 @@
 /**
- * OCI Monitoring's documented PostMetricData limits (see shared/reference/oci-monitoring.md),
- * plus the safety margins this project applies to timestamps. One table so the transform, the
- * publisher and the emulator agree on the same numbers.
+ * OCI's published rules that the function relies on, in one place: PostMetricData's limits and
+ * field syntax (OCI Monitoring API reference, MetricDataDetails), OCID and Object Storage name
+ * syntax, plus the safety margins this project applies to timestamps. The transform, the settings
+ * and the publisher read them from here. The local ingestion emulator keeps its own, independent
+ * copy on purpose (a twin that imported these could never catch a mistake in them);
+ * test/oci-rules.test.ts checks that both agree at every boundary.
  */
 export const OCI_LIMITS = Object.freeze({
   /** Dimensions per metric: at least 1, at most 20. */
@@ -33,3 +36,18 @@ export const OCI_LIMITS = Object.freeze({
 });
 
 export type OciLimits = typeof OCI_LIMITS;
+
+/** Metric namespace: a letter, then letters, digits and `_` (the `oci_`/`oracle_` prefixes are OCI's own). */
+export const OCI_NAMESPACE_RE = /^[A-Za-z][A-Za-z0-9_]*$/;
+/** Namespaces OCI reserves for its services. */
+export const RESERVED_NAMESPACE_PREFIX_RE = /^(oci_|oracle_)/i;
+/** Metric name and resource group: a letter, then letters, digits, `.`, `_`, `-`, `$`. */
+export const OCI_NAME_RE = /^[A-Za-z][A-Za-z0-9._\-$]*$/;
+/** Dimension key: printable ASCII without spaces, 1-256 characters. */
+export const DIMENSION_KEY_RE = /^[\x21-\x7e]{1,256}$/;
+/** OCID: `ocid1.<resource type>.<realm>.[region][.future use].<unique id>`. */
+export const OCID_RE = /^ocid1\.[a-z0-9_-]+\.[a-z0-9_-]+\.[a-z0-9_-]*(?:\.[a-z0-9_-]*)*\.[a-z0-9_-]+$/i;
+/** Object Storage bucket name: letters, digits, `-`, `_`, `.`; 1-256 characters. */
+export const BUCKET_NAME_RE = /^[A-Za-z0-9._-]{1,256}$/;
+/** Object Storage namespace: lowercase letters and digits. */
+export const OBJECT_STORAGE_NAMESPACE_RE = /^[a-z0-9]{1,64}$/;

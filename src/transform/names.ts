@@ -1,7 +1,4 @@
-import { OCI_LIMITS } from './limits';
-
-/** OCI's metric-name rule: a letter, then letters, digits, `.`, `_`, `-`, `$`. */
-export const OCI_NAME_RE = /^[A-Za-z][A-Za-z0-9._\-$]*$/;
+import { OCI_LIMITS, OCI_NAME_RE } from './limits';
 
 /** Prometheus' classic metric-name rule (the only names the text format can carry). */
 export const PROMETHEUS_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;

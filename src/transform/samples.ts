@@ -97,11 +97,6 @@ export function sampleLines(family: MetricFamily): SampleLine[] {
   return expandFamily(family);
 }
 
-/** Number of exposition sample lines in a family (scrape_samples_scraped counts the same). */
-export function countSampleLines(family: MetricFamily): number {
-  return sampleLines(family).length;
-}
-
 /** The skip record of a sample line: its exposition name and labels, `le`/`quantile` as written. */
 export function skippedSample(line: SampleLine, reason: SkippedSample['reason']): SkippedSample {
   const labels = line.structural === undefined ? { ...line.labels } : { ...line.labels, [line.structural.key]: line.structural.written };

@@ -1,62 +1,9 @@
 /**
- * TRANSFORM: Prometheus metric families of one target -> OCI MetricDataDetails objects.
- * Pure: no I/O, no clock, no environment. Steps, in order (each one small and separate):
- *
- *  1. METRICS_INCLUDE  families whose name does not match -> every sample 'filtered_by_include'
- *  2. METRICS_EXCLUDE  families whose name matches        -> every sample 'filtered_by_exclude'
- *  3. expand           families -> sample lines, exposition order; then the family's derived
- *                      series (derive.ts: `_rate`, `_avg`, `_pNN` from the previous scrape)
- *  4. buckets          HISTOGRAM_BUCKETS=false            -> every `_bucket` 'histogram_buckets_disabled'
- *  5. map each line    name  -> 'invalid_metric_name'; value -> 'non_finite_value';
- *                      own timestamp outside OCI's window -> 'timestamp_out_of_window';
- *                      dimensions -> 'invalid_dimension' / 'too_many_dimensions';
- *                      the stream of a self-metric (`up`, `scrape_*`) -> 'self_metric_collision'
- *  6. de-duplicate     same OCI name + dimensions as an earlier posted sample -> 'duplicate_series'
- *  7. metric group     more than 20 distinct dimension keys over the posted streams of one name
- *                      (OCI's "dimensions per metric group", strictest reading) -> 'too_many_dimensions'
- *
- * Accounting: every exposition sample line gets exactly one outcome, a metric or a skip, so
- *   sum(sample lines) == metrics.length - derivedCount + skipped.length;
- * every derived series that is not produced is counted in notDerived under its reason.
- * Sample lines: scalar -> 1 per series; histogram -> each bucket + `_sum` + `_count` (those present);
- * summary -> each quantile + `_sum` + `_count` (those present).
- *
- * Mapping:
- *  - counter/gauge/untyped: `<name>`, value as exposed (counters stay cumulative).
- *  - histogram: `<name>_sum`, `<name>_count`; `<name>_bucket` + dimension `le` when
- *    HISTOGRAM_BUCKETS=true; derived `<name>_avg`, `<name>_pNN` (derive.ts).
- *  - summary: `<name>` + dimension `quantile`, `<name>_sum`, `<name>_count`, derived `<name>_avg`.
- *  - counter: derived `<name>_rate` (derive.ts).
- *  - `le` and `quantile` values are in OpenMetrics float form, as Prometheus stores them
- *    (`1` and `1.0` -> `1.0`, `0.50` -> `0.5`); text that is not a float stays as written.
- *  - a derived series is not a sample: when it is not produced nothing is skipped, and notDerived
- *    says why. Real samples win a clash with it: a derived series whose stream equals any posted
- *    sample's stream (or an earlier derived one) is left out ('duplicate_series'); one whose name,
- *    time or dimensions are invalid, or that equals a self-metric's stream, is 'invalid_series'.
- *  - names: an injective mapping (see names.ts): `:` -> `.`, and `prom$` before a name that does
- *    not start with a letter, so distinct Prometheus names never share an OCI name; a name that is
- *    not a Prometheus name or is longer than 256 characters once mapped -> 'invalid_metric_name'.
- *    The name checked is the posted one, e.g. `<name>_bucket`.
- *  - dimensions: labels with empty values are dropped; then `instance` (the target's host:port,
- *    'unknown' when empty) and EXTRA_DIMENSIONS are added, plus `le`/`quantile` on bucket/quantile
- *    lines. Precedence among added ones: `le`/`quantile` > `instance` > extra dimensions.
- *    An exposition label with an added name is kept as `exported_<label>` (prefix repeated while it
- *    still clashes). Keys: printable ASCII without spaces, 1-256 chars, and no empty value, else
- *    'invalid_dimension'; more than 20 -> 'too_many_dimensions'. Values longer than 512 UTF-16
- *    units keep their first 495 units + `~` + 16 hex chars of SHA-256(value) (at most 512).
- *    Output keys are sorted.
- *  - values: NaN, +Inf, -Inf -> 'non_finite_value'.
- *  - timestamp: each line's own timestamp (a histogram's buckets, `_sum` and `_count` each keep
- *    theirs), or the scrape time when it has none. An own timestamp outside
- *    [scrape - (2h - 5min), scrape + (10min - 1min)] is never replaced: 'timestamp_out_of_window'.
- *  - self-metrics: an exposition sample whose stream equals one of the target's self-metric streams
- *    (e.g. an unlabelled `up`) is skipped, so one stream never mixes two meanings in an invocation.
- *  - metadata: { help } (HELP trimmed, cut to 256 UTF-16 units without splitting a pair), omitted
- *    when empty. Not part of the stream identity.
- *  - order: metrics in family order, then series order (buckets/quantiles, `_sum`, `_count`,
- *    `_avg` per series); skipped grouped by step (1, 2, 4, then 5-7 in exposition order).
- *    `_sum`, `_count`), then its derived series; skipped grouped by step (1, 2, 4, then 5-6 in
- *    exposition order).
+ * TRANSFORM: the Prometheus families of one target -> OCI MetricDataDetails objects. Pure: no I/O,
+ * no clock, no environment. The rules are README's "Mapping: Prometheus -> OCI" table; the steps
+ * and their order are in docs/ARCHITECTURE.md. Every sample line ends as exactly one metric or one
+ * skip with a reason: sum(sample lines) == metrics.length - derivedCount + skipped.length; a
+ * derived series that is not produced is counted in notDerived, never skipped.
  */
 import type { MetricFamily, OciMetric, SkippedSample, SkipReason, TargetContext, TransformOptions, TransformResult } from '../types/model';
 import { countNotDerived, deriveTarget, type DerivedLine, type NotDerivedCounts } from './derive';
@@ -126,15 +73,6 @@ function addedDimensionsFor(ctx: MappingContext, line: Line): Record<string, str
   return added;
 }
 
-/**
- * The identity OCI gives a stream: name plus dimensions. The dimensions' keys were inserted in
- * sorted order, so equal sets serialise equally; a valid OCI name never contains `{`, so the
- * concatenation is unambiguous.
- */
-export function streamKey(name: string, dimensions: Record<string, string>): string {
-  return name + JSON.stringify(dimensions);
-}
-
 /** metadataFor, memoised in the context. */
 function metadataOf(ctx: MappingContext, help: string): Record<string, string> | undefined {
   if (!ctx.metadata.has(help)) ctx.metadata.set(help, metadataFor(help));
@@ -177,13 +115,18 @@ function reject(line: SampleLine, reason: SkipReason): Rejected {
 
 /** Maps one sample line: checks name, value, timestamp, dimensions, then a clash with a self-metric. */
 function mapSample(ctx: MappingContext, line: SampleLine): Mapped {
+  // Name: injective `:` -> `.` and `prom$` prefix (names.ts); not a Prometheus name or too long once mapped.
   const name = ociName(ctx, line.metricName);
   if (name === undefined) return reject(line, 'invalid_metric_name');
+  // Value: OCI takes finite numbers only (the SDK would send null).
   if (!Number.isFinite(line.value)) return reject(line, 'non_finite_value');
+  // Time: the line's own timestamp inside OCI's window with margins, else the scrape time; never moved.
   const timestampMs = datapointTimestampMs(line.timestampMs, ctx.scrapeTimeMs);
   if (timestampMs === undefined) return reject(line, 'timestamp_out_of_window');
+  // Dimensions: labels without empty values, plus instance, EXTRA_DIMENSIONS, le/quantile (dimensions.ts).
   const dims = buildDimensions(line.labels, addedDimensionsFor(ctx, line));
   if (!dims.ok) return reject(line, dims.reason);
+  // A stream never carries two meanings: an exposition `up` on the self-metric's own stream is skipped.
   if (mayShareSelfMetricStream(name, dims.dimensions, ctx.selfDimensions)) return reject(line, 'self_metric_collision');
   return candidate(ctx, line, name, dims.dimensions, line.value, timestampMs);
 }
@@ -351,8 +294,9 @@ function resolveDerived(res: Resolution): { metrics: OciMetric[]; derivedCount: 
   return { metrics, derivedCount: res.derivedAt.length - dropped.size };
 }
 
-/** Transforms one target's families into OCI metrics, accounting for every sample (see top). */
+/** Transforms one target's families into OCI metrics, accounting for every sample. */
 export function toOciMetrics(families: MetricFamily[], target: TargetContext, opts: TransformOptions): TransformResult {
+  // METRICS_INCLUDE, then METRICS_EXCLUDE, on the family name: every sample of a dropped family is skipped.
   const included = filterByInclude(families, opts.include);
   const notExcluded = filterByExclude(included.kept, opts.exclude);
   const ctx: MappingContext = {
@@ -370,6 +314,7 @@ export function toOciMetrics(families: MetricFamily[], target: TargetContext, op
   const bucketSkips: SkippedSample[] = [];
   // One family at a time: its lines and mapping results are garbage before the next one is expanded.
   for (const family of notExcluded.kept) {
+    // HISTOGRAM_BUCKETS=false: every `_bucket` line is skipped before mapping.
     const lines = filterHistogramBuckets(expandFamily(family), opts.histogramBuckets);
     for (const skip of lines.skipped) bucketSkips.push(skip);
     for (const line of lines.kept) admit(res, mapLine(ctx, line));

@@ -1,5 +1,5 @@
 /**
- * Helpers of the reliability suites. The accounting invariant of issue 4, asserted exactly on every invocation summary:
+ * Helpers of the reliability suites. The accounting invariant, asserted exactly on every invocation summary:
  *   per target and in total: posted + failed + undelivered == series (nothing posted in a dry run),
  *   samples == series - derived + skipped, and a down target has no series at all.
  */

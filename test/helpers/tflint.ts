@@ -14,7 +14,7 @@ import { parse } from '@cdktf/hcl2json';
 // Types
 // ---------------------------------------------------------------------------------------------
 
-/** One attribute of the provider schema (see /work/shared/terraform/README.md for the fields). */
+/** One attribute of the provider schema (the fields of `terraform providers schema -json`). */
 export interface SchemaAttr {
   type: 'string' | 'int' | 'bool' | 'float' | 'list' | 'set' | 'map';
   required?: boolean;

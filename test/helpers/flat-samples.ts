@@ -3,8 +3,8 @@
  * exposed (`x_bucket` with `le`, `x_sum`, `x_count`, a summary's `x` with `quantile`). Used to
  * account for every sample (tests, accounting checks) without knowing the family shapes.
  */
-import type { Labels, MetricFamily, ParsedExposition } from '../types/model';
-import { setLabel } from './values';
+import type { Labels, MetricFamily, ParsedExposition } from '../../src/types/model';
+import { setLabel } from '../../src/parse/values';
 
 /** One exposition sample. */
 export interface FlatSample {
