@@ -840,13 +840,12 @@ describe('purity and determinism', () => {
     assert.deepEqual(a, b);
     assert.notEqual(a.metrics[0]!.dimensions, b.metrics[0]!.dimensions, 'no shared mutable objects between calls');
   });
-  it('handles 100k samples quickly', () => {
+  // Speed is the benchmark's job (npm run bench); this checks that 100k distinct series all map.
+  it('maps 100k distinct series, one metric each', () => {
     const series = Array.from({ length: 100_000 }, (_, i) => ({ labels: { id: String(i), route: `/r/${i % 50}` }, value: i }));
-    const started = performance.now();
     const r = toOciMetrics([{ kind: 'gauge', name: 'big', help: 'many series', series }], TARGET, opts());
-    const ms = performance.now() - started;
     assert.equal(r.metrics.length, 100_000);
-    assert.ok(ms < 5000, `took ${ms.toFixed(0)} ms`);
+    assert.equal(new Set(r.metrics.map((m) => m.dimensions.id)).size, 100_000);
   });
 });
 
