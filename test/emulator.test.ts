@@ -544,7 +544,7 @@ describe('faults', () => {
     await new Promise((r) => setTimeout(r, 100));
     const started = Date.now();
     await local.close();
-    assert.ok(Date.now() - started < 2000);
+    assert.ok(Date.now() - started < 20_000, 'close() does not wait for the 60 s hang');
     assert.equal(((await pending) as { statusCode?: number }).statusCode, undefined);
   });
 });

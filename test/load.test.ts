@@ -34,7 +34,7 @@ async function snapshot(fn: LocalFunction): Promise<Snapshot> {
   process.kill(fn.pid, 'SIGUSR2');
   const started = Date.now();
   let line: string | undefined;
-  while (!line && Date.now() - started < 3000) {
+  while (!line && Date.now() - started < 30_000) {
     await new Promise((r) => setTimeout(r, 20));
     line = fn.stderr.slice(before).find((l) => l.startsWith('resource-probe '));
   }
