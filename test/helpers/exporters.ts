@@ -38,8 +38,11 @@ export async function startNodeExporter(): Promise<RunningExporter> {
   }));
 }
 
-/** Starts /usr/bin/prometheus with a temp config (it scrapes itself, to fill its histograms) and temp storage. */
-export async function startPrometheusServer(): Promise<RunningExporter> {
+/**
+ * Starts /usr/bin/prometheus with a temp config (it scrapes itself, to fill its histograms) and temp
+ * storage; `targets` (URLs) are scraped too, every second, as job "ref" (own timestamps honoured).
+ */
+export async function startPrometheusServer(opts: { targets?: string[] } = {}): Promise<RunningExporter> {
   return startWithRetry(async (port) => {
     const dir = await mkdtemp(join(tmpdir(), 'prom2oci-prometheus-'));
     const config = join(dir, 'prometheus.yml');
@@ -52,6 +55,10 @@ export async function startPrometheusServer(): Promise<RunningExporter> {
         '  - job_name: self',
         '    static_configs:',
         `      - targets: ['127.0.0.1:${port}']`,
+        ...(opts.targets ?? []).flatMap((t, i) => {
+          const u = new URL(t);
+          return [`  - job_name: ref${i}`, `    metrics_path: ${u.pathname}`, '    static_configs:', `      - targets: ['${u.host}']`];
+        }),
         '',
       ].join('\n'),
     );
