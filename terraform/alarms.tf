@@ -94,3 +94,44 @@ resource "oci_monitoring_alarm" "function_stopped_posting" {
   destinations          = [oci_ons_notification_topic.alarms[0].id]
   freeform_tags         = var.freeform_tags
 }
+
+# SLO alarms on the derived per-interval series (they need state_bucket: without it nothing is
+# derived). Each is created only when its threshold is set.
+# - p99 latency: the worst route's p99 of the main HTTP histogram above the threshold.
+# - error rate: failed orders (or 5xx responses, whichever counter is named) per second above the threshold.
+resource "oci_monitoring_alarm" "slo_p99_latency" {
+  count = var.enable_alarms && local.state_enabled && var.slo_p99_latency_seconds > 0 ? 1 : 0
+
+  compartment_id                                = local.resources_compartment_ocid
+  display_name                                  = "${var.name_prefix}-slo-p99-latency"
+  body                                          = "The p99 of ${var.slo_latency_histogram} (per route, last minute) is above ${var.slo_p99_latency_seconds} s."
+  is_enabled                                    = true
+  metric_compartment_id                         = var.compartment_ocid
+  namespace                                     = var.metrics_namespace
+  resource_group                                = var.resource_group != "" ? var.resource_group : null
+  query                                         = "${var.slo_latency_histogram}_p99[1m].groupBy(route).max() > ${var.slo_p99_latency_seconds}"
+  severity                                      = "CRITICAL"
+  pending_duration                              = var.slo_pending_duration
+  is_notifications_per_metric_dimension_enabled = true
+  message_format                                = "ONS_OPTIMIZED"
+  destinations                                  = [oci_ons_notification_topic.alarms[0].id]
+  freeform_tags                                 = var.freeform_tags
+}
+
+resource "oci_monitoring_alarm" "slo_error_rate" {
+  count = var.enable_alarms && local.state_enabled && var.slo_error_rate_per_second > 0 ? 1 : 0
+
+  compartment_id        = local.resources_compartment_ocid
+  display_name          = "${var.name_prefix}-slo-error-rate"
+  body                  = "${var.slo_error_counter} is increasing faster than ${var.slo_error_rate_per_second} per second (all series, last minute)."
+  is_enabled            = true
+  metric_compartment_id = var.compartment_ocid
+  namespace             = var.metrics_namespace
+  resource_group        = var.resource_group != "" ? var.resource_group : null
+  query                 = "${var.slo_error_counter}_rate[1m].grouping().sum() > ${var.slo_error_rate_per_second}"
+  severity              = "CRITICAL"
+  pending_duration      = var.slo_pending_duration
+  message_format        = "ONS_OPTIMIZED"
+  destinations          = [oci_ons_notification_topic.alarms[0].id]
+  freeform_tags         = var.freeform_tags
+}

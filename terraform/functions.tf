@@ -42,7 +42,7 @@ locals {
     DERIVED_SERIES                         = var.derived_series
     HISTOGRAM_QUANTILES                    = var.histogram_quantiles
     STATE_BUCKET                           = var.state_bucket
-    OBJECT_STORAGE_NAMESPACE               = var.object_storage_namespace
+    OBJECT_STORAGE_NAMESPACE               = local.object_storage_namespace
     OCI_OBJECT_STORAGE_ENDPOINT            = var.oci_object_storage_endpoint
     STATE_MAX_AGE_SECONDS                  = tostring(var.state_max_age_seconds)
   }

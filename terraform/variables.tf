@@ -291,15 +291,25 @@ variable "histogram_quantiles" {
 }
 
 variable "state_bucket" {
-  description = "STATE_BUCKET: Object Storage bucket keeping the previous scrape between invocations (for the derived series). Empty = state off: nothing is derived."
+  description = "STATE_BUCKET: name of the private bucket this configuration creates (in compartment_ocid) to keep the previous scrape between invocations, with a policy for this function on that bucket only. Needed for the derived series (_rate, _avg, _pNN). Empty = no bucket, nothing derived."
   type        = string
   default     = ""
+
+  validation {
+    condition     = var.state_bucket == "" || can(regex("^[A-Za-z0-9._-]{1,256}$", var.state_bucket))
+    error_message = "state_bucket must be empty or a bucket name (letters, digits, - _ ., up to 256 characters)."
+  }
 }
 
 variable "object_storage_namespace" {
-  description = "OBJECT_STORAGE_NAMESPACE: the tenancy's Object Storage namespace of state_bucket (`oci os ns get`)."
+  description = "OBJECT_STORAGE_NAMESPACE: the Object Storage namespace of state_bucket. Empty = the tenancy's, read by Terraform (data.oci_objectstorage_namespace)."
   type        = string
   default     = ""
+
+  validation {
+    condition     = var.object_storage_namespace == "" || can(regex("^[a-z0-9]{1,64}$", var.object_storage_namespace))
+    error_message = "object_storage_namespace must be empty or a namespace (lowercase letters and digits)."
+  }
 }
 
 variable "oci_object_storage_endpoint" {
@@ -512,5 +522,64 @@ variable "target_down_pending_duration" {
   validation {
     condition     = can(regex("^PT([1-9]|[1-5][0-9]|60)M$|^PT1H$", var.target_down_pending_duration))
     error_message = "target_down_pending_duration must be PT1M to PT60M or PT1H."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# SLO alarms (on the derived series; they need state_bucket)
+# ---------------------------------------------------------------------------------------------
+
+variable "slo_latency_histogram" {
+  description = "The main HTTP latency histogram (its family name); the p99 alarm reads its derived <name>_p99 series by route."
+  type        = string
+  default     = "http_request_duration_seconds"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_]*$", var.slo_latency_histogram))
+    error_message = "slo_latency_histogram must be a metric name (letters, digits, _; starting with a letter)."
+  }
+}
+
+variable "slo_p99_latency_seconds" {
+  description = "Alarm when the p99 latency of any route is above this many seconds for slo_pending_duration. 0 = no alarm."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.slo_p99_latency_seconds >= 0
+    error_message = "slo_p99_latency_seconds must be 0 (no alarm) or a positive number of seconds."
+  }
+}
+
+variable "slo_error_counter" {
+  description = "The counter of failures whose rate is alarmed on (its derived <name>_rate series), e.g. orders_failed_total, or a 5xx counter."
+  type        = string
+  default     = "orders_failed_total"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_]*$", var.slo_error_counter))
+    error_message = "slo_error_counter must be a metric name (letters, digits, _; starting with a letter)."
+  }
+}
+
+variable "slo_error_rate_per_second" {
+  description = "Alarm when slo_error_counter increases faster than this per second (summed over its series) for slo_pending_duration. 0 = no alarm."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.slo_error_rate_per_second >= 0
+    error_message = "slo_error_rate_per_second must be 0 (no alarm) or a positive rate."
+  }
+}
+
+variable "slo_pending_duration" {
+  description = "How long an SLO must be breached before its alarm fires (ISO 8601, PT1M to PT1H)."
+  type        = string
+  default     = "PT5M"
+
+  validation {
+    condition     = contains(["PT1M", "PT2M", "PT3M", "PT5M", "PT10M", "PT15M", "PT30M", "PT1H"], var.slo_pending_duration)
+    error_message = "slo_pending_duration must be one of PT1M, PT2M, PT3M, PT5M, PT10M, PT15M, PT30M, PT1H."
   }
 }

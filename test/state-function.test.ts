@@ -228,7 +228,7 @@ describe('state between invocations, through the function process', () => {
     assert.ok(s.ok && s.posted === s.series && s.series > 0);
     assert.deepEqual([s.state.read, s.state.cause, s.state.written], ['failed', 'not_authorized_or_not_found', false]);
     assert.match(s.state.error!, /404 BucketNotFound.*no-such-bucket/);
-    assert.match(s.state.iamPolicy!, /^Allow dynamic-group .* to manage objects in compartment .* where all \{target\.bucket\.name = 'no-such-bucket', any \{request\.permission = 'OBJECT_READ'/);
+    assert.match(s.state.iamPolicy!, /^Allow dynamic-group .* to use objects in compartment .* where target\.bucket\.name = 'no-such-bucket'; Allow dynamic-group .* to manage objects in compartment .* where all \{target\.bucket\.name = 'no-such-bucket', request\.permission = 'OBJECT_CREATE'\}$/);
     assert.deepEqual(s.notDerived, { state_failed: 5 });
     const ok = stack.emulator.accepted.filter((m) => m.name === 'state_ok').at(-1)!;
     assert.deepEqual([ok.datapoints.at(-1)!.value, ok.dimensions.cause], [0, 'not_authorized_or_not_found']);

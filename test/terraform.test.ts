@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { RESERVED_DIMENSIONS, SETTING_SPECS } from '../src/config/settings';
 import { parseMql } from '../src/emulator/mql';
 import { SELF_METRICS } from '../src/transform/selfMetrics';
+import { quantileSuffix } from '../src/transform/derive';
 import {
   auditConditionVariables,
   auditMatchingRule,
@@ -123,6 +124,15 @@ function resolveLocals(text: string): string {
 }
 
 /** The queries of an alarm: its base rule, then its overrides. */
+/** An SLO alarm query with example values for its variables (metric names and thresholds are variables). */
+function withSloExamples(q: string): string {
+  return q
+    .replaceAll('${var.slo_latency_histogram}', 'http_request_duration_seconds')
+    .replaceAll('${var.slo_error_counter}', 'orders_failed_total')
+    .replaceAll('${var.slo_p99_latency_seconds}', '0.5')
+    .replaceAll('${var.slo_error_rate_per_second}', '0.1');
+}
+
 function alarmQueries(alarm: HclBody): string[] {
   return [String(alarm.query), ...((alarm.overrides as HclBody[] | undefined) ?? []).map((o) => String(o.query))].map(resolveLocals);
 }
@@ -335,6 +345,7 @@ describe('terraform/: alarms mean what they say', () => {
       }
       assert.equal(body.namespace, '${var.metrics_namespace}', `${name}: alarms read the namespace the function posts to`);
       assert.equal(body.metric_compartment_id, '${var.compartment_ocid}', `${name}: alarms read the compartment the function posts to`);
+      if (name.startsWith('slo_')) continue; // derived series of the target's metrics: see the SLO test
       for (const q of queries) {
         const metric = /^([A-Za-z_][\w.$-]*)\[/.exec(q)?.[1];
         assert.ok(metric && selfNames.has(metric), `${q} reads a self-metric (${[...selfNames].join(', ')})`);
@@ -365,10 +376,32 @@ describe('terraform/: alarms mean what they say', () => {
     }
   });
 
+  test('SLO alarms: the p99 of the main HTTP histogram by route, and the rate of a failure counter, above thresholds; only with the state bucket', () => {
+    const alarms = blocks('resource', 'oci_monitoring_alarm');
+    const p99 = alarms.get('slo_p99_latency')!;
+    assert.equal(p99.query, '${var.slo_latency_histogram}_p99[1m].groupBy(route).max() > ${var.slo_p99_latency_seconds}');
+    assert.equal(countOf(p99), '${var.enable_alarms && local.state_enabled && var.slo_p99_latency_seconds > 0 ? 1 : 0}', 'derived series exist only with the state bucket');
+    assert.equal(p99.is_notifications_per_metric_dimension_enabled, true, 'one notification per route');
+    const errors = alarms.get('slo_error_rate')!;
+    assert.equal(errors.query, '${var.slo_error_counter}_rate[1m].grouping().sum() > ${var.slo_error_rate_per_second}');
+    assert.equal(countOf(errors), '${var.enable_alarms && local.state_enabled && var.slo_error_rate_per_second > 0 ? 1 : 0}');
+    const vars = variables();
+    assert.equal(vars.get('slo_latency_histogram')!.default, 'http_request_duration_seconds');
+    assert.equal(vars.get('slo_error_counter')!.default, 'orders_failed_total');
+    // The suffixes are the ones the function posts.
+    assert.equal(quantileSuffix(0.99), 'p99');
+    for (const [name, body] of alarms) {
+      if (!name.startsWith('slo_')) continue;
+      assert.deepEqual(checkAlarmQuerySyntax(withSloExamples(String(body.query))), [], `${name}: ${body.query}`);
+      assert.equal(body.namespace, '${var.metrics_namespace}');
+      assert.deepEqual(body.destinations, ['${oci_ons_notification_topic.alarms[0].id}']);
+    }
+  });
+
   test('every alarm query parses as MQL (the project\'s parser) with a condition and a valid absent period', () => {
     let n = 0;
     for (const [name, body] of blocks('resource', 'oci_monitoring_alarm')) {
-      for (const q of alarmQueries(body)) {
+      for (const q of alarmQueries(body).map(withSloExamples)) {
         assert.deepEqual(checkAlarmQuerySyntax(q), [], `${name}: ${q}`);
         n++;
       }
@@ -445,7 +478,34 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
     assert.deepEqual(auditConditionVariables("Allow dynamic-group d to manage objects in compartment id c where all {target.bucket.name = 'b', target.bucket.tag.ops.team = 'sre'}"), []);
   });
 
-  test('the statements are exactly: use metrics (namespace), read secret-bundles (one secret), the schedule may invoke', () => {
+  test('the state bucket: private, created only with state_bucket, its namespace passed to the function, objects of that bucket only', () => {
+    const bucket = onlyBlock('resource', 'oci_objectstorage_bucket');
+    assert.equal(bucket.access_type, 'NoPublicAccess');
+    assert.equal(bucket.name, '${var.state_bucket}');
+    assert.equal(bucket.namespace, '${local.object_storage_namespace}');
+    assert.equal(countOf(bucket), '${local.state_enabled ? 1 : 0}');
+    assert.equal(locals().get('state_enabled'), '${var.state_bucket != ""}');
+    assert.match(String(locals().get('object_storage_namespace')), /var\.object_storage_namespace != "" \? var\.object_storage_namespace : .*data\.oci_objectstorage_namespace\.this\[0\]\.namespace/);
+    assert.equal((locals().get('function_settings') as Record<string, string>).OBJECT_STORAGE_NAMESPACE, '${local.object_storage_namespace}', 'the function makes no GetNamespace call');
+    const state = policyStatements(files).find((p) => p.address === 'oci_identity_policy.function_state')!;
+    assert.equal(countOf(state.body), '${local.state_enabled ? 1 : 0}');
+    assert.deepEqual(state.statements.map((st) => parsePolicyStatement(st)!.conditions.map((c) => `${c.variable}=${c.value}`)), [
+      ['target.bucket.name=<expr>'],
+      ['target.bucket.name=<expr>', 'request.permission=OBJECT_CREATE'],
+    ]);
+    for (const st of state.statements) assert.match(st, /target\.bucket\.name = '\$\{var\.state_bucket\}'/);
+    for (const st of state.statements) assert.match(st, /in compartment id \$\{var\.compartment_ocid\} /, 'the bucket\'s compartment');
+  });
+
+  test('negative: manage objects beyond OBJECT_CREATE, or objects of any bucket', async () => {
+    const findings = checkPolicies([await fixture('broad_state_policy.tf')]);
+    const lines = findings.map(formatFinding);
+    assert.equal(findingsOf(findings, 'policy', "grants manage beyond request.permission = 'OBJECT_CREATE'").length, 2, lines.join('\n'));
+    assert.equal(findingsOf(findings, 'policy', 'use objects lacks the condition target.bucket.name').length, 1, lines.join('\n'));
+    assert.equal(findingsOf(findings, 'policy', 'manage objects lacks the condition request.permission').length, 1, lines.join('\n'));
+  });
+
+  test('the statements are exactly: use metrics (namespace), read secret-bundles (one secret), the state bucket\'s objects, the schedule may invoke', () => {
     const kinds = policyStatements(files).flatMap((p) => p.statements.map((s) => {
       const parsed = parsePolicyStatement(s)!;
       return `${p.address}: ${parsed.subject.split(' ')[0]} ${parsed.verb} ${parsed.resource}`;
@@ -453,6 +513,8 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
     assert.deepEqual(kinds.sort(), [
       'oci_identity_policy.function_metrics: dynamic-group use metrics',
       'oci_identity_policy.function_secret: dynamic-group read secret-bundles',
+      'oci_identity_policy.function_state: dynamic-group manage objects',
+      'oci_identity_policy.function_state: dynamic-group use objects',
       'oci_identity_policy.schedule_invoke: any-user read fn-function',
       'oci_identity_policy.schedule_invoke: any-user use fn-invocation',
     ]);
@@ -525,6 +587,8 @@ describe('terraform/: the function settings cannot drift from src/config/setting
       const v = vars.get(name);
       assert.ok(v, `variable "${name}" for ${spec.key} is missing`);
       const value = settingsMap[spec.key];
+      // The namespace is the variable when given, else read by Terraform (see the state bucket test).
+      if (spec.key === 'OBJECT_STORAGE_NAMESPACE' && value === '${local.object_storage_namespace}') continue;
       assert.ok(
         value === `\${var.${name}}` || value === `\${tostring(var.${name})}`,
         `function_settings.${spec.key} must be fed by var.${name}, got ${value}`,
@@ -541,8 +605,9 @@ describe('terraform/: the function settings cannot drift from src/config/setting
   test('only variables of the function settings feed the application config, and empty values are dropped', () => {
     const specNames = new Set(SETTING_SPECS.map((s) => s.key.toLowerCase()));
     const settingsMap = locals().get('function_settings') as Record<string, string>;
-    for (const [key, value] of Object.entries(settingsMap)) {
-      const refs = interpolations(value).flatMap((e) => [...e.matchAll(/var\.([a-z_0-9]+)/g)].map((m) => m[1]));
+    for (const [key, rawValue] of Object.entries(settingsMap)) {
+      const value = rawValue === '${local.object_storage_namespace}' ? String(locals().get('object_storage_namespace')) : rawValue;
+      const refs = [...new Set(interpolations(value).flatMap((e) => [...e.matchAll(/var\.([a-z_0-9]+)/g)].map((m) => m[1])))].filter((r) => r !== 'state_bucket' || key === 'STATE_BUCKET');
       assert.deepEqual(refs, [key.toLowerCase()], `${key} reads only its own variable`);
       assert.ok(specNames.has(refs[0]));
     }

@@ -17,11 +17,17 @@ export function stateObjectName(endpoints: readonly URL[], namespace: string, co
   return `prom2oci/state-${createHash('sha256').update(identity).digest('hex').slice(0, 32)}.json.gz`;
 }
 
-/** The policy statement that grants exactly what the state needs (read, create, overwrite objects of the bucket). */
+/**
+ * The policy statements that grant exactly what the state needs on that bucket: `use objects`
+ * (GetObject, HeadObject, overwriting: OBJECT_READ, OBJECT_OVERWRITE) and `manage objects`
+ * narrowed to OBJECT_CREATE (the first PutObject). Terraform creates the same two.
+ */
 export function statePolicyStatement(bucket: string): string {
+  const who = "Allow dynamic-group <the function's dynamic group>";
+  const where = "in compartment <the bucket's compartment>";
   return (
-    `Allow dynamic-group <the function's dynamic group> to manage objects in compartment <the bucket's compartment> ` +
-    `where all {target.bucket.name = '${bucket}', any {request.permission = 'OBJECT_READ', request.permission = 'OBJECT_CREATE', request.permission = 'OBJECT_OVERWRITE'}}`
+    `${who} to use objects ${where} where target.bucket.name = '${bucket}'; ` +
+    `${who} to manage objects ${where} where all {target.bucket.name = '${bucket}', request.permission = 'OBJECT_CREATE'}`
   );
 }
 

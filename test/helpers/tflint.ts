@@ -595,8 +595,12 @@ export function parsePolicyStatement(statement: string): PolicyStatement | undef
 }
 
 /** The statements this project may grant, by `<verb> <resource>`, with their required conditions. */
-const ALLOWED_GRANTS: Record<string, { subject: RegExp; requires: string[] }> = {
+const ALLOWED_GRANTS: Record<string, { subject: RegExp; requires: string[]; permission?: string }> = {
   'use metrics': { subject: /^dynamic-group \S+$/i, requires: ['target.metrics.namespace'] },
+  // The state bucket: read and overwrite its objects; `manage` only narrowed to the one permission
+  // `use` lacks (creating the object the first time).
+  'use objects': { subject: /^dynamic-group \S+$/i, requires: ['target.bucket.name'] },
+  'manage objects': { subject: /^dynamic-group \S+$/i, requires: ['target.bucket.name', 'request.permission'], permission: 'OBJECT_CREATE' },
   'read secret-bundles': { subject: /^dynamic-group \S+$/i, requires: ['target.secret.id'] },
   'use fn-invocation': { subject: /^any-user$/i, requires: ['request.principal.type', 'request.principal.id'] },
   'read fn-function': { subject: /^any-user$/i, requires: ['request.principal.type', 'request.principal.id'] },
@@ -604,14 +608,19 @@ const ALLOWED_GRANTS: Record<string, { subject: RegExp; requires: string[] }> = 
 
 /**
  * Problems of one statement against this project's least-privilege rules (empty = allowed):
- * only the four grants above, each in one compartment, narrowed by its `=` conditions (all of
- * them must hold); never manage, never all-resources, never a whole tenancy.
+ * only the grants above, each in one compartment, narrowed by its `=` conditions (all of them
+ * must hold); never manage (except `manage objects` narrowed to request.permission =
+ * 'OBJECT_CREATE' on one bucket), never all-resources, never a whole tenancy.
  */
 export function auditPolicyStatement(statement: string): string[] {
   const p = parsePolicyStatement(statement);
   if (!p) return [`cannot parse "${statement}" (expected: Allow <subject> to <verb> <resource> in compartment id <ocid> where ...)`];
   const problems: string[] = [];
-  if (p.verb === 'manage') problems.push('grants manage');
+  const narrowedManage = ALLOWED_GRANTS[`${p.verb} ${p.resource}`]?.permission;
+  const permissions = p.conditions.filter((x) => x.variable === 'request.permission');
+  if (p.verb === 'manage' && !(narrowedManage && p.conditionMode !== 'any' && permissions.length === 1 && permissions[0]!.operator === '=' && permissions[0]!.value === narrowedManage)) {
+    problems.push(narrowedManage ? `grants manage beyond request.permission = '${narrowedManage}'` : 'grants manage');
+  }
   if (p.verb.startsWith('{')) problems.push('grants a raw permission list');
   if (p.resource === 'all-resources') problems.push('grants all-resources');
   if (p.resource.endsWith('-family')) problems.push(`grants a whole family (${p.resource})`);
