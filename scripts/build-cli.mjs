@@ -12,7 +12,7 @@ await build({
   target: 'node20',
   format: 'cjs',
   sourcemap: 'linked',
-  external: ['oci-common', 'oci-monitoring', 'oci-secrets'],
+  external: ['oci-common', 'oci-monitoring', 'oci-secrets', 'oci-core', 'oci-identity'],
   legalComments: 'none',
   logLevel: 'warning',
 });

@@ -5,6 +5,10 @@
 //    first use only (src/oci/clients.ts requires them lazily; each package is evaluated on first
 //    access). One file loads faster than the ~400 files of node_modules, and node-fetch (only
 //    needed by instance-principal auth; Node has fetch) is evaluated only if called.
+//  - dist/oci-discovery.js (+ .cache): oci-core and oci-identity, only for OCI compute discovery.
+//    A separate file so a function without discovery never reads or compiles it (oci-core is large:
+//    every Compute/VCN/Block Volume model); oci-common is not bundled again but taken from
+//    dist/oci-sdk.js, so both share one auth provider type and the patched signer.
 //  - dist/oci-sdk.cache: V8's code cache of that file, made here by loading it once: the first
 //    invocation's SDK load compiles nothing it already compiled at build time (about half the load
 //    time). V8 rejects a cache made by another Node version or with other V8 flags (e.g. heap
@@ -22,6 +26,8 @@ import { readFile } from 'node:fs/promises';
 
 const SDK_PACKAGES = ['oci-common', 'oci-monitoring', 'oci-secrets', 'oci-objectstorage'];
 const SDK_BUNDLE = './oci-sdk.js';
+const DISCOVERY_PACKAGES = ['oci-core', 'oci-identity'];
+const DISCOVERY_BUNDLE = './oci-discovery.js';
 
 /** Replaces `from` by `to` in a file's text; throws when `from` is not there exactly once. */
 function patchOnce(text, from, to, file) {
@@ -132,14 +138,13 @@ const sdkPatchPlugin = {
  * Loads dist/oci-sdk.js like require() would, but compiled with its code cache when V8 accepts it.
  * Used in dist/func.js and, with PROM2OCI_WRITE_CACHE set, by this script to write the cache.
  */
-const SDK_LOADER = `
-const fs = require('fs');
-const path = require('path');
-const vm = require('vm');
-const Module = require('module');
-
-function loadSdkBundle(dir) {
-  const file = path.join(dir, ${JSON.stringify(SDK_BUNDLE)});
+const BUNDLE_LOADER_FN = `
+function loadBundle(dir, name, requireFor) {
+  const fs = require('fs');
+  const path = require('path');
+  const vm = require('vm');
+  const Module = require('module');
+  const file = path.join(dir, name);
   const cacheFile = file.replace(/\\.js$/, '.cache');
   const source = fs.readFileSync(file, 'utf8');
   let cachedData;
@@ -152,33 +157,43 @@ function loadSdkBundle(dir) {
   }
   const script = new vm.Script(Module.wrap(source), { filename: file, cachedData });
   const mod = { exports: {} };
-  script.runInThisContext().call(mod.exports, mod.exports, require, mod, file, dir);
+  script.runInThisContext().call(mod.exports, mod.exports, requireFor, mod, file, dir);
   if (process.env.PROM2OCI_WRITE_CACHE) {
-    for (const name of Object.keys(mod.exports)) void mod.exports[name]; // evaluate every package before caching
+    for (const key of Object.keys(mod.exports)) void mod.exports[key]; // evaluate every package before caching
     fs.writeFileSync(cacheFile, script.createCachedData());
   }
   return mod.exports;
 }
-module.exports = loadSdkBundle(__dirname);
+`;
+
+const SDK_LOADER = `${BUNDLE_LOADER_FN}
+module.exports = loadBundle(__dirname, ${JSON.stringify(SDK_BUNDLE)}, require);
+`;
+
+/** dist/oci-discovery.js: its `require('oci-common')` is answered by the SDK bundle already loaded. */
+const DISCOVERY_LOADER = `${BUNDLE_LOADER_FN}
+const sdk = require('prom2oci-sdk-loader');
+module.exports = loadBundle(__dirname, ${JSON.stringify(DISCOVERY_BUNDLE)}, (id) => (id === 'oci-common' ? sdk['oci-common'] : require(id)));
 `;
 
 /** In dist/func.js, `require('oci-…')` reads the package from the lazily loaded SDK bundle. */
 const lazySdkPlugin = {
   name: 'prom2oci-lazy-sdk',
   setup(b) {
-    const filter = new RegExp(`^(${SDK_PACKAGES.join('|')})$`);
+    const filter = new RegExp(`^(${[...SDK_PACKAGES, ...DISCOVERY_PACKAGES].join('|')})$`);
     b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'prom2oci-sdk' }));
-    b.onResolve({ filter: /^prom2oci-sdk-loader$/ }, () => ({ path: 'loader', namespace: 'prom2oci-sdk-loader' }));
-    b.onLoad({ filter: /.*/, namespace: 'prom2oci-sdk-loader' }, () => ({ contents: SDK_LOADER, loader: 'js' }));
-    b.onLoad({ filter: /.*/, namespace: 'prom2oci-sdk' }, (args) => ({
-      contents: `module.exports = require("prom2oci-sdk-loader")[${JSON.stringify(args.path)}];`,
-      loader: 'js',
-    }));
+    b.onResolve({ filter: /^prom2oci-(sdk|discovery)-loader$/ }, (args) => ({ path: args.path, namespace: 'prom2oci-loader' }));
+    b.onLoad({ filter: /.*/, namespace: 'prom2oci-loader' }, (args) => ({ contents: args.path === 'prom2oci-sdk-loader' ? SDK_LOADER : DISCOVERY_LOADER, loader: 'js' }));
+    b.onLoad({ filter: /.*/, namespace: 'prom2oci-sdk' }, (args) => {
+      const loader = DISCOVERY_PACKAGES.includes(args.path) ? 'prom2oci-discovery-loader' : 'prom2oci-sdk-loader';
+      return { contents: `module.exports = require(${JSON.stringify(loader)})[${JSON.stringify(args.path)}];`, loader: 'js' };
+    });
   },
 };
 
 /** The SDK bundle's entry: one getter per package, so each is evaluated only when first read. */
-const SDK_ENTRY = `module.exports = {\n${SDK_PACKAGES.map((p) => `  get ${JSON.stringify(p)}() { return require(${JSON.stringify(p)}); },`).join('\n')}\n};\n`;
+const entryOf = (packages) => `module.exports = {\n${packages.map((p) => `  get ${JSON.stringify(p)}() { return require(${JSON.stringify(p)}); },`).join('\n')}\n};\n`;
+const SDK_ENTRY = entryOf(SDK_PACKAGES);
 
 // PROM2OCI_BUILD_READABLE=1 keeps names and whitespace (for CPU profiles: scripts/bench/profile.ts).
 const minify = process.env.PROM2OCI_BUILD_READABLE !== '1';
@@ -197,6 +212,12 @@ await Promise.all([
     stdin: { contents: SDK_ENTRY, resolveDir: process.cwd(), sourcefile: 'oci-sdk-entry.js', loader: 'js' },
     outfile: 'dist/oci-sdk.js',
     plugins: [sdkPatchPlugin],
+  }),
+  build({
+    ...common,
+    stdin: { contents: entryOf(DISCOVERY_PACKAGES), resolveDir: process.cwd(), sourcefile: 'oci-discovery-entry.js', loader: 'js' },
+    outfile: 'dist/oci-discovery.js',
+    external: ['oci-common'],
   }),
 ]);
 
@@ -217,8 +238,13 @@ async function imageNodeFlags() {
 
 // The code cache: load the SDK bundle once through the same loader (same source text), with the
 // runtime's node flags, and save what V8 compiled.
-const loaderForBuild = SDK_LOADER.replace('loadSdkBundle(__dirname)', "loadSdkBundle(require('path').resolve('dist'))");
-execFileSync(process.execPath, [...(await imageNodeFlags()), '-e', loaderForBuild], {
+// The discovery bundle's cache is written the same way, with the SDK bundle (not cached again) under it.
+const distDir = "require('path').resolve('dist')";
+const writeCaches = `${BUNDLE_LOADER_FN}
+const sdk = loadBundle(${distDir}, ${JSON.stringify(SDK_BUNDLE)}, require);
+loadBundle(${distDir}, ${JSON.stringify(DISCOVERY_BUNDLE)}, (id) => (id === 'oci-common' ? sdk['oci-common'] : require(id)));
+`;
+execFileSync(process.execPath, [...(await imageNodeFlags()), '-e', writeCaches], {
   // NODE_OPTIONS could carry other V8 flags than the image has: the cache is made without it.
   env: { ...process.env, NODE_OPTIONS: '', PROM2OCI_WRITE_CACHE: '1' },
   stdio: 'inherit',

@@ -15,8 +15,50 @@ export class ConfigError extends Error {
   }
 }
 
+/** A tag an instance must carry (value undefined = any value); namespace set = a defined tag. */
+export interface TagMatch {
+  namespace?: string;
+  key: string;
+  value?: string;
+}
+
+/** A tag to read from an instance: freeform `key`, or defined `namespace.key`. */
+export interface TagRef {
+  namespace?: string;
+  key: string;
+}
+
+/** What an instance may add as dimensions besides resourceId and instance. */
+export type InstanceDimension = 'resourceDisplayName' | 'availabilityDomain' | 'faultDomain' | 'shape' | { tag: TagRef };
+
+/** OCI compute discovery: which instances are targets and how each becomes URLs. */
+export interface DiscoverySettings {
+  compartmentId: string;
+  includeSubcompartments: boolean;
+  /** Every tag must match (AND). */
+  tags: TagMatch[];
+  scheme: 'http' | 'https';
+  port: number;
+  path: string;
+  /** Tag listing ports (and paths) of an instance's exporters, e.g. "9100,8080/actuator/prometheus". */
+  portTag: TagRef;
+  /** Tag overriding the default path for the instance's ports that name none. */
+  pathTag: TagRef;
+  /** 'primary' or the display name of the VNIC whose private IP is scraped. */
+  vnic: string;
+  dimensions: InstanceDimension[];
+  ttlMs: number;
+  timeoutMs: number;
+  computeEndpoint?: string;
+  identityEndpoint?: string;
+}
+
 export interface Settings {
+  /** Static targets (METRICS_ENDPOINT); may be empty when discovery is configured. */
   endpoints: URL[];
+  discovery?: DiscoverySettings;
+  /** Most targets scraped at once (static and discovered). */
+  scrapeConcurrency: number;
   compartmentId?: string;
   namespace: string;
   resourceGroup?: string;
@@ -57,13 +99,13 @@ export interface SettingSpec {
   key: string;
   /** Default as the string a user would write; undefined = no default. */
   default?: string;
-  required?: 'always' | 'unless-dry-run';
+  required?: 'always' | 'unless-dry-run' | 'unless-discovery';
   description: string;
 }
 
 /** Every setting the function reads (Fn application/function config = environment variables). */
 export const SETTING_SPECS: readonly SettingSpec[] = [
-  { key: 'METRICS_ENDPOINT', required: 'always', description: 'URL(s) to scrape, comma-separated; scraped concurrently' },
+  { key: 'METRICS_ENDPOINT', required: 'unless-discovery', description: 'URL(s) to scrape, comma-separated; required unless DISCOVERY_COMPARTMENT_OCID is set (then both are scraped)' },
   { key: 'COMPARTMENT_OCID', required: 'unless-dry-run', description: 'compartment OCID of the posted metrics' },
   { key: 'METRICS_NAMESPACE', default: 'bharatmart', description: 'OCI custom metric namespace' },
   { key: 'RESOURCE_GROUP', description: 'optional OCI resourceGroup for every metric' },
@@ -71,6 +113,7 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: 'METRICS_INCLUDE', description: 'regular expression; only matching metric family names are posted' },
   { key: 'METRICS_EXCLUDE', description: 'regular expression; matching metric family names are skipped' },
   { key: 'HISTOGRAM_BUCKETS', default: 'false', description: 'also post <name>_bucket series with an le dimension' },
+  { key: 'SCRAPE_CONCURRENCY', default: '32', description: 'most targets scraped at once' },
   { key: 'SCRAPE_TIMEOUT_MS', default: '10000', description: 'per-target scrape timeout (ms)' },
   { key: 'SCRAPE_MAX_BYTES', default: '16777216', description: 'largest (decompressed) exposition accepted per target (bytes); 16 MiB (~120k samples) fits the 256 MB function' },
   { key: 'SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS', default: 'false', description: 'follow a target\'s redirect to a different host:port (same scheme; credentials are not forwarded)' },
@@ -83,6 +126,20 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: 'POST_TIMEOUT_MS', default: '10000', description: 'timeout of one PostMetricData attempt (ms)' },
   { key: 'FUNCTION_TIMEOUT_SECONDS', default: '60', description: 'deadline used when the invocation carries none (s)' },
   { key: 'DRY_RUN', default: 'false', description: 'do everything except posting' },
+  { key: 'DISCOVERY_COMPARTMENT_OCID', description: 'discover OCI compute instances in this compartment as targets (unset = no discovery)' },
+  { key: 'DISCOVERY_INCLUDE_SUBCOMPARTMENTS', default: 'false', description: 'also discover in every sub-compartment (needs inspect compartments)' },
+  { key: 'DISCOVERY_TAG', description: 'only instances carrying these tags: key=value (freeform) or namespace.key=value (defined); key alone = any value; several separated by commas must all match' },
+  { key: 'DISCOVERY_SCHEME', default: 'http', description: 'scheme of discovered targets (http or https)' },
+  { key: 'DISCOVERY_PORT', default: '9100', description: 'port scraped on a discovered instance without a port tag' },
+  { key: 'DISCOVERY_PATH', default: '/metrics', description: 'path scraped on a discovered instance without a path tag' },
+  { key: 'DISCOVERY_PORT_TAG', default: 'prometheus_port', description: 'instance tag listing its exporters\' ports, e.g. 9100,3000 or 9100,8080/actuator/prometheus (one target each)' },
+  { key: 'DISCOVERY_PATH_TAG', default: 'prometheus_path', description: 'instance tag overriding DISCOVERY_PATH for its ports that name no path' },
+  { key: 'DISCOVERY_VNIC', default: 'primary', description: 'whose private IP is scraped: primary, or the display name of a secondary VNIC' },
+  { key: 'DISCOVERY_DIMENSIONS', description: 'dimensions added besides resourceId and instance: any of resourceDisplayName, availabilityDomain, faultDomain, shape, tag:<key or namespace.key>' },
+  { key: 'DISCOVERY_TTL_SECONDS', default: '60', description: 'how long a discovery result is reused while the container is warm (s)' },
+  { key: 'DISCOVERY_TIMEOUT_MS', default: '10000', description: 'time allowed for one discovery, all API calls and pages included (ms)' },
+  { key: 'OCI_COMPUTE_ENDPOINT', description: 'override of the Compute/VCN (iaas) endpoint used by discovery' },
+  { key: 'OCI_IDENTITY_ENDPOINT', description: 'override of the Identity endpoint used by discovery (sub-compartments)' },
   { key: 'FORECAST_PRICE_PER_MILLION_DATAPOINTS', description: 'price of one million ingested datapoints (your currency, e.g. 0.0025) for the cost forecast; unset = no cost shown (no default: not confirmed from Oracle\'s price list)' },
   { key: 'FORECAST_FREE_DATAPOINTS_PER_MONTH', default: '0', description: 'datapoints per month the cost forecast treats as free (your tenancy\'s free allowance left for prom2oci)' },
   { key: 'DERIVED_SERIES', default: 'rate,avg,quantiles', description: 'derived series produced from the previous scrape: any of rate, avg, quantiles (comma-separated), or none' },
@@ -252,7 +309,10 @@ function parseQuantiles(key: string, value: string): number[] {
 export function parseSettings(env: Env, overrides: { dryRun?: boolean } = {}): Settings {
   const get = (k: string) => rawOrDefault(env, k);
   const endpointsRaw = raw(env, 'METRICS_ENDPOINT');
-  if (endpointsRaw === undefined) throw new ConfigError('METRICS_ENDPOINT', 'is required (the URL of the /metrics endpoint to scrape)');
+  const discovery = parseDiscovery(env);
+  if (endpointsRaw === undefined && !discovery) {
+    throw new ConfigError('METRICS_ENDPOINT', 'is required (the URL of the /metrics endpoint to scrape) unless DISCOVERY_COMPARTMENT_OCID is set');
+  }
   const dryRun = overrides.dryRun ?? parseBool('DRY_RUN', get('DRY_RUN')!);
   const compartmentRaw = raw(env, 'COMPARTMENT_OCID');
   if (compartmentRaw === undefined && !dryRun) {
@@ -282,7 +342,9 @@ export function parseSettings(env: Env, overrides: { dryRun?: boolean } = {}): S
     throw new ConfigError('OBJECT_STORAGE_NAMESPACE', 'is required with STATE_BUCKET (the tenancy\'s Object Storage namespace; `oci os ns get` prints it)');
   }
   return Object.freeze({
-    endpoints: parseEndpoints('METRICS_ENDPOINT', endpointsRaw),
+    endpoints: endpointsRaw === undefined ? [] : parseEndpoints('METRICS_ENDPOINT', endpointsRaw),
+    discovery,
+    scrapeConcurrency: parseIntIn('SCRAPE_CONCURRENCY', get('SCRAPE_CONCURRENCY')!, 1, 1000),
     compartmentId: compartmentRaw === undefined ? undefined : parseOcid('COMPARTMENT_OCID', compartmentRaw),
     namespace: parseNamespace('METRICS_NAMESPACE', get('METRICS_NAMESPACE')!),
     resourceGroup: resourceGroupRaw,
@@ -311,4 +373,74 @@ export function parseSettings(env: Env, overrides: { dryRun?: boolean } = {}): S
     objectStorageEndpoint: osEndpointRaw === undefined ? undefined : parseServiceEndpoint('OCI_OBJECT_STORAGE_ENDPOINT', osEndpointRaw),
     stateMaxAgeMs: parseIntIn('STATE_MAX_AGE_SECONDS', get('STATE_MAX_AGE_SECONDS')!, 1, 86_400) * 1000,
   });
+}
+
+/** OCI tag namespace and key names: no spaces or periods (so `namespace.key` is unambiguous). */
+const TAG_NAME_RE = /^[^\s.=,]{1,100}$/;
+
+/** Parses `key` or `namespace.key`. */
+function parseTagRef(key: string, value: string): TagRef {
+  const parts = value.split('.');
+  if (parts.length > 2 || !parts.every((p) => TAG_NAME_RE.test(p))) {
+    throw new ConfigError(key, `"${value}" is not a tag name (key for a freeform tag, namespace.key for a defined tag)`);
+  }
+  return parts.length === 2 ? { namespace: parts[0]!, key: parts[1]! } : { key: parts[0]! };
+}
+
+/** Parses `key=value,namespace.key=value,key` into tag matches. */
+function parseTagMatches(key: string, value: string): TagMatch[] {
+  return value.split(',').map((p) => p.trim()).filter((p) => p !== '').map((part) => {
+    const eq = part.indexOf('=');
+    const ref = parseTagRef(key, eq < 0 ? part : part.slice(0, eq).trim());
+    if (eq < 0) return ref;
+    const v = part.slice(eq + 1).trim();
+    if (v === '') throw new ConfigError(key, `"${part}" has an empty value (write the key alone to match any value)`);
+    return { ...ref, value: v };
+  });
+}
+
+/** Parses DISCOVERY_DIMENSIONS. */
+function parseInstanceDimensions(key: string, value: string): InstanceDimension[] {
+  const fixed = ['resourceDisplayName', 'availabilityDomain', 'faultDomain', 'shape'] as const;
+  const out: InstanceDimension[] = [];
+  for (const part of value.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const f = fixed.find((x) => x === part);
+    if (f) out.push(f);
+    else if (part.startsWith('tag:')) out.push({ tag: parseTagRef(key, part.slice(4)) });
+    else throw new ConfigError(key, `"${part}" is not one of ${fixed.join(', ')}, tag:<key>`);
+  }
+  // resourceId + instance + these must leave room for the exposition's own labels (20 in all).
+  if (out.length > 8) throw new ConfigError(key, 'at most 8 instance dimensions (OCI allows 20 per series in all)');
+  return out;
+}
+
+/** The discovery settings, or undefined when DISCOVERY_COMPARTMENT_OCID is unset. */
+function parseDiscovery(env: Env): DiscoverySettings | undefined {
+  const compartment = raw(env, 'DISCOVERY_COMPARTMENT_OCID');
+  if (compartment === undefined) return undefined;
+  const get = (k: string) => rawOrDefault(env, k)!;
+  const scheme = get('DISCOVERY_SCHEME');
+  if (scheme !== 'http' && scheme !== 'https') throw new ConfigError('DISCOVERY_SCHEME', `expected http or https, got "${scheme}"`);
+  const path = get('DISCOVERY_PATH');
+  if (!path.startsWith('/')) throw new ConfigError('DISCOVERY_PATH', `expected a path starting with /, got "${path}"`);
+  const tags = raw(env, 'DISCOVERY_TAG');
+  const dims = raw(env, 'DISCOVERY_DIMENSIONS');
+  const compute = raw(env, 'OCI_COMPUTE_ENDPOINT');
+  const identity = raw(env, 'OCI_IDENTITY_ENDPOINT');
+  return {
+    compartmentId: parseOcid('DISCOVERY_COMPARTMENT_OCID', compartment),
+    includeSubcompartments: parseBool('DISCOVERY_INCLUDE_SUBCOMPARTMENTS', get('DISCOVERY_INCLUDE_SUBCOMPARTMENTS')),
+    tags: tags === undefined ? [] : parseTagMatches('DISCOVERY_TAG', tags),
+    scheme,
+    port: parseIntIn('DISCOVERY_PORT', get('DISCOVERY_PORT'), 1, 65535),
+    path,
+    portTag: parseTagRef('DISCOVERY_PORT_TAG', get('DISCOVERY_PORT_TAG')),
+    pathTag: parseTagRef('DISCOVERY_PATH_TAG', get('DISCOVERY_PATH_TAG')),
+    vnic: get('DISCOVERY_VNIC'),
+    dimensions: dims === undefined ? [] : parseInstanceDimensions('DISCOVERY_DIMENSIONS', dims),
+    ttlMs: parseIntIn('DISCOVERY_TTL_SECONDS', get('DISCOVERY_TTL_SECONDS'), 0, 86_400) * 1000,
+    timeoutMs: parseIntIn('DISCOVERY_TIMEOUT_MS', get('DISCOVERY_TIMEOUT_MS'), 100, 300_000),
+    computeEndpoint: compute === undefined ? undefined : parseServiceEndpoint('OCI_COMPUTE_ENDPOINT', compute),
+    identityEndpoint: identity === undefined ? undefined : parseServiceEndpoint('OCI_IDENTITY_ENDPOINT', identity),
+  };
 }

@@ -13,6 +13,7 @@ import { AuthError, AuthKind, authKindOf, parseAuthorization, Principal, verifyR
 import { TenancyRateLimiter } from './rate-limit';
 import { MetricQuery, MetricSeries, MetricStore, StoredMetric } from './store';
 import { RequestError, ScopeCheck, validatePostBody } from './validation';
+import { Fleet, FLEET_API_PREFIX } from './fleet';
 
 /** Settings of the emulator; the object on `emulator.options` is live and may be changed at run time. */
 export interface EmulatorOptions {
@@ -54,11 +55,11 @@ export interface EmulatorOptions {
   extraHandler?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 }
 
-/** A fault injected into the next matching calls. */
-export type Fault = { status: number; code?: string; message?: string } | { reset: true } | { hangMs: number };
+/** A fault injected into the next matching calls; `match` limits it to calls whose path and query match. */
+export type Fault = ({ status: number; code?: string; message?: string } | { reset: true } | { hangMs: number }) & { match?: RegExp };
 
-/** Which API a request was for. */
-export type Route = 'metrics' | 'secrets' | 'objectstorage' | 'other';
+/** Which API a request was for ('discovery': the simulated fleet's Compute, VCN and Identity calls). */
+export type Route = 'metrics' | 'secrets' | 'objectstorage' | 'discovery' | 'other';
 
 /** One request as the emulator saw it. */
 export interface CallRecord {
@@ -139,6 +140,8 @@ export interface IngestionEmulator {
   readonly secretFetchCounts: Map<string, number>;
   /** Object Storage: the namespace, buckets (createBucket), denied buckets and stored objects. */
   readonly objectStorage: ObjectStorageState;
+  /** The simulated compute fleet served to discovery (instances, VNICs, compartments). */
+  readonly fleet: Fleet;
   /** Apply a fault to the next `times` calls of a route (default: PostMetricData, once). */
   enqueueFault(fault: Fault, times?: number, route?: Exclude<Route, 'other'>): void;
   /** Number of queued fault applications left for a route. */
@@ -215,6 +218,7 @@ function requestIdFor(req: IncomingMessage): string {
 function routeOf(method: string, path: string): Route {
   if (method === 'POST' && path === METRICS_PATH) return 'metrics';
   if (method === 'GET' && path.startsWith(SECRET_BUNDLE_PREFIX)) return 'secrets';
+  if (method === 'GET' && path.startsWith(FLEET_API_PREFIX)) return 'discovery';
   if ((method === 'GET' || method === 'PUT' || method === 'HEAD') && objectAddressOf(path) !== undefined) return 'objectstorage';
   return 'other';
 }
@@ -261,8 +265,9 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
   const secrets = new SecretStore();
   const deniedSecrets = new Set<string>();
   const secretFetchCounts = new Map<string, number>();
-  const faults: Record<Exclude<Route, 'other'>, Fault[]> = { metrics: [], secrets: [], objectstorage: [] };
+  const faults: Record<Exclude<Route, 'other'>, Fault[]> = { metrics: [], secrets: [], objectstorage: [], discovery: [] };
   const objectStorage = new ObjectStorageState();
+  const fleet = new Fleet();
   const limiter = new TenancyRateLimiter();
   const closing = new AbortController();
   const sockets = new Set<Socket>();
@@ -360,12 +365,22 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     return { status: 200, body: bundle, headers: { etag: `${secretId}-v${version}` } };
   }
 
+  /** A Compute/VCN/Identity call answered from the simulated fleet. */
+  function fleetCall(url: string): { status: number; body: unknown; headers: Record<string, string> } {
+    const u = new URL(url, 'http://emulator');
+    const out = fleet.handle(u.pathname, u.searchParams);
+    if (!out) throw new HttpFailure(404, 'NotAuthorizedOrNotFound', `No such API: GET ${u.pathname}`);
+    if ('code' in out) throw new HttpFailure(out.status, out.code, out.message);
+    return { status: out.status, body: out.body, headers: out.headers ?? {} };
+  }
+
   /** Apply a queued fault; true when it answered (or killed) the call. */
   async function applyFault(route: Route, req: IncomingMessage, res: ServerResponse, call: CallRecord, callGeneration: number): Promise<boolean> {
     // A call that began before reset() (e.g. still in its latency delay) must not take faults queued after it.
     if (route === 'other' || callGeneration !== generation) return false;
-    const fault = faults[route].shift();
-    if (!fault) return false;
+    const at = faults[route].findIndex((f) => !f.match || f.match.test(req.url ?? ''));
+    if (at < 0) return false;
+    const fault = faults[route].splice(at, 1)[0]!;
     if ('reset' in fault) {
       call.fault = 'reset';
       req.socket.destroy();
@@ -429,7 +444,7 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
         res.end(payload);
         return;
       }
-      const out = route === 'metrics' ? { ...postMetricData(principal, body, call), headers: {} } : getSecretBundle(path, call);
+      const out = route === 'metrics' ? { ...postMetricData(principal, body, call), headers: {} } : route === 'discovery' ? fleetCall(url) : getSecretBundle(path, call);
       call.status = out.status;
       sendJson(res, out.status, call.requestId, out.body, out.headers);
     } catch (err) {
@@ -498,6 +513,7 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     deniedSecrets,
     secretFetchCounts,
     objectStorage,
+    fleet,
     enqueueFault(fault: Fault, times = 1, route: Exclude<Route, 'other'> = 'metrics'): void {
       for (let i = 0; i < times; i++) faults[route].push(fault);
     },
@@ -517,6 +533,7 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
       faults.secrets.length = 0;
       faults.objectstorage.length = 0;
       objectStorage.clearObjects();
+      faults.discovery.length = 0;
       limiter.clear();
       secretFetchCounts.clear();
     },

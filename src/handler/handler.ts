@@ -7,9 +7,10 @@ import { inspect } from 'node:util';
 import { ConfigError, parseSettings, type Env, type Settings } from '../config/settings';
 import { safeMessage } from '../util/redact';
 import type { Logger } from '../log';
-import { createAuth, createMonitoringClient, createObjectStorageClient, createSecretsClient, type OciAuth } from '../oci/clients';
+import { createAuth, createDiscoveryClients, createMonitoringClient, createObjectStorageClient, createSecretsClient, type OciAuth } from '../oci/clients';
 import { objectStorageBackend, stateObjectName } from '../state/objectStorage';
 import { createStateStore, type StateStore } from '../state/store';
+import { FleetDiscovery } from '../discovery/discovery';
 import { BearerTokenSource, sdkSecretReader } from '../oci/secrets';
 import { sdkPostBatch, type PostBatch } from '../publish/sink';
 import { InvocationError, parseInvocationBody } from './invocation';
@@ -82,7 +83,9 @@ export function createHandler(env: Env, log: Logger, options: HandlerOptions = {
           : undefined,
       );
       const states = once(() => objectStorageStateStore(settings, auth) ?? options.localStateStore);
-      rt = { settings, log, postBatch: post, tokenSource: tokens, stateStore: states };
+      const d = settings.discovery;
+      const discovery = once(() => (d ? new FleetDiscovery(d, once(() => createDiscoveryClients(auth(), d))) : undefined));
+      rt = { settings, log, postBatch: post, tokenSource: tokens, stateStore: states, discovery };
       runtimes.set(settings, rt);
     }
     return rt;

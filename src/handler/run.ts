@@ -18,6 +18,9 @@ import { withTargets, type StateSession, type StateStore } from '../state/store'
 import { anyDerived, type NotDerivedCounts, type PreviousScrape } from '../transform/derive';
 import type { TargetState } from '../types/state';
 import { targetStateKey } from '../state/keys';
+import type { DiscoveryReport, FleetDiscovery } from '../discovery/discovery';
+import type { DiscoveredTarget } from '../discovery/targets';
+import { mapConcurrently } from '../util/concurrency';
 
 /** Time kept back at the end of an invocation to write the response (ms). */
 const RESPONSE_MARGIN_MS = 1000;
@@ -34,6 +37,8 @@ export interface Runtime {
   tokenSource(): BearerTokenSource | undefined;
   /** The state store (created lazily, reused); undefined when it is off. Throws StateError when it cannot be created. */
   stateStore?(): StateStore | undefined;
+  /** OCI compute discovery when DISCOVERY_COMPARTMENT_OCID is set (created lazily, reused while warm). */
+  discovery?(): FleetDiscovery | undefined;
   now?: () => number;
 }
 
@@ -59,6 +64,8 @@ export interface StateSummary {
 export interface TargetSummary {
   url: string;
   instance: string;
+  /** The instance OCID of a discovered target. */
+  resourceId?: string;
   up: boolean;
   /** Exposition samples read (scrape_samples_scraped). */
   samples: number;
@@ -110,14 +117,26 @@ export interface InvocationSummary {
   durationMs: number;
   /** What this configuration costs at one invocation a minute (from this invocation's counts). */
   forecast: CostForecast;
+  /** OCI compute discovery: where the targets came from, churn, and any failure with its IAM fix. */
+  discovery?: DiscoveryReport;
   /** Dry run only: the objects that would be posted (data, then self-metrics). */
   metricData?: OciMetric[];
   /** Dry run only: every skipped sample with its reason. */
   skippedSamples?: SkippedSample[];
 }
 
+/** One target of this invocation: a METRICS_ENDPOINT entry or a discovered instance's exporter. */
+interface Target {
+  url: URL;
+  instance: string;
+  /** A discovered instance's dimensions (resourceId, ...). */
+  dimensions?: Record<string, string>;
+  resourceId?: string;
+}
+
 /** Outcome of scrape + parse + transform for one target. */
 interface Prepared {
+  target: Target;
   scrape: ScrapeResult;
   samples: number;
   error?: string;
@@ -164,7 +183,9 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     ...(anyDerived(s.derivedKinds) ? { derive: { kinds: s.derivedKinds, quantiles: s.histogramQuantiles, maxAgeMs: s.stateMaxAgeMs } } : {}),
   };
 
-  // The state is read while the targets are scraped; each transform waits for it.
+  // Discovery runs first (the state is keyed by target URL, so it needs the targets), then the
+  // state is read while the targets are scraped; each transform waits for it.
+  const { targets: scrapeTargets, report: discovery } = await targetsOf(rt, endMs - SELF_METRICS_RESERVE_MS);
   const state: StateSummary = { enabled: false, written: false };
   const reading = transformOptions.derive ? readState(rt, state, Math.min(s.postTimeoutMs, Math.max(1, endMs - SELF_METRICS_RESERVE_MS - now()))) : undefined;
   const previousOf = async (url: URL): Promise<PreviousScrape> => {
@@ -174,13 +195,13 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     if (read.session.problem) return 'state_replaced';
     return read.session.doc.targets[targetStateKey(url)];
   };
-  const prepared = await scrapeAll(rt, endMs - SELF_METRICS_RESERVE_MS, transformOptions, previousOf);
+  const prepared = await scrapeAll(rt, scrapeTargets, endMs - SELF_METRICS_RESERVE_MS, transformOptions, previousOf);
   const scrapeMs = now() - started;
   const pacer = createPacer(s.postCallsPerSecond); // one rate for the data and the self-metrics calls
   const data = prepared.flatMap((p) => p.metrics);
   // This scrape is stored while the data is posted; a state failure never stops the posting.
   const read = reading ? await reading : undefined;
-  const saving = read && (!opts.dryRun || read.local) ? saveState(read, s.endpoints, prepared, state, Math.min(s.postTimeoutMs, Math.max(1, endMs - SELF_METRICS_RESERVE_MS - now()))) : undefined;
+  const saving = read && (!opts.dryRun || read.local) ? saveState(read, scrapeTargets.map((t) => t.url), prepared, state, Math.min(s.postTimeoutMs, Math.max(1, endMs - SELF_METRICS_RESERVE_MS - now()))) : undefined;
   let result: PublishResult | undefined;
   if (!opts.dryRun && data.length > 0) {
     result = await publish(data, rt.postBatch(), publishOptions(s, endMs - Math.min(SELF_METRICS_RESERVE_MS, s.postTimeoutMs), now, pacer));
@@ -192,7 +213,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const self = targets.flatMap((t, i) =>
     toSelfMetrics(
       {
-        instance: t.instance, scrapeTimeMs: prepared[i]!.scrape.scrapeTimeMs, up: t.up, durationMs: t.durationMs, samplesScraped: t.samples,
+        instance: t.instance, dimensions: prepared[i]!.target.dimensions, scrapeTimeMs: prepared[i]!.scrape.scrapeTimeMs, up: t.up, durationMs: t.durationMs, samplesScraped: t.samples,
         posted: t.posted, skipped: t.skipped, failed: t.failed + t.undelivered, derived: t.derived,
         ...(stateOk === undefined ? {} : { stateOk }), ...(state.cause ? { stateCause: state.cause } : {}),
       },
@@ -217,6 +238,11 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const summary = summarise(prepared, targets, result, selfResult, opts.dryRun, now() - started, forecast, state);
   const p = pacer.stats();
   summary.pacing = { ceiling: s.postCallsPerSecond, minRate: round2(p.minRate), finalRate: round2(p.rate), decreases: p.decreases };
+  if (discovery) {
+    summary.discovery = discovery;
+    summary.ok = nothingDeliveredCause(summary, result) === undefined;
+    if (discovery.error) rt.log('warn', `discovery: ${discovery.error}`, { source: discovery.source, ...(discovery.iamStatement ? { iamStatement: discovery.iamStatement } : {}) });
+  }
   if (opts.dryRun) {
     summary.metricData = [...data, ...self];
     summary.skippedSamples = prepared.flatMap((p) => p.skipped);
@@ -311,7 +337,7 @@ function raceSignal<T>(work: Promise<T>, signal: AbortSignal, timeout: () => Err
 }
 
 /** Fetches the bearer token (if any), then scrapes, parses and transforms every target concurrently. */
-async function scrapeAll(rt: Runtime, stopAtMs: number, topts: TransformOptions, previousOf: (url: URL) => Promise<PreviousScrape>): Promise<Prepared[]> {
+async function scrapeAll(rt: Runtime, targets: readonly Target[], stopAtMs: number, topts: TransformOptions, previousOf: (url: URL) => Promise<PreviousScrape>): Promise<Prepared[]> {
   const s = rt.settings;
   const now = rt.now ?? Date.now;
   const signal = AbortSignal.timeout(Math.max(1, stopAtMs - now()));
@@ -328,12 +354,12 @@ async function scrapeAll(rt: Runtime, stopAtMs: number, topts: TransformOptions,
       tokenError = (e as Error).message;
     }
   }
-  const instances = instancesOf(s.endpoints);
-  return Promise.all(
-    s.endpoints.map(async (url, i): Promise<Prepared> => {
-      const instance = instances[i]!;
+  // At most SCRAPE_CONCURRENCY targets at once: a fleet must not open hundreds of sockets (and hold
+  // hundreds of expositions in memory) at the same moment.
+  return mapConcurrently(targets, s.scrapeConcurrency, async (target): Promise<Prepared> => {
+      const { url, instance } = target;
       if (tokenError) {
-        return { scrape: notScraped(url, tokenError, now(), instance), samples: 0, error: tokenError, metrics: [], derived: 0, notDerived: {}, skipped: [] };
+        return { target, scrape: notScraped(url, tokenError, now(), instance), samples: 0, error: tokenError, metrics: [], derived: 0, notDerived: {}, skipped: [] };
       }
       const timeoutMs = Math.max(1, Math.min(s.scrapeTimeoutMs, stopAtMs - now()));
       const scrape = await scrapeTarget(url, { timeoutMs, maxBytes: s.scrapeMaxBytes, bearerToken: token, followRedirectsToOtherHosts: s.followRedirectsToOtherHosts, signal, instance });
@@ -341,22 +367,44 @@ async function scrapeAll(rt: Runtime, stopAtMs: number, topts: TransformOptions,
         // "timed out after 1 ms" alone would read like a bad SCRAPE_TIMEOUT_MS: say the deadline cut it.
         const cut = timeoutMs < s.scrapeTimeoutMs && /^timed out/.test(scrape.error);
         const error = cut ? `${scrape.error} (the invocation deadline left only that for the scrape; raise the function timeout)` : scrape.error;
-        return { scrape: { ...scrape, error }, samples: 0, error, metrics: [], derived: 0, notDerived: {}, skipped: [] };
+        return { target, scrape: { ...scrape, error }, samples: 0, error, metrics: [], derived: 0, notDerived: {}, skipped: [] };
       }
       try {
         const parsed = parseExposition(scrape.text);
         scrape.text = ''; // the exposition text (MBs) is not needed after parsing: free it before the transform
         const previous = await previousOf(url);
-        const out = toOciMetrics(parsed.families, { instance: scrape.instance, scrapeTimeMs: scrape.scrapeTimeMs, previous }, topts);
-        const done: Prepared = { scrape, samples: parsed.sampleCount, metrics: out.metrics, derived: out.derivedCount, notDerived: out.notDerived, skipped: out.skipped };
+        const out = toOciMetrics(parsed.families, { instance: scrape.instance, scrapeTimeMs: scrape.scrapeTimeMs, previous, dimensions: target.dimensions }, topts);
+        const done: Prepared = { target, scrape, samples: parsed.sampleCount, metrics: out.metrics, derived: out.derivedCount, notDerived: out.notDerived, skipped: out.skipped };
         if (out.state) done.state = out.state;
         return done;
       } catch (e) {
         const msg = e instanceof ExpositionError ? `invalid exposition: ${e.message}` : `could not process the exposition: ${(e as Error).message}`;
-        return { scrape, samples: 0, error: msg, metrics: [], derived: 0, notDerived: {}, skipped: [] };
+        return { target, scrape, samples: 0, error: msg, metrics: [], derived: 0, notDerived: {}, skipped: [] };
       }
-    }),
-  );
+  });
+}
+
+/**
+ * This invocation's targets: METRICS_ENDPOINT, then the discovered ones (a discovered URL that is
+ * also listed statically is scraped once, with the instance's dimensions). `instance` follows the
+ * one rule for all of them (host:port, the path added when host:port repeats).
+ */
+async function targetsOf(rt: Runtime, stopAtMs: number): Promise<{ targets: Target[]; report?: DiscoveryReport }> {
+  const s = rt.settings;
+  const fleet = rt.discovery?.();
+  let discovered: DiscoveredTarget[] = [];
+  let report: DiscoveryReport | undefined;
+  if (fleet) {
+    const now = rt.now ?? Date.now;
+    ({ targets: discovered, report } = await fleet.targets(AbortSignal.timeout(Math.max(1, stopAtMs - now()))));
+  }
+  const found = new Set(discovered.map((t) => t.url.href));
+  const all: Omit<Target, 'instance'>[] = [
+    ...s.endpoints.filter((u) => !found.has(u.href)).map((url) => ({ url })),
+    ...discovered.map((t) => ({ url: t.url, dimensions: t.dimensions, resourceId: t.resourceId })),
+  ];
+  const instances = instancesOf(all.map((t) => t.url));
+  return { targets: all.map((t, i) => ({ ...t, instance: instances[i]! })), report };
 }
 
 /** Per-target counts, attributing publish outcomes by each target's index range. */
@@ -374,7 +422,7 @@ function summariseTargets(prepared: Prepared[], result: PublishResult | undefine
     } else if (!dryRun) undelivered = p.metrics.length;
     offset += p.metrics.length;
     const t: TargetSummary = {
-      url: p.scrape.url, instance: p.scrape.instance, up: p.error === undefined, samples: p.samples,
+      url: p.scrape.url, instance: p.scrape.instance, ...(p.target.resourceId ? { resourceId: p.target.resourceId } : {}), up: p.error === undefined, samples: p.samples,
       durationMs: p.scrape.durationMs, series: p.metrics.length, derived: p.derived, notDerived: p.notDerived, posted, failed, undelivered, skipped: p.skipped.length,
     };
     if (p.error !== undefined) t.error = p.error;
@@ -433,6 +481,10 @@ function round2(x: number): number {
 /** Why nothing was delivered, or undefined when something was (partial success is success). */
 function nothingDeliveredCause(s: InvocationSummary, data: PublishResult | undefined): string | undefined {
   const up = s.targets.filter((t) => t.up);
+  if (s.targets.length === 0) {
+    // Discovery found nothing and nothing is listed: a failed discovery is a failure, an empty fleet is not.
+    return s.discovery?.error ? `no targets: ${s.discovery.error}${s.discovery.iamStatement ? `; add the policy statement: ${s.discovery.iamStatement}` : ''}` : undefined;
+  }
   if (up.length === 0) {
     const each = s.targets.map((t) => `${t.url}: ${t.error}`).join('; ');
     return `${s.targets.length === 1 ? 'the target is' : `all ${s.targets.length} targets are`} down (${each})`;

@@ -7,7 +7,9 @@ import type * as commonT from 'oci-common';
 import type * as monitoringT from 'oci-monitoring';
 import type * as objectStorageT from 'oci-objectstorage';
 import type * as secretsT from 'oci-secrets';
-import { ConfigError, type Env, type Settings } from '../config/settings';
+import type * as coreT from 'oci-core';
+import type * as identityT from 'oci-identity';
+import { ConfigError, type DiscoverySettings, type Env, type Settings } from '../config/settings';
 import { safeMessage } from '../util/redact';
 import { currentCallSignal, httpOptions } from './call-signal';
 import { NodeHttpClient } from './node-http-client';
@@ -107,4 +109,32 @@ export function createObjectStorageClient(auth: OciAuth, settings: Pick<Settings
   const client = new objectStorage.ObjectStorageClient({ authenticationDetailsProvider: auth.provider }, clientConfiguration());
   client.endpoint = settings.objectStorageEndpoint ?? objectStorageEndpoint(auth.regionId);
   return client;
+}
+
+/** The Compute/VCN (iaas) endpoint for a region. */
+export function computeEndpoint(regionId: string): string {
+  return loadCommon().EndpointBuilder.createEndpointFromRegionId('https://iaas.{region}.{secondLevelDomain}', regionId, '');
+}
+
+/** The Identity endpoint for a region. */
+export function identityEndpoint(regionId: string): string {
+  return loadCommon().EndpointBuilder.createEndpointFromRegionId('https://identity.{region}.oci.{secondLevelDomain}', regionId, '');
+}
+
+/**
+ * The clients discovery calls: oci-core (Compute, VCN) and, for sub-compartments only,
+ * oci-identity. Both are required here, on first discovery, never at cold start.
+ */
+export function createDiscoveryClients(auth: OciAuth, d: DiscoverySettings): { compute: coreT.ComputeClient; network: coreT.VirtualNetworkClient; identity?: identityT.IdentityClient } {
+  const core = require('oci-core') as typeof coreT;
+  const params = { authenticationDetailsProvider: auth.provider };
+  const compute = new core.ComputeClient(params, clientConfiguration());
+  const network = new core.VirtualNetworkClient(params, clientConfiguration());
+  compute.endpoint = d.computeEndpoint ?? computeEndpoint(auth.regionId);
+  network.endpoint = d.computeEndpoint ?? computeEndpoint(auth.regionId);
+  if (!d.includeSubcompartments) return { compute, network };
+  const identityPkg = require('oci-identity') as typeof identityT;
+  const identity = new identityPkg.IdentityClient(params, clientConfiguration());
+  identity.endpoint = d.identityEndpoint ?? identityEndpoint(auth.regionId);
+  return { compute, network, identity };
 }

@@ -75,12 +75,15 @@ export function dropEmptyLabels(labels: Labels): Labels {
 }
 
 /**
- * The dimensions every series of a target gets: EXTRA_DIMENSIONS plus `instance`. `instance`
- * wins over an extra dimension of the same name, so series of different targets stay apart.
+ * The dimensions every series of a target gets: EXTRA_DIMENSIONS, the target's own (a discovered
+ * instance's resourceId, shape, ...), then `instance`. Later ones win a name clash, so series of
+ * different targets stay apart and a discovered fact is not hidden by a fixed extra dimension.
  */
-export function targetDimensions(instance: string, extraDimensions: Record<string, string>): Record<string, string> {
-  const extras = Object.entries(extraDimensions).filter(([k, v]) => v !== '' && k !== INSTANCE_DIMENSION);
-  return Object.fromEntries([...extras, [INSTANCE_DIMENSION, instance === '' ? UNKNOWN_INSTANCE : instance]]);
+export function targetDimensions(instance: string, extraDimensions: Record<string, string>, ownDimensions: Record<string, string> = {}): Record<string, string> {
+  const keep = ([k, v]: [string, string]) => v !== '' && k !== INSTANCE_DIMENSION;
+  const own = Object.entries(ownDimensions).filter(keep);
+  const extras = Object.entries(extraDimensions).filter((e) => keep(e) && !Object.hasOwn(ownDimensions, e[0]));
+  return Object.fromEntries([...extras, ...own, [INSTANCE_DIMENSION, instance === '' ? UNKNOWN_INSTANCE : instance]]);
 }
 
 /**

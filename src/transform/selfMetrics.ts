@@ -44,8 +44,8 @@ export function mayShareSelfMetricStream(name: string, dimensions: Record<string
 }
 
 /** instance + the valid extra dimensions, values shortened: always an acceptable OCI dimension set. */
-export function selfDimensions(instance: string, extraDimensions: Record<string, string>): Record<string, string> {
-  const valid = Object.entries(targetDimensions(instance, extraDimensions)).filter(([k]) => isValidDimensionKey(k));
+export function selfDimensions(instance: string, extraDimensions: Record<string, string>, own?: Record<string, string>): Record<string, string> {
+  const valid = Object.entries(targetDimensions(instance, extraDimensions, own)).filter(([k]) => isValidDimensionKey(k));
   return Object.fromEntries(valid.map(([k, v]) => [k, shortenDimensionValue(v)]));
 }
 
@@ -54,7 +54,7 @@ export function selfDimensions(instance: string, extraDimensions: Record<string,
  * A value that is not finite (a bug upstream) leaves its metric out rather than post an invalid one.
  */
 export function toSelfMetrics(report: TargetReport, opts: TransformOptions): OciMetric[] {
-  const dimensions = selfDimensions(report.instance, opts.extraDimensions);
+  const dimensions = selfDimensions(report.instance, opts.extraDimensions, report.dimensions);
   return SELF_METRICS.filter((m) => Number.isFinite(m.value(report))).map((m) => ({
     namespace: opts.namespace,
     compartmentId: opts.compartmentId,

@@ -302,11 +302,11 @@ export function toOciMetrics(families: MetricFamily[], target: TargetContext, op
   const ctx: MappingContext = {
     opts,
     scrapeTimeMs: target.scrapeTimeMs,
-    added: targetDimensions(target.instance, opts.extraDimensions),
+    added: targetDimensions(target.instance, opts.extraDimensions, target.dimensions),
     addedByStructural: new Map(),
     names: new Map(),
     metadata: new Map(),
-    selfDimensions: selfDimensions(target.instance, opts.extraDimensions),
+    selfDimensions: selfDimensions(target.instance, opts.extraDimensions, target.dimensions),
   };
   const res: Resolution = { ordered: [], derivedAt: [], skipped: [], sampleStreams: new StreamSet(), groups: new MetricGroups(), notDerived: {} };
   const derivation = opts.derive ? deriveTarget(notExcluded.kept, target.previous, target.scrapeTimeMs, opts.derive) : undefined;

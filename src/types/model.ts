@@ -103,6 +103,8 @@ export interface TargetContext {
   instance: string;
   /** Timestamp of the scrape (ms since epoch); one per target for all of its samples. */
   scrapeTimeMs: number;
+  /** Dimensions of the target itself (a discovered instance's resourceId, shape, tags...). */
+  dimensions?: Record<string, string>;
 }
 
 /** The transform's options, taken from Settings. */
@@ -133,6 +135,8 @@ export interface TransformResult {
 /** Per-target facts for the self-metrics (`up`, scrape duration, counts) posted every invocation. */
 export interface TargetReport {
   instance: string;
+  /** The target's own dimensions (see TargetContext). */
+  dimensions?: Record<string, string>;
   scrapeTimeMs: number;
   up: boolean;
   durationMs: number;

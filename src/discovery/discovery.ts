@@ -1,0 +1,101 @@
+/**
+ * Discovery while the container is warm: a result is reused for DISCOVERY_TTL_SECONDS, then
+ * refreshed; each refresh says which targets appeared and disappeared since the previous one.
+ * A failed refresh (policy missing, 5xx, timeout) keeps the last good list while it is fresh
+ * (younger than the TTL plus LAST_GOOD_GRACE_MS), else discovery contributes no targets and the
+ * static METRICS_ENDPOINT list is scraped alone; either way the report carries OCI's message and,
+ * for an authorization failure, the IAM statement to add.
+ */
+import type { DiscoverySettings } from '../config/settings';
+import { DISCOVERY_GRANTS, DiscoveryError, discoverInstances, type DiscoveryClients, type VnicFacts } from './oci';
+import { churnOf, targetsOf, type DiscoveredTarget, type InstanceProblem, type TargetRef } from './targets';
+
+/** How long past its TTL a last good list may still stand in for a failed discovery. */
+export const LAST_GOOD_GRACE_MS = 10 * 60 * 1000;
+/** Most problem instances listed in a report (the count is always complete). */
+const MAX_REPORTED_PROBLEMS = 20;
+
+/** Where the discovered targets of this invocation came from. */
+export type DiscoverySource = 'discovered' | 'cached' | 'last-good' | 'none';
+
+/** What the response says about discovery. */
+export interface DiscoveryReport {
+  compartmentId: string;
+  includeSubcompartments: boolean;
+  source: DiscoverySource;
+  /** When the list in use was discovered (ISO 8601); absent when there is none. */
+  discoveredAt?: string;
+  /** RUNNING instances matching the tag filter in the list in use. */
+  instances: number;
+  targets: number;
+  /** Since the previous discovery in this container (every target on its first discovery). */
+  appeared: TargetRef[];
+  disappeared: TargetRef[];
+  /** Matching instances that give no target (no IP, bad port tag), first few. */
+  problems: InstanceProblem[];
+  problemCount: number;
+  /** OCI API calls and time of this invocation's discovery (absent when the cached list was used). */
+  calls?: number;
+  durationMs?: number;
+  /** Why this invocation's discovery failed (OCI's status and message). */
+  error?: string;
+  /** For an authorization failure: the statement the function's dynamic group needs. */
+  iamStatement?: string;
+}
+
+/** A successful discovery. */
+interface Snapshot {
+  atMs: number;
+  instances: number;
+  targets: DiscoveredTarget[];
+  problems: InstanceProblem[];
+}
+
+/** The IAM statement the failed call needs, in the compartment it was made in. */
+export function iamStatementFor(e: DiscoveryError): string {
+  return `Allow dynamic-group <the function's dynamic group> to ${DISCOVERY_GRANTS[e.operation]} in compartment id ${e.compartmentId}`;
+}
+
+/** The discovery of one warm container (one per settings object). */
+export class FleetDiscovery {
+  private last?: Snapshot;
+  private readonly vnics = new Map<string, VnicFacts>();
+
+  constructor(
+    private readonly settings: DiscoverySettings,
+    private readonly clients: () => DiscoveryClients,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The discovered targets for this invocation and the report; never throws. */
+  async targets(signal: AbortSignal): Promise<{ targets: DiscoveredTarget[]; report: DiscoveryReport }> {
+    const d = this.settings;
+    const base = { compartmentId: d.compartmentId, includeSubcompartments: d.includeSubcompartments, appeared: [], disappeared: [] };
+    const started = this.now();
+    const last = this.last;
+    if (last && started - last.atMs < d.ttlMs) return { targets: last.targets, report: { ...base, ...this.facts(last), source: 'cached' } };
+    let calls: number | undefined;
+    try {
+      const timeout = AbortSignal.any([signal, AbortSignal.timeout(d.timeoutMs)]);
+      const found = await discoverInstances(this.clients(), d, timeout, this.vnics);
+      calls = found.counts.calls;
+      const { targets, problems } = targetsOf(found.instances, d);
+      const snapshot: Snapshot = { atMs: this.now(), instances: found.instances.filter((i) => i.lifecycleState === 'RUNNING').length, targets, problems };
+      const churn = churnOf(last?.targets ?? [], targets);
+      this.last = snapshot;
+      return { targets, report: { ...base, ...this.facts(snapshot), ...churn, source: 'discovered', calls, durationMs: this.now() - started } };
+    } catch (e) {
+      const error = e instanceof DiscoveryError ? e.message : `discovery failed: ${e instanceof Error ? e.message : String(e)}`;
+      const failure = { error, durationMs: this.now() - started, ...(e instanceof DiscoveryError && e.isAuthorization ? { iamStatement: iamStatementFor(e) } : {}) };
+      if (last && started - last.atMs < d.ttlMs + LAST_GOOD_GRACE_MS) {
+        return { targets: last.targets, report: { ...base, ...this.facts(last), ...failure, source: 'last-good' } };
+      }
+      return { targets: [], report: { ...base, instances: 0, targets: 0, problems: [], problemCount: 0, ...failure, source: 'none' } };
+    }
+  }
+
+  /** Report fields of a snapshot. */
+  private facts(s: Snapshot): Pick<DiscoveryReport, 'discoveredAt' | 'instances' | 'targets' | 'problems' | 'problemCount'> {
+    return { discoveredAt: new Date(s.atMs).toISOString(), instances: s.instances, targets: s.targets.length, problems: s.problems.slice(0, MAX_REPORTED_PROBLEMS), problemCount: s.problems.length };
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * Discovery, OCI part: lists the compartment's (and optionally its sub-compartments') RUNNING
+ * instances with the SDK, keeps those that carry the tag filter, and finds each one's chosen VNIC
+ * private IP. Calls, in order:
+ *   Identity ListCompartments (sub-compartments only, one level at a time: the subtree flag works
+ *   only on the tenancy), Compute ListInstances (lifecycleState=RUNNING), Compute
+ *   ListVnicAttachments (per compartment, only when it has a matching instance), VCN GetVnic (per
+ *   attachment not seen before: a VNIC's private IP does not change, so it is cached).
+ * Every list follows opc-next-page to the end; a failure anywhere fails the whole discovery (a
+ * half list would make the missing instances look terminated).
+ */
+import type * as coreT from 'oci-core';
+import type * as identityT from 'oci-identity';
+import type { DiscoverySettings } from '../config/settings';
+import { withCallSignal } from '../oci/call-signal';
+import { safeMessage } from '../util/redact';
+import { mapConcurrently } from '../util/concurrency';
+import { matchesTags, type DiscoveredInstance } from './targets';
+
+/** OCI API calls discovery keeps in flight at once. */
+export const DISCOVERY_CALL_CONCURRENCY = 16;
+/** Page size asked for (OCI's list calls accept 1-1000; 100 is every list call's default). */
+export const DISCOVERY_PAGE_LIMIT = 100;
+
+/** The SDK clients discovery uses; identity only when sub-compartments are included. */
+export interface DiscoveryClients {
+  compute: Pick<coreT.ComputeClient, 'listInstances' | 'listVnicAttachments'>;
+  network: Pick<coreT.VirtualNetworkClient, 'getVnic'>;
+  identity?: Pick<identityT.IdentityClient, 'listCompartments'>;
+}
+
+/** The read-only IAM grant each call needs (statement subject and scope are added by the caller). */
+export const DISCOVERY_GRANTS = {
+  ListCompartments: 'inspect compartments',
+  ListInstances: 'read instances',
+  ListVnicAttachments: 'read vnic-attachments',
+  GetVnic: 'read vnics',
+} as const;
+
+export type DiscoveryOperation = keyof typeof DISCOVERY_GRANTS;
+
+/** A discovery call that failed; says which call, OCI's status and message, and the grant it needs. */
+export class DiscoveryError extends Error {
+  override name = 'DiscoveryError';
+  constructor(
+    readonly operation: DiscoveryOperation,
+    readonly compartmentId: string,
+    readonly status: number | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  /** True when OCI said the caller may not (404 NotAuthorizedOrNotFound, 401, 403): a policy is missing. */
+  get isAuthorization(): boolean {
+    return this.status === 401 || this.status === 403 || this.status === 404;
+  }
+}
+
+/** A VNIC's facts discovery needs, cached by VNIC id. */
+export interface VnicFacts {
+  privateIp?: string;
+  isPrimary: boolean;
+  displayName: string;
+}
+
+/** Runs one SDK call under the discovery's signal, turning any failure into a DiscoveryError. */
+async function call<T>(op: DiscoveryOperation, compartmentId: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await withCallSignal(signal, fn);
+  } catch (e) {
+    if (signal.aborted) {
+      const reason = signal.reason instanceof Error ? signal.reason.message : 'aborted';
+      throw new DiscoveryError(op, compartmentId, undefined, `${op} did not finish: ${reason}`);
+    }
+    const status = typeof (e as { statusCode?: unknown }).statusCode === 'number' ? (e as { statusCode: number }).statusCode : undefined;
+    const code = typeof (e as { serviceCode?: unknown }).serviceCode === 'string' ? (e as { serviceCode: string }).serviceCode : undefined;
+    const detail = status !== undefined ? `${status}${code ? ` ${code}` : ''}: ${safeMessage(e)}` : safeMessage(e);
+    throw new DiscoveryError(op, compartmentId, status, `${op} failed (${detail})`);
+  }
+}
+
+/** Every page of a list call. */
+async function allPages<T>(fetchPage: (page: string | undefined) => Promise<{ items: T[]; opcNextPage?: string }>): Promise<T[]> {
+  const out: T[] = [];
+  let page: string | undefined;
+  do {
+    const r = await fetchPage(page);
+    out.push(...r.items);
+    page = r.opcNextPage || undefined;
+  } while (page !== undefined);
+  return out;
+}
+
+/** One counted SDK call. */
+type Counted = <T>(op: DiscoveryOperation, compartmentId: string, fn: () => Promise<T>) => Promise<T>;
+
+/** The compartment and, when asked, every ACTIVE compartment below it (breadth first). */
+async function compartmentsOf(c: DiscoveryClients, d: DiscoverySettings, counted: Counted): Promise<string[]> {
+  if (!d.includeSubcompartments) return [d.compartmentId];
+  const identity = c.identity;
+  if (!identity) throw new Error('discovery: sub-compartments need the identity client');
+  const all = [d.compartmentId];
+  let level = [d.compartmentId];
+  while (level.length > 0) {
+    const children = await mapConcurrently(level, DISCOVERY_CALL_CONCURRENCY, (parent) =>
+      allPages((page) => counted('ListCompartments', parent, () => identity.listCompartments({ compartmentId: parent, page, limit: DISCOVERY_PAGE_LIMIT, lifecycleState: 'ACTIVE' }))),
+    );
+    level = children.flat().filter((x) => x.lifecycleState === 'ACTIVE').map((x) => x.id);
+    all.push(...level);
+  }
+  return all;
+}
+
+/** Plain data of an SDK instance. */
+function instanceFacts(i: coreT.models.Instance): DiscoveredInstance {
+  return {
+    id: i.id,
+    displayName: i.displayName ?? i.id,
+    compartmentId: i.compartmentId,
+    availabilityDomain: i.availabilityDomain,
+    faultDomain: i.faultDomain,
+    shape: i.shape,
+    lifecycleState: String(i.lifecycleState),
+    freeformTags: i.freeformTags ?? {},
+    definedTags: (i.definedTags ?? {}) as Record<string, Record<string, unknown>>,
+  };
+}
+
+/** Counts of the API calls a discovery made (for the report and the benchmark). */
+export interface DiscoveryCallCounts {
+  compartments: number;
+  calls: number;
+}
+
+/** Lists the instances discovery may scrape: RUNNING, tag filter matched, with the chosen VNIC's IP looked up. */
+export async function discoverInstances(
+  c: DiscoveryClients,
+  d: DiscoverySettings,
+  signal: AbortSignal,
+  vnicCache: Map<string, VnicFacts>,
+): Promise<{ instances: DiscoveredInstance[]; counts: DiscoveryCallCounts }> {
+  let calls = 0;
+  const counted: Counted = (op, compartmentId, fn) => {
+    calls++;
+    return call(op, compartmentId, signal, fn);
+  };
+  const compartments = await compartmentsOf(c, d, counted);
+  const perCompartment = await mapConcurrently(compartments, DISCOVERY_CALL_CONCURRENCY, async (compartmentId) => {
+    const listed = await allPages((page) =>
+      counted('ListInstances', compartmentId, () => c.compute.listInstances({ compartmentId, page, limit: DISCOVERY_PAGE_LIMIT, lifecycleState: 'RUNNING' as coreT.models.Instance.LifecycleState })),
+    );
+    const instances = listed.map(instanceFacts).filter((i) => i.lifecycleState === 'RUNNING' && matchesTags(i, d.tags));
+    if (instances.length === 0) return [];
+    const wanted = new Set(instances.map((i) => i.id));
+    const attachments = (
+      await allPages((page) => counted('ListVnicAttachments', compartmentId, () => c.compute.listVnicAttachments({ compartmentId, page, limit: DISCOVERY_PAGE_LIMIT })))
+    ).filter((a) => wanted.has(a.instanceId) && String(a.lifecycleState) === 'ATTACHED' && a.vnicId);
+    const byInstance = new Map<string, string[]>();
+    for (const a of attachments) byInstance.set(a.instanceId, [...(byInstance.get(a.instanceId) ?? []), a.vnicId!]);
+    return mapConcurrently(instances, DISCOVERY_CALL_CONCURRENCY, async (inst) => {
+      for (const vnicId of byInstance.get(inst.id) ?? []) {
+        let facts = vnicCache.get(vnicId);
+        if (!facts) {
+          const v = (await counted('GetVnic', compartmentId, () => c.network.getVnic({ vnicId }))).vnic;
+          facts = { privateIp: v.privateIp, isPrimary: v.isPrimary === true, displayName: v.displayName ?? '' };
+          vnicCache.set(vnicId, facts);
+        }
+        const chosen = d.vnic === 'primary' ? facts.isPrimary : facts.displayName === d.vnic;
+        if (chosen) return { ...inst, privateIp: facts.privateIp };
+      }
+      return inst;
+    });
+  });
+  const instances = perCompartment.flat();
+  // VNICs of terminated instances stay cached until the cache is well beyond the fleet's size.
+  if (vnicCache.size > 4 * Math.max(64, instances.length)) vnicCache.clear();
+  return { instances, counts: { compartments: compartments.length, calls } };
+}

@@ -1,0 +1,328 @@
+/**
+ * OCI compute discovery through the real SDK (oci-core, oci-identity) signing real requests to the
+ * emulator's simulated fleet: pagination, tags, lifecycle states, several exporters per instance,
+ * secondary VNICs, sub-compartments, churn, and failures (policy 404, 5xx mid-pagination, timeout)
+ * with the last good list and the IAM statement. Then a fleet of BharatMart simulators scraped by the
+ * built function over the Fn socket, with instances added and terminated between invocations.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { parseSettings, type DiscoverySettings } from '../src/config/settings';
+import { FleetDiscovery } from '../src/discovery/discovery';
+import type { DiscoveryClients } from '../src/discovery/oci';
+import { startBharatMart, type BharatMart } from '../src/demo/bharatmart';
+import { makeConfigFile } from '../src/emulator/credentials';
+import { startIngestionEmulator, type IngestionEmulator } from '../src/emulator/server';
+import type { InvocationSummary } from '../src/handler/run';
+import { createAuth, createDiscoveryClients } from '../src/oci/clients';
+import { toOciMetrics } from '../src/transform';
+import { COMPARTMENT, startStack, type Stack } from './helpers/stack';
+
+const FLEET = 'ocid1.compartment.oc1..aaaaaaaafleetcompartmentprom2oci';
+
+let dir: string;
+let emu: IngestionEmulator;
+let clients: (d: DiscoverySettings) => DiscoveryClients;
+
+/** Discovery settings as the function parses them, pointed at the emulator. */
+function settingsOf(env: Record<string, string>): DiscoverySettings {
+  const s = parseSettings({ DRY_RUN: 'true', DISCOVERY_COMPARTMENT_OCID: FLEET, OCI_COMPUTE_ENDPOINT: emu.url, OCI_IDENTITY_ENDPOINT: emu.url, ...env });
+  return s.discovery!;
+}
+
+/** A discovery over the emulator's fleet, with a controllable clock. */
+function discoveryOf(env: Record<string, string>, clock = { now: 0 }): { fleet: FleetDiscovery; clock: { now: number } } {
+  const d = settingsOf(env);
+  return { fleet: new FleetDiscovery(d, () => clients(d), () => clock.now), clock };
+}
+
+const noDeadline = () => AbortSignal.timeout(60_000);
+const urlsOf = (r: { targets: { url: URL }[] }) => r.targets.map((t) => t.url.href).sort();
+
+before(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'prom2oci-discovery-'));
+  const cfg = await makeConfigFile(path.join(dir, 'cfg'));
+  emu = await startIngestionEmulator({ configKeys: { [cfg.keyId]: cfg.publicKeyPem } });
+  const auth = createAuth({ OCI_CONFIG_FILE: cfg.configPath });
+  clients = (d) => createDiscoveryClients(auth, d);
+});
+
+after(async () => {
+  await emu.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Empties the fleet and the emulator's records. */
+function resetFleet(pageSize = 100): void {
+  emu.reset();
+  emu.fleet.instances.clear();
+  emu.fleet.compartments.clear();
+  emu.fleet.deniedCompartments.clear();
+  emu.fleet.deniedApis.clear();
+  emu.fleet.pageSize = pageSize;
+}
+
+describe('discovery through the SDK against the emulated fleet', () => {
+  test('230 instances over pages of 50: only RUNNING ones with the tag, each on its primary VNIC IP', async () => {
+    resetFleet(50);
+    const want: string[] = [];
+    for (let i = 0; i < 230; i++) {
+      const ip = `127.0.${Math.floor(i / 200)}.${(i % 200) + 1}`;
+      const tagged = i % 5 !== 0; // every fifth instance lacks the tag
+      const state = i % 7 === 0 ? 'STOPPED' : i % 11 === 0 ? 'TERMINATED' : 'RUNNING';
+      emu.fleet.addInstance({ compartmentId: FLEET, privateIp: ip, freeformTags: tagged ? { prom2oci: 'scrape' } : { prom2oci: 'no' }, lifecycleState: state });
+      if (tagged && state === 'RUNNING') want.push(`http://${ip}:9100/metrics`);
+    }
+    emu.fleet.addInstance({ compartmentId: 'ocid1.compartment.oc1..aaaaaaaaothercompartment', freeformTags: { prom2oci: 'scrape' } });
+    const { fleet } = discoveryOf({ DISCOVERY_TAG: 'prom2oci=scrape' });
+    const r = await fleet.targets(noDeadline());
+    assert.equal(r.report.error, undefined);
+    assert.deepEqual(urlsOf(r), want.sort());
+    assert.equal(r.report.source, 'discovered');
+    assert.equal(r.report.targets, want.length);
+    const running = [...emu.fleet.instances.values()].filter((i) => i.compartmentId === FLEET && i.lifecycleState === 'RUNNING').length;
+    const listCalls = emu.calls.filter((c) => c.path === '/20160918/instances');
+    assert.equal(listCalls.length, Math.ceil(running / 50), 'every page of ListInstances, via opc-next-page');
+    assert.ok(emu.calls.every((c) => c.status === 200 && c.authKind === 'config'), 'every call signed and accepted');
+    const vnicCalls = emu.calls.filter((c) => c.path.startsWith('/20160918/vnics/')).length;
+    assert.equal(vnicCalls, want.length, 'one GetVnic per matching instance');
+    assert.equal(r.report.calls, emu.calls.length);
+    // resourceId is the instance OCID; nothing else unless asked.
+    const t = r.targets[0]!;
+    assert.deepEqual(Object.keys(t.dimensions), ['resourceId']);
+    assert.equal(emu.fleet.instances.get(t.resourceId)!.vnics[0]!.privateIp, t.url.hostname);
+  });
+
+  test('several exporters per instance by tag, a path tag, a defined-tag filter and chosen dimensions', async () => {
+    resetFleet();
+    const web = emu.fleet.addInstance({
+      compartmentId: FLEET, displayName: 'web-1', privateIp: '127.0.0.2', shape: 'VM.Standard.A1.Flex',
+      freeformTags: { prometheus_port: '9100, 3000, 8080/actuator/prometheus', team: 'shop' },
+      definedTags: { Ops: { scrape: 'true' } },
+    });
+    const db = emu.fleet.addInstance({ compartmentId: FLEET, displayName: 'db-1', privateIp: '127.0.0.3', freeformTags: { prometheus_path: '/stats', prometheus_port: '9187' }, definedTags: { Ops: { scrape: 'true' } } });
+    const bad = emu.fleet.addInstance({ compartmentId: FLEET, displayName: 'bad', privateIp: '127.0.0.4', freeformTags: { prometheus_port: '9100,http' }, definedTags: { Ops: { scrape: 'true' } } });
+    emu.fleet.addInstance({ compartmentId: FLEET, displayName: 'untagged', privateIp: '127.0.0.5' });
+    const { fleet } = discoveryOf({ DISCOVERY_TAG: 'Ops.scrape=true', DISCOVERY_DIMENSIONS: 'resourceDisplayName,availabilityDomain,faultDomain,shape,tag:team' });
+    const r = await fleet.targets(noDeadline());
+    assert.deepEqual(urlsOf(r), [
+      'http://127.0.0.2:3000/metrics',
+      'http://127.0.0.2:8080/actuator/prometheus',
+      'http://127.0.0.2:9100/metrics',
+      'http://127.0.0.3:9187/stats',
+    ]);
+    const webTarget = r.targets.find((t) => t.url.port === '3000')!;
+    assert.deepEqual(webTarget.dimensions, {
+      resourceId: web.id, resourceDisplayName: 'web-1', availabilityDomain: web.availabilityDomain, faultDomain: web.faultDomain, shape: 'VM.Standard.A1.Flex', team: 'shop',
+    });
+    assert.equal(r.targets.find((t) => t.url.port === '9187')!.dimensions.team, undefined, 'an absent tag adds no dimension');
+    assert.equal(r.targets.find((t) => t.url.port === '9187')!.resourceId, db.id);
+    assert.deepEqual(r.report.problems, [{ resourceId: bad.id, displayName: 'bad', problem: 'tag prometheus_port="9100,http": "http" is not a port (1-65535), optionally followed by a path' }]);
+    assert.equal(r.report.instances, 3);
+  });
+
+  test('a chosen secondary VNIC by display name; an instance without it is a named problem', async () => {
+    resetFleet();
+    const two = emu.fleet.addInstance({ compartmentId: FLEET, privateIp: '127.0.0.6', secondaryVnics: { monitoring: '127.0.0.7' } });
+    const one = emu.fleet.addInstance({ compartmentId: FLEET, privateIp: '127.0.0.8' });
+    const { fleet } = discoveryOf({ DISCOVERY_VNIC: 'monitoring' });
+    const r = await fleet.targets(noDeadline());
+    assert.deepEqual(urlsOf(r), ['http://127.0.0.7:9100/metrics']);
+    assert.equal(r.targets[0]!.resourceId, two.id);
+    assert.deepEqual(r.report.problems, [{ resourceId: one.id, displayName: one.displayName, problem: 'no VNIC named "monitoring" with a private IP' }]);
+  });
+
+  test('sub-compartments through Identity ListCompartments, level by level', async () => {
+    resetFleet();
+    const child = emu.fleet.addCompartment(FLEET, 'app');
+    const grandchild = emu.fleet.addCompartment(child.id, 'app-eu');
+    const deleted = emu.fleet.addCompartment(FLEET, 'old');
+    deleted.lifecycleState = 'DELETED';
+    emu.fleet.addInstance({ compartmentId: FLEET, privateIp: '127.0.1.1' });
+    emu.fleet.addInstance({ compartmentId: child.id, privateIp: '127.0.1.2' });
+    emu.fleet.addInstance({ compartmentId: grandchild.id, privateIp: '127.0.1.3' });
+    emu.fleet.addInstance({ compartmentId: deleted.id, privateIp: '127.0.1.4' });
+    const only = await discoveryOf({}).fleet.targets(noDeadline());
+    assert.deepEqual(urlsOf(only), ['http://127.0.1.1:9100/metrics'], 'without the flag: the compartment alone');
+    assert.equal(emu.calls.filter((c) => c.path === '/20160918/compartments').length, 0);
+    const all = await discoveryOf({ DISCOVERY_INCLUDE_SUBCOMPARTMENTS: 'true' }).fleet.targets(noDeadline());
+    assert.deepEqual(urlsOf(all), ['http://127.0.1.1:9100/metrics', 'http://127.0.1.2:9100/metrics', 'http://127.0.1.3:9100/metrics']);
+  });
+
+  test('churn: the TTL reuses the list, then appeared and disappeared targets are named', async () => {
+    resetFleet();
+    const a = emu.fleet.addInstance({ compartmentId: FLEET, privateIp: '127.0.2.1', displayName: 'a' });
+    const b = emu.fleet.addInstance({ compartmentId: FLEET, privateIp: '127.0.2.2', displayName: 'b' });
+    const { fleet, clock } = discoveryOf({ DISCOVERY_TTL_SECONDS: '60' });
+    const first = await fleet.targets(noDeadline());
+    assert.equal(first.report.appeared.length, 2, 'first discovery: everything appeared');
+    emu.fleet.terminate(a.id);
+    const c = emu.fleet.addInstance({ compartmentId: FLEET, privateIp: '127.0.2.3', displayName: 'c' });
+    clock.now = 30_000;
+    const calls = emu.calls.length;
+    const cached = await fleet.targets(noDeadline());
+    assert.equal(cached.report.source, 'cached');
+    assert.equal(emu.calls.length, calls, 'no API call inside the TTL');
+    assert.deepEqual(urlsOf(cached), urlsOf(first));
+    clock.now = 61_000;
+    const next = await fleet.targets(noDeadline());
+    assert.equal(next.report.source, 'discovered');
+    assert.deepEqual(next.report.appeared, [{ url: 'http://127.0.2.3:9100/metrics', resourceId: c.id, displayName: 'c' }]);
+    assert.deepEqual(next.report.disappeared, [{ url: 'http://127.0.2.1:9100/metrics', resourceId: a.id, displayName: 'a' }]);
+    assert.deepEqual(urlsOf(next), ['http://127.0.2.2:9100/metrics', 'http://127.0.2.3:9100/metrics']);
+    assert.ok(next.targets.every((t) => t.resourceId !== a.id) && next.targets.some((t) => t.resourceId === b.id));
+    // VNICs already seen are not fetched again: only c's.
+    assert.equal(emu.calls.slice(calls).filter((x) => x.path.startsWith('/20160918/vnics/')).length, 1);
+  });
+
+  test('a 5xx in the middle of pagination fails the discovery; the last good list is kept while fresh', async () => {
+    resetFleet(2);
+    for (let i = 1; i <= 5; i++) emu.fleet.addInstance({ compartmentId: FLEET, privateIp: `127.0.3.${i}` });
+    const { fleet, clock } = discoveryOf({ DISCOVERY_TTL_SECONDS: '60' });
+    // No good list yet: nothing discovered, the error says which call and what OCI answered.
+    emu.enqueueFault({ status: 503, match: /^\/20160918\/instances\?.*page=/ }, 1, 'discovery');
+    const failed = await fleet.targets(noDeadline());
+    assert.equal(failed.report.source, 'none');
+    assert.deepEqual(failed.targets, []);
+    assert.match(failed.report.error!, /^ListInstances failed \(503 ServiceUnavailable: Injected fault: 503 ServiceUnavailable\)/);
+    assert.equal(failed.report.iamStatement, undefined, 'a 5xx is not a policy problem');
+    const pages = emu.calls.filter((c) => c.path === '/20160918/instances').map((c) => c.status);
+    assert.deepEqual(pages, [200, 503], 'the first page came, the second failed');
+    const good = await fleet.targets(noDeadline());
+    assert.equal(good.targets.length, 5);
+    // After the TTL, a failing refresh keeps the last good list (still fresh: TTL + 10 min).
+    clock.now += 61_000;
+    emu.enqueueFault({ status: 500, match: /^\/20160918\/instances\?.*page=/ }, 1, 'discovery');
+    const stale = await fleet.targets(noDeadline());
+    assert.equal(stale.report.source, 'last-good');
+    assert.deepEqual(urlsOf(stale), urlsOf(good));
+    assert.match(stale.report.error!, /ListInstances failed \(500/);
+    // Too old: no discovered targets any more.
+    clock.now += 11 * 60_000;
+    emu.enqueueFault({ status: 500 }, 1, 'discovery');
+    const gone = await fleet.targets(noDeadline());
+    assert.equal(gone.report.source, 'none');
+    assert.deepEqual(gone.targets, []);
+  });
+
+  test('a missing policy (404) names the statement to add, per call', async () => {
+    resetFleet();
+    emu.fleet.addInstance({ compartmentId: FLEET });
+    emu.fleet.deniedCompartments.add(FLEET);
+    const r = await discoveryOf({}).fleet.targets(noDeadline());
+    assert.match(r.report.error!, /^ListInstances failed \(404 NotAuthorizedOrNotFound: /);
+    assert.equal(r.report.iamStatement, `Allow dynamic-group <the function's dynamic group> to read instances in compartment id ${FLEET}`);
+    emu.fleet.deniedCompartments.clear();
+    emu.fleet.deniedApis.add('vnics');
+    const v = await discoveryOf({}).fleet.targets(noDeadline());
+    assert.equal(v.report.iamStatement, `Allow dynamic-group <the function's dynamic group> to read vnics in compartment id ${FLEET}`);
+    emu.fleet.deniedApis.clear();
+    emu.fleet.deniedApis.add('compartments');
+    const c = await discoveryOf({ DISCOVERY_INCLUDE_SUBCOMPARTMENTS: 'true' }).fleet.targets(noDeadline());
+    assert.equal(c.report.iamStatement, `Allow dynamic-group <the function's dynamic group> to inspect compartments in compartment id ${FLEET}`);
+  });
+
+  test('a call that hangs ends at DISCOVERY_TIMEOUT_MS with a named cause', async () => {
+    resetFleet();
+    emu.fleet.addInstance({ compartmentId: FLEET });
+    emu.enqueueFault({ hangMs: 60_000 }, 1, 'discovery');
+    const started = Date.now();
+    const r = await discoveryOf({ DISCOVERY_TIMEOUT_MS: '300' }).fleet.targets(noDeadline());
+    assert.match(r.report.error!, /^ListInstances did not finish: /);
+    assert.ok(Date.now() - started < 30_000, 'bounded by the timeout, not the hang');
+  });
+});
+
+describe('discovered dimensions in the transform', () => {
+  test('resourceId joins the series; an exposition label of that name becomes exported_resourceId', () => {
+    const out = toOciMetrics(
+      [{ kind: 'gauge', name: 'temp', help: '', series: [{ labels: { resourceId: 'mine', zone: 'a' }, value: 1 }] }],
+      { instance: '10.0.0.5:9100', scrapeTimeMs: Date.now(), dimensions: { resourceId: 'ocid1.instance.oc1..x', shape: 'VM' } },
+      { namespace: 'ns', compartmentId: COMPARTMENT, extraDimensions: { shape: 'fixed', env: 'prod' }, histogramBuckets: false },
+    );
+    assert.deepEqual(out.metrics[0]!.dimensions, { env: 'prod', exported_resourceId: 'mine', instance: '10.0.0.5:9100', resourceId: 'ocid1.instance.oc1..x', shape: 'VM', zone: 'a' });
+  });
+});
+
+describe('a fleet through the built function (Fn socket)', () => {
+  let stack: Stack;
+  const shops: BharatMart[] = [];
+  before(async () => {
+    stack = await startStack();
+    for (let i = 0; i < 3; i++) shops.push(await startBharatMart({ seed: i + 1 }));
+  });
+  after(async () => {
+    await Promise.all(shops.map((s) => s.stop()));
+    await stack.close();
+  });
+
+  test('discovered targets are scraped and posted with resourceId; churn is reported, no up=0 for a terminated instance', async () => {
+    const fleet = stack.emulator.fleet;
+    const portOf = (s: BharatMart) => new URL(s.url).port;
+    const ids = shops.slice(0, 2).map((s, i) => fleet.addInstance({ compartmentId: FLEET, displayName: `shop-${i}`, freeformTags: { app: 'bharatmart', prometheus_port: portOf(s) } }).id);
+    fleet.addInstance({ compartmentId: FLEET, displayName: 'other-app', freeformTags: { app: 'other', prometheus_port: portOf(shops[2]!) } });
+    const fn = await stack.startFn({
+      DISCOVERY_COMPARTMENT_OCID: FLEET, DISCOVERY_TAG: 'app=bharatmart', DISCOVERY_TTL_SECONDS: '0', DISCOVERY_DIMENSIONS: 'resourceDisplayName',
+      OCI_COMPUTE_ENDPOINT: stack.emulator.url, METRICS_ENDPOINT: '',
+    });
+    const res = await fn.invoke();
+    assert.equal(res.status, 200, res.body);
+    const s = res.json as InvocationSummary;
+    assert.equal(s.ok, true);
+    assert.deepEqual(s.targets.map((t) => t.resourceId).sort(), [...ids].sort());
+    assert.ok(s.targets.every((t) => t.up && t.posted > 50), JSON.stringify(s.targets));
+    assert.equal(s.discovery!.source, 'discovered');
+    assert.equal(s.discovery!.appeared.length, 2);
+    const posted = stack.emulator.accepted.filter((m) => m.name === 'process_cpu_seconds_total');
+    assert.ok(posted.length > 0);
+    assert.ok(posted.every((m) => ids.includes(m.dimensions.resourceId!) && /^shop-\d$/.test(m.dimensions.resourceDisplayName!)), 'data series carry resourceId');
+    const ups = stack.emulator.accepted.filter((m) => m.name === 'up');
+    assert.deepEqual(ups.map((m) => m.dimensions.resourceId).sort(), [...ids].sort(), 'up per discovered instance, with its resourceId');
+
+    // Scale: one instance terminated, the third shop joins the fleet.
+    fleet.terminate(ids[0]!);
+    const joined = fleet.addInstance({ compartmentId: FLEET, displayName: 'shop-2', freeformTags: { app: 'bharatmart', prometheus_port: portOf(shops[2]!) } });
+    stack.emulator.reset();
+    const res2 = await fn.invoke();
+    const s2 = res2.json as InvocationSummary;
+    assert.equal(res2.status, 200, res2.body);
+    assert.deepEqual(s2.discovery!.appeared.map((t) => t.resourceId), [joined.id]);
+    assert.deepEqual(s2.discovery!.disappeared.map((t) => t.resourceId), [ids[0]]);
+    assert.deepEqual(s2.targets.map((t) => t.resourceId).sort(), [ids[1], joined.id].sort());
+    const ups2 = stack.emulator.accepted.filter((m) => m.name === 'up');
+    assert.ok(ups2.every((m) => m.dimensions.resourceId !== ids[0] && m.datapoints[0]!.value === 1), 'no up=0 for the terminated instance');
+    assert.equal(ups2.length, 2);
+
+    // Discovery denied: this warm container keeps its last good list (fresh), and says why...
+    stack.emulator.fleet.deniedApis.add('instances');
+    const kept = await fn.invoke();
+    assert.equal(kept.status, 200, kept.body);
+    const s3 = kept.json as InvocationSummary;
+    assert.equal(s3.discovery!.source, 'last-good');
+    assert.deepEqual(s3.targets.map((t) => t.resourceId).sort(), [ids[1], joined.id].sort());
+    assert.match(s3.discovery!.iamStatement!, /to read instances in compartment id /);
+    // ...a new container has none, and with no static list the invocation fails naming the statement to add.
+    const cold = await stack.startFn({ DISCOVERY_COMPARTMENT_OCID: FLEET, OCI_COMPUTE_ENDPOINT: stack.emulator.url, METRICS_ENDPOINT: '' });
+    const denied = await cold.invoke();
+    assert.equal(denied.status, 502);
+    assert.match(denied.body, /no targets: ListInstances failed \(404 NotAuthorizedOrNotFound.*add the policy statement: Allow dynamic-group <the function's dynamic group> to read instances in compartment id ocid1\.compartment\.oc1\.\.aaaaaaaafleet/);
+    stack.emulator.fleet.deniedApis.clear();
+  });
+
+  test('discovery failing falls back to the static METRICS_ENDPOINT list, reported', async () => {
+    stack.emulator.reset();
+    stack.emulator.fleet.deniedCompartments.add(FLEET);
+    const fn = await stack.startFn({ DISCOVERY_COMPARTMENT_OCID: FLEET, OCI_COMPUTE_ENDPOINT: stack.emulator.url, METRICS_ENDPOINT: shops[0]!.url });
+    const res = await fn.invoke();
+    assert.equal(res.status, 200, res.body);
+    const s = res.json as InvocationSummary;
+    assert.deepEqual(s.targets.map((t) => t.url), [shops[0]!.url]);
+    assert.equal(s.targets[0]!.up, true);
+    assert.equal(s.discovery!.source, 'none');
+    assert.match(s.discovery!.iamStatement!, /to read instances in compartment id/);
+    stack.emulator.fleet.deniedCompartments.clear();
+  });
+});
