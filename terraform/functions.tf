@@ -45,6 +45,21 @@ locals {
     OBJECT_STORAGE_NAMESPACE               = local.object_storage_namespace
     OCI_OBJECT_STORAGE_ENDPOINT            = var.oci_object_storage_endpoint
     STATE_MAX_AGE_SECONDS                  = tostring(var.state_max_age_seconds)
+    SCRAPE_CONCURRENCY                     = tostring(var.scrape_concurrency)
+    DISCOVERY_COMPARTMENT_OCID             = var.discovery_compartment_ocid
+    DISCOVERY_INCLUDE_SUBCOMPARTMENTS      = tostring(var.discovery_include_subcompartments)
+    DISCOVERY_TAG                          = var.discovery_tag
+    DISCOVERY_SCHEME                       = var.discovery_scheme
+    DISCOVERY_PORT                         = tostring(var.discovery_port)
+    DISCOVERY_PATH                         = var.discovery_path
+    DISCOVERY_PORT_TAG                     = var.discovery_port_tag
+    DISCOVERY_PATH_TAG                     = var.discovery_path_tag
+    DISCOVERY_VNIC                         = var.discovery_vnic
+    DISCOVERY_DIMENSIONS                   = var.discovery_dimensions
+    DISCOVERY_TTL_SECONDS                  = tostring(var.discovery_ttl_seconds)
+    DISCOVERY_TIMEOUT_MS                   = tostring(var.discovery_timeout_ms)
+    OCI_COMPUTE_ENDPOINT                   = var.oci_compute_endpoint
+    OCI_IDENTITY_ENDPOINT                  = var.oci_identity_endpoint
   }
 
   # Only non-empty values: an unset optional setting stays unset (the function treats empty and
@@ -61,6 +76,11 @@ resource "oci_functions_application" "this" {
   freeform_tags  = var.freeform_tags
 
   lifecycle {
+    precondition {
+      condition     = trimspace(var.metrics_endpoint) != "" || var.discovery_compartment_ocid != ""
+      error_message = "Nothing to scrape: set metrics_endpoint, discovery_compartment_ocid, or both."
+    }
+
     precondition {
       condition     = length(jsonencode(local.application_config)) <= 4096
       error_message = "The function's configuration exceeds OCI's 4 KB limit for application + function config."

@@ -74,3 +74,35 @@ resource "oci_identity_policy" "schedule_invoke" {
     "Allow any-user to read fn-function in compartment id ${local.resources_compartment_ocid} where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.every_minute[0].id}'}",
   ]
 }
+
+# Only with discovery: list the instances, their VNIC attachments and VNICs (read-only) in the
+# scanned compartment, plus its sub-compartments' names when they are scanned too. A statement in
+# a compartment also covers its sub-compartments (policy inheritance), so one compartment is named.
+resource "oci_identity_policy" "function_discovery" {
+  count    = var.discovery_compartment_ocid != "" ? 1 : 0
+  provider = oci.home
+
+  compartment_id = var.tenancy_ocid
+  name           = "${var.name_prefix}-function-discovery"
+  description    = "${var.name_prefix}: the function may list compute instances and their private IPs to scrape them"
+  freeform_tags  = var.freeform_tags
+  statements = [
+    "Allow dynamic-group ${oci_identity_dynamic_group.function.name} to read instances in compartment id ${var.discovery_compartment_ocid}",
+    "Allow dynamic-group ${oci_identity_dynamic_group.function.name} to read vnic-attachments in compartment id ${var.discovery_compartment_ocid}",
+    "Allow dynamic-group ${oci_identity_dynamic_group.function.name} to read vnics in compartment id ${var.discovery_compartment_ocid}",
+  ]
+}
+
+# Sub-compartments are walked with ListCompartments (their names and ids only).
+resource "oci_identity_policy" "function_discovery_compartments" {
+  count    = var.discovery_compartment_ocid != "" && var.discovery_include_subcompartments ? 1 : 0
+  provider = oci.home
+
+  compartment_id = var.tenancy_ocid
+  name           = "${var.name_prefix}-function-discovery-compartments"
+  description    = "${var.name_prefix}: the function may list the sub-compartments it discovers instances in"
+  freeform_tags  = var.freeform_tags
+  statements = [
+    "Allow dynamic-group ${oci_identity_dynamic_group.function.name} to inspect compartments in compartment id ${var.discovery_compartment_ocid}",
+  ]
+}

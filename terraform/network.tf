@@ -1,9 +1,10 @@
 # Network of the Functions application.
 #
 # Default (subnet_id empty): a new VCN with one private subnet. The function reaches OCIR,
-# telemetry-ingestion and Vault through a service gateway for "All <region> Services In Oracle
-# Services Network"; its security list allows egress only to that services CIDR (HTTPS) and to
-# the scrape targets' ports (taken from metrics_endpoint) in scrape_target_cidrs, and no ingress.
+# telemetry-ingestion, Vault and (for discovery) the Compute/VCN/Identity APIs through a service
+# gateway for "All <region> Services In Oracle Services Network"; its security list allows egress
+# only to that services CIDR (HTTPS), to the scrape targets' ports (taken from metrics_endpoint) in
+# scrape_target_cidrs, and to the discovered instances' ports in discovery_target_cidrs; no ingress.
 #
 # With subnet_id set (e.g. a private subnet in the BharatMart VM's VCN), nothing here is created:
 # that subnet must already route to a service gateway and allow the egress described above.
@@ -13,12 +14,24 @@ locals {
   target_cidrs    = length(var.scrape_target_cidrs) > 0 ? var.scrape_target_cidrs : [var.vcn_cidr]
   function_subnet = local.create_network ? oci_core_subnet.functions[0].id : var.subnet_id
 
-  # One egress rule per (target CIDR, target port).
-  target_egress = flatten([
-    for cidr in local.target_cidrs : [
-      for port in local.scrape_ports : { cidr = cidr, port = port }
-    ]
-  ])
+  # One egress rule per (target CIDR, target port): the static targets' ports, and with discovery
+  # the discovered instances' ports (discovery_port and the ports their tags name) to
+  # discovery_target_cidrs (their subnets).
+  discovery_enabled = var.discovery_compartment_ocid != ""
+  discovery_cidrs   = length(var.discovery_target_cidrs) > 0 ? var.discovery_target_cidrs : local.target_cidrs
+  discovery_ports   = local.discovery_enabled ? distinct(concat([var.discovery_port], var.discovery_scrape_ports)) : []
+  target_egress = distinct(concat(
+    flatten([
+      for cidr in local.target_cidrs : [
+        for port in local.scrape_ports : { cidr = cidr, port = port }
+      ]
+    ]),
+    flatten([
+      for cidr in local.discovery_cidrs : [
+        for port in local.discovery_ports : { cidr = cidr, port = port }
+      ]
+    ]),
+  ))
 
   # Which targets the new VCN can reach, judged for IPv4 literals (a host name is only known
   # once it resolves). The new VCN routes only to the service gateway (and the NAT gateway when

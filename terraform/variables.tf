@@ -70,14 +70,15 @@ variable "freeform_tags" {
 # ---------------------------------------------------------------------------------------------
 
 variable "metrics_endpoint" {
-  description = "METRICS_ENDPOINT: URL(s) to scrape, comma-separated, e.g. http://10.0.0.5:3000/metrics."
+  description = "METRICS_ENDPOINT: URL(s) to scrape, comma-separated, e.g. http://10.0.0.5:3000/metrics. May be empty when discovery_compartment_ocid is set."
   type        = string
+  default     = ""
 
   validation {
-    condition = length([for u in split(",", var.metrics_endpoint) : u if trimspace(u) != ""]) > 0 && alltrue([
+    condition = alltrue([
       for u in split(",", var.metrics_endpoint) : can(regex("^https?://[^/?#\\s]+(/\\S*)?$", trimspace(u))) if trimspace(u) != ""
     ])
-    error_message = "metrics_endpoint must be one or more http(s) URLs separated by commas, e.g. http://10.0.0.5:3000/metrics."
+    error_message = "metrics_endpoint must be http(s) URLs separated by commas, e.g. http://10.0.0.5:3000/metrics."
   }
 }
 
@@ -322,6 +323,141 @@ variable "state_max_age_seconds" {
   description = "STATE_MAX_AGE_SECONDS: a previous scrape older than this is not derived from."
   type        = number
   default     = 300
+
+variable "scrape_concurrency" {
+  description = "SCRAPE_CONCURRENCY: most targets scraped at once (static and discovered)."
+  type        = number
+  default     = 32
+
+  validation {
+    condition     = var.scrape_concurrency >= 1 && var.scrape_concurrency <= 1000
+    error_message = "scrape_concurrency must be from 1 to 1000."
+  }
+}
+
+# OCI compute discovery: instances become scrape targets. Setting discovery_compartment_ocid also
+# grants the function read-only access to instances, VNIC attachments and VNICs there (iam.tf) and
+# opens the discovered ports from the function subnet (network.tf).
+
+variable "discovery_compartment_ocid" {
+  description = "DISCOVERY_COMPARTMENT_OCID: discover RUNNING compute instances in this compartment as scrape targets (empty = no discovery)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.discovery_compartment_ocid == "" || can(regex("^ocid1\\.(compartment|tenancy)\\.[a-z0-9_-]+\\.[a-z0-9_-]*\\.[A-Za-z0-9._-]+$", var.discovery_compartment_ocid))
+    error_message = "discovery_compartment_ocid must be empty or a compartment OCID."
+  }
+}
+
+variable "discovery_include_subcompartments" {
+  description = "DISCOVERY_INCLUDE_SUBCOMPARTMENTS: also discover in every sub-compartment (adds inspect compartments)."
+  type        = bool
+  default     = false
+}
+
+variable "discovery_tag" {
+  description = "DISCOVERY_TAG: only instances with these tags, e.g. prom2oci=scrape (freeform) or Ops.scrape=true (defined); several separated by commas must all match."
+  type        = string
+  default     = ""
+}
+
+variable "discovery_scheme" {
+  description = "DISCOVERY_SCHEME: http or https for discovered targets."
+  type        = string
+  default     = "http"
+
+  validation {
+    condition     = contains(["http", "https"], var.discovery_scheme)
+    error_message = "discovery_scheme must be http or https."
+  }
+}
+
+variable "discovery_port" {
+  description = "DISCOVERY_PORT: port scraped on an instance without a port tag."
+  type        = number
+  default     = 9100
+
+  validation {
+    condition     = var.discovery_port >= 1 && var.discovery_port <= 65535
+    error_message = "discovery_port must be a TCP port (1-65535)."
+  }
+}
+
+variable "discovery_path" {
+  description = "DISCOVERY_PATH: path scraped on an instance without a path tag."
+  type        = string
+  default     = "/metrics"
+}
+
+variable "discovery_port_tag" {
+  description = "DISCOVERY_PORT_TAG: instance tag listing its exporters' ports, e.g. 9100,3000 (add those ports to discovery_scrape_ports too)."
+  type        = string
+  default     = "prometheus_port"
+}
+
+variable "discovery_path_tag" {
+  description = "DISCOVERY_PATH_TAG: instance tag overriding discovery_path."
+  type        = string
+  default     = "prometheus_path"
+}
+
+variable "discovery_vnic" {
+  description = "DISCOVERY_VNIC: primary, or the display name of the secondary VNIC whose private IP is scraped."
+  type        = string
+  default     = "primary"
+}
+
+variable "discovery_dimensions" {
+  description = "DISCOVERY_DIMENSIONS: dimensions besides resourceId and instance: resourceDisplayName, availabilityDomain, faultDomain, shape, tag:<key>."
+  type        = string
+  default     = ""
+}
+
+variable "discovery_ttl_seconds" {
+  description = "DISCOVERY_TTL_SECONDS: how long a discovery result is reused while the function is warm."
+  type        = number
+  default     = 60
+}
+
+variable "discovery_timeout_ms" {
+  description = "DISCOVERY_TIMEOUT_MS: time allowed for one discovery (ms)."
+  type        = number
+  default     = 10000
+}
+
+variable "oci_compute_endpoint" {
+  description = "OCI_COMPUTE_ENDPOINT: override of the Compute/VCN endpoint (normally empty)."
+  type        = string
+  default     = ""
+}
+
+variable "oci_identity_endpoint" {
+  description = "OCI_IDENTITY_ENDPOINT: override of the Identity endpoint (normally empty)."
+  type        = string
+  default     = ""
+}
+
+variable "discovery_scrape_ports" {
+  description = "Ports the discovered instances' port tags name, opened from the function subnet besides discovery_port (not a function setting: tags are read at run time)."
+  type        = list(number)
+  default     = []
+
+  validation {
+    condition     = alltrue([for p in var.discovery_scrape_ports : p >= 1 && p <= 65535])
+    error_message = "discovery_scrape_ports must hold TCP ports (1-65535)."
+  }
+}
+
+variable "discovery_target_cidrs" {
+  description = "Where the discovered instances are (their subnets), for the egress rules of the new subnet. Empty = scrape_target_cidrs (or the new VCN's CIDR)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.discovery_target_cidrs : can(cidrhost(c, 0))])
+    error_message = "discovery_target_cidrs must hold IPv4 CIDR blocks such as 10.0.1.0/24."
+  }
 }
 
 # ---------------------------------------------------------------------------------------------

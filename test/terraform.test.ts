@@ -15,6 +15,7 @@ import { RESERVED_DIMENSIONS, SETTING_SPECS } from '../src/config/settings';
 import { parseMql } from '../src/emulator/mql';
 import { SELF_METRICS } from '../src/transform/selfMetrics';
 import { quantileSuffix } from '../src/transform/derive';
+import { DISCOVERY_GRANTS } from '../src/discovery/oci';
 import {
   auditConditionVariables,
   auditMatchingRule,
@@ -505,12 +506,16 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
     assert.equal(findingsOf(findings, 'policy', 'manage objects lacks the condition request.permission').length, 1, lines.join('\n'));
   });
 
-  test('the statements are exactly: use metrics (namespace), read secret-bundles (one secret), the state bucket\'s objects, the schedule may invoke', () => {
+  test('the statements are exactly: use metrics (namespace), read secret-bundles (one secret), the state bucket\'s objects, the schedule may invoke, discovery reads instances', () => {
     const kinds = policyStatements(files).flatMap((p) => p.statements.map((s) => {
       const parsed = parsePolicyStatement(s)!;
       return `${p.address}: ${parsed.subject.split(' ')[0]} ${parsed.verb} ${parsed.resource}`;
     }));
     assert.deepEqual(kinds.sort(), [
+      'oci_identity_policy.function_discovery: dynamic-group read instances',
+      'oci_identity_policy.function_discovery: dynamic-group read vnic-attachments',
+      'oci_identity_policy.function_discovery: dynamic-group read vnics',
+      'oci_identity_policy.function_discovery_compartments: dynamic-group inspect compartments',
       'oci_identity_policy.function_metrics: dynamic-group use metrics',
       'oci_identity_policy.function_secret: dynamic-group read secret-bundles',
       'oci_identity_policy.function_state: dynamic-group manage objects',
@@ -890,5 +895,51 @@ describe('the checker finds what it must (negative fixtures)', () => {
       'f.tf:3: [format] trailing whitespace',
       'f.tf:3: [format] indented 3 spaces, expected 2',
     ]);
+  });
+});
+
+describe('terraform/: discovery (read-only grants in the scanned compartment, ports, the instance-pool example)', () => {
+  test('the discovery policies exist only with discovery_compartment_ocid, name only that compartment, and grant the calls discovery makes', () => {
+    const p = blocks('resource', 'oci_identity_policy').get('function_discovery')!;
+    assert.equal(countOf(p), '${var.discovery_compartment_ocid != "" ? 1 : 0}');
+    const statements = p.statements as string[];
+    const grants = statements.map((s) => parsePolicyStatement(s)!);
+    assert.deepEqual(grants.map((g) => `${g.verb} ${g.resource}`), ['read instances', 'read vnic-attachments', 'read vnics']);
+    assert.ok(grants.every((g) => g.location === 'compartment id <expr>' && /\$\{var\.discovery_compartment_ocid\}$/.test(statements[0]!)));
+    const sub = blocks('resource', 'oci_identity_policy').get('function_discovery_compartments')!;
+    assert.equal(countOf(sub), '${var.discovery_compartment_ocid != "" && var.discovery_include_subcompartments ? 1 : 0}');
+    // The grants the function names when a call is refused are these very statements.
+    const granted = [...statements, ...(sub.statements as string[])].map((s) => { const g = parsePolicyStatement(s)!; return `${g.verb} ${g.resource}`; });
+    assert.deepEqual([...new Set(Object.values(DISCOVERY_GRANTS))].sort(), granted.sort());
+    for (const bad of ['Allow dynamic-group fn to read instance-family in compartment id c', 'Allow dynamic-group fn to read instances in tenancy', 'Allow dynamic-group fn to manage instances in compartment id c']) {
+      assert.ok(auditPolicyStatement(bad).length > 0, bad);
+    }
+  });
+
+  test('the new subnet may reach the discovered ports: discovery_port plus discovery_scrape_ports, only with discovery', () => {
+    const l = locals();
+    assert.equal(l.get('discovery_ports'), '${local.discovery_enabled ? distinct(concat([var.discovery_port], var.discovery_scrape_ports)) : []}');
+    assert.match(String(l.get('target_egress')), /local\.discovery_cidrs[\s\S]*local\.discovery_ports/);
+    const fn = blocks('resource', 'oci_functions_application').get('this')!;
+    const pre = child(fn, 'lifecycle').precondition as HclBody[];
+    assert.ok(pre.some((p) => p.condition === '${trimspace(var.metrics_endpoint) != "" || var.discovery_compartment_ocid != ""}'), 'nothing to scrape is refused at plan time');
+  });
+
+  test('examples/instance-pool: parses, known blocks match the schema, launched instances carry the discovery tag and the opened ports', async () => {
+    const dir = join(TF_DIR, 'examples', 'instance-pool');
+    const example = await parseTfFile('terraform/examples/instance-pool/main.tf', readFileSync(join(dir, 'main.tf'), 'utf8'));
+    // oci_core_instance_configuration and oci_core_instance_pool are not in the schema fixture: only the others are checked here.
+    const known = checkSchema([example], schema).filter((f) => !/type "oci_core_instance_(configuration|pool)" is not in/.test(f.message));
+    assertNoFindings(known);
+    const module_ = (example.json.module as Record<string, HclBody[]>).prom2oci![0]!;
+    const vars = variables();
+    for (const k of Object.keys(module_)) if (k !== 'source') assert.ok(vars.has(k), `the example sets module variable ${k}, which exists`);
+    for (const [k, v] of vars) if (!('default' in v)) assert.ok(k in module_, `the example sets required variable ${k}`);
+    const config = (example.json.resource as Record<string, Record<string, HclBody[]>>).oci_core_instance_configuration!.bharatmart![0]!;
+    const launch = child(child(config, 'instance_details'), 'launch_details');
+    const tags = launch.freeform_tags as Record<string, string>;
+    assert.equal(`${Object.keys(tags)[0]}=${Object.values(tags)[0]}`, module_.discovery_tag, 'the pool tags its instances with the discovery filter');
+    assert.equal(Object.keys(tags)[1], String(vars.get('discovery_port_tag')!.default), 'the port tag is the one discovery reads');
+    assert.equal(module_.discovery_scrape_ports, '${local.exporter_ports}');
   });
 });

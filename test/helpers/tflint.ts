@@ -604,6 +604,11 @@ const ALLOWED_GRANTS: Record<string, { subject: RegExp; requires: string[]; perm
   'read secret-bundles': { subject: /^dynamic-group \S+$/i, requires: ['target.secret.id'] },
   'use fn-invocation': { subject: /^any-user$/i, requires: ['request.principal.type', 'request.principal.id'] },
   'read fn-function': { subject: /^any-user$/i, requires: ['request.principal.type', 'request.principal.id'] },
+  // Discovery: read-only, scoped by the compartment alone (no condition narrows a listing).
+  'read instances': { subject: /^dynamic-group \S+$/i, requires: [] },
+  'read vnic-attachments': { subject: /^dynamic-group \S+$/i, requires: [] },
+  'read vnics': { subject: /^dynamic-group \S+$/i, requires: [] },
+  'inspect compartments': { subject: /^dynamic-group \S+$/i, requires: [] },
 };
 
 /**
