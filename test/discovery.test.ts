@@ -326,3 +326,43 @@ describe('a fleet through the built function (Fn socket)', () => {
     stack.emulator.fleet.deniedCompartments.clear();
   });
 });
+
+describe('npm start -- --fleet: the demo fleet', () => {
+  test('three tagged simulators are discovered; instances added and terminated over the admin routes show as churn', { timeout: 120_000 }, async () => {
+    const { startDemo } = await import('../src/cli/demo');
+    const demo = await startDemo({ entry: path.resolve(__dirname, '../dist/func.js'), intervalMs: 1000, fleet: 3, traffic: false });
+    try {
+      /** Waits for an invocation after `seq` whose summary satisfies `ok`. */
+      const invocationAfter = async (seq: number, ok: (s: InvocationSummary) => boolean): Promise<InvocationSummary> => {
+        const until = Date.now() + 60_000;
+        for (;;) {
+          const r = demo.history.find((h) => h.seq > seq && h.summary && ok(h.summary as InvocationSummary));
+          if (r) return r.summary as InvocationSummary;
+          if (Date.now() > until) throw new Error(`no matching invocation after #${seq}: ${JSON.stringify(demo.history.at(-1))}`);
+          await new Promise((res) => setTimeout(res, 100));
+        }
+      };
+      const first = await invocationAfter(0, (s) => s.targets.length === 3);
+      assert.ok(first.targets.every((t) => t.up && t.resourceId?.startsWith('ocid1.instance.')), JSON.stringify(first.targets));
+      const listed = (await (await fetch(`${demo.emulator.url}/demo/fleet`)).json()) as { id: string; lifecycleState: string }[];
+      assert.deepEqual(listed.map((m) => m.id).sort(), first.targets.map((t) => t.resourceId).sort());
+
+      const added = (await (await fetch(`${demo.emulator.url}/demo/fleet/add`, { method: 'POST' })).json()) as { id: string };
+      const seqAfterAdd = demo.history.at(-1)?.seq ?? 0;
+      const grown = await invocationAfter(seqAfterAdd, (s) => s.targets.length === 4);
+      assert.ok(grown.targets.some((t) => t.resourceId === added.id && t.up));
+
+      const gone = await fetch(`${demo.emulator.url}/demo/fleet/terminate?id=${encodeURIComponent(listed[0]!.id)}`, { method: 'POST' });
+      assert.equal(gone.status, 200);
+      const seqAfterTerminate = demo.history.at(-1)?.seq ?? 0;
+      const shrunk = await invocationAfter(seqAfterTerminate, (s) => s.targets.length === 3);
+      assert.ok(shrunk.targets.every((t) => t.resourceId !== listed[0]!.id && t.up), 'the terminated instance is not scraped, so no up=0 for it');
+      const churn = demo.history.filter((h) => h.seq > seqAfterTerminate).map((h) => (h.summary as InvocationSummary | undefined)?.discovery?.disappeared ?? []).flat();
+      assert.deepEqual([...new Set(churn.map((t) => t.resourceId))], [listed[0]!.id], 'its disappearance is reported');
+      const bad = await fetch(`${demo.emulator.url}/demo/fleet/terminate?id=nope`, { method: 'POST' });
+      assert.equal(bad.status, 404);
+    } finally {
+      await demo.stop();
+    }
+  });
+});

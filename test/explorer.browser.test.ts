@@ -181,6 +181,33 @@ test('the explorer page charts http_requests_total, runs MQL and shows the invoc
   }
 });
 
+test('--fleet: the explorer shows a discovered fleet, one up line per instance', { timeout: 120_000 }, async (t) => {
+  if (!requireBinary(t, CHROMIUM_PATH, 'chromium')) return;
+  assert.ok(existsSync(FUNC), `${FUNC} is missing: run npm run build (npm test does)`);
+  const demo = await startDemo({ entry: FUNC, intervalMs: 2000, fleet: 3, traffic: false });
+  let browser: HeadlessChromium | undefined;
+  try {
+    await invocations(demo, 2);
+    browser = await launchChromium();
+    const page = await browser.context.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(demo.explorerUrl);
+    await page.waitForFunction(() => /fleet 3 running instances \(discovery\)/.test(document.getElementById('facts')?.textContent ?? ''), undefined, { timeout: 20_000 });
+    await runMql(page, 'up[1m].groupBy(resourceDisplayName).min()', 'up[1m].groupBy(resourceDisplayName).min()');
+    await page.waitForFunction(() => Number(document.getElementById('chart')?.dataset.series) === 3, undefined, { timeout: 20_000 });
+    for (const name of ['bharatmart-1', 'bharatmart-2', 'bharatmart-3']) {
+      assert.equal(await page.locator('#legend .item', { hasText: `resourceDisplayName=${name}` }).count(), 1, `a line for ${name}`);
+    }
+    // The invocations panel names every discovered target.
+    assert.equal(await page.locator('#invocations tbody tr').first().locator('.target.up').count(), 3);
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser?.close();
+    await demo.stop();
+  }
+});
+
 test('the explorer routes: redirect, assets, invocations JSON, nothing else served', async () => {
   const emu = await startIngestionEmulator({ extraHandler: createExplorerHandler({ invocations: () => [{ seq: 1, ok: true }], info: () => ({ intervalMs: 60_000 }) }) });
   try {

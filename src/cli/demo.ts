@@ -14,6 +14,8 @@ import { startIngestionEmulator, type IngestionEmulator } from '../emulator/serv
 import { startFunction, type LocalFunction } from '../fnlocal/agent';
 import type { InvocationSummary } from '../handler/run';
 import { startSchedule, type Schedule } from './schedule';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FleetInstance } from '../emulator/fleet';
 
 /** A made-up compartment: the emulator accepts any well-formed OCID. */
 export const DEMO_COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaalocaldemoprom2ocibharatmart';
@@ -36,6 +38,26 @@ export interface DemoOptions {
   onInvocation?: (record: InvocationRecord) => void;
   /** Called with the function's log lines. */
   onFunctionLine?: (stream: 'stdout' | 'stderr', line: string) => void;
+  /**
+   * Fleet mode: this many simulated BharatMart instances in the emulator's compute fleet, found by
+   * the function's discovery instead of METRICS_ENDPOINT (0 = the single static target).
+   */
+  fleet?: number;
+}
+
+/** One simulated instance of the demo fleet. */
+export interface FleetMember {
+  instance: FleetInstance;
+  shop: BharatMart;
+}
+
+/** The demo fleet: add and terminate instances while it runs. */
+export interface DemoFleet {
+  readonly members: readonly FleetMember[];
+  /** Starts a simulator and registers it as a new RUNNING instance. */
+  add(): Promise<FleetMember>;
+  /** Terminates an instance (the newest running one by default) and stops its simulator. */
+  terminate(id?: string): Promise<FleetMember | undefined>;
 }
 
 /** One invocation as the explorer's panel shows it. */
@@ -61,7 +83,10 @@ export interface InvocationRecord {
 export interface Demo {
   explorerUrl: string;
   emulator: IngestionEmulator;
+  /** The static target, or the fleet's first instance. */
   bharatmart: BharatMart;
+  /** Fleet mode only. */
+  fleet?: DemoFleet;
   intervalMs: number;
   namespace: string;
   /** Invocation records, oldest first (bounded). */
@@ -104,24 +129,50 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     cleanups.push(() => rm(credsDir, { recursive: true, force: true }));
     // A week-long token: the demo may run for days without the SDK seeing an expired RPST.
     const rp = await makeResourcePrincipal(credsDir, { ttlSeconds: 7 * 86_400, compartmentId: DEMO_COMPARTMENT });
-    const bharatmart = await startBharatMart({ traffic: opts.traffic ?? true });
-    cleanups.push(() => bharatmart.stop());
+    const fleetSize = opts.fleet ?? 0;
     let schedule: Schedule | undefined;
+    let fleet: DemoFleet | undefined;
+    const explorer = createExplorerHandler({
+      invocations: () => history,
+      info: () => ({
+        intervalMs, namespace, compartmentId: DEMO_COMPARTMENT, nextInvocationAt: schedule?.nextDueAt,
+        ...(fleet ? { fleet: `${fleet.members.filter((m) => m.instance.lifecycleState === 'RUNNING').length} running instances (discovery)` } : { target: bharatmart?.url }),
+      }),
+    });
+    let bharatmart: BharatMart | undefined;
     const emulator = await startEmulatorOn(opts.port ?? 0, {
       trustedIssuers: [rp.issuerPublicKeyPem],
       maxStoredDatapoints: 500_000,
-      extraHandler: createExplorerHandler({
-        invocations: () => history,
-        info: () => ({ intervalMs, namespace, target: bharatmart.url, compartmentId: DEMO_COMPARTMENT, nextInvocationAt: schedule?.nextDueAt }),
-      }),
+      extraHandler: (req, res) => (fleet && handleFleetAdmin(fleet, req, res)) || explorer(req, res),
     });
     cleanups.push(() => emulator.close());
     // The state between invocations lives in the emulator's Object Storage, as in OCI (STATE_BUCKET).
     emulator.objectStorage.createBucket(DEMO_STATE_BUCKET);
-    const fnEnv = {
-      ...rp.env, OCI_MONITORING_ENDPOINT: emulator.url, OCI_OBJECT_STORAGE_ENDPOINT: emulator.url, METRICS_ENDPOINT: bharatmart.url, COMPARTMENT_OCID: DEMO_COMPARTMENT, METRICS_NAMESPACE: namespace,
+    let fnEnv: Record<string, string>;
+    const common = {
+      ...rp.env, OCI_MONITORING_ENDPOINT: emulator.url, OCI_OBJECT_STORAGE_ENDPOINT: emulator.url, COMPARTMENT_OCID: DEMO_COMPARTMENT, METRICS_NAMESPACE: namespace,
       STATE_BUCKET: DEMO_STATE_BUCKET, OBJECT_STORAGE_NAMESPACE: emulator.objectStorage.namespace,
     };
+    if (fleetSize > 0) {
+      fleet = createDemoFleet(emulator, opts.traffic ?? true);
+      cleanups.push(() => Promise.all(fleet!.members.map((m) => m.shop.stop())).then(() => undefined));
+      for (let i = 0; i < fleetSize; i++) await fleet.add();
+      bharatmart = fleet.members[0]!.shop;
+      fnEnv = {
+        ...common,
+        DISCOVERY_COMPARTMENT_OCID: DEMO_COMPARTMENT,
+        DISCOVERY_TAG: 'app=bharatmart',
+        DISCOVERY_DIMENSIONS: 'resourceDisplayName,faultDomain',
+        // Every invocation discovers afresh, so an added or terminated instance shows at once.
+        DISCOVERY_TTL_SECONDS: '0',
+        OCI_COMPUTE_ENDPOINT: emulator.url,
+      };
+    } else {
+      bharatmart = await startBharatMart({ traffic: opts.traffic ?? true });
+      const shop = bharatmart;
+      cleanups.push(() => shop.stop());
+      fnEnv = { ...common, METRICS_ENDPOINT: bharatmart.url };
+    }
     let fn: LocalFunction | undefined;
     cleanups.push(async () => fn?.stop());
     let seq = 0;
@@ -160,6 +211,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       explorerUrl: `${emulator.url}/explorer/`,
       emulator,
       bharatmart,
+      fleet,
       intervalMs,
       namespace,
       history,
@@ -169,4 +221,66 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     await cleanup();
     throw e;
   }
+}
+
+/** The demo fleet over the emulator's simulated compute fleet: one BharatMart simulator per instance. */
+function createDemoFleet(emulator: IngestionEmulator, traffic: boolean): DemoFleet {
+  const members: FleetMember[] = [];
+  let seq = 0;
+  return {
+    members,
+    async add() {
+      const n = ++seq;
+      // Light traffic per instance: a fleet of simulators shares this machine.
+      const shop = await startBharatMart({ seed: n, traffic: traffic ? { intervalMs: 1000 } : false });
+      const instance = emulator.fleet.addInstance({
+        compartmentId: DEMO_COMPARTMENT,
+        displayName: `bharatmart-${n}`,
+        freeformTags: { app: 'bharatmart', prometheus_port: new URL(shop.url).port },
+      });
+      const member = { instance, shop };
+      members.push(member);
+      return member;
+    },
+    async terminate(id) {
+      const running = members.filter((m) => m.instance.lifecycleState === 'RUNNING');
+      const member = id === undefined ? running[running.length - 1] : running.find((m) => m.instance.id === id);
+      if (!member) return undefined;
+      emulator.fleet.terminate(member.instance.id);
+      await member.shop.stop();
+      return member;
+    },
+  };
+}
+
+/** A fleet member as the admin routes show it. */
+function memberJson(m: FleetMember): Record<string, unknown> {
+  return { id: m.instance.id, displayName: m.instance.displayName, lifecycleState: m.instance.lifecycleState, url: m.shop.url };
+}
+
+/**
+ * The demo's fleet admin routes (local only, like the explorer):
+ *   GET  /demo/fleet                 -> the instances
+ *   POST /demo/fleet/add             -> starts a simulator, adds a RUNNING instance
+ *   POST /demo/fleet/terminate[?id=] -> terminates the newest running instance (or that one)
+ */
+function handleFleetAdmin(fleet: DemoFleet, req: IncomingMessage, res: ServerResponse): boolean {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  if (url.pathname !== '/demo/fleet' && !url.pathname.startsWith('/demo/fleet/')) return false;
+  const send = (status: number, body: unknown): void => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+    res.end(text);
+  };
+  const route = `${req.method ?? 'GET'} ${url.pathname}`;
+  if (route === 'GET /demo/fleet') send(200, fleet.members.map(memberJson));
+  else if (route === 'POST /demo/fleet/add') {
+    fleet.add().then((m) => send(201, memberJson(m)), (e: Error) => send(500, { message: e.message }));
+  } else if (route === 'POST /demo/fleet/terminate') {
+    fleet.terminate(url.searchParams.get('id') ?? undefined).then(
+      (m) => (m ? send(200, memberJson(m)) : send(404, { message: 'no such running instance' })),
+      (e: Error) => send(500, { message: e.message }),
+    );
+  } else send(404, { message: `no such route: ${route} (GET /demo/fleet, POST /demo/fleet/add, POST /demo/fleet/terminate?id=)` });
+  return true;
 }

@@ -7,7 +7,7 @@ import { startDemo, type InvocationRecord } from './demo';
 import { summaryLine } from './format';
 import { functionEntry } from './invoke';
 
-export const START_HELP = `usage: prom2oci start [--interval 60s] [--port 8080] [--namespace bharatmart] [--verbose]
+export const START_HELP = `usage: prom2oci start [--interval 60s] [--port 8080] [--namespace bharatmart] [--fleet N] [--verbose]
 
 Runs the local demo: a BharatMart shop simulator with traffic (prom-client /metrics), the local OCI
 Telemetry Ingestion emulator (verifies request signatures, stores what it accepts) with the Metric
@@ -18,6 +18,12 @@ resource-principal credentials. One line per invocation. Ctrl-C stops everything
   --interval D    time between invocations: 60s (default, like production), 10s to watch it move
   --port N        emulator and explorer port (default 8080; a free port when 8080 is taken, 0 = any)
   --namespace NS  metric namespace (default bharatmart)
+  --fleet N       N simulated BharatMart instances, tagged in the emulator's compute fleet and
+                  found by the function's OCI discovery (resourceId per instance); add and
+                  terminate instances while it runs:
+                    curl -X POST http://127.0.0.1:PORT/demo/fleet/add
+                    curl -X POST http://127.0.0.1:PORT/demo/fleet/terminate[?id=<instance OCID>]
+                    curl http://127.0.0.1:PORT/demo/fleet
   --verbose       also print the function's own log lines`;
 
 /** The line printed for one invocation. */
@@ -30,7 +36,7 @@ export function invocationLine(r: InvocationRecord): string {
 
 /** `prom2oci start`: returns the exit code once stopped. */
 export async function startCommand(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, { flags: { interval: 'string', port: 'string', namespace: 'string', verbose: 'boolean' } });
+  const args = parseArgs(argv, { flags: { interval: 'string', port: 'string', namespace: 'string', fleet: 'string', verbose: 'boolean' } });
   if (args.flags.help) {
     console.log(START_HELP);
     return 0;
@@ -39,6 +45,9 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
   const intervalMs = parseDuration('--interval', typeof args.flags.interval === 'string' ? args.flags.interval : '60s', 1000);
   const portText = typeof args.flags.port === 'string' ? args.flags.port : '8080';
   if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw new UsageError(`--port: expected a port number 0-65535, got "${portText}"`);
+  const fleetText = typeof args.flags.fleet === 'string' ? args.flags.fleet : '0';
+  if (!/^\d{1,3}$/.test(fleetText) || Number(fleetText) > 200) throw new UsageError(`--fleet: expected a number of instances 0-200, got "${fleetText}"`);
+  const fleet = Number(fleetText);
   const entry = functionEntry();
   // Signals are taken before anything starts, so an early Ctrl-C still cleans up.
   let signalled: NodeJS.Signals | undefined;
@@ -54,6 +63,7 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
     intervalMs,
     port: Number(portText),
     namespace: typeof args.flags.namespace === 'string' ? args.flags.namespace : undefined,
+    fleet,
     // A call cut short by Ctrl-C is not news: print only while running.
     onInvocation: (r) => {
       if (!signalled) console.log(invocationLine(r));
@@ -62,7 +72,7 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
   });
   console.log(`prom2oci local demo
   explorer:  ${demo.explorerUrl}
-  target:    ${demo.bharatmart.url} (BharatMart simulator with traffic)
+  ${demo.fleet ? `fleet:     ${demo.fleet.members.length} BharatMart instances found by discovery (${demo.emulator.url}/demo/fleet; POST /demo/fleet/add, POST /demo/fleet/terminate)` : `target:    ${demo.bharatmart.url} (BharatMart simulator with traffic)`}
   ingestion: ${demo.emulator.url} (OCI Telemetry Ingestion emulator)
   function:  ${entry}, invoked every ${intervalMs / 1000} s${intervalMs >= 60_000 ? ' (--interval 10s to watch it move faster)' : ''}
 Ctrl-C stops everything.`);

@@ -492,6 +492,7 @@
     $('compartment').value = i.compartmentId || '';
     const facts = [];
     if (i.target) facts.push(['target', i.target]);
+    if (i.fleet) facts.push(['fleet', i.fleet]);
     if (i.namespace) facts.push(['namespace', i.namespace]);
     if (i.intervalMs) facts.push(['function every', `${i.intervalMs / 1000} s`]);
     $('facts').replaceChildren(
