@@ -14,6 +14,7 @@ import { parseSettings, type DiscoverySettings } from '../src/config/settings';
 import { FleetDiscovery } from '../src/discovery/discovery';
 import type { DiscoveryClients } from '../src/discovery/oci';
 import { startBharatMart, type BharatMart } from '../src/demo/bharatmart';
+import { startDemo } from '../src/cli/demo';
 import { makeConfigFile } from '../src/emulator/credentials';
 import { startIngestionEmulator, type IngestionEmulator } from '../src/emulator/server';
 import type { InvocationSummary } from '../src/handler/run';
@@ -329,7 +330,6 @@ describe('a fleet through the built function (Fn socket)', () => {
 
 describe('npm start -- --fleet: the demo fleet', () => {
   test('three tagged simulators are discovered; instances added and terminated over the admin routes show as churn', { timeout: 120_000 }, async () => {
-    const { startDemo } = await import('../src/cli/demo');
     const demo = await startDemo({ entry: path.resolve(__dirname, '../dist/func.js'), intervalMs: 1000, fleet: 3, traffic: false });
     try {
       /** Waits for an invocation after `seq` whose summary satisfies `ok`. */
