@@ -323,6 +323,7 @@ variable "state_max_age_seconds" {
   description = "STATE_MAX_AGE_SECONDS: a previous scrape older than this is not derived from."
   type        = number
   default     = 300
+}
 
 variable "scrape_concurrency" {
   description = "SCRAPE_CONCURRENCY: most targets scraped at once (static and discovered)."

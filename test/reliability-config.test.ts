@@ -39,6 +39,21 @@ const BAD: Record<string, string[]> = {
   OBJECT_STORAGE_NAMESPACE: ['My-Namespace'],
   OCI_OBJECT_STORAGE_ENDPOINT: ['objectstorage'],
   STATE_MAX_AGE_SECONDS: ['0', '5m'],
+  SCRAPE_CONCURRENCY: ['0', 'many'],
+  DISCOVERY_COMPARTMENT_OCID: ['prod'],
+  DISCOVERY_INCLUDE_SUBCOMPARTMENTS: ['all'],
+  DISCOVERY_TAG: ['app=', 'a.b.c=x', 'has space=x'],
+  DISCOVERY_SCHEME: ['ftp'],
+  DISCOVERY_PORT: ['0', '70000'],
+  DISCOVERY_PATH: ['metrics'],
+  DISCOVERY_PORT_TAG: ['a.b.c'],
+  DISCOVERY_PATH_TAG: ['with space'],
+  DISCOVERY_VNIC: ['v'.repeat(300)],
+  DISCOVERY_DIMENSIONS: ['hostname', 'tag:'],
+  DISCOVERY_TTL_SECONDS: ['1m'],
+  DISCOVERY_TIMEOUT_MS: ['50'],
+  OCI_COMPUTE_ENDPOINT: ['iaas'],
+  OCI_IDENTITY_ENDPOINT: ['identity'],
 };
 
 describe('reliability: bad configuration and bad invocations', () => {

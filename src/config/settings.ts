@@ -414,21 +414,24 @@ function parseInstanceDimensions(key: string, value: string): InstanceDimension[
   return out;
 }
 
-/** The discovery settings, or undefined when DISCOVERY_COMPARTMENT_OCID is unset. */
+/**
+ * The discovery settings, or undefined when DISCOVERY_COMPARTMENT_OCID is unset. Every discovery
+ * key is validated either way: a typo must not wait for the day discovery is switched on.
+ */
 function parseDiscovery(env: Env): DiscoverySettings | undefined {
   const compartment = raw(env, 'DISCOVERY_COMPARTMENT_OCID');
-  if (compartment === undefined) return undefined;
   const get = (k: string) => rawOrDefault(env, k)!;
   const scheme = get('DISCOVERY_SCHEME');
   if (scheme !== 'http' && scheme !== 'https') throw new ConfigError('DISCOVERY_SCHEME', `expected http or https, got "${scheme}"`);
   const path = get('DISCOVERY_PATH');
   if (!path.startsWith('/')) throw new ConfigError('DISCOVERY_PATH', `expected a path starting with /, got "${path}"`);
+  const vnic = get('DISCOVERY_VNIC');
+  if (vnic.length > 255 || /[\x00-\x1f]/.test(vnic)) throw new ConfigError('DISCOVERY_VNIC', 'expected primary or a VNIC display name (at most 255 characters)');
   const tags = raw(env, 'DISCOVERY_TAG');
   const dims = raw(env, 'DISCOVERY_DIMENSIONS');
   const compute = raw(env, 'OCI_COMPUTE_ENDPOINT');
   const identity = raw(env, 'OCI_IDENTITY_ENDPOINT');
-  return {
-    compartmentId: parseOcid('DISCOVERY_COMPARTMENT_OCID', compartment),
+  const d: Omit<DiscoverySettings, 'compartmentId'> = {
     includeSubcompartments: parseBool('DISCOVERY_INCLUDE_SUBCOMPARTMENTS', get('DISCOVERY_INCLUDE_SUBCOMPARTMENTS')),
     tags: tags === undefined ? [] : parseTagMatches('DISCOVERY_TAG', tags),
     scheme,
@@ -436,11 +439,12 @@ function parseDiscovery(env: Env): DiscoverySettings | undefined {
     path,
     portTag: parseTagRef('DISCOVERY_PORT_TAG', get('DISCOVERY_PORT_TAG')),
     pathTag: parseTagRef('DISCOVERY_PATH_TAG', get('DISCOVERY_PATH_TAG')),
-    vnic: get('DISCOVERY_VNIC'),
+    vnic,
     dimensions: dims === undefined ? [] : parseInstanceDimensions('DISCOVERY_DIMENSIONS', dims),
     ttlMs: parseIntIn('DISCOVERY_TTL_SECONDS', get('DISCOVERY_TTL_SECONDS'), 0, 86_400) * 1000,
     timeoutMs: parseIntIn('DISCOVERY_TIMEOUT_MS', get('DISCOVERY_TIMEOUT_MS'), 100, 300_000),
     computeEndpoint: compute === undefined ? undefined : parseServiceEndpoint('OCI_COMPUTE_ENDPOINT', compute),
     identityEndpoint: identity === undefined ? undefined : parseServiceEndpoint('OCI_IDENTITY_ENDPOINT', identity),
   };
+  return compartment === undefined ? undefined : { compartmentId: parseOcid('DISCOVERY_COMPARTMENT_OCID', compartment), ...d };
 }
