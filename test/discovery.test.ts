@@ -19,7 +19,7 @@ import { makeConfigFile } from '../src/emulator/credentials';
 import { startIngestionEmulator, type IngestionEmulator } from '../src/emulator/server';
 import type { InvocationSummary } from '../src/handler/run';
 import { createAuth, createDiscoveryClients } from '../src/oci/clients';
-import { toOciMetrics } from '../src/transform';
+import { toOciMetrics } from '../src/transform/toOciMetrics';
 import { COMPARTMENT, startStack, type Stack } from './helpers/stack';
 
 const FLEET = 'ocid1.compartment.oc1..aaaaaaaafleetcompartmentprom2oci';
