@@ -4,7 +4,7 @@
  */
 import type { Settings } from '../config/settings';
 import type { Logger } from '../log';
-import { ExpositionError, parseExposition } from '../parse/exposition';
+import { ExpositionError, ExpositionParser } from '../parse/exposition';
 import { createPacer, Outcome, publish, type AdaptivePacer, type PublishOptions, type PublishResult } from '../publish/publisher';
 import type { PostBatch } from '../publish/sink';
 import { instancesOf, notScraped, scrapeTarget, type ScrapeResult } from '../scrape/scrape';
@@ -362,7 +362,9 @@ async function scrapeAll(rt: Runtime, targets: readonly Target[], stopAtMs: numb
         return { target, scrape: notScraped(url, tokenError, now(), instance), samples: 0, error: tokenError, metrics: [], derived: 0, notDerived: {}, skipped: [] };
       }
       const timeoutMs = Math.max(1, Math.min(s.scrapeTimeoutMs, stopAtMs - now()));
-      const scrape = await scrapeTarget(url, { timeoutMs, maxBytes: s.scrapeMaxBytes, bearerToken: token, followRedirectsToOtherHosts: s.followRedirectsToOtherHosts, signal, instance });
+      // The body is parsed as it arrives (never held whole); a malformed one is refused at end().
+      const parser = new ExpositionParser();
+      const scrape = await scrapeTarget(url, { timeoutMs, maxBytes: s.scrapeMaxBytes, bearerToken: token, followRedirectsToOtherHosts: s.followRedirectsToOtherHosts, signal, instance, consume: parser });
       if (!scrape.ok) {
         // "timed out after 1 ms" alone would read like a bad SCRAPE_TIMEOUT_MS: say the deadline cut it.
         const cut = timeoutMs < s.scrapeTimeoutMs && /^timed out/.test(scrape.error);
@@ -370,8 +372,7 @@ async function scrapeAll(rt: Runtime, targets: readonly Target[], stopAtMs: numb
         return { target, scrape: { ...scrape, error }, samples: 0, error, metrics: [], derived: 0, notDerived: {}, skipped: [] };
       }
       try {
-        const parsed = parseExposition(scrape.text);
-        scrape.text = ''; // the exposition text (MBs) is not needed after parsing: free it before the transform
+        const parsed = parser.end();
         const previous = await previousOf(url);
         const out = toOciMetrics(parsed.families, { instance: scrape.instance, scrapeTimeMs: scrape.scrapeTimeMs, previous, dimensions: target.dimensions }, topts);
         const done: Prepared = { target, scrape, samples: parsed.sampleCount, metrics: out.metrics, derived: out.derivedCount, notDerived: out.notDerived, skipped: out.skipped };

@@ -6,8 +6,8 @@
 import type { HistogramSeries, Labels, MetricFamily, SummarySeries } from '../types/model';
 import type { PackageSamples } from './package-adapter';
 import { ExpositionError } from './errors';
-import { exactLabels, RESERVED_NAME_LABEL, type Declaration, type ScannedExposition } from './scan';
-import { setLabel, toNumber } from './values';
+import { exactLabels, RESERVED_NAME_LABEL, type Declaration } from './scan';
+import { ownCopy, setLabel, toNumber } from './values';
 
 type ScalarFamily = Extract<MetricFamily, { kind: 'counter' | 'gauge' | 'untyped' }>;
 type HistogramFamily = Extract<MetricFamily, { kind: 'histogram' }>;
@@ -63,7 +63,6 @@ export class FamilyAssembler {
   private readonly histogramSeries = new Map<HistogramFamily, Map<string, HistogramSeries[]>>();
   private readonly summarySeries = new Map<SummaryFamily, Map<string, SummarySeries[]>>();
 
-  private readonly declarations: Map<string, Declaration>;
   /** Distinct label values seen, each once (flat). */
   private readonly strings = new Map<string, string>();
 
@@ -75,17 +74,15 @@ export class FamilyAssembler {
     return s;
   }
 
-  constructor(private readonly scanned: ScannedExposition) {
-    this.declarations = scanned.declarations;
-  }
+  /** `declarations`: what HELP and TYPE lines said; the scan may still be adding to it. */
+  constructor(private readonly declarations: Map<string, Declaration>) {}
 
-  /** Adds the package's samples for the scanned sample lines `offset` to `offset + raw.metrics.length`. */
-  addChunk(offset: number, raw: PackageSamples): void {
+  /** Adds the package's samples for the sample lines `lines` (one raw sample each, same order). */
+  addChunk(lines: readonly string[], lineNumbers: readonly number[], raw: PackageSamples): void {
     const { names, metrics } = raw;
-    const { sampleLines, lineNumbers } = this.scanned;
     for (let i = 0; i < metrics.length; i++) {
       const metric = metrics[i];
-      const labels = trustedLabels(metric.labels, sampleLines[offset + i], lineNumbers[offset + i]);
+      const labels = trustedLabels(metric.labels, lines[i], lineNumbers[i]);
       // The package builds each value one character at a time (a rope per value): keep one flat copy per distinct value.
       for (const k in labels) if (k !== '__proto__') labels[k] = this.intern(labels[k]);
       const timestamp = metric.timestamp_ms === undefined ? undefined : +metric.timestamp_ms;
@@ -96,7 +93,10 @@ export class FamilyAssembler {
   /** Adds one sample line's content. */
   add(name: string, labels: Labels, value: number, timestampMs: number | undefined): void {
     let target = this.targets.get(name);
-    if (!target) this.targets.set(name, (target = this.resolve(name)));
+    if (!target) {
+      name = ownCopy(name); // kept as a key: must not pin the package's input text
+      this.targets.set(name, (target = this.resolve(name)));
+    }
     switch (target.role) {
       case 'scalar':
         this.addSeries(target.family, timestampMs === undefined ? { labels, value } : { labels, value, timestampMs });

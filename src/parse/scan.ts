@@ -7,7 +7,7 @@ import type { Labels } from '../types/model';
 import { ExpositionError, quote } from './errors';
 import { COMMA_SPACE, diagnose, METRIC_NAME, PAIR_FULL, SAMPLE_LINE, SAMPLE_WITH_EXEMPLAR } from './grammar';
 import { ANY_SURROGATE, LONE_SURROGATE } from './utf8';
-import { setLabel, unescapeHelp, unescapeLabelValue } from './values';
+import { ownCopy, setLabel, unescapeHelp, unescapeLabelValue } from './values';
 
 export type DeclaredKind = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped';
 
@@ -34,26 +34,54 @@ const TRAILING_WS = /[ \t]+$/;
 /** Scans the whole exposition; throws ExpositionError at the first malformed line. */
 export function scanExposition(text: string): ScannedExposition {
   const out: ScannedExposition = { sampleLines: [], lineNumbers: [], declarations: new Map() };
-  const lines = text.split('\n');
-  // Invalid UTF-8 arrives as lone surrogates (see utf8.ts); text without any surrogate needs no per-line check.
-  const mayHaveInvalidUtf8 = ANY_SURROGATE.test(text);
-  let eofLine = 0;
-  for (let i = 0; i < lines.length; i++) {
-    let line = lines[i];
-    if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
-    const first = line.charCodeAt(0);
-    if (first === 32 || first === 9) line = line.replace(LEADING_WS, '');
-    if (line === '') continue;
-    const lineNo = i + 1;
-    if (eofLine > 0) throw new ExpositionError(lineNo, `unexpected content after "# EOF" (line ${eofLine})`);
-    if (line.charCodeAt(0) === 35) {
-      if (scanComment(line.replace(TRAILING_WS, ''), lineNo, out.declarations)) eofLine = lineNo;
-      continue;
-    }
-    if (mayHaveInvalidUtf8) rejectInvalidUtf8(line, lineNo);
-    scanSample(line, lineNo, out);
-  }
+  const scanner = new LineScanner(out.declarations);
+  scanner.scanText(text, 1, (line, lineNo) => {
+    out.sampleLines.push(line);
+    out.lineNumbers.push(lineNo);
+  });
   return out;
+}
+
+/** What a scanned line was: a sample line (normalised, queued), a TYPE line, or anything else. */
+export type ScannedLine = 'sample' | 'type' | 'other';
+
+/**
+ * The line scan with its state (declarations, `# EOF`), fed text in pieces of whole lines: the
+ * streaming parser hands it each piece as it is decoded. Throws ExpositionError at the first
+ * malformed line.
+ */
+export class LineScanner {
+  private eofLine = 0;
+
+  constructor(readonly declarations: Map<string, Declaration>) {}
+
+  /**
+   * Scans `text` (whole lines; the first is line `firstLineNo`); calls `onSample` for each sample
+   * line and `onType` before a TYPE line is recorded. Returns the number of lines scanned.
+   */
+  scanText(text: string, firstLineNo: number, onSample: (line: string, lineNo: number) => void, onType?: () => void): number {
+    const lines = text.split('\n');
+    // Invalid UTF-8 arrives as lone surrogates (see utf8.ts); text without any surrogate needs no per-line check.
+    const mayHaveInvalidUtf8 = ANY_SURROGATE.test(text);
+    for (let i = 0; i < lines.length; i++) {
+      let line = lines[i];
+      if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
+      const first = line.charCodeAt(0);
+      if (first === 32 || first === 9) line = line.replace(LEADING_WS, '');
+      if (line === '') continue;
+      const lineNo = firstLineNo + i;
+      if (this.eofLine > 0) throw new ExpositionError(lineNo, `unexpected content after "# EOF" (line ${this.eofLine})`);
+      if (line.charCodeAt(0) === 35) {
+        if (onType !== undefined && line.startsWith('TYPE', line.search(/[^# \t]/))) onType();
+        if (scanComment(line.replace(TRAILING_WS, ''), lineNo, this.declarations)) this.eofLine = lineNo;
+        continue;
+      }
+      if (mayHaveInvalidUtf8) rejectInvalidUtf8(line, lineNo);
+      const normalised = scanSample(line, lineNo);
+      onSample(normalised, lineNo);
+    }
+    return lines.length;
+  }
 }
 
 /** Records a HELP or TYPE line; returns true for the OpenMetrics `# EOF` marker. Other comments are ignored. */
@@ -68,11 +96,11 @@ function scanComment(line: string, lineNo: number, declarations: Map<string, Dec
   const body = gap < 0 ? '' : rest.slice(gap).replace(LEADING_WS, '');
   if (!METRIC_NAME.test(name)) throw new ExpositionError(lineNo, `invalid metric name ${quote(name)} after ${keyword}`);
   let decl = declarations.get(name);
-  if (!decl) declarations.set(name, (decl = {}));
+  if (!decl) declarations.set(ownCopy(name), (decl = {}));
   if (keyword === 'HELP') {
     // Prometheus allows one HELP per name; a repeated one is ignored rather than failing the scrape.
     // Invalid UTF-8 in a HELP text becomes U+FFFD: Prometheus keeps HELP as opaque text, and metadata must be valid.
-    if (decl.help === undefined) decl.help = unescapeHelp(ANY_SURROGATE.test(body) ? body.replace(LONE_SURROGATES, '\uFFFD') : body);
+    if (decl.help === undefined) decl.help = ownCopy(unescapeHelp(ANY_SURROGATE.test(body) ? body.replace(LONE_SURROGATES, '\uFFFD') : body));
     return false;
   }
   if (body === '') throw new ExpositionError(lineNo, `expected a metric type after TYPE ${name}`);
@@ -101,8 +129,8 @@ function rejectInvalidUtf8(line: string, lineNo: number): void {
   throw new ExpositionError(lineNo, `invalid UTF-8 ${inLabels ? 'label value' : 'in the sample line'}: ${what} at column ${at + 1}`);
 }
 
-/** Validates one sample line and queues it (normalised) for the package. */
-function scanSample(line: string, lineNo: number, out: ScannedExposition): void {
+/** Validates one sample line; returns it normalised for the package. */
+function scanSample(line: string, lineNo: number): string {
   if (!SAMPLE_LINE.test(line)) {
     // Exemplars are OpenMetrics-only; they carry no sample, so they are dropped and the sample kept.
     const m = SAMPLE_WITH_EXEMPLAR.exec(line);
@@ -110,9 +138,7 @@ function scanSample(line: string, lineNo: number, out: ScannedExposition): void 
     line = m[1];
   }
   const brace = line.indexOf('{');
-  if (brace >= 0) line = checkLabelSet(line, brace);
-  out.sampleLines.push(line);
-  out.lineNumbers.push(lineNo);
+  return brace >= 0 ? checkLabelSet(line, brace) : line;
 }
 
 /** Rewrites label sets with blanks after a comma, which the package throws on (valid in the format). */

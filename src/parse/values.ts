@@ -35,3 +35,12 @@ export function setLabel(labels: Record<string, string>, name: string, value: st
     labels[name] = value;
   }
 }
+
+/**
+ * A copy of a string that shares no memory with the text it was cut from. V8 keeps a slice of a
+ * long string as a view that holds the whole original alive: a family name or HELP text kept after
+ * parsing must not pin megabytes of exposition text.
+ */
+export function ownCopy(s: string): string {
+  return s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string);
+}

@@ -26,6 +26,11 @@ export interface ScrapeOptions {
   instance?: string;
   /** Clock, for tests. */
   now?: () => number;
+  /**
+   * Takes the body's (decompressed) bytes as they arrive, e.g. the streaming parser; the result's
+   * `text` is then empty: the body is never held whole.
+   */
+  consume?: { push(chunk: Buffer): void };
 }
 
 interface ScrapeBase {
@@ -200,12 +205,12 @@ function getOnce(url: URL, opts: ScrapeOptions, deadline: number, credentialsFro
         res.resume();
         return fail(new ScrapeError(`unsupported content type "${type.slice(0, 100)}" (expected the text format, text/plain;version=0.0.4)`));
       }
-      readBody(res, opts.maxBytes).then(
-        (body) => {
+      readBody(res, opts.maxBytes, opts.consume).then(
+        ({ body, size }) => {
           if (settled) return;
           settled = true;
           cleanup();
-          resolve({ kind: 'body', text: decodeExposition(body), bytes: body.length });
+          resolve({ kind: 'body', text: body ? decodeExposition(body) : '', bytes: size });
         },
         fail,
       );
@@ -221,8 +226,11 @@ function authHint(status: number, opts: ScrapeOptions, credentialsFrom: URL | un
   return ' (the target wants credentials: set SCRAPE_BEARER_TOKEN_SECRET_OCID or put user:password in the URL)';
 }
 
-/** Reads a response body, gunzipping when needed, failing once it exceeds maxBytes (decompressed). */
-function readBody(res: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
+/**
+ * Reads a response body, gunzipping when needed, failing once it exceeds maxBytes (decompressed).
+ * With `consume`, each chunk goes there as it arrives and no body is returned.
+ */
+function readBody(res: http.IncomingMessage, maxBytes: number, consume?: { push(chunk: Buffer): void }): Promise<{ body?: Buffer; size: number }> {
   return new Promise((resolve, reject) => {
     const encoding = String(res.headers['content-encoding'] ?? 'identity').toLowerCase();
     let stream: NodeJS.ReadableStream = res;
@@ -244,9 +252,10 @@ function readBody(res: http.IncomingMessage, maxBytes: number): Promise<Buffer> 
         (stream as zlib.Gunzip).destroy?.();
         return;
       }
-      chunks.push(chunk);
+      if (consume) consume.push(chunk);
+      else chunks.push(chunk);
     });
-    stream.on('end', () => resolve(Buffer.concat(chunks, size)));
+    stream.on('end', () => resolve(consume ? { size } : { body: Buffer.concat(chunks, size), size }));
     stream.on('error', (e: Error) => reject(new ScrapeError(encoding !== 'identity' ? `invalid gzip body: ${e.message}` : `body read failed: ${e.message}`)));
     res.on('aborted', () => reject(new ScrapeError('connection closed before the body was complete')));
   });
