@@ -18,7 +18,7 @@ import { SETTING_SPECS } from '../src/config/settings';
 import { startBharatMart, type BharatMart } from '../src/demo/bharatmart';
 import { makeConfigFile } from '../src/emulator/credentials';
 import { startIngestionEmulator } from '../src/emulator/server';
-import type { InvocationSummary } from '../src/handler/run';
+import type { InvocationSummary } from '../src/handler/summary';
 
 const ROOT = path.resolve(__dirname, '..');
 const MAIN = path.join(ROOT, 'src/cli/main.ts');

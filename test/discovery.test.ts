@@ -17,7 +17,7 @@ import { startBharatMart, type BharatMart } from '../src/demo/bharatmart';
 import { startDemo } from '../src/cli/demo';
 import { makeConfigFile } from '../src/emulator/credentials';
 import { startIngestionEmulator, type IngestionEmulator } from '../src/emulator/server';
-import type { InvocationSummary } from '../src/handler/run';
+import type { InvocationSummary } from '../src/handler/summary';
 import { createAuth, createDiscoveryClients } from '../src/oci/clients';
 import { toOciMetrics } from '../src/transform/toOciMetrics';
 import { COMPARTMENT, startStack, type Stack } from './helpers/stack';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startBharatMart } from '../src/demo/bharatmart';
-import type { InvocationSummary } from '../src/handler/run';
+import type { InvocationSummary } from '../src/handler/summary';
 import { SCRAPE_ACCEPT } from '../src/scrape/scrape';
 import { sanitizeMetricName } from '../src/transform/names';
 import { SELF_METRICS } from '../src/transform/selfMetrics';

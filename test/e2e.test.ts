@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBharatMart, type BharatMart } from '../src/demo/bharatmart';
-import type { InvocationSummary } from '../src/handler/run';
+import type { InvocationSummary } from '../src/handler/summary';
 import type { OciMetric } from '../src/types/model';
 import { assertAccounted } from './helpers/accounting';
 import { closedPort, COMPARTMENT, startStack, type Stack } from './helpers/stack';

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { InvocationSummary } from '../src/handler/run';
+import type { InvocationSummary } from '../src/handler/summary';
 import type { OciMetric } from '../src/types/model';
 import { assertAccounted } from './helpers/accounting';
 import { startStack, type Stack } from './helpers/stack';

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { InvocationSummary } from '../src/handler/run';
+import type { InvocationSummary } from '../src/handler/summary';
 import { startPrometheusServer, type RunningExporter } from './helpers/exporters';
 import { assertAccounted, summaryOf } from './helpers/reliability';
 import { requireBinary } from './helpers/requires';

@@ -10,7 +10,7 @@ import type { LocalFunction } from '../src/fnlocal/agent';
 import { startFaultyTarget } from './helpers/faulty-target';
 import { stackAndTargetForSuite, assertAccounted, summaryOf } from './helpers/reliability';
 import { createHandler } from '../src/handler/handler';
-import type { InvocationSummary } from '../src/handler/run';
+import type { InvocationSummary } from '../src/handler/summary';
 
 /** Invokes with a deadline `ms` from now; the agent gives up (and kills) at the deadline itself. */
 async function invokeWithDeadline(fn: LocalFunction, ms: number) {

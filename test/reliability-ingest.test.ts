@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { makeResourcePrincipal } from '../src/emulator/credentials';
 import { startIngestionEmulator } from '../src/emulator/server';
-import type { InvocationSummary } from '../src/handler/run';
+import type { InvocationSummary } from '../src/handler/summary';
 import { closedPort, COMPARTMENT } from './helpers/stack';
 import { startFaultyTarget } from './helpers/faulty-target';
 import { stackAndTargetForSuite, assertAccounted, lastInvocationLog, summaryOf } from './helpers/reliability';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import type { InvocationSummary } from '../src/handler/run';
+import type { InvocationSummary } from '../src/handler/summary';
 import type { LocalFunction } from '../src/fnlocal/agent';
 import type { StateDocument } from '../src/types/state';
 import { startStack, type Stack } from './helpers/stack';

@@ -12,7 +12,7 @@ import { makeResourcePrincipal } from '../emulator/credentials';
 import { createExplorerHandler } from '../emulator/explorer/serve';
 import { startIngestionEmulator, type IngestionEmulator } from '../emulator/server';
 import { startFunction, type LocalFunction } from '../fnlocal/agent';
-import type { InvocationSummary } from '../handler/run';
+import type { InvocationSummary } from '../handler/summary';
 import { startSchedule, type Schedule } from './schedule';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FleetInstance } from '../emulator/fleet';

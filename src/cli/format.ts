@@ -2,7 +2,7 @@
  * How the CLI shows an invocation summary: one line (per cycle of `run` and `start`), a table
  * (`once`), and the metric objects a dry run would post. Reads the function's own summary type.
  */
-import type { InvocationSummary } from '../handler/run';
+import type { InvocationSummary } from '../handler/summary';
 import type { OciMetric } from '../types/model';
 import { forecastLines } from '../forecast/forecast';
 

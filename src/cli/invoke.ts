@@ -8,7 +8,7 @@ import path from 'node:path';
 import { invokeOnce } from '../fnlocal/agent';
 import { functionEnvFrom, parseArgs, parseDuration, readEnvFile, UsageError } from './args';
 import { summaryLine } from './format';
-import type { InvocationSummary } from '../handler/run';
+import type { InvocationSummary } from '../handler/summary';
 
 export const INVOKE_HELP = `usage: prom2oci invoke [--body JSON] [--env-file FILE] [--entry dist/func.js] [--timeout 30s]
                       [--json] [--logs] [settings flags]

@@ -6,7 +6,7 @@
  */
 import { ConfigError, parseSettings, type Env } from '../config/settings';
 import { createHandler, FunctionFailure } from '../handler/handler';
-import type { InvocationSummary } from '../handler/run';
+import { SUMMARY_LOG_EVENT, type InvocationSummary } from '../handler/summary';
 import { jsonLogger, type Logger, type LogLevel } from '../log';
 import { createAuth } from '../oci/clients';
 import type { StateStore } from '../state/store';
@@ -32,7 +32,7 @@ export function stderrLogger(verbose: boolean): Logger {
   const min: LogLevel = verbose ? 'debug' : 'warn';
   return (level, msg, fields) => {
     if (LEVELS.indexOf(level) < LEVELS.indexOf(min)) return;
-    if (!verbose && /^invocation (complete|delivered nothing)/.test(msg)) return;
+    if (!verbose && fields?.event === SUMMARY_LOG_EVENT) return;
     inner(level, msg, fields);
   };
 }

@@ -4,7 +4,7 @@
  * handler in this process with OCI config-file auth.
  */
 import { parseBool } from '../config/settings';
-import type { InvocationSummary } from '../handler/run';
+import type { InvocationSummary } from '../handler/summary';
 import { parseArgs, parseDuration, settingsEnv, settingsHelp, UsageError, type ParsedArgs } from './args';
 import { metricListing, skippedTotal, summaryLine, summaryTable } from './format';
 import { createLocalRunner, InvocationFailed, namingFlag, stderrLogger, type LocalRunner } from './local';

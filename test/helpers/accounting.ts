@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { InvocationSummary } from '../../src/handler/run';
+import type { InvocationSummary } from '../../src/handler/summary';
 
 /** The accounting invariants every summary must satisfy. */
 export function assertAccounted(s: InvocationSummary): void {

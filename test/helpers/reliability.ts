@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { startFaultyTarget, type FaultyTarget } from './faulty-target';
 import { startStack, type Stack } from './stack';
-import type { InvocationSummary, TargetSummary } from '../../src/handler/run';
+import type { InvocationSummary, TargetSummary } from '../../src/handler/summary';
 import type { InvokeResult, LocalFunction } from '../../src/fnlocal/agent';
 
 /** Sum of a field over targets. */

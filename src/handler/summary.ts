@@ -1,0 +1,231 @@
+/**
+ * The invocation's summary: per-target and total counts, the accounting invariants
+ * (samples + derived = series + skipped, series = posted + failed + undelivered), whether anything
+ * was delivered, and the log line. Pure: it counts what the runner hands it, no I/O, no clock.
+ */
+import type { DiscoveryReport } from '../discovery/discovery';
+import type { CostForecast } from '../forecast/forecast';
+import { Outcome, type PublishResult } from '../publish/publisher';
+import type { ScrapeResult } from '../scrape/scrape';
+import type { StateFailureCause } from '../state/errors';
+import type { NotDerivedCounts } from '../transform/derive';
+import type { OciMetric, SkippedSample, SkipReason, TargetReport } from '../types/model';
+import type { TargetState } from '../types/state';
+
+/** The `event` field of the summary's log line: how a reader of the log (the CLI) recognises it. */
+export const SUMMARY_LOG_EVENT = 'invocation_summary';
+
+/** What happened to the state between invocations this time. */
+export interface StateSummary {
+  /** False when no state store is configured (STATE_BUCKET unset): nothing is derived. */
+  enabled: boolean;
+  /** Where the state is (e.g. oci://bucket@namespace/object). */
+  where?: string;
+  /** The read: 'ok' (a previous state), 'empty' (none yet), 'failed' (see error). */
+  read?: 'ok' | 'empty' | 'failed';
+  /** Whether this scrape was stored for the next invocation (never in a dry run). */
+  written: boolean;
+  /** Conditional writes made (more than 1 when another invocation wrote in between). */
+  writeAttempts?: number;
+  /** Why the state could not be read or written. */
+  error?: string;
+  cause?: StateFailureCause;
+  /** The IAM policy statement to add, when the failure is a 404 or an authorization error. */
+  iamPolicy?: string;
+}
+
+export interface TargetSummary {
+  url: string;
+  instance: string;
+  /** The instance OCID of a discovered target. */
+  resourceId?: string;
+  up: boolean;
+  /** Exposition samples read (scrape_samples_scraped). */
+  samples: number;
+  durationMs: number;
+  error?: string;
+  /** Series produced by the transform (samples mapped + derived series). */
+  series: number;
+  /** Of `series`, the derived ones (`_rate`, `_avg`, `_pNN`): samples = series - derived + skipped. */
+  derived: number;
+  /** Derived series not produced, by reason (first scrape, stale state, state off/failed...). */
+  notDerived: NotDerivedCounts;
+  posted: number;
+  failed: number;
+  undelivered: number;
+  skipped: number;
+}
+
+export interface InvocationSummary {
+  ok: boolean;
+  dryRun: boolean;
+  targets: TargetSummary[];
+  /** Exposition samples over all targets. */
+  samples: number;
+  /** Series produced by the transform; series = posted + failed + undelivered. */
+  series: number;
+  /** Of `series`, the derived ones (`_rate`, `_avg`, `_pNN`; not exposition samples). */
+  derived: number;
+  /** Derived series not produced, by reason. */
+  notDerived: NotDerivedCounts;
+  /** The state between invocations (what the derived series are computed from). */
+  state: StateSummary;
+  posted: number;
+  failed: number;
+  /** Series not delivered because the deadline came first. */
+  undelivered: number;
+  /** Samples skipped, by reason; samples = series - derived + skipped total. */
+  skipped: Partial<Record<SkipReason, number>>;
+  /** Self-metrics (`up`, ...) posted and failed. */
+  selfMetrics: { posted: number; failed: number };
+  requests: number;
+  retries: number;
+  throttled: number;
+  /**
+   * The adaptive call rate: POST_CALLS_PER_SECOND is its ceiling; each 429 episode halves it
+   * (`decreases`), accepted calls climb it back. `minRate`/`finalRate` in calls/s.
+   */
+  pacing: { ceiling: number; minRate: number; finalRate: number; decreases: number };
+  errors: { message: string; metrics: number }[];
+  durationMs: number;
+  /** What this configuration costs at one invocation a minute (from this invocation's counts). */
+  forecast: CostForecast;
+  /** OCI compute discovery: where the targets came from, churn, and any failure with its IAM fix. */
+  discovery?: DiscoveryReport;
+  /** Dry run only: the objects that would be posted (data, then self-metrics). */
+  metricData?: OciMetric[];
+  /** Dry run only: every skipped sample with its reason. */
+  skippedSamples?: SkippedSample[];
+}
+
+/** One target of this invocation: a METRICS_ENDPOINT entry or a discovered instance's exporter. */
+export interface ScrapeTarget {
+  url: URL;
+  instance: string;
+  /** A discovered instance's dimensions (resourceId, ...). */
+  dimensions?: Record<string, string>;
+  resourceId?: string;
+}
+
+/** Outcome of scrape + parse + transform for one target: what the summary counts from. */
+export interface PreparedTarget {
+  target: ScrapeTarget;
+  scrape: ScrapeResult;
+  samples: number;
+  error?: string;
+  metrics: OciMetric[];
+  /** How many of `metrics` are derived series. */
+  derived: number;
+  notDerived: NotDerivedCounts;
+  /** This scrape's state for the next invocation, when there is one. */
+  state?: TargetState;
+  skipped: SkippedSample[];
+}
+
+/** The facts the self-metrics of one target are made from. */
+export function selfMetricReport(target: TargetSummary, prepared: PreparedTarget, state: StateSummary): TargetReport {
+  const stateOk = state.enabled ? state.error === undefined : undefined;
+  return {
+    instance: target.instance, dimensions: prepared.target.dimensions, scrapeTimeMs: prepared.scrape.scrapeTimeMs, up: target.up, durationMs: target.durationMs,
+    samplesScraped: target.samples, posted: target.posted, skipped: target.skipped, failed: target.failed + target.undelivered, derived: target.derived,
+    ...(stateOk === undefined ? {} : { stateOk }), ...(state.cause ? { stateCause: state.cause } : {}),
+  };
+}
+
+/** Per-target counts, attributing publish outcomes by each target's index range. */
+export function summariseTargets(prepared: PreparedTarget[], result: PublishResult | undefined, dryRun: boolean): TargetSummary[] {
+  let offset = 0;
+  return prepared.map((p) => {
+    let posted = 0, failed = 0, undelivered = 0;
+    if (result) {
+      for (let i = offset; i < offset + p.metrics.length; i++) {
+        const o = result.outcome[i];
+        if (o === Outcome.Posted) posted++;
+        else if (o === Outcome.Failed) failed++;
+        else undelivered++;
+      }
+    } else if (!dryRun) undelivered = p.metrics.length;
+    offset += p.metrics.length;
+    const t: TargetSummary = {
+      url: p.scrape.url, instance: p.scrape.instance, ...(p.target.resourceId ? { resourceId: p.target.resourceId } : {}), up: p.error === undefined, samples: p.samples,
+      durationMs: p.scrape.durationMs, series: p.metrics.length, derived: p.derived, notDerived: p.notDerived, posted, failed, undelivered, skipped: p.skipped.length,
+    };
+    if (p.error !== undefined) t.error = p.error;
+    return t;
+  });
+}
+
+/** Totals over targets plus the publish statistics. */
+export function summarise(
+  prepared: PreparedTarget[],
+  targets: TargetSummary[],
+  data: PublishResult | undefined,
+  self: PublishResult | undefined,
+  dryRun: boolean,
+  durationMs: number,
+  forecast: CostForecast,
+  state: StateSummary,
+  discovery?: DiscoveryReport,
+): InvocationSummary {
+  const skipped: Partial<Record<SkipReason, number>> = {};
+  for (const p of prepared) for (const k of p.skipped) skipped[k.reason] = (skipped[k.reason] ?? 0) + 1;
+  const notDerived: NotDerivedCounts = {};
+  for (const p of prepared) for (const [reason, n] of Object.entries(p.notDerived) as [keyof NotDerivedCounts, number][]) notDerived[reason] = (notDerived[reason] ?? 0) + n;
+  const sum = (f: (t: TargetSummary) => number) => targets.reduce((a, t) => a + f(t), 0);
+  const errors = [...(data?.errors ?? []), ...(self?.errors ?? []).map((e) => ({ message: `self-metrics: ${e.message}`, metrics: e.metrics }))];
+  const summary: InvocationSummary = {
+    ok: false,
+    dryRun,
+    targets,
+    samples: sum((t) => t.samples),
+    series: sum((t) => t.series),
+    derived: sum((t) => t.derived),
+    notDerived,
+    state,
+    posted: sum((t) => t.posted),
+    failed: sum((t) => t.failed),
+    undelivered: sum((t) => t.undelivered),
+    skipped,
+    selfMetrics: { posted: self?.posted ?? 0, failed: (self?.failed ?? 0) + (self?.undelivered ?? 0) },
+    requests: (data?.requests ?? 0) + (self?.requests ?? 0),
+    retries: (data?.retries ?? 0) + (self?.retries ?? 0),
+    throttled: (data?.throttled ?? 0) + (self?.throttled ?? 0),
+    pacing: { ceiling: 0, minRate: 0, finalRate: 0, decreases: 0 },
+    errors,
+    durationMs,
+    forecast,
+    ...(discovery ? { discovery } : {}),
+  };
+  summary.ok = nothingDeliveredCause(summary, data) === undefined;
+  return summary;
+}
+
+/** Rounds to 2 decimals (rates in the summary). */
+export function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+/** Why nothing was delivered, or undefined when something was (partial success is success). */
+export function nothingDeliveredCause(s: InvocationSummary, data: PublishResult | undefined): string | undefined {
+  const up = s.targets.filter((t) => t.up);
+  if (s.targets.length === 0) {
+    // Discovery found nothing and nothing is listed: a failed discovery is a failure, an empty fleet is not.
+    return s.discovery?.error ? `no targets: ${s.discovery.error}${s.discovery.iamStatement ? `; add the policy statement: ${s.discovery.iamStatement}` : ''}` : undefined;
+  }
+  if (up.length === 0) {
+    const each = s.targets.map((t) => `${t.url}: ${t.error}`).join('; ');
+    return `${s.targets.length === 1 ? 'the target is' : `all ${s.targets.length} targets are`} down (${each})`;
+  }
+  if (s.dryRun) return undefined;
+  if (s.series > 0 && s.posted === 0) {
+    const first = data?.fatal ?? s.errors[0]?.message ?? 'unknown error';
+    return `none of ${s.series} series was posted: ${first}`;
+  }
+  return undefined;
+}
+
+/** The summary as log fields (no metric bodies). */
+export function logFields(s: InvocationSummary): Record<string, unknown> {
+  const { metricData: _m, skippedSamples: _k, forecast: _f, ...rest } = s;
+  return { event: SUMMARY_LOG_EVENT, ...rest, targets: s.targets.map((t) => ({ url: t.url, up: t.up, samples: t.samples, durationMs: t.durationMs, ...(t.error ? { error: t.error } : {}) })) };
+}
