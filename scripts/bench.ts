@@ -14,6 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { generateExposition, type GeneratedExposition } from './bench/exposition';
 import { describeMachine, machineInfo } from './bench/machine';
 import { startNodeExporterTarget } from './bench/node-exporter';
@@ -43,11 +44,14 @@ interface Options {
   only: Set<Section>;
 }
 
-/** Parses argv. */
-function parseArgs(argv: string[]): Options {
-  const quick = argv.includes('--quick');
-  const only = argv.find((a) => a.startsWith('--only='))?.slice(7).split(',') as Section[] | undefined;
-  return { quick, only: new Set(only ?? ['cold', 'e2e', 'throttled', 'lab', 'parse']) };
+const SECTIONS: readonly Section[] = ['cold', 'e2e', 'throttled', 'lab', 'parse'];
+
+/** Parses argv (`--quick`, `--only=cold,e2e`) with Node's util.parseArgs; an unknown flag or section is an error. */
+function parseBenchArgs(argv: string[]): Options {
+  const { values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, only: { type: 'string' } }, strict: true });
+  const only = values.only?.split(',') ?? [...SECTIONS];
+  for (const name of only) if (!SECTIONS.includes(name as Section)) throw new Error(`--only: unknown section "${name}" (${SECTIONS.join(', ')})`);
+  return { quick: values.quick ?? false, only: new Set(only as Section[]) };
 }
 
 /** Markdown blocks of the results file, in order. */
@@ -227,7 +231,7 @@ function benchParse(runs: number): void {
 
 /** Runs the selected sections and writes the results file. */
 async function main(): Promise<void> {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parseBenchArgs(process.argv.slice(2));
   const started = performance.now();
   const machine = machineInfo();
   emit(`## prom2oci benchmark\n\nMachine: ${describeMachine(machine)}`);

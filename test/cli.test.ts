@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parseArgs, parseDuration, readEnvFile, settingFlagNames } from '../src/cli/args';
+import { parseCommandLine, parseDuration, readEnvFile, settingFlagNames } from '../src/cli/args';
 import { startSchedule } from '../src/cli/schedule';
 import { SETTING_SPECS } from '../src/config/settings';
 import { startBharatMart, type BharatMart } from '../src/demo/bharatmart';
@@ -400,14 +400,14 @@ describe('units: flags and schedule', () => {
       assert.ok(Object.values(names).includes(spec.key), `a flag for ${spec.key}`);
       assert.equal(names[spec.key.toLowerCase().replace(/_/g, '-')], spec.key);
     }
-    const a = parseArgs(['--endpoint=http://a/metrics', '--compartment', 'ocid1.x', '--json', '--set', 'POST_CONCURRENCY=2', '--histogram-buckets', 'true'], { flags: { json: 'boolean' }, settings: true });
+    const a = parseCommandLine(['--endpoint=http://a/metrics', '--compartment', 'ocid1.x', '--json', '--set', 'POST_CONCURRENCY=2', '--histogram-buckets', 'true'], { flags: { json: 'boolean' }, settings: true });
     assert.deepEqual(a.settings, { METRICS_ENDPOINT: 'http://a/metrics', COMPARTMENT_OCID: 'ocid1.x', POST_CONCURRENCY: '2', HISTOGRAM_BUCKETS: 'true' });
     assert.deepEqual(a.settingFlags, { METRICS_ENDPOINT: '--endpoint', COMPARTMENT_OCID: '--compartment', POST_CONCURRENCY: '--set', HISTOGRAM_BUCKETS: '--histogram-buckets' });
     assert.equal(a.flags.json, true);
-    assert.throws(() => parseArgs(['--endpoint'], { flags: {}, settings: true }), /--endpoint needs a value/);
-    assert.throws(() => parseArgs(['--json=yes'], { flags: { json: 'boolean' } }), /--json takes no value/);
-    assert.throws(() => parseArgs(['--endpoint', 'x'], { flags: {} }), /unknown flag --endpoint/);
-    assert.throws(() => parseArgs(['--set', 'nokey'], { flags: {}, settings: true }), /--set expects KEY=VALUE/);
+    assert.throws(() => parseCommandLine(['--endpoint'], { flags: {}, settings: true }), /--endpoint needs a value/);
+    assert.throws(() => parseCommandLine(['--json=yes'], { flags: { json: 'boolean' } }), /--json takes no value/);
+    assert.throws(() => parseCommandLine(['--endpoint', 'x'], { flags: {} }), /unknown flag --endpoint/);
+    assert.throws(() => parseCommandLine(['--set', 'nokey'], { flags: {}, settings: true }), /--set expects KEY=VALUE/);
   });
 
   test('durations and env files', async () => {

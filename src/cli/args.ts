@@ -4,6 +4,7 @@
  * from the function's configuration table).
  */
 import { readFileSync } from 'node:fs';
+import { parseArgs as nodeParseArgs } from 'node:util';
 import { SETTING_SPECS } from '../config/settings';
 
 /** A command line the CLI cannot act on: exit code 2, message names the flag. */
@@ -57,51 +58,43 @@ export function settingFlagNames(): Record<string, string> {
   return { ...out, ...SETTING_ALIASES };
 }
 
-/** Parses argv against a spec; unknown flags and missing values are UsageErrors. */
-export function parseArgs(argv: readonly string[], spec: FlagSpec): ParsedArgs {
+/**
+ * Parses argv against a spec with Node's util.parseArgs (the flag grammar: `--x v`, `--x=v`, `--`,
+ * `-h`); what is ours is which flags exist. Unknown flags and missing values are UsageErrors.
+ */
+export function parseCommandLine(argv: readonly string[], spec: FlagSpec): ParsedArgs {
   const settingFlags = spec.settings ? settingFlagNames() : {};
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const name of Object.keys(settingFlags)) options[name] = { type: 'string' };
+  if (spec.settings) options.set = { type: 'string' };
+  for (const [name, kind] of Object.entries(spec.flags)) options[name] = { type: kind };
+  // Not strict: unknown flags and missing values come back as tokens and get our own messages.
+  const { tokens } = nodeParseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
   const out: ParsedArgs = { flags: {}, settings: {}, settingFlags: {}, positionals: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') {
-      out.positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (arg === '-h') {
-      out.flags.help = true;
-      continue;
-    }
-    if (!arg.startsWith('--')) {
-      out.positionals.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
-    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
-    /** The flag's value: inline (--x=v) or the next argument. */
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const next = argv[i + 1];
-      if (next === undefined || (next.startsWith('--') && next.length > 2)) throw new UsageError(`--${name} needs a value`);
-      i++;
-      return next;
-    };
-    const kind = name === 'help' ? 'boolean' : spec.flags[name];
+  for (const token of tokens) {
+    if (token.kind === 'positional') out.positionals.push(token.value);
+    if (token.kind !== 'option') continue;
+    const flag = token.rawName;
+    const kind = options[token.name]?.type;
+    if (kind === undefined) throw new UsageError(`unknown flag ${flag} (see --help)`);
     if (kind === 'boolean') {
-      if (inline !== undefined) throw new UsageError(`--${name} takes no value`);
-      out.flags[name] = true;
-    } else if (kind === 'string') {
-      out.flags[name] = value();
-    } else if (name === 'set' && spec.settings) {
-      const [key, v] = splitPair(value(), '--set');
+      if (token.inlineValue) throw new UsageError(`${flag} takes no value`);
+      out.flags[token.name] = true;
+      continue;
+    }
+    // A value is inline (--x=v) or the next argument, which may not be another flag.
+    const value = token.value;
+    if (value === undefined || (!token.inlineValue && value.startsWith('--') && value.length > 2)) throw new UsageError(`${flag} needs a value`);
+    if (spec.flags[token.name]) {
+      out.flags[token.name] = value;
+    } else if (token.name === 'set') {
+      const [key, v] = splitPair(value, '--set');
       out.settings[key] = v;
       out.settingFlags[key] = '--set';
-    } else if (settingFlags[name]) {
-      const key = settingFlags[name]!;
-      out.settings[key] = value();
-      out.settingFlags[key] = `--${name}`;
     } else {
-      throw new UsageError(`unknown flag --${name} (see --help)`);
+      const key = settingFlags[token.name]!;
+      out.settings[key] = value;
+      out.settingFlags[key] = flag;
     }
   }
   return out;

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { invokeOnce } from '../fnlocal/agent';
-import { functionEnvFrom, parseArgs, parseDuration, readEnvFile, UsageError } from './args';
+import { functionEnvFrom, parseCommandLine, parseDuration, readEnvFile, UsageError } from './args';
 import { summaryLine } from './format';
 import type { InvocationSummary } from '../handler/summary';
 
@@ -48,7 +48,7 @@ export function functionEntry(given?: string): string {
 
 /** `prom2oci invoke`: returns the exit code. */
 export async function invokeCommand(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, { flags: { body: 'string', 'env-file': 'string', entry: 'string', timeout: 'string', json: 'boolean', logs: 'boolean' }, settings: true });
+  const args = parseCommandLine(argv, { flags: { body: 'string', 'env-file': 'string', entry: 'string', timeout: 'string', json: 'boolean', logs: 'boolean' }, settings: true });
   if (args.flags.help) {
     console.log(INVOKE_HELP);
     return 0;

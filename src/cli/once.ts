@@ -5,7 +5,7 @@
  */
 import { parseBool } from '../config/settings';
 import type { InvocationSummary } from '../handler/summary';
-import { parseArgs, parseDuration, settingsEnv, settingsHelp, UsageError, type ParsedArgs } from './args';
+import { parseCommandLine, parseDuration, settingsEnv, settingsHelp, UsageError, type ParsedArgs } from './args';
 import { metricListing, skippedTotal, summaryLine, summaryTable } from './format';
 import { createLocalRunner, InvocationFailed, namingFlag, stderrLogger, type LocalRunner } from './local';
 import { startSchedule } from './schedule';
@@ -63,7 +63,7 @@ function localRunner(env: Record<string, string | undefined>, args: ParsedArgs, 
 
 /** `prom2oci once`: returns the exit code. */
 export async function onceCommand(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, { flags: { 'dry-run': 'boolean', json: 'boolean', verbose: 'boolean', 'state-file': 'string' }, settings: true });
+  const args = parseCommandLine(argv, { flags: { 'dry-run': 'boolean', json: 'boolean', verbose: 'boolean', 'state-file': 'string' }, settings: true });
   if (args.flags.help) {
     console.log(ONCE_HELP);
     return 0;
@@ -137,7 +137,7 @@ function cycleFields(s: InvocationSummary): Record<string, unknown> {
 
 /** `prom2oci run`: returns the exit code once stopped by a signal. */
 export async function runCommand(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, { flags: { interval: 'string', 'dry-run': 'boolean', verbose: 'boolean' }, settings: true });
+  const args = parseCommandLine(argv, { flags: { interval: 'string', 'dry-run': 'boolean', verbose: 'boolean' }, settings: true });
   if (args.flags.help) {
     console.log(RUN_HELP);
     return 0;

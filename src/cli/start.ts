@@ -2,7 +2,7 @@
  * `prom2oci start` (what `npm start` runs): the whole pipeline on this machine with the explorer
  * page, nothing to configure. Ctrl-C (SIGINT) or SIGTERM stops everything it started and exits 0.
  */
-import { parseArgs, parseDuration, UsageError } from './args';
+import { parseCommandLine, parseDuration, UsageError } from './args';
 import { startDemo, type InvocationRecord } from './demo';
 import { summaryLine } from './format';
 import { functionEntry } from './invoke';
@@ -36,7 +36,7 @@ export function invocationLine(r: InvocationRecord): string {
 
 /** `prom2oci start`: returns the exit code once stopped. */
 export async function startCommand(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, { flags: { interval: 'string', port: 'string', namespace: 'string', fleet: 'string', verbose: 'boolean' } });
+  const args = parseCommandLine(argv, { flags: { interval: 'string', port: 'string', namespace: 'string', fleet: 'string', verbose: 'boolean' } });
   if (args.flags.help) {
     console.log(START_HELP);
     return 0;

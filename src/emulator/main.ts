@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { makeResourcePrincipal } from './credentials';
 import { createExplorerHandler } from './explorer/serve';
 import { startIngestionEmulator } from './server';
@@ -28,65 +29,67 @@ const USAGE = `usage: node --import tsx src/emulator/main.ts [--port 8080] [--cr
        [--config-key KEYID=PEMFILE]... [--rate-limit N] [--latency MS] [--secret OCID=@FILE]...`;
 
 /** Parse a non-negative integer flag value or exit with the flag's name. */
-function intFlag(name: string, v: string | undefined): number {
-  if (v === undefined || !/^\d+$/.test(v)) throw new Error(`${name} expects a non-negative integer, got ${v ?? 'nothing'}`);
+function intFlag(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new Error(`${name} expects a non-negative integer, got ${v}`);
   return Number(v);
 }
 
 /** Split KEY=VALUE (the key may not contain '='). */
-function pair(name: string, v: string | undefined): [string, string] {
-  const i = v?.indexOf('=') ?? -1;
-  if (!v || i < 1) throw new Error(`${name} expects KEY=VALUE, got ${v ?? 'nothing'}`);
+function pair(name: string, v: string): [string, string] {
+  const i = v.indexOf('=');
+  if (i < 1) throw new Error(`${name} expects KEY=VALUE, got ${v}`);
   return [v.slice(0, i), v.slice(i + 1)];
 }
 
-/** Parse argv into CliArgs. */
-export function parseArgs(argv: string[]): CliArgs {
-  const args: CliArgs = { port: 8080, credsDir: join(tmpdir(), 'prom2oci-emulator-creds'), trustIssuers: [], configKeys: {}, latencyMs: 0, secrets: {} };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const next = (): string | undefined => argv[++i];
-    switch (flag) {
-      case '--port':
-        args.port = intFlag(flag, next());
-        break;
-      case '--creds-dir':
-        args.credsDir = resolve(next() ?? '');
-        break;
-      case '--trust-issuer':
-        args.trustIssuers.push(readFileSync(next() ?? '', 'utf8'));
-        break;
-      case '--config-key': {
-        const [keyId, file] = pair(flag, next());
-        args.configKeys[keyId] = readFileSync(file, 'utf8');
-        break;
-      }
-      case '--rate-limit':
-        args.rateLimit = intFlag(flag, next());
-        break;
-      case '--latency':
-        args.latencyMs = intFlag(flag, next());
-        break;
-      case '--secret': {
-        const [id, value] = pair(flag, next());
-        args.secrets[id] = value.startsWith('@') ? readFileSync(value.slice(1), 'utf8') : value;
-        break;
-      }
-      case '--help':
-      case '-h':
-        console.log(USAGE);
-        process.exit(0);
-        break;
-      default:
-        throw new Error(`unknown flag ${flag}\n${USAGE}`);
-    }
+/** The flags, for util.parseArgs. */
+const OPTIONS = {
+  port: { type: 'string' },
+  'creds-dir': { type: 'string' },
+  'trust-issuer': { type: 'string', multiple: true },
+  'config-key': { type: 'string', multiple: true },
+  'rate-limit': { type: 'string' },
+  latency: { type: 'string' },
+  secret: { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Parse argv into CliArgs (Node's util.parseArgs reads the flags; unknown ones are errors). */
+export function parseEmulatorArgs(argv: string[]): CliArgs {
+  let values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS }>>['values'];
+  try {
+    values = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${USAGE}`);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const args: CliArgs = {
+    port: intFlag('--port', values.port) ?? 8080,
+    credsDir: values['creds-dir'] === undefined ? join(tmpdir(), 'prom2oci-emulator-creds') : resolve(values['creds-dir']),
+    trustIssuers: (values['trust-issuer'] ?? []).map((file) => readFileSync(file, 'utf8')),
+    configKeys: {},
+    latencyMs: intFlag('--latency', values.latency) ?? 0,
+    secrets: {},
+  };
+  const rateLimit = intFlag('--rate-limit', values['rate-limit']);
+  if (rateLimit !== undefined) args.rateLimit = rateLimit;
+  for (const text of values['config-key'] ?? []) {
+    const [keyId, file] = pair('--config-key', text);
+    args.configKeys[keyId] = readFileSync(file, 'utf8');
+  }
+  for (const text of values.secret ?? []) {
+    const [id, value] = pair('--secret', text);
+    args.secrets[id] = value.startsWith('@') ? readFileSync(value.slice(1), 'utf8') : value;
   }
   return args;
 }
 
 /** Start the emulator from the command line and run until SIGINT/SIGTERM. */
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseEmulatorArgs(process.argv.slice(2));
   const generated = args.trustIssuers.length === 0 ? await makeResourcePrincipal(args.credsDir, { ttlSeconds: 24 * 3600 }) : undefined;
   const emulator = await startIngestionEmulator({
     port: args.port,

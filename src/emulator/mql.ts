@@ -191,7 +191,7 @@ function parseFilters(r: Reader): DimensionFilter[][] {
 }
 
 /** Parses a comma-separated argument list up to `)`. */
-function parseArgs(r: Reader, fn: string): string[] {
+function readCallArgs(r: Reader, fn: string): string[] {
   const args: string[] = [];
   if (r.eat(')')) return args;
   for (;;) {
@@ -235,7 +235,7 @@ export function parseMql(text: string): MqlQuery {
     const column = r.pos + 1;
     const fn = r.ident('a function name after .');
     r.expect('(', `( after ${fn}`);
-    const args = parseArgs(r, fn);
+    const args = readCallArgs(r, fn);
     if (GROUPING_FUNCTIONS.includes(fn)) {
       if (grouping) throw new MqlError('only one grouping function (grouping() or groupBy()) is allowed', column);
       grouping = parseGrouping(fn, args, column);
