@@ -1,6 +1,8 @@
 /** Settings and invocation bodies: every bad value fails fast with a message naming the key. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { ConfigError, parseSettings, SETTING_SPECS } from '../src/config/settings';
 import { InvocationError, parseInvocationBody } from '../src/handler/invocation';
 
@@ -91,5 +93,31 @@ describe('URLs in messages', () => {
   test('credential-like query values never appear in setting errors', () => {
     const url = 'http://h:1/metrics?access_token=s3cr3t';
     assert.throws(() => parseSettings({ ...base, METRICS_ENDPOINT: `${url},${url}` }), (e: Error) => /listed twice/.test(e.message) && !e.message.includes('s3cr3t') && e.message.includes('access_token=redacted'));
+  });
+});
+
+describe('README settings table', () => {
+  /** The rows of README's "Settings" table: keys of the first cell, and the default cell. */
+  function readmeRows(): { keys: string[]; defaultCell: string }[] {
+    const readme = readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('\n## Settings\n'));
+    const table = section.slice(section.indexOf('\n| key |'), section.indexOf('\n\n', section.indexOf('\n| key |') + 1));
+    return table.split('\n').filter((l) => l.startsWith('| `')).map((line) => {
+      const cells = line.split(' | ');
+      return { keys: [...cells[0]!.matchAll(/`([A-Z0-9_]+)`/g)].map((m) => m[1]!), defaultCell: cells[cells.length - 1]!.replace(/ \|$/, '') };
+    });
+  }
+
+  test('has exactly one row per setting of SETTING_SPECS, with its default', () => {
+    const rows = readmeRows();
+    const inReadme = rows.flatMap((r) => r.keys).sort();
+    assert.deepEqual(inReadme, SETTING_SPECS.map((s) => s.key).sort(), 'README settings keys = SETTING_SPECS keys');
+    for (const spec of SETTING_SPECS) {
+      const row = rows.find((r) => r.keys.includes(spec.key))!;
+      if (spec.default !== undefined) assert.ok(row.defaultCell.startsWith(`\`${spec.default}\``), `${spec.key}: README default "${row.defaultCell}", table ${spec.default}`);
+      else if (spec.required === 'always') assert.equal(row.defaultCell, 'required', spec.key);
+      else if (spec.required === 'unless-dry-run') assert.equal(row.defaultCell, 'required unless dry run', spec.key);
+      else assert.doesNotMatch(row.defaultCell, /^`/, `${spec.key} has no default, README shows "${row.defaultCell}"`);
+    }
   });
 });
