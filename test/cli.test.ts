@@ -19,6 +19,7 @@ import { startBharatMart, type BharatMart } from '../src/demo/bharatmart';
 import { makeConfigFile } from '../src/emulator/credentials';
 import { startIngestionEmulator } from '../src/emulator/server';
 import type { InvocationSummary } from '../src/handler/summary';
+import { startFaultyTarget } from './helpers/faulty-target';
 
 const ROOT = path.resolve(__dirname, '..');
 const MAIN = path.join(ROOT, 'src/cli/main.ts');
@@ -198,6 +199,40 @@ describe('once', () => {
       assert.match((await runCli(['once', '--dry-run', '--endpoint', shop.url, '--state-file', file])).stdout, /^state: file .*: read ok, written/m);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('output is complete through a pipe whatever its size, with a slow reader too (no cut at 64 KiB)', async () => {
+    const target = await startFaultyTarget();
+    try {
+      const args = ['once', '--dry-run', '--json', '--endpoint', target.url('/ok?n=3000')];
+      for (const entry of [undefined, [path.join(ROOT, 'bin/prom2oci.js')]]) {
+        for (const slow of [false, true]) {
+          const child = spawn(process.execPath, [...(entry ?? ['--import', 'tsx', MAIN]), ...args], { cwd: ROOT, env: cleanEnv({}), stdio: ['ignore', 'pipe', 'pipe'] });
+          const chunks: Buffer[] = [];
+          let stderr = '';
+          child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+          child.stdout!.on('data', (c: Buffer) => {
+            chunks.push(c);
+            // A slow reader (jq on a big document): the pipe fills and the writer has to wait.
+            if (slow) {
+              child.stdout!.pause();
+              setTimeout(() => child.stdout!.resume(), 5);
+            }
+          });
+          const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+          const code = await closed;
+          const out = Buffer.concat(chunks).toString('utf8');
+          const what = `${entry ? 'bin' : 'tsx'}${slow ? ', slow reader' : ''}`;
+          assert.equal(code, 0, `${what}: ${stderr}`);
+          assert.ok(out.length > 256 * 1024, `${what}: a big document (${out.length} bytes)`);
+          const s = JSON.parse(out) as InvocationSummary; // throws on a cut document
+          assert.equal(s.series, 3000, what);
+          assert.equal(s.metricData!.length, 3000 + 6, what);
+        }
+      }
+    } finally {
+      await target.close();
     }
   });
 

@@ -3,7 +3,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, parseSettings, SETTING_SPECS } from '../src/config/settings';
+import { ConfigError, defaultSampleLimit, parseSettings, SETTING_SPECS } from '../src/config/settings';
+import { redactUrl } from '../src/util/redact';
 import { InvocationError, parseInvocationBody } from '../src/handler/invocation';
 
 const base = { METRICS_ENDPOINT: 'http://127.0.0.1:9100/metrics', COMPARTMENT_OCID: 'ocid1.compartment.oc1..aaaaaaaabbbbbbbb' };
@@ -93,6 +94,60 @@ describe('URLs in messages', () => {
   test('credential-like query values never appear in setting errors', () => {
     const url = 'http://h:1/metrics?access_token=s3cr3t';
     assert.throws(() => parseSettings({ ...base, METRICS_ENDPOINT: `${url},${url}` }), (e: Error) => /listed twice/.test(e.message) && !e.message.includes('s3cr3t') && e.message.includes('access_token=redacted'));
+  });
+  test('no credential reaches a setting error: "/" in an unencoded password, bad OCI_*_ENDPOINT values, pwd= and similar', () => {
+    const secret = 'Sup3r/Secr3t';
+    const cases: Record<string, string>[] = [
+      { METRICS_ENDPOINT: `http://scraper:${secret}@10.0.0.5:9100/metrics` },
+      { METRICS_ENDPOINT: `ftp://scraper:${secret}@10.0.0.5/metrics` },
+      { METRICS_ENDPOINT: `http://10.0.0.5:9100/metrics?pwd=${secret},http://10.0.0.5:9100/metrics?pwd=${secret}` },
+      { METRICS_ENDPOINT: `http://10.0.0.5:9100/metrics?X-Amz-Signature=${secret},http://10.0.0.5:9100/metrics?X-Amz-Signature=${secret}` },
+      { METRICS_ENDPOINT: `http://10.0.0.5:9100/metrics?sessionid=${secret}&apikey=${secret},http://10.0.0.5:9100/metrics?sessionid=${secret}&apikey=${secret}` },
+      { OCI_MONITORING_ENDPOINT: `ftp://u:${secret}@telemetry` },
+      { OCI_MONITORING_ENDPOINT: `telemetry-ingestion?token=${secret}` },
+      { OCI_SECRETS_ENDPOINT: `https://u:${secret}@vault:99999` },
+    ];
+    for (const env of cases) {
+      assert.throws(() => parseSettings({ ...base, ...env }), (e: Error) => {
+        assert.ok(e instanceof ConfigError, e.message);
+        assert.equal(e.message.includes('Secr3t'), false, `leaked: ${e.message}`);
+        return true;
+      });
+    }
+  });
+
+  test('the one redaction: user:password (even with "/", "?" or "#" unencoded) and credential-like query values', () => {
+    const s = 'Sup3r/S?cr#t';
+    for (const u of [`http://u:${s}@h:1/m`, `not a url //u:${s}@h`, `http://h/m?pwd=${s}`, `http://h/m?a=1;session_id=${s}`, `http://h/m?private_key=${s}&x=1`]) {
+      const shown = redactUrl(u);
+      assert.equal(shown.includes('Sup3r') || shown.includes('cr#t'), false, `${u} -> ${shown}`);
+    }
+    assert.equal(redactUrl('http://h:1/m?email=a@b&n=2'), 'http://h:1/m?email=a@b&n=2', 'an "@" in the query is not userinfo');
+    assert.equal(redactUrl(new URL('http://u:p@h:1/m?token=x')), 'http://h:1/m?token=redacted');
+  });
+});
+
+describe('limits that keep the process alive', () => {
+  test('SCRAPE_MAX_BYTES over 512 MiB is refused (V8 cannot hold such a body as a string)', () => {
+    assert.equal(parseSettings({ ...base, SCRAPE_MAX_BYTES: String(512 * 1024 * 1024) }).scrapeMaxBytes, 512 * 1024 * 1024);
+    assert.throws(() => parseSettings({ ...base, SCRAPE_MAX_BYTES: String(512 * 1024 * 1024 + 1) }), /SCRAPE_MAX_BYTES: expected a number from 1024 to 536870912/);
+  });
+
+  test('SCRAPE_SAMPLE_LIMIT: sized from FN_MEMORY when unset, as given when set', () => {
+    assert.equal(parseSettings({ ...base, FN_MEMORY: '256' }).scrapeSampleLimit, defaultSampleLimit(256));
+    assert.equal(parseSettings({ ...base, FN_MEMORY: '1024' }).scrapeSampleLimit, 4 * defaultSampleLimit(256));
+    assert.equal(parseSettings({ ...base }).scrapeSampleLimit, defaultSampleLimit(256), 'outside OCI Functions: as a 256 MB function');
+    assert.equal(parseSettings({ ...base, SCRAPE_SAMPLE_LIMIT: '5000' }).scrapeSampleLimit, 5000);
+    assert.throws(() => parseSettings({ ...base, SCRAPE_SAMPLE_LIMIT: '0' }), /SCRAPE_SAMPLE_LIMIT: expected a number from 1/);
+  });
+
+  test('METRICS_INCLUDE/EXCLUDE run in linear time; patterns that cannot are refused naming the key', () => {
+    const s = parseSettings({ ...base, METRICS_INCLUDE: '^(a+)+$' });
+    const started = process.hrtime.bigint();
+    assert.equal(s.include!.test(`${'a'.repeat(5000)}!`), false);
+    assert.ok(process.hrtime.bigint() - started < 5_000_000_000n, 'a backtracking engine would take longer than the universe');
+    assert.throws(() => parseSettings({ ...base, METRICS_INCLUDE: '(a)\\1' }), /METRICS_INCLUDE: the regular expression .* cannot be matched in linear time/);
+    assert.throws(() => parseSettings({ ...base, METRICS_EXCLUDE: '^(?!node_)' }), /METRICS_EXCLUDE: .*lookahead/);
   });
 });
 

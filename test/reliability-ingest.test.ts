@@ -80,6 +80,28 @@ describe('reliability: ingestion faults through the function process', () => {
     assertEveryAttemptOnTheWire(s);
   });
 
+  test('a 2xx whose answer cannot be read (not JSON, malformed failedMetrics, oversized) is never sent again, and says so', async () => {
+    fx.stack.emulator.reset();
+    const bodies = ['this is not json', '{"failedMetricsCount":1,"failedMetrics":"oops"}', '{"failedMetrics":[{}]}', `{"failedMetrics":[],"pad":"${'x'.repeat(5 * 1024 * 1024)}"}`];
+    for (const acceptedBody of bodies) fx.stack.emulator.enqueueFault({ acceptedBody });
+    const fn = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url('/ok?n=200'), ...FAST });
+    const s = summaryOf(await fn.invoke());
+    assertAccounted(s, 'unreadable 2xx');
+    assert.equal(fx.stack.emulator.pendingFaults(), 0, 'each of the four data calls got one of the bodies');
+    assert.equal(s.posted, 200, 'a 2xx is an accepted call');
+    assert.equal(s.retries, 0, `nothing sent again: ${JSON.stringify(s.errors)}`);
+    assert.equal(s.requests, 5, 'four data calls and the self-metrics call');
+    assertEveryAttemptOnTheWire(s);
+    const stored = fx.stack.emulator.accepted.filter((m) => m.name === 'faulty_ok_total');
+    assert.equal(stored.length, 200);
+    assert.equal(stored.reduce((a, m) => a + m.datapoints.length, 0), 200, 'every datapoint stored once');
+    const noted = s.errors.filter((e) => /^ingestion accepted the call but its answer could not be read \(.+\): any objects OCI rejected in it are unknown; not sent again$/.test(e.message));
+    assert.equal(noted.reduce((a, e) => a + e.metrics, 0), 200, JSON.stringify(s.errors));
+    const causes = JSON.stringify(noted.map((e) => e.message));
+    assert.ok(noted.some((e) => /not JSON/.test(e.message)) && noted.some((e) => /failedMetrics(\.map)? is (string|not a function)/.test(e.message)), causes);
+    assert.ok(noted.some((e) => /entry without a message/.test(e.message)) && noted.some((e) => /larger than 4194304 bytes/.test(e.message)), causes);
+  });
+
   test('NON_ATOMIC: objects OCI rejects are failed with its message, the rest of their batch is kept', async () => {
     fx.stack.emulator.reset();
     // The target's clock runs 8 minutes ahead of OCI's: the transform accepts its own timestamp

@@ -74,16 +74,39 @@ function keepStdoutForResults(): void {
   const toStderr = (...args: unknown[]): void => void process.stderr.write(`${format(...args)}\n`);
   console.info = toStderr;
   console.debug = toStderr;
+  // A reader that stops early (`| head`) closes the pipe: stop quietly, as other command-line tools do.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+    throw e;
+  });
 }
 
-/** Runs main and exits with its code (pipes to stdout/stderr are synchronous on Linux). */
+/**
+ * Exits with `code` once everything written to stdout and stderr is out. A pipe whose reader is
+ * slower than us (`prom2oci once --json | jq`) takes writes asynchronously past its 64 KiB
+ * buffer; exiting at once would cut the output there.
+ */
+export function exitWhenFlushed(code: number): void {
+  process.exitCode = code;
+  let pending = 2;
+  const done = (): void => {
+    if (--pending === 0) process.exit(code);
+  };
+  // A write callback runs after every earlier write on that stream has been handed to the OS.
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.destroyed || !stream.writable) done();
+    else stream.write('', done);
+  }
+}
+
+/** Runs main and exits with its code once its output is flushed. */
 export function runMain(argv: readonly string[]): void {
   keepStdoutForResults();
   main(argv).then(
-    (code) => process.exit(code),
+    (code) => exitWhenFlushed(code),
     (e: unknown) => {
       console.error(`prom2oci: ${safeMessage(e)}`);
-      process.exit(1);
+      exitWhenFlushed(1);
     },
   );
 }

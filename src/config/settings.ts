@@ -7,6 +7,8 @@ import { BUCKET_NAME_RE, DIMENSION_KEY_RE, OBJECT_STORAGE_NAMESPACE_RE, OCI_NAME
 import { redactUrl } from '../util/redact';
 import { quantileSuffix, type DerivedKinds } from '../transform/derive';
 
+import { setFlagsFromString } from 'node:v8';
+
 /** A setting that is missing or malformed; the message names the key and what is expected. */
 export class ConfigError extends Error {
   constructor(readonly key: string, message: string) {
@@ -68,6 +70,8 @@ export interface Settings {
   histogramBuckets: boolean;
   scrapeTimeoutMs: number;
   scrapeMaxBytes: number;
+  /** Most samples read from one target's exposition (memory bound; the byte cap alone does not bound it). */
+  scrapeSampleLimit: number;
   /** Follow a redirect to another host:port (same scheme only); credentials are never forwarded there. */
   followRedirectsToOtherHosts: boolean;
   bearerTokenSecretId?: string;
@@ -103,6 +107,22 @@ export interface SettingSpec {
   description: string;
 }
 
+/**
+ * Samples one target may expose per MB of function memory: measured by `npm run bench`
+ * (scripts/bench.ts, "worst expositions" rows) as what the heap of a container that size survives
+ * for the worst shapes (short series, long label values, one family per sample) with room left.
+ */
+export const SAMPLES_PER_MB_OF_MEMORY = 400;
+/** Memory assumed outside OCI Functions (no FN_MEMORY), e.g. the CLI: the function's default. */
+const DEFAULT_MEMORY_MB = 256;
+/** Largest SCRAPE_MAX_BYTES: above it the body could not even be held as one string (V8's limit). */
+export const MAX_SCRAPE_MAX_BYTES = 512 * 1024 * 1024;
+
+/** SCRAPE_SAMPLE_LIMIT when unset, for a function of `memoryMb` MB. */
+export function defaultSampleLimit(memoryMb: number): number {
+  return Math.max(1000, Math.floor(memoryMb * SAMPLES_PER_MB_OF_MEMORY));
+}
+
 /** Every setting the function reads (Fn application/function config = environment variables). */
 export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: 'METRICS_ENDPOINT', required: 'unless-discovery', description: 'URL(s) to scrape, comma-separated; required unless DISCOVERY_COMPARTMENT_OCID is set (then both are scraped)' },
@@ -116,6 +136,7 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: 'SCRAPE_CONCURRENCY', default: '32', description: 'most targets scraped at once' },
   { key: 'SCRAPE_TIMEOUT_MS', default: '10000', description: 'per-target scrape timeout (ms)' },
   { key: 'SCRAPE_MAX_BYTES', default: '16777216', description: 'largest (decompressed) exposition accepted per target (bytes); 16 MiB (~120k samples) fits the 256 MB function' },
+  { key: 'SCRAPE_SAMPLE_LIMIT', description: `most samples read from one target (over it the target is up=0, the others are posted); unset: ${SAMPLES_PER_MB_OF_MEMORY} per MB of the function memory (FN_MEMORY; ${defaultSampleLimit(256)} at 256 MB)` },
   { key: 'SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS', default: 'false', description: 'follow a target\'s redirect to a different host:port (same scheme; credentials are not forwarded)' },
   { key: 'SCRAPE_BEARER_TOKEN_SECRET_OCID', description: 'OCI Vault secret OCID holding a bearer token for the targets' },
   { key: 'SECRET_CACHE_TTL_SECONDS', default: '300', description: 'how long a fetched bearer token is reused (s)' },
@@ -240,12 +261,23 @@ export function parseDimensionList(key: string, value: string): Record<string, s
   return out;
 }
 
-/** Compiles a user regular expression, naming the key when it is invalid. */
+/**
+ * Compiles a user regular expression for V8's linear-time engine (flag `l`): matching a metric
+ * name then costs time proportional to its length whatever the pattern, so a pattern like
+ * `(a+)+$` cannot block the event loop until the container is killed. Patterns that engine cannot
+ * run (backreferences, lookaround, large counted repetitions) are refused with the reason.
+ */
 function parseRegex(key: string, value: string): RegExp {
   try {
-    return new RegExp(value);
+    new RegExp(value);
   } catch (e) {
     throw new ConfigError(key, `invalid regular expression: ${(e as Error).message}`);
+  }
+  setFlagsFromString('--enable-experimental-regexp-engine');
+  try {
+    return new RegExp(value, 'l');
+  } catch {
+    throw new ConfigError(key, `the regular expression /${value.slice(0, 100)}/ cannot be matched in linear time (backreferences, lookahead/lookbehind and large {n,m} counts are not supported); rewrite it without them`);
   }
 }
 
@@ -270,9 +302,9 @@ function parseServiceEndpoint(key: string, value: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(key, `"${value}" is not a valid URL`);
+    throw new ConfigError(key, `"${redactUrl(value)}" is not a valid URL`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(key, 'must use http or https');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(key, `"${redactUrl(value)}" must use http or https`);
   return value.replace(/\/+$/, '');
 }
 
@@ -303,6 +335,12 @@ function parseQuantiles(key: string, value: string): number[] {
     seen.add(suffix);
     return q;
   });
+}
+
+/** The function's memory in MB: FN_MEMORY (set by OCI Functions), else the function's default. */
+function memoryMbOf(env: Env): number {
+  const mb = Number(raw(env, 'FN_MEMORY'));
+  return Number.isFinite(mb) && mb > 0 ? mb : DEFAULT_MEMORY_MB;
 }
 
 /** Parses and validates all settings; throws ConfigError naming the first bad key. */
@@ -341,6 +379,7 @@ export function parseSettings(env: Env, overrides: { dryRun?: boolean } = {}): S
   if (bucketRaw !== undefined && osNamespaceRaw === undefined) {
     throw new ConfigError('OBJECT_STORAGE_NAMESPACE', 'is required with STATE_BUCKET (the tenancy\'s Object Storage namespace; `oci os ns get` prints it)');
   }
+  const sampleLimitRaw = raw(env, 'SCRAPE_SAMPLE_LIMIT');
   return Object.freeze({
     endpoints: endpointsRaw === undefined ? [] : parseEndpoints('METRICS_ENDPOINT', endpointsRaw),
     discovery,
@@ -353,7 +392,8 @@ export function parseSettings(env: Env, overrides: { dryRun?: boolean } = {}): S
     exclude: excludeRaw === undefined ? undefined : parseRegex('METRICS_EXCLUDE', excludeRaw),
     histogramBuckets: parseBool('HISTOGRAM_BUCKETS', get('HISTOGRAM_BUCKETS')!),
     scrapeTimeoutMs: parseIntIn('SCRAPE_TIMEOUT_MS', get('SCRAPE_TIMEOUT_MS')!, 100, 300_000),
-    scrapeMaxBytes: parseIntIn('SCRAPE_MAX_BYTES', get('SCRAPE_MAX_BYTES')!, 1024, 1024 * 1024 * 1024),
+    scrapeMaxBytes: parseIntIn('SCRAPE_MAX_BYTES', get('SCRAPE_MAX_BYTES')!, 1024, MAX_SCRAPE_MAX_BYTES),
+    scrapeSampleLimit: sampleLimitRaw === undefined ? defaultSampleLimit(memoryMbOf(env)) : parseIntIn('SCRAPE_SAMPLE_LIMIT', sampleLimitRaw, 1, 100_000_000),
     followRedirectsToOtherHosts: parseBool('SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS', get('SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS')!),
     bearerTokenSecretId: secretRaw === undefined ? undefined : parseOcid('SCRAPE_BEARER_TOKEN_SECRET_OCID', secretRaw),
     secretCacheTtlMs: parseIntIn('SECRET_CACHE_TTL_SECONDS', get('SECRET_CACHE_TTL_SECONDS')!, 0, 86_400) * 1000,

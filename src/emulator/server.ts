@@ -56,7 +56,13 @@ export interface EmulatorOptions {
 }
 
 /** A fault injected into the next matching calls; `match` limits it to calls whose path and query match. */
-export type Fault = ({ status: number; code?: string; message?: string } | { reset: true } | { hangMs: number }) & { match?: RegExp };
+export type Fault = (
+  | { status: number; code?: string; message?: string }
+  | { reset: true }
+  | { hangMs: number }
+  /** The call is processed (and its metrics stored) as usual; its 2xx response carries this body instead. */
+  | { acceptedBody: string }
+) & { match?: RegExp };
 
 /** Which API a request was for ('discovery': the simulated fleet's Compute, VCN and Identity calls). */
 export type Route = 'metrics' | 'secrets' | 'objectstorage' | 'discovery' | 'other';
@@ -84,7 +90,7 @@ export interface CallRecord {
   durationMs: number;
   requestId: string;
   /** Set when an injected fault answered this call. */
-  fault?: 'status' | 'reset' | 'hang';
+  fault?: 'status' | 'reset' | 'hang' | 'body';
   /** Secret id of a GetSecretBundle call. */
   secretId?: string;
 }
@@ -379,7 +385,7 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     // A call that began before reset() (e.g. still in its latency delay) must not take faults queued after it.
     if (route === 'other' || callGeneration !== generation) return false;
     const at = faults[route].findIndex((f) => !f.match || f.match.test(req.url ?? ''));
-    if (at < 0) return false;
+    if (at < 0 || 'acceptedBody' in faults[route][at]!) return false;
     const fault = faults[route].splice(at, 1)[0]!;
     if ('reset' in fault) {
       call.fault = 'reset';
@@ -397,6 +403,7 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
       req.socket.destroy();
       return true;
     }
+    if ('acceptedBody' in fault) return false; // taken by the call's own handling (see handle)
     call.fault = 'status';
     call.status = fault.status;
     call.code = fault.code ?? DEFAULT_CODES[fault.status] ?? 'InternalServerError';
@@ -430,6 +437,8 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
       await sleep(options.latencyMs, closing.signal);
       if (await applyFault(route, req, res, call, callGeneration)) return;
       if (route === 'other') throw new HttpFailure(404, 'NotAuthorizedOrNotFound', `No such API: ${method} ${path}`);
+      const next = faults[route][0];
+      const acceptedBody = next && 'acceptedBody' in next ? (faults[route].shift(), next.acceptedBody) : undefined;
       call.authKind = authKindOf(safeKeyId(req.headers.authorization));
       // Object Storage's PutObject body is not part of the signature (the SDK streams it).
       const principal = authenticate(method, url, req, body, route !== 'objectstorage');
@@ -446,7 +455,11 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
       }
       const out = route === 'metrics' ? { ...postMetricData(principal, body, call), headers: {} } : route === 'discovery' ? fleetCall(url) : getSecretBundle(path, call);
       call.status = out.status;
-      sendJson(res, out.status, call.requestId, out.body, out.headers);
+      if (acceptedBody !== undefined && out.status < 300) {
+        call.fault = 'body';
+        res.writeHead(out.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(acceptedBody), 'opc-request-id': call.requestId });
+        res.end(acceptedBody);
+      } else sendJson(res, out.status, call.requestId, out.body, out.headers);
     } catch (err) {
       const failure = err instanceof HttpFailure ? err : new HttpFailure(500, 'InternalServerError', 'Emulator error');
       if (!(err instanceof HttpFailure)) options.log?.({ event: 'emulator_error', error: String(err instanceof Error ? err.message : err) });

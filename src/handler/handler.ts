@@ -103,19 +103,28 @@ export function createHandler(env: Env, log: Logger, options: HandlerOptions = {
         rt.postBatch(); // fail fast on auth/config problems, before scraping
         rt.tokenSource();
       } else if (settings.bearerTokenSecretId) rt.tokenSource();
-      return await runInvocation(rt, { dryRun, deadline: validDeadline(ctx.deadline, log) });
+      return await runInvocation(rt, { dryRun, deadline: validDeadline(ctx.deadline, log, settings.functionTimeoutMs) });
     } catch (e) {
       return failure(e, log);
     }
   };
 }
 
-/** The invocation's deadline; an unparsable Fn-Deadline (the FDK yields an Invalid Date) falls back to FUNCTION_TIMEOUT_SECONDS. */
-function validDeadline(deadline: Date | null, log: Logger): Date | undefined {
+/**
+ * The invocation's deadline. An unparsable Fn-Deadline (the FDK yields an Invalid Date) falls back
+ * to FUNCTION_TIMEOUT_SECONDS; one further ahead than that is clamped to it (no call runs longer
+ * than the function timeout, and a deadline weeks ahead would overflow Node's timers).
+ */
+function validDeadline(deadline: Date | null, log: Logger, functionTimeoutMs: number): Date | undefined {
   if (deadline === null) return undefined;
   if (Number.isNaN(deadline.getTime())) {
     log('warn', 'the Fn-Deadline header is not a date; using FUNCTION_TIMEOUT_SECONDS instead');
     return undefined;
+  }
+  const latest = Date.now() + functionTimeoutMs;
+  if (deadline.getTime() > latest) {
+    log('warn', `the Fn-Deadline header is ${Math.round((deadline.getTime() - Date.now()) / 1000)} s ahead, more than FUNCTION_TIMEOUT_SECONDS (${functionTimeoutMs / 1000} s); using that instead`);
+    return new Date(latest);
   }
   return deadline;
 }

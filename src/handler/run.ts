@@ -2,12 +2,13 @@
  * One invocation, start to end: scrape every target concurrently, parse, transform, publish,
  * then post the self-metrics (`up`, durations, counts). Wires the stages; holds no mapping rules.
  */
+import { setMaxListeners } from 'node:events';
 import type { Settings } from '../config/settings';
 import type { Logger } from '../log';
-import { ExpositionError, ExpositionParser } from '../parse/exposition';
+import { ExpositionError, ExpositionParser, SampleLimitError } from '../parse/exposition';
 import { createPacer, Outcome, publish, type AdaptivePacer, type PublishOptions, type PublishResult } from '../publish/publisher';
 import type { PostBatch } from '../publish/sink';
-import { instancesOf, notScraped, scrapeTarget } from '../scrape/scrape';
+import { hideCredentials, instancesOf, notScraped, scrapeTarget } from '../scrape/scrape';
 import { toOciMetrics } from '../transform/toOciMetrics';
 import { toSelfMetrics } from '../transform/selfMetrics';
 import type { TransformOptions } from '../types/model';
@@ -232,6 +233,8 @@ async function scrapeAll(rt: Runtime, targets: readonly ScrapeTarget[], stopAtMs
   const s = rt.settings;
   const now = rt.now ?? Date.now;
   const signal = AbortSignal.timeout(Math.max(1, stopAtMs - now()));
+  // Every scrape listens to it: one listener per target is expected, not a leak.
+  setMaxListeners(targets.length + 10, signal);
   let token: string | undefined;
   let tokenError: string | undefined;
   const source = rt.tokenSource();
@@ -254,7 +257,7 @@ async function scrapeAll(rt: Runtime, targets: readonly ScrapeTarget[], stopAtMs
       }
       const timeoutMs = Math.max(1, Math.min(s.scrapeTimeoutMs, stopAtMs - now()));
       // The body is parsed as it arrives (never held whole); a malformed one is refused at end().
-      const parser = new ExpositionParser();
+      const parser = new ExpositionParser({ sampleLimit: s.scrapeSampleLimit });
       const scrape = await scrapeTarget(url, { timeoutMs, maxBytes: s.scrapeMaxBytes, bearerToken: token, followRedirectsToOtherHosts: s.followRedirectsToOtherHosts, signal, instance, consume: parser });
       if (!scrape.ok) {
         // "timed out after 1 ms" alone would read like a bad SCRAPE_TIMEOUT_MS: say the deadline cut it.
@@ -270,8 +273,9 @@ async function scrapeAll(rt: Runtime, targets: readonly ScrapeTarget[], stopAtMs
         if (out.state) done.state = out.state;
         return done;
       } catch (e) {
-        const msg = e instanceof ExpositionError ? `invalid exposition: ${e.message}` : `could not process the exposition: ${(e as Error).message}`;
-        return { target, scrape, samples: 0, error: msg, metrics: [], derived: 0, notDerived: {}, skipped: [] };
+        const msg = e instanceof ExpositionError ? `invalid exposition: ${e.message}` : e instanceof SampleLimitError ? e.message : `could not process the exposition: ${(e as Error).message}`;
+        // An exposition error quotes the target's line, which may echo the token back.
+        return { target, scrape, samples: 0, error: hideCredentials(msg, { bearerToken: token, url }), metrics: [], derived: 0, notDerived: {}, skipped: [] };
       }
   });
 }

@@ -12,9 +12,25 @@ export function currentCallSignal(): AbortSignal | undefined {
   return callSignal.getStore();
 }
 
-/** Runs an SDK call so that its HTTP request is aborted by `signal` (the SDK has no timeout of its own). */
-export function withCallSignal<T>(signal: AbortSignal, call: () => Promise<T>): Promise<T> {
-  return callSignal.run(signal, call);
+/** Where the HTTP client notes the status of the call in progress (see NodeHttpClient). */
+const callResponse = new AsyncLocalStorage<ResponseSeen>();
+
+/** The status of the last HTTP response of a call, once its head arrived. */
+export interface ResponseSeen {
+  status?: number;
+}
+
+/** Where the SDK call running in this async context wants its response status noted, if anywhere. */
+export function currentResponseSeen(): ResponseSeen | undefined {
+  return callResponse.getStore();
+}
+
+/**
+ * Runs an SDK call so that its HTTP request is aborted by `signal` (the SDK has no timeout of its
+ * own); `seen` learns the response status, so a call OCI accepted is known even if the SDK then fails.
+ */
+export function withCallSignal<T>(signal: AbortSignal, call: () => Promise<T>, seen: ResponseSeen = {}): Promise<T> {
+  return callResponse.run(seen, () => callSignal.run(signal, call));
 }
 
 /**

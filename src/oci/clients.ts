@@ -11,7 +11,7 @@ import type * as coreT from 'oci-core';
 import type * as identityT from 'oci-identity';
 import { ConfigError, type DiscoverySettings, type Env, type Settings } from '../config/settings';
 import { safeMessage } from '../util/redact';
-import { currentCallSignal, httpOptions } from './call-signal';
+import { currentCallSignal, currentResponseSeen, httpOptions } from './call-signal';
 import { NodeHttpClient } from './node-http-client';
 
 /** Loads oci-common on first use. */
@@ -83,7 +83,7 @@ function clientConfiguration(): commonT.ClientConfiguration {
 export function createMonitoringClient(auth: OciAuth, settings: Pick<Settings, 'monitoringEndpoint'>): monitoringT.MonitoringClient {
   const monitoring = require('oci-monitoring') as typeof monitoringT;
   const common = loadCommon();
-  const httpClient = new NodeHttpClient(new common.DefaultRequestSigner(auth.provider), currentCallSignal);
+  const httpClient = new NodeHttpClient(new common.DefaultRequestSigner(auth.provider), currentCallSignal, currentResponseSeen);
   const client = new monitoring.MonitoringClient({ httpClient: httpClient as unknown as commonT.HttpClient }, clientConfiguration());
   // Set after construction: region setters overwrite the endpoint with telemetry.<region> (query host).
   client.endpoint = settings.monitoringEndpoint ?? ingestionEndpoint(auth.regionId);

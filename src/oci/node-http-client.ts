@@ -8,6 +8,17 @@ import http from 'node:http';
 import type * as httpsT from 'node:https';
 import type * as commonT from 'oci-common';
 
+/** Largest response body read (bytes): a PostMetricData answer is at most ~1 MiB (50 failed objects echoed back). */
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+/** A response whose body could not be read (too large, or not JSON); `statusCode` says whether the call was accepted. */
+export class UnreadableResponseError extends Error {
+  override name = 'UnreadableResponseError';
+  constructor(readonly statusCode: number, message: string) {
+    super(message);
+  }
+}
+
 /** What the SDK reads from a response: status, a header, the body as text or JSON. */
 export class NodeResponse {
   readonly ok: boolean;
@@ -35,7 +46,11 @@ export class NodeResponse {
 
   /** The body parsed as JSON. */
   async json(): Promise<unknown> {
-    return JSON.parse(this.body) as unknown;
+    try {
+      return JSON.parse(this.body) as unknown;
+    } catch (e) {
+      throw new UnreadableResponseError(this.status, `HTTP ${this.status} response body is not JSON (${(e as Error).message.slice(0, 80)})`);
+    }
   }
 }
 
@@ -57,6 +72,8 @@ export class NodeHttpClient {
     private readonly signer: commonT.RequestSigner,
     /** The abort signal of the call in progress (see call-signal.ts). */
     private readonly signal: () => AbortSignal | undefined,
+    /** Where to note the status of the call in progress, when someone asked. */
+    private readonly seen: () => { status?: number } | undefined = () => undefined,
   ) {}
 
   /** Signs and sends one request; resolves the response, rejects on network errors and aborts. */
@@ -72,9 +89,19 @@ export class NodeHttpClient {
     return new Promise((resolve, reject) => {
       const secure = url.protocol === 'https:' ? loadHttps() : undefined;
       const options = { method: req.method, headers, agent: secure ? secure.agent : httpAgent, signal: this.signal() };
+      const seen = this.seen();
       const onResponse = (res: http.IncomingMessage): void => {
+        if (seen) seen.status = res.statusCode;
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_RESPONSE_BYTES) {
+            res.destroy();
+            return reject(new UnreadableResponseError(res.statusCode ?? 0, `HTTP ${res.statusCode} response body larger than ${MAX_RESPONSE_BYTES} bytes`));
+          }
+          chunks.push(c);
+        });
         res.on('error', reject);
         res.on('end', () => resolve(new NodeResponse(res.statusCode ?? 0, res.statusMessage ?? '', res.headers, Buffer.concat(chunks).toString('utf8'))));
       };

@@ -13,14 +13,18 @@ import type { ParsedExposition } from '../types/model';
 import { ExpositionError } from './errors';
 import { FamilyAssembler } from './families';
 import { parseSampleLines } from './package-adapter';
-import { LineScanner, type Declaration } from './scan';
+import { LineScanner, SampleLimitError, type Declaration } from './scan';
 import { decodeExposition } from './utf8';
 
 export { ExpositionError } from './errors';
+export { SampleLimitError } from './scan';
 
-/** Parses an exposition; throws ExpositionError (with the 1-based line) when it is malformed. */
-export function parseExposition(text: string): ParsedExposition {
-  const parser = new ExpositionParser();
+/**
+ * Parses an exposition; throws ExpositionError (with the 1-based line) when it is malformed and
+ * SampleLimitError when it has more than `sampleLimit` samples.
+ */
+export function parseExposition(text: string, sampleLimit = Infinity): ParsedExposition {
+  const parser = new ExpositionParser({ sampleLimit });
   parser.pushText(text);
   return parser.end();
 }
@@ -52,12 +56,19 @@ export class ExpositionParser {
   private carryText = '';
   private started = false;
   private error: ExpositionError | Error | undefined;
+  /** Most samples accepted (SCRAPE_SAMPLE_LIMIT): the parse stops at the next one, so memory stays bounded. */
+  private readonly sampleLimit: number;
   private readonly onSample = (line: string, lineNo: number): void => {
+    if (this.sampleCount + this.lines.length >= this.sampleLimit) throw new SampleLimitError(this.sampleLimit);
     this.lines.push(line);
     this.lineNumbers.push(lineNo);
     if (this.lines.length >= CHUNK_LINES) this.flush();
   };
   private readonly onType = (): void => this.flush();
+
+  constructor(opts: { sampleLimit?: number } = {}) {
+    this.sampleLimit = opts.sampleLimit ?? Infinity;
+  }
 
   /** Adds raw bytes of the body (UTF-8; invalid bytes are reported by line, see utf8.ts). */
   push(chunk: Buffer): void {

@@ -31,6 +31,14 @@ const META = /^#[ \t]+(HELP|TYPE)[ \t]+(.*)$/;
 const LEADING_WS = /^[ \t]+/;
 const TRAILING_WS = /[ \t]+$/;
 
+/** A target exposing more samples than SCRAPE_SAMPLE_LIMIT: the parse stops there (memory, not format). */
+export class SampleLimitError extends Error {
+  override name = 'SampleLimitError';
+  constructor(readonly limit: number) {
+    super(`more than ${limit} samples (SCRAPE_SAMPLE_LIMIT): nothing of this target was posted; filter the exposition on the target, or raise SCRAPE_SAMPLE_LIMIT together with the function's memory`);
+  }
+}
+
 /** Scans the whole exposition; throws ExpositionError at the first malformed line. */
 export function scanExposition(text: string): ScannedExposition {
   const out: ScannedExposition = { sampleLines: [], lineNumbers: [], declarations: new Map() };

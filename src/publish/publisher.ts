@@ -137,9 +137,10 @@ async function deliver(run: Run, [from, to]: [number, number], onAnswer?: () => 
     const remaining = run.opts.stopAtMs - run.opts.now();
     const signal = AbortSignal.any([AbortSignal.timeout(Math.max(1, Math.min(run.opts.postTimeoutMs, remaining))), run.stop.signal]);
     try {
-      const { rejected } = await run.post(batch, signal);
+      const { rejected, unreadable } = await run.post(batch, signal);
       run.pacer.accepted();
       for (let i = from; i < to; i++) run.result.outcome[i] = Outcome.Posted;
+      if (unreadable) countError(run, unreadable, to - from);
       for (const r of rejected) {
         run.result.outcome[from + r.index] = Outcome.Failed;
         countError(run, r.message, 1);

@@ -4,11 +4,17 @@
  */
 import type * as monitoringT from 'oci-monitoring';
 import type { OciMetric } from '../types/model';
-import { withCallSignal } from '../oci/call-signal';
+import { withCallSignal, type ResponseSeen } from '../oci/call-signal';
+import { redactUrl } from '../util/redact';
 
 /** OCI rejected some objects of an accepted call (NON_ATOMIC); indexes refer to the batch. */
 export interface PostResult {
   rejected: { index: number; message: string }[];
+  /**
+   * Set when OCI accepted the call (2xx) but its answer could not be read: the batch counts as
+   * posted and is never sent again; which objects (if any) OCI rejected is unknown.
+   */
+  unreadable?: string;
 }
 
 /** A call that failed as a whole. */
@@ -45,19 +51,49 @@ const NETWORK_HINT = 'check OCI_MONITORING_ENDPOINT, and that the function\'s su
 export function sdkPostBatch(client: monitoringT.MonitoringClient): PostBatch {
   return async (batch, signal) => {
     let response: monitoringT.responses.PostMetricDataResponse;
+    const seen: ResponseSeen = {};
     try {
       response = await withCallSignal(signal, () =>
         client.postMetricData({ postMetricDataDetails: { metricData: batch, batchAtomicity: 'NON_ATOMIC' as never } }),
-      );
+      seen);
     } catch (e) {
+      // A 2xx is an accepted call whatever its body (the SDK may fail reading it): sending it again would store it twice.
+      if (seen.status !== undefined && seen.status >= 200 && seen.status < 300) {
+        const msg = String((e as Error)?.message ?? e).split('\n')[0]!.slice(0, 200);
+        return { rejected: [], unreadable: unreadableNote(msg.startsWith('HTTP ') ? msg : `HTTP ${seen.status}, the SDK could not read it: ${msg}`) };
+      }
       throw classify(e, signal);
     }
-    return { rejected: matchRejected(batch, response.postMetricDataResponseDetails.failedMetrics ?? []) };
+    const failed = failedMetricsOf(response as unknown);
+    if (typeof failed === 'string') return { rejected: [], unreadable: unreadableNote(failed) };
+    return { rejected: matchRejected(batch, failed) };
   };
 }
 
+/** The message counted for the objects of an accepted call whose answer could not be read. */
+function unreadableNote(cause: string): string {
+  return `ingestion accepted the call but its answer could not be read (${cause}): any objects OCI rejected in it are unknown; not sent again`;
+}
+
+type FailedMetric = { message: string; metricData: { name: string; dimensions: Record<string, string> } };
+
+/** The failedMetrics of a response, checked; a string says what is malformed about them. */
+function failedMetricsOf(response: unknown): FailedMetric[] | string {
+  const details = (response as { postMetricDataResponseDetails?: unknown } | undefined)?.postMetricDataResponseDetails;
+  if (details === null || typeof details !== 'object') return 'the response has no postMetricDataResponseDetails object';
+  const failed = (details as { failedMetrics?: unknown }).failedMetrics;
+  if (failed === undefined || failed === null) return [];
+  if (!Array.isArray(failed)) return `failedMetrics is ${typeof failed}, not a list`;
+  for (const f of failed as unknown[]) {
+    const item = f as { message?: unknown; metricData?: unknown } | null;
+    if (item === null || typeof item !== 'object' || typeof item.message !== 'string') return 'failedMetrics has an entry without a message';
+    if (item.metricData !== undefined && (item.metricData === null || typeof item.metricData !== 'object')) return 'failedMetrics has an entry whose metricData is not an object';
+  }
+  return failed as FailedMetric[];
+}
+
 /** Maps OCI's failedMetrics (objects echoed back) to indexes in the batch. */
-function matchRejected(batch: OciMetric[], failed: { message: string; metricData: { name: string; dimensions: Record<string, string> } }[]): PostResult['rejected'] {
+function matchRejected(batch: OciMetric[], failed: FailedMetric[]): PostResult['rejected'] {
   if (failed.length === 0) return [];
   const byKey = new Map<string, number[]>();
   batch.forEach((m, i) => {
@@ -102,7 +138,7 @@ function originOf(endpoint: string): string {
   try {
     return new URL(url ?? endpoint).origin;
   } catch {
-    return endpoint.slice(0, 80);
+    return redactUrl(endpoint).slice(0, 80);
   }
 }
 

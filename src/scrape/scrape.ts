@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { createHash } from 'node:crypto';
 import zlib from 'node:zlib';
 import { redactUrl } from '../util/redact';
 import { decodeExposition } from '../parse/utf8';
@@ -61,17 +62,58 @@ export function instanceOf(url: URL): string {
 /**
  * The `instance` of each endpoint: host:port, as Prometheus; when several endpoints share a
  * host:port (e.g. /metrics and /federate) the path (and query) is added, else their series merge.
+ * When they differ only in what redaction hides (a credential in the query, user:password), a
+ * short hash of the whole URL keeps them apart without showing the secret.
  */
 export function instancesOf(urls: readonly URL[]): string[] {
   const hostPorts = urls.map(instanceOf);
   const shared = (hp: string) => hostPorts.indexOf(hp) !== hostPorts.lastIndexOf(hp);
   const withPath = urls.map((u, i) => (shared(hostPorts[i]!) ? hostPorts[i]! + u.pathname : hostPorts[i]!));
-  return withPath.map((w, i) => (withPath.indexOf(w) !== withPath.lastIndexOf(w) ? w + new URL(displayUrl(urls[i]!)).search : w));
+  const withQuery = withPath.map((w, i) => (withPath.indexOf(w) !== withPath.lastIndexOf(w) ? w + new URL(displayUrl(urls[i]!)).search : w));
+  return withQuery.map((w, i) => (withQuery.indexOf(w) !== withQuery.lastIndexOf(w) ? `${w}#${urlHash(urls[i]!)}` : w));
+}
+
+/** 8 hex digits of SHA-256 over the URL: tells URLs apart, reveals nothing usable of a credential in it. */
+function urlHash(url: URL): string {
+  return createHash('sha256').update(url.href).digest('hex').slice(0, 8);
 }
 
 /** The URL as shown to users: no user:password, no credential-like query values. */
 export function displayUrl(url: URL): string {
-  return redactUrl(url.toString());
+  return redactUrl(url);
+}
+
+/**
+ * `text` (an error message that may quote what a target sent: its reason phrase, a Location or
+ * Content-Type header, a line of its exposition) without the credentials sent to it: the bearer
+ * token and the URL's password, raw, percent-encoded and base64-encoded (a target may echo any).
+ */
+export function hideCredentials(text: string, creds: { bearerToken?: string; url?: URL }): string {
+  const secrets = new Set<string>();
+  const add = (v: string | undefined) => {
+    if (!v) return;
+    const base64 = Buffer.from(v).toString('base64');
+    for (const form of [v, encodeURIComponent(v), base64, encodeURIComponent(base64)]) secrets.add(form);
+  };
+  add(creds.bearerToken);
+  if (creds.url?.password) {
+    add(creds.url.password);
+    add(safeDecode(creds.url.password));
+    add(`${safeDecode(creds.url.username)}:${safeDecode(creds.url.password)}`);
+  }
+  let out = text;
+  // Longest first, so a secret that contains another is hidden whole.
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) out = out.split(secret).join('[redacted]');
+  return out;
+}
+
+/** decodeURIComponent that returns its input when it is not valid percent-encoding. */
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 /** Scrapes one target; never throws, the result says what happened. */
@@ -83,12 +125,12 @@ export async function scrapeTarget(url: URL, opts: ScrapeOptions): Promise<Scrap
     const { text, bytes } = await fetchWithRedirects(url, opts);
     return { ...base, ok: true, text, bytes, durationMs: now() - started };
   } catch (e) {
-    return { ...base, ok: false, error: describeScrapeError(e, opts), durationMs: now() - started };
+    return { ...base, ok: false, error: hideCredentials(describeScrapeError(e), { bearerToken: opts.bearerToken, url }), durationMs: now() - started };
   }
 }
 
-/** A short, credential-free cause for a failed scrape. */
-function describeScrapeError(e: unknown, opts: ScrapeOptions): string {
+/** A short cause for a failed scrape (credentials are hidden by the caller). */
+function describeScrapeError(e: unknown): string {
   if (e instanceof ScrapeError) return e.message;
   const err = e as NodeJS.ErrnoException & { hostname?: string };
   let msg: string;
@@ -106,8 +148,7 @@ function describeScrapeError(e: unknown, opts: ScrapeOptions): string {
       if (typeof err?.code === 'string' && err.code.startsWith('HPE_')) { msg = `not an HTTP response (is this the metrics port?): ${err.message}`; break; }
       msg = err?.message ? `${err.code ? err.code + ': ' : ''}${err.message}` : String(e);
   }
-  const token = opts.bearerToken;
-  return token ? msg.split(token).join('[redacted]') : msg;
+  return msg;
 }
 
 /**
@@ -191,7 +232,9 @@ function getOnce(url: URL, opts: ScrapeOptions, deadline: number, credentialsFro
       if (settled) return void res.destroy();
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location) {
-        res.resume();
+        // Closed, not drained: a redirect's body may never end, and its socket must not outlive the scrape.
+        res.destroy();
+        req?.destroy();
         settled = true;
         cleanup();
         return resolve({ kind: 'redirect', status, location: res.headers.location });
@@ -208,9 +251,16 @@ function getOnce(url: URL, opts: ScrapeOptions, deadline: number, credentialsFro
       readBody(res, opts.maxBytes, opts.consume).then(
         ({ body, size }) => {
           if (settled) return;
+          let text: string;
+          try {
+            text = body ? decodeExposition(body) : '';
+          } catch {
+            // V8 cannot hold a string this long (about 512 MiB): a failed target, never a hung promise.
+            return fail(new ScrapeError(`body of ${size} bytes is too large to be read as text (lower SCRAPE_MAX_BYTES)`));
+          }
           settled = true;
           cleanup();
-          resolve({ kind: 'body', text: body ? decodeExposition(body) : '', bytes: size });
+          resolve({ kind: 'body', text, bytes: size });
         },
         fail,
       );

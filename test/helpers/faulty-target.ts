@@ -24,6 +24,15 @@
  *   /openmetrics         the OpenMetrics content type, although it was not negotiated
  *   /auth                /ok, but only with `Authorization: Bearer <token>` (else 401)
  *   /reset               destroys the connection without a response
+ *   /short?n=N           N of the shortest series there are, `a{i="K"} 1` (memory per byte at its worst)
+ *   /long-labels?bytes=B&len=L  at least B bytes of samples whose one label value is L characters long
+ *   /families?n=N        N families of one sample each, with HELP and TYPE lines
+ *   /echo-auth/WHERE     sends the request's Authorization value (and its credential alone) back in
+ *                        the reason phrase (WHERE=reason), a Location to another scheme (location),
+ *                        the Content-Type (type) or a malformed exposition line (body)
+ *   /redirect-endless?to=URL  302 to URL whose body never ends
+ *   /status-endless/CODE CODE with a body that never ends
+ *   /type-endless        200 text/html with a body that never ends
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -42,6 +51,10 @@ export interface FaultyTarget {
   readonly authSeen: { path: string; authorization?: string }[];
   /** Requests answered, by path (without query). */
   readonly hits: Map<string, number>;
+  /** Connections open right now. */
+  openConnections(): number;
+  /** Resolves once no connection is open; rejects after timeoutMs naming how many still are. */
+  whenNoConnections(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -77,6 +90,41 @@ export function pseudoRandomBytes(n: number, seed: number): Buffer {
     out[i] = (t ^ (t >>> 14)) & 0xff;
   }
   return out;
+}
+
+/** Big generated bodies, built once per query (the memory tests ask for the same ones repeatedly). */
+const generated = new Map<string, Buffer>();
+function generatedBody(key: string, make: () => string): Buffer {
+  let b = generated.get(key);
+  if (!b) generated.set(key, (b = Buffer.from(make())));
+  return b;
+}
+
+/** N series `a{i="K"} 1`: about 14 bytes a sample, the most samples a byte cap lets through. */
+export function shortSeriesExposition(n: number): string {
+  const parts: string[] = [];
+  for (let i = 0; i < n; i++) parts.push(`a{i="${i}"} 1\n`);
+  return parts.join('');
+}
+
+/** At least `bytes` bytes of gauge samples, each with one label value of `len` distinct characters. */
+export function longLabelExposition(bytes: number, len: number): string {
+  const parts = ['# TYPE long_label gauge\n'];
+  const pad = 'v'.repeat(Math.max(0, len - 8));
+  let size = 0;
+  for (let i = 0; size < bytes; i++) {
+    const line = `long_label{value="${String(i).padStart(8, '0')}${pad}"} 1\n`;
+    parts.push(line);
+    size += line.length;
+  }
+  return parts.join('');
+}
+
+/** N families of one gauge sample each, with HELP and TYPE lines (the most per-family state). */
+export function manyFamiliesExposition(n: number): string {
+  const parts: string[] = [];
+  for (let i = 0; i < n; i++) parts.push(`# HELP fam_${i} Family number ${i}.\n# TYPE fam_${i} gauge\nfam_${i} ${i}\n`);
+  return parts.join('');
 }
 
 /** Gzip of `mb` MiB of identical sample lines, built once per size. */
@@ -191,13 +239,38 @@ export async function startFaultyTarget(host = '127.0.0.1'): Promise<FaultyTarge
       return ok ? text(200, counterExposition(3, 'secured_total')) : text(401, 'unauthorized\n', TEXT, { 'www-authenticate': 'Bearer' });
     }
     if (path === '/reset') return void req.socket.destroy();
+    const echo = /^\/echo-auth\/(reason|location|type|body)$/.exec(path);
+    if (echo) {
+      const auth = req.headers.authorization ?? 'none';
+      const credential = auth.replace(/^\S+ /, '');
+      if (echo[1] === 'reason') return void res.writeHead(500, `Refused ${auth} (${credential})`, { 'content-length': '0' }).end();
+      if (echo[1] === 'location') return void res.writeHead(302, { location: `https://${host}:1/login?t=${credential}&auth=${encodeURIComponent(auth)}`, 'content-length': '0' }).end();
+      if (echo[1] === 'type') return text(200, 'x 1\n', `application/x-${credential}`);
+      return text(200, `# TYPE x ${credential}\nx 1\n`);
+    }
+    const endless = (status: number, type: string, extra: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': type, ...extra });
+      const t = setInterval(() => res.write('x'.repeat(1024) + '\n'), 20);
+      timers.add(t);
+      res.on('close', () => { clearInterval(t); timers.delete(t); });
+    };
+    if (path === '/redirect-endless') return endless(302, 'text/html', { location: u.searchParams.get('to') ?? '/ok' });
+    const statusEndless = /^\/status-endless\/(\d{3})$/.exec(path);
+    if (statusEndless) return endless(Number(statusEndless[1]), 'text/html');
+    if (path === '/type-endless') return endless(200, 'text/html');
+    if (path === '/short') return text(200, generatedBody(u.search, () => shortSeriesExposition(q('n', 1000))));
+    if (path === '/long-labels') return text(200, generatedBody(u.search, () => longLabelExposition(q('bytes', 1 << 20), q('len', 500))));
+    if (path === '/families') return text(200, generatedBody(u.search, () => manyFamiliesExposition(q('n', 1000))));
     text(404, 'no such route\n');
   }
 
   const server: Server = createServer(route);
   server.on('connection', (s) => {
     sockets.add(s);
-    s.on('close', () => sockets.delete(s));
+    s.on('close', () => {
+      sockets.delete(s);
+      server.emit('connectionClosed');
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -218,6 +291,23 @@ export async function startFaultyTarget(host = '127.0.0.1'): Promise<FaultyTarge
     },
     authSeen,
     hits,
+    openConnections: () => sockets.size,
+    whenNoConnections(timeoutMs) {
+      if (sockets.size === 0) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (sockets.size > 0) return;
+          clearTimeout(timer);
+          server.off('connectionClosed', check);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          server.off('connectionClosed', check);
+          reject(new Error(`${sockets.size} connection(s) still open after ${timeoutMs} ms`));
+        }, timeoutMs);
+        server.on('connectionClosed', check);
+      });
+    },
     close() {
       for (const t of timers) clearTimeout(t);
       return new Promise((resolve) => {

@@ -8,10 +8,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { makeResourcePrincipal } from '../../src/emulator/credentials';
 import { startIngestionEmulator, type EmulatorOptions, type IngestionEmulator } from '../../src/emulator/server';
-import { startFunction, type LocalFunction } from '../../src/fnlocal/agent';
+import { startFunction, type LocalFunction, type LocalFunctionOptions } from '../../src/fnlocal/agent';
 
 export const COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaaprom2ocitestcompartment';
 export const FUNC_ENTRY = path.resolve(__dirname, '../../dist/func.js');
+/** Node flags bounding the heap as in a 256 MB function (the image's semi-space flag, old space half the memory). */
+export const FUNCTION_HEAP_ARGS_256MB = ['--max-semi-space-size=4', '--max-old-space-size=128'];
 
 export interface Stack {
   emulator: IngestionEmulator;
@@ -19,8 +21,8 @@ export interface Stack {
   rpEnv: Record<string, string>;
   /** The tenancy of that resource principal (the emulator's rate-limit key). */
   tenancyId: string;
-  /** Starts the function with the emulator endpoint and RP auth plus `env` (and node flags `nodeArgs`). */
-  startFn(env: Record<string, string>, nodeArgs?: string[]): Promise<LocalFunction>;
+  /** Starts the function with the emulator endpoint and RP auth plus `env` (and node flags `nodeArgs`, agent options `fnOptions`). */
+  startFn(env: Record<string, string>, nodeArgs?: string[], fnOptions?: Omit<LocalFunctionOptions, 'entry' | 'env' | 'nodeArgs'>): Promise<LocalFunction>;
   close(): Promise<void>;
 }
 
@@ -34,8 +36,9 @@ export async function startStack(emulatorOptions: EmulatorOptions = {}): Promise
     emulator,
     rpEnv: rp.env,
     tenancyId: rp.claims.res_tenant,
-    async startFn(env, nodeArgs) {
+    async startFn(env, nodeArgs, fnOptions = {}) {
       const fn = await startFunction({
+        ...fnOptions,
         entry: FUNC_ENTRY,
         nodeArgs,
         env: { ...rp.env, OCI_MONITORING_ENDPOINT: emulator.url, OCI_SECRETS_ENDPOINT: emulator.url, OCI_OBJECT_STORAGE_ENDPOINT: emulator.url, COMPARTMENT_OCID: COMPARTMENT, ...env },
