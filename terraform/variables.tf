@@ -162,8 +162,19 @@ variable "scrape_max_bytes" {
   default     = 16777216
 
   validation {
-    condition     = floor(var.scrape_max_bytes) == var.scrape_max_bytes && var.scrape_max_bytes >= 1024 && var.scrape_max_bytes <= 1073741824
-    error_message = "scrape_max_bytes must be a whole number from 1024 to 1073741824."
+    condition     = floor(var.scrape_max_bytes) == var.scrape_max_bytes && var.scrape_max_bytes >= 1024 && var.scrape_max_bytes <= 536870912
+    error_message = "scrape_max_bytes must be a whole number from 1024 to 536870912 (512 MiB)."
+  }
+}
+
+variable "scrape_sample_limit" {
+  description = "SCRAPE_SAMPLE_LIMIT: most samples read from one target (over it the target is up=0, the others are posted). Empty = 400 per MB of memory_in_mbs."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.scrape_sample_limit == "" || can(regex("^([1-9][0-9]{0,7}|100000000)$", var.scrape_sample_limit))
+    error_message = "scrape_sample_limit must be empty or a whole number from 1 to 100000000."
   }
 }
 
