@@ -20,6 +20,7 @@ import { makeConfigFile } from '../src/emulator/credentials';
 import { startIngestionEmulator } from '../src/emulator/server';
 import type { InvocationSummary } from '../src/handler/summary';
 import { startFaultyTarget } from './helpers/faulty-target';
+import { servedAtLeast } from './helpers/wait';
 
 const ROOT = path.resolve(__dirname, '..');
 const MAIN = path.join(ROOT, 'src/cli/main.ts');
@@ -96,8 +97,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let shop: BharatMart;
 before(async () => {
   shop = await startBharatMart({ traffic: { intervalMs: 50 } });
-  // Let the traffic touch every route so the metric set is complete.
-  await sleep(1500);
+  // Let the traffic touch every route so the metric set is complete (75 requests: 1.5 s when idle).
+  await servedAtLeast(shop, 75);
 });
 after(async () => {
   await shop.stop();
@@ -318,10 +319,11 @@ describe('run', () => {
       assert.equal(typeof c.samples, 'number');
       assert.match(String(c.summary), /^targets 1\/1 up/);
     }
-    // Fixed rate: cycle k starts k seconds after the first, without accumulating drift.
-    const t = cycles.map((c) => Date.parse(String(c.time)) - Number(c.durationMs));
-    const drift = t[2]! - t[0]! - 2000;
-    assert.ok(Math.abs(drift) < 400, `drift ${drift} ms`);
+    // Fixed rate: cycle k is due k seconds after the first, whatever each took (no drift); how late
+    // each started is reported, so a busy machine shows in lateMs, never in the slots.
+    const due = cycles.map((c) => Date.parse(String(c.dueAt)));
+    assert.deepEqual(due.slice(0, 3).map((d) => d - due[0]!), [0, 1000, 2000]);
+    assert.ok(cycles.every((c) => typeof c.lateMs === 'number' && Number(c.lateMs) >= 0));
     assert.equal(lines.at(-1)!.msg, 'prom2oci run stopped');
     assert.equal(lines.at(-1)!.signal, 'SIGTERM');
   });
@@ -467,18 +469,30 @@ describe('units: flags and schedule', () => {
     const skipped: number[] = [];
     let running = 0;
     let overlap = false;
-    const t0 = Date.now();
+    // Events, not sleeps: cycle 2 runs until two slots were skipped; the test stops once cycle 6 began.
+    // Only a timer late by a whole interval (1 s) could change the slots.
+    let releaseCycle2!: () => void;
+    const cycle2Released = new Promise<void>((r) => (releaseCycle2 = r));
+    let sixthStarted!: () => void;
+    const sixth = new Promise<void>((r) => (sixthStarted = r));
     const schedule = startSchedule(
       async ({ cycle }) => {
         starts.push(cycle);
         running++;
         overlap ||= running > 1;
-        await sleep(cycle === 2 ? 500 : 10); // cycle 2 (due at 200 ms) overruns the slots at 400 and 600 ms
+        if (cycle === 2) await cycle2Released;
+        if (cycle === 6) sixthStarted();
         running--;
       },
-      { intervalMs: 200, onSkip: ({ cycle }) => skipped.push(cycle) },
+      {
+        intervalMs: 1000,
+        onSkip: ({ cycle }) => {
+          skipped.push(cycle);
+          if (skipped.length === 2) releaseCycle2();
+        },
+      },
     );
-    await sleep(1100);
+    await sixth;
     await schedule.stop();
     assert.equal(overlap, false);
     assert.deepEqual(skipped, [3, 4]);
@@ -486,7 +500,6 @@ describe('units: flags and schedule', () => {
     assert.equal(schedule.started, 4);
     assert.equal(schedule.skipped, 2);
     assert.equal(schedule.nextDueAt, undefined);
-    assert.ok(Date.now() - t0 < 2000);
 
     let finished = false;
     const s2 = startSchedule(async () => {

@@ -19,6 +19,7 @@ import { pythonSamples } from './helpers/python-reference';
 import { requireBinary, requirePythonModule } from './helpers/requires';
 import { startStack, type Stack } from './helpers/stack';
 import { assertAccounted } from './helpers/accounting';
+import { servedAtLeast } from './helpers/wait';
 
 /** Fetches a target's exposition exactly as the function asks for it. */
 async function capture(url: string): Promise<string> {
@@ -117,7 +118,7 @@ describe('real expositions, every sample accounted (dry run through the Fn socke
     if (!requirePythonModule(t, 'prometheus_client', 'python3-prometheus-client')) return;
     const shop = await startBharatMart({ traffic: { intervalMs: 20 } });
     try {
-      await new Promise((r) => setTimeout(r, 400));
+      await servedAtLeast(shop, 20);
       const s = await checkAccounted(stack, await capture(shop.url));
       assert.ok((s.skipped.histogram_buckets_disabled ?? 0) > 0);
     } finally {

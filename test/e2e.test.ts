@@ -10,6 +10,7 @@ import type { InvocationSummary } from '../src/handler/summary';
 import type { OciMetric } from '../src/types/model';
 import { assertAccounted } from './helpers/accounting';
 import { closedPort, COMPARTMENT, startStack, type Stack } from './helpers/stack';
+import { servedAtLeast } from './helpers/wait';
 
 describe('function end to end (Fn socket protocol, RP auth, emulator)', () => {
   let stack: Stack;
@@ -17,7 +18,7 @@ describe('function end to end (Fn socket protocol, RP auth, emulator)', () => {
   before(async () => {
     stack = await startStack();
     shop = await startBharatMart({ traffic: { intervalMs: 20 } });
-    await new Promise((r) => setTimeout(r, 300)); // some traffic so histograms have observations
+    await servedAtLeast(shop, 15); // some traffic so histograms have observations
   });
   after(async () => {
     await stack?.close();

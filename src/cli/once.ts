@@ -154,9 +154,9 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
       const lateMs = Date.now() - dueAt;
       try {
         const s = await runner.invoke(dryRun);
-        logLine(s.ok ? 'info' : 'error', 'cycle complete', { cycle, lateMs, ...cycleFields(s) });
+        logLine(s.ok ? 'info' : 'error', 'cycle complete', { cycle, dueAt: new Date(dueAt).toISOString(), lateMs, ...cycleFields(s) });
       } catch (e) {
-        logLine('error', 'cycle failed', { cycle, lateMs, error: e instanceof Error ? e.message : String(e) });
+        logLine('error', 'cycle failed', { cycle, dueAt: new Date(dueAt).toISOString(), lateMs, error: e instanceof Error ? e.message : String(e) });
       }
     },
     {

@@ -106,6 +106,16 @@ export interface LocalFunction {
   peakRssBytes(): number | null;
 }
 
+/** A function that failed to start; `pid` is the process that was started (and stopped). */
+export class FunctionStartError extends Error {
+  override name = 'FunctionStartError';
+  constructor(message: string, readonly pid: number) {
+    super(message);
+  }
+}
+
+/** Longest wait for the stdio of a process that exited during start-up (a grandchild may hold it). */
+const STDIO_DRAIN_FALLBACK_MS = 5000;
 const SOCKET_NAME = 'lsnr.sock';
 const DEFAULT_START_TIMEOUT_MS = 5000;
 const DEFAULT_DEADLINE_MS = 30_000;
@@ -198,6 +208,8 @@ class FunctionProcess implements LocalFunction {
   readonly stderr: string[] = [];
   readonly pid: number;
   readonly exited: Promise<ExitInfo>;
+  /** Resolves once the process's stdout and stderr have ended (every line captured). */
+  private readonly stdioClosed: Promise<void>;
   readyMs = NaN;
   private readonly child: ChildProcess;
   private readonly spawnedAt: number;
@@ -227,6 +239,7 @@ class FunctionProcess implements LocalFunction {
     liveFunctions.add(this);
     this.captureLines(this.child.stdout, 'stdout', this.stdout);
     this.captureLines(this.child.stderr, 'stderr', this.stderr);
+    this.stdioClosed = new Promise((resolve) => this.child.once('close', () => resolve()));
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
         this.exitInfo = { code, signal };
@@ -299,22 +312,28 @@ class FunctionProcess implements LocalFunction {
       const poll = setInterval(check, POLL_MS);
       const timer = setTimeout(() => finish(this.startError(`socket not ready within ${timeoutMs} ms`)), timeoutMs);
       this.exited.then((info) => {
-        // Give the stderr pipe a moment to drain so the message carries the cause.
-        setTimeout(() => finish(this.startError(`function exited during start-up (${describeExit(info)})`)), 20);
+        // Wait for stdout and stderr to end ('close') so the message carries the cause, however
+        // slowly the pipes drain; a grandchild holding them open only delays it by the fallback.
+        const report = () => finish(this.startError(`function exited during start-up (${describeExit(info)})`));
+        const fallback = setTimeout(report, STDIO_DRAIN_FALLBACK_MS);
+        this.stdioClosed.then(() => {
+          clearTimeout(fallback);
+          report();
+        });
       });
       check();
     });
   }
 
-  /** An Error for a failed start that carries the captured stderr (and stdout tail). */
-  private startError(reason: string): Error {
+  /** An Error for a failed start that carries the captured stderr (and stdout tail) and the pid. */
+  private startError(reason: string): FunctionStartError {
     const tail = (lines: string[]): string => lines.slice(-20).join('\n');
-    const err = new Error(
+    return new FunctionStartError(
       `${this.opts.entry}: ${reason}` +
         (this.stderr.length ? `\n--- stderr ---\n${tail(this.stderr)}` : '') +
         (this.stdout.length ? `\n--- stdout ---\n${tail(this.stdout)}` : ''),
+      this.pid,
     );
-    return err;
   }
 
   /** Sends one call; calls are queued, one at a time per container like the platform. */

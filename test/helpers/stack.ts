@@ -38,6 +38,8 @@ export async function startStack(emulatorOptions: EmulatorOptions = {}): Promise
     tenancyId: rp.claims.res_tenant,
     async startFn(env, nodeArgs, fnOptions = {}) {
       const fn = await startFunction({
+        // The platform allows 5 s; a busy test machine may need more to start a process.
+        startTimeoutMs: 60_000,
         ...fnOptions,
         entry: FUNC_ENTRY,
         nodeArgs,
