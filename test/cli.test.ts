@@ -229,7 +229,7 @@ describe('once', () => {
           assert.ok(out.length > 256 * 1024, `${what}: a big document (${out.length} bytes)`);
           const s = JSON.parse(out) as InvocationSummary; // throws on a cut document
           assert.equal(s.series, 3000, what);
-          assert.equal(s.metricData!.length, 3000 + 6, what);
+          assert.equal(s.metricData!.length, 3000 + 7, what);
         }
       }
     } finally {

@@ -99,7 +99,7 @@ describe('reliability: hostile targets through the function process', () => {
     const s = summaryOf(res);
     assertAccounted(s, 'far deadline');
     assert.equal(s.posted, 4);
-    assert.equal(s.selfMetrics.posted, 6);
+    assert.equal(s.selfMetrics.posted, 7);
     const out = capturedText(fn, [res]);
     assert.doesNotMatch(out, /TimeoutOverflowWarning/);
     assert.match(out, /the Fn-Deadline header is \d+ s ahead, more than FUNCTION_TIMEOUT_SECONDS \(60 s\); using that instead/);

@@ -30,7 +30,7 @@ describe('reliability: the worst expositions at the default limits, heap bounded
   for (const shape of shapes) {
     test(shape.name, async () => {
       fx.stack.emulator.reset();
-      const fn = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url(shape.path), ...FAST }, { nodeArgs: FUNCTION_HEAP_ARGS_256MB, memoryMb: MEMORY_MB });
+      const fn = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url(shape.path), ...FAST }, FUNCTION_HEAP_ARGS_256MB, { memoryMb: MEMORY_MB });
       // A deadline far above the work on a busy machine: only a crash or a hang can fail it.
       const res = await fn.invoke({ deadline: new Date(Date.now() + 600_000) });
       const s = summaryOf(res);
