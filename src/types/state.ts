@@ -31,6 +31,8 @@ export interface TargetState {
   f: Record<string, FamilyState>;
 }
 
+import type { SpoolEntry } from '../state/spool';
+
 /** The current version of StateDocument; a document with another version is not read or overwritten. */
 export const STATE_VERSION = 1;
 /** Marks a document as ours: an object without it is foreign and left alone. */
@@ -45,6 +47,8 @@ export interface StateDocument {
   version: typeof STATE_VERSION;
   /** Target key -> its previous scrape. */
   targets: Record<string, TargetState>;
+  /** Series not delivered yet, with their original timestamps (src/state/spool.ts); absent = none. */
+  spool?: SpoolEntry[];
 }
 
 /** An empty document. */

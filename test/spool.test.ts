@@ -1,0 +1,92 @@
+/**
+ * The outage spool's rules (src/state/spool.ts): what is replayed (oldest first, only what OCI still
+ * accepts), what is kept, what is dropped and why, with every entry accounted; original timestamps
+ * survive the round trip; corrupt entries are never posted.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fromSpoolEntry, isSpoolEntry, memorySpoolStore, nextSpool, planReplay, SPOOL_EXPIRY_MARGIN_MS, toSpoolEntry, type SpoolEntry } from '../src/state/spool';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { stateSpoolStore } from '../src/state/spool';
+import { fileBackend } from '../src/state/file';
+import { createStateStore, memoryBackend, withTargets } from '../src/state/store';
+import { OCI_LIMITS } from '../src/transform/limits';
+import type { OciMetric } from '../src/types/model';
+
+const NOW = Date.UTC(2026, 10, 30, 10, 0, 0);
+const metric = (name: string, tMs: number, value = 1): OciMetric => ({
+  namespace: 'ns', compartmentId: 'ocid1.compartment.oc1..x', name, dimensions: { instance: 'h:1' }, datapoints: [{ timestamp: new Date(tMs), value }],
+});
+
+describe('outage spool', () => {
+  test('an entry keeps the metric object and its original timestamp', () => {
+    const m = { ...metric('a', NOW - 90_000, 2.5), resourceGroup: 'rg', metadata: { unit: 's' } };
+    const e = toSpoolEntry(m);
+    assert.deepEqual(e.points, [[NOW - 90_000, 2.5]]);
+    assert.deepEqual(fromSpoolEntry(JSON.parse(JSON.stringify(e)) as SpoolEntry), m);
+    assert.equal(isSpoolEntry(e), true);
+  });
+
+  test('replay: oldest first, only what OCI still accepts; older entries are expired, counted', () => {
+    const window = OCI_LIMITS.maxPastMs - SPOOL_EXPIRY_MARGIN_MS;
+    const spool = [metric('new', NOW - 60_000), metric('too-old', NOW - window - 1), metric('old', NOW - window + 1000)].map(toSpoolEntry);
+    const { replay, expired } = planReplay(spool, NOW);
+    assert.deepEqual(replay.map((e) => e.name), ['old', 'new']);
+    assert.equal(expired, 1);
+  });
+
+  test('next spool: posted entries leave, rejected ones are dropped with their reason, undelivered stay ahead of the fresh ones', () => {
+    const replay = ['r1', 'r2', 'r3'].map((n, i) => toSpoolEntry(metric(n, NOW - 300_000 + i)));
+    const fresh = ['f1', 'f2'].map((n) => toSpoolEntry(metric(n, NOW)));
+    const { spool, counts } = nextSpool(replay, ['posted', 'rejected', 'undelivered'], fresh, 2, 100);
+    assert.deepEqual(spool.map((e) => e.name), ['r3', 'f1', 'f2']);
+    assert.deepEqual(counts, { replayed: 3, posted: 1, dropped: { expired: 2, rejected: 1 }, pending: 3 });
+    // Every entry is accounted: replayed + expired = posted + dropped + kept from the replay.
+    assert.equal(counts.replayed + 2, counts.posted + (counts.dropped.expired ?? 0) + (counts.dropped.rejected ?? 0) + 1);
+  });
+
+  test('bounded: over the size the oldest are dropped as full, and the counts say so', () => {
+    const fresh = Array.from({ length: 7 }, (_, i) => toSpoolEntry(metric(`f${i}`, NOW + i)));
+    const { spool, counts } = nextSpool([], [], fresh, 0, 5);
+    assert.deepEqual(spool.map((e) => e.name), ['f2', 'f3', 'f4', 'f5', 'f6']);
+    assert.deepEqual(counts.dropped, { full: 2 });
+    assert.equal(counts.pending, 5);
+  });
+
+  test('corrupt entries are not spool entries (never posted)', () => {
+    for (const bad of [null, {}, { ...toSpoolEntry(metric('a', NOW)), points: [] }, { ...toSpoolEntry(metric('a', NOW)), points: [[NOW, 'x']] }, { ...toSpoolEntry(metric('a', NOW)), dimensions: { a: 1 } }]) {
+      assert.equal(isSpoolEntry(bad), false, JSON.stringify(bad));
+    }
+  });
+
+  test('the memory store applies each change to the latest spool', async () => {
+    const store = memorySpoolStore();
+    const signal = AbortSignal.timeout(60_000);
+    await store.save((latest) => [...latest, toSpoolEntry(metric('a', NOW))], signal);
+    await store.save((latest) => [...latest, toSpoolEntry(metric('b', NOW))], signal);
+    assert.deepEqual((await store.load(signal)).map((e) => e.name), ['a', 'b']);
+  });
+
+  test('kept in the state document (memory and the CLI\'s state file): round trip, other sections untouched, concurrent writers merged', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'prom2oci-spool-'));
+    try {
+      for (const backend of [memoryBackend(), fileBackend(path.join(dir, 'state.gz'))]) {
+        const store = createStateStore(backend, { local: true });
+        const spool = stateSpoolStore(store);
+        const signal = AbortSignal.timeout(60_000);
+        const target = { t: NOW, f: {} };
+        await (await store.open(signal)).save(withTargets({ k: target }), signal);
+        await spool.save((latest) => [...latest, toSpoolEntry(metric('a', NOW - 1000))], signal);
+        // A derived-series write (another section) keeps the spool, and vice versa.
+        await (await store.open(signal)).save(withTargets({ k: { t: NOW + 1, f: {} } }), signal);
+        await spool.save((latest) => [...latest, toSpoolEntry(metric('b', NOW))], signal);
+        assert.deepEqual((await spool.load(signal)).map((e) => [e.name, e.points[0]![0]]), [['a', NOW - 1000], ['b', NOW]], backend.where);
+        assert.equal((await store.open(signal)).doc.targets.k!.t, NOW + 1);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
