@@ -5,7 +5,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fromSpoolEntry, isSpoolEntry, memorySpoolStore, nextSpool, planReplay, SPOOL_EXPIRY_MARGIN_MS, toSpoolEntry, type SpoolEntry } from '../src/state/spool';
+import { fromSpoolEntry, isSpoolEntry, memorySpoolStore, mergeSpool, nextSpool, planReplay, SPOOL_EXPIRY_MARGIN_MS, toSpoolEntry, type SpoolEntry } from '../src/state/spool';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -53,6 +53,16 @@ describe('outage spool', () => {
     assert.deepEqual(spool.map((e) => e.name), ['f2', 'f3', 'f4', 'f5', 'f6']);
     assert.deepEqual(counts.dropped, { full: 2 });
     assert.equal(counts.pending, 5);
+  });
+
+  test('merged with what another invocation stored meanwhile: its entries kept, ours replaced by their outcome', () => {
+    const seen = ['a', 'b'].map((n, i) => toSpoolEntry(metric(n, NOW - 5000 + i)));
+    const theirs = toSpoolEntry(metric('theirs', NOW - 4000));
+    const old = toSpoolEntry(metric('old', NOW - OCI_LIMITS.maxPastMs));
+    const fresh = [toSpoolEntry(metric('fresh', NOW))];
+    const { spool, counts } = mergeSpool([old, ...seen, theirs], seen, ['posted', 'undelivered'], fresh, [old], 100);
+    assert.deepEqual(spool.map((e) => e.name), ['b', 'theirs', 'fresh']);
+    assert.deepEqual(counts, { replayed: 2, posted: 1, dropped: { expired: 1 }, pending: 3 });
   });
 
   test('corrupt entries are not spool entries (never posted)', () => {

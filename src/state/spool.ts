@@ -79,11 +79,12 @@ function oldest(e: SpoolEntry): number {
   return e.points.reduce((a, [t]) => Math.min(a, t), Infinity);
 }
 
-/** The entries to replay (oldest first) and how many are too old for OCI now. */
-export function planReplay(spool: readonly SpoolEntry[], nowMs: number): { replay: SpoolEntry[]; expired: number } {
+/** The entries to replay (oldest first) and those too old for OCI now. */
+export function planReplay(spool: readonly SpoolEntry[], nowMs: number): { replay: SpoolEntry[]; expired: number; expiredEntries: SpoolEntry[] } {
   const cutoff = nowMs - (OCI_LIMITS.maxPastMs - SPOOL_EXPIRY_MARGIN_MS);
   const replay = spool.filter((e) => oldest(e) >= cutoff).sort((a, b) => oldest(a) - oldest(b));
-  return { replay, expired: spool.length - replay.length };
+  const expiredEntries = spool.filter((e) => oldest(e) < cutoff);
+  return { replay, expired: expiredEntries.length, expiredEntries };
 }
 
 /** Per-entry result of a replay (same order as `replay`): posted, rejected for good, or still undelivered. */
@@ -117,6 +118,32 @@ export function nextSpool(
   if (rejected > 0) dropped.rejected = rejected;
   if (full > 0) dropped.full = full;
   return { spool, counts: { replayed: replay.length, posted, dropped, pending: spool.length } };
+}
+
+/** Identity of an entry: its stream and first timestamp (the same series of the same scrape). */
+export function spoolKey(e: SpoolEntry): string {
+  const dims = Object.entries(e.dimensions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify([e.namespace, e.compartmentId, e.name, dims, e.points[0]?.[0]]);
+}
+
+/**
+ * nextSpool() applied to the latest stored spool (another invocation may have written since this one
+ * read it): entries this invocation replayed are replaced by their outcome, entries it did not see
+ * are kept, and the fresh ones are added.
+ */
+export function mergeSpool(
+  latest: readonly SpoolEntry[],
+  replay: readonly SpoolEntry[],
+  outcomes: readonly ReplayOutcome[],
+  fresh: readonly SpoolEntry[],
+  expired: readonly SpoolEntry[],
+  maxEntries: number,
+): { spool: SpoolEntry[]; counts: SpoolCounts } {
+  const handled = new Set([...replay, ...expired].map(spoolKey));
+  const untouched = latest.filter((e) => !handled.has(spoolKey(e)));
+  const r = nextSpool(replay, outcomes, fresh, expired.length, Math.max(0, maxEntries - untouched.length));
+  const spool = [...untouched, ...r.spool].sort((a, b) => oldest(a) - oldest(b));
+  return { spool, counts: { ...r.counts, pending: spool.length } };
 }
 
 /** True when v has the shape of a spool entry (a corrupt entry is dropped on read, never posted). */
