@@ -4,7 +4,7 @@
  * machine and on 127.0.0.1. Prints a markdown table and writes it to bench-results/latest.md.
  * A benchmark, not a test: every figure is a median of several runs taken side by side.
  *
- * Options: `--quick` (fewer runs), `--only=cold,e2e,throttled,lab,parse` (a subset; it still
+ * Options: `--quick` (fewer runs), `--only=cold,e2e,throttled,lab,parse,state` (a subset; it still
  * rewrites bench-results/latest.md). Env BENCH_THROTTLED_RATE sets the function's
  * POST_CALLS_PER_SECOND (the pacing ceiling) in the throttled runs (default 48: a ceiling just under
  * the tenancy's 50 keeps a poster that is alone free of 429s; shared, the adaptive rate goes below it).
@@ -22,7 +22,7 @@ import { createOtherPoster } from './bench/other-poster';
 import { throttleEpisodes } from '../src/emulator/rate-limit';
 import type { ParseCost } from './bench/parse-cost';
 import { achievedRate, coldStarts, labRuns, UNTHROTTLED_ENV, warmRuns, BENCH_DEADLINE_S, type InvocationRun } from './bench/scenarios';
-import { FUNCTION_NODE_ARGS, startBenchStack, type BenchStack } from './bench/stack';
+import { FUNCTION_NODE_ARGS, STATE_BUCKET, startBenchStack, type BenchStack } from './bench/stack';
 import { count, mb, median, ms, range, sec, table, times, verdict } from './bench/stats';
 import { startTextTarget, type TextTarget } from './bench/target';
 
@@ -36,7 +36,7 @@ const BOUNDED_OLD_SPACE_MB = 128;
 /** Lab comparison: emulator latency. */
 const LAB_LATENCY_MS = 20;
 
-type Section = 'cold' | 'e2e' | 'throttled' | 'lab' | 'parse';
+type Section = 'cold' | 'e2e' | 'throttled' | 'lab' | 'parse' | 'state';
 
 /** Command-line options. */
 interface Options {
@@ -44,7 +44,7 @@ interface Options {
   only: Set<Section>;
 }
 
-const SECTIONS: readonly Section[] = ['cold', 'e2e', 'throttled', 'lab', 'parse'];
+const SECTIONS: readonly Section[] = ['cold', 'e2e', 'throttled', 'lab', 'parse', 'state'];
 
 /** Parses argv (`--quick`, `--only=cold,e2e`) with Node's util.parseArgs; an unknown flag or section is an error. */
 function parseBenchArgs(argv: string[]): Options {
@@ -229,6 +229,64 @@ function benchParse(runs: number): void {
   );
 }
 
+/** The state's size per exposition size (fresh process each). */
+function stateSize(samples: number, runs: number): { samples: number; series: number; jsonBytes: number; storedBytes: number; deriveMs: number; encodeMs: number; decodeMs: number } {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'bench', 'state-size.ts'), String(samples), String(runs)], { cwd: ROOT, encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
+/**
+ * The state between invocations: its size for 10k and 100k samples, and what reading and writing it
+ * adds to a warm invocation. Every run's warm-up call scrapes the same exposition, so the measured
+ * call reads a full previous scrape and derives from it (the steady state). Side by side: state off
+ * (nothing derived, nothing read or written) and state on (one GetObject, one PutObject, and the
+ * derived series posted as well); DERIVED_SERIES=none isolates the derived series' own posting cost.
+ */
+async function benchState(stack: BenchStack, target: TextTarget, e10k: GeneratedExposition, e100k: GeneratedExposition, runs: number): Promise<void> {
+  stack.emulator.options.latencyMs = 0;
+  stack.emulator.options.rateLimitPerSecond = undefined;
+  const sizes = [10_000, 100_000].map((n) => stateSize(n, runs));
+  const on = { ...UNTHROTTLED_ENV, HISTOGRAM_BUCKETS: 'false', STATE_BUCKET, OBJECT_STORAGE_NAMESPACE: stack.emulator.objectStorage.namespace };
+  const off = { ...UNTHROTTLED_ENV, HISTOGRAM_BUCKETS: 'false' };
+  const rows: string[][] = [];
+  const measured: Record<string, InvocationRun[]> = {};
+  // Interleaved, so load on the shared machine hits both alike.
+  for (let i = 0; i < runs; i++) {
+    for (const [label, env] of [['state off', off], ['state on', on]] as const) {
+      stack.emulator.objectStorage.clearObjects();
+      (measured[label] ??= []).push(...(await warmRuns(stack, target, e10k.text, e10k.text, 1, env)));
+    }
+  }
+  const offWall = med(measured['state off']!, (r) => r.wallMs);
+  const offCpu = med(measured['state off']!, (r) => r.cpuMs);
+  for (const [label, r] of Object.entries(measured)) {
+    const s = r[0]!.summary;
+    rows.push([label, count(s.series), count(s.derived), sec(med(r, (x) => x.wallMs)), times(med(r, (x) => x.wallMs) / offWall), ms(med(r, (x) => x.cpuMs)), times(med(r, (x) => x.cpuMs) / offCpu),
+      s.state.enabled ? `read ${s.state.read} in ${ms(med(r, (x) => x.summary.state.readMs ?? NaN))}, ${s.state.written ? `written in ${ms(med(r, (x) => x.summary.state.writeMs ?? NaN))}` : 'not written'}` : 'off']);
+  }
+  const onRuns = measured['state on']!;
+  const ioShare = med(onRuns, (r) => (r.summary.state.readMs ?? 0) + (r.summary.state.writeMs ?? 0)) / offWall;
+  const boundedArgs = [...FUNCTION_NODE_ARGS, `--max-old-space-size=${BOUNDED_OLD_SPACE_MB}`];
+  const big: Record<string, InvocationRun[]> = {};
+  for (let i = 0; i < Math.max(1, Math.floor(runs / 2)); i++) {
+    for (const [label, env] of [['state off', off], ['state on', on]] as const) {
+      stack.emulator.objectStorage.clearObjects();
+      (big[label] ??= []).push(...(await warmRuns(stack, target, e100k.text, e100k.text, 1, env, undefined, boundedArgs)));
+    }
+  }
+  stack.emulator.objectStorage.clearObjects();
+  const bigRows = Object.entries(big).map(([label, r]) => [label, count(r[0]!.summary.series), count(r[0]!.summary.derived), sec(med(r, (x) => x.wallMs)), ms(med(r, (x) => x.cpuMs)), mb(med(r, (x) => x.peakRssBytes ?? NaN))]);
+  emit(
+    `### State between invocations (Object Storage in the emulator; ${runs} interleaved warm runs per row, HISTOGRAM_BUCKETS=false; each measured call derives from its warm-up call's scrape of the same exposition)\n\n` +
+      table(['samples', 'series kept', 'JSON', 'stored (gzip)', 'build (derive)', 'encode', 'decode'], sizes.map((z) => [count(z.samples), count(z.series), mb(z.jsonBytes), mb(z.storedBytes), ms(z.deriveMs), ms(z.encodeMs), ms(z.decodeMs)])) +
+      '\n\n' +
+      table(['10k warm invocation', 'series', 'derived', 'wall (median)', 'vs off', 'function CPU', 'vs off', 'state'], rows) +
+      `\n\nState read + write time on a warm 10k invocation: ${(ioShare * 100).toFixed(1)}% of the state-off wall time (target <= 15%: ${verdict(ioShare <= 0.15)}; an upper bound: the read overlaps the scrape, the write the posting). ` +
+      `"state on" also posts the derived series (more series, more calls).\n\n` +
+      table([`100k, --max-old-space-size=${BOUNDED_OLD_SPACE_MB}`, 'series', 'derived', 'wall (median)', 'function CPU', 'peak RSS'], bigRows),
+  );
+}
+
 /** Runs the selected sections and writes the results file. */
 async function main(): Promise<void> {
   const opts = parseBenchArgs(process.argv.slice(2));
@@ -247,6 +305,7 @@ async function main(): Promise<void> {
     if (opts.only.has('throttled')) await benchThrottled(stack, target, e1k, e100k, 1);
     if (opts.only.has('lab')) await benchLab(stack, target, e1k, opts.quick ? 1 : 3, opts.quick ? 3 : 5);
     if (opts.only.has('parse')) benchParse(opts.quick ? 3 : 7);
+    if (opts.only.has('state')) await benchState(stack, target, expos[1]!, e100k, opts.quick ? 3 : 5);
   } finally {
     await target.close();
     await stack.close();

@@ -79,6 +79,7 @@ describe('state between invocations, through the function process', () => {
   };
   const fresh = () => {
     stack.emulator.reset();
+    stack.emulator.objectStorage.clearObjects();
     stack.emulator.objectStorage.beforePut = undefined;
   };
 

@@ -11,6 +11,8 @@ import { startIngestionEmulator, type IngestionEmulator } from '../../src/emulat
 import { startFunction, type LocalFunction } from '../../src/fnlocal/agent';
 
 export const COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaaprom2ocibenchcompartment';
+/** The emulator bucket of the runs with state on (STATE_BUCKET). */
+export const STATE_BUCKET = 'bench-state';
 export const FUNC_ENTRY = path.resolve(__dirname, '../../dist/func.js');
 const DOCKERFILE = path.resolve(__dirname, '../../Dockerfile');
 
@@ -55,6 +57,7 @@ export async function startBenchStack(): Promise<BenchStack> {
   const rp = await makeResourcePrincipal(dir);
   // Room for a 100k run plus self-metrics in the store and call records of the throttled run.
   const emulator = await startIngestionEmulator({ trustedIssuers: [rp.issuerPublicKeyPem], maxStoredDatapoints: 400_000, maxCallRecords: 20_000 });
+  emulator.objectStorage.createBucket(STATE_BUCKET);
   const fns = new Set<LocalFunction>();
   return {
     emulator,
@@ -66,7 +69,7 @@ export async function startBenchStack(): Promise<BenchStack> {
         entry: FUNC_ENTRY,
         memoryMb: 256,
         nodeArgs,
-        env: { ...rp.env, OCI_MONITORING_ENDPOINT: emulator.url, OCI_SECRETS_ENDPOINT: emulator.url, COMPARTMENT_OCID: COMPARTMENT, ...env },
+        env: { ...rp.env, OCI_MONITORING_ENDPOINT: emulator.url, OCI_SECRETS_ENDPOINT: emulator.url, OCI_OBJECT_STORAGE_ENDPOINT: emulator.url, COMPARTMENT_OCID: COMPARTMENT, ...env },
       });
       fns.add(fn);
       void fn.exited.then(() => fns.delete(fn));

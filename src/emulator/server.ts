@@ -154,7 +154,7 @@ export interface IngestionEmulator {
   pendingFaults(route?: Exclude<Route, 'other'>): number;
   /** Series matching a query (see MetricStore.query). */
   query(q?: MetricQuery): MetricSeries[];
-  /** Forget calls, counters, stored metrics, queued faults and rate windows (not settings or secrets). */
+  /** Forget calls, counters, stored metrics, queued faults and rate windows (not settings, secrets or Object Storage objects: objectStorage.clearObjects()). */
   reset(): void;
   /** Stop listening and drop open connections (hung ones included). */
   close(): Promise<void>;
@@ -545,7 +545,6 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
       faults.metrics.length = 0;
       faults.secrets.length = 0;
       faults.objectstorage.length = 0;
-      objectStorage.clearObjects();
       faults.discovery.length = 0;
       limiter.clear();
       secretFetchCounts.clear();

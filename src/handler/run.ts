@@ -180,8 +180,10 @@ async function readState(rt: Runtime, state: StateSummary, timeoutMs: number): P
   state.enabled = true;
   state.where = store.where;
   const signal = AbortSignal.timeout(timeoutMs);
+  const started = performance.now();
   try {
     const session = await raceSignal(store.open(signal), signal, () => new StateError('timeout', `the state read of ${store.where} got no answer within ${timeoutMs} ms`));
+    state.readMs = Math.round(performance.now() - started);
     state.read = session.problem ? 'failed' : Object.keys(session.doc.targets).length > 0 ? 'ok' : 'empty';
     if (session.problem) noteStateError(state, session.problem);
     return { session, local: store.local };
@@ -200,10 +202,12 @@ async function saveState(read: StateRead, endpoints: readonly URL[], prepared: P
   });
   if (Object.keys(updates).length === 0) return;
   const signal = AbortSignal.timeout(timeoutMs);
+  const started = performance.now();
   try {
     const saved = await raceSignal(read.session.save(withTargets(updates), signal), signal, () => new StateError('timeout', `the state write of ${state.where} got no answer within ${timeoutMs} ms`));
     state.written = true;
     state.writeAttempts = saved.attempts;
+    state.writeMs = Math.round(performance.now() - started);
   } catch (e) {
     noteStateError(state, e);
   }

@@ -27,6 +27,9 @@ export interface StateSummary {
   written: boolean;
   /** Conditional writes made (more than 1 when another invocation wrote in between). */
   writeAttempts?: number;
+  /** Time of the read and of the write (ms); they overlap the scrape and the posting. */
+  readMs?: number;
+  writeMs?: number;
   /** Why the state could not be read or written. */
   error?: string;
   cause?: StateFailureCause;
