@@ -45,6 +45,21 @@ async function readBody(value: Readable | ReadableStream): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/**
+ * Runs a call again once when it failed without an HTTP answer (a network error): a kept-alive
+ * connection the server closed while this process was busy (a long transform blocks the event
+ * loop) fails the next request at once. Both calls are safe to repeat: GetObject reads, and a
+ * conditional PutObject that did go through answers the repeat with 412 (then re-read and merged).
+ */
+async function onceMoreOnNetworkError<T>(call: () => Promise<T>, signal: AbortSignal): Promise<T> {
+  try {
+    return await call();
+  } catch (e) {
+    if (signal.aborted || statusOf(e).status !== undefined) throw e;
+    return call();
+  }
+}
+
 /** A backend over one object of a bucket. */
 export function objectStorageBackend(client: objectStorageT.ObjectStorageClient, where: { namespace: string; bucket: string; objectName: string }): BlobBackend {
   const { namespace, bucket, objectName } = where;
@@ -64,16 +79,19 @@ export function objectStorageBackend(client: objectStorageT.ObjectStorageClient,
     if (status === 401 || status === 403) {
       return new StateError('not_authorized', `Object Storage refused the state ${action} of ${shown} (${said}): add the policy statement`, statePolicyStatement(bucket));
     }
-    return new StateError('unavailable', `the state ${action} of ${shown} failed: ${status !== undefined ? `${said}: ` : ''}${safeMessage(e)}`);
+    // fetch() says only "fetch failed": the network cause (ECONNRESET, ENOTFOUND...) is in `cause`.
+    const cause = (e as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
+    const detail = cause && typeof cause === 'object' ? ` (${String(cause.code ?? cause.message ?? '')})` : '';
+    return new StateError('unavailable', `the state ${action} of ${shown} failed: ${status !== undefined ? `${said}: ` : ''}${safeMessage(e)}${detail}`);
   };
   return {
     where: shown,
     async get(signal) {
       try {
-        const response = await withCallSignal(signal, async () => {
+        const response = await onceMoreOnNetworkError(() => withCallSignal(signal, async () => {
           const r = await client.getObject({ namespaceName: namespace, bucketName: bucket, objectName });
           return { etag: r.eTag, bytes: await readBody(r.value) };
-        });
+        }), signal);
         return response;
       } catch (e) {
         const { status, code } = statusOf(e);
@@ -83,7 +101,7 @@ export function objectStorageBackend(client: objectStorageT.ObjectStorageClient,
     },
     async put(bytes, expectedEtag, signal) {
       try {
-        await withCallSignal(signal, () =>
+        await onceMoreOnNetworkError(() => withCallSignal(signal, () =>
           client.putObject({
             namespaceName: namespace,
             bucketName: bucket,
@@ -93,7 +111,7 @@ export function objectStorageBackend(client: objectStorageT.ObjectStorageClient,
             contentType: 'application/gzip',
             ...(expectedEtag === undefined ? { ifNoneMatch: '*' } : { ifMatch: expectedEtag }),
           }),
-        );
+        ), signal);
         return true;
       } catch (e) {
         if (statusOf(e).status === 412 && !signal.aborted) return false;
