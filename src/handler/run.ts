@@ -201,6 +201,9 @@ async function saveState(read: StateRead, endpoints: readonly URL[], prepared: P
     if (p.state) updates[targetStateKey(endpoints[i]!)] = p.state;
   });
   if (Object.keys(updates).length === 0) return;
+  // The previous scrapes these replace are garbage from here on (the transform is done): freed
+  // before the posting, where the memory peak of a large invocation is.
+  for (const key of Object.keys(updates)) delete read.session.doc.targets[key];
   const signal = AbortSignal.timeout(timeoutMs);
   const started = performance.now();
   try {
