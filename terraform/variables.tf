@@ -146,7 +146,7 @@ variable "histogram_buckets" {
 }
 
 variable "scrape_timeout_ms" {
-  description = "SCRAPE_TIMEOUT_MS: per-target scrape timeout (ms)."
+  description = "SCRAPE_TIMEOUT_MS: per-target scrape timeout (ms), for reading and parsing the body (parsed as it arrives)."
   type        = number
   default     = 10000
 

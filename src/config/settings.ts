@@ -134,7 +134,7 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: 'METRICS_EXCLUDE', description: 'regular expression; matching metric family names are skipped' },
   { key: 'HISTOGRAM_BUCKETS', default: 'false', description: 'also post <name>_bucket series with an le dimension' },
   { key: 'SCRAPE_CONCURRENCY', default: '32', description: 'most targets scraped at once' },
-  { key: 'SCRAPE_TIMEOUT_MS', default: '10000', description: 'per-target scrape timeout (ms)' },
+  { key: 'SCRAPE_TIMEOUT_MS', default: '10000', description: 'per-target scrape timeout (ms), for reading and parsing the body (parsed as it arrives)' },
   { key: 'SCRAPE_MAX_BYTES', default: '16777216', description: 'largest (decompressed) exposition accepted per target (bytes); 16 MiB (~120k samples) fits the 256 MB function' },
   { key: 'SCRAPE_SAMPLE_LIMIT', description: `most samples read from one target (over it the target is up=0, the others are posted); unset: ${SAMPLES_PER_MB_OF_MEMORY} per MB of the function memory (FN_MEMORY; ${defaultSampleLimit(256)} at 256 MB)` },
   { key: 'SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS', default: 'false', description: 'follow a target\'s redirect to a different host:port (same scheme; credentials are not forwarded)' },
