@@ -123,7 +123,16 @@ async function benchE2e(stack: BenchStack, target: TextTarget, expos: GeneratedE
   let bounded100k: InvocationRun[] = [];
   for (const n of [10_000, 100_000, 300_000]) {
     const expo = expos.find((e) => e.samples === n) ?? generateExposition(n);
-    const r = await warmRuns(stack, target, expos[0]!.text, expo.text, runsBounded, bigEnv, undefined, boundedArgs);
+    let r: InvocationRun[];
+    try {
+      r = await warmRuns(stack, target, expos[0]!.text, expo.text, runsBounded, bigEnv, undefined, boundedArgs);
+    } catch (e) {
+      // Reported, not fatal: the row says the size does not fit the bound (e.g. V8's heap out of memory).
+      const why = /out of memory/i.test(String(e)) ? 'JavaScript heap out of memory' : String((e as Error).message ?? e).split('\n')[0]!.slice(0, 120);
+      rows.push([`--max-old-space-size=${BOUNDED_OLD_SPACE_MB}`, count(n), `failed: ${why}`, '', '', '', '', '', '', 'NO']);
+      boundedRss[n] = NaN;
+      continue;
+    }
     rows.push(e2eRow(`${runsBounded} runs, --max-old-space-size=${BOUNDED_OLD_SPACE_MB}`, expo, r));
     boundedRss[n] = med(r, (x) => x.peakRssBytes ?? NaN);
     if (n === 100_000) bounded100k = r;
