@@ -4,7 +4,7 @@
  * machine and on 127.0.0.1. Prints a markdown table and writes it to bench-results/latest.md.
  * A benchmark, not a test: every figure is a median of several runs taken side by side.
  *
- * Options: `--quick` (fewer runs), `--only=cold,e2e,throttled,lab,parse,state` (a subset; it still
+ * Options: `--quick` (fewer runs), `--only=cold,e2e,throttled,lab,parse,state,fleet` (a subset; it still
  * rewrites bench-results/latest.md). Env BENCH_THROTTLED_RATE sets the function's
  * POST_CALLS_PER_SECOND (the pacing ceiling) in the throttled runs (default 48: a ceiling just under
  * the tenancy's 50 keeps a poster that is alone free of 429s; shared, the adaptive rate goes below it).
@@ -25,6 +25,8 @@ import { achievedRate, coldStarts, labRuns, UNTHROTTLED_ENV, warmRuns, BENCH_DEA
 import { FUNCTION_NODE_ARGS, STATE_BUCKET, startBenchStack, type BenchStack } from './bench/stack';
 import { count, mb, median, ms, range, sec, table, times, verdict } from './bench/stats';
 import { startTextTarget, type TextTarget } from './bench/target';
+import { discoveryRuns, fleetEnv, fleetRun, registerFleet, startExporters } from './bench/fleet';
+import { DISCOVERY_CALL_CONCURRENCY } from '../src/discovery/oci';
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS = path.join(ROOT, 'bench-results', 'latest.md');
@@ -38,7 +40,7 @@ const BOUNDED_OLD_SPACE_MB = 128;
 /** Lab comparison: emulator latency. */
 const LAB_LATENCY_MS = 20;
 
-type Section = 'cold' | 'e2e' | 'throttled' | 'lab' | 'parse' | 'state';
+type Section = 'cold' | 'e2e' | 'throttled' | 'lab' | 'parse' | 'state' | 'fleet';
 
 /** Command-line options. */
 interface Options {
@@ -46,7 +48,7 @@ interface Options {
   only: Set<Section>;
 }
 
-const SECTIONS: readonly Section[] = ['cold', 'e2e', 'throttled', 'lab', 'parse', 'state'];
+const SECTIONS: readonly Section[] = ['cold', 'e2e', 'throttled', 'lab', 'parse', 'state', 'fleet'];
 
 /** Parses argv (`--quick`, `--only=cold,e2e`) with Node's util.parseArgs; an unknown flag or section is an error. */
 function parseBenchArgs(argv: string[]): Options {
@@ -239,6 +241,54 @@ async function benchLab(stack: BenchStack, target: TextTarget, expo1k: Generated
   }
 }
 
+/** Fleet: the issue's targets for one invocation over 200 discovered targets, and for discovery alone. */
+const FLEET = { targets: 200, samplesPerTarget: 500, callsPerSecond: 48, latencyMs: 50, limitPerSecond: 50, deadlineS: 60, discoveryInstances: 300 };
+
+/** One invocation over a discovered fleet of 200 x ~500 samples at 48 calls/s; then discovery of 300 instances alone. */
+async function benchFleet(stack: BenchStack, runs: number): Promise<void> {
+  const expo = generateExposition(FLEET.samplesPerTarget, 7, 50);
+  const exporters = await startExporters(FLEET.targets, expo.text);
+  registerFleet(stack, exporters.ports);
+  stack.emulator.options.latencyMs = FLEET.latencyMs;
+  stack.emulator.options.rateLimitPerSecond = FLEET.limitPerSecond;
+  const r = [];
+  try {
+    for (let i = 0; i < runs; i++) r.push(await fleetRun(stack, exporters, fleetEnv(stack, FLEET.callsPerSecond), FLEET.deadlineS));
+  } finally {
+    stack.emulator.options.latencyMs = 0;
+    stack.emulator.options.rateLimitPerSecond = undefined;
+    await exporters.close();
+  }
+  const scraped = med(r, (x) => x.scrapedAllMs);
+  const wall = med(r, (x) => x.wallMs);
+  const s0 = r[0]!.summary;
+  const lost = r.map((x) => x.summary.series - x.summary.posted + x.summary.selfMetrics.failed);
+  const rss = med(r, (x) => x.peakRssBytes ?? 0);
+  const up = r.map((x) => x.summary.targets.filter((t) => t.up).length);
+  emit(
+    `### Fleet: one invocation over ${FLEET.targets} discovered targets (${count(expo.samples)} samples each, HISTOGRAM_BUCKETS=true; emulator ${FLEET.latencyMs} ms latency, ${FLEET.limitPerSecond} calls/s per tenancy; ` +
+      `POST_CALLS_PER_SECOND=${FLEET.callsPerSecond}, POST_CONCURRENCY=8, SCRAPE_CONCURRENCY=32; Fn deadline ${FLEET.deadlineS} s; function started with 256 MB as in func.yaml; ${runs} run${runs > 1 ? 's' : ''}, fresh function each)\n\n` +
+      table(['figure', 'median', 'range', 'target', ''], [
+        ['targets discovered / up', `${count(s0.targets.length)} / ${count(median(up))}`, '', `${FLEET.targets} / ${FLEET.targets}`, verdict(up.every((u) => u === FLEET.targets))],
+        ['call -> last target scraped (discovery included)', sec(scraped), range(r.map((x) => x.scrapedAllMs), sec), '<= 10 s', verdict(scraped <= 10_000)],
+        ['call -> answer', sec(wall), range(r.map((x) => x.wallMs), sec), '<= 55 s', verdict(wall <= 55_000)],
+        ['series posted / series (+ self-metrics)', `${count(med(r, (x) => x.summary.posted))} / ${count(s0.series)} (+ ${count(s0.selfMetrics.posted)})`, '', 'nothing lost', verdict(lost.every((l) => l === 0))],
+        ['PostMetricData calls (forecast) / 429s', `${count(s0.forecast.postCallsPerInvocation)} / ${count(med(r, (x) => x.throttled))}`, '', '', ''],
+        ['forecast posting time at 48/s', sec(s0.forecast.postingSeconds * 1000), '', '~42 s', ''],
+        ['function peak RSS', mb(rss), range(r.map((x) => x.peakRssBytes ?? 0), mb), '< 256 MB (func.yaml memory)', verdict(rss < 256 * 1024 * 1024)],
+        ['function CPU time', sec(med(r, (x) => x.cpuMs)), '', '', ''],
+      ]),
+  );
+  const d = await discoveryRuns(stack, FLEET.discoveryInstances, FLEET.latencyMs, runs < 3 ? 3 : 5);
+  const dm = median(d.ms);
+  emit(
+    `### Discovery alone: ${FLEET.discoveryInstances} RUNNING tagged instances, pages of 100, ${FLEET.latencyMs} ms emulator latency per call; the built function's dry run, a fresh function each run (discovery bundle loaded from its code cache, no cached VNICs); the function's own discovery.durationMs\n\n` +
+      table(['figure', 'median', 'range', 'target', ''], [
+        [`discovery of ${d.targets} targets (${d.calls} API calls, ${DISCOVERY_CALL_CONCURRENCY} in flight)`, sec(dm), range(d.ms, sec), '< 2 s', verdict(dm < 2000)],
+      ]),
+  );
+}
+
 /** Parse cost in a fresh process (no emulator or earlier runs in its heap). */
 function benchParse(runs: number): void {
   const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'bench', 'parse-cost.ts'), '100000', String(runs)], { cwd: ROOT, encoding: 'utf8' });
@@ -330,6 +380,7 @@ async function main(): Promise<void> {
     if (opts.only.has('lab')) await benchLab(stack, target, e1k, opts.quick ? 1 : 3, opts.quick ? 3 : 5);
     if (opts.only.has('parse')) benchParse(opts.quick ? 3 : 7);
     if (opts.only.has('state')) await benchState(stack, target, expos[1]!, e100k, opts.quick ? 3 : 5);
+    if (opts.only.has('fleet')) await benchFleet(stack, opts.quick ? 1 : 3);
   } finally {
     await target.close();
     await stack.close();

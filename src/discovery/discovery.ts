@@ -6,8 +6,9 @@
  * static METRICS_ENDPOINT list is scraped alone; either way the report carries OCI's message and,
  * for an authorization failure, the IAM statement to add.
  */
+import { setMaxListeners } from 'node:events';
 import type { DiscoverySettings } from '../config/settings';
-import { DISCOVERY_GRANTS, DiscoveryError, discoverInstances, type DiscoveryClients, type VnicFacts } from './oci';
+import { DISCOVERY_CALL_CONCURRENCY, DISCOVERY_GRANTS, DiscoveryError, discoverInstances, type DiscoveryClients, type VnicFacts } from './oci';
 import { churnOf, targetsOf, type DiscoveredTarget, type InstanceProblem, type TargetRef } from './targets';
 
 /** How long past its TTL a last good list may still stand in for a failed discovery. */
@@ -77,6 +78,8 @@ export class FleetDiscovery {
     let calls: number | undefined;
     try {
       const timeout = AbortSignal.any([signal, AbortSignal.timeout(d.timeoutMs)]);
+      // Every call in flight listens on it: more than Node's default of 10 is the design, not a leak.
+      setMaxListeners(4 * DISCOVERY_CALL_CONCURRENCY, timeout);
       const found = await discoverInstances(this.clients(), d, timeout, this.vnics);
       calls = found.counts.calls;
       const { targets, problems } = targetsOf(found.instances, d);

@@ -3,9 +3,9 @@
  * instances with the SDK, keeps those that carry the tag filter, and finds each one's chosen VNIC
  * private IP. Calls, in order:
  *   Identity ListCompartments (sub-compartments only, one level at a time: the subtree flag works
- *   only on the tenancy), Compute ListInstances (lifecycleState=RUNNING), Compute
- *   ListVnicAttachments (per compartment, only when it has a matching instance), VCN GetVnic (per
- *   attachment not seen before: a VNIC's private IP does not change, so it is cached).
+ *   only on the tenancy), then per compartment Compute ListInstances (lifecycleState=RUNNING) and
+ *   Compute ListVnicAttachments side by side, then VCN GetVnic per attachment of a matching
+ *   instance not seen before (a VNIC's private IP does not change, so it is cached).
  * Every list follows opc-next-page to the end; a failure anywhere fails the whole discovery (a
  * half list would make the missing instances look terminated).
  */
@@ -18,7 +18,7 @@ import { mapConcurrently } from '../util/concurrency';
 import { matchesTags, type DiscoveredInstance } from './targets';
 
 /** OCI API calls discovery keeps in flight at once. */
-export const DISCOVERY_CALL_CONCURRENCY = 16;
+export const DISCOVERY_CALL_CONCURRENCY = 32;
 /** Page size asked for (OCI's list calls accept 1-1000; 100 is every list call's default). */
 export const DISCOVERY_PAGE_LIMIT = 100;
 
@@ -147,15 +147,22 @@ export async function discoverInstances(
   };
   const compartments = await compartmentsOf(c, d, counted);
   const perCompartment = await mapConcurrently(compartments, DISCOVERY_CALL_CONCURRENCY, async (compartmentId) => {
-    const listed = await allPages((page) =>
-      counted('ListInstances', compartmentId, () => c.compute.listInstances({ compartmentId, page, limit: DISCOVERY_PAGE_LIMIT, lifecycleState: 'RUNNING' as coreT.models.Instance.LifecycleState })),
-    );
+    // Both lists at once (each follows its own pages): the attachments do not depend on the instances.
+    const [listedOutcome, attachmentsOutcome] = await Promise.allSettled([
+      allPages((page) =>
+        counted('ListInstances', compartmentId, () => c.compute.listInstances({ compartmentId, page, limit: DISCOVERY_PAGE_LIMIT, lifecycleState: 'RUNNING' as coreT.models.Instance.LifecycleState })),
+      ),
+      allPages((page) => counted('ListVnicAttachments', compartmentId, () => c.compute.listVnicAttachments({ compartmentId, page, limit: DISCOVERY_PAGE_LIMIT }))),
+    ]);
+    // When both fail (a compartment without any policy), the instances' error is the one reported.
+    if (listedOutcome.status === 'rejected') throw listedOutcome.reason;
+    if (attachmentsOutcome.status === 'rejected') throw attachmentsOutcome.reason;
+    const listed = listedOutcome.value;
+    const allAttachments = attachmentsOutcome.value;
     const instances = listed.map(instanceFacts).filter((i) => i.lifecycleState === 'RUNNING' && matchesTags(i, d.tags));
     if (instances.length === 0) return [];
     const wanted = new Set(instances.map((i) => i.id));
-    const attachments = (
-      await allPages((page) => counted('ListVnicAttachments', compartmentId, () => c.compute.listVnicAttachments({ compartmentId, page, limit: DISCOVERY_PAGE_LIMIT })))
-    ).filter((a) => wanted.has(a.instanceId) && String(a.lifecycleState) === 'ATTACHED' && a.vnicId);
+    const attachments = allAttachments.filter((a) => wanted.has(a.instanceId) && String(a.lifecycleState) === 'ATTACHED' && a.vnicId);
     const byInstance = new Map<string, string[]>();
     for (const a of attachments) byInstance.set(a.instanceId, [...(byInstance.get(a.instanceId) ?? []), a.vnicId!]);
     return mapConcurrently(instances, DISCOVERY_CALL_CONCURRENCY, async (inst) => {
