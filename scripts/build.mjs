@@ -1,14 +1,15 @@
 // Bundles the function into two files (cold start and per-call cost):
 //  - dist/func.js: the FDK, the handler and every stage, minified. It is all that loads before the
 //    Fn socket is ready.
-//  - dist/oci-sdk.js: oci-common, oci-monitoring, oci-secrets and oci-objectstorage with their dependencies, loaded on
+//  - dist/oci-sdk.js: oci-common, oci-monitoring and oci-secrets with their dependencies, loaded on
 //    first use only (src/oci/clients.ts requires them lazily; each package is evaluated on first
 //    access). One file loads faster than the ~400 files of node_modules, and node-fetch (only
 //    needed by instance-principal auth; Node has fetch) is evaluated only if called.
+//  - dist/oci-state.js (+ .cache): oci-objectstorage, only with a state bucket (STATE_BUCKET).
 //  - dist/oci-discovery.js (+ .cache): oci-core and oci-identity, only for OCI compute discovery.
-//    A separate file so a function without discovery never reads or compiles it (oci-core is large:
-//    every Compute/VCN/Block Volume model); oci-common is not bundled again but taken from
-//    dist/oci-sdk.js, so both share one auth provider type and the patched signer.
+//    Separate files so a function without state or discovery never reads or compiles them (each is
+//    as large as the rest of the SDK: every model of its service); oci-common is not bundled again
+//    but taken from dist/oci-sdk.js, so all share one auth provider type and the patched signer.
 //  - dist/oci-sdk.cache: V8's code cache of that file, made here by loading it once: the first
 //    invocation's SDK load compiles nothing it already compiled at build time (about half the load
 //    time). V8 rejects a cache made by another Node version or with other V8 flags (e.g. heap
@@ -24,10 +25,15 @@ import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 
-const SDK_PACKAGES = ['oci-common', 'oci-monitoring', 'oci-secrets', 'oci-objectstorage'];
+const SDK_PACKAGES = ['oci-common', 'oci-monitoring', 'oci-secrets'];
 const SDK_BUNDLE = './oci-sdk.js';
-const DISCOVERY_PACKAGES = ['oci-core', 'oci-identity'];
-const DISCOVERY_BUNDLE = './oci-discovery.js';
+/** Bundles loaded only by the feature that needs them, on top of the SDK bundle (name -> packages). */
+const FEATURE_BUNDLES = {
+  state: ['oci-objectstorage'],
+  discovery: ['oci-core', 'oci-identity'],
+};
+const featureFile = (name) => `./oci-${name}.js`;
+const featureOf = (pkg) => Object.keys(FEATURE_BUNDLES).find((name) => FEATURE_BUNDLES[name].includes(pkg));
 
 /** Replaces `from` by `to` in a file's text; throws when `from` is not there exactly once. */
 function patchOnce(text, from, to, file) {
@@ -170,22 +176,25 @@ const SDK_LOADER = `${BUNDLE_LOADER_FN}
 module.exports = loadBundle(__dirname, ${JSON.stringify(SDK_BUNDLE)}, require);
 `;
 
-/** dist/oci-discovery.js: its `require('oci-common')` is answered by the SDK bundle already loaded. */
-const DISCOVERY_LOADER = `${BUNDLE_LOADER_FN}
+/** dist/oci-<feature>.js: its `require('oci-common')` is answered by the SDK bundle already loaded. */
+const featureLoader = (name) => `${BUNDLE_LOADER_FN}
 const sdk = require('prom2oci-sdk-loader');
-module.exports = loadBundle(__dirname, ${JSON.stringify(DISCOVERY_BUNDLE)}, (id) => (id === 'oci-common' ? sdk['oci-common'] : require(id)));
+module.exports = loadBundle(__dirname, ${JSON.stringify(featureFile(name))}, (id) => (id === 'oci-common' ? sdk['oci-common'] : require(id)));
 `;
 
 /** In dist/func.js, `require('oci-…')` reads the package from the lazily loaded SDK bundle. */
 const lazySdkPlugin = {
   name: 'prom2oci-lazy-sdk',
   setup(b) {
-    const filter = new RegExp(`^(${[...SDK_PACKAGES, ...DISCOVERY_PACKAGES].join('|')})$`);
+    const filter = new RegExp(`^(${[...SDK_PACKAGES, ...Object.values(FEATURE_BUNDLES).flat()].join('|')})$`);
     b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'prom2oci-sdk' }));
-    b.onResolve({ filter: /^prom2oci-(sdk|discovery)-loader$/ }, (args) => ({ path: args.path, namespace: 'prom2oci-loader' }));
-    b.onLoad({ filter: /.*/, namespace: 'prom2oci-loader' }, (args) => ({ contents: args.path === 'prom2oci-sdk-loader' ? SDK_LOADER : DISCOVERY_LOADER, loader: 'js' }));
+    b.onResolve({ filter: /^prom2oci-[a-z]+-loader$/ }, (args) => ({ path: args.path, namespace: 'prom2oci-loader' }));
+    b.onLoad({ filter: /.*/, namespace: 'prom2oci-loader' }, (args) => {
+      const name = args.path.slice('prom2oci-'.length, -'-loader'.length);
+      return { contents: name === 'sdk' ? SDK_LOADER : featureLoader(name), loader: 'js' };
+    });
     b.onLoad({ filter: /.*/, namespace: 'prom2oci-sdk' }, (args) => {
-      const loader = DISCOVERY_PACKAGES.includes(args.path) ? 'prom2oci-discovery-loader' : 'prom2oci-sdk-loader';
+      const loader = `prom2oci-${featureOf(args.path) ?? 'sdk'}-loader`;
       return { contents: `module.exports = require(${JSON.stringify(loader)})[${JSON.stringify(args.path)}];`, loader: 'js' };
     });
   },
@@ -213,12 +222,14 @@ await Promise.all([
     outfile: 'dist/oci-sdk.js',
     plugins: [sdkPatchPlugin],
   }),
-  build({
-    ...common,
-    stdin: { contents: entryOf(DISCOVERY_PACKAGES), resolveDir: process.cwd(), sourcefile: 'oci-discovery-entry.js', loader: 'js' },
-    outfile: 'dist/oci-discovery.js',
-    external: ['oci-common'],
-  }),
+  ...Object.entries(FEATURE_BUNDLES).map(([name, packages]) =>
+    build({
+      ...common,
+      stdin: { contents: entryOf(packages), resolveDir: process.cwd(), sourcefile: `oci-${name}-entry.js`, loader: 'js' },
+      outfile: `dist/${featureFile(name).slice(2)}`,
+      external: ['oci-common'],
+    }),
+  ),
 ]);
 
 /**
@@ -238,11 +249,13 @@ async function imageNodeFlags() {
 
 // The code cache: load the SDK bundle once through the same loader (same source text), with the
 // runtime's node flags, and save what V8 compiled.
-// The discovery bundle's cache is written the same way, with the SDK bundle (not cached again) under it.
+// Each feature bundle's cache is written the same way, with the SDK bundle (not cached again) under it.
 const distDir = "require('path').resolve('dist')";
 const writeCaches = `${BUNDLE_LOADER_FN}
 const sdk = loadBundle(${distDir}, ${JSON.stringify(SDK_BUNDLE)}, require);
-loadBundle(${distDir}, ${JSON.stringify(DISCOVERY_BUNDLE)}, (id) => (id === 'oci-common' ? sdk['oci-common'] : require(id)));
+${Object.keys(FEATURE_BUNDLES)
+  .map((name) => `loadBundle(${distDir}, ${JSON.stringify(featureFile(name))}, (id) => (id === 'oci-common' ? sdk['oci-common'] : require(id)));`)
+  .join('\n')}
 `;
 execFileSync(process.execPath, [...(await imageNodeFlags()), '-e', writeCaches], {
   // NODE_OPTIONS could carry other V8 flags than the image has: the cache is made without it.
