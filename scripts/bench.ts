@@ -230,7 +230,7 @@ async function benchLab(stack: BenchStack, target: TextTarget, expo1k: Generated
     emit(
       `### Against the lab's approach (${exporter.source === 'node_exporter' ? 'real prometheus-node-exporter' : 'generated node_exporter-sized exposition'}, ${count(lab[0]!.samples)} samples; emulator latency ${LAB_LATENCY_MS} ms; lab ${labRunCount} runs, function ${fnRunCount} warm runs each)\n\n` +
         table(['approach', 'calls (data + self-metrics)', 'wall (median)', 'outcome', 'fewer calls', 'less wall time'], [
-          ['lab: one PostMetricData per sample, sequential', `${count(labCalls)} + 0`, sec(labWall), `${count(lab[0]!.samples - lab[0]!.rejected)} accepted, ${count(lab[0]!.rejected)} rejected by OCI (no dimension)`, '1x', '1x'],
+          ['lab: one PostMetricData per sample, sequential', `${count(labCalls)} + 0`, sec(labWall), `${count(lab[0]!.samples - lab[0]!.rejected - lab[0]!.callErrors)} accepted, ${count(lab[0]!.rejected)} rejected by OCI (no dimension)`, '1x', '1x'],
           row('prom2oci, default settings (20 calls/s, 4 in flight)', fnDefault),
           row('prom2oci, POST_CALLS_PER_SECOND=50, POST_CONCURRENCY=8', fnAt50),
         ]) +

@@ -64,8 +64,10 @@ export async function runLabBaseline(url: string, client: monitoringT.Monitoring
         },
       });
       out.rejected += res.postMetricDataResponseDetails.failedMetricsCount;
-    } catch {
-      out.callErrors++;
+    } catch (e) {
+      // One object per call: OCI answers a call whose only object is invalid with 400, not failedMetrics.
+      if ((e as { statusCode?: number }).statusCode === 400) out.rejected++;
+      else out.callErrors++;
     }
   }
   out.wallMs = performance.now() - started;
