@@ -13,7 +13,7 @@ export class UsageError extends Error {
 }
 
 /** How a command's own flags are declared: boolean flags take no value. */
-export interface FlagSpec {
+interface FlagSpec {
   /** Flag name without dashes -> takes a value (string) or not (boolean). */
   flags: Record<string, 'string' | 'boolean'>;
   /** Also accept the settings flags (--endpoint, --compartment, ...). */

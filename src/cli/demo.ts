@@ -18,11 +18,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FleetInstance } from '../emulator/fleet';
 
 /** A made-up compartment: the emulator accepts any well-formed OCID. */
-export const DEMO_COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaalocaldemoprom2ocibharatmart';
+const DEMO_COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaalocaldemoprom2ocibharatmart';
 /** The Object Storage bucket of the demo function's state (derived series). */
-export const DEMO_STATE_BUCKET = 'prom2oci-state';
+const DEMO_STATE_BUCKET = 'prom2oci-state';
 
-export interface DemoOptions {
+interface DemoOptions {
   /** Function invocation schedule (default 60 s, like production). */
   intervalMs?: number;
   /** Emulator port; 0 = a free port. When the port is taken, a free port is used instead. Default 0. */
@@ -46,13 +46,13 @@ export interface DemoOptions {
 }
 
 /** One simulated instance of the demo fleet. */
-export interface FleetMember {
+interface FleetMember {
   instance: FleetInstance;
   shop: BharatMart;
 }
 
 /** The demo fleet: add and terminate instances while it runs. */
-export interface DemoFleet {
+interface DemoFleet {
   readonly members: readonly FleetMember[];
   /** Starts a simulator and registers it as a new RUNNING instance. */
   add(): Promise<FleetMember>;

@@ -7,7 +7,7 @@ import type { OciMetric } from '../types/model';
 import { forecastLines } from '../forecast/forecast';
 
 /** The skip reasons as `reason=count` (or "none"). */
-export function skippedText(s: Pick<InvocationSummary, 'skipped'>): string {
+function skippedText(s: Pick<InvocationSummary, 'skipped'>): string {
   const parts = Object.entries(s.skipped).map(([k, v]) => `${k}=${v}`);
   return parts.length === 0 ? 'none' : parts.join(' ');
 }
@@ -32,13 +32,13 @@ export function summaryLine(s: InvocationSummary): string {
 }
 
 /** The not-derived reasons as `reason=count` (or "none"). */
-export function notDerivedText(s: Pick<InvocationSummary, 'notDerived'>): string {
+function notDerivedText(s: Pick<InvocationSummary, 'notDerived'>): string {
   const parts = Object.entries(s.notDerived).map(([k, v]) => `${k}=${v}`);
   return parts.length === 0 ? 'none' : parts.join(' ');
 }
 
 /** The state line: where, read/written, and the error with its IAM statement. */
-export function stateText(s: Pick<InvocationSummary, 'state'>): string {
+function stateText(s: Pick<InvocationSummary, 'state'>): string {
   const st = s.state;
   if (!st.enabled) return 'off (no derived series: set STATE_BUCKET, or --state-file with once)';
   const parts = [`${st.where ?? '?'}: read ${st.read ?? '-'}, ${st.written ? `written${(st.writeAttempts ?? 1) > 1 ? ` after ${st.writeAttempts} attempts` : ''}` : 'not written'}`];
@@ -48,7 +48,7 @@ export function stateText(s: Pick<InvocationSummary, 'state'>): string {
 }
 
 /** Left-aligned text table. */
-export function table(header: string[], rows: string[][]): string {
+function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
@@ -79,7 +79,7 @@ export function summaryTable(s: InvocationSummary): string {
 }
 
 /** A metric object as `name{dim="v",...} value` (the last datapoint). */
-export function metricLine(m: OciMetric): string {
+function metricLine(m: OciMetric): string {
   const dims = Object.entries(m.dimensions)
     .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
     .join(',');

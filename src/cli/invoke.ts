@@ -31,7 +31,7 @@ Outside OCI, point OCI_CONFIG_FILE at a config file (or give resource-principal 
 exit codes: 0 the function answered 200, 1 it answered anything else, 2 wrong flag or no build.`;
 
 /** The package root (this file is src/cli/invoke.ts, or bundled into dist/cli.js). */
-export function packageRoot(): string {
+function packageRoot(): string {
   for (const up of ['..', '../..']) {
     const dir = path.resolve(__dirname, up);
     if (existsSync(path.join(dir, 'package.json'))) return dir;

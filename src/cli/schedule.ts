@@ -6,14 +6,14 @@
  */
 
 /** What a cycle is told about itself. */
-export interface CycleInfo {
+interface CycleInfo {
   /** 1-based number of the slot (skipped slots are counted too). */
   cycle: number;
   /** When it was due (ms since epoch). */
   dueAt: number;
 }
 
-export interface ScheduleOptions {
+interface ScheduleOptions {
   intervalMs: number;
   /** Run the first cycle at once (default) or after one interval. */
   immediate?: boolean;

@@ -27,7 +27,7 @@ resource-principal credentials. One line per invocation. Ctrl-C stops everything
   --verbose       also print the function's own log lines`;
 
 /** The line printed for one invocation. */
-export function invocationLine(r: InvocationRecord): string {
+function invocationLine(r: InvocationRecord): string {
   const time = r.time.slice(11, 19);
   const cold = r.coldStartMs !== undefined ? ` (cold start ${r.coldStartMs} ms, function pid ${r.functionPid})` : '';
   if (r.summary) return `${time} #${r.seq} ${r.ok ? 'ok' : 'FAILED'}: ${summaryLine(r.summary as Parameters<typeof summaryLine>[0])}${cold}`;

@@ -99,7 +99,7 @@ export interface Settings {
   stateMaxAgeMs: number;
 }
 
-export interface SettingSpec {
+interface SettingSpec {
   key: string;
   /** Default as the string a user would write; undefined = no default. */
   default?: string;
@@ -112,11 +112,11 @@ export interface SettingSpec {
  * (scripts/bench.ts, "worst expositions" rows) as what the heap of a container that size survives
  * for the worst shapes (short series, long label values, one family per sample) with room left.
  */
-export const SAMPLES_PER_MB_OF_MEMORY = 400;
+const SAMPLES_PER_MB_OF_MEMORY = 400;
 /** Memory assumed outside OCI Functions (no FN_MEMORY), e.g. the CLI: the function's default. */
 const DEFAULT_MEMORY_MB = 256;
 /** Largest SCRAPE_MAX_BYTES: above it the body could not even be held as one string (V8's limit). */
-export const MAX_SCRAPE_MAX_BYTES = 512 * 1024 * 1024;
+const MAX_SCRAPE_MAX_BYTES = 512 * 1024 * 1024;
 
 /** SCRAPE_SAMPLE_LIMIT when unset, for a function of `memoryMb` MB. */
 export function defaultSampleLimit(memoryMb: number): number {
@@ -243,7 +243,7 @@ function parseEndpoints(key: string, value: string): URL[] {
 }
 
 /** Parses `key=value,key=value` into dimensions, validating OCI's key/value rules. */
-export function parseDimensionList(key: string, value: string): Record<string, string> {
+function parseDimensionList(key: string, value: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const part of value.split(',')) {
     if (part.trim() === '') continue;

@@ -13,7 +13,7 @@ import { mulberry32, randInt, startTraffic, type TrafficGenerator } from './traf
 
 const gzipAsync = promisify(gzip);
 
-export interface BharatMartOptions {
+interface BharatMartOptions {
   /** Default 0 (a free port). */
   port?: number;
   host?: '127.0.0.1';

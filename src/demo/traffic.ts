@@ -23,7 +23,7 @@ export function randInt(rng: () => number, min: number, max: number): number {
 }
 
 /** One request of the mix. */
-export interface PlannedRequest {
+interface PlannedRequest {
   method: 'GET' | 'POST';
   path: string;
   body?: object;
@@ -58,7 +58,7 @@ export function planRequest(rng: () => number): PlannedRequest {
   return MIX[0][1](rng);
 }
 
-export interface TrafficOptions {
+interface TrafficOptions {
   /** Time between bursts. Default 200 ms. */
   intervalMs?: number;
   /** Requests per burst are 1..burstMax. Default 3. */

@@ -12,12 +12,12 @@ import { DISCOVERY_CALL_CONCURRENCY, DISCOVERY_GRANTS, DiscoveryError, discoverI
 import { churnOf, targetsOf, type DiscoveredTarget, type InstanceProblem, type TargetRef } from './targets';
 
 /** How long past its TTL a last good list may still stand in for a failed discovery. */
-export const LAST_GOOD_GRACE_MS = 10 * 60 * 1000;
+const LAST_GOOD_GRACE_MS = 10 * 60 * 1000;
 /** Most problem instances listed in a report (the count is always complete). */
 const MAX_REPORTED_PROBLEMS = 20;
 
 /** Where the discovered targets of this invocation came from. */
-export type DiscoverySource = 'discovered' | 'cached' | 'last-good' | 'none';
+type DiscoverySource = 'discovered' | 'cached' | 'last-good' | 'none';
 
 /** What the response says about discovery. */
 export interface DiscoveryReport {
@@ -53,7 +53,7 @@ interface Snapshot {
 }
 
 /** The IAM statement the failed call needs, in the compartment it was made in. */
-export function iamStatementFor(e: DiscoveryError): string {
+function iamStatementFor(e: DiscoveryError): string {
   return `Allow dynamic-group <the function's dynamic group> to ${DISCOVERY_GRANTS[e.operation]} in compartment id ${e.compartmentId}`;
 }
 

@@ -20,7 +20,7 @@ import { matchesTags, type DiscoveredInstance } from './targets';
 /** OCI API calls discovery keeps in flight at once. */
 export const DISCOVERY_CALL_CONCURRENCY = 32;
 /** Page size asked for (OCI's list calls accept 1-1000; 100 is every list call's default). */
-export const DISCOVERY_PAGE_LIMIT = 100;
+const DISCOVERY_PAGE_LIMIT = 100;
 
 /** The SDK clients discovery uses; identity only when sub-compartments are included. */
 export interface DiscoveryClients {
@@ -37,7 +37,7 @@ export const DISCOVERY_GRANTS = {
   GetVnic: 'read vnics',
 } as const;
 
-export type DiscoveryOperation = keyof typeof DISCOVERY_GRANTS;
+type DiscoveryOperation = keyof typeof DISCOVERY_GRANTS;
 
 /** A discovery call that failed; says which call, OCI's status and message, and the grant it needs. */
 export class DiscoveryError extends Error {
@@ -128,7 +128,7 @@ function instanceFacts(i: coreT.models.Instance): DiscoveredInstance {
 }
 
 /** Counts of the API calls a discovery made (for the report and the benchmark). */
-export interface DiscoveryCallCounts {
+interface DiscoveryCallCounts {
   compartments: number;
   calls: number;
 }

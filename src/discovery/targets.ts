@@ -13,7 +13,7 @@
 import type { DiscoverySettings, InstanceDimension, TagMatch, TagRef } from '../config/settings';
 
 /** The dimension OCI's compute metrics (oci_computeagent) carry the instance OCID in. */
-export const RESOURCE_ID_DIMENSION = 'resourceId';
+const RESOURCE_ID_DIMENSION = 'resourceId';
 
 /** What discovery knows of one instance (plain data, from ListInstances + the chosen VNIC). */
 export interface DiscoveredInstance {
@@ -46,14 +46,14 @@ export interface InstanceProblem {
 }
 
 /** The value of a tag on an instance, as text; undefined when absent. */
-export function tagValue(inst: Pick<DiscoveredInstance, 'freeformTags' | 'definedTags'>, ref: TagRef): string | undefined {
+function tagValue(inst: Pick<DiscoveredInstance, 'freeformTags' | 'definedTags'>, ref: TagRef): string | undefined {
   const v = ref.namespace === undefined ? inst.freeformTags[ref.key] : inst.definedTags[ref.namespace]?.[ref.key];
   if (v === undefined || v === null) return undefined;
   return typeof v === 'string' ? v : String(v);
 }
 
 /** The tag as a user writes it: key or namespace.key. */
-export function tagName(ref: TagRef): string {
+function tagName(ref: TagRef): string {
   return ref.namespace === undefined ? ref.key : `${ref.namespace}.${ref.key}`;
 }
 
@@ -89,7 +89,7 @@ function exportersOf(inst: DiscoveredInstance, d: DiscoverySettings): { exporter
 }
 
 /** The dimensions of a discovered instance's series. */
-export function instanceDimensions(inst: DiscoveredInstance, chosen: readonly InstanceDimension[]): Record<string, string> {
+function instanceDimensions(inst: DiscoveredInstance, chosen: readonly InstanceDimension[]): Record<string, string> {
   const out: Record<string, string> = { [RESOURCE_ID_DIMENSION]: inst.id };
   for (const c of chosen) {
     if (typeof c === 'string') {

@@ -16,13 +16,13 @@ import { evaluateMql, formatMql, lookbackMs, MqlError, parseMql, type MqlQuery, 
 import type { MetricQuery, MetricSeries, MetricStore } from './store';
 
 /** The parts of the emulator the API reads. */
-export interface ApiSource {
+interface ApiSource {
   store: MetricStore;
   calls: readonly unknown[];
   counters: unknown;
 }
 
-export const API_PREFIX = '/emulator/api/';
+const API_PREFIX = '/emulator/api/';
 
 /** Parse an optional ms-since-epoch (or ISO date) query parameter. */
 function timeParam(v: string | null): number | undefined {
@@ -33,7 +33,7 @@ function timeParam(v: string | null): number | undefined {
 }
 
 /** Build a MetricQuery from URL parameters (`dim.<key>=<value>` filters dimensions). */
-export function queryFromParams(params: URLSearchParams): MetricQuery {
+function queryFromParams(params: URLSearchParams): MetricQuery {
   const q: MetricQuery = {};
   for (const key of ['namespace', 'name', 'compartmentId', 'resourceGroup'] as const) {
     const v = params.get(key);
@@ -50,7 +50,7 @@ export function queryFromParams(params: URLSearchParams): MetricQuery {
 }
 
 /** What the query route answers. */
-export interface QueryResult {
+interface QueryResult {
   /** The query in canonical form. */
   query: string;
   /** The parsed query (the page syncs its form controls from it). */

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 const generateKeyPairAsync = promisify(generateKeyPair);
 
 /** An RSA key pair as PEM text (SPKI public, PKCS#8 private). */
-export interface RsaPemPair {
+interface RsaPemPair {
   publicKeyPem: string;
   privateKeyPem: string;
 }
@@ -34,7 +34,7 @@ export interface ResourcePrincipalCredentials {
 }
 
 /** Options of makeResourcePrincipal. */
-export interface ResourcePrincipalOptions {
+interface ResourcePrincipalOptions {
   region?: string;
   tenancyId?: string;
   compartmentId?: string;
@@ -45,7 +45,7 @@ export interface ResourcePrincipalOptions {
 }
 
 /** The claims of a self-made RPST (a subset of what OCI puts in a real one). */
-export interface RpstClaims {
+interface RpstClaims {
   sub: string;
   iss: string;
   aud: string;
@@ -87,18 +87,18 @@ export async function generateRsaPemPair(): Promise<RsaPemPair> {
 }
 
 /** A made-up but OCID-shaped identifier, e.g. ocid1.tenancy.oc1..aaaa... */
-export function fakeOcid(kind: string, region = ''): string {
+function fakeOcid(kind: string, region = ''): string {
   const unique = randomBytes(20).toString('hex').slice(0, 40);
   return `ocid1.${kind}.oc1.${region}.aaaaaaaa${unique}`;
 }
 
 /** base64url of a buffer or UTF-8 string (JWT segments). */
-export function base64url(input: Buffer | string): string {
+function base64url(input: Buffer | string): string {
   return Buffer.from(input).toString('base64url');
 }
 
 /** Sign a JWT (RS256) over the given claims with the issuer's private key. */
-export function signJwt(claims: Record<string, unknown>, issuerPrivateKeyPem: string, kid = 'asw'): string {
+function signJwt(claims: Record<string, unknown>, issuerPrivateKeyPem: string, kid = 'asw'): string {
   const header = base64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid }));
   const payload = base64url(JSON.stringify(claims));
   const signature = sign('sha256', Buffer.from(`${header}.${payload}`), createPrivateKey(issuerPrivateKeyPem));
@@ -106,7 +106,7 @@ export function signJwt(claims: Record<string, unknown>, issuerPrivateKeyPem: st
 }
 
 /** The JWK (as OCI embeds it in security tokens) for an RSA public key. */
-export function publicKeyJwk(publicKey: KeyObject | string, kid: string): Record<string, string> {
+function publicKeyJwk(publicKey: KeyObject | string, kid: string): Record<string, string> {
   const key = typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey;
   const jwk = key.export({ format: 'jwk' });
   return { kid, n: String(jwk.n), e: String(jwk.e), kty: 'RSA', alg: 'RS256', use: 'sig' };

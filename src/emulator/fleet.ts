@@ -13,9 +13,9 @@
  */
 import { randomBytes } from 'node:crypto';
 
-export type InstanceState = 'PROVISIONING' | 'RUNNING' | 'STARTING' | 'STOPPING' | 'STOPPED' | 'TERMINATING' | 'TERMINATED';
+type InstanceState = 'PROVISIONING' | 'RUNNING' | 'STARTING' | 'STOPPING' | 'STOPPED' | 'TERMINATING' | 'TERMINATED';
 
-export interface FleetVnic {
+interface FleetVnic {
   id: string;
   attachmentId: string;
   privateIp: string;
@@ -37,7 +37,7 @@ export interface FleetInstance {
   vnics: FleetVnic[];
 }
 
-export interface FleetCompartment {
+interface FleetCompartment {
   id: string;
   parentId: string;
   name: string;
@@ -45,7 +45,7 @@ export interface FleetCompartment {
 }
 
 /** What a new instance may be given; the rest is made up. */
-export interface NewInstance {
+interface NewInstance {
   compartmentId: string;
   displayName?: string;
   availabilityDomain?: string;
@@ -61,12 +61,12 @@ export interface NewInstance {
 }
 
 /** An API answer, or an OCI error. */
-export type FleetResponse = { status: number; body: unknown; headers?: Record<string, string> } | { status: number; code: string; message: string };
+type FleetResponse = { status: number; body: unknown; headers?: Record<string, string> } | { status: number; code: string; message: string };
 
 export const FLEET_API_PREFIX = '/20160918/';
 
 /** The fleet's API routes, as named in the path. */
-export type FleetApi = 'instances' | 'vnicAttachments' | 'vnics' | 'compartments';
+type FleetApi = 'instances' | 'vnicAttachments' | 'vnics' | 'compartments';
 
 /** An OCID-shaped id of a kind (instance, vnic...). */
 function ocid(kind: string): string {

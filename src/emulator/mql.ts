@@ -46,20 +46,20 @@ export class MqlError extends Error {
   }
 }
 
-export type Statistic = 'mean' | 'avg' | 'max' | 'min' | 'sum' | 'count' | 'rate' | 'increment' | 'last' | 'percentile' | 'absent';
+type Statistic = 'mean' | 'avg' | 'max' | 'min' | 'sum' | 'count' | 'rate' | 'increment' | 'last' | 'percentile' | 'absent';
 
-export const STATISTICS: readonly Statistic[] = ['mean', 'avg', 'max', 'min', 'sum', 'count', 'rate', 'increment', 'last', 'percentile', 'absent'];
+const STATISTICS: readonly Statistic[] = ['mean', 'avg', 'max', 'min', 'sum', 'count', 'rate', 'increment', 'last', 'percentile', 'absent'];
 
-export type FilterOp = '=' | '!=' | '=~' | '!~';
+type FilterOp = '=' | '!=' | '=~' | '!~';
 
 /** One dimension condition. */
-export interface DimensionFilter {
+interface DimensionFilter {
   key: string;
   op: FilterOp;
   value: string;
 }
 
-export type Grouping = { kind: 'all' } | { kind: 'by'; keys: string[] };
+type Grouping = { kind: 'all' } | { kind: 'by'; keys: string[] };
 
 /** A parsed query. `filters` is a disjunction of conjunctions (empty = every stream). */
 export interface MqlQuery {
@@ -333,7 +333,7 @@ export function percentileOf(values: number[], p: number): number {
  * Percentile over observations given as (value, count) pairs: exactly as if each value appeared
  * `count` times, with linear interpolation between closest ranks, without expanding the counts.
  */
-export function weightedPercentile(points: readonly { value: number; count: number }[], p: number): number {
+function weightedPercentile(points: readonly { value: number; count: number }[], p: number): number {
   const sorted = [...points].sort((a, b) => a.value - b.value);
   const total = sorted.reduce((n, x) => n + x.count, 0);
   const pos = (total - 1) * p;
@@ -354,7 +354,7 @@ export function weightedPercentile(points: readonly { value: number; count: numb
  * The change over a run of counter values, summed step by step: a decrease is a reset (the step's
  * change is the new value). Undefined with fewer than two points.
  */
-export function counterIncrease(points: readonly StoredDatapoint[]): number | undefined {
+function counterIncrease(points: readonly StoredDatapoint[]): number | undefined {
   if (points.length < 2) return undefined;
   let increase = 0;
   for (let i = 1; i < points.length; i++) {
@@ -429,7 +429,7 @@ function groupValue(q: MqlQuery, windows: StreamWindow[]): number | undefined {
 }
 
 /** Range and limits of an evaluation. */
-export interface EvalRange {
+interface EvalRange {
   /** Inclusive start (ms); the first window is the one containing it. */
   from: number;
   /** Exclusive end (ms). */

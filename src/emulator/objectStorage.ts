@@ -12,7 +12,7 @@ import { createHash, randomUUID } from 'node:crypto';
 const PATH_RE = /^\/n\/([^/]+)\/b\/([^/]+)\/o\/(.+)$/;
 
 /** One stored object version. */
-export interface StoredObject {
+interface StoredObject {
   bytes: Buffer;
   etag: string;
   contentType: string;
@@ -20,14 +20,14 @@ export interface StoredObject {
 }
 
 /** A request addressed to an object. */
-export interface ObjectAddress {
+interface ObjectAddress {
   namespace: string;
   bucket: string;
   object: string;
 }
 
 /** An answer: status, headers, and a body (JSON for errors, bytes for GetObject). */
-export interface ObjectAnswer {
+interface ObjectAnswer {
   status: number;
   headers: Record<string, string>;
   body?: Buffer;

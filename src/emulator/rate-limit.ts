@@ -28,7 +28,7 @@ export class TenancyRateLimiter {
 }
 
 /** A run of 429s no more than `gapMs` apart: how long the tenancy was pushed over its limit. */
-export interface ThrottleEpisode {
+interface ThrottleEpisode {
   startMs: number;
   endMs: number;
   count: number;

@@ -56,7 +56,7 @@ export interface EmulatorOptions {
 }
 
 /** A fault injected into the next matching calls; `match` limits it to calls whose path and query match. */
-export type Fault = (
+type Fault = (
   | { status: number; code?: string; message?: string }
   | { reset: true }
   | { hangMs: number }
@@ -65,10 +65,10 @@ export type Fault = (
 ) & { match?: RegExp };
 
 /** Which API a request was for ('discovery': the simulated fleet's Compute, VCN and Identity calls). */
-export type Route = 'metrics' | 'secrets' | 'objectstorage' | 'discovery' | 'other';
+type Route = 'metrics' | 'secrets' | 'objectstorage' | 'discovery' | 'other';
 
 /** One request as the emulator saw it. */
-export interface CallRecord {
+interface CallRecord {
   /** Emulator clock (ms) when the request arrived. */
   time: number;
   method: string;
@@ -96,7 +96,7 @@ export interface CallRecord {
 }
 
 /** Running totals since start or the last reset(). */
-export interface EmulatorCounters {
+interface EmulatorCounters {
   calls: number;
   postMetricData: number;
   secretFetches: number;
@@ -110,7 +110,7 @@ export interface EmulatorCounters {
 }
 
 /** Secret id -> plaintext value; every set() makes a new version (for rotation tests). */
-export class SecretStore extends Map<string, string> {
+class SecretStore extends Map<string, string> {
   private readonly versions = new Map<string, number>();
 
   /** Store a new version of a secret. */
@@ -161,7 +161,7 @@ export interface IngestionEmulator {
 }
 
 /** Options with defaults filled in. */
-export type ResolvedOptions = Required<Pick<EmulatorOptions, 'host' | 'trustedIssuers' | 'configKeys' | 'maxClockSkewMs' | 'latencyMs' | 'maxBodyBytes' | 'maxCallRecords' | 'now'>> &
+type ResolvedOptions = Required<Pick<EmulatorOptions, 'host' | 'trustedIssuers' | 'configKeys' | 'maxClockSkewMs' | 'latencyMs' | 'maxBodyBytes' | 'maxCallRecords' | 'now'>> &
   Omit<EmulatorOptions, 'host' | 'trustedIssuers' | 'configKeys' | 'maxClockSkewMs' | 'latencyMs' | 'maxBodyBytes' | 'maxCallRecords' | 'now'>;
 
 const METRICS_PATH = '/20180401/metrics';

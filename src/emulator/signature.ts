@@ -14,7 +14,7 @@ import { apiKeyFingerprint } from './credentials';
 export type AuthKind = 'resource-principal' | 'config' | 'none';
 
 /** What the verifier needs to know about the trust setup and the clock. */
-export interface VerifierConfig {
+interface VerifierConfig {
   /** PEM public keys whose RS256 signatures on RPSTs are trusted. */
   trustedIssuers: string[];
   /** keyId (`tenancy/user/fingerprint`) -> PEM public key. */
@@ -24,7 +24,7 @@ export interface VerifierConfig {
 }
 
 /** The request facts the verifier needs (the body already read in full). */
-export interface SignedRequest {
+interface SignedRequest {
   method: string;
   /** Path and query exactly as received (`req.url`). */
   url: string;
@@ -70,7 +70,7 @@ function headerValue(headers: IncomingHttpHeaders, name: string): string | undef
 }
 
 /** Rebuild the signing string from the signed header list, as http-signature builds it. */
-export function signingString(req: SignedRequest, signedHeaders: string[], kind: AuthKind = 'none'): string {
+function signingString(req: SignedRequest, signedHeaders: string[], kind: AuthKind = 'none'): string {
   return signedHeaders
     .map((h) => {
       if (h === '(request-target)') return `(request-target): ${req.method.toLowerCase()} ${req.url}`;
@@ -124,7 +124,7 @@ function decodeSegment(segment: string): Record<string, unknown> {
 }
 
 /** Verify an RPST (signature by a trusted issuer, expiry) and return its claims and session key. */
-export function verifyRpst(token: string, cfg: VerifierConfig): { claims: Record<string, unknown>; sessionKey: KeyObject } {
+function verifyRpst(token: string, cfg: VerifierConfig): { claims: Record<string, unknown>; sessionKey: KeyObject } {
   const parts = token.split('.');
   if (parts.length !== 3) throw new AuthError('The session token is not a JWT', 'resource-principal');
   let header: Record<string, unknown>;

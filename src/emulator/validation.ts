@@ -28,7 +28,7 @@ export interface RequestError {
 }
 
 /** The outcome of validating one PostMetricData body. */
-export type BodyValidation =
+type BodyValidation =
   | { ok: false; error: RequestError }
   | { ok: true; atomic: boolean; valid: StoredMetric[]; failed: { message: string; metricData: unknown }[] };
 
@@ -36,7 +36,7 @@ export type BodyValidation =
  * The dimension keys already used by a metric group (a metric name in a namespace, in the caller's
  * tenancy), or undefined for a new group.
  */
-export type GroupKeys = (namespace: string, name: string) => ReadonlySet<string> | undefined;
+type GroupKeys = (namespace: string, name: string) => ReadonlySet<string> | undefined;
 
 /** Decides whether the caller may post to these compartments/namespaces (IAM); an error denies. */
 export type ScopeCheck = (compartments: string[], namespaces: string[]) => RequestError | undefined;

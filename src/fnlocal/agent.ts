@@ -55,7 +55,7 @@ export interface LocalFunctionOptions {
 }
 
 /** One invocation, the local twin of `fn invoke`. */
-export interface InvokeOptions {
+interface InvokeOptions {
   /** Request body; an object is sent as JSON (Content-Type application/json unless given). */
   body?: string | Buffer | object;
   /** Default: application/json for objects, text/plain otherwise (like `fn invoke`). */
@@ -82,7 +82,7 @@ export interface InvokeResult {
 }
 
 /** How the process ended. */
-export interface ExitInfo {
+interface ExitInfo {
   code: number | null;
   signal: NodeJS.Signals | null;
 }
@@ -149,7 +149,7 @@ function prepareSocketDir(dir: string): string {
 }
 
 /** Builds the process environment: the platform's FN_* variables over a minimal inherited base. */
-export function buildFunctionEnv(opts: LocalFunctionOptions, dir: string): Record<string, string> {
+function buildFunctionEnv(opts: LocalFunctionOptions, dir: string): Record<string, string> {
   const base: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v === undefined) continue;
@@ -482,7 +482,7 @@ function describeExit(info: ExitInfo): string {
 }
 
 /** Turns the body option into bytes and a content type (fn invoke's defaults). */
-export function encodeBody(body: InvokeOptions['body'], contentType?: string): { body: Buffer; contentType: string } {
+function encodeBody(body: InvokeOptions['body'], contentType?: string): { body: Buffer; contentType: string } {
   if (body === undefined) return { body: Buffer.alloc(0), contentType: contentType ?? 'text/plain' };
   if (typeof body === 'string') return { body: Buffer.from(body, 'utf8'), contentType: contentType ?? 'text/plain' };
   if (Buffer.isBuffer(body)) return { body, contentType: contentType ?? 'application/octet-stream' };
@@ -526,7 +526,7 @@ function installCleanupHooks(): void {
 }
 
 /** What `invokeOnce` returns: the call's result plus the cold start and the process output. */
-export interface ColdInvokeResult extends InvokeResult {
+interface ColdInvokeResult extends InvokeResult {
   /** Spawn -> socket ready, ms. */
   readyMs: number;
   stdout: string[];

@@ -29,7 +29,7 @@ export class FunctionFailure {
 }
 
 /** The subset of the FDK context the handler reads. */
-export interface InvocationContext {
+interface InvocationContext {
   deadline: Date | null;
   callID?: string;
 }
@@ -51,7 +51,7 @@ function once<T>(make: () => T): () => T {
 }
 
 /** Options of the handler besides the environment. */
-export interface HandlerOptions {
+interface HandlerOptions {
   /**
    * Where the state between invocations lives when STATE_BUCKET is unset (the CLI keeps it in
    * memory or in a file); by default the state is then off.

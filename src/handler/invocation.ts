@@ -4,7 +4,7 @@
  */
 
 /** What a caller may ask of one invocation. */
-export interface InvocationRequest {
+interface InvocationRequest {
   dryRun?: boolean;
 }
 

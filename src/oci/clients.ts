@@ -19,7 +19,7 @@ function loadCommon(): typeof commonT {
   return require('oci-common') as typeof commonT;
 }
 
-export type AuthKind = 'resource-principal' | 'config-file';
+type AuthKind = 'resource-principal' | 'config-file';
 
 export interface OciAuth {
   kind: AuthKind;
@@ -60,12 +60,12 @@ export function createAuth(env: Env): OciAuth {
 }
 
 /** The telemetry-ingestion endpoint for a region, in every realm (e.g. oraclecloud.com, oraclegovcloud.com). */
-export function ingestionEndpoint(regionId: string): string {
+function ingestionEndpoint(regionId: string): string {
   return loadCommon().EndpointBuilder.createEndpointFromRegionId('https://telemetry-ingestion.{region}.{secondLevelDomain}', regionId, '');
 }
 
 /** The Vault secrets endpoint for a region. */
-export function secretsEndpoint(regionId: string): string {
+function secretsEndpoint(regionId: string): string {
   return loadCommon().EndpointBuilder.createEndpointFromRegionId('https://secrets.vaults.{region}.oci.{secondLevelDomain}', regionId, '');
 }
 
@@ -99,7 +99,7 @@ export function createSecretsClient(auth: OciAuth, settings: Pick<Settings, 'sec
 }
 
 /** The Object Storage endpoint for a region. */
-export function objectStorageEndpoint(regionId: string): string {
+function objectStorageEndpoint(regionId: string): string {
   return loadCommon().EndpointBuilder.createEndpointFromRegionId('https://objectstorage.{region}.{secondLevelDomain}', regionId, '');
 }
 
@@ -112,12 +112,12 @@ export function createObjectStorageClient(auth: OciAuth, settings: Pick<Settings
 }
 
 /** The Compute/VCN (iaas) endpoint for a region. */
-export function computeEndpoint(regionId: string): string {
+function computeEndpoint(regionId: string): string {
   return loadCommon().EndpointBuilder.createEndpointFromRegionId('https://iaas.{region}.{secondLevelDomain}', regionId, '');
 }
 
 /** The Identity endpoint for a region. */
-export function identityEndpoint(regionId: string): string {
+function identityEndpoint(regionId: string): string {
   return loadCommon().EndpointBuilder.createEndpointFromRegionId('https://identity.{region}.oci.{secondLevelDomain}', regionId, '');
 }
 

@@ -9,10 +9,10 @@ import type * as httpsT from 'node:https';
 import type * as commonT from 'oci-common';
 
 /** Largest response body read (bytes): a PostMetricData answer is at most ~1 MiB (50 failed objects echoed back). */
-export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 /** A response whose body could not be read (too large, or not JSON); `statusCode` says whether the call was accepted. */
-export class UnreadableResponseError extends Error {
+class UnreadableResponseError extends Error {
   override name = 'UnreadableResponseError';
   constructor(readonly statusCode: number, message: string) {
     super(message);
@@ -20,7 +20,7 @@ export class UnreadableResponseError extends Error {
 }
 
 /** What the SDK reads from a response: status, a header, the body as text or JSON. */
-export class NodeResponse {
+class NodeResponse {
   readonly ok: boolean;
   readonly headers: { get(name: string): string | null };
 

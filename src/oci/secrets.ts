@@ -7,12 +7,12 @@ import { safeMessage } from '../util/redact';
 import { withCallSignal } from './call-signal';
 
 /** A token that could not be obtained; the message names the secret's problem, never its content. */
-export class SecretError extends Error {
+class SecretError extends Error {
   override name = 'SecretError';
 }
 
 /** Reads the secret's current version as text. */
-export type SecretReader = (signal: AbortSignal) => Promise<string>;
+type SecretReader = (signal: AbortSignal) => Promise<string>;
 
 /** Caches a bearer token for ttlMs; after a failed refresh a previous token is reused (and said so). */
 export class BearerTokenSource {
@@ -40,7 +40,7 @@ export class BearerTokenSource {
 }
 
 /** Trims the trailing newline editors and `echo` add; an empty token is an error. */
-export function normaliseToken(raw: string): string {
+function normaliseToken(raw: string): string {
   const token = raw.replace(/[\r\n]+$/, '').trim();
   if (token === '') throw new SecretError('the bearer token secret is empty');
   if (/[\r\n]/.test(token)) throw new SecretError('the bearer token secret has several lines; it must hold only the token');

@@ -9,21 +9,12 @@ import { COMMA_SPACE, diagnose, METRIC_NAME, PAIR_FULL, SAMPLE_LINE, SAMPLE_WITH
 import { ANY_SURROGATE, LONE_SURROGATE } from './utf8';
 import { ownCopy, setLabel, unescapeHelp, unescapeLabelValue } from './values';
 
-export type DeclaredKind = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped';
+type DeclaredKind = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped';
 
 /** What HELP and TYPE lines said about one metric name. */
 export interface Declaration {
   kind?: DeclaredKind;
   help?: string;
-}
-
-/** The scan's result: sample lines ready for the package, and the metadata kept aside. */
-export interface ScannedExposition {
-  /** Sample lines, normalised for the package, in exposition order. */
-  sampleLines: string[];
-  /** 1-based line number of each entry of `sampleLines`. */
-  lineNumbers: number[];
-  declarations: Map<string, Declaration>;
 }
 
 const KINDS: ReadonlySet<string> = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
@@ -38,20 +29,6 @@ export class SampleLimitError extends Error {
     super(`more than ${limit} samples (SCRAPE_SAMPLE_LIMIT): nothing of this target was posted; filter the exposition on the target, or raise SCRAPE_SAMPLE_LIMIT together with the function's memory`);
   }
 }
-
-/** Scans the whole exposition; throws ExpositionError at the first malformed line. */
-export function scanExposition(text: string): ScannedExposition {
-  const out: ScannedExposition = { sampleLines: [], lineNumbers: [], declarations: new Map() };
-  const scanner = new LineScanner(out.declarations);
-  scanner.scanText(text, 1, (line, lineNo) => {
-    out.sampleLines.push(line);
-    out.lineNumbers.push(lineNo);
-  });
-  return out;
-}
-
-/** What a scanned line was: a sample line (normalised, queued), a TYPE line, or anything else. */
-export type ScannedLine = 'sample' | 'type' | 'other';
 
 /**
  * The line scan with its state (declarations, `# EOF`), fed text in pieces of whole lines: the

@@ -13,15 +13,15 @@ export const TENANCY_CALLS_PER_SECOND = OCI_LIMITS.maxCallsPerSecond;
 /** A 429 multiplies the rate by this. */
 export const DECREASE_FACTOR = 0.5;
 /** Additive climb: calls/s gained per second of calls at the current rate (one per accepted call / rate). */
-export const CLIMB_PER_SECOND = 1;
+const CLIMB_PER_SECOND = 1;
 /**
  * Below the rate at which the last 429 came, the climb closes the gap with this time constant (s):
  * a poster alone hit by a stray 429 is back near its ceiling in seconds, not tens of seconds, and
  * only the probing above that rate is slow.
  */
-export const RECOVERY_SECONDS = 3;
+const RECOVERY_SECONDS = 3;
 /** The rate never falls below this (calls/s): a trickle keeps probing the tenancy. */
-export const MIN_CALLS_PER_SECOND = 1;
+const MIN_CALLS_PER_SECOND = 1;
 
 /** A snapshot of the controller, for summaries and tests. */
 export interface PacerStats {

@@ -70,7 +70,7 @@ interface Run {
 }
 
 /** Splits [0, n) into index ranges of at most `size`. */
-export function batchRanges(n: number, size = OCI_LIMITS.maxStreamsPerCall): [number, number][] {
+function batchRanges(n: number, size = OCI_LIMITS.maxStreamsPerCall): [number, number][] {
   const out: [number, number][] = [];
   for (let i = 0; i < n; i += size) out.push([i, Math.min(n, i + size)]);
   return out;

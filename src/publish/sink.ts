@@ -8,7 +8,7 @@ import { withCallSignal, type ResponseSeen } from '../oci/call-signal';
 import { redactUrl } from '../util/redact';
 
 /** OCI rejected some objects of an accepted call (NON_ATOMIC); indexes refer to the batch. */
-export interface PostResult {
+interface PostResult {
   rejected: { index: number; message: string }[];
   /**
    * Set when OCI accepted the call (2xx) but its answer could not be read: the batch counts as
@@ -116,7 +116,7 @@ function matchRejected(batch: OciMetric[], failed: FailedMetric[]): PostResult['
 }
 
 /** Turns an SDK error (OciError or a plain network error object) into a PostError. */
-export function classify(e: unknown, signal?: AbortSignal): PostError {
+function classify(e: unknown, signal?: AbortSignal): PostError {
   const err = (e ?? {}) as { statusCode?: number; serviceCode?: string; message?: string; opcRequestId?: string | null; code?: string; name?: string; requestEndpoint?: string };
   const status = typeof err.statusCode === 'number' && err.statusCode > 0 ? err.statusCode : undefined;
   if (status === undefined) {

@@ -49,7 +49,7 @@ export type ScrapeResult =
   | (ScrapeBase & { ok: false; error: string });
 
 /** A scrape failure with a message that is safe to show (no credentials, no token). */
-export class ScrapeError extends Error {
+class ScrapeError extends Error {
   override name = 'ScrapeError';
 }
 

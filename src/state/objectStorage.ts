@@ -22,7 +22,7 @@ export function stateObjectName(endpoints: readonly URL[], namespace: string, co
  * (GetObject, HeadObject, overwriting: OBJECT_READ, OBJECT_OVERWRITE) and `manage objects`
  * narrowed to OBJECT_CREATE (the first PutObject). Terraform creates the same two.
  */
-export function statePolicyStatement(bucket: string): string {
+function statePolicyStatement(bucket: string): string {
   const who = "Allow dynamic-group <the function's dynamic group>";
   const where = "in compartment <the bucket's compartment>";
   return (

@@ -29,10 +29,10 @@ export interface SpoolEntry {
 }
 
 /** Why a spooled series was given up: never silently. */
-export type SpoolDropReason = 'expired' | 'full' | 'rejected';
+type SpoolDropReason = 'expired' | 'full' | 'rejected';
 
 /** What one invocation did with the spool. */
-export interface SpoolCounts {
+interface SpoolCounts {
   /** Entries sent again this time. */
   replayed: number;
   /** Of those, accepted by OCI. */
@@ -88,7 +88,7 @@ export function planReplay(spool: readonly SpoolEntry[], nowMs: number): { repla
 }
 
 /** Per-entry result of a replay (same order as `replay`): posted, rejected for good, or still undelivered. */
-export type ReplayOutcome = 'posted' | 'rejected' | 'undelivered';
+type ReplayOutcome = 'posted' | 'rejected' | 'undelivered';
 
 /**
  * The spool after an invocation: undelivered replayed entries first (they are the oldest), then this
@@ -121,7 +121,7 @@ export function nextSpool(
 }
 
 /** Identity of an entry: its stream and first timestamp (the same series of the same scrape). */
-export function spoolKey(e: SpoolEntry): string {
+function spoolKey(e: SpoolEntry): string {
   const dims = Object.entries(e.dimensions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return JSON.stringify([e.namespace, e.compartmentId, e.name, dims, e.points[0]?.[0]]);
 }
@@ -158,7 +158,7 @@ export function isSpoolEntry(v: unknown): v is SpoolEntry {
 }
 
 /** Where a spool is kept between invocations: the small interface the function and the CLI use. */
-export interface SpoolStore {
+interface SpoolStore {
   /** Where, for messages (no secrets). */
   readonly where: string;
   /** The spooled entries (invalid ones dropped). */

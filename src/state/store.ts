@@ -17,7 +17,7 @@ import { decodeState, encodeState } from './codec';
 import { StateError } from './errors';
 
 /** Stored bytes and their version. */
-export interface StoredBlob {
+interface StoredBlob {
   bytes: Uint8Array;
   etag: string;
 }
@@ -36,7 +36,7 @@ export interface BlobBackend {
 }
 
 /** A change to the document, applied to the latest one (again on every retry). */
-export type StateChange = (latest: StateDocument) => StateDocument;
+type StateChange = (latest: StateDocument) => StateDocument;
 
 /** The document read by open(), and the way to write the next one. */
 export interface StateSession {

@@ -100,7 +100,7 @@ export function parseBound(le: string): number {
 }
 
 /** One bucket for bucketQuantile. */
-export interface Bucket {
+interface Bucket {
   upperBound: number;
   count: number;
 }
@@ -185,12 +185,12 @@ function finiteOrNull(v: number | undefined): number | null {
 }
 
 /** The increase of a counter from prev to cur: a decrease is a reset (the increase is the new value). */
-export function counterIncrease(prev: number, cur: number): number {
+function counterIncrease(prev: number, cur: number): number {
   return cur < prev ? cur : cur - prev;
 }
 
 /** What deriving one family needs besides the family. */
-export interface FamilyDeriveContext {
+interface FamilyDeriveContext {
   opts: DeriveOptions;
   scrapeTimeMs: number;
   /** The target's previous scrape time, when there is one. */
@@ -204,7 +204,7 @@ export interface FamilyDeriveContext {
 }
 
 /** Output of deriving one family. */
-export interface FamilyDerivation {
+interface FamilyDerivation {
   lines: DerivedLine[];
   state?: FamilyState;
   notDerived: NotDerivedCounts;
@@ -224,7 +224,7 @@ function stateKind(kind: MetricFamily['kind']): FamilyState['k'] | undefined {
 }
 
 /** Derives one family's series and records this scrape's state (see top). */
-export function deriveFamily(family: MetricFamily, ctx: FamilyDeriveContext): FamilyDerivation {
+function deriveFamily(family: MetricFamily, ctx: FamilyDeriveContext): FamilyDerivation {
   const out: FamilyDerivation = { lines: [], notDerived: {} };
   const per = perSeries(family.kind, ctx.opts);
   const k = stateKind(family.kind);
@@ -384,7 +384,7 @@ function quantileOf(q: number, buckets: Bucket[]): number | NotDerivedReason {
 }
 
 /** The derivations of a whole target: its lines by family, this scrape's state, and the not-derived counts. */
-export interface TargetDerivation {
+interface TargetDerivation {
   byFamily: Map<MetricFamily, DerivedLine[]>;
   state?: TargetState;
   notDerived: NotDerivedCounts;

@@ -4,25 +4,25 @@ import { DIMENSION_KEY_RE, OCI_LIMITS } from './limits';
 import { truncateUtf16 } from './metadata';
 
 /** Prefix Prometheus gives an exposition label that clashes with a target label (honor_labels=false). */
-export const EXPORTED_PREFIX = 'exported_';
+const EXPORTED_PREFIX = 'exported_';
 
 /** The dimension carrying the target's host:port. */
-export const INSTANCE_DIMENSION = 'instance';
+const INSTANCE_DIMENSION = 'instance';
 
 /** The instance value used when the target gave none, so every series keeps at least one dimension. */
-export const UNKNOWN_INSTANCE = 'unknown';
+const UNKNOWN_INSTANCE = 'unknown';
 
 /** Hex characters of the SHA-256 appended to a shortened value (64 bits: collisions are negligible). */
-export const VALUE_HASH_HEX_LENGTH = 16;
+const VALUE_HASH_HEX_LENGTH = 16;
 
 /** Separates the kept prefix of a shortened value from its hash. */
-export const SHORTENED_VALUE_MARK = '~';
+const SHORTENED_VALUE_MARK = '~';
 
 /** Why a set of dimensions cannot be posted. */
-export type DimensionSkipReason = Extract<SkipReason, 'invalid_dimension' | 'too_many_dimensions'>;
+type DimensionSkipReason = Extract<SkipReason, 'invalid_dimension' | 'too_many_dimensions'>;
 
 /** Either the final dimensions of a series or the reason it cannot have any. */
-export type DimensionsResult =
+type DimensionsResult =
   | { ok: true; dimensions: Record<string, string> }
   | { ok: false; reason: DimensionSkipReason };
 
@@ -67,7 +67,7 @@ function hasEmptyLabel(labels: Labels): boolean {
 }
 
 /** Drops labels with an empty value: Prometheus treats them as absent. Returns `labels` itself when none is empty. */
-export function dropEmptyLabels(labels: Labels): Labels {
+function dropEmptyLabels(labels: Labels): Labels {
   // The common case (no empty value) allocates nothing: this runs once per sample.
   if (!hasEmptyLabel(labels)) return labels;
   // fromEntries defines own properties, so a label named `__proto__` stays a plain label.
@@ -90,7 +90,7 @@ export function targetDimensions(instance: string, extraDimensions: Record<strin
  * Renames exposition labels whose names clash with an added dimension to `exported_<label>`,
  * repeating the prefix while the new name still clashes (with an added dimension or another label).
  */
-export function renameCollidingLabels(labels: Labels, added: Record<string, string>): Labels {
+function renameCollidingLabels(labels: Labels, added: Record<string, string>): Labels {
   // The common case (no clash) allocates nothing: this runs once per sample.
   if (!Object.keys(labels).some((k) => Object.hasOwn(added, k))) return labels;
   const taken = new Set([...Object.keys(added), ...Object.keys(labels)]);
@@ -105,7 +105,7 @@ export function renameCollidingLabels(labels: Labels, added: Record<string, stri
 }
 
 /** The first reason OCI would reject these dimensions (a bad key or empty value, then the count), or undefined. */
-export function dimensionProblem(entries: readonly [string, string][]): DimensionSkipReason | undefined {
+function dimensionProblem(entries: readonly [string, string][]): DimensionSkipReason | undefined {
   if (!entries.every(([k, v]) => isValidDimensionKey(k) && v !== '')) return 'invalid_dimension';
   if (entries.length < OCI_LIMITS.minDimensions) return 'invalid_dimension';
   if (entries.length > OCI_LIMITS.maxDimensions) return 'too_many_dimensions';

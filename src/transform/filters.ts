@@ -2,13 +2,13 @@ import type { MetricFamily, SkippedSample, SkipReason } from '../types/model';
 import { sampleLines, skippedSample, type Line } from './samples';
 
 /** What a filter step keeps, and a skip record for every sample it removed. */
-export interface Filtered<T> {
+interface Filtered<T> {
   kept: T[];
   skipped: SkippedSample[];
 }
 
 /** Tests name against re without depending on (or moving) a global/sticky regex's lastIndex. */
-export function matchesName(re: RegExp, name: string): boolean {
+function matchesName(re: RegExp, name: string): boolean {
   const stateless = re.global || re.sticky ? new RegExp(re.source, re.flags.replace(/[gy]/g, '')) : re;
   return stateless.test(name);
 }

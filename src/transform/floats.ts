@@ -12,7 +12,7 @@ const FLOAT_TEXT = /^[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)
  * (Prometheus' FormatOpenMetricsFloat): shortest round-trip digits, exponent form when the
  * decimal exponent is below -4 or at least 6 (written `e+06`, `e-05`).
  */
-export function formatOpenMetricsFloat(f: number): string {
+function formatOpenMetricsFloat(f: number): string {
   if (Number.isNaN(f)) return 'NaN';
   if (f === Infinity) return '+Inf';
   if (f === -Infinity) return '-Inf';

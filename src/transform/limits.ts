@@ -35,8 +35,6 @@ export const OCI_LIMITS = Object.freeze({
   futureSafetyMarginMs: 60 * 1000,
 });
 
-export type OciLimits = typeof OCI_LIMITS;
-
 /** Metric namespace: a letter, then letters, digits and `_` (the `oci_`/`oracle_` prefixes are OCI's own). */
 export const OCI_NAMESPACE_RE = /^[A-Za-z][A-Za-z0-9_]*$/;
 /** Namespaces OCI reserves for its services. */

@@ -1,7 +1,7 @@
-import { OCI_LIMITS, OCI_NAME_RE } from './limits';
+import { OCI_LIMITS } from './limits';
 
 /** Prometheus' classic metric-name rule (the only names the text format can carry). */
-export const PROMETHEUS_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const PROMETHEUS_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
 /**
  * Marks a name that did not start with a letter. It contains `$`, which no mapped name has
@@ -9,10 +9,6 @@ export const PROMETHEUS_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
  */
 export const LEADING_NON_LETTER_PREFIX = 'prom$';
 
-/** True when name is accepted by OCI as is (character rule and the 256-character bound). */
-export function isValidOciName(name: string): boolean {
-  return name.length <= OCI_LIMITS.maxNameLength && OCI_NAME_RE.test(name);
-}
 
 /**
  * The OCI metric name for a Prometheus sample name, or undefined when there is none (not a

@@ -2,10 +2,8 @@ import type { Labels, MetricFamily, SkippedSample } from '../types/model';
 import type { DerivedLine } from './derive';
 import { normalizeBoundLabel } from './floats';
 
-export type { DerivedLine } from './derive';
-
 /** The dimension a bucket or quantile line adds to its series' labels. */
-export interface StructuralLabel {
+interface StructuralLabel {
   key: 'le' | 'quantile';
   /** The value in OpenMetrics float form (`1` -> `1.0`), as Prometheus stores it: the dimension value. */
   value: string;

@@ -28,7 +28,7 @@ export const SELF_METRICS: readonly {
 ];
 
 /** Self-metric name -> the dimension keys it may add to the target's: an exposition sample may not share one of their streams. */
-export const SELF_METRIC_EXTRA_KEYS: ReadonlyMap<string, readonly string[]> = new Map(SELF_METRICS.map((m) => [m.name, m.extraKeys ?? []]));
+const SELF_METRIC_EXTRA_KEYS: ReadonlyMap<string, readonly string[]> = new Map(SELF_METRICS.map((m) => [m.name, m.extraKeys ?? []]));
 
 /**
  * True when a sample posted as `name` with `dimensions` could be on a stream of a self-metric of

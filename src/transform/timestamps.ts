@@ -1,13 +1,13 @@
 import { OCI_LIMITS } from './limits';
 
 /** Oldest own timestamp posted, relative to the scrape: 2 h minus a 5 min margin for posting time. */
-export const OWN_TIMESTAMP_MAX_AGE_MS = OCI_LIMITS.maxPastMs - OCI_LIMITS.pastSafetyMarginMs;
+const OWN_TIMESTAMP_MAX_AGE_MS = OCI_LIMITS.maxPastMs - OCI_LIMITS.pastSafetyMarginMs;
 
 /** Furthest-ahead own timestamp posted: 10 min minus a 1 min margin for clock skew. */
-export const OWN_TIMESTAMP_MAX_AHEAD_MS = OCI_LIMITS.maxFutureMs - OCI_LIMITS.futureSafetyMarginMs;
+const OWN_TIMESTAMP_MAX_AHEAD_MS = OCI_LIMITS.maxFutureMs - OCI_LIMITS.futureSafetyMarginMs;
 
 /** True when OCI would accept ownMs for a scrape taken at scrapeTimeMs (with the margins above). */
-export function isAcceptableOwnTimestamp(ownMs: number, scrapeTimeMs: number): boolean {
+function isAcceptableOwnTimestamp(ownMs: number, scrapeTimeMs: number): boolean {
   return Number.isFinite(ownMs) && ownMs >= scrapeTimeMs - OWN_TIMESTAMP_MAX_AGE_MS && ownMs <= scrapeTimeMs + OWN_TIMESTAMP_MAX_AHEAD_MS;
 }
 

@@ -44,8 +44,6 @@ export type MetricFamily =
   | { kind: 'histogram'; name: string; help: string; series: HistogramSeries[] }
   | { kind: 'summary'; name: string; help: string; series: SummarySeries[] };
 
-export type FamilyKind = MetricFamily['kind'];
-
 /** What the parse stage returns for one exposition. */
 export interface ParsedExposition {
   families: MetricFamily[];
@@ -75,7 +73,7 @@ export interface SkippedSample {
 }
 
 /** One OCI datapoint, as PostMetricData takes it. */
-export interface OciDatapoint {
+interface OciDatapoint {
   timestamp: Date;
   value: number;
   count?: number;

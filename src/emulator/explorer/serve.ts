@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 
 /** Where the page's files are: next to this file (tsx), or copied to dist/explorer (bundle). */
-export function explorerAssetsDir(): string {
+function explorerAssetsDir(): string {
   const candidates = [__dirname, path.join(__dirname, 'explorer'), path.resolve(__dirname, '../src/emulator/explorer')];
   const dir = candidates.find((d) => existsSync(path.join(d, 'index.html')));
   if (!dir) throw new Error(`the explorer page is missing (looked in ${candidates.join(', ')})`);
@@ -25,7 +25,7 @@ const ASSETS: Record<string, string> = {
 };
 
 /** What the page shows besides metrics: facts about the demo and the recent invocations. */
-export interface ExplorerSource {
+interface ExplorerSource {
   /** Recent invocations, oldest first (any JSON-serialisable records). */
   invocations(): readonly unknown[];
   /** Facts shown in the header (interval, target, namespace, next run...). */
