@@ -167,6 +167,17 @@ variable "scrape_max_bytes" {
   }
 }
 
+variable "spool_max_series" {
+  description = "SPOOL_MAX_SERIES: most undelivered series kept in the state bucket and replayed by later invocations with their original timestamps (0 = no spool; needs state_bucket)."
+  type        = number
+  default     = 20000
+
+  validation {
+    condition     = floor(var.spool_max_series) == var.spool_max_series && var.spool_max_series >= 0 && var.spool_max_series <= 1000000
+    error_message = "spool_max_series must be a whole number from 0 to 1000000."
+  }
+}
+
 variable "scrape_sample_limit" {
   description = "SCRAPE_SAMPLE_LIMIT: most samples read from one target (over it the target is up=0, the others are posted). Empty = 400 per MB of memory_in_mbs."
   type        = string

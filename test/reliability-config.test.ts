@@ -22,6 +22,7 @@ const BAD: Record<string, string[]> = {
   SCRAPE_TIMEOUT_MS: ['10s', '5'],
   SCRAPE_MAX_BYTES: ['-1', '1e9', '536870913'],
   SCRAPE_SAMPLE_LIMIT: ['0', 'many'],
+  SPOOL_MAX_SERIES: ['-1', 'lots'],
   SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS: ['sometimes'],
   SCRAPE_BEARER_TOKEN_SECRET_OCID: ['my-secret'],
   SECRET_CACHE_TTL_SECONDS: ['forever'],

@@ -72,6 +72,8 @@ export interface Settings {
   scrapeMaxBytes: number;
   /** Most samples read from one target's exposition (memory bound; the byte cap alone does not bound it). */
   scrapeSampleLimit: number;
+  /** Most undelivered series kept for later invocations (0 = no spool); needs a state store. */
+  spoolMaxSeries: number;
   /** Follow a redirect to another host:port (same scheme only); credentials are never forwarded there. */
   followRedirectsToOtherHosts: boolean;
   bearerTokenSecretId?: string;
@@ -137,6 +139,7 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: 'SCRAPE_TIMEOUT_MS', default: '10000', description: 'per-target scrape timeout (ms), for reading and parsing the body (parsed as it arrives)' },
   { key: 'SCRAPE_MAX_BYTES', default: '16777216', description: 'largest (decompressed) exposition accepted per target (bytes); 16 MiB (~120k samples) fits the 256 MB function' },
   { key: 'SCRAPE_SAMPLE_LIMIT', description: `most samples read from one target (over it the target is up=0, the others are posted); unset: ${SAMPLES_PER_MB_OF_MEMORY} per MB of the function memory (FN_MEMORY; ${defaultSampleLimit(256)} at 256 MB)` },
+  { key: 'SPOOL_MAX_SERIES', default: '20000', description: 'most undelivered series kept in the state (STATE_BUCKET) and replayed by later invocations with their original timestamps; over it the oldest are dropped and counted; 0 = no spool' },
   { key: 'SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS', default: 'false', description: 'follow a target\'s redirect to a different host:port (same scheme; credentials are not forwarded)' },
   { key: 'SCRAPE_BEARER_TOKEN_SECRET_OCID', description: 'OCI Vault secret OCID holding a bearer token for the targets' },
   { key: 'SECRET_CACHE_TTL_SECONDS', default: '300', description: 'how long a fetched bearer token is reused (s)' },
@@ -393,6 +396,7 @@ export function parseSettings(env: Env, overrides: { dryRun?: boolean } = {}): S
     histogramBuckets: parseBool('HISTOGRAM_BUCKETS', get('HISTOGRAM_BUCKETS')!),
     scrapeTimeoutMs: parseIntIn('SCRAPE_TIMEOUT_MS', get('SCRAPE_TIMEOUT_MS')!, 100, 300_000),
     scrapeMaxBytes: parseIntIn('SCRAPE_MAX_BYTES', get('SCRAPE_MAX_BYTES')!, 1024, MAX_SCRAPE_MAX_BYTES),
+    spoolMaxSeries: parseIntIn('SPOOL_MAX_SERIES', get('SPOOL_MAX_SERIES')!, 0, 1_000_000),
     scrapeSampleLimit: sampleLimitRaw === undefined ? defaultSampleLimit(memoryMbOf(env)) : parseIntIn('SCRAPE_SAMPLE_LIMIT', sampleLimitRaw, 1, 100_000_000),
     followRedirectsToOtherHosts: parseBool('SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS', get('SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS')!),
     bearerTokenSecretId: secretRaw === undefined ? undefined : parseOcid('SCRAPE_BEARER_TOKEN_SECRET_OCID', secretRaw),

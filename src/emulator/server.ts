@@ -152,6 +152,8 @@ export interface IngestionEmulator {
   enqueueFault(fault: Fault, times?: number, route?: Exclude<Route, 'other'>): void;
   /** Number of queued fault applications left for a route. */
   pendingFaults(route?: Exclude<Route, 'other'>): number;
+  /** Drops the queued faults of a route (all routes when omitted), keeping stored data and objects. */
+  clearFaults(route?: Exclude<Route, 'other'>): void;
   /** Series matching a query (see MetricStore.query). */
   query(q?: MetricQuery): MetricSeries[];
   /** Forget calls, counters, stored metrics, queued faults and rate windows (not settings, secrets or Object Storage objects: objectStorage.clearObjects()). */
@@ -535,6 +537,9 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     },
     query(q?: MetricQuery): MetricSeries[] {
       return store.query(q);
+    },
+    clearFaults(route?: Exclude<Route, 'other'>): void {
+      for (const r of route ? [route] : (['metrics', 'secrets', 'objectstorage'] as const)) faults[r].length = 0;
     },
     reset(): void {
       generation++;

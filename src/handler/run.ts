@@ -11,11 +11,12 @@ import type { PostBatch } from '../publish/sink';
 import { hideCredentials, instancesOf, notScraped, scrapeTarget } from '../scrape/scrape';
 import { toOciMetrics } from '../transform/toOciMetrics';
 import { toSelfMetrics } from '../transform/selfMetrics';
-import type { TransformOptions } from '../types/model';
+import type { OciMetric, TransformOptions } from '../types/model';
 import type { BearerTokenSource } from '../oci/secrets';
 import { forecastCost } from '../forecast/forecast';
 import { StateError } from '../state/errors';
 import { withTargets, type StateSession, type StateStore } from '../state/store';
+import { fromSpoolEntry, isSpoolEntry, mergeSpool, planReplay, toSpoolEntry, type ReplayOutcome, type SpoolCounts, type SpoolEntry } from '../state/spool';
 import { anyDerived, type PreviousScrape } from '../transform/derive';
 import type { TargetState } from '../types/state';
 import { targetStateKey } from '../state/keys';
@@ -30,6 +31,7 @@ import {
   type PreparedTarget,
   type ScrapeTarget,
   type StateSummary,
+  type SpoolSummary,
 } from './summary';
 import type { DiscoveryReport, FleetDiscovery } from '../discovery/discovery';
 import type { DiscoveredTarget } from '../discovery/targets';
@@ -93,7 +95,8 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   // state is read while the targets are scraped; each transform waits for it.
   const { targets: scrapeTargets, report: discovery } = await targetsOf(rt, endMs - SELF_METRICS_RESERVE_MS);
   const state: StateSummary = { enabled: false, written: false };
-  const reading = transformOptions.derive ? readState(rt, state, Math.min(s.postTimeoutMs, Math.max(1, endMs - SELF_METRICS_RESERVE_MS - now()))) : undefined;
+  const spoolOn = !opts.dryRun && s.spoolMaxSeries > 0 && hasStateStore(rt);
+  const reading = transformOptions.derive || spoolOn ? readState(rt, state, Math.min(s.postTimeoutMs, Math.max(1, endMs - SELF_METRICS_RESERVE_MS - now()))) : undefined;
   const previousOf = async (url: URL): Promise<PreviousScrape> => {
     if (reading === undefined) return undefined;
     const read = await reading;
@@ -113,6 +116,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     result = await publish(data, rt.postBatch(), publishOptions(s, endMs - Math.min(SELF_METRICS_RESERVE_MS, s.postTimeoutMs), now, pacer));
   }
   await saving;
+  const spooled = spoolOn && read?.session ? await replayAndSpool(rt, read.session, data, result, endMs, now, pacer) : undefined;
   if (state.error) rt.log('warn', `derived series: ${state.error}`, { cause: state.cause, ...(state.iamPolicy ? { iamPolicy: state.iamPolicy } : {}) });
   const targets = summariseTargets(prepared, result, opts.dryRun);
   const self = targets.flatMap((t, i) => toSelfMetrics(selfMetricReport(t, prepared[i]!, state), transformOptions));
@@ -132,6 +136,12 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     freeDatapointsPerMonth: s.forecastFreeDatapointsPerMonth,
   });
   const summary = summarise(prepared, targets, result, selfResult, opts.dryRun, now() - started, forecast, state, discovery);
+  if (spooled) {
+    summary.spool = spooled.summary;
+    summary.requests += spooled.calls.requests;
+    summary.retries += spooled.calls.retries;
+    summary.throttled += spooled.calls.throttled;
+  }
   const p = pacer.stats();
   summary.pacing = { ceiling: s.postCallsPerSecond, minRate: round2(p.minRate), finalRate: round2(p.rate), decreases: p.decreases };
   if (discovery?.error) rt.log('warn', `discovery: ${discovery.error}`, { source: discovery.source, ...(discovery.iamStatement ? { iamStatement: discovery.iamStatement } : {}) });
@@ -143,6 +153,63 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   rt.log(cause ? 'error' : 'info', cause ? `invocation delivered nothing: ${cause}` : 'invocation complete', logFields(summary));
   if (cause) throw new DeliveryFailure(cause, summary);
   return summary;
+}
+
+/** True when a state store is configured (one that fails to be created counts: its read reports why). */
+function hasStateStore(rt: Runtime): boolean {
+  try {
+    return rt.stateStore?.() !== undefined;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * The outage spool, after the fresh data: replays what earlier invocations could not deliver
+ * (oldest first, same pacing and deadline), then stores what is still undelivered, this
+ * invocation's included, with the original timestamps. Never rejects.
+ */
+async function replayAndSpool(
+  rt: Runtime, session: StateSession, data: OciMetric[], result: PublishResult | undefined, endMs: number, now: () => number, pacer: AdaptivePacer,
+): Promise<{ summary: SpoolSummary; calls: { requests: number; retries: number; throttled: number } }> {
+  const s = rt.settings;
+  const stored = Array.isArray(session.doc.spool) ? session.doc.spool.filter(isSpoolEntry) : [];
+  const { replay, expiredEntries } = planReplay(stored, now());
+  const stopAt = endMs - Math.min(SELF_METRICS_RESERVE_MS, s.postTimeoutMs);
+  let outcomes: ReplayOutcome[] = [];
+  const calls = { requests: 0, retries: 0, throttled: 0 };
+  if (replay.length > 0 && !result?.fatal && stopAt - now() > 0) {
+    const replayed = await publish(replay.map(fromSpoolEntry), rt.postBatch(), publishOptions(s, stopAt, now, pacer));
+    Object.assign(calls, { requests: replayed.requests, retries: replayed.retries, throttled: replayed.throttled });
+    outcomes = Array.from(replayed.outcome, (o): ReplayOutcome => (o === Outcome.Posted ? 'posted' : o === Outcome.Failed && !replayed.fatal ? 'rejected' : 'undelivered'));
+  }
+  // Undelivered (deadline during 429/5xx/hangs/unreachable) and 401/404 (cured by an IAM or clock fix) are kept; a 2xx never is.
+  const fresh: SpoolEntry[] = [];
+  if (result) {
+    data.forEach((m, i) => {
+      const o = result.outcome[i];
+      if (o === Outcome.Undelivered || (o === Outcome.Failed && result.fatal !== undefined)) fresh.push(toSpoolEntry(m));
+    });
+  }
+  // Nothing spooled, nothing new: no write (a healthy invocation costs the state one read and one write).
+  if (stored.length === 0 && fresh.length === 0) return { summary: { replayed: 0, posted: 0, dropped: {}, pending: 0 }, calls };
+  let counts: SpoolCounts | undefined;
+  const timeoutMs = Math.max(1, Math.min(s.postTimeoutMs, endMs - now()));
+  try {
+    await session.save((latest) => {
+      const merged = mergeSpool(Array.isArray(latest.spool) ? latest.spool.filter(isSpoolEntry) : [], replay, outcomes, fresh, expiredEntries, s.spoolMaxSeries);
+      counts = merged.counts;
+      return { ...latest, spool: merged.spool };
+    }, AbortSignal.timeout(timeoutMs));
+  } catch (e) {
+    const error = `the spool could not be stored (${(e as Error)?.message ?? String(e)}): this invocation's ${fresh.length} undelivered series are not kept`;
+    rt.log('warn', error);
+    const posted = outcomes.filter((o) => o === 'posted').length;
+    return { summary: { replayed: replay.length, posted, dropped: fresh.length > 0 ? { not_stored: fresh.length } : {}, pending: stored.length, error }, calls };
+  }
+  const c = counts ?? { replayed: 0, posted: 0, dropped: {}, pending: 0 };
+  if (Object.keys(c.dropped).length > 0) rt.log('warn', 'spool entries dropped', { dropped: c.dropped });
+  return { summary: c, calls };
 }
 
 /** A PublishResult for metrics not sent because an earlier call showed every call would fail (counted as failed). */

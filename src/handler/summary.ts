@@ -3,6 +3,7 @@
  * (samples + derived = series + skipped, series = posted + failed + undelivered), whether anything
  * was delivered, and the log line. Pure: it counts what the runner hands it, no I/O, no clock.
  */
+import type { SpoolCounts } from '../state/spool';
 import type { DiscoveryReport } from '../discovery/discovery';
 import type { CostForecast } from '../forecast/forecast';
 import { Outcome, type PublishResult } from '../publish/publisher';
@@ -59,6 +60,12 @@ export interface TargetSummary {
   skipped: number;
 }
 
+/** What the outage spool did this time (see src/state/spool.ts); its calls are in the invocation's requests. */
+export interface SpoolSummary extends SpoolCounts {
+  /** Why the spool could not be stored (this invocation's undelivered series are then counted as dropped, not_stored). */
+  error?: string;
+}
+
 export interface InvocationSummary {
   ok: boolean;
   dryRun: boolean;
@@ -73,6 +80,8 @@ export interface InvocationSummary {
   notDerived: NotDerivedCounts;
   /** The state between invocations (what the derived series are computed from). */
   state: StateSummary;
+  /** The outage spool (with a state store): earlier undelivered series replayed with their original timestamps, this invocation's kept. */
+  spool?: SpoolSummary;
   posted: number;
   failed: number;
   /** Series not delivered because the deadline came first. */

@@ -29,7 +29,7 @@ export interface SpoolEntry {
 }
 
 /** Why a spooled series was given up: never silently. */
-type SpoolDropReason = 'expired' | 'full' | 'rejected';
+type SpoolDropReason = 'expired' | 'full' | 'rejected' | 'not_stored';
 
 /** What one invocation did with the spool. */
 interface SpoolCounts {
