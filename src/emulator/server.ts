@@ -56,7 +56,7 @@ export interface EmulatorOptions {
 }
 
 /** A fault injected into the next matching calls; `match` limits it to calls whose path and query match. */
-type Fault = (
+export type Fault = (
   | { status: number; code?: string; message?: string }
   | { reset: true }
   | { hangMs: number }

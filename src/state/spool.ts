@@ -29,10 +29,10 @@ export interface SpoolEntry {
 }
 
 /** Why a spooled series was given up: never silently. */
-type SpoolDropReason = 'expired' | 'full' | 'rejected' | 'not_stored';
+export type SpoolDropReason = 'expired' | 'full' | 'rejected' | 'not_stored';
 
 /** What one invocation did with the spool. */
-interface SpoolCounts {
+export interface SpoolCounts {
   /** Entries sent again this time. */
   replayed: number;
   /** Of those, accepted by OCI. */
@@ -88,7 +88,7 @@ export function planReplay(spool: readonly SpoolEntry[], nowMs: number): { repla
 }
 
 /** Per-entry result of a replay (same order as `replay`): posted, rejected for good, or still undelivered. */
-type ReplayOutcome = 'posted' | 'rejected' | 'undelivered';
+export type ReplayOutcome = 'posted' | 'rejected' | 'undelivered';
 
 /**
  * The spool after an invocation: undelivered replayed entries first (they are the oldest), then this
