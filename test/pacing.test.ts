@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { AdaptivePacer, burstOf, DECREASE_FACTOR, TENANCY_CALLS_PER_SECOND } from '../src/publish/pacing';
 import { backoffMs } from '../src/publish/publisher';
 import { TenancyRateLimiter, throttleEpisodes } from '../src/emulator/rate-limit';
+import { mulberry32 } from '../src/demo/traffic';
 
 describe('AdaptivePacer rules', () => {
   test('starts at the ceiling with a burst that keeps any second under the tenancy limit', () => {
@@ -83,17 +84,6 @@ describe('AdaptivePacer rules', () => {
   });
 });
 
-/** Seeded PRNG (mulberry32) for the retry jitter. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** What one simulated run produced. */
 interface SimResult {
@@ -117,7 +107,7 @@ interface SimResult {
 function simulate(o: { ceiling: number; batches: number; concurrency: number; latencyMs: number; limit: number; otherPerSecond?: number; seed: number; stray429AtCall?: number }): SimResult {
   const limiter = new TenancyRateLimiter();
   const pacer = new AdaptivePacer(o.ceiling);
-  const random = prng(o.seed);
+  const random = mulberry32(o.seed); // seeded retry jitter
   const events: { t: number; seq: number; run: () => void }[] = [];
   let seq = 0;
   let now = 0;

@@ -17,13 +17,7 @@ import type { OciMetric } from '../types/model';
 import type { StateStore } from './store';
 
 /** One undelivered series: the metric object as it was to be posted, timestamps as ms. */
-export interface SpoolEntry {
-  namespace: string;
-  compartmentId: string;
-  resourceGroup?: string;
-  name: string;
-  dimensions: Record<string, string>;
-  metadata?: Record<string, string>;
+export interface SpoolEntry extends Omit<OciMetric, 'datapoints'> {
   /** Datapoints: [timestamp ms, value][] (the original timestamps). */
   points: [number, number][];
 }
