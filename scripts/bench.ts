@@ -82,16 +82,55 @@ async function benchCold(stack: BenchStack, target: TextTarget, expo1k: Generate
   const bare = med(r, (x) => x.nodeBareMs);
   const readyRatio = ready / bare;
   const firstRatio = (ready + first) / bare;
-  emit(`### Cold start (${runs} runs, medians; first call = 1k samples, ${count(r[0]!.posted)} series posted)\n\n` + table(
-    ['figure', 'median', 'range', 'target', ''],
-    [
-      ['`node -e 1` spawn -> exit (reference, interleaved with the runs)', ms(bare), range(r.map((x) => x.nodeBareMs), ms), '', ''],
-      ['`node dist/func.js` spawn -> Fn socket ready', `${ms(ready)} = ${times(readyRatio)}`, range(r.map((x) => x.readyMs), ms), '<= 1.5x `node -e 1`', verdict(readyRatio <= 1.5)],
-      ['first invocation answered, after ready', ms(first), range(r.map((x) => x.firstAnswerMs), ms), '', ''],
-      ['spawn -> first answer', `${ms(ready + first)} = ${times(firstRatio)}`, '', '<= 2.5x `node -e 1`', verdict(firstRatio <= 2.5)],
-      ['function CPU time, spawn -> first answer', ms(med(r, (x) => x.cpuToFirstAnswerMs)), range(r.map((x) => x.cpuToFirstAnswerMs), ms), '', ''],
-    ],
-  ));
+  emit(
+    `### Cold start (${runs} runs, medians; first call = 1k samples, ${count(r[0]!.posted)} series posted)\n\n` +
+      table(
+        ['figure', 'median', 'range', 'target', ''],
+        [
+          [
+            '`node -e 1` spawn -> exit (reference, interleaved with the runs)',
+            ms(bare),
+            range(
+              r.map((x) => x.nodeBareMs),
+              ms,
+            ),
+            '',
+            '',
+          ],
+          [
+            '`node dist/func.js` spawn -> Fn socket ready',
+            `${ms(ready)} = ${times(readyRatio)}`,
+            range(
+              r.map((x) => x.readyMs),
+              ms,
+            ),
+            '<= 1.5x `node -e 1`',
+            verdict(readyRatio <= 1.5),
+          ],
+          [
+            'first invocation answered, after ready',
+            ms(first),
+            range(
+              r.map((x) => x.firstAnswerMs),
+              ms,
+            ),
+            '',
+            '',
+          ],
+          ['spawn -> first answer', `${ms(ready + first)} = ${times(firstRatio)}`, '', '<= 2.5x `node -e 1`', verdict(firstRatio <= 2.5)],
+          [
+            'function CPU time, spawn -> first answer',
+            ms(med(r, (x) => x.cpuToFirstAnswerMs)),
+            range(
+              r.map((x) => x.cpuToFirstAnswerMs),
+              ms,
+            ),
+            '',
+            '',
+          ],
+        ],
+      ),
+  );
 }
 
 /** One row of the end-to-end table. */
@@ -99,8 +138,19 @@ function e2eRow(label: string, expo: GeneratedExposition, runs: InvocationRun[])
   const wall = med(runs, (r) => r.wallMs);
   const s = runs[0]!.summary;
   return [
-    label, count(expo.samples), count(s.series), count(med(runs, (r) => r.calls)), sec(wall), range(runs.map((r) => r.wallMs), sec),
-    count(expo.samples / (wall / 1000)), ms(med(runs, (r) => r.cpuMs)), mb(med(runs, (r) => r.peakRssBytes ?? NaN)), runs.every((r) => r.summary.posted === r.summary.series) ? 'yes' : 'NO',
+    label,
+    count(expo.samples),
+    count(s.series),
+    count(med(runs, (r) => r.calls)),
+    sec(wall),
+    range(
+      runs.map((r) => r.wallMs),
+      sec,
+    ),
+    count(expo.samples / (wall / 1000)),
+    ms(med(runs, (r) => r.cpuMs)),
+    mb(med(runs, (r) => r.peakRssBytes ?? NaN)),
+    runs.every((r) => r.summary.posted === r.summary.series) ? 'yes' : 'NO',
   ];
 }
 
@@ -131,7 +181,11 @@ async function benchE2e(stack: BenchStack, target: TextTarget, expos: GeneratedE
       r = await warmRuns(stack, target, expos[0]!.text, expo.text, runsBounded, bigEnv, undefined, boundedArgs);
     } catch (e) {
       // Reported, not fatal: the row says the size does not fit the bound (e.g. V8's heap out of memory).
-      const why = /out of memory/i.test(String(e)) ? 'JavaScript heap out of memory' : String((e as Error).message ?? e).split('\n')[0]!.slice(0, 120);
+      const why = /out of memory/i.test(String(e))
+        ? 'JavaScript heap out of memory'
+        : String((e as Error).message ?? e)
+            .split('\n')[0]!
+            .slice(0, 120);
       rows.push([`--max-old-space-size=${BOUNDED_OLD_SPACE_MB}`, count(n), `failed: ${why}`, '', '', '', '', '', '', 'NO']);
       boundedRss[n] = NaN;
       continue;
@@ -191,13 +245,38 @@ async function benchThrottled(stack: BenchStack, target: TextTarget, expo1k: Gen
     const label = isShared ? 'shared' : 'alone';
     const out: string[][] = [
       [label, 'wall time', sec(med(r, (x) => x.wallMs)), '', ''],
-      [label, 'series posted / series', `${count(med(r, (x) => x.summary.posted))} / ${count(r[0]!.summary.series)}`, 'zero lost', verdict(lost.every((l) => l === 0))],
-      [label, 'PostMetricData calls of the function (incl. retries) / its 429s', `${count(med(r, (x) => x.ownCalls))} / ${count(med(r, (x) => x.ownThrottled))} = ${(share429 * 100).toFixed(2)}%`, isShared ? '< 2%' : '', isShared ? verdict(share429 < 0.02) : ''],
-      [label, 'rate cuts (429 episodes answered) / lowest rate', `${count(med(r, (x) => x.summary.pacing.decreases))} / ${med(r, (x) => x.summary.pacing.minRate).toFixed(1)} calls/s`, '', ''],
-      [label, 'achieved accepted-call rate of the function', `${rate.toFixed(1)}/s = ${((rate / ceiling) * 100).toFixed(1)}% of the ceiling`, isShared ? '' : '>= 95% of the ceiling', isShared ? '' : verdict(rate >= 0.95 * ceiling)],
+      [
+        label,
+        'series posted / series',
+        `${count(med(r, (x) => x.summary.posted))} / ${count(r[0]!.summary.series)}`,
+        'zero lost',
+        verdict(lost.every((l) => l === 0)),
+      ],
+      [
+        label,
+        'PostMetricData calls of the function (incl. retries) / its 429s',
+        `${count(med(r, (x) => x.ownCalls))} / ${count(med(r, (x) => x.ownThrottled))} = ${(share429 * 100).toFixed(2)}%`,
+        isShared ? '< 2%' : '',
+        isShared ? verdict(share429 < 0.02) : '',
+      ],
+      [
+        label,
+        'rate cuts (429 episodes answered) / lowest rate',
+        `${count(med(r, (x) => x.summary.pacing.decreases))} / ${med(r, (x) => x.summary.pacing.minRate).toFixed(1)} calls/s`,
+        '',
+        '',
+      ],
+      [
+        label,
+        'achieved accepted-call rate of the function',
+        `${rate.toFixed(1)}/s = ${((rate / ceiling) * 100).toFixed(1)}% of the ceiling`,
+        isShared ? '' : '>= 95% of the ceiling',
+        isShared ? '' : verdict(rate >= 0.95 * ceiling),
+      ],
       [label, 'longest time the tenancy was over its limit (429s < 1 s apart)', ms(longest), '<= 1 s', verdict(longest <= 1000)],
     ];
-    if (isShared) out.push([label, 'the other poster: calls / 429s', `${count(med(r, (x) => x.otherCalls))} / ${count(med(r, (x) => x.otherThrottled))}`, '', '']);
+    if (isShared)
+      out.push([label, 'the other poster: calls / 429s', `${count(med(r, (x) => x.otherCalls))} / ${count(med(r, (x) => x.otherThrottled))}`, '', '']);
     return out;
   };
   emit(
@@ -216,7 +295,11 @@ async function benchLab(stack: BenchStack, target: TextTarget, expo1k: Generated
     const lab = await labRuns(stack, exporter.url, labRunCount);
     const proxy: TextTarget = { ...target, url: exporter.url, serve: () => undefined };
     const fnDefault = await warmRuns(stack, proxy, expo1k.text, '', fnRunCount, { FUNCTION_TIMEOUT_SECONDS: String(BENCH_DEADLINE_S) });
-    const fnAt50 = await warmRuns(stack, proxy, expo1k.text, '', fnRunCount, { FUNCTION_TIMEOUT_SECONDS: String(BENCH_DEADLINE_S), POST_CALLS_PER_SECOND: '50', POST_CONCURRENCY: '8' });
+    const fnAt50 = await warmRuns(stack, proxy, expo1k.text, '', fnRunCount, {
+      FUNCTION_TIMEOUT_SECONDS: String(BENCH_DEADLINE_S),
+      POST_CALLS_PER_SECOND: '50',
+      POST_CONCURRENCY: '8',
+    });
     stack.emulator.options.latencyMs = 0;
     const labWall = med(lab, (x) => x.wallMs);
     const labCalls = med(lab, (x) => x.calls);
@@ -224,16 +307,32 @@ async function benchLab(stack: BenchStack, target: TextTarget, expo1k: Generated
       const wall = med(r, (x) => x.wallMs);
       const calls = med(r, (x) => x.calls);
       const dataCalls = calls - med(r, (x) => x.selfCalls);
-      return [label, `${count(dataCalls)} + ${count(calls - dataCalls)}`, sec(wall), `${count(r[0]!.summary.posted)} posted, ${count(r[0]!.summary.failed)} rejected`,
-        `${times(labCalls / dataCalls)} (${times(labCalls / calls)} with the self-metrics call)`, times(labWall / wall)];
+      return [
+        label,
+        `${count(dataCalls)} + ${count(calls - dataCalls)}`,
+        sec(wall),
+        `${count(r[0]!.summary.posted)} posted, ${count(r[0]!.summary.failed)} rejected`,
+        `${times(labCalls / dataCalls)} (${times(labCalls / calls)} with the self-metrics call)`,
+        times(labWall / wall),
+      ];
     };
     emit(
       `### Against the lab's approach (${exporter.source === 'node_exporter' ? 'real prometheus-node-exporter' : 'generated node_exporter-sized exposition'}, ${count(lab[0]!.samples)} samples; emulator latency ${LAB_LATENCY_MS} ms; lab ${labRunCount} runs, function ${fnRunCount} warm runs each)\n\n` +
-        table(['approach', 'calls (data + self-metrics)', 'wall (median)', 'outcome', 'fewer calls', 'less wall time'], [
-          ['lab: one PostMetricData per sample, sequential', `${count(labCalls)} + 0`, sec(labWall), `${count(lab[0]!.samples - lab[0]!.rejected - lab[0]!.callErrors)} accepted, ${count(lab[0]!.rejected)} rejected by OCI (no dimension)`, '1x', '1x'],
-          row('prom2oci, default settings (20 calls/s, 4 in flight)', fnDefault),
-          row('prom2oci, POST_CALLS_PER_SECOND=50, POST_CONCURRENCY=8', fnAt50),
-        ]) +
+        table(
+          ['approach', 'calls (data + self-metrics)', 'wall (median)', 'outcome', 'fewer calls', 'less wall time'],
+          [
+            [
+              'lab: one PostMetricData per sample, sequential',
+              `${count(labCalls)} + 0`,
+              sec(labWall),
+              `${count(lab[0]!.samples - lab[0]!.rejected - lab[0]!.callErrors)} accepted, ${count(lab[0]!.rejected)} rejected by OCI (no dimension)`,
+              '1x',
+              '1x',
+            ],
+            row('prom2oci, default settings (20 calls/s, 4 in flight)', fnDefault),
+            row('prom2oci, POST_CALLS_PER_SECOND=50, POST_CONCURRENCY=8', fnAt50),
+          ],
+        ) +
         `\n\nTargets: >= 45x fewer calls, >= 50x less wall time (warm invocation). The function also posts 6 self-metrics (up, scrape duration, counts) in one call of its own, which the lab never sent.`,
     );
   } finally {
@@ -268,44 +367,107 @@ async function benchFleet(stack: BenchStack, runs: number): Promise<void> {
   emit(
     `### Fleet: one invocation over ${FLEET.targets} discovered targets (${count(expo.samples)} samples each, HISTOGRAM_BUCKETS=true; emulator ${FLEET.latencyMs} ms latency, ${FLEET.limitPerSecond} calls/s per tenancy; ` +
       `POST_CALLS_PER_SECOND=${FLEET.callsPerSecond}, POST_CONCURRENCY=8, SCRAPE_CONCURRENCY=32; Fn deadline ${FLEET.deadlineS} s; function started with 256 MB as in func.yaml; ${runs} run${runs > 1 ? 's' : ''}, fresh function each)\n\n` +
-      table(['figure', 'median', 'range', 'target', ''], [
-        ['targets discovered / up', `${count(s0.targets.length)} / ${count(median(up))}`, '', `${FLEET.targets} / ${FLEET.targets}`, verdict(up.every((u) => u === FLEET.targets))],
-        ['call -> last target scraped (discovery included)', sec(scraped), range(r.map((x) => x.scrapedAllMs), sec), '<= 10 s', verdict(scraped <= 10_000)],
-        ['call -> answer', sec(wall), range(r.map((x) => x.wallMs), sec), '<= 55 s', verdict(wall <= 55_000)],
-        ['series posted / series (+ self-metrics)', `${count(med(r, (x) => x.summary.posted))} / ${count(s0.series)} (+ ${count(s0.selfMetrics.posted)})`, '', 'nothing lost', verdict(lost.every((l) => l === 0))],
-        ['PostMetricData calls (forecast) / 429s', `${count(s0.forecast.postCallsPerInvocation)} / ${count(med(r, (x) => x.throttled))}`, '', '', ''],
-        ['forecast posting time at 48/s', sec(s0.forecast.postingSeconds * 1000), '', '~42 s', ''],
-        ['function peak RSS', mb(rss), range(r.map((x) => x.peakRssBytes ?? 0), mb), '< 256 MB (func.yaml memory)', verdict(rss < 256 * 1024 * 1024)],
-        ['function CPU time', sec(med(r, (x) => x.cpuMs)), '', '', ''],
-      ]),
+      table(
+        ['figure', 'median', 'range', 'target', ''],
+        [
+          [
+            'targets discovered / up',
+            `${count(s0.targets.length)} / ${count(median(up))}`,
+            '',
+            `${FLEET.targets} / ${FLEET.targets}`,
+            verdict(up.every((u) => u === FLEET.targets)),
+          ],
+          [
+            'call -> last target scraped (discovery included)',
+            sec(scraped),
+            range(
+              r.map((x) => x.scrapedAllMs),
+              sec,
+            ),
+            '<= 10 s',
+            verdict(scraped <= 10_000),
+          ],
+          [
+            'call -> answer',
+            sec(wall),
+            range(
+              r.map((x) => x.wallMs),
+              sec,
+            ),
+            '<= 55 s',
+            verdict(wall <= 55_000),
+          ],
+          [
+            'series posted / series (+ self-metrics)',
+            `${count(med(r, (x) => x.summary.posted))} / ${count(s0.series)} (+ ${count(s0.selfMetrics.posted)})`,
+            '',
+            'nothing lost',
+            verdict(lost.every((l) => l === 0)),
+          ],
+          ['PostMetricData calls (forecast) / 429s', `${count(s0.forecast.postCallsPerInvocation)} / ${count(med(r, (x) => x.throttled))}`, '', '', ''],
+          ['forecast posting time at 48/s', sec(s0.forecast.postingSeconds * 1000), '', '~42 s', ''],
+          [
+            'function peak RSS',
+            mb(rss),
+            range(
+              r.map((x) => x.peakRssBytes ?? 0),
+              mb,
+            ),
+            '< 256 MB (func.yaml memory)',
+            verdict(rss < 256 * 1024 * 1024),
+          ],
+          ['function CPU time', sec(med(r, (x) => x.cpuMs)), '', '', ''],
+        ],
+      ),
   );
   const d = await discoveryRuns(stack, FLEET.discoveryInstances, FLEET.latencyMs, runs < 3 ? 3 : 5);
   const dm = median(d.ms);
   emit(
     `### Discovery alone: ${FLEET.discoveryInstances} RUNNING tagged instances, pages of 100, ${FLEET.latencyMs} ms emulator latency per call; the built function's dry run, a fresh function each run (discovery bundle loaded from its code cache, no cached VNICs); the function's own discovery.durationMs\n\n` +
-      table(['figure', 'median', 'range', 'target', ''], [
-        [`discovery of ${d.targets} targets (${d.calls} API calls, ${DISCOVERY_CALL_CONCURRENCY} in flight)`, sec(dm), range(d.ms, sec), '< 2 s', verdict(dm < 2000)],
-      ]),
+      table(
+        ['figure', 'median', 'range', 'target', ''],
+        [
+          [
+            `discovery of ${d.targets} targets (${d.calls} API calls, ${DISCOVERY_CALL_CONCURRENCY} in flight)`,
+            sec(dm),
+            range(d.ms, sec),
+            '< 2 s',
+            verdict(dm < 2000),
+          ],
+        ],
+      ),
   );
 }
 
 /** Parse cost in a fresh process (no emulator or earlier runs in its heap). */
 function benchParse(runs: number): void {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'bench', 'parse-cost.ts'), '100000', String(runs)], { cwd: ROOT, encoding: 'utf8' });
+  const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'bench', 'parse-cost.ts'), '100000', String(runs)], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   const p = JSON.parse(out.trim().split('\n').pop()!) as ParseCost;
   emit(
     `### Parse cost (100k samples, ${(p.bytes / 1e6).toFixed(1)} MB, ${p.runs} interleaved runs after warm-up)\n\n` +
-      table(['parser', 'median'], [
-        ['parse-prometheus-text-format alone, raw text (loses labelled histograms)', ms(p.packageMs)],
-        ['parseExposition: package + our layer (scan, validation, regrouping)', ms(p.layeredMs)],
-      ]) +
+      table(
+        ['parser', 'median'],
+        [
+          ['parse-prometheus-text-format alone, raw text (loses labelled histograms)', ms(p.packageMs)],
+          ['parseExposition: package + our layer (scan, validation, regrouping)', ms(p.layeredMs)],
+        ],
+      ) +
       `\n\nLayer cost = ${(p.layerShare * 100).toFixed(0)}% of the package's (budget <= 50%: ${verdict(p.layerShare <= 0.5)})`,
   );
 }
 
 /** The state's size per exposition size (fresh process each). */
-function stateSize(samples: number, runs: number): { samples: number; series: number; jsonBytes: number; storedBytes: number; deriveMs: number; encodeMs: number; decodeMs: number } {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'bench', 'state-size.ts'), String(samples), String(runs)], { cwd: ROOT, encoding: 'utf8' });
+function stateSize(
+  samples: number,
+  runs: number,
+): { samples: number; series: number; jsonBytes: number; storedBytes: number; deriveMs: number; encodeMs: number; decodeMs: number } {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'bench', 'state-size.ts'), String(samples), String(runs)], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   return JSON.parse(out.trim().split('\n').pop()!);
 }
 
@@ -326,7 +488,10 @@ async function benchState(stack: BenchStack, target: TextTarget, e10k: Generated
   const measured: Record<string, InvocationRun[]> = {};
   // Interleaved, so load on the shared machine hits both alike.
   for (let i = 0; i < runs; i++) {
-    for (const [label, env] of [['state off', off], ['state on', on]] as const) {
+    for (const [label, env] of [
+      ['state off', off],
+      ['state on', on],
+    ] as const) {
       stack.emulator.objectStorage.clearObjects();
       (measured[label] ??= []).push(...(await warmRuns(stack, target, e10k.text, e10k.text, 1, env)));
     }
@@ -335,24 +500,47 @@ async function benchState(stack: BenchStack, target: TextTarget, e10k: Generated
   const offCpu = med(measured['state off']!, (r) => r.cpuMs);
   for (const [label, r] of Object.entries(measured)) {
     const s = r[0]!.summary;
-    rows.push([label, count(s.series), count(s.derived), sec(med(r, (x) => x.wallMs)), times(med(r, (x) => x.wallMs) / offWall), ms(med(r, (x) => x.cpuMs)), times(med(r, (x) => x.cpuMs) / offCpu),
-      s.state.enabled ? `read ${s.state.read} in ${ms(med(r, (x) => x.summary.state.readMs ?? NaN))}, ${s.state.written ? `written in ${ms(med(r, (x) => x.summary.state.writeMs ?? NaN))}` : 'not written'}` : 'off']);
+    rows.push([
+      label,
+      count(s.series),
+      count(s.derived),
+      sec(med(r, (x) => x.wallMs)),
+      times(med(r, (x) => x.wallMs) / offWall),
+      ms(med(r, (x) => x.cpuMs)),
+      times(med(r, (x) => x.cpuMs) / offCpu),
+      s.state.enabled
+        ? `read ${s.state.read} in ${ms(med(r, (x) => x.summary.state.readMs ?? NaN))}, ${s.state.written ? `written in ${ms(med(r, (x) => x.summary.state.writeMs ?? NaN))}` : 'not written'}`
+        : 'off',
+    ]);
   }
   const onRuns = measured['state on']!;
   const ioShare = med(onRuns, (r) => (r.summary.state.readMs ?? 0) + (r.summary.state.writeMs ?? 0)) / offWall;
   const boundedArgs = [...FUNCTION_NODE_ARGS, `--max-old-space-size=${BOUNDED_OLD_SPACE_MB}`];
   const big: Record<string, InvocationRun[]> = {};
   for (let i = 0; i < Math.max(1, Math.floor(runs / 2)); i++) {
-    for (const [label, env] of [['state off', off], ['state on', on]] as const) {
+    for (const [label, env] of [
+      ['state off', off],
+      ['state on', on],
+    ] as const) {
       stack.emulator.objectStorage.clearObjects();
       (big[label] ??= []).push(...(await warmRuns(stack, target, e100k.text, e100k.text, 1, env, undefined, boundedArgs)));
     }
   }
   stack.emulator.objectStorage.clearObjects();
-  const bigRows = Object.entries(big).map(([label, r]) => [label, count(r[0]!.summary.series), count(r[0]!.summary.derived), sec(med(r, (x) => x.wallMs)), ms(med(r, (x) => x.cpuMs)), mb(med(r, (x) => x.peakRssBytes ?? NaN))]);
+  const bigRows = Object.entries(big).map(([label, r]) => [
+    label,
+    count(r[0]!.summary.series),
+    count(r[0]!.summary.derived),
+    sec(med(r, (x) => x.wallMs)),
+    ms(med(r, (x) => x.cpuMs)),
+    mb(med(r, (x) => x.peakRssBytes ?? NaN)),
+  ]);
   emit(
     `### State between invocations (Object Storage in the emulator; ${runs} interleaved warm runs per row, HISTOGRAM_BUCKETS=false; each measured call derives from its warm-up call's scrape of the same exposition)\n\n` +
-      table(['samples', 'series kept', 'JSON', 'stored (gzip)', 'build (derive)', 'encode', 'decode'], sizes.map((z) => [count(z.samples), count(z.series), mb(z.jsonBytes), mb(z.storedBytes), ms(z.deriveMs), ms(z.encodeMs), ms(z.decodeMs)])) +
+      table(
+        ['samples', 'series kept', 'JSON', 'stored (gzip)', 'build (derive)', 'encode', 'decode'],
+        sizes.map((z) => [count(z.samples), count(z.series), mb(z.jsonBytes), mb(z.storedBytes), ms(z.deriveMs), ms(z.encodeMs), ms(z.decodeMs)]),
+      ) +
       '\n\n' +
       table(['10k warm invocation', 'series', 'derived', 'wall (median)', 'vs off', 'function CPU', 'vs off', 'state'], rows) +
       `\n\nState read + write time on a warm 10k invocation: ${(ioShare * 100).toFixed(1)}% of the state-off wall time (target <= 15%: ${verdict(ioShare <= 0.15)}; an upper bound: the read overlaps the scrape, the write the posting). ` +
@@ -369,8 +557,10 @@ async function main(): Promise<void> {
   emit(`## prom2oci benchmark\n\nMachine: ${describeMachine(machine)}`);
   const expos = [1_000, 10_000, 100_000].map((n) => generateExposition(n));
   const [e1k, , e100k] = expos as [GeneratedExposition, GeneratedExposition, GeneratedExposition];
-  emit(`Expositions (generated, served on 127.0.0.1): ${expos.map((e) => `${count(e.samples)} samples / ${e.families} families / ${(e.bytes / 1e6).toFixed(2)} MB`).join('; ')}. ` +
-    `3-5 labels per series; ${((e100k.byKind.histogram / e100k.samples) * 100).toFixed(0)}% of samples in labelled histograms, ${((e100k.byKind.summary / e100k.samples) * 100).toFixed(0)}% in summaries.`);
+  emit(
+    `Expositions (generated, served on 127.0.0.1): ${expos.map((e) => `${count(e.samples)} samples / ${e.families} families / ${(e.bytes / 1e6).toFixed(2)} MB`).join('; ')}. ` +
+      `3-5 labels per series; ${((e100k.byKind.histogram / e100k.samples) * 100).toFixed(0)}% of samples in labelled histograms, ${((e100k.byKind.summary / e100k.samples) * 100).toFixed(0)}% in summaries.`,
+  );
   const stack = await startBenchStack();
   const target = await startTextTarget();
   try {
@@ -385,7 +575,9 @@ async function main(): Promise<void> {
     await target.close();
     await stack.close();
   }
-  emit(`_Total benchmark time ${sec(performance.now() - started)}; load average at the end ${os.loadavg()[0]!.toFixed(2)} (2 cores: above ~1.5 means other work competed for the CPU)._`);
+  emit(
+    `_Total benchmark time ${sec(performance.now() - started)}; load average at the end ${os.loadavg()[0]!.toFixed(2)} (2 cores: above ~1.5 means other work competed for the CPU)._`,
+  );
   mkdirSync(path.dirname(RESULTS), { recursive: true });
   writeFileSync(RESULTS, report.join('\n\n') + '\n');
   console.log(`written to ${path.relative(ROOT, RESULTS)}`);

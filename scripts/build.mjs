@@ -201,7 +201,8 @@ const lazySdkPlugin = {
 };
 
 /** The SDK bundle's entry: one getter per package, so each is evaluated only when first read. */
-const entryOf = (packages) => `module.exports = {\n${packages.map((p) => `  get ${JSON.stringify(p)}() { return require(${JSON.stringify(p)}); },`).join('\n')}\n};\n`;
+const entryOf = (packages) =>
+  `module.exports = {\n${packages.map((p) => `  get ${JSON.stringify(p)}() { return require(${JSON.stringify(p)}); },`).join('\n')}\n};\n`;
 const SDK_ENTRY = entryOf(SDK_PACKAGES);
 
 // PROM2OCI_BUILD_READABLE=1 keeps names and whitespace (for CPU profiles: scripts/bench/profile.ts).

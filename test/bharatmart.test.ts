@@ -35,14 +35,21 @@ function readExposition(text: string): { types: Map<string, string>; samples: Sa
 }
 
 /** GET (or POST) on the simulator, returning status, headers and raw body. */
-function request(url: string, init: { method?: string; body?: object; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+function request(
+  url: string,
+  init: { method?: string; body?: object; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const payload = init.body ? JSON.stringify(init.body) : undefined;
-    const req = http.request(url, { method: init.method ?? 'GET', headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...(init.headers ?? {}) }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
+    const req = http.request(
+      url,
+      { method: init.method ?? 'GET', headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...(init.headers ?? {}) }, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
@@ -62,7 +69,16 @@ function total(samples: Sample[], name: string): number {
 
 /** The set of label-name lists seen for a sample name (sorted, `le` removed). */
 function labelSets(samples: Sample[], name: string): Set<string> {
-  return new Set(samples.filter((s) => s.name === name).map((s) => Object.keys(s.labels).filter((k) => k !== 'le').sort().join(',')));
+  return new Set(
+    samples
+      .filter((s) => s.name === name)
+      .map((s) =>
+        Object.keys(s.labels)
+          .filter((k) => k !== 'le')
+          .sort()
+          .join(','),
+      ),
+  );
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -124,8 +140,14 @@ test('/metrics exposes every BharatMart metric with the right type and labels af
   const requests = samples.filter((s) => s.name === 'http_requests_total');
   const routes = new Set(requests.map((s) => `${s.labels.method} ${s.labels.route}`));
   for (const r of routesNeeded) assert.ok(routes.has(r), `route ${r} in ${[...routes].join(', ')}`);
-  assert.ok(requests.some((s) => s.labels.status_code === '404'), '404s recorded');
-  assert.ok(requests.some((s) => s.labels.method === 'POST'), 'POSTs recorded');
+  assert.ok(
+    requests.some((s) => s.labels.status_code === '404'),
+    '404s recorded',
+  );
+  assert.ok(
+    requests.some((s) => s.labels.method === 'POST'),
+    'POSTs recorded',
+  );
 
   for (const name of ['orders_created_total', 'payments_processed_total', 'service_restarts_total']) {
     const found = samples.filter((s) => s.name === name);
@@ -133,11 +155,20 @@ test('/metrics exposes every BharatMart metric with the right type and labels af
     assert.deepEqual(found[0].labels, {}, `${name} is unlabelled`);
     assert.ok(found[0].value >= 1, `${name} > 0`);
   }
-  assert.ok(samples.some((s) => s.name === 'simulated_latency_ms'), 'gauge sample present');
+  assert.ok(
+    samples.some((s) => s.name === 'simulated_latency_ms'),
+    'gauge sample present',
+  );
   assert.ok(total(samples, 'http_requests_total') >= 20, 'traffic reached the app');
   // Every http_requests_total sample has its histogram twin with the same count.
   for (const s of requests) {
-    const count = samples.find((d) => d.name === 'http_request_duration_seconds_count' && d.labels.method === s.labels.method && d.labels.route === s.labels.route && d.labels.status_code === s.labels.status_code);
+    const count = samples.find(
+      (d) =>
+        d.name === 'http_request_duration_seconds_count' &&
+        d.labels.method === s.labels.method &&
+        d.labels.route === s.labels.route &&
+        d.labels.status_code === s.labels.status_code,
+    );
     assert.equal(count?.value, s.value, JSON.stringify(s.labels));
   }
 });
@@ -242,10 +273,24 @@ test('traffic: the request mix is seeded and shaped like the lab script; stop() 
   assert.deepEqual(draw(1), draw(1));
   assert.notDeepEqual(draw(1), draw(2));
   const kinds = draw(3).map((r) => r.replace(/\/\d+$/, '/:id'));
-  for (const k of ['GET /api/products', 'GET /api/products/:id', 'GET /api/orders', 'POST /api/orders', 'GET /api/users', 'GET /api/cart', 'POST /api/cart', 'GET /api/status', 'GET /api/health', 'POST /api/checkout']) {
+  for (const k of [
+    'GET /api/products',
+    'GET /api/products/:id',
+    'GET /api/orders',
+    'POST /api/orders',
+    'GET /api/users',
+    'GET /api/cart',
+    'POST /api/cart',
+    'GET /api/status',
+    'GET /api/health',
+    'POST /api/checkout',
+  ]) {
     assert.ok(kinds.includes(k), `mix contains ${k}`);
   }
-  assert.ok(kinds.some((k) => /^GET \/api\/(wishlist|offers|does-not-exist)$/.test(k)), 'mix contains unknown routes');
+  assert.ok(
+    kinds.some((k) => /^GET \/api\/(wishlist|offers|does-not-exist)$/.test(k)),
+    'mix contains unknown routes',
+  );
 
   const bm = await startBharatMart();
   t.after(() => bm.stop());

@@ -56,7 +56,9 @@ function spawnCli(args: string[], env: Record<string, string> = {}, entry: strin
     waiters.forEach((w) => w());
   });
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   return {
     child,
     stdout: () => out,
@@ -128,9 +130,19 @@ describe('help and errors', () => {
     const cases: Array<{ args: string[]; env?: Record<string, string>; re: RegExp }> = [
       { args: ['once'], re: /configuration error: METRICS_ENDPOINT: is required/ },
       { args: ['once', '--endpoint', shop.url, '--compartment', 'nope'], re: /COMPARTMENT_OCID: expected an OCID.*\(given by --compartment\)/ },
-      { args: ['once', '--dry-run'], env: { METRICS_ENDPOINT: shop.url, METRICS_NAMESPACE: 'oci_reserved' }, re: /METRICS_NAMESPACE: "oci_reserved" uses a reserved prefix/ },
-      { args: ['once', '--dry-run', '--endpoint', shop.url, '--set', 'SCRAPE_TIMEOUT_MS=fast'], re: /SCRAPE_TIMEOUT_MS: expected a whole number, got "fast" \(given by --set\)/ },
-      { args: ['once', '--endpoint', shop.url, '--compartment', COMPARTMENT, '--config', '/nonexistent/config'], re: /OCI_CONFIG_FILE: no usable OCI config \(\/nonexistent\/config/ },
+      {
+        args: ['once', '--dry-run'],
+        env: { METRICS_ENDPOINT: shop.url, METRICS_NAMESPACE: 'oci_reserved' },
+        re: /METRICS_NAMESPACE: "oci_reserved" uses a reserved prefix/,
+      },
+      {
+        args: ['once', '--dry-run', '--endpoint', shop.url, '--set', 'SCRAPE_TIMEOUT_MS=fast'],
+        re: /SCRAPE_TIMEOUT_MS: expected a whole number, got "fast" \(given by --set\)/,
+      },
+      {
+        args: ['once', '--endpoint', shop.url, '--compartment', COMPARTMENT, '--config', '/nonexistent/config'],
+        re: /OCI_CONFIG_FILE: no usable OCI config \(\/nonexistent\/config/,
+      },
       { args: ['once', '--no-such-flag'], re: /unknown flag --no-such-flag/ },
       { args: ['run', '--interval', 'soon', '--dry-run', '--endpoint', shop.url], re: /--interval: "soon" is not a duration/ },
       { args: ['invoke', '--env-file', BAD_ENV_FILE], re: /--env-file .*bad\.env line 2: expected KEY=VALUE/ },
@@ -165,10 +177,33 @@ describe('once', () => {
     const skipped = Object.values(s.skipped).reduce((a, b) => a + (b ?? 0), 0);
     assert.equal(s.samples, s.series - s.derived + skipped, 'samples = series - derived + skipped');
     assert.equal(s.skippedSamples?.length, skipped);
-    const data = s.metricData!.filter((m) => !['up', 'scrape_duration_seconds', 'scrape_samples_scraped', 'scrape_series_posted', 'scrape_series_skipped', 'scrape_series_failed', 'scrape_series_derived'].includes(m.name));
+    const data = s.metricData!.filter(
+      (m) =>
+        ![
+          'up',
+          'scrape_duration_seconds',
+          'scrape_samples_scraped',
+          'scrape_series_posted',
+          'scrape_series_skipped',
+          'scrape_series_failed',
+          'scrape_series_derived',
+        ].includes(m.name),
+    );
     assert.equal(data.length, s.series);
     const names = new Set(data.map((m) => m.name));
-    for (const n of ['http_requests_total', 'http_request_duration_seconds_sum', 'http_request_duration_seconds_count', 'external_call_latency_ms_count', 'orders_created_total', 'orders_success_total', 'orders_failed_total', 'payments_processed_total', 'service_restarts_total', 'simulated_latency_ms', 'process_cpu_seconds_total']) {
+    for (const n of [
+      'http_requests_total',
+      'http_request_duration_seconds_sum',
+      'http_request_duration_seconds_count',
+      'external_call_latency_ms_count',
+      'orders_created_total',
+      'orders_success_total',
+      'orders_failed_total',
+      'payments_processed_total',
+      'service_restarts_total',
+      'simulated_latency_ms',
+      'process_cpu_seconds_total',
+    ]) {
       assert.ok(names.has(n), `would post ${n}`);
     }
     assert.equal(s.derived, 0, 'no state (no --state-file, no STATE_BUCKET): nothing derived');
@@ -194,7 +229,8 @@ describe('once', () => {
       assert.equal(second.state.read, 'ok');
       assert.ok(second.derived > 0);
       const names = new Set(second.metricData!.map((m) => m.name));
-      for (const n of ['http_requests_total_rate', 'orders_created_total_rate', 'http_request_duration_seconds_p99', 'http_request_duration_seconds_p50']) assert.ok(names.has(n), `derives ${n}`);
+      for (const n of ['http_requests_total_rate', 'orders_created_total_rate', 'http_request_duration_seconds_p99', 'http_request_duration_seconds_p50'])
+        assert.ok(names.has(n), `derives ${n}`);
       const skipped = Object.values(second.skipped).reduce((a, b) => a + (b ?? 0), 0);
       assert.equal(second.samples, second.series - second.derived + skipped);
       assert.match((await runCli(['once', '--dry-run', '--endpoint', shop.url, '--state-file', file])).stdout, /^state: file .*: read ok, written/m);
@@ -209,7 +245,11 @@ describe('once', () => {
       const args = ['once', '--dry-run', '--json', '--endpoint', target.url('/ok?n=3000')];
       for (const entry of [undefined, [path.join(ROOT, 'bin/prom2oci.js')]]) {
         for (const slow of [false, true]) {
-          const child = spawn(process.execPath, [...(entry ?? ['--import', 'tsx', MAIN]), ...args], { cwd: ROOT, env: cleanEnv({}), stdio: ['ignore', 'pipe', 'pipe'] });
+          const child = spawn(process.execPath, [...(entry ?? ['--import', 'tsx', MAIN]), ...args], {
+            cwd: ROOT,
+            env: cleanEnv({}),
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
           const chunks: Buffer[] = [];
           let stderr = '';
           child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -247,7 +287,10 @@ describe('once', () => {
     const lines = r.stdout.split('\n').filter((l) => /^  [a-z_]+\{.*\} -?[\d.e+-]+$/.test(l));
     assert.equal(lines.length, Number(m[1]));
     assert.ok(lines.some((l) => l.startsWith('  http_requests_total{instance=') && l.includes('route=')));
-    assert.ok(lines.every((l) => /^  (http_requests_total|orders_\w+|up|scrape_\w+)\{/.test(l)), 'only included families and self-metrics');
+    assert.ok(
+      lines.every((l) => /^  (http_requests_total|orders_\w+|up|scrape_\w+)\{/.test(l)),
+      'only included families and self-metrics',
+    );
     assert.match(r.stdout, /skipped: .*filtered_by_include=\d+/);
     const streams = /metric streams (\d+), datapoints \1 per invocation, ([\d,]+) per month/.exec(r.stdout);
     assert.ok(streams, `forecast printed: ${r.stdout}`);
@@ -258,7 +301,17 @@ describe('once', () => {
   });
 
   test('--dry-run with a price: the monthly cost beyond the free datapoints', async () => {
-    const r = await runCli(['once', '--dry-run', '--json', '--endpoint', shop.url, '--set', 'FORECAST_PRICE_PER_MILLION_DATAPOINTS=0.0025', '--set', 'FORECAST_FREE_DATAPOINTS_PER_MONTH=1000000']);
+    const r = await runCli([
+      'once',
+      '--dry-run',
+      '--json',
+      '--endpoint',
+      shop.url,
+      '--set',
+      'FORECAST_PRICE_PER_MILLION_DATAPOINTS=0.0025',
+      '--set',
+      'FORECAST_FREE_DATAPOINTS_PER_MONTH=1000000',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout) as InvocationSummary;
     const f = s.forecast;
@@ -276,7 +329,10 @@ describe('once', () => {
     const other = await makeConfigFile(path.join(dir, 'b'), { profile: 'LAB' });
     const emu = await startIngestionEmulator({ configKeys: { [cfg.keyId]: cfg.publicKeyPem, [other.keyId]: other.publicKeyPem } });
     try {
-      const r = await runCli(['once', '--json', '--endpoint', shop.url, '--monitoring-endpoint', emu.url], { OCI_CONFIG_FILE: cfg.configPath, COMPARTMENT_OCID: COMPARTMENT });
+      const r = await runCli(['once', '--json', '--endpoint', shop.url, '--monitoring-endpoint', emu.url], {
+        OCI_CONFIG_FILE: cfg.configPath,
+        COMPARTMENT_OCID: COMPARTMENT,
+      });
       assert.equal(r.code, 0, r.stderr);
       const s = JSON.parse(r.stdout) as InvocationSummary;
       assert.equal(s.dryRun, false);
@@ -289,7 +345,21 @@ describe('once', () => {
       assert.ok(stored.length > 3, 'http_requests_total streams stored');
       assert.equal(emu.query({ name: 'up' })[0]?.datapoints[0]?.value, 1);
 
-      const byFlags = await runCli(['once', '--endpoint', shop.url, '--monitoring-endpoint', emu.url, '--compartment', COMPARTMENT, '--config', other.configPath, '--profile', 'LAB', '--namespace', 'lab']);
+      const byFlags = await runCli([
+        'once',
+        '--endpoint',
+        shop.url,
+        '--monitoring-endpoint',
+        emu.url,
+        '--compartment',
+        COMPARTMENT,
+        '--config',
+        other.configPath,
+        '--profile',
+        'LAB',
+        '--namespace',
+        'lab',
+      ]);
       assert.equal(byFlags.code, 0, byFlags.stderr);
       assert.match(byFlags.stdout, /^ok: targets 1\/1 up, samples \d+, posted \d+/);
       assert.ok(emu.query({ namespace: 'lab' }).length > 0);
@@ -309,10 +379,17 @@ describe('run', () => {
     const { code } = await cli.exited;
     assert.equal(code, 0, cli.stderr());
     assert.ok(Date.now() - sentAt < 5000, 'stopped within 5 s');
-    const lines = cli.stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = cli
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const cycles = lines.filter((l) => l.msg === 'cycle complete');
     assert.ok(cycles.length >= 3);
-    assert.deepEqual(cycles.slice(0, 3).map((c) => c.cycle), [1, 2, 3]);
+    assert.deepEqual(
+      cycles.slice(0, 3).map((c) => c.cycle),
+      [1, 2, 3],
+    );
     for (const c of cycles) {
       assert.equal(c.ok, true);
       assert.equal(c.targetsUp, 1);
@@ -322,7 +399,10 @@ describe('run', () => {
     // Fixed rate: cycle k is due k seconds after the first, whatever each took (no drift); how late
     // each started is reported, so a busy machine shows in lateMs, never in the slots.
     const due = cycles.map((c) => Date.parse(String(c.dueAt)));
-    assert.deepEqual(due.slice(0, 3).map((d) => d - due[0]!), [0, 1000, 2000]);
+    assert.deepEqual(
+      due.slice(0, 3).map((d) => d - due[0]!),
+      [0, 1000, 2000],
+    );
     assert.ok(cycles.every((c) => typeof c.lateMs === 'number' && Number(c.lateMs) >= 0));
     assert.equal(lines.at(-1)!.msg, 'prom2oci run stopped');
     assert.equal(lines.at(-1)!.signal, 'SIGTERM');
@@ -354,10 +434,17 @@ describe('run', () => {
       const { code } = await cli.exited;
       assert.equal(code, 0, cli.stderr());
       assert.equal(maxInFlight, 1, 'cycles never overlap');
-      const lines = cli.stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = cli
+        .stdout()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       const stopAt = lines.findIndex((l) => String(l.msg).startsWith('stopping'));
       assert.ok(stopAt > 0);
-      assert.ok(lines.slice(stopAt).some((l) => l.msg === 'cycle complete'), 'the cycle in flight completed after the signal');
+      assert.ok(
+        lines.slice(stopAt).some((l) => l.msg === 'cycle complete'),
+        'the cycle in flight completed after the signal',
+      );
       assert.equal(served, servedBefore + 1, 'the scrape in flight was answered, and no new cycle started');
       const skipped = lines.filter((l) => l.msg === 'cycle skipped: the previous cycle is still running');
       assert.ok(skipped.every((l) => typeof l.runningCycle === 'number' && Number(l.cycle) > Number(l.runningCycle)));
@@ -370,55 +457,63 @@ describe('run', () => {
 describe('invoke and start (need the build: npm run build)', () => {
   const built = existsSync(path.join(ROOT, 'dist/func.js'));
 
-  test('invoke --body {"dryRun":true}: the built function over the Fn socket, response printed', { skip: !built && 'dist/func.js missing: run npm run build' }, async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'prom2oci-cli-env-'));
-    try {
-      const envFile = path.join(dir, 'fn.env');
-      await writeFile(envFile, `# function config\nexport METRICS_ENDPOINT="${shop.url}"\nMETRICS_NAMESPACE=invoked\n`);
-      const r = await runCli(['invoke', '--body', '{"dryRun":true}', '--env-file', envFile]);
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /^HTTP 200 \(cold start \d+ ms, call \d+ ms, Fn-Call-Id [0-9a-f-]{36}\)\n/);
-      assert.match(r.stdout, /^targets 1\/1 up, samples \d+, would post \d+/m);
-      const body = JSON.parse(r.stdout.slice(r.stdout.indexOf('\n{') + 1)) as InvocationSummary;
-      assert.equal(body.dryRun, true);
-      assert.ok(body.metricData!.every((m) => m.namespace === 'invoked'));
+  test(
+    'invoke --body {"dryRun":true}: the built function over the Fn socket, response printed',
+    { skip: !built && 'dist/func.js missing: run npm run build' },
+    async () => {
+      const dir = await mkdtemp(path.join(tmpdir(), 'prom2oci-cli-env-'));
+      try {
+        const envFile = path.join(dir, 'fn.env');
+        await writeFile(envFile, `# function config\nexport METRICS_ENDPOINT="${shop.url}"\nMETRICS_NAMESPACE=invoked\n`);
+        const r = await runCli(['invoke', '--body', '{"dryRun":true}', '--env-file', envFile]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^HTTP 200 \(cold start \d+ ms, call \d+ ms, Fn-Call-Id [0-9a-f-]{36}\)\n/);
+        assert.match(r.stdout, /^targets 1\/1 up, samples \d+, would post \d+/m);
+        const body = JSON.parse(r.stdout.slice(r.stdout.indexOf('\n{') + 1)) as InvocationSummary;
+        assert.equal(body.dryRun, true);
+        assert.ok(body.metricData!.every((m) => m.namespace === 'invoked'));
 
-      const json = await runCli(['invoke', '--json', '--body', '{"dryRun": true}', '--endpoint', shop.url]);
-      assert.equal(json.code, 0, json.stderr);
-      assert.equal((JSON.parse(json.stdout) as InvocationSummary).ok, true);
+        const json = await runCli(['invoke', '--json', '--body', '{"dryRun": true}', '--endpoint', shop.url]);
+        assert.equal(json.code, 0, json.stderr);
+        assert.equal((JSON.parse(json.stdout) as InvocationSummary).ok, true);
 
-      // A function error is the FDK's 502 with the function's one-line cause: exit 1.
-      const bad = await runCli(['invoke', '--body', '{"dryRun": "yes"}', '--endpoint', shop.url]);
-      assert.equal(bad.code, 1);
-      assert.match(bad.stdout, /^HTTP 502/);
-      assert.match(bad.stdout, /"detail": "prom2oci: bad invocation: \\"dryRun\\" must be true or false/);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+        // A function error is the FDK's 502 with the function's one-line cause: exit 1.
+        const bad = await runCli(['invoke', '--body', '{"dryRun": "yes"}', '--endpoint', shop.url]);
+        assert.equal(bad.code, 1);
+        assert.match(bad.stdout, /^HTTP 502/);
+        assert.match(bad.stdout, /"detail": "prom2oci: bad invocation: \\"dryRun\\" must be true or false/);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
-  test('start --interval 1s: explorer URL, one line per invocation, SIGINT stops every process and exits 0', { skip: !built && 'dist/func.js missing: run npm run build' }, async () => {
-    const cli = spawnCli(['start', '--interval', '1s', '--port', '0']);
-    await cli.waitFor(/^\d\d:\d\d:\d\d #\d+ ok: targets 1\/1 up/m, 2, 30_000);
-    const explorer = /explorer:\s+(http:\/\/127\.0\.0\.1:\d+\/explorer\/)/.exec(cli.stdout())![1]!;
-    const page = await fetch(explorer);
-    assert.equal(page.status, 200);
-    assert.match(await page.text(), /Metrics Explorer/);
-    const inv = (await (await fetch(new URL('api/invocations', explorer))).json()) as { invocations: { seq: number; ok: boolean }[] };
-    assert.ok(inv.invocations.length >= 2 && inv.invocations.every((i) => i.ok));
-    const pid = Number(/function pid (\d+)/.exec(cli.stdout())![1]);
-    assert.doesNotThrow(() => process.kill(pid, 0), 'function process running');
-    const line = /^\d\d:\d\d:\d\d #1 ok: (.*)$/m.exec(cli.stdout())![1]!;
-    assert.match(line, /^targets 1\/1 up, samples \d+, posted \d+, skipped \d+.*, failed 0, \d+ ms/);
-    const sentAt = Date.now();
-    cli.child.kill('SIGINT');
-    const { code } = await cli.exited;
-    assert.equal(code, 0, cli.stderr());
-    assert.ok(Date.now() - sentAt < 8000, 'stopped within 8 s');
-    assert.match(cli.stdout(), /stopped: function, emulator and simulator are down/);
-    assert.throws(() => process.kill(pid, 0), /ESRCH/, 'function process gone');
-    await assert.rejects(fetch(explorer), 'emulator closed');
-  });
+  test(
+    'start --interval 1s: explorer URL, one line per invocation, SIGINT stops every process and exits 0',
+    { skip: !built && 'dist/func.js missing: run npm run build' },
+    async () => {
+      const cli = spawnCli(['start', '--interval', '1s', '--port', '0']);
+      await cli.waitFor(/^\d\d:\d\d:\d\d #\d+ ok: targets 1\/1 up/m, 2, 30_000);
+      const explorer = /explorer:\s+(http:\/\/127\.0\.0\.1:\d+\/explorer\/)/.exec(cli.stdout())![1]!;
+      const page = await fetch(explorer);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /Metrics Explorer/);
+      const inv = (await (await fetch(new URL('api/invocations', explorer))).json()) as { invocations: { seq: number; ok: boolean }[] };
+      assert.ok(inv.invocations.length >= 2 && inv.invocations.every((i) => i.ok));
+      const pid = Number(/function pid (\d+)/.exec(cli.stdout())![1]);
+      assert.doesNotThrow(() => process.kill(pid, 0), 'function process running');
+      const line = /^\d\d:\d\d:\d\d #1 ok: (.*)$/m.exec(cli.stdout())![1]!;
+      assert.match(line, /^targets 1\/1 up, samples \d+, posted \d+, skipped \d+.*, failed 0, \d+ ms/);
+      const sentAt = Date.now();
+      cli.child.kill('SIGINT');
+      const { code } = await cli.exited;
+      assert.equal(code, 0, cli.stderr());
+      assert.ok(Date.now() - sentAt < 8000, 'stopped within 8 s');
+      assert.match(cli.stdout(), /stopped: function, emulator and simulator are down/);
+      assert.throws(() => process.kill(pid, 0), /ESRCH/, 'function process gone');
+      await assert.rejects(fetch(explorer), 'emulator closed');
+    },
+  );
 
   test('bin/prom2oci.js runs the CLI (dist/cli.js when built, else the sources through tsx)', async () => {
     const r = await runCli(['once', '--dry-run', '--json', '--endpoint', shop.url], {}, [path.join(ROOT, 'bin/prom2oci.js')]);
@@ -437,9 +532,17 @@ describe('units: flags and schedule', () => {
       assert.ok(Object.values(names).includes(spec.key), `a flag for ${spec.key}`);
       assert.equal(names[spec.key.toLowerCase().replace(/_/g, '-')], spec.key);
     }
-    const a = parseCommandLine(['--endpoint=http://a/metrics', '--compartment', 'ocid1.x', '--json', '--set', 'POST_CONCURRENCY=2', '--histogram-buckets', 'true'], { flags: { json: 'boolean' }, settings: true });
+    const a = parseCommandLine(
+      ['--endpoint=http://a/metrics', '--compartment', 'ocid1.x', '--json', '--set', 'POST_CONCURRENCY=2', '--histogram-buckets', 'true'],
+      { flags: { json: 'boolean' }, settings: true },
+    );
     assert.deepEqual(a.settings, { METRICS_ENDPOINT: 'http://a/metrics', COMPARTMENT_OCID: 'ocid1.x', POST_CONCURRENCY: '2', HISTOGRAM_BUCKETS: 'true' });
-    assert.deepEqual(a.settingFlags, { METRICS_ENDPOINT: '--endpoint', COMPARTMENT_OCID: '--compartment', POST_CONCURRENCY: '--set', HISTOGRAM_BUCKETS: '--histogram-buckets' });
+    assert.deepEqual(a.settingFlags, {
+      METRICS_ENDPOINT: '--endpoint',
+      COMPARTMENT_OCID: '--compartment',
+      POST_CONCURRENCY: '--set',
+      HISTOGRAM_BUCKETS: '--histogram-buckets',
+    });
     assert.equal(a.flags.json, true);
     assert.throws(() => parseCommandLine(['--endpoint'], { flags: {}, settings: true }), /--endpoint needs a value/);
     assert.throws(() => parseCommandLine(['--json=yes'], { flags: { json: 'boolean' } }), /--json takes no value/);
@@ -502,10 +605,13 @@ describe('units: flags and schedule', () => {
     assert.equal(schedule.nextDueAt, undefined);
 
     let finished = false;
-    const s2 = startSchedule(async () => {
-      await sleep(150);
-      finished = true;
-    }, { intervalMs: 1000 });
+    const s2 = startSchedule(
+      async () => {
+        await sleep(150);
+        finished = true;
+      },
+      { intervalMs: 1000 },
+    );
     await sleep(20);
     await s2.stop();
     assert.equal(finished, true, 'stop() waited for the cycle in flight');

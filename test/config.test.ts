@@ -11,13 +11,16 @@ const base = { METRICS_ENDPOINT: 'http://127.0.0.1:9100/metrics', COMPARTMENT_OC
 
 /** Asserts that parsing fails with a ConfigError for `key` whose message matches `re`. */
 function rejects(env: Record<string, string>, key: string, re: RegExp): void {
-  assert.throws(() => parseSettings({ ...base, ...env }), (e: unknown) => {
-    assert.ok(e instanceof ConfigError, String(e));
-    assert.equal(e.key, key);
-    assert.match(e.message, new RegExp(`^${key}: `));
-    assert.match(e.message, re);
-    return true;
-  });
+  assert.throws(
+    () => parseSettings({ ...base, ...env }),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.equal(e.key, key);
+      assert.match(e.message, new RegExp(`^${key}: `));
+      assert.match(e.message, re);
+      return true;
+    },
+  );
 }
 
 describe('settings', () => {
@@ -26,12 +29,18 @@ describe('settings', () => {
     assert.equal(s.namespace, 'bharatmart');
     assert.equal(s.histogramBuckets, false);
     assert.equal(s.scrapeTimeoutMs, 10_000);
-    assert.ok(s.postCallsPerSecond < 50, 'default well under OCI\'s 50 calls/s');
+    assert.ok(s.postCallsPerSecond < 50, "default well under OCI's 50 calls/s");
     for (const spec of SETTING_SPECS) assert.ok(spec.description.length > 0, spec.key);
   });
 
   test('several endpoints, extra dimensions, filters', () => {
-    const s = parseSettings({ ...base, METRICS_ENDPOINT: ' http://a:1/metrics , https://b/m ', EXTRA_DIMENSIONS: 'env=prod, app=shop', METRICS_INCLUDE: '^http_', HISTOGRAM_BUCKETS: 'TRUE' });
+    const s = parseSettings({
+      ...base,
+      METRICS_ENDPOINT: ' http://a:1/metrics , https://b/m ',
+      EXTRA_DIMENSIONS: 'env=prod, app=shop',
+      METRICS_INCLUDE: '^http_',
+      HISTOGRAM_BUCKETS: 'TRUE',
+    });
     assert.deepEqual(s.endpoints.map(String), ['http://a:1/metrics', 'https://b/m']);
     assert.deepEqual(s.extraDimensions, { env: 'prod', app: 'shop' });
     assert.ok(s.include!.test('http_requests_total'));
@@ -71,7 +80,10 @@ describe('settings', () => {
   });
 
   test('URLs with credentials are never echoed in errors', () => {
-    assert.throws(() => parseSettings({ ...base, METRICS_ENDPOINT: 'gopher://user:s3cret@host/metrics' }), (e: Error) => !e.message.includes('s3cret'));
+    assert.throws(
+      () => parseSettings({ ...base, METRICS_ENDPOINT: 'gopher://user:s3cret@host/metrics' }),
+      (e: Error) => !e.message.includes('s3cret'),
+    );
   });
 });
 
@@ -83,7 +95,10 @@ describe('invocation body', () => {
     assert.deepEqual(parseInvocationBody(Buffer.from('{"dryRun":false,"other":1}')), { dryRun: false });
   });
   test('non-JSON, non-objects and wrong types are rejected with a clear message', () => {
-    assert.throws(() => parseInvocationBody('dry run please'), (e: Error) => e instanceof InvocationError && /not JSON/.test(e.message));
+    assert.throws(
+      () => parseInvocationBody('dry run please'),
+      (e: Error) => e instanceof InvocationError && /not JSON/.test(e.message),
+    );
     assert.throws(() => parseInvocationBody('[1,2]'), /JSON object/);
     assert.throws(() => parseInvocationBody('"x"'), /JSON object/);
     assert.throws(() => parseInvocationBody('{"dryRun":"yes"}'), /"dryRun" must be true or false/);
@@ -93,7 +108,10 @@ describe('invocation body', () => {
 describe('URLs in messages', () => {
   test('credential-like query values never appear in setting errors', () => {
     const url = 'http://h:1/metrics?access_token=s3cr3t';
-    assert.throws(() => parseSettings({ ...base, METRICS_ENDPOINT: `${url},${url}` }), (e: Error) => /listed twice/.test(e.message) && !e.message.includes('s3cr3t') && e.message.includes('access_token=redacted'));
+    assert.throws(
+      () => parseSettings({ ...base, METRICS_ENDPOINT: `${url},${url}` }),
+      (e: Error) => /listed twice/.test(e.message) && !e.message.includes('s3cr3t') && e.message.includes('access_token=redacted'),
+    );
   });
   test('no credential reaches a setting error: "/" in an unencoded password, bad OCI_*_ENDPOINT values, pwd= and similar', () => {
     const secret = 'Sup3r/Secr3t';
@@ -102,23 +120,34 @@ describe('URLs in messages', () => {
       { METRICS_ENDPOINT: `ftp://scraper:${secret}@10.0.0.5/metrics` },
       { METRICS_ENDPOINT: `http://10.0.0.5:9100/metrics?pwd=${secret},http://10.0.0.5:9100/metrics?pwd=${secret}` },
       { METRICS_ENDPOINT: `http://10.0.0.5:9100/metrics?X-Amz-Signature=${secret},http://10.0.0.5:9100/metrics?X-Amz-Signature=${secret}` },
-      { METRICS_ENDPOINT: `http://10.0.0.5:9100/metrics?sessionid=${secret}&apikey=${secret},http://10.0.0.5:9100/metrics?sessionid=${secret}&apikey=${secret}` },
+      {
+        METRICS_ENDPOINT: `http://10.0.0.5:9100/metrics?sessionid=${secret}&apikey=${secret},http://10.0.0.5:9100/metrics?sessionid=${secret}&apikey=${secret}`,
+      },
       { OCI_MONITORING_ENDPOINT: `ftp://u:${secret}@telemetry` },
       { OCI_MONITORING_ENDPOINT: `telemetry-ingestion?token=${secret}` },
       { OCI_SECRETS_ENDPOINT: `https://u:${secret}@vault:99999` },
     ];
     for (const env of cases) {
-      assert.throws(() => parseSettings({ ...base, ...env }), (e: Error) => {
-        assert.ok(e instanceof ConfigError, e.message);
-        assert.equal(e.message.includes('Secr3t'), false, `leaked: ${e.message}`);
-        return true;
-      });
+      assert.throws(
+        () => parseSettings({ ...base, ...env }),
+        (e: Error) => {
+          assert.ok(e instanceof ConfigError, e.message);
+          assert.equal(e.message.includes('Secr3t'), false, `leaked: ${e.message}`);
+          return true;
+        },
+      );
     }
   });
 
   test('the one redaction: user:password (even with "/", "?" or "#" unencoded) and credential-like query values', () => {
     const s = 'Sup3r/S?cr#t';
-    for (const u of [`http://u:${s}@h:1/m`, `not a url //u:${s}@h`, `http://h/m?pwd=${s}`, `http://h/m?a=1;session_id=${s}`, `http://h/m?private_key=${s}&x=1`]) {
+    for (const u of [
+      `http://u:${s}@h:1/m`,
+      `not a url //u:${s}@h`,
+      `http://h/m?pwd=${s}`,
+      `http://h/m?a=1;session_id=${s}`,
+      `http://h/m?private_key=${s}&x=1`,
+    ]) {
       const shown = redactUrl(u);
       assert.equal(shown.includes('Sup3r') || shown.includes('cr#t'), false, `${u} -> ${shown}`);
     }
@@ -130,7 +159,10 @@ describe('URLs in messages', () => {
 describe('limits that keep the process alive', () => {
   test('SCRAPE_MAX_BYTES over 512 MiB is refused (V8 cannot hold such a body as a string)', () => {
     assert.equal(parseSettings({ ...base, SCRAPE_MAX_BYTES: String(512 * 1024 * 1024) }).scrapeMaxBytes, 512 * 1024 * 1024);
-    assert.throws(() => parseSettings({ ...base, SCRAPE_MAX_BYTES: String(512 * 1024 * 1024 + 1) }), /SCRAPE_MAX_BYTES: expected a number from 1024 to 536870912/);
+    assert.throws(
+      () => parseSettings({ ...base, SCRAPE_MAX_BYTES: String(512 * 1024 * 1024 + 1) }),
+      /SCRAPE_MAX_BYTES: expected a number from 1024 to 536870912/,
+    );
   });
 
   test('SCRAPE_SAMPLE_LIMIT: sized from FN_MEMORY when unset, as given when set', () => {
@@ -157,10 +189,13 @@ describe('README settings table', () => {
     const readme = readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('\n## Settings\n'));
     const table = section.slice(section.indexOf('\n| key |'), section.indexOf('\n\n', section.indexOf('\n| key |') + 1));
-    return table.split('\n').filter((l) => l.startsWith('| `')).map((line) => {
-      const cells = line.split(' | ');
-      return { keys: [...cells[0]!.matchAll(/`([A-Z0-9_]+)`/g)].map((m) => m[1]!), defaultCell: cells[cells.length - 1]!.replace(/ \|$/, '') };
-    });
+    return table
+      .split('\n')
+      .filter((l) => l.startsWith('| `'))
+      .map((line) => {
+        const cells = line.split(' | ');
+        return { keys: [...cells[0]!.matchAll(/`([A-Z0-9_]+)`/g)].map((m) => m[1]!), defaultCell: cells[cells.length - 1]!.replace(/ \|$/, '') };
+      });
   }
 
   test('has exactly one row per setting of SETTING_SPECS, with its default', () => {

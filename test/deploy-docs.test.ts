@@ -70,12 +70,16 @@ function checkDeploySteps(markdown: string): string[] {
   if (push >= 0 && apply >= 0 && push > apply) problems.push('terraform apply comes before the image it needs (function_image) is pushed');
   if (fnUse >= 0 && (apply < 0 || fnUse < apply)) problems.push('an fn command on the application comes before terraform apply creates it');
   if (fnUse >= 0 && (fnContext < 0 || fnContext > fnUse)) problems.push('an fn command comes before the fn context is set up');
-  if (lines.some((l) => /^fn build\b/.test(command(l)))) problems.push('`fn build` builds for the machine it runs on (no platform): name the platform with docker buildx build --platform');
+  if (lines.some((l) => /^fn build\b/.test(command(l))))
+    problems.push('`fn build` builds for the machine it runs on (no platform): name the platform with docker buildx build --platform');
   const builds = lines.filter((l) => /^docker (buildx )?build\b/.test(command(l)));
   if (builds.length === 0) problems.push('no step builds the first image');
   for (const b of builds) if (!/--platform[= ]\S+/.test(command(b))) problems.push(`the build names no platform: ${b}`);
   const text = lines.join('\n');
-  for (const [shape, platform] of [['GENERIC_X86', 'linux/amd64'], ['GENERIC_ARM', 'linux/arm64']] as const) {
+  for (const [shape, platform] of [
+    ['GENERIC_X86', 'linux/amd64'],
+    ['GENERIC_ARM', 'linux/arm64'],
+  ] as const) {
     if (!new RegExp(`\\b${shape}\\b[^\\n]*${platform}`).test(text)) problems.push(`the steps do not map ${shape} to ${platform}`);
   }
   return problems;
@@ -113,7 +117,8 @@ function deploymentNeeds(files: TfFile[], steps: string[]): string[] {
   }
   for (const line of steps) {
     const cmd = command(line);
-    for (const c of ['oci os ns get', 'oci artifacts container repository create', 'docker buildx build', 'docker push']) if (cmd.includes(c)) out.add(`cli ${c}`);
+    for (const c of ['oci os ns get', 'oci artifacts container repository create', 'docker buildx build', 'docker push'])
+      if (cmd.includes(c)) out.add(`cli ${c}`);
   }
   return [...out].sort();
 }
@@ -150,7 +155,10 @@ function statementShape(statement: string): string {
 function checkIamTable(markdown: string, tfFiles: TfFile[]): string[] {
   const rows = statementRows(markdown);
   const documented = rows.map((r) => statementShape(r.statement)).sort();
-  const granted = policyStatements(tfFiles).flatMap((p) => p.statements).map(statementShape).sort();
+  const granted = policyStatements(tfFiles)
+    .flatMap((p) => p.statements)
+    .map(statementShape)
+    .sort();
   const problems: string[] = [];
   for (const g of granted) if (!documented.includes(g)) problems.push(`the module grants "${g}", which the table does not show`);
   for (const d of documented) if (!granted.includes(d)) problems.push(`the table shows "${d}", which the module does not grant`);
@@ -161,7 +169,11 @@ function checkIamTable(markdown: string, tfFiles: TfFile[]): string[] {
 let files: TfFile[];
 before(async () => {
   const dir = path.join(ROOT, 'terraform');
-  files = await Promise.all(readdirSync(dir).filter((f) => f.endsWith('.tf')).map((f) => parseTfFile(`terraform/${f}`, readFileSync(path.join(dir, f), 'utf8'))));
+  files = await Promise.all(
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.tf'))
+      .map((f) => parseTfFile(`terraform/${f}`, readFileSync(path.join(dir, f), 'utf8'))),
+  );
 });
 
 describe('README: the deploy steps run top to bottom on a fresh tenancy', () => {
@@ -183,11 +195,15 @@ describe('README: the deploy steps run top to bottom on a fresh tenancy', () => 
   });
 
   test('negative: a name used before it is set, and apply before the push', () => {
-    const text = '```sh\nterraform apply\ndocker buildx build --platform linux/amd64 -t "$IMAGE" --push .   # GENERIC_X86 linux/amd64, GENERIC_ARM linux/arm64\nIMAGE=x\nfn use context p\nfn deploy --app a\n```\n';
+    const text =
+      '```sh\nterraform apply\ndocker buildx build --platform linux/amd64 -t "$IMAGE" --push .   # GENERIC_X86 linux/amd64, GENERIC_ARM linux/arm64\nIMAGE=x\nfn use context p\nfn deploy --app a\n```\n';
     const problems = checkDeploySteps(text).join('\n');
     assert.match(problems, /uses \$IMAGE before any step sets it/);
     assert.match(problems, /terraform apply comes before the image/);
-    assert.deepEqual(checkDeploySteps(text.replace('fn use context p\n', '').replace('fn deploy', 'fn invoke')).filter((p) => p.includes('fn context')).length, 1);
+    assert.deepEqual(
+      checkDeploySteps(text.replace('fn use context p\n', '').replace('fn deploy', 'fn invoke')).filter((p) => p.includes('fn context')).length,
+      1,
+    );
   });
 });
 
@@ -222,6 +238,9 @@ describe('README and terraform/README.md: the IAM tables show exactly what the m
   test('negative: the former table (target.function.id in the schedule statement)', () => {
     const problems = checkIamTable(readFileSync(path.join(FIXTURES, 'old-iam-table.md'), 'utf8'), files).join('\n');
     assert.match(problems, /target\.function\.id = \*", which the module does not grant/);
-    assert.match(problems, /the module grants "any-user use fn-invocation in compartment id where request\.principal\.id = \*, request\.principal\.type = resourceschedule", which the table does not show/);
+    assert.match(
+      problems,
+      /the module grants "any-user use fn-invocation in compartment id where request\.principal\.id = \*, request\.principal\.type = resourceschedule", which the table does not show/,
+    );
   });
 });

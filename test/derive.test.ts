@@ -14,11 +14,24 @@ const MIN = 60_000;
 const ALL: DeriveOptions = { kinds: { rate: true, avg: true, quantiles: true }, quantiles: [0.5, 0.9, 0.99], maxAgeMs: 5 * MIN };
 const INF = Infinity;
 
-const counter = (value: number, labels: Record<string, string> = {}, timestampMs?: number): MetricFamily => ({ kind: 'counter', name: 'orders_total', help: 'Orders', series: [{ labels, value, timestampMs }] });
-const hist = (buckets: [string, number][], sum: number, count: number, labels: Record<string, string> = { route: '/a' }): MetricFamily => ({
-  kind: 'histogram', name: 'latency_seconds', help: 'Latency', series: [{ labels, buckets: buckets.map(([le, value]) => ({ le, value })), sum, count }],
+const counter = (value: number, labels: Record<string, string> = {}, timestampMs?: number): MetricFamily => ({
+  kind: 'counter',
+  name: 'orders_total',
+  help: 'Orders',
+  series: [{ labels, value, timestampMs }],
 });
-const summary = (sum: number, count: number): MetricFamily => ({ kind: 'summary', name: 'rpc_seconds', help: '', series: [{ labels: {}, quantiles: [{ quantile: '0.5', value: 1 }], sum, count }] });
+const hist = (buckets: [string, number][], sum: number, count: number, labels: Record<string, string> = { route: '/a' }): MetricFamily => ({
+  kind: 'histogram',
+  name: 'latency_seconds',
+  help: 'Latency',
+  series: [{ labels, buckets: buckets.map(([le, value]) => ({ le, value })), sum, count }],
+});
+const summary = (sum: number, count: number): MetricFamily => ({
+  kind: 'summary',
+  name: 'rpc_seconds',
+  help: '',
+  series: [{ labels: {}, quantiles: [{ quantile: '0.5', value: 1 }], sum, count }],
+});
 
 /** Derives `cur` against the state of `prev` scraped `dtMs` earlier; returns name -> value and the not-derived counts. */
 function derive(prev: MetricFamily[], cur: MetricFamily[], dtMs = MIN, opts = ALL) {
@@ -67,7 +80,17 @@ describe('bucketQuantile: Prometheus histogram_quantile() by hand', () => {
 
 describe('naming and parsing helpers', () => {
   it('quantile suffixes: p + 100q with . written _', () => {
-    assert.deepEqual([0.5, 0.9, 0.99, 0.999, 0.9999, 0.95, 0.025, 1, 0].map(quantileSuffix), ['p50', 'p90', 'p99', 'p99_9', 'p99_99', 'p95', 'p2_5', 'p100', 'p0']);
+    assert.deepEqual([0.5, 0.9, 0.99, 0.999, 0.9999, 0.95, 0.025, 1, 0].map(quantileSuffix), [
+      'p50',
+      'p90',
+      'p99',
+      'p99_9',
+      'p99_99',
+      'p95',
+      'p2_5',
+      'p100',
+      'p0',
+    ]);
   });
   it('labels keys ignore order and empty values', () => {
     assert.equal(labelsKey({ b: '2', a: '1', c: '' }), labelsKey({ a: '1', b: '2' }));
@@ -85,13 +108,21 @@ describe('counter _rate (irate over the two scrapes)', () => {
   it('a decrease is a reset: the increase is the new value', () => {
     assert.deepEqual(derive([counter(100)], [counter(30)]).values, { orders_total_rate: 0.5 });
   });
-  it('uses the samples\' own timestamps when the exposition gives them', () => {
+  it("uses the samples' own timestamps when the exposition gives them", () => {
     const r = derive([counter(10, {}, T0 - 30_000)], [counter(20, {}, T0 + MIN - 10_000)]);
-    assert.deepEqual(r.values, { orders_total_rate: 10 / 80 }, "80 s between the own timestamps, not the 60 s between scrapes");
+    assert.deepEqual(r.values, { orders_total_rate: 10 / 80 }, '80 s between the own timestamps, not the 60 s between scrapes');
   });
   it('per series: a new label set is a first scrape', () => {
     const prev: MetricFamily = { kind: 'counter', name: 'c', help: '', series: [{ labels: { a: '1' }, value: 1 }] };
-    const cur: MetricFamily = { kind: 'counter', name: 'c', help: '', series: [{ labels: { a: '1' }, value: 61 }, { labels: { a: '2' }, value: 5 }] };
+    const cur: MetricFamily = {
+      kind: 'counter',
+      name: 'c',
+      help: '',
+      series: [
+        { labels: { a: '1' }, value: 61 },
+        { labels: { a: '2' }, value: 5 },
+      ],
+    };
     const r = derive([prev], [cur]);
     assert.deepEqual(r.values, { c_rate: 1 });
     assert.deepEqual(r.notDerived, { first_scrape: 1 });
@@ -100,12 +131,31 @@ describe('counter _rate (irate over the two scrapes)', () => {
 
 describe('histogram _avg and _pNN from increases', () => {
   it('the per-interval mean, not the lifetime one (100000 s / 1e6 then 600 s over 600 observations)', () => {
-    const r = derive([hist([['+Inf', 1e6]], 100_000, 1e6)], [hist([['+Inf', 1e6 + 600]], 100_600, 1e6 + 600)], MIN, { ...ALL, kinds: { rate: false, avg: true, quantiles: false } });
+    const r = derive([hist([['+Inf', 1e6]], 100_000, 1e6)], [hist([['+Inf', 1e6 + 600]], 100_600, 1e6 + 600)], MIN, {
+      ...ALL,
+      kinds: { rate: false, avg: true, quantiles: false },
+    });
     assert.equal(r.values.latency_seconds_avg, 1);
   });
   it('quantiles from the bucket increases', () => {
-    const prev = hist([['0.1', 10], ['1', 20], ['+Inf', 30]], 10, 30);
-    const cur = hist([['0.1', 12], ['1', 23], ['+Inf', 34]], 12, 34); // increases 2, 3, 4: sum 2 over 4
+    const prev = hist(
+      [
+        ['0.1', 10],
+        ['1', 20],
+        ['+Inf', 30],
+      ],
+      10,
+      30,
+    );
+    const cur = hist(
+      [
+        ['0.1', 12],
+        ['1', 23],
+        ['+Inf', 34],
+      ],
+      12,
+      34,
+    ); // increases 2, 3, 4: sum 2 over 4
     const r = derive([prev], [cur]);
     assert.equal(r.values.latency_seconds_avg, 0.5);
     assert.equal(r.values.latency_seconds_p50, 0.1);
@@ -113,26 +163,85 @@ describe('histogram _avg and _pNN from increases', () => {
     assert.equal(r.values.latency_seconds_p99, 1);
   });
   it('no observation in the interval: no _avg and no quantile', () => {
-    const h = hist([['1', 5], ['+Inf', 5]], 2, 5);
+    const h = hist(
+      [
+        ['1', 5],
+        ['+Inf', 5],
+      ],
+      2,
+      5,
+    );
     const r = derive([h], [h]);
     assert.deepEqual(r.values, {});
     assert.deepEqual(r.notDerived, { no_observations: 4 });
   });
   it('a reset (_count went down): the new values are the increases', () => {
-    const prev = hist([['1', 50], ['+Inf', 100]], 80, 100);
-    const cur = hist([['1', 3], ['+Inf', 4]], 2, 4);
+    const prev = hist(
+      [
+        ['1', 50],
+        ['+Inf', 100],
+      ],
+      80,
+      100,
+    );
+    const cur = hist(
+      [
+        ['1', 3],
+        ['+Inf', 4],
+      ],
+      2,
+      4,
+    );
     const r = derive([prev], [cur]);
     assert.equal(r.values.latency_seconds_avg, 0.5);
     assert.ok(Math.abs(r.values.latency_seconds_p50! - 2 / 3) < 1e-12, 'rank 2 of 3 in [0, 1]');
   });
   it('a bucket that went down alone is its own reset (as in Prometheus); the envelope keeps counts monotonic', () => {
-    const prev = hist([['1', 10], ['2', 10], ['+Inf', 10]], 5, 10);
-    const cur = hist([['1', 4], ['2', 12], ['+Inf', 12]], 7, 12); // increases 4 (reset), 2, 2 -> envelope 4, 4, 4
+    const prev = hist(
+      [
+        ['1', 10],
+        ['2', 10],
+        ['+Inf', 10],
+      ],
+      5,
+      10,
+    );
+    const cur = hist(
+      [
+        ['1', 4],
+        ['2', 12],
+        ['+Inf', 12],
+      ],
+      7,
+      12,
+    ); // increases 4 (reset), 2, 2 -> envelope 4, 4, 4
     const r = derive([prev], [cur]);
     assert.equal(r.values.latency_seconds_p50, 0.5);
   });
   it('a changed bucket layout: quantiles as on a first scrape, the average still', () => {
-    const r = derive([hist([['1', 1], ['+Inf', 2]], 1, 2)], [hist([['0.5', 1], ['1', 2], ['+Inf', 4]], 3, 4)]);
+    const r = derive(
+      [
+        hist(
+          [
+            ['1', 1],
+            ['+Inf', 2],
+          ],
+          1,
+          2,
+        ),
+      ],
+      [
+        hist(
+          [
+            ['0.5', 1],
+            ['1', 2],
+            ['+Inf', 4],
+          ],
+          3,
+          4,
+        ),
+      ],
+    );
     assert.deepEqual(r.values, { latency_seconds_avg: 1 });
     assert.deepEqual(r.notDerived, { first_scrape: 3 });
   });
@@ -142,7 +251,21 @@ describe('histogram _avg and _pNN from increases', () => {
     assert.deepEqual(r.notDerived, { missing_value: 3 });
   });
   it('a missing _sum: no _avg, the quantiles still', () => {
-    const noSum = (c: number): MetricFamily => ({ kind: 'histogram', name: 'h', help: '', series: [{ labels: {}, buckets: [{ le: '1', value: c }, { le: '+Inf', value: c }], count: c }] });
+    const noSum = (c: number): MetricFamily => ({
+      kind: 'histogram',
+      name: 'h',
+      help: '',
+      series: [
+        {
+          labels: {},
+          buckets: [
+            { le: '1', value: c },
+            { le: '+Inf', value: c },
+          ],
+          count: c,
+        },
+      ],
+    });
     const r = derive([noSum(1)], [noSum(3)]);
     assert.equal(r.values.h_avg, undefined);
     assert.equal(r.values.h_p50, 0.5);
@@ -158,7 +281,18 @@ describe('summary _avg', () => {
 });
 
 describe('when nothing is derived', () => {
-  const fams = [counter(1), hist([['1', 1], ['+Inf', 1]], 1, 1), summary(1, 1)];
+  const fams = [
+    counter(1),
+    hist(
+      [
+        ['1', 1],
+        ['+Inf', 1],
+      ],
+      1,
+      1,
+    ),
+    summary(1, 1),
+  ];
   it('first scrape: every would-be derived series counted, the state returned', () => {
     const r = deriveTarget(fams, undefined, T0, ALL);
     assert.equal(r.byFamily.size, 0);
@@ -191,7 +325,12 @@ describe('when nothing is derived', () => {
     assert.deepEqual(deriveTarget([asCounter, gaugeNow], prevState, T0 + MIN, ALL).notDerived, { first_scrape: 1 });
   });
   it('DERIVED_SERIES picks kinds, and the state keeps only what they need', () => {
-    const rateOnly = derive(fams, fams.map((f) => f), MIN, { ...ALL, kinds: { rate: true, avg: false, quantiles: false } });
+    const rateOnly = derive(
+      fams,
+      fams.map((f) => f),
+      MIN,
+      { ...ALL, kinds: { rate: true, avg: false, quantiles: false } },
+    );
     assert.deepEqual(Object.keys(rateOnly.state!.f), ['orders_total']);
     const avgOnly = derive(fams, fams, MIN, { ...ALL, kinds: { rate: false, avg: true, quantiles: false } });
     assert.equal(avgOnly.state!.f.latency_seconds!.le, undefined, 'no buckets kept without quantiles');
@@ -204,15 +343,48 @@ describe('when nothing is derived', () => {
 describe('through the transform', () => {
   const topts: TransformOptions = { namespace: 'ns', compartmentId: 'ocid1.compartment.oc1..x', extraDimensions: {}, histogramBuckets: false, derive: ALL };
   it('derived series carry the source dimensions and are counted as derived; the lifetime _avg is gone', () => {
-    const prev = toOciMetrics([counter(10, { route: '/a' }), hist([['1', 1], ['+Inf', 2]], 3, 2)], { instance: 'h:1', scrapeTimeMs: T0 }, topts);
+    const prev = toOciMetrics(
+      [
+        counter(10, { route: '/a' }),
+        hist(
+          [
+            ['1', 1],
+            ['+Inf', 2],
+          ],
+          3,
+          2,
+        ),
+      ],
+      { instance: 'h:1', scrapeTimeMs: T0 },
+      topts,
+    );
     assert.equal(prev.derivedCount, 0);
-    assert.equal(prev.metrics.some((m) => m.name.endsWith('_avg')), false, 'no lifetime average on a first scrape');
-    const cur = toOciMetrics([counter(70, { route: '/a' }), hist([['1', 3], ['+Inf', 4]], 5, 4)], { instance: 'h:1', scrapeTimeMs: T0 + MIN, previous: prev.state }, topts);
+    assert.equal(
+      prev.metrics.some((m) => m.name.endsWith('_avg')),
+      false,
+      'no lifetime average on a first scrape',
+    );
+    const cur = toOciMetrics(
+      [
+        counter(70, { route: '/a' }),
+        hist(
+          [
+            ['1', 3],
+            ['+Inf', 4],
+          ],
+          5,
+          4,
+        ),
+      ],
+      { instance: 'h:1', scrapeTimeMs: T0 + MIN, previous: prev.state },
+      topts,
+    );
     const rate = cur.metrics.find((m) => m.name === 'orders_total_rate')!;
     assert.deepEqual([rate.dimensions, rate.datapoints[0]!.value, rate.datapoints[0]!.timestamp.getTime()], [{ instance: 'h:1', route: '/a' }, 1, T0 + MIN]);
-    assert.deepEqual(cur.metrics.filter((m) => m.name.startsWith('latency_seconds_')).map((m) => m.name), [
-      'latency_seconds_sum', 'latency_seconds_count', 'latency_seconds_avg', 'latency_seconds_p50', 'latency_seconds_p90', 'latency_seconds_p99',
-    ]);
+    assert.deepEqual(
+      cur.metrics.filter((m) => m.name.startsWith('latency_seconds_')).map((m) => m.name),
+      ['latency_seconds_sum', 'latency_seconds_count', 'latency_seconds_avg', 'latency_seconds_p50', 'latency_seconds_p90', 'latency_seconds_p99'],
+    );
     assert.equal(cur.derivedCount, 5);
     assert.deepEqual(cur.notDerived, {});
     assert.equal(cur.metrics.length - cur.derivedCount + cur.skipped.length, 1 + 2 + 2, 'samples = series - derived + skipped');
@@ -221,7 +393,11 @@ describe('through the transform', () => {
     const clash: MetricFamily = { kind: 'gauge', name: 'orders_total_rate', help: '', series: [{ labels: {}, value: 9 }] };
     const bad: MetricFamily = { kind: 'counter', name: 'bad_total', help: '', series: [{ labels: { 'k e y': 'v' }, value: 1 }] };
     const prev = toOciMetrics([counter(1), bad], { instance: 'h:1', scrapeTimeMs: T0 }, topts);
-    const cur = toOciMetrics([counter(2), clash, { ...bad, series: [{ labels: { 'k e y': 'v' }, value: 2 }] }], { instance: 'h:1', scrapeTimeMs: T0 + MIN, previous: prev.state }, topts);
+    const cur = toOciMetrics(
+      [counter(2), clash, { ...bad, series: [{ labels: { 'k e y': 'v' }, value: 2 }] }],
+      { instance: 'h:1', scrapeTimeMs: T0 + MIN, previous: prev.state },
+      topts,
+    );
     assert.equal(cur.metrics.find((m) => m.name === 'orders_total_rate')!.datapoints[0]!.value, 9, 'the real sample wins');
     assert.deepEqual(cur.notDerived, { duplicate_series: 1, invalid_series: 1 });
     assert.equal(cur.derivedCount, 0);

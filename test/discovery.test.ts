@@ -31,14 +31,28 @@ let clients: (d: DiscoverySettings) => DiscoveryClients;
 /** Discovery settings as the function parses them, pointed at the emulator. */
 function settingsOf(env: Record<string, string>): DiscoverySettings {
   // A discovery timeout far above the work (a loaded machine); the timeout test sets its own.
-  const s = parseSettings({ DRY_RUN: 'true', DISCOVERY_COMPARTMENT_OCID: FLEET, OCI_COMPUTE_ENDPOINT: emu.url, OCI_IDENTITY_ENDPOINT: emu.url, DISCOVERY_TIMEOUT_MS: '120000', ...env });
+  const s = parseSettings({
+    DRY_RUN: 'true',
+    DISCOVERY_COMPARTMENT_OCID: FLEET,
+    OCI_COMPUTE_ENDPOINT: emu.url,
+    OCI_IDENTITY_ENDPOINT: emu.url,
+    DISCOVERY_TIMEOUT_MS: '120000',
+    ...env,
+  });
   return s.discovery!;
 }
 
 /** A discovery over the emulator's fleet, with a controllable clock. */
 function discoveryOf(env: Record<string, string>, clock = { now: 0 }): { fleet: FleetDiscovery; clock: { now: number } } {
   const d = settingsOf(env);
-  return { fleet: new FleetDiscovery(d, () => clients(d), () => clock.now), clock };
+  return {
+    fleet: new FleetDiscovery(
+      d,
+      () => clients(d),
+      () => clock.now,
+    ),
+    clock,
+  };
 }
 
 const noDeadline = () => AbortSignal.timeout(60_000);
@@ -88,7 +102,10 @@ describe('discovery through the SDK against the emulated fleet', () => {
     const running = [...emu.fleet.instances.values()].filter((i) => i.compartmentId === FLEET && i.lifecycleState === 'RUNNING').length;
     const listCalls = emu.calls.filter((c) => c.path === '/20160918/instances');
     assert.equal(listCalls.length, Math.ceil(running / 50), 'every page of ListInstances, via opc-next-page');
-    assert.ok(emu.calls.every((c) => c.status === 200 && c.authKind === 'config'), 'every call signed and accepted');
+    assert.ok(
+      emu.calls.every((c) => c.status === 200 && c.authKind === 'config'),
+      'every call signed and accepted',
+    );
     const vnicCalls = emu.calls.filter((c) => c.path.startsWith('/20160918/vnics/')).length;
     assert.equal(vnicCalls, want.length, 'one GetVnic per matching instance');
     assert.equal(r.report.calls, emu.calls.length);
@@ -101,14 +118,32 @@ describe('discovery through the SDK against the emulated fleet', () => {
   test('several exporters per instance by tag, a path tag, a defined-tag filter and chosen dimensions', async () => {
     resetFleet();
     const web = emu.fleet.addInstance({
-      compartmentId: FLEET, displayName: 'web-1', privateIp: '127.0.0.2', shape: 'VM.Standard.A1.Flex',
+      compartmentId: FLEET,
+      displayName: 'web-1',
+      privateIp: '127.0.0.2',
+      shape: 'VM.Standard.A1.Flex',
       freeformTags: { prometheus_port: '9100, 3000, 8080/actuator/prometheus', team: 'shop' },
       definedTags: { Ops: { scrape: 'true' } },
     });
-    const db = emu.fleet.addInstance({ compartmentId: FLEET, displayName: 'db-1', privateIp: '127.0.0.3', freeformTags: { prometheus_path: '/stats', prometheus_port: '9187' }, definedTags: { Ops: { scrape: 'true' } } });
-    const bad = emu.fleet.addInstance({ compartmentId: FLEET, displayName: 'bad', privateIp: '127.0.0.4', freeformTags: { prometheus_port: '9100,http' }, definedTags: { Ops: { scrape: 'true' } } });
+    const db = emu.fleet.addInstance({
+      compartmentId: FLEET,
+      displayName: 'db-1',
+      privateIp: '127.0.0.3',
+      freeformTags: { prometheus_path: '/stats', prometheus_port: '9187' },
+      definedTags: { Ops: { scrape: 'true' } },
+    });
+    const bad = emu.fleet.addInstance({
+      compartmentId: FLEET,
+      displayName: 'bad',
+      privateIp: '127.0.0.4',
+      freeformTags: { prometheus_port: '9100,http' },
+      definedTags: { Ops: { scrape: 'true' } },
+    });
     emu.fleet.addInstance({ compartmentId: FLEET, displayName: 'untagged', privateIp: '127.0.0.5' });
-    const { fleet } = discoveryOf({ DISCOVERY_TAG: 'Ops.scrape=true', DISCOVERY_DIMENSIONS: 'resourceDisplayName,availabilityDomain,faultDomain,shape,tag:team' });
+    const { fleet } = discoveryOf({
+      DISCOVERY_TAG: 'Ops.scrape=true',
+      DISCOVERY_DIMENSIONS: 'resourceDisplayName,availabilityDomain,faultDomain,shape,tag:team',
+    });
     const r = await fleet.targets(noDeadline());
     assert.deepEqual(urlsOf(r), [
       'http://127.0.0.2:3000/metrics',
@@ -118,11 +153,18 @@ describe('discovery through the SDK against the emulated fleet', () => {
     ]);
     const webTarget = r.targets.find((t) => t.url.port === '3000')!;
     assert.deepEqual(webTarget.dimensions, {
-      resourceId: web.id, resourceDisplayName: 'web-1', availabilityDomain: web.availabilityDomain, faultDomain: web.faultDomain, shape: 'VM.Standard.A1.Flex', team: 'shop',
+      resourceId: web.id,
+      resourceDisplayName: 'web-1',
+      availabilityDomain: web.availabilityDomain,
+      faultDomain: web.faultDomain,
+      shape: 'VM.Standard.A1.Flex',
+      team: 'shop',
     });
     assert.equal(r.targets.find((t) => t.url.port === '9187')!.dimensions.team, undefined, 'an absent tag adds no dimension');
     assert.equal(r.targets.find((t) => t.url.port === '9187')!.resourceId, db.id);
-    assert.deepEqual(r.report.problems, [{ resourceId: bad.id, displayName: 'bad', problem: 'tag prometheus_port="9100,http": "http" is not a port (1-65535), optionally followed by a path' }]);
+    assert.deepEqual(r.report.problems, [
+      { resourceId: bad.id, displayName: 'bad', problem: 'tag prometheus_port="9100,http": "http" is not a port (1-65535), optionally followed by a path' },
+    ]);
     assert.equal(r.report.instances, 3);
   });
 
@@ -245,7 +287,14 @@ describe('discovered dimensions in the transform', () => {
       { instance: '10.0.0.5:9100', scrapeTimeMs: Date.now(), dimensions: { resourceId: 'ocid1.instance.oc1..x', shape: 'VM' } },
       { namespace: 'ns', compartmentId: COMPARTMENT, extraDimensions: { shape: 'fixed', env: 'prod' }, histogramBuckets: false },
     );
-    assert.deepEqual(out.metrics[0]!.dimensions, { env: 'prod', exported_resourceId: 'mine', instance: '10.0.0.5:9100', resourceId: 'ocid1.instance.oc1..x', shape: 'VM', zone: 'a' });
+    assert.deepEqual(out.metrics[0]!.dimensions, {
+      env: 'prod',
+      exported_resourceId: 'mine',
+      instance: '10.0.0.5:9100',
+      resourceId: 'ocid1.instance.oc1..x',
+      shape: 'VM',
+      zone: 'a',
+    });
   });
 });
 
@@ -264,23 +313,36 @@ describe('a fleet through the built function (Fn socket)', () => {
   test('discovered targets are scraped and posted with resourceId; churn is reported, no up=0 for a terminated instance', async () => {
     const fleet = stack.emulator.fleet;
     const portOf = (s: BharatMart) => new URL(s.url).port;
-    const ids = shops.slice(0, 2).map((s, i) => fleet.addInstance({ compartmentId: FLEET, displayName: `shop-${i}`, freeformTags: { app: 'bharatmart', prometheus_port: portOf(s) } }).id);
+    const ids = shops
+      .slice(0, 2)
+      .map((s, i) => fleet.addInstance({ compartmentId: FLEET, displayName: `shop-${i}`, freeformTags: { app: 'bharatmart', prometheus_port: portOf(s) } }).id);
     fleet.addInstance({ compartmentId: FLEET, displayName: 'other-app', freeformTags: { app: 'other', prometheus_port: portOf(shops[2]!) } });
     const fn = await stack.startFn({
-      DISCOVERY_COMPARTMENT_OCID: FLEET, DISCOVERY_TAG: 'app=bharatmart', DISCOVERY_TTL_SECONDS: '0', DISCOVERY_DIMENSIONS: 'resourceDisplayName', DISCOVERY_TIMEOUT_MS: '60000',
-      OCI_COMPUTE_ENDPOINT: stack.emulator.url, METRICS_ENDPOINT: '',
+      DISCOVERY_COMPARTMENT_OCID: FLEET,
+      DISCOVERY_TAG: 'app=bharatmart',
+      DISCOVERY_TTL_SECONDS: '0',
+      DISCOVERY_DIMENSIONS: 'resourceDisplayName',
+      DISCOVERY_TIMEOUT_MS: '60000',
+      OCI_COMPUTE_ENDPOINT: stack.emulator.url,
+      METRICS_ENDPOINT: '',
     });
     const res = await fn.invoke();
     assert.equal(res.status, 200, res.body);
     const s = res.json as InvocationSummary;
     assert.equal(s.ok, true);
     assert.deepEqual(s.targets.map((t) => t.resourceId).sort(), [...ids].sort());
-    assert.ok(s.targets.every((t) => t.up && t.posted > 50), JSON.stringify(s.targets));
+    assert.ok(
+      s.targets.every((t) => t.up && t.posted > 50),
+      JSON.stringify(s.targets),
+    );
     assert.equal(s.discovery!.source, 'discovered');
     assert.equal(s.discovery!.appeared.length, 2);
     const posted = stack.emulator.accepted.filter((m) => m.name === 'process_cpu_seconds_total');
     assert.ok(posted.length > 0);
-    assert.ok(posted.every((m) => ids.includes(m.dimensions.resourceId!) && /^shop-\d$/.test(m.dimensions.resourceDisplayName!)), 'data series carry resourceId');
+    assert.ok(
+      posted.every((m) => ids.includes(m.dimensions.resourceId!) && /^shop-\d$/.test(m.dimensions.resourceDisplayName!)),
+      'data series carry resourceId',
+    );
     const ups = stack.emulator.accepted.filter((m) => m.name === 'up');
     assert.deepEqual(ups.map((m) => m.dimensions.resourceId).sort(), [...ids].sort(), 'up per discovered instance, with its resourceId');
 
@@ -291,11 +353,20 @@ describe('a fleet through the built function (Fn socket)', () => {
     const res2 = await fn.invoke();
     const s2 = res2.json as InvocationSummary;
     assert.equal(res2.status, 200, res2.body);
-    assert.deepEqual(s2.discovery!.appeared.map((t) => t.resourceId), [joined.id]);
-    assert.deepEqual(s2.discovery!.disappeared.map((t) => t.resourceId), [ids[0]]);
+    assert.deepEqual(
+      s2.discovery!.appeared.map((t) => t.resourceId),
+      [joined.id],
+    );
+    assert.deepEqual(
+      s2.discovery!.disappeared.map((t) => t.resourceId),
+      [ids[0]],
+    );
     assert.deepEqual(s2.targets.map((t) => t.resourceId).sort(), [ids[1], joined.id].sort());
     const ups2 = stack.emulator.accepted.filter((m) => m.name === 'up');
-    assert.ok(ups2.every((m) => m.dimensions.resourceId !== ids[0] && m.datapoints[0]!.value === 1), 'no up=0 for the terminated instance');
+    assert.ok(
+      ups2.every((m) => m.dimensions.resourceId !== ids[0] && m.datapoints[0]!.value === 1),
+      'no up=0 for the terminated instance',
+    );
     assert.equal(ups2.length, 2);
 
     // Discovery denied: this warm container keeps its last good list (fresh), and says why...
@@ -310,7 +381,10 @@ describe('a fleet through the built function (Fn socket)', () => {
     const cold = await stack.startFn({ DISCOVERY_COMPARTMENT_OCID: FLEET, OCI_COMPUTE_ENDPOINT: stack.emulator.url, METRICS_ENDPOINT: '' });
     const denied = await cold.invoke();
     assert.equal(denied.status, 502);
-    assert.match(denied.body, /no targets: ListInstances failed \(404 NotAuthorizedOrNotFound.*add the policy statement: Allow dynamic-group <the function's dynamic group> to read instances in compartment id ocid1\.compartment\.oc1\.\.aaaaaaaafleet/);
+    assert.match(
+      denied.body,
+      /no targets: ListInstances failed \(404 NotAuthorizedOrNotFound.*add the policy statement: Allow dynamic-group <the function's dynamic group> to read instances in compartment id ocid1\.compartment\.oc1\.\.aaaaaaaafleet/,
+    );
     stack.emulator.fleet.deniedApis.clear();
   });
 
@@ -321,7 +395,10 @@ describe('a fleet through the built function (Fn socket)', () => {
     const res = await fn.invoke();
     assert.equal(res.status, 200, res.body);
     const s = res.json as InvocationSummary;
-    assert.deepEqual(s.targets.map((t) => t.url), [shops[0]!.url]);
+    assert.deepEqual(
+      s.targets.map((t) => t.url),
+      [shops[0]!.url],
+    );
     assert.equal(s.targets[0]!.up, true);
     assert.equal(s.discovery!.source, 'none');
     assert.match(s.discovery!.iamStatement!, /to read instances in compartment id/);
@@ -344,7 +421,10 @@ describe('npm start -- --fleet: the demo fleet', () => {
         }
       };
       const first = await invocationAfter(0, (s) => s.targets.length === 3);
-      assert.ok(first.targets.every((t) => t.up && t.resourceId?.startsWith('ocid1.instance.')), JSON.stringify(first.targets));
+      assert.ok(
+        first.targets.every((t) => t.up && t.resourceId?.startsWith('ocid1.instance.')),
+        JSON.stringify(first.targets),
+      );
       const listed = (await (await fetch(`${demo.emulator.url}/demo/fleet`)).json()) as { id: string; lifecycleState: string }[];
       assert.deepEqual(listed.map((m) => m.id).sort(), first.targets.map((t) => t.resourceId).sort());
 
@@ -357,8 +437,14 @@ describe('npm start -- --fleet: the demo fleet', () => {
       assert.equal(gone.status, 200);
       const seqAfterTerminate = demo.history.at(-1)?.seq ?? 0;
       const shrunk = await invocationAfter(seqAfterTerminate, (s) => s.targets.length === 3);
-      assert.ok(shrunk.targets.every((t) => t.resourceId !== listed[0]!.id && t.up), 'the terminated instance is not scraped, so no up=0 for it');
-      const churn = demo.history.filter((h) => h.seq > seqAfterTerminate).map((h) => (h.summary as InvocationSummary | undefined)?.discovery?.disappeared ?? []).flat();
+      assert.ok(
+        shrunk.targets.every((t) => t.resourceId !== listed[0]!.id && t.up),
+        'the terminated instance is not scraped, so no up=0 for it',
+      );
+      const churn = demo.history
+        .filter((h) => h.seq > seqAfterTerminate)
+        .map((h) => (h.summary as InvocationSummary | undefined)?.discovery?.disappeared ?? [])
+        .flat();
       assert.deepEqual([...new Set(churn.map((t) => t.resourceId))], [listed[0]!.id], 'its disappearance is reported');
       const bad = await fetch(`${demo.emulator.url}/demo/fleet/terminate?id=nope`, { method: 'POST' });
       assert.equal(bad.status, 404);

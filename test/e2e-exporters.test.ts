@@ -40,8 +40,7 @@ async function serveSnapshot(text: string): Promise<{ url: string; close(): Prom
 }
 
 /** Stream identity used to find a sample among the posted objects. */
-const key = (name: string, dims: Record<string, string>) =>
-  JSON.stringify([name, Object.entries(dims).sort(([a], [b]) => (a < b ? -1 : 1))]);
+const key = (name: string, dims: Record<string, string>) => JSON.stringify([name, Object.entries(dims).sort(([a], [b]) => (a < b ? -1 : 1))]);
 
 /** Runs the function's dry run on `text` and checks it against Python's reading of the same text. */
 async function checkAccounted(stack: Stack, text: string, env: Record<string, string> = {}): Promise<InvocationSummary> {
@@ -66,7 +65,10 @@ async function checkAccounted(stack: Stack, text: string, env: Record<string, st
     const skipped = new Set(s.skippedSamples!.map((k) => key(k.name, k.labels)));
     let matched = 0;
     for (const p of reference) {
-      if (skipped.has(key(p.name, p.labels))) { matched++; continue; }
+      if (skipped.has(key(p.name, p.labels))) {
+        matched++;
+        continue;
+      }
       const dims: Record<string, string> = { instance: target.instance };
       for (const [k, v] of Object.entries(p.storedLabels)) if (v !== '') dims[k === 'instance' ? 'exported_instance' : k] = v;
       const name = sanitizeMetricName(p.name);
@@ -87,7 +89,9 @@ async function checkAccounted(stack: Stack, text: string, env: Record<string, st
 describe('real expositions, every sample accounted (dry run through the Fn socket)', () => {
   let stack: Stack;
   const running: RunningExporter[] = [];
-  before(async () => { stack = await startStack(); });
+  before(async () => {
+    stack = await startStack();
+  });
   after(async () => {
     await Promise.all(running.map((r) => r.stop()));
     await stack?.close();
@@ -105,7 +109,7 @@ describe('real expositions, every sample accounted (dry run through the Fn socke
     assert.ok(s.samples > 200, `node_exporter exposes hundreds of samples, saw ${s.samples}`);
   });
 
-  test('the prometheus server\'s own /metrics (labelled histograms and summaries), with buckets', async (t) => {
+  test("the prometheus server's own /metrics (labelled histograms and summaries), with buckets", async (t) => {
     if (!needs(t, '/usr/bin/prometheus', 'prometheus')) return;
     const server = await startPrometheusServer();
     running.push(server);

@@ -82,8 +82,8 @@ describe('function end to end (Fn socket protocol, RP auth, emulator)', () => {
     assert.equal(fn.alive, true);
     const buckets = stack.emulator.accepted.filter((m) => m.name === 'http_request_duration_seconds_bucket');
     assert.ok(buckets.length > 0 && buckets.every((m) => typeof m.dimensions.le === 'string'));
-    const total = (name: string, when: number) => stack.emulator.accepted.filter((m) => m.name === name && m.datapoints[0]!.timestamp >= when)
-      .reduce((a, m) => a + m.datapoints[0]!.value, 0);
+    const total = (name: string, when: number) =>
+      stack.emulator.accepted.filter((m) => m.name === name && m.datapoints[0]!.timestamp >= when).reduce((a, m) => a + m.datapoints[0]!.value, 0);
     const t2 = Math.min(...stack.emulator.accepted.filter((m) => m.name === 'up').map((m) => m.datapoints[0]!.timestamp)) + 1;
     assert.ok(total('http_requests_total', t2) > 0);
   });

@@ -44,7 +44,10 @@ describe('emulator: Object Storage GetObject / PutObject / HeadObject', () => {
     emu.objectStorage.createBucket('b1');
     ns = emu.objectStorage.namespace;
     const provider = new common.ConfigFileAuthenticationDetailsProvider(cfg.configPath, 'DEFAULT');
-    client = new ObjectStorageClient({ authenticationDetailsProvider: provider }, { circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }), retryConfiguration: common.NoRetryConfigurationDetails });
+    client = new ObjectStorageClient(
+      { authenticationDetailsProvider: provider },
+      { circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }), retryConfiguration: common.NoRetryConfigurationDetails },
+    );
     client.endpoint = emu.url;
   });
   after(async () => {
@@ -69,7 +72,10 @@ describe('emulator: Object Storage GetObject / PutObject / HeadObject', () => {
     const head = await client.headObject(req());
     assert.deepEqual([head.eTag, head.contentLength], [second.eTag, 2]);
     assert.equal(await text((await client.getObject(req())).value), 'v2');
-    assert.equal(await outcome(client.putObject({ ...req(), objectName: 'absent', putObjectBody: Buffer.from('x'), ifMatch: 'some-etag' })), '412 IfMatchFailed');
+    assert.equal(
+      await outcome(client.putObject({ ...req(), objectName: 'absent', putObjectBody: Buffer.from('x'), ifMatch: 'some-etag' })),
+      '412 IfMatchFailed',
+    );
   });
 
   test('404 for a missing bucket, a denied bucket (no policy) and another namespace', async () => {
@@ -86,7 +92,14 @@ describe('emulator: Object Storage GetObject / PutObject / HeadObject', () => {
     assert.equal((await fetch(url)).status, 401);
     const signed = emu.calls.filter((c) => c.route === 'objectstorage' && c.status !== 401);
     assert.ok(signed.length > 0 && signed.every((c) => c.authKind === 'config'));
-    const put = await fetch(url, { method: 'PUT', body: 'x', headers: { authorization: 'Signature version="1",keyId="a/b/c",algorithm="rsa-sha256",headers="date (request-target) host",signature="AAAA"', date: new Date().toUTCString() } });
+    const put = await fetch(url, {
+      method: 'PUT',
+      body: 'x',
+      headers: {
+        authorization: 'Signature version="1",keyId="a/b/c",algorithm="rsa-sha256",headers="date (request-target) host",signature="AAAA"',
+        date: new Date().toUTCString(),
+      },
+    });
     assert.equal(put.status, 401);
   });
 
@@ -96,7 +109,8 @@ describe('emulator: Object Storage GetObject / PutObject / HeadObject', () => {
     emu.enqueueFault({ hangMs: 60_000 }, 1, 'objectstorage');
     const controller = new AbortController();
     const gaveUp = outcome(fetch(`${emu.url}/n/${ns}/b/b1/o/x`, { signal: controller.signal }));
-    while (!emu.calls.some((c) => c.route === 'objectstorage' && c.fault === 'hang') && emu.pendingFaults('objectstorage') > 0) await new Promise((r) => setTimeout(r, 10));
+    while (!emu.calls.some((c) => c.route === 'objectstorage' && c.fault === 'hang') && emu.pendingFaults('objectstorage') > 0)
+      await new Promise((r) => setTimeout(r, 10));
     controller.abort();
     assert.match(await gaveUp, /undefined/);
     assert.equal(await outcome(client.getObject(req())), 'ok', 'the next call is served');

@@ -40,7 +40,10 @@ function rpProvider(creds: ResourcePrincipalCredentials): common.ResourcePrincip
 
 /** A MonitoringClient pointed at the emulator, circuit breaker off (errors are expected here). */
 function monitoringClient(provider: common.AuthenticationDetailsProvider, url = emu.url): MonitoringClient {
-  const client = new MonitoringClient({ authenticationDetailsProvider: provider }, { circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }) });
+  const client = new MonitoringClient(
+    { authenticationDetailsProvider: provider },
+    { circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }) },
+  );
   client.endpoint = url;
   return client;
 }
@@ -58,7 +61,11 @@ function metric(overrides: Partial<models.MetricDataDetails> = {}, tsMs = Date.n
 }
 
 /** Post and return the SDK response details, or the thrown error. */
-async function post(client: MonitoringClient, metricData: models.MetricDataDetails[], batchAtomicity?: models.PostMetricDataDetails.BatchAtomicity): Promise<models.PostMetricDataResponseDetails> {
+async function post(
+  client: MonitoringClient,
+  metricData: models.MetricDataDetails[],
+  batchAtomicity?: models.PostMetricDataDetails.BatchAtomicity,
+): Promise<models.PostMetricDataResponseDetails> {
   const res = await client.postMetricData({ postMetricDataDetails: { metricData, batchAtomicity } });
   return res.postMetricDataResponseDetails;
 }
@@ -278,7 +285,7 @@ function invalidCases(now: number): { label: string; metric: models.MetricDataDe
     { label: 'no dimensions', metric: metric({ dimensions: {} }), message: /at least 1 dimension/ },
     { label: '21 dimensions', metric: metric({ dimensions: dims21 }), message: /Too many dimensions: 21/ },
     { label: 'dimension key with a space', metric: metric({ dimensions: { 'a b': 'v' } }), message: /Invalid dimension key/ },
-    { label: 'dimension key non-ASCII', metric: metric({ dimensions: { 'clé': 'v' } }), message: /Invalid dimension key/ },
+    { label: 'dimension key non-ASCII', metric: metric({ dimensions: { clé: 'v' } }), message: /Invalid dimension key/ },
     { label: 'dimension key of 257 chars', metric: metric({ dimensions: { ['k'.repeat(257)]: 'v' } }), message: /Invalid dimension key/ },
     { label: 'empty dimension value', metric: metric({ dimensions: { a: '' } }), message: /must not be empty/ },
     { label: 'dimension value of 513 chars', metric: metric({ dimensions: { a: 'é'.repeat(513) } }), message: /longer than 512/ },
@@ -303,7 +310,7 @@ function edgeCases(now: number): models.MetricDataDetails[] {
   return [
     metric({ name: 'a.b_c-d$e', resourceGroup: 'rg.1-x$' }),
     metric({ name: 'twenty', dimensions: dims20 }),
-    metric({ name: 'long_key', dimensions: { ['k'.repeat(256)]: 'é'.repeat(512), 'le': '+Inf' } }),
+    metric({ name: 'long_key', dimensions: { ['k'.repeat(256)]: 'é'.repeat(512), le: '+Inf' } }),
     metric({ name: 'emoji', dimensions: { a: '😀'.repeat(256) } }),
     metric({ metadata: { ['m'.repeat(256)]: 'x'.repeat(256) } }),
     metric({ name: 'old' }, now - 2 * 3600_000 + 60_000),
@@ -336,7 +343,9 @@ describe('PostMetricData validation', () => {
 
   test('ATOMIC: one invalid object rejects the call with 400 InvalidParameter and nothing is stored', async () => {
     const now = Date.now();
-    const err = await rejection(post(monitoringClient(rpProvider(rp)), [metric(), invalidCases(now)[7].metric], models.PostMetricDataDetails.BatchAtomicity.Atomic));
+    const err = await rejection(
+      post(monitoringClient(rpProvider(rp)), [metric(), invalidCases(now)[7].metric], models.PostMetricDataDetails.BatchAtomicity.Atomic),
+    );
     assert.equal(err.statusCode, 400);
     assert.equal(err.serviceCode, 'InvalidParameter');
     assert.match(String(err.message), /metricData\[1\].*Invalid name/);
@@ -348,7 +357,9 @@ describe('PostMetricData validation', () => {
 
   test('NON_ATOMIC: a request in which every object is invalid is 400 InvalidParameter (OCI needs one valid object); nothing stored', async () => {
     const now = Date.now();
-    const bad = invalidCases(now).slice(0, 3).map((c) => c.metric);
+    const bad = invalidCases(now)
+      .slice(0, 3)
+      .map((c) => c.metric);
     const err = await rejection(post(monitoringClient(rpProvider(rp)), bad));
     assert.equal(err.statusCode, 400);
     assert.equal(err.serviceCode, 'InvalidParameter');
@@ -372,7 +383,10 @@ describe('PostMetricData validation', () => {
       metric({ name: 'grp', namespace: 'prom2oci_other', dimensions: keys('c', 1) }),
     ]);
     assert.equal(res.failedMetricsCount, 1);
-    assert.match(res.failedMetrics![0]!.message, /Too many dimensions for the metric group prom2oci_test\/grp: its streams would use 21 distinct dimension keys, at most 20/);
+    assert.match(
+      res.failedMetrics![0]!.message,
+      /Too many dimensions for the metric group prom2oci_test\/grp: its streams would use 21 distinct dimension keys, at most 20/,
+    );
     assert.deepEqual((res.failedMetrics![0]!.metricData as models.MetricDataDetails).dimensions, { c0: 'v' });
     assert.equal(emu.accepted.length, 5);
     emu.reset();
@@ -383,11 +397,20 @@ describe('PostMetricData validation', () => {
     const minute = Math.floor(Date.now() / 60_000) * 60_000;
     const at = (s: number) => new Date(Math.min(minute + s * 1000, Date.now()));
     const res = await post(monitoringClient(rpProvider(rp)), [
-      metric({ name: 'weighted', datapoints: [{ timestamp: at(0), value: 10, count: 3 }, { timestamp: at(1), value: 40 }] }),
+      metric({
+        name: 'weighted',
+        datapoints: [
+          { timestamp: at(0), value: 10, count: 3 },
+          { timestamp: at(1), value: 40 },
+        ],
+      }),
       metric({ name: 'weighted', datapoints: [{ timestamp: at(2), value: 100, count: 6 }] }),
     ]);
     assert.equal(res.failedMetricsCount, 0);
-    assert.deepEqual(emu.accepted.flatMap((m) => m.datapoints.map((d) => d.count ?? 1)), [3, 1, 6]);
+    assert.deepEqual(
+      emu.accepted.flatMap((m) => m.datapoints.map((d) => d.count ?? 1)),
+      [3, 1, 6],
+    );
     const value = async (stat: string) => {
       const q = new URLSearchParams({ namespace: 'prom2oci_test', query: `weighted[1m].${stat}`, from: String(minute - 60_000), to: String(minute + 60_000) });
       const body = (await (await fetch(`${emu.url}/emulator/api/query?${q}`)).json()) as { series: { points: { timestamp: number; value: number }[] }[] };
@@ -500,7 +523,13 @@ describe('faults', () => {
     emu.enqueueFault({ hangMs: 400 });
     const client = monitoringClient(rpProvider(rp));
     const started = Date.now();
-    const timedOut = await Promise.race([post(client, [metric()]).then(() => 'answered', () => 'failed'), new Promise((r) => setTimeout(() => r('timeout'), 150))]);
+    const timedOut = await Promise.race([
+      post(client, [metric()]).then(
+        () => 'answered',
+        () => 'failed',
+      ),
+      new Promise((r) => setTimeout(() => r('timeout'), 150)),
+    ]);
     assert.equal(timedOut, 'timeout');
     emu.enqueueFault({ hangMs: 200 });
     const err = await rejection(post(client, [metric()]));
@@ -554,7 +583,10 @@ describe('Vault secrets', () => {
 
   /** A SecretsClient pointed at the emulator, with RP auth and no retries. */
   function secretsClient(): SecretsClient {
-    const client = new SecretsClient({ authenticationDetailsProvider: rpProvider(rp) }, { circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }) });
+    const client = new SecretsClient(
+      { authenticationDetailsProvider: rpProvider(rp) },
+      { circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }) },
+    );
     client.endpoint = emu.url;
     return client;
   }
@@ -642,7 +674,9 @@ describe('store', () => {
     };
     assert.deepEqual(await get('namespaces'), ['prom2oci_test']);
     assert.deepEqual(await get('metrics?namespace=prom2oci_test'), ['http_requests_total', 'up']);
-    const series = (await get(`series?namespace=prom2oci_test&name=http_requests_total&dim.route=${encodeURIComponent('/api/orders')}`)) as { datapoints: unknown[] }[];
+    const series = (await get(`series?namespace=prom2oci_test&name=http_requests_total&dim.route=${encodeURIComponent('/api/orders')}`)) as {
+      datapoints: unknown[];
+    }[];
     assert.equal(series.length, 1);
     assert.equal(series[0].datapoints.length, 1);
     assert.equal(((await get('calls?limit=1')) as unknown[]).length, 1);
@@ -670,7 +704,10 @@ describe('store', () => {
 
   test('maxStoredDatapoints can be lowered at run time; the emulator keeps the newest', async () => {
     emu.options.maxStoredDatapoints = 2;
-    await post(monitoringClient(rpProvider(rp)), ['a', 'b', 'c'].map((name) => metric({ name })));
+    await post(
+      monitoringClient(rpProvider(rp)),
+      ['a', 'b', 'c'].map((name) => metric({ name })),
+    );
     assert.deepEqual(
       emu.accepted.map((m) => m.name),
       ['b', 'c'],

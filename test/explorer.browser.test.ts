@@ -62,7 +62,11 @@ test('the explorer page charts http_requests_total, runs MQL and shows the invoc
     // The default view: the p99 latency of the last interval by route (derived from the previous
     // scrape kept in the emulator's Object Storage), the worst stream of each route.
     const P99 = 'http_request_duration_seconds_p99[1m].groupBy(route).max()';
-    await page.waitForFunction((q) => document.getElementById('chart-title')?.textContent === q && Number(document.getElementById('chart')?.dataset.points) > 0, P99, { timeout: 20_000 });
+    await page.waitForFunction(
+      (q) => document.getElementById('chart-title')?.textContent === q && Number(document.getElementById('chart')?.dataset.points) > 0,
+      P99,
+      { timeout: 20_000 },
+    );
     assert.equal(await page.inputValue('#mql'), P99);
     assert.equal(await page.inputValue('#namespace'), 'bharatmart');
     assert.equal(await page.inputValue('#metric'), 'http_request_duration_seconds_p99');
@@ -78,19 +82,32 @@ test('the explorer page charts http_requests_total, runs MQL and shows the invoc
         const row = [...document.querySelectorAll('#latest tbody tr')].find((tr) => tr.textContent?.includes('/api/products'));
         return row ? Number(row.querySelector('td.num')?.textContent) : NaN;
       });
-    await page.waitForFunction(() => {
-      const row = [...document.querySelectorAll('#latest tbody tr')].find((tr) => tr.textContent?.includes('/api/products'));
-      return Number(row?.querySelector('td.num')?.textContent) >= 1;
-    }, undefined, { timeout: 30_000 });
+    await page.waitForFunction(
+      () => {
+        const row = [...document.querySelectorAll('#latest tbody tr')].find((tr) => tr.textContent?.includes('/api/products'));
+        return Number(row?.querySelector('td.num')?.textContent) >= 1;
+      },
+      undefined,
+      { timeout: 30_000 },
+    );
     assert.ok((await latestProductsP99()) >= 1, 'p99 of /api/products is in the 1-2.5 s bucket');
     // The first invocation started after the slow requests had finished already posted it.
     const next = demo.history.find((r) => new Date(r.time).getTime() >= spikeDone && r.summary)!;
     assert.ok(next, 'an invocation after the incident');
     const nextStarted = new Date(next.time).getTime();
     const spiked = demo.emulator
-      .query({ namespace: 'bharatmart', name: 'http_request_duration_seconds_p99', dimensions: { route: '/api/products' }, from: nextStarted, to: nextStarted + next.durationMs + 1 })
+      .query({
+        namespace: 'bharatmart',
+        name: 'http_request_duration_seconds_p99',
+        dimensions: { route: '/api/products' },
+        from: nextStarted,
+        to: nextStarted + next.durationMs + 1,
+      })
       .flatMap((sr) => sr.datapoints);
-    assert.ok(spiked.some((p) => p.value >= 1), `posted by invocation #${next.seq}: ${JSON.stringify(spiked)}`);
+    assert.ok(
+      spiked.some((p) => p.value >= 1),
+      `posted by invocation #${next.seq}: ${JSON.stringify(spiked)}`,
+    );
 
     // The requests counter by route, as a rate: the form from here on.
     await page.selectOption('#metric', 'http_requests_total');
@@ -115,7 +132,11 @@ test('the explorer page charts http_requests_total, runs MQL and shows the invoc
     assert.match(help, /Not documented by OCI, so the emulator's own choice, not OCI's behaviour: rate\(\)\/increment\(\) treat a decrease as a counter reset/);
 
     // The MQL box: the form users type in OCI. Wait until a stream has more than one point.
-    await runMql(page, 'http_requests_total[10s]{route = "/api/products"}.grouping().rate()', 'http_requests_total[10s]{route = "/api/products"}.grouping().rate()');
+    await runMql(
+      page,
+      'http_requests_total[10s]{route = "/api/products"}.grouping().rate()',
+      'http_requests_total[10s]{route = "/api/products"}.grouping().rate()',
+    );
     await page.waitForFunction(() => Number(document.getElementById('chart')?.dataset.maxSeriesPoints) > 1, undefined, { timeout: 90_000 });
     const path0 = await page.getAttribute('#chart .series g path', 'd');
     assert.ok(path0 && (path0.match(/L/g)?.length ?? 0) >= 1, `a line with more than one point: ${path0}`);
@@ -131,7 +152,9 @@ test('the explorer page charts http_requests_total, runs MQL and shows the invoc
 
     // The invocations panel shows the last runs, newest first, with their counts.
     await runMql(page, 'http_requests_total[10s].groupBy(route).rate()', 'http_requests_total[10s].groupBy(route).rate()');
-    await page.waitForFunction((seq) => Number(document.querySelector('#invocations tbody tr')?.getAttribute('data-seq')) >= seq, demo.history.at(-1)!.seq, { timeout: 60_000 });
+    await page.waitForFunction((seq) => Number(document.querySelector('#invocations tbody tr')?.getAttribute('data-seq')) >= seq, demo.history.at(-1)!.seq, {
+      timeout: 60_000,
+    });
     const firstRow = page.locator('#invocations tbody tr').first();
     assert.equal(await firstRow.getAttribute('data-ok'), 'true');
     assert.equal(await firstRow.locator('.badge').textContent(), 'ok');
@@ -155,7 +178,10 @@ test('the explorer page charts http_requests_total, runs MQL and shows the invoc
     assert.equal(f.metricStreams, record.summary!.posted + record.summary!.selfMetrics.posted, 'streams = data posted + self-metrics posted');
     assert.equal(panel.values['Metric streams'], f.metricStreams.toLocaleString('en-US'));
     assert.equal(panel.values['Datapoints per month'], (f.metricStreams * 43_800).toLocaleString('en-US'));
-    assert.equal(panel.values['PostMetricData calls per invocation'], String(Math.ceil(record.summary!.posted / 50) + Math.ceil(record.summary!.selfMetrics.posted / 50)));
+    assert.equal(
+      panel.values['PostMetricData calls per invocation'],
+      String(Math.ceil(record.summary!.posted / 50) + Math.ceil(record.summary!.selfMetrics.posted / 50)),
+    );
     assert.match(panel.values['Fits the function timeout'] ?? '', /^yes \(~[\d.]+ s of 30 s\)$/);
     assert.equal(panel.values['Monthly ingestion cost'], 'no price configured');
 
@@ -193,7 +219,9 @@ test('--fleet: the explorer shows a discovered fleet, one up line per instance',
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.goto(demo.explorerUrl);
-    await page.waitForFunction(() => /fleet 3 running instances \(discovery\)/.test(document.getElementById('facts')?.textContent ?? ''), undefined, { timeout: 20_000 });
+    await page.waitForFunction(() => /fleet 3 running instances \(discovery\)/.test(document.getElementById('facts')?.textContent ?? ''), undefined, {
+      timeout: 20_000,
+    });
     await runMql(page, 'up[1m].groupBy(resourceDisplayName).min()', 'up[1m].groupBy(resourceDisplayName).min()');
     await page.waitForFunction(() => Number(document.getElementById('chart')?.dataset.series) === 3, undefined, { timeout: 20_000 });
     for (const name of ['bharatmart-1', 'bharatmart-2', 'bharatmart-3']) {
@@ -209,12 +237,18 @@ test('--fleet: the explorer shows a discovered fleet, one up line per instance',
 });
 
 test('the explorer routes: redirect, assets, invocations JSON, nothing else served', async () => {
-  const emu = await startIngestionEmulator({ extraHandler: createExplorerHandler({ invocations: () => [{ seq: 1, ok: true }], info: () => ({ intervalMs: 60_000 }) }) });
+  const emu = await startIngestionEmulator({
+    extraHandler: createExplorerHandler({ invocations: () => [{ seq: 1, ok: true }], info: () => ({ intervalMs: 60_000 }) }),
+  });
   try {
     const root = await fetch(`${emu.url}/`, { redirect: 'manual' });
     assert.equal(root.status, 302);
     assert.equal(root.headers.get('location'), '/explorer/');
-    for (const [p, type] of [['/explorer/', 'text/html'], ['/explorer/app.js', 'text/javascript'], ['/explorer/style.css', 'text/css']] as const) {
+    for (const [p, type] of [
+      ['/explorer/', 'text/html'],
+      ['/explorer/app.js', 'text/javascript'],
+      ['/explorer/style.css', 'text/css'],
+    ] as const) {
       const res = await fetch(emu.url + p);
       assert.equal(res.status, 200, p);
       assert.match(res.headers.get('content-type') ?? '', new RegExp(type));
@@ -229,7 +263,10 @@ test('the explorer routes: redirect, assets, invocations JSON, nothing else serv
     }
     assert.equal((await fetch(`${emu.url}/explorer/`, { method: 'POST' })).status, 405);
     // Paths that normalise out of /explorer/ are not the page's: the OCI side answers them 404.
-    assert.ok(emu.calls.every((c) => c.status === 404 && !c.path.startsWith('/explorer')), JSON.stringify(emu.calls));
+    assert.ok(
+      emu.calls.every((c) => c.status === 404 && !c.path.startsWith('/explorer')),
+      JSON.stringify(emu.calls),
+    );
   } finally {
     await emu.close();
   }

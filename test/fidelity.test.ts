@@ -64,16 +64,22 @@ describe('fidelity through the real function process', () => {
 
   test('own timestamps outside OCI\'s window are skipped as timestamp_out_of_window, never posted "now"', async () => {
     stack.emulator.reset();
-    target.serve((now) => [
-      `stale_3h 1 ${now - 180 * MIN}`,
-      `in_seconds 1 ${Math.floor(now / 1000)}`,
-      `future_30m 1 ${now + 30 * MIN}`,
-      `recent_10m 7 ${now - 10 * MIN}`,
-      'no_timestamp 8',
-    ].join('\n') + '\n');
+    target.serve(
+      (now) =>
+        [
+          `stale_3h 1 ${now - 180 * MIN}`,
+          `in_seconds 1 ${Math.floor(now / 1000)}`,
+          `future_30m 1 ${now + 30 * MIN}`,
+          `recent_10m 7 ${now - 10 * MIN}`,
+          'no_timestamp 8',
+        ].join('\n') + '\n',
+    );
     const dry = await invoke({}, true);
     assert.equal(dry.skipped.timestamp_out_of_window, 3);
-    assert.deepEqual(dry.skippedSamples!.filter((k) => k.reason === 'timestamp_out_of_window').map((k) => k.name), ['stale_3h', 'in_seconds', 'future_30m']);
+    assert.deepEqual(
+      dry.skippedSamples!.filter((k) => k.reason === 'timestamp_out_of_window').map((k) => k.name),
+      ['stale_3h', 'in_seconds', 'future_30m'],
+    );
     const before = Date.now();
     const s = await invoke();
     assert.equal(s.skipped.timestamp_out_of_window, 3);
@@ -93,19 +99,24 @@ describe('fidelity through the real function process', () => {
         stamps.set(k, now - minutesAgo * MIN);
         return now - minutesAgo * MIN;
       };
-      return [
-        '# TYPE lat histogram',
-        `lat_bucket{le="0.5"} 1 ${ts('0.5', 1)}`,
-        `lat_bucket{le="+Inf"} 2 ${ts('+Inf', 2)}`,
-        `lat_sum 3 ${ts('sum', 3)}`,
-        `lat_count 2 ${ts('count', 4)}`,
-      ].join('\n') + '\n';
+      return (
+        [
+          '# TYPE lat histogram',
+          `lat_bucket{le="0.5"} 1 ${ts('0.5', 1)}`,
+          `lat_bucket{le="+Inf"} 2 ${ts('+Inf', 2)}`,
+          `lat_sum 3 ${ts('sum', 3)}`,
+          `lat_count 2 ${ts('count', 4)}`,
+        ].join('\n') + '\n'
+      );
     });
     const s = await invoke({ HISTOGRAM_BUCKETS: 'true' });
     assert.equal(s.posted, 4, '2 buckets, _sum, _count (no _avg: _sum and _count are stamped differently)');
     const at = (m: { datapoints: { timestamp: number }[] }) => m.datapoints[0]!.timestamp;
     const buckets = accepted('lat_bucket');
-    assert.deepEqual(buckets.map((m) => [m.dimensions.le, at(m)]).sort(), [['+Inf', stamps.get('+Inf')], ['0.5', stamps.get('0.5')]]);
+    assert.deepEqual(buckets.map((m) => [m.dimensions.le, at(m)]).sort(), [
+      ['+Inf', stamps.get('+Inf')],
+      ['0.5', stamps.get('0.5')],
+    ]);
     assert.equal(at(accepted('lat_sum')[0]!), stamps.get('sum'));
     assert.equal(at(accepted('lat_count')[0]!), stamps.get('count'));
   });
@@ -116,8 +127,10 @@ describe('fidelity through the real function process', () => {
     const s = await invoke();
     assert.deepEqual(s.skipped, {});
     assert.equal(s.posted, 5);
-    const byName = Object.fromEntries(['job.req.rate5m', 'job_req_rate5m', 'prom$_leading', 'leading', 'prom$.colon_first'].map((n) => [n, accepted(n).map((m) => m.datapoints[0]!.value)]));
-    assert.deepEqual(byName, { 'job.req.rate5m': [1], job_req_rate5m: [2], 'prom$_leading': [3], leading: [4], 'prom$.colon_first': [5] });
+    const byName = Object.fromEntries(
+      ['job.req.rate5m', 'job_req_rate5m', 'prom$_leading', 'leading', 'prom$.colon_first'].map((n) => [n, accepted(n).map((m) => m.datapoints[0]!.value)]),
+    );
+    assert.deepEqual(byName, { 'job.req.rate5m': [1], job_req_rate5m: [2], prom$_leading: [3], leading: [4], 'prom$.colon_first': [5] });
   });
 
   test('dimension values are measured in UTF-16 units: 300 emoji (600 units) are shortened, and OCI accepts them', async () => {
@@ -134,15 +147,22 @@ describe('fidelity through the real function process', () => {
 
   test('le="1" and le="1.0" (and quantile="0.50" / "0.5") from different clients are one stream', async () => {
     stack.emulator.reset();
-    const expo = (le: string, q: string) => () => `# TYPE h histogram\nh_bucket{le="${le}"} 1\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n# TYPE s summary\ns{quantile="${q}"} 1\ns_sum 1\ns_count 1\n`;
+    const expo = (le: string, q: string) => () =>
+      `# TYPE h histogram\nh_bucket{le="${le}"} 1\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n# TYPE s summary\ns{quantile="${q}"} 1\ns_sum 1\ns_count 1\n`;
     target.serve(expo('1', '0.50'));
     await invoke({ HISTOGRAM_BUCKETS: 'true' });
     target.serve(expo('1.0', '0.5'));
     await invoke({ HISTOGRAM_BUCKETS: 'true' });
     const bucketStreams = stack.emulator.store.query({ name: 'h_bucket' });
-    assert.deepEqual(bucketStreams.map((x) => [x.dimensions.le, x.datapoints.length]).sort(), [['+Inf', 2], ['1.0', 2]]);
+    assert.deepEqual(bucketStreams.map((x) => [x.dimensions.le, x.datapoints.length]).sort(), [
+      ['+Inf', 2],
+      ['1.0', 2],
+    ]);
     const quantileStreams = stack.emulator.store.query({ name: 's' });
-    assert.deepEqual(quantileStreams.map((x) => [x.dimensions.quantile, x.datapoints.length]), [['0.5', 2]]);
+    assert.deepEqual(
+      quantileStreams.map((x) => [x.dimensions.quantile, x.datapoints.length]),
+      [['0.5', 2]],
+    );
   });
 
   test('an exposition sample named like a self-metric never shares its stream: skipped as self_metric_collision', async () => {
@@ -151,12 +171,19 @@ describe('fidelity through the real function process', () => {
     const s = await invoke({ EXTRA_DIMENSIONS: 'env=test' });
     assert.equal(s.skipped.self_metric_collision, 2);
     const ups = accepted('up');
-    assert.deepEqual(ups.map((m) => [m.dimensions.job ?? '-', m.datapoints[0]!.value]).sort(), [['-', 1], ['node', 1]], 'the self-metric up=1 and the labelled exposition up');
+    assert.deepEqual(
+      ups.map((m) => [m.dimensions.job ?? '-', m.datapoints[0]!.value]).sort(),
+      [
+        ['-', 1],
+        ['node', 1],
+      ],
+      'the self-metric up=1 and the labelled exposition up',
+    );
     assert.equal(accepted('scrape_duration_seconds').length, 1);
     assert.notEqual(accepted('scrape_duration_seconds')[0]!.datapoints[0]!.value, 99);
   });
 
-  test('OCI\'s metric-group limit across targets: a stream that would take a name past 20 dimension keys fails with OCI\'s message, counted', async () => {
+  test("OCI's metric-group limit across targets: a stream that would take a name past 20 dimension keys fails with OCI's message, counted", async () => {
     stack.emulator.reset();
     const other = await startTarget();
     try {
@@ -186,7 +213,10 @@ describe('fidelity through the real function process', () => {
     assert.equal(res.status, 502, res.body);
     assert.match(res.body, /invalid exposition: line 2: invalid UTF-8 label value: byte 0xE9/);
     assert.deepEqual(accepted('good'), [], 'nothing of a failed scrape is posted');
-    assert.deepEqual(accepted('up').map((m) => m.datapoints[0]!.value), [0]);
+    assert.deepEqual(
+      accepted('up').map((m) => m.datapoints[0]!.value),
+      [0],
+    );
     assert.ok(!stack.emulator.accepted.some((m) => Object.values(m.dimensions).some((v) => v.includes('\uFFFD'))));
   });
 });

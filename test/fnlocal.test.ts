@@ -96,13 +96,21 @@ test('invoke: JSON body, Fn headers, caller headers and FDK response headers', a
   assert.equal(echo.memory, 256);
   assert.match(echo.appID, /^ocid1\.fnapp\./);
   assert.match(echo.fnID, /^ocid1\.fnfunc\./);
-  assert.ok(fn.stdout.some((l) => l.includes('call-123')), 'stdout lines captured');
-  assert.ok(fn.stderr.some((l) => l.includes('stderr line for call-123')), 'stderr lines captured');
+  assert.ok(
+    fn.stdout.some((l) => l.includes('call-123')),
+    'stdout lines captured',
+  );
+  assert.ok(
+    fn.stderr.some((l) => l.includes('stderr line for call-123')),
+    'stderr lines captured',
+  );
 });
 
 test('wire format: POST /call, chunked body, Fn headers (seen by a raw socket server)', async (t) => {
   // A stand-in for the FDK that follows the same listener protocol and echoes the raw request bytes.
-  const raw = script(t, `
+  const raw = script(
+    t,
+    `
     const fs = require('fs'), net = require('net'), path = require('path');
     const file = process.env.FN_LISTENER.slice('unix:'.length);
     const tmp = file + '.tmp';
@@ -116,7 +124,8 @@ test('wire format: POST /call, chunked body, Fn headers (seen by a raw socket se
       });
     });
     server.listen(tmp, () => { fs.chmodSync(tmp, 0o666); fs.symlinkSync(path.basename(tmp), file); });
-  `);
+  `,
+  );
   const fn = await startFunction({ entry: raw });
   t.after(() => fn.stop());
   const deadline = new Date(Date.now() + 5000);
@@ -194,7 +203,7 @@ test('a throwing handler answers 502 with the FDK message; the container is kept
   assert.ok(fn.alive, '502 keeps the container');
   const next = await fn.invoke({ body: 'again' });
   assert.equal(next.status, 200);
-  assert.equal(((next.json as Echo).pid), fn.pid, 'same warm container');
+  assert.equal((next.json as Echo).pid, fn.pid, 'same warm container');
 });
 
 test('a crashing function is a socket error: the call rejects, the container is dead', async (t) => {
@@ -322,7 +331,10 @@ test('a parent that exits without stop() still leaves no function running', asyn
   mkdirSync(dir, { recursive: true });
   writeFileSync(file, code);
   try {
-    const parent = spawn(process.execPath, ['--import', 'tsx', file], { stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' } });
+    const parent = spawn(process.execPath, ['--import', 'tsx', file], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+    });
     let out = '';
     parent.stdout.on('data', (d: Buffer) => (out += d.toString()));
     await new Promise((r) => parent.on('exit', r));
@@ -354,7 +366,10 @@ test('a parent killed by SIGTERM (no handler of its own) takes its functions dow
   const file = path.join(dir, 'parent.js');
   writeFileSync(file, code);
   try {
-    const parent = spawn(process.execPath, ['--import', 'tsx', file], { stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' } });
+    const parent = spawn(process.execPath, ['--import', 'tsx', file], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+    });
     const exit = new Promise<{ code: number | null; signal: string | null }>((r) => parent.on('exit', (code, signal) => r({ code, signal })));
     const line = await new Promise<string>((resolve) => {
       let out = '';

@@ -51,13 +51,19 @@ describe('forecastCost', () => {
     const f = forecastCost({ ...base, dataStreams: 100_000, selfStreams: 1200, scrapeMs: 5000, postCallsPerSecond: 20 });
     assert.equal(f.fitsFunctionTimeout, false);
     assert.ok(f.postingSeconds > 100);
-    assert.match(f.notes[0]!, /posting 2024 calls at POST_CALLS_PER_SECOND=20 takes 10\d\.\d s; .* does not fit the 60 s timeout: raise POST_CALLS_PER_SECOND \(at most 50 per tenancy\)/);
+    assert.match(
+      f.notes[0]!,
+      /posting 2024 calls at POST_CALLS_PER_SECOND=20 takes 10\d\.\d s; .* does not fit the 60 s timeout: raise POST_CALLS_PER_SECOND \(at most 50 per tenancy\)/,
+    );
     assert.ok(forecastLines(f).some((l) => /DOES NOT FIT/.test(l)));
   });
 
   test('more calls a minute than 50/s allows is named', () => {
     const f = forecastCost({ ...base, dataStreams: 50 * 3001, postCallsPerSecond: 50 });
-    assert.ok(f.notes.some((n) => /exceed the tenancy's 50 calls\/s even spread evenly/.test(n)), f.notes.join('\n'));
+    assert.ok(
+      f.notes.some((n) => /exceed the tenancy's 50 calls\/s even spread evenly/.test(n)),
+      f.notes.join('\n'),
+    );
   });
 
   test('cost: datapoints beyond the free allowance times the price per million', () => {
@@ -80,7 +86,11 @@ describe('forecast settings', () => {
   test('a decimal price is read; anything else names the key', () => {
     assert.equal(parseSettings({ ...env, FORECAST_PRICE_PER_MILLION_DATAPOINTS: '0.0025' }).forecastPricePerMillionDatapoints, 0.0025);
     for (const bad of ['-1', '1e-3', 'USD 1', '0,25']) {
-      assert.throws(() => parseSettings({ ...env, FORECAST_PRICE_PER_MILLION_DATAPOINTS: bad }), /FORECAST_PRICE_PER_MILLION_DATAPOINTS: expected a non-negative decimal/, bad);
+      assert.throws(
+        () => parseSettings({ ...env, FORECAST_PRICE_PER_MILLION_DATAPOINTS: bad }),
+        /FORECAST_PRICE_PER_MILLION_DATAPOINTS: expected a non-negative decimal/,
+        bad,
+      );
     }
     assert.throws(() => parseSettings({ ...env, FORECAST_FREE_DATAPOINTS_PER_MONTH: 'lots' }), /FORECAST_FREE_DATAPOINTS_PER_MONTH: expected a whole number/);
   });

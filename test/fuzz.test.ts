@@ -39,23 +39,69 @@ const SCRAPE_TIME = Date.parse('2026-11-25T12:00:00Z');
 type Mutation = (lines: string[]) => string[];
 
 /** Values that stress number parsing and OCI's finite-number rule. */
-const WEIRD_VALUES = ['NaN', '+Inf', '-Inf', 'Inf', 'inf', '1e308', '-1e308', '1e309', '5e-324', '-0', '0x1F', '1_000', '', '--1', 'Infinity', '9'.repeat(400), '1.7976931348623157e+308', '.5', '5.', '+3', '1e', 'null'];
+const WEIRD_VALUES = [
+  'NaN',
+  '+Inf',
+  '-Inf',
+  'Inf',
+  'inf',
+  '1e308',
+  '-1e308',
+  '1e309',
+  '5e-324',
+  '-0',
+  '0x1F',
+  '1_000',
+  '',
+  '--1',
+  'Infinity',
+  '9'.repeat(400),
+  '1.7976931348623157e+308',
+  '.5',
+  '5.',
+  '+3',
+  '1e',
+  'null',
+];
 /** Labels that stress OCI's dimension rules (length, characters, reserved names, unicode). */
 const WEIRD_LABELS = [
-  'instance="spoof"', 'le="0.5"', 'quantile="0.9"', 'exported_instance="x"', 'a=""', '__name__="x"', 'é="1"', 'a b="1"',
-  `long="${'v'.repeat(600)}"`, `emoji="${'🚀'.repeat(300)}"`, 'nul="\\u0000"', `k${'k'.repeat(300)}="1"`, 'a="1",a="2"',
-  Array.from({ length: 25 }, (_, i) => `d${i}="${i}"`).join(','), 'tab="a\tb"', 'bs="\\\\"', 'q="\\""', 'nl="a\\nb"',
+  'instance="spoof"',
+  'le="0.5"',
+  'quantile="0.9"',
+  'exported_instance="x"',
+  'a=""',
+  '__name__="x"',
+  'é="1"',
+  'a b="1"',
+  `long="${'v'.repeat(600)}"`,
+  `emoji="${'🚀'.repeat(300)}"`,
+  'nul="\\u0000"',
+  `k${'k'.repeat(300)}="1"`,
+  'a="1",a="2"',
+  Array.from({ length: 25 }, (_, i) => `d${i}="${i}"`).join(','),
+  'tab="a\tb"',
+  'bs="\\\\"',
+  'q="\\""',
+  'nl="a\\nb"',
 ];
 
 const lineIndex = (lines: string[], r: number) => (lines.length === 0 ? 0 : Math.floor(r * lines.length) % lines.length);
 
 /** fast-check arbitrary for one mutation. */
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.double({ min: 0, max: 1, noNaN: true }).map((r): Mutation => (ls) => ls.filter((_, i) => i !== lineIndex(ls, r))),
-  fc.double({ min: 0, max: 1, noNaN: true }).map((r): Mutation => (ls) => { const i = lineIndex(ls, r); return [...ls.slice(0, i + 1), ...ls.slice(i)]; }),
+  fc.double({ min: 0, max: 1, noNaN: true }).map(
+    (r): Mutation =>
+      (ls) =>
+        ls.filter((_, i) => i !== lineIndex(ls, r)),
+  ),
+  fc.double({ min: 0, max: 1, noNaN: true }).map((r): Mutation => (ls) => {
+    const i = lineIndex(ls, r);
+    return [...ls.slice(0, i + 1), ...ls.slice(i)];
+  }),
   fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true })).map(([a, b]): Mutation => (ls) => {
     const out = [...ls];
-    const i = lineIndex(ls, a), j = lineIndex(ls, b);
+    const i = lineIndex(ls, a),
+      j = lineIndex(ls, b);
     [out[i], out[j]] = [out[j]!, out[i]!];
     return out;
   }),
@@ -68,14 +114,23 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
     return buf.toString('utf8').split('\n');
   }),
   // Insert garbage (arbitrary unicode, control characters, binary) inside a line.
-  fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), fc.oneof(fc.string({ unit: 'binary', maxLength: 20 }), fc.uint8Array({ maxLength: 20 }).map((b) => Buffer.from(b).toString('latin1')))).map(([r, p, junk]): Mutation => (ls) => {
-    const i = lineIndex(ls, r);
-    const line = ls[i] ?? '';
-    const at = Math.floor(p * (line.length + 1));
-    const out = [...ls];
-    out[i] = line.slice(0, at) + junk + line.slice(at);
-    return out;
-  }),
+  fc
+    .tuple(
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      fc.oneof(
+        fc.string({ unit: 'binary', maxLength: 20 }),
+        fc.uint8Array({ maxLength: 20 }).map((b) => Buffer.from(b).toString('latin1')),
+      ),
+    )
+    .map(([r, p, junk]): Mutation => (ls) => {
+      const i = lineIndex(ls, r);
+      const line = ls[i] ?? '';
+      const at = Math.floor(p * (line.length + 1));
+      const out = [...ls];
+      out[i] = line.slice(0, at) + junk + line.slice(at);
+      return out;
+    }),
   // Replace the value of a sample line.
   fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom(...WEIRD_VALUES)).map(([r, v]): Mutation => (ls) => {
     const i = lineIndex(ls, r);
@@ -101,14 +156,20 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
     return out;
   }),
   // An own timestamp, sometimes absurd.
-  fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom('0', '-1', String(SCRAPE_TIME), String(SCRAPE_TIME + 3_600_000), '1e20', '99999999999999999999', '1.5')).map(([r, ts]): Mutation => (ls) => {
-    const i = lineIndex(ls, r);
-    const out = [...ls];
-    if (!(out[i] ?? '#').startsWith('#')) out[i] = `${out[i]} ${ts}`;
-    return out;
-  }),
+  fc
+    .tuple(
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      fc.constantFrom('0', '-1', String(SCRAPE_TIME), String(SCRAPE_TIME + 3_600_000), '1e20', '99999999999999999999', '1.5'),
+    )
+    .map(([r, ts]): Mutation => (ls) => {
+      const i = lineIndex(ls, r);
+      const out = [...ls];
+      if (!(out[i] ?? '#').startsWith('#')) out[i] = `${out[i]} ${ts}`;
+      return out;
+    }),
   fc.constant<Mutation>((ls) => ls.map((l) => l + '\r')), // CRLF
-  fc.double({ min: 0, max: 1, noNaN: true }).map((r): Mutation => (ls) => { // truncation mid-text
+  fc.double({ min: 0, max: 1, noNaN: true }).map((r): Mutation => (ls) => {
+    // truncation mid-text
     const text = ls.join('\n');
     return text.slice(0, Math.floor(r * text.length)).split('\n');
   }),
@@ -172,7 +233,8 @@ describe('fuzz: mutated real expositions through parse + transform', () => {
   });
 
   test('thousands of mutated expositions: only ExpositionError, only valid OCI objects, exact accounting', () => {
-    let parsedOk = 0, rejected = 0;
+    let parsedOk = 0,
+      rejected = 0;
     fc.assert(
       fc.property(fc.nat(corpus.length - 1), fc.array(mutationArb, { minLength: 1, maxLength: 6 }), optionsArb, (which, mutations, opts) => {
         const lines = mutations.reduce((ls, m) => m(ls), corpus[which]!.split('\n'));
@@ -193,9 +255,16 @@ describe('fuzz: mutated real expositions through parse + transform', () => {
 
   test('arbitrary text (not derived from an exposition) never breaks the parser', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 400 }), fc.string({ unit: 'grapheme', maxLength: 400 }), fc.uint8Array({ maxLength: 400 }).map((b) => Buffer.from(b).toString('utf8'))), (text) => {
-        checkPipeline(text, { namespace: 'bharatmart', compartmentId: 'ocid1.compartment.oc1..aaaaaaaafuzz', extraDimensions: {}, histogramBuckets: true });
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ unit: 'binary', maxLength: 400 }),
+          fc.string({ unit: 'grapheme', maxLength: 400 }),
+          fc.uint8Array({ maxLength: 400 }).map((b) => Buffer.from(b).toString('utf8')),
+        ),
+        (text) => {
+          checkPipeline(text, { namespace: 'bharatmart', compartmentId: 'ocid1.compartment.oc1..aaaaaaaafuzz', extraDimensions: {}, histogramBuckets: true });
+        },
+      ),
       { seed: SEED + 1, numRuns: 2000 },
     );
   });
@@ -209,8 +278,16 @@ describe('fuzz: mutated real expositions through parse + transform', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
     const settings = parseSettings({ METRICS_ENDPOINT: url, HISTOGRAM_BUCKETS: 'true', EXTRA_DIMENSIONS: 'env=fuzz' }, { dryRun: true });
-    const rt = { settings, log: () => undefined, postBatch: () => { throw new Error('a dry run never posts'); }, tokenSource: () => undefined };
-    let up = 0, down = 0;
+    const rt = {
+      settings,
+      log: () => undefined,
+      postBatch: () => {
+        throw new Error('a dry run never posts');
+      },
+      tokenSource: () => undefined,
+    };
+    let up = 0,
+      down = 0;
     try {
       await fc.assert(
         fc.asyncProperty(fc.nat(corpus.length - 1), fc.array(mutationArb, { minLength: 1, maxLength: 4 }), async (which, mutations) => {
@@ -258,7 +335,9 @@ function prometheusIdentity(name: string, labels: Record<string, string>, boundL
     const n = /^[+-]?inf(inity)?$/i.test(v) ? (v.startsWith('-') ? -Infinity : Infinity) : Number(v);
     lset.set(k, Number.isNaN(n) ? v : `#${n}`);
   }
-  const conflicting = Object.keys(added).filter((k) => lset.has(k)).map((k): [string, string] => [k, lset.get(k)!]);
+  const conflicting = Object.keys(added)
+    .filter((k) => lset.has(k))
+    .map((k): [string, string] => [k, lset.get(k)!]);
   for (const [k, v] of Object.entries(added)) lset.set(k, v);
   conflicting.sort(([a], [b]) => a.length - b.length);
   for (const [k, v] of conflicting) {
@@ -273,13 +352,19 @@ function prometheusIdentity(name: string, labels: Record<string, string>, boundL
 describe('fuzz: distinct input series never share an OCI stream unless reported as a skip', () => {
   // Tiny alphabets on purpose: names and labels that differ by one `:`/`_`, a leading `_`, an
   // empty value, `le="1"` vs `le="1.0"`, or an `instance` label are generated all the time.
-  const nameArb = fc.tuple(fc.constantFrom('a', 'b', '_', ':'), fc.array(fc.constantFrom('a', '_', ':', '0'), { maxLength: 3 })).map(([f, r]) => f + r.join(''));
+  const nameArb = fc
+    .tuple(fc.constantFrom('a', 'b', '_', ':'), fc.array(fc.constantFrom('a', '_', ':', '0'), { maxLength: 3 }))
+    .map(([f, r]) => f + r.join(''));
   const labelNameArb = fc.constantFrom('a', 'b', '_a', 'instance', 'exported_instance', 'le', 'quantile', 'env');
   const labelValueArb = fc.constantFrom('', 'x', 'y', '1', '1.0', '😀'.repeat(300));
   const labelSetArb = fc.uniqueArray(fc.tuple(labelNameArb, labelValueArb), { selector: ([k]) => k, maxLength: 3 });
   const boundArb = fc.constantFrom('1', '1.0', '1e0', '0.5', '0.50', '+Inf', '+inf');
   const kindArb = fc.constantFrom('gauge', 'untyped', 'counter', 'histogram', 'summary', 'none');
-  const familyArb = fc.record({ name: nameArb, kind: kindArb, lines: fc.array(fc.tuple(labelSetArb, boundArb, fc.constantFrom('', '_sum', '_count', '_bucket')), { minLength: 1, maxLength: 5 }) });
+  const familyArb = fc.record({
+    name: nameArb,
+    kind: kindArb,
+    lines: fc.array(fc.tuple(labelSetArb, boundArb, fc.constantFrom('', '_sum', '_count', '_bucket')), { minLength: 1, maxLength: 5 }),
+  });
 
   /** Renders families as exposition text; line kinds that do not fit the family become plain samples. */
   function render(families: { name: string; kind: string; lines: [[string, string][], string, string][] }[]): string {
@@ -319,7 +404,12 @@ describe('fuzz: distinct input series never share an OCI stream unless reported 
         }
         parsedOk++;
         const targetLabels = { env: 'e', instance: '127.0.0.1:9' };
-        const opts: TransformOptions = { namespace: 'fuzz', compartmentId: 'ocid1.compartment.oc1..aaaaaaaafuzz', extraDimensions: { env: 'e' }, histogramBuckets: buckets };
+        const opts: TransformOptions = {
+          namespace: 'fuzz',
+          compartmentId: 'ocid1.compartment.oc1..aaaaaaaafuzz',
+          extraDimensions: { env: 'e' },
+          histogramBuckets: buckets,
+        };
         const out = toOciMetrics(parsed.families, { instance: targetLabels.instance, scrapeTimeMs: SCRAPE_TIME }, opts);
         // Identity of every sample line, then take out the samples skipped for any reason but duplicate_series.
         const typed = new Map(parsed.families.map((f) => [f.name, f.kind]));

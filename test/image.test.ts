@@ -34,7 +34,10 @@ describe('image: one home for the Node flags', () => {
   });
 
   test('negative: a Dockerfile whose flags drifted from package.json', () => {
-    const drifted = read('Dockerfile').replace(/^ENTRYPOINT .*$/m, `ENTRYPOINT ${JSON.stringify(['node', ...nodeFlags(), '--max-old-space-size=100', 'dist/func.js'])}`);
+    const drifted = read('Dockerfile').replace(
+      /^ENTRYPOINT .*$/m,
+      `ENTRYPOINT ${JSON.stringify(['node', ...nodeFlags(), '--max-old-space-size=100', 'dist/func.js'])}`,
+    );
     assert.match(checkImageNodeFlags(drifted, nodeFlags()).join('\n'), /V8 would reject it/);
     const shellForm = read('Dockerfile').replace(/^ENTRYPOINT .*$/m, `ENTRYPOINT node ${nodeFlags().join(' ')} dist/func.js`);
     assert.match(checkImageNodeFlags(shellForm, nodeFlags()).join('\n'), /exec form/);
@@ -74,7 +77,11 @@ describe('image: func.yaml holds only what fn reads next to a Dockerfile', () =>
   test('negative: runtime node with build_image, run_image and entrypoint (ignored by fn build)', () => {
     const problems = checkFuncYaml(fixture('func-ignored-keys.yaml'));
     assert.match(problems.join('\n'), /runtime is "node", expected "docker"/);
-    for (const key of ['build_image', 'run_image', 'entrypoint']) assert.ok(problems.some((p) => p.includes(`key "${key}" does nothing`)), `${key}: ${problems.join('; ')}`);
+    for (const key of ['build_image', 'run_image', 'entrypoint'])
+      assert.ok(
+        problems.some((p) => p.includes(`key "${key}" does nothing`)),
+        `${key}: ${problems.join('; ')}`,
+      );
   });
 });
 

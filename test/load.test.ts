@@ -40,7 +40,13 @@ async function snapshot(fn: LocalFunction): Promise<Snapshot> {
   }
   assert.ok(line, 'the probe answered');
   const probe = JSON.parse(line.slice('resource-probe '.length)) as { counts: Record<string, number>; heapUsed: number };
-  const links = readdirSync(`/proc/${fn.pid}/fd`).map((f) => { try { return readlinkSync(`/proc/${fn.pid}/fd/${f}`); } catch { return ''; } });
+  const links = readdirSync(`/proc/${fn.pid}/fd`).map((f) => {
+    try {
+      return readlinkSync(`/proc/${fn.pid}/fd/${f}`);
+    } catch {
+      return '';
+    }
+  });
   const rss = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${fn.pid}/status`, 'utf8'))![1]) * 1024;
   return { fds: links.length, sockets: links.filter((l) => l.startsWith('socket:')).length, rss, heapUsed: probe.heapUsed, counts: probe.counts };
 }
@@ -62,8 +68,12 @@ describe('load: 100 warm invocations of a 10k-sample exposition', { skip: proces
       entry: FUNC_ENTRY,
       nodeArgs: ['--expose-gc', '--require', PROBE],
       env: {
-        ...stack.rpEnv, OCI_MONITORING_ENDPOINT: stack.emulator.url, COMPARTMENT_OCID: COMPARTMENT,
-        METRICS_ENDPOINT: target.url('/histograms?series=625&buckets=14'), POST_CALLS_PER_SECOND: '1000', POST_CONCURRENCY: '16',
+        ...stack.rpEnv,
+        OCI_MONITORING_ENDPOINT: stack.emulator.url,
+        COMPARTMENT_OCID: COMPARTMENT,
+        METRICS_ENDPOINT: target.url('/histograms?series=625&buckets=14'),
+        POST_CALLS_PER_SECOND: '1000',
+        POST_CONCURRENCY: '16',
       },
     });
   });

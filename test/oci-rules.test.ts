@@ -41,17 +41,29 @@ function agree<T>(cases: T[], functionAccepts: (c: T) => boolean, toMetric: (c: 
 describe('OCI rules: the function and the emulator agree at the boundaries', () => {
   it('metric names', () => {
     const cases = ['a', 'Z', 'a1', 'a.b_c-d$e', '1a', '_a', '.a', '$a', 'a b', 'a/b', 'a:b', 'é', 'aé', 'a\u0000'];
-    agree(cases, (n) => OCI_NAME_RE.test(n), (n) => metric({ name: n }));
+    agree(
+      cases,
+      (n) => OCI_NAME_RE.test(n),
+      (n) => metric({ name: n }),
+    );
   });
 
   it('resource groups', () => {
     const cases = ['rg', 'r.g-1_$', '1rg', 'r g'];
-    agree(cases, (n) => OCI_NAME_RE.test(n), (n) => metric({ resourceGroup: n }));
+    agree(
+      cases,
+      (n) => OCI_NAME_RE.test(n),
+      (n) => metric({ resourceGroup: n }),
+    );
   });
 
   it('namespaces, with the reserved prefixes', () => {
     const cases = ['ns', 'n_1', 'N', '1ns', '_ns', 'n.s', 'n-s', 'oci_x', 'ORACLE_x', 'ocix', 'oraclex'];
-    agree(cases, (n) => OCI_NAMESPACE_RE.test(n) && !RESERVED_NAMESPACE_PREFIX_RE.test(n), (n) => metric({ namespace: n }));
+    agree(
+      cases,
+      (n) => OCI_NAMESPACE_RE.test(n) && !RESERVED_NAMESPACE_PREFIX_RE.test(n),
+      (n) => metric({ namespace: n }),
+    );
   });
 
   it('compartment OCIDs', () => {
@@ -67,36 +79,65 @@ describe('OCI rules: the function and the emulator agree at the boundaries', () 
       'ocid1.compartment.oc1..a/b',
       'compartment',
     ];
-    agree(cases, (id) => OCID_RE.test(id), (id) => metric({ compartmentId: id }));
+    agree(
+      cases,
+      (id) => OCID_RE.test(id),
+      (id) => metric({ compartmentId: id }),
+    );
   });
 
   it('dimension keys: printable ASCII without spaces, at most the key length', () => {
     const max = OCI_LIMITS.maxDimensionKeyLength;
     const cases = ['k', '!', '~', 'a.b/c', 'k'.repeat(max), 'k'.repeat(max + 1), 'a b', '\x7f', 'é', 'a\tb'];
-    agree(cases, (k) => DIMENSION_KEY_RE.test(k) && k.length <= max, (k) => metric({ dimensions: { [k]: 'v' } }));
+    agree(
+      cases,
+      (k) => DIMENSION_KEY_RE.test(k) && k.length <= max,
+      (k) => metric({ dimensions: { [k]: 'v' } }),
+    );
   });
 
   it('dimension values: non-empty, at most the value length in UTF-16 units', () => {
     const max = OCI_LIMITS.maxDimensionValueLength;
     const cases = ['v', 'v'.repeat(max), 'v'.repeat(max + 1), 'v'.repeat(max - 1) + '😀', 'v'.repeat(max - 2) + '😀', ''];
-    agree(cases, (v) => v.length >= 1 && v.length <= max, (v) => metric({ dimensions: { k: v } }));
+    agree(
+      cases,
+      (v) => v.length >= 1 && v.length <= max,
+      (v) => metric({ dimensions: { k: v } }),
+    );
   });
 
   it('dimensions per metric: from the minimum to the maximum', () => {
     const cases = [0, OCI_LIMITS.minDimensions, OCI_LIMITS.maxDimensions, OCI_LIMITS.maxDimensions + 1];
     const dims = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v']));
-    agree(cases, (n) => n >= OCI_LIMITS.minDimensions && n <= OCI_LIMITS.maxDimensions, (n) => metric({ dimensions: dims(n) }));
+    agree(
+      cases,
+      (n) => n >= OCI_LIMITS.minDimensions && n <= OCI_LIMITS.maxDimensions,
+      (n) => metric({ dimensions: dims(n) }),
+    );
   });
 
   it('metadata keys and values: at most the metadata length', () => {
     const max = OCI_LIMITS.maxMetadataLength;
-    const cases: [string, string][] = [['help', 'x'.repeat(max)], ['help', 'x'.repeat(max + 1)], ['k'.repeat(max), 'x'], ['k'.repeat(max + 1), 'x']];
-    agree(cases, ([k, v]) => k.length <= max && v.length <= max, ([k, v]) => metric({ metadata: { [k]: v } }));
+    const cases: [string, string][] = [
+      ['help', 'x'.repeat(max)],
+      ['help', 'x'.repeat(max + 1)],
+      ['k'.repeat(max), 'x'],
+      ['k'.repeat(max + 1), 'x'],
+    ];
+    agree(
+      cases,
+      ([k, v]) => k.length <= max && v.length <= max,
+      ([k, v]) => metric({ metadata: { [k]: v } }),
+    );
   });
 
   it('datapoint age and lead: the function keeps inside both limits', () => {
     const cases = [0, -(OCI_LIMITS.maxPastMs - 1), -OCI_LIMITS.maxPastMs, OCI_LIMITS.maxFutureMs - 1, OCI_LIMITS.maxFutureMs];
-    agree(cases, (d) => d > -OCI_LIMITS.maxPastMs && d < OCI_LIMITS.maxFutureMs, (d) => metric({ datapoints: [{ timestamp: new Date(NOW + d).toISOString(), value: 1 }] }));
+    agree(
+      cases,
+      (d) => d > -OCI_LIMITS.maxPastMs && d < OCI_LIMITS.maxFutureMs,
+      (d) => metric({ datapoints: [{ timestamp: new Date(NOW + d).toISOString(), value: 1 }] }),
+    );
     // The margins the transform applies to a sample's own timestamp stay inside OCI's window.
     assert.ok(OCI_LIMITS.pastSafetyMarginMs > 0 && OCI_LIMITS.pastSafetyMarginMs < OCI_LIMITS.maxPastMs);
     assert.ok(OCI_LIMITS.futureSafetyMarginMs > 0 && OCI_LIMITS.futureSafetyMarginMs < OCI_LIMITS.maxFutureMs);

@@ -63,8 +63,23 @@ describe('pacing that yields: the function shares the tenancy with another poste
     const inFlight = new Set<Promise<void>>();
     const postOther = (): void => {
       const p = other
-        .postMetricData({ postMetricDataDetails: { metricData: [{ namespace: 'other_poster', compartmentId: COMPARTMENT, name: 'beat', dimensions: { poster: 'other' }, datapoints: [{ timestamp: new Date(), value: 1 }] }] } })
-        .then(() => void otherStatuses.push(200), (e: { statusCode?: number }) => void otherStatuses.push(e.statusCode ?? 0))
+        .postMetricData({
+          postMetricDataDetails: {
+            metricData: [
+              {
+                namespace: 'other_poster',
+                compartmentId: COMPARTMENT,
+                name: 'beat',
+                dimensions: { poster: 'other' },
+                datapoints: [{ timestamp: new Date(), value: 1 }],
+              },
+            ],
+          },
+        })
+        .then(
+          () => void otherStatuses.push(200),
+          (e: { statusCode?: number }) => void otherStatuses.push(e.statusCode ?? 0),
+        )
         .finally(() => inFlight.delete(p));
       inFlight.add(p);
     };
@@ -90,7 +105,10 @@ describe('pacing that yields: the function shares the tenancy with another poste
       assert.deepEqual(new Set(metricsCalls.map((c) => c.tenancyId)), new Set([stack.tenancyId]), 'in one tenancy');
       const fn429 = metricsCalls.filter((c) => c.subjectId !== otherSubject && c.status === 429).length;
       assert.equal(fn429, s.throttled, 'the function counted every 429 it got');
-      assert.ok(otherStatuses.length > 0 && otherStatuses.every((st) => st === 200 || st === 429), `the other poster got only 200/429: ${[...new Set(otherStatuses)]}`);
+      assert.ok(
+        otherStatuses.length > 0 && otherStatuses.every((st) => st === 200 || st === 429),
+        `the other poster got only 200/429: ${[...new Set(otherStatuses)]}`,
+      );
     } finally {
       clearInterval(beat);
       stack.emulator.options.rateLimitPerSecond = undefined;

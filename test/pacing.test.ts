@@ -20,7 +20,8 @@ describe('AdaptivePacer rules', () => {
     assert.equal(p.tryStart(0), 0, 'the burst allows a second call at once');
     const wait = p.tryStart(0);
     assert.ok(wait > 0 && wait <= 1000 / 48 + 1e-9, `then one interval: ${wait}`);
-    for (let rate = 1; rate <= TENANCY_CALLS_PER_SECOND; rate++) assert.ok(rate + burstOf(rate) <= TENANCY_CALLS_PER_SECOND + 1 && burstOf(rate) >= 1, `rate ${rate}`);
+    for (let rate = 1; rate <= TENANCY_CALLS_PER_SECOND; rate++)
+      assert.ok(rate + burstOf(rate) <= TENANCY_CALLS_PER_SECOND + 1 && burstOf(rate) >= 1, `rate ${rate}`);
   });
 
   test('a 429 halves the rate once per episode; in-flight 429s do not compound', () => {
@@ -84,7 +85,6 @@ describe('AdaptivePacer rules', () => {
   });
 });
 
-
 /** What one simulated run produced. */
 interface SimResult {
   calls: number;
@@ -104,7 +104,16 @@ interface SimResult {
  * back at once; a 429 is retried after the publisher's own backoff. Optionally another poster
  * sends `otherPerSecond` evenly spaced calls into the same tenancy.
  */
-function simulate(o: { ceiling: number; batches: number; concurrency: number; latencyMs: number; limit: number; otherPerSecond?: number; seed: number; stray429AtCall?: number }): SimResult {
+function simulate(o: {
+  ceiling: number;
+  batches: number;
+  concurrency: number;
+  latencyMs: number;
+  limit: number;
+  otherPerSecond?: number;
+  seed: number;
+  stray429AtCall?: number;
+}): SimResult {
   const limiter = new TenancyRateLimiter();
   const pacer = new AdaptivePacer(o.ceiling);
   const random = mulberry32(o.seed); // seeded retry jitter
@@ -115,7 +124,12 @@ function simulate(o: { ceiling: number; batches: number; concurrency: number; la
     events.push({ t, seq: seq++, run });
   };
   let queue = o.batches;
-  let calls = 0, throttled = 0, accepted = 0, otherCalls = 0, otherThrottled = 0, lastAcceptedAt = 0;
+  let calls = 0,
+    throttled = 0,
+    accepted = 0,
+    otherCalls = 0,
+    otherThrottled = 0,
+    lastAcceptedAt = 0;
   const tenancy429s: number[] = [];
   let done = 0;
 
@@ -160,11 +174,12 @@ function simulate(o: { ceiling: number; batches: number; concurrency: number; la
       }
       at(now + every, other);
     };
-    at(every * ((o.seed % 5) + 1) / 6, other); // the seed also sets the other poster's phase
+    at((every * ((o.seed % 5) + 1)) / 6, other); // the seed also sets the other poster's phase
   }
   while (events.length > 0) {
     let best = 0;
-    for (let i = 1; i < events.length; i++) if (events[i]!.t < events[best]!.t || (events[i]!.t === events[best]!.t && events[i]!.seq < events[best]!.seq)) best = i;
+    for (let i = 1; i < events.length; i++)
+      if (events[i]!.t < events[best]!.t || (events[i]!.t === events[best]!.t && events[i]!.seq < events[best]!.seq)) best = i;
     const [e] = events.splice(best, 1);
     now = e!.t;
     e!.run();
@@ -209,7 +224,7 @@ describe('AdaptivePacer against the tenancy limiter (simulated time)', () => {
       const longest = Math.max(...episodes.map((e) => e.endMs - e.startMs));
       assert.ok(longest <= 1000, `longest over-limit episode ${longest} ms (seed ${seed})`);
       // It takes a real share, not a trickle: above a third of what the other leaves.
-      assert.ok(r.acceptedRate > (TENANCY_CALLS_PER_SECOND / 2) / 3, `rate ${r.acceptedRate.toFixed(1)}`);
+      assert.ok(r.acceptedRate > TENANCY_CALLS_PER_SECOND / 2 / 3, `rate ${r.acceptedRate.toFixed(1)}`);
       assert.ok(r.otherThrottled < 0.02 * r.otherCalls, `the other poster's 429s ${r.otherThrottled} of ${r.otherCalls}`);
     }
   });

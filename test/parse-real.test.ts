@@ -33,7 +33,9 @@ async function fetchExposition(url: string): Promise<string> {
 
 /** A key for one sample: name, sorted labels and timestamp (the value is compared separately). */
 function sampleKey(name: string, labels: Record<string, string>, timestampMs: number | null | undefined): string {
-  const pairs = Object.keys(labels).sort().map((k) => [k, labels[k]]);
+  const pairs = Object.keys(labels)
+    .sort()
+    .map((k) => [k, labels[k]]);
   return `${name} ${JSON.stringify(pairs)} @${timestampMs ?? ''}`;
 }
 
@@ -127,7 +129,10 @@ test('prometheus server /metrics: labelled histograms and summaries are parsed i
     const http = parsed.families.find((f) => f.name === 'prometheus_http_request_duration_seconds');
     assert.equal(http?.kind, 'histogram');
     assert.ok(http.series.length >= 2, `several labelled series kept apart (got ${http.series.length})`);
-    assert.ok(http.series.every((s) => typeof s.labels.handler === 'string'), 'each series keeps its handler label');
+    assert.ok(
+      http.series.every((s) => typeof s.labels.handler === 'string'),
+      'each series keeps its handler label',
+    );
     const labelledSummary = parsed.families.find((f) => f.kind === 'summary' && f.series.length >= 2);
     assert.ok(labelledSummary, 'a summary with several label sets is kept apart');
   });
@@ -138,12 +143,24 @@ test('prom-client default metrics plus labelled histogram and summary are parsed
   const register = new Registry();
   collectDefaultMetrics({ register });
   const latency = new Histogram({
-    name: 'http_request_duration_seconds', help: 'Duration of HTTP requests in seconds',
-    labelNames: ['method', 'route', 'status_code'], buckets: [0.005, 0.05, 0.5, 5], registers: [register],
+    name: 'http_request_duration_seconds',
+    help: 'Duration of HTTP requests in seconds',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: [0.005, 0.05, 0.5, 5],
+    registers: [register],
   });
   const rpc = new Summary({ name: 'rpc_duration_seconds', help: 'RPC latency', labelNames: ['service'], percentiles: [0.5, 0.9, 0.99], registers: [register] });
-  const odd = new Counter({ name: 'odd_label_values_total', help: 'Label values that need escaping: \\ and\nnewline', labelNames: ['v'], registers: [register] });
-  const routes = [['GET', '/api/products', '200'], ['POST', '/api/orders', '201'], ['POST', '/api/orders', '500']];
+  const odd = new Counter({
+    name: 'odd_label_values_total',
+    help: 'Label values that need escaping: \\ and\nnewline',
+    labelNames: ['v'],
+    registers: [register],
+  });
+  const routes = [
+    ['GET', '/api/products', '200'],
+    ['POST', '/api/orders', '201'],
+    ['POST', '/api/orders', '500'],
+  ];
   routes.forEach(([method, route, code], i) => {
     for (let k = 1; k <= 5 + i; k++) latency.observe({ method, route, status_code: code }, 0.001 * k * (i + 1) ** 3);
   });
@@ -155,13 +172,25 @@ test('prom-client default metrics plus labelled histogram and summary are parsed
   const family = parsed.families.find((f) => f.name === 'http_request_duration_seconds');
   assert.equal(family?.kind, 'histogram');
   assert.equal(family.series.length, 3, 'one series per label set');
-  assert.deepEqual(family.series.map((s) => s.count), [5, 6, 7]);
+  assert.deepEqual(
+    family.series.map((s) => s.count),
+    [5, 6, 7],
+  );
   const summary = parsed.families.find((f) => f.name === 'rpc_duration_seconds');
   assert.equal(summary?.kind, 'summary');
-  assert.deepEqual(summary.series.map((s) => [s.labels.service, s.count, s.quantiles.length]), [['catalog', 20, 3], ['cart', 20, 3]]);
+  assert.deepEqual(
+    summary.series.map((s) => [s.labels.service, s.count, s.quantiles.length]),
+    [
+      ['catalog', 20, 3],
+      ['cart', 20, 3],
+    ],
+  );
   const oddValues = parsed.families.find((f) => f.name === 'odd_label_values_total');
   assert.equal(oddValues?.kind, 'counter');
-  assert.deepEqual(oddValues.series.map((s) => s.labels.v), ['back\\slash', 'quote"d', 'new\nline', '__proto__', 'a=b,c="d"']);
+  assert.deepEqual(
+    oddValues.series.map((s) => s.labels.v),
+    ['back\\slash', 'quote"d', 'new\nline', '__proto__', 'a=b,c="d"'],
+  );
 });
 
 test('fixture expositions: every sample Python reads is parsed identically', async (t) => {

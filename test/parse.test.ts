@@ -78,8 +78,28 @@ rt_count{method="POST"} 1
 test('defect: labelled histogram series keep their labels, sum and count and do not overwrite each other', () => {
   const series = histogram(LABELLED_HISTOGRAM, 'rt');
   assert.deepEqual(series, [
-    { labels: { method: 'GET' }, buckets: [{ le: '0.5', value: 1 }, { le: '1', value: 2 }, { le: '10', value: 3 }, { le: '+Inf', value: 4 }], sum: 5.5, count: 4 },
-    { labels: { method: 'POST' }, buckets: [{ le: '0.5', value: 0 }, { le: '1', value: 0 }, { le: '10', value: 1 }, { le: '+Inf', value: 1 }], sum: 7, count: 1 },
+    {
+      labels: { method: 'GET' },
+      buckets: [
+        { le: '0.5', value: 1 },
+        { le: '1', value: 2 },
+        { le: '10', value: 3 },
+        { le: '+Inf', value: 4 },
+      ],
+      sum: 5.5,
+      count: 4,
+    },
+    {
+      labels: { method: 'POST' },
+      buckets: [
+        { le: '0.5', value: 0 },
+        { le: '1', value: 0 },
+        { le: '10', value: 1 },
+        { le: '+Inf', value: 1 },
+      ],
+      sum: 7,
+      count: 1,
+    },
   ]);
   assert.equal(family(LABELLED_HISTOGRAM, 'rt').help, 'Request time.');
   assert.equal(parseExposition(LABELLED_HISTOGRAM).sampleCount, 12);
@@ -97,14 +117,40 @@ q_sum{svc="b"} 40
 q_count{svc="b"} 20
 `;
   assert.deepEqual(summary(text, 'q'), [
-    { labels: { svc: 'a' }, quantiles: [{ quantile: '0.5', value: 1 }, { quantile: '0.99', value: 2 }], sum: 30, count: 10 },
-    { labels: { svc: 'b' }, quantiles: [{ quantile: '0.5', value: 3 }, { quantile: '0.99', value: 4 }], sum: 40, count: 20 },
+    {
+      labels: { svc: 'a' },
+      quantiles: [
+        { quantile: '0.5', value: 1 },
+        { quantile: '0.99', value: 2 },
+      ],
+      sum: 30,
+      count: 10,
+    },
+    {
+      labels: { svc: 'b' },
+      quantiles: [
+        { quantile: '0.5', value: 3 },
+        { quantile: '0.99', value: 4 },
+      ],
+      sum: 40,
+      count: 20,
+    },
   ]);
 });
 
 test('defect: _count and _sum before the buckets or quantiles', () => {
   const h = `# TYPE h histogram\nh_count{a="1"} 3\nh_sum{a="1"} 1.5\nh_bucket{a="1",le="1"} 2\nh_bucket{a="1",le="+Inf"} 3\n`;
-  assert.deepEqual(histogram(h, 'h'), [{ labels: { a: '1' }, buckets: [{ le: '1', value: 2 }, { le: '+Inf', value: 3 }], sum: 1.5, count: 3 }]);
+  assert.deepEqual(histogram(h, 'h'), [
+    {
+      labels: { a: '1' },
+      buckets: [
+        { le: '1', value: 2 },
+        { le: '+Inf', value: 3 },
+      ],
+      sum: 1.5,
+      count: 3,
+    },
+  ]);
   const s = `# TYPE s summary\ns_count 9\ns_sum 4\ns{quantile="0.5"} 0.25\n`;
   assert.deepEqual(summary(s, 's'), [{ labels: {}, quantiles: [{ quantile: '0.5', value: 0.25 }], sum: 4, count: 9 }]);
 });
@@ -192,26 +238,43 @@ test('defect: timestamps are kept, also inside histograms and summaries', () => 
   assert.deepEqual([s.quantiles[0].timestampMs, s.sumTimestampMs, s.countTimestampMs], [1700000000001, undefined, 1700000000001]);
 });
 
-test('each line of a histogram or summary keeps its own timestamp (not the first line\'s)', () => {
+test("each line of a histogram or summary keeps its own timestamp (not the first line's)", () => {
   const h = histogram('# TYPE h histogram\nh_bucket{le="1"} 1 1000\nh_bucket{le="+Inf"} 2 2000\nh_sum 3 3000\nh_count 2\n', 'h')[0];
-  assert.deepEqual(h.buckets.map((b) => b.timestampMs), [1000, 2000]);
+  assert.deepEqual(
+    h.buckets.map((b) => b.timestampMs),
+    [1000, 2000],
+  );
   assert.deepEqual([h.sumTimestampMs, h.countTimestampMs], [3000, undefined]);
   const s = summary('# TYPE s summary\ns_count 2 5000\ns{quantile="0.5"} 1\ns{quantile="0.9"} 1 6000\ns_sum 3 7000\n', 's')[0];
-  assert.deepEqual(s.quantiles.map((q) => q.timestampMs), [undefined, 6000]);
+  assert.deepEqual(
+    s.quantiles.map((q) => q.timestampMs),
+    [undefined, 6000],
+  );
   assert.deepEqual([s.sumTimestampMs, s.countTimestampMs], [7000, 5000]);
   const flat = flattenSamples(parseExposition('# TYPE h histogram\nh_bucket{le="+Inf"} 2 2000\nh_sum 3 3000\nh_count 2 4000\n'));
-  assert.deepEqual(flat.map((f) => f.timestampMs), [2000, 3000, 4000]);
+  assert.deepEqual(
+    flat.map((f) => f.timestampMs),
+    [2000, 3000, 4000],
+  );
 });
 
 test('OpenMetrics leftovers: x_total of counter x, _created untyped, exemplars dropped, # EOF ends the text', () => {
   const parsed = parseExposition(fixture('openmetrics-leftovers.txt'));
-  assert.deepEqual(parsed.families.map((f) => [f.kind, f.name]), [
-    ['counter', 'om_requests_total'], ['untyped', 'om_requests_created'], ['histogram', 'om_latency'],
-  ]);
+  assert.deepEqual(
+    parsed.families.map((f) => [f.kind, f.name]),
+    [
+      ['counter', 'om_requests_total'],
+      ['untyped', 'om_requests_created'],
+      ['histogram', 'om_latency'],
+    ],
+  );
   const [total] = parsed.families[0].series as ScalarSeries[];
   assert.deepEqual(total, { labels: { code: '200' }, value: 42 }, 'the exemplar is not taken as a timestamp');
   assert.equal(parsed.families[0].help, 'Requests, OpenMetrics style.');
-  assert.deepEqual((parsed.families[2].series[0] as HistogramSeries).buckets, [{ le: '0.5', value: 3 }, { le: '+Inf', value: 4 }]);
+  assert.deepEqual((parsed.families[2].series[0] as HistogramSeries).buckets, [
+    { le: '0.5', value: 3 },
+    { le: '+Inf', value: 4 },
+  ]);
   assert.equal(parsed.sampleCount, 6);
   assertLineError('a 1\n# EOF\nb 2\n', 3, /after "# EOF" \(line 2\)/);
   assert.equal(parseExposition('a 1\n# EOF\n\n').sampleCount, 1);
@@ -229,40 +292,95 @@ test('CRLF line endings parse like LF; error lines are counted the same', () => 
 });
 
 test('+Inf, -Inf, NaN and other float spellings become numbers', () => {
-  const text = ['pinf +Inf', 'ninf -Inf', 'nan NaN', 'lnan nan', 'inf Inf', 'infinity -Infinity', 'exp 1.5e-3', 'dot .5', 'trail 5.', 'neg -0.25', 'big 1e400', 'int 12345678901234567890'].join('\n');
+  const text = [
+    'pinf +Inf',
+    'ninf -Inf',
+    'nan NaN',
+    'lnan nan',
+    'inf Inf',
+    'infinity -Infinity',
+    'exp 1.5e-3',
+    'dot .5',
+    'trail 5.',
+    'neg -0.25',
+    'big 1e400',
+    'int 12345678901234567890',
+  ].join('\n');
   const values = Object.fromEntries(parseExposition(text).families.map((f) => [f.name, (f.series[0] as ScalarSeries).value]));
   assert.deepEqual(values, {
-    pinf: Infinity, ninf: -Infinity, nan: NaN, lnan: NaN, inf: Infinity, infinity: -Infinity,
-    exp: 0.0015, dot: 0.5, trail: 5, neg: -0.25, big: Infinity, int: 12345678901234567890,
+    pinf: Infinity,
+    ninf: -Infinity,
+    nan: NaN,
+    lnan: NaN,
+    inf: Infinity,
+    infinity: -Infinity,
+    exp: 0.0015,
+    dot: 0.5,
+    trail: 5,
+    neg: -0.25,
+    big: Infinity,
+    int: 12345678901234567890,
   });
-  assert.deepEqual(histogram('# TYPE h histogram\nh_bucket{le="+Inf"} NaN\nh_sum -Inf\n', 'h')[0], { labels: {}, buckets: [{ le: '+Inf', value: NaN }], sum: -Infinity });
+  assert.deepEqual(histogram('# TYPE h histogram\nh_bucket{le="+Inf"} NaN\nh_sum -Inf\n', 'h')[0], {
+    labels: {},
+    buckets: [{ le: '+Inf', value: NaN }],
+    sum: -Infinity,
+  });
 });
 
 test('samples without a fitting TYPE become untyped families named by the sample', () => {
   const parsed = parseExposition('# HELP lone Just help.\nlone 1\nfree_bucket{le="1"} 2\nfree_sum 3\n# TYPE g gauge\ng 4\ng_sum 5\n');
-  assert.deepEqual(parsed.families.map((f) => [f.kind, f.name, f.help]), [
-    ['untyped', 'lone', 'Just help.'], ['untyped', 'free_bucket', ''], ['untyped', 'free_sum', ''], ['gauge', 'g', ''], ['untyped', 'g_sum', ''],
-  ]);
+  assert.deepEqual(
+    parsed.families.map((f) => [f.kind, f.name, f.help]),
+    [
+      ['untyped', 'lone', 'Just help.'],
+      ['untyped', 'free_bucket', ''],
+      ['untyped', 'free_sum', ''],
+      ['gauge', 'g', ''],
+      ['untyped', 'g_sum', ''],
+    ],
+  );
 });
 
 test('lines that do not fit their histogram or summary are kept as untyped samples', () => {
   const parsed = parseExposition('# TYPE h histogram\nh_bucket{a="1"} 1\nh_bucket{le="+Inf"} 2\n# TYPE s summary\ns 3\ns{quantile="0.9"} 4\n');
-  assert.deepEqual(parsed.families.map((f) => [f.kind, f.name, f.series.length]), [
-    ['untyped', 'h_bucket', 1], ['histogram', 'h', 1], ['untyped', 's', 1], ['summary', 's', 1],
-  ]);
+  assert.deepEqual(
+    parsed.families.map((f) => [f.kind, f.name, f.series.length]),
+    [
+      ['untyped', 'h_bucket', 1],
+      ['histogram', 'h', 1],
+      ['untyped', 's', 1],
+      ['summary', 's', 1],
+    ],
+  );
   assert.equal(flattenSamples(parsed).length, parsed.sampleCount);
 });
 
 test('duplicate samples are kept, never merged or overwritten', () => {
-  assert.deepEqual(scalars('m 1\nm 2\nm{a="1"} 3\nm{a="1"} 4\n', 'm').map((s) => s.value), [1, 2, 3, 4]);
+  assert.deepEqual(
+    scalars('m 1\nm 2\nm{a="1"} 3\nm{a="1"} 4\n', 'm').map((s) => s.value),
+    [1, 2, 3, 4],
+  );
   const h = histogram('# TYPE h histogram\nh_sum 1\nh_sum 2\nh_bucket{le="1"} 1\nh_bucket{le="1"} 2\n', 'h');
-  assert.deepEqual(h, [{ labels: {}, buckets: [{ le: '1', value: 1 }], sum: 1 }, { labels: {}, buckets: [{ le: '1', value: 2 }], sum: 2 }]);
+  assert.deepEqual(h, [
+    { labels: {}, buckets: [{ le: '1', value: 1 }], sum: 1 },
+    { labels: {}, buckets: [{ le: '1', value: 2 }], sum: 2 },
+  ]);
 });
 
 test('label order does not split a series; interleaved series are grouped', () => {
-  const text = '# TYPE h histogram\nh_bucket{b="2",a="1",le="1"} 1\nh_bucket{x="9",le="1"} 5\nh_bucket{le="+Inf",a="1",b="2"} 2\nh_sum{a="1",b="2"} 3\nh_count{b="2",a="1"} 2\nh_count{x="9"} 5\n';
+  const text =
+    '# TYPE h histogram\nh_bucket{b="2",a="1",le="1"} 1\nh_bucket{x="9",le="1"} 5\nh_bucket{le="+Inf",a="1",b="2"} 2\nh_sum{a="1",b="2"} 3\nh_count{b="2",a="1"} 2\nh_count{x="9"} 5\n';
   assert.deepEqual(histogram(text, 'h'), [
-    { labels: { b: '2', a: '1' }, buckets: [{ le: '1', value: 1 }, { le: '+Inf', value: 2 }], sum: 3, count: 2 },
+    {
+      labels: { b: '2', a: '1' },
+      buckets: [
+        { le: '1', value: 1 },
+        { le: '+Inf', value: 2 },
+      ],
+      sum: 3,
+      count: 2,
+    },
     { labels: { x: '9' }, buckets: [{ le: '1', value: 5 }], count: 5 },
   ]);
 });
@@ -287,10 +405,18 @@ test('fixtures: every sample line is accounted for and the families are as expos
   assert.equal(bharat.sampleCount, 73);
   const kinds = Object.fromEntries(bharat.families.map((f) => [f.name, `${f.kind}/${f.series.length}`]));
   assert.deepEqual(kinds, {
-    http_requests_total: 'counter/4', http_request_duration_seconds: 'histogram/3', external_call_latency_ms: 'histogram/2',
-    orders_created_total: 'counter/1', orders_success_total: 'counter/1', orders_failed_total: 'counter/2',
-    payments_processed_total: 'counter/2', chaos_events_total: 'counter/2', service_restarts_total: 'counter/1',
-    simulated_latency_ms: 'gauge/1', nodejs_gc_duration_seconds: 'histogram/2', rpc_duration_seconds: 'summary/2',
+    http_requests_total: 'counter/4',
+    http_request_duration_seconds: 'histogram/3',
+    external_call_latency_ms: 'histogram/2',
+    orders_created_total: 'counter/1',
+    orders_success_total: 'counter/1',
+    orders_failed_total: 'counter/2',
+    payments_processed_total: 'counter/2',
+    chaos_events_total: 'counter/2',
+    service_restarts_total: 'counter/1',
+    simulated_latency_ms: 'gauge/1',
+    nodejs_gc_duration_seconds: 'histogram/2',
+    rpc_duration_seconds: 'summary/2',
   });
   const quirks = parseExposition(fixture('quirks.txt'));
   assert.equal(quirks.sampleCount, 20);
@@ -336,9 +462,13 @@ test('mutated expositions: every sample is in the families, or the parse fails w
 
 test('every line the format allows is read exactly (generated lines: names, escapes, blanks, value spellings)', () => {
   const blank = fc.constantFrom('', ' ', '\t', '  ');
-  const labelName = fc.oneof(fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_]{0,8}$/), fc.constantFrom('__proto__', 'le', 'constructor', 'toString'))
+  const labelName = fc
+    .oneof(fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_]{0,8}$/), fc.constantFrom('__proto__', 'le', 'constructor', 'toString'))
     .filter((n) => n !== '__name__');
-  const labelValue = fc.string({ unit: fc.constantFrom('a', 'Z', '"', '\\', '\n', ',', ', ', '=', '{', '}', ' ', '\t', '#', ' # ', 'é', '😀', 'n'), maxLength: 8 });
+  const labelValue = fc.string({
+    unit: fc.constantFrom('a', 'Z', '"', '\\', '\n', ',', ', ', '=', '{', '}', ' ', '\t', '#', ' # ', 'é', '😀', 'n'),
+    maxLength: 8,
+  });
   const pair = fc.record({ name: labelName, value: labelValue, before: blank, after: blank });
   const value = fc.oneof(
     fc.double().map((d) => String(d)),
@@ -399,14 +529,23 @@ test('invalid UTF-8 in a label value fails the parse with its line number, like 
     assert.match(err.message, /^line 1: invalid UTF-8 label value: byte 0x[0-9A-F]{2}/, JSON.stringify(bad));
   }
   // Outside a label set it is still an error with the line number.
-  assert.match(bytesError(Buffer.concat([Buffer.from('ok 1\nm'), Buffer.from([0xfe]), Buffer.from(' 1\n')])).message, /^line 2: invalid UTF-8 in the sample line/);
+  assert.match(
+    bytesError(Buffer.concat([Buffer.from('ok 1\nm'), Buffer.from([0xfe]), Buffer.from(' 1\n')])).message,
+    /^line 2: invalid UTF-8 in the sample line/,
+  );
 });
 
 test('valid UTF-8 (a real U+FFFD, astral characters) passes; invalid UTF-8 in HELP becomes U+FFFD; comments are ignored', () => {
   const valid = Buffer.from('m{a="\uFFFD😀मुंबई"} 1\n', 'utf8');
   assert.equal(decodeExposition(valid), valid.toString('utf8'));
   assert.deepEqual(flattenSamples(parseExposition(decodeExposition(valid)))[0].labels, { a: '\uFFFD😀मुंबई' });
-  const help = Buffer.concat([Buffer.from('# HELP m caf'), Buffer.from([0xe9]), Buffer.from('\n# just a comment '), Buffer.from([0xff]), Buffer.from('\nm 1\n')]);
+  const help = Buffer.concat([
+    Buffer.from('# HELP m caf'),
+    Buffer.from([0xe9]),
+    Buffer.from('\n# just a comment '),
+    Buffer.from([0xff]),
+    Buffer.from('\nm 1\n'),
+  ]);
   const fam = parseExposition(decodeExposition(help)).families[0]!;
   assert.equal(fam.help, 'caf\uFFFD');
 });

@@ -14,15 +14,24 @@ import { COMPARTMENT, startStack, type Stack } from './helpers/stack';
 function metrics(n: number, name = 'requests_total'): OciMetric[] {
   const ts = new Date();
   return Array.from({ length: n }, (_, i) => ({
-    namespace: 'prom2oci_test', compartmentId: COMPARTMENT, name,
-    dimensions: { instance: '127.0.0.1:9', series: String(i) }, datapoints: [{ timestamp: ts, value: i }],
+    namespace: 'prom2oci_test',
+    compartmentId: COMPARTMENT,
+    name,
+    dimensions: { instance: '127.0.0.1:9', series: String(i) },
+    datapoints: [{ timestamp: ts, value: i }],
   }));
 }
 
 describe('publisher against the emulator', () => {
   let stack: Stack;
   let post: PostBatch;
-  const opts = (o: Partial<PublishOptions> = {}): PublishOptions => ({ callsPerSecond: 1000, concurrency: 4, postTimeoutMs: 10_000, stopAtMs: Date.now() + 20_000, ...o });
+  const opts = (o: Partial<PublishOptions> = {}): PublishOptions => ({
+    callsPerSecond: 1000,
+    concurrency: 4,
+    postTimeoutMs: 10_000,
+    stopAtMs: Date.now() + 20_000,
+    ...o,
+  });
   before(async () => {
     stack = await startStack();
     Object.assign(process.env, stack.rpEnv); // the SDK reads the RP variables from process.env
@@ -40,7 +49,7 @@ describe('publisher against the emulator', () => {
     assert.ok(stack.emulator.calls.every((c) => c.metricCount <= 50 && c.authKind === 'resource-principal'));
   });
 
-  test('paces calls at the configured rate, with a burst that keeps any second under OCI\'s 50', async () => {
+  test("paces calls at the configured rate, with a burst that keeps any second under OCI's 50", async () => {
     stack.emulator.reset();
     const started = Date.now();
     // When the publisher started each call (the emulator's arrival times would add the transit, which a busy machine stretches).
@@ -61,7 +70,7 @@ describe('publisher against the emulator', () => {
     assert.equal(burstOf(48), 2);
   });
 
-  test('rejected objects (NON_ATOMIC) are failed with OCI\'s message; the rest are kept', async () => {
+  test("rejected objects (NON_ATOMIC) are failed with OCI's message; the rest are kept", async () => {
     stack.emulator.reset();
     const batch = metrics(5);
     batch[2] = { ...batch[2]!, datapoints: [{ timestamp: new Date(Date.now() - 3 * 3600_000), value: 1 }] };

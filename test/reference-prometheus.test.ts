@@ -20,7 +20,7 @@ const WAIT_MS = 60_000;
 
 /** The two scrapes: counters (one resets), histograms (normal, only +Inf, none observed, reset). */
 function exposition(step: 1 | 2, tsMs: number): string {
-  const v = <T,>(a: T, b: T): T => (step === 1 ? a : b);
+  const v = <T>(a: T, b: T): T => (step === 1 ? a : b);
   const h = (route: string, buckets: [number, number, number, number], sum: number) => [
     `latency_seconds_bucket{route="${route}",le="0.05"} ${buckets[0]} ${tsMs}`,
     `latency_seconds_bucket{route="${route}",le="0.25"} ${buckets[1]} ${tsMs}`,
@@ -90,7 +90,11 @@ describe('reference: derived series equal Prometheus irate() and histogram_quant
   test('rate, average and p50/p90/p99 per series', { timeout: 180_000 }, async (t) => {
     if (!requireBinary(t, PROMETHEUS, 'prometheus')) return;
     prometheus = await startPrometheusServer({ targets: [targetUrl] });
-    const fn = await stack.startFn({ METRICS_ENDPOINT: targetUrl, STATE_BUCKET: 'ref-state', OBJECT_STORAGE_NAMESPACE: stack.emulator.objectStorage.namespace });
+    const fn = await stack.startFn({
+      METRICS_ENDPOINT: targetUrl,
+      STATE_BUCKET: 'ref-state',
+      OBJECT_STORAGE_NAMESPACE: stack.emulator.objectStorage.namespace,
+    });
     const t1 = Date.now() - 30_000;
     const t2 = t1 + 17_500;
     body = exposition(1, t1);
@@ -104,21 +108,35 @@ describe('reference: derived series equal Prometheus irate() and histogram_quant
 
     const posted = (name: string, key: 'route' | 'state'): Record<string, number> =>
       Object.fromEntries(
-        stack.emulator.query({ name })
+        stack.emulator
+          .query({ name })
           .map((sr) => [sr.dimensions[key]!, sr.datapoints.find((d) => d.timestamp === t2)?.value] as const)
           .filter((e): e is readonly [string, number] => e[1] !== undefined),
       );
     const close = (label: string, ours: Record<string, number>, theirs: Record<string, number>) => {
       // Prometheus answers NaN where there is no value; the function posts nothing there.
       const expected = Object.fromEntries(Object.entries(theirs).filter(([, v]) => Number.isFinite(v)));
-      assert.deepEqual(Object.keys(ours).sort(), Object.keys(expected).sort(), `${label}: same series (ours ${JSON.stringify(ours)}, Prometheus ${JSON.stringify(theirs)})`);
-      for (const [k, v] of Object.entries(expected)) assert.ok(Math.abs(ours[k]! - v) <= 1e-9 * Math.max(1, Math.abs(v)), `${label}{${k}}: ours ${ours[k]}, Prometheus ${v}`);
+      assert.deepEqual(
+        Object.keys(ours).sort(),
+        Object.keys(expected).sort(),
+        `${label}: same series (ours ${JSON.stringify(ours)}, Prometheus ${JSON.stringify(theirs)})`,
+      );
+      for (const [k, v] of Object.entries(expected))
+        assert.ok(Math.abs(ours[k]! - v) <= 1e-9 * Math.max(1, Math.abs(v)), `${label}{${k}}: ours ${ours[k]}, Prometheus ${v}`);
     };
     const at = t2 / 1000;
     close('orders_total_rate', posted('orders_total_rate', 'state'), await query('irate(orders_total[1m])', at));
     close('latency_seconds_avg', posted('latency_seconds_avg', 'route'), await query('irate(latency_seconds_sum[1m]) / irate(latency_seconds_count[1m])', at));
-    for (const [q, suffix] of [[0.5, 'p50'], [0.9, 'p90'], [0.99, 'p99']] as const) {
-      close(`latency_seconds_${suffix}`, posted(`latency_seconds_${suffix}`, 'route'), await query(`histogram_quantile(${q}, irate(latency_seconds_bucket[1m]))`, at));
+    for (const [q, suffix] of [
+      [0.5, 'p50'],
+      [0.9, 'p90'],
+      [0.99, 'p99'],
+    ] as const) {
+      close(
+        `latency_seconds_${suffix}`,
+        posted(`latency_seconds_${suffix}`, 'route'),
+        await query(`histogram_quantile(${q}, irate(latency_seconds_bucket[1m]))`, at),
+      );
     }
     // The cases really differ: a reset counter, a +Inf-only histogram, one without observations.
     assert.ok(posted('orders_total_rate', 'state').failed! > 0, 'a reset is never a negative rate');

@@ -71,20 +71,22 @@ describe('reliability: bad configuration and bad invocations', () => {
     cases.push({ key: 'METRICS_ENDPOINT', value: '' }); // missing entirely
     // A few processes at a time keeps this quick on two cores.
     for (let i = 0; i < cases.length; i += 4) {
-      await Promise.all(cases.slice(i, i + 4).map(async ({ key, value }) => {
-        const env: Record<string, string> = { METRICS_ENDPOINT: fx.target.url('/ok'), SCRAPE_BEARER_TOKEN_SECRET_OCID: '', [key]: value };
-        const fn = await fx.stack.startFn(env);
-        const res = await fn.invoke();
-        const what = `${key}=${JSON.stringify(value)}`;
-        assert.equal(res.status, 502, `${what}: ${res.body}`);
-        const detail = (res.json as { detail: string }).detail;
-        assert.match(detail, new RegExp(`^prom2oci: configuration error: ${key}: `), `${what} -> ${detail}`);
-        const out = [...fn.stdout, ...fn.stderr].join('\n');
-        assert.doesNotMatch(out + res.body, /\n\s+at /, `${what}: no stack trace`);
-        await waitForLine(fn, (l) => l.includes('"level":"error"') && l.includes(`"key":"${key}"`)); // logged with its key
-        assert.equal(fn.alive, true);
-        await fn.stop();
-      }));
+      await Promise.all(
+        cases.slice(i, i + 4).map(async ({ key, value }) => {
+          const env: Record<string, string> = { METRICS_ENDPOINT: fx.target.url('/ok'), SCRAPE_BEARER_TOKEN_SECRET_OCID: '', [key]: value };
+          const fn = await fx.stack.startFn(env);
+          const res = await fn.invoke();
+          const what = `${key}=${JSON.stringify(value)}`;
+          assert.equal(res.status, 502, `${what}: ${res.body}`);
+          const detail = (res.json as { detail: string }).detail;
+          assert.match(detail, new RegExp(`^prom2oci: configuration error: ${key}: `), `${what} -> ${detail}`);
+          const out = [...fn.stdout, ...fn.stderr].join('\n');
+          assert.doesNotMatch(out + res.body, /\n\s+at /, `${what}: no stack trace`);
+          await waitForLine(fn, (l) => l.includes('"level":"error"') && l.includes(`"key":"${key}"`)); // logged with its key
+          assert.equal(fn.alive, true);
+          await fn.stop();
+        }),
+      );
     }
     assert.equal(fx.stack.emulator.counters.calls, 0, 'nothing reached OCI');
     assert.equal(fx.target.hits.get('/ok') ?? 0, 0, 'no target was scraped');
@@ -119,8 +121,14 @@ describe('reliability: bad configuration and bad invocations', () => {
     fx.stack.emulator.reset();
     const fn = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url('/ok?n=7') });
     const alarm = {
-      dedupeKey: '5a8b0e2c-1f2d-4c3b-9a7e-3f6d2a1b0c9d', title: 'prom2oci-schedule', body: 'tick', type: 'OK_TO_FIRING',
-      severity: 'INFO', timestampEpochMillis: Date.now(), timestamp: new Date().toISOString(), alarmMetaData: [{ id: 'ocid1.alarm.oc1..x', status: 'FIRING', severity: 'INFO', query: 'x[1m].count() >= 0', dimensions: [] }],
+      dedupeKey: '5a8b0e2c-1f2d-4c3b-9a7e-3f6d2a1b0c9d',
+      title: 'prom2oci-schedule',
+      body: 'tick',
+      type: 'OK_TO_FIRING',
+      severity: 'INFO',
+      timestampEpochMillis: Date.now(),
+      timestamp: new Date().toISOString(),
+      alarmMetaData: [{ id: 'ocid1.alarm.oc1..x', status: 'FIRING', severity: 'INFO', query: 'x[1m].count() >= 0', dimensions: [] }],
       version: 1.5,
     };
     const s = summaryOf(await fn.invoke({ body: alarm }));

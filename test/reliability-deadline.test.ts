@@ -39,7 +39,10 @@ describe('reliability: the invocation deadline', () => {
       assert.ok(s.posted > 0 && s.posted < 3000, `posted ${s.posted}`);
       assert.ok(s.undelivered > 0, 'what did not fit is reported as undelivered');
       assert.equal(s.failed, 0, 'nothing was rejected: undelivered is not failed');
-      assert.ok(s.errors.some((e) => /deadline/.test(e.message)), JSON.stringify(s.errors));
+      assert.ok(
+        s.errors.some((e) => /deadline/.test(e.message)),
+        JSON.stringify(s.errors),
+      );
       assert.equal(s.selfMetrics.posted, 7, 'time was kept for the self-metrics');
       // The function starts no call in its last second; measured at the emulator a call also carries its transit time.
       const lastStart = Math.max(...fx.stack.emulator.calls.map((c) => c.time));
@@ -63,7 +66,10 @@ describe('reliability: the invocation deadline', () => {
       const { res, deadlineMs } = await invokeWithDeadline(fn, 10_000);
       const s = summaryOf(res);
       assertAccounted(s, 'throttling emulator');
-      assert.ok(fx.stack.emulator.calls.every((c) => c.time < deadlineMs), 'no call reached OCI after the deadline');
+      assert.ok(
+        fx.stack.emulator.calls.every((c) => c.time < deadlineMs),
+        'no call reached OCI after the deadline',
+      );
       assert.ok(s.throttled > 0);
       assert.ok(s.posted > 0 && s.undelivered > 0, `posted ${s.posted}, undelivered ${s.undelivered}`);
       assert.equal(s.posted + s.undelivered, 2000);
@@ -82,7 +88,10 @@ describe('reliability: the invocation deadline', () => {
       const { res } = await invokeWithDeadline(fn, 4000);
       assert.equal(res.status, 502);
       // Whichever fires first, the scrape's own (cut) timeout or the deadline signal, the cause says "deadline".
-      assert.match((res.json as { detail: string }).detail, /the target is down .*(timed out after \d+ ms \(the invocation deadline left only that for the scrape; raise the function timeout\)|aborted: the invocation deadline is near)/);
+      assert.match(
+        (res.json as { detail: string }).detail,
+        /the target is down .*(timed out after \d+ ms \(the invocation deadline left only that for the scrape; raise the function timeout\)|aborted: the invocation deadline is near)/,
+      );
       // The same warm container serves the next invocation (default 30 s deadline) normally.
       const next = await fn.invoke();
       assert.equal(next.status, 502);

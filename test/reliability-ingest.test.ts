@@ -83,7 +83,12 @@ describe('reliability: ingestion faults through the function process', () => {
 
   test('a 2xx whose answer cannot be read (not JSON, malformed failedMetrics, oversized) is never sent again, and says so', async () => {
     fx.stack.emulator.reset();
-    const bodies = ['this is not json', '{"failedMetricsCount":1,"failedMetrics":"oops"}', '{"failedMetrics":[{}]}', `{"failedMetrics":[],"pad":"${'x'.repeat(5 * 1024 * 1024)}"}`];
+    const bodies = [
+      'this is not json',
+      '{"failedMetricsCount":1,"failedMetrics":"oops"}',
+      '{"failedMetrics":[{}]}',
+      `{"failedMetrics":[],"pad":"${'x'.repeat(5 * 1024 * 1024)}"}`,
+    ];
     for (const acceptedBody of bodies) fx.stack.emulator.enqueueFault({ acceptedBody });
     const fn = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url('/ok?n=200'), ...FAST });
     const s = summaryOf(await fn.invoke());
@@ -95,9 +100,19 @@ describe('reliability: ingestion faults through the function process', () => {
     assertEveryAttemptOnTheWire(s);
     const stored = fx.stack.emulator.accepted.filter((m) => m.name === 'faulty_ok_total');
     assert.equal(stored.length, 200);
-    assert.equal(stored.reduce((a, m) => a + m.datapoints.length, 0), 200, 'every datapoint stored once');
-    const noted = s.errors.filter((e) => /^ingestion accepted the call but its answer could not be read \(.+\): any objects OCI rejected in it are unknown; not sent again$/.test(e.message));
-    assert.equal(noted.reduce((a, e) => a + e.metrics, 0), 200, JSON.stringify(s.errors));
+    assert.equal(
+      stored.reduce((a, m) => a + m.datapoints.length, 0),
+      200,
+      'every datapoint stored once',
+    );
+    const noted = s.errors.filter((e) =>
+      /^ingestion accepted the call but its answer could not be read \(.+\): any objects OCI rejected in it are unknown; not sent again$/.test(e.message),
+    );
+    assert.equal(
+      noted.reduce((a, e) => a + e.metrics, 0),
+      200,
+      JSON.stringify(s.errors),
+    );
     const causes = JSON.stringify(noted.map((e) => e.message));
     assert.ok(noted.some((e) => /not JSON/.test(e.message)) && noted.some((e) => /failedMetrics(\.map)? is (string|not a function)/.test(e.message)), causes);
     assert.ok(noted.some((e) => /entry without a message/.test(e.message)) && noted.some((e) => /larger than 4194304 bytes/.test(e.message)), causes);
@@ -184,7 +199,12 @@ describe('reliability: ingestion faults through the function process', () => {
     assert.ok(Date.now() < deadline.getTime(), 'answered before the deadline');
     assert.equal(res.status, 502);
     const detail = (res.json as { detail: string }).detail;
-    assert.match(detail, new RegExp(`none of 120 series was posted: not delivered before the invocation deadline \\(last error: network error reaching http://127\\.0\\.0\\.1:${port}: [^(]*ECONNREFUSED[^(]* \\(check OCI_MONITORING_ENDPOINT, and that the function's subnet reaches OCI services`));
+    assert.match(
+      detail,
+      new RegExp(
+        `none of 120 series was posted: not delivered before the invocation deadline \\(last error: network error reaching http://127\\.0\\.0\\.1:${port}: [^(]*ECONNREFUSED[^(]* \\(check OCI_MONITORING_ENDPOINT, and that the function's subnet reaches OCI services`,
+      ),
+    );
     const logged = await lastInvocationLog(fn);
     assert.ok(logged.retries > 0, 'retried meanwhile');
     assert.equal(logged.undelivered, 120);
@@ -235,7 +255,11 @@ describe('reliability: ingestion faults through the function process', () => {
       );
       client.endpoint = emulator.url;
       emulator.enqueueFault({ status: 503 }, 24);
-      const body = { metricData: [{ namespace: 'cb_test', compartmentId: COMPARTMENT, name: 'x', dimensions: { a: 'b' }, datapoints: [{ timestamp: new Date(), value: 1 }] }] };
+      const body = {
+        metricData: [
+          { namespace: 'cb_test', compartmentId: COMPARTMENT, name: 'x', dimensions: { a: 'b' }, datapoints: [{ timestamp: new Date(), value: 1 }] },
+        ],
+      };
       let attempts = 0;
       for (let i = 0; i < 30; i++) {
         attempts++;

@@ -91,10 +91,18 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
     const reference = [...bySeries.get('0')!].sort((a, b) => a - b);
     assert.equal(reference.length, invocations, 'one datapoint per invocation');
     assert.equal(new Set(reference).size, invocations, 'each at its own scrape time: none stored twice');
-    for (const [series, times] of bySeries) assert.deepEqual([...times].sort((a, b) => a - b), reference, `series ${series}`);
+    for (const [series, times] of bySeries)
+      assert.deepEqual(
+        [...times].sort((a, b) => a - b),
+        reference,
+        `series ${series}`,
+      );
     // Original timestamps: the outage invocations' points are older than the first invocation after it.
     const outage = PER_PHASE * phases.length;
-    assert.ok(reference.slice(0, outage).every((t) => t < reference[outage]!), 'replayed points keep their scrape time');
+    assert.ok(
+      reference.slice(0, outage).every((t) => t < reference[outage]!),
+      'replayed points keep their scrape time',
+    );
     assert.equal(fn.alive, true);
   });
 });

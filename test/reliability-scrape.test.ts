@@ -38,7 +38,12 @@ const CASES: Case[] = [
   { name: 'binary garbage', path: '/garbage?seed=3', up: false, error: /^invalid exposition: line 1: / },
   { name: 'malformed exposition', path: '/malformed', up: false, error: /^invalid exposition: line 4: expected "," or "}"/ },
   { name: 'connection reset', path: '/reset', up: false, error: /^connection reset by the target$/ },
-  { name: 'credentials wanted', path: '/auth', up: false, error: /^HTTP 401 Unauthorized \(the target wants credentials: set SCRAPE_BEARER_TOKEN_SECRET_OCID or put user:password in the URL\)$/ },
+  {
+    name: 'credentials wanted',
+    path: '/auth',
+    up: false,
+    error: /^HTTP 401 Unauthorized \(the target wants credentials: set SCRAPE_BEARER_TOKEN_SECRET_OCID or put user:password in the URL\)$/,
+  },
   { name: 'gzip header on a body that is not gzip', path: '/bad-gzip', up: false, error: /^invalid gzip body: / },
   { name: 'an encoding never asked for', path: '/brotli', up: false, error: /^unsupported content encoding "br"$/ },
   { name: 'connection closed mid-body', path: '/truncated', up: false, error: /^connection closed before the body was complete$/ },
@@ -144,7 +149,10 @@ describe('reliability: scrape faults through the function process', () => {
       assert.equal(seenElsewhere[0]!.authorization, undefined, 'the other host never gets them');
       assert.doesNotMatch(res.body + fn.stdout.join('\n') + fn.stderr.join('\n'), /s3cr3t-pass/, 'the password is never shown');
       // A scheme change stays refused even then.
-      const fn2 = await stack.startFn({ METRICS_ENDPOINT: redirector.url('/redirect?to=https://127.0.0.2:1/ok'), SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS: 'true' });
+      const fn2 = await stack.startFn({
+        METRICS_ENDPOINT: redirector.url('/redirect?to=https://127.0.0.2:1/ok'),
+        SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS: 'true',
+      });
       const res2 = await fn2.invoke();
       assert.equal(res2.status, 502);
       assert.match(res2.body, /redirect to a different scheme/);
@@ -155,7 +163,8 @@ describe('reliability: scrape faults through the function process', () => {
 
   test('every target down: a function error naming each cause, after posting up=0 for each', async () => {
     stack.emulator.reset();
-    const a = targets.get('404')!, b = targets.get('malformed exposition')!;
+    const a = targets.get('404')!,
+      b = targets.get('malformed exposition')!;
     const fn = await stack.startFn({ METRICS_ENDPOINT: `${a.url('/status/404')},${b.url('/malformed')}` });
     const res = await fn.invoke();
     assert.equal(res.status, 502);

@@ -34,7 +34,11 @@ describe('reliability: bearer token from Vault through the function process', ()
 
   /** Starts a function for a secret with the secured and the open target, recording what it prints. */
   async function fnFor(name: string, env: Record<string, string> = {}): Promise<{ invoke: () => Promise<InvokeResult>; fn: LocalFunction }> {
-    const fn = await stack.startFn({ METRICS_ENDPOINT: `${secured.url('/auth')},${open.url('/ok?n=2')}`, SCRAPE_BEARER_TOKEN_SECRET_OCID: secretId(name), ...env });
+    const fn = await stack.startFn({
+      METRICS_ENDPOINT: `${secured.url('/auth')},${open.url('/ok?n=2')}`,
+      SCRAPE_BEARER_TOKEN_SECRET_OCID: secretId(name),
+      ...env,
+    });
     const record = { fn, responses: [] as InvokeResult[] };
     seen.push(record);
     return {
@@ -59,7 +63,11 @@ describe('reliability: bearer token from Vault through the function process', ()
     assert.match(detail, cause);
     assert.equal((secured.hits.get('/auth') ?? 0) + (open.hits.get('/ok') ?? 0), hitsBefore, 'no target is scraped without its token');
     const ups = stack.emulator.accepted.filter((m) => m.name === 'up');
-    assert.deepEqual(ups.map((m) => m.datapoints[0]!.value), [0, 0], 'up=0 posted for both targets');
+    assert.deepEqual(
+      ups.map((m) => m.datapoints[0]!.value),
+      [0, 0],
+      'up=0 posted for both targets',
+    );
     assert.equal(fn.alive, true);
   }
 
@@ -92,7 +100,11 @@ describe('reliability: bearer token from Vault through the function process', ()
     for (let i = 0; i < 3; i++) {
       const s = summaryOf(await invoke());
       assertAccounted(s, `trailing newline #${i}`);
-      assert.deepEqual(s.targets.map((t) => t.up), [true, true], JSON.stringify(s.targets.map((t) => t.error)));
+      assert.deepEqual(
+        s.targets.map((t) => t.up),
+        [true, true],
+        JSON.stringify(s.targets.map((t) => t.error)),
+      );
       assert.equal(s.posted, 5);
     }
     assert.equal(stack.emulator.secretFetchCounts.get(secretId('trailing')), 1, 'cached while warm (default TTL 300 s)');
@@ -113,7 +125,10 @@ describe('reliability: bearer token from Vault through the function process', ()
     const cached = summaryOf(await invoke());
     assertAccounted(cached, 'cached old token');
     assert.equal(cached.targets[0]!.up, false, 'still the cached token within the TTL');
-    assert.match(cached.targets[0]!.error!, /^HTTP 401 Unauthorized \(the target refused the bearer token: check the Vault secret; a rotated one is read again after SECRET_CACHE_TTL_SECONDS\)$/);
+    assert.match(
+      cached.targets[0]!.error!,
+      /^HTTP 401 Unauthorized \(the target refused the bearer token: check the Vault secret; a rotated one is read again after SECRET_CACHE_TTL_SECONDS\)$/,
+    );
     assert.equal(cached.targets[1]!.up, true);
     assert.equal(stack.emulator.secretFetchCounts.get(id), 1);
     await new Promise((r) => setTimeout(r, 1100));
@@ -140,7 +155,10 @@ describe('reliability: bearer token from Vault through the function process', ()
     assert.ok(Date.now() - started < 20_000, `answered after ${Date.now() - started} ms`);
     assert.equal(res.status, 502);
     assert.match((res.json as { detail: string }).detail, /bearer token secret could not be read: OCI Vault did not answer in time/);
-    assert.deepEqual(stack.emulator.accepted.filter((m) => m.name === 'up').map((m) => m.datapoints[0]!.value), [0, 0]);
+    assert.deepEqual(
+      stack.emulator.accepted.filter((m) => m.name === 'up').map((m) => m.datapoints[0]!.value),
+      [0, 0],
+    );
     // The next invocation reads the secret again and scrapes.
     secured.token = TOKENS[3];
     const next = summaryOf(await invoke());

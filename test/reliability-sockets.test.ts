@@ -26,7 +26,12 @@ describe('reliability: no socket outlives a scrape', () => {
   const cases: { name: string; path: string; up: boolean; error?: RegExp; timeoutMs?: number }[] = [
     { name: 'healthy', path: '/ok?n=3', up: true },
     { name: 'redirect with a body that never ends, then the metrics', path: '/redirect-endless?to=/ok', up: true },
-    { name: 'redirect with a body that never ends, to another host (refused)', path: '/redirect-endless?to=http://127.0.0.2:9/ok', up: false, error: /redirect to a different host/ },
+    {
+      name: 'redirect with a body that never ends, to another host (refused)',
+      path: '/redirect-endless?to=http://127.0.0.2:9/ok',
+      up: false,
+      error: /redirect to a different host/,
+    },
     { name: 'redirect chain', path: '/chain/3', up: true },
     { name: 'error status with a body that never ends', path: '/status-endless/503', up: false, error: /^HTTP 503/ },
     { name: 'wrong content type with a body that never ends', path: '/type-endless', up: false, error: /unsupported content type "text\/html"/ },

@@ -24,19 +24,61 @@ describe('scrapeTarget', () => {
   // Compressed once: gzipping 50 MiB per request took longer than a scrape timeout on a busy machine.
   const bomb = zlib.gzipSync(Buffer.alloc(50 * 1024 * 1024, 'a'));
   const routes: Record<string, Route> = {
-    '/metrics': (_q, r) => { r.setHeader('Content-Type', 'text/plain; version=0.0.4'); r.end(BODY); },
-    '/gzip': (_q, r) => { r.setHeader('Content-Encoding', 'gzip'); r.setHeader('Content-Type', 'text/plain'); r.end(zlib.gzipSync(BODY)); },
-    '/bomb': (_q, r) => { r.setHeader('Content-Encoding', 'gzip'); r.end(bomb); },
-    '/big': (_q, r) => { r.end(Buffer.alloc(2 * 1024 * 1024, 'a')); },
-    '/404': (_q, r) => { r.statusCode = 404; r.end('nope'); },
-    '/500': (_q, r) => { r.statusCode = 500; r.end('boom'); },
-    '/proto': (_q, r) => { r.setHeader('Content-Type', 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily'); r.end(Buffer.from([1, 2, 3])); },
-    '/redirect': (_q, r) => { r.statusCode = 302; r.setHeader('Location', '/metrics'); r.end(); },
-    '/loop': (_q, r) => { r.statusCode = 301; r.setHeader('Location', '/loop'); r.end(); },
-    '/offsite': (_q, r) => { r.statusCode = 302; r.setHeader('Location', 'http://example.invalid/metrics'); r.end(); },
-    '/slow-headers': () => { /* never answers */ },
-    '/trickle': (_q, r) => { r.write('# TYPE a gauge\n'); const t = setInterval(() => r.write('a 1\n'), 50); r.on('close', () => clearInterval(t)); },
-    '/badgzip': (_q, r) => { r.setHeader('Content-Encoding', 'gzip'); r.end('not gzip at all'); },
+    '/metrics': (_q, r) => {
+      r.setHeader('Content-Type', 'text/plain; version=0.0.4');
+      r.end(BODY);
+    },
+    '/gzip': (_q, r) => {
+      r.setHeader('Content-Encoding', 'gzip');
+      r.setHeader('Content-Type', 'text/plain');
+      r.end(zlib.gzipSync(BODY));
+    },
+    '/bomb': (_q, r) => {
+      r.setHeader('Content-Encoding', 'gzip');
+      r.end(bomb);
+    },
+    '/big': (_q, r) => {
+      r.end(Buffer.alloc(2 * 1024 * 1024, 'a'));
+    },
+    '/404': (_q, r) => {
+      r.statusCode = 404;
+      r.end('nope');
+    },
+    '/500': (_q, r) => {
+      r.statusCode = 500;
+      r.end('boom');
+    },
+    '/proto': (_q, r) => {
+      r.setHeader('Content-Type', 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily');
+      r.end(Buffer.from([1, 2, 3]));
+    },
+    '/redirect': (_q, r) => {
+      r.statusCode = 302;
+      r.setHeader('Location', '/metrics');
+      r.end();
+    },
+    '/loop': (_q, r) => {
+      r.statusCode = 301;
+      r.setHeader('Location', '/loop');
+      r.end();
+    },
+    '/offsite': (_q, r) => {
+      r.statusCode = 302;
+      r.setHeader('Location', 'http://example.invalid/metrics');
+      r.end();
+    },
+    '/slow-headers': () => {
+      /* never answers */
+    },
+    '/trickle': (_q, r) => {
+      r.write('# TYPE a gauge\n');
+      const t = setInterval(() => r.write('a 1\n'), 50);
+      r.on('close', () => clearInterval(t));
+    },
+    '/badgzip': (_q, r) => {
+      r.setHeader('Content-Encoding', 'gzip');
+      r.end('not gzip at all');
+    },
   };
   // A timeout far above the work: only the cases that test the timeout set a short one.
   const opts = (o: Partial<ScrapeOptions> = {}): ScrapeOptions => ({ timeoutMs: 30_000, maxBytes: 1024 * 1024, ...o });
@@ -48,7 +90,10 @@ describe('scrapeTarget', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  after(() => { server.closeAllConnections(); server.close(); });
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
 
   test('reads the text format with the classic Accept header and gzip', async () => {
     seen.length = 0;
@@ -141,8 +186,27 @@ describe('https targets', () => {
     if (!requireBinary(t, '/usr/bin/openssl', 'openssl')) return;
     const dir = mkdtempSync(path.join(tmpdir(), 'prom2oci-tls-'));
     try {
-      execFileSync('/usr/bin/openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-        '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+      execFileSync(
+        '/usr/bin/openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=127.0.0.1',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+          '-keyout',
+          path.join(dir, 'key.pem'),
+          '-out',
+          path.join(dir, 'cert.pem'),
+        ],
+        { stdio: 'ignore' },
+      );
       const cert = readFileSync(path.join(dir, 'cert.pem'));
       const server = https.createServer({ key: readFileSync(path.join(dir, 'key.pem')), cert }, (_q, r) => r.end(BODY));
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -150,12 +214,22 @@ describe('https targets', () => {
         const url = new URL(`https://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`);
         const r = await scrapeTarget(url, { timeoutMs: 30_000, maxBytes: 1024 * 1024 });
         assert.equal(r.ok, false);
-        assert.match(!r.ok ? r.error : '', /TLS certificate rejected \((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)\)/);
+        assert.match(
+          !r.ok ? r.error : '',
+          /TLS certificate rejected \((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)\)/,
+        );
         // With the CA trusted (NODE_EXTRA_CA_CERTS in a real deployment), the same target scrapes.
         // (async: the server answers from this process's event loop)
-        const child = await promisify(execFile)(process.execPath, ['--import', 'tsx', '-e',
-          `require('./src/scrape/scrape').scrapeTarget(new URL('${url}'), { timeoutMs: 30000, maxBytes: 1e6 }).then((r) => process.stdout.write(r.ok ? 'ok' : r.error))`],
-        { env: { ...process.env, NODE_EXTRA_CA_CERTS: path.join(dir, 'cert.pem') }, encoding: 'utf8', cwd: path.resolve(__dirname, '..'), timeout: 60_000 });
+        const child = await promisify(execFile)(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            '-e',
+            `require('./src/scrape/scrape').scrapeTarget(new URL('${url}'), { timeoutMs: 30000, maxBytes: 1e6 }).then((r) => process.stdout.write(r.ok ? 'ok' : r.error))`,
+          ],
+          { env: { ...process.env, NODE_EXTRA_CA_CERTS: path.join(dir, 'cert.pem') }, encoding: 'utf8', cwd: path.resolve(__dirname, '..'), timeout: 60_000 },
+        );
         assert.equal(child.stdout, 'ok', child.stderr);
       } finally {
         server.close();

@@ -5,7 +5,17 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fromSpoolEntry, isSpoolEntry, memorySpoolStore, mergeSpool, nextSpool, planReplay, SPOOL_EXPIRY_MARGIN_MS, toSpoolEntry, type SpoolEntry } from '../src/state/spool';
+import {
+  fromSpoolEntry,
+  isSpoolEntry,
+  memorySpoolStore,
+  mergeSpool,
+  nextSpool,
+  planReplay,
+  SPOOL_EXPIRY_MARGIN_MS,
+  toSpoolEntry,
+  type SpoolEntry,
+} from '../src/state/spool';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,7 +27,11 @@ import type { OciMetric } from '../src/types/model';
 
 const NOW = Date.UTC(2026, 10, 30, 10, 0, 0);
 const metric = (name: string, tMs: number, value = 1): OciMetric => ({
-  namespace: 'ns', compartmentId: 'ocid1.compartment.oc1..x', name, dimensions: { instance: 'h:1' }, datapoints: [{ timestamp: new Date(tMs), value }],
+  namespace: 'ns',
+  compartmentId: 'ocid1.compartment.oc1..x',
+  name,
+  dimensions: { instance: 'h:1' },
+  datapoints: [{ timestamp: new Date(tMs), value }],
 });
 
 describe('outage spool', () => {
@@ -33,7 +47,10 @@ describe('outage spool', () => {
     const window = OCI_LIMITS.maxPastMs - SPOOL_EXPIRY_MARGIN_MS;
     const spool = [metric('new', NOW - 60_000), metric('too-old', NOW - window - 1), metric('old', NOW - window + 1000)].map(toSpoolEntry);
     const { replay, expired } = planReplay(spool, NOW);
-    assert.deepEqual(replay.map((e) => e.name), ['old', 'new']);
+    assert.deepEqual(
+      replay.map((e) => e.name),
+      ['old', 'new'],
+    );
     assert.equal(expired, 1);
   });
 
@@ -41,7 +58,10 @@ describe('outage spool', () => {
     const replay = ['r1', 'r2', 'r3'].map((n, i) => toSpoolEntry(metric(n, NOW - 300_000 + i)));
     const fresh = ['f1', 'f2'].map((n) => toSpoolEntry(metric(n, NOW)));
     const { spool, counts } = nextSpool(replay, ['posted', 'rejected', 'undelivered'], fresh, 2, 100);
-    assert.deepEqual(spool.map((e) => e.name), ['r3', 'f1', 'f2']);
+    assert.deepEqual(
+      spool.map((e) => e.name),
+      ['r3', 'f1', 'f2'],
+    );
     assert.deepEqual(counts, { replayed: 3, posted: 1, dropped: { expired: 2, rejected: 1 }, pending: 3 });
     // Every entry is accounted: replayed + expired = posted + dropped + kept from the replay.
     assert.equal(counts.replayed + 2, counts.posted + (counts.dropped.expired ?? 0) + (counts.dropped.rejected ?? 0) + 1);
@@ -50,7 +70,10 @@ describe('outage spool', () => {
   test('bounded: over the size the oldest are dropped as full, and the counts say so', () => {
     const fresh = Array.from({ length: 7 }, (_, i) => toSpoolEntry(metric(`f${i}`, NOW + i)));
     const { spool, counts } = nextSpool([], [], fresh, 0, 5);
-    assert.deepEqual(spool.map((e) => e.name), ['f2', 'f3', 'f4', 'f5', 'f6']);
+    assert.deepEqual(
+      spool.map((e) => e.name),
+      ['f2', 'f3', 'f4', 'f5', 'f6'],
+    );
     assert.deepEqual(counts.dropped, { full: 2 });
     assert.equal(counts.pending, 5);
   });
@@ -61,12 +84,21 @@ describe('outage spool', () => {
     const old = toSpoolEntry(metric('old', NOW - OCI_LIMITS.maxPastMs));
     const fresh = [toSpoolEntry(metric('fresh', NOW))];
     const { spool, counts } = mergeSpool([old, ...seen, theirs], seen, ['posted', 'undelivered'], fresh, [old], 100);
-    assert.deepEqual(spool.map((e) => e.name), ['b', 'theirs', 'fresh']);
+    assert.deepEqual(
+      spool.map((e) => e.name),
+      ['b', 'theirs', 'fresh'],
+    );
     assert.deepEqual(counts, { replayed: 2, posted: 1, dropped: { expired: 1 }, pending: 3 });
   });
 
   test('corrupt entries are not spool entries (never posted)', () => {
-    for (const bad of [null, {}, { ...toSpoolEntry(metric('a', NOW)), points: [] }, { ...toSpoolEntry(metric('a', NOW)), points: [[NOW, 'x']] }, { ...toSpoolEntry(metric('a', NOW)), dimensions: { a: 1 } }]) {
+    for (const bad of [
+      null,
+      {},
+      { ...toSpoolEntry(metric('a', NOW)), points: [] },
+      { ...toSpoolEntry(metric('a', NOW)), points: [[NOW, 'x']] },
+      { ...toSpoolEntry(metric('a', NOW)), dimensions: { a: 1 } },
+    ]) {
       assert.equal(isSpoolEntry(bad), false, JSON.stringify(bad));
     }
   });
@@ -76,10 +108,13 @@ describe('outage spool', () => {
     const signal = AbortSignal.timeout(60_000);
     await store.save((latest) => [...latest, toSpoolEntry(metric('a', NOW))], signal);
     await store.save((latest) => [...latest, toSpoolEntry(metric('b', NOW))], signal);
-    assert.deepEqual((await store.load(signal)).map((e) => e.name), ['a', 'b']);
+    assert.deepEqual(
+      (await store.load(signal)).map((e) => e.name),
+      ['a', 'b'],
+    );
   });
 
-  test('kept in the state document (memory and the CLI\'s state file): round trip, other sections untouched, concurrent writers merged', async () => {
+  test("kept in the state document (memory and the CLI's state file): round trip, other sections untouched, concurrent writers merged", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'prom2oci-spool-'));
     try {
       for (const backend of [memoryBackend(), fileBackend(path.join(dir, 'state.gz'))]) {
@@ -92,7 +127,14 @@ describe('outage spool', () => {
         // A derived-series write (another section) keeps the spool, and vice versa.
         await (await store.open(signal)).save(withTargets({ k: { t: NOW + 1, f: {} } }), signal);
         await spool.save((latest) => [...latest, toSpoolEntry(metric('b', NOW))], signal);
-        assert.deepEqual((await spool.load(signal)).map((e) => [e.name, e.points[0]![0]]), [['a', NOW - 1000], ['b', NOW]], backend.where);
+        assert.deepEqual(
+          (await spool.load(signal)).map((e) => [e.name, e.points[0]![0]]),
+          [
+            ['a', NOW - 1000],
+            ['b', NOW],
+          ],
+          backend.where,
+        );
         assert.equal((await store.open(signal)).doc.targets.k!.t, NOW + 1);
       }
     } finally {

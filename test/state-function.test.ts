@@ -64,14 +64,24 @@ describe('state between invocations, through the function process', () => {
     await target.close();
   });
 
-  const env = (over: Record<string, string> = {}) => ({ METRICS_ENDPOINT: target.url, STATE_BUCKET: BUCKET, OBJECT_STORAGE_NAMESPACE: stack.emulator.objectStorage.namespace, POST_TIMEOUT_MS: '2000', ...over });
+  const env = (over: Record<string, string> = {}) => ({
+    METRICS_ENDPOINT: target.url,
+    STATE_BUCKET: BUCKET,
+    OBJECT_STORAGE_NAMESPACE: stack.emulator.objectStorage.namespace,
+    POST_TIMEOUT_MS: '2000',
+    ...over,
+  });
   const objects = () => stack.emulator.objectStorage.buckets.get(BUCKET)!;
   const stateDoc = (): StateDocument => {
     const [only] = [...objects().values()];
     return JSON.parse(gunzipSync(only!.bytes).toString('utf8')) as StateDocument;
   };
   /** The value the emulator stored for a metric name in the last call (one stream). */
-  const stored = (name: string) => stack.emulator.accepted.filter((m) => m.name === name).at(-1)?.datapoints.at(-1);
+  const stored = (name: string) =>
+    stack.emulator.accepted
+      .filter((m) => m.name === name)
+      .at(-1)
+      ?.datapoints.at(-1);
   const invoke = async (fn: LocalFunction): Promise<InvocationSummary> => {
     const s = summaryOf(await fn.invoke());
     assertAccounted(s);
@@ -105,7 +115,11 @@ describe('state between invocations, through the function process', () => {
     assert.equal(objects().size, 1, 'one state object per function');
     assert.match([...objects().keys()][0]!, /^prom2oci\/state-[0-9a-f]{32}\.json\.gz$/);
     const osCalls = stack.emulator.calls.filter((c) => c.route === 'objectstorage');
-    assert.deepEqual(osCalls.map((c) => `${c.method} ${c.status}`), ['GET 404', 'PUT 200', 'GET 200', 'PUT 200'], 'one read and one write per invocation');
+    assert.deepEqual(
+      osCalls.map((c) => `${c.method} ${c.status}`),
+      ['GET 404', 'PUT 200', 'GET 200', 'PUT 200'],
+      'one read and one write per invocation',
+    );
     assert.ok(osCalls.every((c) => c.authKind === 'resource-principal'));
     await fn.stop();
   });
@@ -144,9 +158,15 @@ describe('state between invocations, through the function process', () => {
     assert.equal(s.state.written, true);
     assert.equal(s.state.writeAttempts, 2);
     const puts = stack.emulator.calls.filter((c) => c.route === 'objectstorage' && c.method === 'PUT').slice(-2);
-    assert.deepEqual(puts.map((c) => [c.status, c.code]), [[412, 'IfMatchFailed'], [200, undefined]]);
+    assert.deepEqual(
+      puts.map((c) => [c.status, c.code]),
+      [
+        [412, 'IfMatchFailed'],
+        [200, undefined],
+      ],
+    );
     const doc = stateDoc();
-    assert.deepEqual(doc.targets.otherTarget, other, 'the other writer\'s section is kept');
+    assert.deepEqual(doc.targets.otherTarget, other, "the other writer's section is kept");
     assert.equal(Object.keys(doc.targets).length, 2);
     await fn.stop();
   });
@@ -211,7 +231,10 @@ describe('state between invocations, through the function process', () => {
     target.body = exposition(1, [1, 1, 1], 1);
     await invoke(fn);
     const name = [...objects().keys()][0]!;
-    for (const [content, cause] of [[{ mine: 'not yours' }, 'foreign'], [{ format: 'prom2oci-state', version: 99, targets: {} }, 'unsupported_version']] as const) {
+    for (const [content, cause] of [
+      [{ mine: 'not yours' }, 'foreign'],
+      [{ format: 'prom2oci-state', version: 99, targets: {} }, 'unsupported_version'],
+    ] as const) {
       const put = stack.emulator.objectStorage.putDirect(BUCKET, name, gzipSync(JSON.stringify(content)));
       const s = await invoke(fn);
       assert.equal(s.posted, s.series);
@@ -229,7 +252,10 @@ describe('state between invocations, through the function process', () => {
     assert.ok(s.ok && s.posted === s.series && s.series > 0);
     assert.deepEqual([s.state.read, s.state.cause, s.state.written], ['failed', 'not_authorized_or_not_found', false]);
     assert.match(s.state.error!, /404 BucketNotFound.*no-such-bucket/);
-    assert.match(s.state.iamPolicy!, /^Allow dynamic-group .* to use objects in compartment .* where target\.bucket\.name = 'no-such-bucket'; Allow dynamic-group .* to manage objects in compartment .* where all \{target\.bucket\.name = 'no-such-bucket', request\.permission = 'OBJECT_CREATE'\}$/);
+    assert.match(
+      s.state.iamPolicy!,
+      /^Allow dynamic-group .* to use objects in compartment .* where target\.bucket\.name = 'no-such-bucket'; Allow dynamic-group .* to manage objects in compartment .* where all \{target\.bucket\.name = 'no-such-bucket', request\.permission = 'OBJECT_CREATE'\}$/,
+    );
     assert.deepEqual(s.notDerived, { state_failed: 5 });
     const ok = stack.emulator.accepted.filter((m) => m.name === 'state_ok').at(-1)!;
     assert.deepEqual([ok.datapoints.at(-1)!.value, ok.dimensions.cause], [0, 'not_authorized_or_not_found']);

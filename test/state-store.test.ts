@@ -38,7 +38,10 @@ describe('state codec', () => {
     assert.equal(reason(gzipSync('{not json')), 'corrupt');
     assert.equal(reason(gzipSync(JSON.stringify({ hello: 'world' }))), 'foreign');
     assert.equal(reason(gzipSync(JSON.stringify({ format: 'prom2oci-state', version: 2, targets: {} }))), 'unsupported_version');
-    assert.equal(reason(gzipSync(JSON.stringify({ format: 'prom2oci-state', version: 1, targets: { a: { t: 1, f: { x: { k: 'c', s: { '[]': 'NaN' } } } } } }))), 'corrupt');
+    assert.equal(
+      reason(gzipSync(JSON.stringify({ format: 'prom2oci-state', version: 1, targets: { a: { t: 1, f: { x: { k: 'c', s: { '[]': 'NaN' } } } } } }))),
+      'corrupt',
+    );
     assert.equal(reason(gzipSync(JSON.stringify({ format: 'prom2oci-state', version: 1, targets: { a: { t: 'soon', f: {} } } }))), 'corrupt');
   });
 });

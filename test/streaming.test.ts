@@ -58,9 +58,12 @@ describe('ExpositionParser: bytes in any pieces parse as the whole text', () => 
       const bytes = Buffer.from(text, 'utf8');
       const expected = whole(text);
       assert.ok(!(expected as { error?: string }).error, 'the fixture parses');
-      fc.assert(fc.property(fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 40 }), (cuts) => {
-        assert.deepEqual(streamed(pieces(bytes, cuts)), expected);
-      }), { numRuns: 30, seed: 15 });
+      fc.assert(
+        fc.property(fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 40 }), (cuts) => {
+          assert.deepEqual(streamed(pieces(bytes, cuts)), expected);
+        }),
+        { numRuns: 30, seed: 15 },
+      );
       assert.deepEqual(streamed([...bytes].map((b) => Buffer.from([b]))), expected, 'one byte at a time');
     }
   });

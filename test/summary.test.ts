@@ -69,7 +69,15 @@ function published(outcomes: Outcome[], extra: Partial<PublishResult> = {}): Pub
   };
 }
 
-const FORECAST = forecastCost({ dataStreams: 5, selfStreams: 14, scrapeMs: 100, postCallsPerSecond: 20, functionTimeoutMs: 60_000, reservedMs: 3500, freeDatapointsPerMonth: 0 });
+const FORECAST = forecastCost({
+  dataStreams: 5,
+  selfStreams: 14,
+  scrapeMs: 100,
+  postCallsPerSecond: 20,
+  functionTimeoutMs: 60_000,
+  reservedMs: 3500,
+  freeDatapointsPerMonth: 0,
+});
 const STATE_OFF: StateSummary = { enabled: false, written: false };
 
 describe('summary: per-target attribution', () => {
@@ -77,7 +85,13 @@ describe('summary: per-target attribution', () => {
     const p = [prepared('http://a:1/metrics', { series: 3 }), prepared('http://b:2/metrics', { series: 2, derived: 1 })];
     const { Posted: P, Failed: F, Undelivered: U } = Outcome;
     const targets = summariseTargets(p, published([P, F, U, U, P]), false);
-    assert.deepEqual(targets.map((t) => [t.posted, t.failed, t.undelivered]), [[1, 1, 1], [1, 0, 1]]);
+    assert.deepEqual(
+      targets.map((t) => [t.posted, t.failed, t.undelivered]),
+      [
+        [1, 1, 1],
+        [1, 0, 1],
+      ],
+    );
     for (const t of targets) assert.equal(t.posted + t.failed + t.undelivered, t.series);
     assert.equal(targets[1]!.derived, 1);
   });
@@ -85,7 +99,10 @@ describe('summary: per-target attribution', () => {
   it('without a publish result: a real run left everything undelivered, a dry run nothing', () => {
     const p = [prepared('http://a:1/metrics', { series: 4 })];
     assert.equal(summariseTargets(p, undefined, false)[0]!.undelivered, 4);
-    assert.deepEqual(summariseTargets(p, undefined, true).map((t) => [t.posted, t.failed, t.undelivered]), [[0, 0, 0]]);
+    assert.deepEqual(
+      summariseTargets(p, undefined, true).map((t) => [t.posted, t.failed, t.undelivered]),
+      [[0, 0, 0]],
+    );
   });
 
   it('a down target is up=false with its error and no series', () => {
@@ -117,7 +134,10 @@ describe('summary: totals and invariants', () => {
     assert.equal(s.requests, 4);
     assert.equal(s.retries, 2);
     assert.equal(s.throttled, 2);
-    assert.deepEqual(s.errors, [{ message: 'Invalid name', metrics: 1 }, { message: 'self-metrics: boom', metrics: 1 }]);
+    assert.deepEqual(s.errors, [
+      { message: 'Invalid name', metrics: 1 },
+      { message: 'self-metrics: boom', metrics: 1 },
+    ]);
     assert.equal(s.durationMs, 1234);
   });
 });
@@ -146,8 +166,15 @@ describe('summary: nothing delivered', () => {
 
   it('no targets: a failed discovery is the cause (with its IAM statement), an empty fleet is not a failure', () => {
     const report: DiscoveryReport = {
-      compartmentId: 'ocid1.compartment.oc1..aaaa', includeSubcompartments: false, source: 'none', instances: 0, targets: 0,
-      appeared: [], disappeared: [], problems: [], problemCount: 0,
+      compartmentId: 'ocid1.compartment.oc1..aaaa',
+      includeSubcompartments: false,
+      source: 'none',
+      instances: 0,
+      targets: 0,
+      appeared: [],
+      disappeared: [],
+      problems: [],
+      problemCount: 0,
     };
     const failed = summarise([], [], undefined, undefined, false, 1, FORECAST, STATE_OFF, { ...report, error: 'HTTP 404', iamStatement: 'Allow x' });
     assert.equal(failed.ok, false);
@@ -162,14 +189,27 @@ describe('summary: nothing delivered', () => {
     const p = [prepared('http://a:1/metrics', { series: 2 })];
     const data = published([1, 2]);
     assert.equal(nothingDeliveredCause(summarise(p, summariseTargets(p, data, false), data, undefined, false, 1, FORECAST, STATE_OFF), data), undefined);
-    assert.equal(nothingDeliveredCause(summarise(p, summariseTargets(p, undefined, true), undefined, undefined, true, 1, FORECAST, STATE_OFF), undefined), undefined);
+    assert.equal(
+      nothingDeliveredCause(summarise(p, summariseTargets(p, undefined, true), undefined, undefined, true, 1, FORECAST, STATE_OFF), undefined),
+      undefined,
+    );
   });
 });
 
 describe('summary: self-metric facts and the log line', () => {
   const target: TargetSummary = {
-    url: 'http://a:1/metrics', instance: 'a:1', up: true, samples: 7, durationMs: 30, series: 6, derived: 1,
-    notDerived: {}, posted: 3, failed: 1, undelivered: 2, skipped: 2,
+    url: 'http://a:1/metrics',
+    instance: 'a:1',
+    up: true,
+    samples: 7,
+    durationMs: 30,
+    series: 6,
+    derived: 1,
+    notDerived: {},
+    posted: 3,
+    failed: 1,
+    undelivered: 2,
+    skipped: 2,
   };
 
   const scraped = prepared('http://a:1/metrics', { series: 6, derived: 1 });

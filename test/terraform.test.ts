@@ -51,7 +51,9 @@ let files: TfFile[];
 
 /** Parses every terraform/*.tf file (a syntax error fails with file:line). */
 async function parseModule(): Promise<TfFile[]> {
-  const names = readdirSync(TF_DIR).filter((f) => f.endsWith('.tf')).sort();
+  const names = readdirSync(TF_DIR)
+    .filter((f) => f.endsWith('.tf'))
+    .sort();
   return Promise.all(names.map((n) => parseTfFile(`terraform/${n}`, readFileSync(join(TF_DIR, n), 'utf8'))));
 }
 
@@ -140,7 +142,16 @@ function alarmQueries(alarm: HclBody): string[] {
 
 /** oci_faas metrics and dimensions as OCI's "Function Metrics" page documents them. */
 const OCI_FAAS_METRICS = ['FunctionInvocationCount', 'FunctionExecutionDuration', 'FunctionResponseCount', 'FunctionDetachedDeliveries'];
-const OCI_FAAS_DIMENSIONS = ['resourceId', 'resourceName', 'resourceDisplayName', 'applicationId', 'applicationShape', 'compartmentId', 'responseType', 'invokeType'];
+const OCI_FAAS_DIMENSIONS = [
+  'resourceId',
+  'resourceName',
+  'resourceDisplayName',
+  'applicationId',
+  'applicationShape',
+  'compartmentId',
+  'responseType',
+  'invokeType',
+];
 const THIS_FUNCTION = '${oci_functions_function.this.id}';
 
 /** Problems of one oci_faas query: a documented metric, filtered on this function's resourceId, documented dimensions. */
@@ -158,7 +169,11 @@ function checkFaasQuery(q: string): string[] {
 /** Problems of an absent() use: the period must be given and be the longest OCI allows (72h). */
 function checkAbsencePeriod(q: string): string[] {
   return [...q.matchAll(/absent\(([^)]*)\)/g)].flatMap((m) =>
-    m[1].trim() === '' ? [`${q}: absent() uses the 2-hour default and then stops firing; write absent(72h)`] : m[1].trim() === '72h' || m[1].trim() === '3d' ? [] : [`${q}: absent(${m[1]}) stops firing sooner than the 72h maximum`],
+    m[1].trim() === ''
+      ? [`${q}: absent() uses the 2-hour default and then stops firing; write absent(72h)`]
+      : m[1].trim() === '72h' || m[1].trim() === '3d'
+        ? []
+        : [`${q}: absent(${m[1]}) stops firing sooner than the 72h maximum`],
   );
 }
 
@@ -190,10 +205,13 @@ function checkAlarmQuerySyntax(q: string): string[] {
 /** Problems of the every-minute trigger alarm: always firing on this function's oci_faas invocation count, repeating every minute. */
 function checkEveryMinuteTrigger(alarm: HclBody): string[] {
   const problems: string[] = [];
-  if (alarm.namespace !== 'oci_faas') problems.push(`namespace must be oci_faas (a platform metric that exists whatever the function posts), got ${String(alarm.namespace)}`);
-  if (alarm.repeat_notification_duration !== 'PT1M') problems.push(`repeat_notification_duration must be PT1M, got ${String(alarm.repeat_notification_duration)}`);
+  if (alarm.namespace !== 'oci_faas')
+    problems.push(`namespace must be oci_faas (a platform metric that exists whatever the function posts), got ${String(alarm.namespace)}`);
+  if (alarm.repeat_notification_duration !== 'PT1M')
+    problems.push(`repeat_notification_duration must be PT1M, got ${String(alarm.repeat_notification_duration)}`);
   if (alarm.is_enabled !== true) problems.push('is_enabled must be true');
-  if (alarm.is_notifications_per_metric_dimension_enabled !== false) problems.push('one notification (= one invocation) per minute: is_notifications_per_metric_dimension_enabled = false');
+  if (alarm.is_notifications_per_metric_dimension_enabled !== false)
+    problems.push('one notification (= one invocation) per minute: is_notifications_per_metric_dimension_enabled = false');
   const rules = [alarm, ...((alarm.overrides as HclBody[] | undefined) ?? [])];
   for (const r of rules) if (r.pending_duration !== 'PT1M') problems.push(`every rule fires after PT1M, got ${String(r.pending_duration)}`);
   const queries = alarmQueries(alarm);
@@ -206,13 +224,16 @@ function checkEveryMinuteTrigger(alarm: HclBody): string[] {
 /** Problems of the "function silent" alarm: platform metrics of this function, failing or not invoked, sustained. */
 function checkFunctionSilent(alarm: HclBody): string[] {
   const problems: string[] = [];
-  if (alarm.namespace !== 'oci_faas') problems.push(`namespace must be oci_faas (the platform's metrics exist for a deployment that never posted), got ${String(alarm.namespace)}`);
+  if (alarm.namespace !== 'oci_faas')
+    problems.push(`namespace must be oci_faas (the platform's metrics exist for a deployment that never posted), got ${String(alarm.namespace)}`);
   const queries = alarmQueries(alarm);
   const errors = `FunctionResponseCount[1m]{resourceId = "${THIS_FUNCTION}", responseType = "Error"}.grouping().sum() > 0`;
   const notInvoked = `FunctionInvocationCount[1m]{resourceId = "${THIS_FUNCTION}"}.grouping().absent(72h)`;
   if (!queries.includes(errors)) problems.push(`a rule must fire on error responses: ${errors}`);
   if (!queries.includes(notInvoked)) problems.push(`a rule must fire when the function is not invoked: ${notInvoked}`);
-  for (const r of [alarm, ...((alarm.overrides as HclBody[] | undefined) ?? [])]) if (r.pending_duration !== 'PT5M') problems.push(`each rule must hold 5 minutes before firing (one failed run is not "silent"), got ${String(r.pending_duration)}`);
+  for (const r of [alarm, ...((alarm.overrides as HclBody[] | undefined) ?? [])])
+    if (r.pending_duration !== 'PT5M')
+      problems.push(`each rule must hold 5 minutes before firing (one failed run is not "silent"), got ${String(r.pending_duration)}`);
   return problems;
 }
 
@@ -248,7 +269,10 @@ describe('terraform/: syntax, schema, references, layout', () => {
   test('every declared variable is used', () => {
     const used = new Set<string>();
     for (const f of files) for (const m of f.text.matchAll(/\bvar\.([a-z_0-9]+)/g)) used.add(m[1]);
-    assert.deepEqual([...variables().keys()].filter((v) => !used.has(v)), []);
+    assert.deepEqual(
+      [...variables().keys()].filter((v) => !used.has(v)),
+      [],
+    );
   });
 
   test('formatting: two-space indentation by nesting, no tabs or trailing spaces', () => {
@@ -309,9 +333,9 @@ describe('terraform/: the schedule fires every minute and targets this function'
     assert.equal(sub.topic_id, '${oci_ons_notification_topic.invoke[0].id}');
   });
 
-  test('negative: the former trigger keyed on the function\'s own `up` (a dry run or a failed first run never starts it)', async () => {
+  test("negative: the former trigger keyed on the function's own `up` (a dry run or a failed first run never starts it)", async () => {
     const f = await fixture('self_metric_trigger.tf');
-    const alarm = ((f.json.resource as Record<string, Record<string, HclBody[]>>).oci_monitoring_alarm.invoke_every_minute)[0];
+    const alarm = (f.json.resource as Record<string, Record<string, HclBody[]>>).oci_monitoring_alarm.invoke_every_minute[0];
     const problems = checkEveryMinuteTrigger(alarm).join('\n');
     assert.match(problems, /namespace must be oci_faas/);
     assert.match(problems, /FunctionInvocationCount/);
@@ -330,7 +354,7 @@ describe('terraform/: the schedule fires every minute and targets this function'
 });
 
 describe('terraform/: alarms mean what they say', () => {
-  test('alarms in the function\'s namespace read self-metrics by their posted names and dimensions; oci_faas alarms read documented oci_faas metrics of this function', () => {
+  test("alarms in the function's namespace read self-metrics by their posted names and dimensions; oci_faas alarms read documented oci_faas metrics of this function", () => {
     const selfNames = new Set(SELF_METRICS.map((m) => m.name));
     let selfQueries = 0;
     let faasQueries = 0;
@@ -360,7 +384,7 @@ describe('terraform/: alarms mean what they say', () => {
     assert.ok(selfQueries >= 2 && faasQueries >= 4, `${selfQueries} self-metric and ${faasQueries} oci_faas queries`);
   });
 
-  test('the invocations_query output reads this function\'s oci_faas invocations', () => {
+  test("the invocations_query output reads this function's oci_faas invocations", () => {
     const outputs = files.flatMap((f) => Object.entries((f.json.output as Record<string, HclBody[]> | undefined) ?? {}));
     const value = outputs.find(([name]) => name === 'invocations_query')![1][0].value as Record<string, string>;
     assert.equal(value.namespace, 'oci_faas');
@@ -381,7 +405,11 @@ describe('terraform/: alarms mean what they say', () => {
     const alarms = blocks('resource', 'oci_monitoring_alarm');
     const p99 = alarms.get('slo_p99_latency')!;
     assert.equal(p99.query, '${var.slo_latency_histogram}_p99[1m].groupBy(route).max() > ${var.slo_p99_latency_seconds}');
-    assert.equal(countOf(p99), '${var.enable_alarms && local.state_enabled && var.slo_p99_latency_seconds > 0 ? 1 : 0}', 'derived series exist only with the state bucket');
+    assert.equal(
+      countOf(p99),
+      '${var.enable_alarms && local.state_enabled && var.slo_p99_latency_seconds > 0 ? 1 : 0}',
+      'derived series exist only with the state bucket',
+    );
     assert.equal(p99.is_notifications_per_metric_dimension_enabled, true, 'one notification per route');
     const errors = alarms.get('slo_error_rate')!;
     assert.equal(errors.query, '${var.slo_error_counter}_rate[1m].grouping().sum() > ${var.slo_error_rate_per_second}');
@@ -399,7 +427,7 @@ describe('terraform/: alarms mean what they say', () => {
     }
   });
 
-  test('every alarm query parses as MQL (the project\'s parser) with a condition and a valid absent period', () => {
+  test("every alarm query parses as MQL (the project's parser) with a condition and a valid absent period", () => {
     let n = 0;
     for (const [name, body] of blocks('resource', 'oci_monitoring_alarm')) {
       for (const q of alarmQueries(body).map(withSloExamples)) {
@@ -428,7 +456,7 @@ describe('terraform/: alarms mean what they say', () => {
     assert.equal(countOf(down), '${var.enable_alarms ? 1 : 0}');
   });
 
-  test('function silent reads the platform\'s oci_faas metrics: every invocation failing, or none at all, for 5 minutes (fires for a deployment that never worked)', () => {
+  test("function silent reads the platform's oci_faas metrics: every invocation failing, or none at all, for 5 minutes (fires for a deployment that never worked)", () => {
     const silent = blocks('resource', 'oci_monitoring_alarm').get('function_silent')!;
     assert.deepEqual(checkFunctionSilent(silent), []);
     assert.equal(countOf(silent), '${var.enable_alarms ? 1 : 0}');
@@ -439,7 +467,7 @@ describe('terraform/: alarms mean what they say', () => {
 
   test('negative: the former "function silent" (own `up` absent, 2-hour default) never fires for a deployment that never posted', async () => {
     const f = await fixture('self_metric_trigger.tf');
-    const silent = ((f.json.resource as Record<string, Record<string, HclBody[]>>).oci_monitoring_alarm.function_silent)[0];
+    const silent = (f.json.resource as Record<string, Record<string, HclBody[]>>).oci_monitoring_alarm.function_silent[0];
     const problems = checkFunctionSilent(silent).join('\n');
     assert.match(problems, /oci_faas/);
     assert.match(problems, /FunctionResponseCount/);
@@ -451,7 +479,7 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
     assertNoFindings(checkPolicies(files));
   });
 
-  test('every condition variable is one OCI\'s policy reference lists for the statement\'s resource family', () => {
+  test("every condition variable is one OCI's policy reference lists for the statement's resource family", () => {
     const statements = policyStatements(files).flatMap((p) => p.statements);
     assert.ok(statements.length >= 4);
     for (const st of statements) assert.deepEqual(auditConditionVariables(st), [], st);
@@ -474,9 +502,22 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
     const lines = findings.map(formatFinding);
     assert.equal(findingsOf(findings, 'policy', 'condition variable target.function.id is not one').length, 1, lines.join('\n'));
     assert.equal(findingsOf(findings, 'policy', 'resource type "instances" is not in POLICY_CONDITION_VARIABLES').length, 1, lines.join('\n'));
-    assert.equal(findingsOf(findings, 'policy', 'condition variable request.principal.id').length, 1, 'request.principal.id only for the documented principal type');
-    assert.deepEqual(auditConditionVariables("Allow group g to use metrics in compartment id c where target.resource.tag.ops.team = 'sre'"), [], 'tag variables below a documented tag variable');
-    assert.deepEqual(auditConditionVariables("Allow dynamic-group d to manage objects in compartment id c where all {target.bucket.name = 'b', target.bucket.tag.ops.team = 'sre'}"), []);
+    assert.equal(
+      findingsOf(findings, 'policy', 'condition variable request.principal.id').length,
+      1,
+      'request.principal.id only for the documented principal type',
+    );
+    assert.deepEqual(
+      auditConditionVariables("Allow group g to use metrics in compartment id c where target.resource.tag.ops.team = 'sre'"),
+      [],
+      'tag variables below a documented tag variable',
+    );
+    assert.deepEqual(
+      auditConditionVariables(
+        "Allow dynamic-group d to manage objects in compartment id c where all {target.bucket.name = 'b', target.bucket.tag.ops.team = 'sre'}",
+      ),
+      [],
+    );
   });
 
   test('the state bucket: private, created only with state_bucket, its namespace passed to the function, objects of that bucket only', () => {
@@ -486,16 +527,23 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
     assert.equal(bucket.namespace, '${local.object_storage_namespace}');
     assert.equal(countOf(bucket), '${local.state_enabled ? 1 : 0}');
     assert.equal(locals().get('state_enabled'), '${var.state_bucket != ""}');
-    assert.match(String(locals().get('object_storage_namespace')), /var\.object_storage_namespace != "" \? var\.object_storage_namespace : .*data\.oci_objectstorage_namespace\.this\[0\]\.namespace/);
-    assert.equal((locals().get('function_settings') as Record<string, string>).OBJECT_STORAGE_NAMESPACE, '${local.object_storage_namespace}', 'the function makes no GetNamespace call');
+    assert.match(
+      String(locals().get('object_storage_namespace')),
+      /var\.object_storage_namespace != "" \? var\.object_storage_namespace : .*data\.oci_objectstorage_namespace\.this\[0\]\.namespace/,
+    );
+    assert.equal(
+      (locals().get('function_settings') as Record<string, string>).OBJECT_STORAGE_NAMESPACE,
+      '${local.object_storage_namespace}',
+      'the function makes no GetNamespace call',
+    );
     const state = policyStatements(files).find((p) => p.address === 'oci_identity_policy.function_state')!;
     assert.equal(countOf(state.body), '${local.state_enabled ? 1 : 0}');
-    assert.deepEqual(state.statements.map((st) => parsePolicyStatement(st)!.conditions.map((c) => `${c.variable}=${c.value}`)), [
-      ['target.bucket.name=<expr>'],
-      ['target.bucket.name=<expr>', 'request.permission=OBJECT_CREATE'],
-    ]);
+    assert.deepEqual(
+      state.statements.map((st) => parsePolicyStatement(st)!.conditions.map((c) => `${c.variable}=${c.value}`)),
+      [['target.bucket.name=<expr>'], ['target.bucket.name=<expr>', 'request.permission=OBJECT_CREATE']],
+    );
     for (const st of state.statements) assert.match(st, /target\.bucket\.name = '\$\{var\.state_bucket\}'/);
-    for (const st of state.statements) assert.match(st, /in compartment id \$\{var\.compartment_ocid\} /, 'the bucket\'s compartment');
+    for (const st of state.statements) assert.match(st, /in compartment id \$\{var\.compartment_ocid\} /, "the bucket's compartment");
   });
 
   test('negative: manage objects beyond OBJECT_CREATE, or objects of any bucket', async () => {
@@ -506,11 +554,13 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
     assert.equal(findingsOf(findings, 'policy', 'manage objects lacks the condition request.permission').length, 1, lines.join('\n'));
   });
 
-  test('the statements are exactly: use metrics (namespace), read secret-bundles (one secret), the state bucket\'s objects, the schedule may invoke, discovery reads instances', () => {
-    const kinds = policyStatements(files).flatMap((p) => p.statements.map((s) => {
-      const parsed = parsePolicyStatement(s)!;
-      return `${p.address}: ${parsed.subject.split(' ')[0]} ${parsed.verb} ${parsed.resource}`;
-    }));
+  test("the statements are exactly: use metrics (namespace), read secret-bundles (one secret), the state bucket's objects, the schedule may invoke, discovery reads instances", () => {
+    const kinds = policyStatements(files).flatMap((p) =>
+      p.statements.map((s) => {
+        const parsed = parsePolicyStatement(s)!;
+        return `${p.address}: ${parsed.subject.split(' ')[0]} ${parsed.verb} ${parsed.resource}`;
+      }),
+    );
     assert.deepEqual(kinds.sort(), [
       'oci_identity_policy.function_discovery: dynamic-group read instances',
       'oci_identity_policy.function_discovery: dynamic-group read vnic-attachments',
@@ -564,19 +614,26 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
     const bad: [string, RegExp][] = [
       ['Allow dynamic-group fn to manage all-resources in tenancy', /grants manage/],
       ['Allow dynamic-group fn to manage all-resources in tenancy', /all-resources/],
-      ['Allow dynamic-group fn to use metrics in tenancy where target.metrics.namespace = \'x\'', /expected one compartment/],
+      ["Allow dynamic-group fn to use metrics in tenancy where target.metrics.namespace = 'x'", /expected one compartment/],
       ['Allow dynamic-group fn to use metrics in compartment id ocid1.compartment.oc1..aaa', /lacks the condition target\.metrics\.namespace/],
       ['Allow dynamic-group fn to read secret-bundles in compartment id ocid1.compartment.oc1..aaa', /lacks the condition target\.secret\.id/],
       ['Allow dynamic-group fn to read secret-family in compartment id ocid1.compartment.oc1..aaa', /whole family/],
       ['Allow any-user to use fn-invocation in compartment id ocid1.compartment.oc1..aaa', /lacks the condition request\.principal\.type/],
       ["Allow any-user to use fn-invocation in compartment id c where any {request.principal.type = 'resourceschedule', request.principal.id = 'x'}", /widens/],
-      ["Allow any-user to use fn-invocation in compartment id c where all {request.principal.type = 'fnfunc', request.principal.id = 'x'}", /must be 'resourceschedule'/],
+      [
+        "Allow any-user to use fn-invocation in compartment id c where all {request.principal.type = 'fnfunc', request.principal.id = 'x'}",
+        /must be 'resourceschedule'/,
+      ],
       ["Allow group Admins to use metrics in compartment id c where target.metrics.namespace = 'x'", /subject "group Admins"/],
       ['Allow dynamic-group fn to {METRIC_INSPECT} in compartment id c', /raw permission list|cannot parse/],
       ['Allow dynamic-group fn to use virtual-network-family in compartment id c', /not one of the allowed grants/],
       ['Give everything to everyone', /cannot parse/],
     ];
-    for (const [s, re] of bad) assert.ok(auditPolicyStatement(s).some((p) => re.test(p)), `${s} -> ${JSON.stringify(auditPolicyStatement(s))}`);
+    for (const [s, re] of bad)
+      assert.ok(
+        auditPolicyStatement(s).some((p) => re.test(p)),
+        `${s} -> ${JSON.stringify(auditPolicyStatement(s))}`,
+      );
   });
 });
 
@@ -594,15 +651,16 @@ describe('terraform/: the function settings cannot drift from src/config/setting
       const value = settingsMap[spec.key];
       // The namespace is the variable when given, else read by Terraform (see the state bucket test).
       if (spec.key === 'OBJECT_STORAGE_NAMESPACE' && value === '${local.object_storage_namespace}') continue;
-      assert.ok(
-        value === `\${var.${name}}` || value === `\${tostring(var.${name})}`,
-        `function_settings.${spec.key} must be fed by var.${name}, got ${value}`,
-      );
+      assert.ok(value === `\${var.${name}}` || value === `\${tostring(var.${name})}`, `function_settings.${spec.key} must be fed by var.${name}, got ${value}`);
       if (spec.required === 'always' || spec.required === 'unless-dry-run') {
         assert.equal('default' in v, false, `${name} is required by the function, so it has no default`);
       } else {
         const tfDefault = v.default;
-        assert.equal(tfDefault === undefined || tfDefault === null ? undefined : String(tfDefault), spec.default ?? '', `${name}: default must equal SETTING_SPECS (${spec.default ?? 'none = ""'})`);
+        assert.equal(
+          tfDefault === undefined || tfDefault === null ? undefined : String(tfDefault),
+          spec.default ?? '',
+          `${name}: default must equal SETTING_SPECS (${spec.default ?? 'none = ""'})`,
+        );
       }
     }
   });
@@ -612,7 +670,9 @@ describe('terraform/: the function settings cannot drift from src/config/setting
     const settingsMap = locals().get('function_settings') as Record<string, string>;
     for (const [key, rawValue] of Object.entries(settingsMap)) {
       const value = rawValue === '${local.object_storage_namespace}' ? String(locals().get('object_storage_namespace')) : rawValue;
-      const refs = [...new Set(interpolations(value).flatMap((e) => [...e.matchAll(/var\.([a-z_0-9]+)/g)].map((m) => m[1])))].filter((r) => r !== 'state_bucket' || key === 'STATE_BUCKET');
+      const refs = [...new Set(interpolations(value).flatMap((e) => [...e.matchAll(/var\.([a-z_0-9]+)/g)].map((m) => m[1])))].filter(
+        (r) => r !== 'state_bucket' || key === 'STATE_BUCKET',
+      );
       assert.deepEqual(refs, [key.toLowerCase()], `${key} reads only its own variable`);
       assert.ok(specNames.has(refs[0]));
     }
@@ -625,7 +685,23 @@ describe('terraform/: the function settings cannot drift from src/config/setting
 
   test('variables that the function validates carry a Terraform validation too', () => {
     const vars = variables();
-    for (const name of ['metrics_endpoint', 'compartment_ocid', 'metrics_namespace', 'resource_group', 'extra_dimensions', 'scrape_bearer_token_secret_ocid', 'scrape_timeout_ms', 'scrape_max_bytes', 'secret_cache_ttl_seconds', 'post_calls_per_second', 'post_concurrency', 'post_timeout_ms', 'function_timeout_seconds', 'oci_monitoring_endpoint', 'oci_secrets_endpoint']) {
+    for (const name of [
+      'metrics_endpoint',
+      'compartment_ocid',
+      'metrics_namespace',
+      'resource_group',
+      'extra_dimensions',
+      'scrape_bearer_token_secret_ocid',
+      'scrape_timeout_ms',
+      'scrape_max_bytes',
+      'secret_cache_ttl_seconds',
+      'post_calls_per_second',
+      'post_concurrency',
+      'post_timeout_ms',
+      'function_timeout_seconds',
+      'oci_monitoring_endpoint',
+      'oci_secrets_endpoint',
+    ]) {
       assert.ok(Array.isArray(vars.get(name)!.validation), `${name} has a validation block`);
     }
     const ns = String(child(vars.get('metrics_namespace')!, 'validation').condition);
@@ -654,7 +730,11 @@ describe('terraform/: the function settings cannot drift from src/config/setting
     const reservedNames = [...RESERVED_DIMENSIONS];
     const tfReserved = /!contains\(\[([^\]]*)\]/.exec(String(child(vars.get('extra_dimensions')!, 'validation').condition));
     assert.ok(tfReserved, 'extra_dimensions rejects the reserved names');
-    assert.deepEqual([...tfReserved[1].matchAll(/"([^"]*)"/g)].map((m) => m[1]), reservedNames, 'the dimensions prom2oci sets itself are rejected');
+    assert.deepEqual(
+      [...tfReserved[1].matchAll(/"([^"]*)"/g)].map((m) => m[1]),
+      reservedNames,
+      'the dimensions prom2oci sets itself are rejected',
+    );
     const image = pattern('function_image');
     assert.ok(image.test('fra.ocir.io/axns/prom2oci/prom2oci:0.1.0') && image.test(`iad.ocir.io/ns/prom2oci@sha256:${'a'.repeat(64)}`));
     assert.ok(!image.test('prom2oci') && !image.test('fra.ocir.io/axns/prom2oci/prom2oci'), 'an image needs a registry and a tag or digest');
@@ -689,7 +769,17 @@ describe('terraform/: the function settings cannot drift from src/config/setting
 });
 
 /** The locals that decide which targets a new VCN can reach (main.tf and network.tf). */
-const REACHABILITY_LOCALS = ['scrape_targets', 'private_cidrs', 'ipv4_target_re', 'ipv4_targets', 'ipv4_number', 'cidr_ranges', 'private_targets', 'private_targets_outside_vcn', 'public_targets'];
+const REACHABILITY_LOCALS = [
+  'scrape_targets',
+  'private_cidrs',
+  'ipv4_target_re',
+  'ipv4_targets',
+  'ipv4_number',
+  'cidr_ranges',
+  'private_targets',
+  'private_targets_outside_vcn',
+  'public_targets',
+];
 
 /** An HCL expression for a value as hcl2json gives it: `${expr}` -> expr, literals as JSON (valid HCL). */
 function hclExpression(v: HclValue): string {
@@ -709,7 +799,13 @@ function terraformEval(expr: string, vars: Record<string, string>): unknown {
     const varNames = ['metrics_endpoint', 'vcn_cidr'];
     writeFileSync(join(dir, 'main.tf'), `${varNames.map((v) => `variable "${v}" {}`).join('\n')}\nlocals {\n${body}\n}\n`);
     const args = ['console', ...varNames.map((v) => `-var=${v}=${vars[v]}`)];
-    const r = spawnSync(TERRAFORM, args, { cwd: dir, input: `jsonencode(${expr})\n`, encoding: 'utf8', timeout: 120_000, env: { ...process.env, TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' } });
+    const r = spawnSync(TERRAFORM, args, {
+      cwd: dir,
+      input: `jsonencode(${expr})\n`,
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' },
+    });
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(JSON.parse(r.stdout.trim()) as string);
   } finally {
@@ -734,9 +830,14 @@ const PRIVATE_CIDRS = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
 /** Problems of a tfvars example whose private IPv4 targets lie outside vcn_cidr without a subnet_id. */
 function checkExampleReachable(example: HclBody, defaultVcnCidr: string): string[] {
   const vcn = String(example.vcn_cidr ?? defaultVcnCidr);
-  const targets = String(example.metrics_endpoint ?? '').split(',').map((u) => /^[a-z]+:\/\/(?:[^/@]*@)?(\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?(?:[/?#]|$)/i.exec(u.trim())?.[1]).filter((x): x is string => x !== undefined);
+  const targets = String(example.metrics_endpoint ?? '')
+    .split(',')
+    .map((u) => /^[a-z]+:\/\/(?:[^/@]*@)?(\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?(?:[/?#]|$)/i.exec(u.trim())?.[1])
+    .filter((x): x is string => x !== undefined);
   const unreachable = targets.filter((ip) => PRIVATE_CIDRS.some((c) => inCidr(ip, c)) && !inCidr(ip, vcn));
-  return unreachable.length > 0 && !example.subnet_id ? [`the example target(s) ${unreachable.join(', ')} are private and outside vcn_cidr ${vcn}, and the example sets no subnet_id: the quick start would fail`] : [];
+  return unreachable.length > 0 && !example.subnet_id
+    ? [`the example target(s) ${unreachable.join(', ')} are private and outside vcn_cidr ${vcn}, and the example sets no subnet_id: the quick start would fail`]
+    : [];
 }
 
 describe('terraform/: the network reaches the targets, or apply refuses with the variable to set', () => {
@@ -759,10 +860,15 @@ describe('terraform/: the network reaches the targets, or apply refuses with the
       t.skip(`${TERRAFORM} not found (not a Debian package): the HCL of the reachability rule is only checked structurally`);
       return;
     }
-    const endpoints = 'http://10.0.0.5:3000/metrics,https://u:p@203.0.113.7:9100/m,http://bharat.example/x,http://10.80.3.4:9100/metrics,http://172.31.0.1/m,http://127.0.0.1:9100/m';
+    const endpoints =
+      'http://10.0.0.5:3000/metrics,https://u:p@203.0.113.7:9100/m,http://bharat.example/x,http://10.80.3.4:9100/metrics,http://172.31.0.1/m,http://127.0.0.1:9100/m';
     assert.deepEqual(terraformEval('local.private_targets_outside_vcn', { metrics_endpoint: endpoints, vcn_cidr: '10.80.0.0/16' }), ['10.0.0.5', '172.31.0.1']);
     assert.deepEqual(terraformEval('local.public_targets', { metrics_endpoint: endpoints, vcn_cidr: '10.80.0.0/16' }), ['203.0.113.7']);
-    assert.deepEqual(terraformEval('local.private_targets_outside_vcn', { metrics_endpoint: 'http://10.0.0.5:3000/metrics', vcn_cidr: '10.0.0.0/16' }), [], 'a target inside vcn_cidr passes');
+    assert.deepEqual(
+      terraformEval('local.private_targets_outside_vcn', { metrics_endpoint: 'http://10.0.0.5:3000/metrics', vcn_cidr: '10.0.0.0/16' }),
+      [],
+      'a target inside vcn_cidr passes',
+    );
   });
 
   test('terraform.tfvars.example works as written: its private target comes with a subnet_id', async () => {
@@ -771,7 +877,10 @@ describe('terraform/: the network reaches the targets, or apply refuses with the
   });
 
   test('negative: the former example (10.0.0.5 and a new 10.80.0.0/16 VCN, no subnet_id)', () => {
-    assert.match(checkExampleReachable({ metrics_endpoint: 'http://10.0.0.5:3000/metrics' }, '10.80.0.0/16').join(), /10\.0\.0\.5 are private and outside vcn_cidr 10\.80\.0\.0\/16/);
+    assert.match(
+      checkExampleReachable({ metrics_endpoint: 'http://10.0.0.5:3000/metrics' }, '10.80.0.0/16').join(),
+      /10\.0\.0\.5 are private and outside vcn_cidr 10\.80\.0\.0\/16/,
+    );
     assert.deepEqual(checkExampleReachable({ metrics_endpoint: 'http://10.80.0.5:3000/metrics' }, '10.80.0.0/16'), []);
   });
 });
@@ -780,10 +889,21 @@ describe('terraform/terraform.tfvars.example', () => {
   test('sets every variable without a default, and only declared variables', async () => {
     const example = await parseTfFile('terraform/terraform.tfvars.example', readFileSync(join(TF_DIR, 'terraform.tfvars.example'), 'utf8'));
     const vars = variables();
-    const required = [...vars.entries()].filter(([, v]) => !('default' in v)).map(([k]) => k).sort();
+    const required = [...vars.entries()]
+      .filter(([, v]) => !('default' in v))
+      .map(([k]) => k)
+      .sort();
     const set = Object.keys(example.json);
-    assert.deepEqual(required.filter((k) => !set.includes(k)), [], 'required variables missing from the example');
-    assert.deepEqual(set.filter((k) => !vars.has(k)), [], 'example sets undeclared variables');
+    assert.deepEqual(
+      required.filter((k) => !set.includes(k)),
+      [],
+      'required variables missing from the example',
+    );
+    assert.deepEqual(
+      set.filter((k) => !vars.has(k)),
+      [],
+      'example sets undeclared variables',
+    );
     assert.equal(/(token|password)\s*=/i.test(example.text), false, 'no secret values in the example');
   });
 });
@@ -834,7 +954,10 @@ describe('the checker finds what it must (negative fixtures)', () => {
     assert.ok(findingsOf(findings, 'policy', 'grants all-resources').length === 1);
     assert.ok(findingsOf(findings, 'policy', 'applies to "tenancy"').length === 1);
     assert.ok(findingsOf(findings, 'policy', 'lacks the condition target.metrics.namespace').length === 1);
-    assert.ok(findings.every((f) => f.line === 7 || f.line === 8), lines.join('\n'));
+    assert.ok(
+      findings.every((f) => f.line === 7 || f.line === 8),
+      lines.join('\n'),
+    );
   });
 
   test('a computed-only attribute, too many blocks, an unknown timeout', async () => {
@@ -904,14 +1027,24 @@ describe('terraform/: discovery (read-only grants in the scanned compartment, po
     assert.equal(countOf(p), '${var.discovery_compartment_ocid != "" ? 1 : 0}');
     const statements = p.statements as string[];
     const grants = statements.map((s) => parsePolicyStatement(s)!);
-    assert.deepEqual(grants.map((g) => `${g.verb} ${g.resource}`), ['read instances', 'read vnic-attachments', 'read vnics']);
+    assert.deepEqual(
+      grants.map((g) => `${g.verb} ${g.resource}`),
+      ['read instances', 'read vnic-attachments', 'read vnics'],
+    );
     assert.ok(grants.every((g) => g.location === 'compartment id <expr>' && /\$\{var\.discovery_compartment_ocid\}$/.test(statements[0]!)));
     const sub = blocks('resource', 'oci_identity_policy').get('function_discovery_compartments')!;
     assert.equal(countOf(sub), '${var.discovery_compartment_ocid != "" && var.discovery_include_subcompartments ? 1 : 0}');
     // The grants the function names when a call is refused are these very statements.
-    const granted = [...statements, ...(sub.statements as string[])].map((s) => { const g = parsePolicyStatement(s)!; return `${g.verb} ${g.resource}`; });
+    const granted = [...statements, ...(sub.statements as string[])].map((s) => {
+      const g = parsePolicyStatement(s)!;
+      return `${g.verb} ${g.resource}`;
+    });
     assert.deepEqual([...new Set(Object.values(DISCOVERY_GRANTS))].sort(), granted.sort());
-    for (const bad of ['Allow dynamic-group fn to read instance-family in compartment id c', 'Allow dynamic-group fn to read instances in tenancy', 'Allow dynamic-group fn to manage instances in compartment id c']) {
+    for (const bad of [
+      'Allow dynamic-group fn to read instance-family in compartment id c',
+      'Allow dynamic-group fn to read instances in tenancy',
+      'Allow dynamic-group fn to manage instances in compartment id c',
+    ]) {
       assert.ok(auditPolicyStatement(bad).length > 0, bad);
     }
   });
@@ -922,7 +1055,10 @@ describe('terraform/: discovery (read-only grants in the scanned compartment, po
     assert.match(String(l.get('target_egress')), /local\.discovery_cidrs[\s\S]*local\.discovery_ports/);
     const fn = blocks('resource', 'oci_functions_application').get('this')!;
     const pre = child(fn, 'lifecycle').precondition as HclBody[];
-    assert.ok(pre.some((p) => p.condition === '${trimspace(var.metrics_endpoint) != "" || var.discovery_compartment_ocid != ""}'), 'nothing to scrape is refused at plan time');
+    assert.ok(
+      pre.some((p) => p.condition === '${trimspace(var.metrics_endpoint) != "" || var.discovery_compartment_ocid != ""}'),
+      'nothing to scrape is refused at plan time',
+    );
   });
 
   test('examples/instance-pool: parses, known blocks match the schema, launched instances carry the discovery tag and the opened ports', async () => {

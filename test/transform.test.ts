@@ -29,7 +29,12 @@ function opts(over: Partial<TransformOptions> = {}): TransformOptions {
 /** A gauge family with the given series (one unlabelled series of value 1 when none are given). */
 function gauge(name: string, ...series: { labels?: Labels; value?: number; timestampMs?: number }[]): MetricFamily {
   if (series.length === 0) series = [{}];
-  return { kind: 'gauge', name, help: `${name} help`, series: series.map((s) => ({ labels: s.labels ?? {}, value: s.value ?? 1, timestampMs: s.timestampMs })) };
+  return {
+    kind: 'gauge',
+    name,
+    help: `${name} help`,
+    series: series.map((s) => ({ labels: s.labels ?? {}, value: s.value ?? 1, timestampMs: s.timestampMs })),
+  };
 }
 
 /** A counter family (one unlabelled series of value 1 when none are given). */
@@ -114,9 +119,29 @@ function zeroed(f: MetricFamily): MetricFamily {
   const ts = (t?: number) => (t === undefined ? undefined : t - MIN);
   switch (f.kind) {
     case 'histogram':
-      return { ...f, series: f.series.map((s) => ({ ...s, buckets: s.buckets.map((b) => ({ ...b, value: 0, timestampMs: ts(b.timestampMs) })), sum: 0, count: 0, sumTimestampMs: ts(s.sumTimestampMs), countTimestampMs: ts(s.countTimestampMs) })) };
+      return {
+        ...f,
+        series: f.series.map((s) => ({
+          ...s,
+          buckets: s.buckets.map((b) => ({ ...b, value: 0, timestampMs: ts(b.timestampMs) })),
+          sum: 0,
+          count: 0,
+          sumTimestampMs: ts(s.sumTimestampMs),
+          countTimestampMs: ts(s.countTimestampMs),
+        })),
+      };
     case 'summary':
-      return { ...f, series: f.series.map((s) => ({ ...s, quantiles: s.quantiles.map((q) => ({ ...q, timestampMs: ts(q.timestampMs) })), sum: 0, count: 0, sumTimestampMs: ts(s.sumTimestampMs), countTimestampMs: ts(s.countTimestampMs) })) };
+      return {
+        ...f,
+        series: f.series.map((s) => ({
+          ...s,
+          quantiles: s.quantiles.map((q) => ({ ...q, timestampMs: ts(q.timestampMs) })),
+          sum: 0,
+          count: 0,
+          sumTimestampMs: ts(s.sumTimestampMs),
+          countTimestampMs: ts(s.countTimestampMs),
+        })),
+      };
     default:
       return { ...f, series: f.series.map((s) => ({ ...s, value: 0, timestampMs: ts(s.timestampMs) })) };
   }
@@ -128,7 +153,8 @@ function zeroed(f: MetricFamily): MetricFamily {
  */
 function run(families: MetricFamily[], o: TransformOptions = opts(), target: TargetContext = TARGET): TransformResult {
   const withDerive = o.derive === undefined ? { ...o, derive: AVG_ONLY } : o;
-  const withPrevious = 'previous' in target ? target : { ...target, previous: deriveTarget(families.map(zeroed), undefined, target.scrapeTimeMs - MIN, AVG_ONLY).state };
+  const withPrevious =
+    'previous' in target ? target : { ...target, previous: deriveTarget(families.map(zeroed), undefined, target.scrapeTimeMs - MIN, AVG_ONLY).state };
   const r = toOciMetrics(families, withPrevious, withDerive);
   assert.equal(countLines(families), r.metrics.length - r.derivedCount + r.skipped.length, 'every sample line has exactly one outcome');
   assert.ok(r.derivedCount >= 0 && r.derivedCount <= r.metrics.length);
@@ -168,7 +194,9 @@ function bharatMart(): MetricFamily[] {
   const msLes = ['10', '50', '100', '250', '500', '1000', '+Inf'];
   return [
     {
-      kind: 'counter', name: 'http_requests_total', help: 'Total HTTP requests',
+      kind: 'counter',
+      name: 'http_requests_total',
+      help: 'Total HTTP requests',
       series: [
         { labels: { method: 'GET', route: '/api/products', status_code: '200' }, value: 1027 },
         { labels: { method: 'POST', route: '/api/orders', status_code: '201' }, value: 31 },
@@ -176,14 +204,18 @@ function bharatMart(): MetricFamily[] {
       ],
     },
     {
-      kind: 'histogram', name: 'http_request_duration_seconds', help: 'HTTP request duration in seconds',
+      kind: 'histogram',
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration in seconds',
       series: [
         { labels: { method: 'GET', route: '/api/products', status_code: '200' }, buckets: buckets(durLes, 100), sum: 12.5, count: 111 },
         { labels: { method: 'POST', route: '/api/orders', status_code: '201' }, buckets: buckets(durLes, 3), sum: 4.25, count: 14 },
       ],
     },
     {
-      kind: 'histogram', name: 'external_call_latency_ms', help: 'Latency of calls to external services (ms)',
+      kind: 'histogram',
+      name: 'external_call_latency_ms',
+      help: 'Latency of calls to external services (ms)',
       series: [{ labels: { service: 'payment-gateway' }, buckets: buckets(msLes, 0), sum: 1234, count: 6 }],
     },
     counter('orders_created_total', { value: 40 }),
@@ -194,8 +226,20 @@ function bharatMart(): MetricFamily[] {
     counter('service_restarts_total', { value: 0 }),
     gauge('simulated_latency_ms', { value: 250 }),
     {
-      kind: 'summary', name: 'nodejs_gc_pause_seconds', help: 'GC pauses',
-      series: [{ labels: { kind: 'major' }, quantiles: [{ quantile: '0.5', value: 0.001 }, { quantile: '0.99', value: 0.02 }], sum: 0.5, count: 200 }],
+      kind: 'summary',
+      name: 'nodejs_gc_pause_seconds',
+      help: 'GC pauses',
+      series: [
+        {
+          labels: { kind: 'major' },
+          quantiles: [
+            { quantile: '0.5', value: 0.001 },
+            { quantile: '0.99', value: 0.02 },
+          ],
+          sum: 0.5,
+          count: 200,
+        },
+      ],
     },
   ];
 }
@@ -241,10 +285,9 @@ describe('sanitizeMetricName', () => {
     assert.equal(sanitizeMetricName('_'.repeat(252)), undefined);
   });
   /** Prometheus names built from every character class: letters, digits, `_`, `:` (and first characters `_`, `:`). */
-  const promName = fc.tuple(
-    fc.constantFrom(...'abzAZ_:'.split('')),
-    fc.array(fc.constantFrom(...'aZ09_:'.split('')), { maxLength: 12 }),
-  ).map(([first, rest]) => first + rest.join(''));
+  const promName = fc
+    .tuple(fc.constantFrom(...'abzAZ_:'.split('')), fc.array(fc.constantFrom(...'aZ09_:'.split('')), { maxLength: 12 }))
+    .map(([first, rest]) => first + rest.join(''));
   it('is injective: two distinct Prometheus names never map to one OCI name (property, every character class)', () => {
     fc.assert(
       fc.property(promName, promName, (a, b) => {
@@ -259,7 +302,10 @@ describe('sanitizeMetricName', () => {
   });
   it('is invertible: drop a leading prom$, turn . back into : (property)', () => {
     const invert = (m: string) => (m.startsWith(LEADING_NON_LETTER_PREFIX) ? m.slice(LEADING_NON_LETTER_PREFIX.length) : m).replaceAll('.', ':');
-    fc.assert(fc.property(promName, (n) => assert.equal(invert(sanitizeMetricName(n)!), n)), { numRuns: 5000, seed: 12 });
+    fc.assert(
+      fc.property(promName, (n) => assert.equal(invert(sanitizeMetricName(n)!), n)),
+      { numRuns: 5000, seed: 12 },
+    );
     // Exhaustive over all names of up to 3 characters drawn from one character of each class.
     const firsts = ['a', 'Z', '_', ':'];
     const rests = ['a', 'Z', '0', '9', '_', ':'];
@@ -288,8 +334,11 @@ describe('counters, gauges, untyped', () => {
     assert.deepEqual(r.skipped, []);
     const [c200, c500, temp, legacy] = r.metrics;
     assert.deepEqual(c200, {
-      namespace: 'bharatmart', compartmentId: COMPARTMENT, name: 'requests_total',
-      dimensions: { code: '200', instance: '10.0.0.5:3000' }, metadata: { help: 'requests_total help' },
+      namespace: 'bharatmart',
+      compartmentId: COMPARTMENT,
+      name: 'requests_total',
+      dimensions: { code: '200', instance: '10.0.0.5:3000' },
+      metadata: { help: 'requests_total help' },
       datapoints: [{ timestamp: new Date(NOW), value: 1e12 }],
     });
     assert.equal(c500!.datapoints[0]!.value, 0);
@@ -309,16 +358,48 @@ describe('counters, gauges, untyped', () => {
 
 describe('histograms', () => {
   const hist: MetricFamily = {
-    kind: 'histogram', name: 'latency_seconds', help: 'Latency',
+    kind: 'histogram',
+    name: 'latency_seconds',
+    help: 'Latency',
     series: [
-      { labels: { route: '/a' }, buckets: [{ le: '0.1', value: 2 }, { le: '1', value: 3 }, { le: '+Inf', value: 4 }], sum: 2, count: 4 },
-      { labels: { route: '/b' }, buckets: [{ le: '0.1', value: 0 }, { le: '1', value: 0 }, { le: '+Inf', value: 0 }], sum: 0, count: 0 },
+      {
+        labels: { route: '/a' },
+        buckets: [
+          { le: '0.1', value: 2 },
+          { le: '1', value: 3 },
+          { le: '+Inf', value: 4 },
+        ],
+        sum: 2,
+        count: 4,
+      },
+      {
+        labels: { route: '/b' },
+        buckets: [
+          { le: '0.1', value: 0 },
+          { le: '1', value: 0 },
+          { le: '+Inf', value: 0 },
+        ],
+        sum: 0,
+        count: 0,
+      },
     ],
   };
   it('posts _sum, _count and _avg per label set; buckets are skipped by default', () => {
     const r = run([hist]);
-    assert.deepEqual(named(r, 'latency_seconds_sum').map((m) => [m.dimensions.route, m.datapoints[0]!.value]), [['/a', 2], ['/b', 0]]);
-    assert.deepEqual(named(r, 'latency_seconds_count').map((m) => [m.dimensions.route, m.datapoints[0]!.value]), [['/a', 4], ['/b', 0]]);
+    assert.deepEqual(
+      named(r, 'latency_seconds_sum').map((m) => [m.dimensions.route, m.datapoints[0]!.value]),
+      [
+        ['/a', 2],
+        ['/b', 0],
+      ],
+    );
+    assert.deepEqual(
+      named(r, 'latency_seconds_count').map((m) => [m.dimensions.route, m.datapoints[0]!.value]),
+      [
+        ['/a', 4],
+        ['/b', 0],
+      ],
+    );
     const avg = named(r, 'latency_seconds_avg');
     assert.equal(avg.length, 1, '_avg only where count > 0');
     assert.equal(avg[0]!.datapoints[0]!.value, 0.5);
@@ -331,37 +412,63 @@ describe('histograms', () => {
   it('posts _bucket with an le dimension (OpenMetrics form) when HISTOGRAM_BUCKETS=true', () => {
     const r = run([hist], opts({ histogramBuckets: true }));
     const b = named(r, 'latency_seconds_bucket');
-    assert.deepEqual(b.map((m) => [m.dimensions.route, m.dimensions.le, m.datapoints[0]!.value]), [
-      ['/a', '0.1', 2], ['/a', '1.0', 3], ['/a', '+Inf', 4], ['/b', '0.1', 0], ['/b', '1.0', 0], ['/b', '+Inf', 0],
-    ]);
+    assert.deepEqual(
+      b.map((m) => [m.dimensions.route, m.dimensions.le, m.datapoints[0]!.value]),
+      [
+        ['/a', '0.1', 2],
+        ['/a', '1.0', 3],
+        ['/a', '+Inf', 4],
+        ['/b', '0.1', 0],
+        ['/b', '1.0', 0],
+        ['/b', '+Inf', 0],
+      ],
+    );
     assert.deepEqual(r.skipped, []);
     assert.equal(r.metrics.length, 6 + 2 + 2 + 1);
   });
-  it('orders output by family, then series (buckets, _sum, _count per series), then the family\'s derived series', () => {
+  it("orders output by family, then series (buckets, _sum, _count per series), then the family's derived series", () => {
     const r = run([hist, gauge('after')], opts({ histogramBuckets: true }));
-    assert.deepEqual(r.metrics.map((m) => `${m.name}${m.dimensions.route ?? ''}${m.dimensions.le ?? ''}`), [
-      'latency_seconds_bucket/a0.1', 'latency_seconds_bucket/a1.0', 'latency_seconds_bucket/a+Inf',
-      'latency_seconds_sum/a', 'latency_seconds_count/a',
-      'latency_seconds_bucket/b0.1', 'latency_seconds_bucket/b1.0', 'latency_seconds_bucket/b+Inf',
-      'latency_seconds_sum/b', 'latency_seconds_count/b', 'latency_seconds_avg/a', 'after',
-    ]);
+    assert.deepEqual(
+      r.metrics.map((m) => `${m.name}${m.dimensions.route ?? ''}${m.dimensions.le ?? ''}`),
+      [
+        'latency_seconds_bucket/a0.1',
+        'latency_seconds_bucket/a1.0',
+        'latency_seconds_bucket/a+Inf',
+        'latency_seconds_sum/a',
+        'latency_seconds_count/a',
+        'latency_seconds_bucket/b0.1',
+        'latency_seconds_bucket/b1.0',
+        'latency_seconds_bucket/b+Inf',
+        'latency_seconds_sum/b',
+        'latency_seconds_count/b',
+        'latency_seconds_avg/a',
+        'after',
+      ],
+    );
     assert.deepEqual(r.notDerived, { no_observations: 1 }, '/b had no observation in the interval');
   });
   it('derives no _avg (and skips nothing for it) when sum or count is missing or not finite', () => {
-    const fams: MetricFamily[] = [{
-      kind: 'histogram', name: 'h', help: '',
-      series: [
-        { labels: { s: 'no-sum' }, buckets: [], count: 3 },
-        { labels: { s: 'no-count' }, buckets: [], sum: 3 },
-        { labels: { s: 'nan-sum' }, buckets: [], sum: NaN, count: 3 },
-        { labels: { s: 'inf-count' }, buckets: [], sum: 1, count: Infinity },
-        { labels: { s: 'neg-count' }, buckets: [], sum: 1, count: -1 },
-        { labels: { s: 'overflow' }, buckets: [], sum: 1e308, count: 1e-10 },
-        { labels: { s: 'ok' }, buckets: [], sum: 9, count: 3 },
-      ],
-    }];
+    const fams: MetricFamily[] = [
+      {
+        kind: 'histogram',
+        name: 'h',
+        help: '',
+        series: [
+          { labels: { s: 'no-sum' }, buckets: [], count: 3 },
+          { labels: { s: 'no-count' }, buckets: [], sum: 3 },
+          { labels: { s: 'nan-sum' }, buckets: [], sum: NaN, count: 3 },
+          { labels: { s: 'inf-count' }, buckets: [], sum: 1, count: Infinity },
+          { labels: { s: 'neg-count' }, buckets: [], sum: 1, count: -1 },
+          { labels: { s: 'overflow' }, buckets: [], sum: 1e308, count: 1e-10 },
+          { labels: { s: 'ok' }, buckets: [], sum: 9, count: 3 },
+        ],
+      },
+    ];
     const r = run(fams);
-    assert.deepEqual(named(r, 'h_avg').map((m) => [m.dimensions.s, m.datapoints[0]!.value]), [['ok', 3]]);
+    assert.deepEqual(
+      named(r, 'h_avg').map((m) => [m.dimensions.s, m.datapoints[0]!.value]),
+      [['ok', 3]],
+    );
     assert.equal(r.derivedCount, 1);
     assert.deepEqual(reasons(r), { non_finite_value: 2 }, 'only the NaN sum and the Inf count are skipped');
   });
@@ -369,11 +476,31 @@ describe('histograms', () => {
 
 describe('summaries', () => {
   it('posts <name> with a quantile dimension, _sum, _count and _avg', () => {
-    const r = run([{
-      kind: 'summary', name: 'rpc_seconds', help: 'RPC latency',
-      series: [{ labels: { svc: 'x' }, quantiles: [{ quantile: '0.5', value: 0.2 }, { quantile: '0.99', value: 1.5 }], sum: 10, count: 40 }],
-    }]);
-    assert.deepEqual(named(r, 'rpc_seconds').map((m) => [m.dimensions.quantile, m.datapoints[0]!.value]), [['0.5', 0.2], ['0.99', 1.5]]);
+    const r = run([
+      {
+        kind: 'summary',
+        name: 'rpc_seconds',
+        help: 'RPC latency',
+        series: [
+          {
+            labels: { svc: 'x' },
+            quantiles: [
+              { quantile: '0.5', value: 0.2 },
+              { quantile: '0.99', value: 1.5 },
+            ],
+            sum: 10,
+            count: 40,
+          },
+        ],
+      },
+    ]);
+    assert.deepEqual(
+      named(r, 'rpc_seconds').map((m) => [m.dimensions.quantile, m.datapoints[0]!.value]),
+      [
+        ['0.5', 0.2],
+        ['0.99', 1.5],
+      ],
+    );
     assert.equal(only(r, 'rpc_seconds_sum').datapoints[0]!.value, 10);
     assert.equal(only(r, 'rpc_seconds_count').datapoints[0]!.value, 40);
     assert.equal(only(r, 'rpc_seconds_avg').datapoints[0]!.value, 0.25);
@@ -384,7 +511,10 @@ describe('summaries', () => {
   it('skips NaN quantiles (a summary with no observations) as non_finite_value', () => {
     const r = run([{ kind: 'summary', name: 's', help: '', series: [{ labels: {}, quantiles: [{ quantile: '0.5', value: NaN }], sum: 0, count: 0 }] }]);
     assert.deepEqual(r.skipped, [{ name: 's', labels: { quantile: '0.5' }, reason: 'non_finite_value' }]);
-    assert.deepEqual(r.metrics.map((m) => m.name), ['s_sum', 's_count']);
+    assert.deepEqual(
+      r.metrics.map((m) => m.name),
+      ['s_sum', 's_count'],
+    );
   });
 });
 
@@ -392,7 +522,10 @@ describe('filters (METRICS_INCLUDE, METRICS_EXCLUDE, HISTOGRAM_BUCKETS)', () => 
   const fams = (): MetricFamily[] => [gauge('keep_me', {}, { labels: { a: '1' } }), gauge('drop_me'), counter('other_total')];
   it('include: families whose name does not match skip every sample as filtered_by_include', () => {
     const r = run(fams(), opts({ include: /^keep_/ }));
-    assert.deepEqual(r.metrics.map((m) => m.name), ['keep_me', 'keep_me']);
+    assert.deepEqual(
+      r.metrics.map((m) => m.name),
+      ['keep_me', 'keep_me'],
+    );
     assert.deepEqual(r.skipped, [
       { name: 'drop_me', labels: {}, reason: 'filtered_by_include' },
       { name: 'other_total', labels: {}, reason: 'filtered_by_include' },
@@ -400,24 +533,34 @@ describe('filters (METRICS_INCLUDE, METRICS_EXCLUDE, HISTOGRAM_BUCKETS)', () => 
   });
   it('exclude: matching families skip every sample as filtered_by_exclude', () => {
     const r = run(fams(), opts({ exclude: /drop/ }));
-    assert.deepEqual(r.metrics.map((m) => m.name), ['keep_me', 'keep_me', 'other_total']);
+    assert.deepEqual(
+      r.metrics.map((m) => m.name),
+      ['keep_me', 'keep_me', 'other_total'],
+    );
     assert.deepEqual(r.skipped, [{ name: 'drop_me', labels: {}, reason: 'filtered_by_exclude' }]);
   });
   it('include runs before exclude; a sample gets only the first reason', () => {
     const r = run(fams(), opts({ include: /_me$/, exclude: /^drop/ }));
     assert.deepEqual(reasons(r), { filtered_by_include: 1, filtered_by_exclude: 1 });
-    assert.deepEqual(r.skipped.map((s) => s.name), ['other_total', 'drop_me']);
+    assert.deepEqual(
+      r.skipped.map((s) => s.name),
+      ['other_total', 'drop_me'],
+    );
   });
   it('matches the family name, so a histogram is kept or dropped whole (all its lines)', () => {
     const h: MetricFamily = { kind: 'histogram', name: 'h_seconds', help: '', series: [{ labels: {}, buckets: [{ le: '+Inf', value: 1 }], sum: 1, count: 1 }] };
     const kept = run([h], opts({ include: /^h_seconds$/, histogramBuckets: true }));
-    assert.deepEqual(kept.metrics.map((m) => m.name), ['h_seconds_bucket', 'h_seconds_sum', 'h_seconds_count', 'h_seconds_avg']);
+    assert.deepEqual(
+      kept.metrics.map((m) => m.name),
+      ['h_seconds_bucket', 'h_seconds_sum', 'h_seconds_count', 'h_seconds_avg'],
+    );
     const dropped = run([h], opts({ exclude: /^h_seconds$/ }));
     assert.deepEqual(dropped.metrics, []);
     assert.equal(dropped.derivedCount, 0);
-    assert.deepEqual(dropped.skipped.map((s) => `${s.name}:${s.reason}`), [
-      'h_seconds_bucket:filtered_by_exclude', 'h_seconds_sum:filtered_by_exclude', 'h_seconds_count:filtered_by_exclude',
-    ]);
+    assert.deepEqual(
+      dropped.skipped.map((s) => `${s.name}:${s.reason}`),
+      ['h_seconds_bucket:filtered_by_exclude', 'h_seconds_sum:filtered_by_exclude', 'h_seconds_count:filtered_by_exclude'],
+    );
   });
   it('filtered buckets report the filter reason, not histogram_buckets_disabled', () => {
     const h: MetricFamily = { kind: 'histogram', name: 'h', help: '', series: [{ labels: {}, buckets: [{ le: '1', value: 1 }], sum: 1, count: 1 }] };
@@ -431,7 +574,10 @@ describe('filters (METRICS_INCLUDE, METRICS_EXCLUDE, HISTOGRAM_BUCKETS)', () => 
     assert.equal(a.metrics.length, 2);
     assert.equal(run(fams(), opts({ exclude: /drop/y })).metrics.length, 3, 'sticky /drop/y at 0 matches drop_me only');
     // A stateful /_/g would resume at lastIndex 2 after a_x and then miss b_y.
-    assert.deepEqual(run([gauge('a_x'), gauge('b_y')], opts({ include: /_/g })).metrics.map((m) => m.name), ['a_x', 'b_y']);
+    assert.deepEqual(
+      run([gauge('a_x'), gauge('b_y')], opts({ include: /_/g })).metrics.map((m) => m.name),
+      ['a_x', 'b_y'],
+    );
     assert.equal(include.lastIndex, 0, "the caller's regex is not moved");
   });
 });
@@ -439,20 +585,44 @@ describe('filters (METRICS_INCLUDE, METRICS_EXCLUDE, HISTOGRAM_BUCKETS)', () => 
 describe('skip reasons', () => {
   it('invalid_metric_name: not a Prometheus name', () => {
     const r = run([gauge('123'), gauge('a b'), gauge('::'), gauge('ok')]);
-    assert.deepEqual(r.skipped.map((s) => [s.name, s.reason]), [['123', 'invalid_metric_name'], ['a b', 'invalid_metric_name']]);
-    assert.deepEqual(r.metrics.map((m) => m.name), ['prom$..', 'ok']);
+    assert.deepEqual(
+      r.skipped.map((s) => [s.name, s.reason]),
+      [
+        ['123', 'invalid_metric_name'],
+        ['a b', 'invalid_metric_name'],
+      ],
+    );
+    assert.deepEqual(
+      r.metrics.map((m) => m.name),
+      ['prom$..', 'ok'],
+    );
   });
   it('invalid_metric_name: the posted name (with its suffix) is what must fit 256 characters', () => {
     const base = 'h'.repeat(250);
     const h: MetricFamily = { kind: 'histogram', name: base, help: '', series: [{ labels: {}, buckets: [{ le: '+Inf', value: 1 }], sum: 1, count: 1 }] };
     const r = run([h], opts({ histogramBuckets: true }));
     assert.deepEqual(r.skipped, [{ name: `${base}_bucket`, labels: { le: '+Inf' }, reason: 'invalid_metric_name' }], '257 chars');
-    assert.deepEqual(r.metrics.map((m) => m.name.length), [254, 256, 254], '_sum, _count (exactly 256), _avg');
+    assert.deepEqual(
+      r.metrics.map((m) => m.name.length),
+      [254, 256, 254],
+      '_sum, _count (exactly 256), _avg',
+    );
   });
   it('non_finite_value: NaN, +Inf and -Inf', () => {
-    const r = run([gauge('g', { labels: { v: 'nan' }, value: NaN }, { labels: { v: 'pinf' }, value: Infinity }, { labels: { v: 'ninf' }, value: -Infinity }, { labels: { v: 'ok' }, value: 1 })]);
+    const r = run([
+      gauge(
+        'g',
+        { labels: { v: 'nan' }, value: NaN },
+        { labels: { v: 'pinf' }, value: Infinity },
+        { labels: { v: 'ninf' }, value: -Infinity },
+        { labels: { v: 'ok' }, value: 1 },
+      ),
+    ]);
     assert.deepEqual(reasons(r), { non_finite_value: 3 });
-    assert.deepEqual(r.skipped.map((s) => s.labels.v), ['nan', 'pinf', 'ninf']);
+    assert.deepEqual(
+      r.skipped.map((s) => s.labels.v),
+      ['nan', 'pinf', 'ninf'],
+    );
     assert.equal(only(r, 'g').dimensions.v, 'ok');
   });
   it('too_many_dimensions: more than 20 after adding instance and extras', () => {
@@ -463,12 +633,15 @@ describe('skip reasons', () => {
     const withExtras = run([gauge('g', { labels: labels(18) })], opts({ extraDimensions: { env: 'p', team: 't' } }));
     assert.deepEqual(reasons(withExtras), { too_many_dimensions: 1 });
   });
-  it('too_many_dimensions: more than 20 distinct keys over the streams of one metric name (OCI\'s metric group)', () => {
+  it("too_many_dimensions: more than 20 distinct keys over the streams of one metric name (OCI's metric group)", () => {
     const keys = (prefix: string, n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, 'v']));
     // 10 + 9 keys + instance = 20: fits; one more key in a third series makes 21.
-    const r = run([gauge('g', { labels: keys('a', 10) }, { labels: keys('b', 9) }, { labels: keys('c', 1) }, { labels: keys('a', 3) }), gauge('other', { labels: keys('c', 1) })]);
+    const r = run([
+      gauge('g', { labels: keys('a', 10) }, { labels: keys('b', 9) }, { labels: keys('c', 1) }, { labels: keys('a', 3) }),
+      gauge('other', { labels: keys('c', 1) }),
+    ]);
     assert.deepEqual(r.skipped, [{ name: 'g', labels: { c0: 'v' }, reason: 'too_many_dimensions' }]);
-    assert.equal(named(r, 'g').length, 3, 'series within the group\'s keys still post');
+    assert.equal(named(r, 'g').length, 3, "series within the group's keys still post");
     assert.equal(named(r, 'other').length, 1, 'another name is another group');
     const groupKeys = new Set(named(r, 'g').flatMap((m) => Object.keys(m.dimensions)));
     assert.equal(groupKeys.size, 20);
@@ -480,14 +653,20 @@ describe('skip reasons', () => {
   it('invalid_dimension: keys with spaces, non-ASCII or control characters, or over 256 characters', () => {
     const r = run([
       gauge('space', { labels: { 'a b': '1' } }),
-      gauge('accent', { labels: { 'café': '1' } }),
+      gauge('accent', { labels: { café: '1' } }),
       gauge('tab', { labels: { 'a\tb': '1' } }),
       gauge('long', { labels: { ['k'.repeat(257)]: '1' } }),
       gauge('long256', { labels: { ['k'.repeat(256)]: '1' } }),
       gauge('empty', { labels: { '': '1' } }),
     ]);
-    assert.deepEqual(r.skipped.map((s) => `${s.name}:${s.reason}`), ['space:invalid_dimension', 'accent:invalid_dimension', 'tab:invalid_dimension', 'long:invalid_dimension', 'empty:invalid_dimension']);
-    assert.deepEqual(r.metrics.map((m) => m.name), ['long256']);
+    assert.deepEqual(
+      r.skipped.map((s) => `${s.name}:${s.reason}`),
+      ['space:invalid_dimension', 'accent:invalid_dimension', 'tab:invalid_dimension', 'long:invalid_dimension', 'empty:invalid_dimension'],
+    );
+    assert.deepEqual(
+      r.metrics.map((m) => m.name),
+      ['long256'],
+    );
   });
   it('invalid_dimension: exported_ prefix pushing a key over 256 characters', () => {
     const k = 'x'.repeat(250);
@@ -504,7 +683,15 @@ describe('skip reasons', () => {
   });
   it('distinct Prometheus names never collide: a:b and a_b, _x and x are four streams', () => {
     const r = run([gauge('a:b', { value: 1 }), gauge('a_b', { value: 2 }), gauge('_x', { value: 3 }), gauge('x', { value: 4 })]);
-    assert.deepEqual(r.metrics.map((m) => [m.name, m.datapoints[0]!.value]), [['a.b', 1], ['a_b', 2], ['prom$_x', 3], ['x', 4]]);
+    assert.deepEqual(
+      r.metrics.map((m) => [m.name, m.datapoints[0]!.value]),
+      [
+        ['a.b', 1],
+        ['a_b', 2],
+        ['prom$_x', 3],
+        ['x', 4],
+      ],
+    );
     assert.deepEqual(r.skipped, []);
   });
   it('duplicate_series: a histogram _sum and a gauge of the same sample name (Prometheus stores one series)', () => {
@@ -516,7 +703,10 @@ describe('skip reasons', () => {
   it('duplicate_series: labels that differ only by an empty value, or a repeated series', () => {
     const r = run([gauge('g', { labels: { a: '1' } }, { labels: { a: '1', b: '' } }, { labels: { a: '1' } })]);
     assert.deepEqual(reasons(r), { duplicate_series: 2 });
-    assert.deepEqual(r.skipped.map((s) => s.labels), [{ a: '1', b: '' }, { a: '1' }]);
+    assert.deepEqual(
+      r.skipped.map((s) => s.labels),
+      [{ a: '1', b: '' }, { a: '1' }],
+    );
   });
   it('duplicate_series: metadata is not part of the identity', () => {
     const a: MetricFamily = { kind: 'gauge', name: 'x_y', help: 'one', series: [{ labels: {}, value: 1 }] };
@@ -530,7 +720,10 @@ describe('skip reasons', () => {
   });
   it('a real sample wins over a derived _avg with the same stream, in either order', () => {
     const h: MetricFamily = { kind: 'histogram', name: 'h', help: '', series: [{ labels: {}, buckets: [], sum: 10, count: 2 }] };
-    for (const fams of [[h, gauge('h_avg', { value: 99 })], [gauge('h_avg', { value: 99 }), h]]) {
+    for (const fams of [
+      [h, gauge('h_avg', { value: 99 })],
+      [gauge('h_avg', { value: 99 }), h],
+    ]) {
       const r = run(fams);
       assert.equal(only(r, 'h_avg').datapoints[0]!.value, 99);
       assert.equal(r.derivedCount, 0);
@@ -546,20 +739,32 @@ describe('skip reasons', () => {
   });
   it('reports every skip reason of the model', () => {
     const all: SkipReason[] = [
-      'filtered_by_include', 'filtered_by_exclude', 'histogram_buckets_disabled', 'non_finite_value', 'too_many_dimensions', 'invalid_metric_name',
-      'invalid_dimension', 'duplicate_series', 'timestamp_out_of_window', 'self_metric_collision',
+      'filtered_by_include',
+      'filtered_by_exclude',
+      'histogram_buckets_disabled',
+      'non_finite_value',
+      'too_many_dimensions',
+      'invalid_metric_name',
+      'invalid_dimension',
+      'duplicate_series',
+      'timestamp_out_of_window',
+      'self_metric_collision',
     ];
     const many = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`l${i}`, 'v']));
-    const r = run([
-      gauge('not_included'),
-      gauge('x_excluded'),
-      { kind: 'histogram', name: 'x_h', help: '', series: [{ labels: {}, buckets: [{ le: '1', value: 1 }] }] },
-      gauge('x_nan', { value: NaN }),
-      gauge('x_many', { labels: many }),
-      gauge('x_bad:name', { labels: { 'a b': '1' } }),
-      gauge('x_dup'), gauge('x_dup'),
-      gauge('x_old', { timestampMs: NOW - 3 * HOUR }),
-    ], opts({ include: /^x/, exclude: /excluded/ }));
+    const r = run(
+      [
+        gauge('not_included'),
+        gauge('x_excluded'),
+        { kind: 'histogram', name: 'x_h', help: '', series: [{ labels: {}, buckets: [{ le: '1', value: 1 }] }] },
+        gauge('x_nan', { value: NaN }),
+        gauge('x_many', { labels: many }),
+        gauge('x_bad:name', { labels: { 'a b': '1' } }),
+        gauge('x_dup'),
+        gauge('x_dup'),
+        gauge('x_old', { timestampMs: NOW - 3 * HOUR }),
+      ],
+      opts({ include: /^x/, exclude: /excluded/ }),
+    );
     assert.deepEqual(Object.keys(reasons(r)).sort(), [...all.filter((x) => x !== 'invalid_metric_name' && x !== 'self_metric_collision')].sort());
     assert.deepEqual(reasons(run([gauge('1')])), { invalid_metric_name: 1 });
     assert.deepEqual(reasons(run([gauge('up')])), { self_metric_collision: 1 });
@@ -588,18 +793,22 @@ describe('dimensions', () => {
     assert.deepEqual(d, { env: 'prod', exported_env: 'dev', instance: '10.0.0.5:3000' });
   });
   it('renames an le label on a bucket and a quantile label on a quantile line', () => {
-    const r = run([
-      { kind: 'histogram', name: 'h', help: '', series: [{ labels: { le: 'weird' }, buckets: [{ le: '1', value: 1 }], sum: 1, count: 1 }] },
-      { kind: 'summary', name: 's', help: '', series: [{ labels: { quantile: 'odd' }, quantiles: [{ quantile: '0.9', value: 1 }] }] },
-    ], opts({ histogramBuckets: true }));
+    const r = run(
+      [
+        { kind: 'histogram', name: 'h', help: '', series: [{ labels: { le: 'weird' }, buckets: [{ le: '1', value: 1 }], sum: 1, count: 1 }] },
+        { kind: 'summary', name: 's', help: '', series: [{ labels: { quantile: 'odd' }, quantiles: [{ quantile: '0.9', value: 1 }] }] },
+      ],
+      opts({ histogramBuckets: true }),
+    );
     assert.deepEqual(only(r, 'h_bucket').dimensions, { exported_le: 'weird', instance: '10.0.0.5:3000', le: '1.0' });
     assert.deepEqual(only(r, 'h_sum').dimensions, { instance: '10.0.0.5:3000', le: 'weird' }, 'no le is added to _sum, so no clash');
     assert.deepEqual(only(r, 's').dimensions, { exported_quantile: 'odd', instance: '10.0.0.5:3000', quantile: '0.9' });
   });
   it('instance wins over an extra dimension called instance; le/quantile win over extras on their lines', () => {
-    const r = run([
-      { kind: 'histogram', name: 'h', help: '', series: [{ labels: {}, buckets: [{ le: '1', value: 1 }], sum: 1, count: 1 }] },
-    ], opts({ histogramBuckets: true, extraDimensions: { instance: 'override', le: 'extra' } }));
+    const r = run(
+      [{ kind: 'histogram', name: 'h', help: '', series: [{ labels: {}, buckets: [{ le: '1', value: 1 }], sum: 1, count: 1 }] }],
+      opts({ histogramBuckets: true, extraDimensions: { instance: 'override', le: 'extra' } }),
+    );
     assert.deepEqual(only(r, 'h_bucket').dimensions, { instance: '10.0.0.5:3000', le: '1.0' });
     assert.deepEqual(only(r, 'h_sum').dimensions, { instance: '10.0.0.5:3000', le: 'extra' });
   });
@@ -608,9 +817,16 @@ describe('dimensions', () => {
     assert.deepEqual(only(r, 'g').dimensions, { instance: 'unknown' });
   });
   it('a label named __proto__ stays an ordinary dimension', () => {
-    const labels: Labels = Object.fromEntries([['__proto__', 'p'], ['toString', 't']]);
+    const labels: Labels = Object.fromEntries([
+      ['__proto__', 'p'],
+      ['toString', 't'],
+    ]);
     const d = only(run([gauge('g', { labels })]), 'g').dimensions;
-    assert.deepEqual(Object.entries(d), [['__proto__', 'p'], ['instance', '10.0.0.5:3000'], ['toString', 't']]);
+    assert.deepEqual(Object.entries(d), [
+      ['__proto__', 'p'],
+      ['instance', '10.0.0.5:3000'],
+      ['toString', 't'],
+    ]);
   });
   it('emits dimension keys in sorted order (deterministic)', () => {
     const d = only(run([gauge('g', { labels: { z: '1', a: '2', m: '3' } })]), 'g').dimensions;
@@ -670,10 +886,18 @@ describe('long and unicode dimension values (512 counted in UTF-16 units, the re
 });
 
 describe('le and quantile values in OpenMetrics float form (as Prometheus stores them)', () => {
-  const hist = (les: string[]): MetricFamily => ({ kind: 'histogram', name: 'h', help: '', series: [{ labels: {}, buckets: les.map((le, i) => ({ le, value: i })), sum: 1, count: 1 }] });
+  const hist = (les: string[]): MetricFamily => ({
+    kind: 'histogram',
+    name: 'h',
+    help: '',
+    series: [{ labels: {}, buckets: les.map((le, i) => ({ le, value: i })), sum: 1, count: 1 }],
+  });
   it('normalises le: 1 -> 1.0, 1e3 -> 1000.0, 1000000 -> 1e+06, .5 -> 0.5, +inf -> +Inf; non-floats stay as written', () => {
     const r = run([hist(['1', '1e3', '1000000', '.5', '0.00001', '+inf', 'abc'])], opts({ histogramBuckets: true }));
-    assert.deepEqual(named(r, 'h_bucket').map((m) => m.dimensions.le), ['1.0', '1000.0', '1e+06', '0.5', '1e-05', '+Inf', 'abc']);
+    assert.deepEqual(
+      named(r, 'h_bucket').map((m) => m.dimensions.le),
+      ['1.0', '1000.0', '1e+06', '0.5', '1e-05', '+Inf', 'abc'],
+    );
   });
   it('le="1" from one client and le="1.0" from another are one stream', () => {
     const a = run([hist(['1', '+Inf'])], opts({ histogramBuckets: true }));
@@ -685,9 +909,26 @@ describe('le and quantile values in OpenMetrics float form (as Prometheus stores
     assert.deepEqual(r.skipped, [{ name: 'h_bucket', labels: { le: '1.0' }, reason: 'duplicate_series' }]);
   });
   it('normalises quantile: 0.50 -> 0.5, 1 -> 1.0; a skip reports the value as written', () => {
-    const s: MetricFamily = { kind: 'summary', name: 's', help: '', series: [{ labels: {}, quantiles: [{ quantile: '0.50', value: 1 }, { quantile: '1', value: 2 }, { quantile: '0.990', value: NaN }] }] };
+    const s: MetricFamily = {
+      kind: 'summary',
+      name: 's',
+      help: '',
+      series: [
+        {
+          labels: {},
+          quantiles: [
+            { quantile: '0.50', value: 1 },
+            { quantile: '1', value: 2 },
+            { quantile: '0.990', value: NaN },
+          ],
+        },
+      ],
+    };
     const r = run([s]);
-    assert.deepEqual(named(r, 's').map((m) => m.dimensions.quantile), ['0.5', '1.0']);
+    assert.deepEqual(
+      named(r, 's').map((m) => m.dimensions.quantile),
+      ['0.5', '1.0'],
+    );
     assert.deepEqual(r.skipped, [{ name: 's', labels: { quantile: '0.990' }, reason: 'non_finite_value' }]);
   });
   it('a gauge label called le is not a bucket bound and stays as written', () => {
@@ -697,18 +938,42 @@ describe('le and quantile values in OpenMetrics float form (as Prometheus stores
 
 describe('self-metric names in the exposition', () => {
   it('an unlabelled up or scrape_* sample would share the self-metric stream: skipped self_metric_collision', () => {
-    const r = run([gauge('up', { value: 0 }), gauge('scrape_duration_seconds', { value: 5 }), gauge('scrape_samples_scraped')], opts({ extraDimensions: { env: 'prod' } }));
+    const r = run(
+      [gauge('up', { value: 0 }), gauge('scrape_duration_seconds', { value: 5 }), gauge('scrape_samples_scraped')],
+      opts({ extraDimensions: { env: 'prod' } }),
+    );
     assert.deepEqual(r.metrics, []);
-    assert.deepEqual(r.skipped.map((s) => [s.name, s.reason]), [['up', 'self_metric_collision'], ['scrape_duration_seconds', 'self_metric_collision'], ['scrape_samples_scraped', 'self_metric_collision']]);
+    assert.deepEqual(
+      r.skipped.map((s) => [s.name, s.reason]),
+      [
+        ['up', 'self_metric_collision'],
+        ['scrape_duration_seconds', 'self_metric_collision'],
+        ['scrape_samples_scraped', 'self_metric_collision'],
+      ],
+    );
   });
   it('state_ok may add a cause dimension: an exposition state_ok with only a cause label is skipped too', () => {
     const r = run([gauge('state_ok', { labels: { cause: 'unavailable' }, value: 0 }), gauge('state_ok', { labels: { other: 'x' } })]);
-    assert.deepEqual(r.skipped.map((s) => [s.name, s.labels, s.reason]), [['state_ok', { cause: 'unavailable' }, 'self_metric_collision']]);
+    assert.deepEqual(
+      r.skipped.map((s) => [s.name, s.labels, s.reason]),
+      [['state_ok', { cause: 'unavailable' }, 'self_metric_collision']],
+    );
     assert.deepEqual(only(r, 'state_ok').dimensions, { instance: '10.0.0.5:3000', other: 'x' });
   });
   it('every self-metric declares the dimension keys it may add (the collision rule relies on it)', () => {
     for (const stateOk of [true, false, undefined]) {
-      const report: TargetReport = { instance: 'i:1', scrapeTimeMs: NOW, up: true, durationMs: 1, samplesScraped: 1, posted: 1, skipped: 0, failed: 0, stateOk, stateCause: 'x' };
+      const report: TargetReport = {
+        instance: 'i:1',
+        scrapeTimeMs: NOW,
+        up: true,
+        durationMs: 1,
+        samplesScraped: 1,
+        posted: 1,
+        skipped: 0,
+        failed: 0,
+        stateOk,
+        stateCause: 'x',
+      };
       for (const m of toSelfMetrics(report, opts())) {
         const declared = SELF_METRICS.find((x) => x.name === m.name)!.extraKeys ?? [];
         for (const k of Object.keys(m.dimensions)) assert.ok(k === 'instance' || declared.includes(k), `${m.name} adds ${k} without declaring it`);
@@ -722,8 +987,14 @@ describe('self-metric names in the exposition', () => {
   it('no posted exposition stream equals a self-metric stream (the self-metrics built by toSelfMetrics)', () => {
     const report: TargetReport = { instance: TARGET.instance, scrapeTimeMs: NOW, up: true, durationMs: 1, samplesScraped: 1, posted: 1, skipped: 0, failed: 0 };
     const self = new Set(toSelfMetrics(report, opts({ extraDimensions: { env: 'x' } })).map(streamOf));
-    const r = run(['up', 'scrape_series_posted', 'scrape_series_skipped', 'scrape_series_failed', 'other'].map((n) => gauge(n)), opts({ extraDimensions: { env: 'x' } }));
-    assert.deepEqual(r.metrics.map((m) => m.name), ['other']);
+    const r = run(
+      ['up', 'scrape_series_posted', 'scrape_series_skipped', 'scrape_series_failed', 'other'].map((n) => gauge(n)),
+      opts({ extraDimensions: { env: 'x' } }),
+    );
+    assert.deepEqual(
+      r.metrics.map((m) => m.name),
+      ['other'],
+    );
     for (const m of r.metrics) assert.ok(!self.has(streamOf(m)));
   });
 });
@@ -744,24 +1015,63 @@ describe('timestamps', () => {
       assert.equal(datapointTimestampMs(own, NOW), undefined, String(own));
       const r = run([gauge('g', { labels: { a: '1' }, timestampMs: own }), gauge('ok')]);
       assert.deepEqual(r.skipped, [{ name: 'g', labels: { a: '1' }, reason: 'timestamp_out_of_window' }], String(own));
-      assert.deepEqual(r.metrics.map((m) => m.name), ['ok']);
+      assert.deepEqual(
+        r.metrics.map((m) => m.name),
+        ['ok'],
+      );
     }
   });
   it('keeps each line of a histogram at its own time (buckets, _sum, _count); _avg at the time _sum and _count share', () => {
-    const r = run([{
-      kind: 'histogram', name: 'h', help: '',
-      series: [{ labels: {}, buckets: [{ le: '1', value: 1, timestampMs: NOW - 1 * MIN }, { le: '+Inf', value: 2 }], sum: 3, count: 2, sumTimestampMs: NOW - 2 * MIN, countTimestampMs: NOW - 2 * MIN }],
-    }], opts({ histogramBuckets: true }));
-    assert.deepEqual(r.metrics.map((m) => [m.name, m.datapoints[0]!.timestamp.getTime()]), [
-      ['h_bucket', NOW - MIN], ['h_bucket', NOW], ['h_sum', NOW - 2 * MIN], ['h_count', NOW - 2 * MIN], ['h_avg', NOW - 2 * MIN],
-    ]);
+    const r = run(
+      [
+        {
+          kind: 'histogram',
+          name: 'h',
+          help: '',
+          series: [
+            {
+              labels: {},
+              buckets: [
+                { le: '1', value: 1, timestampMs: NOW - 1 * MIN },
+                { le: '+Inf', value: 2 },
+              ],
+              sum: 3,
+              count: 2,
+              sumTimestampMs: NOW - 2 * MIN,
+              countTimestampMs: NOW - 2 * MIN,
+            },
+          ],
+        },
+      ],
+      opts({ histogramBuckets: true }),
+    );
+    assert.deepEqual(
+      r.metrics.map((m) => [m.name, m.datapoints[0]!.timestamp.getTime()]),
+      [
+        ['h_bucket', NOW - MIN],
+        ['h_bucket', NOW],
+        ['h_sum', NOW - 2 * MIN],
+        ['h_count', NOW - 2 * MIN],
+        ['h_avg', NOW - 2 * MIN],
+      ],
+    );
   });
   it('no _avg when _sum and _count were stamped at different times; a summary line out of window is skipped alone', () => {
-    const r = run([{
-      kind: 'summary', name: 's', help: '',
-      series: [{ labels: {}, quantiles: [{ quantile: '0.5', value: 1, timestampMs: NOW - 3 * HOUR }], sum: 3, count: 2, sumTimestampMs: NOW - MIN }],
-    }]);
-    assert.deepEqual(r.metrics.map((m) => [m.name, m.datapoints[0]!.timestamp.getTime()]), [['s_sum', NOW - MIN], ['s_count', NOW]]);
+    const r = run([
+      {
+        kind: 'summary',
+        name: 's',
+        help: '',
+        series: [{ labels: {}, quantiles: [{ quantile: '0.5', value: 1, timestampMs: NOW - 3 * HOUR }], sum: 3, count: 2, sumTimestampMs: NOW - MIN }],
+      },
+    ]);
+    assert.deepEqual(
+      r.metrics.map((m) => [m.name, m.datapoints[0]!.timestamp.getTime()]),
+      [
+        ['s_sum', NOW - MIN],
+        ['s_count', NOW],
+      ],
+    );
     assert.equal(r.derivedCount, 0);
     assert.deepEqual(r.notDerived, { missing_value: 1 }, 'no _avg: _sum and _count stamped at different times');
     assert.deepEqual(r.skipped, [{ name: 's', labels: { quantile: '0.5' }, reason: 'timestamp_out_of_window' }]);
@@ -805,13 +1115,19 @@ describe('BharatMart-like exposition', () => {
     assert.equal(r.derivedCount, 4, 'two http_request_duration_seconds, one external_call_latency_ms, one summary');
     assert.equal(r.metrics.length, 52 - 31 + 4);
     const avg = named(r, 'http_request_duration_seconds_avg');
-    assert.deepEqual(avg.map((m) => m.dimensions), [
-      { env: 'lab', instance: '10.0.0.5:3000', method: 'GET', route: '/api/products', status_code: '200' },
-      { env: 'lab', instance: '10.0.0.5:3000', method: 'POST', route: '/api/orders', status_code: '201' },
-    ]);
+    assert.deepEqual(
+      avg.map((m) => m.dimensions),
+      [
+        { env: 'lab', instance: '10.0.0.5:3000', method: 'GET', route: '/api/products', status_code: '200' },
+        { env: 'lab', instance: '10.0.0.5:3000', method: 'POST', route: '/api/orders', status_code: '201' },
+      ],
+    );
     assert.equal(avg[0]!.datapoints[0]!.value, 12.5 / 111);
     assert.equal(only(r, 'external_call_latency_ms_avg').datapoints[0]!.value, 1234 / 6);
-    assert.deepEqual(named(r, 'http_requests_total').map((m) => m.datapoints[0]!.value), [1027, 31, 2]);
+    assert.deepEqual(
+      named(r, 'http_requests_total').map((m) => m.datapoints[0]!.value),
+      [1027, 31, 2],
+    );
     assert.equal(only(r, 'simulated_latency_ms').datapoints[0]!.value, 250);
     assert.equal(only(r, 'service_restarts_total').datapoints[0]!.value, 0);
     assert.deepEqual(only(r, 'orders_failed_total').metadata, { help: 'orders_failed_total help' });
@@ -820,7 +1136,9 @@ describe('BharatMart-like exposition', () => {
     const r = run(bharatMart(), opts({ histogramBuckets: true }));
     assert.deepEqual(r.skipped, []);
     assert.equal(r.metrics.length, 52 + 4);
-    const les = named(r, 'http_request_duration_seconds_bucket').filter((m) => m.dimensions.method === 'GET').map((m) => m.dimensions.le);
+    const les = named(r, 'http_request_duration_seconds_bucket')
+      .filter((m) => m.dimensions.method === 'GET')
+      .map((m) => m.dimensions.le);
     assert.deepEqual(les, ['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1.0', '2.5', '5.0', '10.0', '+Inf']);
   });
   it('splits into at most 50 unique streams per call downstream: all streams are unique', () => {
@@ -850,14 +1168,32 @@ describe('purity and determinism', () => {
 });
 
 describe('toSelfMetrics', () => {
-  const report: TargetReport = { instance: '10.0.0.5:3000', scrapeTimeMs: NOW, up: true, durationMs: 1234, samplesScraped: 58, posted: 31, skipped: 31, failed: 0, derived: 0 };
+  const report: TargetReport = {
+    instance: '10.0.0.5:3000',
+    scrapeTimeMs: NOW,
+    up: true,
+    durationMs: 1234,
+    samplesScraped: 58,
+    posted: 31,
+    skipped: 31,
+    failed: 0,
+    derived: 0,
+  };
   it('posts up, duration and the counts per target', () => {
     const ms = toSelfMetrics(report, opts({ extraDimensions: { env: 'lab' }, resourceGroup: 'rg' }));
     for (const m of ms) assertValidOciMetric(m);
-    assert.deepEqual(ms.map((m) => [m.name, m.datapoints[0]!.value]), [
-      ['up', 1], ['scrape_duration_seconds', 1.234], ['scrape_samples_scraped', 58],
-      ['scrape_series_posted', 31], ['scrape_series_skipped', 31], ['scrape_series_failed', 0], ['scrape_series_derived', 0],
-    ]);
+    assert.deepEqual(
+      ms.map((m) => [m.name, m.datapoints[0]!.value]),
+      [
+        ['up', 1],
+        ['scrape_duration_seconds', 1.234],
+        ['scrape_samples_scraped', 58],
+        ['scrape_series_posted', 31],
+        ['scrape_series_skipped', 31],
+        ['scrape_series_failed', 0],
+        ['scrape_series_derived', 0],
+      ],
+    );
     for (const m of ms) {
       assert.deepEqual(m.dimensions, { env: 'lab', instance: '10.0.0.5:3000' });
       assert.equal(m.datapoints[0]!.timestamp.getTime(), NOW);
@@ -866,7 +1202,11 @@ describe('toSelfMetrics', () => {
     }
   });
   it('posts state_ok only when the state is on, with the cause as a dimension when 0', () => {
-    assert.equal(toSelfMetrics(report, opts()).some((m) => m.name === 'state_ok'), false, 'state off: no state_ok');
+    assert.equal(
+      toSelfMetrics(report, opts()).some((m) => m.name === 'state_ok'),
+      false,
+      'state off: no state_ok',
+    );
     const ok = toSelfMetrics({ ...report, stateOk: true }, opts()).find((m) => m.name === 'state_ok')!;
     assert.deepEqual([ok.datapoints[0]!.value, ok.dimensions], [1, { instance: '10.0.0.5:3000' }]);
     const bad = toSelfMetrics({ ...report, stateOk: false, stateCause: 'not_authorized_or_not_found' }, opts()).find((m) => m.name === 'state_ok')!;
@@ -880,7 +1220,11 @@ describe('toSelfMetrics', () => {
   it('stays valid with odd inputs: empty/long instance, invalid extras, non-finite duration', () => {
     const ms = toSelfMetrics({ ...report, instance: '', durationMs: NaN }, opts({ extraDimensions: { 'bad key': 'x', instance: 'y', ok: 'v' } }));
     for (const m of ms) assertValidOciMetric(m);
-    assert.equal(ms.some((m) => m.name === 'scrape_duration_seconds'), false, 'a NaN duration is left out, not posted as null');
+    assert.equal(
+      ms.some((m) => m.name === 'scrape_duration_seconds'),
+      false,
+      'a NaN duration is left out, not posted as null',
+    );
     assert.deepEqual(ms[0]!.dimensions, { instance: 'unknown', ok: 'v' });
     const long = toSelfMetrics({ ...report, instance: 'x'.repeat(1000) }, opts());
     for (const m of long) assertValidOciMetric(m);
@@ -901,10 +1245,7 @@ describe('property: random families', () => {
     fc.constantFrom('instance', 'exported_instance', 'le', 'quantile', 'env', 'route', 'a b', 'ключ', '__proto__', 'k'.repeat(257)),
     fc.stringMatching(/^[a-z_][a-z0-9_]{0,6}$/),
   );
-  const labelValue = fc.oneof(
-    fc.constantFrom('', 'x', '+Inf', '🛒', 'v'.repeat(600), '😀'.repeat(520)),
-    fc.string({ unit: 'binary', maxLength: 20 }),
-  );
+  const labelValue = fc.oneof(fc.constantFrom('', 'x', '+Inf', '🛒', 'v'.repeat(600), '😀'.repeat(520)), fc.string({ unit: 'binary', maxLength: 20 }));
   const mixedLabels = fc.array(fc.tuple(labelName, labelValue), { maxLength: 22 });
   const wideLabels = fc.array(fc.tuple(fc.stringMatching(/^[a-z]{1,3}$/), fc.constantFrom('v', '')), { minLength: 15, maxLength: 25 });
   const labelsArb = fc.oneof(mixedLabels, wideLabels, fc.constant([])).map((es) => Object.fromEntries(es) as Labels);
@@ -917,29 +1258,60 @@ describe('property: random families', () => {
     sameTime ? { ...s, countTimestampMs: s.sumTimestampMs } : s;
   const helpArb = fc.oneof(fc.constant(''), fc.string({ unit: 'binary', maxLength: 300 }));
   const scalarFam = fc.record({
-    kind: fc.constantFrom('counter' as const, 'gauge' as const, 'untyped' as const), name: nameArb, help: helpArb,
+    kind: fc.constantFrom('counter' as const, 'gauge' as const, 'untyped' as const),
+    name: nameArb,
+    help: helpArb,
     series: fc.array(fc.record({ labels: labelsArb, value: valueArb, timestampMs: tsArb }), { maxLength: 4 }),
   });
   const histFam = fc.record({
-    kind: fc.constant('histogram' as const), name: nameArb, help: helpArb,
-    series: fc.array(fc.record({
-      labels: labelsArb, buckets: fc.array(fc.record({ le: fc.constantFrom('0.1', '1', '1.0', '+Inf', ''), value: valueArb, timestampMs: tsArb }), { maxLength: 4 }),
-      sum: optSum, count: optCount, sumTimestampMs: tsArb, countTimestampMs: tsArb, sameTime: fc.boolean(),
-    }).map(sharedSumCountTime), { maxLength: 3 }),
+    kind: fc.constant('histogram' as const),
+    name: nameArb,
+    help: helpArb,
+    series: fc.array(
+      fc
+        .record({
+          labels: labelsArb,
+          buckets: fc.array(fc.record({ le: fc.constantFrom('0.1', '1', '1.0', '+Inf', ''), value: valueArb, timestampMs: tsArb }), { maxLength: 4 }),
+          sum: optSum,
+          count: optCount,
+          sumTimestampMs: tsArb,
+          countTimestampMs: tsArb,
+          sameTime: fc.boolean(),
+        })
+        .map(sharedSumCountTime),
+      { maxLength: 3 },
+    ),
   });
   const summaryFam = fc.record({
-    kind: fc.constant('summary' as const), name: nameArb, help: helpArb,
-    series: fc.array(fc.record({
-      labels: labelsArb, quantiles: fc.array(fc.record({ quantile: fc.constantFrom('0.5', '0.50', '0.9', '0.99'), value: valueArb, timestampMs: tsArb }), { maxLength: 3 }),
-      sum: optSum, count: optCount, sumTimestampMs: tsArb, countTimestampMs: tsArb, sameTime: fc.boolean(),
-    }).map(sharedSumCountTime), { maxLength: 3 }),
+    kind: fc.constant('summary' as const),
+    name: nameArb,
+    help: helpArb,
+    series: fc.array(
+      fc
+        .record({
+          labels: labelsArb,
+          quantiles: fc.array(fc.record({ quantile: fc.constantFrom('0.5', '0.50', '0.9', '0.99'), value: valueArb, timestampMs: tsArb }), { maxLength: 3 }),
+          sum: optSum,
+          count: optCount,
+          sumTimestampMs: tsArb,
+          countTimestampMs: tsArb,
+          sameTime: fc.boolean(),
+        })
+        .map(sharedSumCountTime),
+      { maxLength: 3 },
+    ),
   });
   const familiesArb = fc.array(fc.oneof(scalarFam, histFam, summaryFam), { maxLength: 8 }) as fc.Arbitrary<MetricFamily[]>;
   const optsArb = fc.record({
     histogramBuckets: fc.boolean(),
     include: fc.option(fc.constantFrom(/a/, /^h/, /:/, /^$/), { nil: undefined }),
     exclude: fc.option(fc.constantFrom(/b/, /_avg$/, /x/), { nil: undefined }),
-    extraDimensions: fc.constantFrom({}, { env: 'prod' }, { instance: 'i', le: 'l', route: 'r' }, Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`x${i}`, 'v']))),
+    extraDimensions: fc.constantFrom(
+      {},
+      { env: 'prod' },
+      { instance: 'i', le: 'l', route: 'r' },
+      Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`x${i}`, 'v'])),
+    ),
     resourceGroup: fc.option(fc.constantFrom('rg', 'shop.prod-1'), { nil: undefined }),
   });
   const targetArb = fc.record({ instance: fc.constantFrom('10.0.0.5:3000', '', 'h'.repeat(700)), scrapeTimeMs: fc.constant(NOW) });
@@ -962,8 +1334,19 @@ describe('property: random families', () => {
     );
     // The generator really exercises every path (otherwise the property says little).
     assert.deepEqual([...seen].sort(), [
-      'derived', 'duplicate_series', 'exported', 'filtered_by_exclude', 'filtered_by_include', 'histogram_buckets_disabled',
-      'invalid_dimension', 'invalid_metric_name', 'non_finite_value', 'self_metric_collision', 'shortened', 'timestamp_out_of_window', 'too_many_dimensions',
+      'derived',
+      'duplicate_series',
+      'exported',
+      'filtered_by_exclude',
+      'filtered_by_include',
+      'histogram_buckets_disabled',
+      'invalid_dimension',
+      'invalid_metric_name',
+      'non_finite_value',
+      'self_metric_collision',
+      'shortened',
+      'timestamp_out_of_window',
+      'too_many_dimensions',
     ]);
   });
 });

@@ -19,10 +19,28 @@ export interface GeneratedExposition {
 type Kind = keyof GeneratedExposition['byKind'];
 
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'];
-const ROUTES = ['/api/products', '/api/products/:id', '/api/orders', '/api/orders/:id', '/api/cart', '/api/cart/items',
-  '/api/users', '/api/users/:id', '/api/payments', '/api/payments/:id/refund', '/api/search', '/api/health',
-  '/api/inventory', '/api/shipping/quote', '/api/reviews', '/api/auth/login', '/api/auth/refresh', '/api/categories',
-  '/api/recommendations', '/api/checkout'];
+const ROUTES = [
+  '/api/products',
+  '/api/products/:id',
+  '/api/orders',
+  '/api/orders/:id',
+  '/api/cart',
+  '/api/cart/items',
+  '/api/users',
+  '/api/users/:id',
+  '/api/payments',
+  '/api/payments/:id/refund',
+  '/api/search',
+  '/api/health',
+  '/api/inventory',
+  '/api/shipping/quote',
+  '/api/reviews',
+  '/api/auth/login',
+  '/api/auth/refresh',
+  '/api/categories',
+  '/api/recommendations',
+  '/api/checkout',
+];
 const STATUS = ['200', '201', '204', '400', '404', '500'];
 const ZONES = ['ap-mumbai-1-ad-1', 'ap-mumbai-1-ad-2', 'ap-mumbai-1-ad-3'];
 const SUBSYSTEMS = ['http', 'db', 'cache', 'queue', 'payments', 'orders', 'inventory', 'auth', 'search', 'shipping'];
@@ -73,10 +91,14 @@ function summaryLines(name: string, labels: string, rnd: () => number): string[]
 /** The lines of one series of any kind. */
 function seriesLines(kind: Kind, name: string, labels: string, rnd: () => number): string[] {
   switch (kind) {
-    case 'counter': return [`${name}{${labels}} ${Math.floor(rnd() * 1e7)}`];
-    case 'gauge': return [`${name}{${labels}} ${num(rnd() * 1000)}`];
-    case 'histogram': return histogramLines(name, labels, rnd);
-    case 'summary': return summaryLines(name, labels, rnd);
+    case 'counter':
+      return [`${name}{${labels}} ${Math.floor(rnd() * 1e7)}`];
+    case 'gauge':
+      return [`${name}{${labels}} ${num(rnd() * 1000)}`];
+    case 'histogram':
+      return histogramLines(name, labels, rnd);
+    case 'summary':
+      return summaryLines(name, labels, rnd);
   }
 }
 
@@ -106,7 +128,7 @@ export function generateExposition(samples: number, seed = 42, samplesPerFamily 
     }
     const name = familyName(i, kind);
     const labelCount = 3 + (i % 3);
-    const pod = `bharatmart-backend-${(i * 2654435761 % 0xfffff).toString(16)}`;
+    const pod = `bharatmart-backend-${((i * 2654435761) % 0xfffff).toString(16)}`;
     parts.push(`# HELP ${name} ${kind} of the ${SUBSYSTEMS[i % SUBSYSTEMS.length]} subsystem (generated for the benchmark)`, `# TYPE ${name} ${kind}`);
     for (let j = 0; j < series; j++) parts.push(...seriesLines(kind, name, labelSet(j, labelCount, pod), rnd));
     const lines = series * LINES_PER_SERIES[kind];

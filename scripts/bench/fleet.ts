@@ -70,7 +70,9 @@ export function registerFleet(stack: BenchStack, ports: number[]): void {
   const fleet = stack.emulator.fleet;
   fleet.instances.clear();
   fleet.pageSize = 100;
-  ports.forEach((port, i) => fleet.addInstance({ compartmentId: FLEET_COMPARTMENT, displayName: `vm-${i}`, freeformTags: { prom2oci: 'scrape', prometheus_port: String(port) } }));
+  ports.forEach((port, i) =>
+    fleet.addInstance({ compartmentId: FLEET_COMPARTMENT, displayName: `vm-${i}`, freeformTags: { prom2oci: 'scrape', prometheus_port: String(port) } }),
+  );
 }
 
 /** The function settings of the fleet run. */
@@ -96,7 +98,8 @@ export async function fleetRun(stack: BenchStack, exporters: Exporters, env: Rec
     const started = performance.now();
     const res = await fn.invoke({ body: '', deadline: new Date(Date.now() + deadlineS * 1000) });
     const summary = res.json as InvocationSummary | undefined;
-    if (res.status !== 200 || !summary) throw new Error(`fleet invocation failed (${res.status}): ${res.body.slice(0, 500)}\n${fn.stderr.slice(-5).join('\n')}`);
+    if (res.status !== 200 || !summary)
+      throw new Error(`fleet invocation failed (${res.status}): ${res.body.slice(0, 500)}\n${fn.stderr.slice(-5).join('\n')}`);
     return {
       wallMs: res.durationMs,
       scrapedAllMs: exporters.lastResponseAt() - started,
@@ -116,7 +119,12 @@ export async function fleetRun(stack: BenchStack, exporters: Exporters, env: Rec
  * call; the figure is the function's own `discovery.durationMs`. A fresh function each run: no
  * cached list, no cached VNICs, and the discovery bundle loaded from its code cache.
  */
-export async function discoveryRuns(stack: BenchStack, instances: number, latencyMs: number, runs: number): Promise<{ ms: number[]; calls: number; targets: number }> {
+export async function discoveryRuns(
+  stack: BenchStack,
+  instances: number,
+  latencyMs: number,
+  runs: number,
+): Promise<{ ms: number[]; calls: number; targets: number }> {
   const exporters = await startExporters(instances, '# TYPE tiny gauge\ntiny 1\n');
   registerFleet(stack, exporters.ports);
   stack.emulator.options.latencyMs = latencyMs;
@@ -128,7 +136,8 @@ export async function discoveryRuns(stack: BenchStack, instances: number, latenc
         const res = await fn.invoke({ body: { dryRun: true }, deadline: new Date(Date.now() + 120_000) });
         const s = res.json as InvocationSummary | undefined;
         const d = s?.discovery;
-        if (res.status !== 200 || !d || d.error || d.durationMs === undefined) throw new Error(`discovery run failed (${res.status}): ${res.body.slice(0, 300)}`);
+        if (res.status !== 200 || !d || d.error || d.durationMs === undefined)
+          throw new Error(`discovery run failed (${res.status}): ${res.body.slice(0, 300)}`);
         out.push({ ms: d.durationMs, calls: d.calls ?? 0, targets: d.targets });
       } finally {
         await fn.stop();

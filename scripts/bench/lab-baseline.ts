@@ -28,7 +28,9 @@ export interface LabRunResult {
 
 /** Every sample line of an exposition with its full label set (`le`/`quantile` included), in order. */
 export function labSamples(text: string): LabSample[] {
-  const lines = parseExposition(text).families.flatMap(expandFamily).filter((l): l is SampleLine => l.kind === 'sample');
+  const lines = parseExposition(text)
+    .families.flatMap(expandFamily)
+    .filter((l): l is SampleLine => l.kind === 'sample');
   return lines.map((l) => ({
     name: l.sampleName,
     labels: l.structural ? { ...l.labels, [l.structural.key]: l.structural.value } : { ...l.labels },

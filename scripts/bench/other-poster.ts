@@ -34,7 +34,19 @@ export async function createOtherPoster(stack: BenchStack): Promise<OtherPoster>
   let timer: NodeJS.Timeout | undefined;
   const postOne = (): void => {
     const p = client
-      .postMetricData({ postMetricDataDetails: { metricData: [{ namespace: 'other_poster', compartmentId: COMPARTMENT, name: 'beat', dimensions: { poster: 'other' }, datapoints: [{ timestamp: new Date(), value: 1 }] }] } })
+      .postMetricData({
+        postMetricDataDetails: {
+          metricData: [
+            {
+              namespace: 'other_poster',
+              compartmentId: COMPARTMENT,
+              name: 'beat',
+              dimensions: { poster: 'other' },
+              datapoints: [{ timestamp: new Date(), value: 1 }],
+            },
+          ],
+        },
+      })
       .catch(() => undefined)
       .finally(() => inFlight.delete(p));
     inFlight.add(p);

@@ -28,12 +28,20 @@ export function topSelfTime(file: string, n = 25): string[] {
     const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*node_modules\//, 'nm/').replace(/^.*\/dist\//, 'dist/')}:${f.lineNumber + 1}`;
     by.set(key, (by.get(key) ?? 0) + node.hitCount);
   }
-  return [...by].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((v / total) * 100).toFixed(1).padStart(5)}%  ${k}`);
+  return [...by]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, v]) => `${((v / total) * 100).toFixed(1).padStart(5)}%  ${k}`);
 }
 
 /** Inclusive time (ms) of the functions with these names (outermost frames only, so recursion is not counted twice). */
 export function inclusiveMs(file: string, names: string[]): Record<string, number> {
-  const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: (ProfileNode & { children?: number[] })[]; startTime: number; endTime: number; samples: number[] };
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: (ProfileNode & { children?: number[] })[];
+    startTime: number;
+    endTime: number;
+    samples: number[];
+  };
   const msPerSample = (prof.endTime - prof.startTime) / 1000 / prof.samples.length;
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const out: Record<string, number> = Object.assign(Object.create(null) as Record<string, number>, Object.fromEntries(names.map((n) => [n, 0])));
@@ -65,7 +73,13 @@ async function main(): Promise<void> {
     entry: FUNC_ENTRY,
     memoryMb: 256,
     nodeArgs: ['--require', path.join(__dirname, 'exit-on-sigterm.cjs'), '--cpu-prof', `--cpu-prof-dir=${dir}`, ...extra],
-    env: { ...stack.rpEnv, ...UNTHROTTLED_ENV, OCI_MONITORING_ENDPOINT: stack.emulator.url, COMPARTMENT_OCID: 'ocid1.compartment.oc1..aaaaaaaaprom2ocibenchcompartment', METRICS_ENDPOINT: target.url },
+    env: {
+      ...stack.rpEnv,
+      ...UNTHROTTLED_ENV,
+      OCI_MONITORING_ENDPOINT: stack.emulator.url,
+      COMPARTMENT_OCID: 'ocid1.compartment.oc1..aaaaaaaaprom2ocibenchcompartment',
+      METRICS_ENDPOINT: target.url,
+    },
   });
   try {
     await fn.invoke({ body: '' });
@@ -75,20 +89,27 @@ async function main(): Promise<void> {
     const res = await fn.invoke({ body: '', deadline: new Date(Date.now() + 120_000) });
     const cpu = process.cpuUsage(cpuBefore);
     const s = res.json as { posted: number; series: number; requests: number; durationMs: number };
-    console.log(`status ${res.status}, wall ${res.durationMs.toFixed(0)} ms, posted ${s.posted}/${s.series}, requests ${s.requests}, peak RSS ${((fn.peakRssBytes() ?? 0) / 1e6).toFixed(0)} MB`);
+    console.log(
+      `status ${res.status}, wall ${res.durationMs.toFixed(0)} ms, posted ${s.posted}/${s.series}, requests ${s.requests}, peak RSS ${((fn.peakRssBytes() ?? 0) / 1e6).toFixed(0)} MB`,
+    );
     console.log(`bench process (emulator) CPU during the call: ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms`);
   } finally {
     await fn.stop();
     await target.close();
     await stack.close();
   }
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(dir, f));
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => path.join(dir, f));
   const latest = files.sort().pop();
   if (latest) {
     console.log(`profile: ${latest}`);
     for (const line of topSelfTime(latest)) console.log(line);
     const stages = ['parseExposition', 'toOciMetrics', 'publish', 'scrapeTarget', 'postMetricData', 'signHttpRequest', 'serialize', 'fetch'];
-    console.log('inclusive ms (needs PROM2OCI_BUILD_READABLE=1 build):', JSON.stringify(inclusiveMs(latest, stages), (_k, v: unknown) => (typeof v === 'number' ? Math.round(v) : v)));
+    console.log(
+      'inclusive ms (needs PROM2OCI_BUILD_READABLE=1 build):',
+      JSON.stringify(inclusiveMs(latest, stages), (_k, v: unknown) => (typeof v === 'number' ? Math.round(v) : v)),
+    );
   }
 }
 

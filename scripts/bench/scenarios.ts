@@ -136,7 +136,16 @@ export async function coldStarts(stack: BenchStack, runs: number, env: Record<st
  * built), then the measured call on `text`. Peak RSS is the process's high-water mark. `during`
  * runs just before the measured call; a function it returns is awaited right after it.
  */
-export async function warmRuns(stack: BenchStack, target: TextTarget, warmupText: string, text: string, runs: number, env: Record<string, string>, during?: () => (() => Promise<void>) | void, nodeArgs?: string[]): Promise<InvocationRun[]> {
+export async function warmRuns(
+  stack: BenchStack,
+  target: TextTarget,
+  warmupText: string,
+  text: string,
+  runs: number,
+  env: Record<string, string>,
+  during?: () => (() => Promise<void>) | void,
+  nodeArgs?: string[],
+): Promise<InvocationRun[]> {
   const out: InvocationRun[] = [];
   for (let i = 0; i < runs; i++) {
     const fn = await stack.startFn({ ...env, METRICS_ENDPOINT: target.url }, nodeArgs);

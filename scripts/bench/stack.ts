@@ -69,7 +69,14 @@ export async function startBenchStack(): Promise<BenchStack> {
         entry: FUNC_ENTRY,
         memoryMb: 256,
         nodeArgs,
-        env: { ...rp.env, OCI_MONITORING_ENDPOINT: emulator.url, OCI_SECRETS_ENDPOINT: emulator.url, OCI_OBJECT_STORAGE_ENDPOINT: emulator.url, COMPARTMENT_OCID: COMPARTMENT, ...env },
+        env: {
+          ...rp.env,
+          OCI_MONITORING_ENDPOINT: emulator.url,
+          OCI_SECRETS_ENDPOINT: emulator.url,
+          OCI_OBJECT_STORAGE_ENDPOINT: emulator.url,
+          COMPARTMENT_OCID: COMPARTMENT,
+          ...env,
+        },
       });
       fns.add(fn);
       void fn.exited.then(() => fns.delete(fn));

@@ -160,7 +160,14 @@ export function settingsHelp(): string {
   for (const [flag, key] of Object.entries(SETTING_ALIASES)) aliasOf[key] = flag;
   const rows = SETTING_SPECS.filter((s) => s.key !== 'DRY_RUN').map((s) => {
     const flag = aliasOf[s.key] ? `--${aliasOf[s.key]}` : `--${s.key.toLowerCase().replace(/_/g, '-')}`;
-    const def = s.default !== undefined ? ` (default ${s.default})` : s.required === 'always' ? ' (required)' : s.required === 'unless-dry-run' ? ' (required unless --dry-run)' : '';
+    const def =
+      s.default !== undefined
+        ? ` (default ${s.default})`
+        : s.required === 'always'
+          ? ' (required)'
+          : s.required === 'unless-dry-run'
+            ? ' (required unless --dry-run)'
+            : '';
     return `  ${flag.padEnd(28)} ${s.key}: ${s.description}${def}`;
   });
   rows.push(`  ${'--config FILE'.padEnd(28)} OCI_CONFIG_FILE: OCI config file (default ~/.oci/config)`);

@@ -135,8 +135,13 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     const explorer = createExplorerHandler({
       invocations: () => history,
       info: () => ({
-        intervalMs, namespace, compartmentId: DEMO_COMPARTMENT, nextInvocationAt: schedule?.nextDueAt,
-        ...(fleet ? { fleet: `${fleet.members.filter((m) => m.instance.lifecycleState === 'RUNNING').length} running instances (discovery)` } : { target: bharatmart?.url }),
+        intervalMs,
+        namespace,
+        compartmentId: DEMO_COMPARTMENT,
+        nextInvocationAt: schedule?.nextDueAt,
+        ...(fleet
+          ? { fleet: `${fleet.members.filter((m) => m.instance.lifecycleState === 'RUNNING').length} running instances (discovery)` }
+          : { target: bharatmart?.url }),
       }),
     });
     let bharatmart: BharatMart | undefined;
@@ -150,8 +155,13 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     emulator.objectStorage.createBucket(DEMO_STATE_BUCKET);
     let fnEnv: Record<string, string>;
     const common = {
-      ...rp.env, OCI_MONITORING_ENDPOINT: emulator.url, OCI_OBJECT_STORAGE_ENDPOINT: emulator.url, COMPARTMENT_OCID: DEMO_COMPARTMENT, METRICS_NAMESPACE: namespace,
-      STATE_BUCKET: DEMO_STATE_BUCKET, OBJECT_STORAGE_NAMESPACE: emulator.objectStorage.namespace,
+      ...rp.env,
+      OCI_MONITORING_ENDPOINT: emulator.url,
+      OCI_OBJECT_STORAGE_ENDPOINT: emulator.url,
+      COMPARTMENT_OCID: DEMO_COMPARTMENT,
+      METRICS_NAMESPACE: namespace,
+      STATE_BUCKET: DEMO_STATE_BUCKET,
+      OBJECT_STORAGE_NAMESPACE: emulator.objectStorage.namespace,
     };
     if (fleetSize > 0) {
       fleet = createDemoFleet(emulator, opts.traffic ?? true);
@@ -275,7 +285,10 @@ function handleFleetAdmin(fleet: DemoFleet, req: IncomingMessage, res: ServerRes
   const route = `${req.method ?? 'GET'} ${url.pathname}`;
   if (route === 'GET /demo/fleet') send(200, fleet.members.map(memberJson));
   else if (route === 'POST /demo/fleet/add') {
-    fleet.add().then((m) => send(201, memberJson(m)), (e: Error) => send(500, { message: e.message }));
+    fleet.add().then(
+      (m) => send(201, memberJson(m)),
+      (e: Error) => send(500, { message: e.message }),
+    );
   } else if (route === 'POST /demo/fleet/terminate') {
     fleet.terminate(url.searchParams.get('id') ?? undefined).then(
       (m) => (m ? send(200, memberJson(m)) : send(404, { message: 'no such running instance' })),

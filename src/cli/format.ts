@@ -41,7 +41,9 @@ function notDerivedText(s: Pick<InvocationSummary, 'notDerived'>): string {
 function stateText(s: Pick<InvocationSummary, 'state'>): string {
   const st = s.state;
   if (!st.enabled) return 'off (no derived series: set STATE_BUCKET, or --state-file with once)';
-  const parts = [`${st.where ?? '?'}: read ${st.read ?? '-'}, ${st.written ? `written${(st.writeAttempts ?? 1) > 1 ? ` after ${st.writeAttempts} attempts` : ''}` : 'not written'}`];
+  const parts = [
+    `${st.where ?? '?'}: read ${st.read ?? '-'}, ${st.written ? `written${(st.writeAttempts ?? 1) > 1 ? ` after ${st.writeAttempts} attempts` : ''}` : 'not written'}`,
+  ];
   if (st.error) parts.push(`error: ${st.error}`);
   if (st.iamPolicy) parts.push(`add: ${st.iamPolicy}`);
   return parts.join('; ');
@@ -50,7 +52,11 @@ function stateText(s: Pick<InvocationSummary, 'state'>): string {
 /** Left-aligned text table. */
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
 
@@ -62,7 +68,17 @@ export function summaryTable(s: InvocationSummary): string {
   out.push(
     table(
       ['TARGET', 'UP', 'SAMPLES', 'SERIES', 'POSTED', 'SKIPPED', 'FAILED', 'MS', 'ERROR'],
-      s.targets.map((t) => [t.url, t.up ? 'yes' : 'no', String(t.samples), String(t.series), String(t.posted), String(t.skipped), String(t.failed + t.undelivered), String(Math.round(t.durationMs)), t.error ?? '']),
+      s.targets.map((t) => [
+        t.url,
+        t.up ? 'yes' : 'no',
+        String(t.samples),
+        String(t.series),
+        String(t.posted),
+        String(t.skipped),
+        String(t.failed + t.undelivered),
+        String(Math.round(t.durationMs)),
+        t.error ?? '',
+      ]),
     ),
   );
   out.push('');
@@ -71,7 +87,9 @@ export function summaryTable(s: InvocationSummary): string {
   out.push(`skipped: ${skippedText(s)}`);
   out.push(`derived ${s.derived}; not derived: ${notDerivedText(s)}`);
   out.push(`state: ${stateText(s)}`);
-  out.push(`self-metrics: posted ${s.selfMetrics.posted}, failed ${s.selfMetrics.failed}; requests ${s.requests}, retries ${s.retries}, throttled ${s.throttled}`);
+  out.push(
+    `self-metrics: posted ${s.selfMetrics.posted}, failed ${s.selfMetrics.failed}; requests ${s.requests}, retries ${s.retries}, throttled ${s.throttled}`,
+  );
   for (const e of s.errors.slice(0, 5)) out.push(`error: ${e.message} (${e.metrics} metrics)`);
   // Older functions (or hand-made summaries) may carry no forecast.
   if (s.dryRun && s.forecast) out.push('', ...forecastLines(s.forecast));
@@ -92,5 +110,8 @@ export function metricListing(s: InvocationSummary): string {
   const metrics = s.metricData ?? [];
   const first = metrics[0];
   const where = first ? ` to namespace ${first.namespace}${first.resourceGroup ? ` (resource group ${first.resourceGroup})` : ''}` : '';
-  return [`would post ${metrics.length} metric objects${where} (${s.series} series and ${metrics.length - s.series} self-metrics):`, ...metrics.map((m) => `  ${metricLine(m)}`)].join('\n');
+  return [
+    `would post ${metrics.length} metric objects${where} (${s.series} series and ${metrics.length - s.series} self-metrics):`,
+    ...metrics.map((m) => `  ${metricLine(m)}`),
+  ].join('\n');
 }

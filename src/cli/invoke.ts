@@ -48,7 +48,10 @@ export function functionEntry(given?: string): string {
 
 /** `prom2oci invoke`: returns the exit code. */
 export async function invokeCommand(argv: readonly string[]): Promise<number> {
-  const args = parseCommandLine(argv, { flags: { body: 'string', 'env-file': 'string', entry: 'string', timeout: 'string', json: 'boolean', logs: 'boolean' }, settings: true });
+  const args = parseCommandLine(argv, {
+    flags: { body: 'string', 'env-file': 'string', entry: 'string', timeout: 'string', json: 'boolean', logs: 'boolean' },
+    settings: true,
+  });
   if (args.flags.help) {
     console.log(INVOKE_HELP);
     return 0;

@@ -3,7 +3,15 @@
  * Parsed once at the edge (cold start or CLI start) into a typed, frozen Settings object.
  * The Terraform checks read SETTING_SPECS so the function and terraform/ cannot drift.
  */
-import { BUCKET_NAME_RE, DIMENSION_KEY_RE, OBJECT_STORAGE_NAMESPACE_RE, OCI_NAME_RE, OCI_NAMESPACE_RE, OCID_RE, RESERVED_NAMESPACE_PREFIX_RE } from '../transform/limits';
+import {
+  BUCKET_NAME_RE,
+  DIMENSION_KEY_RE,
+  OBJECT_STORAGE_NAMESPACE_RE,
+  OCI_NAME_RE,
+  OCI_NAMESPACE_RE,
+  OCID_RE,
+  RESERVED_NAMESPACE_PREFIX_RE,
+} from '../transform/limits';
 import { redactUrl } from '../util/redact';
 import { quantileSuffix, type DerivedKinds } from '../transform/derive';
 
@@ -11,7 +19,10 @@ import { setFlagsFromString } from 'node:v8';
 
 /** A setting that is missing or malformed; the message names the key and what is expected. */
 export class ConfigError extends Error {
-  constructor(readonly key: string, message: string) {
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
     super(`${key}: ${message}`);
     this.name = 'ConfigError';
   }
@@ -127,7 +138,11 @@ export function defaultSampleLimit(memoryMb: number): number {
 
 /** Every setting the function reads (Fn application/function config = environment variables). */
 export const SETTING_SPECS: readonly SettingSpec[] = [
-  { key: 'METRICS_ENDPOINT', required: 'unless-discovery', description: 'URL(s) to scrape, comma-separated; required unless DISCOVERY_COMPARTMENT_OCID is set (then both are scraped)' },
+  {
+    key: 'METRICS_ENDPOINT',
+    required: 'unless-discovery',
+    description: 'URL(s) to scrape, comma-separated; required unless DISCOVERY_COMPARTMENT_OCID is set (then both are scraped)',
+  },
   { key: 'COMPARTMENT_OCID', required: 'unless-dry-run', description: 'compartment OCID of the posted metrics' },
   { key: 'METRICS_NAMESPACE', default: 'bharatmart', description: 'OCI custom metric namespace' },
   { key: 'RESOURCE_GROUP', description: 'optional OCI resourceGroup for every metric' },
@@ -137,37 +152,86 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: 'HISTOGRAM_BUCKETS', default: 'false', description: 'also post <name>_bucket series with an le dimension' },
   { key: 'SCRAPE_CONCURRENCY', default: '32', description: 'most targets scraped at once' },
   { key: 'SCRAPE_TIMEOUT_MS', default: '10000', description: 'per-target scrape timeout (ms), for reading and parsing the body (parsed as it arrives)' },
-  { key: 'SCRAPE_MAX_BYTES', default: '16777216', description: 'largest (decompressed) exposition accepted per target (bytes); 16 MiB (~120k samples) fits the 256 MB function' },
-  { key: 'SCRAPE_SAMPLE_LIMIT', description: `most samples read from one target (over it the target is up=0, the others are posted); unset: ${SAMPLES_PER_MB_OF_MEMORY} per MB of the function memory (FN_MEMORY; ${defaultSampleLimit(256)} at 256 MB)` },
-  { key: 'SPOOL_MAX_SERIES', default: '20000', description: 'most undelivered series kept in the state (STATE_BUCKET) and replayed by later invocations with their original timestamps; over it the oldest are dropped and counted; 0 = no spool' },
-  { key: 'SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS', default: 'false', description: 'follow a target\'s redirect to a different host:port (same scheme; credentials are not forwarded)' },
+  {
+    key: 'SCRAPE_MAX_BYTES',
+    default: '16777216',
+    description: 'largest (decompressed) exposition accepted per target (bytes); 16 MiB (~120k samples) fits the 256 MB function',
+  },
+  {
+    key: 'SCRAPE_SAMPLE_LIMIT',
+    description: `most samples read from one target (over it the target is up=0, the others are posted); unset: ${SAMPLES_PER_MB_OF_MEMORY} per MB of the function memory (FN_MEMORY; ${defaultSampleLimit(256)} at 256 MB)`,
+  },
+  {
+    key: 'SPOOL_MAX_SERIES',
+    default: '20000',
+    description:
+      'most undelivered series kept in the state (STATE_BUCKET) and replayed by later invocations with their original timestamps; over it the oldest are dropped and counted; 0 = no spool',
+  },
+  {
+    key: 'SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS',
+    default: 'false',
+    description: "follow a target's redirect to a different host:port (same scheme; credentials are not forwarded)",
+  },
   { key: 'SCRAPE_BEARER_TOKEN_SECRET_OCID', description: 'OCI Vault secret OCID holding a bearer token for the targets' },
   { key: 'SECRET_CACHE_TTL_SECONDS', default: '300', description: 'how long a fetched bearer token is reused (s)' },
   { key: 'OCI_MONITORING_ENDPOINT', description: 'override of the telemetry-ingestion endpoint' },
   { key: 'OCI_SECRETS_ENDPOINT', description: 'override of the Vault secrets endpoint' },
-  { key: 'POST_CALLS_PER_SECOND', default: '20', description: 'ceiling of PostMetricData calls started per second: the rate halves on a 429 and climbs back (OCI allows 50 per tenancy, shared with other posters)' },
+  {
+    key: 'POST_CALLS_PER_SECOND',
+    default: '20',
+    description:
+      'ceiling of PostMetricData calls started per second: the rate halves on a 429 and climbs back (OCI allows 50 per tenancy, shared with other posters)',
+  },
   { key: 'POST_CONCURRENCY', default: '4', description: 'most PostMetricData calls in flight at once' },
   { key: 'POST_TIMEOUT_MS', default: '10000', description: 'timeout of one PostMetricData attempt (ms)' },
   { key: 'FUNCTION_TIMEOUT_SECONDS', default: '60', description: 'deadline used when the invocation carries none (s)' },
   { key: 'DRY_RUN', default: 'false', description: 'do everything except posting' },
   { key: 'DISCOVERY_COMPARTMENT_OCID', description: 'discover OCI compute instances in this compartment as targets (unset = no discovery)' },
   { key: 'DISCOVERY_INCLUDE_SUBCOMPARTMENTS', default: 'false', description: 'also discover in every sub-compartment (needs inspect compartments)' },
-  { key: 'DISCOVERY_TAG', description: 'only instances carrying these tags: key=value (freeform) or namespace.key=value (defined); key alone = any value; several separated by commas must all match' },
+  {
+    key: 'DISCOVERY_TAG',
+    description:
+      'only instances carrying these tags: key=value (freeform) or namespace.key=value (defined); key alone = any value; several separated by commas must all match',
+  },
   { key: 'DISCOVERY_SCHEME', default: 'http', description: 'scheme of discovered targets (http or https)' },
   { key: 'DISCOVERY_PORT', default: '9100', description: 'port scraped on a discovered instance without a port tag' },
   { key: 'DISCOVERY_PATH', default: '/metrics', description: 'path scraped on a discovered instance without a path tag' },
-  { key: 'DISCOVERY_PORT_TAG', default: 'prometheus_port', description: 'instance tag listing its exporters\' ports, e.g. 9100,3000 or 9100,8080/actuator/prometheus (one target each)' },
+  {
+    key: 'DISCOVERY_PORT_TAG',
+    default: 'prometheus_port',
+    description: "instance tag listing its exporters' ports, e.g. 9100,3000 or 9100,8080/actuator/prometheus (one target each)",
+  },
   { key: 'DISCOVERY_PATH_TAG', default: 'prometheus_path', description: 'instance tag overriding DISCOVERY_PATH for its ports that name no path' },
   { key: 'DISCOVERY_VNIC', default: 'primary', description: 'whose private IP is scraped: primary, or the display name of a secondary VNIC' },
-  { key: 'DISCOVERY_DIMENSIONS', description: 'dimensions added besides resourceId and instance: any of resourceDisplayName, availabilityDomain, faultDomain, shape, tag:<key or namespace.key>' },
+  {
+    key: 'DISCOVERY_DIMENSIONS',
+    description:
+      'dimensions added besides resourceId and instance: any of resourceDisplayName, availabilityDomain, faultDomain, shape, tag:<key or namespace.key>',
+  },
   { key: 'DISCOVERY_TTL_SECONDS', default: '60', description: 'how long a discovery result is reused while the container is warm (s)' },
   { key: 'DISCOVERY_TIMEOUT_MS', default: '10000', description: 'time allowed for one discovery, all API calls and pages included (ms)' },
   { key: 'OCI_COMPUTE_ENDPOINT', description: 'override of the Compute/VCN (iaas) endpoint used by discovery' },
   { key: 'OCI_IDENTITY_ENDPOINT', description: 'override of the Identity endpoint used by discovery (sub-compartments)' },
-  { key: 'FORECAST_PRICE_PER_MILLION_DATAPOINTS', description: 'price of one million ingested datapoints (your currency, e.g. 0.0025) for the cost forecast; unset = no cost shown (no default: not confirmed from Oracle\'s price list)' },
-  { key: 'FORECAST_FREE_DATAPOINTS_PER_MONTH', default: '0', description: 'datapoints per month the cost forecast treats as free (your tenancy\'s free allowance left for prom2oci)' },
-  { key: 'DERIVED_SERIES', default: 'rate,avg,quantiles', description: 'derived series produced from the previous scrape: any of rate, avg, quantiles (comma-separated), or none' },
-  { key: 'HISTOGRAM_QUANTILES', default: '0.5,0.9,0.99', description: 'quantiles posted per histogram as <name>_pNN (0.99 -> _p99, 0.999 -> _p99_9); values from 0 to 1' },
+  {
+    key: 'FORECAST_PRICE_PER_MILLION_DATAPOINTS',
+    description:
+      "price of one million ingested datapoints (your currency, e.g. 0.0025) for the cost forecast; unset = no cost shown (no default: not confirmed from Oracle's price list)",
+  },
+  {
+    key: 'FORECAST_FREE_DATAPOINTS_PER_MONTH',
+    default: '0',
+    description: "datapoints per month the cost forecast treats as free (your tenancy's free allowance left for prom2oci)",
+  },
+  {
+    key: 'DERIVED_SERIES',
+    default: 'rate,avg,quantiles',
+    description: 'derived series produced from the previous scrape: any of rate, avg, quantiles (comma-separated), or none',
+  },
+  {
+    key: 'HISTOGRAM_QUANTILES',
+    default: '0.5,0.9,0.99',
+    description: 'quantiles posted per histogram as <name>_pNN (0.99 -> _p99, 0.999 -> _p99_9); values from 0 to 1',
+  },
   { key: 'STATE_BUCKET', description: 'Object Storage bucket keeping the previous scrape between invocations; unset = no derived series in the function' },
   { key: 'OBJECT_STORAGE_NAMESPACE', description: 'Object Storage namespace of STATE_BUCKET (required with it)' },
   { key: 'OCI_OBJECT_STORAGE_ENDPOINT', description: 'override of the Object Storage endpoint' },
@@ -222,7 +286,10 @@ function parseDecimal(key: string, value: string, max: number): number {
 
 /** Parses the endpoint list; only http(s) URLs with a host. */
 function parseEndpoints(key: string, value: string): URL[] {
-  const parts = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const parts = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (parts.length === 0) throw new ConfigError(key, 'expected at least one http(s) URL');
   const urls = parts.map((p) => {
     let url: URL;
@@ -280,7 +347,10 @@ function parseRegex(key: string, value: string): RegExp {
   try {
     return new RegExp(value, 'l');
   } catch {
-    throw new ConfigError(key, `the regular expression /${value.slice(0, 100)}/ cannot be matched in linear time (backreferences, lookahead/lookbehind and large {n,m} counts are not supported); rewrite it without them`);
+    throw new ConfigError(
+      key,
+      `the regular expression /${value.slice(0, 100)}/ cannot be matched in linear time (backreferences, lookahead/lookbehind and large {n,m} counts are not supported); rewrite it without them`,
+    );
   }
 }
 
@@ -313,11 +383,15 @@ function parseServiceEndpoint(key: string, value: string): string {
 
 /** Parses DERIVED_SERIES: a comma list of rate, avg, quantiles, or `none`. */
 function parseDerivedKinds(key: string, value: string): DerivedKinds {
-  const parts = value.split(',').map((p) => p.trim().toLowerCase()).filter((p) => p !== '');
+  const parts = value
+    .split(',')
+    .map((p) => p.trim().toLowerCase())
+    .filter((p) => p !== '');
   if (parts.length === 1 && parts[0] === 'none') return { rate: false, avg: false, quantiles: false };
   const kinds: DerivedKinds = { rate: false, avg: false, quantiles: false };
   for (const p of parts) {
-    if (!(DERIVED_KINDS as readonly string[]).includes(p)) throw new ConfigError(key, `"${p}" is not a derived kind (expected any of ${DERIVED_KINDS.join(', ')}, comma-separated, or none)`);
+    if (!(DERIVED_KINDS as readonly string[]).includes(p))
+      throw new ConfigError(key, `"${p}" is not a derived kind (expected any of ${DERIVED_KINDS.join(', ')}, comma-separated, or none)`);
     kinds[p as (typeof DERIVED_KINDS)[number]] = true;
   }
   if (parts.length === 0) throw new ConfigError(key, `expected any of ${DERIVED_KINDS.join(', ')}, or none`);
@@ -326,7 +400,10 @@ function parseDerivedKinds(key: string, value: string): DerivedKinds {
 
 /** Parses HISTOGRAM_QUANTILES: distinct numbers from 0 to 1. */
 function parseQuantiles(key: string, value: string): number[] {
-  const parts = value.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const parts = value
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
   if (parts.length === 0) throw new ConfigError(key, 'expected at least one quantile, e.g. 0.5,0.9,0.99');
   if (parts.length > MAX_QUANTILES) throw new ConfigError(key, `at most ${MAX_QUANTILES} quantiles (each one is a metric stream per histogram series)`);
   const seen = new Set<string>();
@@ -377,10 +454,13 @@ export function parseSettings(env: Env, overrides: { dryRun?: boolean } = {}): S
     throw new ConfigError('STATE_BUCKET', `"${bucketRaw.slice(0, 80)}" is not a valid bucket name (letters, digits, - _ ., up to 256 characters)`);
   }
   if (osNamespaceRaw !== undefined && !OBJECT_STORAGE_NAMESPACE_RE.test(osNamespaceRaw)) {
-    throw new ConfigError('OBJECT_STORAGE_NAMESPACE', `"${osNamespaceRaw.slice(0, 80)}" is not an Object Storage namespace (lowercase letters and digits; \`oci os ns get\` prints it)`);
+    throw new ConfigError(
+      'OBJECT_STORAGE_NAMESPACE',
+      `"${osNamespaceRaw.slice(0, 80)}" is not an Object Storage namespace (lowercase letters and digits; \`oci os ns get\` prints it)`,
+    );
   }
   if (bucketRaw !== undefined && osNamespaceRaw === undefined) {
-    throw new ConfigError('OBJECT_STORAGE_NAMESPACE', 'is required with STATE_BUCKET (the tenancy\'s Object Storage namespace; `oci os ns get` prints it)');
+    throw new ConfigError('OBJECT_STORAGE_NAMESPACE', "is required with STATE_BUCKET (the tenancy's Object Storage namespace; `oci os ns get` prints it)");
   }
   const sampleLimitRaw = raw(env, 'SCRAPE_SAMPLE_LIMIT');
   return Object.freeze({
@@ -433,21 +513,28 @@ function parseTagRef(key: string, value: string): TagRef {
 
 /** Parses `key=value,namespace.key=value,key` into tag matches. */
 function parseTagMatches(key: string, value: string): TagMatch[] {
-  return value.split(',').map((p) => p.trim()).filter((p) => p !== '').map((part) => {
-    const eq = part.indexOf('=');
-    const ref = parseTagRef(key, eq < 0 ? part : part.slice(0, eq).trim());
-    if (eq < 0) return ref;
-    const v = part.slice(eq + 1).trim();
-    if (v === '') throw new ConfigError(key, `"${part}" has an empty value (write the key alone to match any value)`);
-    return { ...ref, value: v };
-  });
+  return value
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')
+    .map((part) => {
+      const eq = part.indexOf('=');
+      const ref = parseTagRef(key, eq < 0 ? part : part.slice(0, eq).trim());
+      if (eq < 0) return ref;
+      const v = part.slice(eq + 1).trim();
+      if (v === '') throw new ConfigError(key, `"${part}" has an empty value (write the key alone to match any value)`);
+      return { ...ref, value: v };
+    });
 }
 
 /** Parses DISCOVERY_DIMENSIONS. */
 function parseInstanceDimensions(key: string, value: string): InstanceDimension[] {
   const fixed = ['resourceDisplayName', 'availabilityDomain', 'faultDomain', 'shape'] as const;
   const out: InstanceDimension[] = [];
-  for (const part of value.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+  for (const part of value
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')) {
     const f = fixed.find((x) => x === part);
     if (f) out.push(f);
     else if (part.startsWith('tag:')) out.push({ tag: parseTagRef(key, part.slice(4)) });
@@ -470,7 +557,8 @@ function parseDiscovery(env: Env): DiscoverySettings | undefined {
   const path = get('DISCOVERY_PATH');
   if (!path.startsWith('/')) throw new ConfigError('DISCOVERY_PATH', `expected a path starting with /, got "${path}"`);
   const vnic = get('DISCOVERY_VNIC');
-  if (vnic.length > 255 || /[\x00-\x1f]/.test(vnic)) throw new ConfigError('DISCOVERY_VNIC', 'expected primary or a VNIC display name (at most 255 characters)');
+  if (vnic.length > 255 || /[\x00-\x1f]/.test(vnic))
+    throw new ConfigError('DISCOVERY_VNIC', 'expected primary or a VNIC display name (at most 255 characters)');
   const tags = raw(env, 'DISCOVERY_TAG');
   const dims = raw(env, 'DISCOVERY_DIMENSIONS');
   const compute = raw(env, 'OCI_COMPUTE_ENDPOINT');

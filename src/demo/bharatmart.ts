@@ -250,7 +250,9 @@ class Shop {
       }),
       r('GET', '/api/cart', () => ok({ items: this.cart })),
       r('POST', '/api/cart', (_p, body) => this.addToCart(body)),
-      r('GET', '/api/status', () => ok({ status: 'ok', uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000), chaos: this.status(), served: this.served })),
+      r('GET', '/api/status', () =>
+        ok({ status: 'ok', uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000), chaos: this.status(), served: this.served }),
+      ),
       r('GET', '/api/health', async () => ({ status: 200, body: { status: 'healthy' } })),
     ];
   }

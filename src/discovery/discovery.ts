@@ -89,7 +89,11 @@ export class FleetDiscovery {
       return { targets, report: { ...base, ...this.facts(snapshot), ...churn, source: 'discovered', calls, durationMs: this.now() - started } };
     } catch (e) {
       const error = e instanceof DiscoveryError ? e.message : `discovery failed: ${e instanceof Error ? e.message : String(e)}`;
-      const failure = { error, durationMs: this.now() - started, ...(e instanceof DiscoveryError && e.isAuthorization ? { iamStatement: iamStatementFor(e) } : {}) };
+      const failure = {
+        error,
+        durationMs: this.now() - started,
+        ...(e instanceof DiscoveryError && e.isAuthorization ? { iamStatement: iamStatementFor(e) } : {}),
+      };
       if (last && started - last.atMs < d.ttlMs + LAST_GOOD_GRACE_MS) {
         return { targets: last.targets, report: { ...base, ...this.facts(last), ...failure, source: 'last-good' } };
       }
@@ -99,6 +103,12 @@ export class FleetDiscovery {
 
   /** Report fields of a snapshot. */
   private facts(s: Snapshot): Pick<DiscoveryReport, 'discoveredAt' | 'instances' | 'targets' | 'problems' | 'problemCount'> {
-    return { discoveredAt: new Date(s.atMs).toISOString(), instances: s.instances, targets: s.targets.length, problems: s.problems.slice(0, MAX_REPORTED_PROBLEMS), problemCount: s.problems.length };
+    return {
+      discoveredAt: new Date(s.atMs).toISOString(),
+      instances: s.instances,
+      targets: s.targets.length,
+      problems: s.problems.slice(0, MAX_REPORTED_PROBLEMS),
+      problemCount: s.problems.length,
+    };
   }
 }

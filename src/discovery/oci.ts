@@ -104,9 +104,16 @@ async function compartmentsOf(c: DiscoveryClients, d: DiscoverySettings, counted
   let level = [d.compartmentId];
   while (level.length > 0) {
     const children = await mapConcurrently(level, DISCOVERY_CALL_CONCURRENCY, (parent) =>
-      allPages((page) => counted('ListCompartments', parent, () => identity.listCompartments({ compartmentId: parent, page, limit: DISCOVERY_PAGE_LIMIT, lifecycleState: 'ACTIVE' }))),
+      allPages((page) =>
+        counted('ListCompartments', parent, () =>
+          identity.listCompartments({ compartmentId: parent, page, limit: DISCOVERY_PAGE_LIMIT, lifecycleState: 'ACTIVE' }),
+        ),
+      ),
     );
-    level = children.flat().filter((x) => x.lifecycleState === 'ACTIVE').map((x) => x.id);
+    level = children
+      .flat()
+      .filter((x) => x.lifecycleState === 'ACTIVE')
+      .map((x) => x.id);
     all.push(...level);
   }
   return all;
@@ -150,9 +157,13 @@ export async function discoverInstances(
     // Both lists at once (each follows its own pages): the attachments do not depend on the instances.
     const [listedOutcome, attachmentsOutcome] = await Promise.allSettled([
       allPages((page) =>
-        counted('ListInstances', compartmentId, () => c.compute.listInstances({ compartmentId, page, limit: DISCOVERY_PAGE_LIMIT, lifecycleState: 'RUNNING' as coreT.models.Instance.LifecycleState })),
+        counted('ListInstances', compartmentId, () =>
+          c.compute.listInstances({ compartmentId, page, limit: DISCOVERY_PAGE_LIMIT, lifecycleState: 'RUNNING' as coreT.models.Instance.LifecycleState }),
+        ),
       ),
-      allPages((page) => counted('ListVnicAttachments', compartmentId, () => c.compute.listVnicAttachments({ compartmentId, page, limit: DISCOVERY_PAGE_LIMIT }))),
+      allPages((page) =>
+        counted('ListVnicAttachments', compartmentId, () => c.compute.listVnicAttachments({ compartmentId, page, limit: DISCOVERY_PAGE_LIMIT })),
+      ),
     ]);
     // When both fail (a compartment without any policy), the instances' error is the one reported.
     if (listedOutcome.status === 'rejected') throw listedOutcome.reason;

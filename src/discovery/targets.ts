@@ -77,7 +77,10 @@ function exportersOf(inst: DiscoveredInstance, d: DiscoverySettings): { exporter
   const portTag = tagValue(inst, d.portTag);
   if (portTag === undefined || portTag.trim() === '') return { exporters: [{ port: d.port, path: defaultPath }] };
   const exporters: { port: number; path: string }[] = [];
-  for (const entry of portTag.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+  for (const entry of portTag
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '')) {
     const m = /^(\d{1,5})(\/.*)?$/.exec(entry);
     const port = m ? Number(m[1]) : NaN;
     if (!m || port < 1 || port > 65535) {

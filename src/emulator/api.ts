@@ -75,7 +75,14 @@ export function runQuery(store: MetricStore, params: URLSearchParams, nowMs: num
   const from = timeParam(params.get('from')) ?? to - DEFAULT_RANGE_MS;
   if (from >= to) throw new Error('from must be before to');
   const stored = queryFromParams(params);
-  const series = store.query({ ...stored, namespace, name: q.metric, dimensions: undefined, from: Math.floor(from / q.intervalMs) * q.intervalMs - lookbackMs(q), to });
+  const series = store.query({
+    ...stored,
+    namespace,
+    name: q.metric,
+    dimensions: undefined,
+    from: Math.floor(from / q.intervalMs) * q.intervalMs - lookbackMs(q),
+    to,
+  });
   const warnings: string[] = [];
   if (q.localOnlyInterval) warnings.push(`OCI accepts intervals of 1m-60m, 1h-24h or 1d; ${q.interval} works only in this local explorer`);
   if (series.length === 0) warnings.push(`no datapoints of ${q.metric} in namespace ${namespace} in this time range`);
@@ -128,7 +135,11 @@ export function handleEmulatorApi(req: IncomingMessage, res: ServerResponse, src
     }
   } catch (err) {
     const code = err instanceof MqlError ? 'InvalidQuery' : 'InvalidParameter';
-    send(400, { code, message: err instanceof Error ? err.message : String(err), ...(err instanceof MqlError && err.column !== undefined ? { column: err.column } : {}) });
+    send(400, {
+      code,
+      message: err instanceof Error ? err.message : String(err),
+      ...(err instanceof MqlError && err.column !== undefined ? { column: err.column } : {}),
+    });
   }
   return true;
 }

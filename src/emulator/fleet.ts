@@ -109,7 +109,13 @@ export class Fleet {
   /** Adds an instance (RUNNING unless told otherwise) with a primary VNIC; returns it. */
   addInstance(n: NewInstance): FleetInstance {
     const seq = ++this.created;
-    const vnic = (displayName: string, privateIp: string, isPrimary: boolean): FleetVnic => ({ id: ocid('vnic'), attachmentId: ocid('vnicattachment'), privateIp, isPrimary, displayName });
+    const vnic = (displayName: string, privateIp: string, isPrimary: boolean): FleetVnic => ({
+      id: ocid('vnic'),
+      attachmentId: ocid('vnicattachment'),
+      privateIp,
+      isPrimary,
+      displayName,
+    });
     const inst: FleetInstance = {
       id: ocid('instance'),
       compartmentId: n.compartmentId,
@@ -219,7 +225,14 @@ export class Fleet {
     const state = query.get('lifecycleState');
     return [...this.compartments.values()]
       .filter((c) => c.parentId === query.get('compartmentId') && (state === null || c.lifecycleState === state))
-      .map((c) => ({ id: c.id, compartmentId: c.parentId, name: c.name, description: c.name, lifecycleState: c.lifecycleState, timeCreated: '2026-01-01T00:00:00.000Z' }));
+      .map((c) => ({
+        id: c.id,
+        compartmentId: c.parentId,
+        name: c.name,
+        description: c.name,
+        lifecycleState: c.lifecycleState,
+        timeCreated: '2026-01-01T00:00:00.000Z',
+      }));
   }
 
   /** One VNIC. */
@@ -230,7 +243,17 @@ export class Fleet {
       if (this.deniedCompartments.has(i.compartmentId)) return notAuthorized(`vnic ${vnicId}`);
       return {
         status: 200,
-        body: { id: v.id, compartmentId: i.compartmentId, availabilityDomain: i.availabilityDomain, displayName: v.displayName, isPrimary: v.isPrimary, privateIp: v.privateIp, lifecycleState: 'AVAILABLE', subnetId: 'ocid1.subnet.oc1.emu.fleet', timeCreated: i.timeCreated },
+        body: {
+          id: v.id,
+          compartmentId: i.compartmentId,
+          availabilityDomain: i.availabilityDomain,
+          displayName: v.displayName,
+          isPrimary: v.isPrimary,
+          privateIp: v.privateIp,
+          lifecycleState: 'AVAILABLE',
+          subnetId: 'ocid1.subnet.oc1.emu.fleet',
+          timeCreated: i.timeCreated,
+        },
         headers: { etag: v.id },
       };
     }

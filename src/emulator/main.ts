@@ -104,10 +104,23 @@ async function main(): Promise<void> {
   for (const [id, value] of Object.entries(args.secrets)) emulator.secrets.set(id, value);
   emulator.objectStorage.createBucket('prom2oci-state');
   const env: Record<string, string> = {
-    ...(generated?.env ?? {}), OCI_MONITORING_ENDPOINT: emulator.url, OCI_SECRETS_ENDPOINT: emulator.url, OCI_OBJECT_STORAGE_ENDPOINT: emulator.url,
-    STATE_BUCKET: 'prom2oci-state', OBJECT_STORAGE_NAMESPACE: emulator.objectStorage.namespace,
+    ...(generated?.env ?? {}),
+    OCI_MONITORING_ENDPOINT: emulator.url,
+    OCI_SECRETS_ENDPOINT: emulator.url,
+    OCI_OBJECT_STORAGE_ENDPOINT: emulator.url,
+    STATE_BUCKET: 'prom2oci-state',
+    OBJECT_STORAGE_NAMESPACE: emulator.objectStorage.namespace,
   };
-  console.log(JSON.stringify({ event: 'emulator_started', url: emulator.url, explorer: `${emulator.url}/explorer/`, trustedIssuers: generated ? `generated in ${args.credsDir}` : args.trustIssuers.length, configKeys: Object.keys(args.configKeys), env }));
+  console.log(
+    JSON.stringify({
+      event: 'emulator_started',
+      url: emulator.url,
+      explorer: `${emulator.url}/explorer/`,
+      trustedIssuers: generated ? `generated in ${args.credsDir}` : args.trustIssuers.length,
+      configKeys: Object.keys(args.configKeys),
+      env,
+    }),
+  );
   const stop = (): void => {
     void emulator.close().then(() => process.exit(0));
   };

@@ -41,7 +41,10 @@ import type { MetricSeries, StoredDatapoint } from './store';
 /** A query the explorer cannot evaluate; `column` is 1-based within the query text. */
 export class MqlError extends Error {
   override name = 'MqlError';
-  constructor(message: string, readonly column?: number) {
+  constructor(
+    message: string,
+    readonly column?: number,
+  ) {
     super(column === undefined ? message : `${message} (at column ${column})`);
   }
 }
@@ -300,7 +303,12 @@ export function formatMql(q: MqlQuery): string {
 
 /** Compiles an `=~` pattern (OCI style: `*` any text, `|` alternatives) to a RegExp. */
 function globRegex(pattern: string): RegExp {
-  const alts = pattern.split('|').map((a) => a.split('*').map((p) => p.replace(/[.+?^${}()[\]\\]/g, '\\$&')).join('.*'));
+  const alts = pattern.split('|').map((a) =>
+    a
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()[\]\\]/g, '\\$&'))
+      .join('.*'),
+  );
   return new RegExp(`^(?:${alts.join('|')})$`);
 }
 
@@ -326,7 +334,10 @@ export function matchesFilters(dims: Record<string, string>, filters: DimensionF
 
 /** Linear-interpolated percentile of values (0 < p < 1). */
 export function percentileOf(values: number[], p: number): number {
-  return weightedPercentile(values.map((value) => ({ value, count: 1 })), p);
+  return weightedPercentile(
+    values.map((value) => ({ value, count: 1 })),
+    p,
+  );
 }
 
 /**
@@ -403,7 +414,10 @@ function streamValue(q: MqlQuery, w: StreamWindow): number | undefined {
     case 'last':
       return points[points.length - 1]!.value;
     case 'percentile':
-      return weightedPercentile(points.map((p) => ({ value: p.value, count: countOf(p) })), q.percentile ?? 0.5);
+      return weightedPercentile(
+        points.map((p) => ({ value: p.value, count: countOf(p) })),
+        q.percentile ?? 0.5,
+      );
     case 'rate':
       return counterRate(w.before ? [w.before, ...points] : points);
     case 'increment':
@@ -495,7 +509,10 @@ export function evaluateMql(q: MqlQuery, series: readonly MetricSeries[], range:
   for (const { dimensions, windows } of groups.values()) {
     const pointsOut: MqlSeries['points'] = [];
     starts.forEach((start, k) => {
-      const v = groupValue(q, windows.map((w) => w[k]!));
+      const v = groupValue(
+        q,
+        windows.map((w) => w[k]!),
+      );
       if (v !== undefined && Number.isFinite(v)) pointsOut.push({ timestamp: start, value: v });
     });
     out.push({ dimensions, points: pointsOut });

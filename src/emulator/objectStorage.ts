@@ -81,11 +81,19 @@ export class ObjectStorageState {
       return Array.isArray(v) ? v.join(', ') : v;
     };
     if (address.namespace !== this.namespace) {
-      return fail(404, 'NamespaceNotFound', `You do not have authorization to perform this request, or the requested resource could not be found (namespace ${address.namespace})`);
+      return fail(
+        404,
+        'NamespaceNotFound',
+        `You do not have authorization to perform this request, or the requested resource could not be found (namespace ${address.namespace})`,
+      );
     }
     const objects = this.buckets.get(address.bucket);
     if (objects === undefined || this.deniedBuckets.has(address.bucket)) {
-      return fail(404, 'BucketNotFound', `Either the bucket named '${address.bucket}' does not exist in the namespace '${address.namespace}' or you are not authorized to access it`);
+      return fail(
+        404,
+        'BucketNotFound',
+        `Either the bucket named '${address.bucket}' does not exist in the namespace '${address.namespace}' or you are not authorized to access it`,
+      );
     }
     if (method === 'PUT') this.beforePut?.(address);
     const current = objects.get(address.object);
@@ -93,19 +101,37 @@ export class ObjectStorageState {
     const ifNoneMatch = header('if-none-match');
     if (method === 'PUT') {
       if (ifMatch !== undefined && (current === undefined || !etagMatches(ifMatch, current.etag))) {
-        return fail(412, 'IfMatchFailed', `The If-Match precondition failed: the object '${address.object}' ${current === undefined ? 'does not exist' : 'has another ETag'}`);
+        return fail(
+          412,
+          'IfMatchFailed',
+          `The If-Match precondition failed: the object '${address.object}' ${current === undefined ? 'does not exist' : 'has another ETag'}`,
+        );
       }
       if (ifNoneMatch !== undefined && current !== undefined && (ifNoneMatch.trim() === '*' || etagMatches(ifNoneMatch, current.etag))) {
         return fail(412, 'IfNoneMatchFailed', `The If-None-Match precondition failed: the object '${address.object}' already exists`);
       }
-      const stored: StoredObject = { bytes: Buffer.from(body), etag: randomUUID(), contentType: header('content-type') ?? 'application/octet-stream', lastModified: now };
+      const stored: StoredObject = {
+        bytes: Buffer.from(body),
+        etag: randomUUID(),
+        contentType: header('content-type') ?? 'application/octet-stream',
+        lastModified: now,
+      };
       objects.set(address.object, stored);
-      return { status: 200, headers: { etag: stored.etag, 'opc-content-md5': createHash('md5').update(body).digest('base64'), 'last-modified': now.toUTCString() } };
+      return {
+        status: 200,
+        headers: { etag: stored.etag, 'opc-content-md5': createHash('md5').update(body).digest('base64'), 'last-modified': now.toUTCString() },
+      };
     }
     if (current === undefined) return fail(404, 'ObjectNotFound', `The object '${address.object}' was not found in the bucket '${address.bucket}'`);
     if (ifMatch !== undefined && !etagMatches(ifMatch, current.etag)) return fail(412, 'IfMatchFailed', 'The If-Match precondition failed');
-    const found = { etag: current.etag, 'content-type': current.contentType, 'content-length': String(current.bytes.length), 'last-modified': current.lastModified.toUTCString() };
-    if (ifNoneMatch !== undefined && (ifNoneMatch.trim() === '*' || etagMatches(ifNoneMatch, current.etag))) return { status: 304, headers: { etag: current.etag } };
+    const found = {
+      etag: current.etag,
+      'content-type': current.contentType,
+      'content-length': String(current.bytes.length),
+      'last-modified': current.lastModified.toUTCString(),
+    };
+    if (ifNoneMatch !== undefined && (ifNoneMatch.trim() === '*' || etagMatches(ifNoneMatch, current.etag)))
+      return { status: 304, headers: { etag: current.etag } };
     return method === 'HEAD' ? { status: 200, headers: found } : { status: 200, headers: found, body: current.bytes };
   }
 }

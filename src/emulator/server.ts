@@ -163,7 +163,9 @@ export interface IngestionEmulator {
 }
 
 /** Options with defaults filled in. */
-type ResolvedOptions = Required<Pick<EmulatorOptions, 'host' | 'trustedIssuers' | 'configKeys' | 'maxClockSkewMs' | 'latencyMs' | 'maxBodyBytes' | 'maxCallRecords' | 'now'>> &
+type ResolvedOptions = Required<
+  Pick<EmulatorOptions, 'host' | 'trustedIssuers' | 'configKeys' | 'maxClockSkewMs' | 'latencyMs' | 'maxBodyBytes' | 'maxCallRecords' | 'now'>
+> &
   Omit<EmulatorOptions, 'host' | 'trustedIssuers' | 'configKeys' | 'maxClockSkewMs' | 'latencyMs' | 'maxBodyBytes' | 'maxCallRecords' | 'now'>;
 
 const METRICS_PATH = '/20180401/metrics';
@@ -242,7 +244,9 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
       if (size > maxBytes) tooLarge = true;
       if (!tooLarge) chunks.push(chunk);
     });
-    req.on('end', () => (tooLarge ? reject(new HttpFailure(413, 'PayloadTooLarge', `The request body is larger than ${maxBytes} bytes`)) : resolve(Buffer.concat(chunks))));
+    req.on('end', () =>
+      tooLarge ? reject(new HttpFailure(413, 'PayloadTooLarge', `The request body is larger than ${maxBytes} bytes`)) : resolve(Buffer.concat(chunks)),
+    );
     req.on('error', reject);
   });
 }
@@ -294,7 +298,19 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     if (call.fault) counters.faults++;
     if (call.route === 'metrics') counters.postMetricData++;
     if (call.route === 'secrets') counters.secretFetches++;
-    options.log?.({ event: 'emulator_call', method: call.method, path: call.route === 'secrets' ? SECRET_BUNDLE_PREFIX + '…' : call.path, status: call.status, code: call.code, authKind: call.authKind, metrics: call.metricCount, accepted: call.acceptedCount, failed: call.failedCount, durationMs: call.durationMs, fault: call.fault });
+    options.log?.({
+      event: 'emulator_call',
+      method: call.method,
+      path: call.route === 'secrets' ? SECRET_BUNDLE_PREFIX + '…' : call.path,
+      status: call.status,
+      code: call.code,
+      authKind: call.authKind,
+      metrics: call.metricCount,
+      accepted: call.acceptedCount,
+      failed: call.failedCount,
+      durationMs: call.durationMs,
+      fault: call.fault,
+    });
   }
 
   /** Send a JSON response with OCI's headers. */
@@ -311,7 +327,11 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     const deniedC = allowedC ? compartments.filter((c) => !allowedC.includes(c)) : [];
     const deniedN = allowedN ? namespaces.filter((n) => !allowedN.includes(n)) : [];
     if (deniedC.length === 0 && deniedN.length === 0) return undefined;
-    return { status: 404, code: 'NotAuthorizedOrNotFound', message: `Authorization failed or requested resource not found (no policy allows posting metrics${deniedN.length ? ` in namespace ${deniedN[0]}` : ''} to compartment ${deniedC[0] ?? compartments[0]})` };
+    return {
+      status: 404,
+      code: 'NotAuthorizedOrNotFound',
+      message: `Authorization failed or requested resource not found (no policy allows posting metrics${deniedN.length ? ` in namespace ${deniedN[0]}` : ''} to compartment ${deniedC[0] ?? compartments[0]})`,
+    };
   };
 
   /** PostMetricData after authentication. */
@@ -325,7 +345,11 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     const items = (parsed as { metricData?: unknown } | null)?.metricData;
     call.metricCount = Array.isArray(items) ? items.length : 0;
     if (!limiter.admit(principal.tenancyId, options.rateLimitPerSecond)) {
-      throw new HttpFailure(429, 'TooManyRequests', `Too many requests for the tenancy (more than ${options.rateLimitPerSecond} PostMetricData calls per second)`);
+      throw new HttpFailure(
+        429,
+        'TooManyRequests',
+        `Too many requests for the tenancy (more than ${options.rateLimitPerSecond} PostMetricData calls per second)`,
+      );
     }
     const groupKeys = (namespace: string, name: string) => groupDimensionKeys.get(groupId(principal.tenancyId, namespace, name));
     const result = validatePostBody(parsed, options.now(), checkScope, groupKeys);
@@ -451,11 +475,16 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
         call.status = answer.status;
         if (answer.error) throw new HttpFailure(answer.status, answer.error.code, answer.error.message);
         const payload = method === 'HEAD' ? undefined : answer.body;
-        res.writeHead(answer.status, { 'opc-request-id': call.requestId, ...(payload ? {} : { 'content-length': answer.headers['content-length'] ?? '0' }), ...answer.headers });
+        res.writeHead(answer.status, {
+          'opc-request-id': call.requestId,
+          ...(payload ? {} : { 'content-length': answer.headers['content-length'] ?? '0' }),
+          ...answer.headers,
+        });
         res.end(payload);
         return;
       }
-      const out = route === 'metrics' ? { ...postMetricData(principal, body, call), headers: {} } : route === 'discovery' ? fleetCall(url) : getSecretBundle(path, call);
+      const out =
+        route === 'metrics' ? { ...postMetricData(principal, body, call), headers: {} } : route === 'discovery' ? fleetCall(url) : getSecretBundle(path, call);
       call.status = out.status;
       if (acceptedBody !== undefined && out.status < 300) {
         call.fault = 'body';
@@ -479,7 +508,8 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     try {
       return verifyRequest({ method, url, headers: req.headers, body }, options, { bodySigned });
     } catch (err) {
-      if (err instanceof AuthError) throw new HttpFailure(401, 'NotAuthenticated', `The required information to complete authentication was not provided or was incorrect: ${err.message}`);
+      if (err instanceof AuthError)
+        throw new HttpFailure(401, 'NotAuthenticated', `The required information to complete authentication was not provided or was incorrect: ${err.message}`);
       throw new HttpFailure(401, 'NotAuthenticated', 'The required information to complete authentication was not provided or was incorrect');
     }
   }

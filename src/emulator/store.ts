@@ -142,7 +142,13 @@ export class MetricStore {
 
   /** Distinct metric names in a namespace, sorted. */
   metricNames(namespace: string): string[] {
-    return [...new Set(this.all().filter((m) => m.namespace === namespace).map((m) => m.name))].sort();
+    return [
+      ...new Set(
+        this.all()
+          .filter((m) => m.namespace === namespace)
+          .map((m) => m.name),
+      ),
+    ].sort();
   }
 
   /** Dimension key -> sorted distinct values, for one metric (or a whole namespace). */

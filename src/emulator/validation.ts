@@ -29,8 +29,7 @@ export interface RequestError {
 
 /** The outcome of validating one PostMetricData body. */
 type BodyValidation =
-  | { ok: false; error: RequestError }
-  | { ok: true; atomic: boolean; valid: StoredMetric[]; failed: { message: string; metricData: unknown }[] };
+  { ok: false; error: RequestError } | { ok: true; atomic: boolean; valid: StoredMetric[]; failed: { message: string; metricData: unknown }[] };
 
 /**
  * The dimension keys already used by a metric group (a metric name in a namespace, in the caller's
@@ -63,7 +62,7 @@ function charLength(s: string): number {
 
 /** Shorten a user value for an error message (never secrets here: these are metric fields). */
 function show(v: unknown): string {
-  const s = typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
+  const s = typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
@@ -120,9 +119,11 @@ function checkMetadata(v: unknown): string[] {
   if (!isObject(v)) return ['metadata must be an object of key -> value'];
   const problems: string[] = [];
   for (const [key, value] of Object.entries(v)) {
-    if (charLength(key) > OCI_LIMITS.maxMetadataChars) problems.push(`Invalid metadata key '${show(key)}': longer than ${OCI_LIMITS.maxMetadataChars} characters`);
+    if (charLength(key) > OCI_LIMITS.maxMetadataChars)
+      problems.push(`Invalid metadata key '${show(key)}': longer than ${OCI_LIMITS.maxMetadataChars} characters`);
     else if (typeof value !== 'string') problems.push(`Invalid value of metadata '${show(key)}': must be a string`);
-    else if (charLength(value) > OCI_LIMITS.maxMetadataChars) problems.push(`Invalid value of metadata '${show(key)}': longer than ${OCI_LIMITS.maxMetadataChars} characters`);
+    else if (charLength(value) > OCI_LIMITS.maxMetadataChars)
+      problems.push(`Invalid value of metadata '${show(key)}': longer than ${OCI_LIMITS.maxMetadataChars} characters`);
   }
   return problems;
 }
@@ -199,14 +200,29 @@ export function countStreams(items: unknown[]): number {
       continue;
     }
     const dims = isObject(m.dimensions) ? (m.dimensions as Record<string, string>) : {};
-    keys.add(streamKey({ namespace: String(m.namespace), compartmentId: String(m.compartmentId), resourceGroup: m.resourceGroup as string | undefined, name: String(m.name), dimensions: dims }));
+    keys.add(
+      streamKey({
+        namespace: String(m.namespace),
+        compartmentId: String(m.compartmentId),
+        resourceGroup: m.resourceGroup as string | undefined,
+        name: String(m.name),
+        dimensions: dims,
+      }),
+    );
   }
   return keys.size;
 }
 
 /** Distinct string values of one field over the items (for the IAM check). */
 function distinctField(items: unknown[], field: string): string[] {
-  return [...new Set(items.filter(isObject).map((m) => m[field]).filter((c): c is string => typeof c === 'string'))];
+  return [
+    ...new Set(
+      items
+        .filter(isObject)
+        .map((m) => m[field])
+        .filter((c): c is string => typeof c === 'string'),
+    ),
+  ];
 }
 
 /**
@@ -216,12 +232,14 @@ function distinctField(items: unknown[], field: string): string[] {
  * no object is valid is rejected as a whole (OCI requires at least one valid object).
  */
 export function validatePostBody(body: unknown, nowMs: number, checkScope?: ScopeCheck, groupKeys?: GroupKeys): BodyValidation {
-  if (!isObject(body)) return { ok: false, error: { status: 400, code: 'InvalidParameter', message: 'The request body must be a PostMetricDataDetails object' } };
+  if (!isObject(body))
+    return { ok: false, error: { status: 400, code: 'InvalidParameter', message: 'The request body must be a PostMetricDataDetails object' } };
   const atomicity = body.batchAtomicity ?? 'NON_ATOMIC';
   if (atomicity !== 'NON_ATOMIC' && atomicity !== 'ATOMIC') {
     return { ok: false, error: { status: 400, code: 'InvalidParameter', message: `Invalid batchAtomicity '${show(atomicity)}': ATOMIC or NON_ATOMIC` } };
   }
-  if (body.metricData === undefined || body.metricData === null) return { ok: false, error: { status: 400, code: 'MissingParameter', message: 'metricData is required' } };
+  if (body.metricData === undefined || body.metricData === null)
+    return { ok: false, error: { status: 400, code: 'MissingParameter', message: 'metricData is required' } };
   if (!Array.isArray(body.metricData)) return { ok: false, error: { status: 400, code: 'InvalidParameter', message: 'metricData must be an array' } };
   const items = body.metricData as unknown[];
   if (items.length === 0) return { ok: false, error: { status: 400, code: 'InvalidParameter', message: 'metricData must contain at least 1 item' } };
@@ -229,7 +247,14 @@ export function validatePostBody(body: unknown, nowMs: number, checkScope?: Scop
   if (denied) return { ok: false, error: denied };
   const streams = countStreams(items);
   if (streams > OCI_LIMITS.maxStreamsPerCall) {
-    return { ok: false, error: { status: 400, code: 'LimitExceeded', message: `Too many metric streams in one request: ${streams} unique streams, at most ${OCI_LIMITS.maxStreamsPerCall} are allowed` } };
+    return {
+      ok: false,
+      error: {
+        status: 400,
+        code: 'LimitExceeded',
+        message: `Too many metric streams in one request: ${streams} unique streams, at most ${OCI_LIMITS.maxStreamsPerCall} are allowed`,
+      },
+    };
   }
   const valid: StoredMetric[] = [];
   const failed: { message: string; metricData: unknown }[] = [];
@@ -243,12 +268,22 @@ export function validatePostBody(body: unknown, nowMs: number, checkScope?: Scop
   const atomic = atomicity === 'ATOMIC';
   if (atomic && failed.length > 0) {
     const index = items.indexOf(failed[0].metricData);
-    return { ok: false, error: { status: 400, code: 'InvalidParameter', message: `metricData[${index}]: ${failed[0].message} (batchAtomicity ATOMIC: nothing was accepted)` } };
+    return {
+      ok: false,
+      error: { status: 400, code: 'InvalidParameter', message: `metricData[${index}]: ${failed[0].message} (batchAtomicity ATOMIC: nothing was accepted)` },
+    };
   }
   // NON_ATOMIC needs at least one valid object: with none, the whole request is rejected.
   if (valid.length === 0) {
     const first = failed[0]!;
-    return { ok: false, error: { status: 400, code: 'InvalidParameter', message: `No valid metric object in the request (${failed.length} invalid); metricData[${items.indexOf(first.metricData)}]: ${first.message}` } };
+    return {
+      ok: false,
+      error: {
+        status: 400,
+        code: 'InvalidParameter',
+        message: `No valid metric object in the request (${failed.length} invalid); metricData[${items.indexOf(first.metricData)}]: ${first.message}`,
+      },
+    };
   }
   return { ok: true, atomic, valid, failed };
 }

@@ -109,7 +109,10 @@ export interface LocalFunction {
 /** A function that failed to start; `pid` is the process that was started (and stopped). */
 export class FunctionStartError extends Error {
   override name = 'FunctionStartError';
-  constructor(message: string, readonly pid: number) {
+  constructor(
+    message: string,
+    readonly pid: number,
+  ) {
     super(message);
   }
 }
@@ -371,7 +374,14 @@ class FunctionProcess implements LocalFunction {
         req.destroy();
         // The platform kills a container that overruns its deadline and answers 504.
         this.markDead();
-        resolve({ status: 504, headers: { 'content-type': 'application/json' }, body: '{"message":"Timed out"}', json: { message: 'Timed out' }, durationMs: performance.now() - started, callId });
+        resolve({
+          status: 504,
+          headers: { 'content-type': 'application/json' },
+          body: '{"message":"Timed out"}',
+          json: { message: 'Timed out' },
+          durationMs: performance.now() - started,
+          callId,
+        });
       }, timeoutMs);
       const fail = (err: Error): void => {
         if (done) return;
@@ -392,7 +402,14 @@ class FunctionProcess implements LocalFunction {
           const status = res.statusCode ?? 0;
           if (status !== 200 && status !== 502) this.markDead();
           const text = Buffer.concat(chunks).toString('utf8');
-          resolve({ status, headers: { ...res.headers }, body: text, json: parseJsonBody(res.headers['content-type'], text), durationMs: performance.now() - started, callId });
+          resolve({
+            status,
+            headers: { ...res.headers },
+            body: text,
+            json: parseJsonBody(res.headers['content-type'], text),
+            durationMs: performance.now() - started,
+            callId,
+          });
         });
       });
       writeChunked(req, body);

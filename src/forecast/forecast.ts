@@ -132,7 +132,9 @@ export function forecastLines(f: CostForecast): string[] {
     `  posting ${f.postingSeconds} s; invocation ~${f.invocationSeconds} s of the ${f.functionTimeoutSeconds} s timeout: ${f.fitsFunctionTimeout ? 'fits' : 'DOES NOT FIT'}`,
   ];
   if (f.monthlyCost !== undefined) {
-    lines.push(`  ingestion cost ${f.monthlyCost} a month at ${f.pricePerMillionDatapoints} per million datapoints beyond ${f.freeDatapointsPerMonth.toLocaleString('en-US')} free`);
+    lines.push(
+      `  ingestion cost ${f.monthlyCost} a month at ${f.pricePerMillionDatapoints} per million datapoints beyond ${f.freeDatapointsPerMonth.toLocaleString('en-US')} free`,
+    );
   }
   for (const n of f.notes) lines.push(`  note: ${n}`);
   return lines;

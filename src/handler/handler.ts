@@ -68,7 +68,11 @@ function objectStorageStateStore(settings: Settings, auth: () => OciAuth): State
 }
 
 /** Builds the handler for an environment (process.env in OCI Functions). */
-export function createHandler(env: Env, log: Logger, options: HandlerOptions = {}): (input: unknown, ctx: InvocationContext) => Promise<InvocationSummary | FunctionFailure> {
+export function createHandler(
+  env: Env,
+  log: Logger,
+  options: HandlerOptions = {},
+): (input: unknown, ctx: InvocationContext) => Promise<InvocationSummary | FunctionFailure> {
   const settingsFor = { real: once(() => parseSettings(env)), dry: once(() => parseSettings(env, { dryRun: true })) };
   const auth = once((): OciAuth => createAuth(env));
   const runtimes = new Map<Settings, Runtime>();
@@ -85,7 +89,14 @@ export function createHandler(env: Env, log: Logger, options: HandlerOptions = {
       );
       const states = once(() => objectStorageStateStore(settings, auth) ?? options.localStateStore);
       const d = settings.discovery;
-      const discovery = once(() => (d ? new FleetDiscovery(d, once(() => createDiscoveryClients(auth(), d))) : undefined));
+      const discovery = once(() =>
+        d
+          ? new FleetDiscovery(
+              d,
+              once(() => createDiscoveryClients(auth(), d)),
+            )
+          : undefined,
+      );
       rt = { settings, log, postBatch: post, tokenSource: tokens, stateStore: states, discovery };
       runtimes.set(settings, rt);
     }
@@ -123,7 +134,10 @@ function validDeadline(deadline: Date | null, log: Logger, functionTimeoutMs: nu
   }
   const latest = Date.now() + functionTimeoutMs;
   if (deadline.getTime() > latest) {
-    log('warn', `the Fn-Deadline header is ${Math.round((deadline.getTime() - Date.now()) / 1000)} s ahead, more than FUNCTION_TIMEOUT_SECONDS (${functionTimeoutMs / 1000} s); using that instead`);
+    log(
+      'warn',
+      `the Fn-Deadline header is ${Math.round((deadline.getTime() - Date.now()) / 1000)} s ahead, more than FUNCTION_TIMEOUT_SECONDS (${functionTimeoutMs / 1000} s); using that instead`,
+    );
     return new Date(latest);
   }
   return deadline;

@@ -15,13 +15,15 @@ export class InvocationError extends Error {
 
 /** Parses the raw body of an invocation. */
 export function parseInvocationBody(body: string | Buffer | undefined): InvocationRequest {
-  const text = (Buffer.isBuffer(body) ? body.toString('utf8') : body ?? '').trim();
+  const text = (Buffer.isBuffer(body) ? body.toString('utf8') : (body ?? '')).trim();
   if (text === '') return {};
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new InvocationError(`the invocation body is not JSON (send nothing, or e.g. {"dryRun": true}); got "${text.slice(0, 40)}${text.length > 40 ? '...' : ''}"`);
+    throw new InvocationError(
+      `the invocation body is not JSON (send nothing, or e.g. {"dryRun": true}); got "${text.slice(0, 40)}${text.length > 40 ? '...' : ''}"`,
+    );
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new InvocationError('the invocation body must be a JSON object, e.g. {"dryRun": true}');

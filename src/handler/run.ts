@@ -68,7 +68,10 @@ interface StateRead {
 /** The invocation failed to deliver anything; the message names why (shown to the caller). */
 export class DeliveryFailure extends Error {
   override name = 'DeliveryFailure';
-  constructor(message: string, readonly summary: InvocationSummary) {
+  constructor(
+    message: string,
+    readonly summary: InvocationSummary,
+  ) {
     super(message);
   }
 }
@@ -96,7 +99,8 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const { targets: scrapeTargets, report: discovery } = await targetsOf(rt, endMs - SELF_METRICS_RESERVE_MS);
   const state: StateSummary = { enabled: false, written: false };
   const spoolOn = !opts.dryRun && s.spoolMaxSeries > 0 && hasStateStore(rt);
-  const reading = transformOptions.derive || spoolOn ? readState(rt, state, Math.min(s.postTimeoutMs, Math.max(1, endMs - SELF_METRICS_RESERVE_MS - now()))) : undefined;
+  const reading =
+    transformOptions.derive || spoolOn ? readState(rt, state, Math.min(s.postTimeoutMs, Math.max(1, endMs - SELF_METRICS_RESERVE_MS - now()))) : undefined;
   const previousOf = async (url: URL): Promise<PreviousScrape> => {
     if (reading === undefined) return undefined;
     const read = await reading;
@@ -110,7 +114,16 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const data = prepared.flatMap((p) => p.metrics);
   // This scrape is stored while the data is posted; a state failure never stops the posting.
   const read = reading ? await reading : undefined;
-  const saving = read && (!opts.dryRun || read.local) ? saveState(read, scrapeTargets.map((t) => t.url), prepared, state, Math.min(s.postTimeoutMs, Math.max(1, endMs - SELF_METRICS_RESERVE_MS - now()))) : undefined;
+  const saving =
+    read && (!opts.dryRun || read.local)
+      ? saveState(
+          read,
+          scrapeTargets.map((t) => t.url),
+          prepared,
+          state,
+          Math.min(s.postTimeoutMs, Math.max(1, endMs - SELF_METRICS_RESERVE_MS - now())),
+        )
+      : undefined;
   let result: PublishResult | undefined;
   if (!opts.dryRun && data.length > 0) {
     result = await publish(data, rt.postBatch(), publishOptions(s, endMs - Math.min(SELF_METRICS_RESERVE_MS, s.postTimeoutMs), now, pacer));
@@ -122,7 +135,8 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const self = targets.flatMap((t, i) => toSelfMetrics(selfMetricReport(t, prepared[i]!, state), transformOptions));
   let selfResult: PublishResult | undefined;
   // After a 401/404 every call fails alike: the self-metrics are not sent into it, so it is reported once.
-  if (!opts.dryRun) selfResult = result?.fatal ? notAttempted(self.length, result.fatal) : await publish(self, rt.postBatch(), publishOptions(s, endMs, now, pacer));
+  if (!opts.dryRun)
+    selfResult = result?.fatal ? notAttempted(self.length, result.fatal) : await publish(self, rt.postBatch(), publishOptions(s, endMs, now, pacer));
 
   const forecast = forecastCost({
     dataStreams: data.length,
@@ -144,7 +158,8 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   }
   const p = pacer.stats();
   summary.pacing = { ceiling: s.postCallsPerSecond, minRate: round2(p.minRate), finalRate: round2(p.rate), decreases: p.decreases };
-  if (discovery?.error) rt.log('warn', `discovery: ${discovery.error}`, { source: discovery.source, ...(discovery.iamStatement ? { iamStatement: discovery.iamStatement } : {}) });
+  if (discovery?.error)
+    rt.log('warn', `discovery: ${discovery.error}`, { source: discovery.source, ...(discovery.iamStatement ? { iamStatement: discovery.iamStatement } : {}) });
   if (opts.dryRun) {
     summary.metricData = [...data, ...self];
     summary.skippedSamples = prepared.flatMap((p) => p.skipped);
@@ -170,7 +185,13 @@ function hasStateStore(rt: Runtime): boolean {
  * invocation's included, with the original timestamps. Never rejects.
  */
 async function replayAndSpool(
-  rt: Runtime, session: StateSession, data: OciMetric[], result: PublishResult | undefined, endMs: number, now: () => number, pacer: AdaptivePacer,
+  rt: Runtime,
+  session: StateSession,
+  data: OciMetric[],
+  result: PublishResult | undefined,
+  endMs: number,
+  now: () => number,
+  pacer: AdaptivePacer,
 ): Promise<{ summary: SpoolSummary; calls: { requests: number; retries: number; throttled: number } }> {
   const s = rt.settings;
   const stored = Array.isArray(session.doc.spool) ? session.doc.spool.filter(isSpoolEntry) : [];
@@ -181,7 +202,9 @@ async function replayAndSpool(
   if (replay.length > 0 && !result?.fatal && stopAt - now() > 0) {
     const replayed = await publish(replay.map(fromSpoolEntry), rt.postBatch(), publishOptions(s, stopAt, now, pacer));
     Object.assign(calls, { requests: replayed.requests, retries: replayed.retries, throttled: replayed.throttled });
-    outcomes = Array.from(replayed.outcome, (o): ReplayOutcome => (o === Outcome.Posted ? 'posted' : o === Outcome.Failed && !replayed.fatal ? 'rejected' : 'undelivered'));
+    outcomes = Array.from(replayed.outcome, (o): ReplayOutcome =>
+      o === Outcome.Posted ? 'posted' : o === Outcome.Failed && !replayed.fatal ? 'rejected' : 'undelivered',
+    );
   }
   // Undelivered (deadline during 429/5xx/hangs/unreachable) and 401/404 (cured by an IAM or clock fix) are kept; a 2xx never is.
   const fresh: SpoolEntry[] = [];
@@ -197,7 +220,14 @@ async function replayAndSpool(
   const timeoutMs = Math.max(1, Math.min(s.postTimeoutMs, endMs - now()));
   try {
     await session.save((latest) => {
-      const merged = mergeSpool(Array.isArray(latest.spool) ? latest.spool.filter(isSpoolEntry) : [], replay, outcomes, fresh, expiredEntries, s.spoolMaxSeries);
+      const merged = mergeSpool(
+        Array.isArray(latest.spool) ? latest.spool.filter(isSpoolEntry) : [],
+        replay,
+        outcomes,
+        fresh,
+        expiredEntries,
+        s.spoolMaxSeries,
+      );
       counts = merged.counts;
       return { ...latest, spool: merged.spool };
     }, AbortSignal.timeout(timeoutMs));
@@ -205,7 +235,10 @@ async function replayAndSpool(
     const error = `the spool could not be stored (${(e as Error)?.message ?? String(e)}): this invocation's ${fresh.length} undelivered series are not kept`;
     rt.log('warn', error);
     const posted = outcomes.filter((o) => o === 'posted').length;
-    return { summary: { replayed: replay.length, posted, dropped: fresh.length > 0 ? { not_stored: fresh.length } : {}, pending: stored.length, error }, calls };
+    return {
+      summary: { replayed: replay.length, posted, dropped: fresh.length > 0 ? { not_stored: fresh.length } : {}, pending: stored.length, error },
+      calls,
+    };
   }
   const c = counts ?? { replayed: 0, posted: 0, dropped: {}, pending: 0 };
   if (Object.keys(c.dropped).length > 0) rt.log('warn', 'spool entries dropped', { dropped: c.dropped });
@@ -214,7 +247,18 @@ async function replayAndSpool(
 
 /** A PublishResult for metrics not sent because an earlier call showed every call would fail (counted as failed). */
 function notAttempted(n: number, fatal: string): PublishResult {
-  return { outcome: new Uint8Array(n).fill(Outcome.Failed), posted: 0, failed: n, undelivered: 0, requests: 0, retries: 0, throttled: 0, errors: [], fatal, pacing: { rate: 0, minRate: 0, decreases: 0 } };
+  return {
+    outcome: new Uint8Array(n).fill(Outcome.Failed),
+    posted: 0,
+    failed: n,
+    undelivered: 0,
+    requests: 0,
+    retries: 0,
+    throttled: 0,
+    errors: [],
+    fatal,
+    pacing: { rate: 0, minRate: 0, decreases: 0 },
+  };
 }
 
 /** Publisher options from settings and a stop time. */
@@ -249,7 +293,11 @@ async function readState(rt: Runtime, state: StateSummary, timeoutMs: number): P
   const signal = AbortSignal.timeout(timeoutMs);
   const started = performance.now();
   try {
-    const session = await raceSignal(store.open(signal), signal, () => new StateError('timeout', `the state read of ${store.where} got no answer within ${timeoutMs} ms`));
+    const session = await raceSignal(
+      store.open(signal),
+      signal,
+      () => new StateError('timeout', `the state read of ${store.where} got no answer within ${timeoutMs} ms`),
+    );
     state.readMs = Math.round(performance.now() - started);
     state.read = session.problem ? 'failed' : Object.keys(session.doc.targets).length > 0 ? 'ok' : 'empty';
     if (session.problem) noteStateError(state, session.problem);
@@ -274,7 +322,11 @@ async function saveState(read: StateRead, endpoints: readonly URL[], prepared: P
   const signal = AbortSignal.timeout(timeoutMs);
   const started = performance.now();
   try {
-    const saved = await raceSignal(read.session.save(withTargets(updates), signal), signal, () => new StateError('timeout', `the state write of ${state.where} got no answer within ${timeoutMs} ms`));
+    const saved = await raceSignal(
+      read.session.save(withTargets(updates), signal),
+      signal,
+      () => new StateError('timeout', `the state write of ${state.where} got no answer within ${timeoutMs} ms`),
+    );
     state.written = true;
     state.writeAttempts = saved.attempts;
     state.writeMs = Math.round(performance.now() - started);
@@ -303,7 +355,13 @@ function raceSignal<T>(work: Promise<T>, signal: AbortSignal, timeout: () => Err
 }
 
 /** Fetches the bearer token (if any), then scrapes, parses and transforms every target concurrently. */
-async function scrapeAll(rt: Runtime, targets: readonly ScrapeTarget[], stopAtMs: number, topts: TransformOptions, previousOf: (url: URL) => Promise<PreviousScrape>): Promise<PreparedTarget[]> {
+async function scrapeAll(
+  rt: Runtime,
+  targets: readonly ScrapeTarget[],
+  stopAtMs: number,
+  topts: TransformOptions,
+  previousOf: (url: URL) => Promise<PreviousScrape>,
+): Promise<PreparedTarget[]> {
   const s = rt.settings;
   const now = rt.now ?? Date.now;
   const signal = AbortSignal.timeout(Math.max(1, stopAtMs - now()));
@@ -325,32 +383,66 @@ async function scrapeAll(rt: Runtime, targets: readonly ScrapeTarget[], stopAtMs
   // At most SCRAPE_CONCURRENCY targets at once: a fleet must not open hundreds of sockets (and hold
   // hundreds of expositions in memory) at the same moment.
   return mapConcurrently(targets, s.scrapeConcurrency, async (target): Promise<PreparedTarget> => {
-      const { url, instance } = target;
-      if (tokenError) {
-        return { target, scrape: notScraped(url, tokenError, now(), instance), samples: 0, error: tokenError, metrics: [], derived: 0, notDerived: {}, skipped: [] };
-      }
-      const timeoutMs = Math.max(1, Math.min(s.scrapeTimeoutMs, stopAtMs - now()));
-      // The body is parsed as it arrives (never held whole); a malformed one is refused at end().
-      const parser = new ExpositionParser({ sampleLimit: s.scrapeSampleLimit });
-      const scrape = await scrapeTarget(url, { timeoutMs, maxBytes: s.scrapeMaxBytes, bearerToken: token, followRedirectsToOtherHosts: s.followRedirectsToOtherHosts, signal, instance, consume: parser });
-      if (!scrape.ok) {
-        // "timed out after 1 ms" alone would read like a bad SCRAPE_TIMEOUT_MS: say the deadline cut it.
-        const cut = timeoutMs < s.scrapeTimeoutMs && /^timed out/.test(scrape.error);
-        const error = cut ? `${scrape.error} (the invocation deadline left only that for the scrape; raise the function timeout)` : scrape.error;
-        return { target, scrape: { ...scrape, error }, samples: 0, error, metrics: [], derived: 0, notDerived: {}, skipped: [] };
-      }
-      try {
-        const parsed = parser.end();
-        const previous = await previousOf(url);
-        const out = toOciMetrics(parsed.families, { instance: scrape.instance, scrapeTimeMs: scrape.scrapeTimeMs, previous, dimensions: target.dimensions }, topts);
-        const done: PreparedTarget = { target, scrape, samples: parsed.sampleCount, metrics: out.metrics, derived: out.derivedCount, notDerived: out.notDerived, skipped: out.skipped };
-        if (out.state) done.state = out.state;
-        return done;
-      } catch (e) {
-        const msg = e instanceof ExpositionError ? `invalid exposition: ${e.message}` : e instanceof SampleLimitError ? e.message : `could not process the exposition: ${(e as Error).message}`;
-        // An exposition error quotes the target's line, which may echo the token back.
-        return { target, scrape, samples: 0, error: hideCredentials(msg, { bearerToken: token, url }), metrics: [], derived: 0, notDerived: {}, skipped: [] };
-      }
+    const { url, instance } = target;
+    if (tokenError) {
+      return {
+        target,
+        scrape: notScraped(url, tokenError, now(), instance),
+        samples: 0,
+        error: tokenError,
+        metrics: [],
+        derived: 0,
+        notDerived: {},
+        skipped: [],
+      };
+    }
+    const timeoutMs = Math.max(1, Math.min(s.scrapeTimeoutMs, stopAtMs - now()));
+    // The body is parsed as it arrives (never held whole); a malformed one is refused at end().
+    const parser = new ExpositionParser({ sampleLimit: s.scrapeSampleLimit });
+    const scrape = await scrapeTarget(url, {
+      timeoutMs,
+      maxBytes: s.scrapeMaxBytes,
+      bearerToken: token,
+      followRedirectsToOtherHosts: s.followRedirectsToOtherHosts,
+      signal,
+      instance,
+      consume: parser,
+    });
+    if (!scrape.ok) {
+      // "timed out after 1 ms" alone would read like a bad SCRAPE_TIMEOUT_MS: say the deadline cut it.
+      const cut = timeoutMs < s.scrapeTimeoutMs && /^timed out/.test(scrape.error);
+      const error = cut ? `${scrape.error} (the invocation deadline left only that for the scrape; raise the function timeout)` : scrape.error;
+      return { target, scrape: { ...scrape, error }, samples: 0, error, metrics: [], derived: 0, notDerived: {}, skipped: [] };
+    }
+    try {
+      const parsed = parser.end();
+      const previous = await previousOf(url);
+      const out = toOciMetrics(
+        parsed.families,
+        { instance: scrape.instance, scrapeTimeMs: scrape.scrapeTimeMs, previous, dimensions: target.dimensions },
+        topts,
+      );
+      const done: PreparedTarget = {
+        target,
+        scrape,
+        samples: parsed.sampleCount,
+        metrics: out.metrics,
+        derived: out.derivedCount,
+        notDerived: out.notDerived,
+        skipped: out.skipped,
+      };
+      if (out.state) done.state = out.state;
+      return done;
+    } catch (e) {
+      const msg =
+        e instanceof ExpositionError
+          ? `invalid exposition: ${e.message}`
+          : e instanceof SampleLimitError
+            ? e.message
+            : `could not process the exposition: ${(e as Error).message}`;
+      // An exposition error quotes the target's line, which may echo the token back.
+      return { target, scrape, samples: 0, error: hideCredentials(msg, { bearerToken: token, url }), metrics: [], derived: 0, notDerived: {}, skipped: [] };
+    }
   });
 }
 

@@ -138,9 +138,18 @@ export interface PreparedTarget {
 export function selfMetricReport(target: TargetSummary, prepared: PreparedTarget, state: StateSummary): TargetReport {
   const stateOk = state.enabled ? state.error === undefined : undefined;
   return {
-    instance: target.instance, dimensions: prepared.target.dimensions, scrapeTimeMs: prepared.scrape.scrapeTimeMs, up: target.up, durationMs: target.durationMs,
-    samplesScraped: target.samples, posted: target.posted, skipped: target.skipped, failed: target.failed + target.undelivered, derived: target.derived,
-    ...(stateOk === undefined ? {} : { stateOk }), ...(state.cause ? { stateCause: state.cause } : {}),
+    instance: target.instance,
+    dimensions: prepared.target.dimensions,
+    scrapeTimeMs: prepared.scrape.scrapeTimeMs,
+    up: target.up,
+    durationMs: target.durationMs,
+    samplesScraped: target.samples,
+    posted: target.posted,
+    skipped: target.skipped,
+    failed: target.failed + target.undelivered,
+    derived: target.derived,
+    ...(stateOk === undefined ? {} : { stateOk }),
+    ...(state.cause ? { stateCause: state.cause } : {}),
   };
 }
 
@@ -148,7 +157,9 @@ export function selfMetricReport(target: TargetSummary, prepared: PreparedTarget
 export function summariseTargets(prepared: PreparedTarget[], result: PublishResult | undefined, dryRun: boolean): TargetSummary[] {
   let offset = 0;
   return prepared.map((p) => {
-    let posted = 0, failed = 0, undelivered = 0;
+    let posted = 0,
+      failed = 0,
+      undelivered = 0;
     if (result) {
       for (let i = offset; i < offset + p.metrics.length; i++) {
         const o = result.outcome[i];
@@ -159,8 +170,19 @@ export function summariseTargets(prepared: PreparedTarget[], result: PublishResu
     } else if (!dryRun) undelivered = p.metrics.length;
     offset += p.metrics.length;
     const t: TargetSummary = {
-      url: p.scrape.url, instance: p.scrape.instance, ...(p.target.resourceId ? { resourceId: p.target.resourceId } : {}), up: p.error === undefined, samples: p.samples,
-      durationMs: p.scrape.durationMs, series: p.metrics.length, derived: p.derived, notDerived: p.notDerived, posted, failed, undelivered, skipped: p.skipped.length,
+      url: p.scrape.url,
+      instance: p.scrape.instance,
+      ...(p.target.resourceId ? { resourceId: p.target.resourceId } : {}),
+      up: p.error === undefined,
+      samples: p.samples,
+      durationMs: p.scrape.durationMs,
+      series: p.metrics.length,
+      derived: p.derived,
+      notDerived: p.notDerived,
+      posted,
+      failed,
+      undelivered,
+      skipped: p.skipped.length,
     };
     if (p.error !== undefined) t.error = p.error;
     return t;
@@ -182,7 +204,8 @@ export function summarise(
   const skipped: Partial<Record<SkipReason, number>> = {};
   for (const p of prepared) for (const k of p.skipped) skipped[k.reason] = (skipped[k.reason] ?? 0) + 1;
   const notDerived: NotDerivedCounts = {};
-  for (const p of prepared) for (const [reason, n] of Object.entries(p.notDerived) as [keyof NotDerivedCounts, number][]) notDerived[reason] = (notDerived[reason] ?? 0) + n;
+  for (const p of prepared)
+    for (const [reason, n] of Object.entries(p.notDerived) as [keyof NotDerivedCounts, number][]) notDerived[reason] = (notDerived[reason] ?? 0) + n;
   const sum = (f: (t: TargetSummary) => number) => targets.reduce((a, t) => a + f(t), 0);
   const errors = [...(data?.errors ?? []), ...(self?.errors ?? []).map((e) => ({ message: `self-metrics: ${e.message}`, metrics: e.metrics }))];
   const summary: InvocationSummary = {
@@ -222,7 +245,9 @@ export function nothingDeliveredCause(s: InvocationSummary, data: PublishResult 
   const up = s.targets.filter((t) => t.up);
   if (s.targets.length === 0) {
     // Discovery found nothing and nothing is listed: a failed discovery is a failure, an empty fleet is not.
-    return s.discovery?.error ? `no targets: ${s.discovery.error}${s.discovery.iamStatement ? `; add the policy statement: ${s.discovery.iamStatement}` : ''}` : undefined;
+    return s.discovery?.error
+      ? `no targets: ${s.discovery.error}${s.discovery.iamStatement ? `; add the policy statement: ${s.discovery.iamStatement}` : ''}`
+      : undefined;
   }
   if (up.length === 0) {
     const each = s.targets.map((t) => `${t.url}: ${t.error}`).join('; ');
@@ -239,5 +264,9 @@ export function nothingDeliveredCause(s: InvocationSummary, data: PublishResult 
 /** The summary as log fields (no metric bodies). */
 export function logFields(s: InvocationSummary): Record<string, unknown> {
   const { metricData: _m, skippedSamples: _k, forecast: _f, ...rest } = s;
-  return { event: SUMMARY_LOG_EVENT, ...rest, targets: s.targets.map((t) => ({ url: t.url, up: t.up, samples: t.samples, durationMs: t.durationMs, ...(t.error ? { error: t.error } : {}) })) };
+  return {
+    event: SUMMARY_LOG_EVENT,
+    ...rest,
+    targets: s.targets.map((t) => ({ url: t.url, up: t.up, samples: t.samples, durationMs: t.durationMs, ...(t.error ? { error: t.error } : {}) })),
+  };
 }

@@ -51,8 +51,10 @@ export function createAuth(env: Env): OciAuth {
   try {
     provider = new common.ConfigFileAuthenticationDetailsProvider(path, profile);
   } catch (e) {
-    throw new ConfigError(path ? 'OCI_CONFIG_FILE' : 'OCI_CONFIG_FILE',
-      `no usable OCI config (${path ?? '~/.oci/config'}, profile ${profile}): ${safeMessage(e)}; outside OCI Functions set OCI_CONFIG_FILE/OCI_CONFIG_PROFILE`);
+    throw new ConfigError(
+      path ? 'OCI_CONFIG_FILE' : 'OCI_CONFIG_FILE',
+      `no usable OCI config (${path ?? '~/.oci/config'}, profile ${profile}): ${safeMessage(e)}; outside OCI Functions set OCI_CONFIG_FILE/OCI_CONFIG_PROFILE`,
+    );
   }
   const region = provider.getRegion();
   if (!region) throw new ConfigError('OCI_CONFIG_FILE', `profile ${profile} has no region`);
@@ -125,7 +127,10 @@ function identityEndpoint(regionId: string): string {
  * The clients discovery calls: oci-core (Compute, VCN) and, for sub-compartments only,
  * oci-identity. Both are required here, on first discovery, never at cold start.
  */
-export function createDiscoveryClients(auth: OciAuth, d: DiscoverySettings): { compute: coreT.ComputeClient; network: coreT.VirtualNetworkClient; identity?: identityT.IdentityClient } {
+export function createDiscoveryClients(
+  auth: OciAuth,
+  d: DiscoverySettings,
+): { compute: coreT.ComputeClient; network: coreT.VirtualNetworkClient; identity?: identityT.IdentityClient } {
   const core = require('oci-core') as typeof coreT;
   const params = { authenticationDetailsProvider: auth.provider };
   const compute = new core.ComputeClient(params, clientConfiguration());

@@ -14,7 +14,10 @@ const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 /** A response whose body could not be read (too large, or not JSON); `statusCode` says whether the call was accepted. */
 class UnreadableResponseError extends Error {
   override name = 'UnreadableResponseError';
-  constructor(readonly statusCode: number, message: string) {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
     super(message);
   }
 }

@@ -151,9 +151,7 @@ export class FamilyAssembler {
    * is still free. A repeated slot starts a second series with the same labels, so a duplicate
    * stays visible to the transform (which skips it with a reason) instead of overwriting a value.
    */
-  private histogram(
-    family: HistogramFamily, labels: Labels, skip: string | undefined, isFree: (s: HistogramSeries) => boolean,
-  ): HistogramSeries {
+  private histogram(family: HistogramFamily, labels: Labels, skip: string | undefined, isFree: (s: HistogramSeries) => boolean): HistogramSeries {
     let bySet = this.histogramSeries.get(family);
     if (!bySet) this.histogramSeries.set(family, (bySet = new Map()));
     const key = seriesKey(labels, skip);
@@ -169,9 +167,7 @@ export class FamilyAssembler {
   }
 
   /** The summary series for a label set (same duplicate rule as histograms). */
-  private summary(
-    family: SummaryFamily, labels: Labels, skip: string | undefined, isFree: (s: SummarySeries) => boolean,
-  ): SummarySeries {
+  private summary(family: SummaryFamily, labels: Labels, skip: string | undefined, isFree: (s: SummarySeries) => boolean): SummarySeries {
     let bySet = this.summarySeries.get(family);
     if (!bySet) this.summarySeries.set(family, (bySet = new Map()));
     const key = seriesKey(labels, skip);

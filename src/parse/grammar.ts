@@ -10,8 +10,7 @@ const METRIC_NAME_SRC = '[a-zA-Z_:][a-zA-Z0-9_:]*';
 const LABEL_NAME_SRC = '[a-zA-Z_][a-zA-Z0-9_]*';
 const LABEL_VALUE_SRC = '"(?:[^"\\\\]|\\\\.)*"';
 /** Go ParseFloat's decimal and special forms (hex floats are not accepted here). */
-const FLOAT_SRC =
-  '(?:[+-]?(?:(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?)|[Nn][Aa][Nn])';
+const FLOAT_SRC = '(?:[+-]?(?:(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?)|[Nn][Aa][Nn])';
 const PAIR_SRC = `${LABEL_NAME_SRC}${WS}*=${WS}*${LABEL_VALUE_SRC}${WS}*(?:,${WS}*|(?=\\}))`;
 const LABEL_SET_SRC = `\\{${WS}*(?:${PAIR_SRC})*\\}`;
 // Each run of blanks is matched by exactly one token, so a failing line is rejected in linear time.
@@ -21,9 +20,7 @@ export const METRIC_NAME = new RegExp(`^${METRIC_NAME_SRC}$`);
 /** A complete, valid sample line (no exemplar). */
 export const SAMPLE_LINE = new RegExp(`^${SAMPLE_SRC}${WS}*$`);
 /** A sample line followed by an OpenMetrics exemplar; group 1 is the sample part. */
-export const SAMPLE_WITH_EXEMPLAR = new RegExp(
-  `^(${SAMPLE_SRC})${WS}+#${WS}*${LABEL_SET_SRC}${WS}*${FLOAT_SRC}(?:${WS}+${FLOAT_SRC})?${WS}*$`,
-);
+export const SAMPLE_WITH_EXEMPLAR = new RegExp(`^(${SAMPLE_SRC})${WS}+#${WS}*${LABEL_SET_SRC}${WS}*${FLOAT_SRC}(?:${WS}+${FLOAT_SRC})?${WS}*$`);
 /** One label pair with its raw (still escaped) value in group 2 (sticky; slow path only). */
 export const PAIR_FULL = new RegExp(`${WS}*(${LABEL_NAME_SRC})${WS}*=${WS}*"((?:[^"\\\\]|\\\\.)*)"${WS}*,?`, 'y');
 /** A whitespace-after-comma sequence, which makes the package throw (valid in the format). */
@@ -49,7 +46,10 @@ export function diagnose(line: string): string {
     if (pos >= line.length) return `expected a value after the metric name ${quote(name)}`;
     if (pos === NAME_AT.lastIndex) return `invalid character ${quote(line[pos])} after the metric name ${quote(name)}`;
   }
-  const rest = line.slice(pos).split(/[ \t]+/).filter((t) => t !== '');
+  const rest = line
+    .slice(pos)
+    .split(/[ \t]+/)
+    .filter((t) => t !== '');
   if (!FLOAT_EXACT.test(rest[0])) return `invalid sample value ${quote(rest[0])} for ${quote(name)}`;
   if (rest.length > 1 && rest[1].startsWith('#')) return `malformed exemplar after the value of ${quote(name)}`;
   if (rest.length > 1 && !/^[0-9]+$/.test(rest[1])) return `invalid timestamp ${quote(rest[1])} for ${quote(name)}`;

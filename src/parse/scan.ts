@@ -26,7 +26,9 @@ const TRAILING_WS = /[ \t]+$/;
 export class SampleLimitError extends Error {
   override name = 'SampleLimitError';
   constructor(readonly limit: number) {
-    super(`more than ${limit} samples (SCRAPE_SAMPLE_LIMIT): nothing of this target was posted; filter the exposition on the target, or raise SCRAPE_SAMPLE_LIMIT together with the function's memory`);
+    super(
+      `more than ${limit} samples (SCRAPE_SAMPLE_LIMIT): nothing of this target was posted; filter the exposition on the target, or raise SCRAPE_SAMPLE_LIMIT together with the function's memory`,
+    );
   }
 }
 

@@ -41,11 +41,11 @@ export function streamKey(m: { name?: string; dimensions?: Record<string, string
 }
 
 const HINTS: Record<number, string> = {
-  401: 'not authenticated: check the function\'s resource principal or OCI config, and that the clock is within 5 minutes of OCI\'s',
+  401: "not authenticated: check the function's resource principal or OCI config, and that the clock is within 5 minutes of OCI's",
   404: 'not authorised or not found: usually a missing IAM policy "Allow dynamic-group <dg> to use metrics in compartment ... where target.metrics.namespace=\'<ns>\'" (new policies can take ~15 min), or a wrong COMPARTMENT_OCID',
 };
 
-const NETWORK_HINT = 'check OCI_MONITORING_ENDPOINT, and that the function\'s subnet reaches OCI services through a service gateway or NAT gateway';
+const NETWORK_HINT = "check OCI_MONITORING_ENDPOINT, and that the function's subnet reaches OCI services through a service gateway or NAT gateway";
 
 /** The PostBatch that uses the real SDK client. */
 export function sdkPostBatch(client: monitoringT.MonitoringClient): PostBatch {
@@ -53,13 +53,17 @@ export function sdkPostBatch(client: monitoringT.MonitoringClient): PostBatch {
     let response: monitoringT.responses.PostMetricDataResponse;
     const seen: ResponseSeen = {};
     try {
-      response = await withCallSignal(signal, () =>
-        client.postMetricData({ postMetricDataDetails: { metricData: batch, batchAtomicity: 'NON_ATOMIC' as never } }),
-      seen);
+      response = await withCallSignal(
+        signal,
+        () => client.postMetricData({ postMetricDataDetails: { metricData: batch, batchAtomicity: 'NON_ATOMIC' as never } }),
+        seen,
+      );
     } catch (e) {
       // A 2xx is an accepted call whatever its body (the SDK may fail reading it): sending it again would store it twice.
       if (seen.status !== undefined && seen.status >= 200 && seen.status < 300) {
-        const msg = String((e as Error)?.message ?? e).split('\n')[0]!.slice(0, 200);
+        const msg = String((e as Error)?.message ?? e)
+          .split('\n')[0]!
+          .slice(0, 200);
         return { rejected: [], unreadable: unreadableNote(msg.startsWith('HTTP ') ? msg : `HTTP ${seen.status}, the SDK could not read it: ${msg}`) };
       }
       throw classify(e, signal);
@@ -87,7 +91,8 @@ function failedMetricsOf(response: unknown): FailedMetric[] | string {
   for (const f of failed as unknown[]) {
     const item = f as { message?: unknown; metricData?: unknown } | null;
     if (item === null || typeof item !== 'object' || typeof item.message !== 'string') return 'failedMetrics has an entry without a message';
-    if (item.metricData !== undefined && (item.metricData === null || typeof item.metricData !== 'object')) return 'failedMetrics has an entry whose metricData is not an object';
+    if (item.metricData !== undefined && (item.metricData === null || typeof item.metricData !== 'object'))
+      return 'failedMetrics has an entry whose metricData is not an object';
   }
   return failed as FailedMetric[];
 }
@@ -117,7 +122,15 @@ function matchRejected(batch: OciMetric[], failed: FailedMetric[]): PostResult['
 
 /** Turns an SDK error (OciError or a plain network error object) into a PostError. */
 function classify(e: unknown, signal?: AbortSignal): PostError {
-  const err = (e ?? {}) as { statusCode?: number; serviceCode?: string; message?: string; opcRequestId?: string | null; code?: string; name?: string; requestEndpoint?: string };
+  const err = (e ?? {}) as {
+    statusCode?: number;
+    serviceCode?: string;
+    message?: string;
+    opcRequestId?: string | null;
+    code?: string;
+    name?: string;
+    requestEndpoint?: string;
+  };
   const status = typeof err.statusCode === 'number' && err.statusCode > 0 ? err.statusCode : undefined;
   if (status === undefined) {
     const aborted = signal?.aborted === true;

@@ -44,9 +44,7 @@ interface ScrapeBase {
   durationMs: number;
 }
 
-export type ScrapeResult =
-  | (ScrapeBase & { ok: true; text: string; bytes: number })
-  | (ScrapeBase & { ok: false; error: string });
+export type ScrapeResult = (ScrapeBase & { ok: true; text: string; bytes: number }) | (ScrapeBase & { ok: false; error: string });
 
 /** A scrape failure with a message that is safe to show (no credentials, no token). */
 class ScrapeError extends Error {
@@ -135,17 +133,35 @@ function describeScrapeError(e: unknown): string {
   const err = e as NodeJS.ErrnoException & { hostname?: string };
   let msg: string;
   switch (err?.code) {
-    case 'ECONNREFUSED': msg = 'connection refused'; break;
-    case 'ENOTFOUND': msg = `DNS lookup failed (${err.hostname ?? 'host'} not found)`; break;
-    case 'EAI_AGAIN': msg = 'DNS lookup failed (temporary failure)'; break;
-    case 'ECONNRESET': msg = 'connection reset by the target'; break;
-    case 'EHOSTUNREACH': msg = 'host unreachable'; break;
-    case 'ETIMEDOUT': msg = 'connection timed out'; break;
-    case 'CERT_HAS_EXPIRED': case 'DEPTH_ZERO_SELF_SIGNED_CERT': case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
-      msg = `TLS certificate rejected (${err.code})`; break;
+    case 'ECONNREFUSED':
+      msg = 'connection refused';
+      break;
+    case 'ENOTFOUND':
+      msg = `DNS lookup failed (${err.hostname ?? 'host'} not found)`;
+      break;
+    case 'EAI_AGAIN':
+      msg = 'DNS lookup failed (temporary failure)';
+      break;
+    case 'ECONNRESET':
+      msg = 'connection reset by the target';
+      break;
+    case 'EHOSTUNREACH':
+      msg = 'host unreachable';
+      break;
+    case 'ETIMEDOUT':
+      msg = 'connection timed out';
+      break;
+    case 'CERT_HAS_EXPIRED':
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+      msg = `TLS certificate rejected (${err.code})`;
+      break;
     default:
       // llhttp parse errors (HPE_*): something other than an HTTP server answered, e.g. a wrong port.
-      if (typeof err?.code === 'string' && err.code.startsWith('HPE_')) { msg = `not an HTTP response (is this the metrics port?): ${err.message}`; break; }
+      if (typeof err?.code === 'string' && err.code.startsWith('HPE_')) {
+        msg = `not an HTTP response (is this the metrics port?): ${err.message}`;
+        break;
+      }
       msg = err?.message ? `${err.code ? err.code + ': ' : ''}${err.message}` : String(e);
   }
   return msg;
@@ -169,7 +185,9 @@ async function fetchWithRedirects(start: URL, opts: ScrapeOptions): Promise<{ te
       throw new ScrapeError(`HTTP ${res.status} redirect to a different scheme (${displayUrl(next)}) refused`);
     }
     if (next.host !== start.host && !opts.followRedirectsToOtherHosts) {
-      throw new ScrapeError(`HTTP ${res.status} redirect to a different host (${displayUrl(next)}) refused (set SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS=true to follow it)`);
+      throw new ScrapeError(
+        `HTTP ${res.status} redirect to a different host (${displayUrl(next)}) refused (set SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS=true to follow it)`,
+      );
     }
     url = next;
   }
@@ -222,7 +240,13 @@ function getOnce(url: URL, opts: ScrapeOptions, deadline: number, credentialsFro
     } catch (e) {
       // e.g. a header value Node refuses; without this the timer would fire on a request that never existed.
       const code = (e as NodeJS.ErrnoException).code;
-      return fail(new ScrapeError(code === 'ERR_INVALID_CHAR' ? 'the Authorization header has characters HTTP does not allow (check the bearer token secret)' : `request not sent: ${code ?? (e as Error).message}`));
+      return fail(
+        new ScrapeError(
+          code === 'ERR_INVALID_CHAR'
+            ? 'the Authorization header has characters HTTP does not allow (check the bearer token secret)'
+            : `request not sent: ${code ?? (e as Error).message}`,
+        ),
+      );
     }
     req.on('error', fail);
     req.end();
@@ -248,22 +272,19 @@ function getOnce(url: URL, opts: ScrapeOptions, deadline: number, credentialsFro
         res.resume();
         return fail(new ScrapeError(`unsupported content type "${type.slice(0, 100)}" (expected the text format, text/plain;version=0.0.4)`));
       }
-      readBody(res, opts.maxBytes, opts.consume).then(
-        ({ body, size }) => {
-          if (settled) return;
-          let text: string;
-          try {
-            text = body ? decodeExposition(body) : '';
-          } catch {
-            // V8 cannot hold a string this long (about 512 MiB): a failed target, never a hung promise.
-            return fail(new ScrapeError(`body of ${size} bytes is too large to be read as text (lower SCRAPE_MAX_BYTES)`));
-          }
-          settled = true;
-          cleanup();
-          resolve({ kind: 'body', text, bytes: size });
-        },
-        fail,
-      );
+      readBody(res, opts.maxBytes, opts.consume).then(({ body, size }) => {
+        if (settled) return;
+        let text: string;
+        try {
+          text = body ? decodeExposition(body) : '';
+        } catch {
+          // V8 cannot hold a string this long (about 512 MiB): a failed target, never a hung promise.
+          return fail(new ScrapeError(`body of ${size} bytes is too large to be read as text (lower SCRAPE_MAX_BYTES)`));
+        }
+        settled = true;
+        cleanup();
+        resolve({ kind: 'body', text, bytes: size });
+      }, fail);
     }
   });
 }

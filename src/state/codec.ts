@@ -57,10 +57,16 @@ export function decodeState(bytes: Uint8Array, where: string): StateDocument {
     throw new StateError('corrupt', `the state object ${where} is not valid JSON (corrupt); it is replaced at the next write`);
   }
   if (!isObject(value) || value.format !== STATE_FORMAT) {
-    throw new StateError('foreign', `the object ${where} is not a prom2oci state object; it is left alone (point STATE_BUCKET at a bucket of its own, or delete the object)`);
+    throw new StateError(
+      'foreign',
+      `the object ${where} is not a prom2oci state object; it is left alone (point STATE_BUCKET at a bucket of its own, or delete the object)`,
+    );
   }
   if (value.version !== STATE_VERSION) {
-    throw new StateError('unsupported_version', `the state object ${where} has version ${JSON.stringify(value.version)}; this prom2oci reads version ${STATE_VERSION} (a newer prom2oci wrote it?); it is left alone`);
+    throw new StateError(
+      'unsupported_version',
+      `the state object ${where} has version ${JSON.stringify(value.version)}; this prom2oci reads version ${STATE_VERSION} (a newer prom2oci wrote it?); it is left alone`,
+    );
   }
   if (!everyValue(value.targets, isTargetState)) {
     throw new StateError('corrupt', `the state object ${where} does not have the expected fields (corrupt); it is replaced at the next write`);

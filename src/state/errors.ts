@@ -20,7 +20,11 @@ export type StateFailureCause =
 /** A state read or write that failed; `message` names the cause (no secrets). */
 export class StateError extends Error {
   override name = 'StateError';
-  constructor(readonly reason: StateFailureCause, message: string, readonly iamPolicy?: string) {
+  constructor(
+    readonly reason: StateFailureCause,
+    message: string,
+    readonly iamPolicy?: string,
+  ) {
     super(message);
   }
 }

@@ -61,7 +61,10 @@ async function onceMoreOnNetworkError<T>(call: () => Promise<T>, signal: AbortSi
 }
 
 /** A backend over one object of a bucket. */
-export function objectStorageBackend(client: objectStorageT.ObjectStorageClient, where: { namespace: string; bucket: string; objectName: string }): BlobBackend {
+export function objectStorageBackend(
+  client: objectStorageT.ObjectStorageClient,
+  where: { namespace: string; bucket: string; objectName: string },
+): BlobBackend {
   const { namespace, bucket, objectName } = where;
   const shown = `oci://${bucket}@${namespace}/${objectName}`;
   /** A StateError for a failed call, naming what to do. */
@@ -77,7 +80,11 @@ export function objectStorageBackend(client: objectStorageT.ObjectStorageClient,
       );
     }
     if (status === 401 || status === 403) {
-      return new StateError('not_authorized', `Object Storage refused the state ${action} of ${shown} (${said}): add the policy statement`, statePolicyStatement(bucket));
+      return new StateError(
+        'not_authorized',
+        `Object Storage refused the state ${action} of ${shown} (${said}): add the policy statement`,
+        statePolicyStatement(bucket),
+      );
     }
     // fetch() says only "fetch failed": the network cause (ECONNRESET, ENOTFOUND...) is in `cause`.
     const cause = (e as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
@@ -88,10 +95,14 @@ export function objectStorageBackend(client: objectStorageT.ObjectStorageClient,
     where: shown,
     async get(signal) {
       try {
-        const response = await onceMoreOnNetworkError(() => withCallSignal(signal, async () => {
-          const r = await client.getObject({ namespaceName: namespace, bucketName: bucket, objectName });
-          return { etag: r.eTag, bytes: await readBody(r.value) };
-        }), signal);
+        const response = await onceMoreOnNetworkError(
+          () =>
+            withCallSignal(signal, async () => {
+              const r = await client.getObject({ namespaceName: namespace, bucketName: bucket, objectName });
+              return { etag: r.eTag, bytes: await readBody(r.value) };
+            }),
+          signal,
+        );
         return response;
       } catch (e) {
         const { status, code } = statusOf(e);
@@ -101,17 +112,21 @@ export function objectStorageBackend(client: objectStorageT.ObjectStorageClient,
     },
     async put(bytes, expectedEtag, signal) {
       try {
-        await onceMoreOnNetworkError(() => withCallSignal(signal, () =>
-          client.putObject({
-            namespaceName: namespace,
-            bucketName: bucket,
-            objectName,
-            putObjectBody: Buffer.from(bytes),
-            contentLength: bytes.length,
-            contentType: 'application/gzip',
-            ...(expectedEtag === undefined ? { ifNoneMatch: '*' } : { ifMatch: expectedEtag }),
-          }),
-        ), signal);
+        await onceMoreOnNetworkError(
+          () =>
+            withCallSignal(signal, () =>
+              client.putObject({
+                namespaceName: namespace,
+                bucketName: bucket,
+                objectName,
+                putObjectBody: Buffer.from(bytes),
+                contentLength: bytes.length,
+                contentType: 'application/gzip',
+                ...(expectedEtag === undefined ? { ifNoneMatch: '*' } : { ifMatch: expectedEtag }),
+              }),
+            ),
+          signal,
+        );
         return true;
       } catch (e) {
         if (statusOf(e).status === 412 && !signal.aborted) return false;

@@ -145,10 +145,17 @@ export function isSpoolEntry(v: unknown): v is SpoolEntry {
   if (typeof v !== 'object' || v === null) return false;
   const e = v as Record<string, unknown>;
   const strings = (x: unknown) => typeof x === 'object' && x !== null && !Array.isArray(x) && Object.values(x).every((s) => typeof s === 'string');
-  return typeof e.namespace === 'string' && typeof e.compartmentId === 'string' && typeof e.name === 'string' && strings(e.dimensions)
-    && (e.metadata === undefined || strings(e.metadata)) && (e.resourceGroup === undefined || typeof e.resourceGroup === 'string')
-    && Array.isArray(e.points) && e.points.length > 0
-    && e.points.every((p) => Array.isArray(p) && p.length === 2 && Number.isFinite(p[0]) && Number.isFinite(p[1]));
+  return (
+    typeof e.namespace === 'string' &&
+    typeof e.compartmentId === 'string' &&
+    typeof e.name === 'string' &&
+    strings(e.dimensions) &&
+    (e.metadata === undefined || strings(e.metadata)) &&
+    (e.resourceGroup === undefined || typeof e.resourceGroup === 'string') &&
+    Array.isArray(e.points) &&
+    e.points.length > 0 &&
+    e.points.every((p) => Array.isArray(p) && p.length === 2 && Number.isFinite(p[0]) && Number.isFinite(p[1]))
+  );
 }
 
 /** Where a spool is kept between invocations: the small interface the function and the CLI use. */

@@ -84,7 +84,10 @@ export function createStateStore(backend: BlobBackend, opts: { local?: boolean }
           for (let attempt = 1; ; attempt++) {
             if (await backend.put(encodeState(change(current)), blob?.etag, saveSignal)) return { attempts: attempt };
             if (attempt >= MAX_SAVE_ATTEMPTS) {
-              throw new StateError('conflict', `the state object ${backend.where} changed under each of ${attempt} conditional writes (overlapping invocations); this scrape was not stored`);
+              throw new StateError(
+                'conflict',
+                `the state object ${backend.where} changed under each of ${attempt} conditional writes (overlapping invocations); this scrape was not stored`,
+              );
             }
             blob = await backend.get(saveSignal);
             current = decodeBlob(blob, backend.where).doc;

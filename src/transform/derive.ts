@@ -84,7 +84,9 @@ export function quantileSuffix(q: number): string {
 
 /** A label set's identity in the state: sorted pairs, empty values dropped (as Prometheus does). */
 export function labelsKey(labels: Labels): string {
-  const keys = Object.keys(labels).filter((k) => labels[k] !== '').sort();
+  const keys = Object.keys(labels)
+    .filter((k) => labels[k] !== '')
+    .sort();
   const flat: string[] = [];
   for (const k of keys) flat.push(k, labels[k]!);
   return JSON.stringify(flat);
@@ -117,7 +119,9 @@ export function bucketQuantile(q: number, input: readonly Bucket[]): number {
   if (q < 0) return -Infinity;
   if (q > 1) return Infinity;
   if (input.length === 0) return NaN;
-  const sorted = input.map((b) => ({ upperBound: b.upperBound, count: b.count })).sort((a, b) => (a.upperBound < b.upperBound ? -1 : a.upperBound > b.upperBound ? 1 : 0));
+  const sorted = input
+    .map((b) => ({ upperBound: b.upperBound, count: b.count }))
+    .sort((a, b) => (a.upperBound < b.upperBound ? -1 : a.upperBound > b.upperBound ? 1 : 0));
   if (sorted[sorted.length - 1]!.upperBound !== Infinity) return NaN;
   const buckets = coalesceBuckets(sorted);
   correctPrecisionErrors(buckets, 1e-12);
@@ -254,7 +258,16 @@ function deriveFamily(family: MetricFamily, ctx: FamilyDeriveContext): FamilyDer
     const prevValues = prev!.s[key]!;
     const emit = (suffix: string, value: number | NotDerivedReason): void => {
       if (typeof value === 'string') countNotDerived(out.notDerived, value);
-      else out.lines.push({ kind: 'derived', familyName: family.name, help: family.help, metricName: family.name + suffix, labels: series.labels, value, timestampMs: ownMs });
+      else
+        out.lines.push({
+          kind: 'derived',
+          familyName: family.name,
+          help: family.help,
+          metricName: family.name + suffix,
+          labels: series.labels,
+          value,
+          timestampMs: ownMs,
+        });
     };
     if (family.kind === 'counter') emit('_rate', rateOf(prevValues, series as ScalarSeries, (timeMs - prevTimeMs) / 1000));
     else if (family.kind === 'summary') {
@@ -293,7 +306,14 @@ function intervalReason(prev: FamilyState | undefined, key: string, timeMs: numb
 }
 
 /** Stores one series' values: what the derivations of the next scrape need. */
-function record(state: FamilyState, key: string, kind: MetricFamily['kind'], series: MetricFamily['series'][number], withBuckets: boolean, ownTimeMs: number | undefined): void {
+function record(
+  state: FamilyState,
+  key: string,
+  kind: MetricFamily['kind'],
+  series: MetricFamily['series'][number],
+  withBuckets: boolean,
+  ownTimeMs: number | undefined,
+): void {
   if (kind === 'counter') state.s[key] = [finiteOrNull((series as ScalarSeries).value)];
   else if (kind === 'summary') state.s[key] = [finiteOrNull((series as SummarySeries).sum), finiteOrNull((series as SummarySeries).count)];
   else {
@@ -329,7 +349,11 @@ function isReset(prevCount: number | null | undefined, count: number | undefined
 }
 
 /** increase(sum) / increase(count) of a histogram or summary series, or why there is none. */
-function averageOfIncrease(prev: (number | null)[], series: { sum?: number; count?: number; sumTimestampMs?: number; countTimestampMs?: number }, reset: boolean): number | NotDerivedReason {
+function averageOfIncrease(
+  prev: (number | null)[],
+  series: { sum?: number; count?: number; sumTimestampMs?: number; countTimestampMs?: number },
+  reset: boolean,
+): number | NotDerivedReason {
   const [prevSum, prevCount] = prev;
   const { sum, count } = series;
   // A quotient of values observed at different times has no time of its own.
@@ -361,7 +385,15 @@ function bucketIncreases(prev: FamilyState, key: string, h: HistogramSeries, res
   const prevBounds = prev.sl?.[key] ?? prev.le;
   const prevValues = prev.s[key]!;
   // A changed bucket layout has no previous sample per bucket: as on a first scrape.
-  if (prevBounds === undefined || prevValues.length !== 2 + prevBounds.length || !sameBounds(prevBounds, h.buckets.map((b) => normalizeBoundLabel(b.le)))) return 'first_scrape';
+  if (
+    prevBounds === undefined ||
+    prevValues.length !== 2 + prevBounds.length ||
+    !sameBounds(
+      prevBounds,
+      h.buckets.map((b) => normalizeBoundLabel(b.le)),
+    )
+  )
+    return 'first_scrape';
   const out: Bucket[] = [];
   for (let i = 0; i < h.buckets.length; i++) {
     const bound = parseBound(h.buckets[i]!.le);

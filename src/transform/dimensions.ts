@@ -22,9 +22,7 @@ const SHORTENED_VALUE_MARK = '~';
 type DimensionSkipReason = Extract<SkipReason, 'invalid_dimension' | 'too_many_dimensions'>;
 
 /** Either the final dimensions of a series or the reason it cannot have any. */
-type DimensionsResult =
-  | { ok: true; dimensions: Record<string, string> }
-  | { ok: false; reason: DimensionSkipReason };
+type DimensionsResult = { ok: true; dimensions: Record<string, string> } | { ok: false; reason: DimensionSkipReason };
 
 /** Keys already checked against DIMENSION_KEY_RE: label names repeat on every series. */
 const checkedKeys = new Map<string, boolean>();
@@ -79,7 +77,11 @@ function dropEmptyLabels(labels: Labels): Labels {
  * instance's resourceId, shape, ...), then `instance`. Later ones win a name clash, so series of
  * different targets stay apart and a discovered fact is not hidden by a fixed extra dimension.
  */
-export function targetDimensions(instance: string, extraDimensions: Record<string, string>, ownDimensions: Record<string, string> = {}): Record<string, string> {
+export function targetDimensions(
+  instance: string,
+  extraDimensions: Record<string, string>,
+  ownDimensions: Record<string, string> = {},
+): Record<string, string> {
   const keep = ([k, v]: [string, string]) => v !== '' && k !== INSTANCE_DIMENSION;
   const own = Object.entries(ownDimensions).filter(keep);
   const extras = Object.entries(extraDimensions).filter((e) => keep(e) && !Object.hasOwn(ownDimensions, e[0]));

@@ -9,7 +9,6 @@ const PROMETHEUS_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
  */
 export const LEADING_NON_LETTER_PREFIX = 'prom$';
 
-
 /**
  * The OCI metric name for a Prometheus sample name, or undefined when there is none (not a
  * Prometheus name, or longer than 256 characters once mapped).

@@ -74,16 +74,30 @@ export function expandFamily(family: MetricFamily): SampleLine[] {
     case 'histogram':
       return family.series.flatMap((s) => [
         ...s.buckets.map((b): SampleLine => ({
-          kind: 'sample', ...f, sampleName: f.familyName + '_bucket', metricName: f.familyName + '_bucket',
-          labels: s.labels, structural: structuralLabel('le', b.le, bounds), isBucket: true, value: b.value, timestampMs: b.timestampMs,
+          kind: 'sample',
+          ...f,
+          sampleName: f.familyName + '_bucket',
+          metricName: f.familyName + '_bucket',
+          labels: s.labels,
+          structural: structuralLabel('le', b.le, bounds),
+          isBucket: true,
+          value: b.value,
+          timestampMs: b.timestampMs,
         })),
         ...sumCountLines(f, s),
       ]);
     case 'summary':
       return family.series.flatMap((s) => [
         ...s.quantiles.map((q): SampleLine => ({
-          kind: 'sample', ...f, sampleName: f.familyName, metricName: f.familyName,
-          labels: s.labels, structural: structuralLabel('quantile', q.quantile, bounds), isBucket: false, value: q.value, timestampMs: q.timestampMs,
+          kind: 'sample',
+          ...f,
+          sampleName: f.familyName,
+          metricName: f.familyName,
+          labels: s.labels,
+          structural: structuralLabel('quantile', q.quantile, bounds),
+          isBucket: false,
+          value: q.value,
+          timestampMs: q.timestampMs,
         })),
         ...sumCountLines(f, s),
       ]);

@@ -9,5 +9,8 @@ export function assertAccounted(s: InvocationSummary): void {
     assert.equal(t.posted + t.failed + t.undelivered, s.dryRun ? 0 : t.series, `target ${t.url}: series accounted`);
     if (t.up) assert.ok(t.series + t.skipped >= t.samples, `target ${t.url}: every sample is a series or a skip`);
   }
-  assert.equal(skippedTotal, s.targets.reduce((a, t) => a + t.skipped, 0));
+  assert.equal(
+    skippedTotal,
+    s.targets.reduce((a, t) => a + t.skipped, 0),
+  );
 }

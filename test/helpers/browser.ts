@@ -32,7 +32,13 @@ export async function launchChromium(viewport = { width: 1440, height: 1000 }): 
   const profile = await mkdtemp(path.join(tmpdir(), 'prom2oci-chromium-'));
   let context: BrowserContext;
   try {
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, viewport, timeout: 30_000 });
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport,
+      timeout: 30_000,
+    });
   } catch (e) {
     await rm(profile, { recursive: true, force: true });
     throw e;
@@ -45,4 +51,3 @@ export async function launchChromium(viewport = { width: 1440, height: 1000 }): 
     },
   };
 }
-

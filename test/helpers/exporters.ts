@@ -64,12 +64,7 @@ export async function startPrometheusServer(opts: { targets?: string[] } = {}): 
     );
     return {
       command: '/usr/bin/prometheus',
-      args: [
-        `--config.file=${config}`,
-        `--storage.tsdb.path=${join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--log.level=warn',
-      ],
+      args: [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
       cleanup: () => rm(dir, { recursive: true, force: true }),
     };
   });

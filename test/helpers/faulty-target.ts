@@ -154,10 +154,11 @@ export async function startNonHttpServer(bytes: string | Buffer): Promise<{ url:
   return {
     url: `http://127.0.0.1:${port}/metrics`,
     port,
-    close: () => new Promise((resolve) => {
-      server.close(() => resolve());
-      for (const s of sockets) s.destroy();
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
   };
 }
 
@@ -187,7 +188,13 @@ export async function startFaultyTarget(host = '127.0.0.1'): Promise<FaultyTarge
       return text(200, `# TYPE faulty_ts gauge\nfaulty_ts{kind="own"} 1 ${own}\nfaulty_ts{kind="scrape"} 2\n`);
     }
     if (path === '/slow-headers') {
-      const t = setTimeout(() => { timers.delete(t); text(200, counterExposition(1)); }, q('ms', 5000));
+      const t = setTimeout(
+        () => {
+          timers.delete(t);
+          text(200, counterExposition(1));
+        },
+        q('ms', 5000),
+      );
       timers.add(t);
       return;
     }
@@ -196,7 +203,10 @@ export async function startFaultyTarget(host = '127.0.0.1'): Promise<FaultyTarge
       let i = 0;
       const t = setInterval(() => res.write(`trickle_total{i="${i++}"} 1\n`), 100);
       timers.add(t);
-      res.on('close', () => { clearInterval(t); timers.delete(t); });
+      res.on('close', () => {
+        clearInterval(t);
+        timers.delete(t);
+      });
       return;
     }
     const status = /^\/status\/(\d{3})$/.exec(path);
@@ -229,7 +239,10 @@ export async function startFaultyTarget(host = '127.0.0.1'): Promise<FaultyTarge
     if (path === '/truncated') {
       res.writeHead(200, { 'content-type': TEXT, 'content-length': '10000' });
       res.write('truncated_total{a="1"} 1\ntrunc');
-      const t = setTimeout(() => { timers.delete(t); req.socket.destroy(); }, 20);
+      const t = setTimeout(() => {
+        timers.delete(t);
+        req.socket.destroy();
+      }, 20);
       timers.add(t);
       return;
     }
@@ -244,7 +257,8 @@ export async function startFaultyTarget(host = '127.0.0.1'): Promise<FaultyTarge
       const auth = req.headers.authorization ?? 'none';
       const credential = auth.replace(/^\S+ /, '');
       if (echo[1] === 'reason') return void res.writeHead(500, `Refused ${auth} (${credential})`, { 'content-length': '0' }).end();
-      if (echo[1] === 'location') return void res.writeHead(302, { location: `https://${host}:1/login?t=${credential}&auth=${encodeURIComponent(auth)}`, 'content-length': '0' }).end();
+      if (echo[1] === 'location')
+        return void res.writeHead(302, { location: `https://${host}:1/login?t=${credential}&auth=${encodeURIComponent(auth)}`, 'content-length': '0' }).end();
       if (echo[1] === 'type') return text(200, 'x 1\n', `application/x-${credential}`);
       return text(200, `# TYPE x ${credential}\nx 1\n`);
     }
@@ -252,15 +266,30 @@ export async function startFaultyTarget(host = '127.0.0.1'): Promise<FaultyTarge
       res.writeHead(status, { 'content-type': type, ...extra });
       const t = setInterval(() => res.write('x'.repeat(1024) + '\n'), 20);
       timers.add(t);
-      res.on('close', () => { clearInterval(t); timers.delete(t); });
+      res.on('close', () => {
+        clearInterval(t);
+        timers.delete(t);
+      });
     };
     if (path === '/redirect-endless') return endless(302, 'text/html', { location: u.searchParams.get('to') ?? '/ok' });
     const statusEndless = /^\/status-endless\/(\d{3})$/.exec(path);
     if (statusEndless) return endless(Number(statusEndless[1]), 'text/html');
     if (path === '/type-endless') return endless(200, 'text/html');
-    if (path === '/short') return text(200, generatedBody(u.search, () => shortSeriesExposition(q('n', 1000))));
-    if (path === '/long-labels') return text(200, generatedBody(u.search, () => longLabelExposition(q('bytes', 1 << 20), q('len', 500))));
-    if (path === '/families') return text(200, generatedBody(u.search, () => manyFamiliesExposition(q('n', 1000))));
+    if (path === '/short')
+      return text(
+        200,
+        generatedBody(u.search, () => shortSeriesExposition(q('n', 1000))),
+      );
+    if (path === '/long-labels')
+      return text(
+        200,
+        generatedBody(u.search, () => longLabelExposition(q('bytes', 1 << 20), q('len', 500))),
+      );
+    if (path === '/families')
+      return text(
+        200,
+        generatedBody(u.search, () => manyFamiliesExposition(q('n', 1000))),
+      );
     text(404, 'no such route\n');
   }
 

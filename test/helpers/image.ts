@@ -52,7 +52,8 @@ export function imageCommandLine(text: string): string[] {
   const cmd = last('CMD');
   const entryArgv = entry ? execForm(entry.args) : [];
   const cmdArgv = cmd ? execForm(cmd.args) : [];
-  if (entryArgv === undefined || cmdArgv === undefined) throw new Error('ENTRYPOINT/CMD must use the exec form ["node", ...]: the shell form adds a shell to every cold start');
+  if (entryArgv === undefined || cmdArgv === undefined)
+    throw new Error('ENTRYPOINT/CMD must use the exec form ["node", ...]: the shell form adds a shell to every cold start');
   return [...entryArgv, ...cmdArgv];
 }
 
@@ -67,7 +68,9 @@ export function checkImageNodeFlags(dockerfile: string, nodeFlags: readonly stri
   const expected = ['node', ...nodeFlags, 'dist/func.js'];
   return JSON.stringify(argv) === JSON.stringify(expected)
     ? []
-    : [`the image runs ${JSON.stringify(argv)}, but package.json "prom2oci.nodeFlags" says ${JSON.stringify(expected)}: the code cache is made with the package.json flags, so V8 would reject it at every cold start`];
+    : [
+        `the image runs ${JSON.stringify(argv)}, but package.json "prom2oci.nodeFlags" says ${JSON.stringify(expected)}: the code cache is made with the package.json flags, so V8 would reject it at every cold start`,
+      ];
 }
 
 /** The relative files a build script reads with readFile/readFileSync('<literal>'). */
@@ -89,7 +92,9 @@ export function checkBuildStageInputs(dockerfile: string, buildInputs: readonly 
       return parts.slice(0, -1);
     });
   const isCopied = (file: string) => copied.some((src) => src === '.' || src === file || file.startsWith(`${src.replace(/\/$/, '')}/`));
-  return buildInputs.filter((f) => !isCopied(f)).map((f) => `the build stage runs \`npm run build\` without ${f}, which the build reads: COPY it before that RUN`);
+  return buildInputs
+    .filter((f) => !isCopied(f))
+    .map((f) => `the build stage runs \`npm run build\` without ${f}, which the build reads: COPY it before that RUN`);
 }
 
 /**
@@ -97,7 +102,23 @@ export function checkBuildStageInputs(dockerfile: string, buildInputs: readonly 
  * FuncFileV20180708: with a Dockerfile, runtime/build_image/run_image/entrypoint/cmd only ever
  * fed the Dockerfile fn would otherwise generate, so they change nothing).
  */
-export const FUNC_YAML_KEYS_WITH_DOCKERFILE = ['schema_version', 'name', 'version', 'runtime', 'memory', 'timeout', 'idle_timeout', 'config', 'annotations', 'triggers', 'build', 'content_type', 'type', 'expects', 'signing_details'] as const;
+export const FUNC_YAML_KEYS_WITH_DOCKERFILE = [
+  'schema_version',
+  'name',
+  'version',
+  'runtime',
+  'memory',
+  'timeout',
+  'idle_timeout',
+  'config',
+  'annotations',
+  'triggers',
+  'build',
+  'content_type',
+  'type',
+  'expects',
+  'signing_details',
+] as const;
 
 /** The top-level keys of a simple YAML file and their scalar values. */
 export function funcYamlFields(text: string): Map<string, string> {
@@ -113,9 +134,11 @@ export function funcYamlFields(text: string): Map<string, string> {
 export function checkFuncYaml(text: string): string[] {
   const fields = funcYamlFields(text);
   const problems: string[] = [];
-  if (fields.get('runtime') !== 'docker') problems.push(`runtime is "${fields.get('runtime') ?? ''}", expected "docker": the Dockerfile is the build, whatever runtime says`);
+  if (fields.get('runtime') !== 'docker')
+    problems.push(`runtime is "${fields.get('runtime') ?? ''}", expected "docker": the Dockerfile is the build, whatever runtime says`);
   for (const key of fields.keys()) {
-    if (!(FUNC_YAML_KEYS_WITH_DOCKERFILE as readonly string[]).includes(key)) problems.push(`key "${key}" does nothing when a Dockerfile is present (fn ignores it)`);
+    if (!(FUNC_YAML_KEYS_WITH_DOCKERFILE as readonly string[]).includes(key))
+      problems.push(`key "${key}" does nothing when a Dockerfile is present (fn ignores it)`);
   }
   return problems;
 }

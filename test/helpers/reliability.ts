@@ -20,21 +20,57 @@ export function assertAccounted(s: InvocationSummary, label = ''): void {
   const at = (m: string) => `${label ? label + ': ' : ''}${m}`;
   for (const t of s.targets) {
     const delivered = t.posted + t.failed + t.undelivered;
-    assert.equal(delivered, s.dryRun ? 0 : t.series, at(`${t.url}: posted ${t.posted} + failed ${t.failed} + undelivered ${t.undelivered} == series ${t.series}`));
-    assert.equal(t.samples, t.series - t.derived + t.skipped, at(`${t.url}: samples ${t.samples} == series ${t.series} - derived ${t.derived} + skipped ${t.skipped}`));
+    assert.equal(
+      delivered,
+      s.dryRun ? 0 : t.series,
+      at(`${t.url}: posted ${t.posted} + failed ${t.failed} + undelivered ${t.undelivered} == series ${t.series}`),
+    );
+    assert.equal(
+      t.samples,
+      t.series - t.derived + t.skipped,
+      at(`${t.url}: samples ${t.samples} == series ${t.series} - derived ${t.derived} + skipped ${t.skipped}`),
+    );
     if (!t.up) {
       assert.equal(t.series, 0, at(`${t.url}: a down target has no series`));
       assert.ok(t.error && t.error.length > 0, at(`${t.url}: a down target names its error`));
     }
   }
-  assert.equal(s.series, total(s, (t) => t.series), at('series total'));
-  assert.equal(s.derived, total(s, (t) => t.derived), at('derived total'));
-  assert.equal(s.samples, total(s, (t) => t.samples), at('samples total'));
-  assert.equal(s.posted, total(s, (t) => t.posted), at('posted total'));
-  assert.equal(s.failed, total(s, (t) => t.failed), at('failed total'));
-  assert.equal(s.undelivered, total(s, (t) => t.undelivered), at('undelivered total'));
+  assert.equal(
+    s.series,
+    total(s, (t) => t.series),
+    at('series total'),
+  );
+  assert.equal(
+    s.derived,
+    total(s, (t) => t.derived),
+    at('derived total'),
+  );
+  assert.equal(
+    s.samples,
+    total(s, (t) => t.samples),
+    at('samples total'),
+  );
+  assert.equal(
+    s.posted,
+    total(s, (t) => t.posted),
+    at('posted total'),
+  );
+  assert.equal(
+    s.failed,
+    total(s, (t) => t.failed),
+    at('failed total'),
+  );
+  assert.equal(
+    s.undelivered,
+    total(s, (t) => t.undelivered),
+    at('undelivered total'),
+  );
   const skipped = Object.values(s.skipped).reduce((a, b) => a + (b ?? 0), 0);
-  assert.equal(skipped, total(s, (t) => t.skipped), at('skipped by reason == skipped per target'));
+  assert.equal(
+    skipped,
+    total(s, (t) => t.skipped),
+    at('skipped by reason == skipped per target'),
+  );
   assert.equal(s.samples, s.series - s.derived + skipped, at('samples == series - derived + skipped'));
   if (!s.dryRun) assert.equal(s.posted + s.failed + s.undelivered, s.series, at('posted + failed + undelivered == series'));
 }

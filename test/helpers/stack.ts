@@ -43,7 +43,14 @@ export async function startStack(emulatorOptions: EmulatorOptions = {}): Promise
         ...fnOptions,
         entry: FUNC_ENTRY,
         nodeArgs,
-        env: { ...rp.env, OCI_MONITORING_ENDPOINT: emulator.url, OCI_SECRETS_ENDPOINT: emulator.url, OCI_OBJECT_STORAGE_ENDPOINT: emulator.url, COMPARTMENT_OCID: COMPARTMENT, ...env },
+        env: {
+          ...rp.env,
+          OCI_MONITORING_ENDPOINT: emulator.url,
+          OCI_SECRETS_ENDPOINT: emulator.url,
+          OCI_OBJECT_STORAGE_ENDPOINT: emulator.url,
+          COMPARTMENT_OCID: COMPARTMENT,
+          ...env,
+        },
       });
       fns.push(fn);
       return fn;

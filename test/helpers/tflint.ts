@@ -88,7 +88,11 @@ export interface TfFile {
 /** A syntax error, located. */
 export class TfSyntaxError extends Error {
   override name = 'TfSyntaxError';
-  constructor(readonly file: string, readonly line: number, readonly detail: string) {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly detail: string,
+  ) {
     super(`${file}:${line}: ${detail}`);
   }
 }
@@ -256,7 +260,12 @@ export function checkSchema(files: TfFile[], schema: ProviderSchema): Finding[] 
           const entry = kind === 'resource' ? schema.resources[type] : schema.data_sources[type];
           const label = `${kind === 'data' ? 'data.' : ''}${type}.${name}`;
           if (!entry) {
-            out.push({ file: f.file, line: header, rule: 'unknown-type', message: `${label}: ${kind === 'data' ? 'data source' : 'resource'} type "${type}" is not in the ${schema.provider} ${schema.version} schema` });
+            out.push({
+              file: f.file,
+              line: header,
+              rule: 'unknown-type',
+              message: `${label}: ${kind === 'data' ? 'data source' : 'resource'} type "${type}" is not in the ${schema.provider} ${schema.version} schema`,
+            });
             continue;
           }
           const body = Array.isArray(bodies) ? bodies[0] : bodies;
@@ -301,7 +310,12 @@ function checkBody(
     }
     const attr = attrs[key];
     if (!attr) {
-      ctx.out.push({ file: ctx.file, line: where(key), rule: 'unknown-argument', message: `${name}: unknown argument or block "${key}"${suggest(key, Object.keys(attrs))}` });
+      ctx.out.push({
+        file: ctx.file,
+        line: where(key),
+        rule: 'unknown-argument',
+        message: `${name}: unknown argument or block "${key}"${suggest(key, Object.keys(attrs))}`,
+      });
       continue;
     }
     if (attr.computed && !attr.optional && !attr.required) {
@@ -315,7 +329,14 @@ function checkBody(
 }
 
 /** Checks a `dynamic "key" { content { ... } }` block: its content is one instance of the block. */
-function checkDynamic(ctx: BlockCtx, label: string, path: (string | [string, number])[], key: string, specs: HclValue, attrs: Record<string, SchemaAttr>): void {
+function checkDynamic(
+  ctx: BlockCtx,
+  label: string,
+  path: (string | [string, number])[],
+  key: string,
+  specs: HclValue,
+  attrs: Record<string, SchemaAttr>,
+): void {
   const attr = attrs[key];
   const line = ctx.locate([...path, key]);
   const name = `${label}${path.length ? '.' + pathText(path) : ''}.dynamic.${key}`;
@@ -346,7 +367,12 @@ function checkNestedBlock(ctx: BlockCtx, label: string, path: (string | [string,
     return;
   }
   if (attr.max_items !== undefined && value.length > attr.max_items) {
-    ctx.out.push({ file: ctx.file, line: ctx.locate([...path, [key, attr.max_items]]), rule: 'max-items', message: `${name}: at most ${attr.max_items} "${key}" block(s) allowed, found ${value.length}` });
+    ctx.out.push({
+      file: ctx.file,
+      line: ctx.locate([...path, [key, attr.max_items]]),
+      rule: 'max-items',
+      message: `${name}: at most ${attr.max_items} "${key}" block(s) allowed, found ${value.length}`,
+    });
   }
   if (attr.min_items !== undefined && value.length < attr.min_items) {
     ctx.out.push({ file: ctx.file, line, rule: 'min-items', message: `${name}: at least ${attr.min_items} "${key}" block(s) required, found ${value.length}` });
@@ -367,7 +393,8 @@ function checkArgument(ctx: BlockCtx, name: string, line: number, value: HclValu
   if (attr.type === 'list' || attr.type === 'set') {
     if (!Array.isArray(value)) return push('invalid-literal', `expects a list, got ${JSON.stringify(value)}`);
     if (attr.max_items !== undefined && value.length > attr.max_items) push('max-items', `at most ${attr.max_items} element(s) allowed, found ${value.length}`);
-    if (attr.min_items !== undefined && value.length < attr.min_items) push('min-items', `at least ${attr.min_items} element(s) required, found ${value.length}`);
+    if (attr.min_items !== undefined && value.length < attr.min_items)
+      push('min-items', `at least ${attr.min_items} element(s) required, found ${value.length}`);
     if (attr.elem_enum) for (const el of value) checkEnum(el, attr.elem_enum, attr.enum_ignore_case ?? false, push);
     return;
   }
@@ -377,7 +404,8 @@ function checkArgument(ctx: BlockCtx, name: string, line: number, value: HclValu
   }
   if (Array.isArray(value) || isObject(value)) return push('invalid-literal', `expects a ${attr.type}, got ${JSON.stringify(value).slice(0, 60)}`);
   if (attr.type === 'bool' && typeof value === 'string' && !/^(true|false)$/.test(value)) push('invalid-literal', `expects true or false, got "${value}"`);
-  if ((attr.type === 'int' || attr.type === 'float') && typeof value === 'string' && !/^-?\d+(\.\d+)?$/.test(value)) push('invalid-literal', `expects a number, got "${value}"`);
+  if ((attr.type === 'int' || attr.type === 'float') && typeof value === 'string' && !/^-?\d+(\.\d+)?$/.test(value))
+    push('invalid-literal', `expects a number, got "${value}"`);
   if (attr.type === 'int' && typeof value === 'number' && !Number.isInteger(value)) push('invalid-literal', `expects a whole number, got ${value}`);
   if (attr.validate?.some((v) => v.func.endsWith('ValidateInt64TypeString')) && !/^-?\d+$/.test(String(value))) {
     push('invalid-literal', `expects a whole number (as a string), got ${JSON.stringify(value)}`);
@@ -402,13 +430,26 @@ function checkTimeouts(ctx: BlockCtx, name: string, lineOf: (key?: string) => nu
   for (const b of bodies) {
     if (!isObject(b)) continue;
     for (const k of Object.keys(b)) {
-      if (!allowed.includes(k)) ctx.out.push({ file: ctx.file, line: lineOf(k), rule: 'timeouts', message: `${name}: "${k}" is not a timeout of this resource (${allowed.join(', ')})` });
+      if (!allowed.includes(k))
+        ctx.out.push({
+          file: ctx.file,
+          line: lineOf(k),
+          rule: 'timeouts',
+          message: `${name}: "${k}" is not a timeout of this resource (${allowed.join(', ')})`,
+        });
     }
   }
 }
 
 /** Reports required arguments and blocks that are missing, and conflicting or missing groups. */
-function checkRequired(ctx: BlockCtx, label: string, path: (string | [string, number])[], body: HclBody, attrs: Record<string, SchemaAttr>, dynamicKeys: Set<string>): void {
+function checkRequired(
+  ctx: BlockCtx,
+  label: string,
+  path: (string | [string, number])[],
+  body: HclBody,
+  attrs: Record<string, SchemaAttr>,
+  dynamicKeys: Set<string>,
+): void {
   const present = (k: string) => (k in body && body[k] !== null) || dynamicKeys.has(k);
   const line = ctx.locate(path);
   const name = `${label}${path.length ? '.' + pathText(path) : ''}`;
@@ -419,7 +460,12 @@ function checkRequired(ctx: BlockCtx, label: string, path: (string | [string, nu
     if (attr.conflicts_with && present(key)) {
       for (const other of attr.conflicts_with) {
         if (!other.includes('.') && other > key && present(other)) {
-          ctx.out.push({ file: ctx.file, line: ctx.locate([...path, other]), rule: 'conflicts', message: `${name}: "${key}" and "${other}" cannot both be set` });
+          ctx.out.push({
+            file: ctx.file,
+            line: ctx.locate([...path, other]),
+            rule: 'conflicts',
+            message: `${name}: "${key}" and "${other}" cannot both be set`,
+          });
         }
       }
     }
@@ -473,10 +519,11 @@ function editDistance(a: string, b: string): number {
 function* stringsIn(value: HclValue): Generator<string> {
   if (typeof value === 'string') yield value;
   else if (Array.isArray(value)) for (const v of value) yield* stringsIn(v);
-  else if (isObject(value)) for (const [k, v] of Object.entries(value)) {
-    yield k;
-    yield* stringsIn(v);
-  }
+  else if (isObject(value))
+    for (const [k, v] of Object.entries(value)) {
+      yield k;
+      yield* stringsIn(v);
+    }
 }
 
 /** The `${...}` parts of a string (brace-balanced). */
@@ -508,7 +555,8 @@ export function checkReferences(files: TfFile[], schema: ProviderSchema): Findin
     if (Array.isArray(j.locals)) for (const l of j.locals) if (isObject(l)) for (const k of Object.keys(l)) declared.local.add(k);
     for (const kind of ['resource', 'data'] as const) {
       const byType = j[kind];
-      if (isObject(byType)) for (const [t, byName] of Object.entries(byType)) if (isObject(byName)) for (const n of Object.keys(byName)) declared[kind].add(`${t}.${n}`);
+      if (isObject(byType))
+        for (const [t, byName] of Object.entries(byType)) if (isObject(byName)) for (const n of Object.keys(byName)) declared[kind].add(`${t}.${n}`);
     }
   }
   const out: Finding[] = [];
@@ -518,8 +566,10 @@ export function checkReferences(files: TfFile[], schema: ProviderSchema): Findin
     const report = (needle: string, rule: FindingRule, message: string) => out.push({ file: f.file, line: lineOf(needle), rule, message });
     for (const s of stringsIn(f.json)) {
       for (const expr of interpolations(s)) {
-        for (const m of expr.matchAll(/(?<![\w.])var\.([A-Za-z_][\w-]*)/g)) if (!declared.variable.has(m[1])) report(m[0], 'undeclared-reference', `var.${m[1]} is not declared`);
-        for (const m of expr.matchAll(/(?<![\w.])local\.([A-Za-z_][\w-]*)/g)) if (!declared.local.has(m[1])) report(m[0], 'undeclared-reference', `local.${m[1]} is not declared`);
+        for (const m of expr.matchAll(/(?<![\w.])var\.([A-Za-z_][\w-]*)/g))
+          if (!declared.variable.has(m[1])) report(m[0], 'undeclared-reference', `var.${m[1]} is not declared`);
+        for (const m of expr.matchAll(/(?<![\w.])local\.([A-Za-z_][\w-]*)/g))
+          if (!declared.local.has(m[1])) report(m[0], 'undeclared-reference', `local.${m[1]} is not declared`);
         for (const m of expr.matchAll(/(?<![\w.])(data\.)?(oci_\w+)\.([A-Za-z_][\w-]*)((?:\[[^\]]*\])?(?:\.\w+(?:\[[^\]]*\])?)*)/g)) {
           const kind = m[1] ? 'data' : 'resource';
           const address = `${m[2]}.${m[3]}`;
@@ -623,7 +673,10 @@ export function auditPolicyStatement(statement: string): string[] {
   const problems: string[] = [];
   const narrowedManage = ALLOWED_GRANTS[`${p.verb} ${p.resource}`]?.permission;
   const permissions = p.conditions.filter((x) => x.variable === 'request.permission');
-  if (p.verb === 'manage' && !(narrowedManage && p.conditionMode !== 'any' && permissions.length === 1 && permissions[0]!.operator === '=' && permissions[0]!.value === narrowedManage)) {
+  if (
+    p.verb === 'manage' &&
+    !(narrowedManage && p.conditionMode !== 'any' && permissions.length === 1 && permissions[0]!.operator === '=' && permissions[0]!.value === narrowedManage)
+  ) {
     problems.push(narrowedManage ? `grants manage beyond request.permission = '${narrowedManage}'` : 'grants manage');
   }
   if (p.verb.startsWith('{')) problems.push('grants a raw permission list');
@@ -707,7 +760,8 @@ export const POLICY_CONDITION_VARIABLES: {
       family: 'object-family',
       resourceTypes: ['objectstorage-namespaces', 'buckets', 'objects'],
       variables: ['target.bucket.name', 'target.bucket.tag', 'target.object.name'],
-      source: 'Details for Object Storage and Archive Storage: target.bucket.name and target.bucket.tag.<ns>.<key> (buckets, objects), target.object.name (objects)',
+      source:
+        'Details for Object Storage and Archive Storage: target.bucket.name and target.bucket.tag.<ns>.<key> (buckets, objects), target.object.name (objects)',
     },
     {
       family: 'secret-family',
@@ -728,7 +782,7 @@ export const POLICY_CONDITION_VARIABLES: {
 export function allowedConditionVariables(resourceType: string, principalType?: string): Set<string> | undefined {
   const family = POLICY_CONDITION_VARIABLES.families.find((f) => f.family === resourceType || f.resourceTypes.includes(resourceType));
   if (!family) return undefined;
-  const extra = principalType === undefined ? [] : POLICY_CONDITION_VARIABLES.byPrincipalType[principalType]?.variables ?? [];
+  const extra = principalType === undefined ? [] : (POLICY_CONDITION_VARIABLES.byPrincipalType[principalType]?.variables ?? []);
   return new Set([...POLICY_CONDITION_VARIABLES.general, ...family.variables, ...extra].map((v) => v.toLowerCase()));
 }
 
@@ -746,11 +800,16 @@ export function auditConditionVariables(statement: string): string[] {
   const principalType = p.conditions.find((c) => c.variable === 'request.principal.type' && c.operator === '=')?.value;
   const allowed = allowedConditionVariables(p.resource, principalType);
   if (!allowed) {
-    return p.conditions.length === 0 ? [] : [`resource type "${p.resource}" is not in POLICY_CONDITION_VARIABLES: add its family with the variables OCI's policy reference lists for it`];
+    return p.conditions.length === 0
+      ? []
+      : [`resource type "${p.resource}" is not in POLICY_CONDITION_VARIABLES: add its family with the variables OCI's policy reference lists for it`];
   }
   return p.conditions
     .filter((c) => !isAllowedVariable(c.variable, allowed))
-    .map((c) => `condition variable ${c.variable} is not one OCI's policy reference lists for ${p.resource}${principalType ? ` (principal type ${principalType})` : ''}: the condition would decline every request`);
+    .map(
+      (c) =>
+        `condition variable ${c.variable} is not one OCI's policy reference lists for ${p.resource}${principalType ? ` (principal type ${principalType})` : ''}: the condition would decline every request`,
+    );
 }
 
 /**
@@ -771,7 +830,8 @@ export function auditMatchingRule(rule: string): string[] {
       continue;
     }
     const v = c[1].toLowerCase();
-    if (!DYNAMIC_GROUP_RULE_VARIABLES.includes(v) && !/^tag\.[^.]+\.[^.]+\.value$/.test(v)) problems.push(`matching-rule variable ${c[1]} is not documented (${DYNAMIC_GROUP_RULE_VARIABLES.join(', ')}, tag.<ns>.<key>.value)`);
+    if (!DYNAMIC_GROUP_RULE_VARIABLES.includes(v) && !/^tag\.[^.]+\.[^.]+\.value$/.test(v))
+      problems.push(`matching-rule variable ${c[1]} is not documented (${DYNAMIC_GROUP_RULE_VARIABLES.join(', ')}, tag.<ns>.<key>.value)`);
   }
   return problems;
 }

@@ -86,7 +86,11 @@
       }
       $('statistic').value = defaultStatistic(state.metric);
     }
-    fillSelect($('metric'), list.map((n) => [n, n]), state.metric);
+    fillSelect(
+      $('metric'),
+      list.map((n) => [n, n]),
+      state.metric,
+    );
   }
 
   /** Loads the metric's dimensions into the group-by and filter selects. */
@@ -99,14 +103,22 @@
     if (!groupOptions.some(([v]) => v === state.groupBy)) groupOptions.push([state.groupBy, state.groupBy]);
     fillSelect($('groupby'), groupOptions, state.groupBy);
     const key = keys.includes($('filter-key').value) ? $('filter-key').value : keys[0] || '';
-    fillSelect($('filter-key'), keys.map((k) => [k, k]), key);
+    fillSelect(
+      $('filter-key'),
+      keys.map((k) => [k, k]),
+      key,
+    );
     fillFilterValues();
   }
 
   /** Values of the chosen filter dimension. */
   function fillFilterValues() {
     const values = state.dims[$('filter-key').value] || [];
-    fillSelect($('filter-value'), values.map((v) => [v, v]), $('filter-value').value);
+    fillSelect(
+      $('filter-value'),
+      values.map((v) => [v, v]),
+      $('filter-value').value,
+    );
   }
 
   /** Shows the filter chips. */
@@ -154,7 +166,11 @@
     }
     selectValue($('interval'), q.interval);
     const stat = q.statistic === 'percentile' ? `percentile(${q.percentile})` : q.statistic;
-    selectValue($('statistic'), stat, stat.replace(/^\w/, (c) => c.toUpperCase()));
+    selectValue(
+      $('statistic'),
+      stat,
+      stat.replace(/^\w/, (c) => c.toUpperCase()),
+    );
     state.groupBy = !q.grouping ? '' : q.grouping.kind === 'all' ? '*' : q.grouping.keys.join(', ');
     selectValue($('groupby'), state.groupBy);
     // Only a plain list of `dim = "v"` filters is shown as chips; anything richer lives in the box.
@@ -200,7 +216,8 @@
   function render(result) {
     $('chart-title').textContent = result.query;
     const points = result.series.reduce((n, s) => n + s.points.length, 0);
-    $('chart-sub').textContent = `${result.series.length} stream${result.series.length === 1 ? '' : 's'}, ${points} points, ${$('range').selectedOptions[0].text.toLowerCase()}`;
+    $('chart-sub').textContent =
+      `${result.series.length} stream${result.series.length === 1 ? '' : 's'}, ${points} points, ${$('range').selectedOptions[0].text.toLowerCase()}`;
     drawChart(result);
     drawLegend(result);
     drawLatest(result);
@@ -261,7 +278,13 @@
     axis.append(svgEl('line', { x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b }));
     svg.append(grid, axis);
     if (values.length === 0) {
-      svg.append(svgEl('text', { class: 'empty', x: W / 2, y: H / 2, 'text-anchor': 'middle' }, result.series.length ? 'All streams hidden' : 'No data in this time range yet: the function posts on its schedule'));
+      svg.append(
+        svgEl(
+          'text',
+          { class: 'empty', x: W / 2, y: H / 2, 'text-anchor': 'middle' },
+          result.series.length ? 'All streams hidden' : 'No data in this time range yet: the function posts on its schedule',
+        ),
+      );
       return;
     }
     const layer = svgEl('g', { class: 'series' });
@@ -311,7 +334,7 @@
       tip.append(line);
     }
     tip.hidden = false;
-    const px = ((sc.sx(at) / sc.W) * rect.width);
+    const px = (sc.sx(at) / sc.W) * rect.width;
     tip.style.left = `${Math.min(px + 12, rect.width - tip.offsetWidth - 4)}px`;
     tip.style.top = '8px';
   }
@@ -382,64 +405,67 @@
     const { info, invocations } = await api('/explorer/api/invocations');
     state.info = info || {};
     renderFacts();
-    const rows = invocations.slice(-30).reverse().map((r) => {
-      const tr = document.createElement('tr');
-      tr.dataset.seq = String(r.seq);
-      tr.dataset.ok = String(r.ok);
-      const s = r.summary;
-      const badge = document.createElement('span');
-      badge.className = `badge ${r.ok ? (s && s.dryRun ? 'dry' : 'ok') : 'bad'}`;
-      badge.textContent = r.ok ? (s && s.dryRun ? 'dry run' : 'ok') : 'failed';
-      const skipped = document.createElement('div');
-      const details = document.createElement('div');
-      details.className = 'details';
-      if (s) {
-        const total = Object.values(s.skipped).reduce((a, b) => a + b, 0);
-        const count = document.createElement('b');
-        count.textContent = String(total);
-        skipped.append(count);
-        const reasons = document.createElement('div');
-        reasons.className = 'reasons';
-        reasons.textContent = Object.entries(s.skipped).map(([k, v]) => `${k}: ${v}`).join(', ');
-        skipped.append(reasons);
-        // Every target: up or down, what it gave, and why not when it is down.
-        for (const t of s.targets) {
-          const line = document.createElement('div');
-          line.className = `target ${t.up ? 'up' : 'down'}`;
-          line.dataset.up = String(t.up);
-          line.textContent = t.up
-            ? `up ${t.instance}: ${t.samples} samples in ${Math.round(t.durationMs)} ms`
-            : `down ${t.url}: ${t.error || 'no answer'}`;
-          details.append(line);
+    const rows = invocations
+      .slice(-30)
+      .reverse()
+      .map((r) => {
+        const tr = document.createElement('tr');
+        tr.dataset.seq = String(r.seq);
+        tr.dataset.ok = String(r.ok);
+        const s = r.summary;
+        const badge = document.createElement('span');
+        badge.className = `badge ${r.ok ? (s && s.dryRun ? 'dry' : 'ok') : 'bad'}`;
+        badge.textContent = r.ok ? (s && s.dryRun ? 'dry run' : 'ok') : 'failed';
+        const skipped = document.createElement('div');
+        const details = document.createElement('div');
+        details.className = 'details';
+        if (s) {
+          const total = Object.values(s.skipped).reduce((a, b) => a + b, 0);
+          const count = document.createElement('b');
+          count.textContent = String(total);
+          skipped.append(count);
+          const reasons = document.createElement('div');
+          reasons.className = 'reasons';
+          reasons.textContent = Object.entries(s.skipped)
+            .map(([k, v]) => `${k}: ${v}`)
+            .join(', ');
+          skipped.append(reasons);
+          // Every target: up or down, what it gave, and why not when it is down.
+          for (const t of s.targets) {
+            const line = document.createElement('div');
+            line.className = `target ${t.up ? 'up' : 'down'}`;
+            line.dataset.up = String(t.up);
+            line.textContent = t.up ? `up ${t.instance}: ${t.samples} samples in ${Math.round(t.durationMs)} ms` : `down ${t.url}: ${t.error || 'no answer'}`;
+            details.append(line);
+          }
+          for (const e of s.errors.slice(0, 3)) {
+            const line = document.createElement('div');
+            line.textContent = `${e.message} (${e.metrics} metrics)`;
+            details.append(line);
+          }
         }
-        for (const e of s.errors.slice(0, 3)) {
-          const line = document.createElement('div');
-          line.textContent = `${e.message} (${e.metrics} metrics)`;
-          details.append(line);
+        if (r.error) details.append(r.error);
+        if (r.coldStartMs !== undefined) {
+          const cold = document.createElement('div');
+          cold.className = 'reasons';
+          cold.textContent = `cold start ${r.coldStartMs} ms`;
+          details.append(cold);
         }
-      }
-      if (r.error) details.append(r.error);
-      if (r.coldStartMs !== undefined) {
-        const cold = document.createElement('div');
-        cold.className = 'reasons';
-        cold.textContent = `cold start ${r.coldStartMs} ms`;
-        details.append(cold);
-      }
-      const up = s ? `${s.targets.filter((t) => t.up).length}/${s.targets.length}` : '-';
-      tr.append(
-        td(String(r.seq), 'num'),
-        td(clock(Date.parse(r.time), true)),
-        td(badge),
-        td(up, 'num'),
-        td(s ? String(s.samples) : '-', 'num'),
-        td(s ? String(s.dryRun ? 0 : s.posted) : '-', 'num'),
-        td(s ? skipped : '-', 'skipcell'),
-        td(s ? String(s.failed + s.undelivered) : '-', 'num'),
-        td(`${r.durationMs} ms`, 'num'),
-        td(details),
-      );
-      return tr;
-    });
+        const up = s ? `${s.targets.filter((t) => t.up).length}/${s.targets.length}` : '-';
+        tr.append(
+          td(String(r.seq), 'num'),
+          td(clock(Date.parse(r.time), true)),
+          td(badge),
+          td(up, 'num'),
+          td(s ? String(s.samples) : '-', 'num'),
+          td(s ? String(s.dryRun ? 0 : s.posted) : '-', 'num'),
+          td(s ? skipped : '-', 'skipcell'),
+          td(s ? String(s.failed + s.undelivered) : '-', 'num'),
+          td(`${r.durationMs} ms`, 'num'),
+          td(details),
+        );
+        return tr;
+      });
     if (rows.length === 0) {
       const tr = document.createElement('tr');
       const cell = td('No invocation yet.');
@@ -448,7 +474,10 @@
       rows.push(tr);
     }
     $('invocations').tBodies[0].replaceChildren(...rows);
-    const latest = invocations.slice().reverse().find((r) => r.summary && r.summary.forecast);
+    const latest = invocations
+      .slice()
+      .reverse()
+      .find((r) => r.summary && r.summary.forecast);
     if (latest) renderForecast(latest.summary.forecast, latest.seq);
   }
 
@@ -463,7 +492,12 @@
       ["Share of the tenancy's 50 calls/s", `${pct(f.averageShareOfTenancyLimit)} on average, ${pct(f.postingShareOfTenancyLimit)} while posting`],
       ['Posting time', `${f.postingSeconds} s`],
       ['Fits the function timeout', `${f.fitsFunctionTimeout ? 'yes' : 'no'} (~${f.invocationSeconds} s of ${f.functionTimeoutSeconds} s)`],
-      ['Monthly ingestion cost', f.monthlyCost === undefined ? 'no price configured' : `${f.monthlyCost} (${f.pricePerMillionDatapoints} per million beyond ${num(f.freeDatapointsPerMonth)} free)`],
+      [
+        'Monthly ingestion cost',
+        f.monthlyCost === undefined
+          ? 'no price configured'
+          : `${f.monthlyCost} (${f.pricePerMillionDatapoints} per million beyond ${num(f.freeDatapointsPerMonth)} free)`,
+      ],
     ];
     $('forecast').replaceChildren(
       ...rows.flatMap(([k, v]) => {
