@@ -15,15 +15,19 @@
 //    time). V8 rejects a cache made by another Node version or with other V8 flags (e.g. heap
 //    sizes); the SDK then compiles as usual. So it is made with the image's Node flags
 //    (package.json "prom2oci.nodeFlags") by the image's build stage (same Node as the runtime).
-// The SDK bundle carries three small, behaviour-preserving patches of hot spots of the pinned SDK
+// The SDK bundle carries four small, behaviour-preserving patches of hot spots of the pinned SDK
 // (oci-common 2.139.1), each asserted so that a different SDK version fails the build instead of
-// being silently mis-patched. Together they cut the CPU cost of one PostMetricData call about 3x:
+// being silently mis-patched. The first three cut the CPU cost of one PostMetricData call about 3x:
 //  1. utils.isEmpty(body) ran Object.keys() over the JSON string (one array entry per character).
 //  2. x-content-sha256 used jssha (pure JS SHA-256); node:crypto computes the same digest.
 //  3. every signature re-parsed the PEM private key inside OpenSSL; the parsed KeyObject is reused.
+//  4. request headers were a global Headers, whose first use loads undici (cold start).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { trainCodeCaches } from './train-cache.mjs';
 
 const SDK_PACKAGES = ['oci-common', 'oci-monitoring', 'oci-secrets'];
 const SDK_BUNDLE = './oci-sdk.js';
@@ -44,11 +48,59 @@ function patchOnce(text, from, to, file) {
   return text.slice(0, at) + to + text.slice(at + from.length);
 }
 
+/**
+ * The part of WHATWG Headers the SDK and its HTTP clients use, over a Map: names are lower-cased,
+ * append() joins values with ", ", values are trimmed, iteration is sorted by name (as Headers does),
+ * and it is iterable as [name, value] pairs, so fetch()/Request (the SDK's own HTTP client, used by
+ * the other clients) accept it as HeadersInit and still validate names and values.
+ */
+const REQUEST_HEADERS = `class RequestHeaders {
+  constructor() { this.map = new Map(); }
+  append(name, value) {
+    const key = String(name).toLowerCase();
+    const v = String(value).trim();
+    const old = this.map.get(key);
+    this.map.set(key, old === undefined ? v : old + ', ' + v);
+  }
+  set(name, value) { this.map.set(String(name).toLowerCase(), String(value).trim()); }
+  get(name) { const v = this.map.get(String(name).toLowerCase()); return v === undefined ? null : v; }
+  has(name) { return this.map.has(String(name).toLowerCase()); }
+  delete(name) { this.map.delete(String(name).toLowerCase()); }
+  forEach(callback, thisArg) { for (const [k, v] of this.entries()) callback.call(thisArg, v, k, this); }
+  entries() { return [...this.map].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))[Symbol.iterator](); }
+  keys() { return [...this.entries()].map((e) => e[0])[Symbol.iterator](); }
+  values() { return [...this.entries()].map((e) => e[1])[Symbol.iterator](); }
+  [Symbol.iterator]() { return this.entries(); }
+}`;
+
+/** `process.version >= major.minor` without semver (Node 6.12 has no 8.x minor to care about). */
+const NODE_AT_LEAST = (major, minor) => `((v) => v[0] > ${major} || (v[0] === ${major} && v[1] >= ${minor}))(process.versions.node.split('.').map(Number))`;
+
 /** The SDK files to patch: path suffix -> [search, replacement] pairs. */
 const SDK_PATCHES = {
   'oci-common/lib/utils.js': [
     // Same result for strings (Object.keys(s).length === s.length), without the per-character array.
     ['return Object.keys(obj).length === 0;', 'return typeof obj === "string" ? obj.length === 0 : Object.keys(obj).length === 0;'],
+  ],
+  'oci-common/lib/request-generator.js': [
+    // Every request's headers: a Map-backed Headers instead of the global one, whose first use loads
+    // undici (fetch, web streams, http2, worker_threads: about as long as the rest of a cold call's SDK work).
+    ['const headers = new Headers();', 'const headers = new RequestHeaders();'],
+    ['const helper_1 = require("./helper");', `const helper_1 = require("./helper");\n${REQUEST_HEADERS}`],
+  ],
+  // jsonwebtoken's Node version checks parsed semver ranges when the SDK loads (and pulled in all
+  // of semver): the same answers from process.versions.
+  'jsonwebtoken/lib/psSupported.js': [
+    ["var semver = require('semver');", ''],
+    ["semver.satisfies(process.version, '^6.12.0 || >=8.0.0')", NODE_AT_LEAST(8, 0)],
+  ],
+  'jsonwebtoken/lib/asymmetricKeyDetailsSupported.js': [
+    ["const semver = require('semver');", ''],
+    ["semver.satisfies(process.version, '>=15.7.0')", NODE_AT_LEAST(15, 7)],
+  ],
+  'jsonwebtoken/lib/rsaPssKeyDetailsSupported.js': [
+    ["const semver = require('semver');", ''],
+    ["semver.satisfies(process.version, '>=16.9.0')", NODE_AT_LEAST(16, 9)],
   ],
   'sshpk/lib/private-key.js': [
     // Sign with a cached KeyObject instead of handing OpenSSL the PEM text to parse on every call.
@@ -124,7 +176,12 @@ const sdkPatchPlugin = {
       loader: 'js',
       resolveDir: process.cwd(),
     }));
-    b.onLoad({ filter: /(oci-common[\\/]lib[\\/]utils|sshpk[\\/]lib[\\/]private-key)\.js$/ }, async (args) => {
+    const patched = new RegExp(
+      `(${Object.keys(SDK_PATCHES)
+        .map((f) => f.replace(/[.]/g, '\\.').replace(/\//g, '[\\\\/]'))
+        .join('|')})$`,
+    );
+    b.onLoad({ filter: patched }, async (args) => {
       const file = Object.keys(SDK_PATCHES).find((suffix) => args.path.replace(/\\/g, '/').endsWith(`node_modules/${suffix}`));
       if (!file) return undefined;
       let text = await readFile(args.path, 'utf8');
@@ -141,8 +198,10 @@ const sdkPatchPlugin = {
 };
 
 /**
- * Loads dist/oci-sdk.js like require() would, but compiled with its code cache when V8 accepts it.
- * Used in dist/func.js and, with PROM2OCI_WRITE_CACHE set, by this script to write the cache.
+ * Loads a bundle (dist/func-main.js, dist/oci-*.js) like require() would, but compiled with its
+ * code cache when V8 accepts it. With PROM2OCI_WRITE_CACHE set (this script) it writes the cache
+ * right after loading; with PROM2OCI_TRAIN_CACHE=1 (scripts/train-cache.mjs) when the process
+ * exits, so that the cache also holds every function the training invocation compiled.
  */
 const BUNDLE_LOADER_FN = `
 function loadBundle(dir, name, requireFor) {
@@ -153,8 +212,9 @@ function loadBundle(dir, name, requireFor) {
   const file = path.join(dir, name);
   const cacheFile = file.replace(/\\.js$/, '.cache');
   const source = fs.readFileSync(file, 'utf8');
+  const training = process.env.PROM2OCI_TRAIN_CACHE === '1';
   let cachedData;
-  if (!process.env.PROM2OCI_WRITE_CACHE) {
+  if (!process.env.PROM2OCI_WRITE_CACHE && !training) {
     try {
       cachedData = fs.readFileSync(cacheFile);
     } catch {
@@ -168,8 +228,20 @@ function loadBundle(dir, name, requireFor) {
     for (const key of Object.keys(mod.exports)) void mod.exports[key]; // evaluate every package before caching
     fs.writeFileSync(cacheFile, script.createCachedData());
   }
+  if (training) process.once('exit', () => fs.writeFileSync(cacheFile, script.createCachedData()));
   return mod.exports;
 }
+`;
+
+/**
+ * dist/func.js, the image's entry point: loads the function bundle with its code cache. A training
+ * run (PROM2OCI_TRAIN_CACHE=1) exits on SIGTERM so that the caches are written.
+ */
+const FUNC_LAUNCHER = `'use strict';
+// Generated by scripts/build.mjs: loads func-main.js (the function) with its V8 code cache.
+${BUNDLE_LOADER_FN}
+if (process.env.PROM2OCI_TRAIN_CACHE === '1') process.once('SIGTERM', () => process.exit(0));
+loadBundle(__dirname, './func-main.js', require);
 `;
 
 const SDK_LOADER = `${BUNDLE_LOADER_FN}
@@ -213,7 +285,7 @@ await Promise.all([
   build({
     ...common,
     entryPoints: ['src/func.ts'],
-    outfile: 'dist/func.js',
+    outfile: 'dist/func-main.js',
     sourcemap: 'linked',
     plugins: [lazySdkPlugin],
   }),
@@ -258,8 +330,13 @@ ${Object.keys(FEATURE_BUNDLES)
   .map((name) => `loadBundle(${distDir}, ${JSON.stringify(featureFile(name))}, (id) => (id === 'oci-common' ? sdk['oci-common'] : require(id)));`)
   .join('\n')}
 `;
-execFileSync(process.execPath, [...(await imageNodeFlags()), '-e', writeCaches], {
+const nodeFlags = await imageNodeFlags();
+execFileSync(process.execPath, [...nodeFlags, '-e', writeCaches], {
   // NODE_OPTIONS could carry other V8 flags than the image has: the cache is made without it.
   env: { ...process.env, NODE_OPTIONS: '', PROM2OCI_WRITE_CACHE: '1' },
   stdio: 'inherit',
 });
+// Then the caches of the function and the SDK bundle again, trained by one real invocation (the
+// feature bundles keep the load-time caches above: the training configures neither).
+writeFileSync('dist/func.js', FUNC_LAUNCHER);
+await trainCodeCaches(path.resolve('dist'), nodeFlags);

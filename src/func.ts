@@ -2,6 +2,7 @@
  * Entry point of the function image: `node dist/func.js`. Only the FDK and the handler wiring load
  * here; the OCI SDK is required on first use, so the Fn socket is ready quickly (cold start).
  */
+import { existsSync } from 'node:fs';
 import { format } from 'node:util';
 import * as fdk from '@fnproject/fdk';
 import { createHandler } from './handler/handler';
@@ -21,4 +22,17 @@ process.on('unhandledRejection', (reason) => {
   log('error', 'unhandled rejection', { error: oneLine(String((reason as Error)?.message ?? reason)) });
 });
 
-fdk.handle(createHandler(process.env, log), { inputMode: 'string' });
+const handler = createHandler(process.env, log);
+fdk.handle(handler, { inputMode: 'string' });
+
+// The first call needs the SDK bundle, credentials and clients: build them as soon as the Fn socket
+// is ready (never before: that would delay "ready"), in the time the platform takes to send the call.
+const listener = process.env.FN_LISTENER?.startsWith('unix:') ? process.env.FN_LISTENER.slice('unix:'.length) : undefined;
+if (listener) {
+  let tries = 0;
+  const prepareOnceReady = (): void => {
+    if (existsSync(listener)) handler.prepare();
+    else if (++tries < 200) setTimeout(prepareOnceReady, 5).unref();
+  };
+  setImmediate(prepareOnceReady).unref();
+}

@@ -67,12 +67,19 @@ function objectStorageStateStore(settings: Settings, auth: () => OciAuth): State
   return createStateStore(objectStorageBackend(client, { namespace: settings.objectStorageNamespace, bucket: settings.stateBucket, objectName }));
 }
 
+/** The Fn handler, and what it can do before its first call. */
+interface Handler {
+  (input: unknown, ctx: InvocationContext): Promise<InvocationSummary | FunctionFailure>;
+  /**
+   * Builds what every real invocation needs first (settings, credentials, the SDK bundle, the
+   * monitoring client, the state store when configured) ahead of the first call. Never throws: a
+   * failure is remembered and reported by the invocation that needs it, as without this call.
+   */
+  prepare(): void;
+}
+
 /** Builds the handler for an environment (process.env in OCI Functions). */
-export function createHandler(
-  env: Env,
-  log: Logger,
-  options: HandlerOptions = {},
-): (input: unknown, ctx: InvocationContext) => Promise<InvocationSummary | FunctionFailure> {
+export function createHandler(env: Env, log: Logger, options: HandlerOptions = {}): Handler {
   const settingsFor = { real: once(() => parseSettings(env)), dry: once(() => parseSettings(env, { dryRun: true })) };
   const auth = once((): OciAuth => createAuth(env));
   const runtimes = new Map<Settings, Runtime>();
@@ -103,10 +110,11 @@ export function createHandler(
     return rt;
   };
 
-  return async (input, ctx) => {
+  const envDry = /^(true|1|yes|on)$/i.test(env.DRY_RUN?.trim() ?? '');
+
+  const handler = async (input: unknown, ctx: InvocationContext): Promise<InvocationSummary | FunctionFailure> => {
     try {
       const request = parseInvocationBody(typeof input === 'string' || Buffer.isBuffer(input) ? input : input == null ? '' : JSON.stringify(input));
-      const envDry = /^(true|1|yes|on)$/i.test(env.DRY_RUN?.trim() ?? '');
       const dryRun = request.dryRun ?? envDry;
       const settings = dryRun ? settingsFor.dry() : settingsFor.real();
       const rt = runtimeFor(settings);
@@ -119,6 +127,17 @@ export function createHandler(
       return failure(e, log);
     }
   };
+  const prepare = (): void => {
+    if (envDry) return; // a dry run never needs the SDK
+    try {
+      const rt = runtimeFor(settingsFor.real());
+      rt.postBatch();
+      rt.stateStore?.();
+    } catch {
+      // remembered by once(): the first invocation reports it
+    }
+  };
+  return Object.assign(handler, { prepare });
 }
 
 /**
