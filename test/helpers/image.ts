@@ -142,3 +142,42 @@ export function checkFuncYaml(text: string): string[] {
   }
   return problems;
 }
+
+/** One file the image's last stage copies from another stage: its path there and in the image. */
+export interface ShippedFile {
+  /** Path in the source stage, relative to that stage's WORKDIR (= the repository root after the build). */
+  source: string;
+  /** Path in the image, relative to the last stage's WORKDIR. */
+  target: string;
+}
+
+/** The files the last stage copies `--from=<stage>` (exact paths; a directory or a glob is reported as a problem). */
+export function shippedFiles(dockerfile: string): { files: ShippedFile[]; problems: string[] } {
+  const stages = parseDockerfile(dockerfile);
+  const final = stages.at(-1);
+  if (!final) return { files: [], problems: ['Dockerfile has no FROM'] };
+  const files: ShippedFile[] = [];
+  const problems: string[] = [];
+  const workdirOf = (stage: DockerStage) => stage.instructions.filter((x) => x.keyword === 'WORKDIR').at(-1)?.args ?? '/';
+  for (const x of final.instructions.filter((i) => i.keyword === 'COPY')) {
+    const parts = x.args.split(/\s+/);
+    const from = /^--from=(\S+)$/.exec(parts[0] ?? '')?.[1];
+    const source = from ? stages.find((s) => s.name === from) : undefined;
+    if (!source) {
+      problems.push(`line ${x.line}: COPY without --from=<stage>: the image should hold built files only`);
+      continue;
+    }
+    const paths = parts.slice(1);
+    const dest = paths.pop()!;
+    const root = workdirOf(source).replace(/\/$/, '') + '/';
+    for (const p of paths) {
+      if (!p.startsWith(root) || /[*?[]/.test(p) || !/\.[a-z]+$/.test(p)) {
+        problems.push(`line ${x.line}: ${p} is not one file under ${root} (list each file: the test copies exactly these)`);
+        continue;
+      }
+      const rel = p.slice(root.length);
+      files.push({ source: rel, target: dest.endsWith('/') ? `${dest.replace(/^\.\//, '')}${rel.split('/').pop()!}` : dest.replace(/^\.\//, '') });
+    }
+  }
+  return { files, problems };
+}
