@@ -1,17 +1,22 @@
 /**
- * Entry point of the function image: `node dist/func.js`. Only the FDK and the handler wiring load
- * here; the OCI SDK is required on first use, so the Fn socket is ready quickly (cold start).
+ * The function (bundled as dist/func-main.js, which the image's `node dist/func.js` loads with its
+ * code cache). Only the FDK and the handler wiring load here; the OCI SDK is required once the Fn
+ * socket is ready or on first use, so the socket is ready quickly (cold start).
  */
 import { existsSync } from 'node:fs';
 import { format } from 'node:util';
 import * as fdk from '@fnproject/fdk';
 import { createHandler } from './handler/handler';
-import { jsonLogger, oneLine } from './log';
+import { isSdkRetrierWarning, jsonLogger, oneLine } from './log';
 
 const log = jsonLogger();
 
-// The FDK and the OCI SDK print multi-line warnings; keep every log entry one structured line.
-console.warn = (...args: unknown[]) => log('warn', oneLine(format(...args)), { source: 'runtime' });
+// The FDK and the OCI SDK print multi-line warnings; keep every log entry one structured line
+// (and drop the SDK retrier's per-call warnings: the summary counts those calls).
+console.warn = (...args: unknown[]) => {
+  const text = format(...args);
+  if (!isSdkRetrierWarning(text)) log('warn', oneLine(text), { source: 'runtime' });
+};
 
 // Node's own warnings (e.g. MaxListenersExceededWarning) as log entries too, not raw stderr text.
 process.removeAllListeners('warning');

@@ -21,3 +21,12 @@ export function jsonLogger(write: (line: string) => void = (l) => process.stdout
 export function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' | ').slice(0, 2000);
 }
+
+/**
+ * Whether a console warning is one the OCI SDK's retrier prints for every failed call. Our clients
+ * never let it retry (the publisher does, and counts each outcome with OCI's message), so "All
+ * retry attempts have exhausted" would be both wrong and one log entry per throttled call.
+ */
+export function isSdkRetrierWarning(text: string): boolean {
+  return /^(Request cannot be retried\. Not Retrying\.|All retry attempts have exhausted\.|Request failed with Exception :)/.test(text);
+}

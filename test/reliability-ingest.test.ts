@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { makeResourcePrincipal } from '../src/emulator/credentials';
 import { startIngestionEmulator } from '../src/emulator/server';
+import type { LocalFunction } from '../src/fnlocal/agent';
 import type { InvocationSummary } from '../src/handler/summary';
 import { closedPort, COMPARTMENT } from './helpers/stack';
 import { startFaultyTarget } from './helpers/faulty-target';
@@ -24,6 +25,23 @@ describe('reliability: ingestion faults through the function process', () => {
 
   /** Stored data series (not self-metrics) of the faulty target's counter. */
   const storedData = () => fx.stack.emulator.accepted.filter((m) => m.name === 'faulty_ok_total').length;
+
+  /**
+   * The SDK's own retrier prints a warning per failed call ("All retry attempts have exhausted",
+   * though the function then retries): the function keeps its log to its own structured lines.
+   */
+  function assertNoSdkRetrierNoise(fn: LocalFunction): void {
+    const lines = [...fn.stdout, ...fn.stderr];
+    assert.deepEqual(
+      lines.filter((l) => /retry attempts have exhausted|Not Retrying|Retrying request/i.test(l)),
+      [],
+    );
+    assert.deepEqual(
+      lines.filter((l) => !l.startsWith('{')),
+      [],
+      'every log line is one JSON object',
+    );
+  }
 
   /** Every attempt the function counted is a call the emulator saw: nothing skipped client-side. */
   function assertEveryAttemptOnTheWire(s: InvocationSummary): void {
@@ -46,6 +64,8 @@ describe('reliability: ingestion faults through the function process', () => {
       assert.equal(storedData(), 600, 'exactly once each');
       // Backoff keeps the storm bounded: without it 8 workers would hammer the limit ~hundreds of times.
       assert.ok(s.throttled <= 40, `throttled ${s.throttled} times for 13 calls`);
+      await lastInvocationLog(fn);
+      assertNoSdkRetrierNoise(fn);
     } finally {
       fx.stack.emulator.options.rateLimitPerSecond = undefined;
     }
@@ -58,6 +78,8 @@ describe('reliability: ingestion faults through the function process', () => {
     const fn = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url('/ok?n=300'), ...FAST });
     const s = summaryOf(await fn.invoke());
     assertAccounted(s, '5xx and resets');
+    await lastInvocationLog(fn);
+    assertNoSdkRetrierNoise(fn);
     assert.equal(s.posted, 300);
     assert.equal(s.failed + s.undelivered, 0);
     assert.equal(s.retries, 11, 'each of the 11 faults cost one retry');

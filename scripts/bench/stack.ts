@@ -6,9 +6,11 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { format } from 'node:util';
 import { makeResourcePrincipal } from '../../src/emulator/credentials';
 import { startIngestionEmulator, type IngestionEmulator } from '../../src/emulator/server';
 import { startFunction, type LocalFunction } from '../../src/fnlocal/agent';
+import { isSdkRetrierWarning } from '../../src/log';
 
 export const COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaaprom2ocibenchcompartment';
 /** The emulator bucket of the runs with state on (STATE_BUCKET). */
@@ -51,8 +53,20 @@ export interface BenchStack {
   close(): Promise<void>;
 }
 
+/**
+ * The bench's own SDK clients (the lab baseline, the other poster) fail calls on purpose; the SDK's
+ * retrier prints a line for each, which the bench counts itself: those lines are dropped.
+ */
+function quietSdkRetrier(): void {
+  const warn = console.warn.bind(console);
+  console.warn = (...args: unknown[]) => {
+    if (!isSdkRetrierWarning(format(...args))) warn(...args);
+  };
+}
+
 /** Starts the emulator (unthrottled, no latency) and writes the credentials. */
 export async function startBenchStack(): Promise<BenchStack> {
+  quietSdkRetrier();
   const dir = await mkdtemp(path.join(tmpdir(), 'prom2oci-bench-'));
   const rp = await makeResourcePrincipal(dir);
   // Room for a 100k run plus self-metrics in the store and call records of the throttled run.
