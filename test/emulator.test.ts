@@ -566,6 +566,23 @@ describe('faults', () => {
     assert.ok(emu.calls.at(-1)!.durationMs >= 150);
   });
 
+  test('latencyMs with 20 calls in flight at once: no listener-leak warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    // Long enough that the 20 calls sleep at the same time even when signing them is slow.
+    emu.options.latencyMs = 3000;
+    try {
+      const client = monitoringClient(rpProvider(rp));
+      await Promise.all(Array.from({ length: 20 }, () => post(client, [metric()])));
+      assert.equal(emu.counters.postMetricData, 20);
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      assert.deepEqual(warnings, []);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   test('close() returns even with a hung connection open', async () => {
     const local = await startIngestionEmulator({ trustedIssuers: [rp.issuerPublicKeyPem] });
     local.enqueueFault({ hangMs: 60_000 });

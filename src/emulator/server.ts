@@ -251,20 +251,6 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   });
 }
 
-/** Sleep that close() can cut short. */
-function sleep(ms: number, abort: AbortSignal): Promise<void> {
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      abort.removeEventListener('abort', done);
-      resolve();
-    }
-    abort.addEventListener('abort', done, { once: true });
-  });
-}
-
 /** Start the emulator on 127.0.0.1 (a free port by default). */
 export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promise<IngestionEmulator> {
   const options = resolveOptions(opts);
@@ -281,7 +267,28 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
   const objectStorage = new ObjectStorageState();
   const fleet = new Fleet();
   const limiter = new TenancyRateLimiter();
-  const closing = new AbortController();
+  /**
+   * The sleeps in progress (latency, hangs), each ended early by close(). A set rather than one
+   * abort listener per request on a shared signal: with latency, every request in flight sleeps,
+   * and more than 10 at once made Node warn of a listener leak (MaxListenersExceededWarning).
+   */
+  const sleepers = new Set<() => void>();
+  let closed = false;
+  /** Sleeps `ms`, or less when the emulator closes or `until` aborts. */
+  function sleep(ms: number, until?: AbortSignal): Promise<void> {
+    if (ms <= 0 || closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        sleepers.delete(done);
+        until?.removeEventListener('abort', done);
+        resolve();
+      }
+      sleepers.add(done);
+      until?.addEventListener('abort', done, { once: true });
+    });
+  }
   const sockets = new Set<Socket>();
   /** Bumped by reset(): calls that began earlier are not recorded. */
   let generation = 0;
@@ -424,7 +431,7 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
       const gaveUp = new AbortController();
       const onClose = (): void => gaveUp.abort();
       req.socket.once('close', onClose);
-      await sleep(fault.hangMs, AbortSignal.any([closing.signal, gaveUp.signal]));
+      await sleep(fault.hangMs, gaveUp.signal);
       req.socket.off('close', onClose);
       req.socket.destroy();
       return true;
@@ -460,7 +467,7 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     };
     try {
       const body = await readBody(req, options.maxBodyBytes);
-      await sleep(options.latencyMs, closing.signal);
+      await sleep(options.latencyMs);
       if (await applyFault(route, req, res, call, callGeneration)) return;
       if (route === 'other') throw new HttpFailure(404, 'NotAuthorizedOrNotFound', `No such API: ${method} ${path}`);
       const next = faults[route][0];
@@ -585,7 +592,8 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
       secretFetchCounts.clear();
     },
     close(): Promise<void> {
-      closing.abort();
+      closed = true;
+      for (const wake of [...sleepers]) wake();
       return new Promise((resolve) => {
         server.close(() => resolve());
         for (const s of sockets) s.destroy();
