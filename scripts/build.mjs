@@ -1,27 +1,32 @@
-// Bundles the function into two files (cold start and per-call cost):
-//  - dist/func.js: the FDK, the handler and every stage, minified. It is all that loads before the
-//    Fn socket is ready.
-//  - dist/oci-sdk.js: oci-common, oci-monitoring and oci-secrets with their dependencies, loaded on
-//    first use only (src/oci/clients.ts requires them lazily; each package is evaluated on first
-//    access). One file loads faster than the ~400 files of node_modules, and node-fetch (only
-//    needed by instance-principal auth; Node has fetch) is evaluated only if called.
+// Bundles the function (cold start and per-call cost):
+//  - dist/func-main.js: the FDK, the handler and every stage, minified. It is all that loads before
+//    the Fn socket is ready. dist/func.js, the image's entry point, is a small launcher that loads
+//    it with its code cache (Node's own loader has no code cache for it).
+//  - dist/oci-sdk.js: oci-common, oci-monitoring and oci-secrets with their dependencies, loaded
+//    once the socket is ready or on first use (src/oci/clients.ts requires them lazily; each package
+//    is evaluated on first access). One file loads faster than the ~400 files of node_modules, and
+//    node-fetch (only needed by instance-principal auth; Node has fetch) is evaluated only if called.
 //  - dist/oci-state.js (+ .cache): oci-objectstorage, only with a state bucket (STATE_BUCKET).
 //  - dist/oci-discovery.js (+ .cache): oci-core and oci-identity, only for OCI compute discovery.
 //    Separate files so a function without state or discovery never reads or compiles them (each is
 //    as large as the rest of the SDK: every model of its service); oci-common is not bundled again
 //    but taken from dist/oci-sdk.js, so all share one auth provider type and the patched signer.
-//  - dist/oci-sdk.cache: V8's code cache of that file, made here by loading it once: the first
-//    invocation's SDK load compiles nothing it already compiled at build time (about half the load
-//    time). V8 rejects a cache made by another Node version or with other V8 flags (e.g. heap
-//    sizes); the SDK then compiles as usual. So it is made with the image's Node flags
-//    (package.json "prom2oci.nodeFlags") by the image's build stage (same Node as the runtime).
-// The SDK bundle carries four small, behaviour-preserving patches of hot spots of the pinned SDK
-// (oci-common 2.139.1), each asserted so that a different SDK version fails the build instead of
-// being silently mis-patched. The first three cut the CPU cost of one PostMetricData call about 3x:
+//  - dist/*.cache: V8's code cache of each bundle. The feature bundles' caches are made by loading
+//    them once; those of func-main.js and oci-sdk.js are trained by one real invocation
+//    (scripts/train-cache.mjs), so they also hold every function the first call runs (pipeline,
+//    client, signer): the first invocation compiles almost nothing. V8 rejects a cache made by
+//    another Node version or with other V8 flags (e.g. heap sizes); the bundle then compiles as
+//    usual. So they are made with the image's Node flags (package.json "prom2oci.nodeFlags") by
+//    the image's build stage (same Node as the runtime). The image ships these files and nothing else.
+// The SDK bundle carries small, behaviour-preserving patches of hot spots of the pinned SDK
+// (oci-common 2.139.1 and its dependencies), each asserted so that a different SDK version fails
+// the build instead of being silently mis-patched. The first three cut the CPU cost of one
+// PostMetricData call about 3x; the last two cut the SDK's share of a cold start:
 //  1. utils.isEmpty(body) ran Object.keys() over the JSON string (one array entry per character).
 //  2. x-content-sha256 used jssha (pure JS SHA-256); node:crypto computes the same digest.
 //  3. every signature re-parsed the PEM private key inside OpenSSL; the parsed KeyObject is reused.
-//  4. request headers were a global Headers, whose first use loads undici (cold start).
+//  4. request headers were a global Headers, whose first use loads undici.
+//  5. jsonwebtoken checked the Node version with semver ranges, loading all of semver.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
