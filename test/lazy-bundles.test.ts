@@ -39,7 +39,11 @@ describe('SDK bundles load only when configured', () => {
   test('a plain function posts with the SDK bundle alone', async () => {
     const fn = await stack.startFn({ METRICS_ENDPOINT: app.url }, ['--require', PROBE]);
     // The SDK bundle may already be loading: the function prepares its client once the socket is ready.
-    assert.deepEqual((await bundlesRead(fn)).filter((b) => b !== 'oci-sdk.js'), [], 'no feature bundle before the first call');
+    assert.deepEqual(
+      (await bundlesRead(fn)).filter((b) => b !== 'oci-sdk.js'),
+      [],
+      'no feature bundle before the first call',
+    );
     const res = await fn.invoke();
     assert.equal(res.status, 200, JSON.stringify(res.json));
     assert.deepEqual(await bundlesRead(fn), ['oci-sdk.js']);
