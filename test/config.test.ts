@@ -3,16 +3,16 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, defaultSampleLimit, parseSettings, SETTING_SPECS } from '../src/config/settings';
+import { checkForPosting, ConfigError, defaultSampleLimit, parseSettings, SETTING_SPECS, SETTINGS_TABLE } from '../src/config/settings';
 import { redactUrl } from '../src/util/redact';
 import { InvocationError, parseInvocationBody } from '../src/handler/invocation';
 
 const base = { METRICS_ENDPOINT: 'http://127.0.0.1:9100/metrics', COMPARTMENT_OCID: 'ocid1.compartment.oc1..aaaaaaaabbbbbbbb' };
 
-/** Asserts that parsing fails with a ConfigError for `key` whose message matches `re`. */
+/** Asserts that the settings of a run that posts fail with a ConfigError for `key` whose message matches `re`. */
 function rejects(env: Record<string, string>, key: string, re: RegExp): void {
   assert.throws(
-    () => parseSettings({ ...base, ...env }),
+    () => checkForPosting(parseSettings({ ...base, ...env })),
     (e: unknown) => {
       assert.ok(e instanceof ConfigError, String(e));
       assert.equal(e.key, key);
@@ -22,6 +22,52 @@ function rejects(env: Record<string, string>, key: string, re: RegExp): void {
     },
   );
 }
+
+/** What is wrong with one row of the settings table: no description, or a default its own parser refuses. */
+function rowProblems(key: string, row: { default?: string; parse: (key: string, value: string) => unknown; description: string }): string[] {
+  const problems: string[] = [];
+  if (row.description.trim() === '') problems.push(`${key}: no description`);
+  if (row.default !== undefined) {
+    try {
+      row.parse(key, row.default);
+    } catch (e) {
+      problems.push(`${key}: its default "${row.default}" does not parse: ${(e as Error).message}`);
+    }
+  }
+  return problems;
+}
+
+describe('settings table', () => {
+  test('every row has a description and a default its own parser accepts', () => {
+    for (const [key, row] of Object.entries(SETTINGS_TABLE)) assert.deepEqual(rowProblems(key, row), [], key);
+    // The check can fail: a default outside the row's own range, an empty description.
+    assert.match(rowProblems('POST_CONCURRENCY', { ...SETTINGS_TABLE.POST_CONCURRENCY, default: '65' }).join(), /default "65" does not parse: .*from 1 to 64/);
+    assert.match(rowProblems('DISCOVERY_SCHEME', { ...SETTINGS_TABLE.DISCOVERY_SCHEME, default: 'ftp' }).join(), /default "ftp" does not parse/);
+    assert.deepEqual(rowProblems('DRY_RUN', { ...SETTINGS_TABLE.DRY_RUN, description: ' ' }), ['DRY_RUN: no description']);
+  });
+
+  test('an unset key gets its default parsed by its own parser, in the field its row names', () => {
+    const s = parseSettings({ ...base, DISCOVERY_COMPARTMENT_OCID: base.COMPARTMENT_OCID }) as unknown as Record<string, unknown>;
+    const discovery = s.discovery as Record<string, unknown>;
+    let checked = 0;
+    for (const [key, row] of Object.entries(SETTINGS_TABLE) as [
+      string,
+      { field: string; default?: string; discovery?: true; parse: (k: string, v: string) => unknown },
+    ][]) {
+      if (row.default === undefined) continue;
+      assert.deepEqual((row.discovery ? discovery : s)[row.field], row.parse(key, row.default), key);
+      checked++;
+    }
+    assert.ok(checked >= 20, `${checked} rows with a default`);
+  });
+
+  test('the rules between settings name their key', () => {
+    rejects({ METRICS_ENDPOINT: '' }, 'METRICS_ENDPOINT', /required .*unless DISCOVERY_COMPARTMENT_OCID is set/);
+    assert.equal(parseSettings({ COMPARTMENT_OCID: base.COMPARTMENT_OCID, DISCOVERY_COMPARTMENT_OCID: base.COMPARTMENT_OCID }).endpoints.length, 0);
+    rejects({ STATE_BUCKET: 'prom2oci-state' }, 'OBJECT_STORAGE_NAMESPACE', /required with STATE_BUCKET/);
+    assert.equal(parseSettings({ ...base, STATE_BUCKET: 'b', OBJECT_STORAGE_NAMESPACE: 'ns' }).stateBucket, 'b');
+  });
+});
 
 describe('settings', () => {
   test('defaults match the spec table', () => {
@@ -74,9 +120,12 @@ describe('settings', () => {
   });
 
   test('a dry run needs no compartment', () => {
-    const s = parseSettings({ METRICS_ENDPOINT: base.METRICS_ENDPOINT }, { dryRun: true });
+    const s = parseSettings({ METRICS_ENDPOINT: base.METRICS_ENDPOINT, DRY_RUN: 'true' });
     assert.equal(s.compartmentId, undefined);
     assert.equal(s.dryRun, true);
+    // The same settings cannot post: a real run is refused naming the key.
+    assert.throws(() => checkForPosting(s), /^ConfigError: COMPARTMENT_OCID: is required/);
+    assert.doesNotThrow(() => checkForPosting(parseSettings(base)));
   });
 
   test('URLs with credentials are never echoed in errors', () => {

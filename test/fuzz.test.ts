@@ -277,7 +277,7 @@ describe('fuzz: mutated real expositions through parse + transform', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
-    const settings = parseSettings({ METRICS_ENDPOINT: url, HISTOGRAM_BUCKETS: 'true', EXTRA_DIMENSIONS: 'env=fuzz' }, { dryRun: true });
+    const settings = parseSettings({ METRICS_ENDPOINT: url, HISTOGRAM_BUCKETS: 'true', EXTRA_DIMENSIONS: 'env=fuzz', DRY_RUN: 'true' });
     const rt = {
       settings,
       log: () => undefined,

@@ -652,7 +652,7 @@ describe('terraform/: the function settings cannot drift from src/config/setting
       // The namespace is the variable when given, else read by Terraform (see the state bucket test).
       if (spec.key === 'OBJECT_STORAGE_NAMESPACE' && value === '${local.object_storage_namespace}') continue;
       assert.ok(value === `\${var.${name}}` || value === `\${tostring(var.${name})}`, `function_settings.${spec.key} must be fed by var.${name}, got ${value}`);
-      if (spec.required === 'always' || spec.required === 'unless-dry-run') {
+      if (spec.required === 'unless-dry-run') {
         assert.equal('default' in v, false, `${name} is required by the function, so it has no default`);
       } else {
         const tfDefault = v.default;

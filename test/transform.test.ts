@@ -53,7 +53,7 @@ function assertValidOciMetric(m: OciMetric, refMs: number = NOW): void {
   // namespace: starts with a letter; letters, digits, _; oci_/oracle_ reserved.
   assert.match(m.namespace, /^[A-Za-z][A-Za-z0-9_]*$/, where);
   assert.doesNotMatch(m.namespace, /^(oci_|oracle_)/i, where);
-  assert.match(m.compartmentId, /^ocid1\./, where);
+  assert.match(m.compartmentId ?? '', /^ocid1\./, where);
   // name: starts with a letter; letters, digits, . _ - $; this project bounds it at 256.
   assert.match(m.name, /^[A-Za-z][A-Za-z0-9._\-$]*$/, where);
   assert.ok(m.name.length <= 256, `name too long in ${where}`);

@@ -139,14 +139,14 @@ export function readEnvFile(path: string): Record<string, string> {
   return out;
 }
 
-/** The environment the pipeline reads: process env, overridden by settings flags. */
+/** The environment the pipeline reads: process env, overridden by settings flags; `--dry-run` is DRY_RUN=true. */
 export function settingsEnv(base: NodeJS.ProcessEnv, args: ParsedArgs): Record<string, string | undefined> {
-  return { ...base, ...args.settings };
+  return { ...base, ...args.settings, ...(args.flags['dry-run'] === true ? { DRY_RUN: 'true' } : {}) };
 }
 
 /** Only the variables the function reads (settings and OCI auth), for a child function process. */
 export function functionEnvFrom(base: NodeJS.ProcessEnv): Record<string, string> {
-  const keys = new Set(SETTING_SPECS.map((s) => s.key));
+  const keys = new Set<string>(SETTING_SPECS.map((s) => s.key));
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(base)) {
     if (v !== undefined && (keys.has(k) || k.startsWith('OCI_'))) out[k] = v;
@@ -160,14 +160,7 @@ export function settingsHelp(): string {
   for (const [flag, key] of Object.entries(SETTING_ALIASES)) aliasOf[key] = flag;
   const rows = SETTING_SPECS.filter((s) => s.key !== 'DRY_RUN').map((s) => {
     const flag = aliasOf[s.key] ? `--${aliasOf[s.key]}` : `--${s.key.toLowerCase().replace(/_/g, '-')}`;
-    const def =
-      s.default !== undefined
-        ? ` (default ${s.default})`
-        : s.required === 'always'
-          ? ' (required)'
-          : s.required === 'unless-dry-run'
-            ? ' (required unless --dry-run)'
-            : '';
+    const def = s.default !== undefined ? ` (default ${s.default})` : s.required === 'unless-dry-run' ? ' (required unless --dry-run)' : '';
     return `  ${flag.padEnd(28)} ${s.key}: ${s.description}${def}`;
   });
   rows.push(`  ${'--config FILE'.padEnd(28)} OCI_CONFIG_FILE: OCI config file (default ~/.oci/config)`);

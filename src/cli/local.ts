@@ -4,7 +4,7 @@
  * OCI config-file auth. Settings and auth are checked up front so a bad setting is exit code 2
  * before anything is scraped.
  */
-import { ConfigError, parseSettings, type Env } from '../config/settings';
+import { checkForPosting, ConfigError, parseSettings, type Env, type Settings } from '../config/settings';
 import { createHandler, FunctionFailure } from '../handler/handler';
 import { SUMMARY_LOG_EVENT, type InvocationSummary } from '../handler/summary';
 import { jsonLogger, type Logger, type LogLevel } from '../log';
@@ -17,8 +17,10 @@ export class InvocationFailed extends Error {
 }
 
 export interface LocalRunner {
-  /** One invocation (scrape, transform, post unless dry run); rejects with InvocationFailed. */
-  invoke(dryRun: boolean): Promise<InvocationSummary>;
+  /** The settings every invocation runs with (`dryRun` included). */
+  settings: Settings;
+  /** One invocation (scrape, transform, post unless a dry run); rejects with InvocationFailed. */
+  invoke(): Promise<InvocationSummary>;
 }
 
 const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -43,15 +45,20 @@ export function namingFlag(e: unknown, settingFlags: Record<string, string>): un
   return new ConfigError(e.key, `${e.message.slice(e.key.length + 2)} (given by ${settingFlags[e.key]})`);
 }
 
-/** Validates settings (and auth unless every run is a dry run), then builds the runner. Throws ConfigError. */
-export function createLocalRunner(env: Env, log: Logger, opts: { dryRunOnly: boolean; stateStore?: StateStore }): LocalRunner {
-  parseSettings(env, { dryRun: opts.dryRunOnly });
-  if (!opts.dryRunOnly) createAuth(env);
-  const handler = createHandler(env, log, opts.stateStore ? { localStateStore: opts.stateStore } : {});
+/** Parses the settings and checks them (and auth unless DRY_RUN), then builds the runner. Throws ConfigError. */
+export function createLocalRunner(env: Env, log: Logger, opts: { stateStore?: StateStore } = {}): LocalRunner {
+  const settings = parseSettings(env);
+  if (!settings.dryRun) {
+    checkForPosting(settings);
+    createAuth(env);
+  }
+  const handler = createHandler(env, log, { settings, ...(opts.stateStore ? { localStateStore: opts.stateStore } : {}) });
   return {
-    async invoke(dryRun) {
+    settings,
+    async invoke() {
       try {
-        return (await handler(JSON.stringify({ dryRun }), { deadline: null })) as InvocationSummary;
+        // An empty body: the handler runs as DRY_RUN says.
+        return (await handler('', { deadline: null })) as InvocationSummary;
       } catch (e) {
         if (e instanceof FunctionFailure) throw new InvocationFailed(e.message);
         throw e;

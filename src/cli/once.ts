@@ -3,7 +3,6 @@
  * VM with nohup, done right: fixed rate, no overlap, graceful stop). Both run the function's own
  * handler in this process with OCI config-file auth.
  */
-import { parseBool } from '../config/settings';
 import type { InvocationSummary } from '../handler/summary';
 import { parseCommandLine, parseDuration, settingsEnv, settingsHelp, UsageError, type ParsedArgs } from './args';
 import { metricListing, skippedTotal, summaryLine, summaryTable } from './format';
@@ -47,15 +46,10 @@ Object Storage when STATE_BUCKET is set (as in the function).
 
 settings flags: the same as \`prom2oci once --help\`.`;
 
-/** Whether this run is a dry run: --dry-run, else the DRY_RUN setting. */
-function dryRunOf(flag: boolean, env: Record<string, string | undefined>): boolean {
-  return flag || parseBool('DRY_RUN', env.DRY_RUN?.trim() || 'false');
-}
-
 /** The in-process runner; a bad setting given by a flag names the flag. */
-function localRunner(env: Record<string, string | undefined>, args: ParsedArgs, dryRun: boolean, stateStore?: StateStore): LocalRunner {
+function localRunner(env: Record<string, string | undefined>, args: ParsedArgs, stateStore?: StateStore): LocalRunner {
   try {
-    return createLocalRunner(env, stderrLogger(args.flags.verbose === true), { dryRunOnly: dryRun, ...(stateStore ? { stateStore } : {}) });
+    return createLocalRunner(env, stderrLogger(args.flags.verbose === true), stateStore ? { stateStore } : {});
   } catch (e) {
     throw namingFlag(e, args.settingFlags);
   }
@@ -70,13 +64,12 @@ export async function onceCommand(argv: readonly string[]): Promise<number> {
   }
   if (args.positionals.length > 0) throw new UsageError(`once takes no arguments, got "${args.positionals[0]}"`);
   const env = settingsEnv(process.env, args);
-  const dryRun = dryRunOf(args.flags['dry-run'] === true, env);
   const stateFile = args.flags['state-file'];
   if (stateFile === '') throw new UsageError('--state-file needs a path');
-  const runner = localRunner(env, args, dryRun, typeof stateFile === 'string' ? createStateStore(fileBackend(stateFile), { local: true }) : undefined);
+  const runner = localRunner(env, args, typeof stateFile === 'string' ? createStateStore(fileBackend(stateFile), { local: true }) : undefined);
   let summary: InvocationSummary;
   try {
-    summary = await runner.invoke(dryRun);
+    summary = await runner.invoke();
   } catch (e) {
     if (!(e instanceof InvocationFailed)) throw namingFlag(e, args.settingFlags);
     if (args.flags.json) console.log(JSON.stringify({ ok: false, error: e.message }));
@@ -86,7 +79,7 @@ export async function onceCommand(argv: readonly string[]): Promise<number> {
   if (args.flags.json) console.log(JSON.stringify(summary, null, 2));
   else {
     console.log(summaryTable(summary));
-    if (dryRun) console.log(`\n${metricListing(summary)}`);
+    if (summary.dryRun) console.log(`\n${metricListing(summary)}`);
   }
   return 0;
 }
@@ -145,15 +138,14 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   if (args.positionals.length > 0) throw new UsageError(`run takes no arguments, got "${args.positionals[0]}"`);
   const intervalMs = parseDuration('--interval', typeof args.flags.interval === 'string' ? args.flags.interval : '60s');
   const env = settingsEnv(process.env, args);
-  const dryRun = dryRunOf(args.flags['dry-run'] === true, env);
-  const runner = localRunner(env, args, dryRun, createStateStore(memoryBackend('memory (this process)'), { local: true }));
+  const runner = localRunner(env, args, createStateStore(memoryBackend('memory (this process)'), { local: true }));
   const signal = untilSignal();
-  logLine('info', 'prom2oci run started', { intervalMs, dryRun, pid: process.pid });
+  logLine('info', 'prom2oci run started', { intervalMs, dryRun: runner.settings.dryRun, pid: process.pid });
   const schedule = startSchedule(
     async ({ cycle, dueAt }) => {
       const lateMs = Date.now() - dueAt;
       try {
-        const s = await runner.invoke(dryRun);
+        const s = await runner.invoke();
         logLine(s.ok ? 'info' : 'error', 'cycle complete', { cycle, dueAt: new Date(dueAt).toISOString(), lateMs, ...cycleFields(s) });
       } catch (e) {
         logLine('error', 'cycle failed', { cycle, dueAt: new Date(dueAt).toISOString(), lateMs, error: e instanceof Error ? e.message : String(e) });

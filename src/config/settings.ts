@@ -1,7 +1,9 @@
 /**
- * Function settings: every key, its default and its validation, in one table.
- * Parsed once at the edge (cold start or CLI start) into a typed, frozen Settings object.
- * The Terraform checks read SETTING_SPECS so the function and terraform/ cannot drift.
+ * Function settings: one row per key (its default, its parser with the range or values it accepts,
+ * its description and the Settings field it fills), and a short list of rules between keys.
+ * `Settings` is derived from the rows' types, so a row and the code reading it cannot disagree.
+ * Parsed once at the edge (cold start or CLI start) into a frozen Settings object; the CLI flags,
+ * README's settings table and Terraform's variables are checked against the rows by tests.
  */
 import {
   BUCKET_NAME_RE,
@@ -44,81 +46,8 @@ export interface TagRef {
 /** What an instance may add as dimensions besides resourceId and instance. */
 export type InstanceDimension = 'resourceDisplayName' | 'availabilityDomain' | 'faultDomain' | 'shape' | { tag: TagRef };
 
-/** OCI compute discovery: which instances are targets and how each becomes URLs. */
-export interface DiscoverySettings {
-  compartmentId: string;
-  includeSubcompartments: boolean;
-  /** Every tag must match (AND). */
-  tags: TagMatch[];
-  scheme: 'http' | 'https';
-  port: number;
-  path: string;
-  /** Tag listing ports (and paths) of an instance's exporters, e.g. "9100,8080/actuator/prometheus". */
-  portTag: TagRef;
-  /** Tag overriding the default path for the instance's ports that name none. */
-  pathTag: TagRef;
-  /** 'primary' or the display name of the VNIC whose private IP is scraped. */
-  vnic: string;
-  dimensions: InstanceDimension[];
-  ttlMs: number;
-  timeoutMs: number;
-  computeEndpoint?: string;
-  identityEndpoint?: string;
-}
-
-export interface Settings {
-  /** Static targets (METRICS_ENDPOINT); may be empty when discovery is configured. */
-  endpoints: URL[];
-  discovery?: DiscoverySettings;
-  /** Most targets scraped at once (static and discovered). */
-  scrapeConcurrency: number;
-  compartmentId?: string;
-  namespace: string;
-  resourceGroup?: string;
-  extraDimensions: Record<string, string>;
-  include?: RegExp;
-  exclude?: RegExp;
-  histogramBuckets: boolean;
-  scrapeTimeoutMs: number;
-  scrapeMaxBytes: number;
-  /** Most samples read from one target's exposition (memory bound; the byte cap alone does not bound it). */
-  scrapeSampleLimit: number;
-  /** Most undelivered series kept for later invocations (0 = no spool); needs a state store. */
-  spoolMaxSeries: number;
-  /** Follow a redirect to another host:port (same scheme only); credentials are never forwarded there. */
-  followRedirectsToOtherHosts: boolean;
-  bearerTokenSecretId?: string;
-  secretCacheTtlMs: number;
-  monitoringEndpoint?: string;
-  secretsEndpoint?: string;
-  postCallsPerSecond: number;
-  postConcurrency: number;
-  postTimeoutMs: number;
-  functionTimeoutMs: number;
-  dryRun: boolean;
-  /** Price per million ingested datapoints for the cost forecast; undefined = not configured. */
-  forecastPricePerMillionDatapoints?: number;
-  forecastFreeDatapointsPerMonth: number;
-  /** DERIVED_SERIES: which derived kinds are produced. */
-  derivedKinds: DerivedKinds;
-  /** HISTOGRAM_QUANTILES: one `<name>_pNN` series per value. */
-  histogramQuantiles: number[];
-  /** STATE_BUCKET: Object Storage bucket of the state between invocations (unset = state off). */
-  stateBucket?: string;
-  /** OBJECT_STORAGE_NAMESPACE of the bucket (required with STATE_BUCKET). */
-  objectStorageNamespace?: string;
-  objectStorageEndpoint?: string;
-  /** STATE_MAX_AGE_SECONDS in ms: an older previous scrape is not derived from. */
-  stateMaxAgeMs: number;
-}
-
-interface SettingSpec {
-  key: string;
-  /** Default as the string a user would write; undefined = no default. */
-  default?: string;
-  required?: 'always' | 'unless-dry-run' | 'unless-discovery';
-  description: string;
-}
+/** The process environment, or any map of setting names to values. */
+export type Env = Readonly<Record<string, string | undefined>>;
 
 /**
  * Samples one target may expose per MB of function memory: measured by `npm run bench`
@@ -136,111 +65,6 @@ export function defaultSampleLimit(memoryMb: number): number {
   return Math.max(1000, Math.floor(memoryMb * SAMPLES_PER_MB_OF_MEMORY));
 }
 
-/** Every setting the function reads (Fn application/function config = environment variables). */
-export const SETTING_SPECS: readonly SettingSpec[] = [
-  {
-    key: 'METRICS_ENDPOINT',
-    required: 'unless-discovery',
-    description: 'URL(s) to scrape, comma-separated; required unless DISCOVERY_COMPARTMENT_OCID is set (then both are scraped)',
-  },
-  { key: 'COMPARTMENT_OCID', required: 'unless-dry-run', description: 'compartment OCID of the posted metrics' },
-  { key: 'METRICS_NAMESPACE', default: 'bharatmart', description: 'OCI custom metric namespace' },
-  { key: 'RESOURCE_GROUP', description: 'optional OCI resourceGroup for every metric' },
-  { key: 'EXTRA_DIMENSIONS', description: 'key=value,key=value added to every series' },
-  { key: 'METRICS_INCLUDE', description: 'regular expression; only matching metric family names are posted' },
-  { key: 'METRICS_EXCLUDE', description: 'regular expression; matching metric family names are skipped' },
-  { key: 'HISTOGRAM_BUCKETS', default: 'false', description: 'also post <name>_bucket series with an le dimension' },
-  { key: 'SCRAPE_CONCURRENCY', default: '32', description: 'most targets scraped at once' },
-  { key: 'SCRAPE_TIMEOUT_MS', default: '10000', description: 'per-target scrape timeout (ms), for reading and parsing the body (parsed as it arrives)' },
-  {
-    key: 'SCRAPE_MAX_BYTES',
-    default: '16777216',
-    description: 'largest (decompressed) exposition accepted per target (bytes); 16 MiB (~120k samples) fits the 256 MB function',
-  },
-  {
-    key: 'SCRAPE_SAMPLE_LIMIT',
-    description: `most samples read from one target (over it the target is up=0, the others are posted); unset: ${SAMPLES_PER_MB_OF_MEMORY} per MB of the function memory (FN_MEMORY; ${defaultSampleLimit(256)} at 256 MB)`,
-  },
-  {
-    key: 'SPOOL_MAX_SERIES',
-    default: '20000',
-    description:
-      'most undelivered series kept in the state (STATE_BUCKET) and replayed by later invocations with their original timestamps; over it the oldest are dropped and counted; 0 = no spool',
-  },
-  {
-    key: 'SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS',
-    default: 'false',
-    description: "follow a target's redirect to a different host:port (same scheme; credentials are not forwarded)",
-  },
-  { key: 'SCRAPE_BEARER_TOKEN_SECRET_OCID', description: 'OCI Vault secret OCID holding a bearer token for the targets' },
-  { key: 'SECRET_CACHE_TTL_SECONDS', default: '300', description: 'how long a fetched bearer token is reused (s)' },
-  { key: 'OCI_MONITORING_ENDPOINT', description: 'override of the telemetry-ingestion endpoint' },
-  { key: 'OCI_SECRETS_ENDPOINT', description: 'override of the Vault secrets endpoint' },
-  {
-    key: 'POST_CALLS_PER_SECOND',
-    default: '20',
-    description:
-      'ceiling of PostMetricData calls started per second: the rate halves on a 429 and climbs back (OCI allows 50 per tenancy, shared with other posters)',
-  },
-  { key: 'POST_CONCURRENCY', default: '4', description: 'most PostMetricData calls in flight at once' },
-  { key: 'POST_TIMEOUT_MS', default: '10000', description: 'timeout of one PostMetricData attempt (ms)' },
-  { key: 'FUNCTION_TIMEOUT_SECONDS', default: '60', description: 'deadline used when the invocation carries none (s)' },
-  { key: 'DRY_RUN', default: 'false', description: 'do everything except posting' },
-  { key: 'DISCOVERY_COMPARTMENT_OCID', description: 'discover OCI compute instances in this compartment as targets (unset = no discovery)' },
-  { key: 'DISCOVERY_INCLUDE_SUBCOMPARTMENTS', default: 'false', description: 'also discover in every sub-compartment (needs inspect compartments)' },
-  {
-    key: 'DISCOVERY_TAG',
-    description:
-      'only instances carrying these tags: key=value (freeform) or namespace.key=value (defined); key alone = any value; several separated by commas must all match',
-  },
-  { key: 'DISCOVERY_SCHEME', default: 'http', description: 'scheme of discovered targets (http or https)' },
-  { key: 'DISCOVERY_PORT', default: '9100', description: 'port scraped on a discovered instance without a port tag' },
-  { key: 'DISCOVERY_PATH', default: '/metrics', description: 'path scraped on a discovered instance without a path tag' },
-  {
-    key: 'DISCOVERY_PORT_TAG',
-    default: 'prometheus_port',
-    description: "instance tag listing its exporters' ports, e.g. 9100,3000 or 9100,8080/actuator/prometheus (one target each)",
-  },
-  { key: 'DISCOVERY_PATH_TAG', default: 'prometheus_path', description: 'instance tag overriding DISCOVERY_PATH for its ports that name no path' },
-  { key: 'DISCOVERY_VNIC', default: 'primary', description: 'whose private IP is scraped: primary, or the display name of a secondary VNIC' },
-  {
-    key: 'DISCOVERY_DIMENSIONS',
-    description:
-      'dimensions added besides resourceId and instance: any of resourceDisplayName, availabilityDomain, faultDomain, shape, tag:<key or namespace.key>',
-  },
-  { key: 'DISCOVERY_TTL_SECONDS', default: '60', description: 'how long a discovery result is reused while the container is warm (s)' },
-  { key: 'DISCOVERY_TIMEOUT_MS', default: '10000', description: 'time allowed for one discovery, all API calls and pages included (ms)' },
-  { key: 'OCI_COMPUTE_ENDPOINT', description: 'override of the Compute/VCN (iaas) endpoint used by discovery' },
-  { key: 'OCI_IDENTITY_ENDPOINT', description: 'override of the Identity endpoint used by discovery (sub-compartments)' },
-  {
-    key: 'FORECAST_PRICE_PER_MILLION_DATAPOINTS',
-    description:
-      "price of one million ingested datapoints (your currency, e.g. 0.0025) for the cost forecast; unset = no cost shown (no default: not confirmed from Oracle's price list)",
-  },
-  {
-    key: 'FORECAST_FREE_DATAPOINTS_PER_MONTH',
-    default: '0',
-    description: "datapoints per month the cost forecast treats as free (your tenancy's free allowance left for prom2oci)",
-  },
-  {
-    key: 'DERIVED_SERIES',
-    default: 'rate,avg,quantiles',
-    description: 'derived series produced from the previous scrape: any of rate, avg, quantiles (comma-separated), or none',
-  },
-  {
-    key: 'HISTOGRAM_QUANTILES',
-    default: '0.5,0.9,0.99',
-    description: 'quantiles posted per histogram as <name>_pNN (0.99 -> _p99, 0.999 -> _p99_9); values from 0 to 1',
-  },
-  { key: 'STATE_BUCKET', description: 'Object Storage bucket keeping the previous scrape between invocations; unset = no derived series in the function' },
-  { key: 'OBJECT_STORAGE_NAMESPACE', description: 'Object Storage namespace of STATE_BUCKET (required with it)' },
-  { key: 'OCI_OBJECT_STORAGE_ENDPOINT', description: 'override of the Object Storage endpoint' },
-  { key: 'STATE_MAX_AGE_SECONDS', default: '300', description: 'a previous scrape older than this is not derived from (s)' },
-];
-
-/** The process environment, or any map of setting names to values. */
-export type Env = Readonly<Record<string, string | undefined>>;
-
 /** The values DERIVED_SERIES accepts (besides `none`). */
 const DERIVED_KINDS = ['rate', 'avg', 'quantiles'] as const;
 /** Most quantiles per histogram (each is a metric stream per series). */
@@ -249,19 +73,48 @@ const MAX_QUANTILES = 10;
 /** Dimensions the transform adds itself; an extra dimension may not take their names. */
 export const RESERVED_DIMENSIONS: readonly string[] = ['instance', 'le', 'quantile'];
 
-/** The raw string for key, trimmed; empty counts as unset. */
-function raw(env: Env, key: string): string | undefined {
-  const v = env[key]?.trim();
-  return v === undefined || v === '' ? undefined : v;
+/** Turns a setting's text (trimmed, not empty) into its value; throws ConfigError naming the key. */
+type Parser<T> = (key: string, value: string) => T;
+
+/** A whole number from min to max. */
+function wholeNumber(min: number, max: number): Parser<number> {
+  return (key, value) => parseIntIn(key, value, min, max);
 }
 
-/** Value of key or its declared default. */
-function rawOrDefault(env: Env, key: string): string | undefined {
-  return raw(env, key) ?? SETTING_SPECS.find((s) => s.key === key)?.default;
+/** A whole number of seconds from min to max, as milliseconds. */
+function secondsAsMs(min: number, max: number): Parser<number> {
+  return (key, value) => parseIntIn(key, value, min, max) * 1000;
+}
+
+/** A value matching an OCI rule, refused with `what` (the rule in words). */
+function matching(re: RegExp, what: (value: string) => string): Parser<string> {
+  return (key, value) => {
+    if (!re.test(value)) throw new ConfigError(key, what(value));
+    return value;
+  };
+}
+
+/** The discovery scheme. */
+function parseScheme(key: string, value: string): 'http' | 'https' {
+  if (value !== 'http' && value !== 'https') throw new ConfigError(key, `expected http or https, got "${value}"`);
+  return value;
+}
+
+/** A URL path. */
+function parsePath(key: string, value: string): string {
+  if (!value.startsWith('/')) throw new ConfigError(key, `expected a path starting with /, got "${value}"`);
+  return value;
+}
+
+/** `primary` or a VNIC display name. */
+function parseVnic(key: string, value: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (value.length > 255 || /[\x00-\x1f]/.test(value)) throw new ConfigError(key, 'expected primary or a VNIC display name (at most 255 characters)');
+  return value;
 }
 
 /** Parses a boolean setting: true/false/1/0/yes/no. */
-export function parseBool(key: string, value: string): boolean {
+function parseBool(key: string, value: string): boolean {
   const v = value.toLowerCase();
   if (['true', '1', 'yes', 'on'].includes(v)) return true;
   if (['false', '0', 'no', 'off'].includes(v)) return false;
@@ -274,6 +127,11 @@ function parseIntIn(key: string, value: string, min: number, max: number): numbe
   const n = Number(value);
   if (n < min || n > max) throw new ConfigError(key, `expected a number from ${min} to ${max}, got ${n}`);
   return n;
+}
+
+/** A non-negative decimal (e.g. a price) up to max. */
+function decimal(max: number): Parser<number> {
+  return (key, value) => parseDecimal(key, value, max);
 }
 
 /** Parses a non-negative decimal setting (e.g. a price) up to max. */
@@ -345,11 +203,13 @@ function parseRegex(key: string, value: string): RegExp {
   }
   setFlagsFromString('--enable-experimental-regexp-engine');
   try {
+    // eslint-disable-next-line no-invalid-regexp -- `l` is V8's linear-time flag, enabled just above
     return new RegExp(value, 'l');
   } catch {
     throw new ConfigError(
       key,
-      `the regular expression /${value.slice(0, 100)}/ cannot be matched in linear time (backreferences, lookahead/lookbehind and large {n,m} counts are not supported); rewrite it without them`,
+      `the regular expression /${value.slice(0, 100)}/ cannot be matched in linear time ` +
+        '(backreferences, lookahead/lookbehind and large {n,m} counts are not supported); rewrite it without them',
     );
   }
 }
@@ -417,88 +277,6 @@ function parseQuantiles(key: string, value: string): number[] {
   });
 }
 
-/** The function's memory in MB: FN_MEMORY (set by OCI Functions), else the function's default. */
-function memoryMbOf(env: Env): number {
-  const mb = Number(raw(env, 'FN_MEMORY'));
-  return Number.isFinite(mb) && mb > 0 ? mb : DEFAULT_MEMORY_MB;
-}
-
-/** Parses and validates all settings; throws ConfigError naming the first bad key. */
-export function parseSettings(env: Env, overrides: { dryRun?: boolean } = {}): Settings {
-  const get = (k: string) => rawOrDefault(env, k);
-  const endpointsRaw = raw(env, 'METRICS_ENDPOINT');
-  const discovery = parseDiscovery(env);
-  if (endpointsRaw === undefined && !discovery) {
-    throw new ConfigError('METRICS_ENDPOINT', 'is required (the URL of the /metrics endpoint to scrape) unless DISCOVERY_COMPARTMENT_OCID is set');
-  }
-  const dryRun = overrides.dryRun ?? parseBool('DRY_RUN', get('DRY_RUN')!);
-  const compartmentRaw = raw(env, 'COMPARTMENT_OCID');
-  if (compartmentRaw === undefined && !dryRun) {
-    throw new ConfigError('COMPARTMENT_OCID', 'is required (the OCID of the compartment that receives the metrics)');
-  }
-  const resourceGroupRaw = raw(env, 'RESOURCE_GROUP');
-  if (resourceGroupRaw !== undefined && !OCI_NAME_RE.test(resourceGroupRaw)) {
-    throw new ConfigError('RESOURCE_GROUP', `"${resourceGroupRaw}" is not valid (letters, digits, . _ - $, starting with a letter)`);
-  }
-  const includeRaw = raw(env, 'METRICS_INCLUDE');
-  const excludeRaw = raw(env, 'METRICS_EXCLUDE');
-  const secretRaw = raw(env, 'SCRAPE_BEARER_TOKEN_SECRET_OCID');
-  const monitoringRaw = raw(env, 'OCI_MONITORING_ENDPOINT');
-  const secretsRaw = raw(env, 'OCI_SECRETS_ENDPOINT');
-  const extraRaw = raw(env, 'EXTRA_DIMENSIONS');
-  const priceRaw = raw(env, 'FORECAST_PRICE_PER_MILLION_DATAPOINTS');
-  const bucketRaw = raw(env, 'STATE_BUCKET');
-  const osNamespaceRaw = raw(env, 'OBJECT_STORAGE_NAMESPACE');
-  const osEndpointRaw = raw(env, 'OCI_OBJECT_STORAGE_ENDPOINT');
-  if (bucketRaw !== undefined && !BUCKET_NAME_RE.test(bucketRaw)) {
-    throw new ConfigError('STATE_BUCKET', `"${bucketRaw.slice(0, 80)}" is not a valid bucket name (letters, digits, - _ ., up to 256 characters)`);
-  }
-  if (osNamespaceRaw !== undefined && !OBJECT_STORAGE_NAMESPACE_RE.test(osNamespaceRaw)) {
-    throw new ConfigError(
-      'OBJECT_STORAGE_NAMESPACE',
-      `"${osNamespaceRaw.slice(0, 80)}" is not an Object Storage namespace (lowercase letters and digits; \`oci os ns get\` prints it)`,
-    );
-  }
-  if (bucketRaw !== undefined && osNamespaceRaw === undefined) {
-    throw new ConfigError('OBJECT_STORAGE_NAMESPACE', "is required with STATE_BUCKET (the tenancy's Object Storage namespace; `oci os ns get` prints it)");
-  }
-  const sampleLimitRaw = raw(env, 'SCRAPE_SAMPLE_LIMIT');
-  return Object.freeze({
-    endpoints: endpointsRaw === undefined ? [] : parseEndpoints('METRICS_ENDPOINT', endpointsRaw),
-    discovery,
-    scrapeConcurrency: parseIntIn('SCRAPE_CONCURRENCY', get('SCRAPE_CONCURRENCY')!, 1, 1000),
-    compartmentId: compartmentRaw === undefined ? undefined : parseOcid('COMPARTMENT_OCID', compartmentRaw),
-    namespace: parseNamespace('METRICS_NAMESPACE', get('METRICS_NAMESPACE')!),
-    resourceGroup: resourceGroupRaw,
-    extraDimensions: extraRaw === undefined ? {} : parseDimensionList('EXTRA_DIMENSIONS', extraRaw),
-    include: includeRaw === undefined ? undefined : parseRegex('METRICS_INCLUDE', includeRaw),
-    exclude: excludeRaw === undefined ? undefined : parseRegex('METRICS_EXCLUDE', excludeRaw),
-    histogramBuckets: parseBool('HISTOGRAM_BUCKETS', get('HISTOGRAM_BUCKETS')!),
-    scrapeTimeoutMs: parseIntIn('SCRAPE_TIMEOUT_MS', get('SCRAPE_TIMEOUT_MS')!, 100, 300_000),
-    scrapeMaxBytes: parseIntIn('SCRAPE_MAX_BYTES', get('SCRAPE_MAX_BYTES')!, 1024, MAX_SCRAPE_MAX_BYTES),
-    spoolMaxSeries: parseIntIn('SPOOL_MAX_SERIES', get('SPOOL_MAX_SERIES')!, 0, 1_000_000),
-    scrapeSampleLimit: sampleLimitRaw === undefined ? defaultSampleLimit(memoryMbOf(env)) : parseIntIn('SCRAPE_SAMPLE_LIMIT', sampleLimitRaw, 1, 100_000_000),
-    followRedirectsToOtherHosts: parseBool('SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS', get('SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS')!),
-    bearerTokenSecretId: secretRaw === undefined ? undefined : parseOcid('SCRAPE_BEARER_TOKEN_SECRET_OCID', secretRaw),
-    secretCacheTtlMs: parseIntIn('SECRET_CACHE_TTL_SECONDS', get('SECRET_CACHE_TTL_SECONDS')!, 0, 86_400) * 1000,
-    monitoringEndpoint: monitoringRaw === undefined ? undefined : parseServiceEndpoint('OCI_MONITORING_ENDPOINT', monitoringRaw),
-    secretsEndpoint: secretsRaw === undefined ? undefined : parseServiceEndpoint('OCI_SECRETS_ENDPOINT', secretsRaw),
-    postCallsPerSecond: parseIntIn('POST_CALLS_PER_SECOND', get('POST_CALLS_PER_SECOND')!, 1, 1000),
-    postConcurrency: parseIntIn('POST_CONCURRENCY', get('POST_CONCURRENCY')!, 1, 64),
-    postTimeoutMs: parseIntIn('POST_TIMEOUT_MS', get('POST_TIMEOUT_MS')!, 100, 300_000),
-    functionTimeoutMs: parseIntIn('FUNCTION_TIMEOUT_SECONDS', get('FUNCTION_TIMEOUT_SECONDS')!, 1, 3600) * 1000,
-    dryRun,
-    forecastPricePerMillionDatapoints: priceRaw === undefined ? undefined : parseDecimal('FORECAST_PRICE_PER_MILLION_DATAPOINTS', priceRaw, 1_000_000),
-    forecastFreeDatapointsPerMonth: parseIntIn('FORECAST_FREE_DATAPOINTS_PER_MONTH', get('FORECAST_FREE_DATAPOINTS_PER_MONTH')!, 0, 1e15),
-    derivedKinds: parseDerivedKinds('DERIVED_SERIES', get('DERIVED_SERIES')!),
-    histogramQuantiles: parseQuantiles('HISTOGRAM_QUANTILES', get('HISTOGRAM_QUANTILES')!),
-    stateBucket: bucketRaw,
-    objectStorageNamespace: osNamespaceRaw,
-    objectStorageEndpoint: osEndpointRaw === undefined ? undefined : parseServiceEndpoint('OCI_OBJECT_STORAGE_ENDPOINT', osEndpointRaw),
-    stateMaxAgeMs: parseIntIn('STATE_MAX_AGE_SECONDS', get('STATE_MAX_AGE_SECONDS')!, 1, 86_400) * 1000,
-  });
-}
-
 /** OCI tag namespace and key names: no spaces or periods (so `namespace.key` is unambiguous). */
 const TAG_NAME_RE = /^[^\s.=,]{1,100}$/;
 
@@ -508,7 +286,8 @@ function parseTagRef(key: string, value: string): TagRef {
   if (parts.length > 2 || !parts.every((p) => TAG_NAME_RE.test(p))) {
     throw new ConfigError(key, `"${value}" is not a tag name (key for a freeform tag, namespace.key for a defined tag)`);
   }
-  return parts.length === 2 ? { namespace: parts[0]!, key: parts[1]! } : { key: parts[0]! };
+  const [first, second] = parts as [string, string?];
+  return second !== undefined ? { namespace: first, key: second } : { key: first };
 }
 
 /** Parses `key=value,namespace.key=value,key` into tag matches. */
@@ -545,38 +324,365 @@ function parseInstanceDimensions(key: string, value: string): InstanceDimension[
   return out;
 }
 
+/** One setting. The value of an unset key is its `default` parsed, else `whenUnset`, else undefined. */
+interface SettingRow {
+  /** The field of Settings it fills (of Settings.discovery for a `discovery` row). */
+  readonly field: string;
+  /** Default as the string a user would write (README and Terraform show it); parsed like a given value. */
+  readonly default?: string;
+  /** Parses a given value; the range or the values it accepts are its arguments or its code. */
+  readonly parse: Parser<unknown>;
+  /** The value when the key is unset and has no default string (e.g. computed from the function's memory). */
+  readonly whenUnset?: (env: Env) => unknown;
+  readonly description: string;
+  /** Part of the discovery settings (validated even while discovery is off: a typo must not wait for the day it is switched on). */
+  readonly discovery?: true;
+}
+
+/** Every setting the function reads (Fn application/function config = environment variables). */
+export const SETTINGS_TABLE = {
+  METRICS_ENDPOINT: {
+    field: 'endpoints',
+    parse: parseEndpoints,
+    whenUnset: (): URL[] => [],
+    description: 'URL(s) to scrape, comma-separated; required unless DISCOVERY_COMPARTMENT_OCID is set (then both are scraped)',
+  },
+  COMPARTMENT_OCID: { field: 'compartmentId', parse: parseOcid, description: 'compartment OCID of the posted metrics' },
+  METRICS_NAMESPACE: { field: 'namespace', default: 'bharatmart', parse: parseNamespace, description: 'OCI custom metric namespace' },
+  RESOURCE_GROUP: {
+    field: 'resourceGroup',
+    parse: matching(OCI_NAME_RE, (v) => `"${v}" is not valid (letters, digits, . _ - $, starting with a letter)`),
+    description: 'optional OCI resourceGroup for every metric',
+  },
+  EXTRA_DIMENSIONS: {
+    field: 'extraDimensions',
+    parse: parseDimensionList,
+    whenUnset: (): Record<string, string> => ({}),
+    description: 'key=value,key=value added to every series',
+  },
+  METRICS_INCLUDE: { field: 'include', parse: parseRegex, description: 'regular expression; only matching metric family names are posted' },
+  METRICS_EXCLUDE: { field: 'exclude', parse: parseRegex, description: 'regular expression; matching metric family names are skipped' },
+  HISTOGRAM_BUCKETS: { field: 'histogramBuckets', default: 'false', parse: parseBool, description: 'also post <name>_bucket series with an le dimension' },
+  SCRAPE_CONCURRENCY: { field: 'scrapeConcurrency', default: '32', parse: wholeNumber(1, 1000), description: 'most targets scraped at once' },
+  SCRAPE_TIMEOUT_MS: {
+    field: 'scrapeTimeoutMs',
+    default: '10000',
+    parse: wholeNumber(100, 300_000),
+    description: 'per-target scrape timeout (ms), for reading and parsing the body (parsed as it arrives)',
+  },
+  SCRAPE_MAX_BYTES: {
+    field: 'scrapeMaxBytes',
+    default: '16777216',
+    parse: wholeNumber(1024, MAX_SCRAPE_MAX_BYTES),
+    description: 'largest (decompressed) exposition accepted per target (bytes); 16 MiB (~120k samples) fits the 256 MB function',
+  },
+  SCRAPE_SAMPLE_LIMIT: {
+    field: 'scrapeSampleLimit',
+    parse: wholeNumber(1, 100_000_000),
+    whenUnset: (env: Env): number => defaultSampleLimit(memoryMbOf(env)),
+    description:
+      'most samples read from one target (over it the target is up=0, the others are posted); ' +
+      `unset: ${SAMPLES_PER_MB_OF_MEMORY} per MB of the function memory (FN_MEMORY; ${defaultSampleLimit(256)} at 256 MB)`,
+  },
+  SPOOL_MAX_SERIES: {
+    field: 'spoolMaxSeries',
+    default: '20000',
+    parse: wholeNumber(0, 1_000_000),
+    description:
+      'most undelivered series kept in the state (STATE_BUCKET) and replayed by later invocations with their original timestamps; ' +
+      'over it the oldest are dropped and counted; 0 = no spool',
+  },
+  SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS: {
+    field: 'followRedirectsToOtherHosts',
+    default: 'false',
+    parse: parseBool,
+    description: "follow a target's redirect to a different host:port (same scheme; credentials are not forwarded)",
+  },
+  SCRAPE_BEARER_TOKEN_SECRET_OCID: {
+    field: 'bearerTokenSecretId',
+    parse: parseOcid,
+    description: 'OCI Vault secret OCID holding a bearer token for the targets',
+  },
+  SECRET_CACHE_TTL_SECONDS: {
+    field: 'secretCacheTtlMs',
+    default: '300',
+    parse: secondsAsMs(0, 86_400),
+    description: 'how long a fetched bearer token is reused (s)',
+  },
+  OCI_MONITORING_ENDPOINT: { field: 'monitoringEndpoint', parse: parseServiceEndpoint, description: 'override of the telemetry-ingestion endpoint' },
+  OCI_SECRETS_ENDPOINT: { field: 'secretsEndpoint', parse: parseServiceEndpoint, description: 'override of the Vault secrets endpoint' },
+  POST_CALLS_PER_SECOND: {
+    field: 'postCallsPerSecond',
+    default: '20',
+    parse: wholeNumber(1, 1000),
+    description:
+      'ceiling of PostMetricData calls started per second: the rate halves on a 429 and climbs back (OCI allows 50 per tenancy, shared with other posters)',
+  },
+  POST_CONCURRENCY: { field: 'postConcurrency', default: '4', parse: wholeNumber(1, 64), description: 'most PostMetricData calls in flight at once' },
+  POST_TIMEOUT_MS: { field: 'postTimeoutMs', default: '10000', parse: wholeNumber(100, 300_000), description: 'timeout of one PostMetricData attempt (ms)' },
+  FUNCTION_TIMEOUT_SECONDS: {
+    field: 'functionTimeoutMs',
+    default: '60',
+    parse: secondsAsMs(1, 3600),
+    description: 'deadline used when the invocation carries none (s)',
+  },
+  DRY_RUN: {
+    field: 'dryRun',
+    default: 'false',
+    parse: parseBool,
+    description: 'do everything except posting (an invocation body {"dryRun": ...} decides for that invocation)',
+  },
+  DISCOVERY_COMPARTMENT_OCID: {
+    field: 'compartmentId',
+    discovery: true,
+    parse: parseOcid,
+    description: 'discover OCI compute instances in this compartment as targets (unset = no discovery)',
+  },
+  DISCOVERY_INCLUDE_SUBCOMPARTMENTS: {
+    field: 'includeSubcompartments',
+    discovery: true,
+    default: 'false',
+    parse: parseBool,
+    description: 'also discover in every sub-compartment (needs inspect compartments)',
+  },
+  DISCOVERY_TAG: {
+    field: 'tags',
+    discovery: true,
+    parse: parseTagMatches,
+    whenUnset: (): TagMatch[] => [],
+    description:
+      'only instances carrying these tags: key=value (freeform) or namespace.key=value (defined); key alone = any value; ' +
+      'several separated by commas must all match',
+  },
+  DISCOVERY_SCHEME: { field: 'scheme', discovery: true, default: 'http', parse: parseScheme, description: 'scheme of discovered targets (http or https)' },
+  DISCOVERY_PORT: {
+    field: 'port',
+    discovery: true,
+    default: '9100',
+    parse: wholeNumber(1, 65535),
+    description: 'port scraped on a discovered instance without a port tag',
+  },
+  DISCOVERY_PATH: {
+    field: 'path',
+    discovery: true,
+    default: '/metrics',
+    parse: parsePath,
+    description: 'path scraped on a discovered instance without a path tag',
+  },
+  DISCOVERY_PORT_TAG: {
+    field: 'portTag',
+    discovery: true,
+    default: 'prometheus_port',
+    parse: parseTagRef,
+    description: "instance tag listing its exporters' ports, e.g. 9100,3000 or 9100,8080/actuator/prometheus (one target each)",
+  },
+  DISCOVERY_PATH_TAG: {
+    field: 'pathTag',
+    discovery: true,
+    default: 'prometheus_path',
+    parse: parseTagRef,
+    description: 'instance tag overriding DISCOVERY_PATH for its ports that name no path',
+  },
+  DISCOVERY_VNIC: {
+    field: 'vnic',
+    discovery: true,
+    default: 'primary',
+    parse: parseVnic,
+    description: 'whose private IP is scraped: primary, or the display name of a secondary VNIC',
+  },
+  DISCOVERY_DIMENSIONS: {
+    field: 'dimensions',
+    discovery: true,
+    parse: parseInstanceDimensions,
+    whenUnset: (): InstanceDimension[] => [],
+    description:
+      'dimensions added besides resourceId and instance: any of resourceDisplayName, availabilityDomain, faultDomain, shape, tag:<key or namespace.key>',
+  },
+  DISCOVERY_TTL_SECONDS: {
+    field: 'ttlMs',
+    discovery: true,
+    default: '60',
+    parse: secondsAsMs(0, 86_400),
+    description: 'how long a discovery result is reused while the container is warm (s)',
+  },
+  DISCOVERY_TIMEOUT_MS: {
+    field: 'timeoutMs',
+    discovery: true,
+    default: '10000',
+    parse: wholeNumber(100, 300_000),
+    description: 'time allowed for one discovery, all API calls and pages included (ms)',
+  },
+  OCI_COMPUTE_ENDPOINT: {
+    field: 'computeEndpoint',
+    discovery: true,
+    parse: parseServiceEndpoint,
+    description: 'override of the Compute/VCN (iaas) endpoint used by discovery',
+  },
+  OCI_IDENTITY_ENDPOINT: {
+    field: 'identityEndpoint',
+    discovery: true,
+    parse: parseServiceEndpoint,
+    description: 'override of the Identity endpoint used by discovery (sub-compartments)',
+  },
+  FORECAST_PRICE_PER_MILLION_DATAPOINTS: {
+    field: 'forecastPricePerMillionDatapoints',
+    parse: decimal(1_000_000),
+    description:
+      'price of one million ingested datapoints (your currency, e.g. 0.0025) for the cost forecast; ' +
+      "unset = no cost shown (no default: not confirmed from Oracle's price list)",
+  },
+  FORECAST_FREE_DATAPOINTS_PER_MONTH: {
+    field: 'forecastFreeDatapointsPerMonth',
+    default: '0',
+    parse: wholeNumber(0, 1e15),
+    description: "datapoints per month the cost forecast treats as free (your tenancy's free allowance left for prom2oci)",
+  },
+  DERIVED_SERIES: {
+    field: 'derivedKinds',
+    default: 'rate,avg,quantiles',
+    parse: parseDerivedKinds,
+    description: 'derived series produced from the previous scrape: any of rate, avg, quantiles (comma-separated), or none',
+  },
+  HISTOGRAM_QUANTILES: {
+    field: 'histogramQuantiles',
+    default: '0.5,0.9,0.99',
+    parse: parseQuantiles,
+    description: 'quantiles posted per histogram as <name>_pNN (0.99 -> _p99, 0.999 -> _p99_9); values from 0 to 1',
+  },
+  STATE_BUCKET: {
+    field: 'stateBucket',
+    parse: matching(BUCKET_NAME_RE, (v) => `"${v.slice(0, 80)}" is not a valid bucket name (letters, digits, - _ ., up to 256 characters)`),
+    description: 'Object Storage bucket keeping the previous scrape between invocations; unset = no derived series in the function',
+  },
+  OBJECT_STORAGE_NAMESPACE: {
+    field: 'objectStorageNamespace',
+    parse: matching(
+      OBJECT_STORAGE_NAMESPACE_RE,
+      (v) => `"${v.slice(0, 80)}" is not an Object Storage namespace (lowercase letters and digits; \`oci os ns get\` prints it)`,
+    ),
+    description: 'Object Storage namespace of STATE_BUCKET (required with it)',
+  },
+  OCI_OBJECT_STORAGE_ENDPOINT: { field: 'objectStorageEndpoint', parse: parseServiceEndpoint, description: 'override of the Object Storage endpoint' },
+  STATE_MAX_AGE_SECONDS: {
+    field: 'stateMaxAgeMs',
+    default: '300',
+    parse: secondsAsMs(1, 86_400),
+    description: 'a previous scrape older than this is not derived from (s)',
+  },
+} as const satisfies Record<string, SettingRow>;
+
+type Table = typeof SETTINGS_TABLE;
+type SettingKey = keyof Table;
+/** The value a row's parser returns. */
+type ParsedOf<R> = R extends { parse: Parser<infer T> } ? T : never;
+/** True when a row always has a value (a default or a computed one). */
+type AlwaysSet<R> = R extends { default: string } ? true : R extends { whenUnset: unknown } ? true : false;
+/** The fields the rows of keys K fill: required when always set, else optional. */
+type FieldsOf<K extends SettingKey> = {
+  -readonly [P in K as AlwaysSet<Table[P]> extends true ? Table[P]['field'] : never]: ParsedOf<Table[P]>;
+} & {
+  -readonly [P in K as AlwaysSet<Table[P]> extends true ? never : Table[P]['field']]?: ParsedOf<Table[P]>;
+};
+type DiscoveryKey = { [P in SettingKey]: Table[P] extends { discovery: true } ? P : never }[SettingKey];
+
+/** OCI compute discovery: which instances are targets and how each becomes URLs (the `discovery` rows). */
+export type DiscoverySettings = Omit<FieldsOf<DiscoveryKey>, 'compartmentId'> & { compartmentId: string };
+
+/** The parsed settings: one field per row; `discovery` is present when DISCOVERY_COMPARTMENT_OCID is set. */
+export type Settings = FieldsOf<Exclude<SettingKey, DiscoveryKey>> & { discovery?: DiscoverySettings };
+
+/** A rule between settings, checked after every row parsed; its error names `key`. */
+interface SettingsRule {
+  readonly name: string;
+  readonly key: SettingKey;
+  /** `always`, or only for an invocation that posts (a dry run skips it). */
+  readonly when: 'always' | 'posting';
+  readonly holds: (s: Settings) => boolean;
+  readonly message: string;
+  /** The rule makes its key required, unless discovery is on or the run is a dry run (help, README and Terraform show it). */
+  readonly required?: 'unless-discovery' | 'unless-dry-run';
+}
+
+/** The rules between settings. */
+const SETTINGS_RULES: readonly SettingsRule[] = [
+  {
+    name: 'something to scrape',
+    key: 'METRICS_ENDPOINT',
+    when: 'always',
+    required: 'unless-discovery',
+    holds: (s) => s.endpoints.length > 0 || s.discovery !== undefined,
+    message: 'is required (the URL of the /metrics endpoint to scrape) unless DISCOVERY_COMPARTMENT_OCID is set',
+  },
+  {
+    name: 'state needs its Object Storage namespace',
+    key: 'OBJECT_STORAGE_NAMESPACE',
+    when: 'always',
+    holds: (s) => s.stateBucket === undefined || s.objectStorageNamespace !== undefined,
+    message: "is required with STATE_BUCKET (the tenancy's Object Storage namespace; `oci os ns get` prints it)",
+  },
+  {
+    name: 'posting needs a compartment',
+    key: 'COMPARTMENT_OCID',
+    when: 'posting',
+    required: 'unless-dry-run',
+    holds: (s) => s.compartmentId !== undefined,
+    message: 'is required (the OCID of the compartment that receives the metrics)',
+  },
+];
+
+/** Throws ConfigError for the first rule of `when` that the settings break. */
+function checkRules(s: Settings, when: SettingsRule['when']): void {
+  const broken = SETTINGS_RULES.find((r) => r.when === when && !r.holds(s));
+  if (broken) throw new ConfigError(broken.key, broken.message);
+}
+
+/** A setting as a list entry (the CLI's flags and help, and the README and Terraform checks, read these). */
+interface SettingSpec {
+  key: SettingKey;
+  default?: string;
+  required?: SettingsRule['required'];
+  description: string;
+}
+
+/** Every row as a list entry, with the requirement a rule puts on its key. */
+export const SETTING_SPECS: readonly SettingSpec[] = (Object.keys(SETTINGS_TABLE) as SettingKey[]).map((key) => {
+  const row: SettingRow = SETTINGS_TABLE[key];
+  return { key, default: row.default, required: SETTINGS_RULES.find((r) => r.key === key)?.required, description: row.description };
+});
+
+/** The raw string for key, trimmed; empty counts as unset. */
+function raw(env: Env, key: string): string | undefined {
+  const v = env[key]?.trim();
+  return v === undefined || v === '' ? undefined : v;
+}
+
+/** The function's memory in MB: FN_MEMORY (set by OCI Functions), else the function's default. */
+function memoryMbOf(env: Env): number {
+  const mb = Number(raw(env, 'FN_MEMORY'));
+  return Number.isFinite(mb) && mb > 0 ? mb : DEFAULT_MEMORY_MB;
+}
+
 /**
- * The discovery settings, or undefined when DISCOVERY_COMPARTMENT_OCID is unset. Every discovery
- * key is validated either way: a typo must not wait for the day discovery is switched on.
+ * Parses every row (the first bad key throws ConfigError naming it), then checks the rules that
+ * hold for every invocation. Whether an invocation posts is decided by its caller, which then
+ * calls checkForPosting.
  */
-function parseDiscovery(env: Env): DiscoverySettings | undefined {
-  const compartment = raw(env, 'DISCOVERY_COMPARTMENT_OCID');
-  const get = (k: string) => rawOrDefault(env, k)!;
-  const scheme = get('DISCOVERY_SCHEME');
-  if (scheme !== 'http' && scheme !== 'https') throw new ConfigError('DISCOVERY_SCHEME', `expected http or https, got "${scheme}"`);
-  const path = get('DISCOVERY_PATH');
-  if (!path.startsWith('/')) throw new ConfigError('DISCOVERY_PATH', `expected a path starting with /, got "${path}"`);
-  const vnic = get('DISCOVERY_VNIC');
-  if (vnic.length > 255 || /[\x00-\x1f]/.test(vnic))
-    throw new ConfigError('DISCOVERY_VNIC', 'expected primary or a VNIC display name (at most 255 characters)');
-  const tags = raw(env, 'DISCOVERY_TAG');
-  const dims = raw(env, 'DISCOVERY_DIMENSIONS');
-  const compute = raw(env, 'OCI_COMPUTE_ENDPOINT');
-  const identity = raw(env, 'OCI_IDENTITY_ENDPOINT');
-  const d: Omit<DiscoverySettings, 'compartmentId'> = {
-    includeSubcompartments: parseBool('DISCOVERY_INCLUDE_SUBCOMPARTMENTS', get('DISCOVERY_INCLUDE_SUBCOMPARTMENTS')),
-    tags: tags === undefined ? [] : parseTagMatches('DISCOVERY_TAG', tags),
-    scheme,
-    port: parseIntIn('DISCOVERY_PORT', get('DISCOVERY_PORT'), 1, 65535),
-    path,
-    portTag: parseTagRef('DISCOVERY_PORT_TAG', get('DISCOVERY_PORT_TAG')),
-    pathTag: parseTagRef('DISCOVERY_PATH_TAG', get('DISCOVERY_PATH_TAG')),
-    vnic,
-    dimensions: dims === undefined ? [] : parseInstanceDimensions('DISCOVERY_DIMENSIONS', dims),
-    ttlMs: parseIntIn('DISCOVERY_TTL_SECONDS', get('DISCOVERY_TTL_SECONDS'), 0, 86_400) * 1000,
-    timeoutMs: parseIntIn('DISCOVERY_TIMEOUT_MS', get('DISCOVERY_TIMEOUT_MS'), 100, 300_000),
-    computeEndpoint: compute === undefined ? undefined : parseServiceEndpoint('OCI_COMPUTE_ENDPOINT', compute),
-    identityEndpoint: identity === undefined ? undefined : parseServiceEndpoint('OCI_IDENTITY_ENDPOINT', identity),
-  };
-  return compartment === undefined ? undefined : { compartmentId: parseOcid('DISCOVERY_COMPARTMENT_OCID', compartment), ...d };
+export function parseSettings(env: Env): Settings {
+  const top: Record<string, unknown> = {};
+  const discovery: Record<string, unknown> = {};
+  for (const key of Object.keys(SETTINGS_TABLE) as SettingKey[]) {
+    const row: SettingRow = SETTINGS_TABLE[key];
+    const given = raw(env, key) ?? row.default;
+    const value = given !== undefined ? row.parse(key, given) : row.whenUnset?.(env);
+    (row.discovery ? discovery : top)[row.field] = value;
+  }
+  // Built generically from the rows, whose types Settings is derived from.
+  const settings = { ...top, discovery: discovery.compartmentId === undefined ? undefined : discovery } as Settings;
+  checkRules(settings, 'always');
+  return Object.freeze(settings);
+}
+
+/** Throws ConfigError when the settings cannot post (the rules of a run that is not a dry run). */
+export function checkForPosting(settings: Settings): void {
+  checkRules(settings, 'posting');
 }

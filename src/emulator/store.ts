@@ -11,8 +11,8 @@ export interface StoredDatapoint {
   count?: number;
 }
 
-/** A metric object's identity and metadata, as posted (the SDK's MetricDataDetails without datapoints). */
-type MetricFields = Omit<OciMetric, 'datapoints'>;
+/** A metric object's identity and metadata, as accepted (the SDK's MetricDataDetails without datapoints; the compartment is required). */
+type MetricFields = Omit<OciMetric, 'datapoints' | 'compartmentId'> & { compartmentId: string };
 
 /** One accepted MetricDataDetails object, as posted (metadata kept, timestamps parsed). */
 export interface StoredMetric extends MetricFields {

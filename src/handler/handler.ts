@@ -4,7 +4,7 @@
  * is a FunctionFailure whose text is a one-line cause: never a stack trace to the caller.
  */
 import { inspect } from 'node:util';
-import { ConfigError, parseSettings, type Env, type Settings } from '../config/settings';
+import { checkForPosting, ConfigError, parseSettings, type Env, type Settings } from '../config/settings';
 import { safeMessage } from '../util/redact';
 import type { Logger } from '../log';
 import { createAuth, createDiscoveryClients, createMonitoringClient, createObjectStorageClient, createSecretsClient, type OciAuth } from '../oci/clients';
@@ -57,6 +57,8 @@ interface HandlerOptions {
    * memory or in a file); by default the state is then off.
    */
   localStateStore?: StateStore;
+  /** Settings already parsed from `env` (the CLI parses them up front); by default parsed on first use. */
+  settings?: Settings;
 }
 
 /** The Object Storage state store of the settings, or undefined when STATE_BUCKET is unset. */
@@ -80,45 +82,41 @@ interface Handler {
 
 /** Builds the handler for an environment (process.env in OCI Functions). */
 export function createHandler(env: Env, log: Logger, options: HandlerOptions = {}): Handler {
-  const settingsFor = { real: once(() => parseSettings(env)), dry: once(() => parseSettings(env, { dryRun: true })) };
+  const given = options.settings;
+  const settingsOf = given ? () => given : once(() => parseSettings(env));
   const auth = once((): OciAuth => createAuth(env));
-  const runtimes = new Map<Settings, Runtime>();
 
-  /** One Runtime per settings object: clients are built on first use and reused while warm. */
-  const runtimeFor = (settings: Settings): Runtime => {
-    let rt = runtimes.get(settings);
-    if (!rt) {
-      const post = once((): PostBatch => sdkPostBatch(createMonitoringClient(auth(), settings)));
-      const tokens = once(() =>
-        settings.bearerTokenSecretId
-          ? new BearerTokenSource(sdkSecretReader(createSecretsClient(auth(), settings), settings.bearerTokenSecretId), settings.secretCacheTtlMs)
-          : undefined,
-      );
-      const states = once(() => objectStorageStateStore(settings, auth) ?? options.localStateStore);
-      const d = settings.discovery;
-      const discovery = once(() =>
-        d
-          ? new FleetDiscovery(
-              d,
-              once(() => createDiscoveryClients(auth(), d)),
-            )
-          : undefined,
-      );
-      rt = { settings, log, postBatch: post, tokenSource: tokens, stateStore: states, discovery };
-      runtimes.set(settings, rt);
-    }
-    return rt;
-  };
-
-  const envDry = /^(true|1|yes|on)$/i.test(env.DRY_RUN?.trim() ?? '');
+  /** Clients are built on first use and reused while warm. */
+  const runtime = once((): Runtime => {
+    const settings = settingsOf();
+    const post = once((): PostBatch => sdkPostBatch(createMonitoringClient(auth(), settings)));
+    const tokens = once(() =>
+      settings.bearerTokenSecretId
+        ? new BearerTokenSource(sdkSecretReader(createSecretsClient(auth(), settings), settings.bearerTokenSecretId), settings.secretCacheTtlMs)
+        : undefined,
+    );
+    const states = once(() => objectStorageStateStore(settings, auth) ?? options.localStateStore);
+    const d = settings.discovery;
+    const discovery = once(() =>
+      d
+        ? new FleetDiscovery(
+            d,
+            once(() => createDiscoveryClients(auth(), d)),
+          )
+        : undefined,
+    );
+    return { settings, log, postBatch: post, tokenSource: tokens, stateStore: states, discovery };
+  });
 
   const handler = async (input: unknown, ctx: InvocationContext): Promise<InvocationSummary | FunctionFailure> => {
     try {
       const request = parseInvocationBody(typeof input === 'string' || Buffer.isBuffer(input) ? input : input == null ? '' : JSON.stringify(input));
-      const dryRun = request.dryRun ?? envDry;
-      const settings = dryRun ? settingsFor.dry() : settingsFor.real();
-      const rt = runtimeFor(settings);
+      const rt = runtime();
+      const settings = rt.settings;
+      // The one decision: the invocation's body, else DRY_RUN.
+      const dryRun = request.dryRun ?? settings.dryRun;
       if (!dryRun) {
+        checkForPosting(settings);
         rt.postBatch(); // fail fast on auth/config problems, before scraping
         rt.tokenSource();
       } else if (settings.bearerTokenSecretId) rt.tokenSource();
@@ -128,9 +126,10 @@ export function createHandler(env: Env, log: Logger, options: HandlerOptions = {
     }
   };
   const prepare = (): void => {
-    if (envDry) return; // a dry run never needs the SDK
     try {
-      const rt = runtimeFor(settingsFor.real());
+      const rt = runtime();
+      if (rt.settings.dryRun) return; // a dry run never needs the SDK
+      checkForPosting(rt.settings);
       rt.postBatch();
       rt.stateStore?.();
     } catch {

@@ -85,7 +85,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const endMs = deadlineMs - RESPONSE_MARGIN_MS;
   const transformOptions: TransformOptions = {
     namespace: s.namespace,
-    compartmentId: s.compartmentId ?? 'ocid1.compartment.oc1..dryrun',
+    compartmentId: s.compartmentId,
     resourceGroup: s.resourceGroup,
     extraDimensions: s.extraDimensions,
     include: s.include,

@@ -55,7 +55,11 @@ export function sdkPostBatch(client: monitoringT.MonitoringClient): PostBatch {
     try {
       response = await withCallSignal(
         signal,
-        () => client.postMetricData({ postMetricDataDetails: { metricData: batch, batchAtomicity: 'NON_ATOMIC' as never } }),
+        // A run that posts has passed checkForPosting: every object carries COMPARTMENT_OCID.
+        () =>
+          client.postMetricData({
+            postMetricDataDetails: { metricData: batch as monitoringT.models.MetricDataDetails[], batchAtomicity: 'NON_ATOMIC' as never },
+          }),
         seen,
       );
     } catch (e) {

@@ -82,7 +82,8 @@ interface OciDatapoint {
 /** One OCI MetricDataDetails object (SDK shape), plus bookkeeping kept out of the wire body. */
 export interface OciMetric {
   namespace: string;
-  compartmentId: string;
+  /** Absent only in a dry run's objects when COMPARTMENT_OCID is unset (nothing is posted then). */
+  compartmentId?: string;
   resourceGroup?: string;
   name: string;
   dimensions: Record<string, string>;
@@ -108,7 +109,8 @@ export interface TargetContext {
 /** The transform's options, taken from Settings. */
 export interface TransformOptions {
   namespace: string;
-  compartmentId: string;
+  /** Undefined only in a dry run without COMPARTMENT_OCID. */
+  compartmentId?: string;
   resourceGroup?: string;
   extraDimensions: Record<string, string>;
   include?: RegExp;
