@@ -277,7 +277,14 @@ describe('fuzz: mutated real expositions through parse + transform', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
-    const settings = parseSettings({ METRICS_ENDPOINT: url, HISTOGRAM_BUCKETS: 'true', EXTRA_DIMENSIONS: 'env=fuzz', DRY_RUN: 'true' });
+    // With a compartment, so every object the dry run shows is one OCI would accept as it stands.
+    const settings = parseSettings({
+      METRICS_ENDPOINT: url,
+      HISTOGRAM_BUCKETS: 'true',
+      EXTRA_DIMENSIONS: 'env=fuzz',
+      DRY_RUN: 'true',
+      COMPARTMENT_OCID: 'ocid1.compartment.oc1..aaaaaaaafuzz',
+    });
     const rt = {
       settings,
       log: () => undefined,
