@@ -94,10 +94,13 @@ function matching(re: RegExp, what: (value: string) => string): Parser<string> {
   };
 }
 
-/** The discovery scheme. */
-function parseScheme(key: string, value: string): 'http' | 'https' {
-  if (value !== 'http' && value !== 'https') throw new ConfigError(key, `expected http or https, got "${value}"`);
-  return value;
+/** One of the listed values, exactly. */
+function oneOf<const V extends string>(...allowed: V[]): Parser<V> {
+  return (key, value) => {
+    const found = allowed.find((a) => a === value);
+    if (found === undefined) throw new ConfigError(key, `expected ${allowed.join(' or ')}, got "${value}"`);
+    return found;
+  };
 }
 
 /** A URL path. */
@@ -454,7 +457,13 @@ export const SETTINGS_TABLE = {
       'only instances carrying these tags: key=value (freeform) or namespace.key=value (defined); key alone = any value; ' +
       'several separated by commas must all match',
   },
-  DISCOVERY_SCHEME: { field: 'scheme', discovery: true, default: 'http', parse: parseScheme, description: 'scheme of discovered targets (http or https)' },
+  DISCOVERY_SCHEME: {
+    field: 'scheme',
+    discovery: true,
+    default: 'http',
+    parse: oneOf('http', 'https'),
+    description: 'scheme of discovered targets (http or https)',
+  },
   DISCOVERY_PORT: {
     field: 'port',
     discovery: true,
@@ -573,15 +582,15 @@ export const SETTINGS_TABLE = {
 
 type Table = typeof SETTINGS_TABLE;
 type SettingKey = keyof Table;
-/** The value a row's parser returns. */
-type ParsedOf<R> = R extends { parse: Parser<infer T> } ? T : never;
+/** The value of a row: what its parser returns, or its `whenUnset` does. */
+type ValueOf<R> = (R extends { parse: Parser<infer T> } ? T : never) | (R extends { whenUnset: (env: Env) => infer U } ? U : never);
 /** True when a row always has a value (a default or a computed one). */
 type AlwaysSet<R> = R extends { default: string } ? true : R extends { whenUnset: unknown } ? true : false;
 /** The fields the rows of keys K fill: required when always set, else optional. */
 type FieldsOf<K extends SettingKey> = {
-  -readonly [P in K as AlwaysSet<Table[P]> extends true ? Table[P]['field'] : never]: ParsedOf<Table[P]>;
+  -readonly [P in K as AlwaysSet<Table[P]> extends true ? Table[P]['field'] : never]: ValueOf<Table[P]>;
 } & {
-  -readonly [P in K as AlwaysSet<Table[P]> extends true ? never : Table[P]['field']]?: ParsedOf<Table[P]>;
+  -readonly [P in K as AlwaysSet<Table[P]> extends true ? never : Table[P]['field']]?: ValueOf<Table[P]>;
 };
 type DiscoveryKey = { [P in SettingKey]: Table[P] extends { discovery: true } ? P : never }[SettingKey];
 
