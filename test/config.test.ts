@@ -6,6 +6,8 @@ import path from 'node:path';
 import { checkForPosting, ConfigError, defaultSampleLimit, parseSettings, SETTING_SPECS, SETTINGS_TABLE } from '../src/config/settings';
 import { redactUrl } from '../src/util/redact';
 import { InvocationError, parseInvocationBody } from '../src/handler/invocation';
+import { createHandler, FunctionFailure } from '../src/handler/handler';
+import { parseCommandLine, settingsEnv } from '../src/cli/args';
 
 const base = { METRICS_ENDPOINT: 'http://127.0.0.1:9100/metrics', COMPARTMENT_OCID: 'ocid1.compartment.oc1..aaaaaaaabbbbbbbb' };
 
@@ -133,6 +135,30 @@ describe('settings', () => {
       () => parseSettings({ ...base, METRICS_ENDPOINT: 'gopher://user:s3cret@host/metrics' }),
       (e: Error) => !e.message.includes('s3cret'),
     );
+  });
+});
+
+describe('dry run, decided once', () => {
+  test("an invocation's body decides, else DRY_RUN; a run that posts needs COMPARTMENT_OCID whatever DRY_RUN says", async () => {
+    const logged: string[] = [];
+    const handler = createHandler({ METRICS_ENDPOINT: base.METRICS_ENDPOINT, DRY_RUN: 'true' }, (_level, msg) => logged.push(msg));
+    // {"dryRun": false} over DRY_RUN=true is a real run: refused before anything is scraped, naming the key.
+    await assert.rejects(
+      handler('{"dryRun": false}', { deadline: null }),
+      (e: unknown) => e instanceof FunctionFailure && /^configuration error: COMPARTMENT_OCID: is required/.test(e.message),
+    );
+    assert.deepEqual(logged, ['configuration error: COMPARTMENT_OCID: is required (the OCID of the compartment that receives the metrics)']);
+  });
+
+  test("the CLI's --dry-run is DRY_RUN=true, read by the one parser", () => {
+    const args = parseCommandLine(['--dry-run', '--endpoint', base.METRICS_ENDPOINT], { flags: { 'dry-run': 'boolean' }, settings: true });
+    const s = parseSettings(settingsEnv({ DRY_RUN: 'false' }, args));
+    assert.equal(s.dryRun, true);
+    assert.equal(
+      parseSettings(settingsEnv({ DRY_RUN: 'no' }, parseCommandLine(['--endpoint', base.METRICS_ENDPOINT], { flags: {}, settings: true }))).dryRun,
+      false,
+    );
+    assert.throws(() => parseSettings({ ...base, DRY_RUN: 'perhaps' }), /^ConfigError: DRY_RUN: expected true or false, got "perhaps"/);
   });
 });
 
