@@ -24,7 +24,8 @@
 // PostMetricData call about 3x; the last two cut the SDK's share of a cold start:
 //  1. utils.isEmpty(body) ran Object.keys() over the JSON string (one array entry per character).
 //  2. x-content-sha256 used jssha (pure JS SHA-256); node:crypto computes the same digest.
-//  3. every signature re-parsed the PEM private key inside OpenSSL; the parsed KeyObject is reused.
+//  3. every signature parsed the PEM private key in JS (sshpk), re-encoded it and had OpenSSL parse
+//     it again; the parsed key and its KeyObject are made once and reused.
 //  4. request headers were a global Headers, whose first use loads undici.
 //  5. jsonwebtoken checked the Node version with semver ranges, loading all of semver.
 import { build } from 'esbuild';
@@ -108,19 +109,37 @@ const SDK_PATCHES = {
     ["semver.satisfies(process.version, '>=16.9.0')", NODE_AT_LEAST(16, 9)],
   ],
   'sshpk/lib/private-key.js': [
-    // Sign with a cached KeyObject instead of handing OpenSSL the PEM text to parse on every call.
-    ["var key = this.toBuffer('pkcs1');", "var key = prom2ociKeyObject(this.toBuffer('pkcs1'));"],
+    // Sign with the KeyObject of this key, made once, instead of re-encoding the key to PEM in JS and
+    // handing OpenSSL that text to parse on every call.
+    ["var key = this.toBuffer('pkcs1');", 'var key = prom2ociKeyObject(this);'],
     [
       "var crypto = require('crypto');",
       "var crypto = require('crypto');\n" +
-        'var prom2ociKeys = new Map();\n' +
-        'function prom2ociKeyObject(pem) {\n' +
-        "  var id = pem.toString('latin1');\n" +
-        '  var k = prom2ociKeys.get(id);\n' +
+        'var prom2ociKeys = new WeakMap();\n' +
+        'function prom2ociKeyObject(privateKey) {\n' +
+        '  var k = prom2ociKeys.get(privateKey);\n' +
         '  if (k === undefined) {\n' +
-        '    if (prom2ociKeys.size >= 4) prom2ociKeys.clear();\n' +
-        '    k = crypto.createPrivateKey(pem);\n' +
-        '    prom2ociKeys.set(id, k);\n' +
+        "    k = crypto.createPrivateKey(privateKey.toBuffer('pkcs1'));\n" +
+        '    prom2ociKeys.set(privateKey, k);\n' +
+        '  }\n' +
+        '  return k;\n' +
+        '}',
+    ],
+  ],
+  'http-signature/lib/signer.js': [
+    // The signer hands the same PEM to every signature: parse it (in JS, sshpk) once, not per call.
+    ['key = sshpk.parsePrivateKey(options.key);', 'key = prom2ociParsedKey(options.key);'],
+    [
+      "var sshpk = require('sshpk');",
+      "var sshpk = require('sshpk');\n" +
+        'var prom2ociParsed = new Map();\n' +
+        'function prom2ociParsedKey(pem) {\n' +
+        "  var id = Buffer.isBuffer(pem) ? pem.toString('latin1') : pem;\n" +
+        '  var k = prom2ociParsed.get(id);\n' +
+        '  if (k === undefined) {\n' +
+        '    if (prom2ociParsed.size >= 4) prom2ociParsed.clear();\n' +
+        '    k = sshpk.parsePrivateKey(pem);\n' +
+        '    prom2ociParsed.set(id, k);\n' +
         '  }\n' +
         '  return k;\n' +
         '}',
