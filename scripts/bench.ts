@@ -119,6 +119,16 @@ async function benchCold(stack: BenchStack, target: TextTarget, expo1k: Generate
           ],
           ['spawn -> first answer', `${ms(ready + first)} = ${times(firstRatio)}`, '', '<= 2.5x `node -e 1`', verdict(firstRatio <= 2.5)],
           [
+            'function CPU time, spawn -> Fn socket ready',
+            ms(med(r, (x) => x.cpuToReadyMs)),
+            range(
+              r.map((x) => x.cpuToReadyMs),
+              ms,
+            ),
+            '',
+            '',
+          ],
+          [
             'function CPU time, spawn -> first answer',
             ms(med(r, (x) => x.cpuToFirstAnswerMs)),
             range(

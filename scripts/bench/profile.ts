@@ -3,12 +3,16 @@
  * benchmark, with `--cpu-prof` (or any node flags) on the function process. Prints the summary
  * and the heaviest functions by self time.
  * Run: `node --import tsx scripts/bench/profile.ts [samples=100000] [out-dir=/tmp/prom2oci-prof] [extra node flags...]`
+ * `profile.ts cold [out-dir]` profiles a cold start instead, as the benchmark measures it: spawn,
+ * Fn socket ready, the first invocation on 1k samples (with the image's node flags; build with
+ * PROM2OCI_BUILD_READABLE=1 for names). The profiler slows compilation and loading more than the
+ * rest: read the shares, not the milliseconds.
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateExposition } from './exposition';
 import { UNTHROTTLED_ENV } from './scenarios';
-import { FUNC_ENTRY, startBenchStack } from './stack';
+import { FUNC_ENTRY, FUNCTION_NODE_ARGS, startBenchStack } from './stack';
 import { startTextTarget } from './target';
 import { startFunction } from '../../src/fnlocal/agent';
 
@@ -61,8 +65,49 @@ export function inclusiveMs(file: string, names: string[]): Record<string, numbe
   return out;
 }
 
+/** The newest .cpuprofile in a directory, if any. */
+function newestProfile(dir: string): string | undefined {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => path.join(dir, f))
+    .sort()
+    .pop();
+}
+
+/** Profiles spawn -> ready -> first answer (1k samples) of one function process. */
+async function profileCold(dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const stack = await startBenchStack();
+  const target = await startTextTarget(generateExposition(1000).text);
+  try {
+    const fn = await stack.startFn({ ...UNTHROTTLED_ENV, METRICS_ENDPOINT: target.url }, [
+      ...FUNCTION_NODE_ARGS,
+      '--require',
+      path.join(__dirname, 'exit-on-sigterm.cjs'),
+      '--cpu-prof',
+      `--cpu-prof-dir=${dir}`,
+    ]);
+    const res = await fn.invoke({ body: '' });
+    console.log(`status ${res.status}, spawn -> ready ${fn.readyMs.toFixed(0)} ms, first answer after ${res.durationMs.toFixed(0)} ms`);
+    await fn.stop();
+  } finally {
+    await target.close();
+    await stack.close();
+  }
+  const latest = newestProfile(dir);
+  if (!latest) return;
+  console.log(`profile: ${latest}`);
+  for (const line of topSelfTime(latest)) console.log(line);
+  const stages = ['loadBundle', 'createAuth', 'scrapeAll', 'toOciMetrics', 'publish', 'signRequest', 'serialize', 'send'];
+  console.log(
+    'inclusive ms (loadBundle: the function and SDK bundles; createAuth: SDK and credentials):',
+    JSON.stringify(inclusiveMs(latest, stages), (_k, v: unknown) => (typeof v === 'number' ? Math.round(v) : v)),
+  );
+}
+
 /** Starts the rig, runs warm-up + measured invocation under the profiler, prints the hot spots. */
 async function main(): Promise<void> {
+  if (process.argv[2] === 'cold') return profileCold(process.argv[3] ?? '/tmp/prom2oci-prof-cold');
   const samples = Number(process.argv[2] ?? 100_000);
   const dir = process.argv[3] ?? '/tmp/prom2oci-prof';
   const extra = process.argv.slice(4);
@@ -98,10 +143,7 @@ async function main(): Promise<void> {
     await target.close();
     await stack.close();
   }
-  const files = readdirSync(dir)
-    .filter((f) => f.endsWith('.cpuprofile'))
-    .map((f) => path.join(dir, f));
-  const latest = files.sort().pop();
+  const latest = newestProfile(dir);
   if (latest) {
     console.log(`profile: ${latest}`);
     for (const line of topSelfTime(latest)) console.log(line);

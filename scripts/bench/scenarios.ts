@@ -56,6 +56,8 @@ export interface ColdRun {
   firstAnswerMs: number;
   /** CPU time of the function process from spawn to the first answer, ms. */
   cpuToFirstAnswerMs: number;
+  /** ... and from spawn to the socket being ready (seen by the agent), ms. */
+  cpuToReadyMs: number;
   posted: number;
 }
 
@@ -121,9 +123,10 @@ export async function coldStarts(stack: BenchStack, runs: number, env: Record<st
   for (let i = 0; i < runs; i++) {
     const nodeBareMs = await timeBareNode();
     const fn = await stack.startFn(env);
+    const cpuToReadyMs = processCpuMs(fn.pid);
     try {
       const r = await invokeMeasured(stack, fn);
-      out.push({ nodeBareMs, readyMs: fn.readyMs, firstAnswerMs: r.wallMs, cpuToFirstAnswerMs: processCpuMs(fn.pid), posted: r.summary.posted });
+      out.push({ nodeBareMs, readyMs: fn.readyMs, firstAnswerMs: r.wallMs, cpuToFirstAnswerMs: processCpuMs(fn.pid), cpuToReadyMs, posted: r.summary.posted });
     } finally {
       await fn.stop();
     }
