@@ -4,7 +4,7 @@
  * machine and on 127.0.0.1. Prints a markdown table and writes it to bench-results/latest.md.
  * A benchmark, not a test: every figure is a median of several runs taken side by side.
  *
- * Options: `--quick` (fewer runs), `--only=cold,e2e,throttled,lab,parse,state,fleet` (a subset; it still
+ * Options: `--quick` (fewer runs), `--only=cold,e2e,throttled,lab,parse,state,spool,fleet` (a subset; it still
  * rewrites bench-results/latest.md). Env BENCH_THROTTLED_RATE sets the function's
  * POST_CALLS_PER_SECOND (the pacing ceiling) in the throttled runs (default 48: a ceiling just under
  * the tenancy's 50 keeps a poster that is alone free of 429s; shared, the adaptive rate goes below it).
@@ -27,6 +27,8 @@ import { count, mb, median, ms, range, sec, table, times, verdict } from './benc
 import { startTextTarget, type TextTarget } from './bench/target';
 import { discoveryRuns, fleetEnv, fleetRun, registerFleet, startExporters } from './bench/fleet';
 import { DISCOVERY_CALL_CONCURRENCY } from '../src/discovery/oci';
+import type { SpoolSize } from './bench/spool-size';
+import { spoolRun, type SpoolRun } from './bench/spool';
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS = path.join(ROOT, 'bench-results', 'latest.md');
@@ -40,7 +42,7 @@ const BOUNDED_OLD_SPACE_MB = 128;
 /** Lab comparison: emulator latency. */
 const LAB_LATENCY_MS = 20;
 
-type Section = 'cold' | 'e2e' | 'throttled' | 'lab' | 'parse' | 'state' | 'fleet';
+type Section = 'cold' | 'e2e' | 'throttled' | 'lab' | 'parse' | 'state' | 'spool' | 'fleet';
 
 /** Command-line options. */
 interface Options {
@@ -48,7 +50,7 @@ interface Options {
   only: Set<Section>;
 }
 
-const SECTIONS: readonly Section[] = ['cold', 'e2e', 'throttled', 'lab', 'parse', 'state', 'fleet'];
+const SECTIONS: readonly Section[] = ['cold', 'e2e', 'throttled', 'lab', 'parse', 'state', 'spool', 'fleet'];
 
 /** Parses argv (`--quick`, `--only=cold,e2e`) with Node's util.parseArgs; an unknown flag or section is an error. */
 function parseBenchArgs(argv: string[]): Options {
@@ -559,6 +561,93 @@ async function benchState(stack: BenchStack, target: TextTarget, e10k: Generated
   );
 }
 
+/** The spool's stored size and codec cost for `series` entries (fresh process). */
+function spoolSize(series: number, runs: number): SpoolSize {
+  const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(__dirname, 'bench', 'spool-size.ts'), String(series), String(runs)], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  return JSON.parse(out.trim().split('\n').pop()!) as SpoolSize;
+}
+
+/** Spool sizes measured, and the memory the rule for SPOOL_MAX_SERIES's default keeps the function under. */
+const SPOOL_SIZES = [5_000, 20_000, 50_000, 100_000];
+/** SPOOL_MAX_SERIES's default must keep a 100k invocation's peak RSS under this (MB): 256 MB minus 20% for what the benchmark does not show (more targets, longer labels). */
+const SPOOL_PEAK_BUDGET_MB = 205;
+
+/**
+ * The outage spool: its stored size and codec cost per number of entries (compact form beside the
+ * entry objects it replaced), then the function with that spool in its state on a 100k scrape, heap
+ * bounded as in a 256 MB function: ingestion back (fresh data posted, the spool replayed) and still
+ * down (503: the fresh data joins the spool, which stays at its bound). The largest size whose peak
+ * RSS stays under the budget is what SPOOL_MAX_SERIES's default may be.
+ */
+async function benchSpool(stack: BenchStack, target: TextTarget, e1k: GeneratedExposition, e100k: GeneratedExposition, runs: number): Promise<void> {
+  stack.emulator.options.latencyMs = 0;
+  stack.emulator.options.rateLimitPerSecond = undefined;
+  const sizes = SPOOL_SIZES.map((n) => spoolSize(n, runs));
+  const env = { ...UNTHROTTLED_ENV, DERIVED_SERIES: 'none', STATE_BUCKET, OBJECT_STORAGE_NAMESPACE: stack.emulator.objectStorage.namespace };
+  const boundedArgs = [...FUNCTION_NODE_ARGS, `--max-old-space-size=${BOUNDED_OLD_SPACE_MB}`];
+  const OUTAGE_DEADLINE_S = 40;
+  const measured: SpoolRun[] = [];
+  for (const n of [0, ...SPOOL_SIZES]) {
+    for (const outage of n === 0 ? [false] : [false, true]) {
+      try {
+        measured.push(await spoolRun(stack, target, e1k.text, e100k.text, n, outage, env, boundedArgs, outage ? OUTAGE_DEADLINE_S : BENCH_DEADLINE_S));
+      } catch (e) {
+        const why = /out of memory/i.test(String(e))
+          ? 'JavaScript heap out of memory'
+          : String((e as Error).message ?? e)
+              .split('\n')[0]!
+              .slice(0, 120);
+        console.log(`spool ${n} ${outage ? 'outage' : 'back'}: failed: ${why}`);
+        measured.push({ spooled: n, outage, status: 0, wallMs: NaN, cpuMs: NaN, peakRssBytes: null, summary: undefined as never });
+      }
+    }
+  }
+  const rssMb = (r: SpoolRun) => (r.peakRssBytes ?? NaN) / 1e6;
+  const fits = SPOOL_SIZES.filter((n) => measured.filter((r) => r.spooled === n).every((r) => r.status !== 0 && rssMb(r) <= SPOOL_PEAK_BUDGET_MB));
+  const largest = fits.length > 0 ? Math.max(...fits) : 0;
+  const row = (r: SpoolRun): string[] => {
+    if (r.status === 0) return [count(r.spooled), r.outage ? 'down (503)' : 'back', 'failed (out of memory or crashed)', '', '', '', '', ''];
+    const sp = r.summary.spool;
+    return [
+      count(r.spooled),
+      r.outage ? 'down (503)' : 'back',
+      `${count(r.summary.posted)} / ${count(r.summary.series)}`,
+      sp ? `${count(sp.posted)} of ${count(sp.replayed)}` : '-',
+      sp
+        ? `${count(sp.pending)}${Object.keys(sp.dropped).length > 0 ? ` (dropped ${JSON.stringify(sp.dropped)})` : ''}${sp.error ? ` error: ${sp.error.slice(0, 80)}` : ''}`
+        : '-',
+      sec(r.wallMs),
+      ms(r.cpuMs),
+      mb(r.peakRssBytes ?? NaN),
+    ];
+  };
+  emit(
+    `### Outage spool (${runs} codec runs per size, medians; one function run per row, heap bounded as in a 256 MB function: --max-old-space-size=${BOUNDED_OLD_SPACE_MB}; spool entries are series of the generated exposition, HISTOGRAM_BUCKETS=true, 30 minutes old)\n\n` +
+      table(
+        ['spooled series', 'JSON', 'stored (gzip)', 'encode', 'decode', 'heap decoded', 'as entry objects: JSON / gzip / encode / decode / heap'],
+        sizes.map((z) => [
+          count(z.series),
+          mb(z.jsonBytes),
+          mb(z.storedBytes),
+          ms(z.encodeMs),
+          ms(z.decodeMs),
+          mb(z.heapBytes),
+          `${mb(z.objects.jsonBytes)} / ${mb(z.objects.storedBytes)} / ${ms(z.objects.encodeMs)} / ${ms(z.objects.decodeMs)} / ${mb(z.objects.heapBytes)}`,
+        ]),
+      ) +
+      '\n\n' +
+      table(
+        ['spooled before the call', 'ingestion', 'fresh posted / series', 'replayed posted', 'spool after', 'wall', 'function CPU', 'peak RSS'],
+        measured.map(row),
+      ) +
+      `\n\nRule for SPOOL_MAX_SERIES's default: the largest spool whose 100k invocations (ingestion back and still down) peak under ${SPOOL_PEAK_BUDGET_MB} MB RSS: ${largest > 0 ? count(largest) : 'none measured'}. ` +
+      `Outage rows run to their ${OUTAGE_DEADLINE_S} s deadline (every call answered 503).`,
+  );
+}
+
 /** Runs the selected sections and writes the results file. */
 async function main(): Promise<void> {
   const opts = parseBenchArgs(process.argv.slice(2));
@@ -580,6 +669,7 @@ async function main(): Promise<void> {
     if (opts.only.has('lab')) await benchLab(stack, target, e1k, opts.quick ? 1 : 3, opts.quick ? 3 : 5);
     if (opts.only.has('parse')) benchParse(opts.quick ? 3 : 7);
     if (opts.only.has('state')) await benchState(stack, target, expos[1]!, e100k, opts.quick ? 3 : 5);
+    if (opts.only.has('spool')) await benchSpool(stack, target, e1k, e100k, opts.quick ? 3 : 5);
     if (opts.only.has('fleet')) await benchFleet(stack, opts.quick ? 1 : 3);
   } finally {
     await target.close();

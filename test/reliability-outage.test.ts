@@ -1,108 +1,282 @@
 /**
  * Nothing lost across an OCI outage, through the real function process with its state in the
- * emulator's Object Storage: ingestion resets every connection, then answers 503, then hangs, for
- * a run of invocations; then it is back. Every datapoint of every invocation is stored exactly
- * once, with the timestamp of its own scrape, and the counts add up over all the invocations.
+ * emulator's Object Storage. Thirty minutes of invocations are simulated without waiting for them:
+ * the target stamps its samples with its own timestamps (the exposition format's third field), one
+ * minute later at each invocation, ending in the recent past. The function keeps those timestamps
+ * (they are the datapoints' original times) and judges their age against the real clock, as it does
+ * in production, so the spool's replay order and OCI-window logic run unchanged.
+ *
+ *   30 minutes: ingestion resets every connection, then answers 503, then hangs (10 invocations
+ *   each); then it is back. Every datapoint of every invocation is stored exactly once with its own
+ *   timestamp, replayed oldest first, and the counts add up over all the invocations.
+ *
+ *   Older than OCI's window minus the margin: an outage whose first points are 114 minutes old;
+ *   what is past the window is dropped as `expired`, counted and logged, the rest is stored once.
  */
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { InvocationSummary } from '../src/handler/summary';
 import type { Fault } from '../src/emulator/server';
-import { assertAccounted, stackAndTargetForSuite, summaryOf } from './helpers/reliability';
+import type { StoredMetric } from '../src/emulator/store';
+import type { LocalFunction } from '../src/fnlocal/agent';
+import { assertAccounted, summaryOf, waitForLine } from './helpers/reliability';
+import { startStack, type Stack } from './helpers/stack';
 
 const BUCKET = 'fn-state';
 const SERIES = 20;
-/** Outage invocations per fault kind. */
-const PER_PHASE = 3;
-/** Each invocation's deadline: the outage ones spend it retrying, so it bounds the test's length. */
-const DEADLINE_MS = 8000;
+const NAME = 'outage_ok_total';
+const MINUTE = 60_000;
+/**
+ * An outage invocation's deadline. It spends it retrying (the deadline, not an attempt count, bounds
+ * the retries), so this sets the test's length. Its work (a 20-series scrape, one state read and
+ * one write on 127.0.0.1) takes milliseconds warm; the function keeps 3.5 s of it for the response
+ * and the self-metrics, leaving 1.5 s for the scrape and the state read, and 2.5 s for the write.
+ */
+const OUTAGE_DEADLINE_MS = 5000;
+/** The other invocations' deadline: the first one loads the SDK and the state bundle, the ones after the outage replay it; they end when done. */
+const LONG_DEADLINE_MS = 120_000;
+/** How long the test waits for a log line that follows a response (it is written before the response). */
+const LOG_WAIT_MS = 30_000;
+/** The spool's margin inside OCI's 2-hour window (src/state/spool.ts), restated: the test checks the function against it. */
+const REPLAY_CUTOFF_MS = 110 * MINUTE;
+
+/** A scrape target whose samples carry the timestamp the test sets before each invocation. */
+async function startStampedTarget(): Promise<{ url: string; stampMs: number; close(): Promise<void> }> {
+  const target = { url: '', stampMs: 0, close: async () => {} };
+  const server: Server = createServer((_req, res) => {
+    const lines = [`# TYPE ${NAME} counter`];
+    for (let i = 0; i < SERIES; i++) lines.push(`${NAME}{series="${i}"} ${i + 1} ${target.stampMs}`);
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(lines.join('\n') + '\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  target.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+  target.close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return target;
+}
+
+/** One invocation's summary: from the response (200) or, when it delivered nothing (502), from its log line. */
+async function invokeOnce(fn: LocalFunction, label: string, deadlineMs: number): Promise<InvocationSummary> {
+  const logged = fn.stdout.length;
+  const res = await fn.invoke({ deadline: new Date(Date.now() + deadlineMs) });
+  const line = await waitForLine(fn, (l) => fn.stdout.indexOf(l) >= logged && l.includes('"event":"invocation_summary"'), LOG_WAIT_MS);
+  const s = res.status === 200 ? summaryOf(res) : (JSON.parse(line) as InvocationSummary);
+  // The log line carries the totals (its targets are trimmed): the per-target invariant is checked on 200s.
+  if (res.status === 200) assertAccounted(s, label);
+  assert.equal(s.posted + s.failed + s.undelivered, s.series, `${label}: posted + failed + undelivered == series`);
+  assert.equal(s.series, SERIES, `${label}: every sample scraped with its own timestamp (none out of the window)`);
+  assert.ok(s.spool, `${label}: the spool is on (${fn.stdout.slice(logged).join('\n').slice(0, 400)})`);
+  return s;
+}
+
+/** Total of a summary's spool drops. */
+const droppedOf = (s: InvocationSummary): number => Object.values(s.spool?.dropped ?? {}).reduce((a, b) => a + (b ?? 0), 0);
+
+/** Every stored datapoint of the test's family: series -> timestamps (ms), in arrival order. */
+function storedPoints(accepted: readonly StoredMetric[]) {
+  const bySeries = new Map<string, number[]>();
+  const arrival: number[] = [];
+  for (const m of accepted) {
+    if (m.name !== NAME) continue;
+    const times = bySeries.get(m.dimensions.series) ?? [];
+    for (const d of m.datapoints) {
+      const t = d.timestamp;
+      times.push(t);
+      arrival.push(t);
+    }
+    bySeries.set(m.dimensions.series, times);
+  }
+  return { bySeries, arrival };
+}
 
 describe('reliability: nothing lost across an OCI outage (the spool)', () => {
-  const fx = stackAndTargetForSuite();
+  const fx = {} as { stack: Stack };
+  before(async () => {
+    fx.stack = await startStack();
+  });
+  after(async () => {
+    await fx.stack?.close();
+  });
 
-  test('refusing, then 503, then hanging, then back: every datapoint stored once with its original timestamp', async () => {
+  /** A function with its state in the emulator's bucket, one PostMetricData call at a time (so arrival order is posting order). */
+  const startOutageFunction = async (url: string): Promise<LocalFunction> => {
     const emu = fx.stack.emulator;
     emu.reset();
+    emu.objectStorage.clearObjects();
     emu.objectStorage.createBucket(BUCKET);
-    const fn = await fx.stack.startFn({
-      METRICS_ENDPOINT: fx.target.url(`/ok?n=${SERIES}`),
+    return fx.stack.startFn({
+      METRICS_ENDPOINT: url,
       STATE_BUCKET: BUCKET,
       OBJECT_STORAGE_NAMESPACE: emu.objectStorage.namespace,
       DERIVED_SERIES: 'none',
-      POST_TIMEOUT_MS: '1500',
+      // Bounds the state read of the first (cold) invocation; an outage invocation's own deadline bounds it sooner.
+      POST_TIMEOUT_MS: '3000',
       POST_CALLS_PER_SECOND: '200',
-      POST_CONCURRENCY: '4',
+      POST_CONCURRENCY: '1',
     });
-    const summaries: InvocationSummary[] = [];
-    const invoke = async (): Promise<InvocationSummary> => {
-      const res = await fn.invoke({ deadline: new Date(Date.now() + DEADLINE_MS) });
-      // An invocation that delivered nothing is a 502; its summary is in the log line.
-      const s = res.status === 200 ? summaryOf(res) : await lastSummary();
-      // The log line carries the totals (its targets are trimmed): the per-target invariant is checked on 200s.
-      if (res.status === 200) assertAccounted(s, `invocation ${summaries.length + 1}`);
-      assert.equal(s.posted + s.failed + s.undelivered, s.series, `invocation ${summaries.length + 1}: posted + failed + undelivered == series`);
-      summaries.push(s);
-      return s;
-    };
-    const lastSummary = async (): Promise<InvocationSummary> => {
-      const line = [...fn.stdout].reverse().find((l) => l.includes('"event":"invocation_summary"'));
-      assert.ok(line, 'the summary was logged');
-      return JSON.parse(line) as InvocationSummary;
-    };
+  };
 
-    const phases: Fault[] = [{ reset: true }, { status: 503 }, { hangMs: 600_000 }];
-    for (const fault of phases) {
-      emu.clearFaults('metrics');
-      emu.enqueueFault(fault, 100_000, 'metrics');
-      for (let i = 0; i < PER_PHASE; i++) {
-        const logged = fn.stdout.length;
-        const s = await invoke();
-        assert.equal(s.posted, 0, `nothing got through (${JSON.stringify(fault)})`);
-        assert.equal(s.undelivered, SERIES, 'every series undelivered');
-        assert.ok(s.spool, `the spool is on (${fn.stdout.slice(logged).join('\n').slice(0, 400)})`);
-        assert.equal(s.spool.pending, summaries.length * SERIES, 'every undelivered series kept');
-        assert.deepEqual(s.spool.dropped, {});
+  test('30 simulated minutes of refusing, 503 and hanging, then back: every datapoint stored once with its original timestamp, oldest first', async () => {
+    const emu = fx.stack.emulator;
+    const target = await startStampedTarget();
+    try {
+      const fn = await startOutageFunction(target.url);
+      // The simulated clock: minute 0 is 41 minutes ago; the last outage minute is 11 minutes ago.
+      const startMs = Math.floor(Date.now() / 1000) * 1000 - 41 * MINUTE;
+      const stamps: number[] = [];
+      const summaries: InvocationSummary[] = [];
+      const invoke = async (deadlineMs = LONG_DEADLINE_MS): Promise<InvocationSummary> => {
+        target.stampMs = startMs + summaries.length * MINUTE;
+        stamps.push(target.stampMs);
+        const s = await invokeOnce(fn, `minute ${summaries.length}`, deadlineMs);
+        summaries.push(s);
+        return s;
+      };
+
+      // Minute 0, ingestion up: loads the SDK and the state bundle, stores the first points.
+      const first = await invoke();
+      assert.equal(first.posted, SERIES);
+
+      const phases: Fault[] = [{ reset: true }, { status: 503 }, { hangMs: 600_000 }];
+      for (const fault of phases) {
+        emu.clearFaults('metrics');
+        emu.enqueueFault(fault, 1_000_000, 'metrics');
+        for (let i = 0; i < 10; i++) {
+          const s = await invoke(OUTAGE_DEADLINE_MS);
+          const label = `minute ${summaries.length - 1} (${JSON.stringify(fault)})`;
+          assert.equal(s.posted, 0, `${label}: nothing got through`);
+          assert.equal(s.undelivered, SERIES, `${label}: every series undelivered`);
+          assert.equal(s.spool!.pending, (summaries.length - 1) * SERIES, `${label}: every undelivered series kept`);
+          assert.deepEqual(s.spool!.dropped, {}, label);
+        }
       }
-    }
-    assert.equal(emu.accepted.filter((m) => m.name === 'faulty_ok_total').length, 0, 'nothing stored during the outage');
+      assert.equal(summaries.length, 31);
+      const duringOutage = emu.accepted.filter((m) => m.name === NAME).length;
+      assert.equal(duringOutage, SERIES, 'nothing stored during the 30 outage minutes');
 
-    // Back: the next invocations post their fresh data and replay the spool until it is empty.
-    emu.clearFaults('metrics');
-    for (let i = 0; i < 5 && (summaries.at(-1)!.spool?.pending ?? 0) > 0; i++) await invoke();
-    const last = summaries.at(-1)!;
-    assert.equal(last.spool?.pending, 0, 'the spool drained');
+      // Back: the next invocations post their fresh data first, then replay the spool until it is empty.
+      emu.clearFaults('metrics');
+      const backFrom = emu.accepted.length;
+      for (let i = 0; i < 5 && (summaries.at(-1)!.spool?.pending ?? 0) > 0; i++) await invoke();
+      assert.equal(summaries.at(-1)!.spool!.pending, 0, 'the spool drained');
 
-    const invocations = summaries.length;
-    const freshPosted = summaries.reduce((a, s) => a + s.posted, 0);
-    const replayPosted = summaries.reduce((a, s) => a + (s.spool?.posted ?? 0), 0);
-    const dropped = summaries.reduce((a, s) => a + Object.values(s.spool?.dropped ?? {}).reduce((x, y) => x + (y ?? 0), 0), 0);
-    assert.equal(dropped, 0, 'nothing dropped');
-    assert.equal(freshPosted + replayPosted, invocations * SERIES, 'posted fresh + posted from the spool = every series of every invocation');
-
-    // Every series has one datapoint per invocation, each at a distinct scrape time, none twice.
-    const stored = emu.accepted.filter((m) => m.name === 'faulty_ok_total');
-    const bySeries = new Map<string, number[]>();
-    for (const m of stored) {
-      const times = bySeries.get(m.dimensions.series!) ?? [];
-      for (const d of m.datapoints) times.push(new Date(d.timestamp).getTime());
-      bySeries.set(m.dimensions.series!, times);
-    }
-    assert.equal(bySeries.size, SERIES);
-    const reference = [...bySeries.get('0')!].sort((a, b) => a - b);
-    assert.equal(reference.length, invocations, 'one datapoint per invocation');
-    assert.equal(new Set(reference).size, invocations, 'each at its own scrape time: none stored twice');
-    for (const [series, times] of bySeries)
-      assert.deepEqual(
-        [...times].sort((a, b) => a - b),
-        reference,
-        `series ${series}`,
+      // The counts add up, invocation by invocation and over all of them.
+      let pending = 0;
+      summaries.forEach((s, i) => {
+        const sp = s.spool!;
+        assert.equal(
+          sp.pending,
+          pending + s.undelivered - sp.posted - droppedOf(s),
+          `minute ${i}: pending = before + undelivered - replayed and posted - dropped`,
+        );
+        pending = sp.pending;
+      });
+      const invocations = summaries.length;
+      const freshPosted = summaries.reduce((a, s) => a + s.posted, 0);
+      const replayPosted = summaries.reduce((a, s) => a + s.spool!.posted, 0);
+      assert.equal(
+        summaries.reduce((a, s) => a + droppedOf(s), 0),
+        0,
+        'nothing dropped',
       );
-    // Original timestamps: the outage invocations' points are older than the first invocation after it.
-    const outage = PER_PHASE * phases.length;
-    assert.ok(
-      reference.slice(0, outage).every((t) => t < reference[outage]!),
-      'replayed points keep their scrape time',
-    );
-    assert.equal(fn.alive, true);
+      assert.equal(replayPosted, 30 * SERIES, 'every outage series posted from the spool');
+      assert.equal(freshPosted + replayPosted, invocations * SERIES, 'posted fresh + posted from the spool = every series of every invocation');
+
+      // Every series: exactly one datapoint per simulated minute, at that minute's own timestamp.
+      const { bySeries, arrival } = storedPoints(emu.accepted);
+      assert.equal(bySeries.size, SERIES);
+      for (const [series, times] of bySeries)
+        assert.deepEqual(
+          [...times].sort((a, b) => a - b),
+          stamps,
+          `series ${series}: each minute's datapoint once, with its original timestamp`,
+        );
+      assert.equal(arrival.length, invocations * SERIES, 'nothing stored twice');
+
+      // Oldest first: after the first invocation back has posted its own minute, the replay arrives in time order.
+      const back = storedPoints(emu.accepted.slice(backFrom)).arrival;
+      const backStamp = stamps[31];
+      assert.deepEqual(back.slice(0, SERIES), Array<number>(SERIES).fill(backStamp), 'the fresh data is posted before the replay');
+      const replayed = back.filter((t) => t < backStamp);
+      assert.equal(replayed.length, 30 * SERIES);
+      assert.deepEqual(
+        replayed,
+        [...replayed].sort((a, b) => a - b),
+        'replayed oldest first',
+      );
+      assert.equal(fn.alive, true);
+    } finally {
+      await target.close();
+    }
+  });
+
+  test('an outage longer than OCI window minus the margin: what is too old is dropped as expired, counted and logged; the rest is stored once', async () => {
+    const emu = fx.stack.emulator;
+    const target = await startStampedTarget();
+    try {
+      const fn = await startOutageFunction(target.url);
+      // One invocation every 3 simulated minutes from 114 minutes ago (the oldest own timestamp the
+      // function posts is 115 minutes old); replayed after `realStart`, everything older than
+      // 110 minutes before then is past the window minus the margin.
+      const realStart = Date.now();
+      const stamps = [0, 1, 2, 3, 4, 5].map((k) => realStart - 114 * MINUTE + 3 * k * MINUTE);
+      // A first invocation with ingestion up (SDK and state bundle loaded), at the real time.
+      target.stampMs = Date.now();
+      const summaries: InvocationSummary[] = [await invokeOnce(fn, 'warm', LONG_DEADLINE_MS)];
+      const warnFrom = fn.stdout.length;
+      emu.enqueueFault({ status: 503 }, 1_000_000, 'metrics');
+      for (const stamp of stamps) {
+        target.stampMs = stamp;
+        const s = await invokeOnce(fn, `${Math.round((realStart - stamp) / MINUTE)} min ago`, OUTAGE_DEADLINE_MS);
+        assert.equal(s.posted, 0);
+        summaries.push(s);
+      }
+      emu.clearFaults('metrics');
+      for (let i = 0; i < 5 && (summaries.at(-1)!.spool?.pending ?? 0) > 0; i++) {
+        target.stampMs = Date.now();
+        summaries.push(await invokeOnce(fn, `back ${i}`, LONG_DEADLINE_MS));
+      }
+      assert.equal(summaries.at(-1)!.spool!.pending, 0, 'the spool drained');
+
+      const expired = summaries.reduce((a, s) => a + (s.spool!.dropped.expired ?? 0), 0);
+      const replayPosted = summaries.reduce((a, s) => a + s.spool!.posted, 0);
+      assert.equal(
+        summaries.reduce((a, s) => a + droppedOf(s), 0),
+        expired,
+        'expired is the only reason anything was dropped',
+      );
+      assert.equal(expired + replayPosted, stamps.length * SERIES, 'every spooled series is posted once or counted as expired');
+      // Certain either way, however slow the machine: 110+ minutes old at any replay, or still 10 minutes inside the window.
+      const surelyExpired = stamps.filter((t) => t <= realStart - REPLAY_CUTOFF_MS);
+      const surelyKept = stamps.filter((t) => t >= realStart - REPLAY_CUTOFF_MS + 10 * MINUTE);
+      assert.equal(surelyExpired.length, 2);
+      assert.equal(surelyKept.length, 1);
+      assert.ok(
+        expired >= surelyExpired.length * SERIES,
+        `expired ${expired}: at least the ${surelyExpired.length * SERIES} series older than the window minus the margin`,
+      );
+
+      const { bySeries, arrival } = storedPoints(emu.accepted);
+      assert.equal(arrival.length, replayPosted + summaries.reduce((a, s) => a + s.posted, 0), 'every posted datapoint stored, none twice');
+      for (const [series, times] of bySeries) {
+        const spooled = times.filter((t) => t < realStart);
+        assert.equal(new Set(spooled).size, spooled.length, `series ${series}: none stored twice`);
+        for (const t of spooled) assert.ok(stamps.includes(t), `series ${series}: ${t} is an original timestamp`);
+        for (const t of surelyExpired)
+          assert.ok(!spooled.includes(t), `series ${series}: the point of ${Math.round((realStart - t) / MINUTE)} min ago was not posted`);
+        for (const t of surelyKept) assert.ok(spooled.includes(t), `series ${series}: the point of ${Math.round((realStart - t) / MINUTE)} min ago was posted`);
+      }
+      assert.equal(bySeries.size, SERIES);
+      const warn = await waitForLine(fn, (l) => fn.stdout.indexOf(l) >= warnFrom && l.includes('spool entries dropped'), LOG_WAIT_MS);
+      assert.match(warn, /"expired":\d+/, 'the drop is logged with its reason');
+      assert.equal(fn.alive, true);
+    } finally {
+      await target.close();
+    }
   });
 });

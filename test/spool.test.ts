@@ -6,6 +6,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  decodeSpool,
+  encodeSpool,
   fromSpoolEntry,
   isSpoolEntry,
   memorySpoolStore,
@@ -103,6 +105,37 @@ describe('outage spool', () => {
     }
   });
 
+  test('the stored form: strings once, entries as index rows; the round trip is exact and malformed rows are dropped, never posted', () => {
+    const entries = [
+      toSpoolEntry({ ...metric('a', NOW - 90_000, 2.5), resourceGroup: 'rg', metadata: { unit: 's' } }),
+      toSpoolEntry({ ...metric('b', NOW - 60_000, -0.125), dimensions: { instance: 'h:1', route: '/a"b\\c' } }),
+      { ...toSpoolEntry(metric('a', NOW)), points: [[NOW - 1000, 1] as [number, number], [NOW, 2] as [number, number]] },
+    ];
+    const stored = encodeSpool(entries);
+    assert.deepEqual(decodeSpool(JSON.parse(JSON.stringify(stored))), entries);
+    // Each string once: namespace, compartment, rg, names, dimension keys and values, metadata.
+    assert.equal(stored.s.filter((x) => x === 'ocid1.compartment.oc1..x').length, 1);
+    assert.ok(JSON.stringify(stored).length < JSON.stringify(entries).length / 2, 'smaller than the objects');
+    const good = stored.e[1];
+    const bad: unknown[] = [
+      null,
+      'x',
+      [],
+      [0, 1, -1, 999, 0, 0, NOW, 1], // name index out of the table
+      [0, 1, -1, 3, 2, 4, 5, 0, NOW, 1], // two dimensions announced, one given (the point is read as a pair)
+      [0, 1, -1, 3, 0, 0], // no datapoint
+      [0, 1, -1, 3, 0, 0, NOW], // half a datapoint
+      [0, 1, -1, 3, 0, 0, NOW, 'x'],
+      [0, 1, 7.5, 3, 0, 0, NOW, 1], // not an index
+    ];
+    assert.deepEqual(decodeSpool({ s: stored.s, e: [...bad, good] }), [entries[1]]);
+    assert.deepEqual(decodeSpool({ s: [1], e: [good] }), []);
+    assert.deepEqual(decodeSpool('garbage'), []);
+    assert.deepEqual(decodeSpool(undefined), []);
+    // The first stored form (entry objects) is still read.
+    assert.deepEqual(decodeSpool(JSON.parse(JSON.stringify([entries[0], { bad: 1 }]))), [entries[0]]);
+  });
+
   test('the memory store applies each change to the latest spool', async () => {
     const store = memorySpoolStore();
     const signal = AbortSignal.timeout(60_000);
@@ -128,14 +161,14 @@ describe('outage spool', () => {
         await (await store.open(signal)).save(withTargets({ k: { t: NOW + 1, f: {} } }), signal);
         await spool.save((latest) => [...latest, toSpoolEntry(metric('b', NOW))], signal);
         assert.deepEqual(
-          (await spool.load(signal)).map((e) => [e.name, e.points[0]![0]]),
+          (await spool.load(signal)).map((e) => [e.name, e.points[0][0]]),
           [
             ['a', NOW - 1000],
             ['b', NOW],
           ],
           backend.where,
         );
-        assert.equal((await store.open(signal)).doc.targets.k!.t, NOW + 1);
+        assert.equal((await store.open(signal)).doc.targets.k.t, NOW + 1);
       }
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -16,7 +16,17 @@ import type { BearerTokenSource } from '../oci/secrets';
 import { forecastCost } from '../forecast/forecast';
 import { StateError } from '../state/errors';
 import { withTargets, type StateSession, type StateStore } from '../state/store';
-import { fromSpoolEntry, isSpoolEntry, mergeSpool, planReplay, toSpoolEntry, type ReplayOutcome, type SpoolCounts, type SpoolEntry } from '../state/spool';
+import {
+  decodeSpool,
+  encodeSpool,
+  fromSpoolEntry,
+  mergeSpool,
+  planReplay,
+  toSpoolEntry,
+  type ReplayOutcome,
+  type SpoolCounts,
+  type SpoolEntry,
+} from '../state/spool';
 import { anyDerived, type PreviousScrape } from '../transform/derive';
 import type { TargetState } from '../types/state';
 import { targetStateKey } from '../state/keys';
@@ -194,7 +204,7 @@ async function replayAndSpool(
   pacer: AdaptivePacer,
 ): Promise<{ summary: SpoolSummary; calls: { requests: number; retries: number; throttled: number } }> {
   const s = rt.settings;
-  const stored = Array.isArray(session.doc.spool) ? session.doc.spool.filter(isSpoolEntry) : [];
+  const stored = decodeSpool(session.doc.spool);
   const { replay, expiredEntries } = planReplay(stored, now());
   const stopAt = endMs - Math.min(SELF_METRICS_RESERVE_MS, s.postTimeoutMs);
   let outcomes: ReplayOutcome[] = [];
@@ -207,36 +217,37 @@ async function replayAndSpool(
     );
   }
   // Undelivered (deadline during 429/5xx/hangs/unreachable) and 401/404 (cured by an IAM or clock fix) are kept; a 2xx never is.
+  // Only the newest SPOOL_MAX_SERIES of them can be kept: the others are counted as `full` without being copied.
   const fresh: SpoolEntry[] = [];
+  let freshOverMax = 0;
   if (result) {
-    data.forEach((m, i) => {
-      const o = result.outcome[i];
-      if (o === Outcome.Undelivered || (o === Outcome.Failed && result.fatal !== undefined)) fresh.push(toSpoolEntry(m));
-    });
+    const kept = data.filter((_, i) => result.outcome[i] === Outcome.Undelivered || (result.outcome[i] === Outcome.Failed && result.fatal !== undefined));
+    freshOverMax = Math.max(0, kept.length - s.spoolMaxSeries);
+    for (let i = freshOverMax; i < kept.length; i++) fresh.push(toSpoolEntry(kept[i]!));
   }
   // Nothing spooled, nothing new: no write (a healthy invocation costs the state one read and one write).
-  if (stored.length === 0 && fresh.length === 0) return { summary: { replayed: 0, posted: 0, dropped: {}, pending: 0 }, calls };
+  if (stored.length === 0 && fresh.length === 0 && freshOverMax === 0) return { summary: { replayed: 0, posted: 0, dropped: {}, pending: 0 }, calls };
   let counts: SpoolCounts | undefined;
   const timeoutMs = Math.max(1, Math.min(s.postTimeoutMs, endMs - now()));
   try {
     await session.save((latest) => {
-      const merged = mergeSpool(
-        Array.isArray(latest.spool) ? latest.spool.filter(isSpoolEntry) : [],
-        replay,
-        outcomes,
-        fresh,
-        expiredEntries,
-        s.spoolMaxSeries,
-      );
+      const merged = mergeSpool(decodeSpool(latest.spool), replay, outcomes, fresh, expiredEntries, s.spoolMaxSeries);
       counts = merged.counts;
-      return { ...latest, spool: merged.spool };
+      if (freshOverMax > 0) counts.dropped.full = (counts.dropped.full ?? 0) + freshOverMax;
+      return { ...latest, spool: encodeSpool(merged.spool) };
     }, AbortSignal.timeout(timeoutMs));
   } catch (e) {
     const error = `the spool could not be stored (${(e as Error)?.message ?? String(e)}): this invocation's ${fresh.length} undelivered series are not kept`;
     rt.log('warn', error);
     const posted = outcomes.filter((o) => o === 'posted').length;
     return {
-      summary: { replayed: replay.length, posted, dropped: fresh.length > 0 ? { not_stored: fresh.length } : {}, pending: stored.length, error },
+      summary: {
+        replayed: replay.length,
+        posted,
+        dropped: { ...(fresh.length > 0 ? { not_stored: fresh.length } : {}), ...(freshOverMax > 0 ? { full: freshOverMax } : {}) },
+        pending: stored.length,
+        error,
+      },
       calls,
     };
   }

@@ -158,6 +158,95 @@ export function isSpoolEntry(v: unknown): v is SpoolEntry {
   );
 }
 
+/**
+ * The stored form of a spool (the state document's `spool` section): every distinct string once in
+ * `s`, each entry a flat number array `[namespace, compartmentId, resourceGroup (-1: none), name,
+ * dimension count, key, value..., metadata count, key, value..., time ms, value, time ms, value...]`
+ * whose strings are indexes into `s`. The same namespace, compartment, names and label values
+ * repeat in every entry: stored once, the JSON is about 7x smaller than objects, and the decoded
+ * entries share their strings (about 2.5x less heap).
+ */
+export interface StoredSpool {
+  s: string[];
+  e: number[][];
+}
+
+/** The stored form of entries. */
+export function encodeSpool(entries: readonly SpoolEntry[]): StoredSpool {
+  const strings: string[] = [];
+  const index = new Map<string, number>();
+  const id = (text: string): number => {
+    let i = index.get(text);
+    if (i === undefined) {
+      i = strings.length;
+      strings.push(text);
+      index.set(text, i);
+    }
+    return i;
+  };
+  const pairs = (out: number[], record: Record<string, string> | undefined): void => {
+    const keys = record ? Object.keys(record) : [];
+    out.push(keys.length);
+    for (const k of keys) out.push(id(k), id(record![k]));
+  };
+  const e = entries.map((entry) => {
+    const out = [id(entry.namespace), id(entry.compartmentId), entry.resourceGroup === undefined ? -1 : id(entry.resourceGroup), id(entry.name)];
+    pairs(out, entry.dimensions);
+    pairs(out, entry.metadata);
+    for (const [t, v] of entry.points) out.push(t, v);
+    return out;
+  });
+  return { s: strings, e };
+}
+
+/** One stored entry as a SpoolEntry; undefined when it is malformed (dropped, never posted). */
+function decodeEntry(row: unknown, strings: readonly string[]): SpoolEntry | undefined {
+  if (!Array.isArray(row) || !row.every((x) => typeof x === 'number' && Number.isFinite(x))) return undefined;
+  const r = row as number[];
+  const str = (i: number | undefined): string | undefined => (i !== undefined && Number.isInteger(i) && i >= 0 && i < strings.length ? strings[i] : undefined);
+  let at = 4;
+  const record = (): Record<string, string> | undefined => {
+    const n = r[at++];
+    if (n === undefined || !Number.isInteger(n) || n < 0 || at + 2 * n > r.length) return undefined;
+    const out: Record<string, string> = {};
+    for (let k = 0; k < n; k++, at += 2) {
+      const key = str(r[at]);
+      const value = str(r[at + 1]);
+      if (key === undefined || value === undefined) return undefined;
+      out[key] = value;
+    }
+    return out;
+  };
+  const [namespace, compartmentId, name] = [str(r[0]), str(r[1]), str(r[3])];
+  const resourceGroup = r[2] === -1 ? undefined : str(r[2]);
+  if (namespace === undefined || compartmentId === undefined || name === undefined || (r[2] !== -1 && resourceGroup === undefined)) return undefined;
+  const dimensions = record();
+  const metadata = dimensions && record();
+  const left = r.length - at;
+  if (!dimensions || !metadata || left < 2 || left % 2 !== 0) return undefined;
+  const points: [number, number][] = [];
+  for (; at < r.length; at += 2) points.push([r[at], r[at + 1]]);
+  const entry: SpoolEntry = { namespace, compartmentId, name, dimensions, points };
+  if (resourceGroup !== undefined) entry.resourceGroup = resourceGroup;
+  if (Object.keys(metadata).length > 0) entry.metadata = metadata;
+  return entry;
+}
+
+/** The valid entries of a stored spool section (anything malformed in it is dropped, never posted). */
+export function decodeSpool(section: unknown): SpoolEntry[] {
+  // The first stored form, an array of entry objects, is still read.
+  if (Array.isArray(section)) return section.filter(isSpoolEntry);
+  if (typeof section !== 'object' || section === null) return [];
+  const { s, e } = section as Partial<StoredSpool>;
+  if (!Array.isArray(s) || !s.every((x) => typeof x === 'string') || !Array.isArray(e)) return [];
+  const out: SpoolEntry[] = [];
+  for (const row of e) {
+    const entry = decodeEntry(row, s);
+    if (entry) out.push(entry);
+  }
+  return out;
+}
+
 /** Where a spool is kept between invocations: the small interface the function and the CLI use. */
 interface SpoolStore {
   /** Where, for messages (no secrets). */
@@ -185,11 +274,6 @@ export function memorySpoolStore(): SpoolStore {
   };
 }
 
-/** The valid entries of a stored spool section (anything else in it is dropped, never posted). */
-function validEntries(section: unknown): SpoolEntry[] {
-  return Array.isArray(section) ? section.filter(isSpoolEntry) : [];
-}
-
 /**
  * The spool as a section of the state document (so it lives where the state lives: Object Storage
  * for the function, a file or memory for the CLI). Writes are the store's conditional writes: a
@@ -200,11 +284,11 @@ export function stateSpoolStore(store: StateStore): SpoolStore {
     where: store.where,
     async load(signal) {
       const session = await store.open(signal);
-      return validEntries(session.doc.spool);
+      return decodeSpool(session.doc.spool);
     },
     async save(change, signal) {
       const session = await store.open(signal);
-      await session.save((latest) => ({ ...latest, spool: change(validEntries(latest.spool)) }), signal);
+      await session.save((latest) => ({ ...latest, spool: encodeSpool(change(decodeSpool(latest.spool))) }), signal);
     },
   };
 }

@@ -31,7 +31,7 @@ export interface TargetState {
   f: Record<string, FamilyState>;
 }
 
-import type { SpoolEntry } from '../state/spool';
+import type { StoredSpool } from '../state/spool';
 
 /** The current version of StateDocument; a document with another version is not read or overwritten. */
 export const STATE_VERSION = 1;
@@ -48,7 +48,7 @@ export interface StateDocument {
   /** Target key -> its previous scrape. */
   targets: Record<string, TargetState>;
   /** Series not delivered yet, with their original timestamps (src/state/spool.ts); absent = none. */
-  spool?: SpoolEntry[];
+  spool?: StoredSpool;
 }
 
 /** An empty document. */
