@@ -606,6 +606,8 @@ async function benchSpool(stack: BenchStack, target: TextTarget, e1k: GeneratedE
     }
   }
   const rssMb = (r: SpoolRun) => (r.peakRssBytes ?? NaN) / 1e6;
+  /** Sizes from a few KB to tens of MB: two decimals of a MB. */
+  const size = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
   const fits = SPOOL_SIZES.filter((n) => measured.filter((r) => r.spooled === n).every((r) => r.status !== 0 && rssMb(r) <= SPOOL_PEAK_BUDGET_MB));
   const largest = fits.length > 0 ? Math.max(...fits) : 0;
   const row = (r: SpoolRun): string[] => {
@@ -630,12 +632,12 @@ async function benchSpool(stack: BenchStack, target: TextTarget, e1k: GeneratedE
         ['spooled series', 'JSON', 'stored (gzip)', 'encode', 'decode', 'heap decoded', 'as entry objects: JSON / gzip / encode / decode / heap'],
         sizes.map((z) => [
           count(z.series),
-          mb(z.jsonBytes),
-          mb(z.storedBytes),
+          size(z.jsonBytes),
+          size(z.storedBytes),
           ms(z.encodeMs),
           ms(z.decodeMs),
-          mb(z.heapBytes),
-          `${mb(z.objects.jsonBytes)} / ${mb(z.objects.storedBytes)} / ${ms(z.objects.encodeMs)} / ${ms(z.objects.decodeMs)} / ${mb(z.objects.heapBytes)}`,
+          size(z.heapBytes),
+          `${size(z.objects.jsonBytes)} / ${size(z.objects.storedBytes)} / ${ms(z.objects.encodeMs)} / ${ms(z.objects.decodeMs)} / ${size(z.objects.heapBytes)}`,
         ]),
       ) +
       '\n\n' +

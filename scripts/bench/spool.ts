@@ -5,6 +5,7 @@
  * at SPOOL_MAX_SERIES). One fresh function per run, warmed up on a small exposition first.
  */
 import type { InvocationSummary } from '../../src/handler/summary';
+import type { LocalFunction } from '../../src/fnlocal/agent';
 import { decodeState, encodeState } from '../../src/state/codec';
 import { stateObjectName } from '../../src/state/objectStorage';
 import { encodeSpool } from '../../src/state/spool';
@@ -37,12 +38,15 @@ function placeSpool(stack: BenchStack, targetUrl: string, n: number): void {
   stack.emulator.objectStorage.putDirect(STATE_BUCKET, name, encodeState(doc));
 }
 
-/** The summary of an invocation: its response, or (a 502 that delivered nothing) its log line. */
-function summaryOf(body: unknown, stdout: readonly string[]): InvocationSummary {
+/** The summary of an invocation: its response, or (a 502 that delivered nothing) its log line, written after `from`. */
+async function summaryOf(body: unknown, fn: LocalFunction, from: number): Promise<InvocationSummary> {
   if (typeof body === 'object' && body !== null && 'series' in body) return body as InvocationSummary;
-  const line = [...stdout].reverse().find((l) => l.includes('"event":"invocation_summary"'));
-  if (!line) throw new Error('no summary in the response or the log');
-  return JSON.parse(line) as InvocationSummary;
+  // The log line can cross the stdout pipe after the response arrived.
+  for (const started = Date.now(); Date.now() - started < 60_000; await new Promise((r) => setTimeout(r, 20))) {
+    const line = fn.stdout.slice(from).find((l) => l.includes('"event":"invocation_summary"'));
+    if (line) return JSON.parse(line) as InvocationSummary;
+  }
+  throw new Error('no summary in the response or the log');
 }
 
 /** Fresh function, warm-up on `warmupText`, spool of `n` placed, measured call on `text` with ingestion up or down (503). */
@@ -69,11 +73,20 @@ export async function spoolRun(
     target.serve(text);
     stack.emulator.reset();
     if (outage) stack.emulator.enqueueFault({ status: 503 }, 10_000_000, 'metrics');
+    const logged = fn.stdout.length;
     const cpuBefore = processCpuMs(fn.pid);
     const res = await fn.invoke({ body: '', deadline: new Date(Date.now() + deadlineS * 1000) });
     const cpuMs = processCpuMs(fn.pid) - cpuBefore;
     stack.emulator.clearFaults('metrics');
-    return { spooled: n, outage, status: res.status, wallMs: res.durationMs, cpuMs, peakRssBytes: fn.peakRssBytes(), summary: summaryOf(res.json, fn.stdout) };
+    return {
+      spooled: n,
+      outage,
+      status: res.status,
+      wallMs: res.durationMs,
+      cpuMs,
+      peakRssBytes: fn.peakRssBytes(),
+      summary: await summaryOf(res.json, fn, logged),
+    };
   } finally {
     stack.emulator.clearFaults('metrics');
     await fn.stop();
