@@ -23,7 +23,7 @@ export interface SpoolEntry extends Omit<OciMetric, 'datapoints'> {
 }
 
 /** Why a spooled series was given up: never silently. */
-export type SpoolDropReason = 'expired' | 'full' | 'rejected' | 'not_stored';
+type SpoolDropReason = 'expired' | 'full' | 'rejected' | 'not_stored';
 
 /** What one invocation did with the spool. */
 export interface SpoolCounts {
@@ -265,11 +265,12 @@ export function memorySpoolStore(): SpoolStore {
   let entries: SpoolEntry[] = [];
   return {
     where: 'memory',
-    async load() {
-      return entries.filter(isSpoolEntry);
+    load() {
+      return Promise.resolve(entries.filter(isSpoolEntry));
     },
-    async save(change) {
+    save(change) {
       entries = change(entries);
+      return Promise.resolve();
     },
   };
 }
