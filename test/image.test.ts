@@ -138,14 +138,18 @@ describe('image: the shipped files run the function under the image command line
   }
 
   /** Starts `node <flags> --require probe dist/func.js` in `dir` as the platform does, runs one real invocation. */
-  async function runIn(dir: string, flags: string[]): Promise<{ status: number; body: string; verdicts: { filename: string; rejected: boolean }[] }> {
+  async function runIn(
+    dir: string,
+    flags: string[],
+    env: Record<string, string> = {},
+  ): Promise<{ status: number; body: string; verdicts: { filename: string; rejected: boolean }[] }> {
     const url = `http://127.0.0.1:${(target.address() as AddressInfo).port}/metrics`;
     const fn = await startFunction({
       entry: 'dist/func.js',
       cwd: dir,
       startTimeoutMs: 60_000,
       nodeArgs: [...flags, '--require', PROBE],
-      env: { ...stack.rpEnv, OCI_MONITORING_ENDPOINT: stack.emulator.url, COMPARTMENT_OCID: COMPARTMENT, METRICS_ENDPOINT: url, NODE_OPTIONS: '' },
+      env: { ...stack.rpEnv, OCI_MONITORING_ENDPOINT: stack.emulator.url, COMPARTMENT_OCID: COMPARTMENT, METRICS_ENDPOINT: url, NODE_OPTIONS: '', ...env },
     });
     try {
       // A real (not dry) run posts to the emulator: the SDK bundle is loaded.
@@ -171,6 +175,21 @@ describe('image: the shipped files run the function under the image command line
     assert.equal(r.status, 200, r.body);
     assert.equal((JSON.parse(r.body) as { posted: number }).posted, 1, r.body);
     assert.deepEqual(r.verdicts.map((v) => path.basename(v.filename)).sort(), ['func-main.js', 'oci-sdk.js'], JSON.stringify(r.verdicts));
+    assert.ok(
+      r.verdicts.every((v) => !v.rejected),
+      JSON.stringify(r.verdicts),
+    );
+  });
+
+  test('with a state bucket, the lazily loaded state bundle runs from the shipped files with its cache accepted', { skip }, async () => {
+    stack.emulator.objectStorage.createBucket('prom2oci-image');
+    const r = await runIn(imageDir, imageFlags(), {
+      OCI_OBJECT_STORAGE_ENDPOINT: stack.emulator.url,
+      STATE_BUCKET: 'prom2oci-image',
+      OBJECT_STORAGE_NAMESPACE: stack.emulator.objectStorage.namespace,
+    });
+    assert.equal(r.status, 200, r.body);
+    assert.deepEqual(r.verdicts.map((v) => path.basename(v.filename)).sort(), ['func-main.js', 'oci-sdk.js', 'oci-state.js'], JSON.stringify(r.verdicts));
     assert.ok(
       r.verdicts.every((v) => !v.rejected),
       JSON.stringify(r.verdicts),
