@@ -160,7 +160,7 @@ export function isSpoolEntry(v: unknown): v is SpoolEntry {
 
 /**
  * The stored form of a spool (the state document's `spool` section): every distinct string once in
- * `s`, each entry a flat number array `[namespace, compartmentId, resourceGroup (-1: none), name,
+ * `s`, each entry a flat number array `[namespace, compartmentId (-1: none), resourceGroup (-1: none), name,
  * dimension count, key, value..., metadata count, key, value..., time ms, value, time ms, value...]`
  * whose strings are indexes into `s`. The same namespace, compartment, names and label values
  * repeat in every entry: stored once, the JSON is about 7x smaller than objects, and the decoded
@@ -190,7 +190,8 @@ export function encodeSpool(entries: readonly SpoolEntry[]): StoredSpool {
     for (const k of keys) out.push(id(k), id(record![k]));
   };
   const e = entries.map((entry) => {
-    const out = [id(entry.namespace), id(entry.compartmentId), entry.resourceGroup === undefined ? -1 : id(entry.resourceGroup), id(entry.name)];
+    const optional = (text: string | undefined) => (text === undefined ? -1 : id(text));
+    const out = [id(entry.namespace), optional(entry.compartmentId), optional(entry.resourceGroup), id(entry.name)];
     pairs(out, entry.dimensions);
     pairs(out, entry.metadata);
     for (const [t, v] of entry.points) out.push(t, v);
@@ -217,16 +218,17 @@ function decodeEntry(row: unknown, strings: readonly string[]): SpoolEntry | und
     }
     return out;
   };
-  const [namespace, compartmentId, name] = [str(r[0]), str(r[1]), str(r[3])];
-  const resourceGroup = r[2] === -1 ? undefined : str(r[2]);
-  if (namespace === undefined || compartmentId === undefined || name === undefined || (r[2] !== -1 && resourceGroup === undefined)) return undefined;
+  const [namespace, compartmentId, resourceGroup, name] = [str(r[0]), str(r[1]), str(r[2]), str(r[3])];
+  if (namespace === undefined || name === undefined || (r[1] !== -1 && compartmentId === undefined) || (r[2] !== -1 && resourceGroup === undefined))
+    return undefined;
   const dimensions = record();
   const metadata = dimensions && record();
   const left = r.length - at;
   if (!dimensions || !metadata || left < 2 || left % 2 !== 0) return undefined;
   const points: [number, number][] = [];
   for (; at < r.length; at += 2) points.push([r[at], r[at + 1]]);
-  const entry: SpoolEntry = { namespace, compartmentId, name, dimensions, points };
+  const entry: SpoolEntry = { namespace, name, dimensions, points };
+  if (compartmentId !== undefined) entry.compartmentId = compartmentId;
   if (resourceGroup !== undefined) entry.resourceGroup = resourceGroup;
   if (Object.keys(metadata).length > 0) entry.metadata = metadata;
   return entry;
