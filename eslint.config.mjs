@@ -31,9 +31,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain JavaScript is in no tsconfig: no type information (keeping disableTypeChecked's parserOptions, which a bare
+    // `languageOptions` here would replace, leaving the project service to fail on these files).
     files: ['**/*.mjs', '**/*.cjs', '**/*.js'],
     ...tseslint.configs.disableTypeChecked,
-    languageOptions: { globals: globals.node },
+    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: globals.node },
   },
   {
     files: ['**/*.cjs', 'bin/*.js'],
