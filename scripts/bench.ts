@@ -85,7 +85,7 @@ async function benchCold(stack: BenchStack, target: TextTarget, expo1k: Generate
   const readyRatio = ready / bare;
   const firstRatio = (ready + first) / bare;
   emit(
-    `### Cold start (${runs} runs, medians; first call = 1k samples, ${count(r[0]!.posted)} series posted)\n\n` +
+    `### Cold start (${runs} runs, medians; first call = 1k samples, ${count(r[0].posted)} series posted)\n\n` +
       table(
         ['figure', 'median', 'range', 'target', ''],
         [
@@ -148,7 +148,7 @@ async function benchCold(stack: BenchStack, target: TextTarget, expo1k: Generate
 /** One row of the end-to-end table. */
 function e2eRow(label: string, expo: GeneratedExposition, runs: InvocationRun[]): string[] {
   const wall = med(runs, (r) => r.wallMs);
-  const s = runs[0]!.summary;
+  const s = runs[0].summary;
   return [
     label,
     count(expo.samples),
@@ -173,14 +173,14 @@ async function benchE2e(stack: BenchStack, target: TextTarget, expos: GeneratedE
   const rows: string[][] = [];
   let last: InvocationRun[] = [];
   for (let i = 0; i < expos.length; i++) {
-    const expo = expos[i]!;
-    last = await warmRuns(stack, target, expos[0]!.text, expo.text, runCounts[i]!, UNTHROTTLED_ENV);
+    const expo = expos[i];
+    last = await warmRuns(stack, target, expos[0].text, expo.text, runCounts[i], UNTHROTTLED_ENV);
     rows.push(e2eRow(`${runCounts[i]} runs`, expo, last));
   }
   // 10k, 100k and 300k with the heap bound a 256 MB container imposes (V8 sizes its heap from the
   // cgroup limit there; on this big machine it would grow lazily to GBs): peak RSS against the size.
   const boundedArgs = [...FUNCTION_NODE_ARGS, `--max-old-space-size=${BOUNDED_OLD_SPACE_MB}`];
-  const runsBounded = runCounts[runCounts.length - 1]!;
+  const runsBounded = runCounts[runCounts.length - 1];
   // 300k samples are ~41 MB of text, above the default SCRAPE_MAX_BYTES (16 MiB) and SCRAPE_SAMPLE_LIMIT
   // (102,400 at 256 MB): both raised so the rows show what the memory does.
   const bigEnv = { ...UNTHROTTLED_ENV, SCRAPE_MAX_BYTES: String(64 * 1024 * 1024), SCRAPE_SAMPLE_LIMIT: '1000000' };
@@ -190,13 +190,13 @@ async function benchE2e(stack: BenchStack, target: TextTarget, expos: GeneratedE
     const expo = expos.find((e) => e.samples === n) ?? generateExposition(n);
     let r: InvocationRun[];
     try {
-      r = await warmRuns(stack, target, expos[0]!.text, expo.text, runsBounded, bigEnv, undefined, boundedArgs);
+      r = await warmRuns(stack, target, expos[0].text, expo.text, runsBounded, bigEnv, undefined, boundedArgs);
     } catch (e) {
       // Reported, not fatal: the row says the size does not fit the bound (e.g. V8's heap out of memory).
       const why = /out of memory/i.test(String(e))
         ? 'JavaScript heap out of memory'
         : String((e as Error).message ?? e)
-            .split('\n')[0]!
+            .split('\n')[0]
             .slice(0, 120);
       rows.push([`--max-old-space-size=${BOUNDED_OLD_SPACE_MB}`, count(n), `failed: ${why}`, '', '', '', '', '', '', 'NO']);
       boundedRss[n] = NaN;
@@ -208,16 +208,21 @@ async function benchE2e(stack: BenchStack, target: TextTarget, expos: GeneratedE
   }
   const wall100k = med(last, (r) => r.wallMs);
   const cpu100k = med(last, (r) => r.cpuMs);
-  const rss100k = boundedRss[100_000]!;
+  const rss100k = boundedRss[100_000];
   emit(
     `### End to end, unthrottled (warm invocation through the Fn socket; emulator: no latency, no limit; function: ` +
-      `POST_CALLS_PER_SECOND=${UNTHROTTLED_ENV.POST_CALLS_PER_SECOND}, POST_CONCURRENCY=${UNTHROTTLED_ENV.POST_CONCURRENCY}, HISTOGRAM_BUCKETS=true so every sample is posted)\n\n` +
+      `POST_CALLS_PER_SECOND=${UNTHROTTLED_ENV.POST_CALLS_PER_SECOND}, POST_CONCURRENCY=${UNTHROTTLED_ENV.POST_CONCURRENCY}, HISTOGRAM_BUCKETS=true so ` +
+      `every sample is posted)\n\n` +
       table(['runs', 'samples', 'series posted', 'calls', 'wall (median)', 'range', 'samples/s', 'function CPU', 'peak RSS', 'all posted'], rows) +
-      `\n\n100k: wall ${sec(wall100k)}, function CPU ${ms(cpu100k)} (target: <= 10% more than before the streaming pipeline, ${sec(BEFORE_STREAMING_100K.wallMs)} wall / ${ms(BEFORE_STREAMING_100K.cpuMs)} CPU on this machine at load ~1: ` +
-      `CPU ${verdict(cpu100k <= 1.1 * BEFORE_STREAMING_100K.cpuMs)}, wall ${verdict(wall100k <= 1.1 * BEFORE_STREAMING_100K.wallMs)}; compare the CPU when the load is high). ` +
-      `Peak RSS with the heap bounded as in a 256 MB container: 10k ${mb(boundedRss[10_000]!)}, 100k ${mb(rss100k)} (target <= 128 MB: ${verdict(rss100k <= 128e6)}), 300k ${mb(boundedRss[300_000]!)} ` +
+      `\n\n100k: wall ${sec(wall100k)}, function CPU ${ms(cpu100k)} (target: <= 10% more than before the streaming pipeline, ` +
+      `${sec(BEFORE_STREAMING_100K.wallMs)} wall / ${ms(BEFORE_STREAMING_100K.cpuMs)} CPU on this machine at load ~1: ` +
+      `CPU ${verdict(cpu100k <= 1.1 * BEFORE_STREAMING_100K.cpuMs)}, wall ${verdict(wall100k <= 1.1 * BEFORE_STREAMING_100K.wallMs)}; compare the CPU ` +
+      `when the load is high). ` +
+      `Peak RSS with the heap bounded as in a 256 MB container: 10k ${mb(boundedRss[10_000])}, 100k ${mb(rss100k)} (target <= 128 MB: ` +
+      `${verdict(rss100k <= 128e6)}), 300k ${mb(boundedRss[300_000])} ` +
       `(wall ${sec(med(bounded100k, (r) => r.wallMs))} for the bounded 100k). ` +
-      `Unbounded, V8 lets the heap grow lazily on this ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB machine, so that peak RSS says little about the memory needed.`,
+      `Unbounded, V8 lets the heap grow lazily on this ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB machine, so that peak RSS says little about the ` +
+      `memory needed.`,
   );
   return last;
 }
@@ -260,7 +265,7 @@ async function benchThrottled(stack: BenchStack, target: TextTarget, expo1k: Gen
       [
         label,
         'series posted / series',
-        `${count(med(r, (x) => x.summary.posted))} / ${count(r[0]!.summary.series)}`,
+        `${count(med(r, (x) => x.summary.posted))} / ${count(r[0].summary.series)}`,
         'zero lost',
         verdict(lost.every((l) => l === 0)),
       ],
@@ -292,8 +297,10 @@ async function benchThrottled(stack: BenchStack, target: TextTarget, expo1k: Gen
     return out;
   };
   emit(
-    `### Throttled (100k samples; emulator: ${THROTTLE.latencyMs} ms latency, ${THROTTLE.limitPerSecond} calls/s per tenancy; function: POST_CALLS_PER_SECOND=${ceiling} (the ceiling), POST_CONCURRENCY=${THROTTLE.concurrency}; ` +
-      `shared: another principal of the tenancy posts ${THROTTLE.otherPerSecond} calls/s throughout and never backs off; ${runs} run${runs > 1 ? 's' : ''} each)\n\n` +
+    `### Throttled (100k samples; emulator: ${THROTTLE.latencyMs} ms latency, ${THROTTLE.limitPerSecond} calls/s per tenancy; function: ` +
+      `POST_CALLS_PER_SECOND=${ceiling} (the ceiling), POST_CONCURRENCY=${THROTTLE.concurrency}; ` +
+      `shared: another principal of the tenancy posts ${THROTTLE.otherPerSecond} calls/s throughout and never backs off; ${runs} ` +
+      `run${runs > 1 ? 's' : ''} each)\n\n` +
       table(['case', 'figure', 'value', 'target', ''], [...rows(alone, false), ...rows(shared, true)]),
   );
 }
@@ -323,13 +330,15 @@ async function benchLab(stack: BenchStack, target: TextTarget, expo1k: Generated
         label,
         `${count(dataCalls)} + ${count(calls - dataCalls)}`,
         sec(wall),
-        `${count(r[0]!.summary.posted)} posted, ${count(r[0]!.summary.failed)} rejected`,
+        `${count(r[0].summary.posted)} posted, ${count(r[0].summary.failed)} rejected`,
         `${times(labCalls / dataCalls)} (${times(labCalls / calls)} with the self-metrics call)`,
         times(labWall / wall),
       ];
     };
+    const exporterName = exporter.source === 'node_exporter' ? 'real prometheus-node-exporter' : 'generated node_exporter-sized exposition';
     emit(
-      `### Against the lab's approach (${exporter.source === 'node_exporter' ? 'real prometheus-node-exporter' : 'generated node_exporter-sized exposition'}, ${count(lab[0]!.samples)} samples; emulator latency ${LAB_LATENCY_MS} ms; lab ${labRunCount} runs, function ${fnRunCount} warm runs each)\n\n` +
+      `### Against the lab's approach (${exporterName}, ` +
+        `${count(lab[0].samples)} samples; emulator latency ${LAB_LATENCY_MS} ms; lab ${labRunCount} runs, function ${fnRunCount} warm runs each)\n\n` +
         table(
           ['approach', 'calls (data + self-metrics)', 'wall (median)', 'outcome', 'fewer calls', 'less wall time'],
           [
@@ -337,7 +346,7 @@ async function benchLab(stack: BenchStack, target: TextTarget, expo1k: Generated
               'lab: one PostMetricData per sample, sequential',
               `${count(labCalls)} + 0`,
               sec(labWall),
-              `${count(lab[0]!.samples - lab[0]!.rejected - lab[0]!.callErrors)} accepted, ${count(lab[0]!.rejected)} rejected by OCI (no dimension)`,
+              `${count(lab[0].samples - lab[0].rejected - lab[0].callErrors)} accepted, ${count(lab[0].rejected)} rejected by OCI (no dimension)`,
               '1x',
               '1x',
             ],
@@ -345,7 +354,8 @@ async function benchLab(stack: BenchStack, target: TextTarget, expo1k: Generated
             row('prom2oci, POST_CALLS_PER_SECOND=50, POST_CONCURRENCY=8', fnAt50),
           ],
         ) +
-        `\n\nTargets: >= 45x fewer calls, >= 50x less wall time (warm invocation). The function also posts 6 self-metrics (up, scrape duration, counts) in one call of its own, which the lab never sent.`,
+        `\n\nTargets: >= 45x fewer calls, >= 50x less wall time (warm invocation). The function also posts 6 self-metrics (up, scrape duration, ` +
+        `counts) in one call of its own, which the lab never sent.`,
     );
   } finally {
     await exporter.close();
@@ -372,13 +382,15 @@ async function benchFleet(stack: BenchStack, runs: number): Promise<void> {
   }
   const scraped = med(r, (x) => x.scrapedAllMs);
   const wall = med(r, (x) => x.wallMs);
-  const s0 = r[0]!.summary;
+  const s0 = r[0].summary;
   const lost = r.map((x) => x.summary.series - x.summary.posted + x.summary.selfMetrics.failed);
   const rss = med(r, (x) => x.peakRssBytes ?? 0);
   const up = r.map((x) => x.summary.targets.filter((t) => t.up).length);
   emit(
-    `### Fleet: one invocation over ${FLEET.targets} discovered targets (${count(expo.samples)} samples each, HISTOGRAM_BUCKETS=true; emulator ${FLEET.latencyMs} ms latency, ${FLEET.limitPerSecond} calls/s per tenancy; ` +
-      `POST_CALLS_PER_SECOND=${FLEET.callsPerSecond}, POST_CONCURRENCY=8, SCRAPE_CONCURRENCY=32; Fn deadline ${FLEET.deadlineS} s; function started with 256 MB as in func.yaml; ${runs} run${runs > 1 ? 's' : ''}, fresh function each)\n\n` +
+    `### Fleet: one invocation over ${FLEET.targets} discovered targets (${count(expo.samples)} samples each, HISTOGRAM_BUCKETS=true; emulator ` +
+      `${FLEET.latencyMs} ms latency, ${FLEET.limitPerSecond} calls/s per tenancy; ` +
+      `POST_CALLS_PER_SECOND=${FLEET.callsPerSecond}, POST_CONCURRENCY=8, SCRAPE_CONCURRENCY=32; Fn deadline ${FLEET.deadlineS} s; function started ` +
+      `with 256 MB as in func.yaml; ${runs} run${runs > 1 ? 's' : ''}, fresh function each)\n\n` +
       table(
         ['figure', 'median', 'range', 'target', ''],
         [
@@ -435,7 +447,9 @@ async function benchFleet(stack: BenchStack, runs: number): Promise<void> {
   const d = await discoveryRuns(stack, FLEET.discoveryInstances, FLEET.latencyMs, runs < 3 ? 3 : 5);
   const dm = median(d.ms);
   emit(
-    `### Discovery alone: ${FLEET.discoveryInstances} RUNNING tagged instances, pages of 100, ${FLEET.latencyMs} ms emulator latency per call; the built function's dry run, a fresh function each run (discovery bundle loaded from its code cache, no cached VNICs); the function's own discovery.durationMs\n\n` +
+    `### Discovery alone: ${FLEET.discoveryInstances} RUNNING tagged instances, pages of 100, ${FLEET.latencyMs} ms emulator latency per call; the ` +
+      `built function's dry run, a fresh function each run (discovery bundle loaded from its code cache, no cached VNICs); the function's own ` +
+      `discovery.durationMs\n\n` +
       table(
         ['figure', 'median', 'range', 'target', ''],
         [
@@ -471,16 +485,23 @@ function benchParse(runs: number): void {
   );
 }
 
+interface StateSize {
+  samples: number;
+  series: number;
+  jsonBytes: number;
+  storedBytes: number;
+  deriveMs: number;
+  encodeMs: number;
+  decodeMs: number;
+}
+
 /** The state's size per exposition size (fresh process each). */
-function stateSize(
-  samples: number,
-  runs: number,
-): { samples: number; series: number; jsonBytes: number; storedBytes: number; deriveMs: number; encodeMs: number; decodeMs: number } {
+function stateSize(samples: number, runs: number): StateSize {
   const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'bench', 'state-size.ts'), String(samples), String(runs)], {
     cwd: ROOT,
     encoding: 'utf8',
   });
-  return JSON.parse(out.trim().split('\n').pop()!);
+  return JSON.parse(out.trim().split('\n').pop()!) as StateSize;
 }
 
 /**
@@ -508,10 +529,10 @@ async function benchState(stack: BenchStack, target: TextTarget, e10k: Generated
       (measured[label] ??= []).push(...(await warmRuns(stack, target, e10k.text, e10k.text, 1, env)));
     }
   }
-  const offWall = med(measured['state off']!, (r) => r.wallMs);
-  const offCpu = med(measured['state off']!, (r) => r.cpuMs);
+  const offWall = med(measured['state off'], (r) => r.wallMs);
+  const offCpu = med(measured['state off'], (r) => r.cpuMs);
   for (const [label, r] of Object.entries(measured)) {
-    const s = r[0]!.summary;
+    const s = r[0].summary;
     rows.push([
       label,
       count(s.series),
@@ -521,11 +542,12 @@ async function benchState(stack: BenchStack, target: TextTarget, e10k: Generated
       ms(med(r, (x) => x.cpuMs)),
       times(med(r, (x) => x.cpuMs) / offCpu),
       s.state.enabled
-        ? `read ${s.state.read} in ${ms(med(r, (x) => x.summary.state.readMs ?? NaN))}, ${s.state.written ? `written in ${ms(med(r, (x) => x.summary.state.writeMs ?? NaN))}` : 'not written'}`
+        ? `read ${s.state.read} in ${ms(med(r, (x) => x.summary.state.readMs ?? NaN))}, ` +
+          `${s.state.written ? `written in ${ms(med(r, (x) => x.summary.state.writeMs ?? NaN))}` : 'not written'}`
         : 'off',
     ]);
   }
-  const onRuns = measured['state on']!;
+  const onRuns = measured['state on'];
   const ioShare = med(onRuns, (r) => (r.summary.state.readMs ?? 0) + (r.summary.state.writeMs ?? 0)) / offWall;
   const boundedArgs = [...FUNCTION_NODE_ARGS, `--max-old-space-size=${BOUNDED_OLD_SPACE_MB}`];
   const big: Record<string, InvocationRun[]> = {};
@@ -541,21 +563,23 @@ async function benchState(stack: BenchStack, target: TextTarget, e10k: Generated
   stack.emulator.objectStorage.clearObjects();
   const bigRows = Object.entries(big).map(([label, r]) => [
     label,
-    count(r[0]!.summary.series),
-    count(r[0]!.summary.derived),
+    count(r[0].summary.series),
+    count(r[0].summary.derived),
     sec(med(r, (x) => x.wallMs)),
     ms(med(r, (x) => x.cpuMs)),
     mb(med(r, (x) => x.peakRssBytes ?? NaN)),
   ]);
   emit(
-    `### State between invocations (Object Storage in the emulator; ${runs} interleaved warm runs per row, HISTOGRAM_BUCKETS=false; each measured call derives from its warm-up call's scrape of the same exposition)\n\n` +
+    `### State between invocations (Object Storage in the emulator; ${runs} interleaved warm runs per row, HISTOGRAM_BUCKETS=false; each measured call ` +
+      `derives from its warm-up call's scrape of the same exposition)\n\n` +
       table(
         ['samples', 'series kept', 'JSON', 'stored (gzip)', 'build (derive)', 'encode', 'decode'],
         sizes.map((z) => [count(z.samples), count(z.series), mb(z.jsonBytes), mb(z.storedBytes), ms(z.deriveMs), ms(z.encodeMs), ms(z.decodeMs)]),
       ) +
       '\n\n' +
       table(['10k warm invocation', 'series', 'derived', 'wall (median)', 'vs off', 'function CPU', 'vs off', 'state'], rows) +
-      `\n\nState read + write time on a warm 10k invocation: ${(ioShare * 100).toFixed(1)}% of the state-off wall time (target <= 15%: ${verdict(ioShare <= 0.15)}; an upper bound: the read overlaps the scrape, the write the posting). ` +
+      `\n\nState read + write time on a warm 10k invocation: ${(ioShare * 100).toFixed(1)}% of the state-off wall time (target <= 15%: ` +
+      `${verdict(ioShare <= 0.15)}; an upper bound: the read overlaps the scrape, the write the posting). ` +
       `"state on" also posts the derived series (more series, more calls).\n\n` +
       table([`100k, --max-old-space-size=${BOUNDED_OLD_SPACE_MB}`, 'series', 'derived', 'wall (median)', 'function CPU', 'peak RSS'], bigRows),
   );
@@ -659,8 +683,10 @@ async function main(): Promise<void> {
   const expos = [1_000, 10_000, 100_000].map((n) => generateExposition(n));
   const [e1k, , e100k] = expos as [GeneratedExposition, GeneratedExposition, GeneratedExposition];
   emit(
-    `Expositions (generated, served on 127.0.0.1): ${expos.map((e) => `${count(e.samples)} samples / ${e.families} families / ${(e.bytes / 1e6).toFixed(2)} MB`).join('; ')}. ` +
-      `3-5 labels per series; ${((e100k.byKind.histogram / e100k.samples) * 100).toFixed(0)}% of samples in labelled histograms, ${((e100k.byKind.summary / e100k.samples) * 100).toFixed(0)}% in summaries.`,
+    `Expositions (generated, served on 127.0.0.1): ` +
+      `${expos.map((e) => `${count(e.samples)} samples / ${e.families} families / ${(e.bytes / 1e6).toFixed(2)} MB`).join('; ')}. ` +
+      `3-5 labels per series; ${((e100k.byKind.histogram / e100k.samples) * 100).toFixed(0)}% of samples in labelled histograms, ` +
+      `${((e100k.byKind.summary / e100k.samples) * 100).toFixed(0)}% in summaries.`,
   );
   const stack = await startBenchStack();
   const target = await startTextTarget();
@@ -670,7 +696,7 @@ async function main(): Promise<void> {
     if (opts.only.has('throttled')) await benchThrottled(stack, target, e1k, e100k, 1);
     if (opts.only.has('lab')) await benchLab(stack, target, e1k, opts.quick ? 1 : 3, opts.quick ? 3 : 5);
     if (opts.only.has('parse')) benchParse(opts.quick ? 3 : 7);
-    if (opts.only.has('state')) await benchState(stack, target, expos[1]!, e100k, opts.quick ? 3 : 5);
+    if (opts.only.has('state')) await benchState(stack, target, expos[1], e100k, opts.quick ? 3 : 5);
     if (opts.only.has('spool')) await benchSpool(stack, target, e1k, e100k, opts.quick ? 3 : 5);
     if (opts.only.has('fleet')) await benchFleet(stack, opts.quick ? 1 : 3);
   } finally {
@@ -678,7 +704,8 @@ async function main(): Promise<void> {
     await stack.close();
   }
   emit(
-    `_Total benchmark time ${sec(performance.now() - started)}; load average at the end ${os.loadavg()[0]!.toFixed(2)} (2 cores: above ~1.5 means other work competed for the CPU)._`,
+    `_Total benchmark time ${sec(performance.now() - started)}; load average at the end ${os.loadavg()[0].toFixed(2)} (2 cores: above ~1.5 means other ` +
+      `work competed for the CPU)._`,
   );
   mkdirSync(path.dirname(RESULTS), { recursive: true });
   writeFileSync(RESULTS, report.join('\n\n') + '\n');

@@ -12,8 +12,8 @@ const ROOT = path.resolve(__dirname, '..');
 /** Entry points: their exports are used by the runtime or the command line, not by imports. */
 const ENTRY_POINTS = new Set(['src/func.ts', 'src/cli/main.ts', 'src/emulator/main.ts']);
 
-const configPath = ts.findConfigFile(ROOT, ts.sys.fileExists, 'tsconfig.json')!;
-const parsed = ts.parseJsonConfigFileContent(ts.readConfigFile(configPath, ts.sys.readFile).config, ts.sys, ROOT);
+const configPath = ts.findConfigFile(ROOT, (f) => ts.sys.fileExists(f), 'tsconfig.json')!;
+const parsed = ts.parseJsonConfigFileContent(ts.readConfigFile(configPath, (f) => ts.sys.readFile(f)).config, ts.sys, ROOT);
 const program = ts.createProgram(parsed.fileNames, parsed.options);
 const checker = program.getTypeChecker();
 
@@ -52,7 +52,7 @@ for (const file of program.getSourceFiles()) {
       }
     }
     // import('...') and require('...') of a project file: every export counts as used.
-    if (ts.isCallExpression(node) && node.arguments.length === 1 && ts.isStringLiteral(node.arguments[0]!)) {
+    if (ts.isCallExpression(node) && node.arguments.length === 1 && ts.isStringLiteral(node.arguments[0])) {
       const isImport = node.expression.kind === ts.SyntaxKind.ImportKeyword;
       const isRequire = ts.isIdentifier(node.expression) && node.expression.text === 'require';
       const target = isImport || isRequire ? resolve(node.arguments[0].text, file.fileName) : undefined;

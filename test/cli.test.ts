@@ -51,11 +51,11 @@ function spawnCli(args: string[], env: Record<string, string> = {}, entry: strin
   let out = '';
   let err = '';
   const waiters: Array<() => void> = [];
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => {
+  child.stdout.setEncoding('utf8').on('data', (c: string) => {
     out += c;
     waiters.forEach((w) => w());
   });
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
@@ -209,7 +209,7 @@ describe('once', () => {
     assert.equal(s.derived, 0, 'no state (no --state-file, no STATE_BUCKET): nothing derived');
     assert.ok((s.notDerived.state_off ?? 0) > 0 && Object.keys(s.notDerived).length === 1, JSON.stringify(s.notDerived));
     assert.equal(s.state.enabled, false);
-    assert.ok(s.metricData!.some((m) => m.name === 'up' && m.datapoints[0]!.value === 1));
+    assert.ok(s.metricData!.some((m) => m.name === 'up' && m.datapoints[0].value === 1));
     assert.ok(data.every((m) => m.namespace === 'bharatmart' && m.dimensions.instance === new URL(shop.url).host));
   });
 
@@ -252,13 +252,13 @@ describe('once', () => {
           });
           const chunks: Buffer[] = [];
           let stderr = '';
-          child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-          child.stdout!.on('data', (c: Buffer) => {
+          child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+          child.stdout.on('data', (c: Buffer) => {
             chunks.push(c);
             // A slow reader (jq on a big document): the pipe fills and the writer has to wait.
             if (slow) {
-              child.stdout!.pause();
-              setTimeout(() => child.stdout!.resume(), 5);
+              child.stdout.pause();
+              setTimeout(() => child.stdout.resume(), 5);
             }
           });
           const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
@@ -284,18 +284,18 @@ describe('once', () => {
     assert.match(r.stdout, /^TARGET\s+UP\s+SAMPLES/m);
     const m = /would post (\d+) metric objects to namespace shop \((\d+) series and (\d+) self-metrics\):/.exec(r.stdout);
     assert.ok(m, r.stdout);
-    const lines = r.stdout.split('\n').filter((l) => /^  [a-z_]+\{.*\} -?[\d.e+-]+$/.test(l));
+    const lines = r.stdout.split('\n').filter((l) => /^ {2}[a-z_]+\{.*\} -?[\d.e+-]+$/.test(l));
     assert.equal(lines.length, Number(m[1]));
     assert.ok(lines.some((l) => l.startsWith('  http_requests_total{instance=') && l.includes('route=')));
     assert.ok(
-      lines.every((l) => /^  (http_requests_total|orders_\w+|up|scrape_\w+)\{/.test(l)),
+      lines.every((l) => /^ {2}(http_requests_total|orders_\w+|up|scrape_\w+)\{/.test(l)),
       'only included families and self-metrics',
     );
     assert.match(r.stdout, /skipped: .*filtered_by_include=\d+/);
     const streams = /metric streams (\d+), datapoints \1 per invocation, ([\d,]+) per month/.exec(r.stdout);
     assert.ok(streams, `forecast printed: ${r.stdout}`);
     assert.equal(Number(streams[1]), Number(m[1]), 'streams = metric objects it would post');
-    assert.equal(Number(streams[2]!.replace(/,/g, '')), Number(m[1]) * 43_800);
+    assert.equal(Number(streams[2].replace(/,/g, '')), Number(m[1]) * 43_800);
     assert.match(r.stdout, /posting [\d.]+ s; invocation ~[\d.]+ s of the 60 s timeout: fits/);
     assert.match(r.stdout, /note: no price configured \(FORECAST_PRICE_PER_MILLION_DATAPOINTS\)/);
   });
@@ -317,7 +317,7 @@ describe('once', () => {
     const f = s.forecast;
     assert.equal(f.metricStreams, s.metricData!.length);
     assert.equal(f.monthlyCost, Math.round(((s.metricData!.length * 43_800 - 1_000_000) / 1e6) * 0.0025 * 1e4) / 1e4);
-    assert.ok(f.monthlyCost! > 0);
+    assert.ok(f.monthlyCost > 0);
     const bad = await runCli(['once', '--dry-run', '--endpoint', shop.url, '--set', 'FORECAST_PRICE_PER_MILLION_DATAPOINTS=$1']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /FORECAST_PRICE_PER_MILLION_DATAPOINTS: expected a non-negative decimal number like 0.0025, got "\$1"/);
@@ -400,7 +400,7 @@ describe('run', () => {
     // each started is reported, so a busy machine shows in lateMs, never in the slots.
     const due = cycles.map((c) => Date.parse(String(c.dueAt)));
     assert.deepEqual(
-      due.slice(0, 3).map((d) => d - due[0]!),
+      due.slice(0, 3).map((d) => d - due[0]),
       [0, 1000, 2000],
     );
     assert.ok(cycles.every((c) => typeof c.lateMs === 'number' && Number(c.lateMs) >= 0));
@@ -494,7 +494,7 @@ describe('invoke and start (need the build: npm run build)', () => {
     async () => {
       const cli = spawnCli(['start', '--interval', '1s', '--port', '0']);
       await cli.waitFor(/^\d\d:\d\d:\d\d #\d+ ok: targets 1\/1 up/m, 2, 30_000);
-      const explorer = /explorer:\s+(http:\/\/127\.0\.0\.1:\d+\/explorer\/)/.exec(cli.stdout())![1]!;
+      const explorer = /explorer:\s+(http:\/\/127\.0\.0\.1:\d+\/explorer\/)/.exec(cli.stdout())![1];
       const page = await fetch(explorer);
       assert.equal(page.status, 200);
       assert.match(await page.text(), /Metrics Explorer/);
@@ -502,7 +502,7 @@ describe('invoke and start (need the build: npm run build)', () => {
       assert.ok(inv.invocations.length >= 2 && inv.invocations.every((i) => i.ok));
       const pid = Number(/function pid (\d+)/.exec(cli.stdout())![1]);
       assert.doesNotThrow(() => process.kill(pid, 0), 'function process running');
-      const line = /^\d\d:\d\d:\d\d #1 ok: (.*)$/m.exec(cli.stdout())![1]!;
+      const line = /^\d\d:\d\d:\d\d #1 ok: (.*)$/m.exec(cli.stdout())![1];
       assert.match(line, /^targets 1\/1 up, samples \d+, posted \d+, skipped \d+.*, failed 0, \d+ ms/);
       const sentAt = Date.now();
       cli.child.kill('SIGINT');

@@ -269,7 +269,7 @@ describe('README settings table', () => {
       .filter((l) => l.startsWith('| `'))
       .map((line) => {
         const cells = line.split(' | ');
-        return { keys: [...cells[0]!.matchAll(/`([A-Z0-9_]+)`/g)].map((m) => m[1]!), defaultCell: cells[cells.length - 1]!.replace(/ \|$/, '') };
+        return { keys: [...cells[0].matchAll(/`([A-Z0-9_]+)`/g)].map((m) => m[1]), defaultCell: cells[cells.length - 1].replace(/ \|$/, '') };
       });
   }
 
@@ -281,7 +281,7 @@ describe('README settings table', () => {
       const row = rows.find((r) => r.keys.includes(spec.key))!;
       // A row of several keys lists their defaults in the same order: `http`, `9100`, `/metrics`.
       const parts = row.defaultCell.split(', ');
-      const cell = row.keys.length > 1 && parts.length === row.keys.length ? parts[row.keys.indexOf(spec.key)]! : row.defaultCell;
+      const cell = row.keys.length > 1 && parts.length === row.keys.length ? parts[row.keys.indexOf(spec.key)] : row.defaultCell;
       if (spec.default !== undefined) assert.ok(cell.startsWith(`\`${spec.default}\``), `${spec.key}: README default "${cell}", table ${spec.default}`);
       else if (spec.required !== undefined) assert.match(cell, /^required/, spec.key);
       else assert.doesNotMatch(cell, /^`/, `${spec.key} has no default, README shows "${cell}"`);

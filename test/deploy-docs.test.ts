@@ -56,9 +56,9 @@ function checkDeploySteps(markdown: string): string[] {
   lines.forEach((line, i) => {
     const cmd = command(line);
     for (const m of cmd.matchAll(/\$\{?([A-Z][A-Z0-9_]*)\}?/g)) {
-      if (!assigned.has(m[1]!)) problems.push(`line ${i + 1} uses $${m[1]} before any step sets it: ${line}`);
+      if (!assigned.has(m[1])) problems.push(`line ${i + 1} uses $${m[1]} before any step sets it: ${line}`);
     }
-    for (const m of cmd.matchAll(/(?:^|[\s;(])([A-Z][A-Z0-9_]*)=/g)) assigned.add(m[1]!);
+    for (const m of cmd.matchAll(/(?:^|[\s;(])([A-Z][A-Z0-9_]*)=/g)) assigned.add(m[1]);
   });
   const at = (re: RegExp) => lines.findIndex((l) => re.test(command(l)));
   const push = Math.max(at(/docker (buildx )?build .*--push\b/), at(/^docker push\b/));
@@ -140,7 +140,7 @@ function checkOperatorPermissions(text: string, needs: string[]): string[] {
 
 /** The rows `| `Allow ...` | reason |` of a markdown table: statement and reason. */
 function statementRows(markdown: string): { statement: string; reason: string }[] {
-  return [...markdown.matchAll(/^\| `(Allow [^`]+)` \| (.*) \|\s*$/gm)].map((m) => ({ statement: m[1]!, reason: m[2]!.trim() }));
+  return [...markdown.matchAll(/^\| `(Allow [^`]+)` \| (.*) \|\s*$/gm)].map((m) => ({ statement: m[1], reason: m[2].trim() }));
 }
 
 /** What a statement grants, without names: subject kind, verb, resource, location kind, conditions (literal values kept). */
@@ -148,7 +148,8 @@ function statementShape(statement: string): string {
   const p = parsePolicyStatement(statement.replace(/<[^>]*>/g, '${x}'));
   if (!p) return `unparsable: ${statement}`;
   const conditions = p.conditions.map((c) => `${c.variable} ${c.operator} ${c.value === '<expr>' ? '*' : c.value}`).sort();
-  return `${p.subject.split(' ')[0]} ${p.verb} ${p.resource} in ${p.location.split(' ').slice(0, 2).join(' ')}${conditions.length ? ` where ${conditions.join(', ')}` : ''}`;
+  const where = conditions.length ? ` where ${conditions.join(', ')}` : '';
+  return `${p.subject.split(' ')[0]} ${p.verb} ${p.resource} in ${p.location.split(' ').slice(0, 2).join(' ')}${where}`;
 }
 
 /** Problems of a README IAM table against the module's policies: the same statements, each with a one-line, link-free reason. */
@@ -196,7 +197,8 @@ describe('README: the deploy steps run top to bottom on a fresh tenancy', () => 
 
   test('negative: a name used before it is set, and apply before the push', () => {
     const text =
-      '```sh\nterraform apply\ndocker buildx build --platform linux/amd64 -t "$IMAGE" --push .   # GENERIC_X86 linux/amd64, GENERIC_ARM linux/arm64\nIMAGE=x\nfn use context p\nfn deploy --app a\n```\n';
+      '```sh\nterraform apply\ndocker buildx build --platform linux/amd64 -t "$IMAGE" --push .   # GENERIC_X86 linux/amd64, GENERIC_ARM ' +
+      'linux/arm64\nIMAGE=x\nfn use context p\nfn deploy --app a\n```\n';
     const problems = checkDeploySteps(text).join('\n');
     assert.match(problems, /uses \$IMAGE before any step sets it/);
     assert.match(problems, /terraform apply comes before the image/);
@@ -240,7 +242,10 @@ describe('README and terraform/README.md: the IAM tables show exactly what the m
     assert.match(problems, /target\.function\.id = \*", which the module does not grant/);
     assert.match(
       problems,
-      /the module grants "any-user use fn-invocation in compartment id where request\.principal\.id = \*, request\.principal\.type = resourceschedule", which the table does not show/,
+      new RegExp(
+        String.raw`the module grants "any-user use fn-invocation in compartment id where request\.principal\.id` +
+          String.raw` = \*, request\.principal\.type = resourceschedule", which the table does not show`,
+      ),
     );
   });
 });

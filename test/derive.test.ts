@@ -159,7 +159,7 @@ describe('histogram _avg and _pNN from increases', () => {
     const r = derive([prev], [cur]);
     assert.equal(r.values.latency_seconds_avg, 0.5);
     assert.equal(r.values.latency_seconds_p50, 0.1);
-    assert.ok(Math.abs(r.values.latency_seconds_p90! - 1) < 1e-12, 'rank 3.6 > 3: the +Inf bucket, highest finite bound');
+    assert.ok(Math.abs(r.values.latency_seconds_p90 - 1) < 1e-12, 'rank 3.6 > 3: the +Inf bucket, highest finite bound');
     assert.equal(r.values.latency_seconds_p99, 1);
   });
   it('no observation in the interval: no _avg and no quantile', () => {
@@ -194,7 +194,7 @@ describe('histogram _avg and _pNN from increases', () => {
     );
     const r = derive([prev], [cur]);
     assert.equal(r.values.latency_seconds_avg, 0.5);
-    assert.ok(Math.abs(r.values.latency_seconds_p50! - 2 / 3) < 1e-12, 'rank 2 of 3 in [0, 1]');
+    assert.ok(Math.abs(r.values.latency_seconds_p50 - 2 / 3) < 1e-12, 'rank 2 of 3 in [0, 1]');
   });
   it('a bucket that went down alone is its own reset (as in Prometheus); the envelope keeps counts monotonic', () => {
     const prev = hist(
@@ -333,8 +333,8 @@ describe('when nothing is derived', () => {
     );
     assert.deepEqual(Object.keys(rateOnly.state!.f), ['orders_total']);
     const avgOnly = derive(fams, fams, MIN, { ...ALL, kinds: { rate: false, avg: true, quantiles: false } });
-    assert.equal(avgOnly.state!.f.latency_seconds!.le, undefined, 'no buckets kept without quantiles');
-    assert.deepEqual(avgOnly.state!.f.latency_seconds!.s, { [labelsKey({ route: '/a' })]: [1, 1] });
+    assert.equal(avgOnly.state!.f.latency_seconds.le, undefined, 'no buckets kept without quantiles');
+    assert.deepEqual(avgOnly.state!.f.latency_seconds.s, { [labelsKey({ route: '/a' })]: [1, 1] });
     const none = deriveTarget(fams, undefined, T0, { ...ALL, kinds: { rate: false, avg: false, quantiles: false } });
     assert.deepEqual([none.notDerived, none.state], [{}, undefined]);
   });
@@ -380,7 +380,7 @@ describe('through the transform', () => {
       topts,
     );
     const rate = cur.metrics.find((m) => m.name === 'orders_total_rate')!;
-    assert.deepEqual([rate.dimensions, rate.datapoints[0]!.value, rate.datapoints[0]!.timestamp.getTime()], [{ instance: 'h:1', route: '/a' }, 1, T0 + MIN]);
+    assert.deepEqual([rate.dimensions, rate.datapoints[0].value, rate.datapoints[0].timestamp.getTime()], [{ instance: 'h:1', route: '/a' }, 1, T0 + MIN]);
     assert.deepEqual(
       cur.metrics.filter((m) => m.name.startsWith('latency_seconds_')).map((m) => m.name),
       ['latency_seconds_sum', 'latency_seconds_count', 'latency_seconds_avg', 'latency_seconds_p50', 'latency_seconds_p90', 'latency_seconds_p99'],
@@ -398,7 +398,7 @@ describe('through the transform', () => {
       { instance: 'h:1', scrapeTimeMs: T0 + MIN, previous: prev.state },
       topts,
     );
-    assert.equal(cur.metrics.find((m) => m.name === 'orders_total_rate')!.datapoints[0]!.value, 9, 'the real sample wins');
+    assert.equal(cur.metrics.find((m) => m.name === 'orders_total_rate')!.datapoints[0].value, 9, 'the real sample wins');
     assert.deepEqual(cur.notDerived, { duplicate_series: 1, invalid_series: 1 });
     assert.equal(cur.derivedCount, 0);
   });

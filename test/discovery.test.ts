@@ -110,9 +110,9 @@ describe('discovery through the SDK against the emulated fleet', () => {
     assert.equal(vnicCalls, want.length, 'one GetVnic per matching instance');
     assert.equal(r.report.calls, emu.calls.length);
     // resourceId is the instance OCID; nothing else unless asked.
-    const t = r.targets[0]!;
+    const t = r.targets[0];
     assert.deepEqual(Object.keys(t.dimensions), ['resourceId']);
-    assert.equal(emu.fleet.instances.get(t.resourceId)!.vnics[0]!.privateIp, t.url.hostname);
+    assert.equal(emu.fleet.instances.get(t.resourceId)!.vnics[0].privateIp, t.url.hostname);
   });
 
   test('several exporters per instance by tag, a path tag, a defined-tag filter and chosen dimensions', async () => {
@@ -175,7 +175,7 @@ describe('discovery through the SDK against the emulated fleet', () => {
     const { fleet } = discoveryOf({ DISCOVERY_VNIC: 'monitoring' });
     const r = await fleet.targets(noDeadline());
     assert.deepEqual(urlsOf(r), ['http://127.0.0.7:9100/metrics']);
-    assert.equal(r.targets[0]!.resourceId, two.id);
+    assert.equal(r.targets[0].resourceId, two.id);
     assert.deepEqual(r.report.problems, [{ resourceId: one.id, displayName: one.displayName, problem: 'no VNIC named "monitoring" with a private IP' }]);
   });
 
@@ -287,7 +287,7 @@ describe('discovered dimensions in the transform', () => {
       { instance: '10.0.0.5:9100', scrapeTimeMs: Date.now(), dimensions: { resourceId: 'ocid1.instance.oc1..x', shape: 'VM' } },
       { namespace: 'ns', compartmentId: COMPARTMENT, extraDimensions: { shape: 'fixed', env: 'prod' }, histogramBuckets: false },
     );
-    assert.deepEqual(out.metrics[0]!.dimensions, {
+    assert.deepEqual(out.metrics[0].dimensions, {
       env: 'prod',
       exported_resourceId: 'mine',
       instance: '10.0.0.5:9100',
@@ -316,7 +316,7 @@ describe('a fleet through the built function (Fn socket)', () => {
     const ids = shops
       .slice(0, 2)
       .map((s, i) => fleet.addInstance({ compartmentId: FLEET, displayName: `shop-${i}`, freeformTags: { app: 'bharatmart', prometheus_port: portOf(s) } }).id);
-    fleet.addInstance({ compartmentId: FLEET, displayName: 'other-app', freeformTags: { app: 'other', prometheus_port: portOf(shops[2]!) } });
+    fleet.addInstance({ compartmentId: FLEET, displayName: 'other-app', freeformTags: { app: 'other', prometheus_port: portOf(shops[2]) } });
     const fn = await stack.startFn({
       DISCOVERY_COMPARTMENT_OCID: FLEET,
       DISCOVERY_TAG: 'app=bharatmart',
@@ -340,15 +340,15 @@ describe('a fleet through the built function (Fn socket)', () => {
     const posted = stack.emulator.accepted.filter((m) => m.name === 'process_cpu_seconds_total');
     assert.ok(posted.length > 0);
     assert.ok(
-      posted.every((m) => ids.includes(m.dimensions.resourceId!) && /^shop-\d$/.test(m.dimensions.resourceDisplayName!)),
+      posted.every((m) => ids.includes(m.dimensions.resourceId) && /^shop-\d$/.test(m.dimensions.resourceDisplayName)),
       'data series carry resourceId',
     );
     const ups = stack.emulator.accepted.filter((m) => m.name === 'up');
     assert.deepEqual(ups.map((m) => m.dimensions.resourceId).sort(), [...ids].sort(), 'up per discovered instance, with its resourceId');
 
     // Scale: one instance terminated, the third shop joins the fleet.
-    fleet.terminate(ids[0]!);
-    const joined = fleet.addInstance({ compartmentId: FLEET, displayName: 'shop-2', freeformTags: { app: 'bharatmart', prometheus_port: portOf(shops[2]!) } });
+    fleet.terminate(ids[0]);
+    const joined = fleet.addInstance({ compartmentId: FLEET, displayName: 'shop-2', freeformTags: { app: 'bharatmart', prometheus_port: portOf(shops[2]) } });
     stack.emulator.reset();
     const res2 = await fn.invoke();
     const s2 = res2.json as InvocationSummary;
@@ -364,7 +364,7 @@ describe('a fleet through the built function (Fn socket)', () => {
     assert.deepEqual(s2.targets.map((t) => t.resourceId).sort(), [ids[1], joined.id].sort());
     const ups2 = stack.emulator.accepted.filter((m) => m.name === 'up');
     assert.ok(
-      ups2.every((m) => m.dimensions.resourceId !== ids[0] && m.datapoints[0]!.value === 1),
+      ups2.every((m) => m.dimensions.resourceId !== ids[0] && m.datapoints[0].value === 1),
       'no up=0 for the terminated instance',
     );
     assert.equal(ups2.length, 2);
@@ -383,7 +383,10 @@ describe('a fleet through the built function (Fn socket)', () => {
     assert.equal(denied.status, 502);
     assert.match(
       denied.body,
-      /no targets: ListInstances failed \(404 NotAuthorizedOrNotFound.*add the policy statement: Allow dynamic-group <the function's dynamic group> to read instances in compartment id ocid1\.compartment\.oc1\.\.aaaaaaaafleet/,
+      new RegExp(
+        String.raw`no targets: ListInstances failed \(404 NotAuthorizedOrNotFound.*add the policy statement: Allow dynamic-group` +
+          String.raw` <the function's dynamic group> to read instances in compartment id ocid1\.compartment\.oc1\.\.aaaaaaaafleet`,
+      ),
     );
     stack.emulator.fleet.deniedApis.clear();
   });
@@ -391,15 +394,15 @@ describe('a fleet through the built function (Fn socket)', () => {
   test('discovery failing falls back to the static METRICS_ENDPOINT list, reported', async () => {
     stack.emulator.reset();
     stack.emulator.fleet.deniedCompartments.add(FLEET);
-    const fn = await stack.startFn({ DISCOVERY_COMPARTMENT_OCID: FLEET, OCI_COMPUTE_ENDPOINT: stack.emulator.url, METRICS_ENDPOINT: shops[0]!.url });
+    const fn = await stack.startFn({ DISCOVERY_COMPARTMENT_OCID: FLEET, OCI_COMPUTE_ENDPOINT: stack.emulator.url, METRICS_ENDPOINT: shops[0].url });
     const res = await fn.invoke();
     assert.equal(res.status, 200, res.body);
     const s = res.json as InvocationSummary;
     assert.deepEqual(
       s.targets.map((t) => t.url),
-      [shops[0]!.url],
+      [shops[0].url],
     );
-    assert.equal(s.targets[0]!.up, true);
+    assert.equal(s.targets[0].up, true);
     assert.equal(s.discovery!.source, 'none');
     assert.match(s.discovery!.iamStatement!, /to read instances in compartment id/);
     stack.emulator.fleet.deniedCompartments.clear();
@@ -433,19 +436,19 @@ describe('npm start -- --fleet: the demo fleet', () => {
       const grown = await invocationAfter(seqAfterAdd, (s) => s.targets.length === 4);
       assert.ok(grown.targets.some((t) => t.resourceId === added.id && t.up));
 
-      const gone = await fetch(`${demo.emulator.url}/demo/fleet/terminate?id=${encodeURIComponent(listed[0]!.id)}`, { method: 'POST' });
+      const gone = await fetch(`${demo.emulator.url}/demo/fleet/terminate?id=${encodeURIComponent(listed[0].id)}`, { method: 'POST' });
       assert.equal(gone.status, 200);
       const seqAfterTerminate = demo.history.at(-1)?.seq ?? 0;
       const shrunk = await invocationAfter(seqAfterTerminate, (s) => s.targets.length === 3);
       assert.ok(
-        shrunk.targets.every((t) => t.resourceId !== listed[0]!.id && t.up),
+        shrunk.targets.every((t) => t.resourceId !== listed[0].id && t.up),
         'the terminated instance is not scraped, so no up=0 for it',
       );
       const churn = demo.history
         .filter((h) => h.seq > seqAfterTerminate)
-        .map((h) => (h.summary as InvocationSummary | undefined)?.discovery?.disappeared ?? [])
+        .map((h) => h.summary?.discovery?.disappeared ?? [])
         .flat();
-      assert.deepEqual([...new Set(churn.map((t) => t.resourceId))], [listed[0]!.id], 'its disappearance is reported');
+      assert.deepEqual([...new Set(churn.map((t) => t.resourceId))], [listed[0].id], 'its disappearance is reported');
       const bad = await fetch(`${demo.emulator.url}/demo/fleet/terminate?id=nope`, { method: 'POST' });
       assert.equal(bad.status, 404);
     } finally {

@@ -52,7 +52,7 @@ async function checkAccounted(stack: Stack, text: string, env: Record<string, st
     assert.equal(res.status, 200, res.body);
     const s = res.json as InvocationSummary & { metricData: (OciMetric & { datapoints: { value: number }[] })[] };
     assertAccounted(s);
-    const target = s.targets[0]!;
+    const target = s.targets[0];
     assert.equal(target.up, true, target.error);
     assert.equal(target.samples, reference.length, 'the function reads as many samples as Python');
 
@@ -60,7 +60,7 @@ async function checkAccounted(stack: Stack, text: string, env: Record<string, st
     const posted = new Map<string, number>();
     for (const m of s.metricData) {
       if (selfNames.has(m.name) && m.dimensions.instance === target.instance && !m.name.endsWith('_avg')) continue;
-      posted.set(key(m.name, m.dimensions), m.datapoints[0]!.value);
+      posted.set(key(m.name, m.dimensions), m.datapoints[0].value);
     }
     const skipped = new Set(s.skippedSamples!.map((k) => key(k.name, k.labels)));
     let matched = 0;

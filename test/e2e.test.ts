@@ -34,7 +34,7 @@ describe('function end to end (Fn socket protocol, RP auth, emulator)', () => {
     assert.equal(s.ok, true);
     assert.equal(s.dryRun, false);
     assert.equal(s.targets.length, 1);
-    assert.equal(s.targets[0]!.up, true);
+    assert.equal(s.targets[0].up, true);
     assert.ok(s.samples > 50, `samples ${s.samples}`);
     assert.equal(s.posted, s.series);
     assert.equal(s.failed, 0);
@@ -51,7 +51,7 @@ describe('function end to end (Fn socket protocol, RP auth, emulator)', () => {
     for (const m of durSum) {
       assert.ok(m.dimensions.method && m.dimensions.route && m.dimensions.status_code, JSON.stringify(m.dimensions));
       assert.equal(m.dimensions.env, 'test');
-      assert.match(m.dimensions.instance!, /^127\.0\.0\.1:\d+$/);
+      assert.match(m.dimensions.instance, /^127\.0\.0\.1:\d+$/);
       assert.equal(m.compartmentId, COMPARTMENT);
       assert.equal(m.namespace, 'bharatmart');
     }
@@ -62,13 +62,13 @@ describe('function end to end (Fn socket protocol, RP auth, emulator)', () => {
     assert.ok((s.skipped.histogram_buckets_disabled ?? 0) > 0);
     const up = byName('up');
     assert.equal(up.length, 1);
-    assert.equal(up[0]!.datapoints[0]!.value, 1);
-    assert.equal(byName('scrape_samples_scraped')[0]!.datapoints[0]!.value, s.samples);
-    assert.equal(byName('scrape_series_posted')[0]!.datapoints[0]!.value, s.posted);
+    assert.equal(up[0].datapoints[0].value, 1);
+    assert.equal(byName('scrape_samples_scraped')[0].datapoints[0].value, s.samples);
+    assert.equal(byName('scrape_series_posted')[0].datapoints[0].value, s.posted);
     // One structured log line summarises the invocation.
     const lines = fn.stdout.filter((l) => l.includes('"invocation complete"'));
     assert.equal(lines.length, 1);
-    const logged = JSON.parse(lines[0]!);
+    const logged = JSON.parse(lines[0]) as { posted: number };
     assert.equal(logged.posted, s.posted);
   });
 
@@ -83,8 +83,8 @@ describe('function end to end (Fn socket protocol, RP auth, emulator)', () => {
     const buckets = stack.emulator.accepted.filter((m) => m.name === 'http_request_duration_seconds_bucket');
     assert.ok(buckets.length > 0 && buckets.every((m) => typeof m.dimensions.le === 'string'));
     const total = (name: string, when: number) =>
-      stack.emulator.accepted.filter((m) => m.name === name && m.datapoints[0]!.timestamp >= when).reduce((a, m) => a + m.datapoints[0]!.value, 0);
-    const t2 = Math.min(...stack.emulator.accepted.filter((m) => m.name === 'up').map((m) => m.datapoints[0]!.timestamp)) + 1;
+      stack.emulator.accepted.filter((m) => m.name === name && m.datapoints[0].timestamp >= when).reduce((a, m) => a + m.datapoints[0].value, 0);
+    const t2 = Math.min(...stack.emulator.accepted.filter((m) => m.name === 'up').map((m) => m.datapoints[0].timestamp)) + 1;
     assert.ok(total('http_requests_total', t2) > 0);
   });
 
@@ -98,7 +98,7 @@ describe('function end to end (Fn socket protocol, RP auth, emulator)', () => {
     assert.equal(stack.emulator.counters.calls, 0, 'nothing reached OCI');
     assert.ok(s.metricData.length > 0);
     assert.equal(s.metricData.length, s.series + s.targets.length * 7, 'data series plus seven self-metrics per target (state_ok only with a state store)');
-    assert.equal(s.skippedSamples!.length, s.targets[0]!.skipped);
+    assert.equal(s.skippedSamples!.length, s.targets[0].skipped);
     assertAccounted(s);
     // The cost forecast counts exactly the objects it would post.
     assert.equal(s.forecast.metricStreams, s.metricData.length);
@@ -123,7 +123,7 @@ describe('function end to end (Fn socket protocol, RP auth, emulator)', () => {
     assert.equal(down.up, false);
     assert.match(down.error!, /connection refused/);
     const ups = stack.emulator.accepted.filter((m) => m.name === 'up');
-    assert.deepEqual(ups.map((m) => m.datapoints[0]!.value).sort(), [0, 1]);
+    assert.deepEqual(ups.map((m) => m.datapoints[0].value).sort(), [0, 1]);
     assertAccounted(s);
   });
 
@@ -138,7 +138,7 @@ describe('function end to end (Fn socket protocol, RP auth, emulator)', () => {
     assert.doesNotMatch(res.body + fn.stdout.join('\n') + fn.stderr.join('\n'), /\n\s+at /, 'no stack trace');
     const ups = stack.emulator.accepted.filter((m) => m.name === 'up');
     assert.equal(ups.length, 1);
-    assert.equal(ups[0]!.datapoints[0]!.value, 0);
+    assert.equal(ups[0].datapoints[0].value, 0);
     assert.equal(fn.alive, true, 'the container survives');
   });
 

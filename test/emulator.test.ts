@@ -10,8 +10,14 @@ import { join } from 'node:path';
 import * as common from 'oci-common';
 import { MonitoringClient, models } from 'oci-monitoring';
 import { SecretsClient } from 'oci-secrets';
-import { ConfigFileCredentials, generateRsaPemPair, makeConfigFile, makeResourcePrincipal, ResourcePrincipalCredentials } from '../src/emulator/credentials';
-import { IngestionEmulator, startIngestionEmulator } from '../src/emulator/server';
+import {
+  type ConfigFileCredentials,
+  generateRsaPemPair,
+  makeConfigFile,
+  makeResourcePrincipal,
+  type ResourcePrincipalCredentials,
+} from '../src/emulator/credentials';
+import { type IngestionEmulator, startIngestionEmulator } from '../src/emulator/server';
 import { MetricStore } from '../src/emulator/store';
 
 const COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaatestcompartment';
@@ -384,10 +390,10 @@ describe('PostMetricData validation', () => {
     ]);
     assert.equal(res.failedMetricsCount, 1);
     assert.match(
-      res.failedMetrics![0]!.message,
+      res.failedMetrics![0].message,
       /Too many dimensions for the metric group prom2oci_test\/grp: its streams would use 21 distinct dimension keys, at most 20/,
     );
-    assert.deepEqual((res.failedMetrics![0]!.metricData as models.MetricDataDetails).dimensions, { c0: 'v' });
+    assert.deepEqual(res.failedMetrics![0].metricData.dimensions, { c0: 'v' });
     assert.equal(emu.accepted.length, 5);
     emu.reset();
     assert.equal((await post(client, [metric({ name: 'grp', dimensions: keys('c', 1) })])).failedMetricsCount, 0, 'reset forgets the groups');
@@ -414,7 +420,7 @@ describe('PostMetricData validation', () => {
     const value = async (stat: string) => {
       const q = new URLSearchParams({ namespace: 'prom2oci_test', query: `weighted[1m].${stat}`, from: String(minute - 60_000), to: String(minute + 60_000) });
       const body = (await (await fetch(`${emu.url}/emulator/api/query?${q}`)).json()) as { series: { points: { timestamp: number; value: number }[] }[] };
-      return body.series[0]!.points.find((p) => p.timestamp === minute)!.value;
+      return body.series[0].points.find((p) => p.timestamp === minute)!.value;
     };
     assert.equal(await value('count()'), 10);
     assert.equal(await value('sum()'), 670);

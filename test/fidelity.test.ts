@@ -87,7 +87,7 @@ describe('fidelity through the real function process', () => {
     for (const n of ['stale_3h', 'in_seconds', 'future_30m']) assert.deepEqual(accepted(n), [], `${n} is not posted`);
     const recent = accepted('recent_10m');
     assert.equal(recent.length, 1);
-    const t = recent[0]!.datapoints[0]!.timestamp;
+    const t = recent[0].datapoints[0].timestamp;
     assert.ok(t >= before - 11 * MIN && t <= Date.now() - 9 * MIN, 'posted at its own time, 10 minutes ago');
   });
 
@@ -111,14 +111,14 @@ describe('fidelity through the real function process', () => {
     });
     const s = await invoke({ HISTOGRAM_BUCKETS: 'true' });
     assert.equal(s.posted, 4, '2 buckets, _sum, _count (no _avg: _sum and _count are stamped differently)');
-    const at = (m: { datapoints: { timestamp: number }[] }) => m.datapoints[0]!.timestamp;
+    const at = (m: { datapoints: { timestamp: number }[] }) => m.datapoints[0].timestamp;
     const buckets = accepted('lat_bucket');
     assert.deepEqual(buckets.map((m) => [m.dimensions.le, at(m)]).sort(), [
       ['+Inf', stamps.get('+Inf')],
       ['0.5', stamps.get('0.5')],
     ]);
-    assert.equal(at(accepted('lat_sum')[0]!), stamps.get('sum'));
-    assert.equal(at(accepted('lat_count')[0]!), stamps.get('count'));
+    assert.equal(at(accepted('lat_sum')[0]), stamps.get('sum'));
+    assert.equal(at(accepted('lat_count')[0]), stamps.get('count'));
   });
 
   test('distinct Prometheus names stay distinct OCI streams (job:req:rate5m vs job_req_rate5m, _leading vs leading)', async () => {
@@ -128,7 +128,7 @@ describe('fidelity through the real function process', () => {
     assert.deepEqual(s.skipped, {});
     assert.equal(s.posted, 5);
     const byName = Object.fromEntries(
-      ['job.req.rate5m', 'job_req_rate5m', 'prom$_leading', 'leading', 'prom$.colon_first'].map((n) => [n, accepted(n).map((m) => m.datapoints[0]!.value)]),
+      ['job.req.rate5m', 'job_req_rate5m', 'prom$_leading', 'leading', 'prom$.colon_first'].map((n) => [n, accepted(n).map((m) => m.datapoints[0].value)]),
     );
     assert.deepEqual(byName, { 'job.req.rate5m': [1], job_req_rate5m: [2], prom$_leading: [3], leading: [4], 'prom$.colon_first': [5] });
   });
@@ -139,10 +139,10 @@ describe('fidelity through the real function process', () => {
     const s = await invoke();
     assert.equal(s.failed, 0);
     assert.equal(s.posted, 2);
-    const long = accepted('emoji')[0]!.dimensions.v!;
+    const long = accepted('emoji')[0].dimensions.v;
     assert.ok(long.length <= 512, `${long.length} UTF-16 units`);
     assert.match(long, /^(😀)+~[0-9a-f]{16}$/);
-    assert.equal(accepted('short')[0]!.dimensions.v, '😀'.repeat(256), 'exactly 512 units is kept as is');
+    assert.equal(accepted('short')[0].dimensions.v, '😀'.repeat(256), 'exactly 512 units is kept as is');
   });
 
   test('le="1" and le="1.0" (and quantile="0.50" / "0.5") from different clients are one stream', async () => {
@@ -172,7 +172,7 @@ describe('fidelity through the real function process', () => {
     assert.equal(s.skipped.self_metric_collision, 2);
     const ups = accepted('up');
     assert.deepEqual(
-      ups.map((m) => [m.dimensions.job ?? '-', m.datapoints[0]!.value]).sort(),
+      ups.map((m) => [m.dimensions.job ?? '-', m.datapoints[0].value]).sort(),
       [
         ['-', 1],
         ['node', 1],
@@ -180,7 +180,7 @@ describe('fidelity through the real function process', () => {
       'the self-metric up=1 and the labelled exposition up',
     );
     assert.equal(accepted('scrape_duration_seconds').length, 1);
-    assert.notEqual(accepted('scrape_duration_seconds')[0]!.datapoints[0]!.value, 99);
+    assert.notEqual(accepted('scrape_duration_seconds')[0].datapoints[0].value, 99);
   });
 
   test("OCI's metric-group limit across targets: a stream that would take a name past 20 dimension keys fails with OCI's message, counted", async () => {
@@ -214,7 +214,7 @@ describe('fidelity through the real function process', () => {
     assert.match(res.body, /invalid exposition: line 2: invalid UTF-8 label value: byte 0xE9/);
     assert.deepEqual(accepted('good'), [], 'nothing of a failed scrape is posted');
     assert.deepEqual(
-      accepted('up').map((m) => m.datapoints[0]!.value),
+      accepted('up').map((m) => m.datapoints[0].value),
       [0],
     );
     assert.ok(!stack.emulator.accepted.some((m) => Object.values(m.dimensions).some((v) => v.includes('\uFFFD'))));

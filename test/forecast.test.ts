@@ -52,8 +52,11 @@ describe('forecastCost', () => {
     assert.equal(f.fitsFunctionTimeout, false);
     assert.ok(f.postingSeconds > 100);
     assert.match(
-      f.notes[0]!,
-      /posting 2024 calls at POST_CALLS_PER_SECOND=20 takes 10\d\.\d s; .* does not fit the 60 s timeout: raise POST_CALLS_PER_SECOND \(at most 50 per tenancy\)/,
+      f.notes[0],
+      new RegExp(
+        String.raw`posting 2024 calls at POST_CALLS_PER_SECOND=20 takes 10\d\.\d s; .* does not` +
+          String.raw` fit the 60 s timeout: raise POST_CALLS_PER_SECOND \(at most 50 per tenancy\)`,
+      ),
     );
     assert.ok(forecastLines(f).some((l) => /DOES NOT FIT/.test(l)));
   });

@@ -102,7 +102,7 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
     const out = [...ls];
     const i = lineIndex(ls, a),
       j = lineIndex(ls, b);
-    [out[i], out[j]] = [out[j]!, out[i]!];
+    [out[i], out[j]] = [out[j], out[i]];
     return out;
   }),
   // Flip one bit of one character (bytes of the UTF-8 text, decoded again as the scraper does).
@@ -110,7 +110,7 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
     const buf = Buffer.from(ls.join('\n'), 'utf8');
     if (buf.length === 0) return ls;
     const at = Math.floor(r * buf.length) % buf.length;
-    buf[at] = buf[at]! ^ (1 << bit);
+    buf[at] = buf[at] ^ (1 << bit);
     return buf.toString('utf8').split('\n');
   }),
   // Insert garbage (arbitrary unicode, control characters, binary) inside a line.
@@ -237,7 +237,7 @@ describe('fuzz: mutated real expositions through parse + transform', () => {
       rejected = 0;
     fc.assert(
       fc.property(fc.nat(corpus.length - 1), fc.array(mutationArb, { minLength: 1, maxLength: 6 }), optionsArb, (which, mutations, opts) => {
-        const lines = mutations.reduce((ls, m) => m(ls), corpus[which]!.split('\n'));
+        const lines = mutations.reduce((ls, m) => m(ls), corpus[which].split('\n'));
         const text = lines.join('\n');
         try {
           parseExposition(text);
@@ -298,7 +298,7 @@ describe('fuzz: mutated real expositions through parse + transform', () => {
     try {
       await fc.assert(
         fc.asyncProperty(fc.nat(corpus.length - 1), fc.array(mutationArb, { minLength: 1, maxLength: 4 }), async (which, mutations) => {
-          body = mutations.reduce((ls, m) => m(ls), corpus[which]!.split('\n')).join('\n');
+          body = mutations.reduce((ls, m) => m(ls), corpus[which].split('\n')).join('\n');
           let s: InvocationSummary;
           try {
             s = await runInvocation(rt, { dryRun: true });

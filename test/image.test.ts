@@ -28,7 +28,7 @@ function nodeFlags(): string[] {
   const pkg = JSON.parse(read('package.json')) as { prom2oci?: { nodeFlags?: unknown } };
   const flags = pkg.prom2oci?.nodeFlags;
   assert.ok(Array.isArray(flags) && flags.every((f) => typeof f === 'string'), 'package.json "prom2oci.nodeFlags" is a list of strings');
-  return flags as string[];
+  return flags;
 }
 
 describe('image: one home for the Node flags', () => {

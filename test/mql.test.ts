@@ -181,7 +181,7 @@ describe('evaluateMql', () => {
 
   test('statistics per stream and window, windows labelled by their start', () => {
     const val = (stat: string) =>
-      run(`http_requests_total[1m]{route = "/api/orders"}.${stat}`, [orders, cart, other])[0]!.points.map((p) => [p.timestamp - T0, p.value]);
+      run(`http_requests_total[1m]{route = "/api/orders"}.${stat}`, [orders, cart, other])[0].points.map((p) => [p.timestamp - T0, p.value]);
     assert.deepEqual(val('mean()'), [
       [0, 340 / 3],
       [MIN, 180],
@@ -220,7 +220,7 @@ describe('evaluateMql', () => {
   });
 
   test('avg() is mean(); increment() is the change within the window (rate x seconds), from the point before it', () => {
-    const val = (stat: string) => run(`http_requests_total[1m]{route = "/api/orders"}.${stat}`, [orders])[0]!.points.map((p) => [p.timestamp - T0, p.value]);
+    const val = (stat: string) => run(`http_requests_total[1m]{route = "/api/orders"}.${stat}`, [orders])[0].points.map((p) => [p.timestamp - T0, p.value]);
     assert.deepEqual(val('avg()'), val('mean()'));
     // minute 0: 100 -> 110 -> 130 = 30; minute 1: from 130 (before) -> 160 -> 200 = 70; minute 2: 200 -> 5 is a reset: 5.
     assert.deepEqual(val('increment()'), [
@@ -242,7 +242,7 @@ describe('evaluateMql', () => {
         { timestamp: T0 + 2000, value: 100, count: 6 },
       ],
     };
-    const v = (stat: string) => run(`lat[1m].${stat}`, [weighted], 1)[0]!.points[0]!.value;
+    const v = (stat: string) => run(`lat[1m].${stat}`, [weighted], 1)[0].points[0].value;
     assert.equal(v('count()'), 10);
     assert.equal(v('sum()'), 10 * 3 + 40 + 100 * 6);
     assert.equal(v('mean()'), (30 + 40 + 600) / 10, 'OCI: Mean = Sum / Count');
@@ -254,14 +254,14 @@ describe('evaluateMql', () => {
   });
 
   test('rate: starts from the previous window, handles a reset, per second', () => {
-    const pts = run('http_requests_total[1m]{route = "/api/orders"}.rate()', [orders])[0]!.points;
+    const pts = run('http_requests_total[1m]{route = "/api/orders"}.rate()', [orders])[0].points;
     assert.deepEqual(
       pts.map((p) => p.timestamp - T0),
       [0, MIN, 2 * MIN],
     );
-    assert.equal(pts[0]!.value, 30 / 40); // 100 -> 130 over 40 s
-    assert.equal(pts[1]!.value, 70 / 40); // 130 (at 40 s) -> 200 (at 80 s)
-    assert.equal(pts[2]!.value, 5 / 60); // 200 (at 80 s) -> 5 (reset: +5) at 140 s
+    assert.equal(pts[0].value, 30 / 40); // 100 -> 130 over 40 s
+    assert.equal(pts[1].value, 70 / 40); // 130 (at 40 s) -> 200 (at 80 s)
+    assert.equal(pts[2].value, 5 / 60); // 200 (at 80 s) -> 5 (reset: +5) at 140 s
   });
 
   test('rate with one sample per window (scrape interval = window) still gives a value', () => {
@@ -270,7 +270,7 @@ describe('evaluateMql', () => {
       [MIN, 60],
       [2 * MIN, 180],
     ]);
-    const pts = run('http_requests_total[1m].rate()', [s])[0]!.points;
+    const pts = run('http_requests_total[1m].rate()', [s])[0].points;
     assert.deepEqual(
       pts.map((p) => [p.timestamp - T0, p.value]),
       [
@@ -285,28 +285,28 @@ describe('evaluateMql', () => {
       [0, 0],
       [10 * MIN, 600],
     ]);
-    assert.deepEqual(run('http_requests_total[1m].rate()', [s], 11)[0]!.points, []);
-    assert.equal(run('http_requests_total[1h].rate()', [s], 60)[0]!.points[0]!.value, 1);
+    assert.deepEqual(run('http_requests_total[1m].rate()', [s], 11)[0].points, []);
+    assert.equal(run('http_requests_total[1h].rate()', [s], 60)[0].points[0].value, 1);
   });
 
   test('groupBy and grouping combine streams', () => {
     const byMethod = run('http_requests_total[1m].groupBy(method).sum()', [orders, cart]);
     assert.equal(byMethod.length, 1);
-    assert.deepEqual(byMethod[0]!.dimensions, { method: 'GET' });
+    assert.deepEqual(byMethod[0].dimensions, { method: 'GET' });
     assert.deepEqual(
-      byMethod[0]!.points.map((p) => p.value),
+      byMethod[0].points.map((p) => p.value),
       [341, 364, 15],
     );
     const all = run('http_requests_total[1m].grouping().rate()', [orders, cart]);
-    assert.deepEqual(all[0]!.dimensions, {});
+    assert.deepEqual(all[0].dimensions, {});
     // Sum of per-stream rates: orders 30/40, cart 0 (one point in minute 0, no earlier point).
-    assert.equal(all[0]!.points[0]!.value, 30 / 40);
-    assert.equal(all[0]!.points[1]!.value, 70 / 40 + 3 / 60);
+    assert.equal(all[0].points[0].value, 30 / 40);
+    assert.equal(all[0].points[1].value, 70 / 40 + 3 / 60);
     const mean = run('http_requests_total[1m].grouping().mean()', [orders, cart]);
-    assert.equal(mean[0]!.points[0]!.value, 341 / 4);
+    assert.equal(mean[0].points[0].value, 341 / 4);
     const max = run('http_requests_total[1m].grouping().max()', [orders, cart]);
     assert.deepEqual(
-      max[0]!.points.map((p) => p.value),
+      max[0].points.map((p) => p.value),
       [130, 200, 10],
     );
     const byRoute = run('http_requests_total[1m].groupBy(route).count()', [orders, cart]);
@@ -322,7 +322,7 @@ describe('evaluateMql', () => {
       [2 * MIN + 1, 2],
     ]);
     assert.deepEqual(
-      run('http_requests_total[1m].absent()', [s])[0]!.points.map((p) => p.value),
+      run('http_requests_total[1m].absent()', [s])[0].points.map((p) => p.value),
       [0, 1, 0],
     );
     assert.deepEqual(run('http_requests_total[1m].absent()', [s, cart]).length, 2);

@@ -107,7 +107,7 @@ describe('pacing that yields: the function shares the tenancy with another poste
       assert.equal(fn429, s.throttled, 'the function counted every 429 it got');
       assert.ok(
         otherStatuses.length > 0 && otherStatuses.every((st) => st === 200 || st === 429),
-        `the other poster got only 200/429: ${[...new Set(otherStatuses)]}`,
+        `the other poster got only 200/429: ${[...new Set(otherStatuses)].join(',')}`,
       );
     } finally {
       clearInterval(beat);

@@ -49,10 +49,11 @@ describe('AdaptivePacer rules', () => {
 
   test('accepted calls climb back: fast up to the rate of the last 429, then about +1 call/s per second, never above the ceiling', () => {
     const p = new AdaptivePacer(60);
+    const rate = (): number => p.rate; // read anew each time: assert.equal would narrow p.rate to its literal
     for (let i = 0; i < 20; i++) p.accepted();
-    assert.equal(p.rate, 60, 'at the ceiling it stays there');
+    assert.equal(rate(), 60, 'at the ceiling it stays there');
     p.throttled(0, 0);
-    assert.equal(p.rate, 30);
+    assert.equal(rate(), 30);
     // Below the edge (60) the gap closes with a 3 s time constant: one second of calls adds ~10 calls/s.
     for (let i = 0; i < 30; i++) p.accepted();
     assert.ok(p.rate > 36 && p.rate < 40, `fast recovery: ${p.rate}`);
@@ -178,11 +179,10 @@ function simulate(o: {
   }
   while (events.length > 0) {
     let best = 0;
-    for (let i = 1; i < events.length; i++)
-      if (events[i]!.t < events[best]!.t || (events[i]!.t === events[best]!.t && events[i]!.seq < events[best]!.seq)) best = i;
+    for (let i = 1; i < events.length; i++) if (events[i].t < events[best].t || (events[i].t === events[best].t && events[i].seq < events[best].seq)) best = i;
     const [e] = events.splice(best, 1);
-    now = e!.t;
-    e!.run();
+    now = e.t;
+    e.run();
   }
   return { calls, throttled, acceptedRate: (accepted / lastAcceptedAt) * 1000, tenancy429s, otherCalls, otherThrottled, stats: pacer.stats() };
 }

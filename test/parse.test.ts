@@ -28,21 +28,21 @@ function family(text: string, name: string): MetricFamily {
 function histogram(text: string, name: string): HistogramSeries[] {
   const f = family(text, name);
   assert.equal(f.kind, 'histogram');
-  return f.series as HistogramSeries[];
+  return f.series;
 }
 
 /** The series of a summary family. */
 function summary(text: string, name: string): SummarySeries[] {
   const f = family(text, name);
   assert.equal(f.kind, 'summary');
-  return f.series as SummarySeries[];
+  return f.series;
 }
 
 /** The series of a counter, gauge or untyped family. */
 function scalars(text: string, name: string): ScalarSeries[] {
   const f = family(text, name);
   assert.ok(f.kind !== 'histogram' && f.kind !== 'summary', `${name} is scalar`);
-  return f.series as ScalarSeries[];
+  return f.series;
 }
 
 /** Asserts that parsing throws an ExpositionError for that line with a message matching. */
@@ -319,7 +319,7 @@ test('+Inf, -Inf, NaN and other float spellings become numbers', () => {
     trail: 5,
     neg: -0.25,
     big: Infinity,
-    int: 12345678901234567890,
+    int: Number('12345678901234567890'),
   });
   assert.deepEqual(histogram('# TYPE h histogram\nh_bucket{le="+Inf"} NaN\nh_sum -Inf\n', 'h')[0], {
     labels: {},
@@ -370,7 +370,8 @@ test('duplicate samples are kept, never merged or overwritten', () => {
 
 test('label order does not split a series; interleaved series are grouped', () => {
   const text =
-    '# TYPE h histogram\nh_bucket{b="2",a="1",le="1"} 1\nh_bucket{x="9",le="1"} 5\nh_bucket{le="+Inf",a="1",b="2"} 2\nh_sum{a="1",b="2"} 3\nh_count{b="2",a="1"} 2\nh_count{x="9"} 5\n';
+    '# TYPE h histogram\nh_bucket{b="2",a="1",le="1"} 1\nh_bucket{x="9",le="1"} 5\nh_bucket{le="+Inf",a="1",b="2"} 2\nh_sum{a="1",b="2"} ' +
+    '3\nh_count{b="2",a="1"} 2\nh_count{x="9"} 5\n';
   assert.deepEqual(histogram(text, 'h'), [
     {
       labels: { b: '2', a: '1' },
@@ -546,6 +547,6 @@ test('valid UTF-8 (a real U+FFFD, astral characters) passes; invalid UTF-8 in HE
     Buffer.from([0xff]),
     Buffer.from('\nm 1\n'),
   ]);
-  const fam = parseExposition(decodeExposition(help)).families[0]!;
+  const fam = parseExposition(decodeExposition(help)).families[0];
   assert.equal(fam.help, 'caf\uFFFD');
 });

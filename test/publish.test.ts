@@ -65,7 +65,7 @@ describe('publisher against the emulator', () => {
     assert.ok(elapsed >= 1950, `elapsed ${elapsed} ms`);
     const times = starts.sort((a, b) => a - b);
     const limit = 10 + burstOf(10);
-    for (let i = limit; i < times.length; i++) assert.ok(times[i]! - times[i - limit]! >= 900, `at most ${limit} starts in any second`);
+    for (let i = limit; i < times.length; i++) assert.ok(times[i] - times[i - limit] >= 900, `at most ${limit} starts in any second`);
     for (let rate = 1; rate <= 50; rate++) assert.ok(rate + burstOf(rate) <= 51 && burstOf(rate) >= 1, `rate ${rate}`);
     assert.equal(burstOf(48), 2);
   });
@@ -73,12 +73,12 @@ describe('publisher against the emulator', () => {
   test("rejected objects (NON_ATOMIC) are failed with OCI's message; the rest are kept", async () => {
     stack.emulator.reset();
     const batch = metrics(5);
-    batch[2] = { ...batch[2]!, datapoints: [{ timestamp: new Date(Date.now() - 3 * 3600_000), value: 1 }] };
+    batch[2] = { ...batch[2], datapoints: [{ timestamp: new Date(Date.now() - 3 * 3600_000), value: 1 }] };
     const r = await publish(batch, post, opts());
     assert.equal(r.posted, 4);
     assert.equal(r.failed, 1);
     assert.equal(r.outcome[2], Outcome.Failed);
-    assert.match(r.errors[0]!.message, /timestamp|old|past/i);
+    assert.match(r.errors[0].message, /timestamp|old|past/i);
     assert.equal(stack.emulator.accepted.length, 4);
   });
 
@@ -102,7 +102,7 @@ describe('publisher against the emulator', () => {
     const bad = await publish(metrics(10), post, opts());
     assert.equal(bad.failed, 10);
     assert.equal(bad.retries, 0);
-    assert.match(bad.errors[0]!.message, /400 InvalidParameter: bad thing/);
+    assert.match(bad.errors[0].message, /400 InvalidParameter: bad thing/);
   });
 
   test('401 stops publishing at once with the clock-skew hint (no silent circuit breaker)', async () => {

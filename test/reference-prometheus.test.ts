@@ -9,7 +9,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { InvocationSummary } from '../src/handler/summary';
 import { startPrometheusServer, type RunningExporter } from './helpers/exporters';
 import { assertAccounted, summaryOf } from './helpers/reliability';
 import { requireBinary } from './helpers/requires';
@@ -102,7 +101,7 @@ describe('reference: derived series equal Prometheus irate() and histogram_quant
     assertAccounted(summaryOf(await fn.invoke()));
     body = exposition(2, t2);
     await ingested(t2);
-    const s = summaryOf(await fn.invoke()) as InvocationSummary;
+    const s = summaryOf(await fn.invoke());
     assertAccounted(s);
     assert.equal(s.state.read, 'ok');
 
@@ -110,7 +109,7 @@ describe('reference: derived series equal Prometheus irate() and histogram_quant
       Object.fromEntries(
         stack.emulator
           .query({ name })
-          .map((sr) => [sr.dimensions[key]!, sr.datapoints.find((d) => d.timestamp === t2)?.value] as const)
+          .map((sr) => [sr.dimensions[key], sr.datapoints.find((d) => d.timestamp === t2)?.value] as const)
           .filter((e): e is readonly [string, number] => e[1] !== undefined),
       );
     const close = (label: string, ours: Record<string, number>, theirs: Record<string, number>) => {
@@ -122,7 +121,7 @@ describe('reference: derived series equal Prometheus irate() and histogram_quant
         `${label}: same series (ours ${JSON.stringify(ours)}, Prometheus ${JSON.stringify(theirs)})`,
       );
       for (const [k, v] of Object.entries(expected))
-        assert.ok(Math.abs(ours[k]! - v) <= 1e-9 * Math.max(1, Math.abs(v)), `${label}{${k}}: ours ${ours[k]}, Prometheus ${v}`);
+        assert.ok(Math.abs(ours[k] - v) <= 1e-9 * Math.max(1, Math.abs(v)), `${label}{${k}}: ours ${ours[k]}, Prometheus ${v}`);
     };
     const at = t2 / 1000;
     close('orders_total_rate', posted('orders_total_rate', 'state'), await query('irate(orders_total[1m])', at));
@@ -139,7 +138,7 @@ describe('reference: derived series equal Prometheus irate() and histogram_quant
       );
     }
     // The cases really differ: a reset counter, a +Inf-only histogram, one without observations.
-    assert.ok(posted('orders_total_rate', 'state').failed! > 0, 'a reset is never a negative rate');
+    assert.ok(posted('orders_total_rate', 'state').failed > 0, 'a reset is never a negative rate');
     assert.equal(posted('latency_seconds_p99', 'route')['/b'], 1, 'only +Inf: the highest finite bound');
     assert.equal(posted('latency_seconds_avg', 'route')['/c'], undefined, 'no observation, no average');
     assert.ok((s.notDerived.no_observations ?? 0) >= 4);

@@ -51,7 +51,7 @@ describe('reliability: the invocation deadline', () => {
       // A call cut off by the deadline may still have been stored by OCI: at least what we report.
       assert.ok(stored >= s.posted && stored <= s.posted + 2 * 50, `stored ${stored}, posted ${s.posted}`);
       const undeliveredMetric = fx.stack.emulator.accepted.find((m) => m.name === 'scrape_series_failed')!;
-      assert.equal(undeliveredMetric.datapoints[0]!.value, s.undelivered, 'undelivered series show in scrape_series_failed');
+      assert.equal(undeliveredMetric.datapoints[0].value, s.undelivered, 'undelivered series show in scrape_series_failed');
     } finally {
       fx.stack.emulator.options.latencyMs = 0;
     }
@@ -90,7 +90,10 @@ describe('reliability: the invocation deadline', () => {
       // Whichever fires first, the scrape's own (cut) timeout or the deadline signal, the cause says "deadline".
       assert.match(
         (res.json as { detail: string }).detail,
-        /the target is down .*(timed out after \d+ ms \(the invocation deadline left only that for the scrape; raise the function timeout\)|aborted: the invocation deadline is near)/,
+        new RegExp(
+          String.raw`the target is down .*(timed out after \d+ ms \(the invocation deadline left only that` +
+            String.raw` for the scrape; raise the function timeout\)|aborted: the invocation deadline is near)`,
+        ),
       );
       // The same warm container serves the next invocation (default 30 s deadline) normally.
       const next = await fn.invoke();
@@ -108,7 +111,7 @@ describe('reliability: the invocation deadline', () => {
     const handler = createHandler({ METRICS_ENDPOINT: fx.target.url('/ok?n=3'), DRY_RUN: 'true' }, (level, msg) => lines.push(`${level} ${msg}`));
     const s = (await handler('', { deadline: new Date(Number.NaN) })) as InvocationSummary;
     assert.equal(s.ok, true);
-    assert.equal(s.targets[0]!.up, true, s.targets[0]!.error);
+    assert.equal(s.targets[0].up, true, s.targets[0].error);
     assertAccounted(s, 'invalid deadline');
     assert.ok(lines.some((l) => l.startsWith('warn the Fn-Deadline header is not a date')));
   });

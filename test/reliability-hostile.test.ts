@@ -19,41 +19,45 @@ const GENEROUS = { deadline: () => new Date(Date.now() + 120_000) };
 describe('reliability: hostile targets through the function process', () => {
   const fx = stackAndTargetForSuite();
 
-  test('400k short series (6 MB, far under the byte cap): that target is up=0 naming SCRAPE_SAMPLE_LIMIT, the other is posted, the container lives', async () => {
-    fx.stack.emulator.reset();
-    const fn = await fx.stack.startFn(
-      { METRICS_ENDPOINT: `${fx.target.url('/short?n=400000')},${fx.target.url('/ok?n=5')}`, ...FAST },
-      FUNCTION_HEAP_ARGS_256MB,
-      { memoryMb: 256 },
-    );
-    const res = await fn.invoke({ deadline: GENEROUS.deadline() });
-    const s = summaryOf(res);
-    assertAccounted(s, 'sample limit');
-    const limit = defaultSampleLimit(256);
-    const [big, ok] = s.targets;
-    assert.equal(big!.up, false);
-    assert.equal(
-      big!.error,
-      `more than ${limit} samples (SCRAPE_SAMPLE_LIMIT): nothing of this target was posted; filter the exposition on the target, or raise SCRAPE_SAMPLE_LIMIT together with the function's memory`,
-    );
-    assert.equal(ok!.up, true);
-    assert.equal(s.posted, 5);
-    const ups = fx.stack.emulator.accepted.filter((m) => m.name === 'up').map((m) => [m.dimensions.instance, m.datapoints[0]!.value]);
-    assert.deepEqual(
-      new Map(ups as [string, number][]),
-      new Map([
-        [big!.instance, 0],
-        [ok!.instance, 1],
-      ]),
-      'up=0 posted for the refused target',
-    );
-    assert.equal(fn.alive, true);
-    // An explicit limit is applied as given.
-    const small = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url('/ok?n=11'), SCRAPE_SAMPLE_LIMIT: '10', ...FAST });
-    const r2 = await small.invoke();
-    assert.equal(r2.status, 502);
-    assert.match((r2.json as { detail: string }).detail, /more than 10 samples \(SCRAPE_SAMPLE_LIMIT\)/);
-  });
+  test(
+    '400k short series (6 MB, far under the byte cap): that target is up=0 ' + 'naming SCRAPE_SAMPLE_LIMIT, the other is posted, the container lives',
+    async () => {
+      fx.stack.emulator.reset();
+      const fn = await fx.stack.startFn(
+        { METRICS_ENDPOINT: `${fx.target.url('/short?n=400000')},${fx.target.url('/ok?n=5')}`, ...FAST },
+        FUNCTION_HEAP_ARGS_256MB,
+        { memoryMb: 256 },
+      );
+      const res = await fn.invoke({ deadline: GENEROUS.deadline() });
+      const s = summaryOf(res);
+      assertAccounted(s, 'sample limit');
+      const limit = defaultSampleLimit(256);
+      const [big, ok] = s.targets;
+      assert.equal(big.up, false);
+      assert.equal(
+        big.error,
+        `more than ${limit} samples (SCRAPE_SAMPLE_LIMIT): nothing of this target was posted; filter the exposition on the target, or raise ` +
+          `SCRAPE_SAMPLE_LIMIT together with the function's memory`,
+      );
+      assert.equal(ok.up, true);
+      assert.equal(s.posted, 5);
+      const ups = fx.stack.emulator.accepted.filter((m) => m.name === 'up').map((m) => [m.dimensions.instance, m.datapoints[0].value]);
+      assert.deepEqual(
+        new Map(ups as [string, number][]),
+        new Map([
+          [big.instance, 0],
+          [ok.instance, 1],
+        ]),
+        'up=0 posted for the refused target',
+      );
+      assert.equal(fn.alive, true);
+      // An explicit limit is applied as given.
+      const small = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url('/ok?n=11'), SCRAPE_SAMPLE_LIMIT: '10', ...FAST });
+      const r2 = await small.invoke();
+      assert.equal(r2.status, 502);
+      assert.match((r2.json as { detail: string }).detail, /more than 10 samples \(SCRAPE_SAMPLE_LIMIT\)/);
+    },
+  );
 
   test('a target echoing the credentials back (reason phrase, Location, Content-Type, exposition line): none reaches any output', async () => {
     fx.stack.emulator.reset();
@@ -69,22 +73,22 @@ describe('reliability: hostile targets through the function process', () => {
       ...FAST,
     });
     responses.push(await withToken.invoke());
-    const s = summaryOf(responses[0]!);
+    const s = summaryOf(responses[0]);
     assertAccounted(s, 'echoed token');
     assert.deepEqual(
       s.targets.map((t) => t.up),
       [false, false, false, false, true],
       JSON.stringify(s.targets.map((t) => t.error)),
     );
-    assert.match(s.targets[0]!.error!, /^HTTP 500 Refused Bearer \[redacted\] \(\[redacted\]\)$/);
-    assert.match(s.targets[1]!.error!, /redirect to a different scheme \(https:\/\/127\.0\.0\.1:1\/login\?t=\[redacted\]&auth=/);
-    assert.match(s.targets[2]!.error!, /unsupported content type "application\/x-\[redacted\]"/);
-    assert.match(s.targets[3]!.error!, /^invalid exposition: line 1: invalid metric type "\[redacted\]"/);
+    assert.match(s.targets[0].error!, /^HTTP 500 Refused Bearer \[redacted\] \(\[redacted\]\)$/);
+    assert.match(s.targets[1].error!, /redirect to a different scheme \(https:\/\/127\.0\.0\.1:1\/login\?t=\[redacted\]&auth=/);
+    assert.match(s.targets[2].error!, /unsupported content type "application\/x-\[redacted\]"/);
+    assert.match(s.targets[3].error!, /^invalid exposition: line 1: invalid metric type "\[redacted\]"/);
     // user:password in the URL (Basic auth), password with characters that would need encoding.
     const encoded = encodeURIComponent(password);
     const withPassword = await fx.stack.startFn({ METRICS_ENDPOINT: routes.map((r) => r.replace('http://', `http://scraper:${encoded}@`)).join(','), ...FAST });
     responses.push(await withPassword.invoke());
-    assert.equal(responses[1]!.status, 502, 'every target down');
+    assert.equal(responses[1].status, 502, 'every target down');
     const logs = await lastInvocationLog(withPassword);
     assert.equal(logs.targets.filter((t) => /\[redacted\]/.test(t.error ?? '')).length, 4, JSON.stringify(logs.targets));
     // Every byte the functions let out: responses, stdout, stderr, and what reached OCI (self-metric dimensions).
@@ -116,10 +120,10 @@ describe('reliability: hostile targets through the function process', () => {
     assertAccounted(s, 'credential query');
     const [ia, ib] = s.targets.map((t) => t.instance);
     assert.notEqual(ia, ib, 'two identities');
-    assert.match(ia!, /^127\.0\.0\.1:\d+\/ok\?n=2&access_token=redacted#[0-9a-f]{8}$/);
+    assert.match(ia, /^127\.0\.0\.1:\d+\/ok\?n=2&access_token=redacted#[0-9a-f]{8}$/);
     const stored = (inst: string) => fx.stack.emulator.accepted.filter((m) => m.name === 'faulty_ok_total' && m.dimensions.instance === inst).length;
-    assert.equal(stored(ia!), 2, "the first endpoint's series under its own instance");
-    assert.equal(stored(ib!), 2, "the second's under its own");
+    assert.equal(stored(ia), 2, "the first endpoint's series under its own instance");
+    assert.equal(stored(ib), 2, "the second's under its own");
     assert.equal(s.posted, 4);
     const all = capturedText(fn, [res]) + JSON.stringify(fx.stack.emulator.accepted);
     assert.equal(all.includes('Secret-111') || all.includes('Secret-222'), false, 'no secret shown');

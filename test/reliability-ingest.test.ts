@@ -156,13 +156,13 @@ describe('reliability: ingestion faults through the function process', () => {
       assert.equal(s.series, 72);
       assert.equal(s.failed, 1);
       assert.equal(s.posted, 71);
-      assert.equal(s.targets[0]!.failed, 1, 'attributed to the target that produced it');
+      assert.equal(s.targets[0].failed, 1, 'attributed to the target that produced it');
       assert.equal(s.errors.length, 1);
-      assert.match(s.errors[0]!.message, /more than 10 minutes in the future/);
-      assert.equal(s.errors[0]!.metrics, 1);
+      assert.match(s.errors[0].message, /more than 10 minutes in the future/);
+      assert.equal(s.errors[0].metrics, 1);
       assert.equal(fx.stack.emulator.accepted.filter((m) => m.name === 'faulty_ts').length, 1, 'its batch-mate was kept');
-      const failedMetric = fx.stack.emulator.accepted.find((m) => m.name === 'scrape_series_failed' && m.dimensions.instance === s.targets[0]!.instance)!;
-      assert.equal(failedMetric.datapoints[0]!.value, 1, 'the failure is visible as a self-metric too');
+      const failedMetric = fx.stack.emulator.accepted.find((m) => m.name === 'scrape_series_failed' && m.dimensions.instance === s.targets[0].instance)!;
+      assert.equal(failedMetric.datapoints[0].value, 1, 'the failure is visible as a self-metric too');
       assert.equal((await lastInvocationLog(fn)).failed, 1);
     } finally {
       fx.stack.emulator.options.now = realNow;
@@ -187,7 +187,7 @@ describe('reliability: ingestion faults through the function process', () => {
       assert.equal(logged.requests, 1);
       assert.equal(logged.retries, 0);
       assert.equal(logged.errors.length, 1, 'reported once (not again for the self-metrics)');
-      assert.equal(logged.errors[0]!.metrics, 500);
+      assert.equal(logged.errors[0].metrics, 500);
       assert.equal(logged.failed, 500);
       assert.deepEqual(logged.selfMetrics, { posted: 0, failed: 7 });
     } finally {

@@ -35,7 +35,7 @@ describe('reliability: the worst expositions at the default limits, heap bounded
       const res = await fn.invoke({ deadline: new Date(Date.now() + 600_000) });
       const s = summaryOf(res);
       assertAccounted(s, shape.name);
-      const t = s.targets[0]!;
+      const t = s.targets[0];
       assert.equal(t.up, true, t.error);
       if (shape.samples !== undefined) assert.equal(t.samples, shape.samples);
       else assert.ok(t.samples > 30_000, `${t.samples} samples`);

@@ -68,7 +68,7 @@ describe('reliability: scrape faults through the function process', () => {
   const upOf = (instance: string): number => {
     const ups = stack.emulator.accepted.filter((m) => m.name === 'up' && m.dimensions.instance === instance);
     assert.equal(ups.length, 1, `one up metric for ${instance}`);
-    return ups[0]!.datapoints[0]!.value;
+    return ups[0].datapoints[0].value;
   };
 
   test('every scrape fault at once: each bad target is up=0 with its cause, the good ones are posted', async () => {
@@ -138,15 +138,15 @@ describe('reliability: scrape faults through the function process', () => {
       const res = await fn.invoke();
       const s = summaryOf(res);
       assertAccounted(s, 'followed redirect');
-      assert.equal(s.targets[0]!.up, true, s.targets[0]!.error);
-      assert.equal(s.targets[0]!.samples, 4);
-      assert.equal(s.targets[0]!.instance, `127.0.0.1:${redirector.port}`, 'the instance stays the configured target');
+      assert.equal(s.targets[0].up, true, s.targets[0].error);
+      assert.equal(s.targets[0].samples, 4);
+      assert.equal(s.targets[0].instance, `127.0.0.1:${redirector.port}`, 'the instance stays the configured target');
       assert.equal(s.posted, 4);
       const first = redirector.authSeen.find((a) => a.path === '/redirect')!;
       assert.match(first.authorization ?? '', /^Basic /, 'the configured host gets the credentials');
       const seenElsewhere = other.authSeen.filter((a) => a.path === '/ok');
       assert.equal(seenElsewhere.length, 1);
-      assert.equal(seenElsewhere[0]!.authorization, undefined, 'the other host never gets them');
+      assert.equal(seenElsewhere[0].authorization, undefined, 'the other host never gets them');
       assert.doesNotMatch(res.body + fn.stdout.join('\n') + fn.stderr.join('\n'), /s3cr3t-pass/, 'the password is never shown');
       // A scheme change stays refused even then.
       const fn2 = await stack.startFn({

@@ -64,7 +64,7 @@ describe('reliability: bearer token from Vault through the function process', ()
     assert.equal((secured.hits.get('/auth') ?? 0) + (open.hits.get('/ok') ?? 0), hitsBefore, 'no target is scraped without its token');
     const ups = stack.emulator.accepted.filter((m) => m.name === 'up');
     assert.deepEqual(
-      ups.map((m) => m.datapoints[0]!.value),
+      ups.map((m) => m.datapoints[0].value),
       [0, 0],
       'up=0 posted for both targets',
     );
@@ -76,7 +76,7 @@ describe('reliability: bearer token from Vault through the function process', ()
   });
 
   test('secret not authorised (no IAM policy): same cause', async () => {
-    stack.emulator.secrets.set(secretId('denied'), TOKENS[0]!);
+    stack.emulator.secrets.set(secretId('denied'), TOKENS[0]);
     stack.emulator.deniedSecrets.add(secretId('denied'));
     await assertSecretProblem('denied', /not found or not authorised/);
   });
@@ -114,39 +114,39 @@ describe('reliability: bearer token from Vault through the function process', ()
   test('a rotated secret is picked up after SECRET_CACHE_TTL_SECONDS; a failed refresh reuses the old token with a warning', async () => {
     stack.emulator.reset();
     const id = secretId('rotating');
-    stack.emulator.secrets.set(id, TOKENS[1]!);
+    stack.emulator.secrets.set(id, TOKENS[1]);
     secured.token = TOKENS[1];
     const { invoke, fn } = await fnFor('rotating', { SECRET_CACHE_TTL_SECONDS: '1' });
     const first = summaryOf(await invoke());
-    assert.equal(first.targets[0]!.up, true, first.targets[0]!.error);
+    assert.equal(first.targets[0].up, true, first.targets[0].error);
     // Rotate: Vault and the target move to the new token together.
-    stack.emulator.secrets.set(id, TOKENS[2]!);
+    stack.emulator.secrets.set(id, TOKENS[2]);
     secured.token = TOKENS[2];
     const cached = summaryOf(await invoke());
     assertAccounted(cached, 'cached old token');
-    assert.equal(cached.targets[0]!.up, false, 'still the cached token within the TTL');
+    assert.equal(cached.targets[0].up, false, 'still the cached token within the TTL');
     assert.match(
-      cached.targets[0]!.error!,
+      cached.targets[0].error!,
       /^HTTP 401 Unauthorized \(the target refused the bearer token: check the Vault secret; a rotated one is read again after SECRET_CACHE_TTL_SECONDS\)$/,
     );
-    assert.equal(cached.targets[1]!.up, true);
+    assert.equal(cached.targets[1].up, true);
     assert.equal(stack.emulator.secretFetchCounts.get(id), 1);
     await new Promise((r) => setTimeout(r, 1100));
     const rotated = summaryOf(await invoke());
     assertAccounted(rotated, 'rotated');
-    assert.equal(rotated.targets[0]!.up, true, rotated.targets[0]!.error);
+    assert.equal(rotated.targets[0].up, true, rotated.targets[0].error);
     assert.equal(stack.emulator.secretFetchCounts.get(id), 2, 'fetched again after the TTL');
     // Vault fails on the next refresh: the previous token is reused and the log says so.
     await new Promise((r) => setTimeout(r, 1100));
     stack.emulator.enqueueFault({ status: 500 }, 1, 'secrets');
     const stale = summaryOf(await invoke());
-    assert.equal(stale.targets[0]!.up, true, stale.targets[0]!.error);
+    assert.equal(stale.targets[0].up, true, stale.targets[0].error);
     await waitForLine(fn, (l) => l.includes('"level":"warn"') && l.includes('using the previous bearer token') && l.includes('500'));
   });
 
   test('a Vault that never answers costs SCRAPE_TIMEOUT_MS, not the invocation: up=0 with the cause', async () => {
     stack.emulator.reset();
-    stack.emulator.secrets.set(secretId('hanging'), TOKENS[3]!);
+    stack.emulator.secrets.set(secretId('hanging'), TOKENS[3]);
     stack.emulator.enqueueFault({ hangMs: 300_000 }, 1, 'secrets');
     const { invoke, fn } = await fnFor('hanging', { SCRAPE_TIMEOUT_MS: '3000' });
     const started = Date.now();
@@ -156,13 +156,13 @@ describe('reliability: bearer token from Vault through the function process', ()
     assert.equal(res.status, 502);
     assert.match((res.json as { detail: string }).detail, /bearer token secret could not be read: OCI Vault did not answer in time/);
     assert.deepEqual(
-      stack.emulator.accepted.filter((m) => m.name === 'up').map((m) => m.datapoints[0]!.value),
+      stack.emulator.accepted.filter((m) => m.name === 'up').map((m) => m.datapoints[0].value),
       [0, 0],
     );
     // The next invocation reads the secret again and scrapes.
     secured.token = TOKENS[3];
     const next = summaryOf(await invoke());
-    assert.equal(next.targets[0]!.up, true, next.targets[0]!.error);
+    assert.equal(next.targets[0].up, true, next.targets[0].error);
     assert.equal(fn.alive, true);
   });
 

@@ -85,7 +85,7 @@ describe('scrapeTarget', () => {
   before(async () => {
     server = http.createServer((req, res) => {
       seen.push(req.headers);
-      (routes[req.url ?? ''] ?? routes['/404']!)(req, res);
+      (routes[req.url ?? ''] ?? routes['/404'])(req, res);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -100,8 +100,8 @@ describe('scrapeTarget', () => {
     const r = await scrapeTarget(new URL(`${base}/metrics`), opts());
     assert.equal(r.ok, true);
     assert.equal(r.ok && r.text, BODY);
-    assert.equal(seen[0]!.accept, SCRAPE_ACCEPT);
-    assert.match(String(seen[0]!['accept-encoding']), /gzip/);
+    assert.equal(seen[0].accept, SCRAPE_ACCEPT);
+    assert.match(String(seen[0]['accept-encoding']), /gzip/);
     const g = await scrapeTarget(new URL(`${base}/gzip`), opts());
     assert.equal(g.ok && g.text, BODY);
   });
@@ -115,13 +115,13 @@ describe('scrapeTarget', () => {
   test('bearer token and basic auth are sent; credentials never appear in the result', async () => {
     seen.length = 0;
     await scrapeTarget(new URL(`${base}/metrics`), opts({ bearerToken: 'tok-123' }));
-    assert.equal(seen[0]!.authorization, 'Bearer tok-123');
+    assert.equal(seen[0].authorization, 'Bearer tok-123');
     seen.length = 0;
     const u = new URL(`${base}/404`);
     u.username = 'user';
     u.password = 'pa55';
     const r = await scrapeTarget(u, opts());
-    assert.equal(seen[0]!.authorization, `Basic ${Buffer.from('user:pa55').toString('base64')}`);
+    assert.equal(seen[0].authorization, `Basic ${Buffer.from('user:pa55').toString('base64')}`);
     assert.doesNotMatch(JSON.stringify(r), /pa55|user:/);
   });
 
@@ -226,7 +226,8 @@ describe('https targets', () => {
             '--import',
             'tsx',
             '-e',
-            `require('./src/scrape/scrape').scrapeTarget(new URL('${url}'), { timeoutMs: 30000, maxBytes: 1e6 }).then((r) => process.stdout.write(r.ok ? 'ok' : r.error))`,
+            `require('./src/scrape/scrape').scrapeTarget(new URL('${url}'), { timeoutMs: 30000, maxBytes: 1e6 }).then((r) => process.stdout.write(r.ok ` +
+              `? 'ok' : r.error))`,
           ],
           { env: { ...process.env, NODE_EXTRA_CA_CERTS: path.join(dir, 'cert.pem') }, encoding: 'utf8', cwd: path.resolve(__dirname, '..'), timeout: 60_000 },
         );

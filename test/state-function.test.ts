@@ -25,7 +25,7 @@ interface ScriptedTarget {
 }
 
 async function startScriptedTarget(): Promise<ScriptedTarget> {
-  const target: ScriptedTarget = { url: '', body: '', close: async () => undefined };
+  const target: ScriptedTarget = { url: '', body: '', close: () => Promise.resolve() };
   const server: Server = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
     res.end(target.body);
@@ -74,7 +74,7 @@ describe('state between invocations, through the function process', () => {
   const objects = () => stack.emulator.objectStorage.buckets.get(BUCKET)!;
   const stateDoc = (): StateDocument => {
     const [only] = [...objects().values()];
-    return JSON.parse(gunzipSync(only!.bytes).toString('utf8')) as StateDocument;
+    return JSON.parse(gunzipSync(only.bytes).toString('utf8')) as StateDocument;
   };
   /** The value the emulator stored for a metric name in the last call (one stream). */
   const stored = (name: string) =>
@@ -113,7 +113,7 @@ describe('state between invocations, through the function process', () => {
     const ok = stack.emulator.accepted.filter((m) => m.name === 'state_ok').at(-1)!;
     assert.equal(ok.datapoints.at(-1)!.value, 1);
     assert.equal(objects().size, 1, 'one state object per function');
-    assert.match([...objects().keys()][0]!, /^prom2oci\/state-[0-9a-f]{32}\.json\.gz$/);
+    assert.match([...objects().keys()][0], /^prom2oci\/state-[0-9a-f]{32}\.json\.gz$/);
     const osCalls = stack.emulator.calls.filter((c) => c.route === 'objectstorage');
     assert.deepEqual(
       osCalls.map((c) => `${c.method} ${c.status}`),
@@ -145,7 +145,7 @@ describe('state between invocations, through the function process', () => {
     const fn = await stack.startFn(env());
     target.body = exposition(1, [1, 1, 1], 1);
     await invoke(fn);
-    const name = [...objects().keys()][0]!;
+    const name = [...objects().keys()][0];
     const other = { t: Date.now() + 3_600_000, f: {} };
     stack.emulator.objectStorage.beforePut = () => {
       stack.emulator.objectStorage.beforePut = undefined;
@@ -182,9 +182,9 @@ describe('state between invocations, through the function process', () => {
       assert.equal(s.state.written, true, JSON.stringify(s.state));
       assert.equal(s.posted, s.series);
     }
-    const newest = Math.max(...stack.emulator.accepted.filter((m) => m.name === 'orders_total').map((m) => new Date(m.datapoints[0]!.timestamp).getTime()));
+    const newest = Math.max(...stack.emulator.accepted.filter((m) => m.name === 'orders_total').map((m) => new Date(m.datapoints[0].timestamp).getTime()));
     const [only] = Object.values(stateDoc().targets);
-    assert.equal(only!.t, newest, 'the stored scrape is the newest one');
+    assert.equal(only.t, newest, 'the stored scrape is the newest one');
     await Promise.all([a.stop(), b.stop()]);
   });
 
@@ -193,7 +193,7 @@ describe('state between invocations, through the function process', () => {
     const fn = await stack.startFn(env());
     target.body = exposition(1, [1, 1, 1], 1);
     await invoke(fn);
-    const name = [...objects().keys()][0]!;
+    const name = [...objects().keys()][0];
     const doc = stateDoc();
     for (const t of Object.values(doc.targets)) t.t -= 10 * 60_000; // the previous scrape 10 minutes earlier
     stack.emulator.objectStorage.putDirect(BUCKET, name, gzipSync(JSON.stringify(doc)));
@@ -211,7 +211,7 @@ describe('state between invocations, through the function process', () => {
     const fn = await stack.startFn(env());
     target.body = exposition(1, [1, 1, 1], 1);
     await invoke(fn);
-    const name = [...objects().keys()][0]!;
+    const name = [...objects().keys()][0];
     stack.emulator.objectStorage.putDirect(BUCKET, name, Buffer.from('not a state object'));
     const s = await invoke(fn);
     assert.equal(s.posted, s.series);
@@ -230,7 +230,7 @@ describe('state between invocations, through the function process', () => {
     const fn = await stack.startFn(env());
     target.body = exposition(1, [1, 1, 1], 1);
     await invoke(fn);
-    const name = [...objects().keys()][0]!;
+    const name = [...objects().keys()][0];
     for (const [content, cause] of [
       [{ mine: 'not yours' }, 'foreign'],
       [{ format: 'prom2oci-state', version: 99, targets: {} }, 'unsupported_version'],
@@ -254,7 +254,10 @@ describe('state between invocations, through the function process', () => {
     assert.match(s.state.error!, /404 BucketNotFound.*no-such-bucket/);
     assert.match(
       s.state.iamPolicy!,
-      /^Allow dynamic-group .* to use objects in compartment .* where target\.bucket\.name = 'no-such-bucket'; Allow dynamic-group .* to manage objects in compartment .* where all \{target\.bucket\.name = 'no-such-bucket', request\.permission = 'OBJECT_CREATE'\}$/,
+      new RegExp(
+        String.raw`^Allow dynamic-group .* to use objects in compartment .* where target\.bucket\.name = 'no-such-bucket'; Allow dynamic-group .* to` +
+          String.raw` manage objects in compartment .* where all \{target\.bucket\.name = 'no-such-bucket', request\.permission = 'OBJECT_CREATE'\}$`,
+      ),
     );
     assert.deepEqual(s.notDerived, { state_failed: 5 });
     const ok = stack.emulator.accepted.filter((m) => m.name === 'state_ok').at(-1)!;

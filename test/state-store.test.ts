@@ -69,7 +69,7 @@ describe('state store (memory backend)', () => {
   it('gives up after a bounded number of conflicts with a named cause', async () => {
     const inner = memoryBackend();
     let puts = 0;
-    const alwaysRaced: BlobBackend = { where: 'raced', get: (s) => inner.get(s), put: async () => (puts++, false) };
+    const alwaysRaced: BlobBackend = { where: 'raced', get: (s) => inner.get(s), put: () => Promise.resolve((puts++, false)) };
     const session = await createStateStore(alwaysRaced).open(signal());
     await assert.rejects(session.save(withTargets({ a: scrape(1, 1) }), signal()), (e: unknown) => e instanceof StateError && e.reason === 'conflict');
     assert.equal(puts, MAX_SAVE_ATTEMPTS);

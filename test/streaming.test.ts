@@ -69,7 +69,7 @@ describe('ExpositionParser: bytes in any pieces parse as the whole text', () => 
   });
 
   test('a malformed line is reported with its number however the body was cut, and only at the end', () => {
-    const text = texts[3]!.split('\n');
+    const text = texts[3].split('\n');
     text.splice(2500, 0, 'broken{a="1" 2');
     const bad = text.join('\n');
     const expected = whole(bad) as { error: string; line: number };
@@ -91,7 +91,7 @@ describe('ExpositionParser: bytes in any pieces parse as the whole text', () => 
 test('a scrape with a consumer streams the body into it (gzip too) and keeps no text', async () => {
   const target = await startTextTarget();
   try {
-    const text = texts[3]!;
+    const text = texts[3];
     target.serve(text);
     const parser = new ExpositionParser();
     const r = await scrapeTarget(new URL(target.url), { timeoutMs: 20_000, maxBytes: 16 * 1024 * 1024, consume: parser });

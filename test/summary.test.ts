@@ -93,12 +93,12 @@ describe('summary: per-target attribution', () => {
       ],
     );
     for (const t of targets) assert.equal(t.posted + t.failed + t.undelivered, t.series);
-    assert.equal(targets[1]!.derived, 1);
+    assert.equal(targets[1].derived, 1);
   });
 
   it('without a publish result: a real run left everything undelivered, a dry run nothing', () => {
     const p = [prepared('http://a:1/metrics', { series: 4 })];
-    assert.equal(summariseTargets(p, undefined, false)[0]!.undelivered, 4);
+    assert.equal(summariseTargets(p, undefined, false)[0].undelivered, 4);
     assert.deepEqual(
       summariseTargets(p, undefined, true).map((t) => [t.posted, t.failed, t.undelivered]),
       [[0, 0, 0]],
@@ -107,9 +107,9 @@ describe('summary: per-target attribution', () => {
 
   it('a down target is up=false with its error and no series', () => {
     const [t] = summariseTargets([prepared('http://a:1/metrics', { series: 0, error: 'connection refused' })], undefined, false);
-    assert.equal(t!.up, false);
-    assert.equal(t!.error, 'connection refused');
-    assert.equal(t!.series, 0);
+    assert.equal(t.up, false);
+    assert.equal(t.error, 'connection refused');
+    assert.equal(t.series, 0);
   });
 });
 

@@ -25,20 +25,21 @@ import {
   checkReferences,
   checkSchema,
   cronFiresEveryMinute,
-  Finding,
-  FindingRule,
+  type Finding,
+  type FindingRule,
   formatFinding,
   sortFindings,
-  HclBody,
-  HclValue,
+  type HclBody,
+  type HclValue,
+  hclText,
   interpolations,
   loadSchema,
   parsePolicyStatement,
   parseTfFile,
   policyStatements,
   POLICY_CONDITION_VARIABLES,
-  ProviderSchema,
-  TfFile,
+  type ProviderSchema,
+  type TfFile,
   TfSyntaxError,
 } from './helpers/tflint';
 
@@ -115,7 +116,7 @@ function child(body: HclBody, key: string): HclBody {
 
 /** The `count` expression of a block, normalised. */
 function countOf(body: HclBody): string {
-  return String(body.count ?? '').replace(/\s+/g, ' ');
+  return hclText(body.count ?? '').replace(/\s+/g, ' ');
 }
 
 /** Replaces `${local.name}` by the local's own (string) value, so queries built from locals can be read. */
@@ -137,7 +138,7 @@ function withSloExamples(q: string): string {
 }
 
 function alarmQueries(alarm: HclBody): string[] {
-  return [String(alarm.query), ...((alarm.overrides as HclBody[] | undefined) ?? []).map((o) => String(o.query))].map(resolveLocals);
+  return [hclText(alarm.query), ...((alarm.overrides as HclBody[] | undefined) ?? []).map((o) => hclText(o.query))].map(resolveLocals);
 }
 
 /** oci_faas metrics and dimensions as OCI's "Function Metrics" page documents them. */
@@ -206,14 +207,14 @@ function checkAlarmQuerySyntax(q: string): string[] {
 function checkEveryMinuteTrigger(alarm: HclBody): string[] {
   const problems: string[] = [];
   if (alarm.namespace !== 'oci_faas')
-    problems.push(`namespace must be oci_faas (a platform metric that exists whatever the function posts), got ${String(alarm.namespace)}`);
+    problems.push(`namespace must be oci_faas (a platform metric that exists whatever the function posts), got ${hclText(alarm.namespace)}`);
   if (alarm.repeat_notification_duration !== 'PT1M')
-    problems.push(`repeat_notification_duration must be PT1M, got ${String(alarm.repeat_notification_duration)}`);
+    problems.push(`repeat_notification_duration must be PT1M, got ${hclText(alarm.repeat_notification_duration)}`);
   if (alarm.is_enabled !== true) problems.push('is_enabled must be true');
   if (alarm.is_notifications_per_metric_dimension_enabled !== false)
     problems.push('one notification (= one invocation) per minute: is_notifications_per_metric_dimension_enabled = false');
   const rules = [alarm, ...((alarm.overrides as HclBody[] | undefined) ?? [])];
-  for (const r of rules) if (r.pending_duration !== 'PT1M') problems.push(`every rule fires after PT1M, got ${String(r.pending_duration)}`);
+  for (const r of rules) if (r.pending_duration !== 'PT1M') problems.push(`every rule fires after PT1M, got ${hclText(r.pending_duration)}`);
   const queries = alarmQueries(alarm);
   const stream = `FunctionInvocationCount[1m]{resourceId = "${THIS_FUNCTION}"}`;
   if (!queries.includes(`${stream}.grouping().sum() >= 0`)) problems.push(`a rule must fire while invocations are counted: ${stream}.grouping().sum() >= 0`);
@@ -225,7 +226,7 @@ function checkEveryMinuteTrigger(alarm: HclBody): string[] {
 function checkFunctionSilent(alarm: HclBody): string[] {
   const problems: string[] = [];
   if (alarm.namespace !== 'oci_faas')
-    problems.push(`namespace must be oci_faas (the platform's metrics exist for a deployment that never posted), got ${String(alarm.namespace)}`);
+    problems.push(`namespace must be oci_faas (the platform's metrics exist for a deployment that never posted), got ${hclText(alarm.namespace)}`);
   const queries = alarmQueries(alarm);
   const errors = `FunctionResponseCount[1m]{resourceId = "${THIS_FUNCTION}", responseType = "Error"}.grouping().sum() > 0`;
   const notInvoked = `FunctionInvocationCount[1m]{resourceId = "${THIS_FUNCTION}"}.grouping().absent(72h)`;
@@ -233,7 +234,7 @@ function checkFunctionSilent(alarm: HclBody): string[] {
   if (!queries.includes(notInvoked)) problems.push(`a rule must fire when the function is not invoked: ${notInvoked}`);
   for (const r of [alarm, ...((alarm.overrides as HclBody[] | undefined) ?? [])])
     if (r.pending_duration !== 'PT5M')
-      problems.push(`each rule must hold 5 minutes before firing (one failed run is not "silent"), got ${String(r.pending_duration)}`);
+      problems.push(`each rule must hold 5 minutes before firing (one failed run is not "silent"), got ${hclText(r.pending_duration)}`);
   return problems;
 }
 
@@ -292,7 +293,7 @@ describe('terraform/: the schedule fires every minute and targets this function'
   test('schedule_mode defaults to alarm (the documented 1-minute mechanism) and offers resource_scheduler as opt-in', () => {
     const v = variables().get('schedule_mode')!;
     assert.equal(v.default, 'alarm');
-    const condition = String(child(v, 'validation').condition);
+    const condition = hclText(child(v, 'validation').condition);
     assert.match(condition, /"resource_scheduler"/);
     assert.match(condition, /"alarm"/);
   });
@@ -303,7 +304,7 @@ describe('terraform/: the schedule fires every minute and targets this function'
     assert.equal(s.action, 'START_RESOURCE');
     assert.equal(s.recurrence_type, 'CRON');
     assert.equal(s.recurrence_details, '${var.schedule_cron}');
-    const cron = String(variables().get('schedule_cron')!.default);
+    const cron = hclText(variables().get('schedule_cron')!.default);
     assert.ok(cronFiresEveryMinute(cron), `default schedule_cron "${cron}" must fire every minute`);
     assert.notEqual(s.state, 'INACTIVE');
     const resources = s.resources as HclBody[];
@@ -321,17 +322,20 @@ describe('terraform/: the schedule fires every minute and targets this function'
     for (const bad of ['*/5 * * * *', '0 * * * *', '* */1 * * *x', '* * * *', '* 1 * * *']) assert.equal(cronFiresEveryMinute(bad), false, bad);
   });
 
-  test('the alarm mode: always firing on oci_faas FunctionInvocationCount of this function, repeating every minute -> topic -> ORACLE_FUNCTIONS subscription', () => {
-    const alarm = blocks('resource', 'oci_monitoring_alarm').get('invoke_every_minute')!;
-    assert.deepEqual(checkEveryMinuteTrigger(alarm), []);
-    assert.equal(countOf(alarm), '${var.schedule_mode == "alarm" ? 1 : 0}');
-    assert.deepEqual(alarm.destinations, ['${oci_ons_notification_topic.invoke[0].id}']);
-    const sub = blocks('resource', 'oci_ons_subscription').get('invoke_function')!;
-    assert.equal(countOf(sub), '${var.schedule_mode == "alarm" ? 1 : 0}');
-    assert.equal(sub.protocol, 'ORACLE_FUNCTIONS');
-    assert.equal(sub.endpoint, '${oci_functions_function.this.id}');
-    assert.equal(sub.topic_id, '${oci_ons_notification_topic.invoke[0].id}');
-  });
+  test(
+    'the alarm mode: always firing on oci_faas FunctionInvocationCount of this ' + 'function, repeating every minute -> topic -> ORACLE_FUNCTIONS subscription',
+    () => {
+      const alarm = blocks('resource', 'oci_monitoring_alarm').get('invoke_every_minute')!;
+      assert.deepEqual(checkEveryMinuteTrigger(alarm), []);
+      assert.equal(countOf(alarm), '${var.schedule_mode == "alarm" ? 1 : 0}');
+      assert.deepEqual(alarm.destinations, ['${oci_ons_notification_topic.invoke[0].id}']);
+      const sub = blocks('resource', 'oci_ons_subscription').get('invoke_function')!;
+      assert.equal(countOf(sub), '${var.schedule_mode == "alarm" ? 1 : 0}');
+      assert.equal(sub.protocol, 'ORACLE_FUNCTIONS');
+      assert.equal(sub.endpoint, '${oci_functions_function.this.id}');
+      assert.equal(sub.topic_id, '${oci_ons_notification_topic.invoke[0].id}');
+    },
+  );
 
   test("negative: the former trigger keyed on the function's own `up` (a dry run or a failed first run never starts it)", async () => {
     const f = await fixture('self_metric_trigger.tf');
@@ -354,35 +358,39 @@ describe('terraform/: the schedule fires every minute and targets this function'
 });
 
 describe('terraform/: alarms mean what they say', () => {
-  test("alarms in the function's namespace read self-metrics by their posted names and dimensions; oci_faas alarms read documented oci_faas metrics of this function", () => {
-    const selfNames = new Set(SELF_METRICS.map((m) => m.name));
-    let selfQueries = 0;
-    let faasQueries = 0;
-    for (const [name, body] of blocks('resource', 'oci_monitoring_alarm')) {
-      const queries = [String(body.query), ...((body.overrides as HclBody[] | undefined) ?? []).map((o) => String(o.query))].map(resolveLocals);
-      if (body.namespace === 'oci_faas') {
-        assert.equal(body.metric_compartment_id, '${local.resources_compartment_ocid}', `${name}: oci_faas metrics live in the function's compartment`);
-        for (const q of queries) {
-          assert.deepEqual(checkFaasQuery(q), [], `${name}: ${q}`);
-          faasQueries++;
+  test(
+    "alarms in the function's namespace read self-metrics by their posted names and " +
+      'dimensions; oci_faas alarms read documented oci_faas metrics of this function',
+    () => {
+      const selfNames = new Set(SELF_METRICS.map((m) => m.name));
+      let selfQueries = 0;
+      let faasQueries = 0;
+      for (const [name, body] of blocks('resource', 'oci_monitoring_alarm')) {
+        const queries = [hclText(body.query), ...((body.overrides as HclBody[] | undefined) ?? []).map((o) => hclText(o.query))].map(resolveLocals);
+        if (body.namespace === 'oci_faas') {
+          assert.equal(body.metric_compartment_id, '${local.resources_compartment_ocid}', `${name}: oci_faas metrics live in the function's compartment`);
+          for (const q of queries) {
+            assert.deepEqual(checkFaasQuery(q), [], `${name}: ${q}`);
+            faasQueries++;
+          }
+          continue;
         }
-        continue;
+        assert.equal(body.namespace, '${var.metrics_namespace}', `${name}: alarms read the namespace the function posts to`);
+        assert.equal(body.metric_compartment_id, '${var.compartment_ocid}', `${name}: alarms read the compartment the function posts to`);
+        if (name.startsWith('slo_')) continue; // derived series of the target's metrics: see the SLO test
+        for (const q of queries) {
+          const metric = /^([A-Za-z_][\w.$-]*)\[/.exec(q)?.[1];
+          assert.ok(metric && selfNames.has(metric), `${q} reads a self-metric (${[...selfNames].join(', ')})`);
+          for (const m of q.matchAll(/groupBy\(([^)]*)\)/g)) assert.equal(m[1], 'instance', `${q} groups by the instance dimension the function sets`);
+          selfQueries++;
+        }
       }
-      assert.equal(body.namespace, '${var.metrics_namespace}', `${name}: alarms read the namespace the function posts to`);
-      assert.equal(body.metric_compartment_id, '${var.compartment_ocid}', `${name}: alarms read the compartment the function posts to`);
-      if (name.startsWith('slo_')) continue; // derived series of the target's metrics: see the SLO test
-      for (const q of queries) {
-        const metric = /^([A-Za-z_][\w.$-]*)\[/.exec(q)?.[1];
-        assert.ok(metric && selfNames.has(metric), `${q} reads a self-metric (${[...selfNames].join(', ')})`);
-        for (const m of q.matchAll(/groupBy\(([^)]*)\)/g)) assert.equal(m[1], 'instance', `${q} groups by the instance dimension the function sets`);
-        selfQueries++;
-      }
-    }
-    const outputs = files.flatMap((f) => Object.entries((f.json.output as Record<string, HclBody[]> | undefined) ?? {}));
-    const explorer = outputs.find(([name]) => name === 'metric_explorer_query')![1][0].value as Record<string, string>;
-    assert.match(explorer.query, /^up\[/);
-    assert.ok(selfQueries >= 2 && faasQueries >= 4, `${selfQueries} self-metric and ${faasQueries} oci_faas queries`);
-  });
+      const outputs = files.flatMap((f) => Object.entries((f.json.output as Record<string, HclBody[]> | undefined) ?? {}));
+      const explorer = outputs.find(([name]) => name === 'metric_explorer_query')![1][0].value as Record<string, string>;
+      assert.match(explorer.query, /^up\[/);
+      assert.ok(selfQueries >= 2 && faasQueries >= 4, `${selfQueries} self-metric and ${faasQueries} oci_faas queries`);
+    },
+  );
 
   test("the invocations_query output reads this function's oci_faas invocations", () => {
     const outputs = files.flatMap((f) => Object.entries((f.json.output as Record<string, HclBody[]> | undefined) ?? {}));
@@ -395,7 +403,7 @@ describe('terraform/: alarms mean what they say', () => {
 
   test('every absent() names the longest absence-detection period (72h), never the 2-hour default', () => {
     for (const [name, body] of blocks('resource', 'oci_monitoring_alarm')) {
-      for (const q of [String(body.query), ...((body.overrides as HclBody[] | undefined) ?? []).map((o) => String(o.query))]) {
+      for (const q of [hclText(body.query), ...((body.overrides as HclBody[] | undefined) ?? []).map((o) => hclText(o.query))]) {
         assert.deepEqual(checkAbsencePeriod(q), [], `${name}: ${q}`);
       }
     }
@@ -421,7 +429,7 @@ describe('terraform/: alarms mean what they say', () => {
     assert.equal(quantileSuffix(0.99), 'p99');
     for (const [name, body] of alarms) {
       if (!name.startsWith('slo_')) continue;
-      assert.deepEqual(checkAlarmQuerySyntax(withSloExamples(String(body.query))), [], `${name}: ${body.query}`);
+      assert.deepEqual(checkAlarmQuerySyntax(withSloExamples(hclText(body.query))), [], `${name}: ${hclText(body.query)}`);
       assert.equal(body.namespace, '${var.metrics_namespace}');
       assert.deepEqual(body.destinations, ['${oci_ons_notification_topic.alarms[0].id}']);
     }
@@ -456,14 +464,18 @@ describe('terraform/: alarms mean what they say', () => {
     assert.equal(countOf(down), '${var.enable_alarms ? 1 : 0}');
   });
 
-  test("function silent reads the platform's oci_faas metrics: every invocation failing, or none at all, for 5 minutes (fires for a deployment that never worked)", () => {
-    const silent = blocks('resource', 'oci_monitoring_alarm').get('function_silent')!;
-    assert.deepEqual(checkFunctionSilent(silent), []);
-    assert.equal(countOf(silent), '${var.enable_alarms ? 1 : 0}');
-    const posting = blocks('resource', 'oci_monitoring_alarm').get('function_stopped_posting')!;
-    assert.equal(posting.query, 'up[1m].grouping().absent(72h)');
-    assert.equal(countOf(posting), '${var.enable_alarms && !var.dry_run ? 1 : 0}', 'a dry run posts nothing by design');
-  });
+  test(
+    "function silent reads the platform's oci_faas metrics: every invocation failing, " +
+      'or none at all, for 5 minutes (fires for a deployment that never worked)',
+    () => {
+      const silent = blocks('resource', 'oci_monitoring_alarm').get('function_silent')!;
+      assert.deepEqual(checkFunctionSilent(silent), []);
+      assert.equal(countOf(silent), '${var.enable_alarms ? 1 : 0}');
+      const posting = blocks('resource', 'oci_monitoring_alarm').get('function_stopped_posting')!;
+      assert.equal(posting.query, 'up[1m].grouping().absent(72h)');
+      assert.equal(countOf(posting), '${var.enable_alarms && !var.dry_run ? 1 : 0}', 'a dry run posts nothing by design');
+    },
+  );
 
   test('negative: the former "function silent" (own `up` absent, 2-hour default) never fires for a deployment that never posted', async () => {
     const f = await fixture('self_metric_trigger.tf');
@@ -528,7 +540,7 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
     assert.equal(countOf(bucket), '${local.state_enabled ? 1 : 0}');
     assert.equal(locals().get('state_enabled'), '${var.state_bucket != ""}');
     assert.match(
-      String(locals().get('object_storage_namespace')),
+      hclText(locals().get('object_storage_namespace')),
       /var\.object_storage_namespace != "" \? var\.object_storage_namespace : .*data\.oci_objectstorage_namespace\.this\[0\]\.namespace/,
     );
     assert.equal(
@@ -554,26 +566,30 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
     assert.equal(findingsOf(findings, 'policy', 'manage objects lacks the condition request.permission').length, 1, lines.join('\n'));
   });
 
-  test("the statements are exactly: use metrics (namespace), read secret-bundles (one secret), the state bucket's objects, the schedule may invoke, discovery reads instances", () => {
-    const kinds = policyStatements(files).flatMap((p) =>
-      p.statements.map((s) => {
-        const parsed = parsePolicyStatement(s)!;
-        return `${p.address}: ${parsed.subject.split(' ')[0]} ${parsed.verb} ${parsed.resource}`;
-      }),
-    );
-    assert.deepEqual(kinds.sort(), [
-      'oci_identity_policy.function_discovery: dynamic-group read instances',
-      'oci_identity_policy.function_discovery: dynamic-group read vnic-attachments',
-      'oci_identity_policy.function_discovery: dynamic-group read vnics',
-      'oci_identity_policy.function_discovery_compartments: dynamic-group inspect compartments',
-      'oci_identity_policy.function_metrics: dynamic-group use metrics',
-      'oci_identity_policy.function_secret: dynamic-group read secret-bundles',
-      'oci_identity_policy.function_state: dynamic-group manage objects',
-      'oci_identity_policy.function_state: dynamic-group use objects',
-      'oci_identity_policy.schedule_invoke: any-user read fn-function',
-      'oci_identity_policy.schedule_invoke: any-user use fn-invocation',
-    ]);
-  });
+  test(
+    'the statements are exactly: use metrics (namespace), read secret-bundles (one secret), ' +
+      "the state bucket's objects, the schedule may invoke, discovery reads instances",
+    () => {
+      const kinds = policyStatements(files).flatMap((p) =>
+        p.statements.map((s) => {
+          const parsed = parsePolicyStatement(s)!;
+          return `${p.address}: ${parsed.subject.split(' ')[0]} ${parsed.verb} ${parsed.resource}`;
+        }),
+      );
+      assert.deepEqual(kinds.sort(), [
+        'oci_identity_policy.function_discovery: dynamic-group read instances',
+        'oci_identity_policy.function_discovery: dynamic-group read vnic-attachments',
+        'oci_identity_policy.function_discovery: dynamic-group read vnics',
+        'oci_identity_policy.function_discovery_compartments: dynamic-group inspect compartments',
+        'oci_identity_policy.function_metrics: dynamic-group use metrics',
+        'oci_identity_policy.function_secret: dynamic-group read secret-bundles',
+        'oci_identity_policy.function_state: dynamic-group manage objects',
+        'oci_identity_policy.function_state: dynamic-group use objects',
+        'oci_identity_policy.schedule_invoke: any-user read fn-function',
+        'oci_identity_policy.schedule_invoke: any-user use fn-invocation',
+      ]);
+    },
+  );
 
   test('each condition names the configured value, not a placeholder or a wildcard', () => {
     const byAddress = new Map(policyStatements(files).map((p) => [p.address, p]));
@@ -595,7 +611,7 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
 
   test('the dynamic group matches this function only (resource.type fnfunc and its OCID)', () => {
     const dg = onlyBlock('resource', 'oci_identity_dynamic_group');
-    assert.deepEqual(auditMatchingRule(String(dg.matching_rule)), [], 'documented matching-rule variables only');
+    assert.deepEqual(auditMatchingRule(hclText(dg.matching_rule)), [], 'documented matching-rule variables only');
     assert.match(auditMatchingRule("ALL {resource.type = 'fnfunc', resource.function.id = 'x'}").join(), /resource\.function\.id is not documented/);
     assert.equal(dg.compartment_id, '${var.tenancy_ocid}', 'dynamic groups live in the tenancy');
     assert.equal(dg.matching_rule, "ALL {resource.type = 'fnfunc', resource.id = '${oci_functions_function.this.id}'}");
@@ -608,7 +624,8 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
     const ok = [
       "Allow dynamic-group fn to use metrics in compartment id ocid1.compartment.oc1..aaa where target.metrics.namespace = 'bharatmart'",
       "Allow dynamic-group fn to read secret-bundles in compartment id ocid1.compartment.oc1..aaa where target.secret.id = 'ocid1.vaultsecret.oc1.x.y'",
-      "Allow any-user to use fn-invocation in compartment id ocid1.compartment.oc1..aaa where all {request.principal.type = 'resourceschedule', request.principal.id = 'ocid1.resourceschedule.oc1.x.y'}",
+      'Allow any-user to use fn-invocation in compartment id ocid1.compartment.oc1..aaa where all ' +
+        "{request.principal.type = 'resourceschedule', request.principal.id = 'ocid1.resourceschedule.oc1.x.y'}",
     ];
     for (const s of ok) assert.deepEqual(auditPolicyStatement(s), [], s);
     const bad: [string, RegExp][] = [
@@ -657,7 +674,7 @@ describe('terraform/: the function settings cannot drift from src/config/setting
       } else {
         const tfDefault = v.default;
         assert.equal(
-          tfDefault === undefined || tfDefault === null ? undefined : String(tfDefault),
+          tfDefault === undefined || tfDefault === null ? undefined : hclText(tfDefault),
           spec.default ?? '',
           `${name}: default must equal SETTING_SPECS (${spec.default ?? 'none = ""'})`,
         );
@@ -669,7 +686,7 @@ describe('terraform/: the function settings cannot drift from src/config/setting
     const specNames = new Set(SETTING_SPECS.map((s) => s.key.toLowerCase()));
     const settingsMap = locals().get('function_settings') as Record<string, string>;
     for (const [key, rawValue] of Object.entries(settingsMap)) {
-      const value = rawValue === '${local.object_storage_namespace}' ? String(locals().get('object_storage_namespace')) : rawValue;
+      const value = rawValue === '${local.object_storage_namespace}' ? hclText(locals().get('object_storage_namespace')) : rawValue;
       const refs = [...new Set(interpolations(value).flatMap((e) => [...e.matchAll(/var\.([a-z_0-9]+)/g)].map((m) => m[1])))].filter(
         (r) => r !== 'state_bucket' || key === 'STATE_BUCKET',
       );
@@ -704,7 +721,7 @@ describe('terraform/: the function settings cannot drift from src/config/setting
     ]) {
       assert.ok(Array.isArray(vars.get(name)!.validation), `${name} has a validation block`);
     }
-    const ns = String(child(vars.get('metrics_namespace')!, 'validation').condition);
+    const ns = hclText(child(vars.get('metrics_namespace')!, 'validation').condition);
     assert.match(ns, /\^\[A-Za-z\]\[A-Za-z0-9_\]\*\$/);
     assert.match(ns, /oci_\|oracle_/, 'the reserved prefixes are rejected');
   });
@@ -713,7 +730,7 @@ describe('terraform/: the function settings cannot drift from src/config/setting
     // The same patterns, evaluated with JS (RE2 and JS agree on these simple classes).
     const vars = variables();
     const pattern = (name: string, index = 0) => {
-      const cond = String(child(vars.get(name)!, 'validation').condition);
+      const cond = hclText(child(vars.get(name)!, 'validation').condition);
       const all = [...cond.matchAll(/regex\("((?:[^"\\]|\\.)*)"/g)].map((m) => JSON.parse(`"${m[1]}"`) as string);
       return new RegExp(all[index].replace('(?i)', ''), all[index].includes('(?i)') ? 'i' : '');
     };
@@ -728,7 +745,7 @@ describe('terraform/: the function settings cannot drift from src/config/setting
     assert.ok(comp.test('ocid1.compartment.oc1..aaaaaaaabbbbcccc') && comp.test('ocid1.tenancy.oc1..aaaaaaaa'));
     assert.ok(!comp.test('ocid1.instance.oc1.eu-frankfurt-1.aaaa') && !comp.test('compartment'));
     const reservedNames = [...RESERVED_DIMENSIONS];
-    const tfReserved = /!contains\(\[([^\]]*)\]/.exec(String(child(vars.get('extra_dimensions')!, 'validation').condition));
+    const tfReserved = /!contains\(\[([^\]]*)\]/.exec(hclText(child(vars.get('extra_dimensions')!, 'validation').condition));
     assert.ok(tfReserved, 'extra_dimensions rejects the reserved names');
     assert.deepEqual(
       [...tfReserved[1].matchAll(/"([^"]*)"/g)].map((m) => m[1]),
@@ -829,8 +846,8 @@ const PRIVATE_CIDRS = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
 
 /** Problems of a tfvars example whose private IPv4 targets lie outside vcn_cidr without a subnet_id. */
 function checkExampleReachable(example: HclBody, defaultVcnCidr: string): string[] {
-  const vcn = String(example.vcn_cidr ?? defaultVcnCidr);
-  const targets = String(example.metrics_endpoint ?? '')
+  const vcn = hclText(example.vcn_cidr ?? defaultVcnCidr);
+  const targets = hclText(example.metrics_endpoint ?? '')
     .split(',')
     .map((u) => /^[a-z]+:\/\/(?:[^/@]*@)?(\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?(?:[/?#]|$)/i.exec(u.trim())?.[1])
     .filter((x): x is string => x !== undefined);
@@ -845,14 +862,14 @@ describe('terraform/: the network reaches the targets, or apply refuses with the
     const subnet = blocks('resource', 'oci_core_subnet').get('functions')!;
     assert.equal(countOf(subnet), '${local.create_network ? 1 : 0}', 'only a new network is judged; with subnet_id the user chose the route');
     const pre = child(subnet, 'lifecycle').precondition as HclBody[];
-    const private_ = pre.find((p) => String(p.condition).includes('local.private_targets_outside_vcn'));
+    const private_ = pre.find((p) => hclText(p.condition).includes('local.private_targets_outside_vcn'));
     assert.ok(private_, 'a precondition on private targets outside vcn_cidr');
     assert.equal(private_.condition, '${length(local.private_targets_outside_vcn) == 0}');
-    assert.match(String(private_.error_message), /Set subnet_id/);
-    const public_ = pre.find((p) => String(p.condition).includes('local.public_targets'));
+    assert.match(hclText(private_.error_message), /Set subnet_id/);
+    const public_ = pre.find((p) => hclText(p.condition).includes('local.public_targets'));
     assert.ok(public_, 'a precondition on public targets without a NAT gateway');
     assert.equal(public_.condition, '${var.enable_nat_gateway || length(local.public_targets) == 0}');
-    assert.match(String(public_.error_message), /enable_nat_gateway = true/);
+    assert.match(hclText(public_.error_message), /enable_nat_gateway = true/);
   });
 
   test('the reachability locals, evaluated by terraform itself', (t) => {
@@ -873,7 +890,7 @@ describe('terraform/: the network reaches the targets, or apply refuses with the
 
   test('terraform.tfvars.example works as written: its private target comes with a subnet_id', async () => {
     const example = await parseTfFile('terraform/terraform.tfvars.example', readFileSync(join(TF_DIR, 'terraform.tfvars.example'), 'utf8'));
-    assert.deepEqual(checkExampleReachable(example.json, String(variables().get('vcn_cidr')!.default)), []);
+    assert.deepEqual(checkExampleReachable(example.json, hclText(variables().get('vcn_cidr')!.default)), []);
   });
 
   test('negative: the former example (10.0.0.5 and a new 10.80.0.0/16 VCN, no subnet_id)', () => {
@@ -938,7 +955,8 @@ describe('the checker finds what it must (negative fixtures)', () => {
   test('a bad enum value in a nested block', async () => {
     const findings = checkSchema([await fixture('bad_enum.tf')], schema);
     assert.deepEqual(findings.map(formatFinding), [
-      'fixtures/terraform/bad_enum.tf:12: [invalid-enum] oci_resource_scheduler_schedule.broken.resources[0].parameters[0].parameter_type: "PAYLOAD" is not one of BODY, HEADER, PATH, QUERY',
+      'fixtures/terraform/bad_enum.tf:12: [invalid-enum] oci_resource_scheduler_schedule.broken.resources[0].parameters[0].parameter_type: "PAYLOAD" ' +
+        'is not one of BODY, HEADER, PATH, QUERY',
     ]);
   });
 
@@ -963,9 +981,12 @@ describe('the checker finds what it must (negative fixtures)', () => {
   test('a computed-only attribute, too many blocks, an unknown timeout', async () => {
     const findings = checkSchema([await fixture('computed_and_max_items.tf')], schema);
     assert.deepEqual(sortFindings(findings).map(formatFinding), [
-      'fixtures/terraform/computed_and_max_items.tf:7: [computed-only] oci_functions_application.broken.state: "state" is computed by the provider and cannot be set',
-      'fixtures/terraform/computed_and_max_items.tf:13: [max-items] oci_functions_application.broken.trace_config: at most 1 "trace_config" block(s) allowed, found 2',
-      'fixtures/terraform/computed_and_max_items.tf:19: [timeouts] oci_functions_application.broken.timeouts: "read" is not a timeout of this resource (create, update, delete)',
+      'fixtures/terraform/computed_and_max_items.tf:7: [computed-only] oci_functions_application.broken.state: "state" is computed by the provider and ' +
+        'cannot be set',
+      'fixtures/terraform/computed_and_max_items.tf:13: [max-items] oci_functions_application.broken.trace_config: at most 1 "trace_config" block(s) ' +
+        'allowed, found 2',
+      'fixtures/terraform/computed_and_max_items.tf:19: [timeouts] oci_functions_application.broken.timeouts: "read" is not a timeout of this resource ' +
+        '(create, update, delete)',
     ]);
   });
 
@@ -1000,7 +1021,8 @@ describe('the checker finds what it must (negative fixtures)', () => {
     assert.deepEqual(schemaFindings, [
       'mixed.tf:1: [unknown-type] oci_functions_functoin.a: resource type "oci_functions_functoin" is not in the oracle/oci 8.28.0 schema',
       'mixed.tf:13: [missing-required] oci_core_security_list.b.egress_security_rules.content: missing required argument "protocol"',
-      'mixed.tf:15: [unknown-argument] oci_core_security_list.b.egress_security_rules.content.protocl: unknown argument or block "protocl" (did you mean "protocol"?)',
+      'mixed.tf:15: [unknown-argument] oci_core_security_list.b.egress_security_rules.content.protocl: unknown argument or block "protocl" (did you ' +
+        'mean "protocol"?)',
     ]);
     const refFindings = sortFindings(checkReferences([f], schema)).map(formatFinding);
     assert.deepEqual(refFindings, [
@@ -1031,7 +1053,7 @@ describe('terraform/: discovery (read-only grants in the scanned compartment, po
       grants.map((g) => `${g.verb} ${g.resource}`),
       ['read instances', 'read vnic-attachments', 'read vnics'],
     );
-    assert.ok(grants.every((g) => g.location === 'compartment id <expr>' && /\$\{var\.discovery_compartment_ocid\}$/.test(statements[0]!)));
+    assert.ok(grants.every((g) => g.location === 'compartment id <expr>' && /\$\{var\.discovery_compartment_ocid\}$/.test(statements[0])));
     const sub = blocks('resource', 'oci_identity_policy').get('function_discovery_compartments')!;
     assert.equal(countOf(sub), '${var.discovery_compartment_ocid != "" && var.discovery_include_subcompartments ? 1 : 0}');
     // The grants the function names when a call is refused are these very statements.
@@ -1052,7 +1074,7 @@ describe('terraform/: discovery (read-only grants in the scanned compartment, po
   test('the new subnet may reach the discovered ports: discovery_port plus discovery_scrape_ports, only with discovery', () => {
     const l = locals();
     assert.equal(l.get('discovery_ports'), '${local.discovery_enabled ? distinct(concat([var.discovery_port], var.discovery_scrape_ports)) : []}');
-    assert.match(String(l.get('target_egress')), /local\.discovery_cidrs[\s\S]*local\.discovery_ports/);
+    assert.match(hclText(l.get('target_egress')), /local\.discovery_cidrs[\s\S]*local\.discovery_ports/);
     const fn = blocks('resource', 'oci_functions_application').get('this')!;
     const pre = child(fn, 'lifecycle').precondition as HclBody[];
     assert.ok(
@@ -1067,15 +1089,15 @@ describe('terraform/: discovery (read-only grants in the scanned compartment, po
     // oci_core_instance_configuration and oci_core_instance_pool are not in the schema fixture: only the others are checked here.
     const known = checkSchema([example], schema).filter((f) => !/type "oci_core_instance_(configuration|pool)" is not in/.test(f.message));
     assertNoFindings(known);
-    const module_ = (example.json.module as Record<string, HclBody[]>).prom2oci![0]!;
+    const module_ = (example.json.module as Record<string, HclBody[]>).prom2oci[0];
     const vars = variables();
     for (const k of Object.keys(module_)) if (k !== 'source') assert.ok(vars.has(k), `the example sets module variable ${k}, which exists`);
     for (const [k, v] of vars) if (!('default' in v)) assert.ok(k in module_, `the example sets required variable ${k}`);
-    const config = (example.json.resource as Record<string, Record<string, HclBody[]>>).oci_core_instance_configuration!.bharatmart![0]!;
+    const config = (example.json.resource as Record<string, Record<string, HclBody[]>>).oci_core_instance_configuration.bharatmart[0];
     const launch = child(child(config, 'instance_details'), 'launch_details');
     const tags = launch.freeform_tags as Record<string, string>;
     assert.equal(`${Object.keys(tags)[0]}=${Object.values(tags)[0]}`, module_.discovery_tag, 'the pool tags its instances with the discovery filter');
-    assert.equal(Object.keys(tags)[1], String(vars.get('discovery_port_tag')!.default), 'the port tag is the one discovery reads');
+    assert.equal(Object.keys(tags)[1], hclText(vars.get('discovery_port_tag')!.default), 'the port tag is the one discovery reads');
     assert.equal(module_.discovery_scrape_ports, '${local.exporter_ports}');
   });
 });

@@ -177,7 +177,7 @@ function named(r: TransformResult, name: string): OciMetric[] {
 function only(r: TransformResult, name: string): OciMetric {
   const ms = named(r, name);
   assert.equal(ms.length, 1, `expected exactly one ${name}, got ${ms.length}`);
-  return ms[0]!;
+  return ms[0];
 }
 
 /** Skip reasons -> count. */
@@ -341,14 +341,14 @@ describe('counters, gauges, untyped', () => {
       metadata: { help: 'requests_total help' },
       datapoints: [{ timestamp: new Date(NOW), value: 1e12 }],
     });
-    assert.equal(c500!.datapoints[0]!.value, 0);
-    assert.equal(temp!.datapoints[0]!.value, -12.5);
-    assert.equal(legacy!.name, 'legacy');
-    assert.equal(legacy!.metadata, undefined, 'empty HELP -> no metadata');
+    assert.equal(c500.datapoints[0].value, 0);
+    assert.equal(temp.datapoints[0].value, -12.5);
+    assert.equal(legacy.name, 'legacy');
+    assert.equal(legacy.metadata, undefined, 'empty HELP -> no metadata');
   });
   it('keeps counters cumulative (no rate conversion)', () => {
     const r = run([counter('c_total', { value: 5 })]);
-    assert.equal(only(r, 'c_total').datapoints[0]!.value, 5);
+    assert.equal(only(r, 'c_total').datapoints[0].value, 5);
   });
   it('adds EXTRA_DIMENSIONS and instance to every series', () => {
     const r = run([gauge('g', { labels: { a: '1' } })], opts({ extraDimensions: { env: 'prod', region: 'ap-mumbai-1' } }));
@@ -387,14 +387,14 @@ describe('histograms', () => {
   it('posts _sum, _count and _avg per label set; buckets are skipped by default', () => {
     const r = run([hist]);
     assert.deepEqual(
-      named(r, 'latency_seconds_sum').map((m) => [m.dimensions.route, m.datapoints[0]!.value]),
+      named(r, 'latency_seconds_sum').map((m) => [m.dimensions.route, m.datapoints[0].value]),
       [
         ['/a', 2],
         ['/b', 0],
       ],
     );
     assert.deepEqual(
-      named(r, 'latency_seconds_count').map((m) => [m.dimensions.route, m.datapoints[0]!.value]),
+      named(r, 'latency_seconds_count').map((m) => [m.dimensions.route, m.datapoints[0].value]),
       [
         ['/a', 4],
         ['/b', 0],
@@ -402,8 +402,8 @@ describe('histograms', () => {
     );
     const avg = named(r, 'latency_seconds_avg');
     assert.equal(avg.length, 1, '_avg only where count > 0');
-    assert.equal(avg[0]!.datapoints[0]!.value, 0.5);
-    assert.deepEqual(avg[0]!.dimensions, { instance: '10.0.0.5:3000', route: '/a' });
+    assert.equal(avg[0].datapoints[0].value, 0.5);
+    assert.deepEqual(avg[0].dimensions, { instance: '10.0.0.5:3000', route: '/a' });
     assert.equal(r.derivedCount, 1);
     assert.deepEqual(reasons(r), { histogram_buckets_disabled: 6 });
     assert.deepEqual(r.skipped[0], { name: 'latency_seconds_bucket', labels: { route: '/a', le: '0.1' }, reason: 'histogram_buckets_disabled' });
@@ -413,7 +413,7 @@ describe('histograms', () => {
     const r = run([hist], opts({ histogramBuckets: true }));
     const b = named(r, 'latency_seconds_bucket');
     assert.deepEqual(
-      b.map((m) => [m.dimensions.route, m.dimensions.le, m.datapoints[0]!.value]),
+      b.map((m) => [m.dimensions.route, m.dimensions.le, m.datapoints[0].value]),
       [
         ['/a', '0.1', 2],
         ['/a', '1.0', 3],
@@ -466,7 +466,7 @@ describe('histograms', () => {
     ];
     const r = run(fams);
     assert.deepEqual(
-      named(r, 'h_avg').map((m) => [m.dimensions.s, m.datapoints[0]!.value]),
+      named(r, 'h_avg').map((m) => [m.dimensions.s, m.datapoints[0].value]),
       [['ok', 3]],
     );
     assert.equal(r.derivedCount, 1);
@@ -495,15 +495,15 @@ describe('summaries', () => {
       },
     ]);
     assert.deepEqual(
-      named(r, 'rpc_seconds').map((m) => [m.dimensions.quantile, m.datapoints[0]!.value]),
+      named(r, 'rpc_seconds').map((m) => [m.dimensions.quantile, m.datapoints[0].value]),
       [
         ['0.5', 0.2],
         ['0.99', 1.5],
       ],
     );
-    assert.equal(only(r, 'rpc_seconds_sum').datapoints[0]!.value, 10);
-    assert.equal(only(r, 'rpc_seconds_count').datapoints[0]!.value, 40);
-    assert.equal(only(r, 'rpc_seconds_avg').datapoints[0]!.value, 0.25);
+    assert.equal(only(r, 'rpc_seconds_sum').datapoints[0].value, 10);
+    assert.equal(only(r, 'rpc_seconds_count').datapoints[0].value, 40);
+    assert.equal(only(r, 'rpc_seconds_avg').datapoints[0].value, 0.25);
     assert.equal(only(r, 'rpc_seconds_avg').dimensions.quantile, undefined);
     assert.equal(r.derivedCount, 1);
     assert.deepEqual(r.skipped, []);
@@ -684,7 +684,7 @@ describe('skip reasons', () => {
   it('distinct Prometheus names never collide: a:b and a_b, _x and x are four streams', () => {
     const r = run([gauge('a:b', { value: 1 }), gauge('a_b', { value: 2 }), gauge('_x', { value: 3 }), gauge('x', { value: 4 })]);
     assert.deepEqual(
-      r.metrics.map((m) => [m.name, m.datapoints[0]!.value]),
+      r.metrics.map((m) => [m.name, m.datapoints[0].value]),
       [
         ['a.b', 1],
         ['a_b', 2],
@@ -697,7 +697,7 @@ describe('skip reasons', () => {
   it('duplicate_series: a histogram _sum and a gauge of the same sample name (Prometheus stores one series)', () => {
     const h: MetricFamily = { kind: 'histogram', name: 'h', help: '', series: [{ labels: {}, buckets: [], sum: 1, count: 1 }] };
     const r = run([h, gauge('h_sum', { value: 9 })]);
-    assert.equal(only(r, 'h_sum').datapoints[0]!.value, 1, 'the first one wins');
+    assert.equal(only(r, 'h_sum').datapoints[0].value, 1, 'the first one wins');
     assert.deepEqual(r.skipped, [{ name: 'h_sum', labels: {}, reason: 'duplicate_series' }]);
   });
   it('duplicate_series: labels that differ only by an empty value, or a repeated series', () => {
@@ -715,7 +715,7 @@ describe('skip reasons', () => {
   });
   it('a skipped non-finite sample does not block a later valid one of the same stream', () => {
     const r = run([gauge('g', { value: NaN }, { value: 3 })]);
-    assert.equal(only(r, 'g').datapoints[0]!.value, 3);
+    assert.equal(only(r, 'g').datapoints[0].value, 3);
     assert.deepEqual(reasons(r), { non_finite_value: 1 });
   });
   it('a real sample wins over a derived _avg with the same stream, in either order', () => {
@@ -725,7 +725,7 @@ describe('skip reasons', () => {
       [gauge('h_avg', { value: 99 }), h],
     ]) {
       const r = run(fams);
-      assert.equal(only(r, 'h_avg').datapoints[0]!.value, 99);
+      assert.equal(only(r, 'h_avg').datapoints[0].value, 99);
       assert.equal(r.derivedCount, 0);
       assert.deepEqual(r.skipped, []);
     }
@@ -733,7 +733,7 @@ describe('skip reasons', () => {
   it('two derived _avg with the same stream: the first is kept, nothing is skipped', () => {
     const h = (name: string, sum: number): MetricFamily => ({ kind: 'histogram', name, help: '', series: [{ labels: {}, buckets: [], sum, count: 1 }] });
     const r = run([h('a_b', 1), h('a_b', 2)]);
-    assert.equal(only(r, 'a_b_avg').datapoints[0]!.value, 1);
+    assert.equal(only(r, 'a_b_avg').datapoints[0].value, 1);
     assert.equal(r.derivedCount, 1);
     assert.deepEqual(reasons(r), { duplicate_series: 2 }, 'a_b_sum and a_b_count of the second family');
   });
@@ -847,7 +847,7 @@ describe('long and unicode dimension values (512 counted in UTF-16 units, the re
     assert.ok(s.length <= 512, `${s.length} units`);
     assert.notEqual(s, emoji);
     const d = only(run([gauge('g', { labels: { e: emoji } })]), 'g').dimensions;
-    assert.ok(d.e!.length <= 512);
+    assert.ok(d.e.length <= 512);
   });
   it('shortens longer values to exactly 512 units: a prefix, ~ and a hex hash', () => {
     const v = 'a'.repeat(513);
@@ -863,7 +863,7 @@ describe('long and unicode dimension values (512 counted in UTF-16 units, the re
     assert.equal(new Set(shortened).size, values.length);
     const r = run(values.map((v, i) => gauge(`g${i}`, { labels: { url: v } })).concat([gauge('same', ...values.map((v) => ({ labels: { url: v } })))]));
     assert.equal(named(r, 'same').length, values.length, 'no duplicate_series among distinct long values');
-    for (const m of r.metrics) assert.ok(m.dimensions.url!.length <= 512);
+    for (const m of r.metrics) assert.ok(m.dimensions.url.length <= 512);
   });
   it('never splits a surrogate pair when shortening', () => {
     for (const lead of ['', 'x', 'xy']) {
@@ -881,7 +881,7 @@ describe('long and unicode dimension values (512 counted in UTF-16 units, the re
   });
   it('shortens long instance and extra dimension values too', () => {
     const r = run([gauge('g')], opts({ extraDimensions: { note: 'n'.repeat(400) } }), { instance: 'h'.repeat(600), scrapeTimeMs: NOW });
-    assert.equal(only(r, 'g').dimensions.instance!.length, 512);
+    assert.equal(only(r, 'g').dimensions.instance.length, 512);
   });
 });
 
@@ -1001,12 +1001,12 @@ describe('self-metric names in the exposition', () => {
 
 describe('timestamps', () => {
   it('uses the scrape time for samples without their own timestamp', () => {
-    assert.equal(only(run([gauge('g')]), 'g').datapoints[0]!.timestamp.getTime(), NOW);
+    assert.equal(only(run([gauge('g')]), 'g').datapoints[0].timestamp.getTime(), NOW);
   });
   it("uses a sample's own timestamp when OCI would accept it", () => {
     for (const own of [NOW - 1, NOW - 115 * MIN, NOW + 9 * MIN, NOW - 30 * MIN]) {
       assert.equal(datapointTimestampMs(own, NOW), own);
-      assert.equal(only(run([gauge('g', { timestampMs: own })]), 'g').datapoints[0]!.timestamp.getTime(), own);
+      assert.equal(only(run([gauge('g', { timestampMs: own })]), 'g').datapoints[0].timestamp.getTime(), own);
     }
   });
   it('never moves a sample in time: own timestamps too old, in seconds, or too far ahead are skipped timestamp_out_of_window', () => {
@@ -1046,7 +1046,7 @@ describe('timestamps', () => {
       opts({ histogramBuckets: true }),
     );
     assert.deepEqual(
-      r.metrics.map((m) => [m.name, m.datapoints[0]!.timestamp.getTime()]),
+      r.metrics.map((m) => [m.name, m.datapoints[0].timestamp.getTime()]),
       [
         ['h_bucket', NOW - MIN],
         ['h_bucket', NOW],
@@ -1066,7 +1066,7 @@ describe('timestamps', () => {
       },
     ]);
     assert.deepEqual(
-      r.metrics.map((m) => [m.name, m.datapoints[0]!.timestamp.getTime()]),
+      r.metrics.map((m) => [m.name, m.datapoints[0].timestamp.getTime()]),
       [
         ['s_sum', NOW - MIN],
         ['s_count', NOW],
@@ -1122,14 +1122,14 @@ describe('BharatMart-like exposition', () => {
         { env: 'lab', instance: '10.0.0.5:3000', method: 'POST', route: '/api/orders', status_code: '201' },
       ],
     );
-    assert.equal(avg[0]!.datapoints[0]!.value, 12.5 / 111);
-    assert.equal(only(r, 'external_call_latency_ms_avg').datapoints[0]!.value, 1234 / 6);
+    assert.equal(avg[0].datapoints[0].value, 12.5 / 111);
+    assert.equal(only(r, 'external_call_latency_ms_avg').datapoints[0].value, 1234 / 6);
     assert.deepEqual(
-      named(r, 'http_requests_total').map((m) => m.datapoints[0]!.value),
+      named(r, 'http_requests_total').map((m) => m.datapoints[0].value),
       [1027, 31, 2],
     );
-    assert.equal(only(r, 'simulated_latency_ms').datapoints[0]!.value, 250);
-    assert.equal(only(r, 'service_restarts_total').datapoints[0]!.value, 0);
+    assert.equal(only(r, 'simulated_latency_ms').datapoints[0].value, 250);
+    assert.equal(only(r, 'service_restarts_total').datapoints[0].value, 0);
     assert.deepEqual(only(r, 'orders_failed_total').metadata, { help: 'orders_failed_total help' });
   });
   it('posts every bucket with HISTOGRAM_BUCKETS=true', () => {
@@ -1156,7 +1156,7 @@ describe('purity and determinism', () => {
     const b = toOciMetrics(fams, TARGET, o);
     assert.deepEqual(fams, before);
     assert.deepEqual(a, b);
-    assert.notEqual(a.metrics[0]!.dimensions, b.metrics[0]!.dimensions, 'no shared mutable objects between calls');
+    assert.notEqual(a.metrics[0].dimensions, b.metrics[0].dimensions, 'no shared mutable objects between calls');
   });
   // Speed is the benchmark's job (npm run bench); this checks that 100k distinct series all map.
   it('maps 100k distinct series, one metric each', () => {
@@ -1183,7 +1183,7 @@ describe('toSelfMetrics', () => {
     const ms = toSelfMetrics(report, opts({ extraDimensions: { env: 'lab' }, resourceGroup: 'rg' }));
     for (const m of ms) assertValidOciMetric(m);
     assert.deepEqual(
-      ms.map((m) => [m.name, m.datapoints[0]!.value]),
+      ms.map((m) => [m.name, m.datapoints[0].value]),
       [
         ['up', 1],
         ['scrape_duration_seconds', 1.234],
@@ -1196,7 +1196,7 @@ describe('toSelfMetrics', () => {
     );
     for (const m of ms) {
       assert.deepEqual(m.dimensions, { env: 'lab', instance: '10.0.0.5:3000' });
-      assert.equal(m.datapoints[0]!.timestamp.getTime(), NOW);
+      assert.equal(m.datapoints[0].timestamp.getTime(), NOW);
       assert.equal(m.namespace, 'bharatmart');
       assert.equal(m.resourceGroup, 'rg');
     }
@@ -1208,13 +1208,13 @@ describe('toSelfMetrics', () => {
       'state off: no state_ok',
     );
     const ok = toSelfMetrics({ ...report, stateOk: true }, opts()).find((m) => m.name === 'state_ok')!;
-    assert.deepEqual([ok.datapoints[0]!.value, ok.dimensions], [1, { instance: '10.0.0.5:3000' }]);
+    assert.deepEqual([ok.datapoints[0].value, ok.dimensions], [1, { instance: '10.0.0.5:3000' }]);
     const bad = toSelfMetrics({ ...report, stateOk: false, stateCause: 'not_authorized_or_not_found' }, opts()).find((m) => m.name === 'state_ok')!;
-    assert.deepEqual([bad.datapoints[0]!.value, bad.dimensions], [0, { instance: '10.0.0.5:3000', cause: 'not_authorized_or_not_found' }]);
+    assert.deepEqual([bad.datapoints[0].value, bad.dimensions], [0, { instance: '10.0.0.5:3000', cause: 'not_authorized_or_not_found' }]);
   });
   it('posts up=0 for a down target', () => {
     const ms = toSelfMetrics({ ...report, up: false, samplesScraped: 0, posted: 0, skipped: 0 }, opts());
-    assert.equal(ms.find((m) => m.name === 'up')!.datapoints[0]!.value, 0);
+    assert.equal(ms.find((m) => m.name === 'up')!.datapoints[0].value, 0);
     for (const m of ms) assertValidOciMetric(m);
   });
   it('stays valid with odd inputs: empty/long instance, invalid extras, non-finite duration', () => {
@@ -1225,7 +1225,7 @@ describe('toSelfMetrics', () => {
       false,
       'a NaN duration is left out, not posted as null',
     );
-    assert.deepEqual(ms[0]!.dimensions, { instance: 'unknown', ok: 'v' });
+    assert.deepEqual(ms[0].dimensions, { instance: 'unknown', ok: 'v' });
     const long = toSelfMetrics({ ...report, instance: 'x'.repeat(1000) }, opts());
     for (const m of long) assertValidOciMetric(m);
   });
@@ -1248,7 +1248,7 @@ describe('property: random families', () => {
   const labelValue = fc.oneof(fc.constantFrom('', 'x', '+Inf', '🛒', 'v'.repeat(600), '😀'.repeat(520)), fc.string({ unit: 'binary', maxLength: 20 }));
   const mixedLabels = fc.array(fc.tuple(labelName, labelValue), { maxLength: 22 });
   const wideLabels = fc.array(fc.tuple(fc.stringMatching(/^[a-z]{1,3}$/), fc.constantFrom('v', '')), { minLength: 15, maxLength: 25 });
-  const labelsArb = fc.oneof(mixedLabels, wideLabels, fc.constant([])).map((es) => Object.fromEntries(es) as Labels);
+  const labelsArb = fc.oneof(mixedLabels, wideLabels, fc.constant([])).map((es) => Object.fromEntries<string>(es));
   const valueArb = fc.oneof(fc.double(), fc.constantFrom(0, 1, NaN, Infinity, -Infinity, 1e308));
   const tsArb = fc.option(fc.integer({ min: NOW - 3 * HOUR, max: NOW + HOUR }), { nil: undefined });
   const optCount = fc.option(fc.oneof(fc.nat(1000), fc.constantFrom(0, NaN, Infinity)), { nil: undefined });

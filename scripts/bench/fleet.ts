@@ -147,5 +147,5 @@ export async function discoveryRuns(
     stack.emulator.options.latencyMs = 0;
     await exporters.close();
   }
-  return { ms: out.map((o) => o.ms), calls: out[0]!.calls, targets: out[0]!.targets };
+  return { ms: out.map((o) => o.ms), calls: out[0].calls, targets: out[0].targets };
 }

@@ -4,6 +4,7 @@
  * Each object carries the sample's own labels as dimensions and nothing else (no `instance`, no
  * extra dimension), so OCI rejects every unlabelled sample (at least one dimension is required).
  */
+import type * as commonT from 'oci-common';
 import type * as monitoringT from 'oci-monitoring';
 import { parseExposition } from '../../src/parse/exposition';
 import { expandFamily, type SampleLine } from '../../src/transform/samples';
@@ -43,7 +44,7 @@ export function labSamples(text: string): LabSample[] {
  * resource-principal auth read from process.env, pointed at `endpoint`.
  */
 export function labClient(endpoint: string): monitoringT.MonitoringClient {
-  const common = require('oci-common') as typeof import('oci-common');
+  const common = require('oci-common') as typeof commonT;
   const monitoring = require('oci-monitoring') as typeof monitoringT;
   const provider = common.ResourcePrincipalAuthenticationDetailsProvider.builder();
   const client = new monitoring.MonitoringClient({ authenticationDetailsProvider: provider });

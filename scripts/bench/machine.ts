@@ -22,7 +22,7 @@ export function machineInfo(): MachineInfo {
     node: process.version,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    loadAverage: os.loadavg()[0]!,
+    loadAverage: os.loadavg()[0],
   };
 }
 

@@ -58,10 +58,10 @@ export function inclusiveMs(file: string, names: string[]): Record<string, numbe
   const walk = (id: number): void => {
     const n = byId.get(id)!;
     const name = n.callFrame.functionName.replace(/\d+$/, '');
-    if (name in out) out[name]! += total(id) * msPerSample;
+    if (name in out) out[name] += total(id) * msPerSample;
     else for (const c of n.children ?? []) walk(c);
   };
-  walk(prof.nodes[0]!.id);
+  walk(prof.nodes[0].id);
   return out;
 }
 
@@ -135,7 +135,8 @@ async function main(): Promise<void> {
     const cpu = process.cpuUsage(cpuBefore);
     const s = res.json as { posted: number; series: number; requests: number; durationMs: number };
     console.log(
-      `status ${res.status}, wall ${res.durationMs.toFixed(0)} ms, posted ${s.posted}/${s.series}, requests ${s.requests}, peak RSS ${((fn.peakRssBytes() ?? 0) / 1e6).toFixed(0)} MB`,
+      `status ${res.status}, wall ${res.durationMs.toFixed(0)} ms, posted ${s.posted}/${s.series}, requests ${s.requests}, peak RSS ` +
+        `${((fn.peakRssBytes() ?? 0) / 1e6).toFixed(0)} MB`,
     );
     console.log(`bench process (emulator) CPU during the call: ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms`);
   } finally {

@@ -194,5 +194,5 @@ export async function labRuns(stack: BenchStack, url: string, runs: number): Pro
 export function achievedRate(times: number[]): number {
   if (times.length < 2) return NaN;
   const sorted = [...times].sort((a, b) => a - b);
-  return ((sorted.length - 1) / (sorted[sorted.length - 1]! - sorted[0]!)) * 1000;
+  return ((sorted.length - 1) / (sorted[sorted.length - 1] - sorted[0])) * 1000;
 }

@@ -31,7 +31,7 @@ export function entrypointNodeArgs(dockerfile = DOCKERFILE): string[] {
   }
   const m = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(text);
   if (!m) return [];
-  const argv = JSON.parse(m[1]!) as string[];
+  const argv = JSON.parse(m[1]) as string[];
   const entry = argv.indexOf('dist/func.js');
   return argv[0] === 'node' && entry > 0 ? argv.slice(1, entry) : [];
 }

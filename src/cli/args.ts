@@ -92,7 +92,7 @@ export function parseCommandLine(argv: readonly string[], spec: FlagSpec): Parse
       out.settings[key] = v;
       out.settingFlags[key] = '--set';
     } else {
-      const key = settingFlags[token.name]!;
+      const key = settingFlags[token.name];
       out.settings[key] = value;
       out.settingFlags[key] = flag;
     }
@@ -113,7 +113,7 @@ const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h
 export function parseDuration(flag: string, text: string, minMs = 100): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
   if (!m) throw new UsageError(`${flag}: "${text}" is not a duration (e.g. 60s, 10s, 1m, 500ms)`);
-  const ms = Math.round(Number(m[1]) * DURATION_UNITS_MS[m[2] ?? 's']!);
+  const ms = Math.round(Number(m[1]) * DURATION_UNITS_MS[m[2] ?? 's']);
   if (ms < minMs) throw new UsageError(`${flag}: must be at least ${minMs} ms, got "${text}"`);
   return ms;
 }
@@ -132,9 +132,9 @@ export function readEnvFile(path: string): Record<string, string> {
     if (line === '' || line.startsWith('#')) return;
     const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
     if (!m) throw new UsageError(`--env-file ${path} line ${n + 1}: expected KEY=VALUE`);
-    let v = m[2]!;
+    let v = m[2];
     if (/^(["']).*\1$/.test(v)) v = v.slice(1, -1);
-    out[m[1]!] = v;
+    out[m[1]] = v;
   });
   return out;
 }

@@ -130,7 +130,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     // A week-long token: the demo may run for days without the SDK seeing an expired RPST.
     const rp = await makeResourcePrincipal(credsDir, { ttlSeconds: 7 * 86_400, compartmentId: DEMO_COMPARTMENT });
     const fleetSize = opts.fleet ?? 0;
-    let schedule: Schedule | undefined;
+    let schedule: Schedule | undefined = undefined; // the explorer may ask before the schedule starts
     let fleet: DemoFleet | undefined;
     const explorer = createExplorerHandler({
       invocations: () => history,
@@ -167,7 +167,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       fleet = createDemoFleet(emulator, opts.traffic ?? true);
       cleanups.push(() => Promise.all(fleet!.members.map((m) => m.shop.stop())).then(() => undefined));
       for (let i = 0; i < fleetSize; i++) await fleet.add();
-      bharatmart = fleet.members[0]!.shop;
+      bharatmart = fleet.members[0].shop;
       fnEnv = {
         ...common,
         DISCOVERY_COMPARTMENT_OCID: DEMO_COMPARTMENT,

@@ -27,7 +27,7 @@ export function summaryLine(s: InvocationSummary): string {
     `targets ${up}/${s.targets.length} up, samples ${s.samples}, ${s.dryRun ? 'would post' : 'posted'} ${s.dryRun ? s.series : s.posted}, ` +
     `skipped ${skipped}${skipped > 0 ? ` (${skippedText(s)})` : ''}, failed ${failed}, ${Math.round(s.durationMs)} ms` +
     (down.length > 0 ? ` | down: ${down.join('; ')}` : '') +
-    (s.errors.length > 0 ? ` | ${s.errors[0]!.message}` : '')
+    (s.errors.length > 0 ? ` | ${s.errors[0].message}` : '')
   );
 }
 
@@ -42,7 +42,8 @@ function stateText(s: Pick<InvocationSummary, 'state'>): string {
   const st = s.state;
   if (!st.enabled) return 'off (no derived series: set STATE_BUCKET, or --state-file with once)';
   const parts = [
-    `${st.where ?? '?'}: read ${st.read ?? '-'}, ${st.written ? `written${(st.writeAttempts ?? 1) > 1 ? ` after ${st.writeAttempts} attempts` : ''}` : 'not written'}`,
+    `${st.where ?? '?'}: read ${st.read ?? '-'}, ` +
+      `${st.written ? `written${(st.writeAttempts ?? 1) > 1 ? ` after ${st.writeAttempts} attempts` : ''}` : 'not written'}`,
   ];
   if (st.error) parts.push(`error: ${st.error}`);
   if (st.iamPolicy) parts.push(`add: ${st.iamPolicy}`);
@@ -54,7 +55,7 @@ function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells
-      .map((c, i) => c.padEnd(widths[i]!))
+      .map((c, i) => c.padEnd(widths[i]))
       .join('  ')
       .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');

@@ -123,7 +123,7 @@ function cycleFields(s: InvocationSummary): Record<string, unknown> {
     ...(s.state.error ? { stateError: s.state.error } : {}),
     durationMs: Math.round(s.durationMs),
     ...(s.targets.some((t) => !t.up) ? { down: s.targets.filter((t) => !t.up).map((t) => ({ url: t.url, error: t.error })) } : {}),
-    ...(s.errors.length > 0 ? { firstError: s.errors[0]!.message } : {}),
+    ...(s.errors.length > 0 ? { firstError: s.errors[0].message } : {}),
     summary: summaryLine(s),
   };
 }

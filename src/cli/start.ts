@@ -27,10 +27,15 @@ resource-principal credentials. One line per invocation. Ctrl-C stops everything
   --verbose       also print the function's own log lines`;
 
 /** The line printed for one invocation. */
+/** The banner's line for a simulated fleet: its size and the admin routes that change it. */
+function fleetLine(members: number, emulatorUrl: string): string {
+  return `fleet:     ${members} BharatMart instances found by discovery ` + `(${emulatorUrl}/demo/fleet; POST /demo/fleet/add, POST /demo/fleet/terminate)`;
+}
+
 function invocationLine(r: InvocationRecord): string {
   const time = r.time.slice(11, 19);
   const cold = r.coldStartMs !== undefined ? ` (cold start ${r.coldStartMs} ms, function pid ${r.functionPid})` : '';
-  if (r.summary) return `${time} #${r.seq} ${r.ok ? 'ok' : 'FAILED'}: ${summaryLine(r.summary as Parameters<typeof summaryLine>[0])}${cold}`;
+  if (r.summary) return `${time} #${r.seq} ${r.ok ? 'ok' : 'FAILED'}: ${summaryLine(r.summary)}${cold}`;
   return `${time} #${r.seq} FAILED (HTTP ${r.status || 'none'}, ${r.durationMs} ms): ${r.error ?? 'no answer'}${cold}`;
 }
 
@@ -72,7 +77,7 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
   });
   console.log(`prom2oci local demo
   explorer:  ${demo.explorerUrl}
-  ${demo.fleet ? `fleet:     ${demo.fleet.members.length} BharatMart instances found by discovery (${demo.emulator.url}/demo/fleet; POST /demo/fleet/add, POST /demo/fleet/terminate)` : `target:    ${demo.bharatmart.url} (BharatMart simulator with traffic)`}
+  ${demo.fleet ? fleetLine(demo.fleet.members.length, demo.emulator.url) : `target:    ${demo.bharatmart.url} (BharatMart simulator with traffic)`}
   ingestion: ${demo.emulator.url} (OCI Telemetry Ingestion emulator)
   function:  ${entry}, invoked every ${intervalMs / 1000} s${intervalMs >= 60_000 ? ' (--interval 10s to watch it move faster)' : ''}
 Ctrl-C stops everything.`);

@@ -253,7 +253,7 @@ class Shop {
       r('GET', '/api/status', () =>
         ok({ status: 'ok', uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000), chaos: this.status(), served: this.served }),
       ),
-      r('GET', '/api/health', async () => ({ status: 200, body: { status: 'healthy' } })),
+      r('GET', '/api/health', () => Promise.resolve({ status: 200, body: { status: 'healthy' } })),
     ];
   }
 }

@@ -112,7 +112,7 @@ async function compartmentsOf(c: DiscoveryClients, d: DiscoverySettings, counted
     );
     level = children
       .flat()
-      .filter((x) => x.lifecycleState === 'ACTIVE')
+      .filter((x) => (x.lifecycleState as string) === 'ACTIVE')
       .map((x) => x.id);
     all.push(...level);
   }
@@ -130,7 +130,7 @@ function instanceFacts(i: coreT.models.Instance): DiscoveredInstance {
     shape: i.shape,
     lifecycleState: String(i.lifecycleState),
     freeformTags: i.freeformTags ?? {},
-    definedTags: (i.definedTags ?? {}) as Record<string, Record<string, unknown>>,
+    definedTags: i.definedTags ?? {},
   };
 }
 
@@ -157,9 +157,7 @@ export async function discoverInstances(
     // Both lists at once (each follows its own pages): the attachments do not depend on the instances.
     const [listedOutcome, attachmentsOutcome] = await Promise.allSettled([
       allPages((page) =>
-        counted('ListInstances', compartmentId, () =>
-          c.compute.listInstances({ compartmentId, page, limit: DISCOVERY_PAGE_LIMIT, lifecycleState: 'RUNNING' as coreT.models.Instance.LifecycleState }),
-        ),
+        counted('ListInstances', compartmentId, () => c.compute.listInstances({ compartmentId, page, limit: DISCOVERY_PAGE_LIMIT, lifecycleState: 'RUNNING' })),
       ),
       allPages((page) =>
         counted('ListVnicAttachments', compartmentId, () => c.compute.listVnicAttachments({ compartmentId, page, limit: DISCOVERY_PAGE_LIMIT })),

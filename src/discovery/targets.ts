@@ -49,7 +49,7 @@ export interface InstanceProblem {
 function tagValue(inst: Pick<DiscoveredInstance, 'freeformTags' | 'definedTags'>, ref: TagRef): string | undefined {
   const v = ref.namespace === undefined ? inst.freeformTags[ref.key] : inst.definedTags[ref.namespace]?.[ref.key];
   if (v === undefined || v === null) return undefined;
-  return typeof v === 'string' ? v : String(v);
+  return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
 /** The tag as a user writes it: key or namespace.key. */

@@ -3,7 +3,7 @@
  * token (RPST, a JWT like OCI's) with its session key, and an ~/.oci/config-style profile.
  * Nothing here talks to OCI; the emulator trusts the self-made issuer key instead.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPair, KeyObject, randomBytes, sign } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPair, type KeyObject, randomBytes, sign } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';

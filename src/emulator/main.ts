@@ -60,7 +60,7 @@ export function parseEmulatorArgs(argv: string[]): CliArgs {
   try {
     values = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
   } catch (e) {
-    throw new Error(`${(e as Error).message}\n${USAGE}`);
+    throw new Error(`${(e as Error).message}\n${USAGE}`, { cause: e });
   }
   if (values.help) {
     console.log(USAGE);

@@ -99,7 +99,7 @@ class Reader {
 
   /** Skips whitespace. */
   skip(): void {
-    while (this.pos < this.text.length && /\s/.test(this.text[this.pos]!)) this.pos++;
+    while (this.pos < this.text.length && /\s/.test(this.text[this.pos])) this.pos++;
   }
 
   /** The next non-space character (not consumed). */
@@ -138,7 +138,7 @@ class Reader {
     if (this.text[this.pos] !== '"') this.fail(`expected ${what} in double quotes`);
     let out = '';
     for (let i = this.pos + 1; i < this.text.length; i++) {
-      const c = this.text[i]!;
+      const c = this.text[i];
       if (c === '\\' && i + 1 < this.text.length) {
         out += this.text[++i];
       } else if (c === '"') {
@@ -163,11 +163,11 @@ export function parseInterval(text: string): { ms: number; normalised: string } 
   const m = /^\s*(\d{1,6})\s*([smhd])\s*$/.exec(text);
   if (!m) throw new MqlError(`"${text}" is not an interval: use a number and a unit, e.g. 1m, 5m, 1h, 1d`);
   const n = Number(m[1]);
-  const unit = m[2]!;
-  if (n < 1 || n > MAX_PER_UNIT[unit]!) {
+  const unit = m[2];
+  if (n < 1 || n > MAX_PER_UNIT[unit]) {
     throw new MqlError(`${text.trim()} is not a valid interval: OCI accepts 1m-60m, 1h-24h or 1d${unit === 's' ? ' (1s-59s only locally)' : ''}`);
   }
-  return { ms: n * UNIT_MS[unit]!, normalised: `${n}${unit}` };
+  return { ms: n * UNIT_MS[unit], normalised: `${n}${unit}` };
 }
 
 /** OCI's metric-name rule, as the start of the query text. */
@@ -186,7 +186,7 @@ function parseFilters(r: Reader): DimensionFilter[][] {
     else if (r.eat('==') || r.eat('=')) op = '=';
     else r.fail(`expected =, !=, =~ or !~ after the dimension name ${key}`);
     const value = r.quoted(`the value of ${key}`);
-    alternatives[alternatives.length - 1]!.push({ key, op, value });
+    alternatives[alternatives.length - 1].push({ key, op, value });
     if (r.eat('}')) return alternatives;
     if (r.eat('||')) alternatives.push([]);
     else if (!(r.eat('&&') || r.eat(','))) r.fail('expected , && || or } in the dimension filter');
@@ -354,7 +354,7 @@ function weightedPercentile(points: readonly { value: number; count: number }[],
       seen += x.count;
       if (rank < seen) return x.value;
     }
-    return sorted[sorted.length - 1]!.value;
+    return sorted[sorted.length - 1].value;
   };
   const lo = at(Math.floor(pos));
   const hi = at(Math.ceil(pos));
@@ -369,8 +369,8 @@ function counterIncrease(points: readonly StoredDatapoint[]): number | undefined
   if (points.length < 2) return undefined;
   let increase = 0;
   for (let i = 1; i < points.length; i++) {
-    const delta = points[i]!.value - points[i - 1]!.value;
-    increase += delta >= 0 ? delta : points[i]!.value;
+    const delta = points[i].value - points[i - 1].value;
+    increase += delta >= 0 ? delta : points[i].value;
   }
   return increase;
 }
@@ -378,7 +378,7 @@ function counterIncrease(points: readonly StoredDatapoint[]): number | undefined
 /** Per-second rate over a run of counter values: counterIncrease divided by the time from first to last. */
 export function counterRate(points: readonly StoredDatapoint[]): number | undefined {
   if (points.length < 2) return undefined;
-  const seconds = (points[points.length - 1]!.timestamp - points[0]!.timestamp) / 1000;
+  const seconds = (points[points.length - 1].timestamp - points[0].timestamp) / 1000;
   if (seconds <= 0) return undefined;
   return counterIncrease(points)! / seconds;
 }
@@ -412,7 +412,7 @@ function streamValue(q: MqlQuery, w: StreamWindow): number | undefined {
     case 'count':
       return points.reduce((a, p) => a + countOf(p), 0);
     case 'last':
-      return points[points.length - 1]!.value;
+      return points[points.length - 1].value;
     case 'percentile':
       return weightedPercentile(
         points.map((p) => ({ value: p.value, count: countOf(p) })),
@@ -474,10 +474,10 @@ function windowsOf(q: MqlQuery, points: readonly StoredDatapoint[], starts: numb
   for (const start of starts) {
     const end = start + q.intervalMs;
     let before: StoredDatapoint | undefined;
-    while (i < points.length && points[i]!.timestamp < start) before = points[i++];
+    while (i < points.length && points[i].timestamp < start) before = points[i++];
     const inWindow: StoredDatapoint[] = [];
     let j = i;
-    while (j < points.length && points[j]!.timestamp < end) inWindow.push(points[j++]!);
+    while (j < points.length && points[j].timestamp < end) inWindow.push(points[j++]);
     const w: StreamWindow = { points: inWindow };
     if (before && start - before.timestamp <= lookback) w.before = before;
     out.push(w);
@@ -511,7 +511,7 @@ export function evaluateMql(q: MqlQuery, series: readonly MetricSeries[], range:
     starts.forEach((start, k) => {
       const v = groupValue(
         q,
-        windows.map((w) => w[k]!),
+        windows.map((w) => w[k]),
       );
       if (v !== undefined && Number.isFinite(v)) pointsOut.push({ timestamp: start, value: v });
     });

@@ -39,7 +39,7 @@ export function objectAddressOf(path: string): ObjectAddress | undefined {
   const m = PATH_RE.exec(path);
   if (!m) return undefined;
   try {
-    return { namespace: decodeURIComponent(m[1]!), bucket: decodeURIComponent(m[2]!), object: decodeURIComponent(m[3]!) };
+    return { namespace: decodeURIComponent(m[1]), bucket: decodeURIComponent(m[2]), object: decodeURIComponent(m[3]) };
   } catch {
     return undefined;
   }

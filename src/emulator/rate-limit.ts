@@ -14,7 +14,7 @@ export class TenancyRateLimiter {
     let window = this.windows.get(tenancyId);
     if (!window) this.windows.set(tenancyId, (window = []));
     let expired = 0;
-    while (expired < window.length && nowMs - window[expired]! >= 1000) expired++;
+    while (expired < window.length && nowMs - window[expired] >= 1000) expired++;
     if (expired > 0) window.splice(0, expired);
     if (window.length >= perSecond) return false;
     window.push(nowMs);

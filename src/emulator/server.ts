@@ -5,19 +5,20 @@
  * so the real SDKs can be tested end to end without an OCI tenancy.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { handleEmulatorApi } from './api';
 import { objectAddressOf, ObjectStorageState } from './objectStorage';
-import { AuthError, AuthKind, authKindOf, parseAuthorization, Principal, verifyRequest } from './signature';
+import { AuthError, type AuthKind, authKindOf, parseAuthorization, type Principal, verifyRequest } from './signature';
 import { TenancyRateLimiter } from './rate-limit';
-import { MetricQuery, MetricSeries, MetricStore, StoredMetric } from './store';
-import { RequestError, ScopeCheck, validatePostBody } from './validation';
+import { type MetricQuery, type MetricSeries, MetricStore, type StoredMetric } from './store';
+import { type RequestError, type ScopeCheck, validatePostBody } from './validation';
 import { Fleet, FLEET_API_PREFIX } from './fleet';
 
 /** Settings of the emulator; the object on `emulator.options` is live and may be changed at run time. */
 export interface EmulatorOptions {
-  host?: '127.0.0.1' | string;
+  /** Default 127.0.0.1. */
+  host?: string;
   /** 0 (default) picks a free port. */
   port?: number;
   /** PEM public keys that sign RPSTs (from makeResourcePrincipal().issuerPublicKeyPem). */
@@ -337,7 +338,9 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     return {
       status: 404,
       code: 'NotAuthorizedOrNotFound',
-      message: `Authorization failed or requested resource not found (no policy allows posting metrics${deniedN.length ? ` in namespace ${deniedN[0]}` : ''} to compartment ${deniedC[0] ?? compartments[0]})`,
+      message:
+        'Authorization failed or requested resource not found (no policy allows posting metrics' +
+        `${deniedN.length ? ` in namespace ${deniedN[0]}` : ''} to compartment ${deniedC[0] ?? compartments[0]})`,
     };
   };
 
@@ -418,8 +421,8 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     // A call that began before reset() (e.g. still in its latency delay) must not take faults queued after it.
     if (route === 'other' || callGeneration !== generation) return false;
     const at = faults[route].findIndex((f) => !f.match || f.match.test(req.url ?? ''));
-    if (at < 0 || 'acceptedBody' in faults[route][at]!) return false;
-    const fault = faults[route].splice(at, 1)[0]!;
+    if (at < 0 || 'acceptedBody' in faults[route][at]) return false;
+    const fault = faults[route].splice(at, 1)[0];
     if ('reset' in fault) {
       call.fault = 'reset';
       req.socket.destroy();

@@ -6,7 +6,7 @@
  * - API key (config file): keyId `tenancy/user/fingerprint`, looked up in a table.
  * Failure messages never contain the token or any key material.
  */
-import { createHash, createPublicKey, KeyObject, verify } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject, verify } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { apiKeyFingerprint } from './credentials';
 
@@ -102,7 +102,8 @@ function checkClock(req: SignedRequest, signed: string[], cfg: VerifierConfig, k
   const skew = at - cfg.now();
   if (Math.abs(skew) > cfg.maxClockSkewMs) {
     throw new AuthError(
-      `The request date is ${Math.round(Math.abs(skew) / 1000)} s ${skew > 0 ? 'ahead of' : 'behind'} the server clock (at most ${Math.round(cfg.maxClockSkewMs / 1000)} s allowed): check the client's clock`,
+      `The request date is ${Math.round(Math.abs(skew) / 1000)} s ${skew > 0 ? 'ahead of' : 'behind'} the server clock (at most ` +
+        `${Math.round(cfg.maxClockSkewMs / 1000)} s allowed): check the client's clock`,
       kind,
     );
   }
@@ -168,7 +169,7 @@ function resolveKey(keyId: string, cfg: VerifierConfig): { key: KeyObject; princ
     const { claims, sessionKey } = verifyRpst(keyId.slice(3), cfg);
     const tenancyId = typeof claims.res_tenant === 'string' ? claims.res_tenant : '';
     if (!tenancyId) throw new AuthError('The session token has no res_tenant claim', 'resource-principal');
-    const subjectId = typeof claims.res_id === 'string' ? claims.res_id : String(claims.sub ?? '');
+    const subjectId = typeof claims.res_id === 'string' ? claims.res_id : typeof claims.sub === 'string' ? claims.sub : '';
     return { key: sessionKey, principal: { kind: 'resource-principal', tenancyId, subjectId, claims } };
   }
   const pem = cfg.configKeys[keyId];

@@ -7,7 +7,7 @@
  * purpose: a twin that imported the function's rules could never catch a mistake in them.
  * test/oci-rules.test.ts checks that the two agree at every boundary.
  */
-import { streamKey, StoredDatapoint, StoredMetric } from './store';
+import { streamKey, type StoredDatapoint, type StoredMetric } from './store';
 
 /** OCI's documented limits, as the emulator enforces them. */
 export const OCI_LIMITS = {
@@ -275,7 +275,7 @@ export function validatePostBody(body: unknown, nowMs: number, checkScope?: Scop
   }
   // NON_ATOMIC needs at least one valid object: with none, the whole request is rejected.
   if (valid.length === 0) {
-    const first = failed[0]!;
+    const first = failed[0];
     return {
       ok: false,
       error: {
@@ -299,7 +299,10 @@ function checkMetricGroup(metric: StoredMetric, groupKeys: GroupKeys | undefined
   const added = addedKeys.get(id) ?? new Set<string>();
   const union = new Set([...(stored ?? []), ...added, ...Object.keys(metric.dimensions)]);
   if (union.size > OCI_LIMITS.maxDimensions) {
-    return `Too many dimensions for the metric group ${metric.namespace}/${metric.name}: its streams would use ${union.size} distinct dimension keys, at most ${OCI_LIMITS.maxDimensions} are allowed`;
+    return (
+      `Too many dimensions for the metric group ${metric.namespace}/${metric.name}: ` +
+      `its streams would use ${union.size} distinct dimension keys, at most ${OCI_LIMITS.maxDimensions} are allowed`
+    );
   }
   for (const k of Object.keys(metric.dimensions)) added.add(k);
   addedKeys.set(id, added);

@@ -314,12 +314,12 @@ class FunctionProcess implements LocalFunction {
       }
       const poll = setInterval(check, POLL_MS);
       const timer = setTimeout(() => finish(this.startError(`socket not ready within ${timeoutMs} ms`)), timeoutMs);
-      this.exited.then((info) => {
+      void this.exited.then((info) => {
         // Wait for stdout and stderr to end ('close') so the message carries the cause, however
         // slowly the pipes drain; a grandchild holding them open only delays it by the fallback.
         const report = () => finish(this.startError(`function exited during start-up (${describeExit(info)})`));
         const fallback = setTimeout(report, STDIO_DRAIN_FALLBACK_MS);
-        this.stdioClosed.then(() => {
+        void this.stdioClosed.then(() => {
           clearTimeout(fallback);
           report();
         });

@@ -89,7 +89,9 @@ export function forecastCost(input: ForecastInput): CostForecast {
   const fits = invocationSeconds <= timeoutSeconds;
   if (!fits) {
     notes.push(
-      `posting ${calls} calls at POST_CALLS_PER_SECOND=${rate} takes ${round(postingSeconds, 1)} s; with the scrape and reserves ${round(invocationSeconds, 1)} s does not fit the ${timeoutSeconds} s timeout: raise POST_CALLS_PER_SECOND (at most ${limit} per tenancy) or post fewer series`,
+      `posting ${calls} calls at POST_CALLS_PER_SECOND=${rate} takes ${round(postingSeconds, 1)} s; with the scrape and reserves ` +
+        `${round(invocationSeconds, 1)} s does not fit the ${timeoutSeconds} s timeout: raise POST_CALLS_PER_SECOND (at most ${limit} per tenancy) or ` +
+        `post fewer series`,
     );
   }
   if (averageCallsPerSecond > limit) notes.push(`${calls} calls a minute exceed the tenancy's ${limit} calls/s even spread evenly: post fewer series`);
@@ -128,12 +130,15 @@ export function forecastLines(f: CostForecast): string[] {
   const lines = [
     `cost forecast at one invocation a minute (${f.invocationsPerMonth} a month):`,
     `  metric streams ${f.metricStreams}, datapoints ${f.datapointsPerInvocation} per invocation, ${f.datapointsPerMonth.toLocaleString('en-US')} per month`,
-    `  PostMetricData calls ${f.postCallsPerInvocation} per invocation: ${pct(f.averageShareOfTenancyLimit)} of the tenancy's 50 calls/s on average, ${pct(f.postingShareOfTenancyLimit)} while posting`,
-    `  posting ${f.postingSeconds} s; invocation ~${f.invocationSeconds} s of the ${f.functionTimeoutSeconds} s timeout: ${f.fitsFunctionTimeout ? 'fits' : 'DOES NOT FIT'}`,
+    `  PostMetricData calls ${f.postCallsPerInvocation} per invocation: ${pct(f.averageShareOfTenancyLimit)} of the tenancy's 50 calls/s on average, ` +
+      `${pct(f.postingShareOfTenancyLimit)} while posting`,
+    `  posting ${f.postingSeconds} s; invocation ~${f.invocationSeconds} s of the ${f.functionTimeoutSeconds} s timeout: ` +
+      `${f.fitsFunctionTimeout ? 'fits' : 'DOES NOT FIT'}`,
   ];
   if (f.monthlyCost !== undefined) {
     lines.push(
-      `  ingestion cost ${f.monthlyCost} a month at ${f.pricePerMillionDatapoints} per million datapoints beyond ${f.freeDatapointsPerMonth.toLocaleString('en-US')} free`,
+      `  ingestion cost ${f.monthlyCost} a month at ${f.pricePerMillionDatapoints} per million datapoints beyond ` +
+        `${f.freeDatapointsPerMonth.toLocaleString('en-US')} free`,
     );
   }
   for (const n of f.notes) lines.push(`  note: ${n}`);

@@ -154,7 +154,8 @@ function validDeadline(deadline: Date | null, log: Logger, functionTimeoutMs: nu
   if (deadline.getTime() > latest) {
     log(
       'warn',
-      `the Fn-Deadline header is ${Math.round((deadline.getTime() - Date.now()) / 1000)} s ahead, more than FUNCTION_TIMEOUT_SECONDS (${functionTimeoutMs / 1000} s); using that instead`,
+      `the Fn-Deadline header is ${Math.round((deadline.getTime() - Date.now()) / 1000)} s ahead, more than FUNCTION_TIMEOUT_SECONDS ` +
+        `(${functionTimeoutMs / 1000} s); using that instead`,
     );
     return new Date(latest);
   }

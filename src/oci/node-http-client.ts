@@ -43,16 +43,16 @@ class NodeResponse {
   }
 
   /** The body as text. */
-  async text(): Promise<string> {
-    return this.body;
+  text(): Promise<string> {
+    return Promise.resolve(this.body);
   }
 
   /** The body parsed as JSON. */
-  async json(): Promise<unknown> {
+  json(): Promise<unknown> {
     try {
-      return JSON.parse(this.body) as unknown;
+      return Promise.resolve(JSON.parse(this.body) as unknown);
     } catch (e) {
-      throw new UnreadableResponseError(this.status, `HTTP ${this.status} response body is not JSON (${(e as Error).message.slice(0, 80)})`);
+      return Promise.reject(new UnreadableResponseError(this.status, `HTTP ${this.status} response body is not JSON (${(e as Error).message.slice(0, 80)})`));
     }
   }
 }
@@ -83,7 +83,8 @@ export class NodeHttpClient {
   async send(req: commonT.HttpRequest, forceExcludeBody = false): Promise<NodeResponse> {
     if (req.body !== undefined && req.body !== null && typeof req.body !== 'string') throw new Error('NodeHttpClient: only string bodies are supported');
     const body = (req.body as string | undefined) || undefined;
-    await this.signer.signHttpRequest({ method: req.method, headers: req.headers, uri: req.uri, body }, forceExcludeBody);
+    // RequestSigner's type says void, but the SDK's DefaultRequestSigner signs asynchronously.
+    await Promise.resolve(this.signer.signHttpRequest({ method: req.method, headers: req.headers, uri: req.uri, body }, forceExcludeBody));
     const url = new URL(req.uri);
     const headers: Record<string, string> = {};
     req.headers.forEach((value, key) => {

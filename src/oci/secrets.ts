@@ -60,14 +60,16 @@ export function sdkSecretReader(client: secretsT.SecretsClient, secretId: string
       const status = (e as { statusCode?: number }).statusCode;
       if (status === 404) {
         throw new SecretError(
-          `secret ${secretId} not found or not authorised (needs "Allow dynamic-group <dg> to read secret-bundles in compartment ... where target.secret.id='${secretId}'")`,
+          `secret ${secretId} not found or not authorised (needs "Allow dynamic-group <dg> to read secret-bundles in compartment ... where ` +
+            `target.secret.id='${secretId}'")`,
         );
       }
       if (status === 401) throw new SecretError("not authenticated to OCI Vault (check the function's resource principal)");
       if (!status) {
         // No HTTP answer at all; the SDK drops fetch's cause, so give the usual reasons.
         throw new SecretError(
-          `bearer token secret could not be read: network error (${safeMessage(e)}): check OCI_SECRETS_ENDPOINT, and that the function's subnet reaches OCI services through a service gateway or NAT gateway`,
+          `bearer token secret could not be read: network error (${safeMessage(e)}): check OCI_SECRETS_ENDPOINT, and that the function's subnet ` +
+            `reaches OCI services through a service gateway or NAT gateway`,
         );
       }
       throw new SecretError(`bearer token secret could not be read: HTTP ${status} ${safeMessage(e)}`);

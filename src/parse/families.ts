@@ -153,7 +153,7 @@ export class FamilyAssembler {
    */
   private histogram(family: HistogramFamily, labels: Labels, skip: string | undefined, isFree: (s: HistogramSeries) => boolean): HistogramSeries {
     let bySet = this.histogramSeries.get(family);
-    if (!bySet) this.histogramSeries.set(family, (bySet = new Map()));
+    if (!bySet) this.histogramSeries.set(family, (bySet = new Map<string, HistogramSeries[]>()));
     const key = seriesKey(labels, skip);
     let candidates = bySet.get(key);
     if (!candidates) bySet.set(key, (candidates = []));
@@ -169,7 +169,7 @@ export class FamilyAssembler {
   /** The summary series for a label set (same duplicate rule as histograms). */
   private summary(family: SummaryFamily, labels: Labels, skip: string | undefined, isFree: (s: SummarySeries) => boolean): SummarySeries {
     let bySet = this.summarySeries.get(family);
-    if (!bySet) this.summarySeries.set(family, (bySet = new Map()));
+    if (!bySet) this.summarySeries.set(family, (bySet = new Map<string, SummarySeries[]>()));
     const key = seriesKey(labels, skip);
     let candidates = bySet.get(key);
     if (!candidates) bySet.set(key, (candidates = []));
@@ -228,11 +228,10 @@ export class FamilyAssembler {
   /** The family of a kind and name, created on first use (it is listed once it has a series). */
   private family(kind: MetricFamily['kind'], name: string, help: string | undefined): MetricFamily {
     const key = `${kind}\u0000${name}`;
-    let family = this.byKey.get(key);
-    if (!family) {
-      family = { kind, name, help: help ?? '', series: [] } as MetricFamily;
-      this.byKey.set(key, family);
-    }
+    const known = this.byKey.get(key);
+    if (known) return known;
+    const family = { kind, name, help: help ?? '', series: [] } as MetricFamily;
+    this.byKey.set(key, family);
     return family;
   }
 }

@@ -27,7 +27,8 @@ export class SampleLimitError extends Error {
   override name = 'SampleLimitError';
   constructor(readonly limit: number) {
     super(
-      `more than ${limit} samples (SCRAPE_SAMPLE_LIMIT): nothing of this target was posted; filter the exposition on the target, or raise SCRAPE_SAMPLE_LIMIT together with the function's memory`,
+      `more than ${limit} samples (SCRAPE_SAMPLE_LIMIT): nothing of this target was posted; filter the exposition on the target, or raise ` +
+        `SCRAPE_SAMPLE_LIMIT together with the function's memory`,
     );
   }
 }

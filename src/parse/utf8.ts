@@ -8,19 +8,19 @@
 
 /** Length of the valid UTF-8 sequence starting at a non-ASCII byte at `i`, or 0 when it is invalid. */
 function sequenceLength(buf: Uint8Array, i: number): number {
-  const b0 = buf[i]!;
-  const continuation = (k: number) => i + k < buf.length && (buf[i + k]! & 0xc0) === 0x80;
+  const b0 = buf[i];
+  const continuation = (k: number) => i + k < buf.length && (buf[i + k] & 0xc0) === 0x80;
   if (b0 >= 0xc2 && b0 <= 0xdf) return continuation(1) ? 2 : 0;
   if (b0 >= 0xe0 && b0 <= 0xef) {
     if (!continuation(1) || !continuation(2)) return 0;
-    const b1 = buf[i + 1]!;
+    const b1 = buf[i + 1];
     // Overlong forms and UTF-16 surrogates encoded as UTF-8 are invalid.
     if ((b0 === 0xe0 && b1 < 0xa0) || (b0 === 0xed && b1 >= 0xa0)) return 0;
     return 3;
   }
   if (b0 >= 0xf0 && b0 <= 0xf4) {
     if (!continuation(1) || !continuation(2) || !continuation(3)) return 0;
-    const b1 = buf[i + 1]!;
+    const b1 = buf[i + 1];
     // Overlong forms and code points above U+10FFFF are invalid.
     if ((b0 === 0xf0 && b1 < 0x90) || (b0 === 0xf4 && b1 >= 0x90)) return 0;
     return 4;
@@ -34,7 +34,7 @@ function decodeMarkingInvalid(buf: Buffer): string {
   let start = 0;
   let i = 0;
   while (i < buf.length) {
-    if (buf[i]! < 0x80) {
+    if (buf[i] < 0x80) {
       i++;
       continue;
     }
@@ -44,7 +44,7 @@ function decodeMarkingInvalid(buf: Buffer): string {
       continue;
     }
     if (start < i) parts.push(buf.toString('utf8', start, i));
-    parts.push(String.fromCharCode(0xdc00 + buf[i]!));
+    parts.push(String.fromCharCode(0xdc00 + buf[i]));
     start = ++i;
   }
   if (start < buf.length) parts.push(buf.toString('utf8', start, buf.length));

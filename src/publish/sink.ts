@@ -42,7 +42,10 @@ export function streamKey(m: { name?: string; dimensions?: Record<string, string
 
 const HINTS: Record<number, string> = {
   401: "not authenticated: check the function's resource principal or OCI config, and that the clock is within 5 minutes of OCI's",
-  404: 'not authorised or not found: usually a missing IAM policy "Allow dynamic-group <dg> to use metrics in compartment ... where target.metrics.namespace=\'<ns>\'" (new policies can take ~15 min), or a wrong COMPARTMENT_OCID',
+  404:
+    'not authorised or not found: usually a missing IAM policy ' +
+    '"Allow dynamic-group <dg> to use metrics in compartment ... where target.metrics.namespace=\'<ns>\'" ' +
+    '(new policies can take ~15 min), or a wrong COMPARTMENT_OCID',
 };
 
 const NETWORK_HINT = "check OCI_MONITORING_ENDPOINT, and that the function's subnet reaches OCI services through a service gateway or NAT gateway";
@@ -66,13 +69,13 @@ export function sdkPostBatch(client: monitoringT.MonitoringClient): PostBatch {
       // A 2xx is an accepted call whatever its body (the SDK may fail reading it): sending it again would store it twice.
       if (seen.status !== undefined && seen.status >= 200 && seen.status < 300) {
         const msg = String((e as Error)?.message ?? e)
-          .split('\n')[0]!
+          .split('\n')[0]
           .slice(0, 200);
         return { rejected: [], unreadable: unreadableNote(msg.startsWith('HTTP ') ? msg : `HTTP ${seen.status}, the SDK could not read it: ${msg}`) };
       }
       throw classify(e, signal);
     }
-    const failed = failedMetricsOf(response as unknown);
+    const failed = failedMetricsOf(response);
     if (typeof failed === 'string') return { rejected: [], unreadable: unreadableNote(failed) };
     return { rejected: matchRejected(batch, failed) };
   };
@@ -140,7 +143,7 @@ function classify(e: unknown, signal?: AbortSignal): PostError {
     const aborted = signal?.aborted === true;
     // The SDK drops fetch's cause (ECONNREFUSED, ENOTFOUND, ...): name the endpoint and the usual reasons instead.
     const where = err.requestEndpoint ? ` reaching ${originOf(err.requestEndpoint)}` : '';
-    const reason = aborted ? abortReason(signal!) : `network error${where}: ${(err.message ?? String(e)).split('\n')[0]} (${NETWORK_HINT})`;
+    const reason = aborted ? abortReason(signal) : `network error${where}: ${(err.message ?? String(e)).split('\n')[0]} (${NETWORK_HINT})`;
     return new PostError(reason, undefined, err.code, true);
   }
   const oci = `${status} ${err.serviceCode ?? ''}: ${(err.message ?? '').split('\n')[0]}`.trim();

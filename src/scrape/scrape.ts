@@ -66,9 +66,9 @@ export function instanceOf(url: URL): string {
 export function instancesOf(urls: readonly URL[]): string[] {
   const hostPorts = urls.map(instanceOf);
   const shared = (hp: string) => hostPorts.indexOf(hp) !== hostPorts.lastIndexOf(hp);
-  const withPath = urls.map((u, i) => (shared(hostPorts[i]!) ? hostPorts[i]! + u.pathname : hostPorts[i]!));
-  const withQuery = withPath.map((w, i) => (withPath.indexOf(w) !== withPath.lastIndexOf(w) ? w + new URL(displayUrl(urls[i]!)).search : w));
-  return withQuery.map((w, i) => (withQuery.indexOf(w) !== withQuery.lastIndexOf(w) ? `${w}#${urlHash(urls[i]!)}` : w));
+  const withPath = urls.map((u, i) => (shared(hostPorts[i]) ? hostPorts[i] + u.pathname : hostPorts[i]));
+  const withQuery = withPath.map((w, i) => (withPath.indexOf(w) !== withPath.lastIndexOf(w) ? w + new URL(displayUrl(urls[i])).search : w));
+  return withQuery.map((w, i) => (withQuery.indexOf(w) !== withQuery.lastIndexOf(w) ? `${w}#${urlHash(urls[i])}` : w));
 }
 
 /** 8 hex digits of SHA-256 over the URL: tells URLs apart, reveals nothing usable of a credential in it. */
@@ -217,7 +217,7 @@ function getOnce(url: URL, opts: ScrapeOptions, deadline: number, credentialsFro
     const lib = url.protocol === 'https:' ? https : http;
     let settled = false;
     let req: http.ClientRequest | undefined;
-    const fail = (e: unknown) => {
+    const fail = (e: Error) => {
       if (settled) return;
       settled = true;
       cleanup();

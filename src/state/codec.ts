@@ -65,7 +65,8 @@ export function decodeState(bytes: Uint8Array, where: string): StateDocument {
   if (value.version !== STATE_VERSION) {
     throw new StateError(
       'unsupported_version',
-      `the state object ${where} has version ${JSON.stringify(value.version)}; this prom2oci reads version ${STATE_VERSION} (a newer prom2oci wrote it?); it is left alone`,
+      `the state object ${where} has version ${JSON.stringify(value.version)}; this prom2oci reads version ${STATE_VERSION} (a newer prom2oci wrote ` +
+        `it?); it is left alone`,
     );
   }
   if (!everyValue(value.targets, isTargetState)) {

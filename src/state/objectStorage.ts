@@ -75,7 +75,8 @@ export function objectStorageBackend(
     if (status === 404) {
       return new StateError(
         'not_authorized_or_not_found',
-        `Object Storage answered ${said} to the state ${action} of ${shown}: the bucket does not exist in namespace ${namespace}, or the function may not use it; create the bucket, or add the policy statement`,
+        `Object Storage answered ${said} to the state ${action} of ${shown}: the bucket does not exist in namespace ${namespace}, or the function may ` +
+          `not use it; create the bucket, or add the policy statement`,
         statePolicyStatement(bucket),
       );
     }
@@ -88,7 +89,8 @@ export function objectStorageBackend(
     }
     // fetch() says only "fetch failed": the network cause (ECONNRESET, ENOTFOUND...) is in `cause`.
     const cause = (e as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
-    const detail = cause && typeof cause === 'object' ? ` (${String(cause.code ?? cause.message ?? '')})` : '';
+    const causeText = [cause?.code, cause?.message].find((x) => typeof x === 'string') ?? '';
+    const detail = cause && typeof cause === 'object' ? ` (${causeText})` : '';
     return new StateError('unavailable', `the state ${action} of ${shown} failed: ${status !== undefined ? `${said}: ` : ''}${safeMessage(e)}${detail}`);
   };
   return {

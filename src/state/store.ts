@@ -118,13 +118,13 @@ export function memoryBackend(where = 'memory'): BlobBackend {
   let version = 0;
   return {
     where,
-    async get() {
-      return stored;
+    get() {
+      return Promise.resolve(stored);
     },
-    async put(bytes, expectedEtag) {
-      if (stored?.etag !== expectedEtag) return false;
+    put(bytes, expectedEtag) {
+      if (stored?.etag !== expectedEtag) return Promise.resolve(false);
       stored = { bytes, etag: String(++version) };
-      return true;
+      return Promise.resolve(true);
     },
   };
 }

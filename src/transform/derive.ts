@@ -88,7 +88,7 @@ export function labelsKey(labels: Labels): string {
     .filter((k) => labels[k] !== '')
     .sort();
   const flat: string[] = [];
-  for (const k of keys) flat.push(k, labels[k]!);
+  for (const k of keys) flat.push(k, labels[k]);
   return JSON.stringify(flat);
 }
 
@@ -122,31 +122,31 @@ export function bucketQuantile(q: number, input: readonly Bucket[]): number {
   const sorted = input
     .map((b) => ({ upperBound: b.upperBound, count: b.count }))
     .sort((a, b) => (a.upperBound < b.upperBound ? -1 : a.upperBound > b.upperBound ? 1 : 0));
-  if (sorted[sorted.length - 1]!.upperBound !== Infinity) return NaN;
+  if (sorted[sorted.length - 1].upperBound !== Infinity) return NaN;
   const buckets = coalesceBuckets(sorted);
   correctPrecisionErrors(buckets, 1e-12);
   ensureMonotonic(buckets);
   if (buckets.length < 2) return NaN;
-  const observations = buckets[buckets.length - 1]!.count;
+  const observations = buckets[buckets.length - 1].count;
   if (observations === 0) return NaN;
   let rank = q * observations;
   // sort.Search over the first n-1 buckets: the first with count >= rank, else n-1.
   let b = buckets.length - 1;
   for (let i = 0; i < buckets.length - 1; i++) {
-    if (buckets[i]!.count >= rank) {
+    if (buckets[i].count >= rank) {
       b = i;
       break;
     }
   }
-  if (b === buckets.length - 1) return buckets[buckets.length - 2]!.upperBound;
-  if (b === 0 && buckets[0]!.upperBound <= 0) return buckets[0]!.upperBound;
+  if (b === buckets.length - 1) return buckets[buckets.length - 2].upperBound;
+  if (b === 0 && buckets[0].upperBound <= 0) return buckets[0].upperBound;
   let bucketStart = 0;
-  const bucketEnd = buckets[b]!.upperBound;
-  let count = buckets[b]!.count;
+  const bucketEnd = buckets[b].upperBound;
+  let count = buckets[b].count;
   if (b > 0) {
-    bucketStart = buckets[b - 1]!.upperBound;
-    count -= buckets[b - 1]!.count;
-    rank -= buckets[b - 1]!.count;
+    bucketStart = buckets[b - 1].upperBound;
+    count -= buckets[b - 1].count;
+    rank -= buckets[b - 1].count;
   }
   return bucketStart + (bucketEnd - bucketStart) * (rank / count);
 }
@@ -164,22 +164,22 @@ function coalesceBuckets(buckets: Bucket[]): Bucket[] {
 
 /** A count that differs from the previous one by a relative `tolerance` or less takes its value. */
 function correctPrecisionErrors(buckets: Bucket[], tolerance: number): void {
-  let prev = buckets[0]!.count;
+  let prev = buckets[0].count;
   for (let i = 1; i < buckets.length; i++) {
-    const curr = buckets[i]!.count;
+    const curr = buckets[i].count;
     const delta = Math.abs(curr - prev);
     if (delta === 0) continue;
-    if (delta / curr <= tolerance) buckets[i]!.count = prev;
+    if (delta / curr <= tolerance) buckets[i].count = prev;
     else prev = curr;
   }
 }
 
 /** The envelope of the counts: no bucket counts less than a lower one. */
 function ensureMonotonic(buckets: Bucket[]): void {
-  let max = buckets[0]!.count;
+  let max = buckets[0].count;
   for (let i = 1; i < buckets.length; i++) {
-    if (buckets[i]!.count > max) max = buckets[i]!.count;
-    else if (buckets[i]!.count < max) buckets[i]!.count = max;
+    if (buckets[i].count > max) max = buckets[i].count;
+    else if (buckets[i].count < max) buckets[i].count = max;
   }
 }
 
@@ -255,7 +255,7 @@ function deriveFamily(family: MetricFamily, ctx: FamilyDeriveContext): FamilyDer
       continue;
     }
     const prevTimeMs = prev!.ts?.[key] ?? ctx.previousTimeMs!;
-    const prevValues = prev!.s[key]!;
+    const prevValues = prev!.s[key];
     const emit = (suffix: string, value: number | NotDerivedReason): void => {
       if (typeof value === 'string') countNotDerived(out.notDerived, value);
       else
@@ -377,13 +377,13 @@ function infBucket(prev: FamilyState, key: string): number | null | undefined {
   const bounds = prev.sl?.[key] ?? prev.le;
   if (bounds === undefined) return undefined;
   const i = bounds.findIndex((le) => parseBound(le) === Infinity);
-  return i < 0 ? undefined : prev.s[key]![2 + i];
+  return i < 0 ? undefined : prev.s[key][2 + i];
 }
 
 /** The increases of a histogram series' buckets since the previous scrape, or why there are none. */
 function bucketIncreases(prev: FamilyState, key: string, h: HistogramSeries, reset: boolean): Bucket[] | NotDerivedReason {
   const prevBounds = prev.sl?.[key] ?? prev.le;
-  const prevValues = prev.s[key]!;
+  const prevValues = prev.s[key];
   // A changed bucket layout has no previous sample per bucket: as on a first scrape.
   if (
     prevBounds === undefined ||
@@ -396,8 +396,8 @@ function bucketIncreases(prev: FamilyState, key: string, h: HistogramSeries, res
     return 'first_scrape';
   const out: Bucket[] = [];
   for (let i = 0; i < h.buckets.length; i++) {
-    const bound = parseBound(h.buckets[i]!.le);
-    const cur = h.buckets[i]!.value;
+    const bound = parseBound(h.buckets[i].le);
+    const cur = h.buckets[i].value;
     const before = prevValues[2 + i];
     // Prometheus drops a bucket whose `le` is not a number; a missing value has no increase.
     if (Number.isNaN(bound)) continue;

@@ -125,7 +125,7 @@ function byKey(a: [string, string], b: [string, string]): number {
  */
 export function buildDimensions(labels: Labels, added: Record<string, string>): DimensionsResult {
   const entries = Object.entries(renameCollidingLabels(dropEmptyLabels(labels), added));
-  for (const key in added) if (Object.hasOwn(added, key)) entries.push([key, added[key]!]);
+  for (const key in added) if (Object.hasOwn(added, key)) entries.push([key, added[key]]);
   const reason = dimensionProblem(entries);
   if (reason !== undefined) return { ok: false, reason };
   entries.sort(byKey);

@@ -161,7 +161,7 @@ function streamHash(metric: OciMetric): number {
   let h = fnv1a(0x811c9dc5, metric.name);
   const dims = metric.dimensions;
   // The separators (code units 0 and 1) keep "ab"+"c" apart from "a"+"bc"; collisions are resolved by comparison.
-  for (const key of Object.keys(dims)) h = fnv1a(fnv1a(h ^ 1, key) ^ 2, dims[key]!);
+  for (const key of Object.keys(dims)) h = fnv1a(fnv1a(h ^ 1, key) ^ 2, dims[key]);
   return h;
 }
 
@@ -277,7 +277,7 @@ function resolveDerived(res: Resolution): { metrics: OciMetric[]; derivedCount: 
   const dropped = new Set<number>();
   const derivedStreams = new StreamSet();
   for (const i of res.derivedAt) {
-    const m = res.ordered[i]!;
+    const m = res.ordered[i];
     if (res.sampleStreams.has(m) || derivedStreams.has(m)) {
       dropped.add(i);
       countNotDerived(res.notDerived, 'duplicate_series');

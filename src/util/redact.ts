@@ -41,9 +41,9 @@ function stripUserinfo(s: string): string {
 
 /** An error's message without stack or key material, trimmed for a log line. */
 export function safeMessage(e: unknown): string {
-  const m = e instanceof Error ? e.message : typeof e === 'object' && e && 'message' in e ? String((e as { message: unknown }).message) : String(e);
+  const m = e instanceof Error ? e.message : typeof e === 'object' && e && 'message' in e ? String(e.message) : String(e);
   return m
     .replace(/-----BEGIN[\s\S]*?-----END[^-]*-----/g, '[key]')
-    .split('\n')[0]!
+    .split('\n')[0]
     .slice(0, 300);
 }

@@ -32,10 +32,12 @@ export function freePort(): Promise<number> {
 
 /** Starts /usr/bin/prometheus-node-exporter; the systemd collector is off (no D-Bus in test hosts). */
 export async function startNodeExporter(): Promise<RunningExporter> {
-  return startWithRetry(async (port) => ({
-    command: '/usr/bin/prometheus-node-exporter',
-    args: [`--web.listen-address=127.0.0.1:${port}`, '--no-collector.systemd', '--log.level=warn'],
-  }));
+  return startWithRetry((port) =>
+    Promise.resolve({
+      command: '/usr/bin/prometheus-node-exporter',
+      args: [`--web.listen-address=127.0.0.1:${port}`, '--no-collector.systemd', '--log.level=warn'],
+    }),
+  );
 }
 
 /**

@@ -18,14 +18,14 @@ export function parseDockerfile(text: string): DockerStage[] {
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const start = i;
-    let line = lines[i]!;
-    while (line.endsWith('\\') && i + 1 < lines.length) line = line.slice(0, -1) + ' ' + lines[++i]!;
+    let line = lines[i];
+    while (line.endsWith('\\') && i + 1 < lines.length) line = line.slice(0, -1) + ' ' + lines[++i];
     const trimmed = line.trim();
     if (trimmed === '' || trimmed.startsWith('#')) continue;
     const m = /^([A-Za-z]+)\s+(.*)$/.exec(trimmed);
     if (!m) continue;
-    const keyword = m[1]!.toUpperCase();
-    const args = m[2]!.trim();
+    const keyword = m[1].toUpperCase();
+    const args = m[2].trim();
     if (keyword === 'FROM') {
       const f = /^(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args);
       stages.push({ from: f?.[1] ?? args, name: f?.[2], instructions: [] });
@@ -40,7 +40,7 @@ export function parseDockerfile(text: string): DockerStage[] {
 function execForm(args: string): string[] | undefined {
   if (!args.startsWith('[')) return undefined;
   const parsed: unknown = JSON.parse(args);
-  return Array.isArray(parsed) && parsed.every((x) => typeof x === 'string') ? (parsed as string[]) : undefined;
+  return Array.isArray(parsed) && parsed.every((x) => typeof x === 'string') ? parsed : undefined;
 }
 
 /** The command line the image runs: the last stage's ENTRYPOINT followed by its CMD (exec form). */
@@ -69,13 +69,14 @@ export function checkImageNodeFlags(dockerfile: string, nodeFlags: readonly stri
   return JSON.stringify(argv) === JSON.stringify(expected)
     ? []
     : [
-        `the image runs ${JSON.stringify(argv)}, but package.json "prom2oci.nodeFlags" says ${JSON.stringify(expected)}: the code cache is made with the package.json flags, so V8 would reject it at every cold start`,
+        `the image runs ${JSON.stringify(argv)}, but package.json "prom2oci.nodeFlags" says ${JSON.stringify(expected)}: the code cache is made with ` +
+          `the package.json flags, so V8 would reject it at every cold start`,
       ];
 }
 
 /** The relative files a build script reads with readFile/readFileSync('<literal>'). */
 export function filesReadBy(script: string): string[] {
-  return [...new Set([...script.matchAll(/readFile(?:Sync)?\(\s*['"]([^'"]+)['"]/g)].map((m) => m[1]!).filter((f) => !f.startsWith('/')))];
+  return [...new Set([...script.matchAll(/readFile(?:Sync)?\(\s*['"]([^'"]+)['"]/g)].map((m) => m[1]).filter((f) => !f.startsWith('/')))];
 }
 
 /** Problems when a file `npm run build` reads is not copied into the build stage before it runs. */
@@ -125,7 +126,7 @@ export function funcYamlFields(text: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of text.split('\n')) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*):\s*(.*?)\s*$/.exec(line);
-    if (m) out.set(m[1]!, m[2]!.replace(/\s+#.*$/, ''));
+    if (m) out.set(m[1], m[2].replace(/\s+#.*$/, ''));
   }
   return out;
 }

@@ -100,7 +100,7 @@ export async function lastInvocationLog(fn: LocalFunction, after = 0): Promise<I
   const started = Date.now();
   for (;;) {
     const lines = fn.stdout.slice(after).filter((l) => l.includes('"msg":"invocation '));
-    if (lines.length > 0) return JSON.parse(lines[lines.length - 1]!) as InvocationSummary & { level: string; msg: string };
+    if (lines.length > 0) return JSON.parse(lines[lines.length - 1]) as InvocationSummary & { level: string; msg: string };
     assert.ok(Date.now() - started < 3000, 'an invocation log line was written');
     await new Promise((r) => setTimeout(r, 10));
   }

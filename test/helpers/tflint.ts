@@ -78,6 +78,11 @@ export interface Finding {
 export type HclValue = string | number | boolean | null | HclValue[] | { [key: string]: HclValue };
 export type HclBody = { [key: string]: HclValue };
 
+/** An attribute as text: a scalar as String() writes it, a list or block as JSON (never "[object Object]"). */
+export function hclText(v: HclValue | undefined): string {
+  return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
+}
+
 /** One parsed .tf file: its name, its text (for line numbers) and its JSON form. */
 export interface TfFile {
   file: string;
@@ -675,7 +680,7 @@ export function auditPolicyStatement(statement: string): string[] {
   const permissions = p.conditions.filter((x) => x.variable === 'request.permission');
   if (
     p.verb === 'manage' &&
-    !(narrowedManage && p.conditionMode !== 'any' && permissions.length === 1 && permissions[0]!.operator === '=' && permissions[0]!.value === narrowedManage)
+    !(narrowedManage && p.conditionMode !== 'any' && permissions.length === 1 && permissions[0].operator === '=' && permissions[0].value === narrowedManage)
   ) {
     problems.push(narrowedManage ? `grants manage beyond request.permission = '${narrowedManage}'` : 'grants manage');
   }
@@ -808,7 +813,8 @@ export function auditConditionVariables(statement: string): string[] {
     .filter((c) => !isAllowedVariable(c.variable, allowed))
     .map(
       (c) =>
-        `condition variable ${c.variable} is not one OCI's policy reference lists for ${p.resource}${principalType ? ` (principal type ${principalType})` : ''}: the condition would decline every request`,
+        `condition variable ${c.variable} is not one OCI's policy reference lists for ` +
+        `${p.resource}${principalType ? ` (principal type ${principalType})` : ''}: the condition would decline every request`,
     );
 }
 
