@@ -111,7 +111,7 @@ function parsePath(key: string, value: string): string {
 
 /** `primary` or a VNIC display name. */
 function parseVnic(key: string, value: string): string {
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- control characters are what this rejects
   if (value.length > 255 || /[\x00-\x1f]/.test(value)) throw new ConfigError(key, 'expected primary or a VNIC display name (at most 255 characters)');
   return value;
 }
@@ -206,7 +206,6 @@ function parseRegex(key: string, value: string): RegExp {
   }
   setFlagsFromString('--enable-experimental-regexp-engine');
   try {
-    // eslint-disable-next-line no-invalid-regexp -- `l` is V8's linear-time flag, enabled just above
     return new RegExp(value, 'l');
   } catch {
     throw new ConfigError(
