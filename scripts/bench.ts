@@ -596,7 +596,10 @@ function spoolSize(series: number, runs: number): SpoolSize {
 
 /** Spool sizes measured, and the memory the rule for SPOOL_MAX_SERIES's default keeps the function under. */
 const SPOOL_SIZES = [5_000, 20_000, 50_000, 100_000];
-/** SPOOL_MAX_SERIES's default must keep a 100k invocation's peak RSS under this (MB): 256 MB minus 20% for what the benchmark does not show (more targets, longer labels). */
+/**
+ * SPOOL_MAX_SERIES's default must keep a 100k invocation's peak RSS under this (MB): 256 MB minus 20% for what the benchmark
+ * does not show (more targets, longer labels).
+ */
 const SPOOL_PEAK_BUDGET_MB = 205;
 
 /**
@@ -622,7 +625,7 @@ async function benchSpool(stack: BenchStack, target: TextTarget, e1k: GeneratedE
         const why = /out of memory/i.test(String(e))
           ? 'JavaScript heap out of memory'
           : String((e as Error).message ?? e)
-              .split('\n')[0]!
+              .split('\n')[0]
               .slice(0, 120);
         console.log(`spool ${n} ${outage ? 'outage' : 'back'}: failed: ${why}`);
         measured.push({ spooled: n, outage, status: 0, wallMs: NaN, cpuMs: NaN, peakRssBytes: null, summary: undefined as never });
@@ -643,7 +646,8 @@ async function benchSpool(stack: BenchStack, target: TextTarget, e1k: GeneratedE
       `${count(r.summary.posted)} / ${count(r.summary.series)}`,
       sp ? `${count(sp.posted)} of ${count(sp.replayed)}` : '-',
       sp
-        ? `${count(sp.pending)}${Object.keys(sp.dropped).length > 0 ? ` (dropped ${JSON.stringify(sp.dropped)})` : ''}${sp.error ? ` error: ${sp.error.slice(0, 80)}` : ''}`
+        ? `${count(sp.pending)}${Object.keys(sp.dropped).length > 0 ? ` (dropped ${JSON.stringify(sp.dropped)})` : ''}` +
+          `${sp.error ? ` error: ${sp.error.slice(0, 80)}` : ''}`
         : '-',
       sec(r.wallMs),
       ms(r.cpuMs),
@@ -651,7 +655,8 @@ async function benchSpool(stack: BenchStack, target: TextTarget, e1k: GeneratedE
     ];
   };
   emit(
-    `### Outage spool (${runs} codec runs per size, medians; one function run per row, heap bounded as in a 256 MB function: --max-old-space-size=${BOUNDED_OLD_SPACE_MB}; spool entries are series of the generated exposition, HISTOGRAM_BUCKETS=true, 30 minutes old)\n\n` +
+    `### Outage spool (${runs} codec runs per size, medians; one function run per row, heap bounded as in a 256 MB function: ` +
+      `--max-old-space-size=${BOUNDED_OLD_SPACE_MB}; spool entries are series of the generated exposition, HISTOGRAM_BUCKETS=true, 30 minutes old)\n\n` +
       table(
         ['spooled series', 'JSON', 'stored (gzip)', 'encode', 'decode', 'heap decoded', 'as entry objects: JSON / gzip / encode / decode / heap'],
         sizes.map((z) => [
@@ -661,7 +666,8 @@ async function benchSpool(stack: BenchStack, target: TextTarget, e1k: GeneratedE
           ms(z.encodeMs),
           ms(z.decodeMs),
           size(z.heapBytes),
-          `${size(z.objects.jsonBytes)} / ${size(z.objects.storedBytes)} / ${ms(z.objects.encodeMs)} / ${ms(z.objects.decodeMs)} / ${size(z.objects.heapBytes)}`,
+          `${size(z.objects.jsonBytes)} / ${size(z.objects.storedBytes)} / ${ms(z.objects.encodeMs)} / ${ms(z.objects.decodeMs)} / ` +
+            `${size(z.objects.heapBytes)}`,
         ]),
       ) +
       '\n\n' +
@@ -669,7 +675,8 @@ async function benchSpool(stack: BenchStack, target: TextTarget, e1k: GeneratedE
         ['spooled before the call', 'ingestion', 'fresh posted / series', 'replayed posted', 'spool after', 'wall', 'function CPU', 'peak RSS'],
         measured.map(row),
       ) +
-      `\n\nRule for SPOOL_MAX_SERIES's default: the largest spool whose 100k invocations (ingestion back and still down) peak under ${SPOOL_PEAK_BUDGET_MB} MB RSS: ${largest > 0 ? count(largest) : 'none measured'}. ` +
+      `\n\nRule for SPOOL_MAX_SERIES's default: the largest spool whose 100k invocations (ingestion back and still down) peak under ` +
+      `${SPOOL_PEAK_BUDGET_MB} MB RSS: ${largest > 0 ? count(largest) : 'none measured'}. ` +
       `Outage rows run to their ${OUTAGE_DEADLINE_S} s deadline (every call answered 503).`,
   );
 }

@@ -223,7 +223,7 @@ async function replayAndSpool(
   if (result) {
     const kept = data.filter((_, i) => result.outcome[i] === Outcome.Undelivered || (result.outcome[i] === Outcome.Failed && result.fatal !== undefined));
     freshOverMax = Math.max(0, kept.length - s.spoolMaxSeries);
-    for (let i = freshOverMax; i < kept.length; i++) fresh.push(toSpoolEntry(kept[i]!));
+    for (let i = freshOverMax; i < kept.length; i++) fresh.push(toSpoolEntry(kept[i]));
   }
   // Nothing spooled, nothing new: no write (a healthy invocation costs the state one read and one write).
   if (stored.length === 0 && fresh.length === 0 && freshOverMax === 0) return { summary: { replayed: 0, posted: 0, dropped: {}, pending: 0 }, calls };
