@@ -6,6 +6,7 @@
  * derived series that is not produced is counted in notDerived, never skipped.
  */
 import type { MetricFamily, OciMetric, SkippedSample, SkipReason, TargetContext, TransformOptions, TransformResult } from '../types/model';
+import type { TargetState } from '../types/state';
 import { countNotDerived, deriveTarget, type DerivedLine, type NotDerivedCounts } from './derive';
 import { buildDimensions, targetDimensions } from './dimensions';
 import { filterByExclude, filterByInclude, filterHistogramBuckets } from './filters';
@@ -102,12 +103,6 @@ function candidate(ctx: MappingContext, line: Line, name: string, dimensions: Re
   return line.kind === 'sample' ? { kind: 'metric', metric, sample: line } : { kind: 'metric', metric };
 }
 
-/** True when two dimension sets are equal (key order aside). */
-function sameDimensions(a: Record<string, string>, b: Record<string, string>): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && b[k] === a[k]);
-}
-
 /** A rejection of a sample line. */
 function reject(line: SampleLine, reason: SkipReason): Rejected {
   return { kind: 'skip', skip: skippedSample(line, reason) };
@@ -141,74 +136,43 @@ function mapDerived(ctx: MappingContext, line: DerivedLine): Mapped {
   return candidate(ctx, line, name, dims.dimensions, line.value, timestampMs);
 }
 
-/** Maps one line to a candidate metric, a skip, or nothing. */
-function mapLine(ctx: MappingContext, line: Line): Mapped {
-  return line.kind === 'sample' ? mapSample(ctx, line) : mapDerived(ctx, line);
-}
-
-/** FNV-1a over a string, continuing from `hash` (32-bit). */
-function fnv1a(hash: number, text: string): number {
-  let h = hash;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h;
-}
-
-/** A 32-bit hash of a stream's identity (name + dimensions in key order); equal streams hash equally. */
-function streamHash(metric: OciMetric): number {
-  let h = fnv1a(0x811c9dc5, metric.name);
-  const dims = metric.dimensions;
-  // The separators (code units 0 and 1) keep "ab"+"c" apart from "a"+"bc"; collisions are resolved by comparison.
-  for (const key of Object.keys(dims)) h = fnv1a(fnv1a(h ^ 1, key) ^ 2, dims[key]);
-  return h;
-}
-
-/** True when two metrics are the same OCI stream: same name and equal dimensions. */
-function sameStream(a: OciMetric, b: OciMetric): boolean {
-  return a.name === b.name && sameDimensions(a.dimensions, b.dimensions);
-}
-
 /**
- * A set of streams keyed by a hash of name + dimensions, with exact comparison on collision. It
- * holds the metrics themselves rather than a serialised key per stream: on 100k series that is
- * tens of MB less at the transform's memory peak.
+ * The streams already taken, exactly and compactly: each distinct name, dimension key and value
+ * gets a number, and a stream is the string of its numbers (name, then key/value pairs in the
+ * dimensions' sorted order). Nothing of the metric itself is kept, so a metric is garbage once it
+ * is posted; on 100k series this is a few MB instead of every metric object.
  */
-class StreamSet {
-  private readonly byHash = new Map<number, OciMetric | OciMetric[]>();
+class StreamKeys {
+  private readonly ids = new Map<string, number>();
+  private readonly seen = new Set<string>();
 
-  /** True when a metric with the same stream was added. */
-  has(metric: OciMetric): boolean {
-    const found = this.byHash.get(streamHash(metric));
-    if (found === undefined) return false;
-    return Array.isArray(found) ? found.some((m) => sameStream(m, metric)) : sameStream(found, metric);
+  /** The number of a string (name, key or value). */
+  private id(s: string): number {
+    let id = this.ids.get(s);
+    if (id === undefined) this.ids.set(s, (id = this.ids.size));
+    return id;
   }
 
-  /** Adds a metric's stream (the caller checked has() first). */
-  add(metric: OciMetric): void {
-    const hash = streamHash(metric);
-    const found = this.byHash.get(hash);
-    if (found === undefined) this.byHash.set(hash, metric);
-    else if (Array.isArray(found)) found.push(metric);
-    else this.byHash.set(hash, [found, metric]);
+  /** The stream's key: two UTF-16 code units per number, so distinct streams never share a key. */
+  key(metric: OciMetric): string {
+    const name = this.id(metric.name);
+    let key = String.fromCharCode(name & 0xffff, name >>> 16);
+    const dims = metric.dimensions;
+    for (const k of Object.keys(dims)) {
+      const a = this.id(k);
+      const b = this.id(dims[k]!);
+      key += String.fromCharCode(a & 0xffff, a >>> 16, b & 0xffff, b >>> 16);
+    }
+    return key;
   }
-}
 
-/** The state of one transform run: mapped metrics in order, skips in order, and the streams seen. */
-interface Resolution {
-  /** Metrics in exposition order; derived ones are still candidates (see resolveDerived). */
-  ordered: OciMetric[];
-  /** Indexes in `ordered` of derived `_avg` candidates. */
-  derivedAt: number[];
-  /** Skips of steps 5-6, in exposition order. */
-  skipped: SkippedSample[];
-  /** Streams of the posted samples. */
-  sampleStreams: StreamSet;
-  /** Dimension keys used per metric name (OCI's metric group), over everything posted. */
-  groups: MetricGroups;
-  /** Derived series not produced, by reason. */
-  notDerived: NotDerivedCounts;
+  has(key: string): boolean {
+    return this.seen.has(key);
+  }
+
+  add(key: string): void {
+    this.seen.add(key);
+  }
 }
 
 /**
@@ -236,96 +200,203 @@ class MetricGroups {
   }
 }
 
-/**
- * Takes one mapped line: a sample whose stream was already posted is skipped as
- * 'duplicate_series'; a derived series waits for resolveDerived (it must not clash with any sample,
- * including later ones).
- */
-function admit(res: Resolution, mapped: Mapped): void {
-  if (mapped.kind === 'skip') {
-    res.skipped.push(mapped.skip);
-    return;
-  }
-  if (mapped.kind !== 'metric') {
-    countNotDerived(res.notDerived, 'invalid_series');
-    return;
-  }
-  if (mapped.sample === undefined) {
-    res.derivedAt.push(res.ordered.length);
-    res.ordered.push(mapped.metric);
-    return;
-  }
-  if (res.sampleStreams.has(mapped.metric)) {
-    res.skipped.push(skippedSample(mapped.sample, 'duplicate_series'));
-    return;
-  }
-  if (!res.groups.fits(mapped.metric)) {
-    res.skipped.push(skippedSample(mapped.sample, 'too_many_dimensions'));
-    return;
-  }
-  res.groups.add(mapped.metric);
-  res.sampleStreams.add(mapped.metric);
-  res.ordered.push(mapped.metric);
+/** A derived line waiting for the end of the target, with the index of its family. */
+interface PendingDerived {
+  line: DerivedLine;
+  family: number;
 }
 
 /**
- * The final metrics, in order: a derived series that clashes with any posted sample, or an earlier
- * derived one, or would take its metric group over 20 dimension keys, is left out.
+ * One target's transform, pulled in batches: each next() maps only as many families as the batch
+ * needs, so the OCI metrics of a target never exist all at once (the publisher asks for a batch
+ * when it can send it). What is kept across batches is what the rules need: the streams taken
+ * (duplicates, compact keys), the dimension keys per metric name (OCI's metric group) and the
+ * derived lines, which are resolved after every sample of the target because a derived series
+ * must not clash with any sample, later ones included. A family is dropped once it is expanded.
+ * Same rules and accounting as toOciMetrics (see the top of this module); the derived series
+ * come after all samples of the target (toOciMetrics puts each after its family).
  */
-function resolveDerived(res: Resolution): { metrics: OciMetric[]; derivedCount: number } {
-  if (res.derivedAt.length === 0) return { metrics: res.ordered, derivedCount: 0 };
-  const dropped = new Set<number>();
-  const derivedStreams = new StreamSet();
-  for (const i of res.derivedAt) {
-    const m = res.ordered[i];
-    if (res.sampleStreams.has(m) || derivedStreams.has(m)) {
-      dropped.add(i);
-      countNotDerived(res.notDerived, 'duplicate_series');
-    } else if (!res.groups.fits(m)) {
-      // More than 20 dimension keys over the streams of its name: OCI would reject it.
-      dropped.add(i);
-      countNotDerived(res.notDerived, 'invalid_series');
-    } else {
-      derivedStreams.add(m);
-      res.groups.add(m);
+export class TargetTransform {
+  /** Series handed out so far (samples mapped + derived); final once next() returned undefined. */
+  series = 0;
+  /** Of `series`, the derived ones. */
+  derivedCount = 0;
+  /** Derived series not produced, by reason (final once next() returned undefined). */
+  readonly notDerived: NotDerivedCounts;
+  /** This scrape's state for the next invocation (known from the start). */
+  readonly state?: TargetState;
+  /** Skips of METRICS_INCLUDE/EXCLUDE (known from the start). */
+  private readonly filterSkips: SkippedSample[];
+  private readonly bucketSkips: SkippedSample[] = [];
+  private readonly mappingSkips: SkippedSample[] = [];
+  private readonly ctx: MappingContext;
+  private readonly families: (MetricFamily | undefined)[];
+  private readonly derivedByFamily?: Map<MetricFamily, DerivedLine[]>;
+  private readonly sampleStreams = new StreamKeys();
+  private readonly groups = new MetricGroups();
+  private readonly derived: PendingDerived[] = [];
+  private derivedStreams?: Set<string>;
+  private nextFamily = 0;
+  private lines: Line[] = [];
+  private nextLine = 0;
+  private nextDerived = 0;
+  /** The family index of each metric handed out, when the caller restores toOciMetrics' order. */
+  readonly emittedFamilies?: number[];
+
+  constructor(families: MetricFamily[], target: TargetContext, opts: TransformOptions, keepOrder = false) {
+    // METRICS_INCLUDE, then METRICS_EXCLUDE, on the family name: every sample of a dropped family is skipped.
+    const included = filterByInclude(families, opts.include);
+    const notExcluded = filterByExclude(included.kept, opts.exclude);
+    this.filterSkips = included.skipped.length === 0 ? notExcluded.skipped : [...included.skipped, ...notExcluded.skipped];
+    this.families = notExcluded.kept;
+    this.ctx = {
+      opts,
+      scrapeTimeMs: target.scrapeTimeMs,
+      added: targetDimensions(target.instance, opts.extraDimensions, target.dimensions),
+      addedByStructural: new Map(),
+      names: new Map(),
+      metadata: new Map(),
+      selfDimensions: selfDimensions(target.instance, opts.extraDimensions, target.dimensions),
+    };
+    const derivation = opts.derive ? deriveTarget(notExcluded.kept, target.previous, target.scrapeTimeMs, opts.derive) : undefined;
+    this.notDerived = derivation?.notDerived ?? {};
+    if (derivation?.state) this.state = derivation.state;
+    if (derivation && derivation.byFamily.size > 0) this.derivedByFamily = derivation.byFamily;
+    if (keepOrder) this.emittedFamilies = [];
+  }
+
+  /** Every skipped sample so far, in the order toOciMetrics reports them. */
+  get skipped(): SkippedSample[] {
+    return [...this.filterSkips, ...this.bucketSkips, ...this.mappingSkips];
+  }
+
+  /** Number of skipped samples so far. */
+  get skippedCount(): number {
+    return this.filterSkips.length + this.bucketSkips.length + this.mappingSkips.length;
+  }
+
+  /** The next batch of at most `max` metrics; undefined when the target has no more. */
+  next(max: number = OCI_LIMITS.maxStreamsPerCall): OciMetric[] | undefined {
+    const out: OciMetric[] = [];
+    while (out.length < max) {
+      const metric = this.nextMetric();
+      if (metric === undefined) break;
+      out.push(metric);
+    }
+    return out.length > 0 ? out : undefined;
+  }
+
+  /** The next metric to hand out, mapping lines (and skipping) until one is admitted. */
+  private nextMetric(): OciMetric | undefined {
+    for (;;) {
+      if (this.nextLine < this.lines.length) {
+        const line = this.lines[this.nextLine++]!;
+        if (line.kind === 'derived') continue;
+        const mapped = mapSample(this.ctx, line);
+        if (mapped.kind === 'skip') this.mappingSkips.push(mapped.skip);
+        else if (mapped.kind === 'metric' && this.admitSample(mapped.metric, line)) return this.emit(mapped.metric, this.nextFamily - 1);
+        continue;
+      }
+      if (this.nextFamily < this.families.length) {
+        this.expandNextFamily();
+        continue;
+      }
+      return this.nextDerivedMetric();
     }
   }
-  const metrics = dropped.size === 0 ? res.ordered : res.ordered.filter((_m, i) => !dropped.has(i));
-  return { metrics, derivedCount: res.derivedAt.length - dropped.size };
+
+  /** Loads the next family's lines (its derived lines wait for the end); the family itself is released. */
+  private expandNextFamily(): void {
+    const index = this.nextFamily++;
+    const family = this.families[index]!;
+    this.families[index] = undefined;
+    // HISTOGRAM_BUCKETS=false: every `_bucket` line is skipped before mapping.
+    const lines = filterHistogramBuckets(expandFamily(family), this.ctx.opts.histogramBuckets);
+    for (const skip of lines.skipped) this.bucketSkips.push(skip);
+    this.lines = lines.kept;
+    this.nextLine = 0;
+    const derived = this.derivedByFamily?.get(family);
+    if (derived) {
+      this.derivedByFamily!.delete(family);
+      for (const line of derived) this.derived.push({ line, family: index });
+    }
+  }
+
+  /** A sample whose stream was already taken is skipped as 'duplicate_series', one that breaks its metric group as 'too_many_dimensions'. */
+  private admitSample(metric: OciMetric, line: SampleLine): boolean {
+    const key = this.sampleStreams.key(metric);
+    if (this.sampleStreams.has(key)) {
+      this.mappingSkips.push(skippedSample(line, 'duplicate_series'));
+      return false;
+    }
+    if (!this.groups.fits(metric)) {
+      this.mappingSkips.push(skippedSample(line, 'too_many_dimensions'));
+      return false;
+    }
+    this.groups.add(metric);
+    this.sampleStreams.add(key);
+    return true;
+  }
+
+  /**
+   * After every sample: the next derived series that clashes with no sample and no earlier derived
+   * series and keeps its metric group within 20 dimension keys; the others are counted in notDerived.
+   */
+  private nextDerivedMetric(): OciMetric | undefined {
+    this.derivedStreams ??= new Set();
+    while (this.nextDerived < this.derived.length) {
+      const { line, family } = this.derived[this.nextDerived]!;
+      this.derived[this.nextDerived++] = undefined as unknown as PendingDerived;
+      const mapped = mapDerived(this.ctx, line);
+      if (mapped.kind !== 'metric') {
+        countNotDerived(this.notDerived, 'invalid_series');
+        continue;
+      }
+      const key = this.sampleStreams.key(mapped.metric);
+      if (this.sampleStreams.has(key) || this.derivedStreams.has(key)) {
+        countNotDerived(this.notDerived, 'duplicate_series');
+      } else if (!this.groups.fits(mapped.metric)) {
+        // More than 20 dimension keys over the streams of its name: OCI would reject it.
+        countNotDerived(this.notDerived, 'invalid_series');
+      } else {
+        this.derivedStreams.add(key);
+        this.groups.add(mapped.metric);
+        this.derivedCount++;
+        return this.emit(mapped.metric, family);
+      }
+    }
+    this.derived.length = 0;
+    return undefined;
+  }
+
+  /** Counts a metric handed out. */
+  private emit(metric: OciMetric, family: number): OciMetric {
+    this.series++;
+    this.emittedFamilies?.push(family);
+    return metric;
+  }
 }
 
-/** Transforms one target's families into OCI metrics, accounting for every sample. */
+/** Transforms one target's families into OCI metrics, accounting for every sample; each family's derived series follow its samples. */
 export function toOciMetrics(families: MetricFamily[], target: TargetContext, opts: TransformOptions): TransformResult {
-  // METRICS_INCLUDE, then METRICS_EXCLUDE, on the family name: every sample of a dropped family is skipped.
-  const included = filterByInclude(families, opts.include);
-  const notExcluded = filterByExclude(included.kept, opts.exclude);
-  const ctx: MappingContext = {
-    opts,
-    scrapeTimeMs: target.scrapeTimeMs,
-    added: targetDimensions(target.instance, opts.extraDimensions, target.dimensions),
-    addedByStructural: new Map(),
-    names: new Map(),
-    metadata: new Map(),
-    selfDimensions: selfDimensions(target.instance, opts.extraDimensions, target.dimensions),
-  };
-  const res: Resolution = { ordered: [], derivedAt: [], skipped: [], sampleStreams: new StreamSet(), groups: new MetricGroups(), notDerived: {} };
-  const derivation = opts.derive ? deriveTarget(notExcluded.kept, target.previous, target.scrapeTimeMs, opts.derive) : undefined;
-  if (derivation) res.notDerived = derivation.notDerived;
-  const bucketSkips: SkippedSample[] = [];
-  // One family at a time: its lines and mapping results are garbage before the next one is expanded.
-  for (const family of notExcluded.kept) {
-    // HISTOGRAM_BUCKETS=false: every `_bucket` line is skipped before mapping.
-    const lines = filterHistogramBuckets(expandFamily(family), opts.histogramBuckets);
-    for (const skip of lines.skipped) bucketSkips.push(skip);
-    for (const line of lines.kept) admit(res, mapLine(ctx, line));
-    for (const line of derivation?.byFamily.get(family) ?? []) admit(res, mapLine(ctx, line));
+  const transform = new TargetTransform(families, target, opts, true);
+  const all: OciMetric[] = [];
+  for (let batch = transform.next(); batch; batch = transform.next()) for (const m of batch) all.push(m);
+  // The samples come first, then the derived series, each in family order: merged back by family.
+  const at = transform.emittedFamilies!;
+  const samples = all.length - transform.derivedCount;
+  const metrics: OciMetric[] = [];
+  let d = samples;
+  for (let s = 0; s < samples; s++) {
+    while (d < all.length && at[d]! < at[s]!) metrics.push(all[d++]!);
+    metrics.push(all[s]!);
   }
-  const resolved = resolveDerived(res);
+  while (d < all.length) metrics.push(all[d++]!);
   return {
-    metrics: resolved.metrics,
-    derivedCount: resolved.derivedCount,
-    notDerived: res.notDerived,
-    ...(derivation?.state ? { state: derivation.state } : {}),
-    skipped: [...included.skipped, ...notExcluded.skipped, ...bucketSkips, ...res.skipped],
+    metrics,
+    derivedCount: transform.derivedCount,
+    notDerived: transform.notDerived,
+    ...(transform.state ? { state: transform.state } : {}),
+    skipped: transform.skipped,
   };
 }
