@@ -43,7 +43,7 @@ function prepared(url: string, o: { series: number; derived?: number; samples?: 
     target: { url: new URL(url), instance },
     scrape,
     samples: o.samples ?? o.series - derived + skipped.length,
-    metrics: metrics(o.series),
+    series: o.series,
     derived,
     notDerived: o.error === undefined ? { first_scrape: 1 } : {},
     skipped,

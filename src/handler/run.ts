@@ -6,27 +6,18 @@ import { setMaxListeners } from 'node:events';
 import type { Settings } from '../config/settings';
 import type { Logger } from '../log';
 import { ExpositionError, ExpositionParser, SampleLimitError } from '../parse/exposition';
-import { createPacer, Outcome, publish, type AdaptivePacer, type PublishOptions, type PublishResult } from '../publish/publisher';
+import { createPacer, Outcome, publish, publishBatches, type AdaptivePacer, type PublishOptions, type PublishResult } from '../publish/publisher';
 import type { PostBatch } from '../publish/sink';
 import { hideCredentials, instancesOf, notScraped, scrapeTarget } from '../scrape/scrape';
-import { toOciMetrics } from '../transform/toOciMetrics';
+import { TargetTransform } from '../transform/toOciMetrics';
+import { DataSource, drainTarget, UndeliveredSeries } from './data';
 import { toSelfMetrics } from '../transform/selfMetrics';
 import type { OciMetric, TransformOptions } from '../types/model';
 import type { BearerTokenSource } from '../oci/secrets';
 import { forecastCost } from '../forecast/forecast';
 import { StateError } from '../state/errors';
 import { withTargets, type StateSession, type StateStore } from '../state/store';
-import {
-  decodeSpool,
-  encodeSpool,
-  fromSpoolEntry,
-  mergeSpool,
-  planReplay,
-  toSpoolEntry,
-  type ReplayOutcome,
-  type SpoolCounts,
-  type SpoolEntry,
-} from '../state/spool';
+import { decodeSpool, encodeSpool, fromSpoolEntry, mergeSpool, planReplay, type ReplayOutcome, type SpoolCounts, type SpoolEntry } from '../state/spool';
 import { anyDerived, type PreviousScrape } from '../transform/derive';
 import type { TargetState } from '../types/state';
 import { targetStateKey } from '../state/keys';
@@ -118,10 +109,9 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     if (read.session.problem) return 'state_replaced';
     return read.session.doc.targets[targetStateKey(url)];
   };
-  const prepared = await scrapeAll(rt, scrapeTargets, endMs - SELF_METRICS_RESERVE_MS, transformOptions, previousOf);
+  const prepared = await scrapeAll(rt, scrapeTargets, endMs - SELF_METRICS_RESERVE_MS, transformOptions, previousOf, opts.dryRun);
   const scrapeMs = now() - started;
   const pacer = createPacer(s.postCallsPerSecond); // one rate for the data and the self-metrics calls
-  const data = prepared.flatMap((p) => p.metrics);
   // This scrape is stored while the data is posted; a state failure never stops the posting.
   const read = reading ? await reading : undefined;
   const saving =
@@ -135,21 +125,38 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
         )
       : undefined;
   let result: PublishResult | undefined;
-  if (!opts.dryRun && data.length > 0) {
-    result = await publish(data, rt.postBatch(), publishOptions(s, endMs - Math.min(SELF_METRICS_RESERVE_MS, s.postTimeoutMs), now, pacer));
+  let dryRunData: OciMetric[] = [];
+  const undeliveredOf = spoolOn ? new UndeliveredSeries() : undefined;
+  if (opts.dryRun) {
+    dryRunData = prepared.flatMap(drainTarget);
+  } else {
+    const data = new DataSource(prepared);
+    const stats = await publishBatches(
+      data.next,
+      rt.postBatch(),
+      publishOptions(s, endMs - Math.min(SELF_METRICS_RESERVE_MS, s.postTimeoutMs), now, pacer),
+      (batch, outcomes) => {
+        data.record(batch, outcomes);
+        undeliveredOf?.record(batch, outcomes);
+      },
+    );
+    // No series at all: as if nothing was published (no calls, no outcomes).
+    if (data.total > 0) result = { ...stats, outcome: data.outcomes() };
   }
+  const dataStreams = prepared.reduce((n, p) => n + p.series, 0);
   await saving;
-  const spooled = spoolOn && read?.session ? await replayAndSpool(rt, read.session, data, result, endMs, now, pacer) : undefined;
+  const spooled =
+    spoolOn && read?.session ? await replayAndSpool(rt, read.session, undeliveredOf?.entries(result?.fatal !== undefined) ?? [], result, endMs, now, pacer) : undefined;
   if (state.error) rt.log('warn', `derived series: ${state.error}`, { cause: state.cause, ...(state.iamPolicy ? { iamPolicy: state.iamPolicy } : {}) });
   const targets = summariseTargets(prepared, result, opts.dryRun);
-  const self = targets.flatMap((t, i) => toSelfMetrics(selfMetricReport(t, prepared[i], state), transformOptions));
+  const self = targets.flatMap((t, i) => toSelfMetrics(selfMetricReport(t, prepared[i]!, state), transformOptions));
   let selfResult: PublishResult | undefined;
   // After a 401/404 every call fails alike: the self-metrics are not sent into it, so it is reported once.
   if (!opts.dryRun)
     selfResult = result?.fatal ? notAttempted(self.length, result.fatal) : await publish(self, rt.postBatch(), publishOptions(s, endMs, now, pacer));
 
   const forecast = forecastCost({
-    dataStreams: data.length,
+    dataStreams,
     selfStreams: self.length,
     scrapeMs,
     postCallsPerSecond: s.postCallsPerSecond,
@@ -171,7 +178,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   if (discovery?.error)
     rt.log('warn', `discovery: ${discovery.error}`, { source: discovery.source, ...(discovery.iamStatement ? { iamStatement: discovery.iamStatement } : {}) });
   if (opts.dryRun) {
-    summary.metricData = [...data, ...self];
+    summary.metricData = [...dryRunData, ...self];
     summary.skippedSamples = prepared.flatMap((p) => p.skipped);
   }
   const cause = nothingDeliveredCause(summary, result);
@@ -197,7 +204,7 @@ function hasStateStore(rt: Runtime): boolean {
 async function replayAndSpool(
   rt: Runtime,
   session: StateSession,
-  data: OciMetric[],
+  undelivered: SpoolEntry[],
   result: PublishResult | undefined,
   endMs: number,
   now: () => number,
@@ -216,15 +223,9 @@ async function replayAndSpool(
       o === Outcome.Posted ? 'posted' : o === Outcome.Failed && !replayed.fatal ? 'rejected' : 'undelivered',
     );
   }
-  // Undelivered (deadline during 429/5xx/hangs/unreachable) and 401/404 (cured by an IAM or clock fix) are kept; a 2xx never is.
-  // Only the newest SPOOL_MAX_SERIES of them can be kept: the others are counted as `full` without being copied.
-  const fresh: SpoolEntry[] = [];
-  let freshOverMax = 0;
-  if (result) {
-    const kept = data.filter((_, i) => result.outcome[i] === Outcome.Undelivered || (result.outcome[i] === Outcome.Failed && result.fatal !== undefined));
-    freshOverMax = Math.max(0, kept.length - s.spoolMaxSeries);
-    for (let i = freshOverMax; i < kept.length; i++) fresh.push(toSpoolEntry(kept[i]));
-  }
+  // Only the newest SPOOL_MAX_SERIES of the undelivered can be kept: the others are counted as `full`.
+  const freshOverMax = Math.max(0, undelivered.length - s.spoolMaxSeries);
+  const fresh = freshOverMax > 0 ? undelivered.slice(freshOverMax) : undelivered;
   // Nothing spooled, nothing new: no write (a healthy invocation costs the state one read and one write).
   if (stored.length === 0 && fresh.length === 0 && freshOverMax === 0) return { summary: { replayed: 0, posted: 0, dropped: {}, pending: 0 }, calls };
   let counts: SpoolCounts | undefined;
@@ -324,7 +325,7 @@ async function saveState(read: StateRead, endpoints: readonly URL[], prepared: P
   if (!read.session) return;
   const updates: Record<string, TargetState> = {};
   prepared.forEach((p, i) => {
-    if (p.state) updates[targetStateKey(endpoints[i])] = p.state;
+    if (p.state) updates[targetStateKey(endpoints[i]!)] = p.state;
   });
   if (Object.keys(updates).length === 0) return;
   // The previous scrapes these replace are garbage from here on (the transform is done): freed
@@ -372,6 +373,7 @@ async function scrapeAll(
   stopAtMs: number,
   topts: TransformOptions,
   previousOf: (url: URL) => Promise<PreviousScrape>,
+  keepOrder: boolean,
 ): Promise<PreparedTarget[]> {
   const s = rt.settings;
   const now = rt.now ?? Date.now;
@@ -401,7 +403,7 @@ async function scrapeAll(
         scrape: notScraped(url, tokenError, now(), instance),
         samples: 0,
         error: tokenError,
-        metrics: [],
+        series: 0,
         derived: 0,
         notDerived: {},
         skipped: [],
@@ -423,26 +425,29 @@ async function scrapeAll(
       // "timed out after 1 ms" alone would read like a bad SCRAPE_TIMEOUT_MS: say the deadline cut it.
       const cut = timeoutMs < s.scrapeTimeoutMs && /^timed out/.test(scrape.error);
       const error = cut ? `${scrape.error} (the invocation deadline left only that for the scrape; raise the function timeout)` : scrape.error;
-      return { target, scrape: { ...scrape, error }, samples: 0, error, metrics: [], derived: 0, notDerived: {}, skipped: [] };
+      return { target, scrape: { ...scrape, error }, samples: 0, error, series: 0, derived: 0, notDerived: {}, skipped: [] };
     }
     try {
       const parsed = parser.end();
       const previous = await previousOf(url);
-      const out = toOciMetrics(
+      // The metrics are made batch by batch as the publisher takes them (a dry run keeps their order for the response).
+      const transform = new TargetTransform(
         parsed.families,
         { instance: scrape.instance, scrapeTimeMs: scrape.scrapeTimeMs, previous, dimensions: target.dimensions },
         topts,
+        keepOrder,
       );
       const done: PreparedTarget = {
         target,
         scrape,
         samples: parsed.sampleCount,
-        metrics: out.metrics,
-        derived: out.derivedCount,
-        notDerived: out.notDerived,
-        skipped: out.skipped,
+        transform,
+        series: 0,
+        derived: 0,
+        notDerived: transform.notDerived,
+        skipped: [],
       };
-      if (out.state) done.state = out.state;
+      if (transform.state) done.state = transform.state;
       return done;
     } catch (e) {
       const msg =
@@ -452,7 +457,7 @@ async function scrapeAll(
             ? e.message
             : `could not process the exposition: ${(e as Error).message}`;
       // An exposition error quotes the target's line, which may echo the token back.
-      return { target, scrape, samples: 0, error: hideCredentials(msg, { bearerToken: token, url }), metrics: [], derived: 0, notDerived: {}, skipped: [] };
+      return { target, scrape, samples: 0, error: hideCredentials(msg, { bearerToken: token, url }), series: 0, derived: 0, notDerived: {}, skipped: [] };
     }
   });
 }
@@ -477,5 +482,5 @@ async function targetsOf(rt: Runtime, stopAtMs: number): Promise<{ targets: Scra
     ...discovered.map((t) => ({ url: t.url, dimensions: t.dimensions, resourceId: t.resourceId })),
   ];
   const instances = instancesOf(all.map((t) => t.url));
-  return { targets: all.map((t, i) => ({ ...t, instance: instances[i] })), report };
+  return { targets: all.map((t, i) => ({ ...t, instance: instances[i]! })), report };
 }

@@ -12,6 +12,7 @@ import type { StateFailureCause } from '../state/errors';
 import type { NotDerivedCounts } from '../transform/derive';
 import type { OciMetric, SkippedSample, SkipReason, TargetReport } from '../types/model';
 import type { TargetState } from '../types/state';
+import type { TargetTransform } from '../transform/toOciMetrics';
 
 /** The `event` field of the summary's log line: how a reader of the log (the CLI) recognises it. */
 export const SUMMARY_LOG_EVENT = 'invocation_summary';
@@ -125,8 +126,11 @@ export interface PreparedTarget {
   scrape: ScrapeResult;
   samples: number;
   error?: string;
-  metrics: OciMetric[];
-  /** How many of `metrics` are derived series. */
+  /** The target's transform while the publisher pulls its batches; dropped once drained (see run.ts). */
+  transform?: TargetTransform;
+  /** Series produced by the transform (samples mapped + derived), in publish order after the earlier targets'; final once drained. */
+  series: number;
+  /** How many of `series` are derived series. */
   derived: number;
   notDerived: NotDerivedCounts;
   /** This scrape's state for the next invocation, when there is one. */
@@ -161,14 +165,14 @@ export function summariseTargets(prepared: PreparedTarget[], result: PublishResu
       failed = 0,
       undelivered = 0;
     if (result) {
-      for (let i = offset; i < offset + p.metrics.length; i++) {
+      for (let i = offset; i < offset + p.series; i++) {
         const o = result.outcome[i];
         if (o === Outcome.Posted) posted++;
         else if (o === Outcome.Failed) failed++;
         else undelivered++;
       }
-    } else if (!dryRun) undelivered = p.metrics.length;
-    offset += p.metrics.length;
+    } else if (!dryRun) undelivered = p.series;
+    offset += p.series;
     const t: TargetSummary = {
       url: p.scrape.url,
       instance: p.scrape.instance,
@@ -176,7 +180,7 @@ export function summariseTargets(prepared: PreparedTarget[], result: PublishResu
       up: p.error === undefined,
       samples: p.samples,
       durationMs: p.scrape.durationMs,
-      series: p.metrics.length,
+      series: p.series,
       derived: p.derived,
       notDerived: p.notDerived,
       posted,

@@ -58,104 +58,117 @@ export interface PublishResult {
   pacing: PacerStats;
 }
 
+/** One batch of at most 50 metrics; `tag` is the caller's (where its outcomes go). */
+export interface PublishBatch {
+  metrics: OciMetric[];
+  tag: number;
+}
+
+/**
+ * Where batches come from: called when a call slot is free, so a batch is built only when it can
+ * be sent (backpressure: at most `concurrency` batches exist at once). undefined = no more.
+ */
+export type BatchSource = () => PublishBatch | undefined;
+
+/** Receives the outcome of each metric of a batch (same order), once per batch. */
+export type OutcomeSink = (batch: PublishBatch, outcomes: Uint8Array) => void;
+
+/** Publish statistics without per-metric outcomes (see publishBatches). */
+export type PublishStats = Omit<PublishResult, 'outcome'>;
+
 /** Shared state of one publish run. */
 interface Run {
   opts: Required<Omit<PublishOptions, 'random' | 'pacer'>> & { random: () => number };
   post: PostBatch;
-  metrics: OciMetric[];
-  result: PublishResult;
+  record: OutcomeSink;
+  result: PublishStats;
   errorCounts: Map<string, number>;
   pacer: AdaptivePacer;
   stop: AbortController;
 }
 
-/** Splits [0, n) into index ranges of at most `size`. */
-function batchRanges(n: number, size = OCI_LIMITS.maxStreamsPerCall): [number, number][] {
-  const out: [number, number][] = [];
-  for (let i = 0; i < n; i += size) out.push([i, Math.min(n, i + size)]);
-  return out;
-}
-
 /** Posts every metric; resolves when each has an outcome. Never throws. */
 export async function publish(metrics: OciMetric[], post: PostBatch, options: PublishOptions): Promise<PublishResult> {
+  const outcome = new Uint8Array(metrics.length);
+  const size = OCI_LIMITS.maxStreamsPerCall;
+  let from = 0;
+  const source: BatchSource = () => {
+    if (from >= metrics.length) return undefined;
+    const batch = { metrics: metrics.slice(from, from + size), tag: from };
+    from += size;
+    return batch;
+  };
+  const stats = await publishBatches(source, post, options, (batch, outcomes) => outcome.set(outcomes, batch.tag));
+  return { ...stats, outcome };
+}
+
+/**
+ * Posts every batch the source gives until it gives no more; resolves when each metric has an
+ * outcome (reported to `record`). Never throws.
+ */
+export async function publishBatches(next: BatchSource, post: PostBatch, options: PublishOptions, record: OutcomeSink): Promise<PublishStats> {
   const run: Run = {
     opts: { now: Date.now, random: Math.random, ...options },
     post,
-    metrics,
-    result: {
-      outcome: new Uint8Array(metrics.length),
-      posted: 0,
-      failed: 0,
-      undelivered: 0,
-      requests: 0,
-      retries: 0,
-      throttled: 0,
-      errors: [],
-      pacing: { rate: 0, minRate: 0, decreases: 0 },
-    },
+    record,
+    result: { posted: 0, failed: 0, undelivered: 0, requests: 0, retries: 0, throttled: 0, errors: [], pacing: { rate: 0, minRate: 0, decreases: 0 } },
     errorCounts: new Map(),
     pacer: options.pacer ?? createPacer(options.callsPerSecond),
     stop: new AbortController(),
   };
-  const queue = batchRanges(metrics.length);
   const stopTimer = setTimeout(() => run.stop.abort(new Error('stopped before the invocation deadline')), Math.max(0, run.opts.stopAtMs - run.opts.now()));
   try {
     // Slow start: one call first, so a 401/404 (every call would fail alike) is seen once, not per
     // worker. The others start once that call is answered at all: if it is being retried (5xx, 429),
     // its backoff must not hold every other batch back.
-    const first = queue.shift();
+    const first = next();
     let answered!: () => void;
     const firstAnswered = new Promise<void>((resolve) => (answered = resolve));
     const firstDone = first ? deliver(run, first, answered).finally(answered) : (answered(), Promise.resolve());
     await firstAnswered;
     // The first batch's slot becomes a worker when it is done, so at most `concurrency` are in flight.
-    const workers = Array.from({ length: Math.min(run.opts.concurrency - 1, queue.length) }, () => worker(run, queue));
-    await Promise.all([firstDone.then(() => worker(run, queue)), ...workers]);
+    const workers = first ? Array.from({ length: run.opts.concurrency - 1 }, () => worker(run, next)) : [];
+    await Promise.all([firstDone.then(() => (first ? worker(run, next) : undefined)), ...workers]);
   } finally {
     clearTimeout(stopTimer);
   }
   const r = run.result;
-  for (let i = 0; i < r.outcome.length; i++) {
-    if (r.outcome[i] === Outcome.Posted) r.posted++;
-    else if (r.outcome[i] === Outcome.Failed) r.failed++;
-    else r.undelivered++;
-  }
   r.pacing = run.pacer.stats();
   r.errors = [...run.errorCounts].slice(0, MAX_REPORTED_ERRORS).map(([message, n]) => ({ message, metrics: n }));
   return r;
 }
 
-/** Takes batches from the queue until it is empty or the run stops. */
-async function worker(run: Run, queue: [number, number][]): Promise<void> {
-  for (let range = queue.shift(); range; range = queue.shift()) {
+/** Takes batches from the source until it has no more; after the stop each is marked undelivered. */
+async function worker(run: Run, next: BatchSource): Promise<void> {
+  for (let batch = next(); batch; batch = next()) {
     if (run.stop.signal.aborted) {
-      noteError(run, range, 'not delivered: the invocation deadline was reached', Outcome.Undelivered);
+      noteError(run, batch, 'not delivered: the invocation deadline was reached', Outcome.Undelivered);
       continue;
     }
-    await deliver(run, range);
+    await deliver(run, batch);
   }
 }
 
 /** Delivers one batch with retries; records the outcome of each of its metrics. `onAnswer`: after the first attempt. */
-async function deliver(run: Run, [from, to]: [number, number], onAnswer?: () => void): Promise<void> {
-  const batch = run.metrics.slice(from, to);
+async function deliver(run: Run, batch: PublishBatch, onAnswer?: () => void): Promise<void> {
+  const n = batch.metrics.length;
   for (let attempt = 1; ; attempt++) {
-    if (run.result.fatal) return noteError(run, [from, to], run.result.fatal, Outcome.Failed);
-    if (!(await waitForSlot(run))) return noteError(run, [from, to], 'not delivered: the invocation deadline was reached', Outcome.Undelivered);
+    if (run.result.fatal) return noteError(run, batch, run.result.fatal, Outcome.Failed);
+    if (!(await waitForSlot(run))) return noteError(run, batch, 'not delivered: the invocation deadline was reached', Outcome.Undelivered);
     run.result.requests++;
     const startedMs = run.opts.now();
     const remaining = run.opts.stopAtMs - run.opts.now();
     const signal = AbortSignal.any([AbortSignal.timeout(Math.max(1, Math.min(run.opts.postTimeoutMs, remaining))), run.stop.signal]);
     try {
-      const { rejected, unreadable } = await run.post(batch, signal);
+      const { rejected, unreadable } = await run.post(batch.metrics, signal);
       run.pacer.accepted();
-      for (let i = from; i < to; i++) run.result.outcome[i] = Outcome.Posted;
-      if (unreadable) countError(run, unreadable, to - from);
+      const outcomes = new Uint8Array(n).fill(Outcome.Posted);
+      if (unreadable) countError(run, unreadable, n);
       for (const r of rejected) {
-        run.result.outcome[from + r.index] = Outcome.Failed;
+        outcomes[r.index] = Outcome.Failed;
         countError(run, r.message, 1);
       }
-      return;
+      return settle(run, batch, outcomes);
     } catch (e) {
       const err = e instanceof PostError ? e : new PostError(String(e), undefined, undefined, true);
       if (err.status === 429) {
@@ -164,17 +177,27 @@ async function deliver(run: Run, [from, to]: [number, number], onAnswer?: () => 
       }
       if (!err.retryable) {
         if (err.status === 401 || err.status === 404) run.result.fatal = err.message;
-        return noteError(run, [from, to], err.message, Outcome.Failed);
+        return noteError(run, batch, err.message, Outcome.Failed);
       }
       onAnswer?.();
       const delay = backoffMs(attempt, run.opts.random);
       if (run.stop.signal.aborted || run.opts.now() + delay >= run.opts.stopAtMs) {
-        return noteError(run, [from, to], `not delivered before the invocation deadline (last error: ${err.message})`, Outcome.Undelivered);
+        return noteError(run, batch, `not delivered before the invocation deadline (last error: ${err.message})`, Outcome.Undelivered);
       }
       run.result.retries++;
       await sleepUnlessStopped(run, delay);
     }
   }
+}
+
+/** Counts a batch's outcomes and hands them to the caller. */
+function settle(run: Run, batch: PublishBatch, outcomes: Uint8Array): void {
+  for (const o of outcomes) {
+    if (o === Outcome.Posted) run.result.posted++;
+    else if (o === Outcome.Failed) run.result.failed++;
+    else run.result.undelivered++;
+  }
+  run.record(batch, outcomes);
 }
 
 /** Exponential backoff with full jitter: uniform in [base/2, min(cap, base * 2^(attempt-1))]. */
@@ -205,9 +228,9 @@ async function sleepUnlessStopped(run: Run, ms: number): Promise<void> {
 }
 
 /** Marks a whole batch with one outcome and counts its error message. */
-function noteError(run: Run, [from, to]: [number, number], message: string, outcome: Outcome): void {
-  for (let i = from; i < to; i++) run.result.outcome[i] = outcome;
-  countError(run, message, to - from);
+function noteError(run: Run, batch: PublishBatch, message: string, outcome: Outcome): void {
+  countError(run, message, batch.metrics.length);
+  settle(run, batch, new Uint8Array(batch.metrics.length).fill(outcome));
 }
 
 /** Adds n affected metrics to an error message's count. */

@@ -1,0 +1,95 @@
+/**
+ * The data phase's plumbing between the targets' transforms and the publisher: batches are pulled
+ * target after target (each target's series form one contiguous range of the invocation's series,
+ * which is how the summary attributes outcomes), outcomes are kept as one byte per series, and a
+ * drained transform is dropped so its target keeps only its counts.
+ */
+import { Outcome, type BatchSource, type PublishBatch } from '../publish/publisher';
+import { drainInOrder } from '../transform/toOciMetrics';
+import { toSpoolEntry, type SpoolEntry } from '../state/spool';
+import type { OciMetric } from '../types/model';
+import type { PreparedTarget } from './summary';
+
+/** Copies a drained transform's counts into its target and drops the transform. */
+function finish(p: PreparedTarget): void {
+  const t = p.transform;
+  if (t === undefined) return;
+  p.series = t.series;
+  p.derived = t.derivedCount;
+  p.skipped = t.skipped;
+  delete p.transform;
+}
+
+/** Every metric of a target in the transform's order (dry run: the response lists them). */
+export function drainTarget(p: PreparedTarget): OciMetric[] {
+  if (p.transform === undefined) return [];
+  const metrics = drainInOrder(p.transform);
+  finish(p);
+  return metrics;
+}
+
+/** The invocation's data as a batch source for publishBatches; a batch's tag is the index of its first series. */
+export class DataSource {
+  /** Series handed out so far. */
+  total = 0;
+  private target = 0;
+  private outcome = new Uint8Array(1024);
+
+  constructor(private readonly prepared: PreparedTarget[]) {}
+
+  /** The next batch, from the first target that still has series. */
+  readonly next: BatchSource = () => {
+    while (this.target < this.prepared.length) {
+      const p = this.prepared[this.target]!;
+      const metrics = p.transform?.next();
+      if (metrics) {
+        const batch: PublishBatch = { metrics, tag: this.total };
+        this.total += metrics.length;
+        return batch;
+      }
+      finish(p);
+      this.target++;
+    }
+    return undefined;
+  };
+
+  /** Keeps a batch's outcomes. */
+  record(batch: PublishBatch, outcomes: Uint8Array): void {
+    const end = batch.tag + outcomes.length;
+    if (end > this.outcome.length) {
+      const grown = new Uint8Array(Math.max(end, this.outcome.length * 2));
+      grown.set(this.outcome);
+      this.outcome = grown;
+    }
+    this.outcome.set(outcomes, batch.tag);
+  }
+
+  /** One outcome per series handed out, in order. */
+  outcomes(): Uint8Array {
+    return this.outcome.subarray(0, this.total);
+  }
+}
+
+/**
+ * The series the outage spool keeps, collected as their outcomes arrive (the metrics themselves
+ * are gone after their call): undelivered ones, and failed ones in case a 401/404 turns out to
+ * have stopped the posting (cured by an IAM or clock fix). A 2xx is never kept.
+ */
+export class UndeliveredSeries {
+  private readonly undelivered: [number, SpoolEntry][] = [];
+  private readonly failed: [number, SpoolEntry][] = [];
+
+  /** Keeps the spool entries of a batch's undelivered and failed series. */
+  record(batch: PublishBatch, outcomes: Uint8Array): void {
+    outcomes.forEach((o, i) => {
+      if (o === Outcome.Undelivered) this.undelivered.push([batch.tag + i, toSpoolEntry(batch.metrics[i]!)]);
+      else if (o === Outcome.Failed) this.failed.push([batch.tag + i, toSpoolEntry(batch.metrics[i]!)]);
+    });
+  }
+
+  /** The entries to spool in series order; the failed ones only when the posting stopped on a 401/404. */
+  entries(fatal: boolean): SpoolEntry[] {
+    const kept = fatal ? [...this.undelivered, ...this.failed] : this.undelivered;
+    return kept.sort((a, b) => a[0] - b[0]).map(([, e]) => e);
+  }
+}
