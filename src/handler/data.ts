@@ -40,7 +40,7 @@ export class DataSource {
   /** The next batch, from the first target that still has series. */
   readonly next: BatchSource = () => {
     while (this.target < this.prepared.length) {
-      const p = this.prepared[this.target]!;
+      const p = this.prepared[this.target];
       const metrics = p.transform?.next();
       if (metrics) {
         const batch: PublishBatch = { metrics, tag: this.total };
@@ -82,8 +82,8 @@ export class UndeliveredSeries {
   /** Keeps the spool entries of a batch's undelivered and failed series. */
   record(batch: PublishBatch, outcomes: Uint8Array): void {
     outcomes.forEach((o, i) => {
-      if (o === Outcome.Undelivered) this.undelivered.push([batch.tag + i, toSpoolEntry(batch.metrics[i]!)]);
-      else if (o === Outcome.Failed) this.failed.push([batch.tag + i, toSpoolEntry(batch.metrics[i]!)]);
+      if (o === Outcome.Undelivered) this.undelivered.push([batch.tag + i, toSpoolEntry(batch.metrics[i])]);
+      else if (o === Outcome.Failed) this.failed.push([batch.tag + i, toSpoolEntry(batch.metrics[i])]);
     });
   }
 

@@ -145,11 +145,11 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   }
   const dataStreams = prepared.reduce((n, p) => n + p.series, 0);
   await saving;
-  const spooled =
-    spoolOn && read?.session ? await replayAndSpool(rt, read.session, undeliveredOf?.entries(result?.fatal !== undefined) ?? [], result, endMs, now, pacer) : undefined;
+  const fresh = undeliveredOf?.entries(result?.fatal !== undefined) ?? [];
+  const spooled = spoolOn && read?.session ? await replayAndSpool(rt, read.session, fresh, result, endMs, now, pacer) : undefined;
   if (state.error) rt.log('warn', `derived series: ${state.error}`, { cause: state.cause, ...(state.iamPolicy ? { iamPolicy: state.iamPolicy } : {}) });
   const targets = summariseTargets(prepared, result, opts.dryRun);
-  const self = targets.flatMap((t, i) => toSelfMetrics(selfMetricReport(t, prepared[i]!, state), transformOptions));
+  const self = targets.flatMap((t, i) => toSelfMetrics(selfMetricReport(t, prepared[i], state), transformOptions));
   let selfResult: PublishResult | undefined;
   // After a 401/404 every call fails alike: the self-metrics are not sent into it, so it is reported once.
   if (!opts.dryRun)
@@ -325,7 +325,7 @@ async function saveState(read: StateRead, endpoints: readonly URL[], prepared: P
   if (!read.session) return;
   const updates: Record<string, TargetState> = {};
   prepared.forEach((p, i) => {
-    if (p.state) updates[targetStateKey(endpoints[i]!)] = p.state;
+    if (p.state) updates[targetStateKey(endpoints[i])] = p.state;
   });
   if (Object.keys(updates).length === 0) return;
   // The previous scrapes these replace are garbage from here on (the transform is done): freed
@@ -482,5 +482,5 @@ async function targetsOf(rt: Runtime, stopAtMs: number): Promise<{ targets: Scra
     ...discovered.map((t) => ({ url: t.url, dimensions: t.dimensions, resourceId: t.resourceId })),
   ];
   const instances = instancesOf(all.map((t) => t.url));
-  return { targets: all.map((t, i) => ({ ...t, instance: instances[i]! })), report };
+  return { targets: all.map((t, i) => ({ ...t, instance: instances[i] })), report };
 }

@@ -71,10 +71,10 @@ export interface PublishBatch {
 export type BatchSource = () => PublishBatch | undefined;
 
 /** Receives the outcome of each metric of a batch (same order), once per batch. */
-export type OutcomeSink = (batch: PublishBatch, outcomes: Uint8Array) => void;
+type OutcomeSink = (batch: PublishBatch, outcomes: Uint8Array) => void;
 
 /** Publish statistics without per-metric outcomes (see publishBatches). */
-export type PublishStats = Omit<PublishResult, 'outcome'>;
+type PublishStats = Omit<PublishResult, 'outcome'>;
 
 /** Shared state of one publish run. */
 interface Run {

@@ -163,7 +163,7 @@ class StreamKeys {
     const dims = metric.dimensions;
     for (const k of Object.keys(dims)) {
       this.push(k);
-      this.push(dims[k]!);
+      this.push(dims[k]);
     }
     return String.fromCharCode(...this.codes);
   }
@@ -292,7 +292,7 @@ export class TargetTransform {
   private nextMetric(): OciMetric | undefined {
     for (;;) {
       if (this.nextLine < this.lines.length) {
-        const line = this.lines[this.nextLine++]!;
+        const line = this.lines[this.nextLine++];
         if (line.kind === 'derived') continue;
         const mapped = mapSample(this.ctx, line);
         if (mapped.kind === 'skip') this.mappingSkips.push(mapped.skip);
@@ -347,7 +347,7 @@ export class TargetTransform {
   private nextDerivedMetric(): OciMetric | undefined {
     this.derivedStreams ??= new Set();
     while (this.nextDerived < this.derived.length) {
-      const { line, family } = this.derived[this.nextDerived]!;
+      const { line, family } = this.derived[this.nextDerived];
       this.derived[this.nextDerived++] = undefined as unknown as PendingDerived;
       const mapped = mapDerived(this.ctx, line);
       if (mapped.kind !== 'metric') {
@@ -390,10 +390,10 @@ export function drainInOrder(transform: TargetTransform): OciMetric[] {
   const metrics: OciMetric[] = [];
   let d = samples;
   for (let s = 0; s < samples; s++) {
-    while (d < all.length && at[d]! < at[s]!) metrics.push(all[d++]!);
-    metrics.push(all[s]!);
+    while (d < all.length && at[d] < at[s]) metrics.push(all[d++]);
+    metrics.push(all[s]);
   }
-  while (d < all.length) metrics.push(all[d++]!);
+  while (d < all.length) metrics.push(all[d++]);
   return metrics;
 }
 
