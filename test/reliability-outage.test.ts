@@ -12,6 +12,9 @@
  *
  *   Older than OCI's window minus the margin: an outage whose first points are 114 minutes old;
  *   what is past the window is dropped as `expired`, counted and logged, the rest is stored once.
+ *
+ *   The spool write refused after a replay OCI accepted: the summary says how many series will be
+ *   sent again, and the next invocation does send them again.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -275,6 +278,53 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
       const warn = await waitForLine(fn, (l) => fn.stdout.indexOf(l) >= warnFrom && l.includes('spool entries dropped'), LOG_WAIT_MS);
       assert.match(warn, /"expired":\d+/, 'the drop is logged with its reason');
       assert.equal(fn.alive, true);
+    } finally {
+      await target.close();
+    }
+  });
+
+  test('the spool write fails after a replay OCI accepted: the summary says those series will be sent again, and they are', async () => {
+    const emu = fx.stack.emulator;
+    const target = await startStampedTarget();
+    try {
+      const fn = await startOutageFunction(target.url);
+      target.stampMs = Date.now() - 5 * MINUTE;
+      await invokeOnce(fn, 'warm', LONG_DEADLINE_MS);
+      emu.enqueueFault({ status: 503 }, 1_000_000, 'metrics');
+      const downStamp = Date.now() - 4 * MINUTE;
+      target.stampMs = downStamp;
+      const down = await invokeOnce(fn, 'down', OUTAGE_DEADLINE_MS);
+      assert.equal(down.spool!.pending, SERIES);
+      emu.clearFaults('metrics');
+
+      // Another writer changes the state object before each of the function's writes: every conditional write gets 412.
+      const objects = emu.objectStorage.buckets.get(BUCKET)!;
+      emu.objectStorage.beforePut = (address) => {
+        const current = objects.get(address.object);
+        if (current) emu.objectStorage.putDirect(BUCKET, address.object, current.bytes);
+      };
+      target.stampMs = Date.now() - 3 * MINUTE;
+      let back: InvocationSummary;
+      try {
+        back = await invokeOnce(fn, 'back, spool write refused', LONG_DEADLINE_MS);
+      } finally {
+        emu.objectStorage.beforePut = undefined;
+      }
+      assert.equal(back.posted, SERIES, 'the fresh data posted');
+      assert.equal(back.spool!.posted, SERIES, 'the replay posted');
+      assert.equal(back.spool!.pending, SERIES, 'the stored spool is unchanged');
+      assert.match(back.spool!.error ?? '', new RegExp(`${SERIES} replayed series OCI accepted are still in the stored spool and will be sent again`));
+
+      target.stampMs = Date.now() - 2 * MINUTE;
+      const after = await invokeOnce(fn, 'after', LONG_DEADLINE_MS);
+      assert.equal(after.spool!.posted, SERIES, 'sent again, as the summary said');
+      assert.equal(after.spool!.pending, 0);
+      const { bySeries } = storedPoints(emu.accepted);
+      assert.equal(bySeries.size, SERIES);
+      for (const [series, times] of bySeries) {
+        assert.equal(times.filter((t) => t === downStamp).length, 2, `series ${series}: the outage point stored twice`);
+        assert.equal(times.length, 5, `series ${series}: warm, back and after once, the outage point twice`);
+      }
     } finally {
       await target.close();
     }

@@ -238,9 +238,12 @@ async function replayAndSpool(
       return { ...latest, spool: encodeSpool(merged.spool) };
     }, AbortSignal.timeout(timeoutMs));
   } catch (e) {
-    const error = `the spool could not be stored (${(e as Error)?.message ?? String(e)}): this invocation's ${fresh.length} undelivered series are not kept`;
-    rt.log('warn', error);
     const posted = outcomes.filter((o) => o === 'posted').length;
+    // The stored spool still holds what was just replayed: said, since the next invocation sends it again.
+    const resent = posted > 0 ? `; ${posted} replayed series OCI accepted are still in the stored spool and will be sent again` : '';
+    const why = (e as Error)?.message ?? String(e);
+    const error = `the spool could not be stored (${why}): this invocation's ${fresh.length} undelivered series are not kept${resent}`;
+    rt.log('warn', error);
     return {
       summary: {
         replayed: replay.length,
