@@ -77,20 +77,12 @@ test('the explorer page charts http_requests_total, runs MQL and shows the invoc
     demo.bharatmart.injectLatency(1200, 6);
     await Promise.all(Array.from({ length: 4 }, () => fetch(`${demo.bharatmart.baseUrl}/api/products`)));
     const spikeDone = Date.now();
-    const latestProductsP99 = () =>
-      page.evaluate(() => {
-        const row = [...document.querySelectorAll('#latest tbody tr')].find((tr) => tr.textContent?.includes('/api/products'));
-        return row ? Number(row.querySelector('td.num')?.textContent) : NaN;
-      });
-    await page.waitForFunction(
-      () => {
-        const row = [...document.querySelectorAll('#latest tbody tr')].find((tr) => tr.textContent?.includes('/api/products'));
-        return Number(row?.querySelector('td.num')?.textContent) >= 1;
-      },
-      undefined,
-      { timeout: 30_000 },
-    );
-    assert.ok((await latestProductsP99()) >= 1, 'p99 of /api/products is in the 1-2.5 s bucket');
+    // The spike is in the chart of the default view: one stream per route, each drawn with its
+    // peak over the charted range. (Not the latest-values table: that shows the newest one-minute
+    // bucket, which a minute boundary can roll past between two page refreshes.)
+    await page.waitForFunction(() => Number(document.querySelector('#chart g[data-label="route=/api/products"]')?.getAttribute('data-max')) >= 1, undefined, {
+      timeout: 120_000,
+    });
     // The first invocation started after the slow requests had finished already posted it.
     const next = demo.history.find((r) => new Date(r.time).getTime() >= spikeDone && r.summary)!;
     assert.ok(next, 'an invocation after the incident');

@@ -291,7 +291,8 @@
     const dots = values.length <= 600;
     for (const { s, i } of visible) {
       const color = PALETTE[i % PALETTE.length];
-      const g = svgEl('g', { 'data-label': seriesLabel(s), 'data-points': s.points.length });
+      const peak = s.points.length ? Math.max(...s.points.map((p) => p.value)) : '';
+      const g = svgEl('g', { 'data-label': seriesLabel(s), 'data-points': s.points.length, 'data-max': peak });
       const d = s.points.map((p, k) => `${k ? 'L' : 'M'}${sx(p.timestamp).toFixed(1)},${sy(p.value).toFixed(1)}`).join('');
       if (d) g.append(svgEl('path', { d, stroke: color }));
       if (dots) for (const p of s.points) g.append(svgEl('circle', { cx: sx(p.timestamp), cy: sy(p.value), r: 2.5, fill: color }));
