@@ -6,7 +6,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bench-results/**', 'test/fixtures/**', 'src/emulator/explorer/app.js'] },
+  { ignores: ['dist/**', 'node_modules/**', 'bench-results/**', 'test/fixtures/**', 'src/local/emulator/explorer/app.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

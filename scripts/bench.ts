@@ -19,7 +19,7 @@ import { generateExposition, type GeneratedExposition } from './bench/exposition
 import { describeMachine, machineInfo } from './bench/machine';
 import { startNodeExporterTarget } from './bench/node-exporter';
 import { createOtherPoster } from './bench/other-poster';
-import { throttleEpisodes } from '../src/emulator/rate-limit';
+import { throttleEpisodes } from '../src/local/emulator/rate-limit';
 import type { ParseCost } from './bench/parse-cost';
 import { achievedRate, coldStarts, labRuns, UNTHROTTLED_ENV, warmRuns, BENCH_DEADLINE_S, type InvocationRun } from './bench/scenarios';
 import { FUNCTION_NODE_ARGS, STATE_BUCKET, startBenchStack, type BenchStack } from './bench/stack';

@@ -16,4 +16,4 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
-cpSync('src/emulator/explorer', 'dist/explorer', { recursive: true, filter: (src) => !src.endsWith('.ts') });
+cpSync('src/local/emulator/explorer', 'dist/explorer', { recursive: true, filter: (src) => !src.endsWith('.ts') });

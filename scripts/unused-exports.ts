@@ -10,7 +10,7 @@ import ts from 'typescript';
 
 const ROOT = path.resolve(__dirname, '..');
 /** Entry points: their exports are used by the runtime or the command line, not by imports. */
-const ENTRY_POINTS = new Set(['src/func.ts', 'src/cli/main.ts', 'src/emulator/main.ts']);
+const ENTRY_POINTS = new Set(['src/func.ts', 'src/cli/main.ts', 'src/local/emulator/main.ts']);
 
 const configPath = ts.findConfigFile(ROOT, (f) => ts.sys.fileExists(f), 'tsconfig.json')!;
 const parsed = ts.parseJsonConfigFileContent(ts.readConfigFile(configPath, (f) => ts.sys.readFile(f)).config, ts.sys, ROOT);

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import http from 'node:http';
-import { startBharatMart } from '../src/demo/bharatmart';
-import { mulberry32, planRequest, startTraffic } from '../src/demo/traffic';
+import { startBharatMart } from '../src/local/demo/bharatmart';
+import { mulberry32, planRequest, startTraffic } from '../src/local/demo/traffic';
 
 /** One sample line of the text format. */
 interface Sample {

@@ -8,7 +8,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startBharatMart } from '../src/demo/bharatmart';
+import { startBharatMart } from '../src/local/demo/bharatmart';
 import type { InvocationSummary } from '../src/handler/summary';
 import { SCRAPE_ACCEPT } from '../src/scrape/scrape';
 import { sanitizeMetricName } from '../src/transform/names';

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBharatMart, type BharatMart } from '../src/demo/bharatmart';
+import { startBharatMart, type BharatMart } from '../src/local/demo/bharatmart';
 import type { InvocationSummary } from '../src/handler/summary';
 import type { OciMetric } from '../src/types/model';
 import { assertAccounted } from './helpers/accounting';

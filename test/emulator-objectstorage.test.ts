@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as common from 'oci-common';
 import { ObjectStorageClient } from 'oci-objectstorage';
-import { makeConfigFile } from '../src/emulator/credentials';
-import { startIngestionEmulator, type IngestionEmulator } from '../src/emulator/server';
+import { makeConfigFile } from '../src/local/emulator/credentials';
+import { startIngestionEmulator, type IngestionEmulator } from '../src/local/emulator/server';
 
 let dir: string;
 let emu: IngestionEmulator;

@@ -16,9 +16,9 @@ import {
   makeConfigFile,
   makeResourcePrincipal,
   type ResourcePrincipalCredentials,
-} from '../src/emulator/credentials';
-import { type IngestionEmulator, startIngestionEmulator } from '../src/emulator/server';
-import { MetricStore } from '../src/emulator/store';
+} from '../src/local/emulator/credentials';
+import { type IngestionEmulator, startIngestionEmulator } from '../src/local/emulator/server';
+import { MetricStore } from '../src/local/emulator/store';
 
 const COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaatestcompartment';
 const OTHER_COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaaothercompartment';

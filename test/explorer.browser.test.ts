@@ -10,9 +10,9 @@ import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { startDemo, type Demo } from '../src/cli/demo';
-import { createExplorerHandler } from '../src/emulator/explorer/serve';
-import { startIngestionEmulator } from '../src/emulator/server';
+import { startDemo, type Demo } from '../src/local/demo/stack';
+import { createExplorerHandler } from '../src/local/emulator/explorer/serve';
+import { startIngestionEmulator } from '../src/local/emulator/server';
 import { CHROMIUM_PATH, launchChromium, type HeadlessChromium } from './helpers/browser';
 import { requireBinary } from './helpers/requires';
 

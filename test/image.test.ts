@@ -13,7 +13,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startFunction } from '../src/fnlocal/agent';
+import { startFunction } from '../src/local/fn-agent';
 import { checkBuildStageInputs, checkFuncYaml, checkImageNodeFlags, filesReadBy, imageCommandLine, shippedFiles, type ShippedFile } from './helpers/image';
 import { COMPARTMENT, FUNC_ENTRY, startStack, type Stack } from './helpers/stack';
 

@@ -7,8 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { startStack, type Stack } from './helpers/stack';
-import { startBharatMart, type BharatMart } from '../src/demo/bharatmart';
-import type { LocalFunction } from '../src/fnlocal/agent';
+import { startBharatMart, type BharatMart } from '../src/local/demo/bharatmart';
+import type { LocalFunction } from '../src/local/fn-agent';
 
 const PROBE = path.join(__dirname, 'helpers', 'bundle-probe.cjs');
 

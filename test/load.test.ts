@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { startFunction, type LocalFunction } from '../src/fnlocal/agent';
+import { startFunction, type LocalFunction } from '../src/local/fn-agent';
 import { COMPARTMENT, FUNC_ENTRY, startStack, type Stack } from './helpers/stack';
 import { startFaultyTarget, type FaultyTarget } from './helpers/faulty-target';
 import { assertAccounted, summaryOf } from './helpers/reliability';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { counterRate, evaluateMql, formatMql, matchesFilters, MqlError, parseInterval, parseMql, percentileOf } from '../src/emulator/mql';
-import { runQuery } from '../src/emulator/api';
-import { MetricStore, type MetricSeries } from '../src/emulator/store';
+import { counterRate, evaluateMql, formatMql, matchesFilters, MqlError, parseInterval, parseMql, percentileOf } from '../src/local/emulator/mql';
+import { runQuery } from '../src/local/emulator/api';
+import { MetricStore, type MetricSeries } from '../src/local/emulator/store';
 
 const MIN = 60_000;
 const T0 = 1_700_000_000_000 - (1_700_000_000_000 % (60 * MIN)); // an hour boundary

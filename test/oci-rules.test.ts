@@ -1,10 +1,10 @@
 /**
  * The function's OCI rules (src/transform/limits.ts) and the emulator's independent copy
- * (src/emulator/validation.ts) agree at every boundary: what one accepts, the other accepts.
+ * (src/local/emulator/validation.ts) agree at every boundary: what one accepts, the other accepts.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { countStreams, OCI_LIMITS as EMULATOR_LIMITS, validateMetricObject, validatePostBody } from '../src/emulator/validation';
+import { countStreams, OCI_LIMITS as EMULATOR_LIMITS, validateMetricObject, validatePostBody } from '../src/local/emulator/validation';
 import { DIMENSION_KEY_RE, OCI_LIMITS, OCI_NAME_RE, OCI_NAMESPACE_RE, OCID_RE, RESERVED_NAMESPACE_PREFIX_RE } from '../src/transform/limits';
 
 const NOW = Date.parse('2026-01-01T12:00:00Z');

@@ -8,8 +8,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AdaptivePacer, burstOf, DECREASE_FACTOR, TENANCY_CALLS_PER_SECOND } from '../src/publish/pacing';
 import { backoffMs } from '../src/publish/publisher';
-import { TenancyRateLimiter, throttleEpisodes } from '../src/emulator/rate-limit';
-import { mulberry32 } from '../src/demo/traffic';
+import { TenancyRateLimiter, throttleEpisodes } from '../src/local/emulator/rate-limit';
+import { mulberry32 } from '../src/local/demo/traffic';
 
 describe('AdaptivePacer rules', () => {
   test('starts at the ceiling with a burst that keeps any second under the tenancy limit', () => {

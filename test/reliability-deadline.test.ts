@@ -6,7 +6,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LocalFunction } from '../src/fnlocal/agent';
+import type { LocalFunction } from '../src/local/fn-agent';
 import { startFaultyTarget } from './helpers/faulty-target';
 import { stackAndTargetForSuite, assertAccounted, summaryOf } from './helpers/reliability';
 import { createHandler } from '../src/handler/handler';

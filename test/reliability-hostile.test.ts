@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { defaultSampleLimit } from '../src/config/settings';
 import { FUNCTION_HEAP_ARGS_256MB } from './helpers/stack';
 import { assertAccounted, capturedText, lastInvocationLog, stackAndTargetForSuite, summaryOf } from './helpers/reliability';
-import type { InvokeResult } from '../src/fnlocal/agent';
+import type { InvokeResult } from '../src/local/fn-agent';
 
 /** Fast publishing so the suites stay short; the emulator sets the pace. */
 const FAST = { POST_CALLS_PER_SECOND: '200', POST_CONCURRENCY: '8' };

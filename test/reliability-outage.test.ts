@@ -21,9 +21,9 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { InvocationSummary } from '../src/handler/summary';
-import type { Fault } from '../src/emulator/server';
-import type { StoredMetric } from '../src/emulator/store';
-import type { LocalFunction } from '../src/fnlocal/agent';
+import type { Fault } from '../src/local/emulator/server';
+import type { StoredMetric } from '../src/local/emulator/store';
+import type { LocalFunction } from '../src/local/fn-agent';
 import { assertAccounted, summaryOf, waitForLine } from './helpers/reliability';
 import { startStack, type Stack } from './helpers/stack';
 

@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { InvokeResult, LocalFunction } from '../src/fnlocal/agent';
+import type { InvokeResult, LocalFunction } from '../src/local/fn-agent';
 import { closedPort, startStack, type Stack } from './helpers/stack';
 import { startFaultyTarget, type FaultyTarget } from './helpers/faulty-target';
 import { assertAccounted, capturedText, summaryOf, waitForLine } from './helpers/reliability';

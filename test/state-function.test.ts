@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { InvocationSummary } from '../src/handler/summary';
-import type { LocalFunction } from '../src/fnlocal/agent';
+import type { LocalFunction } from '../src/local/fn-agent';
 import type { StateDocument } from '../src/types/state';
 import { startStack, type Stack } from './helpers/stack';
 import { assertAccounted, summaryOf, waitForLine } from './helpers/reliability';

@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RESERVED_DIMENSIONS, SETTING_SPECS } from '../src/config/settings';
-import { parseMql } from '../src/emulator/mql';
+import { parseMql } from '../src/local/emulator/mql';
 import { SELF_METRICS } from '../src/transform/selfMetrics';
 import { quantileSuffix } from '../src/transform/derive';
 import { DISCOVERY_GRANTS } from '../src/discovery/oci';
@@ -179,7 +179,7 @@ function checkAbsencePeriod(q: string): string[] {
 }
 
 /**
- * Problems of an alarm query's syntax, read with the project's MQL parser (src/emulator/mql.ts):
+ * Problems of an alarm query's syntax, read with the project's MQL parser (src/local/emulator/mql.ts):
  * the query without its alarm condition (`> 0`), with absent's period (1m to 72h) checked here
  * and interpolations replaced by an OCID-like value.
  */

@@ -3,7 +3,7 @@
  * a busy service's /metrics: HELP and TYPE for every family, 3-5 labels per series, counters,
  * gauges, labelled histograms (12 buckets + _sum + _count) and a few labelled summaries.
  */
-import { mulberry32 } from '../../src/demo/traffic';
+import { mulberry32 } from '../../src/local/demo/traffic';
 
 /** What a generated exposition holds. */
 export interface GeneratedExposition {

@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { makeResourcePrincipal } from '../../src/emulator/credentials';
+import { makeResourcePrincipal } from '../../src/local/emulator/credentials';
 import { createAuth, createMonitoringClient } from '../../src/oci/clients';
 import { COMPARTMENT, type BenchStack } from './stack';
 

@@ -14,7 +14,7 @@ import { generateExposition } from './exposition';
 import { UNTHROTTLED_ENV } from './scenarios';
 import { FUNC_ENTRY, FUNCTION_NODE_ARGS, startBenchStack } from './stack';
 import { startTextTarget } from './target';
-import { startFunction } from '../../src/fnlocal/agent';
+import { startFunction } from '../../src/local/fn-agent';
 
 interface ProfileNode {
   id: number;

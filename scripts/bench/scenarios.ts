@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { InvocationSummary } from '../../src/handler/summary';
-import type { LocalFunction } from '../../src/fnlocal/agent';
+import type { LocalFunction } from '../../src/local/fn-agent';
 import { runLabBaseline, labClient, type LabRunResult } from './lab-baseline';
 import { COMPARTMENT, type BenchStack } from './stack';
 import type { TextTarget } from './target';

@@ -5,7 +5,7 @@
  * at SPOOL_MAX_SERIES). One fresh function per run, warmed up on a small exposition first.
  */
 import type { InvocationSummary } from '../../src/handler/summary';
-import type { LocalFunction } from '../../src/fnlocal/agent';
+import type { LocalFunction } from '../../src/local/fn-agent';
 import { decodeState, encodeState } from '../../src/state/codec';
 import { stateObjectName } from '../../src/state/objectStorage';
 import { encodeSpool } from '../../src/state/spool';

@@ -7,9 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { format } from 'node:util';
-import { makeResourcePrincipal } from '../../src/emulator/credentials';
-import { startIngestionEmulator, type IngestionEmulator } from '../../src/emulator/server';
-import { startFunction, type LocalFunction } from '../../src/fnlocal/agent';
+import { makeResourcePrincipal } from '../../src/local/emulator/credentials';
+import { startIngestionEmulator, type IngestionEmulator } from '../../src/local/emulator/server';
+import { startFunction, type LocalFunction } from '../../src/local/fn-agent';
 import { isSdkRetrierWarning } from '../../src/log';
 
 export const COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaaprom2ocibenchcompartment';

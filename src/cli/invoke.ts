@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { invokeOnce } from '../fnlocal/agent';
+import { invokeOnce } from '../local/fn-agent';
 import { functionEnvFrom, parseCommandLine, parseDuration, readEnvFile, UsageError } from './args';
 import { summaryLine } from './format';
 import type { InvocationSummary } from '../handler/summary';

@@ -7,7 +7,7 @@ import type { InvocationSummary } from '../handler/summary';
 import { parseCommandLine, parseDuration, settingsEnv, settingsHelp, UsageError, type ParsedArgs } from './args';
 import { metricListing, skippedTotal, summaryLine, summaryTable } from './format';
 import { createLocalRunner, InvocationFailed, namingFlag, stderrLogger, type LocalRunner } from './local';
-import { startSchedule } from './schedule';
+import { startSchedule } from '../local/schedule';
 import { fileBackend } from '../state/file';
 import { createStateStore, memoryBackend, type StateStore } from '../state/store';
 

@@ -3,7 +3,7 @@
  * page, nothing to configure. Ctrl-C (SIGINT) or SIGTERM stops everything it started and exits 0.
  */
 import { parseCommandLine, parseDuration, UsageError } from './args';
-import { startDemo, type InvocationRecord } from './demo';
+import { startDemo, type InvocationRecord } from '../local/demo/stack';
 import { summaryLine } from './format';
 import { functionEntry } from './invoke';
 

@@ -8,7 +8,7 @@ import { after, before } from 'node:test';
 import { startFaultyTarget, type FaultyTarget } from './faulty-target';
 import { startStack, type Stack } from './stack';
 import type { InvocationSummary, TargetSummary } from '../../src/handler/summary';
-import type { InvokeResult, LocalFunction } from '../../src/fnlocal/agent';
+import type { InvokeResult, LocalFunction } from '../../src/local/fn-agent';
 
 /** Sum of a field over targets. */
 function total(s: InvocationSummary, f: (t: TargetSummary) => number): number {

@@ -6,9 +6,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { makeResourcePrincipal } from '../../src/emulator/credentials';
-import { startIngestionEmulator, type EmulatorOptions, type IngestionEmulator } from '../../src/emulator/server';
-import { startFunction, type LocalFunction, type LocalFunctionOptions } from '../../src/fnlocal/agent';
+import { makeResourcePrincipal } from '../../src/local/emulator/credentials';
+import { startIngestionEmulator, type EmulatorOptions, type IngestionEmulator } from '../../src/local/emulator/server';
+import { startFunction, type LocalFunction, type LocalFunctionOptions } from '../../src/local/fn-agent';
 
 export const COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaaprom2ocitestcompartment';
 export const FUNC_ENTRY = path.resolve(__dirname, '../../dist/func.js');

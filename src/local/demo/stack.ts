@@ -7,13 +7,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startBharatMart, type BharatMart } from '../demo/bharatmart';
+import { startBharatMart, type BharatMart } from './bharatmart';
 import { makeResourcePrincipal } from '../emulator/credentials';
 import { createExplorerHandler } from '../emulator/explorer/serve';
 import { startIngestionEmulator, type IngestionEmulator } from '../emulator/server';
-import { startFunction, type LocalFunction } from '../fnlocal/agent';
-import type { InvocationSummary } from '../handler/summary';
-import { startSchedule, type Schedule } from './schedule';
+import { startFunction, type LocalFunction } from '../fn-agent';
+import type { InvocationSummary } from '../../handler/summary';
+import { startSchedule, type Schedule } from '../schedule';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FleetInstance } from '../emulator/fleet';
 

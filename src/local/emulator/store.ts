@@ -2,7 +2,7 @@
  * The emulator's bounded in-memory store of accepted metric objects, and the queries the local
  * explorer needs. Oldest objects are dropped first once the datapoint bound is reached.
  */
-import type { OciMetric } from '../types/model';
+import type { OciMetric } from '../../types/model';
 
 /** One accepted datapoint: timestamp in ms since epoch. */
 export interface StoredDatapoint {

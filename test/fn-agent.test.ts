@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { checkSocketReady, FunctionStartError, invokeOnce, startFunction, type LocalFunction } from '../src/fnlocal/agent';
+import { checkSocketReady, FunctionStartError, invokeOnce, startFunction, type LocalFunction } from '../src/local/fn-agent';
 
 const ECHO = path.join(__dirname, 'fixtures', 'echo-func.js');
 
@@ -321,7 +321,7 @@ test('stop(): kills the function and its children, removes the temp dir, is idem
 
 test('a parent that exits without stop() still leaves no function running', async () => {
   // A child node process starts a function and exits; the exit hook must kill it.
-  const agentPath = path.join(__dirname, '..', 'src', 'fnlocal', 'agent.ts');
+  const agentPath = path.join(__dirname, '..', 'src', 'local', 'fn-agent.ts');
   const code = `
     const { startFunction } = require(${JSON.stringify(agentPath)});
     startFunction({ entry: ${JSON.stringify(ECHO)} }).then((fn) => { console.log(JSON.stringify({ pid: fn.pid, dir: fn.dir })); process.exit(0); });
@@ -357,7 +357,7 @@ test('invokeOnce: a cold start, one call, then nothing left behind', async () =>
 });
 
 test('a parent killed by SIGTERM (no handler of its own) takes its functions down and still dies by the signal', async () => {
-  const agentPath = path.join(__dirname, '..', 'src', 'fnlocal', 'agent.ts');
+  const agentPath = path.join(__dirname, '..', 'src', 'local', 'fn-agent.ts');
   const code = `
     const { startFunction } = require(${JSON.stringify(agentPath)});
     startFunction({ entry: ${JSON.stringify(ECHO)} }).then((fn) => { console.log(JSON.stringify({ pid: fn.pid, dir: fn.dir })); });

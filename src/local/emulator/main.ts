@@ -1,6 +1,6 @@
 /**
  * Command line: run the emulator on its own for local experiments.
- *   node --import tsx src/emulator/main.ts [--port 8080] [--creds-dir DIR] [--trust-issuer PEMFILE]...
+ *   node --import tsx src/local/emulator/main.ts [--port 8080] [--creds-dir DIR] [--trust-issuer PEMFILE]...
  *     [--config-key KEYID=PEMFILE]... [--rate-limit N] [--latency MS] [--secret OCID=@FILE]...
  * Generates resource-principal credentials (unless --trust-issuer is given), trusts their issuer,
  * and prints the URL and the environment a client needs (paths only, never key material).
@@ -25,7 +25,7 @@ interface CliArgs {
   secrets: Record<string, string>;
 }
 
-const USAGE = `usage: node --import tsx src/emulator/main.ts [--port 8080] [--creds-dir DIR] [--trust-issuer PEMFILE]...
+const USAGE = `usage: node --import tsx src/local/emulator/main.ts [--port 8080] [--creds-dir DIR] [--trust-issuer PEMFILE]...
        [--config-key KEYID=PEMFILE]... [--rate-limit N] [--latency MS] [--secret OCID=@FILE]...`;
 
 /** Parse a non-negative integer flag value or exit with the flag's name. */

@@ -12,7 +12,7 @@ import path from 'node:path';
 
 /** Where the page's files are: next to this file (tsx), or copied to dist/explorer (bundle). */
 function explorerAssetsDir(): string {
-  const candidates = [__dirname, path.join(__dirname, 'explorer'), path.resolve(__dirname, '../src/emulator/explorer')];
+  const candidates = [__dirname, path.join(__dirname, 'explorer'), path.resolve(__dirname, '../src/local/emulator/explorer')];
   const dir = candidates.find((d) => existsSync(path.join(d, 'index.html')));
   if (!dir) throw new Error(`the explorer page is missing (looked in ${candidates.join(', ')})`);
   return dir;
