@@ -14,7 +14,7 @@ type HistogramFamily = Extract<MetricFamily, { kind: 'histogram' }>;
 type SummaryFamily = Extract<MetricFamily, { kind: 'summary' }>;
 
 /** Where the samples of one sample name go. */
-type Target =
+type SampleDestination =
   | { role: 'scalar'; family: ScalarFamily }
   | { role: 'bucket' | 'histogram_sum' | 'histogram_count'; family: HistogramFamily; name: string }
   | { role: 'quantile' | 'summary_sum' | 'summary_count'; family: SummaryFamily; name: string };
@@ -59,7 +59,7 @@ function setCount(s: HistogramSeries | SummarySeries, value: number, timestampMs
 export class FamilyAssembler {
   readonly families: MetricFamily[] = [];
   private readonly byKey = new Map<string, MetricFamily>();
-  private readonly targets = new Map<string, Target>();
+  private readonly targets = new Map<string, SampleDestination>();
   private readonly histogramSeries = new Map<HistogramFamily, Map<string, HistogramSeries[]>>();
   private readonly summarySeries = new Map<SummaryFamily, Map<string, SummarySeries[]>>();
 
@@ -189,7 +189,7 @@ export class FamilyAssembler {
   }
 
   /** Decides once per sample name which family and role its lines have. */
-  private resolve(name: string): Target {
+  private resolve(name: string): SampleDestination {
     const decl = this.declarations.get(name);
     const kind = decl?.kind;
     if (kind === 'counter' || kind === 'gauge' || kind === 'untyped') {
@@ -202,7 +202,7 @@ export class FamilyAssembler {
   }
 
   /** `x_bucket`, `x_sum`, `x_count` of a declared histogram/summary `x`, and `x_total` of a declared counter `x`. */
-  private resolveSuffixed(name: string): Target | undefined {
+  private resolveSuffixed(name: string): SampleDestination | undefined {
     const cut = name.lastIndexOf('_');
     if (cut <= 0) return undefined;
     const base = name.slice(0, cut);

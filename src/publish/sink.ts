@@ -34,7 +34,7 @@ export class PostError extends Error {
 /** Posts one batch; `signal` aborts the HTTP request (timeout or deadline). */
 export type PostBatch = (batch: OciMetric[], signal: AbortSignal) => Promise<PostResult>;
 
-/** Identity of a metric stream: name + dimensions (order-insensitive). */
+/** Key of a metric stream within one batch (one namespace and compartment): name + dimensions, order-insensitive. */
 export function streamKey(m: { name?: string; dimensions?: Record<string, string> }): string {
   const dims = Object.entries(m.dimensions ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return JSON.stringify([m.name ?? '', dims]);

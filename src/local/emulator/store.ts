@@ -41,7 +41,13 @@ export interface MetricSeries extends MetricFields {
 }
 
 /** The identity of a metric stream, as OCI counts streams: metadata is not part of it. */
-export function streamKey(m: { namespace: string; compartmentId: string; resourceGroup?: string; name: string; dimensions: Record<string, string> }): string {
+export function streamIdentity(m: {
+  namespace: string;
+  compartmentId: string;
+  resourceGroup?: string;
+  name: string;
+  dimensions: Record<string, string>;
+}): string {
   const dims = Object.keys(m.dimensions)
     .sort()
     .map((k) => [k, m.dimensions[k]]);
@@ -120,7 +126,7 @@ export class MetricStore {
       if (!matchesIdentity(m, q)) continue;
       const points = m.datapoints.filter((d) => (q.from === undefined || d.timestamp >= q.from) && (q.to === undefined || d.timestamp < q.to));
       if (points.length === 0) continue;
-      const key = streamKey(m);
+      const key = streamIdentity(m);
       let series = byStream.get(key);
       if (!series) {
         series = { namespace: m.namespace, compartmentId: m.compartmentId, name: m.name, dimensions: { ...m.dimensions }, datapoints: [] };

@@ -7,7 +7,7 @@
  * purpose: a twin that imported the function's rules could never catch a mistake in them.
  * test/oci-rules.test.ts checks that the two agree at every boundary.
  */
-import { streamKey, type StoredDatapoint, type StoredMetric } from './store';
+import { streamIdentity, type StoredDatapoint, type StoredMetric } from './store';
 
 /** OCI's documented limits, as the emulator enforces them. */
 export const OCI_LIMITS = {
@@ -201,7 +201,7 @@ export function countStreams(items: unknown[]): number {
     }
     const dims = isObject(m.dimensions) ? (m.dimensions as Record<string, string>) : {};
     keys.add(
-      streamKey({
+      streamIdentity({
         namespace: String(m.namespace),
         compartmentId: String(m.compartmentId),
         resourceGroup: m.resourceGroup as string | undefined,
