@@ -27,7 +27,7 @@ import type { TransformOptions } from '../src/types/model';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseSettings } from '../src/config/settings';
-import { DeliveryFailure, runInvocation } from '../src/handler/run';
+import { DeliveryFailure, runInvocation } from '../src/handler/pipeline';
 import type { InvocationSummary } from '../src/handler/summary';
 import { assertAccounted } from './helpers/reliability';
 

@@ -126,7 +126,7 @@ export interface PreparedTarget {
   scrape: ScrapeResult;
   samples: number;
   error?: string;
-  /** The target's transform while the publisher pulls its batches; dropped once drained (see run.ts). */
+  /** The target's transform while the publisher pulls its batches; dropped once drained (see pipeline.ts). */
   transform?: TargetTransform;
   /** Series produced by the transform (samples mapped + derived), in publish order after the earlier targets'; final once drained. */
   series: number;
