@@ -146,36 +146,37 @@ export class FamilyAssembler {
     this.addSeries(family, ts === undefined ? { labels, value } : { labels, value, timestampMs: ts });
   }
 
-  /**
-   * The histogram series for a label set: the first one whose slot (this `le`, `_sum` or `_count`)
-   * is still free. A repeated slot starts a second series with the same labels, so a duplicate
-   * stays visible to the transform (which skips it with a reason) instead of overwriting a value.
-   */
+  /** The histogram series for a label set whose slot (this `le`, `_sum` or `_count`) is still free. */
   private histogram(family: HistogramFamily, labels: Labels, skip: string | undefined, isFree: (s: HistogramSeries) => boolean): HistogramSeries {
-    let bySet = this.histogramSeries.get(family);
-    if (!bySet) this.histogramSeries.set(family, (bySet = new Map<string, HistogramSeries[]>()));
-    const key = seriesKey(labels, skip);
-    let candidates = bySet.get(key);
-    if (!candidates) bySet.set(key, (candidates = []));
-    let s = candidates.find(isFree);
-    if (!s) {
-      s = { labels: withoutLabel(labels, skip), buckets: [] };
-      candidates.push(s);
-      this.addSeries(family, s);
-    }
-    return s;
+    return this.freeSeries(this.histogramSeries, family, labels, skip, isFree, newHistogramSeries);
   }
 
-  /** The summary series for a label set (same duplicate rule as histograms). */
+  /** The summary series for a label set whose slot (this `quantile`, `_sum` or `_count`) is still free. */
   private summary(family: SummaryFamily, labels: Labels, skip: string | undefined, isFree: (s: SummarySeries) => boolean): SummarySeries {
-    let bySet = this.summarySeries.get(family);
-    if (!bySet) this.summarySeries.set(family, (bySet = new Map<string, SummarySeries[]>()));
+    return this.freeSeries(this.summarySeries, family, labels, skip, isFree, newSummarySeries);
+  }
+
+  /**
+   * The first series of a label set (without the `skip` label) whose slot is still free. A repeated
+   * slot starts a second series with the same labels, so a duplicate stays visible to the transform
+   * (which skips it with a reason) instead of overwriting a value.
+   */
+  private freeSeries<F extends HistogramFamily | SummaryFamily>(
+    byFamily: Map<F, Map<string, F['series'][number][]>>,
+    family: F,
+    labels: Labels,
+    skip: string | undefined,
+    isFree: (s: F['series'][number]) => boolean,
+    fresh: (labels: Labels) => F['series'][number],
+  ): F['series'][number] {
+    let bySet = byFamily.get(family);
+    if (!bySet) byFamily.set(family, (bySet = new Map<string, F['series'][number][]>()));
     const key = seriesKey(labels, skip);
     let candidates = bySet.get(key);
     if (!candidates) bySet.set(key, (candidates = []));
     let s = candidates.find(isFree);
     if (!s) {
-      s = { labels: withoutLabel(labels, skip), quantiles: [] };
+      s = fresh(withoutLabel(labels, skip));
       candidates.push(s);
       this.addSeries(family, s);
     }
@@ -234,6 +235,16 @@ export class FamilyAssembler {
     this.byKey.set(key, family);
     return family;
   }
+}
+
+/** A new histogram series with no buckets yet. */
+function newHistogramSeries(labels: Labels): HistogramSeries {
+  return { labels, buckets: [] };
+}
+
+/** A new summary series with no quantiles yet. */
+function newSummarySeries(labels: Labels): SummarySeries {
+  return { labels, quantiles: [] };
 }
 
 /** A canonical key for a label set without one label: sorted by name, so label order does not matter. */
