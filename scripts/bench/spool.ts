@@ -46,7 +46,7 @@ async function summaryOf(body: unknown, fn: LocalFunction, from: number): Promis
     const line = fn.stdout.slice(from).find((l) => l.includes('"event":"invocation_summary"'));
     if (line) return JSON.parse(line) as InvocationSummary;
   }
-  throw new Error('no summary in the response or the log');
+  throw new Error(`no summary in the response or the log (${JSON.stringify(body).slice(0, 300)}; stderr: ${fn.stderr.slice(-3).join(' | ').slice(0, 300)})`);
 }
 
 /** Fresh function, warm-up on `warmupText`, spool of `n` placed, measured call on `text` with ingestion up or down (503). */
