@@ -26,6 +26,8 @@ import { fileBackend } from '../src/state/file';
 import { createStateStore, memoryBackend, withTargets } from '../src/state/store';
 import { OCI_LIMITS } from '../src/transform/limits';
 import type { OciMetric } from '../src/types/model';
+import { UndeliveredSeries } from '../src/handler/data';
+import { Outcome } from '../src/publish/publisher';
 
 const NOW = Date.UTC(2026, 10, 30, 10, 0, 0);
 const metric = (name: string, tMs: number, value = 1): OciMetric => ({
@@ -173,5 +175,44 @@ describe('outage spool', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("an invocation's undelivered series (src/handler/data.ts)", () => {
+  /** One metric per series number, its value the number. */
+  const metric = (seq: number): OciMetric => ({
+    namespace: 'app',
+    compartmentId: 'ocid1.compartment.oc1..x',
+    name: 'm',
+    dimensions: { i: String(seq) },
+    datapoints: [{ timestamp: new Date(NOW), value: seq }],
+  });
+  /** Records series [from, from + n) with one outcome for all, as the publisher hands them over. */
+  const record = (u: UndeliveredSeries, from: number, n: number, outcome: Outcome): void =>
+    u.record({ tag: from, metrics: Array.from({ length: n }, (_, i) => metric(from + i)) }, new Uint8Array(n).fill(outcome));
+
+  test('only the newest SPOOL_MAX_SERIES are kept while collecting, in series order; the older ones are counted', () => {
+    const u = new UndeliveredSeries(100);
+    // Batches arrive out of order (calls in flight finish in any order); 5,000 undelivered in all.
+    for (let b = 99; b >= 0; b--) record(u, b * 50, 50, Outcome.Undelivered);
+    record(u, 5_000, 50, Outcome.Posted);
+    const { entries, overMax } = u.entries(false);
+    assert.equal(entries.length, 100);
+    assert.equal(overMax, 4_900, 'every undelivered series is either kept or counted');
+    assert.deepEqual(
+      entries.map((e) => e.points[0][1]),
+      Array.from({ length: 100 }, (_, i) => 4_900 + i),
+    );
+  });
+
+  test('failed series are spooled only after a 401/404 stopped the posting, within the same bound', () => {
+    const u = new UndeliveredSeries(100);
+    record(u, 0, 80, Outcome.Failed);
+    record(u, 80, 80, Outcome.Undelivered);
+    assert.deepEqual({ n: u.entries(false).entries.length, over: u.entries(false).overMax }, { n: 80, over: 0 });
+    const fatal = u.entries(true);
+    assert.equal(fatal.entries.length, 100);
+    assert.equal(fatal.overMax, 60);
+    assert.equal(fatal.entries[0].points[0][1], 60, 'the oldest 60 did not fit');
   });
 });

@@ -76,20 +76,63 @@ export class DataSource {
  * have stopped the posting (cured by an IAM or clock fix). A 2xx is never kept.
  */
 export class UndeliveredSeries {
-  private readonly undelivered: [number, SpoolEntry][] = [];
-  private readonly failed: [number, SpoolEntry][] = [];
+  private readonly undelivered: NewestEntries;
+  private readonly failed: NewestEntries;
+
+  constructor(private readonly max: number) {
+    this.undelivered = new NewestEntries(max);
+    this.failed = new NewestEntries(max);
+  }
 
   /** Keeps the spool entries of a batch's undelivered and failed series. */
   record(batch: PublishBatch, outcomes: Uint8Array): void {
     outcomes.forEach((o, i) => {
-      if (o === Outcome.Undelivered) this.undelivered.push([batch.tag + i, toSpoolEntry(batch.metrics[i])]);
-      else if (o === Outcome.Failed) this.failed.push([batch.tag + i, toSpoolEntry(batch.metrics[i])]);
+      if (o === Outcome.Undelivered) this.undelivered.add(batch.tag + i, batch.metrics[i]);
+      else if (o === Outcome.Failed) this.failed.add(batch.tag + i, batch.metrics[i]);
     });
   }
 
-  /** The entries to spool in series order; the failed ones only when the posting stopped on a 401/404. */
-  entries(fatal: boolean): SpoolEntry[] {
-    const kept = fatal ? [...this.undelivered, ...this.failed] : this.undelivered;
-    return kept.sort((a, b) => a[0] - b[0]).map(([, e]) => e);
+  /**
+   * The newest `max` entries to spool, in series order (the failed ones only when the posting
+   * stopped on a 401/404), and how many older ones did not fit.
+   */
+  entries(fatal: boolean): { entries: SpoolEntry[]; overMax: number } {
+    const lists = fatal ? [this.undelivered, this.failed] : [this.undelivered];
+    const kept = lists.flatMap((l) => l.kept()).sort((a, b) => a[0] - b[0]);
+    const over = Math.max(0, kept.length - this.max);
+    return { entries: kept.slice(over).map(([, e]) => e), overMax: over + lists.reduce((n, l) => n + l.trimmed, 0) };
+  }
+}
+
+/**
+ * The entries with the highest series numbers, at most `max` (plus slack): an outage of a large
+ * scrape must not build one entry per series before the spool's bound applies.
+ */
+class NewestEntries {
+  private items: [number, SpoolEntry][] = [];
+  /** Entries dropped because newer ones filled the bound. */
+  trimmed = 0;
+
+  constructor(private readonly max: number) {}
+
+  /** Adds one series' entry; trims when twice the bound is held (amortised). */
+  add(seq: number, metric: OciMetric): void {
+    this.items.push([seq, toSpoolEntry(metric)]);
+    if (this.items.length >= 2 * this.max + 1024) this.trim();
+  }
+
+  /** The kept entries, at most `max`, the newest. */
+  kept(): [number, SpoolEntry][] {
+    this.trim();
+    return this.items;
+  }
+
+  /** Keeps the newest `max` entries. */
+  private trim(): void {
+    const over = this.items.length - this.max;
+    if (over <= 0) return;
+    this.items.sort((a, b) => a[0] - b[0]);
+    this.items = this.items.slice(over);
+    this.trimmed += over;
   }
 }

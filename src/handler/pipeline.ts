@@ -126,7 +126,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
       : undefined;
   let result: PublishResult | undefined;
   let dryRunData: OciMetric[] = [];
-  const undeliveredOf = spoolOn ? new UndeliveredSeries() : undefined;
+  const undeliveredOf = spoolOn ? new UndeliveredSeries(s.spoolMaxSeries) : undefined;
   if (opts.dryRun) {
     dryRunData = prepared.flatMap(drainTarget);
   } else {
@@ -145,7 +145,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   }
   const dataStreams = prepared.reduce((n, p) => n + p.series, 0);
   await saving;
-  const fresh = undeliveredOf?.entries(result?.fatal !== undefined) ?? [];
+  const fresh = undeliveredOf?.entries(result?.fatal !== undefined) ?? { entries: [], overMax: 0 };
   const spooled = spoolOn && read?.session ? await replayAndSpool(rt, read.session, fresh, result, endMs, now, pacer) : undefined;
   if (state.error) rt.log('warn', `derived series: ${state.error}`, { cause: state.cause, ...(state.iamPolicy ? { iamPolicy: state.iamPolicy } : {}) });
   const targets = summariseTargets(prepared, result, opts.dryRun);
@@ -204,7 +204,7 @@ function hasStateStore(rt: Runtime): boolean {
 async function replayAndSpool(
   rt: Runtime,
   session: StateSession,
-  undelivered: SpoolEntry[],
+  undelivered: { entries: SpoolEntry[]; overMax: number },
   result: PublishResult | undefined,
   endMs: number,
   now: () => number,
@@ -223,9 +223,8 @@ async function replayAndSpool(
       o === Outcome.Posted ? 'posted' : o === Outcome.Failed && !replayed.fatal ? 'rejected' : 'undelivered',
     );
   }
-  // Only the newest SPOOL_MAX_SERIES of the undelivered can be kept: the others are counted as `full`.
-  const freshOverMax = Math.max(0, undelivered.length - s.spoolMaxSeries);
-  const fresh = freshOverMax > 0 ? undelivered.slice(freshOverMax) : undelivered;
+  // Only the newest SPOOL_MAX_SERIES of the undelivered were kept: the others are counted as `full`.
+  const { entries: fresh, overMax: freshOverMax } = undelivered;
   // Nothing spooled, nothing new: no write (a healthy invocation costs the state one read and one write).
   if (stored.length === 0 && fresh.length === 0 && freshOverMax === 0) return { summary: { replayed: 0, posted: 0, dropped: {}, pending: 0 }, calls };
   let counts: SpoolCounts | undefined;
