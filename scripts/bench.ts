@@ -18,11 +18,11 @@ import { parseArgs } from 'node:util';
 import { generateExposition, type GeneratedExposition } from './bench/exposition';
 import { describeMachine, machineInfo } from './bench/machine';
 import { startNodeExporterTarget } from './bench/node-exporter';
-import { createOtherPoster } from './bench/other-poster';
+import { createOtherPoster } from '../src/local/other-poster';
 import { throttleEpisodes } from '../src/local/emulator/rate-limit';
 import type { ParseCost } from './bench/parse-cost';
 import { achievedRate, coldStarts, labRuns, UNTHROTTLED_ENV, warmRuns, BENCH_DEADLINE_S, type InvocationRun } from './bench/scenarios';
-import { FUNCTION_NODE_ARGS, STATE_BUCKET, startBenchStack, type BenchStack } from './bench/stack';
+import { COMPARTMENT, FUNCTION_NODE_ARGS, STATE_BUCKET, startBenchStack, type BenchStack } from './bench/stack';
 import { count, mb, median, ms, range, sec, table, times, verdict } from './bench/stats';
 import { startTextTarget, type TextTarget } from './bench/target';
 import { discoveryRuns, fleetEnv, fleetRun, registerFleet, startExporters } from './bench/fleet';
@@ -260,7 +260,7 @@ async function benchThrottled(stack: BenchStack, target: TextTarget, expo1k: Gen
   stack.emulator.options.latencyMs = THROTTLE.latencyMs;
   stack.emulator.options.rateLimitPerSecond = THROTTLE.limitPerSecond;
   const env = { ...UNTHROTTLED_ENV, POST_CALLS_PER_SECOND: String(THROTTLE.callsPerSecond), POST_CONCURRENCY: String(THROTTLE.concurrency) };
-  const other = await createOtherPoster(stack);
+  const other = await createOtherPoster(stack, COMPARTMENT);
   let alone: InvocationRun[], shared: InvocationRun[];
   try {
     alone = await warmRuns(stack, target, expo1k.text, expo.text, runs, env);

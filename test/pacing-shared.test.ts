@@ -7,13 +7,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import type * as monitoringT from 'oci-monitoring';
-import { makeResourcePrincipal } from '../src/local/emulator/credentials';
 import { TenancyRateLimiter } from '../src/local/emulator/rate-limit';
-import { createAuth, createMonitoringClient } from '../src/oci/clients';
+import { createOtherPoster, type OtherPoster } from '../src/local/other-poster';
 import { COMPARTMENT, startStack, type Stack } from './helpers/stack';
 import { startFaultyTarget, type FaultyTarget } from './helpers/faulty-target';
 import { assertAccounted, summaryOf } from './helpers/reliability';
@@ -35,61 +30,28 @@ test('the emulator limit is per tenancy: principals of one tenancy share it, ano
 describe('pacing that yields: the function shares the tenancy with another poster', () => {
   let stack: Stack;
   let target: FaultyTarget;
-  let otherDir: string;
-  let other: monitoringT.MonitoringClient;
-  let otherSubject: string;
+  let other: OtherPoster;
 
   before(async () => {
     stack = await startStack();
     target = await startFaultyTarget();
-    otherDir = await mkdtemp(path.join(tmpdir(), 'prom2oci-rp-other-'));
-    const rp = await makeResourcePrincipal(otherDir, { tenancyId: stack.tenancyId });
-    stack.emulator.options.trustedIssuers.push(rp.issuerPublicKeyPem);
-    otherSubject = rp.claims.res_id;
-    Object.assign(process.env, rp.env); // the SDK's RP builder reads process.env (this process only)
-    other = createMonitoringClient(createAuth(process.env), { monitoringEndpoint: stack.emulator.url });
+    other = await createOtherPoster(stack, COMPARTMENT);
   });
   after(async () => {
-    other?.close?.();
+    await other?.close();
     await stack?.close();
     await target?.close();
-    if (otherDir) await rm(otherDir, { recursive: true, force: true });
   });
 
   test('429s happen, the function backs off, nothing is lost; both principals count against one tenancy', async () => {
     stack.emulator.reset();
     stack.emulator.options.rateLimitPerSecond = LIMIT;
-    const otherStatuses: number[] = [];
-    const inFlight = new Set<Promise<void>>();
-    const postOther = (): void => {
-      const p = other
-        .postMetricData({
-          postMetricDataDetails: {
-            metricData: [
-              {
-                namespace: 'other_poster',
-                compartmentId: COMPARTMENT,
-                name: 'beat',
-                dimensions: { poster: 'other' },
-                datapoints: [{ timestamp: new Date(), value: 1 }],
-              },
-            ],
-          },
-        })
-        .then(
-          () => void otherStatuses.push(200),
-          (e: { statusCode?: number }) => void otherStatuses.push(e.statusCode ?? 0),
-        )
-        .finally(() => inFlight.delete(p));
-      inFlight.add(p);
-    };
-    const beat = setInterval(postOther, 1000 / OTHER_PER_SECOND);
+    other.start(OTHER_PER_SECOND);
     try {
       // The ceiling is the whole limit: alone it would fit, with the other poster it cannot.
       const fn = await stack.startFn({ METRICS_ENDPOINT: target.url(`/ok?n=${SERIES}`), POST_CALLS_PER_SECOND: String(LIMIT), POST_CONCURRENCY: '4' });
       const s = summaryOf(await fn.invoke({ deadline: new Date(Date.now() + 120_000) }));
-      clearInterval(beat);
-      await Promise.all(inFlight);
+      await other.stop();
 
       assertAccounted(s, 'shared tenancy');
       assert.equal(s.posted, SERIES, `all posted (errors: ${JSON.stringify(s.errors)})`);
@@ -103,14 +65,14 @@ describe('pacing that yields: the function shares the tenancy with another poste
       const subjects = new Set(metricsCalls.map((c) => c.subjectId));
       assert.equal(subjects.size, 2, 'two principals posted');
       assert.deepEqual(new Set(metricsCalls.map((c) => c.tenancyId)), new Set([stack.tenancyId]), 'in one tenancy');
-      const fn429 = metricsCalls.filter((c) => c.subjectId !== otherSubject && c.status === 429).length;
+      const fn429 = metricsCalls.filter((c) => c.subjectId !== other.subjectId && c.status === 429).length;
       assert.equal(fn429, s.throttled, 'the function counted every 429 it got');
       assert.ok(
-        otherStatuses.length > 0 && otherStatuses.every((st) => st === 200 || st === 429),
-        `the other poster got only 200/429: ${[...new Set(otherStatuses)].join(',')}`,
+        other.statuses.length > 0 && other.statuses.every((st) => st === 200 || st === 429),
+        `the other poster got only 200/429: ${[...new Set(other.statuses)].join(',')}`,
       );
     } finally {
-      clearInterval(beat);
+      await other.stop();
       stack.emulator.options.rateLimitPerSecond = undefined;
     }
   });
