@@ -2,7 +2,7 @@
  * The start-rate controller of PostMetricData calls. OCI's limit (50 calls/s) is per tenancy and
  * shared with every other poster, so a fixed rate is either too slow alone or too fast when shared.
  * POST_CALLS_PER_SECOND is a ceiling; the rate is halved on a 429 and climbs back additively
- * (AIMD, as TCP does), quickly up to the rate where the 429 came and slowly beyond it, so posters
+ * (AIMD, as TCP does), quickly up to the rate where the 429 came and very slowly beyond it, so posters
  * sharing a tenancy settle on a share with few 429s, and a poster alone stays at its ceiling.
  * Pure: time is passed in, nothing sleeps here.
  */
@@ -12,8 +12,15 @@ import { OCI_LIMITS } from '../transform/limits';
 export const TENANCY_CALLS_PER_SECOND = OCI_LIMITS.maxCallsPerSecond;
 /** A 429 multiplies the rate by this. */
 export const DECREASE_FACTOR = 0.5;
-/** Additive climb: calls/s gained per second of calls at the current rate (one per accepted call / rate). */
-const CLIMB_PER_SECOND = 1;
+/**
+ * Additive climb above the rate of the last 429: calls/s gained per second of calls. Slow on purpose:
+ * a poster that never backs off takes most of the 429s when the tenancy is just over its limit, so
+ * our own 429 (the only signal we get) may come only after several of theirs. Crossing the limit at
+ * 0.1 calls/s per second keeps those 429s seconds apart (each a moment over the limit, not a
+ * stretch of them) until one is ours; at 1 call/s per second they came < 1 s apart and chained
+ * into episodes of 1-4 s (seeded simulation with arrival jitter, test/pacing.test.ts).
+ */
+export const CLIMB_PER_SECOND = 0.1;
 /**
  * Below the rate at which the last 429 came, the climb closes the gap with this time constant (s):
  * a poster alone hit by a stray 429 is back near its ceiling in seconds, not tens of seconds, and
