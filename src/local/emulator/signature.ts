@@ -117,6 +117,23 @@ function checkBody(req: SignedRequest, kind: AuthKind): void {
   if (headerValue(req.headers, 'content-length') !== String(req.body.length)) throw new AuthError('content-length does not match the request body', kind);
 }
 
+/** Parsed public keys by their PEM or JWK text: parsing costs more than the verification itself. */
+const publicKeys = new Map<string, KeyObject>();
+/** Most keys kept (issuers, sessions, API keys of a run); the cache starts over beyond. */
+const MAX_CACHED_KEYS = 256;
+
+/** The KeyObject of a PEM text or an RSA JWK (n, e); parsed once per distinct key. Throws when unusable. */
+function publicKeyOf(key: string | { kty: string; n: string; e: string }): KeyObject {
+  const id = typeof key === 'string' ? key : `${key.kty}.${key.n}.${key.e}`;
+  let parsed = publicKeys.get(id);
+  if (!parsed) {
+    parsed = typeof key === 'string' ? createPublicKey(key) : createPublicKey({ key, format: 'jwk' });
+    if (publicKeys.size >= MAX_CACHED_KEYS) publicKeys.clear();
+    publicKeys.set(id, parsed);
+  }
+  return parsed;
+}
+
 /** Decode one base64url JWT segment as JSON. */
 function decodeSegment(segment: string): Record<string, unknown> {
   const parsed: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
@@ -141,7 +158,7 @@ function verifyRpst(token: string, cfg: VerifierConfig): { claims: Record<string
   const signature = Buffer.from(parts[2], 'base64url');
   const trusted = cfg.trustedIssuers.some((pem) => {
     try {
-      return verify('sha256', data, createPublicKey(pem), signature);
+      return verify('sha256', data, publicKeyOf(pem), signature);
     } catch {
       return false;
     }
@@ -157,7 +174,7 @@ function sessionKeyFromClaims(claims: Record<string, unknown>): KeyObject {
     const jwk: unknown = typeof claims.jwk === 'string' ? JSON.parse(claims.jwk) : claims.jwk;
     if (typeof jwk !== 'object' || jwk === null) throw new Error('no jwk');
     const { kty, n, e } = jwk as Record<string, string>;
-    return createPublicKey({ key: { kty, n, e }, format: 'jwk' });
+    return publicKeyOf({ kty, n, e });
   } catch {
     throw new AuthError('The session token carries no usable jwk claim', 'resource-principal');
   }
@@ -176,7 +193,7 @@ function resolveKey(keyId: string, cfg: VerifierConfig): { key: KeyObject; princ
   const [tenancyId, userId, fingerprint] = keyId.split('/');
   if (!pem || !userId || !fingerprint) throw new AuthError(`Unknown API key id ${keyId}`, 'config');
   if (apiKeyFingerprint(pem) !== fingerprint) throw new AuthError(`The fingerprint in key id ${keyId} does not match the registered public key`, 'config');
-  return { key: createPublicKey(pem), principal: { kind: 'config', tenancyId, subjectId: userId } };
+  return { key: publicKeyOf(pem), principal: { kind: 'config', tenancyId, subjectId: userId } };
 }
 
 /** Kind of credential a keyId names, for reporting even when verification fails. */
