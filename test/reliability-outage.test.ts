@@ -15,6 +15,10 @@
  *
  *   The spool write refused after a replay OCI accepted: the summary says how many series will be
  *   sent again, and the next invocation does send them again.
+ *
+ *   A large spool with the ingestion still down, heap bounded as in a 256 MB function: the
+ *   invocation stops posting early enough to merge, encode and store the spool before its
+ *   deadline (it used to run past it, and the spool of that invocation was lost).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,8 +28,12 @@ import type { InvocationSummary } from '../src/handler/summary';
 import type { Fault } from '../src/local/emulator/server';
 import type { StoredMetric } from '../src/local/emulator/store';
 import type { LocalFunction } from '../src/local/fn-agent';
+import { decodeState, encodeState } from '../src/state/codec';
+import { stateObjectName } from '../src/state/objectStorage';
+import { encodeSpool, type SpoolEntry } from '../src/state/spool';
+import { emptyStateDocument } from '../src/types/state';
 import { assertAccounted, summaryOf, waitForLine } from './helpers/reliability';
-import { startStack, type Stack } from './helpers/stack';
+import { COMPARTMENT, startStack, type Stack } from './helpers/stack';
 
 const BUCKET = 'fn-state';
 const SERIES = 20;
@@ -327,6 +335,85 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
       }
     } finally {
       await target.close();
+    }
+  });
+
+  test('a large spool with the ingestion still down (heap bounded as in 256 MB): the spool is merged and stored before the deadline', async () => {
+    const emu = fx.stack.emulator;
+    // 50,000 spooled + 50,000 fresh undelivered series: about 4.5 s of merging and encoding on a
+    // busy 2-core machine, more than the 3.5 s kept for the self-metrics and the response.
+    const SPOOLED = 50_000;
+    const FRESH = 50_000;
+    const DEADLINE_MS = 24_000;
+    let lines = SERIES;
+    const server: Server = createServer((_req, res) => {
+      const out = ['# TYPE big_total counter'];
+      for (let i = 0; i < lines; i++) out.push(`big_total{series="${i}"} ${i}`);
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(out.join('\n') + '\n');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+    try {
+      emu.reset();
+      emu.objectStorage.clearObjects();
+      emu.objectStorage.createBucket(BUCKET);
+      const fn = await fx.stack.startFn(
+        {
+          METRICS_ENDPOINT: url,
+          STATE_BUCKET: BUCKET,
+          OBJECT_STORAGE_NAMESPACE: emu.objectStorage.namespace,
+          DERIVED_SERIES: 'none',
+          SPOOL_MAX_SERIES: String(SPOOLED),
+          SCRAPE_SAMPLE_LIMIT: String(2 * FRESH),
+          POST_CALLS_PER_SECOND: '200',
+          POST_CONCURRENCY: '8',
+        },
+        ['--max-old-space-size=128'],
+      );
+      // Warm-up (ingestion up, small scrape): the SDK and the state bundle load.
+      const warm = await fn.invoke({ deadline: new Date(Date.now() + LONG_DEADLINE_MS) });
+      assert.equal(warm.status, 200, warm.body.slice(0, 300));
+
+      // A state holding a spool of 30-minute-old series, as an outage would have left it.
+      const name = stateObjectName([new URL(url)], 'bharatmart', COMPARTMENT);
+      const doc = emptyStateDocument();
+      const oldMs = Date.now() - 30 * MINUTE;
+      const spooled: SpoolEntry[] = Array.from({ length: SPOOLED }, (_, i) => ({
+        namespace: 'bharatmart',
+        compartmentId: COMPARTMENT,
+        name: 'old_total',
+        dimensions: { series: String(i), instance: 'old:9100' },
+        points: [[oldMs, i]],
+      }));
+      doc.spool = encodeSpool(spooled);
+      emu.objectStorage.putDirect(BUCKET, name, encodeState(doc));
+
+      lines = FRESH;
+      emu.enqueueFault({ status: 503 }, 1_000_000, 'metrics');
+      const logged = fn.stdout.length;
+      const started = Date.now();
+      const res = await fn.invoke({ deadline: new Date(started + DEADLINE_MS) });
+      emu.clearFaults('metrics');
+      assert.equal(res.status, 502, `answered by the function before its deadline, not timed out: ${res.status} ${res.body.slice(0, 300)}`);
+      const line = await waitForLine(fn, (l) => fn.stdout.indexOf(l) >= logged && l.includes('"event":"invocation_summary"'), LOG_WAIT_MS);
+      const summary = JSON.parse(line) as InvocationSummary;
+      assert.equal(summary.series, FRESH);
+      assert.equal(summary.posted, 0);
+      assert.equal(summary.spool?.error, undefined, 'the spool was stored');
+      assert.equal(summary.spool?.pending, SPOOLED, 'the spool is full: SPOOL_MAX_SERIES kept');
+      assert.deepEqual(summary.spool?.dropped, { full: FRESH }, 'the oldest dropped as full, counted');
+
+      // The stored spool: the newest SPOOL_MAX_SERIES, so every fresh series and the newest old ones.
+      const stored = decodeState(emu.objectStorage.buckets.get(BUCKET)!.get(name)!.bytes, name);
+      const entries = stored.spool?.e ?? [];
+      assert.equal(entries.length, SPOOLED);
+      const names = stored.spool!.s;
+      assert.equal(entries.filter((e) => names[e[3]] === 'big_total').length, FRESH, 'every fresh series spooled');
+    } finally {
+      await new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
     }
   });
 });

@@ -16,6 +16,7 @@ import {
   planReplay,
   SPOOL_EXPIRY_MARGIN_MS,
   toSpoolEntry,
+  type ReplayOutcome,
   type SpoolEntry,
 } from '../src/state/spool';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -93,6 +94,17 @@ describe('outage spool', () => {
       ['b', 'theirs', 'fresh'],
     );
     assert.deepEqual(counts, { replayed: 2, posted: 1, dropped: { expired: 1 }, pending: 3 });
+  });
+
+  test("'as-planned' (nobody wrote the spool meanwhile) gives what merging the same stored spool entry by entry gives", () => {
+    const stored = Array.from({ length: 12 }, (_, i) => toSpoolEntry(metric(`s${i}`, NOW - 60_000 + i)));
+    const expired = [toSpoolEntry(metric('old', NOW - OCI_LIMITS.maxPastMs))];
+    const outcomes: ReplayOutcome[] = stored.map((_, i) => (['posted', 'undelivered', 'rejected'] as const)[i % 3]);
+    const fresh = [toSpoolEntry(metric('fresh', NOW))];
+    for (const max of [100, 3]) {
+      const full = mergeSpool([...expired, ...stored], stored, outcomes, fresh, expired, max);
+      assert.deepEqual(mergeSpool('as-planned', stored, outcomes, fresh, expired, max), full, `max ${max}`);
+    }
   });
 
   test('corrupt entries are not spool entries (never posted)', () => {

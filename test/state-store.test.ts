@@ -66,10 +66,29 @@ describe('state store (memory backend)', () => {
     const final = (await store.open(signal())).doc.targets;
     assert.deepEqual(final, { a: scrape(3, 30), b: scrape(3, 30), c: scrape(2, 20) }, 'never rolled back');
   });
+  it('a session saves twice (the scrape, then the spool) without a conflict with its own first write, on every backend', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'prom2oci-state-'));
+    try {
+      for (const backend of [memoryBackend(), fileBackend(join(dir, 'state.json.gz'))]) {
+        const store = createStateStore(backend);
+        const session = await store.open(signal());
+        assert.deepEqual(await session.save(withTargets({ a: scrape(1, 1) }), signal()), { attempts: 1 }, backend.where);
+        assert.deepEqual(session.doc.targets, { a: scrape(1, 1) }, `${backend.where}: the session stands on what it wrote`);
+        assert.deepEqual(await session.save(withTargets({ b: scrape(1, 2) }), signal()), { attempts: 1 }, `${backend.where}: no 412 from itself`);
+        assert.deepEqual((await store.open(signal())).doc.targets, { a: scrape(1, 1), b: scrape(1, 2) }, backend.where);
+        // Another writer after that is still seen: a 412, a re-read, both kept.
+        await (await store.open(signal())).save(withTargets({ c: scrape(1, 3) }), signal());
+        assert.deepEqual(await session.save(withTargets({ d: scrape(1, 4) }), signal()), { attempts: 2 }, backend.where);
+        assert.deepEqual(Object.keys((await store.open(signal())).doc.targets).sort(), ['a', 'b', 'c', 'd'], backend.where);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
   it('gives up after a bounded number of conflicts with a named cause', async () => {
     const inner = memoryBackend();
     let puts = 0;
-    const alwaysRaced: BlobBackend = { where: 'raced', get: (s) => inner.get(s), put: () => Promise.resolve((puts++, false)) };
+    const alwaysRaced: BlobBackend = { where: 'raced', get: (s) => inner.get(s), put: () => Promise.resolve((puts++, false as const)) };
     const session = await createStateStore(alwaysRaced).open(signal());
     await assert.rejects(session.save(withTargets({ a: scrape(1, 1) }), signal()), (e: unknown) => e instanceof StateError && e.reason === 'conflict');
     assert.equal(puts, MAX_SAVE_ATTEMPTS);

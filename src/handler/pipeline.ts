@@ -42,6 +42,16 @@ import { mapConcurrently } from '../util/concurrency';
 const RESPONSE_MARGIN_MS = 1000;
 /** Time kept back after the data phase for the self-metrics call (ms, upper bound). */
 const SELF_METRICS_RESERVE_MS = 2500;
+/**
+ * Time kept back after the posting for the outage spool: decoding, merging and encoding it are CPU
+ * work no deadline can interrupt, so the posting stops early enough for them (a 50k spool with the
+ * ingestion down ran past its 40 s deadline, and the spool was lost). Per entry stored or possibly
+ * added, about 6x the bench's calm-machine cost (~13 us per entry), plus the write itself; at most
+ * a third of the time left when the posting starts.
+ */
+const SPOOL_RESERVE_BASE_MS = 1000;
+const SPOOL_RESERVE_MS_PER_ENTRY = 0.08;
+const SPOOL_RESERVE_MAX_SHARE = 1 / 3;
 
 /** What the runner needs from the outside; created once per warm container. */
 export interface Runtime {
@@ -127,26 +137,23 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   let result: PublishResult | undefined;
   let dryRunData: OciMetric[] = [];
   const undeliveredOf = spoolOn ? new UndeliveredSeries(s.spoolMaxSeries) : undefined;
+  const dataStreams = prepared.reduce((n, p) => n + p.series, 0);
+  const postUntil = endMs - Math.min(SELF_METRICS_RESERVE_MS, s.postTimeoutMs);
+  const spoolReserve = spoolOn ? spoolReserveMs((read?.session?.doc.spool?.e.length ?? 0) + Math.min(s.spoolMaxSeries, dataStreams), postUntil - now()) : 0;
   if (opts.dryRun) {
     dryRunData = prepared.flatMap(drainTarget);
   } else {
     const data = new DataSource(prepared);
-    const stats = await publishBatches(
-      data.next,
-      rt.postBatch(),
-      publishOptions(s, endMs - Math.min(SELF_METRICS_RESERVE_MS, s.postTimeoutMs), now, pacer),
-      (batch, outcomes) => {
-        data.record(batch, outcomes);
-        undeliveredOf?.record(batch, outcomes);
-      },
-    );
+    const stats = await publishBatches(data.next, rt.postBatch(), publishOptions(s, postUntil - spoolReserve, now, pacer), (batch, outcomes) => {
+      data.record(batch, outcomes);
+      undeliveredOf?.record(batch, outcomes);
+    });
     // No series at all: as if nothing was published (no calls, no outcomes).
     if (data.total > 0) result = { ...stats, outcome: data.outcomes() };
   }
-  const dataStreams = prepared.reduce((n, p) => n + p.series, 0);
   await saving;
   const fresh = undeliveredOf?.entries(result?.fatal !== undefined) ?? { entries: [], overMax: 0 };
-  const spooled = spoolOn && read?.session ? await replayAndSpool(rt, read.session, fresh, result, endMs, now, pacer) : undefined;
+  const spooled = spoolOn && read?.session ? await replayAndSpool(rt, read.session, fresh, result, postUntil - spoolReserve, endMs, now, pacer) : undefined;
   if (state.error) rt.log('warn', `derived series: ${state.error}`, { cause: state.cause, ...(state.iamPolicy ? { iamPolicy: state.iamPolicy } : {}) });
   const targets = summariseTargets(prepared, result, opts.dryRun);
   const self = targets.flatMap((t, i) => toSelfMetrics(selfMetricReport(t, prepared[i], state), transformOptions));
@@ -196,9 +203,15 @@ function hasStateStore(rt: Runtime): boolean {
   }
 }
 
+/** The time kept for the spool's work after the posting (see SPOOL_RESERVE_MS_PER_ENTRY) for this many entries. */
+function spoolReserveMs(entries: number, postingBudgetMs: number): number {
+  // Whole milliseconds: the stop times become AbortSignal.timeout() delays, which must be integers.
+  return Math.round(Math.max(0, Math.min(postingBudgetMs * SPOOL_RESERVE_MAX_SHARE, SPOOL_RESERVE_BASE_MS + entries * SPOOL_RESERVE_MS_PER_ENTRY)));
+}
+
 /**
  * The outage spool, after the fresh data: replays what earlier invocations could not deliver
- * (oldest first, same pacing and deadline), then stores what is still undelivered, this
+ * (oldest first, same pacing, until `stopAt`), then stores what is still undelivered, this
  * invocation's included, with the original timestamps. Never rejects.
  */
 async function replayAndSpool(
@@ -206,14 +219,15 @@ async function replayAndSpool(
   session: StateSession,
   undelivered: { entries: SpoolEntry[]; overMax: number },
   result: PublishResult | undefined,
+  stopAt: number,
   endMs: number,
   now: () => number,
   pacer: AdaptivePacer,
 ): Promise<{ summary: SpoolSummary; calls: { requests: number; retries: number; throttled: number } }> {
   const s = rt.settings;
-  const stored = decodeSpool(session.doc.spool);
+  const storedSpool = session.doc.spool;
+  const stored = decodeSpool(storedSpool);
   const { replay, expiredEntries } = planReplay(stored, now());
-  const stopAt = endMs - Math.min(SELF_METRICS_RESERVE_MS, s.postTimeoutMs);
   let outcomes: ReplayOutcome[] = [];
   const calls = { requests: 0, retries: 0, throttled: 0 };
   if (replay.length > 0 && !result?.fatal && stopAt - now() > 0) {
@@ -231,7 +245,9 @@ async function replayAndSpool(
   const timeoutMs = Math.max(1, Math.min(s.postTimeoutMs, endMs - now()));
   try {
     await session.save((latest) => {
-      const merged = mergeSpool(decodeSpool(latest.spool), replay, outcomes, fresh, expiredEntries, s.spoolMaxSeries);
+      // Unless another invocation wrote a spool meanwhile, the stored one is the one planned from.
+      const base = latest.spool === storedSpool ? 'as-planned' : decodeSpool(latest.spool);
+      const merged = mergeSpool(base, replay, outcomes, fresh, expiredEntries, s.spoolMaxSeries);
       counts = merged.counts;
       if (freshOverMax > 0) counts.dropped.full = (counts.dropped.full ?? 0) + freshOverMax;
       return { ...latest, spool: encodeSpool(merged.spool) };

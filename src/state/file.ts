@@ -34,7 +34,7 @@ export function fileBackend(path: string): BlobBackend {
       } catch (e) {
         throw new StateError('unavailable', `cannot write the state ${where}: ${(e as Error).message}`);
       }
-      return true;
+      return etagOf(bytes);
     },
   };
 }

@@ -114,7 +114,7 @@ export function objectStorageBackend(
     },
     async put(bytes, expectedEtag, signal) {
       try {
-        await onceMoreOnNetworkError(
+        const written = await onceMoreOnNetworkError(
           () =>
             withCallSignal(signal, () =>
               client.putObject({
@@ -129,7 +129,7 @@ export function objectStorageBackend(
             ),
           signal,
         );
-        return true;
+        return written.eTag ?? '';
       } catch (e) {
         if (statusOf(e).status === 412 && !signal.aborted) return false;
         throw failure('write', e, signal);

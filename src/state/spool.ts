@@ -123,18 +123,22 @@ function spoolKey(e: SpoolEntry): string {
 /**
  * nextSpool() applied to the latest stored spool (another invocation may have written since this one
  * read it): entries this invocation replayed are replaced by their outcome, entries it did not see
- * are kept, and the fresh ones are added.
+ * are kept, and the fresh ones are added. `'as-planned'`: the stored spool is still the one `replay`
+ * and `expired` were planned from, so every entry was handled (no keys to compare).
  */
 export function mergeSpool(
-  latest: readonly SpoolEntry[],
+  latest: readonly SpoolEntry[] | 'as-planned',
   replay: readonly SpoolEntry[],
   outcomes: readonly ReplayOutcome[],
   fresh: readonly SpoolEntry[],
   expired: readonly SpoolEntry[],
   maxEntries: number,
 ): { spool: SpoolEntry[]; counts: SpoolCounts } {
-  const handled = new Set([...replay, ...expired].map(spoolKey));
-  const untouched = latest.filter((e) => !handled.has(spoolKey(e)));
+  let untouched: readonly SpoolEntry[] = [];
+  if (latest !== 'as-planned') {
+    const handled = new Set([...replay, ...expired].map(spoolKey));
+    untouched = latest.filter((e) => !handled.has(spoolKey(e)));
+  }
   const r = nextSpool(replay, outcomes, fresh, expired.length, Math.max(0, maxEntries - untouched.length));
   const spool = [...untouched, ...r.spool].sort((a, b) => oldest(a) - oldest(b));
   return { spool, counts: { ...r.counts, pending: spool.length } };

@@ -30,9 +30,10 @@ export interface BlobBackend {
   get(signal: AbortSignal): Promise<StoredBlob | undefined>;
   /**
    * Stores `bytes` if the stored version is `expectedEtag` (undefined: only if nothing is stored).
-   * Resolves false when that precondition failed. Throws StateError.
+   * Resolves the new version's etag ('' when the store did not say), or false when that
+   * precondition failed. Throws StateError.
    */
-  put(bytes: Uint8Array, expectedEtag: string | undefined, signal: AbortSignal): Promise<boolean>;
+  put(bytes: Uint8Array, expectedEtag: string | undefined, signal: AbortSignal): Promise<string | false>;
 }
 
 /** A change to the document, applied to the latest one (again on every retry). */
@@ -80,9 +81,19 @@ export function createStateStore(backend: BlobBackend, opts: { local?: boolean }
       const session: StateSession = {
         doc: first.doc,
         async save(change, saveSignal) {
-          let current = first.doc;
+          let current = session.doc;
           for (let attempt = 1; ; attempt++) {
-            if (await backend.put(encodeState(change(current)), blob?.etag, saveSignal)) return { attempts: attempt };
+            const next = change(current);
+            const bytes = encodeState(next);
+            const etag = await backend.put(bytes, blob?.etag, saveSignal);
+            if (etag !== false) {
+              // The session now stands on what it wrote, so its next save is not a conflict with itself.
+              if (etag !== '') {
+                blob = { bytes, etag };
+                session.doc = next;
+              }
+              return { attempts: attempt };
+            }
             if (attempt >= MAX_SAVE_ATTEMPTS) {
               throw new StateError(
                 'conflict',
@@ -124,7 +135,7 @@ export function memoryBackend(where = 'memory'): BlobBackend {
     put(bytes, expectedEtag) {
       if (stored?.etag !== expectedEtag) return Promise.resolve(false);
       stored = { bytes, etag: String(++version) };
-      return Promise.resolve(true);
+      return Promise.resolve(stored.etag);
     },
   };
 }
