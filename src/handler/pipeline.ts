@@ -169,7 +169,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     postCallsPerSecond: s.postCallsPerSecond,
     // The invocation's own deadline is the timeout the platform enforces, when it gave one.
     functionTimeoutMs: opts.deadline ? Math.round((deadlineMs - started) / 1000) * 1000 : s.functionTimeoutMs,
-    reservedMs: RESPONSE_MARGIN_MS + SELF_METRICS_RESERVE_MS,
+    reservedMs: RESPONSE_MARGIN_MS + SELF_METRICS_RESERVE_MS + spoolReserve,
     pricePerMillionDatapoints: s.forecastPricePerMillionDatapoints,
     freeDatapointsPerMonth: s.forecastFreeDatapointsPerMonth,
   });
