@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { format } from 'node:util';
 import { makeResourcePrincipal } from '../../src/local/emulator/credentials';
-import { startIngestionEmulator, type IngestionEmulator } from '../../src/local/emulator/server';
+import { emulatorEndpointsEnv, startIngestionEmulator, type IngestionEmulator } from '../../src/local/emulator/server';
 import { startFunction, type LocalFunction } from '../../src/local/fn-agent';
 import { isSdkRetrierWarning } from '../../src/log';
 
@@ -85,9 +85,7 @@ export async function startBenchStack(): Promise<BenchStack> {
         nodeArgs,
         env: {
           ...rp.env,
-          OCI_MONITORING_ENDPOINT: emulator.url,
-          OCI_SECRETS_ENDPOINT: emulator.url,
-          OCI_OBJECT_STORAGE_ENDPOINT: emulator.url,
+          ...emulatorEndpointsEnv(emulator.url),
           COMPARTMENT_OCID: COMPARTMENT,
           ...env,
         },

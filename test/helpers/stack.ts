@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { makeResourcePrincipal } from '../../src/local/emulator/credentials';
-import { startIngestionEmulator, type EmulatorOptions, type IngestionEmulator } from '../../src/local/emulator/server';
+import { emulatorEndpointsEnv, startIngestionEmulator, type EmulatorOptions, type IngestionEmulator } from '../../src/local/emulator/server';
 import { startFunction, type LocalFunction, type LocalFunctionOptions } from '../../src/local/fn-agent';
 
 export const COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaaprom2ocitestcompartment';
@@ -45,9 +45,7 @@ export async function startStack(emulatorOptions: EmulatorOptions = {}): Promise
         nodeArgs,
         env: {
           ...rp.env,
-          OCI_MONITORING_ENDPOINT: emulator.url,
-          OCI_SECRETS_ENDPOINT: emulator.url,
-          OCI_OBJECT_STORAGE_ENDPOINT: emulator.url,
+          ...emulatorEndpointsEnv(emulator.url),
           COMPARTMENT_OCID: COMPARTMENT,
           ...env,
         },

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { startBharatMart, type BharatMart } from './bharatmart';
 import { makeResourcePrincipal } from '../emulator/credentials';
 import { createExplorerHandler } from '../emulator/explorer/serve';
-import { startIngestionEmulator, type IngestionEmulator } from '../emulator/server';
+import { emulatorEndpointsEnv, startIngestionEmulator, type IngestionEmulator } from '../emulator/server';
 import { startFunction, type LocalFunction } from '../fn-agent';
 import type { InvocationSummary } from '../../handler/summary';
 import { startSchedule, type Schedule } from '../schedule';
@@ -156,8 +156,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     let fnEnv: Record<string, string>;
     const common = {
       ...rp.env,
-      OCI_MONITORING_ENDPOINT: emulator.url,
-      OCI_OBJECT_STORAGE_ENDPOINT: emulator.url,
+      ...emulatorEndpointsEnv(emulator.url),
       COMPARTMENT_OCID: DEMO_COMPARTMENT,
       METRICS_NAMESPACE: namespace,
       STATE_BUCKET: DEMO_STATE_BUCKET,

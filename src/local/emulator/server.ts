@@ -265,6 +265,11 @@ async function listen(p: EmulatorParts, port: number): Promise<{ server: Server;
   return { server, sockets };
 }
 
+/** The function's settings that point each OCI client it uses (Monitoring, Secrets, Object Storage) at an emulator at `url`. */
+export function emulatorEndpointsEnv(url: string): Record<string, string> {
+  return { OCI_MONITORING_ENDPOINT: url, OCI_SECRETS_ENDPOINT: url, OCI_OBJECT_STORAGE_ENDPOINT: url };
+}
+
 /** Start the emulator on 127.0.0.1 (a free port by default). */
 export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promise<IngestionEmulator> {
   const options = resolveOptions(opts);
