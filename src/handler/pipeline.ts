@@ -137,9 +137,10 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   let result: PublishResult | undefined;
   let dryRunData: OciMetric[] = [];
   const undeliveredOf = spoolOn ? new UndeliveredSeries(s.spoolMaxSeries) : undefined;
-  const dataStreams = prepared.reduce((n, p) => n + p.series, 0);
   const postUntil = endMs - Math.min(SELF_METRICS_RESERVE_MS, s.postTimeoutMs);
-  const spoolReserve = spoolOn ? spoolReserveMs((read?.session?.doc.spool?.e.length ?? 0) + Math.min(s.spoolMaxSeries, dataStreams), postUntil - now()) : 0;
+  // The series are counted as the transform is drained: the samples bound what this invocation can add.
+  const samples = prepared.reduce((n, p) => n + p.samples, 0);
+  const spoolReserve = spoolOn ? spoolReserveMs((read?.session?.doc.spool?.e.length ?? 0) + Math.min(s.spoolMaxSeries, samples), postUntil - now()) : 0;
   if (opts.dryRun) {
     dryRunData = prepared.flatMap(drainTarget);
   } else {
@@ -151,6 +152,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     // No series at all: as if nothing was published (no calls, no outcomes).
     if (data.total > 0) result = { ...stats, outcome: data.outcomes() };
   }
+  const dataStreams = prepared.reduce((n, p) => n + p.series, 0);
   await saving;
   const fresh = undeliveredOf?.entries(result?.fatal !== undefined) ?? { entries: [], overMax: 0 };
   const spooled = spoolOn && read?.session ? await replayAndSpool(rt, read.session, fresh, result, postUntil - spoolReserve, endMs, now, pacer) : undefined;
