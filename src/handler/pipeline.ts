@@ -141,11 +141,13 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   // The series are counted as the transform is drained: the samples bound what this invocation can add.
   const samples = prepared.reduce((n, p) => n + p.samples, 0);
   const spoolReserve = spoolOn ? spoolReserveMs((read?.session?.doc.spool?.e.length ?? 0) + Math.min(s.spoolMaxSeries, samples), postUntil - now()) : 0;
+  // When the data (fresh, then replayed) stops being posted.
+  const dataStopAt = postUntil - spoolReserve;
   if (opts.dryRun) {
     dryRunData = prepared.flatMap(drainTarget);
   } else {
     const data = new DataSource(prepared);
-    const stats = await publishBatches(data.next, rt.postBatch(), publishOptions(s, postUntil - spoolReserve, now, pacer), (batch, outcomes) => {
+    const stats = await publishBatches(data.next, rt.postBatch(), publishOptions(s, dataStopAt, now, pacer), (batch, outcomes) => {
       data.record(batch, outcomes);
       undeliveredOf?.record(batch, outcomes);
     });
@@ -155,7 +157,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const dataStreams = prepared.reduce((n, p) => n + p.series, 0);
   await saving;
   const fresh = undeliveredOf?.entries(result?.fatal !== undefined) ?? { entries: [], overMax: 0 };
-  const spooled = spoolOn && read?.session ? await replayAndSpool(rt, read.session, fresh, result, postUntil - spoolReserve, endMs, now, pacer) : undefined;
+  const spooled = spoolOn && read?.session ? await replayAndSpool(rt, read.session, fresh, result, dataStopAt, endMs, now, pacer) : undefined;
   if (state.error) rt.log('warn', `derived series: ${state.error}`, { cause: state.cause, ...(state.iamPolicy ? { iamPolicy: state.iamPolicy } : {}) });
   const targets = summariseTargets(prepared, result, opts.dryRun);
   const self = targets.flatMap((t, i) => toSelfMetrics(selfMetricReport(t, prepared[i], state), transformOptions));
