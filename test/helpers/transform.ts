@@ -26,7 +26,7 @@ export function transformAll(
   families: MetricFamily[],
   target: TargetContext,
   opts: TransformOptions,
-  batchSize = OCI_LIMITS.maxStreamsPerCall,
+  batchSize: number = OCI_LIMITS.maxStreamsPerCall,
 ): TransformResult {
   const transform = new TargetTransform(families, target, opts);
   const metrics: OciMetric[] = [];
