@@ -9,7 +9,7 @@ import { ExpositionError, ExpositionParser, SampleLimitError } from '../parse/ex
 import { createPacer, Outcome, publish, publishBatches, type AdaptivePacer, type PublishOptions, type PublishResult } from '../publish/publisher';
 import type { PostBatch } from '../publish/sink';
 import { hideCredentials, instancesOf, notScraped, scrapeTarget } from '../scrape/scrape';
-import { TargetTransform } from '../transform/toOciMetrics';
+import { TargetTransform } from '../transform/targetTransform';
 import { DataSource, drainTarget, UndeliveredSeries } from './data';
 import { toSelfMetrics } from '../transform/selfMetrics';
 import type { OciMetric, TransformOptions } from '../types/model';
