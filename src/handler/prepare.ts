@@ -9,7 +9,7 @@ import type { DiscoveredTarget } from '../discovery/targets';
 import { ExpositionError, ExpositionParser, SampleLimitError } from '../parse/exposition';
 import { hideCredentials, instancesOf, notScraped, scrapeTarget, type ScrapeResult } from '../scrape/scrape';
 import type { PreviousScrape } from '../transform/derive';
-import { TargetTransform } from '../transform/toOciMetrics';
+import { TargetTransform } from '../transform/targetTransform';
 import type { TransformOptions } from '../types/model';
 import { mapConcurrently } from '../util/concurrency';
 import type { InvocationBudget } from './budget';
