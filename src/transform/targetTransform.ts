@@ -1,7 +1,7 @@
 /**
  * TRANSFORM: the Prometheus families of one target -> OCI MetricDataDetails objects, handed out in
  * batches as the publisher asks for them (TargetTransform). Pure: no I/O, no clock, no environment.
- * The rules are README's "Mapping: Prometheus -> OCI" table; the steps and their order are in
+ * The rules are docs/mapping.md's table; the steps and their order are in
  * docs/ARCHITECTURE.md. Every sample line ends as exactly one metric or one skip with a reason:
  * sample lines == series - derivedCount + skipped; a derived series that is not produced is counted
  * in notDerived, never skipped.
