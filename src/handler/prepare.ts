@@ -8,7 +8,7 @@ import type { DiscoveryReport } from '../discovery/discovery';
 import type { DiscoveredTarget } from '../discovery/targets';
 import { ExpositionError, ExpositionParser, SampleLimitError } from '../parse/exposition';
 import { hideCredentials, instancesOf, notScraped, scrapeTarget, type ScrapeResult } from '../scrape/scrape';
-import type { PreviousScrape } from '../transform/derive';
+import type { PreviousScrape } from '../types/state';
 import { TargetTransform } from '../transform/targetTransform';
 import type { TransformOptions } from '../types/model';
 import { mapConcurrently } from '../util/concurrency';
