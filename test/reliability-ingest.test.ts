@@ -205,10 +205,8 @@ describe('reliability: ingestion faults through the function process', () => {
       const detail = (res.json as { detail: string }).detail;
       assert.match(detail, /404 NotAuthorizedOrNotFound/);
       // The statement of the one IAM table, for the batch's compartment and namespace.
-      assert.match(
-        detail,
-        /"Allow dynamic-group <the function's dynamic group> to use metrics in compartment id ocid1\.compartment\.oc1\.\.\w+ where target\.metrics\.namespace = 'bharatmart'"/,
-      );
+      const statement = String.raw`"Allow dynamic-group <the function's dynamic group> to use metrics in compartment id ocid1\.compartment\.oc1\.\.\w+`;
+      assert.match(detail, new RegExp(`${statement} where target\\.metrics\\.namespace = 'bharatmart'"`));
       assert.equal(fx.stack.emulator.counters.postMetricData, 1);
       assert.equal((await lastInvocationLog(fn)).errors.length, 1);
     } finally {
