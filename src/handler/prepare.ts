@@ -6,7 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import type { DiscoveryReport } from '../discovery/discovery';
 import type { DiscoveredTarget } from '../discovery/targets';
-import { ExpositionError, ExpositionParser, SampleLimitError } from '../parse/exposition';
+import { ExpositionError, ExpositionParser, SampleLimitError, shownExpositionError } from '../parse/exposition';
 import { hideCredentials, instancesOf, notScraped, scrapeTarget, type ScrapeResult } from '../scrape/scrape';
 import type { PreviousScrape } from '../types/state';
 import { TargetTransform } from '../transform/targetTransform';
@@ -116,7 +116,7 @@ export async function scrapeAll(
     } catch (e) {
       const msg =
         e instanceof ExpositionError
-          ? `invalid exposition: ${e.message}`
+          ? `invalid exposition: ${shownExpositionError(e)}`
           : e instanceof SampleLimitError
             ? e.message
             : `could not process the exposition: ${(e as Error).message}`;
