@@ -404,7 +404,7 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
       assert.deepEqual(summary.spool?.dropped, { full: FRESH }, 'the oldest dropped as full, counted');
 
       // The stored spool: the newest SPOOL_MAX_SERIES, so every fresh series and the newest old ones.
-      const stored = decodeState(emu.objectStorage.buckets.get(BUCKET)!.get(name)!.bytes, name);
+      const stored = decodeState(emu.objectStorage.buckets.get(BUCKET)!.get(name)!.bytes, name).doc;
       const entries = stored.spool?.e ?? [];
       assert.equal(entries.length, SPOOLED);
       const names = stored.spool!.s;

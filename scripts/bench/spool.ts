@@ -33,7 +33,7 @@ export const SPOOL_BENCH_NAMESPACE = 'prom2oci_bench';
 function placeSpool(stack: BenchStack, targetUrl: string, n: number): void {
   const name = stateObjectName([new URL(targetUrl)], SPOOL_BENCH_NAMESPACE, COMPARTMENT);
   const object = stack.emulator.objectStorage.buckets.get(STATE_BUCKET)?.get(name);
-  const doc = object ? decodeState(object.bytes, name) : emptyStateDocument();
+  const doc = object ? decodeState(object.bytes, name).doc : emptyStateDocument();
   doc.spool = encodeSpool(spoolEntries(n, Date.now() - 30 * 60_000, COMPARTMENT));
   stack.emulator.objectStorage.putDirect(STATE_BUCKET, name, encodeState(doc));
 }

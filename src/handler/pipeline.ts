@@ -230,7 +230,7 @@ async function replayAndSpool(
 ): Promise<{ summary: SpoolSummary; calls: { requests: number; retries: number; throttled: number } }> {
   const s = rt.settings;
   const storedSpool = session.doc.spool;
-  const stored = decodeSpool(storedSpool);
+  const stored = decodeSpool(storedSpool, { max: s.spoolMaxSeries }).entries;
   const { replay, expiredEntries } = planReplay(stored, now());
   let outcomes: ReplayOutcome[] = [];
   const calls = { requests: 0, retries: 0, throttled: 0 };
@@ -250,7 +250,7 @@ async function replayAndSpool(
   try {
     await session.save((latest) => {
       // Unless another invocation wrote a spool meanwhile, the stored one is the one planned from.
-      const base = latest.spool === storedSpool ? 'as-planned' : decodeSpool(latest.spool);
+      const base = latest.spool === storedSpool ? 'as-planned' : decodeSpool(latest.spool, { max: s.spoolMaxSeries }).entries;
       const merged = mergeSpool(base, replay, outcomes, fresh, expiredEntries, s.spoolMaxSeries);
       counts = merged.counts;
       if (freshOverMax > 0) counts.dropped.full = (counts.dropped.full ?? 0) + freshOverMax;

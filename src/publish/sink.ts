@@ -6,6 +6,7 @@ import type * as monitoringT from 'oci-monitoring';
 import type { OciMetric } from '../types/model';
 import { withCallSignal, type ResponseSeen } from '../oci/call-signal';
 import { redactUrl } from '../util/redact';
+import { streamKey } from '../transform/streams';
 
 /** OCI rejected some objects of an accepted call (NON_ATOMIC); indexes refer to the batch. */
 interface PostResult {
@@ -33,12 +34,6 @@ export class PostError extends Error {
 
 /** Posts one batch; `signal` aborts the HTTP request (timeout or deadline). */
 export type PostBatch = (batch: OciMetric[], signal: AbortSignal) => Promise<PostResult>;
-
-/** Key of a metric stream within one batch (one namespace and compartment): name + dimensions, order-insensitive. */
-export function streamKey(m: { name?: string; dimensions?: Record<string, string> }): string {
-  const dims = Object.entries(m.dimensions ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify([m.name ?? '', dims]);
-}
 
 const HINTS: Record<number, string> = {
   401: "not authenticated: check the function's resource principal or OCI config, and that the clock is within 5 minutes of OCI's",

@@ -31,7 +31,27 @@ export interface TargetState {
   f: Record<string, FamilyState>;
 }
 
-import type { StoredSpool } from '../state/spool';
+/**
+ * The stored form of the outage spool (src/state/spool.ts): every distinct string once in `s`,
+ * each entry a flat number array `[namespace, compartmentId (-1: none), resourceGroup (-1: none),
+ * name, dimension count, key, value..., metadata count, key, value..., time ms, value...]` whose
+ * strings are indexes into `s`.
+ */
+export interface StoredSpool {
+  s: string[];
+  e: number[][];
+}
+
+/**
+ * The right to replay the spool, taken by a conditional write before any entry is sent, so two
+ * overlapping invocations never both replay it; it lapses at `until` if its holder died.
+ */
+export interface SpoolClaim {
+  /** The claiming invocation's write token. */
+  by: string;
+  /** When the claim lapses (ms since epoch): the holder's deadline plus a margin. */
+  until: number;
+}
 
 /** The current version of StateDocument; a document with another version is not read or overwritten. */
 export const STATE_VERSION = 1;
@@ -39,16 +59,21 @@ export const STATE_VERSION = 1;
 export const STATE_FORMAT = 'prom2oci-state';
 
 /**
- * Everything kept between invocations of one function, in sections. `targets` holds the previous
- * scrape per target (key: targetStateKey of its URL); more sections may be added beside it.
+ * Everything kept between invocations of one function, in sections. Every section is validated on
+ * read (src/state/codec.ts, STATE_SECTIONS: a new optional field is its type here and its row
+ * there); one in an unexpected shape is named, replaced by its empty value, and the run goes on.
  */
 export interface StateDocument {
   format: typeof STATE_FORMAT;
   version: typeof STATE_VERSION;
-  /** Target key -> its previous scrape. */
+  /** The token of the write that stored this version: a write whose answer was lost recognises itself. */
+  w?: string;
+  /** Target key (src/state/keys.ts) -> its previous scrape; only targets seen within the retention. */
   targets: Record<string, TargetState>;
   /** Series not delivered yet, with their original timestamps (src/state/spool.ts); absent = none. */
   spool?: StoredSpool;
+  /** Who is replaying the spool now, if anyone. */
+  claim?: SpoolClaim;
 }
 
 /** An empty document. */
