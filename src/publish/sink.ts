@@ -27,6 +27,8 @@ export class PostError extends Error {
     readonly code: string | undefined,
     readonly retryable: boolean,
     readonly opcRequestId?: string,
+    /** The request was sent whole and no answer came: OCI may have stored it (sending it again may store it twice). */
+    readonly answerLost = false,
   ) {
     super(message);
   }
@@ -68,7 +70,7 @@ export function sdkPostBatch(client: monitoringT.MonitoringClient): PostBatch {
           .slice(0, 200);
         return { rejected: [], unreadable: unreadableNote(msg.startsWith('HTTP ') ? msg : `HTTP ${seen.status}, the SDK could not read it: ${msg}`) };
       }
-      throw classify(e, signal);
+      throw classify(e, signal, seen.sent === true);
     }
     const failed = failedMetricsOf(response);
     if (typeof failed === 'string') return { rejected: [], unreadable: unreadableNote(failed) };
@@ -123,7 +125,7 @@ function matchRejected(batch: OciMetric[], failed: FailedMetric[]): PostResult['
 }
 
 /** Turns an SDK error (OciError or a plain network error object) into a PostError. */
-function classify(e: unknown, signal?: AbortSignal): PostError {
+function classify(e: unknown, signal?: AbortSignal, sent = false): PostError {
   const err = (e ?? {}) as {
     statusCode?: number;
     serviceCode?: string;
@@ -139,7 +141,7 @@ function classify(e: unknown, signal?: AbortSignal): PostError {
     // The SDK drops fetch's cause (ECONNREFUSED, ENOTFOUND, ...): name the endpoint and the usual reasons instead.
     const where = err.requestEndpoint ? ` reaching ${originOf(err.requestEndpoint)}` : '';
     const reason = aborted ? abortReason(signal) : `network error${where}: ${(err.message ?? String(e)).split('\n')[0]} (${NETWORK_HINT})`;
-    return new PostError(reason, undefined, err.code, true);
+    return new PostError(reason, undefined, err.code, true, undefined, sent);
   }
   const oci = `${status} ${err.serviceCode ?? ''}: ${(err.message ?? '').split('\n')[0]}`.trim();
   const hint = HINTS[status];

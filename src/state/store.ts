@@ -19,13 +19,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { emptyStateDocument, type StateDocument, type TargetState } from '../types/state';
-import { decodeState, DEFAULT_MAX_STATE_BYTES, encodeState, replacedMessage } from './codec';
+import { decodeState, DEFAULT_MAX_STATE_BYTES, encodeState, replacedMessage, tooLarge } from './codec';
 import { StateError } from './errors';
 
 /** Stored bytes and their version. */
 interface StoredBlob {
   bytes: Uint8Array;
   etag: string;
+  /** Set when the object was larger than the bound: `bytes` is empty, the object is replaced. */
+  tooLarge?: boolean;
 }
 
 /** Where the bytes live: get, and put only if the stored version is the expected one. */
@@ -79,6 +81,7 @@ interface StoreOptions {
 /** The document of a blob, or why (part of) it was replaced (foreign / newer versions throw). */
 function decodeBlob(blob: StoredBlob | undefined, where: string, maxBytes: number): { doc: StateDocument; problem?: StateError; replaced?: Record<string, string> } {
   if (blob === undefined) return { doc: emptyStateDocument() };
+  if (blob.tooLarge) return { doc: emptyStateDocument(), problem: tooLarge(where, maxBytes), replaced: { document: 'too_large' } };
   try {
     const { doc, replaced } = decodeState(blob.bytes, where, maxBytes);
     if (Object.keys(replaced).length === 0) return { doc };
