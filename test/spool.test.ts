@@ -21,7 +21,7 @@ import {
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileBackend } from '../src/state/file';
+import { fileBackend } from '../src/cli/state-file';
 import { createStateStore, memoryBackend, withTargets } from '../src/state/store';
 import { OCI_LIMITS } from '../src/transform/limits';
 import type { OciMetric } from '../src/types/model';

@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { decodeState, encodeState } from '../src/state/codec';
 import { claimSpool, decodeSpool, encodeSpool, releaseClaim, toSpoolEntry } from '../src/state/spool';
 import { StateError } from '../src/state/errors';
-import { fileBackend } from '../src/state/file';
+import { fileBackend } from '../src/cli/state-file';
 import { createStateStore, MAX_SAVE_ATTEMPTS, memoryBackend, withTargets, type BlobBackend } from '../src/state/store';
 import { emptyStateDocument, type StateDocument, type TargetState } from '../src/types/state';
 

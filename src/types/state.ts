@@ -32,10 +32,12 @@ export interface TargetState {
 }
 
 /**
- * The stored form of the outage spool (src/state/spool.ts): every distinct string once in `s`,
- * each entry a flat number array `[namespace, compartmentId (-1: none), resourceGroup (-1: none),
- * name, dimension count, key, value..., metadata count, key, value..., time ms, value...]` whose
- * strings are indexes into `s`.
+ * The stored form of a spool (the state document's `spool` section): every distinct string once in
+ * `s`, each entry a flat number array `[namespace, compartmentId (-1: none), resourceGroup (-1: none), name,
+ * dimension count, key, value..., metadata count, key, value..., time ms, value, time ms, value...]`
+ * whose strings are indexes into `s`. The same namespace, compartment, names and label values
+ * repeat in every entry: stored once, the JSON is about 7x smaller than objects, and the decoded
+ * entries share their strings (about 2.5x less heap).
  */
 export interface StoredSpool {
   s: string[];
@@ -47,11 +49,18 @@ export interface StoredSpool {
  * overlapping invocations never both replay it; it lapses at `until` if its holder died.
  */
 export interface SpoolClaim {
-  /** The claiming invocation's write token. */
+  /** The claiming invocation's id (its state session's). */
   by: string;
   /** When the claim lapses (ms since epoch): the holder's deadline plus a margin. */
   until: number;
 }
+
+/**
+ * A target's previous scrape; undefined = none (first scrape). Or why there is none to use:
+ * 'state_off'/'state_failed' (no state is returned either), 'state_replaced' (the stored state was
+ * corrupt: nothing is derived, counted as 'state_failed', and this scrape's state is returned to replace it).
+ */
+export type PreviousScrape = TargetState | 'state_off' | 'state_failed' | 'state_replaced' | undefined;
 
 /** The current version of StateDocument; a document with another version is not read or overwritten. */
 export const STATE_VERSION = 1;
@@ -101,3 +110,6 @@ export type NotDerivedReason =
   | 'invalid_series'
   /** The derived stream equals an exposition sample's or an earlier derived one's. */
   | 'duplicate_series';
+
+/** Derived series not produced, by reason. */
+export type NotDerivedCounts = Partial<Record<NotDerivedReason, number>>;
