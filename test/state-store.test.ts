@@ -43,13 +43,17 @@ describe('state codec', () => {
   const v1 = (rest: Record<string, unknown>) => gzipSync(JSON.stringify({ format: 'prom2oci-state', version: 1, targets: {}, ...rest }));
   it('a malformed previous scrape is dropped and named; the other targets are kept', () => {
     const good = scrape(1, 2);
-    for (const bad of [{ t: 1, f: { x: { k: 'c', s: { '[]': 'NaN' } } } }, { t: 'soon', f: {} }, { t: 1, f: {}, extra: 1 }]) {
+    for (const bad of [
+      { t: 1, f: { x: { k: 'c', s: { '[]': 'NaN' } } } },
+      { t: 'soon', f: {} },
+      { t: 1, f: {}, extra: 1 },
+    ]) {
       const { doc, replaced } = decodeState(v1({ targets: { a: bad, b: good } }), 'x');
       assert.deepEqual(doc.targets, { b: good }, JSON.stringify(bad));
       assert.match(replaced.targets, /1 malformed previous scrape/);
     }
   });
-  it('every section is validated on read: one in an unexpected shape is named and replaced, the others are kept (a spool of {} used to stop every invocation)', () => {
+  it('every section is validated on read: one in an unexpected shape is named and replaced, the others kept (a {} spool used to stop every run)', () => {
     const targets = { a: scrape(1, 2) };
     for (const spool of [{}, 'x', 42, null, { s: ['a'] }, { s: ['a'], e: 'rows' }, { s: [1], e: [] }]) {
       const { doc, replaced } = decodeState(v1({ targets, spool }), 'x');
@@ -133,7 +137,8 @@ describe('state store (memory backend)', () => {
       },
     };
     const store = createStateStore(lossy);
-    const entry = (name: string) => toSpoolEntry({ namespace: 'ns', compartmentId: 'c', name, dimensions: { a: 'b' }, datapoints: [{ timestamp: new Date(1000), value: 1 }] });
+    const entry = (name: string) =>
+      toSpoolEntry({ namespace: 'ns', compartmentId: 'c', name, dimensions: { a: 'b' }, datapoints: [{ timestamp: new Date(1000), value: 1 }] });
     let applied = 0;
     const appendSpool = (name: string) => (latest: StateDocument) => {
       applied++;
@@ -143,7 +148,7 @@ describe('state store (memory backend)', () => {
     lose = true;
     const session = await store.open(signal());
     assert.deepEqual(await session.save(appendSpool('a'), signal()), { attempts: 1 });
-    assert.equal(applied, 1, 'applied once: the re-read document carried this write\'s token');
+    assert.equal(applied, 1, "applied once: the re-read document carried this write's token");
     lose = false;
     const doc = (await store.open(signal())).doc;
     assert.deepEqual(
@@ -177,7 +182,13 @@ describe('state store (memory backend)', () => {
   });
   it('overlapping invocations: only one claims the spool; a claim lapses after its time; its holder releases it', async () => {
     const store = createStateStore(memoryBackend());
-    const entry = toSpoolEntry({ namespace: 'ns', compartmentId: 'c', name: 'm', dimensions: { a: 'b' }, datapoints: [{ timestamp: new Date(1000), value: 1 }] });
+    const entry = toSpoolEntry({
+      namespace: 'ns',
+      compartmentId: 'c',
+      name: 'm',
+      dimensions: { a: 'b' },
+      datapoints: [{ timestamp: new Date(1000), value: 1 }],
+    });
     await (await store.open(signal())).save((d) => ({ ...d, spool: encodeSpool([entry]) }), signal());
     const a = await store.open(signal());
     const b = await store.open(signal());

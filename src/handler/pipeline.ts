@@ -127,13 +127,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const read = reading ? await reading : undefined;
   const saving =
     read && (!opts.dryRun || read.local)
-      ? saveState(
-          read,
-          scrapeTargets,
-          prepared,
-          state,
-          Math.min(s.postTimeoutMs, Math.max(1, endMs - SELF_METRICS_RESERVE_MS - now())),
-        )
+      ? saveState(read, scrapeTargets, prepared, state, Math.min(s.postTimeoutMs, Math.max(1, endMs - SELF_METRICS_RESERVE_MS - now())))
       : undefined;
   let result: PublishResult | undefined;
   let dryRunData: OciMetric[] = [];

@@ -115,7 +115,7 @@ const STATE_SECTIONS: { [K in keyof Sections]-?: SectionRow<NonNullable<Sections
 const REQUIRED_EMPTY: Pick<Sections, 'targets'> = { targets: {} };
 
 /** A decoded document and the sections that were replaced (each named with why). */
-export interface DecodedState {
+interface DecodedState {
   doc: StateDocument;
   /** Section -> why it was corrupt; empty when every section was read. */
   replaced: Record<string, string>;

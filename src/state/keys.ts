@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import type { Settings } from '../config/settings';
 
 /** What keys a target in the state (see the seam "Target identity" in TEAM.md: `job` absent/'' = the implicit job). */
-export interface TargetIdentity {
+interface TargetIdentity {
   job?: string;
   url: URL;
   resourceId?: string;
@@ -34,11 +34,23 @@ export function targetStateKey(t: TargetIdentity): string {
 
 /** The settings that decide which instances discovery finds and which URLs it scrapes on them (not how long it caches, nor the dimensions it adds). */
 function discoveryIdentity(d: NonNullable<Settings['discovery']>): unknown[] {
-  return [d.compartmentId, d.includeSubcompartments, d.tags, d.scheme, d.port, d.path, d.portTag, d.pathTag, d.vnic, d.computeEndpoint ?? '', d.identityEndpoint ?? ''];
+  return [
+    d.compartmentId,
+    d.includeSubcompartments,
+    d.tags,
+    d.scheme,
+    d.port,
+    d.path,
+    d.portTag,
+    d.pathTag,
+    d.vnic,
+    d.computeEndpoint ?? '',
+    d.identityEndpoint ?? '',
+  ];
 }
 
 /** The settings stateObjectName reads. */
-export type StateIdentitySettings = Pick<Settings, 'endpoints' | 'namespace' | 'compartmentId' | 'discovery'>;
+type StateIdentitySettings = Pick<Settings, 'endpoints' | 'namespace' | 'compartmentId' | 'discovery'>;
 
 /** The name of a function's state object (see top); a settings-only function keeps the name earlier versions gave it. */
 export function stateObjectName(s: StateIdentitySettings): string {

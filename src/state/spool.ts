@@ -267,7 +267,7 @@ function decodeEntry(row: unknown, strings: readonly string[]): SpoolEntry | und
 }
 
 /** What decodeSpool keeps: at most `max` entries, and only those `accepts` (this function's destinations). */
-export interface SpoolReadOptions {
+interface SpoolReadOptions {
   max: number;
   /** False for an entry of a namespace or compartment this function does not post to. */
   accepts?: (e: SpoolEntry) => boolean;

@@ -79,7 +79,11 @@ interface StoreOptions {
 }
 
 /** The document of a blob, or why (part of) it was replaced (foreign / newer versions throw). */
-function decodeBlob(blob: StoredBlob | undefined, where: string, maxBytes: number): { doc: StateDocument; problem?: StateError; replaced?: Record<string, string> } {
+function decodeBlob(
+  blob: StoredBlob | undefined,
+  where: string,
+  maxBytes: number,
+): { doc: StateDocument; problem?: StateError; replaced?: Record<string, string> } {
   if (blob === undefined) return { doc: emptyStateDocument() };
   if (blob.tooLarge) return { doc: emptyStateDocument(), problem: tooLarge(where, maxBytes), replaced: { document: 'too_large' } };
   try {
@@ -87,7 +91,8 @@ function decodeBlob(blob: StoredBlob | undefined, where: string, maxBytes: numbe
     if (Object.keys(replaced).length === 0) return { doc };
     return { doc, replaced, problem: new StateError('corrupt', replacedMessage(where, replaced)) };
   } catch (e) {
-    if (e instanceof StateError && (e.reason === 'corrupt' || e.reason === 'too_large')) return { doc: emptyStateDocument(), problem: e, replaced: { document: e.reason } };
+    if (e instanceof StateError && (e.reason === 'corrupt' || e.reason === 'too_large'))
+      return { doc: emptyStateDocument(), problem: e, replaced: { document: e.reason } };
     throw e;
   }
 }

@@ -6,7 +6,7 @@
  */
 
 /** The fields that identify a stream (an OciMetric, or an object OCI echoed back). */
-export interface StreamFields {
+interface StreamFields {
   namespace?: string;
   compartmentId?: string;
   name?: string;
