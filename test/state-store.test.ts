@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { decodeState, encodeState } from '../src/state/codec';
-import { claimSpool, decodeSpool, encodeSpool, releaseClaim, toSpoolEntry } from '../src/state/spool';
+import { claimSpool, decodeSpool, encodeSpool, releaseClaim, SPOOL_CLAIM_MARGIN_MS, toSpoolEntry } from '../src/state/spool';
 import { StateError } from '../src/state/errors';
 import { fileBackend } from '../src/cli/state-file';
 import { createStateStore, MAX_SAVE_ATTEMPTS, memoryBackend, withTargets, type BlobBackend } from '../src/state/store';
@@ -200,10 +200,10 @@ describe('state store (memory backend)', () => {
     assert.equal(claimB.claimed(), undefined, 'b saw a live claim and did not take it');
     // a dies: after its claim lapses, another invocation may claim.
     const c = await store.open(signal());
-    const late = claimSpool(c.id, 80_000, 10_001);
+    const late = claimSpool(c.id, 80_000, 10_000 + SPOOL_CLAIM_MARGIN_MS + 1);
     await c.save(late.change, signal());
     assert.ok(late.claimed());
-    await c.save((d) => releaseClaim(d, c.id, 10_002), signal());
+    await c.save((d) => releaseClaim(d, c.id, 80_000), signal());
     assert.equal((await store.open(signal())).doc.claim, undefined);
   });
   it('gives up after a bounded number of conflicts with a named cause', async () => {

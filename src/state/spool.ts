@@ -128,7 +128,7 @@ export function nextSpool(
 }
 
 /** Identity of an entry: its stream (src/transform/streams.ts) and first timestamp, i.e. the datapoint. */
-export function spoolKey(e: SpoolEntry): string {
+function spoolKey(e: SpoolEntry): string {
   return `${streamKey(e)}@${e.points[0]?.[0]}`;
 }
 
@@ -315,18 +315,22 @@ function heldByOther(claim: SpoolClaim | undefined, by: string, nowMs: number): 
 }
 
 /**
- * A change that claims the spool's replay for `by` until `untilMs`, when there is a spool and no
+ * A change that claims the spool's replay for `by` until its deadline (plus a margin), when there is a spool and no
  * other live claim; `claimed()` is the spool the claim covers (undefined: not claimed), as of the
  * document the change was last applied to (the one the successful write stored).
  */
-export function claimSpool(by: string, untilMs: number, nowMs: number): { change: (doc: StateDocument) => StateDocument; claimed(): StoredSpool | undefined } {
+export function claimSpool(
+  by: string,
+  deadlineMs: number,
+  nowMs: number,
+): { change: (doc: StateDocument) => StateDocument; claimed(): StoredSpool | undefined } {
   let claimed: StoredSpool | undefined;
   return {
     change(doc) {
       claimed = undefined;
       if (doc.spool === undefined || doc.spool.e.length === 0 || heldByOther(doc.claim, by, nowMs)) return doc;
       claimed = doc.spool;
-      return { ...doc, claim: { by, until: untilMs } };
+      return { ...doc, claim: { by, until: deadlineMs + SPOOL_CLAIM_MARGIN_MS } };
     },
     claimed: () => claimed,
   };

@@ -45,7 +45,7 @@ export interface BlobBackend {
 }
 
 /** A change to the document, applied to the latest one (again on every retry). */
-export type StateChange = (latest: StateDocument) => StateDocument;
+type StateChange = (latest: StateDocument) => StateDocument;
 
 /** The document read by open(), and the way to write the next one. */
 export interface StateSession {
