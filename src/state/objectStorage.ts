@@ -50,7 +50,10 @@ async function onceMoreOnNetworkError<T>(call: () => Promise<T>, signal: AbortSi
   }
 }
 
-/** A backend over one object of a bucket; `dynamicGroup` (FUNCTION_DYNAMIC_GROUP) is named in the IAM hint; an object larger than `maxBytes` is too large to read (replaced at the next write). */
+/**
+ * A backend over one object of a bucket; `dynamicGroup` (FUNCTION_DYNAMIC_GROUP) is named in the
+ * IAM hint; an object larger than `maxBytes` is too large to read (replaced at the next write).
+ */
 export function objectStorageBackend(
   client: objectStorageT.ObjectStorageClient,
   where: { namespace: string; bucket: string; objectName: string },
