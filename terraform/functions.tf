@@ -79,8 +79,24 @@ resource "oci_functions_application" "this" {
 
   lifecycle {
     precondition {
-      condition     = trimspace(var.metrics_endpoint) != "" || var.discovery_compartment_ocid != ""
-      error_message = "Nothing to scrape: set metrics_endpoint, discovery_compartment_ocid, or both."
+      condition     = trimspace(var.metrics_endpoint) != "" || var.enable_discovery
+      error_message = "Nothing to scrape: set metrics_endpoint, or enable_discovery = true with discovery_compartment_ocid, or both."
+    }
+
+    # What is created follows the bools (known at plan time); the OCIDs must agree with them.
+    precondition {
+      condition     = var.create_network == (var.subnet_id == "")
+      error_message = "create_network = true makes a new VCN and subnet (leave subnet_id empty); create_network = false uses subnet_id (set it)."
+    }
+
+    precondition {
+      condition     = var.enable_discovery == (var.discovery_compartment_ocid != "")
+      error_message = "enable_discovery = true needs discovery_compartment_ocid, and discovery_compartment_ocid needs enable_discovery = true."
+    }
+
+    precondition {
+      condition     = var.enable_scrape_bearer_token_secret == (var.scrape_bearer_token_secret_ocid != "")
+      error_message = "enable_scrape_bearer_token_secret = true needs scrape_bearer_token_secret_ocid, and scrape_bearer_token_secret_ocid needs enable_scrape_bearer_token_secret = true."
     }
 
     precondition {
@@ -98,6 +114,10 @@ resource "oci_functions_function" "this" {
   timeout_in_seconds               = var.timeout_in_seconds
   detached_mode_timeout_in_seconds = var.detached_mode_timeout_in_seconds
   freeform_tags                    = var.freeform_tags
+
+  # With force_destroy_state_bucket, `terraform destroy` removes the function before it empties the
+  # state bucket, so no run writes the state again in between.
+  depends_on = [terraform_data.empty_state_bucket]
 
   lifecycle {
     # `fn deploy` replaces the image on every code change; Terraform must not roll it back.

@@ -24,8 +24,8 @@ output "schedule_mode" {
 }
 
 output "schedule_id" {
-  description = "OCID of the Resource Scheduler schedule (schedule_mode = resource_scheduler), else null."
-  value       = var.schedule_mode == "resource_scheduler" ? oci_resource_scheduler_schedule.every_minute[0].id : null
+  description = "OCID of the Resource Scheduler schedule (every minute with schedule_mode = resource_scheduler, else the daily kick), or null without one."
+  value       = local.schedule_enabled ? oci_resource_scheduler_schedule.invoke[0].id : null
 }
 
 output "fn_commands" {
