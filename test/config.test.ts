@@ -258,10 +258,10 @@ describe('limits that keep the process alive', () => {
   });
 });
 
-describe('README settings table', () => {
-  /** The rows of README's "Settings" table: keys of the first cell, and the default cell. */
+describe('docs/configuration.md settings table', () => {
+  /** The rows of docs/configuration.md's "Settings" table: keys of the first cell, and the default cell. */
   function readmeRows(): { keys: string[]; defaultCell: string }[] {
-    const readme = readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
+    const readme = readFileSync(path.join(__dirname, '..', 'docs', 'configuration.md'), 'utf8');
     const section = readme.slice(readme.indexOf('\n## Settings\n'));
     const table = section.slice(section.indexOf('\n| key |'), section.indexOf('\n\n', section.indexOf('\n| key |') + 1));
     return table
@@ -276,15 +276,15 @@ describe('README settings table', () => {
   test('has exactly one row per setting of SETTING_SPECS, with its default', () => {
     const rows = readmeRows();
     const inReadme = rows.flatMap((r) => r.keys).sort();
-    assert.deepEqual(inReadme, SETTING_SPECS.map((s) => s.key).sort(), 'README settings keys = SETTING_SPECS keys');
+    assert.deepEqual(inReadme, SETTING_SPECS.map((s) => s.key).sort(), 'docs/configuration.md settings keys = SETTING_SPECS keys');
     for (const spec of SETTING_SPECS) {
       const row = rows.find((r) => r.keys.includes(spec.key))!;
       // A row of several keys lists their defaults in the same order: `http`, `9100`, `/metrics`.
       const parts = row.defaultCell.split(', ');
       const cell = row.keys.length > 1 && parts.length === row.keys.length ? parts[row.keys.indexOf(spec.key)] : row.defaultCell;
-      if (spec.default !== undefined) assert.ok(cell.startsWith(`\`${spec.default}\``), `${spec.key}: README default "${cell}", table ${spec.default}`);
+      if (spec.default !== undefined) assert.ok(cell.startsWith(`\`${spec.default}\``), `${spec.key}: the page's default "${cell}", table ${spec.default}`);
       else if (spec.required !== undefined) assert.match(cell, /^required/, spec.key);
-      else assert.doesNotMatch(cell, /^`/, `${spec.key} has no default, README shows "${cell}"`);
+      else assert.doesNotMatch(cell, /^`/, `${spec.key} has no default, the page shows "${cell}"`);
     }
   });
 });

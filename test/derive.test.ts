@@ -6,8 +6,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MetricFamily, TransformOptions } from '../src/types/model';
 import type { TargetState } from '../src/types/state';
-import { bucketQuantile, deriveTarget, labelsKey, parseBound, quantileSuffix, type DeriveOptions } from '../src/transform/derive';
-import { toOciMetrics } from '../src/transform/toOciMetrics';
+import { bucketQuantile, deriveTarget, labelsKey, parseBound, quantileSuffix } from '../src/transform/derive';
+import type { DeriveOptions } from '../src/types/model';
+import { transformAll } from './helpers/transform';
 
 const T0 = Date.UTC(2026, 10, 30, 9, 0, 0);
 const MIN = 60_000;
@@ -343,7 +344,7 @@ describe('when nothing is derived', () => {
 describe('through the transform', () => {
   const topts: TransformOptions = { namespace: 'ns', compartmentId: 'ocid1.compartment.oc1..x', extraDimensions: {}, histogramBuckets: false, derive: ALL };
   it('derived series carry the source dimensions and are counted as derived; the lifetime _avg is gone', () => {
-    const prev = toOciMetrics(
+    const prev = transformAll(
       [
         counter(10, { route: '/a' }),
         hist(
@@ -364,7 +365,7 @@ describe('through the transform', () => {
       false,
       'no lifetime average on a first scrape',
     );
-    const cur = toOciMetrics(
+    const cur = transformAll(
       [
         counter(70, { route: '/a' }),
         hist(
@@ -392,8 +393,8 @@ describe('through the transform', () => {
   it('a derived series that clashes with a sample is counted duplicate_series; one with invalid dimensions invalid_series', () => {
     const clash: MetricFamily = { kind: 'gauge', name: 'orders_total_rate', help: '', series: [{ labels: {}, value: 9 }] };
     const bad: MetricFamily = { kind: 'counter', name: 'bad_total', help: '', series: [{ labels: { 'k e y': 'v' }, value: 1 }] };
-    const prev = toOciMetrics([counter(1), bad], { instance: 'h:1', scrapeTimeMs: T0 }, topts);
-    const cur = toOciMetrics(
+    const prev = transformAll([counter(1), bad], { instance: 'h:1', scrapeTimeMs: T0 }, topts);
+    const cur = transformAll(
       [counter(2), clash, { ...bad, series: [{ labels: { 'k e y': 'v' }, value: 2 }] }],
       { instance: 'h:1', scrapeTimeMs: T0 + MIN, previous: prev.state },
       topts,

@@ -19,7 +19,7 @@ import { makeConfigFile } from '../src/local/emulator/credentials';
 import { startIngestionEmulator, type IngestionEmulator } from '../src/local/emulator/server';
 import type { InvocationSummary } from '../src/handler/summary';
 import { createAuth, createDiscoveryClients } from '../src/oci/clients';
-import { toOciMetrics } from '../src/transform/toOciMetrics';
+import { transformAll } from './helpers/transform';
 import { COMPARTMENT, startStack, type Stack } from './helpers/stack';
 
 const FLEET = 'ocid1.compartment.oc1..aaaaaaaafleetcompartmentprom2oci';
@@ -282,7 +282,7 @@ describe('discovery through the SDK against the emulated fleet', () => {
 
 describe('discovered dimensions in the transform', () => {
   test('resourceId joins the series; an exposition label of that name becomes exported_resourceId', () => {
-    const out = toOciMetrics(
+    const out = transformAll(
       [{ kind: 'gauge', name: 'temp', help: '', series: [{ labels: { resourceId: 'mine', zone: 'a' }, value: 1 }] }],
       { instance: '10.0.0.5:9100', scrapeTimeMs: Date.now(), dimensions: { resourceId: 'ocid1.instance.oc1..x', shape: 'VM' } },
       { namespace: 'ns', compartmentId: COMPARTMENT, extraDimensions: { shape: 'fixed', env: 'prod' }, histogramBuckets: false },

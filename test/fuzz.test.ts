@@ -20,7 +20,7 @@ import { startBharatMart, type BharatMart } from '../src/local/demo/bharatmart';
 import { validateMetricObject } from '../src/local/emulator/validation';
 import { ExpositionError, parseExposition } from '../src/parse/exposition';
 import { streamKey } from '../src/publish/sink';
-import { toOciMetrics } from '../src/transform/toOciMetrics';
+import { transformAll } from './helpers/transform';
 import { toSelfMetrics } from '../src/transform/selfMetrics';
 import { flattenSamples } from './helpers/flat-samples';
 import type { TransformOptions } from '../src/types/model';
@@ -198,7 +198,7 @@ function checkPipeline(text: string, opts: TransformOptions, instance = '127.0.0
     assert.match(e.message, /^line \d+: /);
     return;
   }
-  const out = toOciMetrics(parsed.families, { instance, scrapeTimeMs: SCRAPE_TIME }, opts);
+  const out = transformAll(parsed.families, { instance, scrapeTimeMs: SCRAPE_TIME }, opts);
   assert.equal(parsed.sampleCount, out.metrics.length - out.derivedCount + out.skipped.length, 'samples == metrics - derived + skipped');
   const streams = new Set<string>();
   for (const m of out.metrics) {
@@ -209,6 +209,10 @@ function checkPipeline(text: string, opts: TransformOptions, instance = '127.0.0
     assert.ok(!streams.has(key), `duplicate stream ${key.slice(0, 200)}`);
     streams.add(key);
   }
+  // The publisher asks for batches of any size up to OCI's streams per call: the size changes nothing but the cut.
+  const oneByOne = transformAll(parsed.families, { instance, scrapeTimeMs: SCRAPE_TIME }, opts, 1);
+  assert.deepEqual(oneByOne.metrics, out.metrics, 'the same metrics, in the same order, whatever the batch size');
+  assert.deepEqual([oneByOne.derivedCount, oneByOne.skipped, oneByOne.notDerived], [out.derivedCount, out.skipped, out.notDerived]);
 }
 
 describe('fuzz: mutated real expositions through parse + transform', () => {
@@ -417,7 +421,7 @@ describe('fuzz: distinct input series never share an OCI stream unless reported 
           extraDimensions: { env: 'e' },
           histogramBuckets: buckets,
         };
-        const out = toOciMetrics(parsed.families, { instance: targetLabels.instance, scrapeTimeMs: SCRAPE_TIME }, opts);
+        const out = transformAll(parsed.families, { instance: targetLabels.instance, scrapeTimeMs: SCRAPE_TIME }, opts);
         // Identity of every sample line, then take out the samples skipped for any reason but duplicate_series.
         const typed = new Map(parsed.families.map((f) => [f.name, f.kind]));
         const bound = (sampleName: string): 'le' | 'quantile' | undefined => {

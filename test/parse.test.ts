@@ -1,6 +1,6 @@
 /**
  * Unit tests of the parse stage: every defect of parse-prometheus-text-format 1.1.1 listed in
- * README "Parsing real expositions" is covered by the layer around it, plus the format's
+ * docs/mapping.md "What the parser accepts and refuses" is covered by the layer around it, plus the format's
  * corners (escapes, CRLF, specials, timestamps) and line-numbered errors for malformed input.
  */
 import assert from 'node:assert/strict';

@@ -1,15 +1,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { Labels, MetricFamily, OciMetric, SkipReason, TargetContext, TargetReport, TransformOptions, TransformResult } from '../src/types/model';
+import type { Labels, MetricFamily, OciMetric, SkipReason, TargetContext, TargetReport, TransformOptions } from '../src/types/model';
 import { OCI_LIMITS } from '../src/transform/limits';
 import { LEADING_NON_LETTER_PREFIX, sanitizeMetricName } from '../src/transform/names';
 import { shortenDimensionValue } from '../src/transform/dimensions';
-import { toOciMetrics } from '../src/transform/toOciMetrics';
+import { drainInOrder, TargetTransform } from '../src/transform/targetTransform';
+import { transformAll, type TransformResult } from './helpers/transform';
 import { SELF_METRICS, toSelfMetrics } from '../src/transform/selfMetrics';
 import { datapointTimestampMs } from '../src/transform/timestamps';
 import { truncateUtf16 } from '../src/transform/metadata';
-import { deriveTarget, type DeriveOptions } from '../src/transform/derive';
+import { deriveTarget } from '../src/transform/derive';
+import type { DeriveOptions } from '../src/types/model';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures and independent checkers (written from the reference's rules, not from the code).
@@ -155,7 +157,7 @@ function run(families: MetricFamily[], o: TransformOptions = opts(), target: Tar
   const withDerive = o.derive === undefined ? { ...o, derive: AVG_ONLY } : o;
   const withPrevious =
     'previous' in target ? target : { ...target, previous: deriveTarget(families.map(zeroed), undefined, target.scrapeTimeMs - MIN, AVG_ONLY).state };
-  const r = toOciMetrics(families, withPrevious, withDerive);
+  const r = transformAll(families, withPrevious, withDerive);
   assert.equal(countLines(families), r.metrics.length - r.derivedCount + r.skipped.length, 'every sample line has exactly one outcome');
   assert.ok(r.derivedCount >= 0 && r.derivedCount <= r.metrics.length);
   for (const m of r.metrics) assertValidOciMetric(m, target.scrapeTimeMs);
@@ -426,26 +428,35 @@ describe('histograms', () => {
     assert.deepEqual(r.skipped, []);
     assert.equal(r.metrics.length, 6 + 2 + 2 + 1);
   });
-  it("orders output by family, then series (buckets, _sum, _count per series), then the family's derived series", () => {
+  /** The order of a histogram's lines, then a gauge, then the histogram's `_avg`, as names with route and le. */
+  const orderOf = (metrics: OciMetric[]) => metrics.map((m) => `${m.name}${m.dimensions.route ?? ''}${m.dimensions.le ?? ''}`);
+  const HIST_LINES = [
+    'latency_seconds_bucket/a0.1',
+    'latency_seconds_bucket/a1.0',
+    'latency_seconds_bucket/a+Inf',
+    'latency_seconds_sum/a',
+    'latency_seconds_count/a',
+    'latency_seconds_bucket/b0.1',
+    'latency_seconds_bucket/b1.0',
+    'latency_seconds_bucket/b+Inf',
+    'latency_seconds_sum/b',
+    'latency_seconds_count/b',
+  ];
+  it('posts by family, then series (buckets, _sum, _count per series), and the derived series after every sample of the target', () => {
     const r = run([hist, gauge('after')], opts({ histogramBuckets: true }));
-    assert.deepEqual(
-      r.metrics.map((m) => `${m.name}${m.dimensions.route ?? ''}${m.dimensions.le ?? ''}`),
-      [
-        'latency_seconds_bucket/a0.1',
-        'latency_seconds_bucket/a1.0',
-        'latency_seconds_bucket/a+Inf',
-        'latency_seconds_sum/a',
-        'latency_seconds_count/a',
-        'latency_seconds_bucket/b0.1',
-        'latency_seconds_bucket/b1.0',
-        'latency_seconds_bucket/b+Inf',
-        'latency_seconds_sum/b',
-        'latency_seconds_count/b',
-        'latency_seconds_avg/a',
-        'after',
-      ],
-    );
+    assert.deepEqual(orderOf(r.metrics), [...HIST_LINES, 'after', 'latency_seconds_avg/a']);
     assert.deepEqual(r.notDerived, { no_observations: 1 }, '/b had no observation in the interval');
+  });
+  it("a dry run lists each family's derived series right after its samples (keepOrder + drainInOrder), same metrics and counts", () => {
+    const o = opts({ histogramBuckets: true, derive: AVG_ONLY });
+    const target = { ...TARGET, previous: deriveTarget([zeroed(hist)], undefined, NOW - MIN, AVG_ONLY).state };
+    const posted = transformAll([hist, gauge('after')], target, o);
+    const dry = new TargetTransform([hist, gauge('after')], target, o, true);
+    const listed = drainInOrder(dry);
+    assert.deepEqual(orderOf(listed), [...HIST_LINES, 'latency_seconds_avg/a', 'after']);
+    assert.deepEqual(new Set(listed.map(streamOf)), new Set(posted.metrics.map(streamOf)));
+    assert.deepEqual([dry.series, dry.derivedCount, dry.skippedCount], [posted.metrics.length, posted.derivedCount, posted.skipped.length]);
+    assert.throws(() => drainInOrder(new TargetTransform([hist], target, o)), /keepOrder/);
   });
   it('derives no _avg (and skips nothing for it) when sum or count is missing or not finite', () => {
     const fams: MetricFamily[] = [
@@ -1152,8 +1163,8 @@ describe('purity and determinism', () => {
     const fams = bharatMart();
     const before = structuredClone(fams);
     const o = opts({ extraDimensions: { env: 'lab' }, histogramBuckets: true });
-    const a = toOciMetrics(fams, TARGET, o);
-    const b = toOciMetrics(fams, TARGET, o);
+    const a = transformAll(fams, TARGET, o);
+    const b = transformAll(fams, TARGET, o);
     assert.deepEqual(fams, before);
     assert.deepEqual(a, b);
     assert.notEqual(a.metrics[0].dimensions, b.metrics[0].dimensions, 'no shared mutable objects between calls');
@@ -1161,7 +1172,7 @@ describe('purity and determinism', () => {
   // Speed is the benchmark's job (npm run bench); this checks that 100k distinct series all map.
   it('maps 100k distinct series, one metric each', () => {
     const series = Array.from({ length: 100_000 }, (_, i) => ({ labels: { id: String(i), route: `/r/${i % 50}` }, value: i }));
-    const r = toOciMetrics([{ kind: 'gauge', name: 'big', help: 'many series', series }], TARGET, opts());
+    const r = transformAll([{ kind: 'gauge', name: 'big', help: 'many series', series }], TARGET, opts());
     assert.equal(r.metrics.length, 100_000);
     assert.equal(new Set(r.metrics.map((m) => m.dimensions.id)).size, 100_000);
   });

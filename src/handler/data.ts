@@ -5,7 +5,7 @@
  * drained transform is dropped so its target keeps only its counts.
  */
 import { Outcome, type BatchSource, type PublishBatch } from '../publish/publisher';
-import { drainInOrder } from '../transform/toOciMetrics';
+import { drainInOrder } from '../transform/targetTransform';
 import { toSpoolEntry, type SpoolEntry } from '../state/spool';
 import type { OciMetric } from '../types/model';
 import type { PreparedTarget } from './summary';

@@ -9,7 +9,7 @@ import { ExpositionError, ExpositionParser, SampleLimitError } from '../parse/ex
 import { createPacer, Outcome, publish, publishBatches, type AdaptivePacer, type PublishOptions, type PublishResult } from '../publish/publisher';
 import type { PostBatch } from '../publish/sink';
 import { hideCredentials, instancesOf, notScraped, scrapeTarget } from '../scrape/scrape';
-import { TargetTransform } from '../transform/toOciMetrics';
+import { TargetTransform } from '../transform/targetTransform';
 import { DataSource, drainTarget, UndeliveredSeries } from './data';
 import { toSelfMetrics } from '../transform/selfMetrics';
 import type { OciMetric, TransformOptions } from '../types/model';
@@ -18,7 +18,8 @@ import { forecastCost } from '../forecast/forecast';
 import { StateError } from '../state/errors';
 import { withTargets, type StateSession, type StateStore } from '../state/store';
 import { decodeSpool, encodeSpool, fromSpoolEntry, mergeSpool, planReplay, type ReplayOutcome, type SpoolCounts, type SpoolEntry } from '../state/spool';
-import { anyDerived, type PreviousScrape } from '../transform/derive';
+import { anyDerived } from '../transform/derive';
+import type { PreviousScrape } from '../types/state';
 import type { TargetState } from '../types/state';
 import { targetStateKey } from '../state/keys';
 import {

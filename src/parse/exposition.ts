@@ -2,7 +2,7 @@
  * The parse stage: Prometheus text exposition (format 0.0.4) in, metric families out.
  *
  * The required package `parse-prometheus-text-format` 1.1.1 reads the sample lines; a thin layer
- * around it (README "Parsing real expositions" lists the defects it covers) keeps HELP
+ * around it (docs/mapping.md "What the parser accepts and refuses" lists the defects it covers) keeps HELP
  * and TYPE itself, validates each line like Prometheus' own parser, feeds the package histogram
  * and summary lines as untyped so no label is lost, and regroups them per label set.
  *

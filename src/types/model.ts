@@ -2,8 +2,7 @@
  * The data model shared by the pipeline stages: scrape -> parse -> transform -> publish.
  * Plain data only; no behaviour lives here.
  */
-import type { DeriveOptions, NotDerivedCounts, PreviousScrape } from '../transform/derive';
-import type { TargetState } from './state';
+import type { PreviousScrape } from './state';
 
 /** Label name -> value, as exposed by the target (after unescaping). */
 export type Labels = Record<string, string>;
@@ -106,6 +105,22 @@ export interface TargetContext {
   dimensions?: Record<string, string>;
 }
 
+/** Which derived kinds are produced (DERIVED_SERIES). */
+export interface DerivedKinds {
+  rate: boolean;
+  avg: boolean;
+  quantiles: boolean;
+}
+
+/** The derivation's options, from Settings. */
+export interface DeriveOptions {
+  kinds: DerivedKinds;
+  /** HISTOGRAM_QUANTILES, each in [0, 1], distinct suffixes. */
+  quantiles: readonly number[];
+  /** STATE_MAX_AGE_SECONDS in ms: an older previous sample is not derived from. */
+  maxAgeMs: number;
+}
+
 /** The transform's options, taken from Settings. */
 export interface TransformOptions {
   namespace: string;
@@ -118,18 +133,6 @@ export interface TransformOptions {
   histogramBuckets: boolean;
   /** Derived series (rate, avg, quantiles); undefined = none. */
   derive?: DeriveOptions;
-}
-
-/** Output of the transform for one target. */
-export interface TransformResult {
-  metrics: OciMetric[];
-  /** How many of `metrics` are derived (`_rate`, `_avg`, `_pNN`) rather than one exposition sample each. */
-  derivedCount: number;
-  /** Derived series not produced, by reason. */
-  notDerived: NotDerivedCounts;
-  /** This scrape's state for the next invocation (when derivation is on and state is usable). */
-  state?: TargetState;
-  skipped: SkippedSample[];
 }
 
 /** Per-target facts for the self-metrics (`up`, scrape duration, counts) posted every invocation. */

@@ -1,13 +1,15 @@
 /**
- * TRANSFORM: the Prometheus families of one target -> OCI MetricDataDetails objects. Pure: no I/O,
- * no clock, no environment. The rules are README's "Mapping: Prometheus -> OCI" table; the steps
- * and their order are in docs/ARCHITECTURE.md. Every sample line ends as exactly one metric or one
- * skip with a reason: sum(sample lines) == metrics.length - derivedCount + skipped.length; a
- * derived series that is not produced is counted in notDerived, never skipped.
+ * TRANSFORM: the Prometheus families of one target -> OCI MetricDataDetails objects, handed out in
+ * batches as the publisher asks for them (TargetTransform). Pure: no I/O, no clock, no environment.
+ * The rules are docs/mapping.md's table; the steps and their order are in
+ * docs/ARCHITECTURE.md. Every sample line ends as exactly one metric or one skip with a reason:
+ * sample lines == series - derivedCount + skipped; a derived series that is not produced is counted
+ * in notDerived, never skipped.
  */
-import type { MetricFamily, OciMetric, SkippedSample, SkipReason, TargetContext, TransformOptions, TransformResult } from '../types/model';
+import type { MetricFamily, OciMetric, SkippedSample, SkipReason, TargetContext, TransformOptions } from '../types/model';
 import type { TargetState } from '../types/state';
-import { countNotDerived, deriveTarget, type DerivedLine, type NotDerivedCounts } from './derive';
+import type { NotDerivedCounts } from '../types/state';
+import { countNotDerived, deriveTarget, type DerivedLine } from './derive';
 import { buildDimensions, targetDimensions } from './dimensions';
 import { filterByExclude, filterByInclude, filterHistogramBuckets } from './filters';
 import { OCI_LIMITS } from './limits';
@@ -215,8 +217,8 @@ interface PendingDerived {
  * (duplicates, compact keys), the dimension keys per metric name (OCI's metric group) and the
  * derived lines, which are resolved after every sample of the target because a derived series
  * must not clash with any sample, later ones included. A family is dropped once it is expanded.
- * Same rules and accounting as toOciMetrics (see the top of this module); the derived series
- * come after all samples of the target (toOciMetrics puts each after its family).
+ * The derived series come after all samples of the target; a dry run (keepOrder, drainInOrder)
+ * lists each family's derived series after its samples instead.
  */
 export class TargetTransform {
   /** Series handed out so far (samples mapped + derived); final once next() returned undefined. */
@@ -242,7 +244,7 @@ export class TargetTransform {
   private lines: Line[] = [];
   private nextLine = 0;
   private nextDerived = 0;
-  /** The family index of each metric handed out, when the caller restores toOciMetrics' order. */
+  /** The family index of each metric handed out, when the caller restores the family order (drainInOrder). */
   readonly emittedFamilies?: number[];
 
   constructor(families: MetricFamily[], target: TargetContext, opts: TransformOptions, keepOrder = false) {
@@ -267,7 +269,7 @@ export class TargetTransform {
     if (keepOrder) this.emittedFamilies = [];
   }
 
-  /** Every skipped sample so far, in the order toOciMetrics reports them. */
+  /** Every skipped sample so far: the filters', then the bucket switch's, then the mapping's. */
   get skipped(): SkippedSample[] {
     return [...this.filterSkips, ...this.bucketSkips, ...this.mappingSkips];
   }
@@ -395,17 +397,4 @@ export function drainInOrder(transform: TargetTransform): OciMetric[] {
   }
   while (d < all.length) metrics.push(all[d++]);
   return metrics;
-}
-
-/** Transforms one target's families into OCI metrics, accounting for every sample; each family's derived series follow its samples. */
-export function toOciMetrics(families: MetricFamily[], target: TargetContext, opts: TransformOptions): TransformResult {
-  const transform = new TargetTransform(families, target, opts, true);
-  const metrics = drainInOrder(transform);
-  return {
-    metrics,
-    derivedCount: transform.derivedCount,
-    notDerived: transform.notDerived,
-    ...(transform.state ? { state: transform.state } : {}),
-    skipped: transform.skipped,
-  };
 }
