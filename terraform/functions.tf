@@ -4,7 +4,7 @@
 # - Terraform owns the application, its configuration (the function's settings), and the
 #   function's existence, memory and timeouts. It creates the function from var.function_image,
 #   an image built for the application shape's platform and pushed once before the first
-#   `terraform apply` (README "Deploy to OCI", step 3).
+#   `terraform apply` (docs/deploy.md, step 4).
 # - `fn deploy --app <application>` owns the image afterwards: it builds, pushes and points the
 #   function (found by name, var.function_name = `name` in func.yaml) at the new image.
 #   `ignore_changes = [image, image_digest]` keeps Terraform from rolling that back.

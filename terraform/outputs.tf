@@ -3,6 +3,11 @@ output "application_id" {
   value       = oci_functions_application.this.id
 }
 
+output "application_compartment_id" {
+  description = "Compartment of the application and function (resources_compartment_ocid, else compartment_ocid): the fn context's oracle.compartment-id."
+  value       = local.resources_compartment_ocid
+}
+
 output "application_name" {
   description = "Name of the Functions application, for `fn --app`."
   value       = oci_functions_application.this.display_name

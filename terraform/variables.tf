@@ -517,7 +517,7 @@ variable "function_name" {
 }
 
 variable "function_image" {
-  description = "Image of the first deployment, built for application_shape's platform and pushed to OCIR (README \"Deploy to OCI\", step 3: docker buildx build --platform ... --push), e.g. fra.ocir.io/<namespace>/prom2oci/prom2oci:0.1.0. Later `fn deploy` updates the image and Terraform ignores that change."
+  description = "Image of the first deployment, built for application_shape's platform and pushed to OCIR (docs/deploy.md, step 4: docker buildx build --platform ... --push), e.g. fra.ocir.io/<namespace>/prom2oci/prom2oci:0.1.0. Later `fn deploy` updates the image and Terraform ignores that change."
   type        = string
 
   validation {
