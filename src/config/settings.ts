@@ -8,9 +8,11 @@
 import {
   BUCKET_NAME_RE,
   DIMENSION_KEY_RE,
+  DIMENSION_SHARES,
   OBJECT_STORAGE_NAMESPACE_RE,
   OCI_NAME_RE,
   OCI_NAMESPACE_RE,
+  OCI_LIMITS,
   OCID_RE,
   RESERVED_NAMESPACE_PREFIX_RE,
 } from '../transform/limits';
@@ -184,13 +186,20 @@ function parseDimensionList(key: string, value: string): Record<string, string> 
     if (eq <= 0) throw new ConfigError(key, `expected key=value pairs separated by commas, got "${part.trim()}"`);
     const k = part.slice(0, eq).trim();
     const v = part.slice(eq + 1).trim();
-    if (!DIMENSION_KEY_RE.test(k)) throw new ConfigError(key, `dimension key "${k}" must be 1-256 printable ASCII characters without spaces`);
-    if (v === '' || v.length > 512) throw new ConfigError(key, `dimension "${k}" needs a value of 1-512 characters`);
+    if (!DIMENSION_KEY_RE.test(k)) {
+      throw new ConfigError(key, `dimension key "${k}" must be 1-${OCI_LIMITS.maxDimensionKeyLength} printable ASCII characters without spaces`);
+    }
+    if (v === '' || v.length > OCI_LIMITS.maxDimensionValueLength) {
+      throw new ConfigError(key, `dimension "${k}" needs a value of 1-${OCI_LIMITS.maxDimensionValueLength} characters`);
+    }
     if (k in out) throw new ConfigError(key, `dimension "${k}" is given twice`);
     if (RESERVED_DIMENSIONS.includes(k)) throw new ConfigError(key, `"${k}" is set by prom2oci itself (reserved: ${RESERVED_DIMENSIONS.join(', ')})`);
     out[k] = v;
   }
-  if (Object.keys(out).length > 10) throw new ConfigError(key, 'at most 10 extra dimensions (OCI allows 20 per series in all)');
+  const { maxExtraDimensions } = DIMENSION_SHARES;
+  if (Object.keys(out).length > maxExtraDimensions) {
+    throw new ConfigError(key, `at most ${maxExtraDimensions} extra dimensions (OCI allows ${OCI_LIMITS.maxDimensions} per series in all)`);
+  }
   return out;
 }
 
@@ -333,8 +342,11 @@ function parseInstanceDimensions(key: string, value: string): InstanceDimension[
     else if (part.startsWith('tag:')) out.push({ tag: parseTagRef(key, part.slice(4)) });
     else throw new ConfigError(key, `"${part}" is not one of ${fixed.join(', ')}, tag:<key>`);
   }
-  // resourceId + instance + these must leave room for the exposition's own labels (20 in all).
-  if (out.length > 8) throw new ConfigError(key, 'at most 8 instance dimensions (OCI allows 20 per series in all)');
+  // resourceId + instance + these must leave room for the exposition's own labels.
+  const { maxInstanceDimensions } = DIMENSION_SHARES;
+  if (out.length > maxInstanceDimensions) {
+    throw new ConfigError(key, `at most ${maxInstanceDimensions} instance dimensions (OCI allows ${OCI_LIMITS.maxDimensions} per series in all)`);
+  }
   return out;
 }
 
@@ -577,7 +589,10 @@ export const SETTINGS_TABLE = {
   },
   STATE_BUCKET: {
     field: 'stateBucket',
-    parse: matching(BUCKET_NAME_RE, (v) => `"${v.slice(0, 80)}" is not a valid bucket name (letters, digits, - _ ., up to 256 characters)`),
+    parse: matching(
+      BUCKET_NAME_RE,
+      (v) => `"${v.slice(0, 80)}" is not a valid bucket name (letters, digits, - _ ., up to ${OCI_LIMITS.maxBucketNameLength} characters)`,
+    ),
     description: 'Object Storage bucket keeping the previous scrape between invocations; unset = no derived series in the function',
   },
   OBJECT_STORAGE_NAMESPACE: {
