@@ -330,6 +330,17 @@ variable "state_bucket" {
   }
 }
 
+variable "function_dynamic_group" {
+  description = "FUNCTION_DYNAMIC_GROUP: name of the dynamic group created for the function, which the function also names in the IAM statements it suggests. Empty = <name_prefix>-function."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.function_dynamic_group == "" || can(regex("^[A-Za-z0-9_.-]{1,100}$", var.function_dynamic_group))
+    error_message = "function_dynamic_group must be empty or a dynamic group name (at most 100 letters, digits, _ . or -)."
+  }
+}
+
 variable "object_storage_namespace" {
   description = "OBJECT_STORAGE_NAMESPACE: the Object Storage namespace of state_bucket. Empty = the tenancy's, read by Terraform (data.oci_objectstorage_namespace)."
   type        = string

@@ -300,6 +300,9 @@ function parseQuantiles(key: string, value: string): number[] {
   });
 }
 
+/** A dynamic group as a policy names it: a plain name, or 'domain'/'name' for an identity domain other than Default. */
+const DYNAMIC_GROUP_RE = /^(?:[A-Za-z0-9_.-]{1,100}|'[^'\r\n]{1,100}'\/'[A-Za-z0-9_.-]{1,100}')$/;
+
 /** OCI tag namespace and key names: no spaces or periods (so `namespace.key` is unambiguous). */
 const TAG_NAME_RE = /^[^\s.=,]{1,100}$/;
 
@@ -457,6 +460,16 @@ export const SETTINGS_TABLE = {
     default: '60',
     parse: secondsAsMs(1, 3600),
     description: 'deadline used when the invocation carries none (s)',
+  },
+  FUNCTION_DYNAMIC_GROUP: {
+    field: 'dynamicGroup',
+    parse: matching(
+      DYNAMIC_GROUP_RE,
+      (v) => `"${v.slice(0, 80)}" is not a dynamic group name (letters, digits, - _ .; in an identity domain other than Default: 'domain'/'name')`,
+    ),
+    description:
+      "the dynamic group of the function's resource principal, named in the IAM policy statements the function suggests when OCI refuses a call " +
+      '(Terraform sets it; unset = a placeholder)',
   },
   DRY_RUN: {
     field: 'dryRun',
