@@ -95,7 +95,7 @@ export interface InvocationSummary {
   retries: number;
   throttled: number;
   /**
-   * The adaptive call rate: POST_CALLS_PER_SECOND is its ceiling; each 429 episode halves it
+   * The adaptive call rate: POST_CALLS_PER_SECOND is its ceiling; each 429 episode (at most one a second) halves it
    * (`decreases`), accepted calls climb it back. `minRate`/`finalRate` in calls/s.
    */
   pacing: { ceiling: number; minRate: number; finalRate: number; decreases: number };
