@@ -47,7 +47,7 @@ export async function scrapeAll(
   targets: readonly ScrapeTarget[],
   budget: InvocationBudget,
   topts: TransformOptions,
-  previousOf: (url: URL) => Promise<PreviousScrape>,
+  previousOf: (target: ScrapeTarget) => Promise<PreviousScrape>,
   keepOrder: boolean,
 ): Promise<PreparedTarget[]> {
   const s = rt.settings;
@@ -93,7 +93,7 @@ export async function scrapeAll(
     }
     try {
       const parsed = parser.end();
-      const previous = await previousOf(url);
+      const previous = await previousOf(target);
       // The metrics are made batch by batch as the publisher takes them (a dry run keeps their order for the response).
       const transform = new TargetTransform(
         parsed.families,

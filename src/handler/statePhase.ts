@@ -12,7 +12,7 @@ import { withTargets, type StateSession, type StateStore } from '../state/store'
 import type { PreviousScrape, TargetState } from '../types/state';
 import type { InvocationBudget } from './budget';
 import type { Runtime } from './runtime';
-import type { PreparedTarget, SpoolSummary, StateSummary } from './summary';
+import type { PreparedTarget, ScrapeTarget, SpoolSummary, StateSummary } from './summary';
 
 /** The state read started at the beginning of an invocation. */
 interface StateRead {
@@ -32,13 +32,13 @@ export function hasStateStore(rt: Runtime): boolean {
 }
 
 /** The previous scrape of a target, once the state read (if any) has answered. */
-export function previousScrapeOf(reading: Promise<StateRead> | undefined, state: StateSummary): (url: URL) => Promise<PreviousScrape> {
-  return async (url) => {
+export function previousScrapeOf(reading: Promise<StateRead> | undefined, state: StateSummary): (target: ScrapeTarget) => Promise<PreviousScrape> {
+  return async (target) => {
     if (reading === undefined) return undefined;
     const read = await reading;
     if (read.error || !read.session) return state.enabled ? 'state_failed' : 'state_off';
     if (read.session.problem) return 'state_replaced';
-    return read.session.doc.targets[targetStateKey(url)];
+    return read.session.doc.targets[targetStateKey(target)];
   };
 }
 
@@ -85,11 +85,17 @@ export async function readState(rt: Runtime, state: StateSummary, timeoutMs: num
 }
 
 /** Stores this scrape's per-target state (one conditional write, retried on conflicts); never rejects. */
-export async function saveState(read: StateRead, endpoints: readonly URL[], prepared: PreparedTarget[], state: StateSummary, timeoutMs: number): Promise<void> {
+export async function saveState(
+  read: StateRead,
+  targets: readonly ScrapeTarget[],
+  prepared: PreparedTarget[],
+  state: StateSummary,
+  timeoutMs: number,
+): Promise<void> {
   if (!read.session) return;
   const updates: Record<string, TargetState> = {};
   prepared.forEach((p, i) => {
-    if (p.state) updates[targetStateKey(endpoints[i])] = p.state;
+    if (p.state) updates[targetStateKey(targets[i])] = p.state;
   });
   if (Object.keys(updates).length === 0) return;
   // The previous scrapes these replace are garbage from here on (the transform is done): freed
@@ -153,7 +159,7 @@ export async function replayAndSpool(
   const now = budget.now;
   const stopAt = budget.dataStopAt;
   const storedSpool = session.doc.spool;
-  const stored = decodeSpool(storedSpool);
+  const stored = decodeSpool(storedSpool, { max: s.spoolMaxSeries }).entries;
   const { replay, expiredEntries } = planReplay(stored, now());
   let outcomes: ReplayOutcome[] = [];
   const calls = { requests: 0, retries: 0, throttled: 0 };
@@ -173,7 +179,7 @@ export async function replayAndSpool(
   try {
     await session.save((latest) => {
       // Unless another invocation wrote a spool meanwhile, the stored one is the one planned from.
-      const base = latest.spool === storedSpool ? 'as-planned' : decodeSpool(latest.spool);
+      const base = latest.spool === storedSpool ? 'as-planned' : decodeSpool(latest.spool, { max: s.spoolMaxSeries }).entries;
       const merged = mergeSpool(base, replay, outcomes, fresh, expiredEntries, s.spoolMaxSeries);
       counts = merged.counts;
       if (freshOverMax > 0) counts.dropped.full = (counts.dropped.full ?? 0) + freshOverMax;

@@ -95,7 +95,7 @@ export interface InvocationSummary {
   retries: number;
   throttled: number;
   /**
-   * The adaptive call rate: POST_CALLS_PER_SECOND is its ceiling; each 429 episode halves it
+   * The adaptive call rate: POST_CALLS_PER_SECOND is its ceiling; each 429 episode (at most one a second) halves it
    * (`decreases`), accepted calls climb it back. `minRate`/`finalRate` in calls/s.
    */
   pacing: { ceiling: number; minRate: number; finalRate: number; decreases: number };
@@ -114,6 +114,8 @@ export interface InvocationSummary {
 /** One target of this invocation: a METRICS_ENDPOINT entry or a discovered instance's exporter. */
 export interface ScrapeTarget {
   url: URL;
+  /** The Prometheus job (absent or '' = the implicit job of settings-only configuration: no `job` dimension). */
+  job?: string;
   instance: string;
   /** A discovered instance's dimensions (resourceId, ...). */
   dimensions?: Record<string, string>;
