@@ -69,6 +69,12 @@ variable "freeform_tags" {
 # lists (SETTING_SPECS, these variables, local.function_settings) identical.
 # ---------------------------------------------------------------------------------------------
 
+variable "scrape_config" {
+  description = "SCRAPE_CONFIG: a Prometheus configuration file (global, scrape_configs), inline, e.g. file(\"prometheus.yml\"); its jobs replace metrics_endpoint's. OCI limits a function's whole configuration to 4 KB. Empty = none."
+  type        = string
+  default     = ""
+}
+
 variable "metrics_endpoint" {
   description = "METRICS_ENDPOINT: URL(s) to scrape, comma-separated, e.g. http://10.0.0.5:3000/metrics. May be empty when discovery_compartment_ocid is set."
   type        = string
@@ -321,6 +327,17 @@ variable "state_bucket" {
   validation {
     condition     = var.state_bucket == "" || can(regex("^[A-Za-z0-9._-]{1,256}$", var.state_bucket))
     error_message = "state_bucket must be empty or a bucket name (letters, digits, - _ ., up to 256 characters)."
+  }
+}
+
+variable "function_dynamic_group" {
+  description = "FUNCTION_DYNAMIC_GROUP: name of the dynamic group created for the function, which the function also names in the IAM statements it suggests. Empty = <name_prefix>-function."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.function_dynamic_group == "" || can(regex("^[A-Za-z0-9_.-]{1,100}$", var.function_dynamic_group))
+    error_message = "function_dynamic_group must be empty or a dynamic group name (at most 100 letters, digits, _ . or -)."
   }
 }
 
