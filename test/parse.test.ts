@@ -297,10 +297,33 @@ test('a value or timestamp beyond what Prometheus reads (float64, int64) fails t
     ['m{a="b"} -1.8e308', /^line 2: sample value "-1.8e308" of "m" is out of range$/],
     ['m 1 9223372036854775808', /^line 2: timestamp "9223372036854775808" of "m" is out of range$/],
   ] as const) {
-    assert.throws(() => parseExposition(`ok 1\n${line}\n`), (e: unknown) => e instanceof ExpositionError && message.test(e.message), line);
+    assert.throws(
+      () => parseExposition(`ok 1\n${line}\n`),
+      (e: unknown) => e instanceof ExpositionError && message.test(e.message),
+      line,
+    );
   }
   const edge = parseExposition('m 1.7976931348623157e308 9223372036854775807\n').families[0].series[0] as ScalarSeries;
   assert.equal(edge.value, Number.MAX_VALUE);
+});
+
+test("a TYPE line after samples of its name: the name's samples stay untyped, before and after it, every one kept", () => {
+  const parsed = parseExposition(
+    'x_bucket{le="1"} 1\n# TYPE x histogram\nx_bucket{le="1",a="b"} 1\nx_bucket{le="+Inf",a="b"} 2\nm 1\n# TYPE m counter\nm{a="b"} 2\n',
+  );
+  assert.deepEqual(
+    parsed.families.map((f) => [f.name, f.kind, f.series.length]),
+    [
+      ['x_bucket', 'untyped', 3],
+      ['m', 'untyped', 2],
+    ],
+  );
+  assert.equal(parsed.sampleCount, 5);
+});
+
+test('label values: \\\\, \\" and \\n are escapes, any other backslash is kept as written (as Prometheus does)', () => {
+  const labels = (parseExposition('m{a="x\\ty",b="p\\\\q",c="n\\nl",d="q\\""} 1\n').families[0].series[0] as ScalarSeries).labels;
+  assert.deepEqual(labels, { a: 'x\\ty', b: 'p\\q', c: 'n\nl', d: 'q"' });
 });
 
 test('+Inf, -Inf, NaN and other float spellings become numbers', () => {

@@ -124,7 +124,7 @@ describe('reference: the parser refuses and reads what Prometheus 2.42 refuses a
       }
       if (theirs.health !== 'up' || typeof ours === 'string') {
         if ((theirs.health === 'up') !== (typeof ours !== 'string'))
-          differences.push(`${name}: Prometheus ${theirs.health} ${theirs.lastError}, ours ${String(ours)}`);
+          differences.push(`${name}: Prometheus ${theirs.health} ${theirs.lastError}, ours ${typeof ours === 'string' ? ours : 'read it'}`);
         continue;
       }
       assert.deepEqual(ours, await stored(i), name);
