@@ -11,8 +11,7 @@
  */
 
 /** The grammar as a regular-expression source, for the line grammar's patterns. */
-export const PROM_FLOAT_SRC =
-  '(?:[+-]?(?:(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?)|[Nn][Aa][Nn])';
+export const PROM_FLOAT_SRC = '(?:[+-]?(?:(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?)|[Nn][Aa][Nn])';
 
 const PROM_FLOAT = new RegExp(`^${PROM_FLOAT_SRC}$`);
 

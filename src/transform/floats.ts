@@ -5,8 +5,6 @@
  */
 import { parsePromFloat } from '../parse/promFloat';
 
-
-
 /**
  * Go's strconv.FormatFloat(f, 'g', -1, 64) plus ".0" when the result has neither "." nor "e"
  * (Prometheus' FormatOpenMetricsFloat): shortest round-trip digits, exponent form when the
