@@ -9,6 +9,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { STATE_FORMAT, STATE_VERSION, type FamilyState, type SpoolClaim, type StateDocument, type StoredSpool, type TargetState } from '../types/state';
 import { StateError } from './errors';
 import { encodeSpool, isSpoolEntry } from './spool';
+import { isTriggerKeys, TRIGGER_KEYS_KEPT } from './trigger';
 
 /** The bytes stored for a document. */
 export function encodeState(doc: StateDocument): Buffer {
@@ -109,6 +110,7 @@ const STATE_SECTIONS: { [K in keyof Sections]-?: SectionRow<NonNullable<Sections
   targets: { read: readTargets },
   spool: { read: readSpool },
   claim: { read: readClaim },
+  trigger: { read: (v) => (isTriggerKeys(v) ? { value: v } : { corrupt: `not a list of at most ${TRIGGER_KEYS_KEPT} trigger keys` }) },
 };
 
 /** The empty value a corrupt required section is replaced by (optional ones are left out). */

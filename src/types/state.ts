@@ -83,6 +83,11 @@ export interface StateDocument {
   spool?: StoredSpool;
   /** Who is replaying the spool now, if anyone. */
   claim?: SpoolClaim;
+  /**
+   * The keys (`dedupeKey@timestampEpochMillis`) of the last trigger messages run, oldest first, at
+   * most TRIGGER_KEYS_KEPT: a repeated delivery of one is answered without a run (src/state/trigger.ts).
+   */
+  trigger?: string[];
 }
 
 /** An empty document. */
