@@ -2,12 +2,15 @@
 # - target down: some target's `up` (the function's self-metric, one stream per instance) is 0
 #   for target_down_pending_duration; one notification per instance.
 # - function silent: read from the platform's own oci_faas metrics of this function, so it works
-#   for a deployment that never posted anything: every invocation failing (error responses) for
-#   5 minutes, or no invocation at all for 5 minutes (trigger broken). The bootstrap invocation
-#   (schedule.tf) makes the invocation metric exist from the first minute, and absent(72h) keeps
-#   the alarm firing as long as OCI allows instead of its 2-hour default.
+#   for a deployment that never posted anything: invocations failing (error responses:
+#   configuration, crash, timeout, any caller's 502) for 5 minutes, or no invocation at all for
+#   5 minutes (trigger broken). The bootstrap invocation (schedule.tf) makes the invocation metric
+#   exist from the first minute, absent(72h) keeps the alarm firing as long as OCI allows instead
+#   of its 2-hour default, and the daily kick keeps the metric from expiring.
 # - function stopped posting: the function's own `up` absent for 5 minutes, again for up to 72 h
-#   (not created with dry_run, which posts nothing by design).
+#   (not created with dry_run, which posts nothing by design). A run the trigger invoked that
+#   delivers nothing answers 200 (so Notifications does not retry it: src/handler/handler.ts),
+#   which oci_faas counts as a success: this self-metric is the signal of that failure.
 
 locals {
   function_errors = "FunctionResponseCount[1m]{resourceId = \"${oci_functions_function.this.id}\", responseType = \"Error\"}"
@@ -56,7 +59,7 @@ resource "oci_monitoring_alarm" "function_silent" {
 
   compartment_id        = local.resources_compartment_ocid
   display_name          = "${var.name_prefix}-function-silent"
-  body                  = "${var.function_name} has failed every invocation for 5 minutes (oci_faas error responses). Check the function log: configuration, IAM policy, network."
+  body                  = "${var.function_name} has failed its invocations for 5 minutes (oci_faas error responses: configuration, crash, timeout). Check the function log. A run that delivers nothing answers 200 and shows as function-stopped-posting instead."
   is_enabled            = true
   metric_compartment_id = local.resources_compartment_ocid
   namespace             = "oci_faas"
@@ -82,7 +85,7 @@ resource "oci_monitoring_alarm" "function_stopped_posting" {
 
   compartment_id        = local.resources_compartment_ocid
   display_name          = "${var.name_prefix}-function-stopped-posting"
-  body                  = "${var.function_name} posted no `up` metric for 5 minutes: the function, its IAM policy or the schedule is broken. Check the function log."
+  body                  = "${var.function_name} posted no `up` metric for 5 minutes: its runs deliver nothing (IAM policy, ingestion, network; the trigger's runs answer 200 so that Notifications does not retry them), or it is not invoked. Check the function log (invocation delivered nothing: <cause>)."
   is_enabled            = true
   metric_compartment_id = var.compartment_ocid
   namespace             = var.metrics_namespace

@@ -15,7 +15,7 @@ import { FleetDiscovery } from '../discovery/discovery';
 import { BearerTokenSource, sdkSecretReader } from '../oci/secrets';
 import { sdkPostBatch, type PostBatch } from '../publish/sink';
 import { InvocationError, parseInvocationBody } from './invocation';
-import { DeliveryFailure, runInvocation } from './pipeline';
+import { DeliveryFailure, DuplicateTrigger, runInvocation } from './pipeline';
 import type { Runtime } from './runtime';
 import type { InvocationSummary } from './summary';
 import { OCI_LIMITS } from '../transform/limits';
@@ -75,7 +75,7 @@ function objectStorageStateStore(settings: Settings, auth: () => OciAuth): State
 
 /** The Fn handler, and what it can do before its first call. */
 interface Handler {
-  (input: unknown, ctx: InvocationContext): Promise<InvocationSummary | FunctionFailure>;
+  (input: unknown, ctx: InvocationContext): Promise<InvocationSummary | DuplicateTriggerAnswer | FunctionFailure>;
   /**
    * Builds what every real invocation needs first (settings, credentials, the SDK bundle, the
    * monitoring client, the state store when configured) ahead of the first call. Never throws: a
@@ -117,21 +117,24 @@ export function createHandler(env: Env, log: Logger, options: HandlerOptions = {
     return { settings, log, postBatch: post, tokenSource: tokens, stateStore: states, discovery };
   });
 
-  const handler = async (input: unknown, ctx: InvocationContext): Promise<InvocationSummary | FunctionFailure> => {
+  const handler = async (input: unknown, ctx: InvocationContext): Promise<InvocationSummary | DuplicateTriggerAnswer | FunctionFailure> => {
+    let trigger: string | undefined;
+    let dryRun = false;
     try {
       const request = parseInvocationBody(typeof input === 'string' || Buffer.isBuffer(input) ? input : input == null ? '' : JSON.stringify(input));
       const rt = runtime();
       const settings = rt.settings;
       // The one decision: the invocation's body, else DRY_RUN.
-      const dryRun = request.dryRun ?? settings.dryRun;
+      dryRun = request.dryRun ?? settings.dryRun;
+      trigger = request.trigger;
       if (!dryRun) {
         checkForPosting(settings);
         rt.postBatch(); // fail fast on auth/config problems, before scraping
         rt.tokenSource();
       } else if (settings.bearerTokenSecretId) rt.tokenSource();
-      return await runInvocation(rt, { dryRun, deadline: validDeadline(ctx.deadline, log) });
+      return await runInvocation(rt, { dryRun, deadline: validDeadline(ctx.deadline, log), trigger });
     } catch (e) {
-      return failure(e, log);
+      return triggerAnswer(e, trigger, dryRun) ?? failure(e, log);
     }
   };
   const prepare = (): void => {
@@ -171,6 +174,28 @@ function validDeadline(deadline: Date | null, log: Logger): Date | undefined {
     return new Date(latest);
   }
   return deadline;
+}
+
+/** The answer to a repeated delivery of a trigger message: nothing was run. */
+interface DuplicateTriggerAnswer {
+  ok: true;
+  /** The message's key (`dedupeKey@timestampEpochMillis`), run already by an earlier invocation. */
+  duplicate: string;
+}
+
+/**
+ * What a run invoked by the trigger (an alarm message) answers instead of failing: Notifications
+ * retries a failed delivery (at once, then after 1, 2, 4, 8, 16 and 32 minutes, for 2 hours), and a
+ * retry cannot deliver more than this run did: the spool replays its undelivered series with their
+ * timestamps, and the next minute's message runs anyway. So a posting run that delivered nothing
+ * answers 200 with its summary and `nothingDelivered` (logged as an error, and seen by the alarms
+ * as `up` absent), and a repeated message answers without a run. Other failures (configuration, a
+ * bad body, a dry run) stay 502: they show as oci_faas errors.
+ */
+function triggerAnswer(e: unknown, trigger: string | undefined, dryRun: boolean): InvocationSummary | DuplicateTriggerAnswer | undefined {
+  if (e instanceof DuplicateTrigger) return { ok: true, duplicate: e.trigger };
+  if (trigger !== undefined && !dryRun && e instanceof DeliveryFailure) return { ...e.summary, nothingDelivered: e.message };
+  return undefined;
 }
 
 /** Turns any error into a logged FunctionFailure with a cause a user can act on. */

@@ -13,7 +13,7 @@ import { InvocationBudget } from './budget';
 import { DataSource, drainTarget, UndeliveredSeries } from './data';
 import { scrapeAll, targetsOf } from './prepare';
 import type { Runtime } from './runtime';
-import { hasStateStore, previousScrapeOf, readState, replayAndSpool, saveState } from './statePhase';
+import { hasStateStore, previousScrapeOf, readState, replayAndSpool, saveState, triggerRunAlready } from './statePhase';
 import { logFields, nothingDeliveredCause, round2, selfMetricReport, summarise, summariseTargets, type InvocationSummary, type StateSummary } from './summary';
 
 /** The invocation failed to deliver anything; the message names why (shown to the caller). */
@@ -27,8 +27,19 @@ export class DeliveryFailure extends Error {
   }
 }
 
-/** Runs one invocation; resolves a summary, or rejects with DeliveryFailure when nothing was delivered. */
-export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadline?: Date }): Promise<InvocationSummary> {
+/** The trigger message of this invocation was run already (its key is in the state): nothing was done. */
+export class DuplicateTrigger extends Error {
+  override name = 'DuplicateTrigger';
+  constructor(readonly trigger: string) {
+    super(`the trigger message ${trigger} was run already`);
+  }
+}
+
+/**
+ * Runs one invocation; resolves a summary, or rejects with DeliveryFailure when nothing was
+ * delivered, or DuplicateTrigger when `trigger` (the alarm message's key) was run already.
+ */
+export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadline?: Date; trigger?: string }): Promise<InvocationSummary> {
   const s = rt.settings;
   const budget = new InvocationBudget(s, rt.now ?? Date.now, opts.deadline);
   const now = budget.now;
@@ -44,18 +55,26 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     ...(anyDerived(s.derivedKinds) ? { derive: { kinds: s.derivedKinds, quantiles: s.histogramQuantiles, maxAgeMs: s.stateMaxAgeMs } } : {}),
   };
 
+  const state: StateSummary = { enabled: false, written: false };
+  // A trigger message (a posting run with a state store) is de-duplicated before any work: the
+  // state, which holds the keys of the messages run, is read first, and this key is stored with it.
+  const trigger = opts.trigger !== undefined && !opts.dryRun && hasStateStore(rt) ? opts.trigger : undefined;
+  const early = trigger !== undefined ? readState(rt, state, budget.stateTimeoutMs()) : undefined;
+  if (trigger !== undefined && triggerRunAlready(await early!, trigger)) {
+    rt.log('info', 'trigger message run already: answered without a run', { trigger });
+    throw new DuplicateTrigger(trigger);
+  }
   // Discovery runs first (the state is keyed by target URL, so it needs the targets), then the
   // state is read while the targets are scraped; each transform waits for it.
   const { targets: scrapeTargets, report: discovery } = await targetsOf(rt, budget);
-  const state: StateSummary = { enabled: false, written: false };
   const spoolOn = !opts.dryRun && s.spoolMaxSeries > 0 && hasStateStore(rt);
-  const reading = transformOptions.derive || spoolOn ? readState(rt, state, budget.stateTimeoutMs()) : undefined;
+  const reading = early ?? (transformOptions.derive || spoolOn ? readState(rt, state, budget.stateTimeoutMs()) : undefined);
   const prepared = await scrapeAll(rt, scrapeTargets, budget, transformOptions, previousScrapeOf(reading, state), opts.dryRun);
   const scrapeMs = now() - started;
   const pacer = createPacer(s.postCallsPerSecond); // one rate for the data and the self-metrics calls
   // This scrape is stored while the data is posted; a state failure never stops the posting.
   const read = reading ? await reading : undefined;
-  const saving = read && (!opts.dryRun || read.local) ? saveState(read, scrapeTargets, prepared, state, budget.stateTimeoutMs()) : undefined;
+  const saving = read && (!opts.dryRun || read.local) ? saveState(read, scrapeTargets, prepared, state, budget.stateTimeoutMs(), trigger) : undefined;
   let result: PublishResult | undefined;
   let dryRunData: OciMetric[] = [];
   const undeliveredOf = spoolOn ? new UndeliveredSeries(s.spoolMaxSeries) : undefined;

@@ -9,6 +9,7 @@ import { StateError } from '../state/errors';
 import { targetStateKey } from '../state/keys';
 import { decodeSpool, encodeSpool, fromSpoolEntry, mergeSpool, planReplay, type ReplayOutcome, type SpoolCounts, type SpoolEntry } from '../state/spool';
 import { withTargets, type StateSession, type StateStore } from '../state/store';
+import { rememberTrigger, seenTrigger } from '../state/trigger';
 import type { PreviousScrape, TargetState } from '../types/state';
 import type { InvocationBudget } from './budget';
 import type { Runtime } from './runtime';
@@ -84,20 +85,29 @@ export async function readState(rt: Runtime, state: StateSummary, timeoutMs: num
   }
 }
 
-/** Stores this scrape's per-target state (one conditional write, retried on conflicts); never rejects. */
+/** True when the state read holds the key of this trigger message: a repeated delivery, run already. */
+export function triggerRunAlready(read: StateRead, trigger: string): boolean {
+  return seenTrigger(read.session?.doc.trigger, trigger);
+}
+
+/**
+ * Stores this scrape's per-target state, and the key of the trigger message this run answers (so
+ * a repeated delivery of it is not run again): one conditional write, retried on conflicts; never rejects.
+ */
 export async function saveState(
   read: StateRead,
   targets: readonly ScrapeTarget[],
   prepared: PreparedTarget[],
   state: StateSummary,
   timeoutMs: number,
+  trigger?: string,
 ): Promise<void> {
   if (!read.session) return;
   const updates: Record<string, TargetState> = {};
   prepared.forEach((p, i) => {
     if (p.state) updates[targetStateKey(targets[i])] = p.state;
   });
-  if (Object.keys(updates).length === 0) return;
+  if (Object.keys(updates).length === 0 && trigger === undefined) return;
   // The previous scrapes these replace are garbage from here on (the transform is done): freed
   // before the posting, where the memory peak of a large invocation is.
   for (const key of Object.keys(updates)) delete read.session.doc.targets[key];
@@ -105,7 +115,7 @@ export async function saveState(
   const started = performance.now();
   try {
     const saved = await raceSignal(
-      read.session.save(withTargets(updates), signal),
+      read.session.save(trigger === undefined ? withTargets(updates) : withTrigger(withTargets(updates), trigger), signal),
       signal,
       () => new StateError('timeout', `the state write of ${state.where} got no answer within ${timeoutMs} ms`),
     );
@@ -115,6 +125,17 @@ export async function saveState(
   } catch (e) {
     noteStateError(state, e);
   }
+}
+
+/** A change of the stored document (what StateSession.save applies to the latest version). */
+type StateChange = Parameters<StateSession['save']>[0];
+
+/** A change that also remembers the trigger message's key. */
+function withTrigger(change: StateChange, trigger: string): StateChange {
+  return (latest) => {
+    const next = change(latest);
+    return { ...next, trigger: rememberTrigger(next.trigger, trigger) };
+  };
 }
 
 /** `work`, or a rejection with `timeout()` once `signal` aborts (a call that ignores its signal cannot hold the invocation). */

@@ -109,6 +109,11 @@ export interface InvocationSummary {
   metricData?: OciMetric[];
   /** Dry run only: every skipped sample with its reason. */
   skippedSamples?: SkippedSample[];
+  /**
+   * Why nothing was delivered (`ok` false): only in the 200 answer of a run invoked by the trigger
+   * (src/handler/handler.ts, triggerAnswer); any other caller gets a 502 with this text.
+   */
+  nothingDelivered?: string;
 }
 
 /** One target of this invocation: a METRICS_ENDPOINT entry or a discovered instance's exporter. */
