@@ -31,6 +31,7 @@ import {
   summariseTargets,
   type InvocationSummary,
   type PreparedTarget,
+  type ScrapeConfigReport,
   type ScrapeTarget,
   type StateSummary,
   type SpoolSummary,
@@ -38,6 +39,8 @@ import {
 import type { DiscoveryReport, FleetDiscovery } from '../discovery/discovery';
 import type { DiscoveredTarget } from '../discovery/targets';
 import { mapConcurrently } from '../util/concurrency';
+import { configTargets, targetOptions } from './jobs';
+import { jobLimitError } from '../transform/jobLabels';
 
 /** Time kept back at the end of an invocation to write the response (ms). */
 const RESPONSE_MARGIN_MS = 1000;
@@ -108,7 +111,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
 
   // Discovery runs first (the state is keyed by target URL, so it needs the targets), then the
   // state is read while the targets are scraped; each transform waits for it.
-  const { targets: scrapeTargets, report: discovery } = await targetsOf(rt, endMs - SELF_METRICS_RESERVE_MS);
+  const { targets: scrapeTargets, report: discovery, config: configReport } = await targetsOf(rt, endMs - SELF_METRICS_RESERVE_MS);
   const state: StateSummary = { enabled: false, written: false };
   const spoolOn = !opts.dryRun && s.spoolMaxSeries > 0 && hasStateStore(rt);
   const reading =
@@ -161,7 +164,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const spooled = spoolOn && read?.session ? await replayAndSpool(rt, read.session, fresh, result, dataStopAt, endMs, now, pacer) : undefined;
   if (state.error) rt.log('warn', `derived series: ${state.error}`, { cause: state.cause, ...(state.iamPolicy ? { iamPolicy: state.iamPolicy } : {}) });
   const targets = summariseTargets(prepared, result, opts.dryRun);
-  const self = targets.flatMap((t, i) => toSelfMetrics(selfMetricReport(t, prepared[i], state), transformOptions));
+  const self = targets.flatMap((t, i) => toSelfMetrics(selfMetricReport(t, prepared[i], state), targetOptions(prepared[i].target, transformOptions)));
   let selfResult: PublishResult | undefined;
   // After a 401/404 every call fails alike: the self-metrics are not sent into it, so it is reported once.
   if (!opts.dryRun)
@@ -179,6 +182,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     freeDatapointsPerMonth: s.forecastFreeDatapointsPerMonth,
   });
   const summary = summarise(prepared, targets, result, selfResult, opts.dryRun, now() - started, forecast, state, discovery);
+  if (configReport) summary.scrapeConfig = configReport;
   if (spooled) {
     summary.spool = spooled.summary;
     summary.requests += spooled.calls.requests;
@@ -420,6 +424,10 @@ async function scrapeAll(
   // hundreds of expositions in memory) at the same moment.
   return mapConcurrently(targets, s.scrapeConcurrency, async (target): Promise<PreparedTarget> => {
     const { url, instance } = target;
+    const refused = target.config?.refused;
+    if (refused) {
+      return { target, scrape: notScraped(url, refused, now(), instance), samples: 0, error: refused, series: 0, derived: 0, notDerived: {}, skipped: [] };
+    }
     if (tokenError) {
       return {
         target,
@@ -432,7 +440,8 @@ async function scrapeAll(
         skipped: [],
       };
     }
-    const timeoutMs = Math.max(1, Math.min(s.scrapeTimeoutMs, stopAtMs - now()));
+    const ownTimeoutMs = target.config?.timeoutMs ?? s.scrapeTimeoutMs;
+    const timeoutMs = Math.max(1, Math.min(ownTimeoutMs, stopAtMs - now()));
     // The body is parsed as it arrives (never held whole); a malformed one is refused at end().
     const parser = new ExpositionParser({ sampleLimit: s.scrapeSampleLimit });
     const scrape = await scrapeTarget(url, {
@@ -446,18 +455,22 @@ async function scrapeAll(
     });
     if (!scrape.ok) {
       // "timed out after 1 ms" alone would read like a bad SCRAPE_TIMEOUT_MS: say the deadline cut it.
-      const cut = timeoutMs < s.scrapeTimeoutMs && /^timed out/.test(scrape.error);
+      const cut = timeoutMs < ownTimeoutMs && /^timed out/.test(scrape.error);
       const error = cut ? `${scrape.error} (the invocation deadline left only that for the scrape; raise the function timeout)` : scrape.error;
       return { target, scrape: { ...scrape, error }, samples: 0, error, series: 0, derived: 0, notDerived: {}, skipped: [] };
     }
     try {
       const parsed = parser.end();
+      // A job's sample_limit and label limits, after metric relabelling, fail the whole target.
+      const rules = target.config?.rules;
+      const overLimit = rules && jobLimitError(rules, parsed.families);
+      if (overLimit) return { target, scrape, samples: parsed.sampleCount, error: overLimit, series: 0, derived: 0, notDerived: {}, skipped: [] };
       const previous = await previousOf(url);
       // The metrics are made batch by batch as the publisher takes them (a dry run keeps their order for the response).
       const transform = new TargetTransform(
         parsed.families,
-        { instance: scrape.instance, scrapeTimeMs: scrape.scrapeTimeMs, previous, dimensions: target.dimensions },
-        topts,
+        { instance: scrape.instance, scrapeTimeMs: scrape.scrapeTimeMs, previous, dimensions: target.dimensions, ...(rules ? { job: rules } : {}) },
+        targetOptions(target, topts),
         keepOrder,
       );
       const done: PreparedTarget = {
@@ -490,7 +503,7 @@ async function scrapeAll(
  * also listed statically is scraped once, with the instance's dimensions). `instance` follows the
  * one rule for all of them (host:port, the path added when host:port repeats).
  */
-async function targetsOf(rt: Runtime, stopAtMs: number): Promise<{ targets: ScrapeTarget[]; report?: DiscoveryReport }> {
+async function targetsOf(rt: Runtime, stopAtMs: number): Promise<{ targets: ScrapeTarget[]; report?: DiscoveryReport; config?: ScrapeConfigReport }> {
   const s = rt.settings;
   const fleet = rt.discovery?.();
   let discovered: DiscoveredTarget[] = [];
@@ -498,6 +511,12 @@ async function targetsOf(rt: Runtime, stopAtMs: number): Promise<{ targets: Scra
   if (fleet) {
     const now = rt.now ?? Date.now;
     ({ targets: discovered, report } = await fleet.targets(AbortSignal.timeout(Math.max(1, stopAtMs - now()))));
+  }
+  // A Prometheus configuration replaces METRICS_ENDPOINT: its jobs name the targets (discovered
+  // instances feed the jobs that ask for them).
+  if (s.scrapeConfig) {
+    const { targets, report: config } = configTargets(s.scrapeConfig, discovered);
+    return { targets, report, config };
   }
   const found = new Set(discovered.map((t) => t.url.href));
   const all: Omit<ScrapeTarget, 'instance'>[] = [
