@@ -126,12 +126,12 @@ export interface ScrapeConfigReport {
 
 export interface ScrapeTarget {
   url: URL;
+  /** The Prometheus job (absent or '' = the implicit job of settings-only configuration: no `job` dimension). */
+  job?: string;
   instance: string;
   /** A discovered instance's dimensions (resourceId, ...); a job's target: its labels but instance. */
   dimensions?: Record<string, string>;
   resourceId?: string;
-  /** The Prometheus job (SCRAPE_CONFIG); absent/'' = the implicit job of settings-only configuration. */
-  job?: string;
   /** A job's target: the rules its samples go through, its timeout and OCI destination, or why it is not scraped. */
   config?: {
     rules: JobSampleRules;

@@ -50,6 +50,8 @@ export interface EmulatorOptions {
   maxCallRecords?: number;
   /** The emulator's wall clock (ms): request dates, token expiry and datapoint ages are judged by it. */
   now?: () => number;
+  /** The emulator's monotonic clock (ms): the rate limit's sliding second. Tests advance it instead of sleeping. */
+  monotonicNow?: () => number;
   /** Structured log sink, one object per request (no secrets are ever passed to it). */
   log?: (entry: Record<string, unknown>) => void;
   /**
@@ -87,6 +89,8 @@ export interface IngestionEmulator {
   enqueueFault(fault: Fault, times?: number, route?: FaultRoute): void;
   /** Number of queued fault applications left for a route. */
   pendingFaults(route?: FaultRoute): number;
+  /** Resolves once no request is being handled (hung ones end when their socket is dropped): an event to wait for instead of a window. */
+  idle(): Promise<void>;
   /** Drops the queued faults of a route (all routes when omitted), keeping stored data and objects. */
   clearFaults(route?: FaultRoute): void;
   /** Series matching a query (see MetricStore.query). */
@@ -99,9 +103,9 @@ export interface IngestionEmulator {
 
 /** Options with defaults filled in. */
 type ResolvedOptions = Required<
-  Pick<EmulatorOptions, 'host' | 'trustedIssuers' | 'configKeys' | 'maxClockSkewMs' | 'latencyMs' | 'maxBodyBytes' | 'maxCallRecords' | 'now'>
+  Pick<EmulatorOptions, 'host' | 'trustedIssuers' | 'configKeys' | 'maxClockSkewMs' | 'latencyMs' | 'maxBodyBytes' | 'maxCallRecords' | 'now' | 'monotonicNow'>
 > &
-  Omit<EmulatorOptions, 'host' | 'trustedIssuers' | 'configKeys' | 'maxClockSkewMs' | 'latencyMs' | 'maxBodyBytes' | 'maxCallRecords' | 'now'>;
+  Omit<EmulatorOptions, 'host' | 'trustedIssuers' | 'configKeys' | 'maxClockSkewMs' | 'latencyMs' | 'maxBodyBytes' | 'maxCallRecords' | 'now' | 'monotonicNow'>;
 
 /** The parts of a running emulator: each owns its state; the server only routes between them. */
 interface EmulatorParts {
@@ -113,6 +117,27 @@ interface EmulatorParts {
   secrets: SecretsService;
   objectStorage: ObjectStorageState;
   fleet: Fleet;
+  handling: InFlight;
+}
+
+/** The requests being handled, and who waits for none to be. */
+class InFlight {
+  private count = 0;
+  private waiters: (() => void)[] = [];
+
+  /** Counts `work` while it runs. */
+  track(work: Promise<unknown>): void {
+    this.count++;
+    void work.finally(() => {
+      if (--this.count > 0) return;
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  /** Resolves when no request is being handled. */
+  idle(): Promise<void> {
+    return this.count === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
+  }
 }
 
 /** Fill in defaults for the options. */
@@ -128,6 +153,7 @@ function resolveOptions(opts: EmulatorOptions): ResolvedOptions {
     maxCallRecords: opts.maxCallRecords ?? 10_000,
     maxStoredDatapoints: opts.maxStoredDatapoints ?? 1_000_000,
     now: opts.now ?? Date.now,
+    monotonicNow: opts.monotonicNow ?? (() => performance.now()),
   };
 }
 
@@ -160,10 +186,26 @@ function fleetCall(fleet: Fleet, url: string): { status: number; body: unknown; 
   return { status: out.status, body: out.body, headers: out.headers ?? {} };
 }
 
-/** Object Storage's answer, written as OCI writes it (HEAD without a body). */
-function answerObjectStorage(p: EmulatorParts, method: string, path: string, req: IncomingMessage, res: ServerResponse, body: Buffer, call: CallRecord): void {
+/** A call processed as usual whose answer is lost: the connection is reset instead. */
+function loseAnswer(req: IncomingMessage, call: CallRecord): void {
+  call.fault = 'lost_answer';
+  req.socket.destroy();
+}
+
+/** Object Storage's answer, written as OCI writes it (HEAD without a body); with `lostAnswer`, the request is carried out and the connection reset. */
+function answerObjectStorage(
+  p: EmulatorParts,
+  method: string,
+  path: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer,
+  call: CallRecord,
+  lostAnswer: boolean,
+): void {
   const answer = p.objectStorage.handle(method, objectAddressOf(path)!, req.headers, body, new Date(p.options.now()));
   call.status = answer.status;
+  if (lostAnswer) return loseAnswer(req, call);
   if (answer.error) throw new HttpFailure(answer.status, answer.error.code, answer.error.message);
   const payload = method === 'HEAD' ? undefined : answer.body;
   res.writeHead(answer.status, {
@@ -202,12 +244,13 @@ async function handleOciRequest(p: EmulatorParts, req: IncomingMessage, res: Ser
     if (await faults.apply(route, req, res, call, callGeneration === callLog.generation)) return;
     if (route === 'other') throw new HttpFailure(404, 'NotAuthorizedOrNotFound', `No such API: ${method} ${path}`);
     const acceptedBody = faults.takeAcceptedBody(route);
+    const lostAnswer = faults.takeLostAnswer(route, req);
     call.authKind = authKindOf(safeKeyId(req.headers.authorization));
     // Object Storage's PutObject body is not part of the signature (the SDK streams it).
     const principal = authenticate(options, method, url, req, body, route !== 'objectstorage');
     call.tenancyId = principal.tenancyId;
     call.subjectId = principal.subjectId;
-    if (route === 'objectstorage') return answerObjectStorage(p, method, path, req, res, body, call);
+    if (route === 'objectstorage') return answerObjectStorage(p, method, path, req, res, body, call, lostAnswer);
     const out =
       route === 'metrics'
         ? { ...p.ingestion.postMetricData(principal, body, call, callLog.counters), headers: {} }
@@ -215,6 +258,7 @@ async function handleOciRequest(p: EmulatorParts, req: IncomingMessage, res: Ser
           ? fleetCall(p.fleet, url)
           : p.secrets.getSecretBundle(path, call, options.now());
     call.status = out.status;
+    if (lostAnswer) return loseAnswer(req, call);
     if (acceptedBody !== undefined && out.status < 300) {
       call.fault = 'body';
       res.writeHead(out.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(acceptedBody), 'opc-request-id': call.requestId });
@@ -243,12 +287,14 @@ async function listen(p: EmulatorParts, port: number): Promise<{ server: Server;
   const { options } = p;
   const sockets = new Set<Socket>();
   const server: Server = createServer((req, res) => {
-    void handleLocal(p, req, res).then(
-      (answered) => (answered ? undefined : handleOciRequest(p, req, res)),
-      (err: unknown) => {
-        options.log?.({ event: 'emulator_error', error: String(err instanceof Error ? err.message : err) });
-        if (!res.headersSent) sendJson(res, 500, requestIdFor(req), { code: 'InternalServerError', message: 'Emulator error' });
-      },
+    p.handling.track(
+      handleLocal(p, req, res).then(
+        (answered) => (answered ? undefined : handleOciRequest(p, req, res)),
+        (err: unknown) => {
+          options.log?.({ event: 'emulator_error', error: String(err instanceof Error ? err.message : err) });
+          if (!res.headersSent) sendJson(res, 500, requestIdFor(req), { code: 'InternalServerError', message: 'Emulator error' });
+        },
+      ),
     );
   });
   server.on('connection', (socket) => {
@@ -283,6 +329,7 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     secrets: new SecretsService(),
     objectStorage: new ObjectStorageState(),
     fleet: new Fleet(),
+    handling: new InFlight(),
   };
   const { server, sockets } = await listen(p, opts.port ?? 0);
   const port = (server.address() as AddressInfo).port;
@@ -310,6 +357,9 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     },
     pendingFaults(route: FaultRoute = 'metrics'): number {
       return faults.pending(route);
+    },
+    idle(): Promise<void> {
+      return p.handling.idle();
     },
     query(q?: MetricQuery): MetricSeries[] {
       return ingestion.store.query(q);
