@@ -6,7 +6,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MetricFamily, TransformOptions } from '../src/types/model';
 import type { TargetState } from '../src/types/state';
-import { bucketQuantile, deriveTarget, labelsKey, parseBound, quantileSuffix, type DeriveOptions } from '../src/transform/derive';
+import { bucketQuantile, deriveTarget, labelsKey, parseBound, quantileSuffix } from '../src/transform/derive';
+import type { DeriveOptions } from '../src/types/model';
 import { transformAll } from './helpers/transform';
 
 const T0 = Date.UTC(2026, 10, 30, 9, 0, 0);

@@ -23,7 +23,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stateSpoolStore } from '../src/state/spool';
-import { fileBackend } from '../src/state/file';
+import { fileBackend } from '../src/cli/state-file';
 import { createStateStore, memoryBackend, withTargets } from '../src/state/store';
 import { OCI_LIMITS } from '../src/transform/limits';
 import type { OciMetric } from '../src/types/model';

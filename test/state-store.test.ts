@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { decodeState, encodeState } from '../src/state/codec';
 import { StateError } from '../src/state/errors';
-import { fileBackend } from '../src/state/file';
+import { fileBackend } from '../src/cli/state-file';
 import { createStateStore, MAX_SAVE_ATTEMPTS, memoryBackend, withTargets, type BlobBackend } from '../src/state/store';
 import { emptyStateDocument, type StateDocument, type TargetState } from '../src/types/state';
 

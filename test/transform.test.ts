@@ -10,7 +10,8 @@ import { transformAll, type TransformResult } from './helpers/transform';
 import { SELF_METRICS, toSelfMetrics } from '../src/transform/selfMetrics';
 import { datapointTimestampMs } from '../src/transform/timestamps';
 import { truncateUtf16 } from '../src/transform/metadata';
-import { deriveTarget, type DeriveOptions } from '../src/transform/derive';
+import { deriveTarget } from '../src/transform/derive';
+import type { DeriveOptions } from '../src/types/model';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures and independent checkers (written from the reference's rules, not from the code).

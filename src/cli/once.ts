@@ -8,7 +8,7 @@ import { parseCommandLine, parseDuration, settingsEnv, settingsHelp, UsageError,
 import { metricListing, skippedTotal, summaryLine, summaryTable } from './format';
 import { createLocalRunner, InvocationFailed, namingFlag, stderrLogger, type LocalRunner } from './local';
 import { startSchedule } from '../local/schedule';
-import { fileBackend } from '../state/file';
+import { fileBackend } from './state-file';
 import { createStateStore, memoryBackend, type StateStore } from '../state/store';
 
 export const ONCE_HELP = `usage: prom2oci once [--dry-run] [--json] [--verbose] [--state-file PATH] [settings flags]

@@ -17,7 +17,8 @@ import {
   RESERVED_NAMESPACE_PREFIX_RE,
 } from '../transform/limits';
 import { redactUrl } from '../util/redact';
-import { quantileSuffix, type DerivedKinds } from '../transform/derive';
+import { quantileSuffix } from '../transform/derive';
+import type { DerivedKinds } from '../types/model';
 
 import { setFlagsFromString } from 'node:v8';
 

@@ -18,7 +18,8 @@ import { forecastCost } from '../forecast/forecast';
 import { StateError } from '../state/errors';
 import { withTargets, type StateSession, type StateStore } from '../state/store';
 import { decodeSpool, encodeSpool, fromSpoolEntry, mergeSpool, planReplay, type ReplayOutcome, type SpoolCounts, type SpoolEntry } from '../state/spool';
-import { anyDerived, type PreviousScrape } from '../transform/derive';
+import { anyDerived } from '../transform/derive';
+import type { PreviousScrape } from '../types/state';
 import type { TargetState } from '../types/state';
 import { targetStateKey } from '../state/keys';
 import {

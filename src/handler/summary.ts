@@ -9,7 +9,7 @@ import type { CostForecast } from '../forecast/forecast';
 import { Outcome, type PublishResult } from '../publish/publisher';
 import type { ScrapeResult } from '../scrape/scrape';
 import type { StateFailureCause } from '../state/errors';
-import type { NotDerivedCounts } from '../transform/derive';
+import type { NotDerivedCounts } from '../types/state';
 import type { OciMetric, SkippedSample, SkipReason, TargetReport } from '../types/model';
 import type { TargetState } from '../types/state';
 import type { TargetTransform } from '../transform/targetTransform';

@@ -14,6 +14,7 @@
  */
 import { OCI_LIMITS } from '../transform/limits';
 import type { OciMetric } from '../types/model';
+import type { StoredSpool } from '../types/state';
 import type { StateStore } from './store';
 
 /** One undelivered series: the metric object as it was to be posted, timestamps as ms. */
@@ -160,19 +161,6 @@ export function isSpoolEntry(v: unknown): v is SpoolEntry {
     e.points.length > 0 &&
     e.points.every((p) => Array.isArray(p) && p.length === 2 && Number.isFinite(p[0]) && Number.isFinite(p[1]))
   );
-}
-
-/**
- * The stored form of a spool (the state document's `spool` section): every distinct string once in
- * `s`, each entry a flat number array `[namespace, compartmentId (-1: none), resourceGroup (-1: none), name,
- * dimension count, key, value..., metadata count, key, value..., time ms, value, time ms, value...]`
- * whose strings are indexes into `s`. The same namespace, compartment, names and label values
- * repeat in every entry: stored once, the JSON is about 7x smaller than objects, and the decoded
- * entries share their strings (about 2.5x less heap).
- */
-export interface StoredSpool {
-  s: string[];
-  e: number[][];
 }
 
 /** The stored form of entries. */

@@ -20,33 +20,10 @@
  * outside OCI's window gives nothing ('missing_value'), as its samples are skipped. Bucket bounds
  * are compared in OpenMetrics float form (`1` and `1.0` are one bucket).
  */
-import type { HistogramSeries, Labels, MetricFamily, ScalarSeries, SummarySeries } from '../types/model';
-import type { FamilyState, NotDerivedReason, TargetState } from '../types/state';
+import type { DeriveOptions, DerivedKinds, HistogramSeries, Labels, MetricFamily, ScalarSeries, SummarySeries } from '../types/model';
+import type { FamilyState, NotDerivedCounts, NotDerivedReason, PreviousScrape, TargetState } from '../types/state';
 import { normalizeBoundLabel } from './floats';
 import { datapointTimestampMs } from './timestamps';
-
-/** Which derived kinds are produced (DERIVED_SERIES). */
-export interface DerivedKinds {
-  rate: boolean;
-  avg: boolean;
-  quantiles: boolean;
-}
-
-/** The derivation's options, from Settings. */
-export interface DeriveOptions {
-  kinds: DerivedKinds;
-  /** HISTOGRAM_QUANTILES, each in [0, 1], distinct suffixes. */
-  quantiles: readonly number[];
-  /** STATE_MAX_AGE_SECONDS in ms: an older previous sample is not derived from. */
-  maxAgeMs: number;
-}
-
-/**
- * A target's previous scrape; undefined = none (first scrape). Or why there is none to use:
- * 'state_off'/'state_failed' (no state is returned either), 'state_replaced' (the stored state was
- * corrupt: nothing is derived, counted as 'state_failed', and this scrape's state is returned to replace it).
- */
-export type PreviousScrape = TargetState | 'state_off' | 'state_failed' | 'state_replaced' | undefined;
 
 /** One derived value: a series of its own, not an exposition sample. */
 export interface DerivedLine {
@@ -60,8 +37,6 @@ export interface DerivedLine {
   /** This sample's own timestamp, when it had one (as for the source series). */
   timestampMs?: number;
 }
-
-export type NotDerivedCounts = Partial<Record<NotDerivedReason, number>>;
 
 /** Adds n to a reason's count. */
 export function countNotDerived(counts: NotDerivedCounts, reason: NotDerivedReason, n = 1): void {

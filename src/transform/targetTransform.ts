@@ -8,7 +8,8 @@
  */
 import type { MetricFamily, OciMetric, SkippedSample, SkipReason, TargetContext, TransformOptions } from '../types/model';
 import type { TargetState } from '../types/state';
-import { countNotDerived, deriveTarget, type DerivedLine, type NotDerivedCounts } from './derive';
+import type { NotDerivedCounts } from '../types/state';
+import { countNotDerived, deriveTarget, type DerivedLine } from './derive';
 import { buildDimensions, targetDimensions } from './dimensions';
 import { filterByExclude, filterByInclude, filterHistogramBuckets } from './filters';
 import { OCI_LIMITS } from './limits';

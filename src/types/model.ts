@@ -2,7 +2,7 @@
  * The data model shared by the pipeline stages: scrape -> parse -> transform -> publish.
  * Plain data only; no behaviour lives here.
  */
-import type { DeriveOptions, PreviousScrape } from '../transform/derive';
+import type { PreviousScrape } from './state';
 
 /** Label name -> value, as exposed by the target (after unescaping). */
 export type Labels = Record<string, string>;
@@ -103,6 +103,22 @@ export interface TargetContext {
   scrapeTimeMs: number;
   /** Dimensions of the target itself (a discovered instance's resourceId, shape, tags...). */
   dimensions?: Record<string, string>;
+}
+
+/** Which derived kinds are produced (DERIVED_SERIES). */
+export interface DerivedKinds {
+  rate: boolean;
+  avg: boolean;
+  quantiles: boolean;
+}
+
+/** The derivation's options, from Settings. */
+export interface DeriveOptions {
+  kinds: DerivedKinds;
+  /** HISTOGRAM_QUANTILES, each in [0, 1], distinct suffixes. */
+  quantiles: readonly number[];
+  /** STATE_MAX_AGE_SECONDS in ms: an older previous sample is not derived from. */
+  maxAgeMs: number;
 }
 
 /** The transform's options, taken from Settings. */

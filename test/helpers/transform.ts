@@ -3,7 +3,7 @@
  * batch at OCI's streams-per-call (as the publisher's DataSource does), so the metrics come in the
  * order they are posted (each target's derived series after all of its samples).
  */
-import type { NotDerivedCounts } from '../../src/transform/derive';
+import type { NotDerivedCounts } from '../../src/types/state';
 import { OCI_LIMITS } from '../../src/transform/limits';
 import { TargetTransform } from '../../src/transform/targetTransform';
 import type { MetricFamily, OciMetric, SkippedSample, TargetContext, TransformOptions } from '../../src/types/model';

@@ -1,8 +1,8 @@
 /** A state file (`prom2oci once --state-file PATH`): versions are content hashes, writes are atomic renames. */
 import { createHash } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { StateError } from './errors';
-import type { BlobBackend } from './store';
+import { StateError } from '../state/errors';
+import type { BlobBackend } from '../state/store';
 
 /** The version of some bytes. */
 function etagOf(bytes: Uint8Array): string {
