@@ -17,8 +17,12 @@ import {
   makeResourcePrincipal,
   type ResourcePrincipalCredentials,
 } from '../src/local/emulator/credentials';
+import { OCI_LIMITS } from '../src/transform/limits';
 import { type IngestionEmulator, startIngestionEmulator } from '../src/local/emulator/server';
 import { MetricStore } from '../src/local/emulator/store';
+
+/** OCI's rules, from the function's one module (the emulator under test keeps its own copy). */
+const { maxDimensions: MAX_DIMS, maxDimensionKeyLength: KEY, maxDimensionValueLength: VALUE, maxMetadataLength: META } = OCI_LIMITS;
 
 const COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaatestcompartment';
 const OTHER_COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaaothercompartment';
@@ -276,7 +280,7 @@ describe('PostMetricData authentication', () => {
 /** One invalid metric per documented rule, with the message it must produce. */
 function invalidCases(now: number): { label: string; metric: models.MetricDataDetails; message: RegExp }[] {
   const dims21: Record<string, string> = {};
-  for (let i = 0; i < 21; i++) dims21[`d${i}`] = 'v';
+  for (let i = 0; i < MAX_DIMS + 1; i++) dims21[`d${i}`] = 'v';
   return [
     { label: 'namespace starts with a digit', metric: metric({ namespace: '1prom' }), message: /namespace/ },
     { label: 'namespace with a dot', metric: metric({ namespace: 'prom.test' }), message: /namespace/ },
@@ -289,19 +293,23 @@ function invalidCases(now: number): { label: string; metric: models.MetricDataDe
     { label: 'name with a space', metric: metric({ name: 'a b' }), message: /Invalid name/ },
     { label: 'resourceGroup with a space', metric: metric({ resourceGroup: 'my group' }), message: /Invalid resourceGroup/ },
     { label: 'no dimensions', metric: metric({ dimensions: {} }), message: /at least 1 dimension/ },
-    { label: '21 dimensions', metric: metric({ dimensions: dims21 }), message: /Too many dimensions: 21/ },
+    { label: `${MAX_DIMS + 1} dimensions`, metric: metric({ dimensions: dims21 }), message: new RegExp(`Too many dimensions: ${MAX_DIMS + 1}`) },
     { label: 'dimension key with a space', metric: metric({ dimensions: { 'a b': 'v' } }), message: /Invalid dimension key/ },
     { label: 'dimension key non-ASCII', metric: metric({ dimensions: { clé: 'v' } }), message: /Invalid dimension key/ },
-    { label: 'dimension key of 257 chars', metric: metric({ dimensions: { ['k'.repeat(257)]: 'v' } }), message: /Invalid dimension key/ },
+    { label: 'dimension key too long', metric: metric({ dimensions: { ['k'.repeat(KEY + 1)]: 'v' } }), message: /Invalid dimension key/ },
     { label: 'empty dimension value', metric: metric({ dimensions: { a: '' } }), message: /must not be empty/ },
-    { label: 'dimension value of 513 chars', metric: metric({ dimensions: { a: 'é'.repeat(513) } }), message: /longer than 512/ },
+    { label: 'dimension value too long', metric: metric({ dimensions: { a: 'é'.repeat(VALUE + 1) } }), message: new RegExp(`longer than ${VALUE}`) },
     // 257 code points but 514 UTF-16 units: the emulator takes the reading OCI can never be stricter than.
-    { label: 'dimension value of 257 emoji (514 UTF-16 units)', metric: metric({ dimensions: { a: '😀'.repeat(257) } }), message: /longer than 512/ },
-    { label: 'metadata key of 257 chars', metric: metric({ metadata: { ['m'.repeat(257)]: 'v' } }), message: /metadata key/ },
-    { label: 'metadata value of 257 chars', metric: metric({ metadata: { help: 'x'.repeat(257) } }), message: /metadata 'help'/ },
+    {
+      label: 'dimension value of emoji, within the limit in code points, over it in UTF-16 units',
+      metric: metric({ dimensions: { a: '😀'.repeat(VALUE / 2 + 1) } }),
+      message: new RegExp(`longer than ${VALUE}`),
+    },
+    { label: 'metadata key too long', metric: metric({ metadata: { ['m'.repeat(META + 1)]: 'v' } }), message: /metadata key/ },
+    { label: 'metadata value too long', metric: metric({ metadata: { help: 'x'.repeat(META + 1) } }), message: /metadata 'help'/ },
     { label: 'no datapoints', metric: metric({ datapoints: [] }), message: /at least 1 datapoint/ },
-    { label: 'timestamp over 2 hours old', metric: metric({}, now - 2 * 3600_000 - 60_000), message: /2 hours in the past/ },
-    { label: 'timestamp over 10 minutes ahead', metric: metric({}, now + 11 * 60_000), message: /10 minutes in the future/ },
+    { label: 'timestamp over 2 hours old', metric: metric({}, now - OCI_LIMITS.maxPastMs - 60_000), message: /2 hours in the past/ },
+    { label: 'timestamp over 10 minutes ahead', metric: metric({}, now + OCI_LIMITS.maxFutureMs + 60_000), message: /10 minutes in the future/ },
     { label: 'NaN value (sent as null)', metric: metric({ datapoints: [{ timestamp: new Date(now), value: NaN }] }), message: /not a finite number/ },
     { label: 'Infinity value (sent as null)', metric: metric({ datapoints: [{ timestamp: new Date(now), value: Infinity }] }), message: /not a finite number/ },
     { label: 'count 0', metric: metric({ datapoints: [{ timestamp: new Date(now), value: 1, count: 0 }] }), message: /count/ },
@@ -312,15 +320,15 @@ function invalidCases(now: number): { label: string; metric: models.MetricDataDe
 /** Valid objects at the edges of every rule: all must be accepted. */
 function edgeCases(now: number): models.MetricDataDetails[] {
   const dims20: Record<string, string> = {};
-  for (let i = 0; i < 20; i++) dims20[`d${i}`] = 'v';
+  for (let i = 0; i < MAX_DIMS; i++) dims20[`d${i}`] = 'v';
   return [
     metric({ name: 'a.b_c-d$e', resourceGroup: 'rg.1-x$' }),
     metric({ name: 'twenty', dimensions: dims20 }),
-    metric({ name: 'long_key', dimensions: { ['k'.repeat(256)]: 'é'.repeat(512), le: '+Inf' } }),
-    metric({ name: 'emoji', dimensions: { a: '😀'.repeat(256) } }),
-    metric({ metadata: { ['m'.repeat(256)]: 'x'.repeat(256) } }),
-    metric({ name: 'old' }, now - 2 * 3600_000 + 60_000),
-    metric({ name: 'ahead' }, now + 9 * 60_000),
+    metric({ name: 'long_key', dimensions: { ['k'.repeat(KEY)]: 'é'.repeat(VALUE), le: '+Inf' } }),
+    metric({ name: 'emoji', dimensions: { a: '😀'.repeat(VALUE / 2) } }),
+    metric({ metadata: { ['m'.repeat(META)]: 'x'.repeat(META) } }),
+    metric({ name: 'old' }, now - OCI_LIMITS.maxPastMs + 60_000),
+    metric({ name: 'ahead' }, now + OCI_LIMITS.maxFutureMs - 60_000),
     metric({ name: 'weighted', datapoints: [{ timestamp: new Date(now), value: -1.5e300, count: 2 }] }),
   ];
 }
@@ -379,7 +387,7 @@ describe('PostMetricData validation', () => {
   test('metric group: at most 20 distinct dimension keys over all streams of one name (across requests); other names are other groups', async () => {
     const client = monitoringClient(rpProvider(rp));
     const keys = (prefix: string, n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, 'v']));
-    assert.equal((await post(client, [metric({ name: 'grp', dimensions: keys('a', 12) })])).failedMetricsCount, 0);
+    assert.equal((await post(client, [metric({ name: 'grp', dimensions: keys('a', MAX_DIMS - 8) })])).failedMetricsCount, 0);
     // A later request: 8 new keys fit (20), the ninth in the same request does not; a stream within the keys still does.
     const res = await post(client, [
       metric({ name: 'grp', dimensions: keys('b', 8) }),
@@ -391,7 +399,9 @@ describe('PostMetricData validation', () => {
     assert.equal(res.failedMetricsCount, 1);
     assert.match(
       res.failedMetrics![0].message,
-      /Too many dimensions for the metric group prom2oci_test\/grp: its streams would use 21 distinct dimension keys, at most 20/,
+      new RegExp(
+        `Too many dimensions for the metric group prom2oci_test/grp: its streams would use ${MAX_DIMS + 1} distinct dimension keys, at most ${MAX_DIMS}`,
+      ),
     );
     assert.deepEqual(res.failedMetrics![0].metricData.dimensions, { c0: 'v' });
     assert.equal(emu.accepted.length, 5);
@@ -430,14 +440,14 @@ describe('PostMetricData validation', () => {
   test('more than 50 unique streams in one call is 400 LimitExceeded; 50, or repeats of one stream, pass', async () => {
     const client = monitoringClient(rpProvider(rp));
     const streams = (n: number): models.MetricDataDetails[] => Array.from({ length: n }, (_, i) => metric({ dimensions: { series: String(i) } }));
-    const err = await rejection(post(client, streams(51)));
+    const err = await rejection(post(client, streams(OCI_LIMITS.maxStreamsPerCall + 1)));
     assert.equal(err.statusCode, 400);
     assert.equal(err.serviceCode, 'LimitExceeded');
     assert.equal(emu.accepted.length, 0);
-    assert.equal((await post(client, streams(50))).failedMetricsCount, 0);
-    const sameStream = Array.from({ length: 60 }, (_, i) => metric({ metadata: { n: String(i) } }));
+    assert.equal((await post(client, streams(OCI_LIMITS.maxStreamsPerCall))).failedMetricsCount, 0);
+    const sameStream = Array.from({ length: OCI_LIMITS.maxStreamsPerCall + 10 }, (_, i) => metric({ metadata: { n: String(i) } }));
     assert.equal((await post(client, sameStream)).failedMetricsCount, 0);
-    assert.equal(emu.accepted.length, 110);
+    assert.equal(emu.accepted.length, 2 * OCI_LIMITS.maxStreamsPerCall + 10);
   });
 
   test('a body that is not JSON is 400 CannotParseRequest; no metricData is 400 MissingParameter', async () => {

@@ -13,6 +13,12 @@ import path from 'node:path';
 const SRC = path.join(__dirname, '..', 'src');
 const LOCAL_ONLY = ['cli', 'local'].map((d) => path.join(SRC, d) + path.sep);
 const FUNCTION_ENTRY = path.join(SRC, 'func.ts');
+/**
+ * Function modules landed ahead of their wiring into the handler (issue 22: the Prometheus scrape
+ * configuration and relabelling, wired by the scrape-config work). The test fails once one is
+ * reached, so the list cannot outlive its reason.
+ */
+const NOT_WIRED_YET = new Set(['config/scrapeConfig.ts', 'relabel/re2.ts', 'relabel/relabel.ts']);
 
 /** Every TypeScript module under a directory (declaration files declare, they import nothing of ours). */
 function tsFiles(dir: string): string[] {
@@ -149,6 +155,12 @@ describe('layout', () => {
     const reached = reachedFrom(graph, FUNCTION_ENTRY);
     assert.ok(reached.has(path.join(SRC, 'handler', 'handler.ts')), 'the handler is reached');
     const misplaced = [...graph.keys()].filter((f) => !isLocalOnly(f) && !reached.has(f)).map(relative);
-    assert.deepEqual(misplaced, [], 'modules only the CLI, the local twins or the tests use belong in src/cli/ or src/local/ (or test/)');
+    assert.deepEqual(
+      misplaced.filter((f) => !NOT_WIRED_YET.has(f)),
+      [],
+      'modules only the CLI, the local twins or the tests use belong in src/cli/ or src/local/ (or test/)',
+    );
+    const wired = [...NOT_WIRED_YET].filter((f) => !misplaced.includes(f));
+    assert.deepEqual(wired, [], 'these are part of the function now: take them off NOT_WIRED_YET');
   });
 });

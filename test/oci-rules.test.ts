@@ -5,7 +5,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { countStreams, OCI_LIMITS as EMULATOR_LIMITS, validateMetricObject, validatePostBody } from '../src/local/emulator/validation';
-import { DIMENSION_KEY_RE, OCI_LIMITS, OCI_NAME_RE, OCI_NAMESPACE_RE, OCID_RE, RESERVED_NAMESPACE_PREFIX_RE } from '../src/transform/limits';
+import { parseSettings } from '../src/config/settings';
+import { DIMENSION_KEY_RE, DIMENSION_SHARES, OCI_LIMITS, OCI_NAME_RE, OCI_NAMESPACE_RE, OCID_RE, RESERVED_NAMESPACE_PREFIX_RE } from '../src/transform/limits';
 
 const NOW = Date.parse('2026-01-01T12:00:00Z');
 const COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaaexample';
@@ -160,5 +161,43 @@ describe('OCI rules: the function and the emulator agree at the boundaries', () 
     assert.equal(EMULATOR_LIMITS.maxMetadataChars, OCI_LIMITS.maxMetadataLength);
     assert.equal(EMULATOR_LIMITS.maxPastMs, OCI_LIMITS.maxPastMs);
     assert.equal(EMULATOR_LIMITS.maxFutureMs, OCI_LIMITS.maxFutureMs);
+  });
+});
+
+describe("the settings take OCI's limits from the one module", () => {
+  /** Settings with one key set beside a valid endpoint (and a compartment for discovery). */
+  const settingsWith = (key: string, value: string) =>
+    parseSettings({ METRICS_ENDPOINT: 'http://127.0.0.1:9100/metrics', COMPARTMENT_OCID: 'ocid1.compartment.oc1..aaaa', [key]: value });
+  const list = (n: number, item: (i: number) => string) => Array.from({ length: n }, (_, i) => item(i)).join(',');
+
+  it("what the settings add to a series (extra and instance dimensions, resourceId, instance) never exceeds OCI's dimensions alone", () => {
+    const { maxExtraDimensions, maxInstanceDimensions } = DIMENSION_SHARES;
+    assert.ok(maxExtraDimensions + maxInstanceDimensions + 2 <= OCI_LIMITS.maxDimensions);
+  });
+
+  it('EXTRA_DIMENSIONS: the share is accepted, one more refused; key and value at their lengths, one more refused', () => {
+    const max = DIMENSION_SHARES.maxExtraDimensions;
+    assert.equal(
+      Object.keys(
+        settingsWith(
+          'EXTRA_DIMENSIONS',
+          list(max, (i) => `k${i}=v`),
+        ).extraDimensions,
+      ).length,
+      max,
+    );
+    assert.throws(
+      () =>
+        settingsWith(
+          'EXTRA_DIMENSIONS',
+          list(max + 1, (i) => `k${i}=v`),
+        ),
+      new RegExp(`at most ${max} extra dimensions`),
+    );
+    const key = 'k'.repeat(OCI_LIMITS.maxDimensionKeyLength);
+    const value = 'v'.repeat(OCI_LIMITS.maxDimensionValueLength);
+    assert.equal(settingsWith('EXTRA_DIMENSIONS', `${key}=${value}`).extraDimensions[key], value);
+    assert.throws(() => settingsWith('EXTRA_DIMENSIONS', `${key}k=v`), new RegExp(`1-${OCI_LIMITS.maxDimensionKeyLength} printable ASCII`));
+    assert.throws(() => settingsWith('EXTRA_DIMENSIONS', `k=${value}v`), new RegExp(`value of 1-${OCI_LIMITS.maxDimensionValueLength} characters`));
   });
 });

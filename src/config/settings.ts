@@ -8,11 +8,12 @@
  */
 import {
   BUCKET_NAME_RE,
-  OCI_LIMITS,
   DIMENSION_KEY_RE,
+  DIMENSION_SHARES,
   OBJECT_STORAGE_NAMESPACE_RE,
   OCI_NAME_RE,
   OCI_NAMESPACE_RE,
+  OCI_LIMITS,
   OCID_RE,
   RESERVED_NAMESPACE_PREFIX_RE,
 } from '../transform/limits';
@@ -72,9 +73,6 @@ export function defaultSampleLimit(memoryMb: number): number {
 const DERIVED_KINDS = ['rate', 'avg', 'quantiles'] as const;
 /** Most quantiles per histogram (each is a metric stream per series). */
 const MAX_QUANTILES = 10;
-/** Most EXTRA_DIMENSIONS, and most DISCOVERY_DIMENSIONS: room is left for the exposition's own labels (OCI allows 20 in all). */
-const MAX_EXTRA_DIMENSIONS = 10;
-const MAX_INSTANCE_DIMENSIONS = 8;
 
 /** Dimensions the transform adds itself; an extra dimension may not take their names. */
 export const RESERVED_DIMENSIONS: readonly string[] = ['instance', 'le', 'quantile'];
@@ -198,7 +196,7 @@ function readEndpoints(key: string, value: string): URL[] {
 
 /** Parses `key=value,key=value` into dimensions, validating OCI's key/value rules. */
 const parseDimensionList = parser(
-  `at most ${MAX_EXTRA_DIMENSIONS} key=value pairs, comma-separated: keys of 1-${OCI_LIMITS.maxDimensionKeyLength} printable ASCII characters ` +
+  `at most ${DIMENSION_SHARES.maxExtraDimensions} key=value pairs, comma-separated: keys of 1-${OCI_LIMITS.maxDimensionKeyLength} printable ASCII characters ` +
     `without spaces, not ${RESERVED_DIMENSIONS.join(', ')}; values of 1-${OCI_LIMITS.maxDimensionValueLength} characters`,
   readDimensionList,
 );
@@ -210,14 +208,20 @@ function readDimensionList(key: string, value: string): Record<string, string> {
     if (eq <= 0) throw new ConfigError(key, `expected key=value pairs separated by commas, got "${part.trim()}"`);
     const k = part.slice(0, eq).trim();
     const v = part.slice(eq + 1).trim();
-    if (!DIMENSION_KEY_RE.test(k)) throw new ConfigError(key, `dimension key "${k}" must be 1-256 printable ASCII characters without spaces`);
-    if (v === '' || v.length > 512) throw new ConfigError(key, `dimension "${k}" needs a value of 1-512 characters`);
+    if (!DIMENSION_KEY_RE.test(k)) {
+      throw new ConfigError(key, `dimension key "${k}" must be 1-${OCI_LIMITS.maxDimensionKeyLength} printable ASCII characters without spaces`);
+    }
+    if (v === '' || v.length > OCI_LIMITS.maxDimensionValueLength) {
+      throw new ConfigError(key, `dimension "${k}" needs a value of 1-${OCI_LIMITS.maxDimensionValueLength} characters`);
+    }
     if (k in out) throw new ConfigError(key, `dimension "${k}" is given twice`);
     if (RESERVED_DIMENSIONS.includes(k)) throw new ConfigError(key, `"${k}" is set by prom2oci itself (reserved: ${RESERVED_DIMENSIONS.join(', ')})`);
     out[k] = v;
   }
-  if (Object.keys(out).length > MAX_EXTRA_DIMENSIONS)
-    throw new ConfigError(key, `at most ${MAX_EXTRA_DIMENSIONS} extra dimensions (OCI allows ${OCI_LIMITS.maxDimensions} per series in all)`);
+  const { maxExtraDimensions } = DIMENSION_SHARES;
+  if (Object.keys(out).length > maxExtraDimensions) {
+    throw new ConfigError(key, `at most ${maxExtraDimensions} extra dimensions (OCI allows ${OCI_LIMITS.maxDimensions} per series in all)`);
+  }
   return out;
 }
 
@@ -347,7 +351,7 @@ function readTagMatches(key: string, value: string): TagMatch[] {
 
 /** Parses DISCOVERY_DIMENSIONS. */
 const parseInstanceDimensions = parser(
-  `at most ${MAX_INSTANCE_DIMENSIONS} of resourceDisplayName, availabilityDomain, faultDomain, shape, tag:<key>, tag:<namespace.key>, comma-separated`,
+  `at most ${DIMENSION_SHARES.maxInstanceDimensions} of resourceDisplayName, availabilityDomain, faultDomain, shape, tag:<key>, tag:<namespace.key>, comma-separated`,
   readInstanceDimensions,
 );
 function readInstanceDimensions(key: string, value: string): InstanceDimension[] {
@@ -362,9 +366,11 @@ function readInstanceDimensions(key: string, value: string): InstanceDimension[]
     else if (part.startsWith('tag:')) out.push({ tag: parseTagRef(key, part.slice(4)) });
     else throw new ConfigError(key, `"${part}" is not one of ${fixed.join(', ')}, tag:<key>`);
   }
-  // resourceId + instance + these must leave room for the exposition's own labels (20 in all).
-  if (out.length > MAX_INSTANCE_DIMENSIONS)
-    throw new ConfigError(key, `at most ${MAX_INSTANCE_DIMENSIONS} instance dimensions (OCI allows ${OCI_LIMITS.maxDimensions} per series in all)`);
+  // resourceId + instance + these must leave room for the exposition's own labels.
+  const { maxInstanceDimensions } = DIMENSION_SHARES;
+  if (out.length > maxInstanceDimensions) {
+    throw new ConfigError(key, `at most ${maxInstanceDimensions} instance dimensions (OCI allows ${OCI_LIMITS.maxDimensions} per series in all)`);
+  }
   return out;
 }
 
@@ -648,8 +654,8 @@ export const SETTINGS_TABLE = {
     field: 'stateBucket',
     parse: matching(
       BUCKET_NAME_RE,
-      'a bucket name: letters, digits, - _ ., up to 256 characters',
-      (v) => `"${v.slice(0, 80)}" is not a valid bucket name (letters, digits, - _ ., up to 256 characters)`,
+      `a bucket name: letters, digits, - _ ., up to ${OCI_LIMITS.maxBucketNameLength} characters`,
+      (v) => `"${v.slice(0, 80)}" is not a valid bucket name (letters, digits, - _ ., up to ${OCI_LIMITS.maxBucketNameLength} characters)`,
     ),
     unset: 'none: no derived series, no spool',
     description: 'Object Storage bucket keeping the previous scrape (for the derived series) and the spool between invocations',
@@ -658,7 +664,7 @@ export const SETTINGS_TABLE = {
     field: 'objectStorageNamespace',
     parse: matching(
       OBJECT_STORAGE_NAMESPACE_RE,
-      'lowercase letters and digits, up to 64',
+      `lowercase letters and digits, up to ${OCI_LIMITS.maxObjectStorageNamespaceLength}`,
       (v) => `"${v.slice(0, 80)}" is not an Object Storage namespace (lowercase letters and digits; \`oci os ns get\` prints it)`,
     ),
     description: 'Object Storage namespace of STATE_BUCKET (oci os ns get prints it); required with it',

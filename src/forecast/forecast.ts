@@ -6,8 +6,8 @@
  *   gets one datapoint per invocation, so datapoints per invocation = streams.
  * - datapoints per month: streams x invocations per month at one invocation a minute, over an
  *   average month of 730 hours (8,760 h / 12), the hours cloud price lists bill a month by.
- * - PostMetricData calls: at most 50 streams per call, data and self-metrics posted separately.
- * - share of the tenancy's 50 calls/s: averaged over the minute, and at the configured rate while
+ * - PostMetricData calls: at most OCI_LIMITS.maxStreamsPerCall streams per call, data and self-metrics posted separately.
+ * - share of the tenancy's OCI_LIMITS.maxCallsPerSecond: averaged over the minute, and at the configured rate while
  *   posting (the rate is what other posters in the tenancy feel).
  * - posting time: the publisher's token bucket starts `burst` calls at once, then one per
  *   1/POST_CALLS_PER_SECOND; the time is until the last call starts (latency not included).
@@ -45,9 +45,9 @@ export interface CostForecast {
   postCallsPerInvocation: number;
   /** Average calls per second over a one-minute schedule. */
   averageCallsPerSecond: number;
-  /** averageCallsPerSecond / 50, as a fraction (0.04 = 4% of the tenancy's limit). */
+  /** averageCallsPerSecond / OCI_LIMITS.maxCallsPerSecond, as a fraction (0.04 = 4% of the tenancy's limit). */
   averageShareOfTenancyLimit: number;
-  /** POST_CALLS_PER_SECOND / 50 while posting. */
+  /** POST_CALLS_PER_SECOND / OCI_LIMITS.maxCallsPerSecond while posting. */
   postingShareOfTenancyLimit: number;
   /** Time to start every PostMetricData call at POST_CALLS_PER_SECOND (s). */
   postingSeconds: number;
@@ -63,7 +63,7 @@ export interface CostForecast {
   notes: string[];
 }
 
-/** Calls needed for n streams at 50 streams per call. */
+/** Calls needed for n streams at OCI_LIMITS.maxStreamsPerCall streams per call. */
 function callsFor(streams: number): number {
   return Math.ceil(streams / OCI_LIMITS.maxStreamsPerCall);
 }
@@ -130,8 +130,8 @@ export function forecastLines(f: CostForecast): string[] {
   const lines = [
     `cost forecast at one invocation a minute (${f.invocationsPerMonth} a month):`,
     `  metric streams ${f.metricStreams}, datapoints ${f.datapointsPerInvocation} per invocation, ${f.datapointsPerMonth.toLocaleString('en-US')} per month`,
-    `  PostMetricData calls ${f.postCallsPerInvocation} per invocation: ${pct(f.averageShareOfTenancyLimit)} of the tenancy's 50 calls/s on average, ` +
-      `${pct(f.postingShareOfTenancyLimit)} while posting`,
+    `  PostMetricData calls ${f.postCallsPerInvocation} per invocation: ${pct(f.averageShareOfTenancyLimit)} of the tenancy's ` +
+      `${OCI_LIMITS.maxCallsPerSecond} calls/s on average, ${pct(f.postingShareOfTenancyLimit)} while posting`,
     `  posting ${f.postingSeconds} s; invocation ~${f.invocationSeconds} s of the ${f.functionTimeoutSeconds} s timeout: ` +
       `${f.fitsFunctionTimeout ? 'fits' : 'DOES NOT FIT'}`,
   ];

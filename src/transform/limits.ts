@@ -33,6 +33,21 @@ export const OCI_LIMITS = Object.freeze({
   pastSafetyMarginMs: 5 * 60 * 1000,
   /** Margin kept inside maxFutureMs for a sample's own timestamp (clock skew). */
   futureSafetyMarginMs: 60 * 1000,
+  /** Object Storage bucket name: 1-256 characters. */
+  maxBucketNameLength: 256,
+  /** Object Storage namespace: 1-64 characters. */
+  maxObjectStorageNamespaceLength: 64,
+});
+
+/**
+ * This project's shares of OCI's dimensions per series (maxDimensions): what a setting may add
+ * must leave room for the exposition's own labels, `instance` and `le`/`quantile`.
+ */
+export const DIMENSION_SHARES = Object.freeze({
+  /** EXTRA_DIMENSIONS: at most half of them. */
+  maxExtraDimensions: OCI_LIMITS.maxDimensions / 2,
+  /** INSTANCE_DIMENSIONS of a discovered instance (with its resourceId and instance, 10 of 20). */
+  maxInstanceDimensions: OCI_LIMITS.maxDimensions / 2 - 2,
 });
 
 /** Metric namespace: a letter, then letters, digits and `_` (the `oci_`/`oracle_` prefixes are OCI's own). */
@@ -42,10 +57,10 @@ export const RESERVED_NAMESPACE_PREFIX_RE = /^(oci_|oracle_)/i;
 /** Metric name and resource group: a letter, then letters, digits, `.`, `_`, `-`, `$`. */
 export const OCI_NAME_RE = /^[A-Za-z][A-Za-z0-9._\-$]*$/;
 /** Dimension key: printable ASCII without spaces, 1-256 characters. */
-export const DIMENSION_KEY_RE = /^[\x21-\x7e]{1,256}$/;
+export const DIMENSION_KEY_RE = new RegExp(`^[\\x21-\\x7e]{1,${OCI_LIMITS.maxDimensionKeyLength}}$`);
 /** OCID: `ocid1.<resource type>.<realm>.[region][.future use].<unique id>`. */
 export const OCID_RE = /^ocid1\.[a-z0-9_-]+\.[a-z0-9_-]+\.[a-z0-9_-]*(?:\.[a-z0-9_-]*)*\.[a-z0-9_-]+$/i;
 /** Object Storage bucket name: letters, digits, `-`, `_`, `.`; 1-256 characters. */
-export const BUCKET_NAME_RE = /^[A-Za-z0-9._-]{1,256}$/;
+export const BUCKET_NAME_RE = new RegExp(`^[A-Za-z0-9._-]{1,${OCI_LIMITS.maxBucketNameLength}}$`);
 /** Object Storage namespace: lowercase letters and digits. */
-export const OBJECT_STORAGE_NAMESPACE_RE = /^[a-z0-9]{1,64}$/;
+export const OBJECT_STORAGE_NAMESPACE_RE = new RegExp(`^[a-z0-9]{1,${OCI_LIMITS.maxObjectStorageNamespaceLength}}$`);
