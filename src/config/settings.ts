@@ -351,7 +351,8 @@ function readTagMatches(key: string, value: string): TagMatch[] {
 
 /** Parses DISCOVERY_DIMENSIONS. */
 const parseInstanceDimensions = parser(
-  `at most ${DIMENSION_SHARES.maxInstanceDimensions} of resourceDisplayName, availabilityDomain, faultDomain, shape, tag:<key>, tag:<namespace.key>, comma-separated`,
+  `at most ${DIMENSION_SHARES.maxInstanceDimensions} of resourceDisplayName, availabilityDomain, faultDomain, shape, ` +
+    'tag:<key>, tag:<namespace.key>, comma-separated',
   readInstanceDimensions,
 );
 function readInstanceDimensions(key: string, value: string): InstanceDimension[] {
