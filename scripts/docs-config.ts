@@ -35,7 +35,7 @@ function cell(text: string, keys: ReadonlySet<string>): string {
 /** The default column: the default as written, the requirement, or what unset means. */
 function defaultCell(spec: Spec, keys: ReadonlySet<string>): string {
   if (spec.default !== undefined) return `\`${spec.default}\``;
-  if (spec.required === 'unless-discovery') return 'required unless `DISCOVERY_COMPARTMENT_OCID` is set';
+  if (spec.required === 'unless-discovery') return 'required unless `DISCOVERY_COMPARTMENT_OCID` or `SCRAPE_CONFIG` is set';
   if (spec.required === 'unless-dry-run') return 'required unless a dry run';
   return spec.unset !== undefined ? cell(spec.unset, keys) : 'none';
 }

@@ -18,6 +18,7 @@ locals {
   # SETTING_SPECS identical.
   function_settings = {
     METRICS_ENDPOINT                       = var.metrics_endpoint
+    SCRAPE_CONFIG                          = var.scrape_config
     COMPARTMENT_OCID                       = var.compartment_ocid
     METRICS_NAMESPACE                      = var.metrics_namespace
     RESOURCE_GROUP                         = var.resource_group
@@ -38,6 +39,7 @@ locals {
     POST_CONCURRENCY                       = tostring(var.post_concurrency)
     POST_TIMEOUT_MS                        = tostring(var.post_timeout_ms)
     FUNCTION_TIMEOUT_SECONDS               = tostring(var.function_timeout_seconds)
+    FUNCTION_DYNAMIC_GROUP                 = local.function_dynamic_group
     DRY_RUN                                = tostring(var.dry_run)
     FORECAST_PRICE_PER_MILLION_DATAPOINTS  = var.forecast_price_per_million_datapoints
     FORECAST_FREE_DATAPOINTS_PER_MONTH     = tostring(var.forecast_free_datapoints_per_month)

@@ -8,6 +8,8 @@
 
 locals {
   secret_configured = var.scrape_bearer_token_secret_ocid != ""
+  # Known before the function exists, so the function's config can name it (FUNCTION_DYNAMIC_GROUP).
+  function_dynamic_group = var.function_dynamic_group != "" ? var.function_dynamic_group : "${var.name_prefix}-function"
 }
 
 # The function, and only this function (matched by its OCID), as a principal.
@@ -15,7 +17,7 @@ resource "oci_identity_dynamic_group" "function" {
   provider = oci.home
 
   compartment_id = var.tenancy_ocid
-  name           = "${var.name_prefix}-function"
+  name           = local.function_dynamic_group
   description    = "The ${var.function_name} function (resource principal) of ${var.name_prefix}"
   matching_rule  = "ALL {resource.type = 'fnfunc', resource.id = '${oci_functions_function.this.id}'}"
   freeform_tags  = var.freeform_tags

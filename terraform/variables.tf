@@ -69,6 +69,12 @@ variable "freeform_tags" {
 # lists (SETTING_SPECS, these variables, local.function_settings) identical.
 # ---------------------------------------------------------------------------------------------
 
+variable "scrape_config" {
+  description = "SCRAPE_CONFIG: a Prometheus configuration file (YAML: global, scrape_configs), inline; its jobs replace METRICS_ENDPOINT's implicit one (see docs/scrape-config.md); OCI limits the whole configuration of a function to 4 KB. In Terraform e.g. file(\"prometheus.yml\"). Empty = none."
+  type        = string
+  default     = ""
+}
+
 variable "metrics_endpoint" {
   description = "METRICS_ENDPOINT: URL(s) to scrape, e.g. http://10.0.0.5:3000/metrics; scraped together with the discovered targets when discovery is on. May be empty when discovery_compartment_ocid is set."
   type        = string
@@ -331,6 +337,17 @@ variable "state_bucket" {
   validation {
     condition     = var.state_bucket == "" || can(regex("^[A-Za-z0-9._-]{1,256}$", var.state_bucket))
     error_message = "state_bucket must be empty or a bucket name (letters, digits, - _ ., up to 256 characters)."
+  }
+}
+
+variable "function_dynamic_group" {
+  description = "FUNCTION_DYNAMIC_GROUP: the dynamic group of the function's resource principal, named in the IAM policy statements the function suggests when OCI refuses a call (a response's iamStatement, an error's hint); Terraform sets it to the group it creates. Here: the name of that dynamic group. Empty = <name_prefix>-function."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.function_dynamic_group == "" || can(regex("^[A-Za-z0-9_.-]{1,100}$", var.function_dynamic_group))
+    error_message = "function_dynamic_group must be empty or a dynamic group name (at most 100 letters, digits, _ . or -)."
   }
 }
 

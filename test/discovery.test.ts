@@ -6,7 +6,9 @@
  * built function over the Fn socket, with instances added and terminated between invocations.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -20,7 +22,8 @@ import { startIngestionEmulator, type IngestionEmulator } from '../src/local/emu
 import type { InvocationSummary } from '../src/handler/summary';
 import { createAuth, createDiscoveryClients } from '../src/oci/clients';
 import { transformAll } from './helpers/transform';
-import { COMPARTMENT, startStack, type Stack } from './helpers/stack';
+import { capturedText, lastInvocationLog } from './helpers/reliability';
+import { closedPort, COMPARTMENT, startStack, type Stack } from './helpers/stack';
 
 const FLEET = 'ocid1.compartment.oc1..aaaaaaaafleetcompartmentprom2oci';
 
@@ -79,6 +82,7 @@ function resetFleet(pageSize = 100): void {
   emu.fleet.deniedCompartments.clear();
   emu.fleet.deniedApis.clear();
   emu.fleet.pageSize = pageSize;
+  emu.fleet.afterPage = undefined;
 }
 
 describe('discovery through the SDK against the emulated fleet', () => {
@@ -226,27 +230,27 @@ describe('discovery through the SDK against the emulated fleet', () => {
     resetFleet(2);
     for (let i = 1; i <= 5; i++) emu.fleet.addInstance({ compartmentId: FLEET, privateIp: `127.0.3.${i}` });
     const { fleet, clock } = discoveryOf({ DISCOVERY_TTL_SECONDS: '60' });
-    // No good list yet: nothing discovered, the error says which call and what OCI answered.
-    emu.enqueueFault({ status: 503, match: /^\/20160918\/instances\?.*page=/ }, 1, 'discovery');
+    // No good list yet: nothing discovered, the error says which call, what OCI answered, and that it was tried 4 times.
+    emu.enqueueFault({ status: 503, match: /^\/20160918\/instances\?.*page=/ }, 4, 'discovery');
     const failed = await fleet.targets(noDeadline());
     assert.equal(failed.report.source, 'none');
     assert.deepEqual(failed.targets, []);
-    assert.match(failed.report.error!, /^ListInstances failed \(503 ServiceUnavailable: Injected fault: 503 ServiceUnavailable\)/);
+    assert.match(failed.report.error!, /^ListInstances failed \(503 ServiceUnavailable: Injected fault: 503 ServiceUnavailable, 4 attempts\)/);
     assert.equal(failed.report.iamStatement, undefined, 'a 5xx is not a policy problem');
     const pages = emu.calls.filter((c) => c.path === '/20160918/instances').map((c) => c.status);
-    assert.deepEqual(pages, [200, 503], 'the first page came, the second failed');
+    assert.deepEqual(pages, [200, 503, 503, 503, 503], 'the first page came, the second failed every attempt');
     const good = await fleet.targets(noDeadline());
     assert.equal(good.targets.length, 5);
     // After the TTL, a failing refresh keeps the last good list (still fresh: TTL + 10 min).
     clock.now += 61_000;
-    emu.enqueueFault({ status: 500, match: /^\/20160918\/instances\?.*page=/ }, 1, 'discovery');
+    emu.enqueueFault({ status: 500, match: /^\/20160918\/instances\?.*page=/ }, 4, 'discovery');
     const stale = await fleet.targets(noDeadline());
     assert.equal(stale.report.source, 'last-good');
     assert.deepEqual(urlsOf(stale), urlsOf(good));
     assert.match(stale.report.error!, /ListInstances failed \(500/);
     // Too old: no discovered targets any more.
     clock.now += 11 * 60_000;
-    emu.enqueueFault({ status: 500 }, 1, 'discovery');
+    emu.enqueueFault({ status: 500, match: /^\/20160918\/instances\?/ }, 4, 'discovery');
     const gone = await fleet.targets(noDeadline());
     assert.equal(gone.report.source, 'none');
     assert.deepEqual(gone.targets, []);
@@ -267,6 +271,149 @@ describe('discovery through the SDK against the emulated fleet', () => {
     emu.fleet.deniedApis.add('compartments');
     const c = await discoveryOf({ DISCOVERY_INCLUDE_SUBCOMPARTMENTS: 'true' }).fleet.targets(noDeadline());
     assert.equal(c.report.iamStatement, `Allow dynamic-group <the function's dynamic group> to inspect compartments in compartment id ${FLEET}`);
+  });
+
+  test('one 429 among 40 GetVnic calls (and a 502 on a page) is tried again: every instance is a target, the retries counted', async () => {
+    resetFleet(10);
+    for (let i = 1; i <= 40; i++) emu.fleet.addInstance({ compartmentId: FLEET, privateIp: `127.0.6.${i}` });
+    emu.enqueueFault({ status: 429, match: /^\/20160918\/vnics\// }, 1, 'discovery');
+    emu.enqueueFault({ status: 502, match: /^\/20160918\/instances\?.*page=/ }, 1, 'discovery');
+    const r = await discoveryOf({}).fleet.targets(noDeadline());
+    assert.equal(r.report.error, undefined);
+    assert.equal(r.report.source, 'discovered');
+    assert.equal(r.targets.length, 40);
+    assert.equal(r.report.retries, 2);
+    const vnics = emu.calls.filter((c) => c.path.startsWith('/20160918/vnics/'));
+    assert.equal(vnics.length, 41, 'one GetVnic answered 429, then again');
+    assert.equal(vnics.filter((c) => c.status === 429).length, 1);
+    assert.equal(r.report.calls, emu.calls.length, 'every attempt is a call');
+  });
+
+  test('an instance listed on two pages (it became RUNNING between them) is one instance, one target per exporter', async () => {
+    resetFleet(2);
+    const late = emu.fleet.addInstance({ compartmentId: FLEET, privateIp: '127.0.7.1', lifecycleState: 'STOPPED' });
+    for (let i = 2; i <= 5; i++) emu.fleet.addInstance({ compartmentId: FLEET, privateIp: `127.0.7.${i}` });
+    // After the first page the oldest instance starts: the RUNNING list shifts by one, so the second page repeats an instance.
+    emu.fleet.afterPage = (api, offset) => {
+      if (api === 'instances' && offset === 0) emu.fleet.setState(late.id, 'RUNNING');
+    };
+    const r = await discoveryOf({}).fleet.targets(noDeadline());
+    assert.equal(r.report.error, undefined);
+    const served = emu.calls.filter((c) => c.path === '/20160918/instances').length;
+    assert.equal(served, 3, 'three pages: 2 + 2 + 1, one instance on two of them');
+    assert.deepEqual(
+      urlsOf(r),
+      [2, 3, 4, 5].map((i) => `http://127.0.7.${i}:9100/metrics`),
+    );
+    assert.equal(r.report.instances, 4);
+    assert.equal(r.report.targets, 4);
+  });
+
+  test('link-local and unspecified addresses are refused and named per instance; loopback is scraped; a bad IP is one problem', async () => {
+    resetFleet();
+    const refused = ['169.254.169.254', '169.254.0.1', 'fe80::1', 'fe80::1%ens3', '0.0.0.0', '::', '::ffff:169.254.169.254'].map((ip) =>
+      emu.fleet.addInstance({ compartmentId: FLEET, privateIp: ip, displayName: `refused ${ip}`, freeformTags: { prometheus_path: '/opc/v1/instance/' } }),
+    );
+    const notIp = emu.fleet.addInstance({ compartmentId: FLEET, privateIp: 'not-an-ip', displayName: 'not an ip' });
+    const zoned = emu.fleet.addInstance({ compartmentId: FLEET, privateIp: 'fd00::5%eth0', displayName: 'zoned' });
+    emu.fleet.addInstance({ compartmentId: FLEET, privateIp: '127.0.8.1' });
+    emu.fleet.addInstance({ compartmentId: FLEET, privateIp: '::1' });
+    emu.fleet.addInstance({ compartmentId: FLEET, privateIp: '10.0.0.7' });
+    const r = await discoveryOf({}).fleet.targets(noDeadline());
+    assert.equal(r.report.error, undefined);
+    assert.deepEqual(urlsOf(r), ['http://10.0.0.7:9100/metrics', 'http://127.0.8.1:9100/metrics', 'http://[::1]:9100/metrics']);
+    assert.equal(r.report.problemCount, refused.length + 2);
+    const problemOf = new Map(r.report.problems.map((p) => [p.resourceId, p.problem]));
+    for (const inst of refused) {
+      assert.match(problemOf.get(inst.id)!, /is link-local \(169\.254\.0\.0\/16, fe80::\/10\) or unspecified \(0\.0\.0\.0\/8, ::\): refused/, inst.displayName);
+    }
+    assert.equal(problemOf.get(notIp.id), 'private IP "not-an-ip" is not an IP address');
+    assert.equal(problemOf.get(zoned.id), 'private IP "fd00::5%eth0" has a zone index: not a routable address');
+    assert.ok(
+      r.report.problems.every((p) => p.displayName !== ''),
+      'each refused instance is named',
+    );
+  });
+
+  test('tag namespaces and defined keys match case-insensitively, freeform keys and values exactly (as OCI compares them)', async () => {
+    resetFleet();
+    const defined = emu.fleet.addInstance({ compartmentId: FLEET, privateIp: '127.0.9.1', definedTags: { Operations: { Scrape: 'yes' } } });
+    emu.fleet.addInstance({ compartmentId: FLEET, privateIp: '127.0.9.2', definedTags: { Operations: { Scrape: 'YES' } } });
+    const freeform = emu.fleet.addInstance({ compartmentId: FLEET, privateIp: '127.0.9.3', freeformTags: { team: 'shop' } });
+    emu.fleet.addInstance({ compartmentId: FLEET, privateIp: '127.0.9.4', freeformTags: { Team: 'shop' } });
+    const byDefined = await discoveryOf({ DISCOVERY_TAG: 'operations.SCRAPE=yes', DISCOVERY_DIMENSIONS: 'tag:OPERATIONS.scrape' }).fleet.targets(noDeadline());
+    assert.deepEqual(
+      byDefined.targets.map((t) => t.resourceId),
+      [defined.id],
+    );
+    assert.equal(byDefined.targets[0].dimensions['OPERATIONS.scrape'], 'yes', 'a defined tag dimension is read the same way');
+    const byFreeform = await discoveryOf({ DISCOVERY_TAG: 'team=shop' }).fleet.targets(noDeadline());
+    assert.deepEqual(
+      byFreeform.targets.map((t) => t.resourceId),
+      [freeform.id],
+    );
+  });
+
+  test('a tag filter matching none of the RUNNING instances is named (noTargets); an empty compartment is not', async () => {
+    resetFleet();
+    emu.fleet.addInstance({ compartmentId: FLEET, privateIp: '127.0.10.1', freeformTags: { prom2oci: 'scrape' } });
+    emu.fleet.addInstance({ compartmentId: FLEET, privateIp: '127.0.10.2', freeformTags: { prom2oci: 'scrape' } });
+    const typo = await discoveryOf({ DISCOVERY_TAG: 'prom2oci=scrap' }).fleet.targets(noDeadline());
+    assert.equal(typo.report.error, undefined);
+    assert.equal(typo.targets.length, 0);
+    assert.equal(
+      typo.report.noTargets,
+      `DISCOVERY_TAG "prom2oci=scrap" matches none of the 2 RUNNING instances in compartment ${FLEET} ` +
+        '(defined tag namespaces and keys compare case-insensitively, freeform tag keys and every value exactly)',
+    );
+    const fine = await discoveryOf({ DISCOVERY_TAG: 'prom2oci=scrape' }).fleet.targets(noDeadline());
+    assert.equal(fine.report.noTargets, undefined);
+    resetFleet();
+    const empty = await discoveryOf({ DISCOVERY_TAG: 'prom2oci=scrape' }).fleet.targets(noDeadline());
+    assert.equal(empty.report.noTargets, undefined, 'no RUNNING instance at all: an empty fleet, not a mistake');
+    emu.fleet.addInstance({ compartmentId: FLEET, privateIp: '169.254.169.254' });
+    const unusable = await discoveryOf({}).fleet.targets(noDeadline());
+    assert.equal(unusable.report.noTargets, `none of the 1 matching instances in compartment ${FLEET} can be scraped (see discovery.problems)`);
+  });
+
+  test('each target carries its instance as __meta_oci_* labels: id, name, IP, AD, FD, shape, compartment, tags (names sanitised)', async () => {
+    resetFleet();
+    const inst = emu.fleet.addInstance({
+      compartmentId: FLEET,
+      displayName: 'web-1',
+      privateIp: '127.0.11.1',
+      availabilityDomain: 'Uocm:EU-FRANKFURT-1-AD-2',
+      faultDomain: 'FAULT-DOMAIN-3',
+      shape: 'VM.Standard.A1.Flex',
+      freeformTags: { 'app-name': 'shop', prometheus_port: '9100,3000' },
+      definedTags: { 'Oracle-Tags': { CreatedBy: 'ops@example.com' }, Ops: { cost_center: 42 } },
+    });
+    const r = await discoveryOf({}).fleet.targets(noDeadline());
+    assert.equal(r.targets.length, 2);
+    const want = {
+      __meta_oci_instance_id: inst.id,
+      __meta_oci_instance_name: 'web-1',
+      __meta_oci_private_ip: '127.0.11.1',
+      __meta_oci_availability_domain: 'Uocm:EU-FRANKFURT-1-AD-2',
+      __meta_oci_fault_domain: 'FAULT-DOMAIN-3',
+      __meta_oci_shape: 'VM.Standard.A1.Flex',
+      __meta_oci_compartment_id: FLEET,
+      __meta_oci_freeform_tag_app_name: 'shop',
+      __meta_oci_freeform_tag_prometheus_port: '9100,3000',
+      __meta_oci_defined_tag_Oracle_Tags_CreatedBy: 'ops@example.com',
+      __meta_oci_defined_tag_Ops_cost_center: '42',
+    };
+    for (const t of r.targets) assert.deepEqual(t.metaLabels, want);
+    assert.deepEqual(Object.keys(r.targets[0].dimensions), ['resourceId'], 'the labels are data for relabelling, not dimensions');
+  });
+
+  test('a missing policy names FUNCTION_DYNAMIC_GROUP when it is set', async () => {
+    resetFleet();
+    emu.fleet.addInstance({ compartmentId: FLEET });
+    emu.fleet.deniedApis.add('vnicAttachments');
+    const d = settingsOf({});
+    const r = await new FleetDiscovery(d, () => clients(d), Date.now, 'prom2oci-function').targets(noDeadline());
+    assert.equal(r.report.iamStatement, `Allow dynamic-group prom2oci-function to read vnic-attachments in compartment id ${FLEET}`);
   });
 
   test('a call that hangs ends at DISCOVERY_TIMEOUT_MS with a named cause', async () => {
@@ -388,7 +535,131 @@ describe('a fleet through the built function (Fn socket)', () => {
           String.raw` <the function's dynamic group> to read instances in compartment id ocid1\.compartment\.oc1\.\.aaaaaaaafleet`,
       ),
     );
+    // With FUNCTION_DYNAMIC_GROUP (Terraform sets it), the statement names the group.
+    const named = await stack.startFn({
+      DISCOVERY_COMPARTMENT_OCID: FLEET,
+      OCI_COMPUTE_ENDPOINT: stack.emulator.url,
+      METRICS_ENDPOINT: '',
+      FUNCTION_DYNAMIC_GROUP: 'prom2oci-function',
+    });
+    assert.match((await named.invoke()).body, /add the policy statement: Allow dynamic-group prom2oci-function to read instances in compartment id /);
     stack.emulator.fleet.deniedApis.clear();
+  });
+
+  test('through the function: a 429 on one of 40 GetVnic calls is retried, refused addresses are problems[], the log lists 20 of 42 appeared', async () => {
+    const fleet = stack.emulator.fleet;
+    fleet.instances.clear();
+    stack.emulator.reset();
+    const closed = await closedPort();
+    fleet.addInstance({ compartmentId: FLEET, displayName: 'shop', freeformTags: { app: 'retry', prometheus_port: new URL(shops[0].url).port } });
+    for (let i = 1; i <= 41; i++)
+      fleet.addInstance({ compartmentId: FLEET, privateIp: `127.0.12.${i}`, freeformTags: { app: 'retry', prometheus_port: `${closed}` } });
+    const metadata = fleet.addInstance({
+      compartmentId: FLEET,
+      privateIp: '169.254.169.254',
+      freeformTags: { app: 'retry', prometheus_path: '/opc/v1/instance/' },
+    });
+    const zoned = fleet.addInstance({ compartmentId: FLEET, privateIp: 'fe80::1%ens3', freeformTags: { app: 'retry' } });
+    stack.emulator.enqueueFault({ status: 429, match: /^\/20160918\/vnics\// }, 1, 'discovery');
+    const fn = await stack.startFn({
+      DISCOVERY_COMPARTMENT_OCID: FLEET,
+      DISCOVERY_TAG: 'app=retry',
+      DISCOVERY_TIMEOUT_MS: '60000',
+      OCI_COMPUTE_ENDPOINT: stack.emulator.url,
+      METRICS_ENDPOINT: '',
+      SCRAPE_TIMEOUT_MS: '30000',
+    });
+    const res = await fn.invoke();
+    assert.equal(res.status, 200, res.body);
+    const s = res.json as InvocationSummary;
+    assert.equal(s.discovery!.error, undefined);
+    assert.equal(s.discovery!.retries, 1);
+    assert.equal(s.targets.length, 42);
+    assert.equal(s.targets.filter((t) => t.up).length, 1);
+    assert.deepEqual(s.discovery!.problems.map((p) => p.resourceId).sort(), [metadata.id, zoned.id].sort());
+    assert.ok(s.discovery!.problems.every((p) => /link-local/.test(p.problem)));
+    assert.ok(!stack.emulator.calls.some((c) => c.path.includes('169.254')), 'nothing asked of the metadata address');
+    // The response lists every appeared target; the summary log line the first 20 and the count.
+    assert.equal(s.discovery!.appeared.length, 42);
+    const log = (await lastInvocationLog(fn)) as unknown as { discovery: { appeared: unknown[]; appearedCount: number; disappearedCount: number } };
+    assert.equal(log.discovery.appeared.length, 20);
+    assert.equal(log.discovery.appearedCount, 42);
+    assert.equal(log.discovery.disappearedCount, 0);
+  });
+
+  test('through the function: a tag filter matching nothing fails the invocation, naming it; beside a static endpoint it is reported', async () => {
+    const fleet = stack.emulator.fleet;
+    fleet.instances.clear();
+    stack.emulator.reset();
+    fleet.addInstance({ compartmentId: FLEET, freeformTags: { app: 'bharatmart' } });
+    const env = { DISCOVERY_COMPARTMENT_OCID: FLEET, DISCOVERY_TAG: 'app=bharatmrt', OCI_COMPUTE_ENDPOINT: stack.emulator.url, DISCOVERY_TIMEOUT_MS: '60000' };
+    const alone = await (await stack.startFn({ ...env, METRICS_ENDPOINT: '' })).invoke();
+    assert.equal(alone.status, 502, alone.body);
+    assert.match(alone.body, /no targets: DISCOVERY_TAG \\?"app=bharatmrt\\?" matches none of the 1 RUNNING instances in compartment ocid1\.compartment/);
+    const beside = await (await stack.startFn({ ...env, METRICS_ENDPOINT: shops[0].url })).invoke();
+    assert.equal(beside.status, 200, beside.body);
+    const s = beside.json as InvocationSummary;
+    assert.match(s.discovery!.noTargets!, /^DISCOVERY_TAG "app=bharatmrt" matches none of the 1 RUNNING instances/);
+    assert.equal(s.targets[0].up, true);
+  });
+
+  test('through the function: OCI echoing the Authorization header (discovery, ingestion) puts no token in the response or the log', async () => {
+    const fleet = stack.emulator.fleet;
+    fleet.instances.clear();
+    stack.emulator.reset();
+    fleet.addInstance({ compartmentId: FLEET });
+    // Every attempt of ListInstances answers 500 quoting the request's Authorization header; so does one PostMetricData call (400: not retried).
+    stack.emulator.enqueueFault({ status: 500, echoAuthorization: true, match: /^\/20160918\/instances\?/ }, 4, 'discovery');
+    stack.emulator.enqueueFault({ status: 400, echoAuthorization: true }, 1, 'metrics');
+    const fn = await stack.startFn({
+      DISCOVERY_COMPARTMENT_OCID: FLEET,
+      OCI_COMPUTE_ENDPOINT: stack.emulator.url,
+      DISCOVERY_TIMEOUT_MS: '60000',
+      METRICS_ENDPOINT: shops[0].url,
+    });
+    const res = await fn.invoke();
+    const s = res.json as InvocationSummary;
+    assert.match(
+      s.discovery!.error!,
+      /^ListInstances failed \(500 InternalServerError: Injected fault: 500 InternalServerError \(request had Authorization: \[redacted\]/,
+    );
+    assert.ok(
+      s.errors.some((e) => /request had Authorization: \[redacted\]/.test(e.message)),
+      JSON.stringify(s.errors),
+    );
+    await lastInvocationLog(fn);
+    const token = (await readFile(stack.rpEnv.OCI_RESOURCE_PRINCIPAL_RPST, 'utf8')).trim();
+    const [header, payload, signature] = token.split('.');
+    const all = capturedText(fn, [res]);
+    for (const [what, part] of Object.entries({ header, payload, signature })) assert.ok(!all.includes(part), `the token's ${what} is not in any output`);
+    assert.ok(!all.includes('ST$'), 'no resource-principal keyId');
+    assert.ok(!/keyId="[^[]/.test(all), 'no keyId value');
+  });
+
+  test('through the function: a target answering JSON (as the metadata service does) is refused naming the line, never quoting it', async () => {
+    const secretish = 'ocid1.compartment.oc1..metadatacompartmentsecret';
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`{"compartmentId" : "${secretish}", "hostname" : "web-1"}\nmetric 1\n`);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/opc/v1/instance/`;
+      const fn = await stack.startFn({ METRICS_ENDPOINT: `${url},${shops[0].url}` });
+      const res = await fn.invoke();
+      assert.equal(res.status, 200, res.body);
+      const s = res.json as InvocationSummary;
+      const bad = s.targets.find((t) => t.url === url)!;
+      assert.equal(bad.up, false);
+      assert.equal(
+        bad.error,
+        'invalid exposition: line 1: not the Prometheus text format (no valid sample, HELP or TYPE line before it; the content is not quoted)',
+      );
+      await lastInvocationLog(fn);
+      assert.ok(!capturedText(fn, [res]).includes('metadatacompartment'), 'the body reaches no output');
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 
   test('discovery failing falls back to the static METRICS_ENDPOINT list, reported', async () => {

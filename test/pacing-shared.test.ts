@@ -1,9 +1,10 @@
 /**
  * Adaptive pacing end to end: the real function process posts into a tenancy whose PostMetricData
  * limit the emulator enforces across principals, while another principal of the same tenancy (the
- * real SDK in this process, its own resource-principal credentials) posts steadily. The function
- * must meet 429s, back off, and still deliver everything exactly once. No wall-clock thresholds:
- * the assertions are about what happened, not how fast.
+ * real SDK in this process, its own resource-principal credentials) posts steadily; and through a
+ * burst of 429s from the emulator's fault queue. The function must meet 429s, back off, and still
+ * deliver everything exactly once. No wall-clock thresholds: the assertions are about what
+ * happened (the pacer's own account of its rate), not how fast.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -75,5 +76,39 @@ describe('pacing that yields: the function shares the tenancy with another poste
       await other.stop();
       stack.emulator.options.rateLimitPerSecond = undefined;
     }
+  });
+});
+
+describe('a burst of 429s does not cripple the rest of the invocation (issue 20 item 7)', () => {
+  let stack: Stack;
+  let target: FaultyTarget;
+
+  before(async () => {
+    stack = await startStack();
+    target = await startFaultyTarget();
+  });
+  after(async () => {
+    await stack?.close();
+    await target?.close();
+  });
+
+  test('3,000 series after 20 consecutive 429s: the rate is cut, then back near its ceiling; all posted', async () => {
+    // The reported case: 3,000 series (60 calls) at 20 calls/s; every 429 halved the rate again down to
+    // 1 call/s, and the quick climb went back only to the rate of the last 429: 26.7 s, 400 undelivered.
+    const CEILING = 20;
+    stack.emulator.reset();
+    stack.emulator.enqueueFault({ status: 429 }, 20);
+    const fn = await stack.startFn({ METRICS_ENDPOINT: target.url(`/ok?n=${SERIES}`), POST_CALLS_PER_SECOND: String(CEILING), POST_CONCURRENCY: '4' });
+    const s = summaryOf(await fn.invoke({ deadline: new Date(Date.now() + 120_000) }));
+    assertAccounted(s, '429 burst');
+    assert.equal(stack.emulator.pendingFaults(), 0, 'the whole burst was met');
+    assert.equal(s.throttled, 20);
+    assert.equal(s.posted, SERIES, `all posted (errors: ${JSON.stringify(s.errors)})`);
+    assert.equal(s.undelivered, 0);
+    assert.equal(stack.emulator.accepted.filter((m) => m.name === 'faulty_ok_total').length, SERIES, 'each series stored exactly once');
+    // Nothing got through during the burst (the retries back off further and further: the rate may
+    // reach the floor), so it says nothing about the rate the tenancy has room for.
+    assert.ok(s.pacing.decreases >= 1, `the rate was cut: ${JSON.stringify(s.pacing)}`);
+    assert.ok(s.pacing.finalRate >= 0.9 * CEILING, `back near the ceiling after the burst: ${JSON.stringify(s.pacing)}`);
   });
 });

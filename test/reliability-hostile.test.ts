@@ -83,7 +83,7 @@ describe('reliability: hostile targets through the function process', () => {
     assert.match(s.targets[0].error!, /^HTTP 500 Refused Bearer \[redacted\] \(\[redacted\]\)$/);
     assert.match(s.targets[1].error!, /redirect to a different scheme \(https:\/\/127\.0\.0\.1:1\/login\?t=\[redacted\]&auth=/);
     assert.match(s.targets[2].error!, /unsupported content type "application\/x-\[redacted\]"/);
-    assert.match(s.targets[3].error!, /^invalid exposition: line 1: invalid metric type "\[redacted\]"/);
+    assert.match(s.targets[3].error!, /^invalid exposition: line 2: invalid metric type "\[redacted\]"/);
     // user:password in the URL (Basic auth), password with characters that would need encoding.
     const encoded = encodeURIComponent(password);
     const withPassword = await fx.stack.startFn({ METRICS_ENDPOINT: routes.map((r) => r.replace('http://', `http://scraper:${encoded}@`)).join(','), ...FAST });

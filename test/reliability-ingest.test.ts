@@ -204,7 +204,9 @@ describe('reliability: ingestion faults through the function process', () => {
       assert.equal(res.status, 502);
       const detail = (res.json as { detail: string }).detail;
       assert.match(detail, /404 NotAuthorizedOrNotFound/);
-      assert.match(detail, /Allow dynamic-group <dg> to use metrics in compartment/);
+      // The statement of the one IAM table, for the batch's compartment and namespace.
+      const statement = String.raw`"Allow dynamic-group <the function's dynamic group> to use metrics in compartment id ocid1\.compartment\.oc1\.\.\w+`;
+      assert.match(detail, new RegExp(`${statement} where target\\.metrics\\.namespace = 'bharatmart'"`));
       assert.equal(fx.stack.emulator.counters.postMetricData, 1);
       assert.equal((await lastInvocationLog(fn)).errors.length, 1);
     } finally {

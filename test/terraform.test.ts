@@ -15,7 +15,7 @@ import { RESERVED_DIMENSIONS, SETTING_SPECS } from '../src/config/settings';
 import { parseMql } from '../src/local/emulator/mql';
 import { SELF_METRICS } from '../src/transform/selfMetrics';
 import { quantileSuffix } from '../src/transform/derive';
-import { DISCOVERY_GRANTS } from '../src/discovery/oci';
+import { DISCOVERY_OPERATIONS, IAM_GRANTS } from '../src/oci/iam';
 import {
   auditConditionVariables,
   auditMatchingRule,
@@ -591,6 +591,19 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
     },
   );
 
+  test("the IAM statements the function suggests (src/oci/iam.ts, one table) grant what Terraform's dynamic-group statements grant", () => {
+    const terraform = policyStatements(files)
+      .flatMap((p) => p.statements.map((s) => parsePolicyStatement(s)!))
+      .filter((g) => g.subject.startsWith('dynamic-group '))
+      .map((g) => `${g.verb} ${g.resource}`);
+    assert.deepEqual([...new Set(Object.values(IAM_GRANTS))].sort(), [...new Set(terraform)].sort());
+    // The function is told the name of the dynamic group Terraform creates.
+    assert.equal(onlyBlock('resource', 'oci_identity_dynamic_group').name, '${local.function_dynamic_group}');
+    assert.equal((locals().get('function_settings') as Record<string, string>).FUNCTION_DYNAMIC_GROUP, '${local.function_dynamic_group}');
+    const named = hclText(locals().get('function_dynamic_group'));
+    assert.match(named, /var\.function_dynamic_group != "" \? var\.function_dynamic_group : "\$\{var\.name_prefix\}-function"/);
+  });
+
   test('each condition names the configured value, not a placeholder or a wildcard', () => {
     const byAddress = new Map(policyStatements(files).map((p) => [p.address, p]));
     const metrics = parsePolicyStatement(byAddress.get('oci_identity_policy.function_metrics')!.statements[0])!;
@@ -668,6 +681,8 @@ describe('terraform/: the function settings cannot drift from src/config/setting
       const value = settingsMap[spec.key];
       // The namespace is the variable when given, else read by Terraform (see the state bucket test).
       if (spec.key === 'OBJECT_STORAGE_NAMESPACE' && value === '${local.object_storage_namespace}') continue;
+      // The dynamic group's name is the variable when given, else the one Terraform gives the group it creates.
+      if (spec.key === 'FUNCTION_DYNAMIC_GROUP' && value === '${local.function_dynamic_group}') continue;
       assert.ok(value === `\${var.${name}}` || value === `\${tostring(var.${name})}`, `function_settings.${spec.key} must be fed by var.${name}, got ${value}`);
       if (spec.required === 'unless-dry-run') {
         assert.equal('default' in v, false, `${name} is required by the function, so it has no default`);
@@ -686,9 +701,10 @@ describe('terraform/: the function settings cannot drift from src/config/setting
     const specNames = new Set(SETTING_SPECS.map((s) => s.key.toLowerCase()));
     const settingsMap = locals().get('function_settings') as Record<string, string>;
     for (const [key, rawValue] of Object.entries(settingsMap)) {
-      const value = rawValue === '${local.object_storage_namespace}' ? hclText(locals().get('object_storage_namespace')) : rawValue;
+      const value = rawValue.startsWith('${local.') ? hclText(locals().get(rawValue.slice('${local.'.length, -1))) : rawValue;
       const refs = [...new Set(interpolations(value).flatMap((e) => [...e.matchAll(/var\.([a-z_0-9]+)/g)].map((m) => m[1])))].filter(
-        (r) => r !== 'state_bucket' || key === 'STATE_BUCKET',
+        // The namespace is read only with a state bucket; the dynamic group's default name is made of the name prefix.
+        (r) => (r !== 'state_bucket' || key === 'STATE_BUCKET') && !(r === 'name_prefix' && key === 'FUNCTION_DYNAMIC_GROUP'),
       );
       assert.deepEqual(refs, [key.toLowerCase()], `${key} reads only its own variable`);
       assert.ok(specNames.has(refs[0]));
@@ -1157,7 +1173,7 @@ describe('terraform/: discovery (read-only grants in the scanned compartment, po
       const g = parsePolicyStatement(s)!;
       return `${g.verb} ${g.resource}`;
     });
-    assert.deepEqual([...new Set(Object.values(DISCOVERY_GRANTS))].sort(), granted.sort());
+    assert.deepEqual(DISCOVERY_OPERATIONS.map((op) => IAM_GRANTS[op]).sort(), granted.sort());
     for (const bad of [
       'Allow dynamic-group fn to read instance-family in compartment id c',
       'Allow dynamic-group fn to read instances in tenancy',

@@ -18,6 +18,7 @@ import {
   RESERVED_NAMESPACE_PREFIX_RE,
 } from '../transform/limits';
 import { redactUrl } from '../util/redact';
+import { parseScrapeConfig, ScrapeConfigError, type ScrapeConfigFile } from './scrapeConfig';
 import { quantileSuffix } from '../transform/derive';
 import type { DerivedKinds } from '../types/model';
 
@@ -250,6 +251,17 @@ function readRegex(key: string, value: string): RegExp {
   }
 }
 
+/** Parses SCRAPE_CONFIG: Prometheus' configuration file, inline. */
+const parseInlineScrapeConfig = parser('a Prometheus configuration in YAML (global, scrape_configs)', readInlineScrapeConfig);
+function readInlineScrapeConfig(key: string, value: string): ScrapeConfigFile {
+  try {
+    return parseScrapeConfig(value, '');
+  } catch (e) {
+    if (e instanceof ScrapeConfigError) throw new ConfigError(key, e.message);
+    throw e;
+  }
+}
+
 /** Validates an OCID-shaped value. */
 const parseOcid = parser('an OCID (ocid1.<type>.<realm>.[region].<id>)', readOcid);
 function readOcid(key: string, value: string): string {
@@ -317,6 +329,9 @@ function readQuantiles(key: string, value: string): number[] {
     return q;
   });
 }
+
+/** A dynamic group as a policy names it: a plain name, or 'domain'/'name' for an identity domain other than Default. */
+const DYNAMIC_GROUP_RE = /^(?:[A-Za-z0-9_.-]{1,100}|'[^'\r\n]{1,100}'\/'[A-Za-z0-9_.-]{1,100}')$/;
 
 /** OCI tag namespace and key names: no spaces or periods (so `namespace.key` is unambiguous). */
 const TAG_NAME_RE = /^[^\s.=,]{1,100}$/;
@@ -400,6 +415,13 @@ export const SETTINGS_TABLE = {
     parse: parseEndpoints,
     whenUnset: (): URL[] => [],
     description: 'URL(s) to scrape, e.g. http://10.0.0.5:3000/metrics; scraped together with the discovered targets when discovery is on',
+  },
+  SCRAPE_CONFIG: {
+    field: 'scrapeConfig',
+    parse: parseInlineScrapeConfig,
+    description:
+      "a Prometheus configuration file (YAML: global, scrape_configs), inline; its jobs replace METRICS_ENDPOINT's implicit one " +
+      '(see docs/scrape-config.md); OCI limits the whole configuration of a function to 4 KB',
   },
   COMPARTMENT_OCID: { field: 'compartmentId', parse: parseOcid, description: 'compartment of the posted metrics' },
   METRICS_NAMESPACE: { field: 'namespace', default: 'bharatmart', parse: parseNamespace, description: 'OCI custom metric namespace of every posted metric' },
@@ -521,6 +543,18 @@ export const SETTINGS_TABLE = {
     default: '60',
     parse: secondsAsMs(1, 3600),
     description: 'deadline in seconds used when an invocation carries no Fn-Deadline, and the latest one it may carry',
+  },
+  FUNCTION_DYNAMIC_GROUP: {
+    field: 'dynamicGroup',
+    parse: matching(
+      DYNAMIC_GROUP_RE,
+      "a dynamic group name (letters, digits, - _ .), or 'domain'/'name' in an identity domain other than Default",
+      (v) => `"${v.slice(0, 80)}" is not a dynamic group name (letters, digits, - _ .; in an identity domain other than Default: 'domain'/'name')`,
+    ),
+    unset: "none: the statements say <the function's dynamic group>",
+    description:
+      "the dynamic group of the function's resource principal, named in the IAM policy statements the function suggests when OCI refuses a call " +
+      "(a response's iamStatement, an error's hint); Terraform sets it to the group it creates",
   },
   DRY_RUN: {
     field: 'dryRun',
@@ -723,8 +757,8 @@ const SETTINGS_RULES: readonly SettingsRule[] = [
     key: 'METRICS_ENDPOINT',
     when: 'always',
     required: 'unless-discovery',
-    holds: (s) => s.endpoints.length > 0 || s.discovery !== undefined,
-    message: 'is required (the URL of the /metrics endpoint to scrape) unless DISCOVERY_COMPARTMENT_OCID is set',
+    holds: (s) => s.endpoints.length > 0 || s.discovery !== undefined || s.scrapeConfig !== undefined,
+    message: 'is required (the URL of the /metrics endpoint to scrape) unless DISCOVERY_COMPARTMENT_OCID or SCRAPE_CONFIG is set',
   },
   {
     name: 'state needs its Object Storage namespace',

@@ -8,13 +8,14 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { DiscoverySettings } from '../config/settings';
-import { DISCOVERY_CALL_CONCURRENCY, DISCOVERY_GRANTS, DiscoveryError, discoverInstances, type DiscoveryClients, type VnicFacts } from './oci';
+import { discoveryStatement } from '../oci/iam';
+import { DISCOVERY_CALL_CONCURRENCY, DiscoveryError, discoverInstances, type DiscoveryClients, type VnicFacts } from './oci';
 import { churnOf, targetsOf, type DiscoveredTarget, type InstanceProblem, type TargetRef } from './targets';
 
 /** How long past its TTL a last good list may still stand in for a failed discovery. */
 const LAST_GOOD_GRACE_MS = 10 * 60 * 1000;
-/** Most problem instances listed in a report (the count is always complete). */
-const MAX_REPORTED_PROBLEMS = 20;
+/** Most problem instances listed in a report, and most appeared/disappeared targets in the summary log line (the counts are always complete). */
+const MAX_LISTED = 20;
 
 /** Where the discovered targets of this invocation came from. */
 type DiscoverySource = 'discovered' | 'cached' | 'last-good' | 'none';
@@ -35,8 +36,17 @@ export interface DiscoveryReport {
   /** Matching instances that give no target (no IP, bad port tag), first few. */
   problems: InstanceProblem[];
   problemCount: number;
-  /** OCI API calls and time of this invocation's discovery (absent when the cached list was used). */
+  /**
+   * Set when discovery worked and RUNNING instances were listed, yet no target came of them: the
+   * tag filter matched none, or none that matched can be scraped (see problems). With nothing
+   * else to scrape, the invocation fails with it (as a failed discovery does), so an alarm on the
+   * function's errors fires; an empty compartment (no RUNNING instance) is not a failure.
+   */
+  noTargets?: string;
+  /** OCI API calls (retries included) and time of this invocation's discovery (absent when the cached list was used). */
   calls?: number;
+  /** Of `calls`, the attempts after a 429, 5xx or network error. */
+  retries?: number;
   durationMs?: number;
   /** Why this invocation's discovery failed (OCI's status and message). */
   error?: string;
@@ -50,11 +60,36 @@ interface Snapshot {
   instances: number;
   targets: DiscoveredTarget[];
   problems: InstanceProblem[];
+  noTargets?: string;
 }
 
-/** The IAM statement the failed call needs, in the compartment it was made in. */
-function iamStatementFor(e: DiscoveryError): string {
-  return `Allow dynamic-group <the function's dynamic group> to ${DISCOVERY_GRANTS[e.operation]} in compartment id ${e.compartmentId}`;
+/** DISCOVERY_TAG as a user writes it. */
+function tagFilterText(d: DiscoverySettings): string {
+  return d.tags.map((t) => `${t.namespace === undefined ? '' : `${t.namespace}.`}${t.key}${t.value === undefined ? '' : `=${t.value}`}`).join(',');
+}
+
+/** Why RUNNING instances gave no target, or undefined when there are targets or no RUNNING instance at all. */
+function noTargetsCause(d: DiscoverySettings, running: number, matched: number, targets: number): string | undefined {
+  if (targets > 0 || running === 0) return undefined;
+  const where = `compartment ${d.compartmentId}${d.includeSubcompartments ? ' and its sub-compartments' : ''}`;
+  if (matched === 0) {
+    return (
+      `DISCOVERY_TAG "${tagFilterText(d)}" matches none of the ${running} RUNNING instances in ${where} ` +
+      '(defined tag namespaces and keys compare case-insensitively, freeform tag keys and every value exactly)'
+    );
+  }
+  return `none of the ${matched} matching instances in ${where} can be scraped (see discovery.problems)`;
+}
+
+/** The report as the summary log line shows it: appeared[] and disappeared[] cut to their first few, with their counts. */
+export function discoveryLogFields(r: DiscoveryReport): Record<string, unknown> {
+  return {
+    ...r,
+    appeared: r.appeared.slice(0, MAX_LISTED),
+    appearedCount: r.appeared.length,
+    disappeared: r.disappeared.slice(0, MAX_LISTED),
+    disappearedCount: r.disappeared.length,
+  };
 }
 
 /** The discovery of one warm container (one per settings object). */
@@ -66,6 +101,8 @@ export class FleetDiscovery {
     private readonly settings: DiscoverySettings,
     private readonly clients: () => DiscoveryClients,
     private readonly now: () => number = Date.now,
+    /** FUNCTION_DYNAMIC_GROUP, named in the IAM statement of an authorization failure. */
+    private readonly dynamicGroup?: string,
   ) {}
 
   /** The discovered targets for this invocation and the report; never throws. */
@@ -83,16 +120,27 @@ export class FleetDiscovery {
       const found = await discoverInstances(this.clients(), d, timeout, this.vnics);
       calls = found.counts.calls;
       const { targets, problems } = targetsOf(found.instances, d);
-      const snapshot: Snapshot = { atMs: this.now(), instances: found.instances.filter((i) => i.lifecycleState === 'RUNNING').length, targets, problems };
+      const instances = found.instances.filter((i) => i.lifecycleState === 'RUNNING').length;
+      const noTargets = noTargetsCause(d, found.counts.running, instances, targets.length);
+      const snapshot: Snapshot = { atMs: this.now(), instances, targets, problems, ...(noTargets ? { noTargets } : {}) };
       const churn = churnOf(last?.targets ?? [], targets);
       this.last = snapshot;
-      return { targets, report: { ...base, ...this.facts(snapshot), ...churn, source: 'discovered', calls, durationMs: this.now() - started } };
+      const report: DiscoveryReport = {
+        ...base,
+        ...this.facts(snapshot),
+        ...churn,
+        source: 'discovered',
+        calls,
+        retries: found.counts.retries,
+        durationMs: this.now() - started,
+      };
+      return { targets, report };
     } catch (e) {
       const error = e instanceof DiscoveryError ? e.message : `discovery failed: ${e instanceof Error ? e.message : String(e)}`;
       const failure = {
         error,
         durationMs: this.now() - started,
-        ...(e instanceof DiscoveryError && e.isAuthorization ? { iamStatement: iamStatementFor(e) } : {}),
+        ...(e instanceof DiscoveryError && e.isAuthorization ? { iamStatement: discoveryStatement(this.dynamicGroup, e.operation, e.compartmentId) } : {}),
       };
       if (last && started - last.atMs < d.ttlMs + LAST_GOOD_GRACE_MS) {
         return { targets: last.targets, report: { ...base, ...this.facts(last), ...failure, source: 'last-good' } };
@@ -102,13 +150,14 @@ export class FleetDiscovery {
   }
 
   /** Report fields of a snapshot. */
-  private facts(s: Snapshot): Pick<DiscoveryReport, 'discoveredAt' | 'instances' | 'targets' | 'problems' | 'problemCount'> {
+  private facts(s: Snapshot): Pick<DiscoveryReport, 'discoveredAt' | 'instances' | 'targets' | 'problems' | 'problemCount' | 'noTargets'> {
     return {
       discoveredAt: new Date(s.atMs).toISOString(),
       instances: s.instances,
       targets: s.targets.length,
-      problems: s.problems.slice(0, MAX_REPORTED_PROBLEMS),
+      problems: s.problems.slice(0, MAX_LISTED),
       problemCount: s.problems.length,
+      ...(s.noTargets ? { noTargets: s.noTargets } : {}),
     };
   }
 }

@@ -6,13 +6,19 @@
  *   only on the tenancy), then per compartment Compute ListInstances (lifecycleState=RUNNING) and
  *   Compute ListVnicAttachments side by side, then VCN GetVnic per attachment of a matching
  *   instance not seen before (a VNIC's private IP does not change, so it is cached).
- * Every list follows opc-next-page to the end; a failure anywhere fails the whole discovery (a
- * half list would make the missing instances look terminated).
+ * Every list follows opc-next-page to the end. A call answered 429 or 5xx, or without an answer,
+ * is tried again with back-off (the SDK's own retries are off) up to DISCOVERY_CALL_ATTEMPTS times
+ * while the discovery's time lasts; a call that still fails fails the whole discovery (a half
+ * list would make the missing instances look terminated). An instance listed twice (it changed
+ * state between two pages, or moved compartment) is one instance: lists are de-duplicated by OCID.
  */
 import type * as coreT from 'oci-core';
 import type * as identityT from 'oci-identity';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DiscoverySettings } from '../config/settings';
 import { withCallSignal } from '../oci/call-signal';
+import { backoffMs } from '../publish/publisher';
+import type { DiscoveryOperation } from '../oci/iam';
 import { safeMessage } from '../util/redact';
 import { mapConcurrently } from '../util/concurrency';
 import { matchesTags, type DiscoveredInstance } from './targets';
@@ -21,6 +27,8 @@ import { matchesTags, type DiscoveredInstance } from './targets';
 export const DISCOVERY_CALL_CONCURRENCY = 32;
 /** Page size asked for (OCI's list calls accept 1-1000; 100 is every list call's default). */
 const DISCOVERY_PAGE_LIMIT = 100;
+/** Attempts of one call answered 429, 5xx or not at all (the back-off between them is the publisher's). */
+const DISCOVERY_CALL_ATTEMPTS = 4;
 
 /** The SDK clients discovery uses; identity only when sub-compartments are included. */
 export interface DiscoveryClients {
@@ -29,17 +37,7 @@ export interface DiscoveryClients {
   identity?: Pick<identityT.IdentityClient, 'listCompartments'>;
 }
 
-/** The read-only IAM grant each call needs (statement subject and scope are added by the caller). */
-export const DISCOVERY_GRANTS = {
-  ListCompartments: 'inspect compartments',
-  ListInstances: 'read instances',
-  ListVnicAttachments: 'read vnic-attachments',
-  GetVnic: 'read vnics',
-} as const;
-
-type DiscoveryOperation = keyof typeof DISCOVERY_GRANTS;
-
-/** A discovery call that failed; says which call, OCI's status and message, and the grant it needs. */
+/** A discovery call that failed; says which call, OCI's status and message (the grant it needs: src/oci/iam.ts). */
 export class DiscoveryError extends Error {
   override name = 'DiscoveryError';
   constructor(
@@ -64,19 +62,45 @@ export interface VnicFacts {
   displayName: string;
 }
 
-/** Runs one SDK call under the discovery's signal, turning any failure into a DiscoveryError. */
-async function call<T>(op: DiscoveryOperation, compartmentId: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await withCallSignal(signal, fn);
-  } catch (e) {
-    if (signal.aborted) {
-      const reason = signal.reason instanceof Error ? signal.reason.message : 'aborted';
-      throw new DiscoveryError(op, compartmentId, undefined, `${op} did not finish: ${reason}`);
+/** The HTTP status and OCI service code of an SDK error, when it has them. */
+function statusOf(e: unknown): { status?: number; code?: string } {
+  const r = (e ?? {}) as { statusCode?: unknown; serviceCode?: unknown };
+  return { status: typeof r.statusCode === 'number' ? r.statusCode : undefined, code: typeof r.serviceCode === 'string' ? r.serviceCode : undefined };
+}
+
+/** True for what a later attempt may not meet: throttling, a server error, or no answer at all (every discovery call is a read). */
+function worthRetrying(status: number | undefined): boolean {
+  return status === undefined || status === 429 || status >= 500;
+}
+
+/** The DiscoveryError of a call the discovery's signal ended. */
+function unfinished(op: DiscoveryOperation, compartmentId: string, signal: AbortSignal): DiscoveryError {
+  const reason = signal.reason instanceof Error ? signal.reason.message : 'aborted';
+  return new DiscoveryError(op, compartmentId, undefined, `${op} did not finish: ${reason}`);
+}
+
+/**
+ * Runs one SDK call under the discovery's signal, again after a 429, 5xx or network error (at most
+ * DISCOVERY_CALL_ATTEMPTS in all, back-off between them); a final failure is a DiscoveryError.
+ * `attempted` is told of each attempt (the report's call count).
+ */
+async function call<T>(op: DiscoveryOperation, compartmentId: string, signal: AbortSignal, fn: () => Promise<T>, attempted: () => void): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    attempted();
+    try {
+      return await withCallSignal(signal, fn);
+    } catch (e) {
+      if (signal.aborted) throw unfinished(op, compartmentId, signal);
+      const { status, code } = statusOf(e);
+      if (worthRetrying(status) && attempt < DISCOVERY_CALL_ATTEMPTS) {
+        await sleep(backoffMs(attempt, Math.random), undefined, { signal }).catch(() => undefined);
+        if (signal.aborted) throw unfinished(op, compartmentId, signal);
+        continue;
+      }
+      const tries = attempt > 1 ? `, ${attempt} attempts` : '';
+      const detail = safeMessage(status !== undefined ? `${status}${code ? ` ${code}` : ''}: ${safeMessage(e)}` : e);
+      throw new DiscoveryError(op, compartmentId, status, `${op} failed (${detail}${tries})`);
     }
-    const status = typeof (e as { statusCode?: unknown }).statusCode === 'number' ? (e as { statusCode: number }).statusCode : undefined;
-    const code = typeof (e as { serviceCode?: unknown }).serviceCode === 'string' ? (e as { serviceCode: string }).serviceCode : undefined;
-    const detail = status !== undefined ? `${status}${code ? ` ${code}` : ''}: ${safeMessage(e)}` : safeMessage(e);
-    throw new DiscoveryError(op, compartmentId, status, `${op} failed (${detail})`);
   }
 }
 
@@ -119,6 +143,12 @@ async function compartmentsOf(c: DiscoveryClients, d: DiscoverySettings, counted
   return all;
 }
 
+/** The first of each OCID, in list order. */
+function uniqueById<T extends { id: string }>(items: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return items.filter((i) => !seen.has(i.id) && (seen.add(i.id), true));
+}
+
 /** Plain data of an SDK instance. */
 function instanceFacts(i: coreT.models.Instance): DiscoveredInstance {
   return {
@@ -134,10 +164,15 @@ function instanceFacts(i: coreT.models.Instance): DiscoveredInstance {
   };
 }
 
-/** Counts of the API calls a discovery made (for the report and the benchmark). */
+/** Counts of a discovery (for the report and the benchmark). */
 interface DiscoveryCallCounts {
   compartments: number;
+  /** API calls made, retries included. */
   calls: number;
+  /** Of `calls`, the attempts after a 429, 5xx or network error. */
+  retries: number;
+  /** RUNNING instances listed, before the tag filter. */
+  running: number;
 }
 
 /** Lists the instances discovery may scrape: RUNNING, tag filter matched, with the chosen VNIC's IP looked up. */
@@ -148,9 +183,15 @@ export async function discoverInstances(
   vnicCache: Map<string, VnicFacts>,
 ): Promise<{ instances: DiscoveredInstance[]; counts: DiscoveryCallCounts }> {
   let calls = 0;
+  let retries = 0;
+  let running = 0;
   const counted: Counted = (op, compartmentId, fn) => {
-    calls++;
-    return call(op, compartmentId, signal, fn);
+    let first = true;
+    return call(op, compartmentId, signal, fn, () => {
+      calls++;
+      if (!first) retries++;
+      first = false;
+    });
   };
   const compartments = await compartmentsOf(c, d, counted);
   const perCompartment = await mapConcurrently(compartments, DISCOVERY_CALL_CONCURRENCY, async (compartmentId) => {
@@ -168,7 +209,9 @@ export async function discoverInstances(
     if (attachmentsOutcome.status === 'rejected') throw attachmentsOutcome.reason;
     const listed = listedOutcome.value;
     const allAttachments = attachmentsOutcome.value;
-    const instances = listed.map(instanceFacts).filter((i) => i.lifecycleState === 'RUNNING' && matchesTags(i, d.tags));
+    const runningHere = uniqueById(listed.map(instanceFacts)).filter((i) => i.lifecycleState === 'RUNNING');
+    running += runningHere.length;
+    const instances = runningHere.filter((i) => matchesTags(i, d.tags));
     if (instances.length === 0) return [];
     const wanted = new Set(instances.map((i) => i.id));
     const attachments = allAttachments.filter((a) => wanted.has(a.instanceId) && String(a.lifecycleState) === 'ATTACHED' && a.vnicId);
@@ -188,8 +231,9 @@ export async function discoverInstances(
       return inst;
     });
   });
-  const instances = perCompartment.flat();
+  // An instance moved to another compartment between two lists shows in both.
+  const instances = uniqueById(perCompartment.flat());
   // VNICs of terminated instances stay cached until the cache is well beyond the fleet's size.
   if (vnicCache.size > 4 * Math.max(64, instances.length)) vnicCache.clear();
-  return { instances, counts: { compartments: compartments.length, calls } };
+  return { instances, counts: { compartments: compartments.length, calls, retries, running } };
 }

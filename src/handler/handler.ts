@@ -66,7 +66,8 @@ function objectStorageStateStore(settings: Settings, auth: () => OciAuth): State
   if (settings.stateBucket === undefined || settings.objectStorageNamespace === undefined) return undefined;
   const client = createObjectStorageClient(auth(), settings);
   const objectName = stateObjectName(settings.endpoints, settings.namespace, settings.compartmentId);
-  return createStateStore(objectStorageBackend(client, { namespace: settings.objectStorageNamespace, bucket: settings.stateBucket, objectName }));
+  const where = { namespace: settings.objectStorageNamespace, bucket: settings.stateBucket, objectName };
+  return createStateStore(objectStorageBackend(client, where, settings.dynamicGroup));
 }
 
 /** The Fn handler, and what it can do before its first call. */
@@ -89,10 +90,13 @@ export function createHandler(env: Env, log: Logger, options: HandlerOptions = {
   /** Clients are built on first use and reused while warm. */
   const runtime = once((): Runtime => {
     const settings = settingsOf();
-    const post = once((): PostBatch => sdkPostBatch(createMonitoringClient(auth(), settings)));
+    const post = once((): PostBatch => sdkPostBatch(createMonitoringClient(auth(), settings), settings.dynamicGroup));
     const tokens = once(() =>
       settings.bearerTokenSecretId
-        ? new BearerTokenSource(sdkSecretReader(createSecretsClient(auth(), settings), settings.bearerTokenSecretId), settings.secretCacheTtlMs)
+        ? new BearerTokenSource(
+            sdkSecretReader(createSecretsClient(auth(), settings), settings.bearerTokenSecretId, settings.dynamicGroup),
+            settings.secretCacheTtlMs,
+          )
         : undefined,
     );
     const states = once(() => objectStorageStateStore(settings, auth) ?? options.localStateStore);
@@ -102,6 +106,8 @@ export function createHandler(env: Env, log: Logger, options: HandlerOptions = {
         ? new FleetDiscovery(
             d,
             once(() => createDiscoveryClients(auth(), d)),
+            Date.now,
+            settings.dynamicGroup,
           )
         : undefined,
     );

@@ -5,7 +5,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Settings } from '../config/settings';
 import type { Logger } from '../log';
-import { ExpositionError, ExpositionParser, SampleLimitError } from '../parse/exposition';
+import { ExpositionError, ExpositionParser, SampleLimitError, shownExpositionError } from '../parse/exposition';
 import { createPacer, Outcome, publish, publishBatches, type AdaptivePacer, type PublishOptions, type PublishResult } from '../publish/publisher';
 import type { PostBatch } from '../publish/sink';
 import { hideCredentials, instancesOf, notScraped, scrapeTarget } from '../scrape/scrape';
@@ -475,7 +475,7 @@ async function scrapeAll(
     } catch (e) {
       const msg =
         e instanceof ExpositionError
-          ? `invalid exposition: ${e.message}`
+          ? `invalid exposition: ${shownExpositionError(e)}`
           : e instanceof SampleLimitError
             ? e.message
             : `could not process the exposition: ${(e as Error).message}`;

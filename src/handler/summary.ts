@@ -4,7 +4,7 @@
  * was delivered, and the log line. Pure: it counts what the runner hands it, no I/O, no clock.
  */
 import type { SpoolCounts } from '../state/spool';
-import type { DiscoveryReport } from '../discovery/discovery';
+import { discoveryLogFields, type DiscoveryReport } from '../discovery/discovery';
 import type { CostForecast } from '../forecast/forecast';
 import { Outcome, type PublishResult } from '../publish/publisher';
 import type { ScrapeResult } from '../scrape/scrape';
@@ -95,7 +95,7 @@ export interface InvocationSummary {
   retries: number;
   throttled: number;
   /**
-   * The adaptive call rate: POST_CALLS_PER_SECOND is its ceiling; each 429 episode halves it
+   * The adaptive call rate: POST_CALLS_PER_SECOND is its ceiling; each 429 episode (at most one a second) halves it
    * (`decreases`), accepted calls climb it back. `minRate`/`finalRate` in calls/s.
    */
   pacing: { ceiling: number; minRate: number; finalRate: number; decreases: number };
@@ -248,10 +248,11 @@ export function round2(x: number): number {
 export function nothingDeliveredCause(s: InvocationSummary, data: PublishResult | undefined): string | undefined {
   const up = s.targets.filter((t) => t.up);
   if (s.targets.length === 0) {
-    // Discovery found nothing and nothing is listed: a failed discovery is a failure, an empty fleet is not.
-    return s.discovery?.error
-      ? `no targets: ${s.discovery.error}${s.discovery.iamStatement ? `; add the policy statement: ${s.discovery.iamStatement}` : ''}`
-      : undefined;
+    // Discovery found nothing and nothing is listed: a failed discovery is a failure, and so are RUNNING
+    // instances none of which became a target; an empty compartment is not.
+    const d = s.discovery;
+    if (d?.error) return `no targets: ${d.error}${d.iamStatement ? `; add the policy statement: ${d.iamStatement}` : ''}`;
+    return d?.noTargets ? `no targets: ${d.noTargets}` : undefined;
   }
   if (up.length === 0) {
     const each = s.targets.map((t) => `${t.url}: ${t.error}`).join('; ');
@@ -271,6 +272,7 @@ export function logFields(s: InvocationSummary): Record<string, unknown> {
   return {
     event: SUMMARY_LOG_EVENT,
     ...rest,
+    ...(s.discovery ? { discovery: discoveryLogFields(s.discovery) } : {}),
     targets: s.targets.map((t) => ({ url: t.url, up: t.up, samples: t.samples, durationMs: t.durationMs, ...(t.error ? { error: t.error } : {}) })),
   };
 }

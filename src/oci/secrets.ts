@@ -4,6 +4,7 @@
  */
 import type * as secretsT from 'oci-secrets';
 import { safeMessage } from '../util/redact';
+import { secretStatement } from './iam';
 import { withCallSignal } from './call-signal';
 
 /** A token that could not be obtained; the message names the secret's problem, never its content. */
@@ -49,8 +50,8 @@ function normaliseToken(raw: string): string {
   return token;
 }
 
-/** A SecretReader using the real oci-secrets client. */
-export function sdkSecretReader(client: secretsT.SecretsClient, secretId: string): SecretReader {
+/** A SecretReader using the real oci-secrets client; `dynamicGroup` (FUNCTION_DYNAMIC_GROUP) is named in the IAM hint. */
+export function sdkSecretReader(client: secretsT.SecretsClient, secretId: string, dynamicGroup?: string): SecretReader {
   return async (signal) => {
     let res: secretsT.responses.GetSecretBundleResponse;
     try {
@@ -59,10 +60,7 @@ export function sdkSecretReader(client: secretsT.SecretsClient, secretId: string
       if (signal.aborted) throw new SecretError('bearer token secret could not be read: OCI Vault did not answer in time');
       const status = (e as { statusCode?: number }).statusCode;
       if (status === 404) {
-        throw new SecretError(
-          `secret ${secretId} not found or not authorised (needs "Allow dynamic-group <dg> to read secret-bundles in compartment ... where ` +
-            `target.secret.id='${secretId}'")`,
-        );
+        throw new SecretError(`secret ${secretId} not found or not authorised (needs "${secretStatement(dynamicGroup, secretId)}")`);
       }
       if (status === 401) throw new SecretError("not authenticated to OCI Vault (check the function's resource principal)");
       if (!status) {

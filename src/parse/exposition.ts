@@ -16,7 +16,7 @@ import { parseSampleLines } from './package-adapter';
 import { LineScanner, SampleLimitError, type Declaration } from './scan';
 import { decodeExposition } from './utf8';
 
-export { ExpositionError } from './errors';
+export { ExpositionError, shownExpositionError } from './errors';
 export { SampleLimitError } from './scan';
 
 /**
@@ -141,7 +141,11 @@ export class ExpositionParser {
     try {
       step();
     } catch (e) {
-      this.error = e instanceof ExpositionError ? e : (e as Error);
+      if (e instanceof ExpositionError) {
+        const first = this.scanner.firstValidLine;
+        e.beforeExposition = first === 0 || first >= e.line;
+      }
+      this.error = e as Error;
     }
   }
 }

@@ -40,6 +40,8 @@ export class SampleLimitError extends Error {
  */
 export class LineScanner {
   private eofLine = 0;
+  /** The first line that was exposition (a valid sample, HELP or TYPE line); 0 = none yet. */
+  firstValidLine = 0;
 
   constructor(readonly declarations: Map<string, Declaration>) {}
 
@@ -61,22 +63,25 @@ export class LineScanner {
       if (this.eofLine > 0) throw new ExpositionError(lineNo, `unexpected content after "# EOF" (line ${this.eofLine})`);
       if (line.charCodeAt(0) === 35) {
         if (onType !== undefined && line.startsWith('TYPE', line.search(/[^# \t]/))) onType();
-        if (scanComment(line.replace(TRAILING_WS, ''), lineNo, this.declarations)) this.eofLine = lineNo;
+        const comment = scanComment(line.replace(TRAILING_WS, ''), lineNo, this.declarations);
+        if (comment === 'eof') this.eofLine = lineNo;
+        else if (comment === 'meta' && this.firstValidLine === 0) this.firstValidLine = lineNo;
         continue;
       }
       if (mayHaveInvalidUtf8) rejectInvalidUtf8(line, lineNo);
       const normalised = scanSample(line, lineNo);
+      if (this.firstValidLine === 0) this.firstValidLine = lineNo;
       onSample(normalised, lineNo);
     }
     return lines.length;
   }
 }
 
-/** Records a HELP or TYPE line; returns true for the OpenMetrics `# EOF` marker. Other comments are ignored. */
-function scanComment(line: string, lineNo: number, declarations: Map<string, Declaration>): boolean {
-  if (line === '# EOF') return true;
+/** Records a HELP or TYPE line ('meta'); 'eof' for the OpenMetrics `# EOF` marker. Other comments are ignored ('comment'). */
+function scanComment(line: string, lineNo: number, declarations: Map<string, Declaration>): 'eof' | 'meta' | 'comment' {
+  if (line === '# EOF') return 'eof';
   const m = META.exec(line);
-  if (!m) return false;
+  if (!m) return 'comment';
   const keyword = m[1];
   const rest = m[2];
   const gap = rest.search(/[ \t]/);
@@ -89,7 +94,7 @@ function scanComment(line: string, lineNo: number, declarations: Map<string, Dec
     // Prometheus allows one HELP per name; a repeated one is ignored rather than failing the scrape.
     // Invalid UTF-8 in a HELP text becomes U+FFFD: Prometheus keeps HELP as opaque text, and metadata must be valid.
     if (decl.help === undefined) decl.help = ownCopy(unescapeHelp(ANY_SURROGATE.test(body) ? body.replace(LONE_SURROGATES, '\uFFFD') : body));
-    return false;
+    return 'meta';
   }
   if (body === '') throw new ExpositionError(lineNo, `expected a metric type after TYPE ${name}`);
   if (!KINDS.has(body)) throw new ExpositionError(lineNo, `invalid metric type ${quote(body)} for ${quote(name)}`);
@@ -97,7 +102,7 @@ function scanComment(line: string, lineNo: number, declarations: Map<string, Dec
     throw new ExpositionError(lineNo, `second TYPE line for ${quote(name)} declares ${body}, the first declared ${decl.kind}`);
   }
   decl.kind = body as DeclaredKind;
-  return false;
+  return 'meta';
 }
 
 const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');

@@ -1,10 +1,21 @@
 /**
  * The start-rate controller of PostMetricData calls. OCI's limit (50 calls/s) is per tenancy and
  * shared with every other poster, so a fixed rate is either too slow alone or too fast when shared.
- * POST_CALLS_PER_SECOND is a ceiling; the rate is halved on a 429 and climbs back additively
- * (AIMD, as TCP does), quickly up to the rate where the 429 came and very slowly beyond it, so posters
- * sharing a tenancy settle on a share with few 429s, and a poster alone stays at its ceiling.
- * Pure: time is passed in, nothing sleeps here.
+ * POST_CALLS_PER_SECOND is a ceiling (by default OCI's limit itself, see cruiseRate); the rate is
+ * halved on a 429 and climbs back (AIMD, as TCP does):
+ * - one cut per second at most: OCI counts calls per second, so for a second after a cut the
+ *   tenancy still counts the calls made before it, and the 429s of that second say nothing new;
+ * - what that second showed sets the edge, the rate the tenancy has room for (closeEpisode): a
+ *   lone 429 (a moment at the limit) leaves it at the rate before the cut; calls at the new rate
+ *   refused among accepted ones (a neighbour, other deployments) put it at the new rate; a second
+ *   of nothing but 429s (a burst of them whatever the rate) teaches nothing and leaves it as it was;
+ * - below the edge the rate closes the gap to just under it within seconds (RECOVERY_SECONDS);
+ *   from there it probes slowly (CLIMB_PER_SECOND), so posters sharing a tenancy cross its limit
+ *   gently and settle on a share with few 429s.
+ * An invocation may start at the rate the previous one settled on (PacerStart), instead of
+ * bursting into a tenancy that was busy a minute ago. Pure: time is passed in, nothing sleeps here.
+ * The seeded simulations of test/pacing.test.ts (the emulator's own limiter, simulated time) chose
+ * the constants; the benchmark measures them against the emulator.
  */
 import { OCI_LIMITS } from '../transform/limits';
 
@@ -13,20 +24,25 @@ export const TENANCY_CALLS_PER_SECOND = OCI_LIMITS.maxCallsPerSecond;
 /** A 429 multiplies the rate by this. */
 export const DECREASE_FACTOR = 0.5;
 /**
- * Additive climb above the rate of the last 429: calls/s gained per second of calls. Slow on purpose:
- * a poster that never backs off takes most of the 429s when the tenancy is just over its limit, so
- * our own 429 (the only signal we get) may come only after several of theirs. Crossing the limit at
- * 0.1 calls/s per second keeps those 429s seconds apart (each a moment over the limit, not a
- * stretch of them) until one is ours; at 1 call/s per second they came < 1 s apart and chained
- * into episodes of 1-4 s (seeded simulation with arrival jitter, test/pacing.test.ts).
+ * After a cut, 429s of calls started within this time (ms) belong to the same episode: the
+ * tenancy's one-second window still holds the calls made before the cut.
  */
-export const CLIMB_PER_SECOND = 0.1;
+export const EPISODE_HOLD_MS = 1000;
 /**
- * Below the rate at which the last 429 came, the climb closes the gap with this time constant (s):
- * a poster alone hit by a stray 429 is back near its ceiling in seconds, not tens of seconds, and
- * only the probing above that rate is slow.
+ * Additive climb near the edge: calls/s gained per second of calls. Slow on purpose: a poster that
+ * never backs off takes most of the 429s when the tenancy is just over its limit, so our own 429
+ * (the only signal we get) may come only after several of theirs. The slower the crossing, the
+ * further apart those 429s (each a moment over the limit, not a stretch of them) until one is ours:
+ * at 1 call/s per second they chained into episodes of 1-4 s; at 0.05 the simulated episodes beside
+ * a 25 calls/s neighbour stay ~0.3 s but for rare ones, and 2 or 4 deployments share more evenly
+ * than at 0.1. Growing the climb above the edge (to retake room a neighbour left) brought the 1-4 s
+ * episodes back, so it does not.
  */
-const RECOVERY_SECONDS = 3;
+export const CLIMB_PER_SECOND = 0.05;
+/** The fast climb aims this far under the edge (a fraction of it); the slow probing covers the rest. */
+export const EDGE_MARGIN = 0.02;
+/** Below the edge, the climb closes the gap to just under it with this time constant (s). */
+const RECOVERY_SECONDS = 1;
 /** The rate never falls below this (calls/s): a trickle keeps probing the tenancy. */
 const MIN_CALLS_PER_SECOND = 1;
 
@@ -36,8 +52,29 @@ export interface PacerStats {
   rate: number;
   /** Lowest rate reached. */
   minRate: number;
-  /** Number of multiplicative decreases (at most one per 429 episode). */
+  /** Number of multiplicative decreases (at most one per second of 429s). */
   decreases: number;
+}
+
+/** Where an invocation's controller starts when the previous one left a settled rate. */
+export interface PacerStart {
+  /** The previous invocation's settled rate (calls/s); capped at the top rate. */
+  rate: number;
+}
+
+/** The second after a cut, and what it showed. */
+interface Episode {
+  /** When the cut was decided (ms). */
+  cutMs: number;
+  /** When the episode ends (EPISODE_HOLD_MS after the cut). */
+  untilMs: number;
+  /** The rate before the cut, and right after it. */
+  rateBefore: number;
+  rateAfter: number;
+  /** Calls accepted during the episode. */
+  accepted: number;
+  /** 429s of calls started after the cut (at the new rate). */
+  refusedAfterCut: number;
 }
 
 /**
@@ -45,21 +82,35 @@ export interface PacerStats {
  * `throttled()` report how calls ended.
  */
 export class AdaptivePacer {
+  /** The highest rate used: the ceiling, or just under OCI's limit when the ceiling is that limit (cruiseRate). */
+  private readonly top: number;
   private rateNow: number;
   private minRate: number;
-  /** The rate when the last decrease came (the known edge of the tenancy's room). */
+  /** The rate the last 429s showed too high (0 = none seen); the climb aims just under it. */
   private edgeRate = 0;
   private decreases = 0;
   /** Theoretical start time of the next call (GCRA). */
   private nextStartMs = -Infinity;
-  /** Start time of the first call that can reflect the last decrease: 429s of calls started earlier are the same episode. */
-  private decreasedAtMs = -Infinity;
+  /** 429s of calls started before this time belong to the last cut's episode (no further cut). */
+  private holdUntilMs = -Infinity;
+  /** The last cut's episode, until what it showed is taken into the edge. */
+  private episode: Episode | undefined;
+  /** The last closed episode was a burst: nothing got through during it. */
+  private inBurst = false;
   private sawThrottle = false;
 
-  constructor(readonly ceiling: number) {
+  /** `start`: the previous invocation's settled rate, started at instead of the top (and probed slowly from). */
+  constructor(
+    readonly ceiling: number,
+    start?: PacerStart,
+  ) {
     if (!(ceiling > 0)) throw new RangeError(`the pacing ceiling must be positive, got ${ceiling}`);
-    this.rateNow = ceiling;
-    this.minRate = ceiling;
+    this.top = cruiseRate(ceiling);
+    const from = start && start.rate > 0 ? Math.min(this.top, Math.max(MIN_CALLS_PER_SECOND, start.rate)) : this.top;
+    this.rateNow = from;
+    this.minRate = from;
+    // Started below the top from the previous invocation's settled rate: the tenancy was busy then, so no bursts.
+    if (from < this.top) this.sawThrottle = true;
   }
 
   /** Current rate (calls/s). */
@@ -90,33 +141,94 @@ export class AdaptivePacer {
   }
 
   /**
-   * A call was accepted: climb by CLIMB_PER_SECOND per second of calls at the current rate, or
-   * faster while well below the rate of the last 429 (a 1/RECOVERY_SECONDS share of the gap per second).
+   * A call was accepted at `nowMs`: climb by the calls/s per second of calls that climbPerSecond
+   * gives at this rate. Within a cut's second, only while no call started after the cut was refused.
    */
-  accepted(): void {
-    const perSecond = Math.max(CLIMB_PER_SECOND, (this.edgeRate - this.rateNow) / RECOVERY_SECONDS);
-    this.rateNow = Math.min(this.ceiling, this.rateNow + perSecond / this.rateNow);
+  accepted(nowMs: number): void {
+    this.closeEpisode(nowMs);
+    const ep = this.episode;
+    if (ep) ep.accepted++;
+    if (ep?.refusedAfterCut) return;
+    this.rateNow = Math.min(this.top, this.rateNow + this.climbPerSecond() / this.rateNow);
+  }
+
+  /** Calls/s gained per second of calls: fast up to just under the edge, slow across it and beyond. */
+  private climbPerSecond(): number {
+    const edge = this.episode ? this.episode.rateBefore : this.edgeRate; // within a cut's second: as if it were a lone 429
+    const target = edge * (1 - EDGE_MARGIN);
+    return this.rateNow < target ? Math.max(CLIMB_PER_SECOND, (target - this.rateNow) / RECOVERY_SECONDS) : CLIMB_PER_SECOND;
   }
 
   /**
    * A call that started at `startedMs` got 429 at `nowMs`. The first 429 of an episode halves the
-   * rate and spaces the next start one new interval away; 429s of calls that started before that
-   * decrease (already in flight) are the same episode and change nothing.
+   * rate and spaces the next start one new interval away; 429s of calls started within
+   * EPISODE_HOLD_MS after that are the same episode: they cut no further, but one of a call started
+   * after the cut holds the rate at the cut's and spaces the next start again.
    */
   throttled(startedMs: number, nowMs: number): void {
     this.sawThrottle = true;
-    if (startedMs < this.decreasedAtMs) return;
-    this.edgeRate = this.rateNow;
-    this.rateNow = Math.max(Math.min(MIN_CALLS_PER_SECOND, this.ceiling), this.rateNow * DECREASE_FACTOR);
+    if (startedMs < this.holdUntilMs) {
+      const ep = this.episode;
+      if (ep && startedMs >= ep.cutMs) {
+        ep.refusedAfterCut++;
+        this.rateNow = Math.min(this.rateNow, ep.rateAfter);
+        this.nextStartMs = Math.max(this.nextStartMs, nowMs + 1000 / this.rateNow);
+      }
+      return;
+    }
+    this.closeEpisode(Infinity);
+    const rateBefore = this.rateNow;
+    this.rateNow = Math.max(Math.min(MIN_CALLS_PER_SECOND, this.ceiling), rateBefore * DECREASE_FACTOR);
     this.minRate = Math.min(this.minRate, this.rateNow);
     this.decreases++;
-    this.decreasedAtMs = nowMs;
+    this.holdUntilMs = nowMs + EPISODE_HOLD_MS;
+    this.episode = { cutMs: nowMs, untilMs: this.holdUntilMs, rateBefore, rateAfter: this.rateNow, accepted: 0, refusedAfterCut: 0 };
     this.nextStartMs = Math.max(this.nextStartMs, nowMs + 1000 / this.rateNow);
+  }
+
+  /**
+   * Once a cut's second is over, what it showed sets the edge:
+   * - calls got through and none started at the new rate was refused: the 429 was a moment at the
+   *   limit: the rate before the cut;
+   * - nothing got through (a burst of 429s whatever the rate, every call backing off): nothing
+   *   learnt about the rate, the edge stays (or is the rate before the cut, if higher);
+   * - some refused, some accepted: the tenancy is busy and has room for less (a neighbour, other
+   *   deployments): the new rate; unless it is the end of such a burst, which teaches nothing either.
+   */
+  private closeEpisode(nowMs: number): void {
+    const ep = this.episode;
+    if (!ep || nowMs < ep.untilMs) return;
+    const burst = ep.accepted === 0;
+    if (burst || (this.inBurst && ep.refusedAfterCut > 0)) this.edgeRate = Math.max(this.edgeRate, ep.rateBefore);
+    else this.edgeRate = ep.refusedAfterCut === 0 ? ep.rateBefore : ep.rateAfter;
+    this.inBurst = burst;
+    this.episode = undefined;
+  }
+
+  /**
+   * The rate the next invocation may start at: just under the edge the 429s showed when there was
+   * one (the rate may be mid-climb after a cut), else the rate reached.
+   */
+  get settledRate(): number {
+    const edge = this.episode ? Math.max(this.edgeRate, this.episode.rateAfter) : this.edgeRate;
+    if (edge === 0) return this.rateNow;
+    return Math.min(this.top, Math.max(this.rateNow, edge * (1 - EDGE_MARGIN)));
   }
 
   stats(): PacerStats {
     return { rate: this.rateNow, minRate: this.minRate, decreases: this.decreases };
   }
+}
+
+/**
+ * The highest rate the pacer uses under a ceiling. OCI's 50 calls/s is counted over a sliding second
+ * at OCI's end, where arrivals are never as evenly spaced as the starts: at exactly 50 calls/s a few ms
+ * of jitter put a 51st call into some second (seeded simulation: 3-4 cuts in 45 s at 5-40 ms of
+ * jitter, none at 49). So a ceiling at or under the limit is kept EDGE_MARGIN under the limit; a
+ * ceiling above it says the tenancy's limit is higher, and is used as it is.
+ */
+export function cruiseRate(ceiling: number): number {
+  return ceiling > TENANCY_CALLS_PER_SECOND ? ceiling : Math.min(ceiling, TENANCY_CALLS_PER_SECOND * (1 - EDGE_MARGIN));
 }
 
 /**

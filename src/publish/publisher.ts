@@ -161,7 +161,7 @@ async function deliver(run: Run, batch: PublishBatch, onAnswer?: () => void): Pr
     const signal = AbortSignal.any([AbortSignal.timeout(Math.max(1, Math.min(run.opts.postTimeoutMs, remaining))), run.stop.signal]);
     try {
       const { rejected, unreadable } = await run.post(batch.metrics, signal);
-      run.pacer.accepted();
+      run.pacer.accepted(run.opts.now());
       const outcomes = new Uint8Array(n).fill(Outcome.Posted);
       if (unreadable) countError(run, unreadable, n);
       for (const r of rejected) {

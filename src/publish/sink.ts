@@ -5,7 +5,8 @@
 import type * as monitoringT from 'oci-monitoring';
 import type { OciMetric } from '../types/model';
 import { withCallSignal, type ResponseSeen } from '../oci/call-signal';
-import { redactUrl } from '../util/redact';
+import { metricsStatement } from '../oci/iam';
+import { redactTokens, redactUrl, safeMessage } from '../util/redact';
 
 /** OCI rejected some objects of an accepted call (NON_ATOMIC); indexes refer to the batch. */
 interface PostResult {
@@ -40,18 +41,18 @@ export function streamKey(m: { name?: string; dimensions?: Record<string, string
   return JSON.stringify([m.name ?? '', dims]);
 }
 
-const HINTS: Record<number, string> = {
-  401: "not authenticated: check the function's resource principal or OCI config, and that the clock is within 5 minutes of OCI's",
-  404:
-    'not authorised or not found: usually a missing IAM policy ' +
-    '"Allow dynamic-group <dg> to use metrics in compartment ... where target.metrics.namespace=\'<ns>\'" ' +
-    '(new policies can take ~15 min), or a wrong COMPARTMENT_OCID',
-};
+/** What to do about a status that says the call will never work as configured; the 404 hint names the statement for the batch's namespace and compartment. */
+function hintFor(status: number, batch: readonly OciMetric[], dynamicGroup: string | undefined): string | undefined {
+  if (status === 401) return "not authenticated: check the function's resource principal or OCI config, and that the clock is within 5 minutes of OCI's";
+  if (status !== 404) return undefined;
+  const statement = metricsStatement(dynamicGroup, batch[0]?.compartmentId, batch[0]?.namespace);
+  return `not authorised or not found: usually a missing IAM policy "${statement}" (new policies can take ~15 min), or a wrong COMPARTMENT_OCID`;
+}
 
 const NETWORK_HINT = "check OCI_MONITORING_ENDPOINT, and that the function's subnet reaches OCI services through a service gateway or NAT gateway";
 
-/** The PostBatch that uses the real SDK client. */
-export function sdkPostBatch(client: monitoringT.MonitoringClient): PostBatch {
+/** The PostBatch that uses the real SDK client; `dynamicGroup` (FUNCTION_DYNAMIC_GROUP) is named in the IAM hint. */
+export function sdkPostBatch(client: monitoringT.MonitoringClient, dynamicGroup?: string): PostBatch {
   return async (batch, signal) => {
     let response: monitoringT.responses.PostMetricDataResponse;
     const seen: ResponseSeen = {};
@@ -68,12 +69,10 @@ export function sdkPostBatch(client: monitoringT.MonitoringClient): PostBatch {
     } catch (e) {
       // A 2xx is an accepted call whatever its body (the SDK may fail reading it): sending it again would store it twice.
       if (seen.status !== undefined && seen.status >= 200 && seen.status < 300) {
-        const msg = String((e as Error)?.message ?? e)
-          .split('\n')[0]
-          .slice(0, 200);
+        const msg = safeMessage((e as Error)?.message ?? e).slice(0, 200);
         return { rejected: [], unreadable: unreadableNote(msg.startsWith('HTTP ') ? msg : `HTTP ${seen.status}, the SDK could not read it: ${msg}`) };
       }
-      throw classify(e, signal);
+      throw classify(e, signal, (status) => hintFor(status, batch, dynamicGroup));
     }
     const failed = failedMetricsOf(response);
     if (typeof failed === 'string') return { rejected: [], unreadable: unreadableNote(failed) };
@@ -117,18 +116,18 @@ function matchRejected(batch: OciMetric[], failed: FailedMetric[]): PostResult['
   for (const f of failed) {
     const idx = byKey.get(streamKey(f.metricData ?? {}))?.shift();
     if (idx === undefined) unmatched.push(f.message);
-    else out.push({ index: idx, message: f.message });
+    else out.push({ index: idx, message: redactTokens(f.message) });
   }
   // OCI may echo an object we cannot match (e.g. normalised fields): count it against some unreported one.
   const taken = new Set(out.map((r) => r.index));
   for (let i = 0; i < batch.length && unmatched.length > 0; i++) {
-    if (!taken.has(i)) out.push({ index: i, message: unmatched.shift()! });
+    if (!taken.has(i)) out.push({ index: i, message: redactTokens(unmatched.shift()!) });
   }
   return out;
 }
 
 /** Turns an SDK error (OciError or a plain network error object) into a PostError. */
-function classify(e: unknown, signal?: AbortSignal): PostError {
+function classify(e: unknown, signal: AbortSignal | undefined, hintOf: (status: number) => string | undefined): PostError {
   const err = (e ?? {}) as {
     statusCode?: number;
     serviceCode?: string;
@@ -143,11 +142,12 @@ function classify(e: unknown, signal?: AbortSignal): PostError {
     const aborted = signal?.aborted === true;
     // The SDK drops fetch's cause (ECONNREFUSED, ENOTFOUND, ...): name the endpoint and the usual reasons instead.
     const where = err.requestEndpoint ? ` reaching ${originOf(err.requestEndpoint)}` : '';
-    const reason = aborted ? abortReason(signal) : `network error${where}: ${(err.message ?? String(e)).split('\n')[0]} (${NETWORK_HINT})`;
+    const reason = aborted ? abortReason(signal) : `network error${where}: ${safeMessage(err.message ?? e)} (${NETWORK_HINT})`;
     return new PostError(reason, undefined, err.code, true);
   }
-  const oci = `${status} ${err.serviceCode ?? ''}: ${(err.message ?? '').split('\n')[0]}`.trim();
-  const hint = HINTS[status];
+  // OCI's message as it may be shown: a server echoing the request's Authorization header must not put the token in the response.
+  const oci = safeMessage(`${status} ${err.serviceCode ?? ''}: ${err.message ?? ''}`).trim();
+  const hint = hintOf(status);
   const retryable = status === 429 || status === 409 || status >= 500;
   return new PostError(hint ? `${oci} (${hint})` : oci, status, err.serviceCode, retryable, err.opcRequestId ?? undefined);
 }

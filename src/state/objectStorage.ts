@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import type * as objectStorageT from 'oci-objectstorage';
 import { safeMessage } from '../util/redact';
 import { withCallSignal } from '../oci/call-signal';
+import { stateStatements } from '../oci/iam';
 import { StateError } from './errors';
 import type { BlobBackend } from './store';
 
@@ -15,20 +16,6 @@ import type { BlobBackend } from './store';
 export function stateObjectName(endpoints: readonly URL[], namespace: string, compartmentId: string | undefined): string {
   const identity = JSON.stringify([endpoints.map((u) => u.href).sort(), namespace, compartmentId ?? '']);
   return `prom2oci/state-${createHash('sha256').update(identity).digest('hex').slice(0, 32)}.json.gz`;
-}
-
-/**
- * The policy statements that grant exactly what the state needs on that bucket: `use objects`
- * (GetObject, HeadObject, overwriting: OBJECT_READ, OBJECT_OVERWRITE) and `manage objects`
- * narrowed to OBJECT_CREATE (the first PutObject). Terraform creates the same two.
- */
-function statePolicyStatement(bucket: string): string {
-  const who = "Allow dynamic-group <the function's dynamic group>";
-  const where = "in compartment <the bucket's compartment>";
-  return (
-    `${who} to use objects ${where} where target.bucket.name = '${bucket}'; ` +
-    `${who} to manage objects ${where} where all {target.bucket.name = '${bucket}', request.permission = 'OBJECT_CREATE'}`
-  );
 }
 
 /** An SDK error's HTTP status and service code, when it has them. */
@@ -60,10 +47,11 @@ async function onceMoreOnNetworkError<T>(call: () => Promise<T>, signal: AbortSi
   }
 }
 
-/** A backend over one object of a bucket. */
+/** A backend over one object of a bucket; `dynamicGroup` (FUNCTION_DYNAMIC_GROUP) is named in the IAM hint. */
 export function objectStorageBackend(
   client: objectStorageT.ObjectStorageClient,
   where: { namespace: string; bucket: string; objectName: string },
+  dynamicGroup?: string,
 ): BlobBackend {
   const { namespace, bucket, objectName } = where;
   const shown = `oci://${bucket}@${namespace}/${objectName}`;
@@ -77,14 +65,14 @@ export function objectStorageBackend(
         'not_authorized_or_not_found',
         `Object Storage answered ${said} to the state ${action} of ${shown}: the bucket does not exist in namespace ${namespace}, or the function may ` +
           `not use it; create the bucket, or add the policy statement`,
-        statePolicyStatement(bucket),
+        stateStatements(dynamicGroup, bucket),
       );
     }
     if (status === 401 || status === 403) {
       return new StateError(
         'not_authorized',
         `Object Storage refused the state ${action} of ${shown} (${said}): add the policy statement`,
-        statePolicyStatement(bucket),
+        stateStatements(dynamicGroup, bucket),
       );
     }
     // fetch() says only "fetch failed": the network cause (ECONNRESET, ENOTFOUND...) is in `cause`.

@@ -29,7 +29,7 @@
  *   /families?n=N        N families of one sample each, with HELP and TYPE lines
  *   /echo-auth/WHERE     sends the request's Authorization value (and its credential alone) back in
  *                        the reason phrase (WHERE=reason), a Location to another scheme (location),
- *                        the Content-Type (type) or a malformed exposition line (body)
+ *                        the Content-Type (type) or a malformed exposition line after a valid one (body)
  *   /redirect-endless?to=URL  302 to URL whose body never ends
  *   /status-endless/CODE CODE with a body that never ends
  *   /type-endless        200 text/html with a body that never ends
@@ -260,7 +260,7 @@ export async function startFaultyTarget(host = '127.0.0.1'): Promise<FaultyTarge
       if (echo[1] === 'location')
         return void res.writeHead(302, { location: `https://${host}:1/login?t=${credential}&auth=${encodeURIComponent(auth)}`, 'content-length': '0' }).end();
       if (echo[1] === 'type') return text(200, 'x 1\n', `application/x-${credential}`);
-      return text(200, `# TYPE x ${credential}\nx 1\n`);
+      return text(200, `x 1\n# TYPE y ${credential}\n`);
     }
     const endless = (status: number, type: string, extra: Record<string, string> = {}) => {
       res.writeHead(status, { 'content-type': type, ...extra });

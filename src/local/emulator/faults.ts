@@ -4,13 +4,15 @@ import type { CallRecord, Route } from './calls';
 import { sendJson } from './http';
 
 /** A fault injected into the next matching calls; `match` limits it to calls whose path and query match. */
-export type Fault = (
-  | { status: number; code?: string; message?: string }
-  | { reset: true }
-  | { hangMs: number }
-  /** The call is processed (and its metrics stored) as usual; its 2xx response carries this body instead. */
-  | { acceptedBody: string }
-) & { match?: RegExp };
+export type Fault =
+  /** An OCI error; `echoAuthorization` appends the request's Authorization header to its message, as a careless server or proxy might. */
+  (
+    | { status: number; code?: string; message?: string; echoAuthorization?: true }
+    | { reset: true }
+    | { hangMs: number }
+    /** The call is processed (and its metrics stored) as usual; its 2xx response carries this body instead. */
+    | { acceptedBody: string }
+  ) & { match?: RegExp };
 
 /** An API faults can be queued for. */
 export type FaultRoute = Exclude<Route, 'other'>;
@@ -122,7 +124,9 @@ export class FaultQueue {
     call.fault = 'status';
     call.status = fault.status;
     call.code = fault.code ?? DEFAULT_CODES[fault.status] ?? 'InternalServerError';
-    sendJson(res, fault.status, call.requestId, { code: call.code, message: fault.message ?? `Injected fault: ${fault.status} ${call.code}` });
+    const message = fault.message ?? `Injected fault: ${fault.status} ${call.code}`;
+    const echoed = fault.echoAuthorization ? `${message} (request had Authorization: ${req.headers.authorization ?? 'none'})` : message;
+    sendJson(res, fault.status, call.requestId, { code: call.code, message: echoed });
     return true;
   }
 }

@@ -97,6 +97,8 @@ export class Fleet {
   readonly deniedApis = new Set<FleetApi>();
   /** Largest page served (the request's `limit` may ask for less). */
   pageSize = 100;
+  /** Called after each page of a list is served: a test changes the fleet between two pages with it. */
+  afterPage?: (api: FleetApi, offset: number) => void;
   private created = 0;
 
   /** Adds a compartment under a parent; returns it. */
@@ -153,15 +155,15 @@ export class Fleet {
     const rest = path.slice(FLEET_API_PREFIX.length);
     const api = rest.split('/')[0] as FleetApi;
     if (this.deniedApis.has(api)) return notAuthorized(`no policy grants ${api}`);
-    if (rest === 'instances') return this.list(query, () => this.listInstances(query));
-    if (rest === 'vnicAttachments') return this.list(query, () => this.listAttachments(query));
-    if (rest === 'compartments') return this.list(query, () => this.listCompartments(query));
+    if (rest === 'instances') return this.list(api, query, () => this.listInstances(query));
+    if (rest === 'vnicAttachments') return this.list(api, query, () => this.listAttachments(query));
+    if (rest === 'compartments') return this.list(api, query, () => this.listCompartments(query));
     if (rest.startsWith('vnics/')) return this.getVnic(decodeURIComponent(rest.slice('vnics/'.length)));
     return undefined;
   }
 
   /** Pagination and the compartment checks shared by the list calls. */
-  private list(query: URLSearchParams, items: () => unknown[] | FleetResponse): FleetResponse {
+  private list(api: FleetApi, query: URLSearchParams, items: () => unknown[] | FleetResponse): FleetResponse {
     const compartmentId = query.get('compartmentId');
     if (!compartmentId) return error(400, 'MissingParameter', 'compartmentId is required');
     if (this.deniedCompartments.has(compartmentId)) return notAuthorized(`compartment ${compartmentId}`);
@@ -176,7 +178,9 @@ export class Fleet {
     const size = Math.min(limit, this.pageSize);
     const headers: Record<string, string> = {};
     if (offset + size < all.length) headers['opc-next-page'] = pageToken(offset + size);
-    return { status: 200, body: all.slice(offset, offset + size), headers };
+    const body = all.slice(offset, offset + size);
+    this.afterPage?.(api, offset);
+    return { status: 200, body, headers };
   }
 
   /** Instances of the compartment, oldest first, optionally of one lifecycle state. */

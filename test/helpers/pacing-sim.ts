@@ -1,0 +1,150 @@
+/**
+ * Publish runs on simulated time against the emulator's own tenancy limiter (the real
+ * TenancyRateLimiter, fed simulated times), as the publisher does them: `concurrency` workers take
+ * batches, wait for a start slot of their AdaptivePacer, the call reaches the limiter after
+ * `latencyMs` (plus up to `jitterMs`, seeded), its answer comes back at once; a 429 is retried after
+ * the publisher's own backoff. Several posters (deployments) can share the tenancy, and another
+ * poster may send `otherPerSecond` calls without ever backing off, started evenly spaced and
+ * arriving up to `jitterMs` late (timers and networks are not exact: with exact arrivals the sliding
+ * window hides how long a neighbour can absorb the 429s before one is ours). Deterministic.
+ */
+import { AdaptivePacer, type PacerStart } from '../../src/publish/pacing';
+import { backoffMs } from '../../src/publish/publisher';
+import { TenancyRateLimiter } from '../../src/local/emulator/rate-limit';
+import { mulberry32 } from '../../src/local/demo/traffic';
+
+/** One deployment of the function in the simulated tenancy. */
+export interface SimPoster {
+  ceiling: number;
+  batches: number;
+  concurrency: number;
+  /** The previous invocation's settled rate. */
+  start?: PacerStart;
+  /** This call (1-based) gets a 429 whatever the tenancy's count. */
+  stray429AtCall?: number;
+  /** When this poster begins (simulated ms). */
+  beginMs?: number;
+}
+
+/** What one poster did. */
+export interface SimPosterResult {
+  calls: number;
+  throttled: number;
+  accepted: number;
+  /** Accepted calls per second from its first start to its last acceptance. */
+  acceptedRate: number;
+  /** Simulated time of its last acceptance. */
+  doneMs: number;
+  /** Simulated times of its 429s and of its accepted calls. */
+  own429s: number[];
+  acceptedAt: number[];
+  pacer: AdaptivePacer;
+}
+
+/** What one simulated run produced. */
+export interface SimResult {
+  posters: SimPosterResult[];
+  /** Every 429 the tenancy answered (the posters' and the other poster's), simulated ms. */
+  tenancy429s: number[];
+  otherCalls: number;
+  otherThrottled: number;
+}
+
+export interface SimOptions {
+  posters: SimPoster[];
+  latencyMs: number;
+  limit: number;
+  seed: number;
+  otherPerSecond?: number;
+  jitterMs?: number;
+  /** Every call reaching the tenancy in [fromMs, toMs) gets 429 (a burst of them, whatever the rate). */
+  faultWindow?: [number, number];
+}
+
+/** Runs the simulation to the end (every batch accepted). */
+export function simulate(o: SimOptions): SimResult {
+  const limiter = new TenancyRateLimiter();
+  const random = mulberry32(o.seed); // seeded retry jitter
+  const arrival = mulberry32(o.seed * 7919 + 1); // seeded arrival jitter
+  const late = (): number => arrival() * (o.jitterMs ?? 0);
+  const events: { t: number; seq: number; run: () => void }[] = [];
+  let seq = 0;
+  let now = 0;
+  const at = (t: number, run: () => void): void => {
+    events.push({ t, seq: seq++, run });
+  };
+  const tenancy429s: number[] = [];
+  let workersDone = 0;
+  const workersTotal = o.posters.reduce((n, p) => n + p.concurrency, 0);
+  const inFault = (t: number): boolean => o.faultWindow !== undefined && t >= o.faultWindow[0] && t < o.faultWindow[1];
+
+  const results = o.posters.map((p): SimPosterResult => {
+    const pacer = new AdaptivePacer(p.ceiling, p.start);
+    const r: SimPosterResult = { calls: 0, throttled: 0, accepted: 0, acceptedRate: 0, doneMs: 0, own429s: [], acceptedAt: [], pacer };
+    let queue = p.batches;
+    const attempt = (worker: () => void, tries: number): void => {
+      const wait = pacer.tryStart(now);
+      if (wait > 0) return at(now + wait, () => attempt(worker, tries));
+      const started = now;
+      const callNo = ++r.calls;
+      at(now + o.latencyMs + late(), () => {
+        const refused = callNo === p.stray429AtCall || inFault(now);
+        if (!refused && limiter.admit('tenancy', o.limit, now)) {
+          r.accepted++;
+          r.doneMs = now;
+          r.acceptedAt.push(now);
+          pacer.accepted(now);
+          worker();
+        } else {
+          r.throttled++;
+          r.own429s.push(now);
+          tenancy429s.push(now);
+          pacer.throttled(started, now);
+          at(now + backoffMs(tries, random), () => attempt(worker, tries + 1));
+        }
+      });
+    };
+    const worker = (): void => {
+      if (queue === 0) {
+        workersDone++;
+        return;
+      }
+      queue--;
+      attempt(worker, 1);
+    };
+    for (let i = 0; i < p.concurrency; i++) at(p.beginMs ?? 0, worker);
+    return r;
+  });
+
+  let otherCalls = 0;
+  let otherThrottled = 0;
+  if (o.otherPerSecond) {
+    const every = 1000 / o.otherPerSecond;
+    const phase = (every * ((o.seed % 5) + 1)) / 6; // the seed also sets the other poster's phase
+    let sent = 0;
+    const other = (): void => {
+      if (workersDone === workersTotal) return;
+      otherCalls++;
+      at(now + late(), () => {
+        if (inFault(now) || !limiter.admit('tenancy', o.limit, now)) {
+          otherThrottled++;
+          tenancy429s.push(now);
+        }
+      });
+      at(phase + ++sent * every, other); // started on a steady clock, each arriving a little late
+    };
+    at(phase, other);
+  }
+  while (events.length > 0) {
+    let best = 0;
+    for (let i = 1; i < events.length; i++) if (events[i].t < events[best].t || (events[i].t === events[best].t && events[i].seq < events[best].seq)) best = i;
+    const [e] = events.splice(best, 1);
+    now = e.t;
+    e.run();
+  }
+  o.posters.forEach((p, i) => {
+    const r = results[i];
+    r.acceptedRate = (r.accepted / (r.doneMs - (p.beginMs ?? 0))) * 1000;
+  });
+  return { posters: results, tenancy429s, otherCalls, otherThrottled };
+}
