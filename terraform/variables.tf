@@ -285,7 +285,7 @@ variable "post_timeout_ms" {
 }
 
 variable "function_timeout_seconds" {
-  description = "FUNCTION_TIMEOUT_SECONDS: deadline in seconds used when an invocation carries no Fn-Deadline, and the latest one it may carry. Keep it at most timeout_in_seconds."
+  description = "FUNCTION_TIMEOUT_SECONDS: deadline in seconds used when an invocation carries no Fn-Deadline, e.g. from the CLI; the platform's Fn-Deadline (the function's timeout) is used as given. OCI sends timeout_in_seconds as Fn-Deadline. Keep it at most timeout_in_seconds."
   type        = number
   default     = 60
 
