@@ -543,7 +543,8 @@ export const SETTINGS_TABLE = {
     default: '60',
     parse: secondsAsMs(1, 3600),
     description:
-      "deadline in seconds used when an invocation carries no Fn-Deadline, e.g. from the CLI; the platform's Fn-Deadline (the function's timeout) is used as given",
+      'deadline in seconds used when an invocation carries no Fn-Deadline, e.g. from the CLI; ' +
+      "the platform's Fn-Deadline (the function's timeout) is used as given",
   },
   FUNCTION_DYNAMIC_GROUP: {
     field: 'dynamicGroup',
