@@ -14,7 +14,17 @@ import { DataSource, drainTarget, UndeliveredSeries } from './data';
 import { scrapeAll, targetsOf } from './prepare';
 import type { Runtime } from './runtime';
 import { hasStateStore, previousScrapeOf, readState, replayAndSpool, saveState } from './statePhase';
-import { logFields, nothingDeliveredCause, round2, selfMetricReport, summarise, summariseTargets, type InvocationSummary, type StateSummary } from './summary';
+import {
+  logFields,
+  notDerivedOf,
+  nothingDeliveredCause,
+  round2,
+  selfMetricReport,
+  summarise,
+  summariseTargets,
+  type InvocationSummary,
+  type StateSummary,
+} from './summary';
 
 /** The invocation failed to deliver anything; the message names why (shown to the caller). */
 export class DeliveryFailure extends Error {
@@ -87,6 +97,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
 
   const forecast = forecastCost({
     dataStreams,
+    notDerived: notDerivedOf(prepared),
     selfStreams: self.length,
     scrapeMs,
     postCallsPerSecond: s.postCallsPerSecond,
