@@ -144,9 +144,11 @@ export function forecastCost(input: ForecastInput): CostForecast {
 /** The forecast as a few human-readable lines (CLI). */
 export function forecastLines(f: CostForecast): string[] {
   const pct = (x: number) => `${round(x * 100, 1)}%`;
+  const later = f.derivedFromNextScrape > 0 ? ` (${f.derivedFromNextScrape} derived from the next scrape on)` : '';
   const lines = [
     `cost forecast at one invocation a minute (${f.invocationsPerMonth} a month):`,
-    `  metric streams ${f.metricStreams}${f.derivedFromNextScrape > 0 ? ` (${f.derivedFromNextScrape} derived from the next scrape on)` : ''}, datapoints ${f.datapointsPerInvocation} per invocation, ${f.datapointsPerMonth.toLocaleString('en-US')} per month`,
+    `  metric streams ${f.metricStreams}${later}, datapoints ${f.datapointsPerInvocation} per invocation, ` +
+      `${f.datapointsPerMonth.toLocaleString('en-US')} per month`,
     `  PostMetricData calls ${f.postCallsPerInvocation} per invocation: ${pct(f.averageShareOfTenancyLimit)} of the tenancy's ` +
       `${OCI_LIMITS.maxCallsPerSecond} calls/s on average, ${pct(f.postingShareOfTenancyLimit)} while posting`,
     `  posting ${f.postingSeconds} s; invocation ~${f.invocationSeconds} s of the ${f.functionTimeoutSeconds} s timeout: ` +
