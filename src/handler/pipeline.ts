@@ -116,6 +116,8 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   summary.pacing = { ceiling: s.postCallsPerSecond, minRate: round2(p.minRate), finalRate: round2(p.rate), decreases: p.decreases };
   if (discovery?.error)
     rt.log('warn', `discovery: ${discovery.error}`, { source: discovery.source, ...(discovery.iamStatement ? { iamStatement: discovery.iamStatement } : {}) });
+  // RUNNING instances and no target of them (a tag typo): said even when static endpoints keep the run ok.
+  else if (discovery?.noTargets) rt.log('warn', `discovery: ${discovery.noTargets}`, { source: discovery.source });
   if (opts.dryRun) {
     summary.metricData = [...dryRunData, ...self];
     summary.skippedSamples = prepared.flatMap((p) => p.skipped);
