@@ -101,3 +101,35 @@ describe('docs/troubleshooting.md, by symptom first', () => {
     assert.match(troubleshootingProblems(noCommand).join('\n'), /"No data in OCI": no command to run/);
   });
 });
+
+/** Problems of docs/performance.md against the latest benchmark run and the image: the run's date and Node, and the image's Node when they differ. */
+function performanceProblems(page: string, latest: string, dockerfile: string): string[] {
+  const machine = /^Machine: (.*)$/m.exec(latest)?.[1] ?? '';
+  const node = /Node v(\d+)\.\d+\.\d+/.exec(machine);
+  const date = /(\d{4}-\d{2}-\d{2})T/.exec(machine)?.[1];
+  const image = /^FROM fnproject\/node:(\d+)\s*$/m.exec(dockerfile)?.[1];
+  const problems: string[] = [];
+  if (!node || !date || !image) return [`cannot read the run's Node and date (${machine}) or the image's Node`];
+  if (!page.includes(date)) problems.push(`the page does not give the latest run's date, ${date}`);
+  if (!page.includes(`Node v${node[0].slice(6)}`)) problems.push(`the page does not give the latest run's Node, ${node[0]}`);
+  if (node[1] !== image && !new RegExp(`image\\s+runs\\s+Node\\s+${image}\\b`).test(page))
+    problems.push(`the run used Node ${node[1]} and the image runs Node ${image}: the page must say so`);
+  return problems;
+}
+
+describe('docs/performance.md, the current figures', () => {
+  const read = (file: string) => readFileSync(path.join(__dirname, '..', file), 'utf8');
+
+  test("gives the latest run's date and Node version, and the image's Node when it differs", () => {
+    assert.deepEqual(performanceProblems(read('docs/performance.md'), read('bench-results/latest.md'), read('Dockerfile')), []);
+  });
+
+  test('negative: a newer run, or an image on another Node, makes the page stale', () => {
+    const page = read('docs/performance.md');
+    const newer = read('bench-results/latest.md').replace(/Node v\d+\.\d+\.\d+(.*?)\d{4}-\d{2}-\d{2}T/, 'Node v24.1.0$12031-01-02T');
+    const problems = performanceProblems(page, newer, 'FROM fnproject/node:24\n').join('\n');
+    assert.match(problems, /latest run's date, 2031-01-02/);
+    assert.match(problems, /latest run's Node, Node v24\.1\.0/);
+    assert.match(performanceProblems(page, read('bench-results/latest.md'), 'FROM fnproject/node:26\n').join(), /the image runs Node 26: the page must say so/);
+  });
+});
