@@ -15,7 +15,17 @@ import { scrapeAll, targetsOf } from './prepare';
 import { targetOptions } from './jobs';
 import type { Runtime } from './runtime';
 import { hasStateStore, previousScrapeOf, readState, replayAndSpool, saveState } from './statePhase';
-import { logFields, nothingDeliveredCause, round2, selfMetricReport, summarise, summariseTargets, type InvocationSummary, type StateSummary } from './summary';
+import {
+  logFields,
+  notDerivedOf,
+  nothingDeliveredCause,
+  round2,
+  selfMetricReport,
+  summarise,
+  summariseTargets,
+  type InvocationSummary,
+  type StateSummary,
+} from './summary';
 
 /** The invocation failed to deliver anything; the message names why (shown to the caller). */
 export class DeliveryFailure extends Error {
@@ -88,6 +98,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
 
   const forecast = forecastCost({
     dataStreams,
+    notDerived: notDerivedOf(prepared),
     selfStreams: self.length,
     scrapeMs,
     postCallsPerSecond: s.postCallsPerSecond,
