@@ -12,9 +12,20 @@ import type { OciMetric, TransformOptions } from '../types/model';
 import { InvocationBudget } from './budget';
 import { DataSource, drainTarget, UndeliveredSeries } from './data';
 import { scrapeAll, targetsOf } from './prepare';
+import { targetOptions } from './jobs';
 import type { Runtime } from './runtime';
 import { hasStateStore, previousScrapeOf, readState, replayAndSpool, saveState, triggerRunAlready } from './statePhase';
-import { logFields, nothingDeliveredCause, round2, selfMetricReport, summarise, summariseTargets, type InvocationSummary, type StateSummary } from './summary';
+import {
+  logFields,
+  notDerivedOf,
+  nothingDeliveredCause,
+  round2,
+  selfMetricReport,
+  summarise,
+  summariseTargets,
+  type InvocationSummary,
+  type StateSummary,
+} from './summary';
 
 /** The invocation failed to deliver anything; the message names why (shown to the caller). */
 export class DeliveryFailure extends Error {
@@ -66,7 +77,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   }
   // Discovery runs first (the state is keyed by target URL, so it needs the targets), then the
   // state is read while the targets are scraped; each transform waits for it.
-  const { targets: scrapeTargets, report: discovery } = await targetsOf(rt, budget);
+  const { targets: scrapeTargets, report: discovery, config: configReport } = await targetsOf(rt, budget);
   const spoolOn = !opts.dryRun && s.spoolMaxSeries > 0 && hasStateStore(rt);
   const reading = early ?? (transformOptions.derive || spoolOn ? readState(rt, state, budget.stateTimeoutMs()) : undefined);
   const prepared = await scrapeAll(rt, scrapeTargets, budget, transformOptions, previousScrapeOf(reading, state), opts.dryRun);
@@ -74,7 +85,8 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const pacer = createPacer(s.postCallsPerSecond); // one rate for the data and the self-metrics calls
   // This scrape is stored while the data is posted; a state failure never stops the posting.
   const read = reading ? await reading : undefined;
-  const saving = read && (!opts.dryRun || read.local) ? saveState(read, scrapeTargets, prepared, state, budget.stateTimeoutMs(), trigger) : undefined;
+  const saving =
+    read && (!opts.dryRun || rt.dryRunWritesState === true) ? saveState(read, scrapeTargets, prepared, state, budget.stateTimeoutMs(), trigger) : undefined;
   let result: PublishResult | undefined;
   let dryRunData: OciMetric[] = [];
   const undeliveredOf = spoolOn ? new UndeliveredSeries(s.spoolMaxSeries) : undefined;
@@ -98,7 +110,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const spooled = spoolOn && read?.session ? await replayAndSpool(rt, read.session, fresh, result, budget, pacer) : undefined;
   if (state.error) rt.log('warn', `derived series: ${state.error}`, { cause: state.cause, ...(state.iamPolicy ? { iamPolicy: state.iamPolicy } : {}) });
   const targets = summariseTargets(prepared, result, opts.dryRun);
-  const self = targets.flatMap((t, i) => toSelfMetrics(selfMetricReport(t, prepared[i], state), transformOptions));
+  const self = targets.flatMap((t, i) => toSelfMetrics(selfMetricReport(t, prepared[i], state), targetOptions(prepared[i].target, transformOptions)));
   let selfResult: PublishResult | undefined;
   // After a 401/404 every call fails alike: the self-metrics are not sent into it, so it is reported once.
   if (!opts.dryRun)
@@ -106,6 +118,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
 
   const forecast = forecastCost({
     dataStreams,
+    notDerived: notDerivedOf(prepared),
     selfStreams: self.length,
     scrapeMs,
     postCallsPerSecond: s.postCallsPerSecond,
@@ -114,6 +127,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     freeDatapointsPerMonth: s.forecastFreeDatapointsPerMonth,
   });
   const summary = summarise(prepared, targets, result, selfResult, opts.dryRun, now() - started, forecast, state, discovery);
+  if (configReport) summary.scrapeConfig = configReport;
   if (spooled) {
     summary.spool = spooled.summary;
     summary.requests += spooled.calls.requests;
@@ -124,6 +138,8 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   summary.pacing = { ceiling: s.postCallsPerSecond, minRate: round2(p.minRate), finalRate: round2(p.rate), decreases: p.decreases };
   if (discovery?.error)
     rt.log('warn', `discovery: ${discovery.error}`, { source: discovery.source, ...(discovery.iamStatement ? { iamStatement: discovery.iamStatement } : {}) });
+  // RUNNING instances and no target of them (a tag typo): said even when static endpoints keep the run ok.
+  else if (discovery?.noTargets) rt.log('warn', `discovery: ${discovery.noTargets}`, { source: discovery.source });
   if (opts.dryRun) {
     summary.metricData = [...dryRunData, ...self];
     summary.skippedSamples = prepared.flatMap((p) => p.skipped);
