@@ -84,6 +84,20 @@ function wholeNumber(min: number, max: number): Parser<number> {
   return (key, value) => parseIntIn(key, value, min, max);
 }
 
+/**
+ * POST_CALLS_PER_SECOND: `auto` is OCI's limit per tenancy (the pacing then finds the share other
+ * posters leave free, and keeps just under the limit itself); a number is the user's hard cap.
+ */
+function callsPerSecond(max: number): Parser<number> {
+  return (key, value) => {
+    if (value.toLowerCase() === 'auto') return OCI_LIMITS.maxCallsPerSecond;
+    if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+      throw new ConfigError(key, `expected auto (OCI's ${OCI_LIMITS.maxCallsPerSecond} per tenancy) or a whole number from 1 to ${max}, got "${value}"`);
+    }
+    return Number(value);
+  };
+}
+
 /** A whole number of seconds from min to max, as milliseconds. */
 function secondsAsMs(min: number, max: number): Parser<number> {
   return (key, value) => parseIntIn(key, value, min, max) * 1000;
@@ -431,12 +445,18 @@ export const SETTINGS_TABLE = {
   OCI_SECRETS_ENDPOINT: { field: 'secretsEndpoint', parse: parseServiceEndpoint, description: 'override of the Vault secrets endpoint' },
   POST_CALLS_PER_SECOND: {
     field: 'postCallsPerSecond',
-    default: '20',
-    parse: wholeNumber(1, 1000),
+    default: 'auto',
+    parse: callsPerSecond(1000),
     description:
-      'ceiling of PostMetricData calls started per second: the rate halves on a 429 and climbs back (OCI allows 50 per tenancy, shared with other posters)',
+      "ceiling of PostMetricData calls started per second: `auto` = OCI's 50 per tenancy, of which the pacing takes the share other posters leave " +
+      '(it halves the rate on a 429 and climbs back); a number 1-1000 is a hard cap',
   },
-  POST_CONCURRENCY: { field: 'postConcurrency', default: '4', parse: wholeNumber(1, 64), description: 'most PostMetricData calls in flight at once' },
+  POST_CONCURRENCY: {
+    field: 'postConcurrency',
+    default: '8',
+    parse: wholeNumber(1, 64),
+    description: 'most PostMetricData calls in flight at once (the rate can reach at most this many calls per call latency)',
+  },
   POST_TIMEOUT_MS: { field: 'postTimeoutMs', default: '10000', parse: wholeNumber(100, 300_000), description: 'timeout of one PostMetricData attempt (ms)' },
   FUNCTION_TIMEOUT_SECONDS: {
     field: 'functionTimeoutMs',
