@@ -25,7 +25,8 @@ FROM fnproject/node:22
 WORKDIR /function
 COPY --from=build /function/dist/func.js /function/dist/func-main.js /function/dist/func-main.cache ./dist/
 COPY --from=build /function/dist/oci-sdk.js /function/dist/oci-sdk.cache ./dist/
-COPY --from=build /function/dist/oci-state.js /function/dist/oci-state.cache /function/dist/oci-discovery.js /function/dist/oci-discovery.cache ./dist/
+COPY --from=build /function/dist/oci-state.js /function/dist/oci-state.cache /function/dist/oci-discovery.js /function/dist/oci-discovery.cache \
+  /function/dist/oci-yaml.js /function/dist/oci-yaml.cache ./dist/
 # The flags must equal package.json "prom2oci.nodeFlags" (the code cache is made with them; a test
 # starts dist/func.js with this exact command line and checks that V8 accepts the cache).
 ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/func.js"]

@@ -30,8 +30,8 @@ export default tseslint.config(
       'no-invalid-regexp': ['error', { allowConstructorFlags: ['l'] }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
-      // The OCI SDK is required lazily, on first use, so that it does not delay the cold start.
-      '@typescript-eslint/no-require-imports': ['error', { allow: ['^oci-', '^node:'] }],
+      // The OCI SDK (and yaml, for a Prometheus configuration file) is required lazily, on first use, so that it does not delay the cold start.
+      '@typescript-eslint/no-require-imports': ['error', { allow: ['^oci-', '^node:', '^yaml$'] }],
     },
   },
   {

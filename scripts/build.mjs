@@ -41,6 +41,8 @@ const SDK_BUNDLE = './oci-sdk.js';
 const FEATURE_BUNDLES = {
   state: ['oci-objectstorage'],
   discovery: ['oci-core', 'oci-identity'],
+  // Not OCI's, but loaded the same way: only a function given a Prometheus configuration file reads it.
+  yaml: ['yaml'],
 };
 const featureFile = (name) => `./oci-${name}.js`;
 const featureOf = (pkg) => Object.keys(FEATURE_BUNDLES).find((name) => FEATURE_BUNDLES[name].includes(pkg));

@@ -18,6 +18,7 @@ locals {
   # SETTING_SPECS identical.
   function_settings = {
     METRICS_ENDPOINT                       = var.metrics_endpoint
+    SCRAPE_CONFIG                          = var.scrape_config
     COMPARTMENT_OCID                       = var.compartment_ocid
     METRICS_NAMESPACE                      = var.metrics_namespace
     RESOURCE_GROUP                         = var.resource_group

@@ -69,6 +69,12 @@ variable "freeform_tags" {
 # lists (SETTING_SPECS, these variables, local.function_settings) identical.
 # ---------------------------------------------------------------------------------------------
 
+variable "scrape_config" {
+  description = "SCRAPE_CONFIG: a Prometheus configuration file (global, scrape_configs), inline, e.g. file(\"prometheus.yml\"); its jobs replace metrics_endpoint's. OCI limits a function's whole configuration to 4 KB. Empty = none."
+  type        = string
+  default     = ""
+}
+
 variable "metrics_endpoint" {
   description = "METRICS_ENDPOINT: URL(s) to scrape, comma-separated, e.g. http://10.0.0.5:3000/metrics. May be empty when discovery_compartment_ocid is set."
   type        = string

@@ -65,7 +65,7 @@ describe('settings table', () => {
   });
 
   test('the rules between settings name their key', () => {
-    rejects({ METRICS_ENDPOINT: '' }, 'METRICS_ENDPOINT', /required .*unless DISCOVERY_COMPARTMENT_OCID is set/);
+    rejects({ METRICS_ENDPOINT: '' }, 'METRICS_ENDPOINT', /required .*unless DISCOVERY_COMPARTMENT_OCID or SCRAPE_CONFIG is set/);
     assert.equal(parseSettings({ COMPARTMENT_OCID: base.COMPARTMENT_OCID, DISCOVERY_COMPARTMENT_OCID: base.COMPARTMENT_OCID }).endpoints.length, 0);
     rejects({ STATE_BUCKET: 'prom2oci-state' }, 'OBJECT_STORAGE_NAMESPACE', /required with STATE_BUCKET/);
     assert.equal(parseSettings({ ...base, STATE_BUCKET: 'b', OBJECT_STORAGE_NAMESPACE: 'ns' }).stateBucket, 'b');

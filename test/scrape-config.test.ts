@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseDuration, parseScrapeConfig, promDuration, ScrapeConfigError } from '../src/config/scrapeConfig';
 import { requireBinary } from './helpers/requires';
+import { ConfigError, parseSettings } from '../src/config/settings';
 
 const PROMTOOL = '/usr/bin/promtool';
 const dir = mkdtempSync(path.join(tmpdir(), 'scrape-config-'));
@@ -219,4 +220,18 @@ describe('scrape config: bad input names the line and the key', () => {
       if (promtoolRefuses && requireBinary(t, PROMTOOL, 'prometheus')) assert.equal(promtoolAccepts(text).ok, false, 'promtool refuses it too');
     });
   }
+});
+
+describe('scrape config: the SCRAPE_CONFIG setting', () => {
+  test('an inline file is parsed once with the settings and replaces METRICS_ENDPOINT', () => {
+    const s = parseSettings({ SCRAPE_CONFIG: "scrape_configs:\n  - job_name: app\n    static_configs: [{targets: ['127.0.0.1:9100']}]\n" });
+    assert.equal(s.scrapeConfig?.jobs[0].name, 'app');
+    assert.deepEqual(s.endpoints, []);
+  });
+  test('an error names the setting, the line and the column', () => {
+    assert.throws(
+      () => parseSettings({ SCRAPE_CONFIG: 'scrape_configs:\n  - job_name: a\n    consul_sd_configs: []\n' }),
+      (e: Error) => e instanceof ConfigError && /^SCRAPE_CONFIG: line 3, column 5: scrape_configs\[0\]\.consul_sd_configs: is not supported/.test(e.message),
+    );
+  });
 });

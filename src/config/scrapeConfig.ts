@@ -8,7 +8,8 @@
  * Secrets never sit in the file: `authorization.credentials`, `bearer_token` or `basic_auth.password`
  * (or their `_file` forms) hold `oci-vault://<secret OCID>`, read from OCI Vault at scrape time.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
+import type * as yamlT from 'yaml';
+import type { Node, Pair, Scalar, YAMLMap } from 'yaml';
 import type { Labels } from '../types/model';
 import { isLabelName, relabelRule, RelabelConfigError, type RelabelRule, type RelabelRuleInput } from '../relabel/relabel';
 import { Re2Error } from '../relabel/re2';
@@ -51,7 +52,7 @@ interface ScrapeJob {
 }
 
 /** A parsed configuration file. */
-interface ScrapeConfigFile {
+export interface ScrapeConfigFile {
   jobs: ScrapeJob[];
   /** Keys accepted but not applied, each with its line and why. */
   notes: string[];
@@ -143,18 +144,29 @@ export function parseDuration(text: string): number | undefined {
   return DURATION_UNITS.reduce((ms, [, unit], i) => ms + Number(m[i + 1] ?? 0) * unit, 0);
 }
 
+/**
+ * The YAML package, loaded on first use: in the image it is a bundle of its own (dist/oci-yaml.js,
+ * scripts/build.mjs), so a function configured by settings alone never reads it.
+ */
+function yaml(): typeof yamlT {
+  return require('yaml') as typeof yamlT;
+}
+const isMap = (n: unknown): n is YAMLMap => yaml().isMap(n);
+const isSeq = (n: unknown): n is yamlT.YAMLSeq => yaml().isSeq(n);
+const isScalar = (n: unknown): n is Scalar => yaml().isScalar(n);
+
 /** Reads one YAML document with positions: every error says where. */
 class Reader {
   readonly notes: string[] = [];
-  private readonly lines = new LineCounter();
+  private readonly lines = new (yaml().LineCounter)();
 
   constructor(private readonly source: string) {}
 
   where(node: Node | Pair | undefined): string {
     const range = node && 'range' in node ? node.range : node && 'key' in node && isScalar(node.key) ? node.key.range : undefined;
-    if (!range) return this.source;
+    if (!range) return this.source || '(the file)';
     const { line, col } = this.lines.linePos(range[0]);
-    return `${this.source} line ${line}, column ${col}`;
+    return `${this.source ? `${this.source} ` : ''}line ${line}, column ${col}`;
   }
 
   fail(node: Node | Pair | undefined, path: string, message: string): never {
@@ -162,11 +174,11 @@ class Reader {
   }
 
   parse(text: string): YAMLMap | undefined {
-    const doc = parseDocument(text, { lineCounter: this.lines, uniqueKeys: true, version: '1.1', intAsBigInt: true, prettyErrors: true });
+    const doc = yaml().parseDocument(text, { lineCounter: this.lines, uniqueKeys: true, version: '1.1', intAsBigInt: true, prettyErrors: true });
     const err = doc.errors[0];
     if (err) {
       const pos = err.linePos?.[0];
-      const at = pos ? `${this.source} line ${pos.line}, column ${pos.col}` : this.source;
+      const at = pos ? `${this.source ? `${this.source} ` : ''}line ${pos.line}, column ${pos.col}` : this.source || '(the file)';
       throw new ScrapeConfigError(`${at}: invalid YAML: ${err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`);
     }
     if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return undefined;

@@ -17,6 +17,7 @@ import {
   RESERVED_NAMESPACE_PREFIX_RE,
 } from '../transform/limits';
 import { redactUrl } from '../util/redact';
+import { parseScrapeConfig, ScrapeConfigError, type ScrapeConfigFile } from './scrapeConfig';
 import { quantileSuffix } from '../transform/derive';
 import type { DerivedKinds } from '../types/model';
 
@@ -240,6 +241,16 @@ function parseRegex(key: string, value: string): RegExp {
   }
 }
 
+/** Parses SCRAPE_CONFIG: Prometheus' configuration file, inline. */
+function parseInlineScrapeConfig(key: string, value: string): ScrapeConfigFile {
+  try {
+    return parseScrapeConfig(value, '');
+  } catch (e) {
+    if (e instanceof ScrapeConfigError) throw new ConfigError(key, e.message);
+    throw e;
+  }
+}
+
 /** Validates an OCID-shaped value. */
 function parseOcid(key: string, value: string): string {
   if (!OCID_RE.test(value)) throw new ConfigError(key, `expected an OCID like ocid1.compartment.oc1..aaaa..., got "${value.slice(0, 80)}"`);
@@ -378,6 +389,12 @@ export const SETTINGS_TABLE = {
     parse: parseEndpoints,
     whenUnset: (): URL[] => [],
     description: 'URL(s) to scrape, comma-separated; required unless DISCOVERY_COMPARTMENT_OCID is set (then both are scraped)',
+  },
+  SCRAPE_CONFIG: {
+    field: 'scrapeConfig',
+    parse: parseInlineScrapeConfig,
+    description:
+      "a Prometheus configuration file (YAML: global, scrape_configs), inline; its jobs replace METRICS_ENDPOINT's implicit one (see docs/scrape-config.md)",
   },
   COMPARTMENT_OCID: { field: 'compartmentId', parse: parseOcid, description: 'compartment OCID of the posted metrics' },
   METRICS_NAMESPACE: { field: 'namespace', default: 'bharatmart', parse: parseNamespace, description: 'OCI custom metric namespace' },
@@ -667,8 +684,8 @@ const SETTINGS_RULES: readonly SettingsRule[] = [
     key: 'METRICS_ENDPOINT',
     when: 'always',
     required: 'unless-discovery',
-    holds: (s) => s.endpoints.length > 0 || s.discovery !== undefined,
-    message: 'is required (the URL of the /metrics endpoint to scrape) unless DISCOVERY_COMPARTMENT_OCID is set',
+    holds: (s) => s.endpoints.length > 0 || s.discovery !== undefined || s.scrapeConfig !== undefined,
+    message: 'is required (the URL of the /metrics endpoint to scrape) unless DISCOVERY_COMPARTMENT_OCID or SCRAPE_CONFIG is set',
   },
   {
     name: 'state needs its Object Storage namespace',
