@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { decodeState, encodeState } from '../src/state/codec';
 import { StateError } from '../src/state/errors';
 import { fileBackend } from '../src/cli/state-file';
-import { createStateStore, MAX_SAVE_ATTEMPTS, memoryBackend, withTargets, type BlobBackend } from '../src/state/store';
+import { createStateStore, MAX_SAVE_ATTEMPTS, memoryBackend, withPacing, withTargets, type BlobBackend } from '../src/state/store';
 import { emptyStateDocument, type StateDocument, type TargetState } from '../src/types/state';
 
 const scrape = (t: number, v: number): TargetState => ({ t, f: { c_total: { k: 'c', s: { '[]': [v] } } } });
@@ -43,6 +43,26 @@ describe('state codec', () => {
       'corrupt',
     );
     assert.equal(reason(gzipSync(JSON.stringify({ format: 'prom2oci-state', version: 1, targets: { a: { t: 'soon', f: {} } } }))), 'corrupt');
+  });
+  it('reads the settled posting rate when it is well formed, and names any other pacing section corrupt', () => {
+    const doc: StateDocument = { ...emptyStateDocument(), pacing: { rate: 24.5, at: 1_700_000_000_000 } };
+    assert.deepEqual(decodeState(encodeState(doc), 'x'), doc);
+    for (const pacing of [{}, 'fast', [], { rate: 0, at: 1 }, { rate: -3, at: 1 }, { rate: '24', at: 1 }, { rate: 24 }, { rate: 24, at: null }, null]) {
+      const bytes = gzipSync(JSON.stringify({ format: 'prom2oci-state', version: 1, targets: {}, pacing }));
+      assert.throws(
+        () => decodeState(bytes, 'obj'),
+        (e) => e instanceof StateError && e.reason === 'corrupt',
+        JSON.stringify(pacing),
+      );
+    }
+  });
+  it('keeps the later settled rate when two invocations write it', () => {
+    const older = { rate: 10, at: 1000 };
+    const newer = { rate: 30, at: 2000 };
+    const base = emptyStateDocument();
+    assert.deepEqual(withPacing(older)({ ...base, pacing: newer }).pacing, newer);
+    assert.deepEqual(withPacing(newer)({ ...base, pacing: older }).pacing, newer);
+    assert.deepEqual(withPacing(older)(base).pacing, older);
   });
 });
 

@@ -3,7 +3,7 @@
  * derivations read, so a corrupt, foreign or newer object is a named StateError, never a crash.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { STATE_FORMAT, STATE_VERSION, type FamilyState, type StateDocument, type TargetState } from '../types/state';
+import { STATE_FORMAT, STATE_VERSION, type FamilyState, type PacingState, type StateDocument, type TargetState } from '../types/state';
 import { StateError } from './errors';
 
 /** The bytes stored for a document. */
@@ -42,6 +42,11 @@ function isTargetState(v: unknown): v is TargetState {
   return isObject(v) && Number.isFinite(v.t) && everyValue(v.f, isFamilyState);
 }
 
+/** True when v has the shape of a PacingState: a positive finite rate, a finite time. */
+function isPacingState(v: unknown): v is PacingState {
+  return isObject(v) && typeof v.rate === 'number' && Number.isFinite(v.rate) && v.rate > 0 && typeof v.at === 'number' && Number.isFinite(v.at);
+}
+
 /** The document stored in `bytes`; throws StateError('corrupt' | 'foreign' | 'unsupported_version'). */
 export function decodeState(bytes: Uint8Array, where: string): StateDocument {
   let text: string;
@@ -69,7 +74,7 @@ export function decodeState(bytes: Uint8Array, where: string): StateDocument {
         `it?); it is left alone`,
     );
   }
-  if (!everyValue(value.targets, isTargetState)) {
+  if (!everyValue(value.targets, isTargetState) || (value.pacing !== undefined && !isPacingState(value.pacing))) {
     throw new StateError('corrupt', `the state object ${where} does not have the expected fields (corrupt); it is replaced at the next write`);
   }
   return value as unknown as StateDocument;

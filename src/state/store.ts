@@ -12,7 +12,7 @@
  * retry merges with what the other writer stored instead of overwriting it. Backends (memory, file,
  * Object Storage) only get and conditionally put bytes.
  */
-import { emptyStateDocument, type StateDocument, type TargetState } from '../types/state';
+import { emptyStateDocument, type PacingState, type StateDocument, type TargetState } from '../types/state';
 import { decodeState, encodeState } from './codec';
 import { StateError } from './errors';
 
@@ -121,6 +121,11 @@ export function withTargets(updates: Readonly<Record<string, TargetState>>): Sta
     }
     return { ...latest, targets };
   };
+}
+
+/** A change that stores the rate this invocation settled on, unless another writer stored a later one. */
+export function withPacing(pacing: PacingState): StateChange {
+  return (latest) => (latest.pacing && latest.pacing.at > pacing.at ? latest : { ...latest, pacing });
 }
 
 /** Bytes kept in memory (`prom2oci run`, tests): versions are counters. */
