@@ -95,12 +95,22 @@ resource "oci_monitoring_alarm" "function_stopped_posting" {
   freeform_tags         = var.freeform_tags
 }
 
-# SLO alarms on the derived per-interval series (they need state_bucket: without it nothing is
-# derived). Each is created only when its threshold is set.
+# SLO alarms on the derived per-interval series. Each is created when its threshold is set, and
+# `terraform plan` refuses a configuration in which its series is never posted (an alarm that could
+# never fire): derived series need state_bucket and a posting run (not dry_run); the p99 needs
+# quantiles in derived_series and 0.99 in histogram_quantiles, the error rate needs rate.
 # - p99 latency: the worst route's p99 of the main HTTP histogram above the threshold.
 # - error rate: failed orders (or 5xx responses, whichever counter is named) per second above the threshold.
+locals {
+  # The function's own defaults when the variables are empty (an empty setting is unset).
+  derived_kinds       = [for k in split(",", var.derived_series == "" ? "rate,avg,quantiles" : var.derived_series) : lower(trimspace(k))]
+  histogram_quantiles = [for q in split(",", var.histogram_quantiles == "" ? "0.5,0.9,0.99" : var.histogram_quantiles) : trimspace(q)]
+  slo_p99_posted      = local.state_enabled && !var.dry_run && contains(local.derived_kinds, "quantiles") && anytrue([for q in local.histogram_quantiles : can(tonumber(q)) && try(tonumber(q) == 0.99, false)])
+  slo_rate_posted     = local.state_enabled && !var.dry_run && contains(local.derived_kinds, "rate")
+}
+
 resource "oci_monitoring_alarm" "slo_p99_latency" {
-  count = var.enable_alarms && local.state_enabled && var.slo_p99_latency_seconds > 0 ? 1 : 0
+  count = var.enable_alarms && var.slo_p99_latency_seconds > 0 ? 1 : 0
 
   compartment_id                                = local.resources_compartment_ocid
   display_name                                  = "${var.name_prefix}-slo-p99-latency"
@@ -116,10 +126,17 @@ resource "oci_monitoring_alarm" "slo_p99_latency" {
   message_format                                = "ONS_OPTIMIZED"
   destinations                                  = [oci_ons_notification_topic.alarms[0].id]
   freeform_tags                                 = var.freeform_tags
+
+  lifecycle {
+    precondition {
+      condition     = local.slo_p99_posted
+      error_message = "slo_p99_latency_seconds alarms on ${var.slo_latency_histogram}_p99, which the function posts only with state_bucket set, dry_run = false, \"quantiles\" in derived_series and 0.99 in histogram_quantiles. Set those, or slo_p99_latency_seconds = 0."
+    }
+  }
 }
 
 resource "oci_monitoring_alarm" "slo_error_rate" {
-  count = var.enable_alarms && local.state_enabled && var.slo_error_rate_per_second > 0 ? 1 : 0
+  count = var.enable_alarms && var.slo_error_rate_per_second > 0 ? 1 : 0
 
   compartment_id        = local.resources_compartment_ocid
   display_name          = "${var.name_prefix}-slo-error-rate"
@@ -134,4 +151,11 @@ resource "oci_monitoring_alarm" "slo_error_rate" {
   message_format        = "ONS_OPTIMIZED"
   destinations          = [oci_ons_notification_topic.alarms[0].id]
   freeform_tags         = var.freeform_tags
+
+  lifecycle {
+    precondition {
+      condition     = local.slo_rate_posted
+      error_message = "slo_error_rate_per_second alarms on ${var.slo_error_counter}_rate, which the function posts only with state_bucket set, dry_run = false and \"rate\" in derived_series. Set those, or slo_error_rate_per_second = 0."
+    }
+  }
 }

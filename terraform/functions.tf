@@ -4,7 +4,7 @@
 # - Terraform owns the application, its configuration (the function's settings), and the
 #   function's existence, memory and timeouts. It creates the function from var.function_image,
 #   an image built for the application shape's platform and pushed once before the first
-#   `terraform apply` (README "Deploy to OCI", step 3).
+#   `terraform apply` (docs/deploy.md, step 4).
 # - `fn deploy --app <application>` owns the image afterwards: it builds, pushes and points the
 #   function (found by name, var.function_name = `name` in func.yaml) at the new image.
 #   `ignore_changes = [image, image_digest]` keeps Terraform from rolling that back.
@@ -81,8 +81,24 @@ resource "oci_functions_application" "this" {
 
   lifecycle {
     precondition {
-      condition     = trimspace(var.metrics_endpoint) != "" || var.discovery_compartment_ocid != ""
-      error_message = "Nothing to scrape: set metrics_endpoint, discovery_compartment_ocid, or both."
+      condition     = trimspace(var.metrics_endpoint) != "" || var.enable_discovery
+      error_message = "Nothing to scrape: set metrics_endpoint, or enable_discovery = true with discovery_compartment_ocid, or both."
+    }
+
+    # What is created follows the bools (known at plan time); the OCIDs must agree with them.
+    precondition {
+      condition     = var.create_network == (var.subnet_id == "")
+      error_message = "create_network = true makes a new VCN and subnet (leave subnet_id empty); create_network = false uses subnet_id (set it)."
+    }
+
+    precondition {
+      condition     = var.enable_discovery == (var.discovery_compartment_ocid != "")
+      error_message = "enable_discovery = true needs discovery_compartment_ocid, and discovery_compartment_ocid needs enable_discovery = true."
+    }
+
+    precondition {
+      condition     = var.enable_scrape_bearer_token_secret == (var.scrape_bearer_token_secret_ocid != "")
+      error_message = "enable_scrape_bearer_token_secret = true needs scrape_bearer_token_secret_ocid, and scrape_bearer_token_secret_ocid needs enable_scrape_bearer_token_secret = true."
     }
 
     precondition {
@@ -100,6 +116,10 @@ resource "oci_functions_function" "this" {
   timeout_in_seconds               = var.timeout_in_seconds
   detached_mode_timeout_in_seconds = var.detached_mode_timeout_in_seconds
   freeform_tags                    = var.freeform_tags
+
+  # With force_destroy_state_bucket, `terraform destroy` removes the function before it empties the
+  # state bucket, so no run writes the state again in between.
+  depends_on = [terraform_data.empty_state_bucket]
 
   lifecycle {
     # `fn deploy` replaces the image on every code change; Terraform must not roll it back.

@@ -7,7 +7,7 @@
 # to apply to a warm function.
 
 locals {
-  secret_configured = var.scrape_bearer_token_secret_ocid != ""
+  secret_configured = var.enable_scrape_bearer_token_secret
   # Known before the function exists, so the function's config can name it (FUNCTION_DYNAMIC_GROUP).
   function_dynamic_group = var.function_dynamic_group != "" ? var.function_dynamic_group : "${var.name_prefix}-function"
 }
@@ -57,23 +57,24 @@ resource "oci_identity_policy" "function_secret" {
   ]
 }
 
-# Only in resource_scheduler mode: the schedule (and no other principal) may invoke functions in
-# the function's compartment. The conditions are the two variables of Oracle's Resource Scheduler
-# example policies; a condition on a variable the Functions policy reference does not list (such
-# as target.function.id) would decline every request. The alarm mode needs no statement here:
-# Notifications invokes the subscribed function, and the operator creating the subscription needs
-# FN_INVOCATION on it.
+# The Resource Scheduler schedule (schedule.tf: every minute, or the daily kick), and no other
+# principal, may invoke functions in the function's compartment: Oracle's documented statement for
+# a schedule ("Allow any-user to manage <resource-type> ... where all {request.principal.type =
+# 'resourceschedule', request.principal.id = '<schedule OCID>'}"), with functions-family, the
+# resource type Oracle's Functions scheduling examples name. A condition on a variable the Functions
+# policy reference does not list (such as target.function.id) would decline every request. The
+# alarm trigger itself needs no statement: Notifications invokes the subscribed function, and the
+# operator creating the subscription needs FN_INVOCATION on it.
 resource "oci_identity_policy" "schedule_invoke" {
-  count    = var.schedule_mode == "resource_scheduler" ? 1 : 0
+  count    = local.schedule_enabled ? 1 : 0
   provider = oci.home
 
   compartment_id = var.tenancy_ocid
   name           = "${var.name_prefix}-schedule-invoke"
-  description    = "${var.name_prefix}: the every-minute schedule may invoke functions in the compartment of ${var.function_name}"
+  description    = "${var.name_prefix}: the ${local.schedule_label} schedule may invoke functions in the compartment of ${var.function_name}"
   freeform_tags  = var.freeform_tags
   statements = [
-    "Allow any-user to use fn-invocation in compartment id ${local.resources_compartment_ocid} where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.every_minute[0].id}'}",
-    "Allow any-user to read fn-function in compartment id ${local.resources_compartment_ocid} where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.every_minute[0].id}'}",
+    "Allow any-user to manage functions-family in compartment id ${local.resources_compartment_ocid} where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.invoke[0].id}'}",
   ]
 }
 
@@ -81,7 +82,7 @@ resource "oci_identity_policy" "schedule_invoke" {
 # scanned compartment, plus its sub-compartments' names when they are scanned too. A statement in
 # a compartment also covers its sub-compartments (policy inheritance), so one compartment is named.
 resource "oci_identity_policy" "function_discovery" {
-  count    = var.discovery_compartment_ocid != "" ? 1 : 0
+  count    = var.enable_discovery ? 1 : 0
   provider = oci.home
 
   compartment_id = var.tenancy_ocid
@@ -97,7 +98,7 @@ resource "oci_identity_policy" "function_discovery" {
 
 # Sub-compartments are walked with ListCompartments (their names and ids only).
 resource "oci_identity_policy" "function_discovery_compartments" {
-  count    = var.discovery_compartment_ocid != "" && var.discovery_include_subcompartments ? 1 : 0
+  count    = var.enable_discovery && var.discovery_include_subcompartments ? 1 : 0
   provider = oci.home
 
   compartment_id = var.tenancy_ocid

@@ -3,6 +3,11 @@ output "application_id" {
   value       = oci_functions_application.this.id
 }
 
+output "application_compartment_id" {
+  description = "Compartment of the application and function (resources_compartment_ocid, else compartment_ocid): the fn context's oracle.compartment-id."
+  value       = local.resources_compartment_ocid
+}
+
 output "application_name" {
   description = "Name of the Functions application, for `fn --app`."
   value       = oci_functions_application.this.display_name
@@ -24,8 +29,8 @@ output "schedule_mode" {
 }
 
 output "schedule_id" {
-  description = "OCID of the Resource Scheduler schedule (schedule_mode = resource_scheduler), else null."
-  value       = var.schedule_mode == "resource_scheduler" ? oci_resource_scheduler_schedule.every_minute[0].id : null
+  description = "OCID of the Resource Scheduler schedule (every minute with schedule_mode = resource_scheduler, else the daily kick), or null without one."
+  value       = local.schedule_enabled ? oci_resource_scheduler_schedule.invoke[0].id : null
 }
 
 output "fn_commands" {

@@ -7,14 +7,21 @@
 #   FunctionInvocationCount of this function (dimension resourceId). The base rule fires while
 #   invocations are counted, the override fires while they are absent (absent(72h), the longest
 #   absence-detection period OCI allows), so the alarm fires in both states: every invocation,
-#   failed or not, keeps it going. The function receives the alarm message as its body (unknown
-#   keys are ignored: a normal run).
+#   failed or not, keeps it going. The function receives the alarm message as its body: it runs
+#   normally, de-duplicates on the message's dedupeKey + timestampEpochMillis, and answers 200 when
+#   it delivered nothing, so that Notifications does not retry (docs/deploy.md, "The trigger").
+#   After 72 h without any invocation absent() stops returning values and the alarm would stay
+#   quiet for good: the daily kick (enable_daily_kick) invokes the function once a day from a
+#   Resource Scheduler schedule, which restarts it whatever happened.
 #
 # resource_scheduler (opt-in): an OCI Resource Scheduler schedule, action START_RESOURCE on the
 #   function, cron "* * * * *". Caveats: no OCI document offers a per-minute cadence (the console
 #   offers once/daily/weekly/monthly), and scheduled runs are detached, so the schedule's
 #   SUCCEEDED status only means "accepted": the function's log and its oci_faas metrics tell
 #   whether a run worked.
+#
+# A schedule is created INACTIVE and activated (oci resource-scheduler schedule activate) only once
+# the policy naming its OCID exists (iam.tf): it cannot invoke before it is allowed to.
 #
 # Either way, one detached invocation at apply time (bootstrap) creates the function's oci_faas
 # metrics in the very first minute, so absent() in the trigger and in the alarms has a metric
@@ -26,6 +33,12 @@ locals {
 
   # The oci_faas metric stream of this function (dimension resourceId = the function's OCID).
   function_invocations = "FunctionInvocationCount[1m]{resourceId = \"${oci_functions_function.this.id}\"}"
+
+  # The one Resource Scheduler schedule: every minute (resource_scheduler mode) or the daily kick
+  # (alarm mode). Decided by a mode and a bool, both known at plan time.
+  schedule_enabled = var.schedule_mode == "resource_scheduler" || var.enable_daily_kick
+  schedule_label   = var.schedule_mode == "resource_scheduler" ? "every-minute" : "daily-kick"
+  schedule_cron    = var.schedule_mode == "resource_scheduler" ? var.schedule_cron : var.daily_kick_cron
 }
 
 # One detached invocation when the function is created (or replaced): the Functions service
@@ -42,17 +55,19 @@ resource "oci_functions_invoke_function" "bootstrap" {
   depends_on = [oci_identity_policy.function_metrics]
 }
 
-resource "oci_resource_scheduler_schedule" "every_minute" {
-  count = var.schedule_mode == "resource_scheduler" ? 1 : 0
+resource "oci_resource_scheduler_schedule" "invoke" {
+  count = local.schedule_enabled ? 1 : 0
 
   action             = "START_RESOURCE"
   compartment_id     = local.resources_compartment_ocid
-  display_name       = "${var.name_prefix}-every-minute"
-  description        = "Invokes the ${var.function_name} function: scrape Prometheus targets, post to OCI Monitoring"
+  display_name       = "${var.name_prefix}-${local.schedule_label}"
+  description        = "Invokes the ${var.function_name} function (${local.schedule_label}): scrape Prometheus targets, post to OCI Monitoring"
   recurrence_type    = "CRON"
-  recurrence_details = var.schedule_cron
-  state              = "ACTIVE"
-  freeform_tags      = var.freeform_tags
+  recurrence_details = local.schedule_cron
+  # Created inactive (the provider deactivates it right after CreateSchedule), activated below once
+  # its policy exists; Terraform then leaves the state alone.
+  state         = "INACTIVE"
+  freeform_tags = var.freeform_tags
 
   resources {
     id = oci_functions_function.this.id
@@ -62,6 +77,28 @@ resource "oci_resource_scheduler_schedule" "every_minute" {
       value          = [local.invoke_body]
     }
   }
+
+  lifecycle {
+    ignore_changes = [state]
+  }
+}
+
+# Activates the schedule after the policy that lets it invoke exists (once per schedule: a new
+# schedule is created inactive again). Runs the OCI CLI where terraform runs, with the provider's
+# profile and region.
+resource "terraform_data" "activate_schedule" {
+  count = local.schedule_enabled ? 1 : 0
+
+  triggers_replace = [oci_resource_scheduler_schedule.invoke[0].id]
+
+  provisioner "local-exec" {
+    command = join(" ", concat(
+      ["oci", "resource-scheduler", "schedule", "activate", "--schedule-id", oci_resource_scheduler_schedule.invoke[0].id, "--region", var.region],
+      var.oci_config_profile != null ? ["--profile", var.oci_config_profile] : [],
+    ))
+  }
+
+  depends_on = [oci_identity_policy.schedule_invoke]
 }
 
 resource "oci_ons_notification_topic" "invoke" {

@@ -29,6 +29,27 @@ resource "oci_objectstorage_bucket" "state" {
   freeform_tags = var.freeform_tags
 }
 
+# Opt-in (force_destroy_state_bucket): `terraform destroy` empties the bucket, which OCI refuses to
+# delete while it holds objects (the state and the spool). The function depends on this resource,
+# so Terraform destroys the triggers, then the function (no run can write the state again), then
+# runs this command, then deletes the bucket. Without it: docs/deploy.md, "Tear down".
+resource "terraform_data" "empty_state_bucket" {
+  count = local.state_enabled && var.force_destroy_state_bucket ? 1 : 0
+
+  # A destroy-time provisioner may read only its own resource: everything it needs is kept here.
+  input = {
+    namespace = oci_objectstorage_bucket.state[0].namespace
+    bucket    = oci_objectstorage_bucket.state[0].name
+    region    = var.region
+    profile   = var.oci_config_profile == null ? "" : var.oci_config_profile
+  }
+
+  provisioner "local-exec" {
+    when    = destroy
+    command = "oci os object bulk-delete --namespace ${self.input.namespace} --bucket-name ${self.input.bucket} --region ${self.input.region}${self.input.profile == "" ? "" : " --profile ${self.input.profile}"} --force"
+  }
+}
+
 # Exactly what the state needs, on that bucket only: `use objects` gives GetObject/HeadObject
 # (OBJECT_READ) and overwriting the object (OBJECT_OVERWRITE); creating it the first time needs
 # OBJECT_CREATE, which only `manage objects` has, so that statement is narrowed to that one

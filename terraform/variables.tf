@@ -201,8 +201,14 @@ variable "scrape_follow_redirects_to_other_hosts" {
   default     = false
 }
 
+variable "enable_scrape_bearer_token_secret" {
+  description = "The targets need a bearer token from OCI Vault (set scrape_bearer_token_secret_ocid too): creates the policy to read that one secret. A bool, known at plan time, so that the secret's OCID may come from a resource of the same apply."
+  type        = bool
+  default     = false
+}
+
 variable "scrape_bearer_token_secret_ocid" {
-  description = "SCRAPE_BEARER_TOKEN_SECRET_OCID: OCID of an OCI Vault secret holding the targets' bearer token. Create the secret outside Terraform so its value never enters the state. Empty = no token."
+  description = "SCRAPE_BEARER_TOKEN_SECRET_OCID: OCID of an OCI Vault secret holding the targets' bearer token. Create the secret outside Terraform so its value never enters the state. Empty = no token (needs enable_scrape_bearer_token_secret = true)."
   type        = string
   default     = ""
 
@@ -352,6 +358,12 @@ variable "object_storage_namespace" {
   }
 }
 
+variable "force_destroy_state_bucket" {
+  description = "terraform destroy empties the state bucket first (oci os object bulk-delete --force, run by Terraform after the function is gone; needs the oci CLI where terraform runs). false: follow the three-step tear-down in docs/deploy.md."
+  type        = bool
+  default     = false
+}
+
 variable "oci_object_storage_endpoint" {
   description = "OCI_OBJECT_STORAGE_ENDPOINT: override of the Object Storage endpoint. Empty = the region's."
   type        = string
@@ -379,8 +391,14 @@ variable "scrape_concurrency" {
 # grants the function read-only access to instances, VNIC attachments and VNICs there (iam.tf) and
 # opens the discovered ports from the function subnet (network.tf).
 
+variable "enable_discovery" {
+  description = "Discover compute instances (set discovery_compartment_ocid too): creates the read-only discovery policy and opens the discovered ports. A bool, known at plan time, so that the compartment's OCID may come from a resource of the same apply."
+  type        = bool
+  default     = false
+}
+
 variable "discovery_compartment_ocid" {
-  description = "DISCOVERY_COMPARTMENT_OCID: discover RUNNING compute instances in this compartment as scrape targets (empty = no discovery)."
+  description = "DISCOVERY_COMPARTMENT_OCID: discover RUNNING compute instances in this compartment as scrape targets (empty = no discovery; needs enable_discovery = true)."
   type        = string
   default     = ""
 
@@ -490,7 +508,7 @@ variable "discovery_scrape_ports" {
 }
 
 variable "discovery_target_cidrs" {
-  description = "Where the discovered instances are (their subnets), for the egress rules of the new subnet. Empty = scrape_target_cidrs (or the new VCN's CIDR)."
+  description = "Where the discovered instances are (their subnets), for the egress rules of the new subnet. Empty = scrape_target_cidrs, else the new VCN's CIDR."
   type        = list(string)
   default     = []
 
@@ -516,7 +534,7 @@ variable "function_name" {
 }
 
 variable "function_image" {
-  description = "Image of the first deployment, built for application_shape's platform and pushed to OCIR (README \"Deploy to OCI\", step 3: docker buildx build --platform ... --push), e.g. fra.ocir.io/<namespace>/prom2oci/prom2oci:0.1.0. Later `fn deploy` updates the image and Terraform ignores that change."
+  description = "Image of the first deployment, built for application_shape's platform and pushed to OCIR (docs/deploy.md, step 4: docker buildx build --platform ... --push), e.g. fra.ocir.io/<namespace>/prom2oci/prom2oci:0.1.0. Later `fn deploy` updates the image and Terraform ignores that change."
   type        = string
 
   validation {
@@ -540,13 +558,13 @@ variable "application_shape" {
 # They equal memory/timeout in func.yaml (a test checks it), because `fn deploy` applies
 # func.yaml's values and the next `terraform apply` would otherwise change them back.
 variable "memory_in_mbs" {
-  description = "Memory of the function (MB)."
+  description = "Memory of the function (MB): 128, 256, 512, 1024, 2048 or 3072, the values of memoryInMBs in OCI's \"Changing Default Memory and Timeout Settings\" (docs.oracle.com/iaas/Content/Functions/Tasks/functionscustomizing.htm)."
   type        = number
   default     = 256
 
   validation {
     condition     = contains([128, 256, 512, 1024, 2048, 3072], var.memory_in_mbs)
-    error_message = "memory_in_mbs must be one of 128, 256, 512, 1024, 2048 or 3072."
+    error_message = "memory_in_mbs must be one of 128, 256, 512, 1024, 2048 or 3072 (OCI Functions, \"Changing Default Memory and Timeout Settings\": memoryInMBs is one of these)."
   }
 }
 
@@ -576,8 +594,14 @@ variable "detached_mode_timeout_in_seconds" {
 # Network
 # ---------------------------------------------------------------------------------------------
 
+variable "create_network" {
+  description = "Create a VCN with a private subnet and a service gateway for the function (true), or use subnet_id (false). A bool, known at plan time: what is created never depends on an OCID that may be unknown until apply."
+  type        = bool
+  default     = true
+}
+
 variable "subnet_id" {
-  description = "Existing subnet for the application (e.g. in the scrape target's VCN). Empty = create a VCN with a private subnet and a service gateway."
+  description = "Existing subnet for the application (e.g. in the scrape target's VCN), with create_network = false. It must route to a service gateway for all Oracle services and allow egress to them (443) and to the targets' ports."
   type        = string
   default     = ""
 
@@ -588,7 +612,7 @@ variable "subnet_id" {
 }
 
 variable "vcn_cidr" {
-  description = "CIDR of the new VCN (only when subnet_id is empty)."
+  description = "CIDR of the new VCN (only with create_network)."
   type        = string
   default     = "10.80.0.0/16"
 
@@ -599,7 +623,7 @@ variable "vcn_cidr" {
 }
 
 variable "subnet_cidr" {
-  description = "CIDR of the new private subnet, inside vcn_cidr (only when subnet_id is empty)."
+  description = "CIDR of the new private subnet, inside vcn_cidr (only with create_network)."
   type        = string
   default     = "10.80.1.0/24"
 
@@ -610,7 +634,7 @@ variable "subnet_cidr" {
 }
 
 variable "scrape_target_cidrs" {
-  description = "Where the scrape targets are, for the egress rules of the new subnet. Empty = the new VCN's CIDR. The ports come from metrics_endpoint."
+  description = "Where the scrape targets are, for the egress rules of the new subnet (on every scrape port). Empty = derived from metrics_endpoint: a /32 per IP address on its port, a host name the new VCN's CIDR (0.0.0.0/0 with enable_nat_gateway). Every IP target must fall inside these CIDRs (apply refuses otherwise)."
   type        = list(string)
   default     = []
 
@@ -621,7 +645,7 @@ variable "scrape_target_cidrs" {
 }
 
 variable "enable_nat_gateway" {
-  description = "Add a NAT gateway to the new VCN, for scrape targets on the internet (only when subnet_id is empty)."
+  description = "Add a NAT gateway to the new VCN, for scrape targets on the internet (only with create_network)."
   type        = bool
   default     = false
 }
@@ -649,6 +673,23 @@ variable "schedule_cron" {
   validation {
     condition     = length(split(" ", trimspace(var.schedule_cron))) == 5
     error_message = "schedule_cron must have five fields (minute hour day-of-month month day-of-week)."
+  }
+}
+
+variable "enable_daily_kick" {
+  description = "schedule_mode = alarm: also invoke the function once a day from a Resource Scheduler schedule (daily_kick_cron), so the trigger alarm, whose absent() stops firing after 72 h without any invocation, always restarts by itself."
+  type        = bool
+  default     = true
+}
+
+variable "daily_kick_cron" {
+  description = "Cron expression (UTC) of the daily kick (enable_daily_kick). Default: every day at 04:17."
+  type        = string
+  default     = "17 4 * * *"
+
+  validation {
+    condition     = can(regex("^[0-9]{1,2} [0-9]{1,2} \\* \\* \\*$", trimspace(var.daily_kick_cron)))
+    error_message = "daily_kick_cron must fire once a day: \"<minute> <hour> * * *\"."
   }
 }
 

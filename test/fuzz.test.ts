@@ -19,7 +19,7 @@ import type { Histogram } from 'prom-client';
 import { startBharatMart, type BharatMart } from '../src/local/demo/bharatmart';
 import { validateMetricObject } from '../src/local/emulator/validation';
 import { ExpositionError, parseExposition } from '../src/parse/exposition';
-import { streamKey } from '../src/publish/sink';
+import { streamKey } from '../src/transform/streams';
 import { transformAll } from './helpers/transform';
 import { toSelfMetrics } from '../src/transform/selfMetrics';
 import { flattenSamples } from './helpers/flat-samples';

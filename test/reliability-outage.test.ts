@@ -29,7 +29,7 @@ import type { Fault } from '../src/local/emulator/server';
 import type { StoredMetric } from '../src/local/emulator/store';
 import type { LocalFunction } from '../src/local/fn-agent';
 import { decodeState, encodeState } from '../src/state/codec';
-import { stateObjectName } from '../src/state/objectStorage';
+import { stateObjectName } from '../src/state/keys';
 import { encodeSpool, type SpoolEntry } from '../src/state/spool';
 import { emptyStateDocument } from '../src/types/state';
 import { assertAccounted, summaryOf, waitForLine } from './helpers/reliability';
@@ -375,7 +375,7 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
       assert.equal(warm.status, 200, warm.body.slice(0, 300));
 
       // A state holding a spool of 30-minute-old series, as an outage would have left it.
-      const name = stateObjectName([new URL(url)], 'bharatmart', COMPARTMENT);
+      const name = stateObjectName({ endpoints: [new URL(url)], namespace: 'bharatmart', compartmentId: COMPARTMENT });
       const doc = emptyStateDocument();
       const oldMs = Date.now() - 30 * MINUTE;
       const spooled: SpoolEntry[] = Array.from({ length: SPOOLED }, (_, i) => ({
@@ -404,7 +404,7 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
       assert.deepEqual(summary.spool?.dropped, { full: FRESH }, 'the oldest dropped as full, counted');
 
       // The stored spool: the newest SPOOL_MAX_SERIES, so every fresh series and the newest old ones.
-      const stored = decodeState(emu.objectStorage.buckets.get(BUCKET)!.get(name)!.bytes, name);
+      const stored = decodeState(emu.objectStorage.buckets.get(BUCKET)!.get(name)!.bytes, name).doc;
       const entries = stored.spool?.e ?? [];
       assert.equal(entries.length, SPOOLED);
       const names = stored.spool!.s;

@@ -10,7 +10,6 @@ import {
   encodeSpool,
   fromSpoolEntry,
   isSpoolEntry,
-  memorySpoolStore,
   mergeSpool,
   nextSpool,
   planReplay,
@@ -22,7 +21,6 @@ import {
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { stateSpoolStore } from '../src/state/spool';
 import { fileBackend } from '../src/cli/state-file';
 import { createStateStore, memoryBackend, withTargets } from '../src/state/store';
 import { OCI_LIMITS } from '../src/transform/limits';
@@ -126,7 +124,8 @@ describe('outage spool', () => {
       { ...toSpoolEntry(metric('a', NOW)), points: [[NOW - 1000, 1] as [number, number], [NOW, 2] as [number, number]] },
     ];
     const stored = encodeSpool(entries);
-    assert.deepEqual(decodeSpool(JSON.parse(JSON.stringify(stored))), entries);
+    const all = { max: 1000 };
+    assert.deepEqual(decodeSpool(JSON.parse(JSON.stringify(stored)) as typeof stored, all), { entries, dropped: {} });
     // Each string once: namespace, compartment, rg, names, dimension keys and values, metadata.
     assert.equal(stored.s.filter((x) => x === 'ocid1.compartment.oc1..x').length, 1);
     assert.ok(JSON.stringify(stored).length < JSON.stringify(entries).length / 2, 'smaller than the objects');
@@ -142,47 +141,76 @@ describe('outage spool', () => {
       [0, 1, -1, 3, 0, 0, NOW, 'x'],
       [0, 1, 7.5, 3, 0, 0, NOW, 1], // not an index
     ];
-    assert.deepEqual(decodeSpool({ s: stored.s, e: [...bad, good] }), [entries[1]]);
-    assert.deepEqual(decodeSpool({ s: [1], e: [good] }), []);
-    assert.deepEqual(decodeSpool('garbage'), []);
-    assert.deepEqual(decodeSpool(undefined), []);
-    // The first stored form (entry objects) is still read.
-    assert.deepEqual(decodeSpool(JSON.parse(JSON.stringify([entries[0], { bad: 1 }]))), [entries[0]]);
+    // Malformed rows are dropped and counted (they used to vanish without a count).
+    assert.deepEqual(decodeSpool({ s: stored.s, e: [...bad, good] as number[][] }, all), { entries: [entries[1]], dropped: { invalid: bad.length } });
+    assert.deepEqual(decodeSpool({ s: ['1'], e: [good] }, all), { entries: [], dropped: { invalid: 1 } });
+    assert.deepEqual(decodeSpool(undefined, all), { entries: [], dropped: {} });
   });
 
-  test('the memory store applies each change to the latest spool', async () => {
-    const store = memorySpoolStore();
-    const signal = AbortSignal.timeout(60_000);
-    await store.save((latest) => [...latest, toSpoolEntry(metric('a', NOW))], signal);
-    await store.save((latest) => [...latest, toSpoolEntry(metric('b', NOW))], signal);
+  test('read bounded: only the newest `max` entries are decoded, the older rest dropped as full; a second copy of a datapoint is dropped as duplicate', () => {
+    const entries = Array.from({ length: 10 }, (_, i) => toSpoolEntry(metric(`m${i}`, NOW - 10_000 + i)));
+    const stored = encodeSpool([...entries, entries[9], entries[8]]);
+    const read = decodeSpool(stored, { max: 4 });
     assert.deepEqual(
-      (await store.load(signal)).map((e) => e.name),
-      ['a', 'b'],
+      read.entries.map((e) => e.name),
+      ['m6', 'm7', 'm9', 'm8'],
     );
+    assert.deepEqual(read.dropped, { duplicate: 2, full: 6 });
   });
 
-  test("kept in the state document (memory and the CLI's state file): round trip, other sections untouched, concurrent writers merged", async () => {
+  test("entries for another namespace or compartment than the function's are dropped as foreign, never replayed there", () => {
+    const mine = toSpoolEntry(metric('mine', NOW));
+    const theirs = { ...toSpoolEntry(metric('theirs', NOW)), namespace: 'elsewhere' };
+    const read = decodeSpool(encodeSpool([mine, theirs]), { max: 10, accepts: (e) => e.namespace === 'ns' && e.compartmentId === 'ocid1.compartment.oc1..x' });
+    assert.deepEqual(
+      read.entries.map((e) => e.name),
+      ['mine'],
+    );
+    assert.deepEqual(read.dropped, { foreign: 1 });
+  });
+
+  test('a `__proto__` label survives the stored form as a label (it used to become the prototype and leave the dimensions)', () => {
+    const dims = JSON.parse('{"__proto__":"x","instance":"h:1"}') as Record<string, string>;
+    const e = toSpoolEntry({ ...metric('a', NOW), dimensions: dims });
+    const [back] = decodeSpool(JSON.parse(JSON.stringify(encodeSpool([e]))) as ReturnType<typeof encodeSpool>, { max: 10 }).entries;
+    assert.deepEqual(Object.keys(back.dimensions).sort(), ['__proto__', 'instance']);
+    assert.equal(JSON.stringify(fromSpoolEntry(back).dimensions), '{"__proto__":"x","instance":"h:1"}');
+  });
+
+  test('a merge applied twice (a write whose answer was lost, re-applied) keeps each datapoint once', () => {
+    const fresh = [toSpoolEntry(metric('f', NOW))];
+    const first = mergeSpool([], [], [], fresh, [], 100);
+    const again = mergeSpool(first.spool, [], [], fresh, [], 100);
+    assert.deepEqual(again.spool, first.spool);
+  });
+
+  test("kept in the state document (memory and the CLI's state file): round trip, other sections untouched by a spool write", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'prom2oci-spool-'));
     try {
       for (const backend of [memoryBackend(), fileBackend(path.join(dir, 'state.gz'))]) {
         const store = createStateStore(backend, { local: true });
-        const spool = stateSpoolStore(store);
         const signal = AbortSignal.timeout(60_000);
         const target = { t: NOW, f: {} };
         await (await store.open(signal)).save(withTargets({ k: target }), signal);
-        await spool.save((latest) => [...latest, toSpoolEntry(metric('a', NOW - 1000))], signal);
+        const addSpool = (m: OciMetric) => async () =>
+          (await store.open(signal)).save((latest) => {
+            const had = decodeSpool(latest.spool, { max: 100 }).entries;
+            return { ...latest, spool: encodeSpool(mergeSpool(had, [], [], [toSpoolEntry(m)], [], 100).spool) };
+          }, signal);
+        await addSpool(metric('a', NOW - 1000))();
         // A derived-series write (another section) keeps the spool, and vice versa.
         await (await store.open(signal)).save(withTargets({ k: { t: NOW + 1, f: {} } }), signal);
-        await spool.save((latest) => [...latest, toSpoolEntry(metric('b', NOW))], signal);
+        await addSpool(metric('b', NOW))();
+        const doc = (await store.open(signal)).doc;
         assert.deepEqual(
-          (await spool.load(signal)).map((e) => [e.name, e.points[0][0]]),
+          decodeSpool(doc.spool, { max: 100 }).entries.map((e) => [e.name, e.points[0][0]]),
           [
             ['a', NOW - 1000],
             ['b', NOW],
           ],
           backend.where,
         );
-        assert.equal((await store.open(signal)).doc.targets.k.t, NOW + 1);
+        assert.equal(doc.targets.k.t, NOW + 1);
       }
     } finally {
       await rm(dir, { recursive: true, force: true });

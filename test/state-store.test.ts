@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { decodeState, encodeState } from '../src/state/codec';
+import { claimSpool, decodeSpool, encodeSpool, releaseClaim, SPOOL_CLAIM_MARGIN_MS, toSpoolEntry } from '../src/state/spool';
 import { StateError } from '../src/state/errors';
 import { fileBackend } from '../src/cli/state-file';
 import { createStateStore, MAX_SAVE_ATTEMPTS, memoryBackend, withPacing, withTargets, type BlobBackend } from '../src/state/store';
@@ -22,7 +23,7 @@ describe('state codec', () => {
     const doc: StateDocument = { ...emptyStateDocument(), targets: { a: scrape(1, 2) } };
     const bytes = encodeState(doc);
     assert.equal(bytes[0], 0x1f, 'gzip magic');
-    assert.deepEqual(decodeState(bytes, 'x'), doc);
+    assert.deepEqual(decodeState(bytes, 'x'), { doc, replaced: {} });
   });
   it('names corrupt, foreign and newer objects', () => {
     const reason = (bytes: Uint8Array) => {
@@ -38,22 +39,70 @@ describe('state codec', () => {
     assert.equal(reason(gzipSync('{not json')), 'corrupt');
     assert.equal(reason(gzipSync(JSON.stringify({ hello: 'world' }))), 'foreign');
     assert.equal(reason(gzipSync(JSON.stringify({ format: 'prom2oci-state', version: 2, targets: {} }))), 'unsupported_version');
-    assert.equal(
-      reason(gzipSync(JSON.stringify({ format: 'prom2oci-state', version: 1, targets: { a: { t: 1, f: { x: { k: 'c', s: { '[]': 'NaN' } } } } } }))),
-      'corrupt',
-    );
-    assert.equal(reason(gzipSync(JSON.stringify({ format: 'prom2oci-state', version: 1, targets: { a: { t: 'soon', f: {} } } }))), 'corrupt');
   });
-  it('reads the settled posting rate when it is well formed, and names any other pacing section corrupt', () => {
-    const doc: StateDocument = { ...emptyStateDocument(), pacing: { rate: 24.5, at: 1_700_000_000_000 } };
-    assert.deepEqual(decodeState(encodeState(doc), 'x'), doc);
-    for (const pacing of [{}, 'fast', [], { rate: 0, at: 1 }, { rate: -3, at: 1 }, { rate: '24', at: 1 }, { rate: 24 }, { rate: 24, at: null }, null]) {
-      const bytes = gzipSync(JSON.stringify({ format: 'prom2oci-state', version: 1, targets: {}, pacing }));
-      assert.throws(
-        () => decodeState(bytes, 'obj'),
-        (e) => e instanceof StateError && e.reason === 'corrupt',
-        JSON.stringify(pacing),
-      );
+  const v1 = (rest: Record<string, unknown>) => gzipSync(JSON.stringify({ format: 'prom2oci-state', version: 1, targets: {}, ...rest }));
+  it('a malformed previous scrape is dropped and named; the other targets are kept', () => {
+    const good = scrape(1, 2);
+    for (const bad of [
+      { t: 1, f: { x: { k: 'c', s: { '[]': 'NaN' } } } },
+      { t: 'soon', f: {} },
+      { t: 1, f: {}, extra: 1 },
+    ]) {
+      const { doc, replaced } = decodeState(v1({ targets: { a: bad, b: good } }), 'x');
+      assert.deepEqual(doc.targets, { b: good }, JSON.stringify(bad));
+      assert.match(replaced.targets, /1 malformed previous scrape/);
+    }
+  });
+  it('every section is validated on read: one in an unexpected shape is named and replaced, the others kept (a {} spool used to stop every run)', () => {
+    const targets = { a: scrape(1, 2) };
+    for (const spool of [{}, 'x', 42, null, { s: ['a'] }, { s: ['a'], e: 'rows' }, { s: [1], e: [] }]) {
+      const { doc, replaced } = decodeState(v1({ targets, spool }), 'x');
+      assert.deepEqual(doc, { format: 'prom2oci-state', version: 1, targets }, JSON.stringify(spool));
+      assert.deepEqual(Object.keys(replaced), ['spool'], JSON.stringify(spool));
+    }
+    for (const claim of [{}, { by: '', until: 1 }, { by: 'x', until: 'later' }, 'x']) {
+      assert.deepEqual(Object.keys(decodeState(v1({ targets, claim }), 'x').replaced), ['claim'], JSON.stringify(claim));
+    }
+    assert.deepEqual(decodeState(v1({ targets, w: 7 }), 'x').replaced, { w: 'not a write token' });
+    const unknown = decodeState(v1({ targets, surprise: { a: 1 } }), 'x');
+    assert.deepEqual(unknown.doc, { format: 'prom2oci-state', version: 1, targets });
+    assert.deepEqual(Object.keys(unknown.replaced), ['surprise']);
+    assert.deepEqual(Object.keys(decodeState(v1({ targets: [1, 2] }), 'x').replaced), ['targets']);
+  });
+  it('the first stored spool form (a list of entry objects), which the code claims to read, is read', () => {
+    const entry = { namespace: 'ns', compartmentId: 'c', name: 'm', dimensions: { a: 'b' }, points: [[1000, 2]] };
+    const { doc, replaced } = decodeState(v1({ spool: [entry, { bad: 1 }] }), 'x');
+    assert.deepEqual(replaced, {});
+    assert.deepEqual(decodeSpool(doc.spool, { max: 10 }).entries, [entry]);
+  });
+  it('decompression is capped: an object inflating beyond the bound is too_large, never inflated whole', () => {
+    const bomb = gzipSync(JSON.stringify({ format: 'prom2oci-state', version: 1, targets: {}, pad: 'x'.repeat(5_000_000) }));
+    assert.ok(bomb.length < 10_000, 'a small object');
+    assert.throws(
+      () => decodeState(bomb, 'x', 1_000_000),
+      (e: unknown) => e instanceof StateError && e.reason === 'too_large',
+    );
+  });
+  it('reads the settled posting rate when it is well formed; any other pacing section is named and dropped, the rest kept', () => {
+    const doc: StateDocument = { ...emptyStateDocument(), targets: { a: scrape(1, 2) }, pacing: { rate: 24.5, at: 1_700_000_000_000 } };
+    assert.deepEqual(decodeState(encodeState(doc), 'x'), { doc, replaced: {} });
+    for (const pacing of [
+      {},
+      'fast',
+      [],
+      { rate: 0, at: 1 },
+      { rate: -3, at: 1 },
+      { rate: '24', at: 1 },
+      { rate: 24 },
+      { rate: 24, at: null },
+      null,
+      { rate: 9, at: 1, x: 1 },
+    ]) {
+      const bytes = gzipSync(JSON.stringify({ format: 'prom2oci-state', version: 1, targets: { a: scrape(1, 2) }, pacing }));
+      const read = decodeState(bytes, 'obj');
+      assert.deepEqual(Object.keys(read.replaced), ['pacing'], JSON.stringify(pacing));
+      assert.equal(read.doc.pacing, undefined);
+      assert.deepEqual(read.doc.targets, { a: scrape(1, 2) }, 'the previous scrapes are kept');
     }
   });
   it('keeps the later settled rate when two invocations write it', () => {
@@ -104,6 +153,88 @@ describe('state store (memory backend)', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+  it('a write whose answer was lost (stored, then 412 on the repeat) is recognised by its token: the change is not applied twice', async () => {
+    const inner = memoryBackend();
+    let lose = false;
+    // Object Storage's backend repeats a write that got no answer; the repeat then meets its own version: 412.
+    const lossy: BlobBackend = {
+      where: 'lossy',
+      get: (s) => inner.get(s),
+      put: async (bytes, etag, s) => {
+        const stored = await inner.put(bytes, etag, s);
+        return lose && stored !== false ? false : stored;
+      },
+    };
+    const store = createStateStore(lossy);
+    const entry = (name: string) =>
+      toSpoolEntry({ namespace: 'ns', compartmentId: 'c', name, dimensions: { a: 'b' }, datapoints: [{ timestamp: new Date(1000), value: 1 }] });
+    let applied = 0;
+    const appendSpool = (name: string) => (latest: StateDocument) => {
+      applied++;
+      const had = decodeSpool(latest.spool, { max: 100 }).entries;
+      return { ...latest, spool: encodeSpool([...had, entry(name)]) };
+    };
+    lose = true;
+    const session = await store.open(signal());
+    assert.deepEqual(await session.save(appendSpool('a'), signal()), { attempts: 1 });
+    assert.equal(applied, 1, "applied once: the re-read document carried this write's token");
+    lose = false;
+    const doc = (await store.open(signal())).doc;
+    assert.deepEqual(
+      decodeSpool(doc.spool, { max: 100 }).entries.map((e) => e.name),
+      ['a'],
+    );
+  });
+  it('a failed write leaves its change pending: the next write of the session stores it (a failed state write used to erase the previous scrape)', async () => {
+    const inner = memoryBackend();
+    let fail = false;
+    const flaky: BlobBackend = {
+      where: 'flaky',
+      get: (s) => inner.get(s),
+      put: (bytes, etag, s) => (fail ? Promise.reject(new StateError('unavailable', '503')) : inner.put(bytes, etag, s)),
+    };
+    const store = createStateStore(flaky);
+    await (await store.open(signal())).save(withTargets({ a: scrape(1, 1) }), signal());
+    const session = await store.open(signal());
+    delete session.doc.targets.a; // the pipeline frees the previous scrapes it replaces before posting
+    fail = true;
+    await assert.rejects(session.save(withTargets({ a: scrape(2, 2) }), signal()));
+    fail = false;
+    await session.save((latest) => ({ ...latest, spool: encodeSpool([]) }), signal());
+    assert.deepEqual((await store.open(signal())).doc.targets, { a: scrape(2, 2) });
+  });
+  it('retention: a write keeps only the targets seen within the maximum age', async () => {
+    const store = createStateStore(memoryBackend());
+    await (await store.open(signal())).save(withTargets({ gone: scrape(1_000, 1), recent: scrape(250_000, 1) }), signal());
+    await (await store.open(signal())).save(withTargets({ now: scrape(300_000, 1) }, { nowMs: 300_000, maxAgeMs: 100_000 }), signal());
+    assert.deepEqual(Object.keys((await store.open(signal())).doc.targets).sort(), ['now', 'recent']);
+  });
+  it('overlapping invocations: only one claims the spool; a claim lapses after its time; its holder releases it', async () => {
+    const store = createStateStore(memoryBackend());
+    const entry = toSpoolEntry({
+      namespace: 'ns',
+      compartmentId: 'c',
+      name: 'm',
+      dimensions: { a: 'b' },
+      datapoints: [{ timestamp: new Date(1000), value: 1 }],
+    });
+    await (await store.open(signal())).save((d) => ({ ...d, spool: encodeSpool([entry]) }), signal());
+    const a = await store.open(signal());
+    const b = await store.open(signal());
+    const claimA = claimSpool(a.id, 10_000, 5_000);
+    const claimB = claimSpool(b.id, 10_000, 5_000);
+    await a.save(claimA.change, signal());
+    assert.equal(await b.save(claimB.change, signal()).then((r) => r.attempts), 2, 'b met a 412 and re-read');
+    assert.ok(claimA.claimed(), 'a holds the claim');
+    assert.equal(claimB.claimed(), undefined, 'b saw a live claim and did not take it');
+    // a dies: after its claim lapses, another invocation may claim.
+    const c = await store.open(signal());
+    const late = claimSpool(c.id, 80_000, 10_000 + SPOOL_CLAIM_MARGIN_MS + 1);
+    await c.save(late.change, signal());
+    assert.ok(late.claimed());
+    await c.save((d) => releaseClaim(d, c.id, 80_000), signal());
+    assert.equal((await store.open(signal())).doc.claim, undefined);
   });
   it('gives up after a bounded number of conflicts with a named cause', async () => {
     const inner = memoryBackend();

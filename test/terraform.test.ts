@@ -7,9 +7,7 @@
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RESERVED_DIMENSIONS, SETTING_SPECS } from '../src/config/settings';
 import { parseMql } from '../src/local/emulator/mql';
@@ -24,6 +22,7 @@ import {
   checkPolicies,
   checkReferences,
   checkSchema,
+  cronFiresDaily,
   cronFiresEveryMinute,
   type Finding,
   type FindingRule,
@@ -298,15 +297,19 @@ describe('terraform/: the schedule fires every minute and targets this function'
     assert.match(condition, /"alarm"/);
   });
 
-  test('the Resource Scheduler schedule (opt-in): START_RESOURCE, CRON every minute by default, this function, a JSON BODY', () => {
+  test('the Resource Scheduler schedule: START_RESOURCE, CRON every minute (resource_scheduler) or daily (the kick), this function, a JSON BODY', () => {
     const s = onlyBlock('resource', 'oci_resource_scheduler_schedule');
-    assert.equal(countOf(s), '${var.schedule_mode == "resource_scheduler" ? 1 : 0}');
+    assert.equal(countOf(s), '${local.schedule_enabled ? 1 : 0}');
+    assert.equal(locals().get('schedule_enabled'), '${var.schedule_mode == "resource_scheduler" || var.enable_daily_kick}');
+    assert.equal(variables().get('enable_daily_kick')!.default, true, 'the daily kick is on by default in alarm mode');
     assert.equal(s.action, 'START_RESOURCE');
     assert.equal(s.recurrence_type, 'CRON');
-    assert.equal(s.recurrence_details, '${var.schedule_cron}');
+    assert.equal(s.recurrence_details, '${local.schedule_cron}');
+    assert.equal(locals().get('schedule_cron'), '${var.schedule_mode == "resource_scheduler" ? var.schedule_cron : var.daily_kick_cron}');
     const cron = hclText(variables().get('schedule_cron')!.default);
     assert.ok(cronFiresEveryMinute(cron), `default schedule_cron "${cron}" must fire every minute`);
-    assert.notEqual(s.state, 'INACTIVE');
+    const daily = hclText(variables().get('daily_kick_cron')!.default);
+    assert.ok(cronFiresDaily(daily), `default daily_kick_cron "${daily}" must fire once a day`);
     const resources = s.resources as HclBody[];
     assert.equal(resources.length, 1, 'the schedule targets exactly one resource');
     assert.equal(resources[0].id, '${oci_functions_function.this.id}');
@@ -317,9 +320,28 @@ describe('terraform/: the schedule fires every minute and targets this function'
     assert.equal(locals().get('invoke_body'), '${jsonencode({ dryRun = var.dry_run })}', 'the body mirrors DRY_RUN, so a scheduled run never overrides it');
   });
 
-  test('cronFiresEveryMinute accepts only every-minute expressions', () => {
+  test('cronFiresEveryMinute accepts only every-minute expressions, cronFiresDaily only once-a-day ones', () => {
     for (const ok of ['* * * * *', '*/1 * * * *', ' 0-59 * * * * ']) assert.ok(cronFiresEveryMinute(ok), ok);
     for (const bad of ['*/5 * * * *', '0 * * * *', '* */1 * * *x', '* * * *', '* 1 * * *']) assert.equal(cronFiresEveryMinute(bad), false, bad);
+    for (const ok of ['17 4 * * *', '0 0 * * *']) assert.ok(cronFiresDaily(ok), ok);
+    for (const bad of ['* 4 * * *', '17 * * * *', '17 4 * * 1', '60 4 * * *', '17 24 * * *', '17 4 * *']) assert.equal(cronFiresDaily(bad), false, bad);
+  });
+
+  test('the schedule is created INACTIVE and activated only after the policy naming it exists', () => {
+    const s = onlyBlock('resource', 'oci_resource_scheduler_schedule');
+    assert.equal(s.state, 'INACTIVE', 'created inactive: it cannot invoke before its policy exists');
+    assert.deepEqual(child(s, 'lifecycle').ignore_changes, ['${state}'], 'activated outside Terraform, which then leaves the state alone');
+    const activate = blocks('resource', 'terraform_data').get('activate_schedule')!;
+    assert.equal(countOf(activate), '${local.schedule_enabled ? 1 : 0}');
+    assert.deepEqual(activate.depends_on, ['${oci_identity_policy.schedule_invoke}'], 'after the policy');
+    assert.deepEqual(activate.triggers_replace, ['${oci_resource_scheduler_schedule.invoke[0].id}'], 'once per schedule');
+    const exec = (activate.provisioner as Record<string, HclBody[]>)['local-exec'][0];
+    assert.match(
+      hclText(exec.command),
+      /"oci", "resource-scheduler", "schedule", "activate", "--schedule-id", oci_resource_scheduler_schedule\.invoke\[0\]\.id/,
+    );
+    const policy = blocks('resource', 'oci_identity_policy').get('schedule_invoke')!;
+    assert.equal(countOf(policy), '${local.schedule_enabled ? 1 : 0}');
   });
 
   test(
@@ -415,13 +437,15 @@ describe('terraform/: alarms mean what they say', () => {
     assert.equal(p99.query, '${var.slo_latency_histogram}_p99[1m].groupBy(route).max() > ${var.slo_p99_latency_seconds}');
     assert.equal(
       countOf(p99),
-      '${var.enable_alarms && local.state_enabled && var.slo_p99_latency_seconds > 0 ? 1 : 0}',
-      'derived series exist only with the state bucket',
+      '${var.enable_alarms && var.slo_p99_latency_seconds > 0 ? 1 : 0}',
+      'created when its threshold is set; a configuration that never posts the series is refused (precondition)',
     );
+    assert.equal(child(p99, 'lifecycle').precondition && (child(p99, 'lifecycle').precondition as HclBody[])[0].condition, '${local.slo_p99_posted}');
     assert.equal(p99.is_notifications_per_metric_dimension_enabled, true, 'one notification per route');
     const errors = alarms.get('slo_error_rate')!;
     assert.equal(errors.query, '${var.slo_error_counter}_rate[1m].grouping().sum() > ${var.slo_error_rate_per_second}');
-    assert.equal(countOf(errors), '${var.enable_alarms && local.state_enabled && var.slo_error_rate_per_second > 0 ? 1 : 0}');
+    assert.equal(countOf(errors), '${var.enable_alarms && var.slo_error_rate_per_second > 0 ? 1 : 0}');
+    assert.equal((child(errors, 'lifecycle').precondition as HclBody[])[0].condition, '${local.slo_rate_posted}');
     const vars = variables();
     assert.equal(vars.get('slo_latency_histogram')!.default, 'http_request_duration_seconds');
     assert.equal(vars.get('slo_error_counter')!.default, 'orders_failed_total');
@@ -585,8 +609,7 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
         'oci_identity_policy.function_secret: dynamic-group read secret-bundles',
         'oci_identity_policy.function_state: dynamic-group manage objects',
         'oci_identity_policy.function_state: dynamic-group use objects',
-        'oci_identity_policy.schedule_invoke: any-user read fn-function',
-        'oci_identity_policy.schedule_invoke: any-user use fn-invocation',
+        'oci_identity_policy.schedule_invoke: any-user manage functions-family',
       ]);
     },
   );
@@ -613,12 +636,18 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
     const secret = byAddress.get('oci_identity_policy.function_secret')!;
     assert.match(secret.statements[0], /target\.secret\.id = '\$\{var\.scrape_bearer_token_secret_ocid\}'/);
     assert.equal(countOf(secret.body), '${local.secret_configured ? 1 : 0}', 'the secret grant exists only when a secret is configured');
-    assert.equal(locals().get('secret_configured'), '${var.scrape_bearer_token_secret_ocid != ""}');
+    assert.equal(locals().get('secret_configured'), '${var.enable_scrape_bearer_token_secret}', 'a bool known at plan time, not the OCID');
     const invoke = byAddress.get('oci_identity_policy.schedule_invoke')!;
-    assert.equal(countOf(invoke.body), '${var.schedule_mode == "resource_scheduler" ? 1 : 0}');
+    assert.equal(countOf(invoke.body), '${local.schedule_enabled ? 1 : 0}');
+    assert.equal(invoke.statements.length, 1);
     for (const s of invoke.statements) {
+      assert.match(
+        s,
+        /^Allow any-user to manage functions-family in compartment id \$\{local\.resources_compartment_ocid\} where all /,
+        "Oracle's documented verb",
+      );
       assert.match(s, /request\.principal\.type = 'resourceschedule'/);
-      assert.match(s, /request\.principal\.id = '\$\{oci_resource_scheduler_schedule\.every_minute\[0\]\.id\}'/);
+      assert.match(s, /request\.principal\.id = '\$\{oci_resource_scheduler_schedule\.invoke\[0\]\.id\}'/);
     }
   });
 
@@ -637,7 +666,7 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
     const ok = [
       "Allow dynamic-group fn to use metrics in compartment id ocid1.compartment.oc1..aaa where target.metrics.namespace = 'bharatmart'",
       "Allow dynamic-group fn to read secret-bundles in compartment id ocid1.compartment.oc1..aaa where target.secret.id = 'ocid1.vaultsecret.oc1.x.y'",
-      'Allow any-user to use fn-invocation in compartment id ocid1.compartment.oc1..aaa where all ' +
+      'Allow any-user to manage functions-family in compartment id ocid1.compartment.oc1..aaa where all ' +
         "{request.principal.type = 'resourceschedule', request.principal.id = 'ocid1.resourceschedule.oc1.x.y'}",
     ];
     for (const s of ok) assert.deepEqual(auditPolicyStatement(s), [], s);
@@ -648,11 +677,28 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
       ['Allow dynamic-group fn to use metrics in compartment id ocid1.compartment.oc1..aaa', /lacks the condition target\.metrics\.namespace/],
       ['Allow dynamic-group fn to read secret-bundles in compartment id ocid1.compartment.oc1..aaa', /lacks the condition target\.secret\.id/],
       ['Allow dynamic-group fn to read secret-family in compartment id ocid1.compartment.oc1..aaa', /whole family/],
-      ['Allow any-user to use fn-invocation in compartment id ocid1.compartment.oc1..aaa', /lacks the condition request\.principal\.type/],
-      ["Allow any-user to use fn-invocation in compartment id c where any {request.principal.type = 'resourceschedule', request.principal.id = 'x'}", /widens/],
+      ['Allow any-user to manage functions-family in compartment id ocid1.compartment.oc1..aaa', /grants manage/],
+      ['Allow any-user to manage functions-family in compartment id ocid1.compartment.oc1..aaa', /lacks the condition request\.principal\.type/],
       [
-        "Allow any-user to use fn-invocation in compartment id c where all {request.principal.type = 'fnfunc', request.principal.id = 'x'}",
+        "Allow any-user to manage functions-family in compartment id c where any {request.principal.type = 'resourceschedule', request.principal.id = 'x'}",
+        /widens/,
+      ],
+      [
+        "Allow any-user to manage functions-family in compartment id c where any {request.principal.type = 'resourceschedule', request.principal.id = 'x'}",
+        /grants manage/,
+      ],
+      [
+        "Allow any-user to manage functions-family in compartment id c where all {request.principal.type = 'fnfunc', request.principal.id = 'x'}",
         /must be 'resourceschedule'/,
+      ],
+      [
+        "Allow dynamic-group fn to manage functions-family in compartment id c where all {request.principal.type = 'resourceschedule', " +
+          "request.principal.id = 'x'}",
+        /subject/,
+      ],
+      [
+        "Allow any-user to use fn-invocation in compartment id c where all {request.principal.type = 'resourceschedule', request.principal.id = 'x'}",
+        /not one of the allowed grants/,
       ],
       ["Allow group Admins to use metrics in compartment id c where target.metrics.namespace = 'x'", /subject "group Admins"/],
       ['Allow dynamic-group fn to {METRIC_INSPECT} in compartment id c', /raw permission list|cannot parse/],
@@ -801,53 +847,6 @@ describe('terraform/: the function settings cannot drift from src/config/setting
   });
 });
 
-/** The locals that decide which targets a new VCN can reach (main.tf and network.tf). */
-const REACHABILITY_LOCALS = [
-  'scrape_targets',
-  'private_cidrs',
-  'ipv4_target_re',
-  'ipv4_targets',
-  'ipv4_number',
-  'cidr_ranges',
-  'private_targets',
-  'private_targets_outside_vcn',
-  'public_targets',
-];
-
-/** An HCL expression for a value as hcl2json gives it: `${expr}` -> expr, literals as JSON (valid HCL). */
-function hclExpression(v: HclValue): string {
-  if (typeof v === 'string') {
-    const inner = interpolations(v);
-    if (inner.length === 1 && v === `\${${inner[0]}}`) return inner[0];
-  }
-  return JSON.stringify(v);
-}
-
-/** Evaluates `expr` with the real terraform binary over the reachability locals; the JSON result. */
-function terraformEval(expr: string, vars: Record<string, string>): unknown {
-  const dir = mkdtempSync(join(tmpdir(), 'prom2oci-tf-'));
-  try {
-    const all = locals();
-    const body = REACHABILITY_LOCALS.map((name) => `  ${name} = ${hclExpression(all.get(name)!)}`).join('\n');
-    const varNames = ['metrics_endpoint', 'vcn_cidr'];
-    writeFileSync(join(dir, 'main.tf'), `${varNames.map((v) => `variable "${v}" {}`).join('\n')}\nlocals {\n${body}\n}\n`);
-    const args = ['console', ...varNames.map((v) => `-var=${v}=${vars[v]}`)];
-    const r = spawnSync(TERRAFORM, args, {
-      cwd: dir,
-      input: `jsonencode(${expr})\n`,
-      encoding: 'utf8',
-      timeout: 120_000,
-      env: { ...process.env, TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' },
-    });
-    assert.equal(r.status, 0, r.stderr);
-    return JSON.parse(JSON.parse(r.stdout.trim()) as string);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const TERRAFORM = '/usr/local/bin/terraform';
-
 /** IPv4 address -> number, and CIDR membership, to judge the example values. */
 function ipv4Number(ip: string): number {
   return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
@@ -881,27 +880,11 @@ describe('terraform/: the network reaches the targets, or apply refuses with the
     const private_ = pre.find((p) => hclText(p.condition).includes('local.private_targets_outside_vcn'));
     assert.ok(private_, 'a precondition on private targets outside vcn_cidr');
     assert.equal(private_.condition, '${length(local.private_targets_outside_vcn) == 0}');
-    assert.match(hclText(private_.error_message), /Set subnet_id/);
+    assert.match(hclText(private_.error_message), /Set create_network = false and subnet_id/);
     const public_ = pre.find((p) => hclText(p.condition).includes('local.public_targets'));
     assert.ok(public_, 'a precondition on public targets without a NAT gateway');
     assert.equal(public_.condition, '${var.enable_nat_gateway || length(local.public_targets) == 0}');
     assert.match(hclText(public_.error_message), /enable_nat_gateway = true/);
-  });
-
-  test('the reachability locals, evaluated by terraform itself', (t) => {
-    if (!existsSync(TERRAFORM)) {
-      t.skip(`${TERRAFORM} not found (not a Debian package): the HCL of the reachability rule is only checked structurally`);
-      return;
-    }
-    const endpoints =
-      'http://10.0.0.5:3000/metrics,https://u:p@203.0.113.7:9100/m,http://bharat.example/x,http://10.80.3.4:9100/metrics,http://172.31.0.1/m,http://127.0.0.1:9100/m';
-    assert.deepEqual(terraformEval('local.private_targets_outside_vcn', { metrics_endpoint: endpoints, vcn_cidr: '10.80.0.0/16' }), ['10.0.0.5', '172.31.0.1']);
-    assert.deepEqual(terraformEval('local.public_targets', { metrics_endpoint: endpoints, vcn_cidr: '10.80.0.0/16' }), ['203.0.113.7']);
-    assert.deepEqual(
-      terraformEval('local.private_targets_outside_vcn', { metrics_endpoint: 'http://10.0.0.5:3000/metrics', vcn_cidr: '10.0.0.0/16' }),
-      [],
-      'a target inside vcn_cidr passes',
-    );
   });
 
   test('terraform.tfvars.example works as written: its private target comes with a subnet_id', async () => {
@@ -1062,7 +1045,7 @@ describe('the checker finds what it must (negative fixtures)', () => {
 describe('terraform/: discovery (read-only grants in the scanned compartment, ports, the instance-pool example)', () => {
   test('the discovery policies exist only with discovery_compartment_ocid, name only that compartment, and grant the calls discovery makes', () => {
     const p = blocks('resource', 'oci_identity_policy').get('function_discovery')!;
-    assert.equal(countOf(p), '${var.discovery_compartment_ocid != "" ? 1 : 0}');
+    assert.equal(countOf(p), '${var.enable_discovery ? 1 : 0}');
     const statements = p.statements as string[];
     const grants = statements.map((s) => parsePolicyStatement(s)!);
     assert.deepEqual(
@@ -1071,7 +1054,7 @@ describe('terraform/: discovery (read-only grants in the scanned compartment, po
     );
     assert.ok(grants.every((g) => g.location === 'compartment id <expr>' && /\$\{var\.discovery_compartment_ocid\}$/.test(statements[0])));
     const sub = blocks('resource', 'oci_identity_policy').get('function_discovery_compartments')!;
-    assert.equal(countOf(sub), '${var.discovery_compartment_ocid != "" && var.discovery_include_subcompartments ? 1 : 0}');
+    assert.equal(countOf(sub), '${var.enable_discovery && var.discovery_include_subcompartments ? 1 : 0}');
     // The grants the function names when a call is refused are these very statements.
     const granted = [...statements, ...(sub.statements as string[])].map((s) => {
       const g = parsePolicyStatement(s)!;
@@ -1094,7 +1077,7 @@ describe('terraform/: discovery (read-only grants in the scanned compartment, po
     const fn = blocks('resource', 'oci_functions_application').get('this')!;
     const pre = child(fn, 'lifecycle').precondition as HclBody[];
     assert.ok(
-      pre.some((p) => p.condition === '${trimspace(var.metrics_endpoint) != "" || var.discovery_compartment_ocid != ""}'),
+      pre.some((p) => p.condition === '${trimspace(var.metrics_endpoint) != "" || var.enable_discovery}'),
       'nothing to scrape is refused at plan time',
     );
   });

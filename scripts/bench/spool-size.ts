@@ -46,7 +46,7 @@ function codec(build: () => StateDocument, runs: number): { stored: Buffer; enco
     stored = encodeState(build());
     const e = performance.now() - t;
     t = performance.now();
-    decodeSpool(decodeState(stored, 'bench').spool);
+    decodeSpool(decodeState(stored, 'bench').doc.spool, { max: Infinity });
     const d = performance.now() - t;
     if (i === 0) continue; // warm-up
     encodeMs.push(e);
@@ -58,8 +58,8 @@ function codec(build: () => StateDocument, runs: number): { stored: Buffer; enco
 /** Heap held by a decoded stored document and its spool entries: what a function carries through an invocation that replays it. */
 function decodedHeap(stored: Buffer, series: number): number {
   const before = heapAfterGc();
-  const decoded = decodeState(stored, 'bench');
-  const entries = decodeSpool(decoded.spool);
+  const decoded = decodeState(stored, 'bench').doc;
+  const { entries } = decodeSpool(decoded.spool, { max: Infinity });
   const heapBytes = heapAfterGc() - before;
   if (entries.length !== series) throw new Error(`the decoded spool has ${entries.length} entries, not ${series}`);
   return heapBytes;

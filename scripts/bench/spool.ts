@@ -7,7 +7,7 @@
 import type { InvocationSummary } from '../../src/handler/summary';
 import type { LocalFunction } from '../../src/local/fn-agent';
 import { decodeState, encodeState } from '../../src/state/codec';
-import { stateObjectName } from '../../src/state/objectStorage';
+import { stateObjectName } from '../../src/state/keys';
 import { encodeSpool } from '../../src/state/spool';
 import { emptyStateDocument } from '../../src/types/state';
 import { invokeMeasured, processCpuMs } from './scenarios';
@@ -31,9 +31,9 @@ export const SPOOL_BENCH_NAMESPACE = 'prom2oci_bench';
 
 /** Puts a spool of `n` entries, 30 minutes old, into the function's state object (made when the warm-up call wrote none). */
 function placeSpool(stack: BenchStack, targetUrl: string, n: number): void {
-  const name = stateObjectName([new URL(targetUrl)], SPOOL_BENCH_NAMESPACE, COMPARTMENT);
+  const name = stateObjectName({ endpoints: [new URL(targetUrl)], namespace: SPOOL_BENCH_NAMESPACE, compartmentId: COMPARTMENT });
   const object = stack.emulator.objectStorage.buckets.get(STATE_BUCKET)?.get(name);
-  const doc = object ? decodeState(object.bytes, name) : emptyStateDocument();
+  const doc = object ? decodeState(object.bytes, name).doc : emptyStateDocument();
   doc.spool = encodeSpool(spoolEntries(n, Date.now() - 30 * 60_000, COMPARTMENT));
   stack.emulator.objectStorage.putDirect(STATE_BUCKET, name, encodeState(doc));
 }

@@ -8,7 +8,8 @@ import { checkForPosting, ConfigError, parseSettings, type Env, type Settings } 
 import { safeMessage } from '../util/redact';
 import type { Logger } from '../log';
 import { createAuth, createDiscoveryClients, createMonitoringClient, createObjectStorageClient, createSecretsClient, type OciAuth } from '../oci/clients';
-import { objectStorageBackend, stateObjectName } from '../state/objectStorage';
+import { objectStorageBackend } from '../state/objectStorage';
+import { stateObjectName } from '../state/keys';
 import { createStateStore, type StateStore } from '../state/store';
 import { FleetDiscovery } from '../discovery/discovery';
 import { BearerTokenSource, sdkSecretReader } from '../oci/secrets';
@@ -65,7 +66,7 @@ interface HandlerOptions {
 function objectStorageStateStore(settings: Settings, auth: () => OciAuth): StateStore | undefined {
   if (settings.stateBucket === undefined || settings.objectStorageNamespace === undefined) return undefined;
   const client = createObjectStorageClient(auth(), settings);
-  const objectName = stateObjectName(settings.endpoints, settings.namespace, settings.compartmentId);
+  const objectName = stateObjectName(settings);
   const where = { namespace: settings.objectStorageNamespace, bucket: settings.stateBucket, objectName };
   return createStateStore(objectStorageBackend(client, where, settings.dynamicGroup));
 }

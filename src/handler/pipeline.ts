@@ -113,12 +113,12 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const spoolOn = !opts.dryRun && s.spoolMaxSeries > 0 && hasStateStore(rt);
   const reading =
     transformOptions.derive || spoolOn ? readState(rt, state, Math.min(s.postTimeoutMs, Math.max(1, endMs - SELF_METRICS_RESERVE_MS - now()))) : undefined;
-  const previousOf = async (url: URL): Promise<PreviousScrape> => {
+  const previousOf = async (target: ScrapeTarget): Promise<PreviousScrape> => {
     if (reading === undefined) return undefined;
     const read = await reading;
     if (read.error || !read.session) return state.enabled ? 'state_failed' : 'state_off';
     if (read.session.problem) return 'state_replaced';
-    return read.session.doc.targets[targetStateKey(url)];
+    return read.session.doc.targets[targetStateKey(target)];
   };
   const prepared = await scrapeAll(rt, scrapeTargets, endMs - SELF_METRICS_RESERVE_MS, transformOptions, previousOf, opts.dryRun);
   const scrapeMs = now() - started;
@@ -127,13 +127,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const read = reading ? await reading : undefined;
   const saving =
     read && (!opts.dryRun || read.local)
-      ? saveState(
-          read,
-          scrapeTargets.map((t) => t.url),
-          prepared,
-          state,
-          Math.min(s.postTimeoutMs, Math.max(1, endMs - SELF_METRICS_RESERVE_MS - now())),
-        )
+      ? saveState(read, scrapeTargets, prepared, state, Math.min(s.postTimeoutMs, Math.max(1, endMs - SELF_METRICS_RESERVE_MS - now())))
       : undefined;
   let result: PublishResult | undefined;
   let dryRunData: OciMetric[] = [];
@@ -231,7 +225,7 @@ async function replayAndSpool(
 ): Promise<{ summary: SpoolSummary; calls: { requests: number; retries: number; throttled: number } }> {
   const s = rt.settings;
   const storedSpool = session.doc.spool;
-  const stored = decodeSpool(storedSpool);
+  const stored = decodeSpool(storedSpool, { max: s.spoolMaxSeries }).entries;
   const { replay, expiredEntries } = planReplay(stored, now());
   let outcomes: ReplayOutcome[] = [];
   const calls = { requests: 0, retries: 0, throttled: 0 };
@@ -251,7 +245,7 @@ async function replayAndSpool(
   try {
     await session.save((latest) => {
       // Unless another invocation wrote a spool meanwhile, the stored one is the one planned from.
-      const base = latest.spool === storedSpool ? 'as-planned' : decodeSpool(latest.spool);
+      const base = latest.spool === storedSpool ? 'as-planned' : decodeSpool(latest.spool, { max: s.spoolMaxSeries }).entries;
       const merged = mergeSpool(base, replay, outcomes, fresh, expiredEntries, s.spoolMaxSeries);
       counts = merged.counts;
       if (freshOverMax > 0) counts.dropped.full = (counts.dropped.full ?? 0) + freshOverMax;
@@ -344,11 +338,11 @@ async function readState(rt: Runtime, state: StateSummary, timeoutMs: number): P
 }
 
 /** Stores this scrape's per-target state (one conditional write, retried on conflicts); never rejects. */
-async function saveState(read: StateRead, endpoints: readonly URL[], prepared: PreparedTarget[], state: StateSummary, timeoutMs: number): Promise<void> {
+async function saveState(read: StateRead, targets: readonly ScrapeTarget[], prepared: PreparedTarget[], state: StateSummary, timeoutMs: number): Promise<void> {
   if (!read.session) return;
   const updates: Record<string, TargetState> = {};
   prepared.forEach((p, i) => {
-    if (p.state) updates[targetStateKey(endpoints[i])] = p.state;
+    if (p.state) updates[targetStateKey(targets[i])] = p.state;
   });
   if (Object.keys(updates).length === 0) return;
   // The previous scrapes these replace are garbage from here on (the transform is done): freed
@@ -395,7 +389,7 @@ async function scrapeAll(
   targets: readonly ScrapeTarget[],
   stopAtMs: number,
   topts: TransformOptions,
-  previousOf: (url: URL) => Promise<PreviousScrape>,
+  previousOf: (target: ScrapeTarget) => Promise<PreviousScrape>,
   keepOrder: boolean,
 ): Promise<PreparedTarget[]> {
   const s = rt.settings;
@@ -452,7 +446,7 @@ async function scrapeAll(
     }
     try {
       const parsed = parser.end();
-      const previous = await previousOf(url);
+      const previous = await previousOf(target);
       // The metrics are made batch by batch as the publisher takes them (a dry run keeps their order for the response).
       const transform = new TargetTransform(
         parsed.families,

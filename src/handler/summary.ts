@@ -121,6 +121,8 @@ export interface InvocationSummary {
 /** One target of this invocation: a METRICS_ENDPOINT entry or a discovered instance's exporter. */
 export interface ScrapeTarget {
   url: URL;
+  /** The Prometheus job (absent or '' = the implicit job of settings-only configuration: no `job` dimension). */
+  job?: string;
   instance: string;
   /** A discovered instance's dimensions (resourceId, ...). */
   dimensions?: Record<string, string>;

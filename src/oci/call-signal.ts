@@ -18,6 +18,8 @@ const callResponse = new AsyncLocalStorage<ResponseSeen>();
 /** The status of the last HTTP response of a call, once its head arrived. */
 export interface ResponseSeen {
   status?: number;
+  /** Set once the whole request was handed to the network: a failure after it may have been carried out (its answer lost). */
+  sent?: boolean;
 }
 
 /** Where the SDK call running in this async context wants its response status noted, if anywhere. */

@@ -76,7 +76,7 @@ export class NodeHttpClient {
     /** The abort signal of the call in progress (see call-signal.ts). */
     private readonly signal: () => AbortSignal | undefined,
     /** Where to note the status of the call in progress, when someone asked. */
-    private readonly seen: () => { status?: number } | undefined = () => undefined,
+    private readonly seen: () => { status?: number; sent?: boolean } | undefined = () => undefined,
   ) {}
 
   /** Signs and sends one request; resolves the response, rejects on network errors and aborts. */
@@ -111,6 +111,7 @@ export class NodeHttpClient {
       };
       const request = secure ? secure.lib.request(url, options, onResponse) : http.request(url, options, onResponse);
       request.on('error', reject);
+      if (seen) request.once('finish', () => (seen.sent = true));
       request.end(body);
     });
   }

@@ -54,6 +54,12 @@ export interface PublishResult {
   errors: { message: string; metrics: number }[];
   /** Set when a 401/404 stopped publishing: every further call would fail the same way. */
   fatal?: string;
+  /**
+   * Series of batches whose call was sent whole and got no answer (reset, timeout), so OCI may have
+   * stored them: `resent`, posted by a later attempt (the one case a datapoint may reach OCI twice),
+   * and `undelivered`, left undelivered after it (a replay from the spool may store them twice).
+   */
+  lostAnswers?: { resent: number; undelivered: number };
   /** The rate controller at the end of the run. */
   pacing: PacerStats;
 }
@@ -81,7 +87,7 @@ interface Run {
   opts: Required<Omit<PublishOptions, 'random' | 'pacer'>> & { random: () => number };
   post: PostBatch;
   record: OutcomeSink;
-  result: PublishStats;
+  result: PublishStats & Required<Pick<PublishStats, 'lostAnswers'>>;
   errorCounts: Map<string, number>;
   pacer: AdaptivePacer;
   stop: AbortController;
@@ -111,7 +117,17 @@ export async function publishBatches(next: BatchSource, post: PostBatch, options
     opts: { now: Date.now, random: Math.random, ...options },
     post,
     record,
-    result: { posted: 0, failed: 0, undelivered: 0, requests: 0, retries: 0, throttled: 0, errors: [], pacing: { rate: 0, minRate: 0, decreases: 0 } },
+    result: {
+      posted: 0,
+      failed: 0,
+      undelivered: 0,
+      requests: 0,
+      retries: 0,
+      throttled: 0,
+      errors: [],
+      pacing: { rate: 0, minRate: 0, decreases: 0 },
+      lostAnswers: { resent: 0, undelivered: 0 },
+    },
     errorCounts: new Map(),
     pacer: options.pacer ?? createPacer(options.callsPerSecond),
     stop: new AbortController(),
@@ -152,9 +168,17 @@ async function worker(run: Run, next: BatchSource): Promise<void> {
 /** Delivers one batch with retries; records the outcome of each of its metrics. `onAnswer`: after the first attempt. */
 async function deliver(run: Run, batch: PublishBatch, onAnswer?: () => void): Promise<void> {
   const n = batch.metrics.length;
+  /** An earlier attempt was sent whole and got no answer: OCI may hold this batch already. */
+  let answerLost = false;
+  const lostUndelivered = (): void => {
+    if (answerLost) run.result.lostAnswers.undelivered += n;
+  };
   for (let attempt = 1; ; attempt++) {
     if (run.result.fatal) return noteError(run, batch, run.result.fatal, Outcome.Failed);
-    if (!(await waitForSlot(run))) return noteError(run, batch, 'not delivered: the invocation deadline was reached', Outcome.Undelivered);
+    if (!(await waitForSlot(run))) {
+      lostUndelivered();
+      return noteError(run, batch, 'not delivered: the invocation deadline was reached', Outcome.Undelivered);
+    }
     run.result.requests++;
     const startedMs = run.opts.now();
     const remaining = run.opts.stopAtMs - run.opts.now();
@@ -163,6 +187,7 @@ async function deliver(run: Run, batch: PublishBatch, onAnswer?: () => void): Pr
       const { rejected, unreadable } = await run.post(batch.metrics, signal);
       run.pacer.accepted(run.opts.now());
       const outcomes = new Uint8Array(n).fill(Outcome.Posted);
+      if (answerLost) run.result.lostAnswers.resent += n - rejected.length;
       if (unreadable) countError(run, unreadable, n);
       for (const r of rejected) {
         outcomes[r.index] = Outcome.Failed;
@@ -171,6 +196,7 @@ async function deliver(run: Run, batch: PublishBatch, onAnswer?: () => void): Pr
       return settle(run, batch, outcomes);
     } catch (e) {
       const err = e instanceof PostError ? e : new PostError(String(e), undefined, undefined, true);
+      answerLost ||= err.answerLost;
       if (err.status === 429) {
         run.result.throttled++;
         run.pacer.throttled(startedMs, run.opts.now());
@@ -182,6 +208,7 @@ async function deliver(run: Run, batch: PublishBatch, onAnswer?: () => void): Pr
       onAnswer?.();
       const delay = backoffMs(attempt, run.opts.random);
       if (run.stop.signal.aborted || run.opts.now() + delay >= run.opts.stopAtMs) {
+        lostUndelivered();
         return noteError(run, batch, `not delivered before the invocation deadline (last error: ${err.message})`, Outcome.Undelivered);
       }
       run.result.retries++;

@@ -7,6 +7,7 @@ import type { OciMetric } from '../types/model';
 import { withCallSignal, type ResponseSeen } from '../oci/call-signal';
 import { metricsStatement } from '../oci/iam';
 import { redactTokens, redactUrl, safeMessage } from '../util/redact';
+import { streamKey } from '../transform/streams';
 
 /** OCI rejected some objects of an accepted call (NON_ATOMIC); indexes refer to the batch. */
 interface PostResult {
@@ -27,6 +28,8 @@ export class PostError extends Error {
     readonly code: string | undefined,
     readonly retryable: boolean,
     readonly opcRequestId?: string,
+    /** The request was sent whole and no answer came: OCI may have stored it (sending it again may store it twice). */
+    readonly answerLost = false,
   ) {
     super(message);
   }
@@ -34,12 +37,6 @@ export class PostError extends Error {
 
 /** Posts one batch; `signal` aborts the HTTP request (timeout or deadline). */
 export type PostBatch = (batch: OciMetric[], signal: AbortSignal) => Promise<PostResult>;
-
-/** Key of a metric stream within one batch (one namespace and compartment): name + dimensions, order-insensitive. */
-export function streamKey(m: { name?: string; dimensions?: Record<string, string> }): string {
-  const dims = Object.entries(m.dimensions ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify([m.name ?? '', dims]);
-}
 
 /** What to do about a status that says the call will never work as configured; the 404 hint names the statement for the batch's namespace and compartment. */
 function hintFor(status: number, batch: readonly OciMetric[], dynamicGroup: string | undefined): string | undefined {
@@ -72,7 +69,7 @@ export function sdkPostBatch(client: monitoringT.MonitoringClient, dynamicGroup?
         const msg = safeMessage((e as Error)?.message ?? e).slice(0, 200);
         return { rejected: [], unreadable: unreadableNote(msg.startsWith('HTTP ') ? msg : `HTTP ${seen.status}, the SDK could not read it: ${msg}`) };
       }
-      throw classify(e, signal, (status) => hintFor(status, batch, dynamicGroup));
+      throw classify(e, signal, (status) => hintFor(status, batch, dynamicGroup), seen.sent === true);
     }
     const failed = failedMetricsOf(response);
     if (typeof failed === 'string') return { rejected: [], unreadable: unreadableNote(failed) };
@@ -127,7 +124,7 @@ function matchRejected(batch: OciMetric[], failed: FailedMetric[]): PostResult['
 }
 
 /** Turns an SDK error (OciError or a plain network error object) into a PostError. */
-function classify(e: unknown, signal: AbortSignal | undefined, hintOf: (status: number) => string | undefined): PostError {
+function classify(e: unknown, signal: AbortSignal | undefined, hintOf: (status: number) => string | undefined, sent = false): PostError {
   const err = (e ?? {}) as {
     statusCode?: number;
     serviceCode?: string;
@@ -143,7 +140,7 @@ function classify(e: unknown, signal: AbortSignal | undefined, hintOf: (status: 
     // The SDK drops fetch's cause (ECONNREFUSED, ENOTFOUND, ...): name the endpoint and the usual reasons instead.
     const where = err.requestEndpoint ? ` reaching ${originOf(err.requestEndpoint)}` : '';
     const reason = aborted ? abortReason(signal) : `network error${where}: ${safeMessage(err.message ?? e)} (${NETWORK_HINT})`;
-    return new PostError(reason, undefined, err.code, true);
+    return new PostError(reason, undefined, err.code, true, undefined, sent);
   }
   // OCI's message as it may be shown: a server echoing the request's Authorization header must not put the token in the response.
   const oci = safeMessage(`${status} ${err.serviceCode ?? ''}: ${err.message ?? ''}`).trim();

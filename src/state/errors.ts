@@ -6,8 +6,10 @@ export type StateFailureCause =
   | 'not_authorized'
   /** No answer within the time allowed. */
   | 'timeout'
-  /** The object exists but is not a valid state document; the next write replaces it. */
+  /** The object exists but is not a valid state document, or some of its sections are not; the next write replaces them. */
   | 'corrupt'
+  /** The object inflates to more than the function's memory allows; the next write replaces it. */
+  | 'too_large'
   /** The object is someone else's; it is never overwritten. */
   | 'foreign'
   /** Written by a prom2oci with another state version; it is never overwritten. */

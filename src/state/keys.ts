@@ -1,6 +1,60 @@
+/**
+ * What identifies a function's state, and a target within it: one home for both keys.
+ *
+ *   stateObjectName()  the state object of a function: a hash of everything that defines its
+ *                      targets and where it posts (METRICS_ENDPOINT, the namespace and compartment,
+ *                      and the discovery settings that choose the instances and their URLs), so two
+ *                      functions that scrape different fleets never share one object.
+ *   targetStateKey()   a target's key in the state: its job, URL and resource id (a 10.0.0.5
+ *                      address reused by another instance is another target).
+ *
+ * Both are hashes: a URL may carry credentials, and the state never does.
+ */
 import { createHash } from 'node:crypto';
+import type { Settings } from '../config/settings';
 
-/** A target's key in the state: a hash of its URL (a URL may carry credentials; the state never does). */
-export function targetStateKey(url: URL): string {
-  return createHash('sha256').update(url.href).digest('base64url').slice(0, 22);
+/** What keys a target in the state (see the seam "Target identity" in TEAM.md: `job` absent/'' = the implicit job). */
+interface TargetIdentity {
+  job?: string;
+  url: URL;
+  resourceId?: string;
+}
+
+/** A hash of a string, cut to `length` characters. */
+function hashOf(text: string, encoding: 'hex' | 'base64url', length: number): string {
+  return createHash('sha256').update(text).digest(encoding).slice(0, length);
+}
+
+/** A target's key in the state; a target of the implicit job without a resource id keeps the key of its URL alone, as earlier versions stored it. */
+export function targetStateKey(t: TargetIdentity): string {
+  const job = t.job ?? '';
+  const identity = job === '' && t.resourceId === undefined ? t.url.href : JSON.stringify([job, t.url.href, t.resourceId ?? '']);
+  return hashOf(identity, 'base64url', 22);
+}
+
+/** The settings that decide which instances discovery finds and which URLs it scrapes on them (not how long it caches, nor the dimensions it adds). */
+function discoveryIdentity(d: NonNullable<Settings['discovery']>): unknown[] {
+  return [
+    d.compartmentId,
+    d.includeSubcompartments,
+    d.tags,
+    d.scheme,
+    d.port,
+    d.path,
+    d.portTag,
+    d.pathTag,
+    d.vnic,
+    d.computeEndpoint ?? '',
+    d.identityEndpoint ?? '',
+  ];
+}
+
+/** The settings stateObjectName reads. */
+type StateIdentitySettings = Pick<Settings, 'endpoints' | 'namespace' | 'compartmentId' | 'discovery'>;
+
+/** The name of a function's state object (see top); a settings-only function keeps the name earlier versions gave it. */
+export function stateObjectName(s: StateIdentitySettings): string {
+  const parts: unknown[] = [s.endpoints.map((u) => u.href).sort(), s.namespace, s.compartmentId ?? ''];
+  if (s.discovery) parts.push(discoveryIdentity(s.discovery));
+  return `prom2oci/state-${hashOf(JSON.stringify(parts), 'hex', 32)}.json.gz`;
 }

@@ -3,20 +3,14 @@
  * If-Match (If-None-Match: * when there is no object yet); a 412 is a precondition failure.
  * Errors become StateError with the cause and, for 404/authorization errors, the IAM statement to add.
  */
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type * as objectStorageT from 'oci-objectstorage';
 import { safeMessage } from '../util/redact';
 import { withCallSignal } from '../oci/call-signal';
 import { stateStatements } from '../oci/iam';
+import { DEFAULT_MAX_STATE_BYTES } from './codec';
 import { StateError } from './errors';
 import type { BlobBackend } from './store';
-
-/** The name of a function's state object: a hash of what identifies its targets and metrics, so functions with other targets never share it. */
-export function stateObjectName(endpoints: readonly URL[], namespace: string, compartmentId: string | undefined): string {
-  const identity = JSON.stringify([endpoints.map((u) => u.href).sort(), namespace, compartmentId ?? '']);
-  return `prom2oci/state-${createHash('sha256').update(identity).digest('hex').slice(0, 32)}.json.gz`;
-}
 
 /** An SDK error's HTTP status and service code, when it has them. */
 function statusOf(e: unknown): { status?: number; code?: string } {
@@ -25,10 +19,19 @@ function statusOf(e: unknown): { status?: number; code?: string } {
   return { status: typeof r.statusCode === 'number' ? r.statusCode : undefined, code: typeof r.serviceCode === 'string' ? r.serviceCode : undefined };
 }
 
-/** Reads a GetObject body (a web or Node stream) into bytes. */
-async function readBody(value: Readable | ReadableStream): Promise<Buffer> {
+/** Reads a GetObject body (a web or Node stream) into bytes, at most `maxBytes`; undefined when it is larger (the rest is not read). */
+async function readBody(value: Readable | ReadableStream, maxBytes: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
-  for await (const chunk of value as AsyncIterable<Uint8Array | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
+  let size = 0;
+  for await (const chunk of value as AsyncIterable<Uint8Array | string>) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk);
+    size += bytes.length;
+    if (size > maxBytes) {
+      (value as { destroy?: () => void }).destroy?.();
+      return undefined;
+    }
+    chunks.push(bytes);
+  }
   return Buffer.concat(chunks);
 }
 
@@ -47,11 +50,15 @@ async function onceMoreOnNetworkError<T>(call: () => Promise<T>, signal: AbortSi
   }
 }
 
-/** A backend over one object of a bucket; `dynamicGroup` (FUNCTION_DYNAMIC_GROUP) is named in the IAM hint. */
+/**
+ * A backend over one object of a bucket; `dynamicGroup` (FUNCTION_DYNAMIC_GROUP) is named in the
+ * IAM hint; an object larger than `maxBytes` is too large to read (replaced at the next write).
+ */
 export function objectStorageBackend(
   client: objectStorageT.ObjectStorageClient,
   where: { namespace: string; bucket: string; objectName: string },
   dynamicGroup?: string,
+  maxBytes = DEFAULT_MAX_STATE_BYTES,
 ): BlobBackend {
   const { namespace, bucket, objectName } = where;
   const shown = `oci://${bucket}@${namespace}/${objectName}`;
@@ -89,7 +96,9 @@ export function objectStorageBackend(
           () =>
             withCallSignal(signal, async () => {
               const r = await client.getObject({ namespaceName: namespace, bucketName: bucket, objectName });
-              return { etag: r.eTag, bytes: await readBody(r.value) };
+              const bytes = r.contentLength !== undefined && r.contentLength > maxBytes ? undefined : await readBody(r.value, maxBytes);
+              // Too large to hold: an empty body stands for it, which the codec names and the next write replaces.
+              return { etag: r.eTag, bytes: bytes ?? Buffer.alloc(0), tooLarge: bytes === undefined };
             }),
           signal,
         );

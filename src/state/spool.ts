@@ -2,20 +2,28 @@
  * The outage spool: series that could not be delivered (deadline reached while OCI throttled,
  * failed with 5xx, hung or was unreachable; or a 401/404 that an IAM fix may cure), kept with their
  * original timestamps so later invocations deliver them. Pure logic over plain data: where the
- * entries live (the state document of src/state, a file, memory) is the caller's.
+ * entries live (the state document's `spool` section) is the caller's.
  *
+ *   claimSpool()  the right to replay, taken by a conditional write before any entry is sent: of
+ *                 overlapping invocations only one replays; a claim lapses at its holder's deadline
+ *                 (plus a margin) if the holder died.
+ *   decodeSpool() the stored entries, at most `max` (the newest), each checked: a malformed row, a
+ *                 second copy of a datapoint (same stream and timestamp) and an entry for another
+ *                 namespace or compartment than this function's are dropped and counted.
  *   planReplay()  what to send again this time: oldest first, only what OCI still accepts (its window
  *                 for past datapoints minus a margin); older entries are dropped as `expired`.
- *   nextSpool()   the spool after an invocation: the replayed entries that are still undelivered,
- *                 plus this invocation's undelivered series; over `maxEntries` the oldest are dropped
- *                 as `full`. A series OCI accepted (2xx) is never kept: nothing is posted twice.
+ *   mergeSpool()  the spool after an invocation, applied to the latest stored one: the replayed
+ *                 entries that are still undelivered, the entries others added, plus this
+ *                 invocation's undelivered series, each datapoint once; over `maxEntries` the oldest
+ *                 are dropped as `full`. A series OCI accepted (2xx) is never kept.
  *
- * Every entry ends as posted, rejected (OCI refused it for good), expired or full: the counts say so.
+ * Every entry ends as posted, rejected (OCI refused it for good), expired, full, or dropped as
+ * invalid/duplicate/foreign on read: the counts say so.
  */
 import { OCI_LIMITS } from '../transform/limits';
+import { streamKey } from '../transform/streams';
 import type { OciMetric } from '../types/model';
-import type { StoredSpool } from '../types/state';
-import type { StateStore } from './store';
+import type { SpoolClaim, StateDocument, StoredSpool } from '../types/state';
 
 /** One undelivered series: the metric object as it was to be posted, timestamps as ms. */
 export interface SpoolEntry extends Omit<OciMetric, 'datapoints'> {
@@ -23,8 +31,12 @@ export interface SpoolEntry extends Omit<OciMetric, 'datapoints'> {
   points: [number, number][];
 }
 
-/** Why a spooled series was given up: never silently. */
-type SpoolDropReason = 'expired' | 'full' | 'rejected' | 'not_stored';
+/**
+ * Why a spooled series was given up: never silently. `invalid`: a malformed stored row; `duplicate`:
+ * a second copy of a datapoint already pending; `foreign`: an entry for a namespace or compartment
+ * this function does not post to (a tampered or copied object); `not_stored`: the spool write failed.
+ */
+type SpoolDropReason = 'expired' | 'full' | 'rejected' | 'not_stored' | 'invalid' | 'duplicate' | 'foreign';
 
 /** What one invocation did with the spool. */
 export interface SpoolCounts {
@@ -115,17 +127,35 @@ export function nextSpool(
   return { spool, counts: { replayed: replay.length, posted, dropped, pending: spool.length } };
 }
 
-/** Identity of an entry: its stream and first timestamp (the same series of the same scrape). */
+/** Identity of an entry: its stream (src/transform/streams.ts) and first timestamp, i.e. the datapoint. */
 function spoolKey(e: SpoolEntry): string {
-  const dims = Object.entries(e.dimensions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify([e.namespace, e.compartmentId, e.name, dims, e.points[0]?.[0]]);
+  return `${streamKey(e)}@${e.points[0]?.[0]}`;
+}
+
+/** Entries with each datapoint once (the first copy kept) and how many copies were dropped. */
+function distinct(entries: readonly SpoolEntry[]): { entries: SpoolEntry[]; duplicates: number } {
+  const seen = new Set<string>();
+  const out: SpoolEntry[] = [];
+  for (const e of entries) {
+    const key = spoolKey(e);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(e);
+  }
+  return { entries: out, duplicates: entries.length - out.length };
+}
+
+/** Adds counts of dropped entries. */
+function addDropped(into: SpoolCounts['dropped'], more: SpoolCounts['dropped']): void {
+  for (const [reason, n] of Object.entries(more) as [SpoolDropReason, number][]) if (n > 0) into[reason] = (into[reason] ?? 0) + n;
 }
 
 /**
  * nextSpool() applied to the latest stored spool (another invocation may have written since this one
  * read it): entries this invocation replayed are replaced by their outcome, entries it did not see
- * are kept, and the fresh ones are added. `'as-planned'`: the stored spool is still the one `replay`
- * and `expired` were planned from, so every entry was handled (no keys to compare).
+ * are kept, and the fresh ones are added, each datapoint once (so applying the same change again,
+ * after a write whose answer was lost, changes nothing). `'as-planned'`: the stored spool is still
+ * the one `replay` and `expired` were planned from, so every entry was handled (no keys to compare).
  */
 export function mergeSpool(
   latest: readonly SpoolEntry[] | 'as-planned',
@@ -141,21 +171,31 @@ export function mergeSpool(
     untouched = latest.filter((e) => !handled.has(spoolKey(e)));
   }
   const r = nextSpool(replay, outcomes, fresh, expired.length, Math.max(0, maxEntries - untouched.length));
-  const spool = [...untouched, ...r.spool].sort((a, b) => oldest(a) - oldest(b));
-  return { spool, counts: { ...r.counts, pending: spool.length } };
+  const once = distinct([...untouched, ...r.spool].sort((a, b) => oldest(a) - oldest(b)));
+  if (once.duplicates > 0) addDropped(r.counts.dropped, { duplicate: once.duplicates });
+  return { spool: once.entries, counts: { ...r.counts, pending: once.entries.length } };
+}
+
+/** An object with `key` as its own property (a `__proto__` label must stay a label, not become a prototype). */
+function setOwn(record: Record<string, string>, key: string, value: string): void {
+  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** True when v is a record of strings. */
+function isStringRecord(x: unknown): x is Record<string, string> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x) && Object.values(x).every((s) => typeof s === 'string');
 }
 
 /** True when v has the shape of a spool entry (a corrupt entry is dropped on read, never posted). */
 export function isSpoolEntry(v: unknown): v is SpoolEntry {
   if (typeof v !== 'object' || v === null) return false;
   const e = v as Record<string, unknown>;
-  const strings = (x: unknown) => typeof x === 'object' && x !== null && !Array.isArray(x) && Object.values(x).every((s) => typeof s === 'string');
   return (
     typeof e.namespace === 'string' &&
-    typeof e.compartmentId === 'string' &&
+    (e.compartmentId === undefined || typeof e.compartmentId === 'string') &&
     typeof e.name === 'string' &&
-    strings(e.dimensions) &&
-    (e.metadata === undefined || strings(e.metadata)) &&
+    isStringRecord(e.dimensions) &&
+    (e.metadata === undefined || isStringRecord(e.metadata)) &&
     (e.resourceGroup === undefined || typeof e.resourceGroup === 'string') &&
     Array.isArray(e.points) &&
     e.points.length > 0 &&
@@ -163,7 +203,7 @@ export function isSpoolEntry(v: unknown): v is SpoolEntry {
   );
 }
 
-/** The stored form of entries. */
+/** The stored form of entries (see StoredSpool: the same namespace, names and label values repeat in every entry, so each string is stored once). */
 export function encodeSpool(entries: readonly SpoolEntry[]): StoredSpool {
   const strings: string[] = [];
   const index = new Map<string, number>();
@@ -192,7 +232,7 @@ export function encodeSpool(entries: readonly SpoolEntry[]): StoredSpool {
   return { s: strings, e };
 }
 
-/** One stored entry as a SpoolEntry; undefined when it is malformed (dropped, never posted). */
+/** One stored entry as a SpoolEntry; undefined when it is malformed (dropped and counted, never posted). */
 function decodeEntry(row: unknown, strings: readonly string[]): SpoolEntry | undefined {
   if (!Array.isArray(row) || !row.every((x) => typeof x === 'number' && Number.isFinite(x))) return undefined;
   const r = row as number[];
@@ -205,8 +245,8 @@ function decodeEntry(row: unknown, strings: readonly string[]): SpoolEntry | und
     for (let k = 0; k < n; k++, at += 2) {
       const key = str(r[at]);
       const value = str(r[at + 1]);
-      if (key === undefined || value === undefined) return undefined;
-      out[key] = value;
+      if (key === undefined || value === undefined || Object.hasOwn(out, key)) return undefined;
+      setOwn(out, key, value);
     }
     return out;
   };
@@ -226,64 +266,79 @@ function decodeEntry(row: unknown, strings: readonly string[]): SpoolEntry | und
   return entry;
 }
 
-/** The valid entries of a stored spool section (anything malformed in it is dropped, never posted). */
-export function decodeSpool(section: unknown): SpoolEntry[] {
-  // The first stored form, an array of entry objects, is still read.
-  if (Array.isArray(section)) return section.filter(isSpoolEntry);
-  if (typeof section !== 'object' || section === null) return [];
-  const { s, e } = section as Partial<StoredSpool>;
-  if (!Array.isArray(s) || !s.every((x) => typeof x === 'string') || !Array.isArray(e)) return [];
-  const out: SpoolEntry[] = [];
-  for (const row of e) {
-    const entry = decodeEntry(row, s);
-    if (entry) out.push(entry);
-  }
-  return out;
-}
-
-/** Where a spool is kept between invocations: the small interface the function and the CLI use. */
-interface SpoolStore {
-  /** Where, for messages (no secrets). */
-  readonly where: string;
-  /** The spooled entries (invalid ones dropped). */
-  load(signal: AbortSignal): Promise<SpoolEntry[]>;
-  /**
-   * Stores the spool computed by `change` from the latest stored one (re-applied if another writer
-   * came first), so two invocations never lose each other's entries.
-   */
-  save(change: (latest: SpoolEntry[]) => SpoolEntry[], signal: AbortSignal): Promise<void>;
-}
-
-/** A spool in this process's memory (tests, `prom2oci run` without a state file). */
-export function memorySpoolStore(): SpoolStore {
-  let entries: SpoolEntry[] = [];
-  return {
-    where: 'memory',
-    load() {
-      return Promise.resolve(entries.filter(isSpoolEntry));
-    },
-    save(change) {
-      entries = change(entries);
-      return Promise.resolve();
-    },
-  };
+/** What decodeSpool keeps: at most `max` entries, and only those `accepts` (this function's destinations). */
+interface SpoolReadOptions {
+  max: number;
+  /** False for an entry of a namespace or compartment this function does not post to. */
+  accepts?: (e: SpoolEntry) => boolean;
 }
 
 /**
- * The spool as a section of the state document (so it lives where the state lives: Object Storage
- * for the function, a file or memory for the CLI). Writes are the store's conditional writes: a
- * change is re-applied to the latest document when another invocation wrote first.
+ * The entries of a stored spool section (the compact form; codec.ts converts the first stored
+ * form), read from the newest back: at most `max` are decoded, the older rest is dropped as `full`
+ * without being decoded. A malformed row, a second copy of a datapoint and an entry `accepts`
+ * refuses are dropped and counted, never posted.
  */
-export function stateSpoolStore(store: StateStore): SpoolStore {
+export function decodeSpool(section: StoredSpool | undefined, opts: SpoolReadOptions): { entries: SpoolEntry[]; dropped: SpoolCounts['dropped'] } {
+  const dropped: SpoolCounts['dropped'] = {};
+  if (section === undefined) return { entries: [], dropped };
+  const { s, e } = section;
+  const seen = new Set<string>();
+  const out: SpoolEntry[] = [];
+  let invalid = 0;
+  let duplicate = 0;
+  let foreign = 0;
+  let i = e.length - 1;
+  for (; i >= 0 && out.length < opts.max; i--) {
+    const entry = decodeEntry(e[i], s);
+    if (entry === undefined) invalid++;
+    else if (opts.accepts && !opts.accepts(entry)) foreign++;
+    else {
+      const key = spoolKey(entry);
+      if (seen.has(key)) duplicate++;
+      else {
+        seen.add(key);
+        out.push(entry);
+      }
+    }
+  }
+  addDropped(dropped, { invalid, duplicate, foreign, full: i + 1 });
+  return { entries: out.reverse(), dropped };
+}
+
+/** The margin a claim outlives its holder's deadline by (the holder's last write may be slow). */
+export const SPOOL_CLAIM_MARGIN_MS = 60_000;
+
+/** True when a claim is held by someone else and has not lapsed. */
+function heldByOther(claim: SpoolClaim | undefined, by: string, nowMs: number): boolean {
+  return claim !== undefined && claim.by !== by && claim.until > nowMs;
+}
+
+/**
+ * A change that claims the spool's replay for `by` until its deadline (plus a margin), when there is a spool and no
+ * other live claim; `claimed()` is the spool the claim covers (undefined: not claimed), as of the
+ * document the change was last applied to (the one the successful write stored).
+ */
+export function claimSpool(
+  by: string,
+  deadlineMs: number,
+  nowMs: number,
+): { change: (doc: StateDocument) => StateDocument; claimed(): StoredSpool | undefined } {
+  let claimed: StoredSpool | undefined;
   return {
-    where: store.where,
-    async load(signal) {
-      const session = await store.open(signal);
-      return decodeSpool(session.doc.spool);
+    change(doc) {
+      claimed = undefined;
+      if (doc.spool === undefined || doc.spool.e.length === 0 || heldByOther(doc.claim, by, nowMs)) return doc;
+      claimed = doc.spool;
+      return { ...doc, claim: { by, until: deadlineMs + SPOOL_CLAIM_MARGIN_MS } };
     },
-    async save(change, signal) {
-      const session = await store.open(signal);
-      await session.save((latest) => ({ ...latest, spool: encodeSpool(change(decodeSpool(latest.spool))) }), signal);
-    },
+    claimed: () => claimed,
   };
+}
+
+/** The document without `by`'s claim (a lapsed claim of someone else is dropped too). */
+export function releaseClaim(doc: StateDocument, by: string, nowMs: number): StateDocument {
+  if (doc.claim === undefined || heldByOther(doc.claim, by, nowMs)) return doc;
+  const { claim: _released, ...rest } = doc;
+  return rest;
 }

@@ -1,25 +1,33 @@
 /**
- * The state store: one document per function, read once and written once per invocation with a
- * conditional write, so overlapping invocations never corrupt or roll back the state.
+ * The state store: one document per function, read once and written with conditional writes, so
+ * overlapping invocations never corrupt or roll back the state.
  *
- *   open()  reads the document and remembers its version (ETag); none yet = an empty document.
+ *   open()  reads the document (inflated to at most `maxBytes`) and remembers its version (ETag);
+ *           none yet = an empty document; corrupt sections are replaced and named (`problem`).
  *   save()  applies a change to the document and writes it only if the stored version is still the
- *           one read (If-Match; If-None-Match: * when there was none). When another writer came
- *           first (412), the latest document is read again, the change re-applied to it, and the
- *           write retried, at most MAX_SAVE_ATTEMPTS times in all.
+ *           one read (If-Match; If-None-Match: * when there was none). Each write carries a token
+ *           (`w`): when a write's answer is lost and its repeat meets 412, the re-read document
+ *           carrying that token is this write, stored; otherwise another writer came first, and the
+ *           change is re-applied to the latest document and written again, at most
+ *           MAX_SAVE_ATTEMPTS times in all. A save that failed leaves its change pending: the next
+ *           save of the session applies it first, so a later write never stores the document
+ *           without it.
  *
- * Changes are functions of the latest document (e.g. "keep the newer scrape per target"), so a
- * retry merges with what the other writer stored instead of overwriting it. Backends (memory, file,
- * Object Storage) only get and conditionally put bytes.
+ * Changes are functions of the latest document (e.g. "keep the newer scrape per target") that give
+ * the same result when applied twice, so a retry merges with what the other writer stored instead
+ * of overwriting it. Backends (memory, file, Object Storage) only get and conditionally put bytes.
  */
+import { randomUUID } from 'node:crypto';
 import { emptyStateDocument, type PacingState, type StateDocument, type TargetState } from '../types/state';
-import { decodeState, encodeState } from './codec';
+import { decodeState, DEFAULT_MAX_STATE_BYTES, encodeState, replacedMessage, tooLarge } from './codec';
 import { StateError } from './errors';
 
 /** Stored bytes and their version. */
 interface StoredBlob {
   bytes: Uint8Array;
   etag: string;
+  /** Set when the object was larger than the bound: `bytes` is empty, the object is replaced. */
+  tooLarge?: boolean;
 }
 
 /** Where the bytes live: get, and put only if the stored version is the expected one. */
@@ -42,9 +50,13 @@ type StateChange = (latest: StateDocument) => StateDocument;
 /** The document read by open(), and the way to write the next one. */
 export interface StateSession {
   doc: StateDocument;
-  /** Set when the stored object was corrupt: `doc` is empty and save() replaces the object. */
+  /** This invocation's id: its write tokens start with it, and a spool claim names it. */
+  readonly id: string;
+  /** Set when the stored object, or some of its sections, could not be used: those parts of `doc` are empty, and save() replaces them. */
   problem?: StateError;
-  /** Applies `change` and writes conditionally; resolves the number of attempts. Throws StateError. */
+  /** The sections that were replaced (section -> why), when `problem` is set. */
+  replaced?: Readonly<Record<string, string>>;
+  /** Applies `change` (after any change whose save failed) and writes conditionally; resolves the number of attempts. Throws StateError. */
   save(change: StateChange, signal: AbortSignal): Promise<{ attempts: number }>;
 }
 
@@ -59,31 +71,56 @@ export interface StateStore {
   open(signal: AbortSignal): Promise<StateSession>;
 }
 
-/** The document of a blob, or a corrupt one's error (foreign / newer versions throw). */
-function decodeBlob(blob: StoredBlob | undefined, where: string): { doc: StateDocument; problem?: StateError } {
+/** Options of a store. */
+interface StoreOptions {
+  local?: boolean;
+  /** The most bytes a stored document may inflate to (its JSON); over it the object is replaced. */
+  maxBytes?: number;
+}
+
+/** The document of a blob, or why (part of) it was replaced (foreign / newer versions throw). */
+function decodeBlob(
+  blob: StoredBlob | undefined,
+  where: string,
+  maxBytes: number,
+): { doc: StateDocument; problem?: StateError; replaced?: Record<string, string> } {
   if (blob === undefined) return { doc: emptyStateDocument() };
+  if (blob.tooLarge) return { doc: emptyStateDocument(), problem: tooLarge(where, maxBytes), replaced: { document: 'too_large' } };
   try {
-    return { doc: decodeState(blob.bytes, where) };
+    const { doc, replaced } = decodeState(blob.bytes, where, maxBytes);
+    if (Object.keys(replaced).length === 0) return { doc };
+    return { doc, replaced, problem: new StateError('corrupt', replacedMessage(where, replaced)) };
   } catch (e) {
-    if (e instanceof StateError && e.reason === 'corrupt') return { doc: emptyStateDocument(), problem: e };
+    if (e instanceof StateError && (e.reason === 'corrupt' || e.reason === 'too_large'))
+      return { doc: emptyStateDocument(), problem: e, replaced: { document: e.reason } };
     throw e;
   }
 }
 
 /** A StateStore over a backend (see top). */
-export function createStateStore(backend: BlobBackend, opts: { local?: boolean } = {}): StateStore {
+export function createStateStore(backend: BlobBackend, opts: StoreOptions = {}): StateStore {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_STATE_BYTES;
   return {
     where: backend.where,
     local: opts.local ?? false,
     async open(signal) {
       let blob = await backend.get(signal);
-      const first = decodeBlob(blob, backend.where);
+      const first = decodeBlob(blob, backend.where, maxBytes);
+      const id = randomUUID();
+      let writes = 0;
+      /** Changes whose save failed: applied again, first, by the next save. */
+      let pending: StateChange[] = [];
       const session: StateSession = {
         doc: first.doc,
+        id,
         async save(change, saveSignal) {
+          const changes = [...pending, change];
+          const applyAll = (doc: StateDocument): StateDocument => changes.reduce((d, c) => c(d), doc);
+          pending = changes;
           let current = session.doc;
           for (let attempt = 1; ; attempt++) {
-            const next = change(current);
+            const token = `${id}.${++writes}`;
+            const next = { ...applyAll(current), w: token };
             const bytes = encodeState(next);
             const etag = await backend.put(bytes, blob?.etag, saveSignal);
             if (etag !== false) {
@@ -92,6 +129,15 @@ export function createStateStore(backend: BlobBackend, opts: { local?: boolean }
                 blob = { bytes, etag };
                 session.doc = next;
               }
+              pending = [];
+              return { attempts: attempt };
+            }
+            blob = await backend.get(saveSignal);
+            const latest = decodeBlob(blob, backend.where, maxBytes).doc;
+            if (latest.w === token) {
+              // This write was stored: its answer was lost, and the repeat met its own version.
+              session.doc = latest;
+              pending = [];
               return { attempts: attempt };
             }
             if (attempt >= MAX_SAVE_ATTEMPTS) {
@@ -100,21 +146,29 @@ export function createStateStore(backend: BlobBackend, opts: { local?: boolean }
                 `the state object ${backend.where} changed under each of ${attempt} conditional writes (overlapping invocations); this scrape was not stored`,
               );
             }
-            blob = await backend.get(saveSignal);
-            current = decodeBlob(blob, backend.where).doc;
+            current = latest;
           }
         },
       };
-      if (first.problem) session.problem = first.problem;
+      if (first.problem) {
+        session.problem = first.problem;
+        if (first.replaced) session.replaced = first.replaced;
+      }
       return session;
     },
   };
 }
 
-/** A change that stores these targets' scrapes, keeping a newer one another writer stored. */
-export function withTargets(updates: Readonly<Record<string, TargetState>>): StateChange {
+/**
+ * A change that stores these targets' scrapes, keeping a newer one another writer stored, and
+ * drops every target not scraped within `maxAgeMs` of `nowMs` (its previous scrape is too old to
+ * derive from: the state keeps only the targets seen within STATE_MAX_AGE_SECONDS).
+ */
+export function withTargets(updates: Readonly<Record<string, TargetState>>, retention?: { nowMs: number; maxAgeMs: number }): StateChange {
   return (latest) => {
-    const targets = { ...latest.targets };
+    const targets: Record<string, TargetState> = {};
+    const oldest = retention ? retention.nowMs - retention.maxAgeMs : -Infinity;
+    for (const [key, scrape] of Object.entries(latest.targets)) if (scrape.t >= oldest) targets[key] = scrape;
     for (const [key, scrape] of Object.entries(updates)) {
       const stored = targets[key];
       if (stored === undefined || stored.t <= scrape.t) targets[key] = scrape;

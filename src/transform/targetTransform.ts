@@ -18,6 +18,7 @@ import { sanitizeMetricName } from './names';
 import { expandFamily, skippedSample, type Line, type SampleLine } from './samples';
 import { mayShareSelfMetricStream, selfDimensions } from './selfMetrics';
 import { datapointTimestampMs } from './timestamps';
+import { StreamKeys } from './streams';
 
 /** A line that mapped to an OCI metric. */
 interface Candidate {
@@ -136,47 +137,6 @@ function mapDerived(ctx: MappingContext, line: DerivedLine): Mapped {
   const dims = buildDimensions(line.labels, addedDimensionsFor(ctx, line));
   if (!dims.ok || mayShareSelfMetricStream(name, dims.dimensions, ctx.selfDimensions)) return { kind: 'none' };
   return candidate(ctx, line, name, dims.dimensions, line.value, timestampMs);
-}
-
-/**
- * The streams already taken, exactly and compactly: each distinct name, dimension key and value
- * gets a number, and a stream is one flat string of its numbers (name, then key/value pairs in the
- * dimensions' sorted order). Nothing of the metric itself is kept, so a metric is garbage once it
- * is posted; on 100k series this is about 5 MB instead of every metric object.
- */
-class StreamKeys {
-  private readonly ids = new Map<string, number>();
-  private readonly seen = new Set<string>();
-  /** The code units of the key being built (reused: one flat string per key, no concatenation). */
-  private readonly codes: number[] = [];
-
-  /** Appends the number of a string (name, key or value): one code unit below 0x8000, else two (the first marked by its top bit). */
-  private push(s: string): void {
-    let id = this.ids.get(s);
-    if (id === undefined) this.ids.set(s, (id = this.ids.size));
-    if (id < 0x8000) this.codes.push(id);
-    else this.codes.push(0x8000 | (id >>> 15), id & 0x7fff);
-  }
-
-  /** The stream's key; distinct streams never share one (the encoding is prefix-free). */
-  key(metric: OciMetric): string {
-    this.codes.length = 0;
-    this.push(metric.name);
-    const dims = metric.dimensions;
-    for (const k of Object.keys(dims)) {
-      this.push(k);
-      this.push(dims[k]);
-    }
-    return String.fromCharCode(...this.codes);
-  }
-
-  has(key: string): boolean {
-    return this.seen.has(key);
-  }
-
-  add(key: string): void {
-    this.seen.add(key);
-  }
 }
 
 /**

@@ -45,6 +45,17 @@ export interface StoredSpool {
 }
 
 /**
+ * The right to replay the spool, taken by a conditional write before any entry is sent, so two
+ * overlapping invocations never both replay it; it lapses at `until` if its holder died.
+ */
+export interface SpoolClaim {
+  /** The claiming invocation's id (its state session's). */
+  by: string;
+  /** When the claim lapses (ms since epoch): the holder's deadline plus a margin. */
+  until: number;
+}
+
+/**
  * A target's previous scrape; undefined = none (first scrape). Or why there is none to use:
  * 'state_off'/'state_failed' (no state is returned either), 'state_replaced' (the stored state was
  * corrupt: nothing is derived, counted as 'state_failed', and this scrape's state is returned to replace it).
@@ -57,16 +68,21 @@ export const STATE_VERSION = 1;
 export const STATE_FORMAT = 'prom2oci-state';
 
 /**
- * Everything kept between invocations of one function, in sections. `targets` holds the previous
- * scrape per target (key: targetStateKey of its URL); more sections may be added beside it.
+ * Everything kept between invocations of one function, in sections. Every section is validated on
+ * read (src/state/codec.ts, STATE_SECTIONS: a new optional field is its type here and its row
+ * there); one in an unexpected shape is named, replaced by its empty value, and the run goes on.
  */
 export interface StateDocument {
   format: typeof STATE_FORMAT;
   version: typeof STATE_VERSION;
-  /** Target key -> its previous scrape. */
+  /** The token of the write that stored this version: a write whose answer was lost recognises itself. */
+  w?: string;
+  /** Target key (src/state/keys.ts) -> its previous scrape; only targets seen within the retention. */
   targets: Record<string, TargetState>;
   /** Series not delivered yet, with their original timestamps (src/state/spool.ts); absent = none. */
   spool?: StoredSpool;
+  /** Who is replaying the spool now, if anyone. */
+  claim?: SpoolClaim;
   /** The posting rate the last invocation settled on, for the next one to start at; absent = none yet. */
   pacing?: PacingState;
 }

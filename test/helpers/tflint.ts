@@ -65,6 +65,7 @@ export type FindingRule =
   | 'undeclared-reference'
   | 'unknown-attribute-reference'
   | 'policy'
+  | 'plan-time'
   | 'format';
 
 export interface Finding {
@@ -242,6 +243,8 @@ function escapeRe(s: string): string {
 
 const RESOURCE_META = new Set(['count', 'for_each', 'depends_on', 'provider', 'lifecycle', 'provisioner', 'connection']);
 const DATA_META = new Set(['count', 'for_each', 'depends_on', 'provider', 'lifecycle']);
+/** The arguments of Terraform's built-in terraform_data resource. */
+const TERRAFORM_DATA_ARGUMENTS = new Set(['input', 'triggers_replace']);
 
 /** Context of one block being checked: where findings go and how to find lines. */
 interface BlockCtx {
@@ -264,6 +267,19 @@ export function checkSchema(files: TfFile[], schema: ProviderSchema): Finding[] 
           const header = locator.header(kind, type, name);
           const entry = kind === 'resource' ? schema.resources[type] : schema.data_sources[type];
           const label = `${kind === 'data' ? 'data.' : ''}${type}.${name}`;
+          if (kind === 'resource' && type === 'terraform_data') {
+            // Terraform's built-in resource (no provider): its own arguments and the meta-arguments.
+            const body = Array.isArray(bodies) ? bodies[0] : bodies;
+            for (const key of isObject(body) ? Object.keys(body) : [])
+              if (!TERRAFORM_DATA_ARGUMENTS.has(key) && !RESOURCE_META.has(key))
+                out.push({
+                  file: f.file,
+                  line: header,
+                  rule: 'unknown-argument',
+                  message: `${label}: unknown argument "${key}" (terraform_data takes input, triggers_replace)`,
+                });
+            continue;
+          }
           if (!entry) {
             out.push({
               file: f.file,
@@ -650,15 +666,16 @@ export function parsePolicyStatement(statement: string): PolicyStatement | undef
 }
 
 /** The statements this project may grant, by `<verb> <resource>`, with their required conditions. */
-const ALLOWED_GRANTS: Record<string, { subject: RegExp; requires: string[]; permission?: string }> = {
+const ALLOWED_GRANTS: Record<string, { subject: RegExp; requires: string[]; permission?: string; principal?: string }> = {
   'use metrics': { subject: /^dynamic-group \S+$/i, requires: ['target.metrics.namespace'] },
   // The state bucket: read and overwrite its objects; `manage` only narrowed to the one permission
   // `use` lacks (creating the object the first time).
   'use objects': { subject: /^dynamic-group \S+$/i, requires: ['target.bucket.name'] },
   'manage objects': { subject: /^dynamic-group \S+$/i, requires: ['target.bucket.name', 'request.permission'], permission: 'OBJECT_CREATE' },
   'read secret-bundles': { subject: /^dynamic-group \S+$/i, requires: ['target.secret.id'] },
-  'use fn-invocation': { subject: /^any-user$/i, requires: ['request.principal.type', 'request.principal.id'] },
-  'read fn-function': { subject: /^any-user$/i, requires: ['request.principal.type', 'request.principal.id'] },
+  // The Resource Scheduler schedule: Oracle's documented statement for a schedule ("manage
+  // <resource-type>"), narrowed to the one schedule principal, never a broader subject.
+  'manage functions-family': { subject: /^any-user$/i, requires: ['request.principal.type', 'request.principal.id'], principal: 'resourceschedule' },
   // Discovery: read-only, scoped by the compartment alone (no condition narrows a listing).
   'read instances': { subject: /^dynamic-group \S+$/i, requires: [] },
   'read vnic-attachments': { subject: /^dynamic-group \S+$/i, requires: [] },
@@ -676,17 +693,24 @@ export function auditPolicyStatement(statement: string): string[] {
   const p = parsePolicyStatement(statement);
   if (!p) return [`cannot parse "${statement}" (expected: Allow <subject> to <verb> <resource> in compartment id <ocid> where ...)`];
   const problems: string[] = [];
-  const narrowedManage = ALLOWED_GRANTS[`${p.verb} ${p.resource}`]?.permission;
+  const allowed = ALLOWED_GRANTS[`${p.verb} ${p.resource}`];
+  const narrowedManage = allowed?.permission;
   const permissions = p.conditions.filter((x) => x.variable === 'request.permission');
+  const principalNarrowed =
+    allowed?.principal !== undefined &&
+    p.conditionMode !== 'any' &&
+    p.conditions.some((x) => x.variable === 'request.principal.type' && x.operator === '=' && x.value === allowed.principal) &&
+    p.conditions.some((x) => x.variable === 'request.principal.id' && x.operator === '=');
   if (
     p.verb === 'manage' &&
+    !principalNarrowed &&
     !(narrowedManage && p.conditionMode !== 'any' && permissions.length === 1 && permissions[0].operator === '=' && permissions[0].value === narrowedManage)
   ) {
     problems.push(narrowedManage ? `grants manage beyond request.permission = '${narrowedManage}'` : 'grants manage');
   }
   if (p.verb.startsWith('{')) problems.push('grants a raw permission list');
   if (p.resource === 'all-resources') problems.push('grants all-resources');
-  if (p.resource.endsWith('-family')) problems.push(`grants a whole family (${p.resource})`);
+  if (p.resource.endsWith('-family') && !principalNarrowed) problems.push(`grants a whole family (${p.resource})`);
   if (!/^compartment id /i.test(p.location)) problems.push(`applies to "${p.location}"; expected one compartment by id`);
   const grant = ALLOWED_GRANTS[`${p.verb} ${p.resource}`];
   if (!grant) {
@@ -701,8 +725,8 @@ export function auditPolicyStatement(statement: string): string[] {
     else if (c.value === '' || c.value.includes('*')) problems.push(`${v} must name one value, got '${c.value}'`);
   }
   const principalType = p.conditions.find((x) => x.variable === 'request.principal.type');
-  if (grant.requires.includes('request.principal.type') && principalType && principalType.value !== 'resourceschedule') {
-    problems.push(`request.principal.type must be 'resourceschedule', got '${principalType.value}'`);
+  if (grant.principal && principalType && principalType.value !== grant.principal) {
+    problems.push(`request.principal.type must be '${grant.principal}', got '${principalType.value}'`);
   }
   return problems;
 }
@@ -874,8 +898,82 @@ export function policyStatements(files: TfFile[]): { file: string; text: string;
 }
 
 // ---------------------------------------------------------------------------------------------
+// Plan-time counts: what a module creates never waits for apply
+// ---------------------------------------------------------------------------------------------
+
+/** The variables and resource/data addresses an expression depends on, following locals. */
+function dependencies(expr: string, locals: Map<string, HclValue>, seen = new Set<string>()): { variables: Set<string>; addresses: Set<string> } {
+  const out = { variables: new Set<string>(), addresses: new Set<string>() };
+  for (const m of expr.matchAll(/(?<![\w.])var\.([A-Za-z_][\w-]*)/g)) out.variables.add(m[1]);
+  for (const m of expr.matchAll(/(?<![\w.])((?:data\.)?(?:oci_\w+|terraform_data)\.[A-Za-z_][\w-]*)/g)) out.addresses.add(m[1]);
+  for (const m of expr.matchAll(/(?<![\w.])local\.([A-Za-z_][\w-]*)/g)) {
+    if (seen.has(m[1])) continue;
+    seen.add(m[1]);
+    const value = locals.get(m[1]);
+    if (value === undefined) continue;
+    const inner = dependencies([...stringsIn(value)].flatMap(interpolations).join('\n'), locals, seen);
+    for (const v of inner.variables) out.variables.add(v);
+    for (const a of inner.addresses) out.addresses.add(a);
+  }
+  return out;
+}
+
+/**
+ * Findings for every `count`/`for_each` of a resource, data source or module that depends, through
+ * any chain of locals, on a resource or data attribute or on a variable `mayBeUnknown` names (an
+ * OCID a caller may take from a resource of the same apply): Terraform refuses such a plan
+ * ("Invalid count argument"). What a module creates must follow values known at plan time.
+ */
+export function checkPlanTimeCounts(files: TfFile[], mayBeUnknown: (variable: string) => boolean): Finding[] {
+  const locals = new Map<string, HclValue>();
+  for (const f of files)
+    if (Array.isArray(f.json.locals)) for (const l of f.json.locals) if (isObject(l)) for (const [k, v] of Object.entries(l)) locals.set(k, v);
+  const out: Finding[] = [];
+  for (const f of files) {
+    const locator = new LineLocator(f.text);
+    const blocks: [string, string[], HclBody][] = [];
+    for (const kind of ['resource', 'data'] as const) {
+      const byType = f.json[kind];
+      if (!isObject(byType)) continue;
+      for (const [type, byName] of Object.entries(byType))
+        if (isObject(byName)) for (const [name, bodies] of Object.entries(byName)) if (isBlockList(bodies)) blocks.push([kind, [type, name], bodies[0]]);
+    }
+    if (isObject(f.json.module))
+      for (const [name, bodies] of Object.entries(f.json.module)) if (isBlockList(bodies)) blocks.push(['module', [name], bodies[0]]);
+    for (const [kind, labels, body] of blocks) {
+      for (const meta of ['count', 'for_each'] as const) {
+        if (body[meta] === undefined) continue;
+        const deps = dependencies([...stringsIn(body[meta])].flatMap(interpolations).join('\n'), locals);
+        const address = `${kind === 'resource' ? '' : `${kind}.`}${labels.join('.')}`;
+        const line = locator.within(locator.header(kind, ...labels), [meta]);
+        for (const a of deps.addresses)
+          out.push({ file: f.file, line, rule: 'plan-time', message: `${address}: ${meta} depends on ${a}, which is unknown until apply` });
+        for (const v of [...deps.variables].filter(mayBeUnknown).sort())
+          out.push({
+            file: f.file,
+            line,
+            rule: 'plan-time',
+            message:
+              `${address}: ${meta} depends on var.${v}, which a caller may set from a resource of the same apply ` +
+              '(unknown at plan time): decide it with a bool',
+          });
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Cron
 // ---------------------------------------------------------------------------------------------
+
+/** True when a five-field cron expression fires exactly once a day, every day (`<minute> <hour> * * *`). */
+export function cronFiresDaily(expr: string): boolean {
+  const fields = expr.trim().split(/\s+/);
+  if (fields.length !== 5) return false;
+  const [minute, hour, ...rest] = fields;
+  return /^\d{1,2}$/.test(minute) && Number(minute) < 60 && /^\d{1,2}$/.test(hour) && Number(hour) < 24 && rest.every((f) => f === '*');
+}
 
 /** True when a five-field cron expression fires every minute of every hour and day. */
 export function cronFiresEveryMinute(expr: string): boolean {

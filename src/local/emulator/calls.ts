@@ -27,7 +27,7 @@ export interface CallRecord {
   durationMs: number;
   requestId: string;
   /** Set when an injected fault answered this call. */
-  fault?: 'status' | 'reset' | 'hang' | 'body';
+  fault?: 'status' | 'reset' | 'hang' | 'body' | 'lost_answer';
   /** Secret id of a GetSecretBundle call. */
   secretId?: string;
 }

@@ -12,7 +12,9 @@ export type Fault =
     | { hangMs: number }
     /** The call is processed (and its metrics stored) as usual; its 2xx response carries this body instead. */
     | { acceptedBody: string }
-  ) & { match?: RegExp };
+    /** The call is processed (its metrics or object stored) as usual; then the connection is reset before the answer: a lost answer. */
+    | { lostAnswer: true }
+  ) & { match?: RegExp; /** Only calls of this HTTP method (e.g. PUT: a PutObject, not the GetObject before it). */ method?: string };
 
 /** An API faults can be queued for. */
 export type FaultRoute = Exclude<Route, 'other'>;
@@ -64,6 +66,11 @@ export class Sleeps {
   }
 }
 
+/** True when a fault applies to this call (its path and query, its method). */
+function matches(f: Fault, req: IncomingMessage): boolean {
+  return (!f.match || f.match.test(req.url ?? '')) && (!f.method || f.method === (req.method ?? 'GET').toUpperCase());
+}
+
 /** The queued faults of each API. */
 export class FaultQueue {
   private readonly queues: Record<FaultRoute, Fault[]> = { metrics: [], secrets: [], objectstorage: [], discovery: [] };
@@ -90,6 +97,15 @@ export class FaultQueue {
     for (const queue of Object.values(this.queues)) queue.length = 0;
   }
 
+  /** True when a queued `lostAnswer` fault is the first that matches this call (then taken): the caller processes it, then resets the connection. */
+  takeLostAnswer(route: FaultRoute, req: IncomingMessage): boolean {
+    const queue = this.queues[route];
+    const at = queue.findIndex((f) => matches(f, req));
+    if (at < 0 || !('lostAnswer' in queue[at])) return false;
+    queue.splice(at, 1);
+    return true;
+  }
+
   /** The body of a queued `acceptedBody` fault when it is next for the route (then taken), else undefined. */
   takeAcceptedBody(route: FaultRoute): string | undefined {
     const next = this.queues[route][0];
@@ -101,8 +117,8 @@ export class FaultQueue {
     // A call that began before reset() (e.g. still in its latency delay) must not take faults queued after it.
     if (route === 'other' || !current) return false;
     const queue = this.queues[route];
-    const at = queue.findIndex((f) => !f.match || f.match.test(req.url ?? ''));
-    if (at < 0 || 'acceptedBody' in queue[at]) return false;
+    const at = queue.findIndex((f) => matches(f, req));
+    if (at < 0 || 'acceptedBody' in queue[at] || 'lostAnswer' in queue[at]) return false;
     const fault = queue.splice(at, 1)[0];
     if ('reset' in fault) {
       call.fault = 'reset';
@@ -120,7 +136,7 @@ export class FaultQueue {
       req.socket.destroy();
       return true;
     }
-    if ('acceptedBody' in fault) return false; // taken by the call's own handling (see takeAcceptedBody)
+    if ('acceptedBody' in fault || 'lostAnswer' in fault) return false; // taken by the call's own handling (see takeAcceptedBody, takeLostAnswer)
     call.fault = 'status';
     call.status = fault.status;
     call.code = fault.code ?? DEFAULT_CODES[fault.status] ?? 'InternalServerError';

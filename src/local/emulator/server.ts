@@ -160,10 +160,26 @@ function fleetCall(fleet: Fleet, url: string): { status: number; body: unknown; 
   return { status: out.status, body: out.body, headers: out.headers ?? {} };
 }
 
-/** Object Storage's answer, written as OCI writes it (HEAD without a body). */
-function answerObjectStorage(p: EmulatorParts, method: string, path: string, req: IncomingMessage, res: ServerResponse, body: Buffer, call: CallRecord): void {
+/** A call processed as usual whose answer is lost: the connection is reset instead. */
+function loseAnswer(req: IncomingMessage, call: CallRecord): void {
+  call.fault = 'lost_answer';
+  req.socket.destroy();
+}
+
+/** Object Storage's answer, written as OCI writes it (HEAD without a body); with `lostAnswer`, the request is carried out and the connection reset. */
+function answerObjectStorage(
+  p: EmulatorParts,
+  method: string,
+  path: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer,
+  call: CallRecord,
+  lostAnswer: boolean,
+): void {
   const answer = p.objectStorage.handle(method, objectAddressOf(path)!, req.headers, body, new Date(p.options.now()));
   call.status = answer.status;
+  if (lostAnswer) return loseAnswer(req, call);
   if (answer.error) throw new HttpFailure(answer.status, answer.error.code, answer.error.message);
   const payload = method === 'HEAD' ? undefined : answer.body;
   res.writeHead(answer.status, {
@@ -202,12 +218,13 @@ async function handleOciRequest(p: EmulatorParts, req: IncomingMessage, res: Ser
     if (await faults.apply(route, req, res, call, callGeneration === callLog.generation)) return;
     if (route === 'other') throw new HttpFailure(404, 'NotAuthorizedOrNotFound', `No such API: ${method} ${path}`);
     const acceptedBody = faults.takeAcceptedBody(route);
+    const lostAnswer = faults.takeLostAnswer(route, req);
     call.authKind = authKindOf(safeKeyId(req.headers.authorization));
     // Object Storage's PutObject body is not part of the signature (the SDK streams it).
     const principal = authenticate(options, method, url, req, body, route !== 'objectstorage');
     call.tenancyId = principal.tenancyId;
     call.subjectId = principal.subjectId;
-    if (route === 'objectstorage') return answerObjectStorage(p, method, path, req, res, body, call);
+    if (route === 'objectstorage') return answerObjectStorage(p, method, path, req, res, body, call, lostAnswer);
     const out =
       route === 'metrics'
         ? { ...p.ingestion.postMetricData(principal, body, call, callLog.counters), headers: {} }
@@ -215,6 +232,7 @@ async function handleOciRequest(p: EmulatorParts, req: IncomingMessage, res: Ser
           ? fleetCall(p.fleet, url)
           : p.secrets.getSecretBundle(path, call, options.now());
     call.status = out.status;
+    if (lostAnswer) return loseAnswer(req, call);
     if (acceptedBody !== undefined && out.status < 300) {
       call.fault = 'body';
       res.writeHead(out.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(acceptedBody), 'opc-request-id': call.requestId });

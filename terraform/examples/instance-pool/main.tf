@@ -194,9 +194,14 @@ module "prom2oci" {
   tenancy_ocid     = var.tenancy_ocid
   region           = var.region
   compartment_ocid = var.compartment_ocid
-  subnet_id        = oci_core_subnet.function.id
   function_image   = var.function_image
 
+  # The subnet above is created in the same apply: its OCID is unknown at plan time, so the module
+  # is told by a bool (known) not to create a network, and gets the OCID to use.
+  create_network = false
+  subnet_id      = oci_core_subnet.function.id
+
+  enable_discovery           = true
   discovery_compartment_ocid = var.compartment_ocid
   discovery_tag              = "prom2oci=scrape"
   discovery_port             = 9100

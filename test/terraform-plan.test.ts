@@ -1,0 +1,365 @@
+/**
+ * terraform/ planned, applied and destroyed by the real `terraform` binary, offline: the oracle/oci
+ * provider cannot be downloaded here, so every oci_* block runs as a built-in `terraform_data`
+ * stand-in whose computed attributes are unknown until apply (test/helpers/tfstandin.ts). What
+ * Terraform itself evaluates is then real: count/for_each, variable validations, preconditions,
+ * locals, dependencies, destroy order and local-exec commands (an `oci` stand-in records them).
+ * Also the static rule behind it: no count/for_each depends on a value unknown at plan time.
+ * Tests that need the binary skip when it is absent; here it is present, so they run.
+ */
+import { after, before, describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkPlanTimeCounts, formatFinding, type HclBody, parseTfFile, sortFindings, type TfFile } from './helpers/tflint';
+import { initAndPlan, output, standInWorkspace, type StandInWorkspace, terraform, TERRAFORM, type TerraformRun, writeStandIn } from './helpers/tfstandin';
+
+const ROOT = join(__dirname, '..');
+const TF_DIR = join(ROOT, 'terraform');
+const FIXTURES = join(__dirname, 'fixtures', 'terraform');
+const HAVE_TERRAFORM = existsSync(TERRAFORM);
+
+/** The module's variables that a caller may set from a resource of the same apply: OCIDs, the image, the targets. */
+function mayBeUnknown(name: string): boolean {
+  return /_(ocid|id)$/.test(name) || ['function_image', 'metrics_endpoint'].includes(name);
+}
+
+/** The variables every plan of the module as a root needs (no defaults). */
+const REQUIRED: Record<string, string> = {
+  tenancy_ocid: 'ocid1.tenancy.oc1..aaaaexample',
+  region: 'eu-frankfurt-1',
+  compartment_ocid: 'ocid1.compartment.oc1..aaaaexample',
+  function_image: 'fra.ocir.io/axexample/prom2oci/prom2oci:0.1.0',
+  metrics_endpoint: 'http://10.80.3.4:9100/metrics',
+};
+
+/** `-var` arguments (strings as they are, anything else as HCL/JSON). */
+function vars(values: Record<string, string | number | boolean | string[]>): string[] {
+  return Object.entries({ ...REQUIRED, ...values }).map(([k, v]) => `-var=${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+}
+
+/** Skips the test without the binary (the structural tests still run). */
+function needsTerraform(t: TestContext): boolean {
+  if (!HAVE_TERRAFORM) t.skip(`${TERRAFORM} not found: only the structural checks run`);
+  return HAVE_TERRAFORM;
+}
+
+/** Asserts a run succeeded, showing its output when not. */
+function assertOk(r: TerraformRun): void {
+  assert.equal(r.status, 0, output(r).slice(-4000));
+}
+
+/** Asserts a run failed with a message matching `re`. */
+function assertFails(r: TerraformRun, re: RegExp): void {
+  assert.notEqual(r.status, 0, 'expected terraform to refuse this configuration');
+  assert.match(output(r), re);
+}
+
+let files: TfFile[];
+/** The stand-in module, used as a root by the plans below (initialised once). */
+let ws: StandInWorkspace;
+
+before(async () => {
+  files = await Promise.all(
+    readdirSync(TF_DIR)
+      .filter((f) => f.endsWith('.tf'))
+      .map((f) => parseTfFile(`terraform/${f}`, readFileSync(join(TF_DIR, f), 'utf8'))),
+  );
+  if (HAVE_TERRAFORM) ws = await standInWorkspace(TF_DIR);
+});
+after(() => ws?.dispose());
+
+/** Plans the stand-in module as a root with these variables. */
+const planModule = (values: Record<string, string | number | boolean | string[]> = {}) => initAndPlan(ws.module, vars(values));
+
+/** Evaluates an expression of the module (a local) with `terraform console`; its value. */
+function evaluate(expr: string, values: Record<string, string | number | boolean | string[]>): unknown {
+  const r = terraform(ws.module, ['console', ...vars(values)], {}, `jsonencode(${expr})\n`);
+  assertOk(r);
+  return JSON.parse(JSON.parse(r.stdout.trim()) as string);
+}
+
+describe('nothing the module creates depends on a value unknown at plan time', () => {
+  test('static: every count and for_each follows only bools, modes, names and numbers (through any locals)', () => {
+    const variables = files.flatMap((f) => Object.keys((f.json.variable as HclBody | undefined) ?? {}));
+    const unknown = variables.filter(mayBeUnknown).sort();
+    assert.ok(
+      unknown.includes('subnet_id') && unknown.includes('discovery_compartment_ocid') && unknown.includes('scrape_bearer_token_secret_ocid'),
+      unknown.join(),
+    );
+    assert.deepEqual(checkPlanTimeCounts(files, mayBeUnknown).map(formatFinding), []);
+  });
+
+  test('negative: the former count on subnet_id == "", and a for_each over a data source attribute', async () => {
+    const f = await parseTfFile('fixtures/terraform/unknown_count.tf', readFileSync(join(FIXTURES, 'unknown_count.tf'), 'utf8'));
+    assert.deepEqual(sortFindings(checkPlanTimeCounts([f], mayBeUnknown)).map(formatFinding), [
+      'fixtures/terraform/unknown_count.tf:14: [plan-time] oci_core_vcn.this: count depends on var.subnet_id, which a caller may set from a resource of ' +
+        'the same apply (unknown at plan time): decide it with a bool',
+      'fixtures/terraform/unknown_count.tf:24: [plan-time] oci_core_service_gateway.this: for_each depends on data.oci_core_services.all, ' +
+        'which is unknown until apply',
+    ]);
+  });
+
+  test('examples/instance-pool plans (its subnet_id is a subnet made in the same apply)', async (t) => {
+    if (!needsTerraform(t)) return;
+    const example = join(ws.root, 'example');
+    await writeStandIn(join(TF_DIR, 'examples', 'instance-pool'), example, { '../..': '../module' });
+    const r = initAndPlan(example, [
+      `-var=tenancy_ocid=${REQUIRED.tenancy_ocid}`,
+      `-var=region=${REQUIRED.region}`,
+      `-var=compartment_ocid=${REQUIRED.compartment_ocid}`,
+      `-var=function_image=${REQUIRED.function_image}`,
+      '-var=vcn_id=ocid1.vcn.oc1..aaaaexample',
+      '-var=instances_subnet_id=ocid1.subnet.oc1..aaaaexample',
+      '-var=function_subnet_cidr=10.0.9.0/28',
+      '-var=service_route_table_id=ocid1.routetable.oc1..aaaaexample',
+      '-var=instances_subnet_cidr=10.0.1.0/24',
+      '-var=availability_domain=Uocm:EU-FRANKFURT-1-AD-1',
+      '-var=image_id=ocid1.image.oc1..aaaaexample',
+    ]);
+    assertOk(r);
+    assert.match(r.stdout, /module\.prom2oci\.terraform_data\.oci_functions_function__this will be created/);
+    assert.doesNotMatch(r.stdout, /oci_core_vcn__this/, 'create_network = false: no VCN');
+  });
+
+  test('negative: the example against the former count (subnet_id == "") fails with "Invalid count argument"', async (t) => {
+    if (!needsTerraform(t)) return;
+    const network = readFileSync(join(TF_DIR, 'network.tf'), 'utf8');
+    const former = network.replace('create_network  = var.create_network', 'create_network  = var.subnet_id == ""');
+    assert.notEqual(former, network, 'the fixture replaced the count source');
+    const old = await standInWorkspace(TF_DIR, { 'network.tf': former });
+    try {
+      writeFileSync(
+        join(old.root, 'main.tf'),
+        'resource "terraform_data" "subnet" {}\n' +
+          `module "prom2oci" {\n  source = "./module"\n${Object.entries(REQUIRED)
+            .map(([k, v]) => `  ${k} = "${v}"\n`)
+            .join('')}  create_network = false\n  subnet_id = terraform_data.subnet.id\n}\n`,
+      );
+      assertFails(initAndPlan(old.root), /Invalid count argument/);
+    } finally {
+      old.dispose();
+    }
+  });
+
+  test('every OCID, the image and the targets unknown at plan time: both schedule modes plan', (t) => {
+    if (!needsTerraform(t)) return;
+    const unknownValues: Record<string, string> = {
+      tenancy_ocid: 'ocid1.tenancy.oc1..${local.u}',
+      compartment_ocid: 'ocid1.compartment.oc1..${local.u}',
+      resources_compartment_ocid: 'ocid1.compartment.oc1..${local.u}',
+      discovery_compartment_ocid: 'ocid1.compartment.oc1..${local.u}',
+      subnet_id: 'ocid1.subnet.oc1..${local.u}',
+      scrape_bearer_token_secret_ocid: 'ocid1.vaultsecret.oc1..${local.u}',
+      function_image: 'fra.ocir.io/axexample/prom2oci/prom2oci:${local.u}',
+      metrics_endpoint: 'http://${local.u}:9100/metrics',
+    };
+    const variables = files.flatMap((f) => Object.keys((f.json.variable as HclBody | undefined) ?? {}));
+    assert.deepEqual(Object.keys(unknownValues).sort(), variables.filter(mayBeUnknown).sort(), 'every may-be-unknown variable is made unknown here');
+    const dir = join(ws.root, 'unknown');
+    mkdirSync(dir, { recursive: true });
+    for (const mode of ['alarm', 'resource_scheduler']) {
+      writeFileSync(
+        join(dir, 'main.tf'),
+        [
+          '# Values a caller creates in the same apply: unknown until then.',
+          'resource "terraform_data" "made_in_this_apply" {}',
+          'locals {',
+          '  u = terraform_data.made_in_this_apply.id',
+          '}',
+          'module "prom2oci" {',
+          '  source = "../module"',
+          '  region = "eu-frankfurt-1"',
+          ...Object.entries(unknownValues).map(([k, v]) => `  ${k} = "${v}"`),
+          '  create_network = false',
+          '  enable_discovery = true',
+          '  enable_scrape_bearer_token_secret = true',
+          '  state_bucket = "prom2oci-state"',
+          '  force_destroy_state_bucket = true',
+          '  alarm_email = "oncall@example.com"',
+          '  slo_p99_latency_seconds = 0.5',
+          '  slo_error_rate_per_second = 0.1',
+          `  schedule_mode = "${mode}"`,
+          '}',
+          '',
+        ].join('\n'),
+      );
+      const r = initAndPlan(dir);
+      assertOk(r);
+      assert.match(r.stdout, /oci_identity_policy__function_discovery\[0\] will be created/);
+      assert.match(r.stdout, /oci_identity_policy__function_secret\[0\] will be created/);
+      assert.match(r.stdout, /oci_resource_scheduler_schedule__invoke\[0\] will be created/);
+    }
+  });
+});
+
+describe('network: egress derived from the targets, and every IP target inside it', () => {
+  test('a /32 per IP target on its port; a host name: the VCN, or 0.0.0.0/0 behind NAT', (t) => {
+    if (!needsTerraform(t)) return;
+    const endpoints = 'http://203.0.113.7:9100/metrics,https://u:p@10.80.3.4/m,http://bharat.example:3000/x';
+    assert.deepEqual(evaluate('local.static_egress', { metrics_endpoint: endpoints, enable_nat_gateway: true }), [
+      { cidr: '203.0.113.7/32', port: 9100 },
+      { cidr: '10.80.3.4/32', port: 443 },
+      { cidr: '0.0.0.0/0', port: 3000 },
+    ]);
+    assert.deepEqual(evaluate('local.static_egress', { metrics_endpoint: 'http://bharat.example:3000/x' }), [{ cidr: '10.80.0.0/16', port: 3000 }]);
+    assert.deepEqual(
+      evaluate('local.static_egress', { metrics_endpoint: endpoints, enable_nat_gateway: true, scrape_target_cidrs: ['203.0.113.0/24'] }),
+      [9100, 443, 3000].map((port) => ({ cidr: '203.0.113.0/24', port })),
+      'given CIDRs: on every scrape port',
+    );
+  });
+
+  test('the reachability locals, as terraform evaluates them', (t) => {
+    if (!needsTerraform(t)) return;
+    const endpoints =
+      'http://10.0.0.5:3000/metrics,https://u:p@203.0.113.7:9100/m,http://bharat.example/x,http://10.80.3.4:9100/metrics,http://172.31.0.1/m,http://127.0.0.1:9100/m';
+    assert.deepEqual(evaluate('local.private_targets_outside_vcn', { metrics_endpoint: endpoints }), ['10.0.0.5', '172.31.0.1']);
+    assert.deepEqual(evaluate('local.public_targets', { metrics_endpoint: endpoints }), ['203.0.113.7']);
+    assert.deepEqual(evaluate('local.private_targets_outside_vcn', { metrics_endpoint: 'http://10.0.0.5:3000/metrics', vcn_cidr: '10.0.0.0/16' }), []);
+  });
+
+  test('a public target behind NAT plans; without NAT it is refused with the variable to set', (t) => {
+    if (!needsTerraform(t)) return;
+    assertOk(planModule({ metrics_endpoint: 'http://203.0.113.7:9100/metrics', enable_nat_gateway: true }));
+    assertFails(planModule({ metrics_endpoint: 'http://203.0.113.7:9100/metrics' }), /public target\(s\) 203\.0\.113\.7: .*Set enable_nat_gateway = true/);
+  });
+
+  test('scrape_target_cidrs that miss an IP target are refused at plan time', (t) => {
+    if (!needsTerraform(t)) return;
+    assertFails(
+      planModule({ metrics_endpoint: 'http://203.0.113.7:9100/metrics', enable_nat_gateway: true, scrape_target_cidrs: ['198.51.100.0/24'] }),
+      /target\(s\) 203\.0\.113\.7:9100 have no egress rule: scrape_target_cidrs \(198\.51\.100\.0\/24\) does not contain them/,
+    );
+    assertOk(planModule({ metrics_endpoint: 'http://203.0.113.7:9100/metrics', enable_nat_gateway: true, scrape_target_cidrs: ['203.0.113.0/24'] }));
+  });
+
+  test('negative: the former egress (the VCN CIDR by default) behind NAT leaves a public target without a rule, and the precondition says so', async (t) => {
+    if (!needsTerraform(t)) return;
+    const network = readFileSync(join(TF_DIR, 'network.tf'), 'utf8');
+    const former = network.replace(
+      'static_egress = length(var.scrape_target_cidrs) > 0 ? local.egress_to_given_cidrs : local.egress_to_targets',
+      'static_egress = flatten([for cidr in (length(var.scrape_target_cidrs) > 0 ? var.scrape_target_cidrs : [var.vcn_cidr]) : ' +
+        '[for port in local.scrape_ports : { cidr = cidr, port = port }]])',
+    );
+    assert.notEqual(former, network);
+    const old = await standInWorkspace(TF_DIR, { 'network.tf': former });
+    try {
+      assertFails(
+        initAndPlan(old.module, vars({ metrics_endpoint: 'http://203.0.113.7:9100/metrics', enable_nat_gateway: true })),
+        /203\.0\.113\.7:9100 have no egress rule/,
+      );
+    } finally {
+      old.dispose();
+    }
+  });
+});
+
+describe('SLO alarms: refused when their series is never posted', () => {
+  const p99 = { slo_p99_latency_seconds: 0.5, state_bucket: 'prom2oci-state' };
+  const rate = { slo_error_rate_per_second: 0.1, state_bucket: 'prom2oci-state' };
+
+  test('the p99 alarm plans with state_bucket, quantiles and 0.99 (the defaults); each missing piece is refused', (t) => {
+    if (!needsTerraform(t)) return;
+    assertOk(planModule(p99));
+    assertOk(planModule({ ...p99, histogram_quantiles: '0.5,0.990', derived_series: 'quantiles' }));
+    const refused = /slo_p99_latency_seconds alarms on http_request_duration_seconds_p99, which the function posts only with/;
+    assertFails(planModule({ ...p99, state_bucket: '' }), refused);
+    assertFails(planModule({ ...p99, derived_series: 'rate,avg' }), refused);
+    assertFails(planModule({ ...p99, histogram_quantiles: '0.5,0.9' }), refused);
+    assertFails(planModule({ ...p99, dry_run: true }), refused);
+    assertFails(planModule({ ...p99, derived_series: 'none' }), refused);
+  });
+
+  test('the error-rate alarm needs rate, a state bucket and a posting run', (t) => {
+    if (!needsTerraform(t)) return;
+    assertOk(planModule(rate));
+    const refused = /slo_error_rate_per_second alarms on orders_failed_total_rate, which the function posts only with/;
+    assertFails(planModule({ ...rate, derived_series: 'avg,quantiles' }), refused);
+    assertFails(planModule({ ...rate, state_bucket: '' }), refused);
+    assertFails(planModule({ ...rate, dry_run: true }), refused);
+  });
+
+  test('no threshold, no alarm, no refusal', (t) => {
+    if (!needsTerraform(t)) return;
+    assertOk(planModule({ derived_series: 'none', state_bucket: '' }));
+  });
+});
+
+describe('apply and destroy (stand-ins; the oci CLI is a recorder)', () => {
+  /** A workspace whose PATH has an `oci` that prints what it was asked. */
+  async function applyWorkspace(): Promise<{ ws: StandInWorkspace; env: Record<string, string> }> {
+    const w = await standInWorkspace(TF_DIR);
+    const bin = join(w.root, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'oci'), '#!/bin/sh\necho "OCI-CLI $*"\n');
+    chmodSync(join(bin, 'oci'), 0o755);
+    return { ws: w, env: { PATH: `${bin}:${process.env.PATH ?? ''}` } };
+  }
+
+  for (const [mode, cron] of [
+    ['alarm', '17 4 * * *'],
+    ['resource_scheduler', '* * * * *'],
+  ]) {
+    test(`${mode}: the schedule (${cron}) is created INACTIVE and activated by the oci CLI after its policy is created`, async (t) => {
+      if (!needsTerraform(t)) return;
+      const { ws: w, env } = await applyWorkspace();
+      try {
+        const r = terraform(w.module, ['apply', '-auto-approve', '-input=false', '-no-color', ...vars({ schedule_mode: mode })], env);
+        assertOk(r);
+        const text = r.stdout;
+        const policyDone = text.indexOf('terraform_data.oci_identity_policy__schedule_invoke[0]: Creation complete');
+        const activated = text.search(
+          /terraform_data\.activate_schedule\[0\] \(local-exec\): OCI-CLI resource-scheduler schedule activate --schedule-id \S+ --region eu-frankfurt-1/,
+        );
+        assert.ok(policyDone >= 0 && activated > policyDone, `policy created (${policyDone}) before activation (${activated})\n${text.slice(-3000)}`);
+        assert.match(text, new RegExp(`recurrence_details += "${cron.replace(/\*/g, '\\*')}"`));
+        assert.match(text, /state += "INACTIVE"/);
+      } finally {
+        w.dispose();
+      }
+    });
+  }
+
+  test('force_destroy_state_bucket: one destroy removes the triggers and the function, empties the bucket, then deletes it', async (t) => {
+    if (!needsTerraform(t)) return;
+    const { ws: w, env } = await applyWorkspace();
+    try {
+      const args = vars({ state_bucket: 'prom2oci-state', force_destroy_state_bucket: true });
+      assertOk(terraform(w.module, ['apply', '-auto-approve', '-input=false', '-no-color', ...args], env));
+      const r = terraform(w.module, ['destroy', '-auto-approve', '-input=false', '-no-color', ...args], env);
+      assertOk(r);
+      const text = r.stdout;
+      const at = (re: RegExp) => text.search(re);
+      const trigger = at(/terraform_data\.oci_monitoring_alarm__invoke_every_minute\[0\]: Destruction complete/);
+      const fn = at(/terraform_data\.oci_functions_function__this: Destruction complete/);
+      const emptied = at(
+        new RegExp(
+          String.raw`terraform_data\.empty_state_bucket\[0\] \(local-exec\): ` +
+            String.raw`OCI-CLI os object bulk-delete --namespace \S+ --bucket-name prom2oci-state --region eu-frankfurt-1 --force`,
+        ),
+      );
+      const bucket = at(/terraform_data\.oci_objectstorage_bucket__state\[0\]: Destroying/);
+      assert.ok(
+        trigger >= 0 && fn > trigger && emptied > fn && bucket > emptied,
+        `trigger ${trigger} < function ${fn} < bulk-delete ${emptied} < bucket ${bucket}\n${text.slice(-4000)}`,
+      );
+    } finally {
+      w.dispose();
+    }
+  });
+
+  test('without force_destroy_state_bucket, destroy runs no command (the documented three steps apply)', async (t) => {
+    if (!needsTerraform(t)) return;
+    const { ws: w, env } = await applyWorkspace();
+    try {
+      const args = vars({ state_bucket: 'prom2oci-state', enable_daily_kick: false });
+      assertOk(terraform(w.module, ['apply', '-auto-approve', '-input=false', '-no-color', ...args], env));
+      const r = terraform(w.module, ['destroy', '-auto-approve', '-input=false', '-no-color', ...args], env);
+      assertOk(r);
+      assert.doesNotMatch(r.stdout, /OCI-CLI/);
+    } finally {
+      w.dispose();
+    }
+  });
+});
