@@ -285,7 +285,7 @@ variable "post_timeout_ms" {
 }
 
 variable "function_timeout_seconds" {
-  description = "FUNCTION_TIMEOUT_SECONDS: deadline the function uses when an invocation carries none (s). Keep it at most timeout_in_seconds."
+  description = "FUNCTION_TIMEOUT_SECONDS: deadline the function uses when an invocation carries no Fn-Deadline, e.g. from the CLI (s). OCI sends the function's timeout (timeout_in_seconds) as Fn-Deadline, and the function uses it as given. Keep it at most timeout_in_seconds."
   type        = number
   default     = 60
 

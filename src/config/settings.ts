@@ -479,7 +479,8 @@ export const SETTINGS_TABLE = {
     field: 'functionTimeoutMs',
     default: '60',
     parse: secondsAsMs(1, 3600),
-    description: 'deadline used when the invocation carries none (s)',
+    description:
+      "deadline used when an invocation carries no Fn-Deadline, e.g. from the CLI (s); the platform's Fn-Deadline (the function's timeout) is used as given",
   },
   FUNCTION_DYNAMIC_GROUP: {
     field: 'dynamicGroup',
