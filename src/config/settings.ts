@@ -664,7 +664,11 @@ type DiscoveryKey = { [P in SettingKey]: Table[P] extends { discovery: true } ? 
 export type DiscoverySettings = Omit<FieldsOf<DiscoveryKey>, 'compartmentId'> & { compartmentId: string };
 
 /** The parsed settings: one field per row; `discovery` is present when DISCOVERY_COMPARTMENT_OCID is set. */
-export type Settings = FieldsOf<Exclude<SettingKey, DiscoveryKey>> & { discovery?: DiscoverySettings };
+export type Settings = FieldsOf<Exclude<SettingKey, DiscoveryKey>> & {
+  discovery?: DiscoverySettings;
+  /** The function's memory (MB): FN_MEMORY, set by OCI Functions, else the function's default (not a setting of ours). */
+  memoryMb: number;
+};
 
 /** A rule between settings, checked after every row parsed; its error names `key`. */
 interface SettingsRule {
@@ -752,7 +756,7 @@ export function parseSettings(env: Env): Settings {
     (row.discovery ? discovery : top)[row.field] = value;
   }
   // Built generically from the rows, whose types Settings is derived from.
-  const settings = { ...top, discovery: discovery.compartmentId === undefined ? undefined : discovery } as Settings;
+  const settings = { ...top, discovery: discovery.compartmentId === undefined ? undefined : discovery, memoryMb: memoryMbOf(env) } as Settings;
   checkRules(settings, 'always');
   return Object.freeze(settings);
 }

@@ -90,6 +90,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     selfStreams: self.length,
     scrapeMs,
     postCallsPerSecond: s.postCallsPerSecond,
+    memoryMb: s.memoryMb,
     budget,
     pricePerMillionDatapoints: s.forecastPricePerMillionDatapoints,
     freeDatapointsPerMonth: s.forecastFreeDatapointsPerMonth,
