@@ -204,7 +204,7 @@ async function scenario(
   } finally {
     stack.emulator.options.latencyMs = 0;
     stack.emulator.options.rateLimitPerSecond = undefined;
-    await Promise.all(deployments.map((d) => d.fn?.stop()));
+    await Promise.all(deployments.map((d) => d.fn?.stop() ?? Promise.resolve()));
     await other?.close();
     await rm(dir, { recursive: true, force: true });
   }
@@ -236,9 +236,7 @@ function singleRow(i: number, r: ScenarioRun, shared: boolean): string[] {
     ms(longest),
     shared ? `${count(r.otherCalls)} / ${count(r.otherThrottled)}` : '',
     r.load.toFixed(2),
-    shared
-      ? verdict(lost === 0 && share429 < 0.02 && longest <= 1000 && rate >= 0.85 * free)
-      : verdict(lost === 0 && rate >= 0.95 * TENANCY.limitPerSecond),
+    shared ? verdict(lost === 0 && share429 < 0.02 && longest <= 1000 && rate >= 0.85 * free) : verdict(lost === 0 && rate >= 0.95 * TENANCY.limitPerSecond),
   ];
 }
 
@@ -269,10 +267,15 @@ async function benchAlone(stack: BenchStack, target: TextTarget, e1k: GeneratedE
   return (
     `### Pacing alone (${count(e100k.samples)} samples; emulator ${TENANCY.latencyMs} ms latency, ${TENANCY.limitPerSecond} calls/s per tenancy; ` +
     `function at its defaults, POST_CALLS_PER_SECOND=auto; ${runs} run${runs > 1 ? 's' : ''}, each reported)\n\n` +
-    table(SINGLE_HEADER, r.map((x, i) => singleRow(i, x, false))) +
+    table(
+      SINGLE_HEADER,
+      r.map((x, i) => singleRow(i, x, false)),
+    ) +
     `\n\nTarget: every run at least 95% of the tenancy's ${TENANCY.limitPerSecond} calls/s, nothing lost. 429 episodes:\n\n${episodeLines(r)}`
   );
 }
+
+const STATE_TITLE = 'Each invocation starts at the rate the previous one settled on (STATE_BUCKET set; DERIVED_SERIES=none so the series are the same)';
 
 /** Beside a poster at 25 calls/s that never backs off: fresh each invocation, then from the state's settled rate. */
 async function benchShared(stack: BenchStack, target: TextTarget, e1k: GeneratedExposition, e100k: GeneratedExposition, runs: number): Promise<string> {
@@ -280,7 +283,7 @@ async function benchShared(stack: BenchStack, target: TextTarget, e1k: Generated
   for (const withState of [false, true]) {
     const r = await scenario(stack, target, { warmup: e1k.text, measured: e100k.text }, { deployments: 1, withOther: true, withState, runs });
     blocks.push(
-      `#### ${withState ? "Each invocation starts at the rate the previous one settled on (STATE_BUCKET set; DERIVED_SERIES=none so the series are the same)" : 'Each invocation starts fresh (no state)'}\n\n` +
+      `#### ${withState ? STATE_TITLE : 'Each invocation starts fresh (no state)'}\n\n` +
         table(
           SINGLE_HEADER,
           r.map((x, i) => singleRow(i, x, true)),
@@ -290,7 +293,8 @@ async function benchShared(stack: BenchStack, target: TextTarget, e1k: Generated
   }
   return (
     `### Pacing beside another poster (${count(e100k.samples)} samples; another principal of the tenancy posts ${TENANCY.otherPerSecond} calls/s ` +
-    `throughout and never backs off; emulator ${TENANCY.latencyMs} ms, ${TENANCY.limitPerSecond} calls/s per tenancy; function defaults; ${runs} run(s) each)\n\n` +
+    `throughout and never backs off; emulator ${TENANCY.latencyMs} ms, ${TENANCY.limitPerSecond} calls/s per tenancy; function defaults; ` +
+    `${runs} run(s) each)\n\n` +
     `Targets, every run: own 429s < 2%, no episode over 1 s, at least 85% of the ${TENANCY.limitPerSecond - TENANCY.otherPerSecond} calls/s ` +
     `the other leaves free, nothing lost. The warm-up invocation (1k samples) runs under the same conditions, so with state run 1 already starts ` +
     `from a settled rate.\n\n` +
@@ -318,7 +322,7 @@ async function benchDeployments(stack: BenchStack, target: TextTarget, e1k: Gene
         return [
           String(i + 1),
           x.deployments.map((d) => (d.summary.pacing.startRate === undefined ? '-' : d.summary.pacing.startRate.toFixed(1))).join(' / '),
-          sec((to - from) || NaN),
+          sec(to - from || NaN),
           `${together.toFixed(1)}/s = ${((together / TENANCY.limitPerSecond) * 100).toFixed(0)}%`,
           rates.map((q) => `${((q / share) * 100).toFixed(0)}%`).join(' / '),
           shares429.map((q) => `${(q * 100).toFixed(1)}%`).join(' / '),

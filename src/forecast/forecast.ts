@@ -115,7 +115,9 @@ export function forecastCost(input: ForecastInput): CostForecast {
     notes.push(
       `posting ${calls} calls at ${round(rate, 2)} calls/s takes ${round(postingSeconds, 1)} s; with the scrape and reserves ` +
         `${round(invocationSeconds, 1)} s does not fit the ${timeoutSeconds} s timeout: ` +
-        (setting < limit ? `raise POST_CALLS_PER_SECOND (at most ${limit} per tenancy, or auto) or post fewer series` : 'post fewer series (split the targets)'),
+        (setting < limit
+          ? `raise POST_CALLS_PER_SECOND (at most ${limit} per tenancy, or auto) or post fewer series`
+          : 'post fewer series (split the targets)'),
     );
   }
   if (averageCallsPerSecond > limit) notes.push(`${calls} calls a minute exceed the tenancy's ${limit} calls/s even spread evenly: post fewer series`);
@@ -161,7 +163,7 @@ export function forecastLines(f: CostForecast): string[] {
       `${OCI_LIMITS.maxCallsPerSecond} calls/s on average, ${pct(f.postingShareOfTenancyLimit)} while posting`,
     `  posting ${f.postingSeconds} s; invocation ~${f.invocationSeconds} s of the ${f.functionTimeoutSeconds} s timeout: ` +
       `${f.fitsFunctionTimeout ? 'fits' : 'DOES NOT FIT'}`,
-    `  function time ${f.gbSecondsPerInvocation} GB-s per invocation, ${f.gbSecondsPerMonth.toLocaleString('en-US')} GB-s per month (memory x duration)`,
+    `  function time ${f.gbSecondsPerInvocation} GB-s per invocation, ${f.gbSecondsPerMonth.toLocaleString('en-US')} GB-s per month ` + '(memory x duration)',
   ];
   if (f.monthlyCost !== undefined) {
     lines.push(
