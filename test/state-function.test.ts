@@ -124,6 +124,24 @@ describe('state between invocations, through the function process', () => {
     await fn.stop();
   });
 
+  test('a dry run before the first real run forecasts the derived series the real runs will post', async () => {
+    fresh();
+    const fn = await stack.startFn(env());
+    target.body = exposition(100, [10, 20, 30], 10);
+    const dry = summaryOf(await fn.invoke({ body: { dryRun: true } }));
+    assert.equal(dry.dryRun, true);
+    assert.deepEqual(dry.notDerived, { first_scrape: 5 });
+    assert.equal(dry.forecast.derivedFromNextScrape, 5);
+    await invoke(fn);
+    target.body = exposition(160, [12, 23, 34], 12);
+    const steady = await invoke(fn);
+    assert.equal(steady.derived, 5);
+    assert.equal(steady.forecast.derivedFromNextScrape, 0);
+    assert.equal(dry.forecast.metricStreams, steady.forecast.metricStreams, 'the dry run foresaw the steady state');
+    assert.equal(dry.forecast.postCallsPerInvocation, steady.forecast.postCallsPerInvocation);
+    await fn.stop();
+  });
+
   test('a target restart between invocations (counter and histogram reset): the increase is the new value', async () => {
     fresh();
     const fn = await stack.startFn(env());

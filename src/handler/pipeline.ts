@@ -12,9 +12,20 @@ import type { OciMetric, TransformOptions } from '../types/model';
 import { InvocationBudget } from './budget';
 import { DataSource, drainTarget, UndeliveredSeries } from './data';
 import { scrapeAll, targetsOf } from './prepare';
+import { targetOptions } from './jobs';
 import type { Runtime } from './runtime';
 import { hasStateStore, pacingStartOf, previousScrapeOf, readState, replayAndSpool, savePacing, saveState } from './statePhase';
-import { logFields, nothingDeliveredCause, round2, selfMetricReport, summarise, summariseTargets, type InvocationSummary, type StateSummary } from './summary';
+import {
+  logFields,
+  notDerivedOf,
+  nothingDeliveredCause,
+  round2,
+  selfMetricReport,
+  summarise,
+  summariseTargets,
+  type InvocationSummary,
+  type StateSummary,
+} from './summary';
 
 /** The invocation failed to deliver anything; the message names why (shown to the caller). */
 export class DeliveryFailure extends Error {
@@ -46,7 +57,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
 
   // Discovery runs first (the state is keyed by target URL, so it needs the targets), then the
   // state is read while the targets are scraped; each transform waits for it.
-  const { targets: scrapeTargets, report: discovery } = await targetsOf(rt, budget);
+  const { targets: scrapeTargets, report: discovery, config: configReport } = await targetsOf(rt, budget);
   const state: StateSummary = { enabled: false, written: false };
   const spoolOn = !opts.dryRun && s.spoolMaxSeries > 0 && hasStateStore(rt);
   const reading = transformOptions.derive || spoolOn ? readState(rt, state, budget.stateTimeoutMs()) : undefined;
@@ -81,7 +92,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const spooled = spoolOn && read?.session ? await replayAndSpool(rt, read.session, fresh, result, budget, pacer) : undefined;
   if (state.error) rt.log('warn', `derived series: ${state.error}`, { cause: state.cause, ...(state.iamPolicy ? { iamPolicy: state.iamPolicy } : {}) });
   const targets = summariseTargets(prepared, result, opts.dryRun);
-  const self = targets.flatMap((t, i) => toSelfMetrics(selfMetricReport(t, prepared[i], state), transformOptions));
+  const self = targets.flatMap((t, i) => toSelfMetrics(selfMetricReport(t, prepared[i], state), targetOptions(prepared[i].target, transformOptions)));
   let selfResult: PublishResult | undefined;
   // After a 401/404 every call fails alike: the self-metrics are not sent into it, so it is reported once.
   if (!opts.dryRun)
@@ -90,6 +101,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
 
   const forecast = forecastCost({
     dataStreams,
+    notDerived: notDerivedOf(prepared),
     selfStreams: self.length,
     scrapeMs,
     postCallsPerSecond: s.postCallsPerSecond,
@@ -99,6 +111,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     freeDatapointsPerMonth: s.forecastFreeDatapointsPerMonth,
   });
   const summary = summarise(prepared, targets, result, selfResult, opts.dryRun, now() - started, forecast, state, discovery);
+  if (configReport) summary.scrapeConfig = configReport;
   if (spooled) {
     summary.spool = spooled.summary;
     summary.requests += spooled.calls.requests;
@@ -110,6 +123,8 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   if (pacingStart) summary.pacing.startRate = round2(pacer.startRate);
   if (discovery?.error)
     rt.log('warn', `discovery: ${discovery.error}`, { source: discovery.source, ...(discovery.iamStatement ? { iamStatement: discovery.iamStatement } : {}) });
+  // RUNNING instances and no target of them (a tag typo): said even when static endpoints keep the run ok.
+  else if (discovery?.noTargets) rt.log('warn', `discovery: ${discovery.noTargets}`, { source: discovery.source });
   if (opts.dryRun) {
     summary.metricData = [...dryRunData, ...self];
     summary.skippedSamples = prepared.flatMap((p) => p.skipped);
