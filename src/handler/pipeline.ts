@@ -68,7 +68,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   // One rate for the data and the self-metrics calls, starting where the previous invocation settled.
   const pacingStart = opts.dryRun ? undefined : pacingStartOf(read, now());
   const pacer = createPacer(s.postCallsPerSecond, pacingStart);
-  const saving = read && (!opts.dryRun || read.local) ? saveState(read, scrapeTargets, prepared, state, budget.stateTimeoutMs()) : undefined;
+  const saving = read && (!opts.dryRun || rt.dryRunWritesState === true) ? saveState(read, scrapeTargets, prepared, state, budget.stateTimeoutMs()) : undefined;
   let result: PublishResult | undefined;
   let dryRunData: OciMetric[] = [];
   const undeliveredOf = spoolOn ? new UndeliveredSeries(s.spoolMaxSeries) : undefined;
