@@ -88,6 +88,16 @@ export interface StateDocument {
    * most TRIGGER_KEYS_KEPT: a repeated delivery of one is answered without a run (src/state/trigger.ts).
    */
   trigger?: string[];
+  /** The posting rate the last invocation settled on, for the next one to start at; absent = none yet. */
+  pacing?: PacingState;
+}
+
+/** The posting rate an invocation settled on (src/publish/pacing.ts, AdaptivePacer.settledRate). */
+export interface PacingState {
+  /** PostMetricData calls per second, > 0. */
+  rate: number;
+  /** When that invocation ended (ms since epoch): an old rate says little about the tenancy now. */
+  at: number;
 }
 
 /** An empty document. */
