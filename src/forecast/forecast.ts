@@ -14,6 +14,8 @@
  * - fits the timeout: scrape time (this invocation's) + posting time + the reserves, against the
  *   timeout, both as the invocation's budget (src/handler/budget.ts) has them.
  * - cost: (datapoints per month - free datapoints) x price per million, only when a price is set.
+ * - what the rules save (dry run): the streams and cost without the rules that drop families,
+ *   samples or labels (src/transform/dropRules.ts) against those with them.
  */
 import type { TimeBudget } from '../handler/budget';
 import { burstOf } from '../publish/publisher';
@@ -36,6 +38,20 @@ export interface ForecastInput {
   pricePerMillionDatapoints?: number;
   /** Datapoints per month that cost nothing (the tenancy's free allowance). */
   freeDatapointsPerMonth: number;
+  /** Dry run: the data series the same scrape gives without the drop rules (src/transform/dropRules.ts). */
+  dataStreamsWithoutRules?: number;
+}
+
+/** What the drop rules (METRICS_INCLUDE/EXCLUDE, HISTOGRAM_BUCKETS=false, metric_relabel_configs) save. */
+export interface RulesSaving {
+  /** Streams (data + self-metrics) without the rules, and with them (= metricStreams). */
+  streamsWithout: number;
+  streamsWith: number;
+  savedStreams: number;
+  /** Monthly costs; absent when no price is configured. */
+  monthlyCostWithout?: number;
+  monthlyCostWith?: number;
+  savedMonthlyCost?: number;
 }
 
 export interface CostForecast {
@@ -60,6 +76,8 @@ export interface CostForecast {
   monthlyCost?: number;
   pricePerMillionDatapoints?: number;
   freeDatapointsPerMonth: number;
+  /** Dry run: what the drop rules save (streams and cost without them, and with them). */
+  rules?: RulesSaving;
   /** One line per fact a user must act on (timeout, tenancy limit, price unset). */
   notes: string[];
 }
@@ -73,6 +91,25 @@ function callsFor(streams: number): number {
 function round(n: number, digits = 4): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
+}
+
+/** The monthly ingestion cost of `streams` streams at one invocation a minute: datapoints beyond the free ones, at the price. */
+export function monthlyCostOf(streams: number, pricePerMillionDatapoints: number, freeDatapointsPerMonth: number): number {
+  return round((Math.max(0, streams * INVOCATIONS_PER_MONTH - freeDatapointsPerMonth) / 1e6) * pricePerMillionDatapoints, 4);
+}
+
+/** Streams and cost without the drop rules against with them. */
+function rulesSaving(input: ForecastInput, without: number): RulesSaving {
+  const streamsWithout = without + input.selfStreams;
+  const streamsWith = input.dataStreams + input.selfStreams;
+  const out: RulesSaving = { streamsWithout, streamsWith, savedStreams: streamsWithout - streamsWith };
+  const price = input.pricePerMillionDatapoints;
+  if (price !== undefined) {
+    out.monthlyCostWithout = monthlyCostOf(streamsWithout, price, input.freeDatapointsPerMonth);
+    out.monthlyCostWith = monthlyCostOf(streamsWith, price, input.freeDatapointsPerMonth);
+    out.savedMonthlyCost = round(out.monthlyCostWithout - out.monthlyCostWith, 4);
+  }
+  return out;
 }
 
 /** The forecast for a configuration whose invocation produced these counts. */
@@ -100,7 +137,7 @@ export function forecastCost(input: ForecastInput): CostForecast {
   if (input.pricePerMillionDatapoints === undefined) {
     notes.push('no price configured (FORECAST_PRICE_PER_MILLION_DATAPOINTS): cost not computed');
   } else {
-    monthlyCost = round((Math.max(0, datapointsPerMonth - input.freeDatapointsPerMonth) / 1e6) * input.pricePerMillionDatapoints, 4);
+    monthlyCost = monthlyCostOf(streams, input.pricePerMillionDatapoints, input.freeDatapointsPerMonth);
   }
   const out: CostForecast = {
     metricStreams: streams,
@@ -122,6 +159,7 @@ export function forecastCost(input: ForecastInput): CostForecast {
     out.monthlyCost = monthlyCost;
     out.pricePerMillionDatapoints = input.pricePerMillionDatapoints;
   }
+  if (input.dataStreamsWithoutRules !== undefined) out.rules = rulesSaving(input, input.dataStreamsWithoutRules);
   return out;
 }
 
@@ -142,6 +180,17 @@ export function forecastLines(f: CostForecast): string[] {
         `${f.freeDatapointsPerMonth.toLocaleString('en-US')} free`,
     );
   }
+  if (f.rules) lines.push(rulesLine(f.rules));
   for (const n of f.notes) lines.push(`  note: ${n}`);
   return lines;
+}
+
+/** What the drop rules save, as one line (CLI). */
+function rulesLine(r: RulesSaving): string {
+  const cost =
+    r.monthlyCostWithout === undefined ? '' : `, ingestion cost ${r.monthlyCostWithout} -> ${r.monthlyCostWith} a month (saves ${r.savedMonthlyCost})`;
+  return (
+    `  drop rules (METRICS_INCLUDE/EXCLUDE, HISTOGRAM_BUCKETS=false, metric_relabel_configs): metric streams ` +
+    `${r.streamsWithout} without -> ${r.streamsWith} with (saves ${r.savedStreams})${cost}`
+  );
 }

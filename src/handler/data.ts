@@ -28,6 +28,15 @@ export function drainTarget(p: PreparedTarget): OciMetric[] {
   return metrics;
 }
 
+/** Dry run: the streams the target gives with the drop rules off (its second transform, drained and dropped). */
+export function streamsWithoutDropRules(p: PreparedTarget): number {
+  const t = p.withoutDropRules;
+  if (t === undefined) return p.series;
+  while (t.next() !== undefined);
+  delete p.withoutDropRules;
+  return t.series;
+}
+
 /** The invocation's data as a batch source for publishBatches; a batch's tag is the index of its first series. */
 export class DataSource {
   /** Series handed out so far. */
