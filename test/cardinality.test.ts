@@ -9,27 +9,10 @@ import { cardinalityReport, type StreamGroup } from '../src/forecast/cardinality
 import { INVOCATIONS_PER_MONTH } from '../src/forecast/forecast';
 import { parseExposition } from '../src/parse/exposition';
 import type { TransformOptions } from '../src/types/model';
+import { knownExposition } from './helpers/known-exposition';
 import { transformAll } from './helpers/transform';
 
 const OPTS: TransformOptions = { namespace: 'app', compartmentId: 'ocid1.compartment.oc1..aaaa', extraDimensions: {}, histogramBuckets: true };
-
-/**
- * http_requests_total: 10 paths x GET/POST with status 200, plus GET /p0 500 = 21 streams;
- * one process gauge; a histogram of 2 routes x 4 buckets (8 `_bucket`, 2 `_sum`, 2 `_count`).
- */
-function knownExposition(): string {
-  const lines = ['# TYPE http_requests_total counter'];
-  for (let p = 0; p < 10; p++)
-    for (const m of ['GET', 'POST']) lines.push(`http_requests_total{method="${m}",path="/p${p}",status="200"} ${p + 1}`);
-  lines.push('http_requests_total{method="GET",path="/p0",status="500"} 1');
-  lines.push('# TYPE process_cpu_seconds_total counter', 'process_cpu_seconds_total 3');
-  lines.push('# TYPE req_duration_seconds histogram');
-  for (const route of ['/a', '/b']) {
-    for (const le of ['0.1', '0.5', '1', '+Inf']) lines.push(`req_duration_seconds_bucket{route="${route}",le="${le}"} 1`);
-    lines.push(`req_duration_seconds_sum{route="${route}"} 0.2`, `req_duration_seconds_count{route="${route}"} 1`);
-  }
-  return lines.join('\n') + '\n';
-}
 
 /** The streams the real transform makes of an exposition for one target. */
 function streamsOf(text: string, instance: string) {

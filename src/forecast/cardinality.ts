@@ -34,14 +34,14 @@ export interface StreamGroup {
 }
 
 /** What a stream costs: the forecast's inputs. */
-export interface CostModel {
+interface CostModel {
   /** Every stream the invocation posts (data + self-metrics): the forecast's metricStreams. */
   totalStreams: number;
   pricePerMillionDatapoints?: number;
   freeDatapointsPerMonth: number;
 }
 
-export interface CardinalityOptions {
+interface CardinalityOptions {
   /** Names reported per job (Prometheus' page: 10). */
   topFamilies: number;
   /** Labels reported per name. */
@@ -52,12 +52,12 @@ export interface CardinalityOptions {
   sketchSize: number;
 }
 
-export const CARDINALITY_DEFAULTS: CardinalityOptions = { topFamilies: 10, topLabels: 10, trackedFamilies: 10_000, sketchSize: 256 };
+const CARDINALITY_DEFAULTS: CardinalityOptions = { topFamilies: 10, topLabels: 10, trackedFamilies: 10_000, sketchSize: 256 };
 
 /** Labels of one name beyond this many are not counted (OCI allows 20 dimensions per metric name). */
 const MAX_LABELS_PER_FAMILY = 64;
 
-export interface LabelCardinality {
+interface LabelCardinality {
   label: string;
   /** Distinct values over the family's streams. */
   values: number;
@@ -74,7 +74,7 @@ export interface LabelCardinality {
   approximate?: true;
 }
 
-export interface FamilyCardinality {
+interface FamilyCardinality {
   name: string;
   streams: number;
   shareOfStreams: number;
@@ -84,7 +84,7 @@ export interface FamilyCardinality {
   approximate?: true;
 }
 
-export interface JobCardinality {
+interface JobCardinality {
   /** The Prometheus job; '' = the implicit job (settings-only configuration). */
   job: string;
   streams: number;

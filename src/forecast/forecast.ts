@@ -42,8 +42,8 @@ export interface ForecastInput {
   dataStreamsWithoutRules?: number;
 }
 
-/** What the drop rules (METRICS_INCLUDE/EXCLUDE, HISTOGRAM_BUCKETS=false, metric_relabel_configs) save. */
-export interface RulesSaving {
+/** What the drop rules (METRICS_INCLUDE/EXCLUDE, metric_relabel_configs) save. */
+interface RulesSaving {
   /** Streams (data + self-metrics) without the rules, and with them (= metricStreams). */
   streamsWithout: number;
   streamsWith: number;
@@ -190,7 +190,7 @@ function rulesLine(r: RulesSaving): string {
   const cost =
     r.monthlyCostWithout === undefined ? '' : `, ingestion cost ${r.monthlyCostWithout} -> ${r.monthlyCostWith} a month (saves ${r.savedMonthlyCost})`;
   return (
-    `  drop rules (METRICS_INCLUDE/EXCLUDE, HISTOGRAM_BUCKETS=false, metric_relabel_configs): metric streams ` +
+    `  drop rules (METRICS_INCLUDE/EXCLUDE, metric_relabel_configs): metric streams ` +
     `${r.streamsWithout} without -> ${r.streamsWith} with (saves ${r.savedStreams})${cost}`
   );
 }
