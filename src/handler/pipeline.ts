@@ -16,7 +16,17 @@ import { scrapeAll, targetsOf } from './prepare';
 import { targetOptions } from './jobs';
 import type { Runtime } from './runtime';
 import { hasStateStore, previousScrapeOf, readState, replayAndSpool, saveState } from './statePhase';
-import { logFields, nothingDeliveredCause, round2, selfMetricReport, summarise, summariseTargets, type InvocationSummary, type StateSummary } from './summary';
+import {
+  logFields,
+  notDerivedOf,
+  nothingDeliveredCause,
+  round2,
+  selfMetricReport,
+  summarise,
+  summariseTargets,
+  type InvocationSummary,
+  type StateSummary,
+} from './summary';
 
 /** The invocation failed to deliver anything; the message names why (shown to the caller). */
 export class DeliveryFailure extends Error {
@@ -57,7 +67,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const pacer = createPacer(s.postCallsPerSecond); // one rate for the data and the self-metrics calls
   // This scrape is stored while the data is posted; a state failure never stops the posting.
   const read = reading ? await reading : undefined;
-  const saving = read && (!opts.dryRun || read.local) ? saveState(read, scrapeTargets, prepared, state, budget.stateTimeoutMs()) : undefined;
+  const saving = read && (!opts.dryRun || rt.dryRunWritesState === true) ? saveState(read, scrapeTargets, prepared, state, budget.stateTimeoutMs()) : undefined;
   let result: PublishResult | undefined;
   let dryRunData: OciMetric[] = [];
   const undeliveredOf = spoolOn ? new UndeliveredSeries(s.spoolMaxSeries) : undefined;
@@ -93,6 +103,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
 
   const forecast = forecastCost({
     dataStreams,
+    notDerived: notDerivedOf(prepared),
     selfStreams: self.length,
     scrapeMs,
     postCallsPerSecond: s.postCallsPerSecond,

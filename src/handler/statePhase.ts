@@ -18,8 +18,6 @@ import type { PreparedTarget, ScrapeTarget, SpoolSummary, StateSummary } from '.
 interface StateRead {
   session?: StateSession;
   error?: StateError;
-  /** The store is this process's own (a dry run may write it). */
-  local?: boolean;
 }
 
 /** True when a state store is configured (one that fails to be created counts: its read reports why). */
@@ -77,7 +75,7 @@ export async function readState(rt: Runtime, state: StateSummary, timeoutMs: num
     state.readMs = Math.round(performance.now() - started);
     state.read = session.problem ? 'failed' : Object.keys(session.doc.targets).length > 0 ? 'ok' : 'empty';
     if (session.problem) noteStateError(state, session.problem);
-    return { session, local: store.local };
+    return { session };
   } catch (e) {
     state.read = 'failed';
     return { error: noteStateError(state, e) };
