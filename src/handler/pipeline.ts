@@ -5,17 +5,17 @@
  * reserve is the budget's (src/handler/budget.ts).
  */
 import { cardinalityReport } from '../forecast/cardinality';
-import { forecastCost } from '../forecast/forecast';
+import { forecastCost, type ForecastInput } from '../forecast/forecast';
 import { createPacer, Outcome, publish, publishBatches, type PublishResult } from '../publish/publisher';
 import { anyDerived } from '../transform/derive';
 import { toSelfMetrics } from '../transform/selfMetrics';
 import type { OciMetric, TransformOptions } from '../types/model';
 import { InvocationBudget } from './budget';
-import { DataSource, drainTarget, streamsWithoutDropRules, UndeliveredSeries } from './data';
+import { DataSource, drainTarget, UndeliveredSeries, withoutDropRules } from './data';
 import { scrapeAll, targetsOf } from './prepare';
 import { targetOptions } from './jobs';
 import type { Runtime } from './runtime';
-import { hasStateStore, previousScrapeOf, readState, replayAndSpool, saveState } from './statePhase';
+import { hasStateStore, pacingStartOf, previousScrapeOf, readState, replayAndSpool, savePacing, saveState } from './statePhase';
 import {
   logFields,
   notDerivedOf,
@@ -64,9 +64,11 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const reading = transformOptions.derive || spoolOn ? readState(rt, state, budget.stateTimeoutMs()) : undefined;
   const prepared = await scrapeAll(rt, scrapeTargets, budget, transformOptions, previousScrapeOf(reading, state), opts.dryRun);
   const scrapeMs = now() - started;
-  const pacer = createPacer(s.postCallsPerSecond); // one rate for the data and the self-metrics calls
   // This scrape is stored while the data is posted; a state failure never stops the posting.
   const read = reading ? await reading : undefined;
+  // One rate for the data and the self-metrics calls, starting where the previous invocation settled.
+  const pacingStart = opts.dryRun ? undefined : pacingStartOf(read, now());
+  const pacer = createPacer(s.postCallsPerSecond, pacingStart);
   const saving = read && (!opts.dryRun || rt.dryRunWritesState === true) ? saveState(read, scrapeTargets, prepared, state, budget.stateTimeoutMs()) : undefined;
   let result: PublishResult | undefined;
   let dryRunData: OciMetric[] = [];
@@ -75,11 +77,12 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const samples = prepared.reduce((n, p) => n + p.samples, 0);
   if (spoolOn) budget.reserveSpool((read?.session?.doc.spool?.e.length ?? 0) + Math.min(s.spoolMaxSeries, samples));
   let drained: { job: string; streams: OciMetric[] }[] = [];
-  let dataStreamsWithoutRules: number | undefined;
+  let withoutRules: ForecastInput['withoutRules'];
   if (opts.dryRun) {
     drained = prepared.map((p) => ({ job: p.target.job ?? '', streams: drainTarget(p) }));
     dryRunData = drained.flatMap((d) => d.streams);
-    dataStreamsWithoutRules = prepared.reduce((n, p) => n + streamsWithoutDropRules(p), 0);
+    const baseline = prepared.map(withoutDropRules);
+    withoutRules = { dataStreams: baseline.reduce((n, b) => n + b.series, 0), notDerived: notDerivedOf(baseline) };
   } else {
     const data = new DataSource(prepared);
     const stats = await publishBatches(data.next, rt.postBatch(), budget.publishOptions(budget.dataStopAt, pacer), (batch, outcomes) => {
@@ -100,6 +103,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   // After a 401/404 every call fails alike: the self-metrics are not sent into it, so it is reported once.
   if (!opts.dryRun)
     selfResult = result?.fatal ? notAttempted(self.length, result.fatal) : await publish(self, rt.postBatch(), budget.publishOptions(budget.endMs, pacer));
+  if (!opts.dryRun && result && !result.fatal) await savePacing(rt, read, pacer, now(), budget.spoolWriteTimeoutMs());
 
   const forecast = forecastCost({
     dataStreams,
@@ -107,10 +111,11 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     selfStreams: self.length,
     scrapeMs,
     postCallsPerSecond: s.postCallsPerSecond,
+    memoryMb: s.memoryMb,
     budget,
     pricePerMillionDatapoints: s.forecastPricePerMillionDatapoints,
     freeDatapointsPerMonth: s.forecastFreeDatapointsPerMonth,
-    ...(dataStreamsWithoutRules === undefined ? {} : { dataStreamsWithoutRules }),
+    ...(withoutRules ? { withoutRules } : {}),
   });
   const summary = summarise(prepared, targets, result, selfResult, opts.dryRun, now() - started, forecast, state, discovery);
   if (configReport) summary.scrapeConfig = configReport;
@@ -122,6 +127,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   }
   const p = pacer.stats();
   summary.pacing = { ceiling: s.postCallsPerSecond, minRate: round2(p.minRate), finalRate: round2(p.rate), decreases: p.decreases };
+  if (pacingStart) summary.pacing.startRate = round2(pacer.startRate);
   if (discovery?.error)
     rt.log('warn', `discovery: ${discovery.error}`, { source: discovery.source, ...(discovery.iamStatement ? { iamStatement: discovery.iamStatement } : {}) });
   // RUNNING instances and no target of them (a tag typo): said even when static endpoints keep the run ok.

@@ -100,7 +100,14 @@ export interface InvocationSummary {
    * The adaptive call rate: POST_CALLS_PER_SECOND is its ceiling; each 429 episode (at most one a second) halves it
    * (`decreases`), accepted calls climb it back. `minRate`/`finalRate` in calls/s.
    */
-  pacing: { ceiling: number; minRate: number; finalRate: number; decreases: number };
+  pacing: {
+    ceiling: number;
+    minRate: number;
+    finalRate: number;
+    decreases: number;
+    /** The rate the invocation started at when it took the previous invocation's settled rate from the state (calls/s). */
+    startRate?: number;
+  };
   errors: { message: string; metrics: number }[];
   durationMs: number;
   /** What this configuration costs at one invocation a minute (from this invocation's counts). */
@@ -222,7 +229,7 @@ export function summariseTargets(prepared: PreparedTarget[], result: PublishResu
 }
 
 /** The derived series not made, by reason, over every target. */
-export function notDerivedOf(prepared: readonly PreparedTarget[]): NotDerivedCounts {
+export function notDerivedOf(prepared: readonly Pick<PreparedTarget, 'notDerived'>[]): NotDerivedCounts {
   const notDerived: NotDerivedCounts = {};
   for (const p of prepared)
     for (const [reason, n] of Object.entries(p.notDerived) as [keyof NotDerivedCounts, number][]) notDerived[reason] = (notDerived[reason] ?? 0) + n;
