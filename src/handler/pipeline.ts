@@ -14,7 +14,7 @@ import { DataSource, drainTarget, UndeliveredSeries } from './data';
 import { scrapeAll, targetsOf } from './prepare';
 import { targetOptions } from './jobs';
 import type { Runtime } from './runtime';
-import { hasStateStore, previousScrapeOf, readState, replayAndSpool, saveState } from './statePhase';
+import { hasStateStore, pacingStartOf, previousScrapeOf, readState, replayAndSpool, savePacing, saveState } from './statePhase';
 import {
   logFields,
   notDerivedOf,
@@ -63,9 +63,11 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const reading = transformOptions.derive || spoolOn ? readState(rt, state, budget.stateTimeoutMs()) : undefined;
   const prepared = await scrapeAll(rt, scrapeTargets, budget, transformOptions, previousScrapeOf(reading, state), opts.dryRun);
   const scrapeMs = now() - started;
-  const pacer = createPacer(s.postCallsPerSecond); // one rate for the data and the self-metrics calls
   // This scrape is stored while the data is posted; a state failure never stops the posting.
   const read = reading ? await reading : undefined;
+  // One rate for the data and the self-metrics calls, starting where the previous invocation settled.
+  const pacingStart = opts.dryRun ? undefined : pacingStartOf(read, now());
+  const pacer = createPacer(s.postCallsPerSecond, pacingStart);
   const saving = read && (!opts.dryRun || rt.dryRunWritesState === true) ? saveState(read, scrapeTargets, prepared, state, budget.stateTimeoutMs()) : undefined;
   let result: PublishResult | undefined;
   let dryRunData: OciMetric[] = [];
@@ -95,6 +97,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   // After a 401/404 every call fails alike: the self-metrics are not sent into it, so it is reported once.
   if (!opts.dryRun)
     selfResult = result?.fatal ? notAttempted(self.length, result.fatal) : await publish(self, rt.postBatch(), budget.publishOptions(budget.endMs, pacer));
+  if (!opts.dryRun && result && !result.fatal) await savePacing(rt, read, pacer, now(), budget.spoolWriteTimeoutMs());
 
   const forecast = forecastCost({
     dataStreams,
@@ -102,6 +105,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     selfStreams: self.length,
     scrapeMs,
     postCallsPerSecond: s.postCallsPerSecond,
+    memoryMb: s.memoryMb,
     budget,
     pricePerMillionDatapoints: s.forecastPricePerMillionDatapoints,
     freeDatapointsPerMonth: s.forecastFreeDatapointsPerMonth,
@@ -116,6 +120,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   }
   const p = pacer.stats();
   summary.pacing = { ceiling: s.postCallsPerSecond, minRate: round2(p.minRate), finalRate: round2(p.rate), decreases: p.decreases };
+  if (pacingStart) summary.pacing.startRate = round2(pacer.startRate);
   if (discovery?.error)
     rt.log('warn', `discovery: ${discovery.error}`, { source: discovery.source, ...(discovery.iamStatement ? { iamStatement: discovery.iamStatement } : {}) });
   // RUNNING instances and no target of them (a tag typo): said even when static endpoints keep the run ok.
