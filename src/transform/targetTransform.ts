@@ -196,6 +196,7 @@ export class TargetTransform {
   private readonly ctx: MappingContext;
   private readonly families: (MetricFamily | undefined)[];
   private readonly derivedByFamily?: Map<MetricFamily, DerivedLine[]>;
+  private readonly inSpool: TargetContext['inSpool'];
   private readonly sampleStreams = new StreamKeys();
   private readonly groups = new MetricGroups();
   private readonly derived: PendingDerived[] = [];
@@ -208,6 +209,7 @@ export class TargetTransform {
   readonly emittedFamilies?: number[];
 
   constructor(families: MetricFamily[], target: TargetContext, opts: TransformOptions, keepOrder = false) {
+    this.inSpool = target.inSpool;
     // METRICS_INCLUDE, then METRICS_EXCLUDE, on the family name: every sample of a dropped family is skipped.
     const included = filterByInclude(families, opts.include);
     const notExcluded = filterByExclude(included.kept, opts.exclude);
@@ -286,7 +288,10 @@ export class TargetTransform {
     }
   }
 
-  /** A sample whose stream was already taken is skipped as 'duplicate_series', one that breaks its metric group as 'too_many_dimensions'. */
+  /**
+   * A sample whose stream was already taken is skipped as 'duplicate_series', one that breaks its
+   * metric group as 'too_many_dimensions', one whose datapoint is pending in the spool as 'in_spool'.
+   */
   private admitSample(metric: OciMetric, line: SampleLine): boolean {
     const key = this.sampleStreams.key(metric);
     if (this.sampleStreams.has(key)) {
@@ -299,6 +304,11 @@ export class TargetTransform {
     }
     this.groups.add(metric);
     this.sampleStreams.add(key);
+    // The same datapoint (stream and own timestamp) waits in the outage spool, which delivers it: never both.
+    if (this.inSpool?.(metric)) {
+      this.mappingSkips.push(skippedSample(line, 'in_spool'));
+      return false;
+    }
     return true;
   }
 

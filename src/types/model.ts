@@ -61,7 +61,9 @@ export type SkipReason =
   | 'invalid_dimension'
   | 'duplicate_series'
   | 'timestamp_out_of_window'
-  | 'self_metric_collision';
+  | 'self_metric_collision'
+  /** The same datapoint (stream and own timestamp) is pending in the outage spool, whose replay delivers it once. */
+  | 'in_spool';
 
 /** A sample that was skipped, with enough detail to find it in the exposition. */
 export interface SkippedSample {
@@ -103,6 +105,8 @@ export interface TargetContext {
   scrapeTimeMs: number;
   /** Dimensions of the target itself (a discovered instance's resourceId, shape, tags...). */
   dimensions?: Record<string, string>;
+  /** True for a metric whose datapoint is pending in the outage spool (skipped `in_spool`: the replay delivers it, never both). */
+  inSpool?: (metric: OciMetric) => boolean;
 }
 
 /** Which derived kinds are produced (DERIVED_SERIES). */
