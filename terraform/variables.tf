@@ -179,8 +179,8 @@ variable "spool_max_series" {
   default     = 20000
 
   validation {
-    condition     = floor(var.spool_max_series) == var.spool_max_series && var.spool_max_series >= 0 && var.spool_max_series <= 1000000
-    error_message = "spool_max_series must be a whole number from 0 to 1000000."
+    condition     = floor(var.spool_max_series) == var.spool_max_series && var.spool_max_series >= 0 && var.spool_max_series <= 393216
+    error_message = "spool_max_series must be a whole number from 0 to 393216."
   }
 }
 
