@@ -12,8 +12,7 @@ const base: ForecastInput = {
   selfStreams: 0,
   scrapeMs: 0,
   postCallsPerSecond: 20,
-  functionTimeoutMs: 60_000,
-  reservedMs: 3500,
+  budget: { timeoutMs: 60_000, reservedMs: 3500 },
   freeDatapointsPerMonth: 0,
 };
 

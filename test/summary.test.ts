@@ -74,8 +74,7 @@ const FORECAST = forecastCost({
   selfStreams: 14,
   scrapeMs: 100,
   postCallsPerSecond: 20,
-  functionTimeoutMs: 60_000,
-  reservedMs: 3500,
+  budget: { timeoutMs: 60_000, reservedMs: 3500 },
   freeDatapointsPerMonth: 0,
 });
 const STATE_OFF: StateSummary = { enabled: false, written: false };

@@ -11,9 +11,11 @@
  *   posting (the rate is what other posters in the tenancy feel).
  * - posting time: the publisher's token bucket starts `burst` calls at once, then one per
  *   1/POST_CALLS_PER_SECOND; the time is until the last call starts (latency not included).
- * - fits the timeout: scrape time (this invocation's) + posting time + the runner's reserves.
+ * - fits the timeout: scrape time (this invocation's) + posting time + the reserves, against the
+ *   timeout, both as the invocation's budget (src/handler/budget.ts) has them.
  * - cost: (datapoints per month - free datapoints) x price per million, only when a price is set.
  */
+import type { TimeBudget } from '../handler/budget';
 import { burstOf } from '../publish/publisher';
 import { OCI_LIMITS } from '../transform/limits';
 
@@ -28,9 +30,8 @@ export interface ForecastInput {
   /** How long scraping, parsing and transforming took in the measured invocation (ms). */
   scrapeMs: number;
   postCallsPerSecond: number;
-  functionTimeoutMs: number;
-  /** Time the runner keeps back at the end of an invocation (response, self-metrics), ms. */
-  reservedMs: number;
+  /** The invocation's budget: its timeout and the time it keeps back (response, self-metrics, spool). */
+  budget: TimeBudget;
   /** Price per million ingested datapoints; undefined = not configured. */
   pricePerMillionDatapoints?: number;
   /** Datapoints per month that cost nothing (the tenancy's free allowance). */
@@ -80,8 +81,8 @@ export function forecastCost(input: ForecastInput): CostForecast {
   const calls = callsFor(input.dataStreams) + callsFor(input.selfStreams);
   const rate = input.postCallsPerSecond;
   const postingSeconds = Math.max(0, calls - burstOf(rate)) / rate;
-  const invocationSeconds = input.scrapeMs / 1000 + postingSeconds + input.reservedMs / 1000;
-  const timeoutSeconds = input.functionTimeoutMs / 1000;
+  const invocationSeconds = input.scrapeMs / 1000 + postingSeconds + input.budget.reservedMs / 1000;
+  const timeoutSeconds = input.budget.timeoutMs / 1000;
   const datapointsPerMonth = streams * INVOCATIONS_PER_MONTH;
   const averageCallsPerSecond = calls / 60;
   const limit = OCI_LIMITS.maxCallsPerSecond;

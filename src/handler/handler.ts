@@ -15,7 +15,8 @@ import { FleetDiscovery } from '../discovery/discovery';
 import { BearerTokenSource, sdkSecretReader } from '../oci/secrets';
 import { sdkPostBatch, type PostBatch } from '../publish/sink';
 import { InvocationError, parseInvocationBody } from './invocation';
-import { DeliveryFailure, runInvocation, type Runtime } from './pipeline';
+import { DeliveryFailure, runInvocation } from './pipeline';
+import type { Runtime } from './runtime';
 import type { InvocationSummary } from './summary';
 
 /** What the FDK shows as `detail` of a 502: `toString()`, and what it logs: `inspect`. Both one line. */

@@ -1,0 +1,127 @@
+/**
+ * The prepare step of an invocation: which targets (METRICS_ENDPOINT and discovery), then the
+ * bearer token and every target scraped, parsed and set up for the transform, concurrently. Each
+ * target ends as a `PreparedTarget`: ready to be drained, or failed with a safe error.
+ */
+import { setMaxListeners } from 'node:events';
+import type { DiscoveryReport } from '../discovery/discovery';
+import type { DiscoveredTarget } from '../discovery/targets';
+import { ExpositionError, ExpositionParser, SampleLimitError, shownExpositionError } from '../parse/exposition';
+import { hideCredentials, instancesOf, notScraped, scrapeTarget, type ScrapeResult } from '../scrape/scrape';
+import type { PreviousScrape } from '../types/state';
+import { TargetTransform } from '../transform/targetTransform';
+import type { TransformOptions } from '../types/model';
+import { mapConcurrently } from '../util/concurrency';
+import type { InvocationBudget } from './budget';
+import type { Runtime } from './runtime';
+import type { PreparedTarget, ScrapeTarget } from './summary';
+
+/** A target that yields nothing: its scrape, or what came after it, failed with `error`. */
+function failedTarget(target: ScrapeTarget, scrape: ScrapeResult, error: string): PreparedTarget {
+  return { target, scrape, samples: 0, error, series: 0, derived: 0, notDerived: {}, skipped: [] };
+}
+
+/**
+ * This invocation's targets: METRICS_ENDPOINT, then the discovered ones (a discovered URL that is
+ * also listed statically is scraped once, with the instance's dimensions). `instance` follows the
+ * one rule for all of them (host:port, the path added when host:port repeats).
+ */
+export async function targetsOf(rt: Runtime, budget: InvocationBudget): Promise<{ targets: ScrapeTarget[]; report?: DiscoveryReport }> {
+  const s = rt.settings;
+  const fleet = rt.discovery?.();
+  let discovered: DiscoveredTarget[] = [];
+  let report: DiscoveryReport | undefined;
+  if (fleet) ({ targets: discovered, report } = await fleet.targets(budget.signalAt(budget.scrapeStopAt)));
+  const found = new Set(discovered.map((t) => t.url.href));
+  const all: Omit<ScrapeTarget, 'instance'>[] = [
+    ...s.endpoints.filter((u) => !found.has(u.href)).map((url) => ({ url })),
+    ...discovered.map((t) => ({ url: t.url, dimensions: t.dimensions, resourceId: t.resourceId })),
+  ];
+  const instances = instancesOf(all.map((t) => t.url));
+  return { targets: all.map((t, i) => ({ ...t, instance: instances[i] })), report };
+}
+
+/** Fetches the bearer token (if any), then scrapes, parses and transforms every target concurrently. */
+export async function scrapeAll(
+  rt: Runtime,
+  targets: readonly ScrapeTarget[],
+  budget: InvocationBudget,
+  topts: TransformOptions,
+  previousOf: (target: ScrapeTarget) => Promise<PreviousScrape>,
+  keepOrder: boolean,
+): Promise<PreparedTarget[]> {
+  const s = rt.settings;
+  const now = budget.now;
+  const signal = budget.signalAt(budget.scrapeStopAt);
+  // Every scrape listens to it: one listener per target is expected, not a leak.
+  setMaxListeners(targets.length + 10, signal);
+  let token: string | undefined;
+  let tokenError: string | undefined;
+  const source = rt.tokenSource();
+  if (source) {
+    try {
+      // Reading the token is part of the scrape: a Vault that does not answer gets SCRAPE_TIMEOUT_MS, not the whole invocation.
+      const t = await source.get(AbortSignal.any([signal, AbortSignal.timeout(s.scrapeTimeoutMs)]));
+      token = t.token;
+      if (t.stale) rt.log('warn', `using the previous bearer token: ${t.stale}`);
+    } catch (e) {
+      tokenError = (e as Error).message;
+    }
+  }
+  // At most SCRAPE_CONCURRENCY targets at once: a fleet must not open hundreds of sockets (and hold
+  // hundreds of expositions in memory) at the same moment.
+  return mapConcurrently(targets, s.scrapeConcurrency, async (target): Promise<PreparedTarget> => {
+    const { url, instance } = target;
+    if (tokenError) return failedTarget(target, notScraped(url, tokenError, now(), instance), tokenError);
+    const timeoutMs = budget.scrapeTimeoutMs();
+    // The body is parsed as it arrives (never held whole); a malformed one is refused at end().
+    const parser = new ExpositionParser({ sampleLimit: s.scrapeSampleLimit });
+    const scrape = await scrapeTarget(url, {
+      timeoutMs,
+      maxBytes: s.scrapeMaxBytes,
+      bearerToken: token,
+      followRedirectsToOtherHosts: s.followRedirectsToOtherHosts,
+      signal,
+      instance,
+      consume: parser,
+    });
+    if (!scrape.ok) {
+      // "timed out after 1 ms" alone would read like a bad SCRAPE_TIMEOUT_MS: say the deadline cut it.
+      const cut = timeoutMs < s.scrapeTimeoutMs && /^timed out/.test(scrape.error);
+      const error = cut ? `${scrape.error} (the invocation deadline left only that for the scrape; raise the function timeout)` : scrape.error;
+      return failedTarget(target, { ...scrape, error }, error);
+    }
+    try {
+      const parsed = parser.end();
+      const previous = await previousOf(target);
+      // The metrics are made batch by batch as the publisher takes them (a dry run keeps their order for the response).
+      const transform = new TargetTransform(
+        parsed.families,
+        { instance: scrape.instance, scrapeTimeMs: scrape.scrapeTimeMs, previous, dimensions: target.dimensions },
+        topts,
+        keepOrder,
+      );
+      const done: PreparedTarget = {
+        target,
+        scrape,
+        samples: parsed.sampleCount,
+        transform,
+        series: 0,
+        derived: 0,
+        notDerived: transform.notDerived,
+        skipped: [],
+      };
+      if (transform.state) done.state = transform.state;
+      return done;
+    } catch (e) {
+      const msg =
+        e instanceof ExpositionError
+          ? `invalid exposition: ${shownExpositionError(e)}`
+          : e instanceof SampleLimitError
+            ? e.message
+            : `could not process the exposition: ${(e as Error).message}`;
+      // An exposition error quotes the target's line, which may echo the token back.
+      return failedTarget(target, scrape, hideCredentials(msg, { bearerToken: token, url }));
+    }
+  });
+}

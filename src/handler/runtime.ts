@@ -1,0 +1,21 @@
+/** What one invocation's pipeline needs from the outside; created once per warm container (src/handler/handler.ts). */
+import type { Settings } from '../config/settings';
+import type { FleetDiscovery } from '../discovery/discovery';
+import type { Logger } from '../log';
+import type { BearerTokenSource } from '../oci/secrets';
+import type { PostBatch } from '../publish/sink';
+import type { StateStore } from '../state/store';
+
+export interface Runtime {
+  settings: Settings;
+  log: Logger;
+  /** The PostMetricData call (created lazily, reused). */
+  postBatch(): PostBatch;
+  /** The bearer token source when a secret is configured. */
+  tokenSource(): BearerTokenSource | undefined;
+  /** The state store (created lazily, reused); undefined when it is off. Throws StateError when it cannot be created. */
+  stateStore?(): StateStore | undefined;
+  /** OCI compute discovery when DISCOVERY_COMPARTMENT_OCID is set (created lazily, reused while warm). */
+  discovery?(): FleetDiscovery | undefined;
+  now?: () => number;
+}
