@@ -72,8 +72,8 @@ const MAX_SCRAPE_MAX_BYTES = 512 * 1024 * 1024;
  */
 const SPOOL_SERIES_PER_MB_OF_MEMORY = 128;
 
-/** The most spooled series a function of `memoryMb` MB holds: SPOOL_MAX_SERIES above it is lowered to it (and said so). */
-export function spoolSeriesBound(memoryMb: number): number {
+/** The most spooled series a function of `memoryMb` MB holds. */
+function spoolSeriesBound(memoryMb: number): number {
   return Math.floor(memoryMb * SPOOL_SERIES_PER_MB_OF_MEMORY);
 }
 
@@ -439,8 +439,8 @@ export const SETTINGS_TABLE = {
     parse: wholeNumber(0, spoolSeriesBound(OCI_LIMITS.maxFunctionMemoryMb)),
     description:
       'most undelivered series kept in the state (STATE_BUCKET) and replayed by later invocations with their original timestamps; ' +
-      `over it the oldest are dropped and counted; 0 = no spool. At most ${SPOOL_SERIES_PER_MB_OF_MEMORY} per MB of the function memory ` +
-      `(FN_MEMORY; ${spoolSeriesBound(256)} at 256 MB): a larger value is lowered to that`,
+      `over it the oldest are dropped and counted; 0 = no spool. A spooled series needs about 8 KB of the function memory: keep it within ` +
+      `${SPOOL_SERIES_PER_MB_OF_MEMORY} per MB (FN_MEMORY; ${spoolSeriesBound(256)} at 256 MB); the maximum is that of OCI's largest function`,
   },
   SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS: {
     field: 'followRedirectsToOtherHosts',

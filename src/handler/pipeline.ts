@@ -11,9 +11,10 @@ import { toSelfMetrics } from '../transform/selfMetrics';
 import type { OciMetric, TransformOptions } from '../types/model';
 import { InvocationBudget } from './budget';
 import { DataSource, drainTarget, UndeliveredSeries } from './data';
+import { toSpoolEntry, type SpoolEntry } from '../state/spool';
 import { scrapeAll, targetsOf } from './prepare';
 import type { Runtime } from './runtime';
-import { hasStateStore, previousScrapeOf, readState, replayAndSpool, saveState } from './statePhase';
+import { hasStateStore, readState, replaySpool, saveState, storeSpool, targetStateOf } from './statePhase';
 import { logFields, nothingDeliveredCause, round2, selfMetricReport, summarise, summariseTargets, type InvocationSummary, type StateSummary } from './summary';
 
 /** The invocation failed to deliver anything; the message names why (shown to the caller). */
@@ -49,19 +50,20 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const { targets: scrapeTargets, report: discovery } = await targetsOf(rt, budget);
   const state: StateSummary = { enabled: false, written: false };
   const spoolOn = !opts.dryRun && s.spoolMaxSeries > 0 && hasStateStore(rt);
-  const reading = transformOptions.derive || spoolOn ? readState(rt, state, budget.stateTimeoutMs()) : undefined;
-  const prepared = await scrapeAll(rt, scrapeTargets, budget, transformOptions, previousScrapeOf(reading, state), opts.dryRun);
+  const reading = transformOptions.derive || spoolOn ? readState(rt, state, budget.stateTimeoutMs(), spoolOn) : undefined;
+  const prepared = await scrapeAll(rt, scrapeTargets, budget, transformOptions, targetStateOf(reading, state), opts.dryRun);
   const scrapeMs = now() - started;
   const pacer = createPacer(s.postCallsPerSecond); // one rate for the data and the self-metrics calls
   // This scrape is stored while the data is posted; a state failure never stops the posting.
   const read = reading ? await reading : undefined;
-  const saving = read && (!opts.dryRun || read.local) ? saveState(read, scrapeTargets, prepared, state, budget.stateTimeoutMs()) : undefined;
+  // With a spool to replay, the same write claims it (see statePhase.ts).
+  const saving = read && (!opts.dryRun || read.local) ? saveState(rt, read, scrapeTargets, prepared, state, budget) : undefined;
   let result: PublishResult | undefined;
   let dryRunData: OciMetric[] = [];
   const undeliveredOf = spoolOn ? new UndeliveredSeries(s.spoolMaxSeries) : undefined;
   // The series are counted as the transform is drained: the samples bound what this invocation can add.
   const samples = prepared.reduce((n, p) => n + p.samples, 0);
-  if (spoolOn) budget.reserveSpool((read?.session?.doc.spool?.e.length ?? 0) + Math.min(s.spoolMaxSeries, samples));
+  if (spoolOn) budget.reserveSpool((read?.spool?.entries.length ?? 0) + Math.min(s.spoolMaxSeries, samples));
   if (opts.dryRun) {
     dryRunData = prepared.flatMap(drainTarget);
   } else {
@@ -76,14 +78,20 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const dataStreams = prepared.reduce((n, p) => n + p.series, 0);
   await saving;
   const fresh = undeliveredOf?.entries(result?.fatal !== undefined) ?? { entries: [], overMax: 0 };
-  const spooled = spoolOn && read?.session ? await replayAndSpool(rt, read.session, fresh, result, budget, pacer) : undefined;
+  const spooling = spoolOn && read?.session ? read : undefined;
+  const replayed = spooling ? await replaySpool(rt, spooling, result, budget, pacer) : undefined;
   if (state.error) rt.log('warn', `derived series: ${state.error}`, { cause: state.cause, ...(state.iamPolicy ? { iamPolicy: state.iamPolicy } : {}) });
   const targets = summariseTargets(prepared, result, opts.dryRun);
   const self = targets.flatMap((t, i) => toSelfMetrics(selfMetricReport(t, prepared[i], state), transformOptions));
   let selfResult: PublishResult | undefined;
   // After a 401/404 every call fails alike: the self-metrics are not sent into it, so it is reported once.
   if (!opts.dryRun)
-    selfResult = result?.fatal ? notAttempted(self.length, result.fatal) : await publish(self, rt.postBatch(), budget.publishOptions(budget.endMs, pacer));
+    selfResult = result?.fatal
+      ? notAttempted(self.length, result.fatal)
+      : await publish(self, rt.postBatch(), budget.publishOptions(budget.selfMetricsStopAt, pacer));
+  // The self-metrics OCI did not take join the spool like the data: after an outage `up` has no hole.
+  const spoolSummary =
+    spooling && replayed ? await storeSpool(rt, spooling, replayed, withSelfMetrics(fresh, self, selfResult), budget) : undefined;
 
   const forecast = forecastCost({
     dataStreams,
@@ -95,12 +103,17 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     freeDatapointsPerMonth: s.forecastFreeDatapointsPerMonth,
   });
   const summary = summarise(prepared, targets, result, selfResult, opts.dryRun, now() - started, forecast, state, discovery);
-  if (spooled) {
-    summary.spool = spooled.summary;
-    summary.requests += spooled.calls.requests;
-    summary.retries += spooled.calls.retries;
-    summary.throttled += spooled.calls.throttled;
+  if (spoolSummary) {
+    summary.spool = spoolSummary;
+    const calls = replayed?.stats;
+    if (calls) {
+      summary.requests += calls.requests;
+      summary.retries += calls.retries;
+      summary.throttled += calls.throttled;
+    }
   }
+  const lost = lostAnswersOf([result, replayed?.stats, selfResult]);
+  if (lost) summary.lostAnswers = lost;
   const p = pacer.stats();
   summary.pacing = { ceiling: s.postCallsPerSecond, minRate: round2(p.minRate), finalRate: round2(p.rate), decreases: p.decreases };
   if (discovery?.error)
@@ -113,6 +126,37 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   rt.log(cause ? 'error' : 'info', cause ? `invocation delivered nothing: ${cause}` : 'invocation complete', logFields(summary));
   if (cause) throw new DeliveryFailure(cause, summary);
   return summary;
+}
+
+/** The undelivered series to spool plus the self-metrics OCI did not take (undelivered; failed too when a 401/404 stopped the posting). */
+function withSelfMetrics(
+  fresh: { entries: SpoolEntry[]; overMax: number },
+  self: readonly OciMetric[],
+  selfResult: PublishResult | undefined,
+): { entries: SpoolEntry[]; overMax: number } {
+  if (!selfResult) return fresh;
+  const keep = (o: number) => o === Outcome.Undelivered || (o === Outcome.Failed && selfResult.fatal !== undefined);
+  const entries = self.filter((_, i) => keep(selfResult.outcome[i])).map(toSpoolEntry);
+  return entries.length === 0 ? fresh : { entries: [...fresh.entries, ...entries], overMax: fresh.overMax };
+}
+
+/** The calls whose answer was lost, over the invocation's postings; undefined when every call was answered. */
+function lostAnswersOf(results: readonly (Omit<PublishResult, 'outcome'> | undefined)[]): InvocationSummary['lostAnswers'] {
+  let resent = 0;
+  let undelivered = 0;
+  for (const r of results) {
+    resent += r?.lostAnswers?.resent ?? 0;
+    undelivered += r?.lostAnswers?.undelivered ?? 0;
+  }
+  if (resent === 0 && undelivered === 0) return undefined;
+  return {
+    resent,
+    undelivered,
+    note:
+      'PostMetricData calls were sent whole and their answer was lost (connection reset or timeout), so OCI may have stored them: ' +
+      `${resent} series were posted again by a retry and may be stored twice; ${undelivered} were left undelivered after it (spooled, ` +
+      'their replay may store them twice). This is the only case a datapoint can reach OCI twice.',
+  };
 }
 
 /** A PublishResult for metrics not sent because an earlier call showed every call would fail (counted as failed). */

@@ -10,7 +10,7 @@ import { ExpositionError, ExpositionParser, SampleLimitError, shownExpositionErr
 import { hideCredentials, instancesOf, notScraped, scrapeTarget, type ScrapeResult } from '../scrape/scrape';
 import type { PreviousScrape } from '../types/state';
 import { TargetTransform } from '../transform/targetTransform';
-import type { TransformOptions } from '../types/model';
+import type { OciMetric, TransformOptions } from '../types/model';
 import { mapConcurrently } from '../util/concurrency';
 import type { InvocationBudget } from './budget';
 import type { Runtime } from './runtime';
@@ -47,7 +47,7 @@ export async function scrapeAll(
   targets: readonly ScrapeTarget[],
   budget: InvocationBudget,
   topts: TransformOptions,
-  previousOf: (target: ScrapeTarget) => Promise<PreviousScrape>,
+  stateOf: (target: ScrapeTarget) => Promise<{ previous: PreviousScrape; inSpool?: (m: OciMetric) => boolean }>,
   keepOrder: boolean,
 ): Promise<PreparedTarget[]> {
   const s = rt.settings;
@@ -93,11 +93,11 @@ export async function scrapeAll(
     }
     try {
       const parsed = parser.end();
-      const previous = await previousOf(target);
+      const { previous, inSpool } = await stateOf(target);
       // The metrics are made batch by batch as the publisher takes them (a dry run keeps their order for the response).
       const transform = new TargetTransform(
         parsed.families,
-        { instance: scrape.instance, scrapeTimeMs: scrape.scrapeTimeMs, previous, dimensions: target.dimensions },
+        { instance: scrape.instance, scrapeTimeMs: scrape.scrapeTimeMs, previous, dimensions: target.dimensions, ...(inSpool ? { inSpool } : {}) },
         topts,
         keepOrder,
       );
