@@ -90,8 +90,10 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
       ? notAttempted(self.length, result.fatal)
       : await publish(self, rt.postBatch(), budget.publishOptions(budget.selfMetricsStopAt, pacer));
   // The self-metrics OCI did not take join the spool like the data: after an outage `up` has no hole.
-  const spoolSummary =
-    spooling && replayed ? await storeSpool(rt, spooling, replayed, withSelfMetrics(fresh, self, selfResult), budget) : undefined;
+  const toSpool = withSelfMetrics(fresh, self, selfResult);
+  const spoolSummary = spooling && replayed ? await storeSpool(rt, spooling, replayed, toSpool, budget) : undefined;
+  const selfSpooled = toSpool.entries.length - fresh.entries.length;
+  if (spoolSummary && spoolSummary.error === undefined && selfSpooled > 0) spoolSummary.selfMetrics = selfSpooled;
 
   const forecast = forecastCost({
     dataStreams,
@@ -137,7 +139,8 @@ function withSelfMetrics(
   if (!selfResult) return fresh;
   const keep = (o: number) => o === Outcome.Undelivered || (o === Outcome.Failed && selfResult.fatal !== undefined);
   const entries = self.filter((_, i) => keep(selfResult.outcome[i])).map(toSpoolEntry);
-  return entries.length === 0 ? fresh : { entries: [...fresh.entries, ...entries], overMax: fresh.overMax };
+  // First: over SPOOL_MAX_SERIES the first of equally old entries go first, and the data matters more than its self-metrics.
+  return entries.length === 0 ? fresh : { entries: [...entries, ...fresh.entries], overMax: fresh.overMax };
 }
 
 /** The calls whose answer was lost, over the invocation's postings; undefined when every call was answered. */

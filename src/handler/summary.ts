@@ -65,6 +65,8 @@ export interface TargetSummary {
 
 /** What the outage spool did this time (see src/state/spool.ts); its calls are in the invocation's requests. */
 export interface SpoolSummary extends SpoolCounts {
+  /** Of the entries added this time, the self-metrics (`up`, ...) OCI did not take: spooled like the data, so `up` has no hole after an outage. */
+  selfMetrics?: number;
   /** Why the spool could not be stored (this invocation's undelivered series are then counted as dropped, not_stored). */
   error?: string;
 }
