@@ -70,13 +70,13 @@ variable "freeform_tags" {
 # ---------------------------------------------------------------------------------------------
 
 variable "scrape_config" {
-  description = "SCRAPE_CONFIG: a Prometheus configuration file (global, scrape_configs), inline, e.g. file(\"prometheus.yml\"); its jobs replace metrics_endpoint's. OCI limits a function's whole configuration to 4 KB. Empty = none."
+  description = "SCRAPE_CONFIG: a Prometheus configuration file (YAML: global, scrape_configs), inline; its jobs replace METRICS_ENDPOINT's implicit one (see docs/scrape-config.md); OCI limits the whole configuration of a function to 4 KB. In Terraform e.g. file(\"prometheus.yml\"). Empty = none."
   type        = string
   default     = ""
 }
 
 variable "metrics_endpoint" {
-  description = "METRICS_ENDPOINT: URL(s) to scrape, comma-separated, e.g. http://10.0.0.5:3000/metrics. May be empty when discovery_compartment_ocid is set."
+  description = "METRICS_ENDPOINT: URL(s) to scrape, e.g. http://10.0.0.5:3000/metrics; scraped together with the discovered targets when discovery is on. May be empty when discovery_compartment_ocid is set."
   type        = string
   default     = ""
 
@@ -89,7 +89,7 @@ variable "metrics_endpoint" {
 }
 
 variable "compartment_ocid" {
-  description = "COMPARTMENT_OCID: compartment of the posted metrics (also where the metrics policy applies)."
+  description = "COMPARTMENT_OCID: compartment of the posted metrics. The metrics policy applies there too."
   type        = string
 
   validation {
@@ -99,7 +99,7 @@ variable "compartment_ocid" {
 }
 
 variable "metrics_namespace" {
-  description = "METRICS_NAMESPACE: OCI custom metric namespace (letters, digits, _; starts with a letter; not oci_ or oracle_)."
+  description = "METRICS_NAMESPACE: OCI custom metric namespace of every posted metric."
   type        = string
   default     = "bharatmart"
 
@@ -110,7 +110,7 @@ variable "metrics_namespace" {
 }
 
 variable "resource_group" {
-  description = "RESOURCE_GROUP: optional OCI resourceGroup for every metric. Empty = none."
+  description = "RESOURCE_GROUP: OCI resourceGroup of every posted metric."
   type        = string
   default     = ""
 
@@ -121,7 +121,7 @@ variable "resource_group" {
 }
 
 variable "extra_dimensions" {
-  description = "EXTRA_DIMENSIONS: key=value,key=value added to every series (at most 10). Empty = none."
+  description = "EXTRA_DIMENSIONS: dimensions added to every series, e.g. env=prod,region=fra."
   type        = string
   default     = ""
 
@@ -134,25 +134,25 @@ variable "extra_dimensions" {
 }
 
 variable "metrics_include" {
-  description = "METRICS_INCLUDE: JavaScript regular expression; only matching metric family names are posted. Empty = all. (Checked by the function, not here: Terraform's RE2 is a different dialect.)"
+  description = "METRICS_INCLUDE: only metric families whose name matches are posted (unanchored: write ^...$); the others are skipped as filtered_by_include. Checked by the function, not here: Terraform's RE2 is a different dialect."
   type        = string
   default     = ""
 }
 
 variable "metrics_exclude" {
-  description = "METRICS_EXCLUDE: JavaScript regular expression; matching metric family names are skipped. Empty = none."
+  description = "METRICS_EXCLUDE: metric families whose name matches are skipped as filtered_by_exclude (unanchored: write ^...$)."
   type        = string
   default     = ""
 }
 
 variable "histogram_buckets" {
-  description = "HISTOGRAM_BUCKETS: also post <name>_bucket series with an le dimension."
+  description = "HISTOGRAM_BUCKETS: also post <name>_bucket series with an le dimension (one stream per bucket); the percentiles are derived without them."
   type        = bool
   default     = false
 }
 
 variable "scrape_timeout_ms" {
-  description = "SCRAPE_TIMEOUT_MS: per-target scrape timeout (ms), for reading and parsing the body (parsed as it arrives)."
+  description = "SCRAPE_TIMEOUT_MS: per-target scrape timeout in ms: the whole exchange, reading the body and parsing it as it arrives."
   type        = number
   default     = 10000
 
@@ -163,7 +163,7 @@ variable "scrape_timeout_ms" {
 }
 
 variable "scrape_max_bytes" {
-  description = "SCRAPE_MAX_BYTES: largest (decompressed) exposition accepted per target (bytes)."
+  description = "SCRAPE_MAX_BYTES: largest exposition accepted per target, in bytes after decompression; a larger one is refused (up=0) instead of the container being killed. The default, 16 MiB, is about 120k samples, which the 256 MB function holds: raise it together with the memory and SCRAPE_SAMPLE_LIMIT."
   type        = number
   default     = 16777216
 
@@ -174,7 +174,7 @@ variable "scrape_max_bytes" {
 }
 
 variable "spool_max_series" {
-  description = "SPOOL_MAX_SERIES: most undelivered series kept in the state bucket and replayed by later invocations with their original timestamps (0 = no spool; needs state_bucket)."
+  description = "SPOOL_MAX_SERIES: with a state store (STATE_BUCKET, or the CLI's --state-file): most undelivered series kept and replayed by later invocations with their original timestamps; over it the oldest are dropped and counted; 0 = no spool. The default fits beside a 100k scrape in 256 MB; a spooled series needs about 1 KB of memory. Needs state_bucket."
   type        = number
   default     = 20000
 
@@ -185,18 +185,18 @@ variable "spool_max_series" {
 }
 
 variable "scrape_sample_limit" {
-  description = "SCRAPE_SAMPLE_LIMIT: most samples read from one target (over it the target is up=0, the others are posted). Empty = 400 per MB of memory_in_mbs."
+  description = "SCRAPE_SAMPLE_LIMIT: most samples read from one target, counted while scanning: over it that target is up=0 and the others are posted (the byte cap alone does not bound memory: 6 MB of short series is 400k samples). Empty = 400 per MB of memory_in_mbs."
   type        = string
   default     = ""
 
   validation {
-    condition     = var.scrape_sample_limit == "" || can(regex("^([1-9][0-9]{0,7}|100000000)$", var.scrape_sample_limit))
+    condition     = var.scrape_sample_limit == "" || (can(regex("^[0-9]+$", var.scrape_sample_limit)) && try(tonumber(var.scrape_sample_limit), 0) >= 1 && try(tonumber(var.scrape_sample_limit), 0) <= 100000000)
     error_message = "scrape_sample_limit must be empty or a whole number from 1 to 100000000."
   }
 }
 
 variable "scrape_follow_redirects_to_other_hosts" {
-  description = "SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS: follow a target's redirect to a different host:port (same scheme only; credentials are not forwarded)."
+  description = "SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS: follow a target's redirect to another host:port (same scheme only; credentials are never sent there)."
   type        = bool
   default     = false
 }
@@ -208,7 +208,7 @@ variable "enable_scrape_bearer_token_secret" {
 }
 
 variable "scrape_bearer_token_secret_ocid" {
-  description = "SCRAPE_BEARER_TOKEN_SECRET_OCID: OCID of an OCI Vault secret holding the targets' bearer token. Create the secret outside Terraform so its value never enters the state. Empty = no token (needs enable_scrape_bearer_token_secret = true)."
+  description = "SCRAPE_BEARER_TOKEN_SECRET_OCID: OCI Vault secret holding a bearer token sent to the targets (never logged). Create the secret outside Terraform so its value never enters the state. Empty = no token; set enable_scrape_bearer_token_secret = true with it."
   type        = string
   default     = ""
 
@@ -219,7 +219,7 @@ variable "scrape_bearer_token_secret_ocid" {
 }
 
 variable "secret_cache_ttl_seconds" {
-  description = "SECRET_CACHE_TTL_SECONDS: how long a fetched bearer token is reused (s)."
+  description = "SECRET_CACHE_TTL_SECONDS: how long a fetched bearer token is reused while the container is warm, in seconds (the delay before a rotation is seen)."
   type        = number
   default     = 300
 
@@ -230,7 +230,7 @@ variable "secret_cache_ttl_seconds" {
 }
 
 variable "oci_monitoring_endpoint" {
-  description = "OCI_MONITORING_ENDPOINT: override of the telemetry-ingestion endpoint. Empty = derived from the region."
+  description = "OCI_MONITORING_ENDPOINT: override of the Telemetry Ingestion (PostMetricData) endpoint."
   type        = string
   default     = ""
 
@@ -241,7 +241,7 @@ variable "oci_monitoring_endpoint" {
 }
 
 variable "oci_secrets_endpoint" {
-  description = "OCI_SECRETS_ENDPOINT: override of the Vault secrets endpoint. Empty = derived from the region."
+  description = "OCI_SECRETS_ENDPOINT: override of the Vault secrets endpoint."
   type        = string
   default     = ""
 
@@ -274,7 +274,7 @@ variable "post_concurrency" {
 }
 
 variable "post_timeout_ms" {
-  description = "POST_TIMEOUT_MS: timeout of one PostMetricData attempt (ms)."
+  description = "POST_TIMEOUT_MS: timeout of one PostMetricData attempt in ms (the SDK has none)."
   type        = number
   default     = 10000
 
@@ -285,7 +285,7 @@ variable "post_timeout_ms" {
 }
 
 variable "function_timeout_seconds" {
-  description = "FUNCTION_TIMEOUT_SECONDS: deadline the function uses when an invocation carries none (s). Keep it at most timeout_in_seconds."
+  description = "FUNCTION_TIMEOUT_SECONDS: deadline in seconds used when an invocation carries no Fn-Deadline, e.g. from the CLI; the platform's Fn-Deadline (the function's timeout) is used as given. OCI sends timeout_in_seconds as Fn-Deadline. Keep it at most timeout_in_seconds."
   type        = number
   default     = 60
 
@@ -296,37 +296,47 @@ variable "function_timeout_seconds" {
 }
 
 variable "dry_run" {
-  description = "DRY_RUN: do everything except posting (for a first deployment you want to watch before it writes metrics)."
+  description = "DRY_RUN: do everything except posting; an invocation body {\"dryRun\": true|false} decides for that invocation. For a first deployment you want to watch before it writes metrics."
   type        = bool
   default     = false
 }
 
 variable "forecast_price_per_million_datapoints" {
-  description = "FORECAST_PRICE_PER_MILLION_DATAPOINTS: price of one million ingested datapoints for the cost forecast of a dry run (empty: no cost shown)."
+  description = "FORECAST_PRICE_PER_MILLION_DATAPOINTS: price of one million ingested datapoints, in your currency, for the cost forecast (see docs/cost.md). Empty = no cost shown."
   type        = string
   default     = ""
+
+  validation {
+    condition     = var.forecast_price_per_million_datapoints == "" || (can(regex("^[0-9]+(\\.[0-9]+)?$", var.forecast_price_per_million_datapoints)) && try(tonumber(var.forecast_price_per_million_datapoints), -1) >= 0 && try(tonumber(var.forecast_price_per_million_datapoints), -1) <= 1000000)
+    error_message = "forecast_price_per_million_datapoints must be empty or a decimal number from 0 to 1000000, e.g. 0.0025."
+  }
 }
 
 variable "forecast_free_datapoints_per_month" {
-  description = "FORECAST_FREE_DATAPOINTS_PER_MONTH: datapoints a month the cost forecast treats as free."
+  description = "FORECAST_FREE_DATAPOINTS_PER_MONTH: datapoints a month the cost forecast counts as free (the part of your tenancy's free allowance left for prom2oci)."
   type        = number
   default     = 0
+
+  validation {
+    condition     = floor(var.forecast_free_datapoints_per_month) == var.forecast_free_datapoints_per_month && var.forecast_free_datapoints_per_month >= 0 && var.forecast_free_datapoints_per_month <= 1000000000000000
+    error_message = "forecast_free_datapoints_per_month must be a whole number from 0 to 1000000000000000."
+  }
 }
 
 variable "derived_series" {
-  description = "DERIVED_SERIES: derived series produced from the previous scrape (any of rate, avg, quantiles, comma-separated, or none). Each is one more metric stream per source series."
+  description = "DERIVED_SERIES: derived series produced from the previous scrape (see docs/mapping.md); each is one more metric stream per source series."
   type        = string
   default     = "rate,avg,quantiles"
 }
 
 variable "histogram_quantiles" {
-  description = "HISTOGRAM_QUANTILES: quantiles posted per histogram as <name>_pNN (0.99 -> _p99, 0.999 -> _p99_9)."
+  description = "HISTOGRAM_QUANTILES: quantiles posted per histogram series as <name>_pNN (0.99 -> _p99, 0.999 -> _p99_9)."
   type        = string
   default     = "0.5,0.9,0.99"
 }
 
 variable "state_bucket" {
-  description = "STATE_BUCKET: name of the private bucket this configuration creates (in compartment_ocid) to keep the previous scrape between invocations, with a policy for this function on that bucket only. Needed for the derived series (_rate, _avg, _pNN). Empty = no bucket, nothing derived."
+  description = "STATE_BUCKET: Object Storage bucket keeping the previous scrape (for the derived series) and the spool between invocations. This configuration creates that private bucket (in compartment_ocid), with a policy for this function on that bucket only. Empty = no bucket, nothing derived."
   type        = string
   default     = ""
 
@@ -337,7 +347,7 @@ variable "state_bucket" {
 }
 
 variable "function_dynamic_group" {
-  description = "FUNCTION_DYNAMIC_GROUP: name of the dynamic group created for the function, which the function also names in the IAM statements it suggests. Empty = <name_prefix>-function."
+  description = "FUNCTION_DYNAMIC_GROUP: the dynamic group of the function's resource principal, named in the IAM policy statements the function suggests when OCI refuses a call (a response's iamStatement, an error's hint); Terraform sets it to the group it creates. Here: the name of that dynamic group. Empty = <name_prefix>-function."
   type        = string
   default     = ""
 
@@ -348,7 +358,7 @@ variable "function_dynamic_group" {
 }
 
 variable "object_storage_namespace" {
-  description = "OBJECT_STORAGE_NAMESPACE: the Object Storage namespace of state_bucket. Empty = the tenancy's, read by Terraform (data.oci_objectstorage_namespace)."
+  description = "OBJECT_STORAGE_NAMESPACE: Object Storage namespace of STATE_BUCKET (oci os ns get prints it); required with it. Empty = the tenancy's, read by Terraform (data.oci_objectstorage_namespace)."
   type        = string
   default     = ""
 
@@ -365,24 +375,29 @@ variable "force_destroy_state_bucket" {
 }
 
 variable "oci_object_storage_endpoint" {
-  description = "OCI_OBJECT_STORAGE_ENDPOINT: override of the Object Storage endpoint. Empty = the region's."
+  description = "OCI_OBJECT_STORAGE_ENDPOINT: override of the Object Storage endpoint."
   type        = string
   default     = ""
 }
 
 variable "state_max_age_seconds" {
-  description = "STATE_MAX_AGE_SECONDS: a previous scrape older than this is not derived from."
+  description = "STATE_MAX_AGE_SECONDS: a previous scrape older than this, in seconds, is not derived from."
   type        = number
   default     = 300
+
+  validation {
+    condition     = floor(var.state_max_age_seconds) == var.state_max_age_seconds && var.state_max_age_seconds >= 1 && var.state_max_age_seconds <= 86400
+    error_message = "state_max_age_seconds must be a whole number from 1 to 86400."
+  }
 }
 
 variable "scrape_concurrency" {
-  description = "SCRAPE_CONCURRENCY: most targets scraped at once (static and discovered)."
+  description = "SCRAPE_CONCURRENCY: most targets scraped at once (static and discovered); the others wait their turn."
   type        = number
   default     = 32
 
   validation {
-    condition     = var.scrape_concurrency >= 1 && var.scrape_concurrency <= 1000
+    condition     = floor(var.scrape_concurrency) == var.scrape_concurrency && var.scrape_concurrency >= 1 && var.scrape_concurrency <= 1000
     error_message = "scrape_concurrency must be from 1 to 1000."
   }
 }
@@ -398,7 +413,7 @@ variable "enable_discovery" {
 }
 
 variable "discovery_compartment_ocid" {
-  description = "DISCOVERY_COMPARTMENT_OCID: discover RUNNING compute instances in this compartment as scrape targets (empty = no discovery; needs enable_discovery = true)."
+  description = "DISCOVERY_COMPARTMENT_OCID: discover the RUNNING compute instances of this compartment as targets (see docs/fleets.md). Empty = no discovery; set enable_discovery = true with it."
   type        = string
   default     = ""
 
@@ -409,19 +424,19 @@ variable "discovery_compartment_ocid" {
 }
 
 variable "discovery_include_subcompartments" {
-  description = "DISCOVERY_INCLUDE_SUBCOMPARTMENTS: also discover in every sub-compartment (adds inspect compartments)."
+  description = "DISCOVERY_INCLUDE_SUBCOMPARTMENTS: also discover in every sub-compartment (needs inspect compartments). Adds that statement to the policy."
   type        = bool
   default     = false
 }
 
 variable "discovery_tag" {
-  description = "DISCOVERY_TAG: only instances with these tags, e.g. prom2oci=scrape (freeform) or Ops.scrape=true (defined); several separated by commas must all match."
+  description = "DISCOVERY_TAG: only instances carrying these tags: key=value (freeform), namespace.key=value (defined), key alone = any value; several must all match."
   type        = string
   default     = ""
 }
 
 variable "discovery_scheme" {
-  description = "DISCOVERY_SCHEME: http or https for discovered targets."
+  description = "DISCOVERY_SCHEME: scheme of the discovered targets."
   type        = string
   default     = "http"
 
@@ -432,66 +447,76 @@ variable "discovery_scheme" {
 }
 
 variable "discovery_port" {
-  description = "DISCOVERY_PORT: port scraped on an instance without a port tag."
+  description = "DISCOVERY_PORT: port scraped on a discovered instance without a port tag."
   type        = number
   default     = 9100
 
   validation {
-    condition     = var.discovery_port >= 1 && var.discovery_port <= 65535
+    condition     = floor(var.discovery_port) == var.discovery_port && var.discovery_port >= 1 && var.discovery_port <= 65535
     error_message = "discovery_port must be a TCP port (1-65535)."
   }
 }
 
 variable "discovery_path" {
-  description = "DISCOVERY_PATH: path scraped on an instance without a path tag."
+  description = "DISCOVERY_PATH: path scraped on a discovered instance without a path tag."
   type        = string
   default     = "/metrics"
 }
 
 variable "discovery_port_tag" {
-  description = "DISCOVERY_PORT_TAG: instance tag listing its exporters' ports, e.g. 9100,3000 (add those ports to discovery_scrape_ports too)."
+  description = "DISCOVERY_PORT_TAG: instance tag listing its exporters' ports, e.g. 9100,3000 or 9100,8080/actuator/prometheus (one target each). Add those ports to discovery_scrape_ports too."
   type        = string
   default     = "prometheus_port"
 }
 
 variable "discovery_path_tag" {
-  description = "DISCOVERY_PATH_TAG: instance tag overriding discovery_path."
+  description = "DISCOVERY_PATH_TAG: instance tag overriding DISCOVERY_PATH for its ports that name no path."
   type        = string
   default     = "prometheus_path"
 }
 
 variable "discovery_vnic" {
-  description = "DISCOVERY_VNIC: primary, or the display name of the secondary VNIC whose private IP is scraped."
+  description = "DISCOVERY_VNIC: whose private IP is scraped: primary, or the display name of a secondary VNIC."
   type        = string
   default     = "primary"
 }
 
 variable "discovery_dimensions" {
-  description = "DISCOVERY_DIMENSIONS: dimensions besides resourceId and instance: resourceDisplayName, availabilityDomain, faultDomain, shape, tag:<key>."
+  description = "DISCOVERY_DIMENSIONS: dimensions a discovered target adds besides resourceId (the instance OCID) and instance."
   type        = string
   default     = ""
 }
 
 variable "discovery_ttl_seconds" {
-  description = "DISCOVERY_TTL_SECONDS: how long a discovery result is reused while the function is warm."
+  description = "DISCOVERY_TTL_SECONDS: how long a discovery result is reused while the container is warm, in seconds."
   type        = number
   default     = 60
+
+  validation {
+    condition     = floor(var.discovery_ttl_seconds) == var.discovery_ttl_seconds && var.discovery_ttl_seconds >= 0 && var.discovery_ttl_seconds <= 86400
+    error_message = "discovery_ttl_seconds must be a whole number from 0 to 86400."
+  }
 }
 
 variable "discovery_timeout_ms" {
-  description = "DISCOVERY_TIMEOUT_MS: time allowed for one discovery (ms)."
+  description = "DISCOVERY_TIMEOUT_MS: time allowed for one discovery in ms, every API call and page included."
   type        = number
   default     = 10000
+
+  validation {
+    condition     = floor(var.discovery_timeout_ms) == var.discovery_timeout_ms && var.discovery_timeout_ms >= 100 && var.discovery_timeout_ms <= 300000
+    error_message = "discovery_timeout_ms must be a whole number from 100 to 300000."
+  }
 }
 
 variable "oci_compute_endpoint" {
-  description = "OCI_COMPUTE_ENDPOINT: override of the Compute/VCN endpoint (normally empty)."
+  description = "OCI_COMPUTE_ENDPOINT: override of the Compute/VCN (iaas) endpoint used by discovery."
   type        = string
   default     = ""
 }
 
 variable "oci_identity_endpoint" {
-  description = "OCI_IDENTITY_ENDPOINT: override of the Identity endpoint (normally empty)."
+  description = "OCI_IDENTITY_ENDPOINT: override of the Identity endpoint used by discovery (sub-compartments)."
   type        = string
   default     = ""
 }

@@ -1,8 +1,6 @@
 /** Settings and invocation bodies: every bad value fails fast with a message naming the key. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { checkForPosting, ConfigError, defaultSampleLimit, parseSettings, SETTING_SPECS, SETTINGS_TABLE } from '../src/config/settings';
 import { redactUrl } from '../src/util/redact';
 import { InvocationError, parseInvocationBody } from '../src/handler/invocation';
@@ -46,6 +44,19 @@ describe('settings table', () => {
     assert.match(rowProblems('POST_CONCURRENCY', { ...SETTINGS_TABLE.POST_CONCURRENCY, default: '65' }).join(), /default "65" does not parse: .*from 1 to 64/);
     assert.match(rowProblems('DISCOVERY_SCHEME', { ...SETTINGS_TABLE.DISCOVERY_SCHEME, default: 'ftp' }).join(), /default "ftp" does not parse/);
     assert.deepEqual(rowProblems('DRY_RUN', { ...SETTINGS_TABLE.DRY_RUN, description: ' ' }), ['DRY_RUN: no description']);
+  });
+
+  test("a number's documented bounds are what its parser accepts: each bound, not one beyond, no fraction when whole", () => {
+    const bounded = Object.entries(SETTINGS_TABLE).filter(([, row]) => row.parse.bounds !== undefined);
+    assert.ok(bounded.length >= 10);
+    for (const [key, row] of bounded) {
+      const { min, max, whole } = row.parse.bounds!;
+      assert.match(row.parse.accepts, new RegExp(`from ${min} to ${max}`), key);
+      for (const ok of [min, max]) assert.doesNotThrow(() => row.parse(key, String(ok)), `${key} accepts ${ok}`);
+      for (const bad of [min - 1, max + 1]) assert.throws(() => row.parse(key, String(bad)), ConfigError, `${key} refuses ${bad}`);
+      if (whole) assert.throws(() => row.parse(key, String(min + 0.5)), ConfigError, `${key} refuses ${min + 0.5}`);
+      else assert.doesNotThrow(() => row.parse(key, String(min + 0.5)), `${key} accepts ${min + 0.5}`);
+    }
   });
 
   test('an unset key gets its default parsed by its own parser, in the field its row names', () => {
@@ -255,36 +266,5 @@ describe('limits that keep the process alive', () => {
     assert.ok(process.hrtime.bigint() - started < 5_000_000_000n, 'a backtracking engine would take longer than the universe');
     assert.throws(() => parseSettings({ ...base, METRICS_INCLUDE: '(a)\\1' }), /METRICS_INCLUDE: the regular expression .* cannot be matched in linear time/);
     assert.throws(() => parseSettings({ ...base, METRICS_EXCLUDE: '^(?!node_)' }), /METRICS_EXCLUDE: .*lookahead/);
-  });
-});
-
-describe('docs/configuration.md settings table', () => {
-  /** The rows of docs/configuration.md's "Settings" table: keys of the first cell, and the default cell. */
-  function readmeRows(): { keys: string[]; defaultCell: string }[] {
-    const readme = readFileSync(path.join(__dirname, '..', 'docs', 'configuration.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('\n## Settings\n'));
-    const table = section.slice(section.indexOf('\n| key |'), section.indexOf('\n\n', section.indexOf('\n| key |') + 1));
-    return table
-      .split('\n')
-      .filter((l) => l.startsWith('| `'))
-      .map((line) => {
-        const cells = line.split(' | ');
-        return { keys: [...cells[0].matchAll(/`([A-Z0-9_]+)`/g)].map((m) => m[1]), defaultCell: cells[cells.length - 1].replace(/ \|$/, '') };
-      });
-  }
-
-  test('has exactly one row per setting of SETTING_SPECS, with its default', () => {
-    const rows = readmeRows();
-    const inReadme = rows.flatMap((r) => r.keys).sort();
-    assert.deepEqual(inReadme, SETTING_SPECS.map((s) => s.key).sort(), 'docs/configuration.md settings keys = SETTING_SPECS keys');
-    for (const spec of SETTING_SPECS) {
-      const row = rows.find((r) => r.keys.includes(spec.key))!;
-      // A row of several keys lists their defaults in the same order: `http`, `9100`, `/metrics`.
-      const parts = row.defaultCell.split(', ');
-      const cell = row.keys.length > 1 && parts.length === row.keys.length ? parts[row.keys.indexOf(spec.key)] : row.defaultCell;
-      if (spec.default !== undefined) assert.ok(cell.startsWith(`\`${spec.default}\``), `${spec.key}: the page's default "${cell}", table ${spec.default}`);
-      else if (spec.required !== undefined) assert.match(cell, /^required/, spec.key);
-      else assert.doesNotMatch(cell, /^`/, `${spec.key} has no default, the page shows "${cell}"`);
-    }
   });
 });

@@ -99,6 +99,19 @@ describe('naming and parsing helpers', () => {
   });
   it('le bounds as Prometheus parses them', () => {
     assert.deepEqual(['+Inf', 'Inf', 'inf', '-Inf', '0.5', '1e3', '1.0', '', 'abc'].map(parseBound), [INF, INF, INF, -INF, 0.5, 1000, 1, NaN, NaN]);
+    // Prometheus' float grammar: no hex, no underscores, no blanks, no signed NaN, nothing beyond float64.
+    assert.deepEqual(['0x10', '0x1p4', '1_0', ' 1', '1 ', '-nan', '1e400', '.5', '5.', 'INFINITY'].map(parseBound), [
+      NaN,
+      NaN,
+      NaN,
+      NaN,
+      NaN,
+      NaN,
+      NaN,
+      0.5,
+      5,
+      INF,
+    ]);
   });
 });
 
@@ -197,7 +210,7 @@ describe('histogram _avg and _pNN from increases', () => {
     assert.equal(r.values.latency_seconds_avg, 0.5);
     assert.ok(Math.abs(r.values.latency_seconds_p50 - 2 / 3) < 1e-12, 'rank 2 of 3 in [0, 1]');
   });
-  it('a bucket that went down alone is its own reset (as in Prometheus); the envelope keeps counts monotonic', () => {
+  it('a bucket that went down alone: a negative population over the interval, so no percentile (Prometheus would force the envelope)', () => {
     const prev = hist(
       [
         ['1', 10],
@@ -215,9 +228,58 @@ describe('histogram _avg and _pNN from increases', () => {
       ],
       7,
       12,
-    ); // increases 4 (reset), 2, 2 -> envelope 4, 4, 4
+    ); // increases 4 (its own reset), 2, 2: the bucket le=2 would hold -2 observations of the interval
     const r = derive([prev], [cur]);
-    assert.equal(r.values.latency_seconds_p50, 0.5);
+    assert.equal(r.values.latency_seconds_p50, undefined);
+    assert.deepEqual(r.notDerived, { invalid_buckets: 3 });
+    assert.equal(r.values.latency_seconds_avg, 1, 'the average does not read the buckets');
+  });
+  it('negative counts or bucket populations in the exposition itself: posted as they are, never a percentile', () => {
+    const prev = hist(
+      [
+        ['1', 1],
+        ['2', 2],
+        ['+Inf', 3],
+      ],
+      1,
+      3,
+    );
+    // Cumulative 5, 3, 9: the bucket le=2 holds -2 observations, though every bucket went up.
+    const shrinking = hist(
+      [
+        ['1', 5],
+        ['2', 3],
+        ['+Inf', 9],
+      ],
+      4,
+      9,
+    );
+    assert.deepEqual(derive([prev], [shrinking]).notDerived, { invalid_buckets: 3 });
+    const negative = hist(
+      [
+        ['1', -5],
+        ['2', -3],
+        ['+Inf', -2],
+      ],
+      -1,
+      -2,
+    );
+    const r = derive([prev], [negative]);
+    assert.equal(r.values.latency_seconds_p50, undefined);
+    assert.equal(r.notDerived.invalid_buckets, 3);
+    // Float noise below Prometheus' 1e-12 relative tolerance is not a negative population.
+    const noisy = hist(
+      [
+        ['1', 2],
+        ['2', 3],
+        ['+Inf', 6 - 6e-13],
+      ],
+      4,
+      6,
+    );
+    const withNoise = derive([prev], [noisy]);
+    assert.equal(withNoise.notDerived.invalid_buckets, undefined);
+    assert.ok(Number.isFinite(withNoise.values.latency_seconds_p50));
   });
   it('a changed bucket layout: quantiles as on a first scrape, the average still', () => {
     const r = derive(

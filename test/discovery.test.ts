@@ -22,7 +22,7 @@ import { startIngestionEmulator, type IngestionEmulator } from '../src/local/emu
 import type { InvocationSummary } from '../src/handler/summary';
 import { createAuth, createDiscoveryClients } from '../src/oci/clients';
 import { transformAll } from './helpers/transform';
-import { capturedText, lastInvocationLog } from './helpers/reliability';
+import { capturedText, lastInvocationLog, waitForLine } from './helpers/reliability';
 import { closedPort, COMPARTMENT, startStack, type Stack } from './helpers/stack';
 
 const FLEET = 'ocid1.compartment.oc1..aaaaaaaafleetcompartmentprom2oci';
@@ -596,11 +596,15 @@ describe('a fleet through the built function (Fn socket)', () => {
     const alone = await (await stack.startFn({ ...env, METRICS_ENDPOINT: '' })).invoke();
     assert.equal(alone.status, 502, alone.body);
     assert.match(alone.body, /no targets: DISCOVERY_TAG \\?"app=bharatmrt\\?" matches none of the 1 RUNNING instances in compartment ocid1\.compartment/);
-    const beside = await (await stack.startFn({ ...env, METRICS_ENDPOINT: shops[0].url })).invoke();
+    const besideFn = await stack.startFn({ ...env, METRICS_ENDPOINT: shops[0].url });
+    const beside = await besideFn.invoke();
     assert.equal(beside.status, 200, beside.body);
     const s = beside.json as InvocationSummary;
     assert.match(s.discovery!.noTargets!, /^DISCOVERY_TAG "app=bharatmrt" matches none of the 1 RUNNING instances/);
     assert.equal(s.targets[0].up, true);
+    // ...and a warn line says it, for a log-based alarm.
+    const warn = JSON.parse(await waitForLine(besideFn, (l) => l.includes('"msg":"discovery: DISCOVERY_TAG'))) as { level: string };
+    assert.equal(warn.level, 'warn');
   });
 
   test('through the function: OCI echoing the Authorization header (discovery, ingestion) puts no token in the response or the log', async () => {

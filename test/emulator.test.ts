@@ -17,6 +17,7 @@ import {
   makeResourcePrincipal,
   type ResourcePrincipalCredentials,
 } from '../src/local/emulator/credentials';
+import { waitUntil } from './helpers/wait';
 import { OCI_LIMITS } from '../src/transform/limits';
 import { type IngestionEmulator, startIngestionEmulator } from '../src/local/emulator/server';
 import { MetricStore } from '../src/local/emulator/store';
@@ -478,17 +479,26 @@ describe('PostMetricData validation', () => {
 });
 
 describe('faults', () => {
-  test('more calls per second than the tenancy limit get 429 TooManyRequests', async () => {
-    emu.options.rateLimitPerSecond = 3;
-    const client = monitoringClient(rpProvider(rp));
-    const results = await Promise.allSettled(Array.from({ length: 6 }, () => post(client, [metric()])));
-    const ok = results.filter((r) => r.status === 'fulfilled').length;
-    const throttled = results.filter((r) => r.status === 'rejected' && (r.reason as { statusCode?: number }).statusCode === 429).length;
-    assert.equal(ok, 3);
-    assert.equal(throttled, 3);
-    assert.equal(emu.counters.throttled, 3);
-    await new Promise((r) => setTimeout(r, 1050));
-    assert.equal((await post(client, [metric()])).failedMetricsCount, 0);
+  test('more calls per second than the tenancy limit get 429 TooManyRequests; the sliding second moves with the clock', async () => {
+    // The rate limit's clock is the emulator's injected monotonic clock: the test moves it instead of sleeping.
+    let clockMs = 5_000;
+    emu.options.monotonicNow = () => clockMs;
+    try {
+      emu.options.rateLimitPerSecond = 3;
+      const client = monitoringClient(rpProvider(rp));
+      const results = await Promise.allSettled(Array.from({ length: 6 }, () => post(client, [metric()])));
+      const ok = results.filter((r) => r.status === 'fulfilled').length;
+      const throttled = results.filter((r) => r.status === 'rejected' && (r.reason as { statusCode?: number }).statusCode === 429).length;
+      assert.equal(ok, 3);
+      assert.equal(throttled, 3);
+      assert.equal(emu.counters.throttled, 3);
+      clockMs += 999;
+      assert.equal((await rejection(post(client, [metric()]))).statusCode, 429, 'still inside the second');
+      clockMs += 1;
+      assert.equal((await post(client, [metric()])).failedMetricsCount, 0, 'a second after the first admitted call');
+    } finally {
+      emu.options.monotonicNow = () => performance.now();
+    }
   });
 
   test('enqueued 503s answer the next calls, then service resumes', async () => {
@@ -551,8 +561,8 @@ describe('faults', () => {
     const err = await rejection(post(client, [metric()]));
     assert.equal(err.statusCode, undefined);
     assert.ok(Date.now() - started >= 200);
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(emu.calls.filter((c) => c.fault === 'hang').length, 2);
+    // The first hang (400 ms) ends on its own and is then recorded: an event, waited for.
+    await waitUntil(() => emu.calls.filter((c) => c.fault === 'hang').length === 2, 'both hung calls recorded');
     assert.equal(emu.pendingFaults(), 0);
   });
 
@@ -560,16 +570,17 @@ describe('faults', () => {
     emu.enqueueFault({ hangMs: 30_000 });
     const aborted = await fetch(`${emu.url}/20180401/metrics`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(100) }).catch((e: Error) => e.name);
     assert.equal(aborted, 'TimeoutError');
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(emu.calls.at(-1)?.fault, 'hang');
+    await waitUntil(() => emu.calls.at(-1)?.fault === 'hang', 'the abandoned hung call recorded');
     assert.ok(emu.calls.at(-1)!.durationMs < 5000);
 
     emu.enqueueFault({ hangMs: 300 });
     const hung = fetch(`${emu.url}/20180401/metrics`, { method: 'POST', body: '{}' }).catch(() => 'dropped');
-    await new Promise((r) => setTimeout(r, 100));
+    await waitUntil(() => emu.pendingFaults() === 0, 'the call took its hang');
     emu.reset();
     assert.equal(await hung, 'dropped');
-    await new Promise((r) => setTimeout(r, 50));
+    // The hung call's handler ends once its socket is dropped; its record would be written then. Wait
+    // for that end (every handler finished) rather than a window, then check nothing was recorded.
+    await emu.idle();
     assert.equal(emu.calls.length, 0);
     assert.equal(emu.counters.calls, 0);
   });
@@ -603,7 +614,7 @@ describe('faults', () => {
     const local = await startIngestionEmulator({ trustedIssuers: [rp.issuerPublicKeyPem] });
     local.enqueueFault({ hangMs: 60_000 });
     const pending = post(monitoringClient(rpProvider(rp), local.url), [metric()]).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 100));
+    await waitUntil(() => local.pendingFaults() === 0, 'the call took its hang');
     const started = Date.now();
     await local.close();
     assert.ok(Date.now() - started < 20_000, 'close() does not wait for the 60 s hang');

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { checkSocketReady, FunctionStartError, invokeOnce, startFunction, type LocalFunction } from '../src/local/fn-agent';
+import { checkSocketReady, FunctionStartError, funcYamlTimeoutSeconds, invokeOnce, startFunction, type LocalFunction } from '../src/local/fn-agent';
 
 const ECHO = path.join(__dirname, 'fixtures', 'echo-func.js');
 
@@ -163,16 +163,30 @@ test('invoke: string and Buffer bodies, empty body, large body', async (t) => {
   assert.equal((buf.json as Echo).contentType, 'application/octet-stream');
 });
 
-test('invoke: Fn-Deadline reaches ctx.deadline; the default is about now + 30 s', async (t) => {
+test("invoke: Fn-Deadline reaches ctx.deadline; the default is now + the timeout of the function's func.yaml", async (t) => {
   const fn = await startEcho(t);
   const deadline = new Date(Date.now() + 12_345);
   const res = await fn.invoke({ body: {}, deadline });
   assert.equal((res.json as Echo).deadline, deadline.toISOString());
   assert.deepEqual((res.json as Echo).headers['Fn-Deadline'], [deadline.toISOString()]);
+  // The echo fixture lives in this repository: the func.yaml above it is the function's.
+  const yamlTimeout = Number(/^timeout:\s*(\d+)\s*$/m.exec(readFileSync(path.join(__dirname, '..', 'func.yaml'), 'utf8'))![1]);
+  assert.ok(yamlTimeout > 30, `func.yaml's timeout ${yamlTimeout} differs from the 30 s the agent sent before`);
   const before = Date.now();
   const dflt = await fn.invoke({ body: {} });
   const got = Date.parse((dflt.json as Echo).deadline!);
-  assert.ok(got >= before + 29_000 && got <= Date.now() + 31_000, `default deadline ${(dflt.json as Echo).deadline}`);
+  assert.ok(got >= before + (yamlTimeout - 1) * 1000 && got <= Date.now() + (yamlTimeout + 1) * 1000, `default deadline ${(dflt.json as Echo).deadline}`);
+});
+
+test("funcYamlTimeoutSeconds: the func.yaml in the entry's directory or the nearest above it; none -> undefined (the agent then sends 30 s)", (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fnyaml-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(path.join(dir, 'fn', 'dist'), { recursive: true });
+  writeFileSync(path.join(dir, 'fn', 'func.yaml'), 'schema_version: 20180708\nname: x\nversion: 0.0.1\ntimeout: 45\n');
+  assert.equal(funcYamlTimeoutSeconds(path.join(dir, 'fn', 'dist', 'func.js')), 45);
+  writeFileSync(path.join(dir, 'fn', 'dist', 'func.yaml'), 'name: y\n');
+  assert.equal(funcYamlTimeoutSeconds(path.join(dir, 'fn', 'dist', 'func.js')), undefined, 'the nearest func.yaml sets no timeout');
+  assert.equal(funcYamlTimeoutSeconds(path.join(os.tmpdir(), 'no-such-dir-fnyaml', 'func.js')), undefined);
 });
 
 test('config: env reaches ctx.config with the FN_* variables; the parent env does not leak', async (t) => {

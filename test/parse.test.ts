@@ -291,6 +291,41 @@ test('CRLF line endings parse like LF; error lines are counted the same', () => 
   assertLineError('a 1\r\n\r\nb{x="1} 2\r\n', 3, /unterminated/);
 });
 
+test('a value or timestamp beyond what Prometheus reads (float64, int64) fails the parse with its line, as in Prometheus', () => {
+  for (const [line, message] of [
+    ['m 1e400', /^line 2: sample value "1e400" of "m" is out of range$/],
+    ['m{a="b"} -1.8e308', /^line 2: sample value "-1.8e308" of "m" is out of range$/],
+    ['m 1 9223372036854775808', /^line 2: timestamp "9223372036854775808" of "m" is out of range$/],
+  ] as const) {
+    assert.throws(
+      () => parseExposition(`ok 1\n${line}\n`),
+      (e: unknown) => e instanceof ExpositionError && message.test(e.message),
+      line,
+    );
+  }
+  const edge = parseExposition('m 1.7976931348623157e308 9223372036854775807\n').families[0].series[0] as ScalarSeries;
+  assert.equal(edge.value, Number.MAX_VALUE);
+});
+
+test("a TYPE line after samples of its name: the name's samples stay untyped, before and after it, every one kept", () => {
+  const parsed = parseExposition(
+    'x_bucket{le="1"} 1\n# TYPE x histogram\nx_bucket{le="1",a="b"} 1\nx_bucket{le="+Inf",a="b"} 2\nm 1\n# TYPE m counter\nm{a="b"} 2\n',
+  );
+  assert.deepEqual(
+    parsed.families.map((f) => [f.name, f.kind, f.series.length]),
+    [
+      ['x_bucket', 'untyped', 3],
+      ['m', 'untyped', 2],
+    ],
+  );
+  assert.equal(parsed.sampleCount, 5);
+});
+
+test('label values: \\\\, \\" and \\n are escapes, any other backslash is kept as written (as Prometheus does)', () => {
+  const labels = (parseExposition('m{a="x\\ty",b="p\\\\q",c="n\\nl",d="q\\""} 1\n').families[0].series[0] as ScalarSeries).labels;
+  assert.deepEqual(labels, { a: 'x\\ty', b: 'p\\q', c: 'n\nl', d: 'q"' });
+});
+
 test('+Inf, -Inf, NaN and other float spellings become numbers', () => {
   const text = [
     'pinf +Inf',
@@ -303,7 +338,7 @@ test('+Inf, -Inf, NaN and other float spellings become numbers', () => {
     'dot .5',
     'trail 5.',
     'neg -0.25',
-    'big 1e400',
+    'tiny 1e-400',
     'int 12345678901234567890',
   ].join('\n');
   const values = Object.fromEntries(parseExposition(text).families.map((f) => [f.name, (f.series[0] as ScalarSeries).value]));
@@ -318,7 +353,7 @@ test('+Inf, -Inf, NaN and other float spellings become numbers', () => {
     dot: 0.5,
     trail: 5,
     neg: -0.25,
-    big: Infinity,
+    tiny: 0,
     int: Number('12345678901234567890'),
   });
   assert.deepEqual(histogram('# TYPE h histogram\nh_bucket{le="+Inf"} NaN\nh_sum -Inf\n', 'h')[0], {

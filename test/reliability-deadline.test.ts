@@ -115,4 +115,21 @@ describe('reliability: the invocation deadline', () => {
     assertAccounted(s, 'invalid deadline');
     assert.ok(lines.some((l) => l.startsWith('warn the Fn-Deadline header is not a date')));
   });
+
+  test("the platform's deadline is used as given: 120 s (the deployed timeout) with FUNCTION_TIMEOUT_SECONDS 60, no warning", async () => {
+    const lines: string[] = [];
+    const handler = createHandler({ METRICS_ENDPOINT: fx.target.url('/ok?n=3'), DRY_RUN: 'true', FUNCTION_TIMEOUT_SECONDS: '60' }, (level, msg) =>
+      lines.push(`${level} ${msg}`),
+    );
+    for (let i = 0; i < 2; i++) {
+      const s = (await handler('', { deadline: new Date(Date.now() + 120_000) })) as InvocationSummary;
+      assertAccounted(s, 'platform deadline');
+      assert.equal(s.forecast.functionTimeoutSeconds, 120, 'the run has the time the platform gives it, not the 60 s fallback');
+    }
+    assert.deepEqual(
+      lines.filter((l) => l.startsWith('warn')),
+      [],
+      'no warning on any invocation',
+    );
+  });
 });

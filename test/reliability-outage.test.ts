@@ -201,11 +201,7 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
       const selfSpooled = summaries.reduce((a, s) => a + (s.spool!.selfMetrics ?? 0), 0);
       assert.ok(selfSpooled >= 30, `the outage minutes' self-metrics spooled (${selfSpooled})`);
       assert.equal(replayPosted, 30 * SERIES + selfSpooled, 'every outage series (and self-metric) posted from the spool');
-      assert.equal(
-        freshPosted + replayPosted,
-        invocations * SERIES + selfSpooled,
-        'posted fresh + posted from the spool = every series of every invocation',
-      );
+      assert.equal(freshPosted + replayPosted, invocations * SERIES + selfSpooled, 'posted fresh + posted from the spool = every series of every invocation');
 
       // Every series: exactly one datapoint per simulated minute, at that minute's own timestamp.
       const { bySeries, arrival } = storedPoints(emu.accepted);

@@ -2,11 +2,13 @@
  * Reliability, the scrape bearer token from OCI Vault (the emulator's GetSecretBundle, signed with
  * RP auth), through the real function process: missing, not authorised, empty, trailing newline,
  * rotation after SECRET_CACHE_TTL_SECONDS, a failed refresh; and the token never appears in any
- * byte the function lets out (stdout, stderr, responses, errors).
+ * byte the function lets out (stdout, stderr, responses, errors). The cache's expiry is timed with an
+ * injected clock (BearerTokenSource in-process), never by sleeping.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InvokeResult, LocalFunction } from '../src/local/fn-agent';
+import { BearerTokenSource } from '../src/oci/secrets';
 import { closedPort, startStack, type Stack } from './helpers/stack';
 import { startFaultyTarget, type FaultyTarget } from './helpers/faulty-target';
 import { assertAccounted, capturedText, summaryOf, waitForLine } from './helpers/reliability';
@@ -111,12 +113,12 @@ describe('reliability: bearer token from Vault through the function process', ()
     assert.equal(secured.authSeen.filter((a) => a.path === '/auth').at(-1)!.authorization, `Bearer ${TOKENS[0]}`, 'sent exactly, without the newline');
   });
 
-  test('a rotated secret is picked up after SECRET_CACHE_TTL_SECONDS; a failed refresh reuses the old token with a warning', async () => {
+  test('a rotated secret: the cached token within SECRET_CACHE_TTL_SECONDS (a 401 that says so), read again once it expired', async () => {
     stack.emulator.reset();
     const id = secretId('rotating');
     stack.emulator.secrets.set(id, TOKENS[1]);
     secured.token = TOKENS[1];
-    const { invoke, fn } = await fnFor('rotating', { SECRET_CACHE_TTL_SECONDS: '1' });
+    const { invoke } = await fnFor('rotating');
     const first = summaryOf(await invoke());
     assert.equal(first.targets[0].up, true, first.targets[0].error);
     // Rotate: Vault and the target move to the new token together.
@@ -124,22 +126,22 @@ describe('reliability: bearer token from Vault through the function process', ()
     secured.token = TOKENS[2];
     const cached = summaryOf(await invoke());
     assertAccounted(cached, 'cached old token');
-    assert.equal(cached.targets[0].up, false, 'still the cached token within the TTL');
+    assert.equal(cached.targets[0].up, false, 'still the cached token within the TTL (default 300 s)');
     assert.match(
       cached.targets[0].error!,
       /^HTTP 401 Unauthorized \(the target refused the bearer token: check the Vault secret; a rotated one is read again after SECRET_CACHE_TTL_SECONDS\)$/,
     );
     assert.equal(cached.targets[1].up, true);
     assert.equal(stack.emulator.secretFetchCounts.get(id), 1);
-    await new Promise((r) => setTimeout(r, 1100));
-    const rotated = summaryOf(await invoke());
+    // The expiry itself is timed with an injected clock (below); here a TTL of 0 makes every invocation's token expired.
+    const { invoke: invokeExpired, fn } = await fnFor('rotating', { SECRET_CACHE_TTL_SECONDS: '0' });
+    const rotated = summaryOf(await invokeExpired());
     assertAccounted(rotated, 'rotated');
     assert.equal(rotated.targets[0].up, true, rotated.targets[0].error);
-    assert.equal(stack.emulator.secretFetchCounts.get(id), 2, 'fetched again after the TTL');
+    assert.equal(stack.emulator.secretFetchCounts.get(id), 2, 'read again once expired');
     // Vault fails on the next refresh: the previous token is reused and the log says so.
-    await new Promise((r) => setTimeout(r, 1100));
     stack.emulator.enqueueFault({ status: 500 }, 1, 'secrets');
-    const stale = summaryOf(await invoke());
+    const stale = summaryOf(await invokeExpired());
     assert.equal(stale.targets[0].up, true, stale.targets[0].error);
     await waitForLine(fn, (l) => l.includes('"level":"warn"') && l.includes('using the previous bearer token') && l.includes('500'));
   });
@@ -188,5 +190,48 @@ describe('reliability: bearer token from Vault through the function process', ()
         assert.equal(all.includes(form), false, `"${form.slice(0, 6)}..." leaked into the function's output`);
       }
     }
+  });
+});
+
+describe('the bearer token cache with an injected clock', () => {
+  const signal = new AbortController().signal;
+  /** A source over a scripted Vault: each read answers the next step (a token, or an Error to throw). */
+  function source(ttlMs: number, steps: (string | Error)[]) {
+    let clock = 1_000_000;
+    let reads = 0;
+    const tokens = new BearerTokenSource(
+      () => {
+        const step = steps[reads++];
+        return step instanceof Error ? Promise.reject(step) : Promise.resolve(step);
+      },
+      ttlMs,
+      () => clock,
+    );
+    return { tokens, advance: (ms: number) => void (clock += ms), reads: () => reads };
+  }
+
+  test('cached for exactly the TTL: the same token one millisecond before it, read again at it', async () => {
+    const { tokens, advance, reads } = source(300_000, ['tok-A', 'tok-B']);
+    assert.deepEqual(await tokens.get(signal), { token: 'tok-A' });
+    advance(299_999);
+    assert.deepEqual(await tokens.get(signal), { token: 'tok-A' });
+    assert.equal(reads(), 1);
+    advance(1);
+    assert.deepEqual(await tokens.get(signal), { token: 'tok-B' });
+    assert.equal(reads(), 2);
+  });
+
+  test('a failed refresh reuses the previous token and says why; a first failure is an error; a TTL of 0 reads every time', async () => {
+    const { tokens, advance } = source(1000, ['tok-A', new Error('HTTP 500 boom'), 'tok-C']);
+    await tokens.get(signal);
+    advance(1000);
+    assert.deepEqual(await tokens.get(signal), { token: 'tok-A', stale: 'bearer token secret could not be read: HTTP 500 boom' });
+    assert.deepEqual(await tokens.get(signal), { token: 'tok-C' }, 'the failure did not restart the TTL');
+    const failing = source(1000, [new Error('Vault is down')]);
+    await assert.rejects(failing.tokens.get(signal), /bearer token secret could not be read: Vault is down/);
+    const uncached = source(0, ['tok-A', 'tok-B']);
+    await uncached.tokens.get(signal);
+    assert.deepEqual(await uncached.tokens.get(signal), { token: 'tok-B' });
+    assert.equal(uncached.reads(), 2);
   });
 });

@@ -334,7 +334,7 @@ describe('reliability: the state and the spool against an unlucky network and a 
     assert.equal(fn.alive, true);
   });
 
-  test("a PostMetricData call whose answer is lost is sent again: the one duplicate allowed, counted and named in the response", async () => {
+  test('a PostMetricData call whose answer is lost is sent again: the one duplicate allowed, counted and named in the response', async () => {
     const fn = await startFn();
     await invoke(fn);
     fx.stack.emulator.reset();

@@ -7,7 +7,8 @@
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RESERVED_DIMENSIONS, SETTING_SPECS } from '../src/config/settings';
 import { parseMql } from '../src/local/emulator/mql';
@@ -41,6 +42,7 @@ import {
   type TfFile,
   TfSyntaxError,
 } from './helpers/tflint';
+import { terraform, TERRAFORM } from './helpers/tfstandin';
 
 const ROOT = join(__dirname, '..');
 const TF_DIR = join(ROOT, 'terraform');
@@ -762,6 +764,57 @@ describe('terraform/: the function settings cannot drift from src/config/setting
     assert.equal('config' in fn, false, 'the function itself has no config: the application config is the one source');
   });
 
+  test("each setting variable's description is its row's (KEY: description.), with at most a Terraform note after it", () => {
+    const vars = variables();
+    assert.deepEqual(
+      descriptionProblems((name) => hclText(vars.get(name)?.description)),
+      [],
+    );
+  });
+
+  test('negative: a description that drifts from its row is named', () => {
+    const drifted = (name: string) => (name === 'scrape_max_bytes' ? 'SCRAPE_MAX_BYTES: the 256 MB function holds about 100k samples, ~14 MB.' : '');
+    assert.match(
+      descriptionProblems(drifted).join('\n'),
+      /scrape_max_bytes: description "SCRAPE_MAX_BYTES: the 256 MB function holds about 100k samples, ~14 MB\." must start/,
+    );
+  });
+
+  test("each numeric setting variable validates exactly its parser's range (evaluated by terraform)", (t) => {
+    const vars = variables();
+    const bounded = SETTING_SPECS.filter((s) => s.bounds !== undefined);
+    assert.ok(bounded.length >= 10, 'the numeric settings carry their bounds');
+    for (const s of bounded) assert.ok(Array.isArray(vars.get(s.key.toLowerCase())?.validation), `${s.key.toLowerCase()} has a validation block`);
+    if (!existsSync(TERRAFORM)) {
+      t.skip(`${TERRAFORM} not found: the ranges are only checked to have a validation`);
+      return;
+    }
+    const checks = bounded.map((s) => {
+      const v = vars.get(s.key.toLowerCase())!;
+      return { name: s.key.toLowerCase(), bounds: s.bounds!, condition: conditionExpression(child(v, 'validation').condition), quoted: v.type === '${string}' };
+    });
+    assert.deepEqual(rangeProblems(checks), []);
+  });
+
+  test('negative: a validation without the whole-number check, or one past the bound, is named', (t) => {
+    if (!existsSync(TERRAFORM)) {
+      t.skip(`${TERRAFORM} not found`);
+      return;
+    }
+    const bounds = SETTING_SPECS.find((s) => s.key === 'DISCOVERY_PORT')!.bounds!;
+    const problems = rangeProblems([
+      { name: 'discovery_port', bounds, condition: 'var.discovery_port >= 1 && var.discovery_port <= 65535', quoted: false },
+      {
+        name: 'discovery_port',
+        bounds,
+        condition: 'floor(var.discovery_port) == var.discovery_port && var.discovery_port >= 1 && var.discovery_port <= 65536',
+        quoted: false,
+      },
+    ]).join('\n');
+    assert.match(problems, /discovery_port: Terraform accepts 1\.5, the function refuses it/);
+    assert.match(problems, /discovery_port: Terraform accepts 65536, the function refuses it/);
+  });
+
   test('variables that the function validates carry a Terraform validation too', () => {
     const vars = variables();
     for (const name of [
@@ -846,6 +899,61 @@ describe('terraform/: the function settings cannot drift from src/config/setting
     assert.ok(Number(vars.get('function_timeout_seconds')!.default) <= Number(vars.get('timeout_in_seconds')!.default));
   });
 });
+
+/** The condition of a validation as a plain HCL expression (hcl2json writes `${expr}`). */
+function conditionExpression(v: HclValue): string {
+  const text = hclText(v);
+  const inner = interpolations(text);
+  return inner.length === 1 && text === `\${${inner[0]}}` ? inner[0] : text;
+}
+
+/** Evaluates `expr` with `terraform console` in an empty configuration; the JSON result. */
+function terraformConsole(expr: string): unknown {
+  const dir = mkdtempSync(join(tmpdir(), 'prom2oci-tf-'));
+  try {
+    const r = terraform(dir, ['console'], {}, `jsonencode(${expr})\n`);
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(JSON.parse(r.stdout.trim()) as string);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Problems of the setting variables' descriptions (by variable name): each starts `KEY: <the row's description>.`. */
+function descriptionProblems(descriptionOf: (name: string) => string): string[] {
+  return SETTING_SPECS.flatMap((spec) => {
+    const name = spec.key.toLowerCase();
+    const text = descriptionOf(name);
+    const want = `${spec.key}: ${spec.description}.`;
+    return text === want || text.startsWith(`${want} `) ? [] : [`${name}: description "${text}" must start with "${want}"`];
+  });
+}
+
+type Bounds = NonNullable<(typeof SETTING_SPECS)[number]['bounds']>;
+
+/**
+ * Problems of Terraform validations against the function's ranges, evaluated by terraform in one
+ * call: each bound passes, one beyond it fails, and a fraction fails for a whole number (passes for
+ * a decimal). `quoted`: the variable is a string (empty = unset), so the probes are strings.
+ */
+function rangeProblems(checks: { name: string; bounds: Bounds; condition: string; quoted: boolean }[]): string[] {
+  const probes = checks.flatMap((c) => {
+    const { min, max, whole } = c.bounds;
+    const values: [number, boolean][] = [
+      [min, true],
+      [max, true],
+      [min - 1, false],
+      [max + 1, false],
+      [min + 0.5, !whole],
+    ];
+    return values.map(([value, accepted]) => ({ c, value, accepted }));
+  });
+  const expressions = probes.map(({ c, value }) => c.condition.replace(new RegExp(`\\bvar\\.${c.name}\\b`, 'g'), c.quoted ? `"${value}"` : String(value)));
+  const results = terraformConsole(`[${expressions.join(', ')}]`) as boolean[];
+  return probes.flatMap(({ c, value, accepted }, i) =>
+    results[i] === accepted ? [] : [`${c.name}: Terraform ${results[i] ? 'accepts' : 'refuses'} ${value}, the function ${accepted ? 'accepts' : 'refuses'} it`],
+  );
+}
 
 /** IPv4 address -> number, and CIDR membership, to judge the example values. */
 function ipv4Number(ip: string): number {

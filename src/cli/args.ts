@@ -161,7 +161,7 @@ export function settingsHelp(): string {
   const rows = SETTING_SPECS.filter((s) => s.key !== 'DRY_RUN').map((s) => {
     const flag = aliasOf[s.key] ? `--${aliasOf[s.key]}` : `--${s.key.toLowerCase().replace(/_/g, '-')}`;
     const def = s.default !== undefined ? ` (default ${s.default})` : s.required === 'unless-dry-run' ? ' (required unless --dry-run)' : '';
-    return `  ${flag.padEnd(28)} ${s.key}: ${s.description}${def}`;
+    return `  ${flag.padEnd(28)} ${s.key}: ${s.description}; ${s.accepts}${def}`;
   });
   rows.push(`  ${'--config FILE'.padEnd(28)} OCI_CONFIG_FILE: OCI config file (default ~/.oci/config)`);
   rows.push(`  ${'--profile NAME'.padEnd(28)} OCI_CONFIG_PROFILE: profile in the config file (default DEFAULT)`);

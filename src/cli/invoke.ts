@@ -10,7 +10,7 @@ import { functionEnvFrom, parseCommandLine, parseDuration, readEnvFile, UsageErr
 import { summaryLine } from './format';
 import type { InvocationSummary } from '../handler/summary';
 
-export const INVOKE_HELP = `usage: prom2oci invoke [--body JSON] [--env-file FILE] [--entry dist/func.js] [--timeout 30s]
+export const INVOKE_HELP = `usage: prom2oci invoke [--body JSON] [--env-file FILE] [--entry dist/func.js] [--timeout 120s]
                       [--json] [--logs] [settings flags]
 
 Starts the built function (npm run build makes dist/func.js) as the Fn agent does (FN_FORMAT=
@@ -24,7 +24,7 @@ Outside OCI, point OCI_CONFIG_FILE at a config file (or give resource-principal 
   --body JSON      request body, e.g. '{"dryRun": true}' (default: empty, a normal run)
   --env-file FILE  KEY=VALUE lines added to the function's configuration
   --entry FILE     the function entry point (default dist/func.js of this package)
-  --timeout D      the call's deadline (Fn-Deadline), default 30s like OCI's default timeout
+  --timeout D      the call's deadline (Fn-Deadline); default: func.yaml's timeout, as OCI sends it
   --json           print only the response body
   --logs           also print the function's log lines (stderr)
 
@@ -58,7 +58,7 @@ export async function invokeCommand(argv: readonly string[]): Promise<number> {
   }
   if (args.positionals.length > 0) throw new UsageError(`invoke takes no arguments, got "${args.positionals[0]}" (pass the body with --body)`);
   const entry = functionEntry(typeof args.flags.entry === 'string' ? args.flags.entry : undefined);
-  const timeoutMs = parseDuration('--timeout', typeof args.flags.timeout === 'string' ? args.flags.timeout : '30s', 1000);
+  const timeoutMs = typeof args.flags.timeout === 'string' ? parseDuration('--timeout', args.flags.timeout, 1000) : undefined;
   const body = typeof args.flags.body === 'string' ? args.flags.body : '';
   const contentType = body.trim() === '' ? 'text/plain' : isJson(body) ? 'application/json' : 'text/plain';
   const env = {
@@ -69,7 +69,7 @@ export async function invokeCommand(argv: readonly string[]): Promise<number> {
   const logs = args.flags.logs === true;
   const result = await invokeOnce(
     { entry, env, onLine: logs ? (_stream, line) => process.stderr.write(`${line}\n`) : undefined },
-    { body, contentType, deadline: new Date(Date.now() + timeoutMs) },
+    { body, contentType, ...(timeoutMs === undefined ? {} : { deadline: new Date(Date.now() + timeoutMs) }) },
   );
   if (args.flags.json) console.log(result.body);
   else {

@@ -28,7 +28,7 @@ interface StaticGroup {
 }
 
 /** One `scrape_configs` entry, with Prometheus' defaults applied. */
-interface ScrapeJob {
+export interface ScrapeJob {
   name: string;
   scheme: 'http' | 'https';
   metricsPath: string;

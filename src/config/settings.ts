@@ -2,8 +2,9 @@
  * Function settings: one row per key (its default, its parser with the range or values it accepts,
  * its description and the Settings field it fills), and a short list of rules between keys.
  * `Settings` is derived from the rows' types, so a row and the code reading it cannot disagree.
- * Parsed once at the edge (cold start or CLI start) into a frozen Settings object; the CLI flags,
- * README's settings table and Terraform's variables are checked against the rows by tests.
+ * Parsed once at the edge (cold start or CLI start) into a frozen Settings object. The CLI flags
+ * and docs/configuration.md are made from the rows (`npm run docs:config`); Terraform's variables
+ * (description, default, range) are checked against them by tests.
  */
 import {
   BUCKET_NAME_RE,
@@ -91,50 +92,66 @@ const MAX_QUANTILES = 10;
 export const RESERVED_DIMENSIONS: readonly string[] = ['instance', 'le', 'quantile'];
 
 /** Turns a setting's text (trimmed, not empty) into its value; throws ConfigError naming the key. */
-type Parser<T> = (key: string, value: string) => T;
+type ParseFn<T> = (key: string, value: string) => T;
+
+/** A number's range, in the unit a user writes, and whether it must be whole (Terraform's validations are checked against it). */
+interface Bounds {
+  readonly min: number;
+  readonly max: number;
+  readonly whole: boolean;
+}
+
+/** A parser with what it accepts, in words (docs/configuration.md and the CLI show it), and a number's bounds. */
+type Parser<T> = ParseFn<T> & { readonly accepts: string; readonly bounds?: Bounds };
+
+/** Gives a parse function the words (and bounds) of what it accepts. */
+function parser<T>(accepts: string, parse: ParseFn<T>, bounds?: Bounds): Parser<T> {
+  return Object.assign(parse, bounds ? { accepts, bounds } : { accepts });
+}
 
 /** A whole number from min to max. */
 function wholeNumber(min: number, max: number): Parser<number> {
-  return (key, value) => parseIntIn(key, value, min, max);
+  return parser(`a whole number from ${min} to ${max}`, (key, value) => parseIntIn(key, value, min, max), { min, max, whole: true });
 }
 
 /** A whole number of seconds from min to max, as milliseconds. */
 function secondsAsMs(min: number, max: number): Parser<number> {
-  return (key, value) => parseIntIn(key, value, min, max) * 1000;
+  return parser(`a whole number of seconds from ${min} to ${max}`, (key, value) => parseIntIn(key, value, min, max) * 1000, { min, max, whole: true });
 }
 
-/** A value matching an OCI rule, refused with `what` (the rule in words). */
-function matching(re: RegExp, what: (value: string) => string): Parser<string> {
-  return (key, value) => {
+/** A value matching an OCI rule (`accepts`, in words), refused with `what`. */
+function matching(re: RegExp, accepts: string, what: (value: string) => string): Parser<string> {
+  return parser(accepts, (key, value) => {
     if (!re.test(value)) throw new ConfigError(key, what(value));
     return value;
-  };
+  });
 }
 
 /** One of the listed values, exactly. */
 function oneOf<const V extends string>(...allowed: V[]): Parser<V> {
-  return (key, value) => {
+  return parser(allowed.join(' or '), (key, value) => {
     const found = allowed.find((a) => a === value);
     if (found === undefined) throw new ConfigError(key, `expected ${allowed.join(' or ')}, got "${value}"`);
     return found;
-  };
+  });
 }
 
 /** A URL path. */
-function parsePath(key: string, value: string): string {
+const parsePath = parser('a path starting with /', (key, value) => {
   if (!value.startsWith('/')) throw new ConfigError(key, `expected a path starting with /, got "${value}"`);
   return value;
-}
+});
 
 /** `primary` or a VNIC display name. */
-function parseVnic(key: string, value: string): string {
+const parseVnic = parser('primary, or a VNIC display name (at most 255 characters)', (key, value) => {
   // eslint-disable-next-line no-control-regex -- control characters are what this rejects
   if (value.length > 255 || /[\x00-\x1f]/.test(value)) throw new ConfigError(key, 'expected primary or a VNIC display name (at most 255 characters)');
   return value;
-}
+});
 
 /** Parses a boolean setting: true/false/1/0/yes/no. */
-function parseBool(key: string, value: string): boolean {
+const parseBool = parser('true or false (also 1/0, yes/no, on/off)', readBool);
+function readBool(key: string, value: string): boolean {
   const v = value.toLowerCase();
   if (['true', '1', 'yes', 'on'].includes(v)) return true;
   if (['false', '0', 'no', 'off'].includes(v)) return false;
@@ -151,7 +168,7 @@ function parseIntIn(key: string, value: string, min: number, max: number): numbe
 
 /** A non-negative decimal (e.g. a price) up to max. */
 function decimal(max: number): Parser<number> {
-  return (key, value) => parseDecimal(key, value, max);
+  return parser(`a decimal number from 0 to ${max}, e.g. 0.0025`, (key, value) => parseDecimal(key, value, max), { min: 0, max, whole: false });
 }
 
 /** Parses a non-negative decimal setting (e.g. a price) up to max. */
@@ -163,7 +180,8 @@ function parseDecimal(key: string, value: string, max: number): number {
 }
 
 /** Parses the endpoint list; only http(s) URLs with a host. */
-function parseEndpoints(key: string, value: string): URL[] {
+const parseEndpoints = parser('http(s) URLs, comma-separated, each at most once', readEndpoints);
+function readEndpoints(key: string, value: string): URL[] {
   const parts = value
     .split(',')
     .map((s) => s.trim())
@@ -191,7 +209,12 @@ function parseEndpoints(key: string, value: string): URL[] {
 }
 
 /** Parses `key=value,key=value` into dimensions, validating OCI's key/value rules. */
-function parseDimensionList(key: string, value: string): Record<string, string> {
+const parseDimensionList = parser(
+  `at most ${DIMENSION_SHARES.maxExtraDimensions} key=value pairs, comma-separated: keys of 1-${OCI_LIMITS.maxDimensionKeyLength} printable ASCII characters ` +
+    `without spaces, not ${RESERVED_DIMENSIONS.join(', ')}; values of 1-${OCI_LIMITS.maxDimensionValueLength} characters`,
+  readDimensionList,
+);
+function readDimensionList(key: string, value: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const part of value.split(',')) {
     if (part.trim() === '') continue;
@@ -222,7 +245,8 @@ function parseDimensionList(key: string, value: string): Record<string, string> 
  * `(a+)+$` cannot block the event loop until the container is killed. Patterns that engine cannot
  * run (backreferences, lookaround, large counted repetitions) are refused with the reason.
  */
-function parseRegex(key: string, value: string): RegExp {
+const parseRegex = parser('a JavaScript regular expression without backreferences, lookaround or large {n,m} counts (linear time)', readRegex);
+function readRegex(key: string, value: string): RegExp {
   try {
     new RegExp(value);
   } catch (e) {
@@ -241,7 +265,8 @@ function parseRegex(key: string, value: string): RegExp {
 }
 
 /** Parses SCRAPE_CONFIG: Prometheus' configuration file, inline. */
-function parseInlineScrapeConfig(key: string, value: string): ScrapeConfigFile {
+const parseInlineScrapeConfig = parser('a Prometheus configuration in YAML (global, scrape_configs)', readInlineScrapeConfig);
+function readInlineScrapeConfig(key: string, value: string): ScrapeConfigFile {
   try {
     return parseScrapeConfig(value, '');
   } catch (e) {
@@ -251,13 +276,15 @@ function parseInlineScrapeConfig(key: string, value: string): ScrapeConfigFile {
 }
 
 /** Validates an OCID-shaped value. */
-function parseOcid(key: string, value: string): string {
+const parseOcid = parser('an OCID (ocid1.<type>.<realm>.[region].<id>)', readOcid);
+function readOcid(key: string, value: string): string {
   if (!OCID_RE.test(value)) throw new ConfigError(key, `expected an OCID like ocid1.compartment.oc1..aaaa..., got "${value.slice(0, 80)}"`);
   return value;
 }
 
 /** Validates the namespace against OCI's rules. */
-function parseNamespace(key: string, value: string): string {
+const parseNamespace = parser('letters, digits and _, starting with a letter; not oci_ or oracle_', readNamespace);
+function readNamespace(key: string, value: string): string {
   if (!OCI_NAMESPACE_RE.test(value)) {
     throw new ConfigError(key, `"${value}" is not a valid OCI namespace (letters, digits and _, starting with a letter)`);
   }
@@ -266,7 +293,8 @@ function parseNamespace(key: string, value: string): string {
 }
 
 /** Validates an endpoint override: an http(s) URL without a trailing slash. */
-function parseServiceEndpoint(key: string, value: string): string {
+const parseServiceEndpoint = parser('an http(s) URL', readServiceEndpoint);
+function readServiceEndpoint(key: string, value: string): string {
   let url: URL;
   try {
     url = new URL(value);
@@ -278,7 +306,8 @@ function parseServiceEndpoint(key: string, value: string): string {
 }
 
 /** Parses DERIVED_SERIES: a comma list of rate, avg, quantiles, or `none`. */
-function parseDerivedKinds(key: string, value: string): DerivedKinds {
+const parseDerivedKinds = parser(`any of ${DERIVED_KINDS.join(', ')} (comma-separated), or none`, readDerivedKinds);
+function readDerivedKinds(key: string, value: string): DerivedKinds {
   const parts = value
     .split(',')
     .map((p) => p.trim().toLowerCase())
@@ -295,7 +324,8 @@ function parseDerivedKinds(key: string, value: string): DerivedKinds {
 }
 
 /** Parses HISTOGRAM_QUANTILES: distinct numbers from 0 to 1. */
-function parseQuantiles(key: string, value: string): number[] {
+const parseQuantiles = parser(`1 to ${MAX_QUANTILES} distinct numbers from 0 to 1, comma-separated`, readQuantiles);
+function readQuantiles(key: string, value: string): number[] {
   const parts = value
     .split(',')
     .map((p) => p.trim())
@@ -320,7 +350,8 @@ const DYNAMIC_GROUP_RE = /^(?:[A-Za-z0-9_.-]{1,100}|'[^'\r\n]{1,100}'\/'[A-Za-z0
 const TAG_NAME_RE = /^[^\s.=,]{1,100}$/;
 
 /** Parses `key` or `namespace.key`. */
-function parseTagRef(key: string, value: string): TagRef {
+const parseTagRef = parser('a tag name: key (freeform) or namespace.key (defined)', readTagRef);
+function readTagRef(key: string, value: string): TagRef {
   const parts = value.split('.');
   if (parts.length > 2 || !parts.every((p) => TAG_NAME_RE.test(p))) {
     throw new ConfigError(key, `"${value}" is not a tag name (key for a freeform tag, namespace.key for a defined tag)`);
@@ -330,7 +361,8 @@ function parseTagRef(key: string, value: string): TagRef {
 }
 
 /** Parses `key=value,namespace.key=value,key` into tag matches. */
-function parseTagMatches(key: string, value: string): TagMatch[] {
+const parseTagMatches = parser('key=value, namespace.key=value or key, comma-separated', readTagMatches);
+function readTagMatches(key: string, value: string): TagMatch[] {
   return value
     .split(',')
     .map((p) => p.trim())
@@ -346,7 +378,12 @@ function parseTagMatches(key: string, value: string): TagMatch[] {
 }
 
 /** Parses DISCOVERY_DIMENSIONS. */
-function parseInstanceDimensions(key: string, value: string): InstanceDimension[] {
+const parseInstanceDimensions = parser(
+  `at most ${DIMENSION_SHARES.maxInstanceDimensions} of resourceDisplayName, availabilityDomain, faultDomain, shape, ` +
+    'tag:<key>, tag:<namespace.key>, comma-separated',
+  readInstanceDimensions,
+);
+function readInstanceDimensions(key: string, value: string): InstanceDimension[] {
   const fixed = ['resourceDisplayName', 'availabilityDomain', 'faultDomain', 'shape'] as const;
   const out: InstanceDimension[] = [];
   for (const part of value
@@ -370,12 +407,15 @@ function parseInstanceDimensions(key: string, value: string): InstanceDimension[
 interface SettingRow {
   /** The field of Settings it fills (of Settings.discovery for a `discovery` row). */
   readonly field: string;
-  /** Default as the string a user would write (README and Terraform show it); parsed like a given value. */
+  /** Default as the string a user would write (docs/configuration.md and Terraform show it); parsed like a given value. */
   readonly default?: string;
-  /** Parses a given value; the range or the values it accepts are its arguments or its code. */
+  /** Parses a given value; what it accepts (its range or values) is part of the parser. */
   readonly parse: Parser<unknown>;
   /** The value when the key is unset and has no default string (e.g. computed from the function's memory). */
   readonly whenUnset?: (env: Env) => unknown;
+  /** What an unset key means, when that is more than "nothing" (docs/configuration.md shows it as the default). */
+  readonly unset?: string;
+  /** What the setting does, in plain text (the CLI's help, docs/configuration.md and Terraform's variable show it). */
   readonly description: string;
   /** Part of the discovery settings (validated even while discovery is off: a typo must not wait for the day it is switched on). */
   readonly discovery?: true;
@@ -387,50 +427,77 @@ export const SETTINGS_TABLE = {
     field: 'endpoints',
     parse: parseEndpoints,
     whenUnset: (): URL[] => [],
-    description: 'URL(s) to scrape, comma-separated; required unless DISCOVERY_COMPARTMENT_OCID is set (then both are scraped)',
+    description: 'URL(s) to scrape, e.g. http://10.0.0.5:3000/metrics; scraped together with the discovered targets when discovery is on',
   },
   SCRAPE_CONFIG: {
     field: 'scrapeConfig',
     parse: parseInlineScrapeConfig,
     description:
-      "a Prometheus configuration file (YAML: global, scrape_configs), inline; its jobs replace METRICS_ENDPOINT's implicit one (see docs/scrape-config.md)",
+      "a Prometheus configuration file (YAML: global, scrape_configs), inline; its jobs replace METRICS_ENDPOINT's implicit one " +
+      '(see docs/scrape-config.md); OCI limits the whole configuration of a function to 4 KB',
   },
-  COMPARTMENT_OCID: { field: 'compartmentId', parse: parseOcid, description: 'compartment OCID of the posted metrics' },
-  METRICS_NAMESPACE: { field: 'namespace', default: 'bharatmart', parse: parseNamespace, description: 'OCI custom metric namespace' },
+  COMPARTMENT_OCID: { field: 'compartmentId', parse: parseOcid, description: 'compartment of the posted metrics' },
+  METRICS_NAMESPACE: { field: 'namespace', default: 'bharatmart', parse: parseNamespace, description: 'OCI custom metric namespace of every posted metric' },
   RESOURCE_GROUP: {
     field: 'resourceGroup',
-    parse: matching(OCI_NAME_RE, (v) => `"${v}" is not valid (letters, digits, . _ - $, starting with a letter)`),
-    description: 'optional OCI resourceGroup for every metric',
+    parse: matching(
+      OCI_NAME_RE,
+      'letters, digits, . _ - $, starting with a letter',
+      (v) => `"${v}" is not valid (letters, digits, . _ - $, starting with a letter)`,
+    ),
+    description: 'OCI resourceGroup of every posted metric',
   },
   EXTRA_DIMENSIONS: {
     field: 'extraDimensions',
     parse: parseDimensionList,
     whenUnset: (): Record<string, string> => ({}),
-    description: 'key=value,key=value added to every series',
+    description: 'dimensions added to every series, e.g. env=prod,region=fra',
   },
-  METRICS_INCLUDE: { field: 'include', parse: parseRegex, description: 'regular expression; only matching metric family names are posted' },
-  METRICS_EXCLUDE: { field: 'exclude', parse: parseRegex, description: 'regular expression; matching metric family names are skipped' },
-  HISTOGRAM_BUCKETS: { field: 'histogramBuckets', default: 'false', parse: parseBool, description: 'also post <name>_bucket series with an le dimension' },
-  SCRAPE_CONCURRENCY: { field: 'scrapeConcurrency', default: '32', parse: wholeNumber(1, 1000), description: 'most targets scraped at once' },
+  METRICS_INCLUDE: {
+    field: 'include',
+    parse: parseRegex,
+    description: 'only metric families whose name matches are posted (unanchored: write ^...$); the others are skipped as filtered_by_include',
+  },
+  METRICS_EXCLUDE: {
+    field: 'exclude',
+    parse: parseRegex,
+    description: 'metric families whose name matches are skipped as filtered_by_exclude (unanchored: write ^...$)',
+  },
+  HISTOGRAM_BUCKETS: {
+    field: 'histogramBuckets',
+    default: 'false',
+    parse: parseBool,
+    description: 'also post <name>_bucket series with an le dimension (one stream per bucket); the percentiles are derived without them',
+  },
+  SCRAPE_CONCURRENCY: {
+    field: 'scrapeConcurrency',
+    default: '32',
+    parse: wholeNumber(1, 1000),
+    description: 'most targets scraped at once (static and discovered); the others wait their turn',
+  },
   SCRAPE_TIMEOUT_MS: {
     field: 'scrapeTimeoutMs',
     default: '10000',
     parse: wholeNumber(100, 300_000),
-    description: 'per-target scrape timeout (ms), for reading and parsing the body (parsed as it arrives)',
+    description: 'per-target scrape timeout in ms: the whole exchange, reading the body and parsing it as it arrives',
   },
   SCRAPE_MAX_BYTES: {
     field: 'scrapeMaxBytes',
     default: '16777216',
     parse: wholeNumber(1024, MAX_SCRAPE_MAX_BYTES),
-    description: 'largest (decompressed) exposition accepted per target (bytes); 16 MiB (~120k samples) fits the 256 MB function',
+    description:
+      'largest exposition accepted per target, in bytes after decompression; a larger one is refused (up=0) instead of the container ' +
+      'being killed. The default, 16 MiB, is about 120k samples, which the 256 MB function holds: raise it together with the memory ' +
+      'and SCRAPE_SAMPLE_LIMIT',
   },
   SCRAPE_SAMPLE_LIMIT: {
     field: 'scrapeSampleLimit',
     parse: wholeNumber(1, 100_000_000),
     whenUnset: (env: Env): number => defaultSampleLimit(memoryMbOf(env)),
+    unset: `${SAMPLES_PER_MB_OF_MEMORY} per MB of the function memory (FN_MEMORY): ${defaultSampleLimit(DEFAULT_MEMORY_MB)} at ${DEFAULT_MEMORY_MB} MB`,
     description:
-      'most samples read from one target (over it the target is up=0, the others are posted); ' +
-      `unset: ${SAMPLES_PER_MB_OF_MEMORY} per MB of the function memory (FN_MEMORY; ${defaultSampleLimit(256)} at 256 MB)`,
+      'most samples read from one target, counted while scanning: over it that target is up=0 and the others are posted ' +
+      '(the byte cap alone does not bound memory: 6 MB of short series is 400k samples)',
   },
   SPOOL_MAX_SERIES: {
     field: 'spoolMaxSeries',
@@ -438,29 +505,40 @@ export const SETTINGS_TABLE = {
     // The largest function OCI runs bounds it; a smaller function holds at most spoolSeriesBound() of its memory.
     parse: wholeNumber(0, spoolSeriesBound(OCI_LIMITS.maxFunctionMemoryMb)),
     description:
-      'most undelivered series kept in the state (STATE_BUCKET) and replayed by later invocations with their original timestamps; ' +
-      `over it the oldest are dropped and counted; 0 = no spool. A spooled series needs about 8 KB of the function memory: keep it within ` +
-      `${SPOOL_SERIES_PER_MB_OF_MEMORY} per MB (FN_MEMORY; ${spoolSeriesBound(256)} at 256 MB); the maximum is that of OCI's largest function`,
+      "with a state store (STATE_BUCKET, or the CLI's --state-file): most undelivered series kept and replayed by later invocations " +
+      'with their original timestamps; over it the oldest are dropped and counted; 0 = no spool. The default fits beside a 100k scrape ' +
+      `in 256 MB; a spooled series needs about 8 KB of the function memory: keep it within ${SPOOL_SERIES_PER_MB_OF_MEMORY} per MB (FN_MEMORY; ` +
+      `${spoolSeriesBound(256)} at 256 MB); the maximum is that of OCI's largest function`,
   },
   SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS: {
     field: 'followRedirectsToOtherHosts',
     default: 'false',
     parse: parseBool,
-    description: "follow a target's redirect to a different host:port (same scheme; credentials are not forwarded)",
+    description: "follow a target's redirect to another host:port (same scheme only; credentials are never sent there)",
   },
   SCRAPE_BEARER_TOKEN_SECRET_OCID: {
     field: 'bearerTokenSecretId',
     parse: parseOcid,
-    description: 'OCI Vault secret OCID holding a bearer token for the targets',
+    description: 'OCI Vault secret holding a bearer token sent to the targets (never logged)',
   },
   SECRET_CACHE_TTL_SECONDS: {
     field: 'secretCacheTtlMs',
     default: '300',
     parse: secondsAsMs(0, 86_400),
-    description: 'how long a fetched bearer token is reused (s)',
+    description: 'how long a fetched bearer token is reused while the container is warm, in seconds (the delay before a rotation is seen)',
   },
-  OCI_MONITORING_ENDPOINT: { field: 'monitoringEndpoint', parse: parseServiceEndpoint, description: 'override of the telemetry-ingestion endpoint' },
-  OCI_SECRETS_ENDPOINT: { field: 'secretsEndpoint', parse: parseServiceEndpoint, description: 'override of the Vault secrets endpoint' },
+  OCI_MONITORING_ENDPOINT: {
+    field: 'monitoringEndpoint',
+    parse: parseServiceEndpoint,
+    unset: 'https://telemetry-ingestion.<region>.<realm-domain>',
+    description: 'override of the Telemetry Ingestion (PostMetricData) endpoint',
+  },
+  OCI_SECRETS_ENDPOINT: {
+    field: 'secretsEndpoint',
+    parse: parseServiceEndpoint,
+    unset: "the region's",
+    description: 'override of the Vault secrets endpoint',
+  },
   POST_CALLS_PER_SECOND: {
     field: 'postCallsPerSecond',
     default: '20',
@@ -469,34 +547,44 @@ export const SETTINGS_TABLE = {
       'ceiling of PostMetricData calls started per second: the rate halves on a 429 and climbs back (OCI allows 50 per tenancy, shared with other posters)',
   },
   POST_CONCURRENCY: { field: 'postConcurrency', default: '4', parse: wholeNumber(1, 64), description: 'most PostMetricData calls in flight at once' },
-  POST_TIMEOUT_MS: { field: 'postTimeoutMs', default: '10000', parse: wholeNumber(100, 300_000), description: 'timeout of one PostMetricData attempt (ms)' },
+  POST_TIMEOUT_MS: {
+    field: 'postTimeoutMs',
+    default: '10000',
+    parse: wholeNumber(100, 300_000),
+    description: 'timeout of one PostMetricData attempt in ms (the SDK has none)',
+  },
   FUNCTION_TIMEOUT_SECONDS: {
     field: 'functionTimeoutMs',
     default: '60',
     parse: secondsAsMs(1, 3600),
-    description: 'deadline used when the invocation carries none (s)',
+    description:
+      'deadline in seconds used when an invocation carries no Fn-Deadline, e.g. from the CLI; ' +
+      "the platform's Fn-Deadline (the function's timeout) is used as given",
   },
   FUNCTION_DYNAMIC_GROUP: {
     field: 'dynamicGroup',
     parse: matching(
       DYNAMIC_GROUP_RE,
+      "a dynamic group name (letters, digits, - _ .), or 'domain'/'name' in an identity domain other than Default",
       (v) => `"${v.slice(0, 80)}" is not a dynamic group name (letters, digits, - _ .; in an identity domain other than Default: 'domain'/'name')`,
     ),
+    unset: "none: the statements say <the function's dynamic group>",
     description:
       "the dynamic group of the function's resource principal, named in the IAM policy statements the function suggests when OCI refuses a call " +
-      '(Terraform sets it; unset = a placeholder)',
+      "(a response's iamStatement, an error's hint); Terraform sets it to the group it creates",
   },
   DRY_RUN: {
     field: 'dryRun',
     default: 'false',
     parse: parseBool,
-    description: 'do everything except posting (an invocation body {"dryRun": ...} decides for that invocation)',
+    description: 'do everything except posting; an invocation body {"dryRun": true|false} decides for that invocation',
   },
   DISCOVERY_COMPARTMENT_OCID: {
     field: 'compartmentId',
     discovery: true,
     parse: parseOcid,
-    description: 'discover OCI compute instances in this compartment as targets (unset = no discovery)',
+    unset: 'none: no discovery',
+    description: 'discover the RUNNING compute instances of this compartment as targets (see docs/fleets.md)',
   },
   DISCOVERY_INCLUDE_SUBCOMPARTMENTS: {
     field: 'includeSubcompartments',
@@ -510,16 +598,15 @@ export const SETTINGS_TABLE = {
     discovery: true,
     parse: parseTagMatches,
     whenUnset: (): TagMatch[] => [],
-    description:
-      'only instances carrying these tags: key=value (freeform) or namespace.key=value (defined); key alone = any value; ' +
-      'several separated by commas must all match',
+    unset: 'none: every RUNNING instance',
+    description: 'only instances carrying these tags: key=value (freeform), namespace.key=value (defined), key alone = any value; ' + 'several must all match',
   },
   DISCOVERY_SCHEME: {
     field: 'scheme',
     discovery: true,
     default: 'http',
     parse: oneOf('http', 'https'),
-    description: 'scheme of discovered targets (http or https)',
+    description: 'scheme of the discovered targets',
   },
   DISCOVERY_PORT: {
     field: 'port',
@@ -561,82 +648,90 @@ export const SETTINGS_TABLE = {
     discovery: true,
     parse: parseInstanceDimensions,
     whenUnset: (): InstanceDimension[] => [],
-    description:
-      'dimensions added besides resourceId and instance: any of resourceDisplayName, availabilityDomain, faultDomain, shape, tag:<key or namespace.key>',
+    description: 'dimensions a discovered target adds besides resourceId (the instance OCID) and instance',
   },
   DISCOVERY_TTL_SECONDS: {
     field: 'ttlMs',
     discovery: true,
     default: '60',
     parse: secondsAsMs(0, 86_400),
-    description: 'how long a discovery result is reused while the container is warm (s)',
+    description: 'how long a discovery result is reused while the container is warm, in seconds',
   },
   DISCOVERY_TIMEOUT_MS: {
     field: 'timeoutMs',
     discovery: true,
     default: '10000',
     parse: wholeNumber(100, 300_000),
-    description: 'time allowed for one discovery, all API calls and pages included (ms)',
+    description: 'time allowed for one discovery in ms, every API call and page included',
   },
   OCI_COMPUTE_ENDPOINT: {
     field: 'computeEndpoint',
     discovery: true,
     parse: parseServiceEndpoint,
+    unset: "the region's",
     description: 'override of the Compute/VCN (iaas) endpoint used by discovery',
   },
   OCI_IDENTITY_ENDPOINT: {
     field: 'identityEndpoint',
     discovery: true,
     parse: parseServiceEndpoint,
+    unset: "the region's",
     description: 'override of the Identity endpoint used by discovery (sub-compartments)',
   },
   FORECAST_PRICE_PER_MILLION_DATAPOINTS: {
     field: 'forecastPricePerMillionDatapoints',
     parse: decimal(1_000_000),
-    description:
-      'price of one million ingested datapoints (your currency, e.g. 0.0025) for the cost forecast; ' +
-      "unset = no cost shown (no default: not confirmed from Oracle's price list)",
+    unset: "none: no cost shown (not confirmed from Oracle's price list)",
+    description: 'price of one million ingested datapoints, in your currency, for the cost forecast (see docs/cost.md)',
   },
   FORECAST_FREE_DATAPOINTS_PER_MONTH: {
     field: 'forecastFreeDatapointsPerMonth',
     default: '0',
     parse: wholeNumber(0, 1e15),
-    description: "datapoints per month the cost forecast treats as free (your tenancy's free allowance left for prom2oci)",
+    description: "datapoints a month the cost forecast counts as free (the part of your tenancy's free allowance left for prom2oci)",
   },
   DERIVED_SERIES: {
     field: 'derivedKinds',
     default: 'rate,avg,quantiles',
     parse: parseDerivedKinds,
-    description: 'derived series produced from the previous scrape: any of rate, avg, quantiles (comma-separated), or none',
+    description: 'derived series produced from the previous scrape (see docs/mapping.md); each is one more metric stream per source series',
   },
   HISTOGRAM_QUANTILES: {
     field: 'histogramQuantiles',
     default: '0.5,0.9,0.99',
     parse: parseQuantiles,
-    description: 'quantiles posted per histogram as <name>_pNN (0.99 -> _p99, 0.999 -> _p99_9); values from 0 to 1',
+    description: 'quantiles posted per histogram series as <name>_pNN (0.99 -> _p99, 0.999 -> _p99_9)',
   },
   STATE_BUCKET: {
     field: 'stateBucket',
     parse: matching(
       BUCKET_NAME_RE,
+      `a bucket name: letters, digits, - _ ., up to ${OCI_LIMITS.maxBucketNameLength} characters`,
       (v) => `"${v.slice(0, 80)}" is not a valid bucket name (letters, digits, - _ ., up to ${OCI_LIMITS.maxBucketNameLength} characters)`,
     ),
-    description: 'Object Storage bucket keeping the previous scrape between invocations; unset = no derived series in the function',
+    unset: 'none: no derived series, no spool',
+    description: 'Object Storage bucket keeping the previous scrape (for the derived series) and the spool between invocations',
   },
   OBJECT_STORAGE_NAMESPACE: {
     field: 'objectStorageNamespace',
     parse: matching(
       OBJECT_STORAGE_NAMESPACE_RE,
+      `lowercase letters and digits, up to ${OCI_LIMITS.maxObjectStorageNamespaceLength}`,
       (v) => `"${v.slice(0, 80)}" is not an Object Storage namespace (lowercase letters and digits; \`oci os ns get\` prints it)`,
     ),
-    description: 'Object Storage namespace of STATE_BUCKET (required with it)',
+    description: 'Object Storage namespace of STATE_BUCKET (oci os ns get prints it); required with it',
   },
-  OCI_OBJECT_STORAGE_ENDPOINT: { field: 'objectStorageEndpoint', parse: parseServiceEndpoint, description: 'override of the Object Storage endpoint' },
+  OCI_OBJECT_STORAGE_ENDPOINT: {
+    field: 'objectStorageEndpoint',
+    parse: parseServiceEndpoint,
+    unset: 'https://objectstorage.<region>.<realm-domain>',
+    description: 'override of the Object Storage endpoint',
+  },
   STATE_MAX_AGE_SECONDS: {
     field: 'stateMaxAgeMs',
     default: '300',
     parse: secondsAsMs(1, 86_400),
-    description: 'a previous scrape older than this is not derived from (s)',
+    description: 'a previous scrape older than this, in seconds, is not derived from',
   },
 } as const satisfies Record<string, SettingRow>;
 
@@ -668,7 +763,7 @@ interface SettingsRule {
   readonly when: 'always' | 'posting';
   readonly holds: (s: Settings) => boolean;
   readonly message: string;
-  /** The rule makes its key required, unless discovery is on or the run is a dry run (help, README and Terraform show it). */
+  /** The rule makes its key required, unless discovery is on or the run is a dry run (help, docs and Terraform show it). */
   readonly required?: 'unless-discovery' | 'unless-dry-run';
 }
 
@@ -705,18 +800,30 @@ function checkRules(s: Settings, when: SettingsRule['when']): void {
   if (broken) throw new ConfigError(broken.key, broken.message);
 }
 
-/** A setting as a list entry (the CLI's flags and help, and the README and Terraform checks, read these). */
+/** A setting as a list entry (the CLI's flags and help, docs/configuration.md and the Terraform checks read these). */
 interface SettingSpec {
   key: SettingKey;
   default?: string;
   required?: SettingsRule['required'];
+  unset?: string;
   description: string;
+  /** What a value may be, in words; `bounds` for a number. */
+  accepts: string;
+  bounds?: Bounds;
 }
 
 /** Every row as a list entry, with the requirement a rule puts on its key. */
 export const SETTING_SPECS: readonly SettingSpec[] = (Object.keys(SETTINGS_TABLE) as SettingKey[]).map((key) => {
   const row: SettingRow = SETTINGS_TABLE[key];
-  return { key, default: row.default, required: SETTINGS_RULES.find((r) => r.key === key)?.required, description: row.description };
+  return {
+    key,
+    default: row.default,
+    required: SETTINGS_RULES.find((r) => r.key === key)?.required,
+    unset: row.unset,
+    description: row.description,
+    accepts: row.parse.accepts,
+    bounds: row.parse.bounds,
+  };
 });
 
 /** The raw string for key, trimmed; empty counts as unset. */

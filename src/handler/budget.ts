@@ -107,8 +107,8 @@ export class InvocationBudget implements TimeBudget {
   }
 
   /** One target's scrape: SCRAPE_TIMEOUT_MS, cut at the scrape's stop time. */
-  scrapeTimeoutMs(): number {
-    return Math.max(1, Math.min(this.settings.scrapeTimeoutMs, this.scrapeStopAt - this.now()));
+  scrapeTimeoutMs(own: number = this.settings.scrapeTimeoutMs): number {
+    return Math.max(1, Math.min(own, this.scrapeStopAt - this.now()));
   }
 
   /** Publisher options for a posting that stops at `stopAtMs`. */

@@ -18,6 +18,7 @@ import { InvocationError, parseInvocationBody } from './invocation';
 import { DeliveryFailure, runInvocation } from './pipeline';
 import type { Runtime } from './runtime';
 import type { InvocationSummary } from './summary';
+import { OCI_LIMITS } from '../transform/limits';
 
 /** What the FDK shows as `detail` of a 502: `toString()`, and what it logs: `inspect`. Both one line. */
 export class FunctionFailure {
@@ -128,7 +129,7 @@ export function createHandler(env: Env, log: Logger, options: HandlerOptions = {
         rt.postBatch(); // fail fast on auth/config problems, before scraping
         rt.tokenSource();
       } else if (settings.bearerTokenSecretId) rt.tokenSource();
-      return await runInvocation(rt, { dryRun, deadline: validDeadline(ctx.deadline, log, settings.functionTimeoutMs) });
+      return await runInvocation(rt, { dryRun, deadline: validDeadline(ctx.deadline, log) });
     } catch (e) {
       return failure(e, log);
     }
@@ -148,22 +149,24 @@ export function createHandler(env: Env, log: Logger, options: HandlerOptions = {
 }
 
 /**
- * The invocation's deadline. An unparsable Fn-Deadline (the FDK yields an Invalid Date) falls back
- * to FUNCTION_TIMEOUT_SECONDS; one further ahead than that is clamped to it (no call runs longer
- * than the function timeout, and a deadline weeks ahead would overflow Node's timers).
+ * The invocation's deadline: the platform's Fn-Deadline, which carries the deployed function's
+ * timeout (Terraform's timeout_in_seconds = func.yaml's timeout), so a run uses the time it is given;
+ * FUNCTION_TIMEOUT_SECONDS is only for a call without one (the CLI) or with an unparsable one (the
+ * FDK yields an Invalid Date). A deadline further ahead than any OCI function may run cannot come
+ * from the platform: it is clamped to that longest timeout, so no timer overflows.
  */
-function validDeadline(deadline: Date | null, log: Logger, functionTimeoutMs: number): Date | undefined {
+function validDeadline(deadline: Date | null, log: Logger): Date | undefined {
   if (deadline === null) return undefined;
   if (Number.isNaN(deadline.getTime())) {
     log('warn', 'the Fn-Deadline header is not a date; using FUNCTION_TIMEOUT_SECONDS instead');
     return undefined;
   }
-  const latest = Date.now() + functionTimeoutMs;
+  const latest = Date.now() + OCI_LIMITS.maxFunctionTimeoutSeconds * 1000;
   if (deadline.getTime() > latest) {
     log(
       'warn',
-      `the Fn-Deadline header is ${Math.round((deadline.getTime() - Date.now()) / 1000)} s ahead, more than FUNCTION_TIMEOUT_SECONDS ` +
-        `(${functionTimeoutMs / 1000} s); using that instead`,
+      `the Fn-Deadline header is ${Math.round((deadline.getTime() - Date.now()) / 1000)} s ahead, more than OCI's longest function timeout ` +
+        `(${OCI_LIMITS.maxFunctionTimeoutSeconds} s); using that instead`,
     );
     return new Date(latest);
   }

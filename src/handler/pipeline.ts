@@ -13,8 +13,9 @@ import { InvocationBudget } from './budget';
 import { DataSource, drainTarget, UndeliveredSeries } from './data';
 import { toSpoolEntry, type SpoolEntry } from '../state/spool';
 import { scrapeAll, targetsOf } from './prepare';
+import { targetOptions } from './jobs';
 import type { Runtime } from './runtime';
-import { hasStateStore, readState, replaySpool, saveState, storeSpool, targetStateOf } from './statePhase';
+import { destinationsOf, hasStateStore, readState, replaySpool, saveState, storeSpool, targetStateOf } from './statePhase';
 import { logFields, nothingDeliveredCause, round2, selfMetricReport, summarise, summariseTargets, type InvocationSummary, type StateSummary } from './summary';
 
 /** The invocation failed to deliver anything; the message names why (shown to the caller). */
@@ -47,10 +48,13 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
 
   // Discovery runs first (the state is keyed by target URL, so it needs the targets), then the
   // state is read while the targets are scraped; each transform waits for it.
-  const { targets: scrapeTargets, report: discovery } = await targetsOf(rt, budget);
+  const { targets: scrapeTargets, report: discovery, config: configReport } = await targetsOf(rt, budget);
   const state: StateSummary = { enabled: false, written: false };
   const spoolOn = !opts.dryRun && s.spoolMaxSeries > 0 && hasStateStore(rt);
-  const reading = transformOptions.derive || spoolOn ? readState(rt, state, budget.stateTimeoutMs(), spoolOn) : undefined;
+  const reading =
+    transformOptions.derive || spoolOn
+      ? readState(rt, state, budget.stateTimeoutMs(), spoolOn ? { destinations: destinationsOf(scrapeTargets, transformOptions) } : undefined)
+      : undefined;
   const prepared = await scrapeAll(rt, scrapeTargets, budget, transformOptions, targetStateOf(reading, state), opts.dryRun);
   const scrapeMs = now() - started;
   const pacer = createPacer(s.postCallsPerSecond); // one rate for the data and the self-metrics calls
@@ -82,7 +86,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const replayed = spooling ? await replaySpool(rt, spooling, result, budget, pacer) : undefined;
   if (state.error) rt.log('warn', `derived series: ${state.error}`, { cause: state.cause, ...(state.iamPolicy ? { iamPolicy: state.iamPolicy } : {}) });
   const targets = summariseTargets(prepared, result, opts.dryRun);
-  const self = targets.flatMap((t, i) => toSelfMetrics(selfMetricReport(t, prepared[i], state), transformOptions));
+  const self = targets.flatMap((t, i) => toSelfMetrics(selfMetricReport(t, prepared[i], state), targetOptions(prepared[i].target, transformOptions)));
   let selfResult: PublishResult | undefined;
   // After a 401/404 every call fails alike: the self-metrics are not sent into it, so it is reported once.
   if (!opts.dryRun)
@@ -105,6 +109,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     freeDatapointsPerMonth: s.forecastFreeDatapointsPerMonth,
   });
   const summary = summarise(prepared, targets, result, selfResult, opts.dryRun, now() - started, forecast, state, discovery);
+  if (configReport) summary.scrapeConfig = configReport;
   if (spoolSummary) {
     summary.spool = spoolSummary;
     const calls = replayed?.stats;
@@ -120,6 +125,8 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   summary.pacing = { ceiling: s.postCallsPerSecond, minRate: round2(p.minRate), finalRate: round2(p.rate), decreases: p.decreases };
   if (discovery?.error)
     rt.log('warn', `discovery: ${discovery.error}`, { source: discovery.source, ...(discovery.iamStatement ? { iamStatement: discovery.iamStatement } : {}) });
+  // RUNNING instances and no target of them (a tag typo): said even when static endpoints keep the run ok.
+  else if (discovery?.noTargets) rt.log('warn', `discovery: ${discovery.noTargets}`, { source: discovery.source });
   if (opts.dryRun) {
     summary.metricData = [...dryRunData, ...self];
     summary.skippedSamples = prepared.flatMap((p) => p.skipped);

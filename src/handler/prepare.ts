@@ -14,7 +14,9 @@ import type { OciMetric, TransformOptions } from '../types/model';
 import { mapConcurrently } from '../util/concurrency';
 import type { InvocationBudget } from './budget';
 import type { Runtime } from './runtime';
-import type { PreparedTarget, ScrapeTarget } from './summary';
+import type { PreparedTarget, ScrapeConfigReport, ScrapeTarget } from './summary';
+import { configTargets, targetOptions } from './jobs';
+import { jobLimitError } from '../transform/jobLabels';
 
 /** A target that yields nothing: its scrape, or what came after it, failed with `error`. */
 function failedTarget(target: ScrapeTarget, scrape: ScrapeResult, error: string): PreparedTarget {
@@ -22,16 +24,26 @@ function failedTarget(target: ScrapeTarget, scrape: ScrapeResult, error: string)
 }
 
 /**
- * This invocation's targets: METRICS_ENDPOINT, then the discovered ones (a discovered URL that is
+ * This invocation's targets: a Prometheus configuration's jobs (SCRAPE_CONFIG, src/handler/jobs.ts);
+ * else METRICS_ENDPOINT, then the discovered ones (a discovered URL that is
  * also listed statically is scraped once, with the instance's dimensions). `instance` follows the
  * one rule for all of them (host:port, the path added when host:port repeats).
  */
-export async function targetsOf(rt: Runtime, budget: InvocationBudget): Promise<{ targets: ScrapeTarget[]; report?: DiscoveryReport }> {
+export async function targetsOf(
+  rt: Runtime,
+  budget: InvocationBudget,
+): Promise<{ targets: ScrapeTarget[]; report?: DiscoveryReport; config?: ScrapeConfigReport }> {
   const s = rt.settings;
   const fleet = rt.discovery?.();
   let discovered: DiscoveredTarget[] = [];
   let report: DiscoveryReport | undefined;
   if (fleet) ({ targets: discovered, report } = await fleet.targets(budget.signalAt(budget.scrapeStopAt)));
+  // A Prometheus configuration replaces METRICS_ENDPOINT: its jobs name the targets (discovered
+  // instances feed the jobs that ask for them).
+  if (s.scrapeConfig) {
+    const { targets, report: config } = configTargets(s.scrapeConfig, discovered);
+    return { targets, report, config };
+  }
   const found = new Set(discovered.map((t) => t.url.href));
   const all: Omit<ScrapeTarget, 'instance'>[] = [
     ...s.endpoints.filter((u) => !found.has(u.href)).map((url) => ({ url })),
@@ -72,8 +84,11 @@ export async function scrapeAll(
   // hundreds of expositions in memory) at the same moment.
   return mapConcurrently(targets, s.scrapeConcurrency, async (target): Promise<PreparedTarget> => {
     const { url, instance } = target;
+    const refused = target.config?.refused;
+    if (refused) return failedTarget(target, notScraped(url, refused, now(), instance), refused);
     if (tokenError) return failedTarget(target, notScraped(url, tokenError, now(), instance), tokenError);
-    const timeoutMs = budget.scrapeTimeoutMs();
+    const ownTimeoutMs = target.config?.timeoutMs ?? s.scrapeTimeoutMs;
+    const timeoutMs = budget.scrapeTimeoutMs(ownTimeoutMs);
     // The body is parsed as it arrives (never held whole); a malformed one is refused at end().
     const parser = new ExpositionParser({ sampleLimit: s.scrapeSampleLimit });
     const scrape = await scrapeTarget(url, {
@@ -87,18 +102,29 @@ export async function scrapeAll(
     });
     if (!scrape.ok) {
       // "timed out after 1 ms" alone would read like a bad SCRAPE_TIMEOUT_MS: say the deadline cut it.
-      const cut = timeoutMs < s.scrapeTimeoutMs && /^timed out/.test(scrape.error);
+      const cut = timeoutMs < ownTimeoutMs && /^timed out/.test(scrape.error);
       const error = cut ? `${scrape.error} (the invocation deadline left only that for the scrape; raise the function timeout)` : scrape.error;
       return failedTarget(target, { ...scrape, error }, error);
     }
     try {
       const parsed = parser.end();
+      // A job's sample_limit and label limits, after metric relabelling, fail the whole target.
+      const rules = target.config?.rules;
+      const overLimit = rules && jobLimitError(rules, parsed.families);
+      if (overLimit) return { ...failedTarget(target, scrape, overLimit), samples: parsed.sampleCount };
       const { previous, inSpool } = await stateOf(target);
       // The metrics are made batch by batch as the publisher takes them (a dry run keeps their order for the response).
       const transform = new TargetTransform(
         parsed.families,
-        { instance: scrape.instance, scrapeTimeMs: scrape.scrapeTimeMs, previous, dimensions: target.dimensions, ...(inSpool ? { inSpool } : {}) },
-        topts,
+        {
+          instance: scrape.instance,
+          scrapeTimeMs: scrape.scrapeTimeMs,
+          previous,
+          dimensions: target.dimensions,
+          ...(rules ? { job: rules } : {}),
+          ...(inSpool ? { inSpool } : {}),
+        },
+        targetOptions(target, topts),
         keepOrder,
       );
       const done: PreparedTarget = {

@@ -25,7 +25,8 @@ import {
 } from '../state/spool';
 import { withTargets, type StateSession, type StateStore } from '../state/store';
 import { OCI_LIMITS } from '../transform/limits';
-import type { OciMetric } from '../types/model';
+import type { OciMetric, TransformOptions } from '../types/model';
+import { targetOptions } from './jobs';
 import type { PreviousScrape, StoredSpool, TargetState } from '../types/state';
 import type { InvocationBudget } from './budget';
 import type { Runtime } from './runtime';
@@ -48,17 +49,34 @@ interface StateRead {
   local?: boolean;
   /** The stored spool, when the spool is on. */
   spool?: ReadSpool;
+  /** Where this invocation posts (destinationsOf): a spool entry for anywhere else is dropped as foreign. */
+  destinations?: ReadonlySet<string>;
   /** The claim on the spool's replay made with this scrape's write (see saveState). */
   claim?: ReturnType<typeof claimSpool>;
 }
 
-/** How the spool is read for this function: at most its bound, only its own destinations. */
-function spoolReadOptions(s: Settings): { max: number; accepts: (e: SpoolEntry) => boolean } {
+/** How the spool is read for this function: at most its bound, only into the destinations it posts to. */
+function spoolReadOptions(s: Settings, destinations: ReadonlySet<string>): { max: number; accepts: (e: SpoolEntry) => boolean } {
   return {
     max: s.spoolMaxSeries,
     // An entry is replayed only where this function posts: a tampered or copied object must not post elsewhere.
-    accepts: (e) => e.namespace === s.namespace && e.compartmentId === s.compartmentId,
+    accepts: (e) => destinations.has(destinationKey(e.namespace, e.compartmentId)),
   };
+}
+
+/** A namespace and compartment as one key. */
+function destinationKey(namespace: string, compartmentId: string | undefined): string {
+  return JSON.stringify([namespace, compartmentId ?? '']);
+}
+
+/** Where this invocation posts: the settings' namespace and compartment, and each job target's own (SCRAPE_CONFIG's `__oci_*` labels). */
+export function destinationsOf(targets: readonly ScrapeTarget[], base: TransformOptions): Set<string> {
+  const out = new Set([destinationKey(base.namespace, base.compartmentId)]);
+  for (const t of targets) {
+    const o = targetOptions(t, base);
+    out.add(destinationKey(o.namespace, o.compartmentId));
+  }
+  return out;
 }
 
 /** True when a state store is configured (one that fails to be created counts: its read reports why). */
@@ -120,7 +138,7 @@ function noteStateError(state: StateSummary, e: unknown): StateError {
 }
 
 /** Opens the state (one read), bounded by `timeoutMs`; never rejects. */
-export async function readState(rt: Runtime, state: StateSummary, timeoutMs: number, spoolOn: boolean): Promise<StateRead> {
+export async function readState(rt: Runtime, state: StateSummary, timeoutMs: number, spool?: { destinations: ReadonlySet<string> }): Promise<StateRead> {
   let store: StateStore | undefined;
   try {
     store = rt.stateStore?.();
@@ -148,7 +166,10 @@ export async function readState(rt: Runtime, state: StateSummary, timeoutMs: num
       state.replaced = { ...replaced };
     }
     const read: StateRead = { session, local: store.local };
-    if (spoolOn) read.spool = { ...decodeSpool(session.doc.spool, spoolReadOptions(rt.settings)), section: session.doc.spool };
+    if (spool) {
+      read.destinations = spool.destinations;
+      read.spool = { ...decodeSpool(session.doc.spool, spoolReadOptions(rt.settings, spool.destinations)), section: session.doc.spool };
+    }
     return read;
   } catch (e) {
     state.read = 'failed';
@@ -261,7 +282,8 @@ export async function replaySpool(
   const none: SpoolReplay = { replay: [], expired: [], outcomes: [], dropped: spool?.dropped ?? {}, section: spool?.section };
   if (claimed === undefined || spool === undefined) return none;
   // Another writer may have added entries between the read and the claim: the claim covers what it stored.
-  const decoded = claimed === spool.section ? spool : { ...decodeSpool(claimed, spoolReadOptions(rt.settings)), section: claimed };
+  const decoded =
+    claimed === spool.section ? spool : { ...decodeSpool(claimed, spoolReadOptions(rt.settings, read.destinations ?? new Set())), section: claimed };
   const { replay, expiredEntries } = planReplay(decoded.entries, budget.now());
   const out: SpoolReplay = { replay, expired: expiredEntries, outcomes: [], dropped: decoded.dropped, section: decoded.section };
   const stopAt = budget.dataStopAt;
@@ -280,7 +302,9 @@ export async function replaySpool(
     (batch, outcomes) => outcome.set(outcomes, batch.tag),
   );
   out.stats = stats;
-  out.outcomes = Array.from(outcome, (o): ReplayOutcome => (o === Outcome.Posted ? 'posted' : o === Outcome.Failed && !stats.fatal ? 'rejected' : 'undelivered'));
+  out.outcomes = Array.from(outcome, (o): ReplayOutcome =>
+    o === Outcome.Posted ? 'posted' : o === Outcome.Failed && !stats.fatal ? 'rejected' : 'undelivered',
+  );
   return out;
 }
 
@@ -306,7 +330,7 @@ export async function storeSpool(
   // Nothing spooled, nothing new, no claim to release: no write (a healthy invocation costs the state one read and one write).
   if (!held && fresh.length === 0 && freshOverMax === 0) return { replayed: 0, posted: 0, dropped: {}, pending: read.spool?.entries.length ?? 0 };
   let counts: SpoolCounts | undefined;
-  const readOptions = spoolReadOptions(s);
+  const readOptions = spoolReadOptions(s, read.destinations ?? new Set());
   try {
     await session.save((latest) => {
       // Unless another invocation wrote a spool since the claim, the stored one is the one planned from.

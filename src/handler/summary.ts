@@ -10,7 +10,8 @@ import { Outcome, type PublishResult } from '../publish/publisher';
 import type { ScrapeResult } from '../scrape/scrape';
 import type { StateFailureCause } from '../state/errors';
 import type { NotDerivedCounts } from '../types/state';
-import type { OciMetric, SkippedSample, SkipReason, TargetReport } from '../types/model';
+import type { JobSampleRules, OciMetric, SkippedSample, SkipReason, TargetReport } from '../types/model';
+import type { JobReport } from '../discovery/jobTargets';
 import type { TargetState } from '../types/state';
 import type { TargetTransform } from '../transform/targetTransform';
 
@@ -116,6 +117,8 @@ export interface InvocationSummary {
   forecast: CostForecast;
   /** OCI compute discovery: where the targets came from, churn, and any failure with its IAM fix. */
   discovery?: DiscoveryReport;
+  /** The Prometheus configuration's jobs (SCRAPE_CONFIG): targets, dropped targets, notes. */
+  scrapeConfig?: ScrapeConfigReport;
   /** Dry run only: the objects that would be posted (data, then self-metrics). */
   metricData?: OciMetric[];
   /** Dry run only: every skipped sample with its reason. */
@@ -123,14 +126,32 @@ export interface InvocationSummary {
 }
 
 /** One target of this invocation: a METRICS_ENDPOINT entry or a discovered instance's exporter. */
+/** What a Prometheus configuration (SCRAPE_CONFIG) came to this invocation (in the response). */
+export interface ScrapeConfigReport {
+  jobs: JobReport[];
+  /** Keys accepted but not applied. */
+  notes: string[];
+  /** Set when no job has a target left: the cause of an empty run, never silent. */
+  noTargets?: string;
+}
+
 export interface ScrapeTarget {
   url: URL;
   /** The Prometheus job (absent or '' = the implicit job of settings-only configuration: no `job` dimension). */
   job?: string;
   instance: string;
-  /** A discovered instance's dimensions (resourceId, ...). */
+  /** A discovered instance's dimensions (resourceId, ...); a job's target: its labels but instance. */
   dimensions?: Record<string, string>;
   resourceId?: string;
+  /** A job's target: the rules its samples go through, its timeout and OCI destination, or why it is not scraped. */
+  config?: {
+    rules: JobSampleRules;
+    timeoutMs: number;
+    refused?: string;
+    namespace?: string;
+    compartmentId?: string;
+    resourceGroup?: string;
+  };
 }
 
 /** Outcome of scrape + parse + transform for one target: what the summary counts from. */
@@ -261,6 +282,7 @@ export function round2(x: number): number {
 export function nothingDeliveredCause(s: InvocationSummary, data: PublishResult | undefined): string | undefined {
   const up = s.targets.filter((t) => t.up);
   if (s.targets.length === 0) {
+    if (s.scrapeConfig?.noTargets) return `no targets: ${s.scrapeConfig.noTargets}`;
     // Discovery found nothing and nothing is listed: a failed discovery is a failure, and so are RUNNING
     // instances none of which became a target; an empty compartment is not.
     const d = s.discovery;

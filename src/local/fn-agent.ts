@@ -20,11 +20,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { parse as parseYaml } from 'yaml';
 
 /** How to start one function process. */
 export interface LocalFunctionOptions {
@@ -52,6 +53,12 @@ export interface LocalFunctionOptions {
   maxLogLines?: number;
   /** Time between SIGTERM and SIGKILL on stop(). Default 1000 ms. */
   killGraceMs?: number;
+  /**
+   * The function's timeout (s): a call without its own deadline gets Fn-Deadline = now + this, as
+   * the platform sends the deployed function's timeout. Default: `timeout` of the func.yaml in the
+   * entry's directory or the nearest one above it (the function's folder), else 30 s (OCI's default).
+   */
+  timeoutSeconds?: number;
 }
 
 /** One invocation, the local twin of `fn invoke`. */
@@ -60,7 +67,7 @@ interface InvokeOptions {
   body?: string | Buffer | object;
   /** Default: application/json for objects, text/plain otherwise (like `fn invoke`). */
   contentType?: string;
-  /** Sent as Fn-Deadline (RFC 3339). Default: now + 30 s (the OCI sync default timeout). */
+  /** Sent as Fn-Deadline (RFC 3339). Default: now + the function's timeout (func.yaml's, see `timeoutSeconds`). */
   deadline?: Date;
   /** Extra caller headers, sent as given. */
   headers?: Record<string, string>;
@@ -121,13 +128,30 @@ export class FunctionStartError extends Error {
 const STDIO_DRAIN_FALLBACK_MS = 5000;
 const SOCKET_NAME = 'lsnr.sock';
 const DEFAULT_START_TIMEOUT_MS = 5000;
-const DEFAULT_DEADLINE_MS = 30_000;
+/** OCI's timeout of a function whose func.yaml sets none (s). */
+const DEFAULT_TIMEOUT_SECONDS = 30;
 const POLL_MS = 5;
 const BODY_CHUNK = 64 * 1024;
 
 /** Every process started here and not yet reaped, for the exit-time cleanup. */
 const liveFunctions = new Set<FunctionProcess>();
 let hooksInstalled = false;
+
+/**
+ * The `timeout` (s) of the func.yaml that belongs to `entry`: in its directory or the nearest one
+ * above it, as `fn` finds the function's folder; undefined without one (or without the key).
+ */
+export function funcYamlTimeoutSeconds(entry: string): number | undefined {
+  for (let dir = path.dirname(path.resolve(entry)); ; dir = path.dirname(dir)) {
+    const file = path.join(dir, 'func.yaml');
+    if (existsSync(file)) {
+      const doc: unknown = parseYaml(readFileSync(file, 'utf8'));
+      const timeout = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>).timeout : undefined;
+      return typeof timeout === 'number' && Number.isInteger(timeout) && timeout > 0 ? timeout : undefined;
+    }
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
 
 /** Starts a function process and resolves once its Fn socket is ready. */
 export async function startFunction(opts: LocalFunctionOptions): Promise<LocalFunction> {
@@ -221,6 +245,8 @@ class FunctionProcess implements LocalFunction {
   private stopping: Promise<void> | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly maxLines: number;
+  /** The function's timeout: the default deadline of a call. */
+  private readonly timeoutSeconds: number;
 
   constructor(
     private readonly opts: LocalFunctionOptions,
@@ -228,6 +254,7 @@ class FunctionProcess implements LocalFunction {
     private readonly ownsDir: boolean,
   ) {
     this.maxLines = opts.maxLogLines ?? 5000;
+    this.timeoutSeconds = opts.timeoutSeconds ?? funcYamlTimeoutSeconds(path.resolve(opts.cwd ?? process.cwd(), opts.entry)) ?? DEFAULT_TIMEOUT_SECONDS;
     const args = [...(opts.nodeArgs ?? []), opts.entry];
     this.spawnedAt = performance.now();
     // Own process group so stop() can kill the whole tree with one signal.
@@ -353,7 +380,7 @@ class FunctionProcess implements LocalFunction {
       return Promise.reject(this.deadError(`function is not running: it ${why}`));
     }
     const callId = opts.callId ?? randomUUID();
-    const deadline = opts.deadline ?? new Date(Date.now() + DEFAULT_DEADLINE_MS);
+    const deadline = opts.deadline ?? new Date(Date.now() + this.timeoutSeconds * 1000);
     const timeoutMs = opts.timeoutMs ?? Math.max(1, deadline.getTime() - Date.now() + 1000);
     const { body, contentType } = encodeBody(opts.body, opts.contentType);
     const headers: Record<string, string> = {

@@ -5,9 +5,10 @@
  */
 import type { HistogramSeries, Labels, MetricFamily, SummarySeries } from '../types/model';
 import type { PackageSamples } from './package-adapter';
-import { ExpositionError } from './errors';
+import { ExpositionError, quote } from './errors';
 import { exactLabels, RESERVED_NAME_LABEL, type Declaration } from './scan';
-import { ownCopy, setLabel, toNumber } from './values';
+import { floatOfToken, timestampInRange } from './promFloat';
+import { ownCopy, setLabel } from './values';
 
 type ScalarFamily = Extract<MetricFamily, { kind: 'counter' | 'gauge' | 'untyped' }>;
 type HistogramFamily = Extract<MetricFamily, { kind: 'histogram' }>;
@@ -85,8 +86,11 @@ export class FamilyAssembler {
       const labels = trustedLabels(metric.labels, lines[i], lineNumbers[i]);
       // The package builds each value one character at a time (a rope per value): keep one flat copy per distinct value.
       for (const k in labels) if (k !== '__proto__') labels[k] = this.intern(labels[k]);
-      const timestamp = metric.timestamp_ms === undefined ? undefined : +metric.timestamp_ms;
-      this.add(names[i], labels, toNumber(metric.value as string), timestamp);
+      const value = floatOfToken(metric.value as string);
+      if (value === undefined) throw new ExpositionError(lineNumbers[i], `sample value ${quote(metric.value as string)} of ${quote(names[i])} is out of range`);
+      const ts = metric.timestamp_ms;
+      if (ts !== undefined && !timestampInRange(ts)) throw new ExpositionError(lineNumbers[i], `timestamp ${quote(ts)} of ${quote(names[i])} is out of range`);
+      this.add(names[i], labels, value, ts === undefined ? undefined : +ts);
     }
   }
 

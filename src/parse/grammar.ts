@@ -4,13 +4,13 @@
  * character-by-character scan (the parse cost `npm run bench` measures); `diagnose` explains a rejected line.
  */
 import { quote } from './errors';
+import { PROM_FLOAT_SRC } from './promFloat';
 
 const WS = '[ \\t]';
 const METRIC_NAME_SRC = '[a-zA-Z_:][a-zA-Z0-9_:]*';
 const LABEL_NAME_SRC = '[a-zA-Z_][a-zA-Z0-9_]*';
 const LABEL_VALUE_SRC = '"(?:[^"\\\\]|\\\\.)*"';
-/** Go ParseFloat's decimal and special forms (hex floats are not accepted here). */
-const FLOAT_SRC = '(?:[+-]?(?:(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?)|[Nn][Aa][Nn])';
+const FLOAT_SRC = PROM_FLOAT_SRC;
 const PAIR_SRC = `${LABEL_NAME_SRC}${WS}*=${WS}*${LABEL_VALUE_SRC}${WS}*(?:,${WS}*|(?=\\}))`;
 const LABEL_SET_SRC = `\\{${WS}*(?:${PAIR_SRC})*\\}`;
 // Each run of blanks is matched by exactly one token, so a failing line is rejected in linear time.

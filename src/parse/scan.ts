@@ -91,9 +91,9 @@ function scanComment(line: string, lineNo: number, declarations: Map<string, Dec
   let decl = declarations.get(name);
   if (!decl) declarations.set(ownCopy(name), (decl = {}));
   if (keyword === 'HELP') {
-    // Prometheus allows one HELP per name; a repeated one is ignored rather than failing the scrape.
+    // A repeated HELP replaces the earlier one, as in Prometheus' scrape (its metadata keeps the last).
     // Invalid UTF-8 in a HELP text becomes U+FFFD: Prometheus keeps HELP as opaque text, and metadata must be valid.
-    if (decl.help === undefined) decl.help = ownCopy(unescapeHelp(ANY_SURROGATE.test(body) ? body.replace(LONE_SURROGATES, '\uFFFD') : body));
+    decl.help = ownCopy(unescapeHelp(ANY_SURROGATE.test(body) ? body.replace(LONE_SURROGATES, '\uFFFD') : body));
     return 'meta';
   }
   if (body === '') throw new ExpositionError(lineNo, `expected a metric type after TYPE ${name}`);

@@ -1,19 +1,7 @@
 /**
- * Number conversion for exposition values and label escapes. The package hands every number over
- * as a string, and `Number("+Inf")` is NaN in JavaScript, so the special tokens are mapped here.
+ * The exposition's text values: HELP and label-value escapes, labels on plain objects, and copies
+ * that do not pin the exposition text. (Numbers are read by promFloat.ts.)
  */
-
-/**
- * Converts a value token that already passed the line grammar (a decimal float, `[+-]Inf[inity]`
- * or `NaN`, case-insensitive as in Go's ParseFloat) to a number.
- */
-export function toNumber(token: string): number {
-  const n = +token;
-  if (n === n) return n;
-  // Only the special tokens reach here: they end in n/N (NaN) or f/F/y/Y (Inf, Infinity).
-  if ((token.charCodeAt(token.length - 1) | 0x20) === 0x6e) return NaN;
-  return token.charCodeAt(0) === 0x2d ? -Infinity : Infinity;
-}
 
 /** Unescapes a HELP text: only `\\` and `\n` are escapes there (others stay literal). */
 export function unescapeHelp(text: string): string {

@@ -4,8 +4,10 @@
  * Pure, no I/O; the configuration parser builds the rules (src/config/scrapeConfig.ts).
  */
 import { createHash } from 'node:crypto';
-import type { Labels } from '../types/model';
 import { compileRe2, type Re2Regex } from './re2';
+
+/** Label name -> value (the shape of src/types/model.ts' Labels, which imports this module's types). */
+type Labels = Record<string, string>;
 
 const RELABEL_ACTIONS = [
   'replace',

@@ -22,6 +22,7 @@
  */
 import type { DeriveOptions, DerivedKinds, HistogramSeries, Labels, MetricFamily, ScalarSeries, SummarySeries } from '../types/model';
 import type { FamilyState, NotDerivedCounts, NotDerivedReason, PreviousScrape, TargetState } from '../types/state';
+import { parsePromFloat } from '../parse/promFloat';
 import { normalizeBoundLabel } from './floats';
 import { datapointTimestampMs } from './timestamps';
 
@@ -67,14 +68,13 @@ export function labelsKey(labels: Labels): string {
   return JSON.stringify(flat);
 }
 
-/** `le` as Prometheus parses it (strconv.ParseFloat): "+Inf", "Inf", "1e3"...; NaN when it is not a number. */
+/** `le` as a number, in Prometheus' float grammar ("+Inf", "Inf", "1e3"...); NaN when it is not one (the bucket is then left out). */
 export function parseBound(le: string): number {
-  const t = le.trim();
-  if (/^[+]?inf(inity)?$/i.test(t)) return Infinity;
-  if (/^-inf(inity)?$/i.test(t)) return -Infinity;
-  if (t === '' || !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^0[xX][0-9a-fA-F]+$/.test(t)) return NaN;
-  return Number(t);
+  return parsePromFloat(le) ?? NaN;
 }
+
+/** Relative difference between bucket counts that Prometheus' histogram_quantile treats as float noise. */
+const PRECISION_TOLERANCE = 1e-12;
 
 /** One bucket for bucketQuantile. */
 interface Bucket {
@@ -99,7 +99,7 @@ export function bucketQuantile(q: number, input: readonly Bucket[]): number {
     .sort((a, b) => (a.upperBound < b.upperBound ? -1 : a.upperBound > b.upperBound ? 1 : 0));
   if (sorted[sorted.length - 1].upperBound !== Infinity) return NaN;
   const buckets = coalesceBuckets(sorted);
-  correctPrecisionErrors(buckets, 1e-12);
+  correctPrecisionErrors(buckets, PRECISION_TOLERANCE);
   ensureMonotonic(buckets);
   if (buckets.length < 2) return NaN;
   const observations = buckets[buckets.length - 1].count;
@@ -379,7 +379,25 @@ function bucketIncreases(prev: FamilyState, key: string, h: HistogramSeries, res
     if (before === null || before === undefined || !Number.isFinite(cur)) return 'missing_value';
     out.push({ upperBound: bound, count: reset ? cur : counterIncrease(before, cur) });
   }
+  const current = h.buckets.map((b) => ({ upperBound: parseBound(b.le), count: b.value })).filter((b) => !Number.isNaN(b.upperBound));
+  if (hasNegativePopulation(current) || hasNegativePopulation(out)) return 'invalid_buckets';
   return out;
+}
+
+/**
+ * Whether cumulative bucket counts hold a negative population: a negative count, or a bucket with
+ * fewer than a lower one beyond float noise (Prometheus' own 1e-12 relative tolerance). Prometheus'
+ * histogram_quantile would force such counts monotonic and answer anyway; a percentile made from
+ * buckets that contradict themselves is not posted (docs/mapping.md, the parser's decisions).
+ */
+function hasNegativePopulation(buckets: readonly Bucket[]): boolean {
+  const sorted = [...buckets].sort((a, b) => (a.upperBound < b.upperBound ? -1 : a.upperBound > b.upperBound ? 1 : 0));
+  let below = 0;
+  for (const b of sorted) {
+    if (b.count < below && below - b.count > PRECISION_TOLERANCE * Math.abs(below)) return true;
+    below = Math.max(below, b.count);
+  }
+  return false;
 }
 
 /** One quantile from bucket increases, or why there is none. */

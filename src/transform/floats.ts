@@ -3,9 +3,7 @@
  * `quantile` of summaries when it parses an exposition: `le="1"`, `le="1.0"` and `le="1e0"` are one
  * bucket whatever client library wrote it.
  */
-
-/** The text format's decimal and special float forms (what Go's ParseFloat reads in practice). */
-const FLOAT_TEXT = /^[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?|[Nn][Aa][Nn])$/;
+import { parsePromFloat } from '../parse/promFloat';
 
 /**
  * Go's strconv.FormatFloat(f, 'g', -1, 64) plus ".0" when the result has neither "." nor "e"
@@ -33,8 +31,6 @@ function formatOpenMetricsFloat(f: number): string {
 
 /** An `le` or `quantile` value in OpenMetrics form when it is a float; other text is kept as written. */
 export function normalizeBoundLabel(value: string): string {
-  if (!FLOAT_TEXT.test(value)) return value;
-  const lower = value.toLowerCase();
-  const f = lower.endsWith('nan') ? NaN : lower.endsWith('inf') || lower.endsWith('infinity') ? (value.startsWith('-') ? -Infinity : Infinity) : Number(value);
-  return formatOpenMetricsFloat(f);
+  const f = parsePromFloat(value);
+  return f === undefined ? value : formatOpenMetricsFloat(f);
 }

@@ -39,6 +39,8 @@ export const OCI_LIMITS = Object.freeze({
   maxBucketNameLength: 256,
   /** Object Storage namespace: 1-64 characters. */
   maxObjectStorageNamespaceLength: 64,
+  /** OCI Functions: the longest an invocation may run, s (detached timeout 5-3600; synchronous at most 300). */
+  maxFunctionTimeoutSeconds: 3600,
 });
 
 /**

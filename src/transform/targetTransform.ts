@@ -6,7 +6,8 @@
  * sample lines == series - derivedCount + skipped; a derived series that is not produced is counted
  * in notDerived, never skipped.
  */
-import type { MetricFamily, OciMetric, SkippedSample, SkipReason, TargetContext, TransformOptions } from '../types/model';
+import type { JobSampleRules, Labels, MetricFamily, OciMetric, SkippedSample, SkipReason, TargetContext, TransformOptions } from '../types/model';
+import { jobSampleLabels } from './jobLabels';
 import type { TargetState } from '../types/state';
 import type { NotDerivedCounts } from '../types/state';
 import { countNotDerived, deriveTarget, type DerivedLine } from './derive';
@@ -53,6 +54,17 @@ interface MappingContext {
   lastDate?: Date;
   /** The dimensions of this target's self-metrics (`up`, `scrape_*`). */
   selfDimensions: Record<string, string>;
+  /** A Prometheus job's rules (SCRAPE_CONFIG): the labels come from them, nothing is added after. */
+  job?: JobSampleRules;
+}
+
+const NOTHING_ADDED: Record<string, string> = Object.freeze({});
+
+/** A line's name and labels: a job's rules applied, or as exposed; undefined when metric_relabel_configs drop it. */
+function labelled(ctx: MappingContext, line: Line): { name: string; labels: Labels; added: Record<string, string> } | undefined {
+  if (!ctx.job) return { name: line.metricName, labels: line.labels, added: addedDimensionsFor(ctx, line) };
+  const out = jobSampleLabels(ctx.job, line.metricName, line.labels, line.kind === 'sample' ? line.structural : undefined);
+  return out && { ...out, added: NOTHING_ADDED };
 }
 
 /** sanitizeMetricName, memoised in the context. */
@@ -113,16 +125,19 @@ function reject(line: SampleLine, reason: SkipReason): Rejected {
 
 /** Maps one sample line: checks name, value, timestamp, dimensions, then a clash with a self-metric. */
 function mapSample(ctx: MappingContext, line: SampleLine): Mapped {
+  // A job's target: its labels merged by honor_labels, then metric_relabel_configs (jobLabels.ts).
+  const l = labelled(ctx, line);
+  if (l === undefined) return reject(line, 'dropped_by_metric_relabel');
   // Name: injective `:` -> `.` and `prom$` prefix (names.ts); not a Prometheus name or too long once mapped.
-  const name = ociName(ctx, line.metricName);
+  const name = ociName(ctx, l.name);
   if (name === undefined) return reject(line, 'invalid_metric_name');
   // Value: OCI takes finite numbers only (the SDK would send null).
   if (!Number.isFinite(line.value)) return reject(line, 'non_finite_value');
   // Time: the line's own timestamp inside OCI's window with margins, else the scrape time; never moved.
-  const timestampMs = datapointTimestampMs(line.timestampMs, ctx.scrapeTimeMs);
+  const timestampMs = datapointTimestampMs(ctx.job?.honorTimestamps === false ? undefined : line.timestampMs, ctx.scrapeTimeMs);
   if (timestampMs === undefined) return reject(line, 'timestamp_out_of_window');
   // Dimensions: labels without empty values, plus instance, EXTRA_DIMENSIONS, le/quantile (dimensions.ts).
-  const dims = buildDimensions(line.labels, addedDimensionsFor(ctx, line));
+  const dims = buildDimensions(l.labels, l.added);
   if (!dims.ok) return reject(line, dims.reason);
   // A stream never carries two meanings: an exposition `up` on the self-metric's own stream is skipped.
   if (mayShareSelfMetricStream(name, dims.dimensions, ctx.selfDimensions)) return reject(line, 'self_metric_collision');
@@ -131,10 +146,13 @@ function mapSample(ctx: MappingContext, line: SampleLine): Mapped {
 
 /** Maps a derived line; it yields nothing (not a skip) when its name or dimensions are invalid. */
 function mapDerived(ctx: MappingContext, line: DerivedLine): Mapped {
-  const name = ociName(ctx, line.metricName);
-  const timestampMs = datapointTimestampMs(line.timestampMs, ctx.scrapeTimeMs);
+  // A job's metric_relabel_configs see a derived series under its own name (`x_rate`).
+  const l = labelled(ctx, line);
+  if (l === undefined) return { kind: 'none' };
+  const name = ociName(ctx, l.name);
+  const timestampMs = datapointTimestampMs(ctx.job?.honorTimestamps === false ? undefined : line.timestampMs, ctx.scrapeTimeMs);
   if (name === undefined || timestampMs === undefined || !Number.isFinite(line.value)) return { kind: 'none' };
-  const dims = buildDimensions(line.labels, addedDimensionsFor(ctx, line));
+  const dims = buildDimensions(l.labels, l.added);
   if (!dims.ok || mayShareSelfMetricStream(name, dims.dimensions, ctx.selfDimensions)) return { kind: 'none' };
   return candidate(ctx, line, name, dims.dimensions, line.value, timestampMs);
 }
@@ -223,6 +241,7 @@ export class TargetTransform {
       names: new Map(),
       metadata: new Map(),
       selfDimensions: selfDimensions(target.instance, opts.extraDimensions, target.dimensions),
+      ...(target.job ? { job: target.job } : {}),
     };
     const derivation = opts.derive ? deriveTarget(notExcluded.kept, target.previous, target.scrapeTimeMs, opts.derive) : undefined;
     this.notDerived = derivation?.notDerived ?? {};

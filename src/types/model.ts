@@ -3,6 +3,7 @@
  * Plain data only; no behaviour lives here.
  */
 import type { PreviousScrape } from './state';
+import type { RelabelRule } from '../relabel/relabel';
 
 /** Label name -> value, as exposed by the target (after unescaping). */
 export type Labels = Record<string, string>;
@@ -62,6 +63,7 @@ export type SkipReason =
   | 'duplicate_series'
   | 'timestamp_out_of_window'
   | 'self_metric_collision'
+  | 'dropped_by_metric_relabel'
   /** The same datapoint (stream and own timestamp) is pending in the outage spool, whose replay delivers it once. */
   | 'in_spool';
 
@@ -92,6 +94,18 @@ export interface OciMetric {
   datapoints: OciDatapoint[];
 }
 
+/** The rules of a Prometheus job (SCRAPE_CONFIG) that every sample of one of its targets goes through. */
+export interface JobSampleRules {
+  /** The target's labels (`job`, `instance`, static and relabelled ones), merged into every sample. */
+  targetLabels: Labels;
+  honorLabels: boolean;
+  /** false: the samples' own timestamps are ignored (the scrape time is used). */
+  honorTimestamps: boolean;
+  metricRelabel: readonly RelabelRule[];
+  /** 0 = no limit, as in Prometheus. */
+  limits: { sampleLimit: number; labelLimit: number; labelNameLengthLimit: number; labelValueLengthLimit: number };
+}
+
 /** The per-target facts the transform needs; it does no I/O itself. */
 export interface TargetContext {
   /**
@@ -105,6 +119,8 @@ export interface TargetContext {
   scrapeTimeMs: number;
   /** Dimensions of the target itself (a discovered instance's resourceId, shape, tags...). */
   dimensions?: Record<string, string>;
+  /** A Prometheus job's rules; undefined = the implicit job of settings-only configuration. */
+  job?: JobSampleRules;
   /** True for a metric whose datapoint is pending in the outage spool (skipped `in_spool`: the replay delivers it, never both). */
   inSpool?: (metric: OciMetric) => boolean;
 }

@@ -106,6 +106,11 @@ export type NotDerivedReason =
   | 'no_interval'
   /** A value needed (this scrape's or the previous one) is missing or not finite. */
   | 'missing_value'
+  /**
+   * A histogram whose buckets hold a negative population, this scrape or over the interval (a
+   * negative count, or fewer than a lower bucket): no percentile is made from contradictory buckets.
+   */
+  | 'invalid_buckets'
   /** The derived name or dimensions are not valid for OCI. */
   | 'invalid_series'
   /** The derived stream equals an exposition sample's or an earlier derived one's. */

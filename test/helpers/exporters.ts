@@ -44,25 +44,27 @@ export async function startNodeExporter(): Promise<RunningExporter> {
  * Starts /usr/bin/prometheus with a temp config (it scrapes itself, to fill its histograms) and temp
  * storage; `targets` (URLs) are scraped too, every second, as job "ref" (own timestamps honoured).
  */
-export async function startPrometheusServer(opts: { targets?: string[] } = {}): Promise<RunningExporter> {
+export async function startPrometheusServer(opts: { targets?: string[]; configText?: string } = {}): Promise<RunningExporter> {
   return startWithRetry(async (port) => {
     const dir = await mkdtemp(join(tmpdir(), 'prom2oci-prometheus-'));
     const config = join(dir, 'prometheus.yml');
     await writeFile(
       config,
-      [
-        'global:',
-        '  scrape_interval: 1s',
-        'scrape_configs:',
-        '  - job_name: self',
-        '    static_configs:',
-        `      - targets: ['127.0.0.1:${port}']`,
-        ...(opts.targets ?? []).flatMap((t, i) => {
-          const u = new URL(t);
-          return [`  - job_name: ref${i}`, `    metrics_path: ${u.pathname}`, '    static_configs:', `      - targets: ['${u.host}']`];
-        }),
-        '',
-      ].join('\n'),
+      // configText: a whole configuration file of the caller's (the scrape-config comparison).
+      opts.configText ??
+        [
+          'global:',
+          '  scrape_interval: 1s',
+          'scrape_configs:',
+          '  - job_name: self',
+          '    static_configs:',
+          `      - targets: ['127.0.0.1:${port}']`,
+          ...(opts.targets ?? []).flatMap((t, i) => {
+            const u = new URL(t);
+            return [`  - job_name: ref${i}`, `    metrics_path: ${u.pathname}`, '    static_configs:', `      - targets: ['${u.host}']`];
+          }),
+          '',
+        ].join('\n'),
     );
     return {
       command: '/usr/bin/prometheus',

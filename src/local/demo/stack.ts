@@ -196,7 +196,8 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
           record.coldStartMs = Math.round(fn.readyMs);
           record.functionPid = fn.pid;
         }
-        const res = await fn.invoke({ deadline: new Date(Date.now() + 30_000) });
+        // Fn-Deadline = now + func.yaml's timeout, as the platform sends it.
+        const res = await fn.invoke();
         record.status = res.status;
         if (res.status === 200 && res.json && typeof res.json === 'object') {
           const { metricData: _m, skippedSamples: _s, ...summary } = res.json as InvocationSummary;

@@ -15,6 +15,7 @@ interface IngestionOptions {
   readonly authorizedNamespaces?: string[];
   readonly maxStoredDatapoints?: number;
   readonly now: () => number;
+  readonly monotonicNow: () => number;
 }
 
 /** The ingestion service of the emulator. */
@@ -55,7 +56,7 @@ export class IngestionService {
     }
     const items = (parsed as { metricData?: unknown } | null)?.metricData;
     call.metricCount = Array.isArray(items) ? items.length : 0;
-    if (!this.limiter.admit(principal.tenancyId, options.rateLimitPerSecond)) {
+    if (!this.limiter.admit(principal.tenancyId, options.rateLimitPerSecond, options.monotonicNow())) {
       throw new HttpFailure(
         429,
         'TooManyRequests',

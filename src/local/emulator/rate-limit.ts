@@ -8,8 +8,8 @@
 export class TenancyRateLimiter {
   private windows = new Map<string, number[]>();
 
-  /** True when the call is admitted (and counted), false when it must get 429. `nowMs`: a monotonic clock. */
-  admit(tenancyId: string, perSecond: number | undefined, nowMs: number = performance.now()): boolean {
+  /** True when the call is admitted (and counted), false when it must get 429. `nowMs`: the emulator's monotonic clock. */
+  admit(tenancyId: string, perSecond: number | undefined, nowMs: number): boolean {
     if (perSecond === undefined) return true;
     let window = this.windows.get(tenancyId);
     if (!window) this.windows.set(tenancyId, (window = []));

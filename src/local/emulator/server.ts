@@ -50,6 +50,8 @@ export interface EmulatorOptions {
   maxCallRecords?: number;
   /** The emulator's wall clock (ms): request dates, token expiry and datapoint ages are judged by it. */
   now?: () => number;
+  /** The emulator's monotonic clock (ms): the rate limit's sliding second. Tests advance it instead of sleeping. */
+  monotonicNow?: () => number;
   /** Structured log sink, one object per request (no secrets are ever passed to it). */
   log?: (entry: Record<string, unknown>) => void;
   /**
@@ -87,6 +89,8 @@ export interface IngestionEmulator {
   enqueueFault(fault: Fault, times?: number, route?: FaultRoute): void;
   /** Number of queued fault applications left for a route. */
   pendingFaults(route?: FaultRoute): number;
+  /** Resolves once no request is being handled (hung ones end when their socket is dropped): an event to wait for instead of a window. */
+  idle(): Promise<void>;
   /** Drops the queued faults of a route (all routes when omitted), keeping stored data and objects. */
   clearFaults(route?: FaultRoute): void;
   /** Series matching a query (see MetricStore.query). */
@@ -99,9 +103,9 @@ export interface IngestionEmulator {
 
 /** Options with defaults filled in. */
 type ResolvedOptions = Required<
-  Pick<EmulatorOptions, 'host' | 'trustedIssuers' | 'configKeys' | 'maxClockSkewMs' | 'latencyMs' | 'maxBodyBytes' | 'maxCallRecords' | 'now'>
+  Pick<EmulatorOptions, 'host' | 'trustedIssuers' | 'configKeys' | 'maxClockSkewMs' | 'latencyMs' | 'maxBodyBytes' | 'maxCallRecords' | 'now' | 'monotonicNow'>
 > &
-  Omit<EmulatorOptions, 'host' | 'trustedIssuers' | 'configKeys' | 'maxClockSkewMs' | 'latencyMs' | 'maxBodyBytes' | 'maxCallRecords' | 'now'>;
+  Omit<EmulatorOptions, 'host' | 'trustedIssuers' | 'configKeys' | 'maxClockSkewMs' | 'latencyMs' | 'maxBodyBytes' | 'maxCallRecords' | 'now' | 'monotonicNow'>;
 
 /** The parts of a running emulator: each owns its state; the server only routes between them. */
 interface EmulatorParts {
@@ -113,6 +117,27 @@ interface EmulatorParts {
   secrets: SecretsService;
   objectStorage: ObjectStorageState;
   fleet: Fleet;
+  handling: InFlight;
+}
+
+/** The requests being handled, and who waits for none to be. */
+class InFlight {
+  private count = 0;
+  private waiters: (() => void)[] = [];
+
+  /** Counts `work` while it runs. */
+  track(work: Promise<unknown>): void {
+    this.count++;
+    void work.finally(() => {
+      if (--this.count > 0) return;
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  /** Resolves when no request is being handled. */
+  idle(): Promise<void> {
+    return this.count === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
+  }
 }
 
 /** Fill in defaults for the options. */
@@ -128,6 +153,7 @@ function resolveOptions(opts: EmulatorOptions): ResolvedOptions {
     maxCallRecords: opts.maxCallRecords ?? 10_000,
     maxStoredDatapoints: opts.maxStoredDatapoints ?? 1_000_000,
     now: opts.now ?? Date.now,
+    monotonicNow: opts.monotonicNow ?? (() => performance.now()),
   };
 }
 
@@ -261,12 +287,14 @@ async function listen(p: EmulatorParts, port: number): Promise<{ server: Server;
   const { options } = p;
   const sockets = new Set<Socket>();
   const server: Server = createServer((req, res) => {
-    void handleLocal(p, req, res).then(
-      (answered) => (answered ? undefined : handleOciRequest(p, req, res)),
-      (err: unknown) => {
-        options.log?.({ event: 'emulator_error', error: String(err instanceof Error ? err.message : err) });
-        if (!res.headersSent) sendJson(res, 500, requestIdFor(req), { code: 'InternalServerError', message: 'Emulator error' });
-      },
+    p.handling.track(
+      handleLocal(p, req, res).then(
+        (answered) => (answered ? undefined : handleOciRequest(p, req, res)),
+        (err: unknown) => {
+          options.log?.({ event: 'emulator_error', error: String(err instanceof Error ? err.message : err) });
+          if (!res.headersSent) sendJson(res, 500, requestIdFor(req), { code: 'InternalServerError', message: 'Emulator error' });
+        },
+      ),
     );
   });
   server.on('connection', (socket) => {
@@ -301,6 +329,7 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     secrets: new SecretsService(),
     objectStorage: new ObjectStorageState(),
     fleet: new Fleet(),
+    handling: new InFlight(),
   };
   const { server, sockets } = await listen(p, opts.port ?? 0);
   const port = (server.address() as AddressInfo).port;
@@ -328,6 +357,9 @@ export async function startIngestionEmulator(opts: EmulatorOptions = {}): Promis
     },
     pendingFaults(route: FaultRoute = 'metrics'): number {
       return faults.pending(route);
+    },
+    idle(): Promise<void> {
+      return p.handling.idle();
     },
     query(q?: MetricQuery): MetricSeries[] {
       return ingestion.store.query(q);
