@@ -173,7 +173,7 @@ describe('reliability: the state and the spool against an unlucky network and a 
     }
   };
 
-  test('a spool section in an unexpected shape ({}, a string, a number) never stops the function: named, replaced, the data posted; the first stored form is read', async () => {
+  test('a spool section in an unexpected shape ({}, a string, a number) never stops the function: named, replaced; the first stored form is read', async () => {
     const fn = await startFn();
     for (const spool of [{}, 'garbage', 42]) {
       putState({ ...emptyStateDocument(), spool } as unknown as StateDocument);
@@ -196,7 +196,7 @@ describe('reliability: the state and the spool against an unlucky network and a 
     assert.equal(fn.alive, true);
   });
 
-  test('a spool PutObject whose answer is lost (stored, then the connection reset): the retry recognises its own write, nothing is spooled or posted twice', async () => {
+  test('a spool PutObject whose answer is lost (stored, then reset): the retry recognises its own write, nothing spooled or posted twice', async () => {
     const fn = await startFn();
     await invoke(fn); // warm: the SDK and the state bundle load
     const emu = fx.stack.emulator;

@@ -252,7 +252,7 @@ function raceSignal<T>(work: Promise<T>, signal: AbortSignal, timeout: () => Err
 }
 
 /** What the spool's replay did: the entries sent again (oldest first), those too old to send, each one's outcome, the calls. */
-export interface SpoolReplay {
+interface SpoolReplay {
   replay: SpoolEntry[];
   expired: SpoolEntry[];
   outcomes: ReplayOutcome[];
