@@ -210,6 +210,16 @@ describe('histogram _avg and _pNN from increases', () => {
     assert.equal(r.values.latency_seconds_avg, 0.5);
     assert.ok(Math.abs(r.values.latency_seconds_p50 - 2 / 3) < 1e-12, 'rank 2 of 3 in [0, 1]');
   });
+  it('_sum down while _count goes up: each is its own counter, as irate(_sum) / irate(_count) (never a negative average)', () => {
+    // Prometheus: irate(x_sum) = 4 (a decrease is a reset: the new value), irate(x_count) = 2 over the same interval.
+    const sumDown = derive([hist([['+Inf', 1]], 10, 1)], [hist([['+Inf', 3]], 4, 3)]);
+    assert.equal(sumDown.values.latency_seconds_avg, 2);
+    // _count reset while _sum went up: (12 - 10) / 2, as Prometheus' rate(sum) / rate(count).
+    const countDown = derive([hist([['+Inf', 5]], 10, 5)], [hist([['+Inf', 2]], 12, 2)]);
+    assert.equal(countDown.values.latency_seconds_avg, 1);
+    const s = derive([summary(10, 1)], [summary(4, 3)], MIN, { ...ALL, kinds: { rate: false, avg: true, quantiles: false } });
+    assert.equal(s.values.rpc_seconds_avg, 2);
+  });
   it('a bucket that went down alone: a negative population over the interval, so no percentile (Prometheus would force the envelope)', () => {
     const prev = hist(
       [

@@ -78,6 +78,21 @@ describe('forecastCost', () => {
   });
 });
 
+describe('forecast: derived series not made yet', () => {
+  test('those a previous scrape would give count (first scrape, stale or failed state); the rest do not', () => {
+    const f = forecastCost({
+      ...base,
+      dataStreams: 40,
+      selfStreams: 6,
+      notDerived: { first_scrape: 30, stale_state: 2, state_failed: 1, no_observations: 4, state_off: 7, duplicate_series: 1 },
+    });
+    assert.equal(f.derivedFromNextScrape, 33);
+    assert.equal(f.metricStreams, 40 + 33 + 6);
+    assert.equal(f.postCallsPerInvocation, 2 + 1);
+    assert.match(forecastLines(f).join('\n'), /metric streams 79 \(33 derived from the next scrape on\)/);
+  });
+});
+
 describe('forecast settings', () => {
   const env = { METRICS_ENDPOINT: 'http://127.0.0.1:9/metrics', DRY_RUN: 'true' };
   test('price unset by default, free datapoints 0', () => {

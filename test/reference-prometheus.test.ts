@@ -17,7 +17,7 @@ import { startStack, type Stack } from './helpers/stack';
 const PROMETHEUS = '/usr/bin/prometheus';
 const WAIT_MS = 60_000;
 
-/** The two scrapes: counters (one resets), histograms (normal, only +Inf, none observed, reset). */
+/** The two scrapes: counters (one resets), histograms (normal, only +Inf, none observed, reset, _sum or _count alone down). */
 function exposition(step: 1 | 2, tsMs: number): string {
   const v = <T>(a: T, b: T): T => (step === 1 ? a : b);
   const h = (route: string, buckets: [number, number, number, number], sum: number) => [
@@ -37,6 +37,9 @@ function exposition(step: 1 | 2, tsMs: number): string {
     ...h('/b', v([0, 0, 0, 10], [0, 0, 0, 17]), v(50, 90)),
     ...h('/c', v([5, 6, 7, 8], [5, 6, 7, 8]), v(2, 2)),
     ...h('/d', v([40, 60, 70, 80], [2, 5, 9, 11]), v(30, 4.5)),
+    // _sum went down while _count went up; _count reset while _sum went up: each its own counter.
+    ...h('/e', v([10, 20, 30, 40], [15, 25, 35, 45]), v(100, 20)),
+    ...h('/f', v([40, 60, 70, 80], [2, 5, 9, 11]), v(30, 45)),
     '',
   ].join('\n');
 }
@@ -141,6 +144,8 @@ describe('reference: derived series equal Prometheus irate() and histogram_quant
     assert.ok(posted('orders_total_rate', 'state').failed > 0, 'a reset is never a negative rate');
     assert.equal(posted('latency_seconds_p99', 'route')['/b'], 1, 'only +Inf: the highest finite bound');
     assert.equal(posted('latency_seconds_avg', 'route')['/c'], undefined, 'no observation, no average');
+    assert.equal(posted('latency_seconds_avg', 'route')['/e'], 4, '_sum down, _count up: 20 / 5, never negative');
+    assert.equal(posted('latency_seconds_avg', 'route')['/f'], 15 / 11, '_count reset, _sum up: 15 / 11');
     assert.ok((s.notDerived.no_observations ?? 0) >= 4);
     await fn.stop();
   });

@@ -221,7 +221,7 @@ describe('state store (file backend)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'prom2oci-state-'));
     try {
       const path = join(dir, 'state.bin');
-      const store = createStateStore(fileBackend(path), { local: true });
+      const store = createStateStore(fileBackend(path));
       assert.deepEqual((await store.open(signal())).doc.targets, {}, 'missing file: no state yet');
       await writeFile(path, 'garbage');
       const session = await store.open(signal());

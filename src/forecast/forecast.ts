@@ -2,8 +2,10 @@
  * What a configuration will cost once it runs every minute, computed from one invocation's counts
  * (a dry run's, before anything is posted). Pure: no I/O, no clock.
  *
- * - metric streams: every series the transform produced plus the self-metrics (`up`, ...); each
- *   gets one datapoint per invocation, so datapoints per invocation = streams.
+ * - metric streams: every series the transform produced plus the self-metrics (`up`, ...), plus
+ *   the derived series this invocation could not make yet but the next one will (no previous
+ *   scrape, a stale or unreadable state: a dry run before the first real run); each gets one
+ *   datapoint per invocation, so datapoints per invocation = streams.
  * - datapoints per month: streams x invocations per month at one invocation a minute, over an
  *   average month of 730 hours (8,760 h / 12), the hours cloud price lists bill a month by.
  * - PostMetricData calls: at most OCI_LIMITS.maxStreamsPerCall streams per call, data and self-metrics posted separately.
@@ -18,6 +20,7 @@
 import type { TimeBudget } from '../handler/budget';
 import { burstOf } from '../publish/publisher';
 import { OCI_LIMITS } from '../transform/limits';
+import type { NotDerivedCounts, NotDerivedReason } from '../types/state';
 
 /** Invocations in an average month at one a minute: 730 h x 60. */
 export const INVOCATIONS_PER_MONTH = 730 * 60;
@@ -25,6 +28,8 @@ export const INVOCATIONS_PER_MONTH = 730 * 60;
 export interface ForecastInput {
   /** Data series one invocation posts (the transform's output). */
   dataStreams: number;
+  /** The derived series the transform did not make, by reason (those of a missing previous scrape are made from the next one on). */
+  notDerived?: NotDerivedCounts;
   /** Self-metrics one invocation posts (`up`, durations, counts per target). */
   selfStreams: number;
   /** How long scraping, parsing and transforming took in the measured invocation (ms). */
@@ -40,6 +45,8 @@ export interface ForecastInput {
 
 export interface CostForecast {
   metricStreams: number;
+  /** Of the streams, derived series this invocation could not make but the next ones will (first scrape, stale or failed state). */
+  derivedFromNextScrape: number;
   datapointsPerInvocation: number;
   invocationsPerMonth: number;
   datapointsPerMonth: number;
@@ -64,6 +71,12 @@ export interface CostForecast {
   notes: string[];
 }
 
+/**
+ * Derived series missing only because this invocation had no usable previous scrape: the next
+ * invocation makes them (the others, e.g. `no_observations` or `state_off`, stay missing).
+ */
+const DERIVED_NEXT_TIME: readonly NotDerivedReason[] = ['first_scrape', 'stale_state', 'state_failed'];
+
 /** Calls needed for n streams at OCI_LIMITS.maxStreamsPerCall streams per call. */
 function callsFor(streams: number): number {
   return Math.ceil(streams / OCI_LIMITS.maxStreamsPerCall);
@@ -77,8 +90,10 @@ function round(n: number, digits = 4): number {
 
 /** The forecast for a configuration whose invocation produced these counts. */
 export function forecastCost(input: ForecastInput): CostForecast {
-  const streams = input.dataStreams + input.selfStreams;
-  const calls = callsFor(input.dataStreams) + callsFor(input.selfStreams);
+  const later = DERIVED_NEXT_TIME.reduce((n, reason) => n + (input.notDerived?.[reason] ?? 0), 0);
+  const dataStreams = input.dataStreams + later;
+  const streams = dataStreams + input.selfStreams;
+  const calls = callsFor(dataStreams) + callsFor(input.selfStreams);
   const rate = input.postCallsPerSecond;
   const postingSeconds = Math.max(0, calls - burstOf(rate)) / rate;
   const invocationSeconds = input.scrapeMs / 1000 + postingSeconds + input.budget.reservedMs / 1000;
@@ -104,6 +119,7 @@ export function forecastCost(input: ForecastInput): CostForecast {
   }
   const out: CostForecast = {
     metricStreams: streams,
+    derivedFromNextScrape: later,
     datapointsPerInvocation: streams,
     invocationsPerMonth: INVOCATIONS_PER_MONTH,
     datapointsPerMonth,
@@ -128,9 +144,11 @@ export function forecastCost(input: ForecastInput): CostForecast {
 /** The forecast as a few human-readable lines (CLI). */
 export function forecastLines(f: CostForecast): string[] {
   const pct = (x: number) => `${round(x * 100, 1)}%`;
+  const later = f.derivedFromNextScrape > 0 ? ` (${f.derivedFromNextScrape} derived from the next scrape on)` : '';
   const lines = [
     `cost forecast at one invocation a minute (${f.invocationsPerMonth} a month):`,
-    `  metric streams ${f.metricStreams}, datapoints ${f.datapointsPerInvocation} per invocation, ${f.datapointsPerMonth.toLocaleString('en-US')} per month`,
+    `  metric streams ${f.metricStreams}${later}, datapoints ${f.datapointsPerInvocation} per invocation, ` +
+      `${f.datapointsPerMonth.toLocaleString('en-US')} per month`,
     `  PostMetricData calls ${f.postCallsPerInvocation} per invocation: ${pct(f.averageShareOfTenancyLimit)} of the tenancy's ` +
       `${OCI_LIMITS.maxCallsPerSecond} calls/s on average, ${pct(f.postingShareOfTenancyLimit)} while posting`,
     `  posting ${f.postingSeconds} s; invocation ~${f.invocationSeconds} s of the ${f.functionTimeoutSeconds} s timeout: ` +

@@ -16,7 +16,17 @@ import { scrapeAll, targetsOf } from './prepare';
 import { targetOptions } from './jobs';
 import type { Runtime } from './runtime';
 import { destinationsOf, hasStateStore, readState, replaySpool, saveState, storeSpool, targetStateOf } from './statePhase';
-import { logFields, nothingDeliveredCause, round2, selfMetricReport, summarise, summariseTargets, type InvocationSummary, type StateSummary } from './summary';
+import {
+  logFields,
+  notDerivedOf,
+  nothingDeliveredCause,
+  round2,
+  selfMetricReport,
+  summarise,
+  summariseTargets,
+  type InvocationSummary,
+  type StateSummary,
+} from './summary';
 
 /** The invocation failed to deliver anything; the message names why (shown to the caller). */
 export class DeliveryFailure extends Error {
@@ -61,7 +71,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   // This scrape is stored while the data is posted; a state failure never stops the posting.
   const read = reading ? await reading : undefined;
   // With a spool to replay, the same write claims it (see statePhase.ts).
-  const saving = read && (!opts.dryRun || read.local) ? saveState(rt, read, scrapeTargets, prepared, state, budget) : undefined;
+  const saving = read && (!opts.dryRun || rt.dryRunWritesState === true) ? saveState(rt, read, scrapeTargets, prepared, state, budget) : undefined;
   let result: PublishResult | undefined;
   let dryRunData: OciMetric[] = [];
   const undeliveredOf = spoolOn ? new UndeliveredSeries(s.spoolMaxSeries) : undefined;
@@ -101,6 +111,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
 
   const forecast = forecastCost({
     dataStreams,
+    notDerived: notDerivedOf(prepared),
     selfStreams: self.length,
     scrapeMs,
     postCallsPerSecond: s.postCallsPerSecond,

@@ -45,8 +45,6 @@ interface ReadSpool {
 interface StateRead {
   session?: StateSession;
   error?: StateError;
-  /** The store is this process's own (a dry run may write it). */
-  local?: boolean;
   /** The stored spool, when the spool is on. */
   spool?: ReadSpool;
   /** Where this invocation posts (destinationsOf): a spool entry for anywhere else is dropped as foreign. */
@@ -165,7 +163,7 @@ export async function readState(rt: Runtime, state: StateSummary, timeoutMs: num
       noteStateError(state, session.problem);
       state.replaced = { ...replaced };
     }
-    const read: StateRead = { session, local: store.local };
+    const read: StateRead = { session };
     if (spool) {
       read.destinations = spool.destinations;
       read.spool = { ...decodeSpool(session.doc.spool, spoolReadOptions(rt.settings, spool.destinations)), section: session.doc.spool };

@@ -227,6 +227,14 @@ export function summariseTargets(prepared: PreparedTarget[], result: PublishResu
   });
 }
 
+/** The derived series not made, by reason, over every target. */
+export function notDerivedOf(prepared: readonly PreparedTarget[]): NotDerivedCounts {
+  const notDerived: NotDerivedCounts = {};
+  for (const p of prepared)
+    for (const [reason, n] of Object.entries(p.notDerived) as [keyof NotDerivedCounts, number][]) notDerived[reason] = (notDerived[reason] ?? 0) + n;
+  return notDerived;
+}
+
 /** Totals over targets plus the publish statistics. */
 export function summarise(
   prepared: PreparedTarget[],
@@ -241,9 +249,7 @@ export function summarise(
 ): InvocationSummary {
   const skipped: Partial<Record<SkipReason, number>> = {};
   for (const p of prepared) for (const k of p.skipped) skipped[k.reason] = (skipped[k.reason] ?? 0) + 1;
-  const notDerived: NotDerivedCounts = {};
-  for (const p of prepared)
-    for (const [reason, n] of Object.entries(p.notDerived) as [keyof NotDerivedCounts, number][]) notDerived[reason] = (notDerived[reason] ?? 0) + n;
+  const notDerived = notDerivedOf(prepared);
   const sum = (f: (t: TargetSummary) => number) => targets.reduce((a, t) => a + f(t), 0);
   const errors = [...(data?.errors ?? []), ...(self?.errors ?? []).map((e) => ({ message: `self-metrics: ${e.message}`, metrics: e.metrics }))];
   const summary: InvocationSummary = {

@@ -3,12 +3,13 @@
  *
  *  - counter `x`        -> `x_rate`  = increase / seconds between the two samples, like Prometheus'
  *                          irate(): a decrease is a reset, and the increase is then the new value.
- *  - histogram `x`      -> `x_avg`   = increase of `x_sum` / increase of `x_count`;
+ *  - histogram `x`      -> `x_avg`   = increase of `x_sum` / increase of `x_count`, each its own
+ *                          counter as in irate(x_sum) / irate(x_count) (a decrease of either is its reset);
  *                          `x_pNN`   = histogram_quantile(q, increases of the buckets) for each q of
  *                          HISTOGRAM_QUANTILES, exactly as Prometheus computes it (bucketQuantile).
  *  - summary `x`        -> `x_avg`   = increase of `x_sum` / increase of `x_count`.
  *
- * A histogram's or summary's reset is judged by its `_count` (or the +Inf bucket when there is no
+ * A histogram's buckets' reset is judged by its `_count` (or the +Inf bucket when there is no
  * `_count`): when it went down the app restarted, and every increase of that series is its new
  * value. Otherwise each bucket is its own counter, as in Prometheus (a bucket that went down alone
  * counts as reset).
@@ -246,11 +247,11 @@ function deriveFamily(family: MetricFamily, ctx: FamilyDeriveContext): FamilyDer
     };
     if (family.kind === 'counter') emit('_rate', rateOf(prevValues, series as ScalarSeries, (timeMs - prevTimeMs) / 1000));
     else if (family.kind === 'summary') {
-      if (ctx.opts.kinds.avg) emit('_avg', averageOfIncrease(prevValues, series as SummarySeries, isReset(prevValues[1], (series as SummarySeries).count)));
+      if (ctx.opts.kinds.avg) emit('_avg', averageOfIncrease(prevValues, series as SummarySeries));
     } else {
       const h = series as HistogramSeries;
       const reset = isReset(prevValues[1] ?? infBucket(prev!, key), h.count ?? bucketValue(h, '+Inf'));
-      if (ctx.opts.kinds.avg) emit('_avg', averageOfIncrease(prevValues, h, reset));
+      if (ctx.opts.kinds.avg) emit('_avg', averageOfIncrease(prevValues, h));
       if (ctx.opts.kinds.quantiles) {
         const increases = bucketIncreases(prev!, key, h, reset);
         for (const q of ctx.opts.quantiles) emit('_' + quantileSuffix(q), typeof increases === 'string' ? increases : quantileOf(q, increases));
@@ -323,11 +324,15 @@ function isReset(prevCount: number | null | undefined, count: number | undefined
   return prevCount !== null && prevCount !== undefined && count !== undefined && Number.isFinite(count) && count < prevCount;
 }
 
-/** increase(sum) / increase(count) of a histogram or summary series, or why there is none. */
+/**
+ * increase(sum) / increase(count) of a histogram or summary series, or why there is none. As
+ * Prometheus' irate(x_sum) / irate(x_count): each of the two is its own counter, so a decrease of
+ * either is a reset of that one (a `_sum` that went down while `_count` went up is its new value,
+ * never a negative average).
+ */
 function averageOfIncrease(
   prev: (number | null)[],
   series: { sum?: number; count?: number; sumTimestampMs?: number; countTimestampMs?: number },
-  reset: boolean,
 ): number | NotDerivedReason {
   const [prevSum, prevCount] = prev;
   const { sum, count } = series;
@@ -335,9 +340,9 @@ function averageOfIncrease(
   if (series.sumTimestampMs !== series.countTimestampMs) return 'missing_value';
   if (sum === undefined || count === undefined || !Number.isFinite(sum) || !Number.isFinite(count)) return 'missing_value';
   if (prevSum === null || prevSum === undefined || prevCount === null || prevCount === undefined) return 'missing_value';
-  const countIncrease = reset ? count : count - prevCount;
+  const countIncrease = counterIncrease(prevCount, count);
   if (countIncrease <= 0) return 'no_observations';
-  const avg = (reset ? sum : sum - prevSum) / countIncrease;
+  const avg = counterIncrease(prevSum, sum) / countIncrease;
   return Number.isFinite(avg) ? avg : 'missing_value';
 }
 
