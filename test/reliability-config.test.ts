@@ -28,7 +28,7 @@ const BAD: Record<string, string[]> = {
   SECRET_CACHE_TTL_SECONDS: ['forever'],
   OCI_MONITORING_ENDPOINT: ['telemetry-ingestion', 'ftp://x'],
   OCI_SECRETS_ENDPOINT: ['vault'],
-  POST_CALLS_PER_SECOND: ['0', 'fast'],
+  POST_CALLS_PER_SECOND: ['0', 'fast', '1001', 'auto-ish'],
   POST_CONCURRENCY: ['1000'],
   POST_TIMEOUT_MS: ['abc'],
   FUNCTION_TIMEOUT_SECONDS: ['1.5'],

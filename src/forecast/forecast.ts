@@ -11,14 +11,18 @@
  * - PostMetricData calls: at most OCI_LIMITS.maxStreamsPerCall streams per call, data and self-metrics posted separately.
  * - share of the tenancy's OCI_LIMITS.maxCallsPerSecond: averaged over the minute, and at the configured rate while
  *   posting (the rate is what other posters in the tenancy feel).
- * - posting time: the publisher's token bucket starts `burst` calls at once, then one per
- *   1/POST_CALLS_PER_SECOND; the time is until the last call starts (latency not included).
+ * - posting time: the publisher's token bucket starts `burst` calls at once, then one per 1/rate,
+ *   the rate being POST_CALLS_PER_SECOND capped at OCI's limit (the tenancy admits no more, whatever
+ *   the setting) and kept just under it there, as the pacing does alone in the tenancy; the time
+ *   is until the last call starts (latency not included).
  * - fits the timeout: scrape time (this invocation's) + posting time + the reserves, against the
  *   timeout, both as the invocation's budget (src/handler/budget.ts) has them.
- * - cost: (datapoints per month - free datapoints) x price per million, only when a price is set.
+ * - cost: (datapoints per month - free datapoints) x price per million, only when a price is set;
+ *   beside it what OCI Functions bill, GB-seconds (memory x the scrape and posting time) per
+ *   invocation and per month.
  */
 import type { TimeBudget } from '../handler/budget';
-import { burstOf } from '../publish/publisher';
+import { burstOf, cruiseRate } from '../publish/pacing';
 import { OCI_LIMITS } from '../transform/limits';
 import type { NotDerivedCounts, NotDerivedReason } from '../types/state';
 
@@ -34,7 +38,10 @@ export interface ForecastInput {
   selfStreams: number;
   /** How long scraping, parsing and transforming took in the measured invocation (ms). */
   scrapeMs: number;
+  /** POST_CALLS_PER_SECOND, the pacing's ceiling: the tenancy never takes more than OCI's limit of it. */
   postCallsPerSecond: number;
+  /** The function's memory (MB): OCI Functions bill memory x duration. */
+  memoryMb: number;
   /** The invocation's budget: its timeout and the time it keeps back (response, self-metrics, spool). */
   budget: TimeBudget;
   /** Price per million ingested datapoints; undefined = not configured. */
@@ -57,12 +64,24 @@ export interface CostForecast {
   averageShareOfTenancyLimit: number;
   /** POST_CALLS_PER_SECOND / OCI_LIMITS.maxCallsPerSecond while posting. */
   postingShareOfTenancyLimit: number;
-  /** Time to start every PostMetricData call at POST_CALLS_PER_SECOND (s). */
+  /**
+   * The rate the calls start at alone in the tenancy: POST_CALLS_PER_SECOND, never more than OCI's
+   * limit (a higher setting is capped there), and just under it at the limit itself (the pacing's cruise rate).
+   */
+  postingCallsPerSecond: number;
+  /** Time to start every PostMetricData call at postingCallsPerSecond (s). */
   postingSeconds: number;
   /** Scrape time + posting time + reserves (s). */
   invocationSeconds: number;
   functionTimeoutSeconds: number;
   fitsFunctionTimeout: boolean;
+  /**
+   * What OCI Functions bill: the function's memory (GB) x the invocation's duration (s), the
+   * duration taken as the scrape plus the posting (not the reserves, which are kept back, not spent);
+   * per invocation, and per month at one invocation a minute.
+   */
+  gbSecondsPerInvocation: number;
+  gbSecondsPerMonth: number;
   /** Monthly ingestion cost; undefined when no price is configured. */
   monthlyCost?: number;
   pricePerMillionDatapoints?: number;
@@ -94,20 +113,26 @@ export function forecastCost(input: ForecastInput): CostForecast {
   const dataStreams = input.dataStreams + later;
   const streams = dataStreams + input.selfStreams;
   const calls = callsFor(dataStreams) + callsFor(input.selfStreams);
-  const rate = input.postCallsPerSecond;
+  const limit = OCI_LIMITS.maxCallsPerSecond;
+  const setting = input.postCallsPerSecond;
+  const rate = Math.min(cruiseRate(setting), limit);
   const postingSeconds = Math.max(0, calls - burstOf(rate)) / rate;
-  const invocationSeconds = input.scrapeMs / 1000 + postingSeconds + input.budget.reservedMs / 1000;
+  const busySeconds = input.scrapeMs / 1000 + postingSeconds;
+  const invocationSeconds = busySeconds + input.budget.reservedMs / 1000;
   const timeoutSeconds = input.budget.timeoutMs / 1000;
   const datapointsPerMonth = streams * INVOCATIONS_PER_MONTH;
   const averageCallsPerSecond = calls / 60;
-  const limit = OCI_LIMITS.maxCallsPerSecond;
+  const gbSeconds = (input.memoryMb / 1024) * busySeconds;
   const notes: string[] = [];
+  if (setting > limit) notes.push(`POST_CALLS_PER_SECOND=${setting} is above OCI's ${limit} calls/s per tenancy: the posting time is at ${limit}`);
   const fits = invocationSeconds <= timeoutSeconds;
   if (!fits) {
     notes.push(
-      `posting ${calls} calls at POST_CALLS_PER_SECOND=${rate} takes ${round(postingSeconds, 1)} s; with the scrape and reserves ` +
-        `${round(invocationSeconds, 1)} s does not fit the ${timeoutSeconds} s timeout: raise POST_CALLS_PER_SECOND (at most ${limit} per tenancy) or ` +
-        `post fewer series`,
+      `posting ${calls} calls at ${round(rate, 2)} calls/s takes ${round(postingSeconds, 1)} s; with the scrape and reserves ` +
+        `${round(invocationSeconds, 1)} s does not fit the ${timeoutSeconds} s timeout: ` +
+        (setting < limit
+          ? `raise POST_CALLS_PER_SECOND (at most ${limit} per tenancy, or auto) or post fewer series`
+          : 'post fewer series (split the targets)'),
     );
   }
   if (averageCallsPerSecond > limit) notes.push(`${calls} calls a minute exceed the tenancy's ${limit} calls/s even spread evenly: post fewer series`);
@@ -126,11 +151,14 @@ export function forecastCost(input: ForecastInput): CostForecast {
     postCallsPerInvocation: calls,
     averageCallsPerSecond: round(averageCallsPerSecond),
     averageShareOfTenancyLimit: round(averageCallsPerSecond / limit),
-    postingShareOfTenancyLimit: round(Math.min(rate, limit) / limit),
+    postingShareOfTenancyLimit: round(rate / limit),
+    postingCallsPerSecond: round(rate, 2),
     postingSeconds: round(postingSeconds, 3),
     invocationSeconds: round(invocationSeconds, 3),
     functionTimeoutSeconds: timeoutSeconds,
     fitsFunctionTimeout: fits,
+    gbSecondsPerInvocation: round(gbSeconds, 3),
+    gbSecondsPerMonth: Math.round(gbSeconds * INVOCATIONS_PER_MONTH),
     freeDatapointsPerMonth: input.freeDatapointsPerMonth,
     notes,
   };
@@ -153,6 +181,7 @@ export function forecastLines(f: CostForecast): string[] {
       `${OCI_LIMITS.maxCallsPerSecond} calls/s on average, ${pct(f.postingShareOfTenancyLimit)} while posting`,
     `  posting ${f.postingSeconds} s; invocation ~${f.invocationSeconds} s of the ${f.functionTimeoutSeconds} s timeout: ` +
       `${f.fitsFunctionTimeout ? 'fits' : 'DOES NOT FIT'}`,
+    `  function time ${f.gbSecondsPerInvocation} GB-s per invocation, ${f.gbSecondsPerMonth.toLocaleString('en-US')} GB-s per month ` + '(memory x duration)',
   ];
   if (f.monthlyCost !== undefined) {
     lines.push(

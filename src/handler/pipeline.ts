@@ -15,7 +15,7 @@ import { toSpoolEntry, type SpoolEntry } from '../state/spool';
 import { scrapeAll, targetsOf } from './prepare';
 import { targetOptions } from './jobs';
 import type { Runtime } from './runtime';
-import { destinationsOf, hasStateStore, readState, replaySpool, saveState, storeSpool, targetStateOf } from './statePhase';
+import { destinationsOf, hasStateStore, pacingStartOf, readState, replaySpool, savePacing, saveState, storeSpool, targetStateOf } from './statePhase';
 import {
   logFields,
   notDerivedOf,
@@ -67,9 +67,11 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
       : undefined;
   const prepared = await scrapeAll(rt, scrapeTargets, budget, transformOptions, targetStateOf(reading, state), opts.dryRun);
   const scrapeMs = now() - started;
-  const pacer = createPacer(s.postCallsPerSecond); // one rate for the data and the self-metrics calls
   // This scrape is stored while the data is posted; a state failure never stops the posting.
   const read = reading ? await reading : undefined;
+  // One rate for the data and the self-metrics calls, starting where the previous invocation settled.
+  const pacingStart = opts.dryRun ? undefined : pacingStartOf(read, now());
+  const pacer = createPacer(s.postCallsPerSecond, pacingStart);
   // With a spool to replay, the same write claims it (see statePhase.ts).
   const saving = read && (!opts.dryRun || rt.dryRunWritesState === true) ? saveState(rt, read, scrapeTargets, prepared, state, budget) : undefined;
   let result: PublishResult | undefined;
@@ -108,6 +110,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const spoolSummary = spooling && replayed ? await storeSpool(rt, spooling, replayed, toSpool, budget) : undefined;
   const selfSpooled = toSpool.entries.length - fresh.entries.length;
   if (spoolSummary && spoolSummary.error === undefined && selfSpooled > 0) spoolSummary.selfMetrics = selfSpooled;
+  if (!opts.dryRun && result && !result.fatal) await savePacing(rt, read, pacer, now(), budget.spoolWriteTimeoutMs());
 
   const forecast = forecastCost({
     dataStreams,
@@ -115,6 +118,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     selfStreams: self.length,
     scrapeMs,
     postCallsPerSecond: s.postCallsPerSecond,
+    memoryMb: s.memoryMb,
     budget,
     pricePerMillionDatapoints: s.forecastPricePerMillionDatapoints,
     freeDatapointsPerMonth: s.forecastFreeDatapointsPerMonth,
@@ -134,6 +138,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   if (lost) summary.lostAnswers = lost;
   const p = pacer.stats();
   summary.pacing = { ceiling: s.postCallsPerSecond, minRate: round2(p.minRate), finalRate: round2(p.rate), decreases: p.decreases };
+  if (pacingStart) summary.pacing.startRate = round2(pacer.startRate);
   if (discovery?.error)
     rt.log('warn', `discovery: ${discovery.error}`, { source: discovery.source, ...(discovery.iamStatement ? { iamStatement: discovery.iamStatement } : {}) });
   // RUNNING instances and no target of them (a tag typo): said even when static endpoints keep the run ok.

@@ -23,7 +23,8 @@ import {
   type SpoolCounts,
   type SpoolEntry,
 } from '../state/spool';
-import { withTargets, type StateSession, type StateStore } from '../state/store';
+import { withPacing, withTargets, type StateSession, type StateStore } from '../state/store';
+import { settledToStore, startFrom, type PacerStart } from '../publish/pacing';
 import { OCI_LIMITS } from '../transform/limits';
 import type { OciMetric, TransformOptions } from '../types/model';
 import { targetOptions } from './jobs';
@@ -227,6 +228,28 @@ export async function saveState(
     // Not known to be claimed: nothing is replayed this time (the next invocation does it).
     delete read.claim;
     noteStateError(state, e);
+  }
+}
+
+/** Where the pacing starts: the rate the previous invocation settled on, kept in the state (when fresh). */
+export function pacingStartOf(read: StateRead | undefined, nowMs: number): PacerStart | undefined {
+  return read?.session && !read.session.problem ? startFrom(read.session.doc.pacing, nowMs) : undefined;
+}
+
+/**
+ * Stores the rate this invocation settled on for the next one, when it differs from the stored one
+ * (see settledToStore); bounded by `timeoutMs`. A failure is only logged: the next invocation then
+ * starts from the older rate, or the top one, which costs speed, not data.
+ */
+export async function savePacing(rt: Runtime, read: StateRead | undefined, pacer: AdaptivePacer, nowMs: number, timeoutMs: number): Promise<void> {
+  if (!read?.session) return;
+  const next = settledToStore(pacer.settledRate, pacer.top, read.session.doc.pacing, nowMs);
+  if (!next) return;
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    await raceSignal(read.session.save(withPacing(next), signal), signal, () => new StateError('timeout', `no answer within ${timeoutMs} ms`));
+  } catch (e) {
+    rt.log('warn', `the settled posting rate was not stored: ${(e as Error).message}`, { rate: next.rate });
   }
 }
 

@@ -110,7 +110,14 @@ export interface InvocationSummary {
    * The adaptive call rate: POST_CALLS_PER_SECOND is its ceiling; each 429 episode (at most one a second) halves it
    * (`decreases`), accepted calls climb it back. `minRate`/`finalRate` in calls/s.
    */
-  pacing: { ceiling: number; minRate: number; finalRate: number; decreases: number };
+  pacing: {
+    ceiling: number;
+    minRate: number;
+    finalRate: number;
+    decreases: number;
+    /** The rate the invocation started at when it took the previous invocation's settled rate from the state (calls/s). */
+    startRate?: number;
+  };
   errors: { message: string; metrics: number }[];
   durationMs: number;
   /** What this configuration costs at one invocation a minute (from this invocation's counts). */

@@ -18,7 +18,7 @@
  * of overwriting it. Backends (memory, file, Object Storage) only get and conditionally put bytes.
  */
 import { randomUUID } from 'node:crypto';
-import { emptyStateDocument, type StateDocument, type TargetState } from '../types/state';
+import { emptyStateDocument, type PacingState, type StateDocument, type TargetState } from '../types/state';
 import { decodeState, DEFAULT_MAX_STATE_BYTES, encodeState, replacedMessage, tooLarge } from './codec';
 import { StateError } from './errors';
 
@@ -171,6 +171,11 @@ export function withTargets(updates: Readonly<Record<string, TargetState>>, rete
     }
     return { ...latest, targets };
   };
+}
+
+/** A change that stores the rate this invocation settled on, unless another writer stored a later one. */
+export function withPacing(pacing: PacingState): StateChange {
+  return (latest) => (latest.pacing && latest.pacing.at > pacing.at ? latest : { ...latest, pacing });
 }
 
 /** Bytes kept in memory (`prom2oci run`, tests): versions are counters. */
