@@ -108,6 +108,16 @@ export function createHandler(env: Env, log: Logger, options: HandlerOptions = {
           )
         : undefined,
     );
+    const secretsClient = once(() => createSecretsClient(auth(), settings));
+    const secretSources = new Map<string, BearerTokenSource>();
+    const secretSource = (secretId: string): BearerTokenSource => {
+      let source = secretSources.get(secretId);
+      if (!source) {
+        source = new BearerTokenSource(sdkSecretReader(secretsClient(), secretId, settings.dynamicGroup), settings.secretCacheTtlMs);
+        secretSources.set(secretId, source);
+      }
+      return source;
+    };
     const states = once(() => objectStorageStateStore(settings, auth) ?? options.localStateStore);
     const d = settings.discovery;
     const discovery = once(() =>
@@ -121,7 +131,7 @@ export function createHandler(env: Env, log: Logger, options: HandlerOptions = {
         : undefined,
     );
     const dryRunWritesState = options.localStateStore !== undefined && !hasObjectStorageState(settings);
-    return { settings, log, postBatch: post, tokenSource: tokens, stateStore: states, dryRunWritesState, discovery };
+    return { settings, log, postBatch: post, tokenSource: tokens, secretSource, stateStore: states, dryRunWritesState, discovery };
   });
 
   const handler = async (input: unknown, ctx: InvocationContext): Promise<InvocationSummary | FunctionFailure> => {

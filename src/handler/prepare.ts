@@ -80,6 +80,17 @@ export async function scrapeAll(
       tokenError = (e as Error).message;
     }
   }
+  // Each job secret is read once per invocation (and cached by its source while warm).
+  const secrets = new Map<string, Promise<{ token: string }>>();
+  const jobSecret = (secretId: string): Promise<{ token: string }> => {
+    let p = secrets.get(secretId);
+    if (!p) {
+      const source = rt.secretSource?.(secretId);
+      p = source ? source.get(AbortSignal.any([signal, AbortSignal.timeout(s.scrapeTimeoutMs)])) : Promise.reject(new Error('no OCI Vault client'));
+      secrets.set(secretId, p);
+    }
+    return p;
+  };
   // At most SCRAPE_CONCURRENCY targets at once: a fleet must not open hundreds of sockets (and hold
   // hundreds of expositions in memory) at the same moment.
   return mapConcurrently(targets, s.scrapeConcurrency, async (target): Promise<PreparedTarget> => {
@@ -87,14 +98,36 @@ export async function scrapeAll(
     const refused = target.config?.refused;
     if (refused) return failedTarget(target, notScraped(url, refused, now(), instance), refused);
     if (tokenError) return failedTarget(target, notScraped(url, tokenError, now(), instance), tokenError);
+    // A job's credentials from OCI Vault: a bearer token, or the password of basic auth (sent from the URL's user:password).
+    const auth = target.config?.auth;
+    let creds: { token?: string; url: URL } = { token, url };
+    if (auth) {
+      const secret = auth.kind === 'bearer' ? auth.secretId : auth.passwordSecretId;
+      let value = '';
+      if (secret) {
+        try {
+          value = (await jobSecret(secret)).token;
+        } catch (e) {
+          const why = (e as Error).message;
+          return failedTarget(target, notScraped(url, why, now(), instance), why);
+        }
+      }
+      if (auth.kind === 'bearer') creds = { token: value, url };
+      else {
+        const withUser = new URL(url);
+        withUser.username = encodeURIComponent(auth.username);
+        withUser.password = encodeURIComponent(value);
+        creds = { url: withUser };
+      }
+    }
     const ownTimeoutMs = target.config?.timeoutMs ?? s.scrapeTimeoutMs;
     const timeoutMs = budget.scrapeTimeoutMs(ownTimeoutMs);
     // The body is parsed as it arrives (never held whole); a malformed one is refused at end().
     const parser = new ExpositionParser({ sampleLimit: s.scrapeSampleLimit });
-    const scrape = await scrapeTarget(url, {
+    const scrape = await scrapeTarget(creds.url, {
       timeoutMs,
       maxBytes: s.scrapeMaxBytes,
-      bearerToken: token,
+      bearerToken: creds.token,
       followRedirectsToOtherHosts: s.followRedirectsToOtherHosts,
       signal,
       instance,
@@ -147,7 +180,7 @@ export async function scrapeAll(
             ? e.message
             : `could not process the exposition: ${(e as Error).message}`;
       // An exposition error quotes the target's line, which may echo the token back.
-      return failedTarget(target, scrape, hideCredentials(msg, { bearerToken: token, url }));
+      return failedTarget(target, scrape, hideCredentials(msg, { bearerToken: creds.token, url: creds.url }));
     }
   });
 }

@@ -13,6 +13,8 @@ export interface Runtime {
   postBatch(): PostBatch;
   /** The bearer token source when a secret is configured. */
   tokenSource(): BearerTokenSource | undefined;
+  /** A cached reader of one Vault secret (a job's credentials, SCRAPE_CONFIG), created on first use. */
+  secretSource?(secretId: string): BearerTokenSource;
   /** The state store (created lazily, reused); undefined when it is off. Throws StateError when it cannot be created. */
   stateStore?(): StateStore | undefined;
   /**

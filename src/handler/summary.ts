@@ -12,6 +12,7 @@ import type { StateFailureCause } from '../state/errors';
 import type { NotDerivedCounts } from '../types/state';
 import type { JobSampleRules, OciMetric, SkippedSample, SkipReason, TargetReport } from '../types/model';
 import type { JobReport } from '../discovery/jobTargets';
+import type { ScrapeAuth } from '../config/scrapeConfig';
 import type { TargetState } from '../types/state';
 import type { TargetTransform } from '../transform/targetTransform';
 
@@ -154,6 +155,8 @@ export interface ScrapeTarget {
   config?: {
     rules: JobSampleRules;
     timeoutMs: number;
+    /** Credentials from OCI Vault. */
+    auth?: ScrapeAuth;
     refused?: string;
     namespace?: string;
     compartmentId?: string;
