@@ -32,6 +32,8 @@ const BAD: Record<string, string[]> = {
   POST_CONCURRENCY: ['1000'],
   POST_TIMEOUT_MS: ['abc'],
   FUNCTION_TIMEOUT_SECONDS: ['1.5'],
+  FUNCTION_DYNAMIC_GROUP: ['two words', "'domain'/name"],
+  SCRAPE_CONFIG: ['scrape_configs: [', 'scrape_configs:\n  - job_name: a\n    static_configs: x'],
   DRY_RUN: ['perhaps'],
   FORECAST_PRICE_PER_MILLION_DATAPOINTS: ['cheap', '-1'],
   FORECAST_FREE_DATAPOINTS_PER_MONTH: ['-5', 'lots'],

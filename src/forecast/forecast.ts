@@ -20,6 +20,8 @@
  * - cost: (datapoints per month - free datapoints) x price per million, only when a price is set;
  *   beside it what OCI Functions bill, GB-seconds (memory x the scrape and posting time) per
  *   invocation and per month.
+ * - what the rules save (dry run): the streams and cost without the rules that drop families,
+ *   samples or labels (src/transform/dropRules.ts) against those with them.
  */
 import type { TimeBudget } from '../handler/budget';
 import { burstOf, cruiseRate } from '../publish/pacing';
@@ -48,6 +50,20 @@ export interface ForecastInput {
   pricePerMillionDatapoints?: number;
   /** Datapoints per month that cost nothing (the tenancy's free allowance). */
   freeDatapointsPerMonth: number;
+  /** Dry run: the data series (and derived series not made) the same scrape gives without the drop rules (src/transform/dropRules.ts). */
+  withoutRules?: { dataStreams: number; notDerived?: NotDerivedCounts };
+}
+
+/** What the drop rules (METRICS_INCLUDE/EXCLUDE, metric_relabel_configs) save. */
+interface RulesSaving {
+  /** Streams (data + self-metrics) without the rules, and with them (= metricStreams). */
+  streamsWithout: number;
+  streamsWith: number;
+  savedStreams: number;
+  /** Monthly costs; absent when no price is configured. */
+  monthlyCostWithout?: number;
+  monthlyCostWith?: number;
+  savedMonthlyCost?: number;
 }
 
 export interface CostForecast {
@@ -86,6 +102,8 @@ export interface CostForecast {
   monthlyCost?: number;
   pricePerMillionDatapoints?: number;
   freeDatapointsPerMonth: number;
+  /** Dry run: what the drop rules save (streams and cost without them, and with them). */
+  rules?: RulesSaving;
   /** One line per fact a user must act on (timeout, tenancy limit, price unset). */
   notes: string[];
 }
@@ -107,10 +125,33 @@ function round(n: number, digits = 4): number {
   return Math.round(n * f) / f;
 }
 
+/** The monthly ingestion cost of `streams` streams at one invocation a minute: datapoints beyond the free ones, at the price. */
+export function monthlyCostOf(streams: number, pricePerMillionDatapoints: number, freeDatapointsPerMonth: number): number {
+  return round((Math.max(0, streams * INVOCATIONS_PER_MONTH - freeDatapointsPerMonth) / 1e6) * pricePerMillionDatapoints, 4);
+}
+
+/** The data streams of an invocation: its series plus the derived ones it will make from the next scrape on. */
+function dataStreamsOf(dataStreams: number, notDerived: NotDerivedCounts | undefined): number {
+  return dataStreams + DERIVED_NEXT_TIME.reduce((n, reason) => n + (notDerived?.[reason] ?? 0), 0);
+}
+
+/** Streams and cost without the drop rules against with them (`streamsWith` = the forecast's metricStreams). */
+function rulesSaving(input: ForecastInput, without: NonNullable<ForecastInput['withoutRules']>, streamsWith: number): RulesSaving {
+  const streamsWithout = dataStreamsOf(without.dataStreams, without.notDerived) + input.selfStreams;
+  const out: RulesSaving = { streamsWithout, streamsWith, savedStreams: streamsWithout - streamsWith };
+  const price = input.pricePerMillionDatapoints;
+  if (price !== undefined) {
+    out.monthlyCostWithout = monthlyCostOf(streamsWithout, price, input.freeDatapointsPerMonth);
+    out.monthlyCostWith = monthlyCostOf(streamsWith, price, input.freeDatapointsPerMonth);
+    out.savedMonthlyCost = round(out.monthlyCostWithout - out.monthlyCostWith, 4);
+  }
+  return out;
+}
+
 /** The forecast for a configuration whose invocation produced these counts. */
 export function forecastCost(input: ForecastInput): CostForecast {
-  const later = DERIVED_NEXT_TIME.reduce((n, reason) => n + (input.notDerived?.[reason] ?? 0), 0);
-  const dataStreams = input.dataStreams + later;
+  const dataStreams = dataStreamsOf(input.dataStreams, input.notDerived);
+  const later = dataStreams - input.dataStreams;
   const streams = dataStreams + input.selfStreams;
   const calls = callsFor(dataStreams) + callsFor(input.selfStreams);
   const limit = OCI_LIMITS.maxCallsPerSecond;
@@ -140,7 +181,7 @@ export function forecastCost(input: ForecastInput): CostForecast {
   if (input.pricePerMillionDatapoints === undefined) {
     notes.push('no price configured (FORECAST_PRICE_PER_MILLION_DATAPOINTS): cost not computed');
   } else {
-    monthlyCost = round((Math.max(0, datapointsPerMonth - input.freeDatapointsPerMonth) / 1e6) * input.pricePerMillionDatapoints, 4);
+    monthlyCost = monthlyCostOf(streams, input.pricePerMillionDatapoints, input.freeDatapointsPerMonth);
   }
   const out: CostForecast = {
     metricStreams: streams,
@@ -166,6 +207,7 @@ export function forecastCost(input: ForecastInput): CostForecast {
     out.monthlyCost = monthlyCost;
     out.pricePerMillionDatapoints = input.pricePerMillionDatapoints;
   }
+  if (input.withoutRules) out.rules = rulesSaving(input, input.withoutRules, streams);
   return out;
 }
 
@@ -189,6 +231,17 @@ export function forecastLines(f: CostForecast): string[] {
         `${f.freeDatapointsPerMonth.toLocaleString('en-US')} free`,
     );
   }
+  if (f.rules) lines.push(rulesLine(f.rules));
   for (const n of f.notes) lines.push(`  note: ${n}`);
   return lines;
+}
+
+/** What the drop rules save, as one line (CLI). */
+function rulesLine(r: RulesSaving): string {
+  const cost =
+    r.monthlyCostWithout === undefined ? '' : `, ingestion cost ${r.monthlyCostWithout} -> ${r.monthlyCostWith} a month (saves ${r.savedMonthlyCost})`;
+  return (
+    `  drop rules (METRICS_INCLUDE/EXCLUDE, metric_relabel_configs): metric streams ` +
+    `${r.streamsWithout} without -> ${r.streamsWith} with (saves ${r.savedStreams})${cost}`
+  );
 }

@@ -4,13 +4,14 @@
  * durations, counts) and the summary. Wires the stages and holds no rules: every stop time and
  * reserve is the budget's (src/handler/budget.ts).
  */
-import { forecastCost } from '../forecast/forecast';
+import { cardinalityReport } from '../forecast/cardinality';
+import { forecastCost, type ForecastInput } from '../forecast/forecast';
 import { createPacer, Outcome, publish, publishBatches, type PublishResult } from '../publish/publisher';
 import { anyDerived } from '../transform/derive';
 import { toSelfMetrics } from '../transform/selfMetrics';
 import type { OciMetric, TransformOptions } from '../types/model';
 import { InvocationBudget } from './budget';
-import { DataSource, drainTarget, UndeliveredSeries } from './data';
+import { DataSource, drainTarget, UndeliveredSeries, withoutDropRules } from './data';
 import { scrapeAll, targetsOf } from './prepare';
 import { targetOptions } from './jobs';
 import type { Runtime } from './runtime';
@@ -75,8 +76,13 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   // The series are counted as the transform is drained: the samples bound what this invocation can add.
   const samples = prepared.reduce((n, p) => n + p.samples, 0);
   if (spoolOn) budget.reserveSpool((read?.session?.doc.spool?.e.length ?? 0) + Math.min(s.spoolMaxSeries, samples));
+  let drained: { job: string; streams: OciMetric[] }[] = [];
+  let withoutRules: ForecastInput['withoutRules'];
   if (opts.dryRun) {
-    dryRunData = prepared.flatMap(drainTarget);
+    drained = prepared.map((p) => ({ job: p.target.job ?? '', streams: drainTarget(p) }));
+    dryRunData = drained.flatMap((d) => d.streams);
+    const baseline = prepared.map(withoutDropRules);
+    withoutRules = { dataStreams: baseline.reduce((n, b) => n + b.series, 0), notDerived: notDerivedOf(baseline) };
   } else {
     const data = new DataSource(prepared);
     const stats = await publishBatches(data.next, rt.postBatch(), budget.publishOptions(budget.dataStopAt, pacer), (batch, outcomes) => {
@@ -109,6 +115,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     budget,
     pricePerMillionDatapoints: s.forecastPricePerMillionDatapoints,
     freeDatapointsPerMonth: s.forecastFreeDatapointsPerMonth,
+    ...(withoutRules ? { withoutRules } : {}),
   });
   const summary = summarise(prepared, targets, result, selfResult, opts.dryRun, now() - started, forecast, state, discovery);
   if (configReport) summary.scrapeConfig = configReport;
@@ -128,6 +135,11 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   if (opts.dryRun) {
     summary.metricData = [...dryRunData, ...self];
     summary.skippedSamples = prepared.flatMap((p) => p.skipped);
+    summary.cardinality = cardinalityReport(drained, {
+      totalStreams: forecast.metricStreams,
+      pricePerMillionDatapoints: s.forecastPricePerMillionDatapoints,
+      freeDatapointsPerMonth: s.forecastFreeDatapointsPerMonth,
+    });
   }
   const cause = nothingDeliveredCause(summary, result);
   rt.log(cause ? 'error' : 'info', cause ? `invocation delivered nothing: ${cause}` : 'invocation complete', logFields(summary));

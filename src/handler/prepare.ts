@@ -10,7 +10,8 @@ import { ExpositionError, ExpositionParser, SampleLimitError, shownExpositionErr
 import { hideCredentials, instancesOf, notScraped, scrapeTarget, type ScrapeResult } from '../scrape/scrape';
 import type { PreviousScrape } from '../types/state';
 import { TargetTransform } from '../transform/targetTransform';
-import type { TransformOptions } from '../types/model';
+import type { MetricFamily, TargetContext, TransformOptions } from '../types/model';
+import { withoutDropRules } from '../transform/dropRules';
 import { mapConcurrently } from '../util/concurrency';
 import type { InvocationBudget } from './budget';
 import type { Runtime } from './runtime';
@@ -51,6 +52,15 @@ export async function targetsOf(
   ];
   const instances = instancesOf(all.map((t) => t.url));
   return { targets: all.map((t, i) => ({ ...t, instance: instances[i] })), report };
+}
+
+/**
+ * A dry run's second transform of the same families with the drop rules off (src/transform/dropRules.ts):
+ * the forecast compares its streams with the real ones. No state of its own (it reads the same previous scrape).
+ */
+function baselineTransform(families: MetricFamily[], context: TargetContext, opts: TransformOptions): TargetTransform {
+  const off = withoutDropRules(opts, context.job);
+  return new TargetTransform(families, { ...context, ...(off.job ? { job: off.job } : {}) }, off.opts);
 }
 
 /** Fetches the bearer token (if any), then scrapes, parses and transforms every target concurrently. */
@@ -147,13 +157,16 @@ export async function scrapeAll(
       if (overLimit) return { ...failedTarget(target, scrape, overLimit), samples: parsed.sampleCount };
       const previous = await previousOf(target);
       // The metrics are made batch by batch as the publisher takes them (a dry run keeps their order for the response).
-      const transform = new TargetTransform(
-        parsed.families,
-        { instance: scrape.instance, scrapeTimeMs: scrape.scrapeTimeMs, previous, dimensions: target.dimensions, ...(rules ? { job: rules } : {}) },
-        targetOptions(target, topts),
-        keepOrder,
-      );
+      const context: TargetContext = {
+        instance: scrape.instance,
+        scrapeTimeMs: scrape.scrapeTimeMs,
+        previous,
+        dimensions: target.dimensions,
+        ...(rules ? { job: rules } : {}),
+      };
+      const transform = new TargetTransform(parsed.families, context, targetOptions(target, topts), keepOrder);
       const done: PreparedTarget = {
+        ...(keepOrder ? { withoutDropRules: baselineTransform(parsed.families, context, targetOptions(target, topts)) } : {}),
         target,
         scrape,
         samples: parsed.sampleCount,
