@@ -30,22 +30,25 @@ test('the emulator limit is per tenancy: principals of one tenancy share it, ano
   assert.equal(admitted('A', 1006), false);
 });
 
+// One stack for the file: the emulator (its Object Storage with the state bucket), the target and the other poster.
+let stack: Stack;
+let target: FaultyTarget;
+let other: OtherPoster;
+const BUCKET = 'pacing-state';
+
+before(async () => {
+  stack = await startStack();
+  stack.emulator.objectStorage.createBucket(BUCKET);
+  target = await startFaultyTarget();
+  other = await createOtherPoster(stack, COMPARTMENT);
+});
+after(async () => {
+  await other?.close();
+  await stack?.close();
+  await target?.close();
+});
+
 describe('pacing that yields: the function shares the tenancy with another poster', () => {
-  let stack: Stack;
-  let target: FaultyTarget;
-  let other: OtherPoster;
-
-  before(async () => {
-    stack = await startStack();
-    target = await startFaultyTarget();
-    other = await createOtherPoster(stack, COMPARTMENT);
-  });
-  after(async () => {
-    await other?.close();
-    await stack?.close();
-    await target?.close();
-  });
-
   test('429s happen, the function backs off, nothing is lost; both principals count against one tenancy', async () => {
     stack.emulator.reset();
     stack.emulator.options.rateLimitPerSecond = LIMIT;
@@ -82,23 +85,6 @@ describe('pacing that yields: the function shares the tenancy with another poste
 });
 
 describe('the next invocation starts at the rate the previous one settled on (kept in the state object)', () => {
-  let stack: Stack;
-  let target: FaultyTarget;
-  let other: OtherPoster;
-  const BUCKET = 'pacing-state';
-
-  before(async () => {
-    stack = await startStack();
-    stack.emulator.objectStorage.createBucket(BUCKET);
-    target = await startFaultyTarget();
-    other = await createOtherPoster(stack, COMPARTMENT);
-  });
-  after(async () => {
-    await other?.close();
-    await stack?.close();
-    await target?.close();
-  });
-
   /** The stored state document (one object in the bucket). */
   const stateDoc = (): StateDocument => {
     const objects = [...stack.emulator.objectStorage.buckets.get(BUCKET)!.values()];
@@ -144,18 +130,6 @@ describe('the next invocation starts at the rate the previous one settled on (ke
 });
 
 describe('a burst of 429s does not cripple the rest of the invocation (issue 20 item 7)', () => {
-  let stack: Stack;
-  let target: FaultyTarget;
-
-  before(async () => {
-    stack = await startStack();
-    target = await startFaultyTarget();
-  });
-  after(async () => {
-    await stack?.close();
-    await target?.close();
-  });
-
   test('3,000 series after 20 consecutive 429s: the rate is cut, then back near its ceiling; all posted', async () => {
     // The reported case: 3,000 series (60 calls) at 20 calls/s; every 429 halved the rate again down to
     // 1 call/s, and the quick climb went back only to the rate of the last 429: 26.7 s, 400 undelivered.
