@@ -112,8 +112,9 @@ function costText(c: { monthlyCost?: number; shareOfMonthlyCost?: number }): str
 /** The cardinality report: per job, its top names, each with a table of its labels (src/forecast/cardinality.ts). */
 function cardinalityLines(r: CardinalityReport): string[] {
   const out = [
-    `cardinality of the ${r.totalStreams} metric streams${r.monthlyCost === undefined ? '' : ` (${r.monthlyCost} a month)`}: per job, the names with the most ` +
-      'streams; per name, the labels with the most values. MERGED = streams that merge away if the label is dropped, COST = what they cost a month',
+    `cardinality of the ${r.totalStreams} metric streams${r.monthlyCost === undefined ? '' : ` (${r.monthlyCost} a month)`}: ` +
+      'per job, the names with the most streams; per name, the labels with the most values. ' +
+      'MERGED = streams that merge away if the label is dropped, COST = what they cost a month',
   ];
   for (const j of r.jobs) {
     out.push(
