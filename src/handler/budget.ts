@@ -3,7 +3,7 @@
  * it when each phase must stop, and the forecast reads the same reserves to say whether a
  * configuration fits the timeout.
  *
- *   start ─ discovery, scrape, state read ─▶ scrapeStopAt
+ *   start ─ discovery ─▶ discoveryStopAt ─ scrape, state read ─▶ scrapeStopAt
  *         ─ posting (fresh, then the spool's replay) ─▶ dataStopAt ─ spool reserve ─▶ postUntil
  *         ─ self-metrics ─▶ endMs ─ response margin ─▶ deadline
  */
@@ -24,6 +24,8 @@ const SELF_METRICS_RESERVE_MS = 2500;
 const SPOOL_RESERVE_BASE_MS = 1000;
 const SPOOL_RESERVE_MS_PER_ENTRY = 0.08;
 const SPOOL_RESERVE_MAX_SHARE = 1 / 3;
+/** Share of the scrape window discovery may take when the window is shorter than two SCRAPE_TIMEOUT_MS. */
+const DISCOVERY_MAX_SHARE = 1 / 2;
 
 /** What the cost forecast reads of the budget. */
 export interface TimeBudget {
@@ -41,6 +43,12 @@ export class InvocationBudget implements TimeBudget {
   readonly endMs: number;
   /** When discovery, the scrape and the state I/O ahead of the posting stop (the self-metrics' time is kept). */
   readonly scrapeStopAt: number;
+  /**
+   * When discovery stops: it may use the window up to `scrapeStopAt` only as far as the scrape
+   * keeps SCRAPE_TIMEOUT_MS after it, and at most half of it when the window is shorter than two
+   * scrape timeouts, so a hung Compute API never leaves the static targets no time.
+   */
+  readonly discoveryStopAt: number;
   /** When the posting would stop without a spool to keep time for. */
   readonly postUntil: number;
   readonly timeoutMs: number;
@@ -56,6 +64,8 @@ export class InvocationBudget implements TimeBudget {
     this.deadlineMs = deadline?.getTime() ?? this.startedAt + settings.functionTimeoutMs;
     this.endMs = this.deadlineMs - RESPONSE_MARGIN_MS;
     this.scrapeStopAt = this.endMs - SELF_METRICS_RESERVE_MS;
+    const window = this.scrapeStopAt - this.startedAt;
+    this.discoveryStopAt = this.startedAt + Math.round(Math.max(window * DISCOVERY_MAX_SHARE, window - settings.scrapeTimeoutMs));
     this.postUntil = this.endMs - Math.min(SELF_METRICS_RESERVE_MS, settings.postTimeoutMs);
     // The invocation's own deadline is the timeout the platform enforces, when it gave one.
     this.timeoutMs = deadline ? Math.round((this.deadlineMs - this.startedAt) / 1000) * 1000 : settings.functionTimeoutMs;

@@ -37,7 +37,7 @@ export async function targetsOf(
   const fleet = rt.discovery?.();
   let discovered: DiscoveredTarget[] = [];
   let report: DiscoveryReport | undefined;
-  if (fleet) ({ targets: discovered, report } = await fleet.targets(budget.signalAt(budget.scrapeStopAt)));
+  if (fleet) ({ targets: discovered, report } = await fleet.targets(budget.signalAt(budget.discoveryStopAt)));
   // A Prometheus configuration replaces METRICS_ENDPOINT: its jobs name the targets (discovered
   // instances feed the jobs that ask for them).
   if (s.scrapeConfig) {
