@@ -121,3 +121,64 @@ export class InvocationBudget implements TimeBudget {
     return { callsPerSecond: s.postCallsPerSecond, concurrency: s.postConcurrency, postTimeoutMs: s.postTimeoutMs, stopAtMs, now: this.now, pacer };
   }
 }
+
+/**
+ * Memory: the part of the function's memory what a run holds for all its targets together may use.
+ * The V8 heap of a function is about half its memory (the container's old space; the tests bound it
+ * so, FUNCTION_HEAP_ARGS_256MB), and half of that is left for the posting's working set (one target
+ * drained at a time, POST_CONCURRENCY batches, the requests), the runtime and the SDK.
+ */
+const HELD_SHARE_OF_MEMORY = 1 / 4;
+/**
+ * What a parsed exposition holds, as measured (node --expose-gc, heapUsed after a parse): ~165
+ * bytes a sample for the shortest series, ~540 for one family (HELP and TYPE) per sample; label
+ * values and names are counted by the body's bytes.
+ */
+export const HELD_BYTES_PER_SAMPLE = 170;
+export const HELD_BYTES_PER_FAMILY = 370;
+const MB = 1024 * 1024;
+
+/** The memory budget ran out: the named reason a target (or a section) was not read whole. */
+export class MemoryBudgetError extends Error {
+  override name = 'MemoryBudgetError';
+}
+
+/**
+ * One memory budget per invocation, from FN_MEMORY: every target's parsed exposition draws from it
+ * as it is read (a target that would exceed it is refused with a named reason, up=0, and what it
+ * held is given back); the state and spool phases can draw from it too (`reserve`).
+ */
+export class MemoryBudget {
+  readonly totalBytes: number;
+  private usedBytes = 0;
+
+  constructor(readonly memoryMb: number) {
+    this.totalBytes = Math.floor(memoryMb * MB * HELD_SHARE_OF_MEMORY);
+  }
+
+  get used(): number {
+    return this.usedBytes;
+  }
+
+  /** Takes `bytes`; false (nothing taken) when that would exceed the budget. */
+  reserve(bytes: number): boolean {
+    if (this.usedBytes + bytes > this.totalBytes) return false;
+    this.usedBytes += bytes;
+    return true;
+  }
+
+  /** Gives back bytes taken earlier (a refused target's). */
+  release(bytes: number): void {
+    this.usedBytes = Math.max(0, this.usedBytes - bytes);
+  }
+
+  /** The named reason for a refusal of `what`. */
+  refusal(what: string, heldBytes: number): MemoryBudgetError {
+    const mb = (n: number) => (n / MB).toFixed(1);
+    return new MemoryBudgetError(
+      `memory budget: ${what} was not read: the targets read before it hold ${mb(this.usedBytes)} MB of the ${mb(this.totalBytes)} MB ` +
+        `this function's ${this.memoryMb} MB memory (FN_MEMORY) allows for all targets together (this one had reached ${mb(heldBytes)} MB); ` +
+        `the others were posted. Raise the function's memory, lower SCRAPE_SAMPLE_LIMIT, or split the targets over more functions`,
+    );
+  }
+}

@@ -4,12 +4,13 @@
  * durations, counts) and the summary. Wires the stages and holds no rules: every stop time and
  * reserve is the budget's (src/handler/budget.ts).
  */
+import { memoryMbOf } from '../config/settings';
 import { forecastCost } from '../forecast/forecast';
 import { createPacer, Outcome, publish, publishBatches, type PublishResult } from '../publish/publisher';
 import { anyDerived } from '../transform/derive';
 import { toSelfMetrics } from '../transform/selfMetrics';
 import type { OciMetric, TransformOptions } from '../types/model';
-import { InvocationBudget } from './budget';
+import { InvocationBudget, MemoryBudget } from './budget';
 import { DataSource, drainTarget, UndeliveredSeries } from './data';
 import { scrapeAll, targetsOf } from './prepare';
 import { targetOptions } from './jobs';
@@ -61,7 +62,8 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const state: StateSummary = { enabled: false, written: false };
   const spoolOn = !opts.dryRun && s.spoolMaxSeries > 0 && hasStateStore(rt);
   const reading = transformOptions.derive || spoolOn ? readState(rt, state, budget.stateTimeoutMs()) : undefined;
-  const prepared = await scrapeAll(rt, scrapeTargets, budget, transformOptions, previousScrapeOf(reading, state), opts.dryRun);
+  const memory = new MemoryBudget(rt.memoryMb ?? memoryMbOf({}));
+  const prepared = await scrapeAll(rt, scrapeTargets, budget, memory, transformOptions, previousScrapeOf(reading, state), opts.dryRun);
   const scrapeMs = now() - started;
   const pacer = createPacer(s.postCallsPerSecond); // one rate for the data and the self-metrics calls
   // This scrape is stored while the data is posted; a state failure never stops the posting.
