@@ -4,8 +4,9 @@
  * machine and on 127.0.0.1. Prints a markdown table and writes it to bench-results/latest.md.
  * A benchmark, not a test: every figure is a median of several runs taken side by side.
  *
- * Options: `--quick` (fewer runs), `--only=cold,e2e,throttled,lab,parse,state,spool,fleet` (a subset; it still
- * rewrites bench-results/latest.md). Env BENCH_THROTTLED_RATE sets the function's
+ * Options: `--quick` (fewer runs), `--only=cold,e2e,throttled,lab,parse,state,spool,fleet,pacing-alone,pacing-shared,
+ * pacing-deployments,pacing-limit,pacing-cost` (a subset; it still rewrites bench-results/latest.md), `--runs=N` (runs of each
+ * pacing scenario, default 5: issue 23's five runs, every one reported). Env BENCH_THROTTLED_RATE sets the function's
  * POST_CALLS_PER_SECOND (the pacing ceiling) in the throttled runs (default 48: a ceiling just under
  * the tenancy's 50 keeps a poster that is alone free of 429s; shared, the adaptive rate goes below it).
  * The function runs with the node flags of the Dockerfile's ENTRYPOINT (see bench/stack.ts).
@@ -29,6 +30,7 @@ import { discoveryRuns, fleetEnv, fleetRun, registerFleet, startExporters } from
 import { DISCOVERY_CALL_CONCURRENCY } from '../src/discovery/oci';
 import type { SpoolSize } from './bench/spool-size';
 import { spoolRun, type SpoolRun } from './bench/spool';
+import { benchPacing, PACING_SECTIONS, type PacingSection } from './bench/pacing';
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS = path.join(ROOT, 'bench-results', 'latest.md');
@@ -48,22 +50,26 @@ const BOUNDED_OLD_SPACE_MB = 128;
 /** Lab comparison: emulator latency. */
 const LAB_LATENCY_MS = 20;
 
-type Section = 'cold' | 'e2e' | 'throttled' | 'lab' | 'parse' | 'state' | 'spool' | 'fleet';
+type Section = 'cold' | 'e2e' | 'throttled' | 'lab' | 'parse' | 'state' | 'spool' | 'fleet' | PacingSection;
 
 /** Command-line options. */
 interface Options {
   quick: boolean;
   only: Set<Section>;
+  /** Runs of each pacing scenario. */
+  runs: number;
 }
 
-const SECTIONS: readonly Section[] = ['cold', 'e2e', 'throttled', 'lab', 'parse', 'state', 'spool', 'fleet'];
+const SECTIONS: readonly Section[] = ['cold', 'e2e', 'throttled', 'lab', 'parse', 'state', 'spool', 'fleet', ...PACING_SECTIONS];
 
-/** Parses argv (`--quick`, `--only=cold,e2e`) with Node's util.parseArgs; an unknown flag or section is an error. */
+/** Parses argv (`--quick`, `--only=cold,e2e`, `--runs=5`) with Node's util.parseArgs; an unknown flag or section is an error. */
 function parseBenchArgs(argv: string[]): Options {
-  const { values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, only: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, only: { type: 'string' }, runs: { type: 'string' } }, strict: true });
   const only = values.only?.split(',') ?? [...SECTIONS];
   for (const name of only) if (!SECTIONS.includes(name as Section)) throw new Error(`--only: unknown section "${name}" (${SECTIONS.join(', ')})`);
-  return { quick: values.quick ?? false, only: new Set(only as Section[]) };
+  const runs = values.runs === undefined ? 5 : Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs: expected a whole number >= 1, got "${values.runs}"`);
+  return { quick: values.quick ?? false, only: new Set(only as Section[]), runs };
 }
 
 /** Markdown blocks of the results file, in order. */
@@ -733,6 +739,7 @@ async function main(): Promise<void> {
     if (opts.only.has('state')) await benchState(stack, target, expos[1], e100k, opts.quick ? 3 : 5);
     if (opts.only.has('spool')) await benchSpool(stack, target, e1k, e100k, opts.quick ? 3 : 5);
     if (opts.only.has('fleet')) await benchFleet(stack, opts.quick ? 1 : 3);
+    for (const block of await benchPacing(stack, target, { e1k, e10k: expos[1], e100k }, opts.only, opts.runs)) emit(block);
   } finally {
     await target.close();
     await stack.close();

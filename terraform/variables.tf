@@ -252,20 +252,20 @@ variable "oci_secrets_endpoint" {
 }
 
 variable "post_calls_per_second" {
-  description = "POST_CALLS_PER_SECOND: ceiling of PostMetricData calls started per second: the rate halves on a 429 and climbs back (OCI allows 50 per tenancy, shared with other posters)."
-  type        = number
-  default     = 20
+  description = "POST_CALLS_PER_SECOND: ceiling of PostMetricData calls started per second: auto = OCI's 50 per tenancy, of which the pacing takes the share other posters leave (it halves the rate on a 429 and climbs back); a number is a hard cap."
+  type        = string
+  default     = "auto"
 
   validation {
-    condition     = floor(var.post_calls_per_second) == var.post_calls_per_second && var.post_calls_per_second >= 1 && var.post_calls_per_second <= 1000
-    error_message = "post_calls_per_second must be a whole number from 1 to 1000 (stay well under OCI's 50 per tenancy)."
+    condition     = lower(var.post_calls_per_second) == "auto" || can(regex("^[0-9]+$", var.post_calls_per_second)) && try(tonumber(var.post_calls_per_second) >= 1 && tonumber(var.post_calls_per_second) <= 1000, false)
+    error_message = "post_calls_per_second must be auto (OCI's 50 calls/s per tenancy, shared adaptively) or a whole number from 1 to 1000 (a hard cap)."
   }
 }
 
 variable "post_concurrency" {
-  description = "POST_CONCURRENCY: most PostMetricData calls in flight at once."
+  description = "POST_CONCURRENCY: most PostMetricData calls in flight at once (the rate can reach at most this many calls per call latency)."
   type        = number
-  default     = 4
+  default     = 8
 
   validation {
     condition     = floor(var.post_concurrency) == var.post_concurrency && var.post_concurrency >= 1 && var.post_concurrency <= 64

@@ -79,10 +79,11 @@ describe('invocation budget', () => {
   test('the forecast reads the same reserves and timeout', () => {
     const b = new InvocationBudget(parseSettings(env), clock().now);
     b.reserveSpool(50_000);
-    const f = forecastCost({ dataStreams: 0, selfStreams: 0, scrapeMs: 51_500, postCallsPerSecond: 20, budget: b, freeDatapointsPerMonth: 0 });
+    const input = { dataStreams: 0, selfStreams: 0, postCallsPerSecond: 20, memoryMb: 256, budget: b, freeDatapointsPerMonth: 0 };
+    const f = forecastCost({ ...input, scrapeMs: 51_500 });
     assert.equal(f.invocationSeconds, 51.5 + 8.5);
     assert.equal(f.fitsFunctionTimeout, true);
-    const over = forecastCost({ dataStreams: 0, selfStreams: 0, scrapeMs: 51_501, postCallsPerSecond: 20, budget: b, freeDatapointsPerMonth: 0 });
+    const over = forecastCost({ ...input, scrapeMs: 51_501 });
     assert.equal(over.fitsFunctionTimeout, false);
   });
 });

@@ -119,7 +119,8 @@ describe('help and errors', () => {
     }
     const once = await runCli(['once', '-h']);
     assert.match(once.stdout, /--compartment\s+COMPARTMENT_OCID/);
-    assert.match(once.stdout, /--config FILE\s+OCI_CONFIG_FILE/);
+    assert.match(once.stdout, /--oci-config-file FILE\s+OCI_CONFIG_FILE/);
+    assert.match(once.stdout, /--config\s+SCRAPE_CONFIG/);
     assert.equal((await runCli([])).code, 2);
     const unknown = await runCli(['deploy']);
     assert.equal(unknown.code, 2);
@@ -140,7 +141,7 @@ describe('help and errors', () => {
         re: /SCRAPE_TIMEOUT_MS: expected a whole number, got "fast" \(given by --set\)/,
       },
       {
-        args: ['once', '--endpoint', shop.url, '--compartment', COMPARTMENT, '--config', '/nonexistent/config'],
+        args: ['once', '--endpoint', shop.url, '--compartment', COMPARTMENT, '--oci-config-file', '/nonexistent/config'],
         re: /OCI_CONFIG_FILE: no usable OCI config \(\/nonexistent\/config/,
       },
       { args: ['once', '--no-such-flag'], re: /unknown flag --no-such-flag/ },
@@ -163,6 +164,38 @@ describe('help and errors', () => {
     assert.deepEqual(JSON.parse(r.stdout), { ok: false, error: 'the target is down (http://127.0.0.1:1/metrics: connection refused)' });
     assert.match(r.stderr, /^prom2oci: the target is down/m);
     assertNoStack(r.stderr);
+  });
+});
+
+describe('once --config FILE: a Prometheus configuration file', () => {
+  test('its jobs are scraped: job and instance are dimensions, relabelling applies', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'prom2oci-cli-config-'));
+    const file = path.join(dir, 'prometheus.yml');
+    const host = new URL(shop.url).host;
+    await writeFile(
+      file,
+      `scrape_configs:\n  - job_name: shop\n    static_configs:\n      - targets: ['${host}']\n        labels: { env: demo }\n` +
+        `    metric_relabel_configs:\n      - source_labels: [__name__]\n        regex: 'process_.*|nodejs_.*'\n        action: drop\n`,
+    );
+    const r = await runCli(['once', '--dry-run', '--json', '--config', file]);
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as InvocationSummary;
+    const data = s.metricData!.filter((m) => m.name !== 'up' && !m.name.startsWith('scrape_'));
+    assert.ok(data.length > 0);
+    for (const m of data) {
+      assert.equal(m.dimensions.job, 'shop', m.name);
+      assert.equal(m.dimensions.instance, host, m.name);
+      assert.equal(m.dimensions.env, 'demo', m.name);
+      assert.doesNotMatch(m.name, /^(process_|nodejs_)/, 'dropped by metric_relabel_configs');
+    }
+    assert.ok((s.skipped.dropped_by_metric_relabel ?? 0) > 0);
+    assert.deepEqual(s.scrapeConfig?.jobs, [{ job: 'shop', targets: 1, dropped: 0 }]);
+    await writeFile(file, 'scrape_configs:\n  - job_name: shop\n    ec2_sd_configs: [{region: x}]\n');
+    const bad = await runCli(['once', '--dry-run', '--config', file]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--config .*prometheus\.yml line 3, column 5: scrape_configs\[0\]\.ec2_sd_configs: is not supported/);
+    assertNoStack(bad.stderr);
+    await rm(dir, { recursive: true, force: true });
   });
 });
 
@@ -353,7 +386,7 @@ describe('once', () => {
         emu.url,
         '--compartment',
         COMPARTMENT,
-        '--config',
+        '--oci-config-file',
         other.configPath,
         '--profile',
         'LAB',

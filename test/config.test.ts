@@ -6,6 +6,7 @@ import { redactUrl } from '../src/util/redact';
 import { InvocationError, parseInvocationBody } from '../src/handler/invocation';
 import { createHandler, FunctionFailure } from '../src/handler/handler';
 import { parseCommandLine, settingsEnv } from '../src/cli/args';
+import { OCI_LIMITS } from '../src/transform/limits';
 
 const base = { METRICS_ENDPOINT: 'http://127.0.0.1:9100/metrics', COMPARTMENT_OCID: 'ocid1.compartment.oc1..aaaaaaaabbbbbbbb' };
 
@@ -88,7 +89,9 @@ describe('settings', () => {
     assert.equal(s.namespace, 'bharatmart');
     assert.equal(s.histogramBuckets, false);
     assert.equal(s.scrapeTimeoutMs, 10_000);
-    assert.ok(s.postCallsPerSecond < 50, "default well under OCI's 50 calls/s");
+    assert.equal(s.postCallsPerSecond, OCI_LIMITS.maxCallsPerSecond, "the default ceiling is OCI's limit per tenancy (`auto`)");
+    assert.equal(parseSettings({ ...base, POST_CALLS_PER_SECOND: 'AUTO' }).postCallsPerSecond, OCI_LIMITS.maxCallsPerSecond);
+    assert.equal(parseSettings({ ...base, POST_CALLS_PER_SECOND: '12' }).postCallsPerSecond, 12, 'a number is a hard cap');
     for (const spec of SETTING_SPECS) assert.ok(spec.description.length > 0, spec.key);
   });
 
@@ -127,7 +130,7 @@ describe('settings', () => {
     rejects({ HISTOGRAM_BUCKETS: 'maybe' }, 'HISTOGRAM_BUCKETS', /true or false/);
     rejects({ SCRAPE_TIMEOUT_MS: '10s' }, 'SCRAPE_TIMEOUT_MS', /whole number/);
     rejects({ SCRAPE_TIMEOUT_MS: '5' }, 'SCRAPE_TIMEOUT_MS', /from 100/);
-    rejects({ POST_CALLS_PER_SECOND: '0' }, 'POST_CALLS_PER_SECOND', /from 1/);
+    rejects({ POST_CALLS_PER_SECOND: '0' }, 'POST_CALLS_PER_SECOND', /expected auto .* or a whole number from 1 to 1000, got "0"/);
     rejects({ SCRAPE_BEARER_TOKEN_SECRET_OCID: 'secret' }, 'SCRAPE_BEARER_TOKEN_SECRET_OCID', /OCID/);
     rejects({ OCI_MONITORING_ENDPOINT: 'nope' }, 'OCI_MONITORING_ENDPOINT', /not a valid URL/);
   });

@@ -12,6 +12,7 @@ const base: ForecastInput = {
   selfStreams: 0,
   scrapeMs: 0,
   postCallsPerSecond: 20,
+  memoryMb: 256,
   budget: { timeoutMs: 60_000, reservedMs: 3500 },
   freeDatapointsPerMonth: 0,
 };
@@ -53,11 +54,57 @@ describe('forecastCost', () => {
     assert.match(
       f.notes[0],
       new RegExp(
-        String.raw`posting 2024 calls at POST_CALLS_PER_SECOND=20 takes 10\d\.\d s; .* does not` +
-          String.raw` fit the 60 s timeout: raise POST_CALLS_PER_SECOND \(at most 50 per tenancy\)`,
+        String.raw`posting 2024 calls at 20 calls/s takes 10\d\.\d s; .* does not` +
+          String.raw` fit the 60 s timeout: raise POST_CALLS_PER_SECOND \(at most 50 per tenancy, or auto\)`,
       ),
     );
     assert.ok(forecastLines(f).some((l) => /DOES NOT FIT/.test(l)));
+  });
+
+  test("POST_CALLS_PER_SECOND above OCI's 50 is capped there: 1000 does not make 100k series post in 2 s (issue 20 item 13)", () => {
+    const f = forecastCost({
+      ...base,
+      dataStreams: 100_000,
+      selfStreams: 1200,
+      scrapeMs: 5000,
+      postCallsPerSecond: 1000,
+      budget: { timeoutMs: 40_000, reservedMs: 3500 },
+    });
+    assert.equal(f.postingCallsPerSecond, 50);
+    assert.equal(f.postingSeconds, Math.round(((2024 - 1) / 50) * 1000) / 1000, 'at 50 calls/s (burst 1), not 1000');
+    assert.equal(f.fitsFunctionTimeout, false, '5 s scrape + 40.5 s posting + reserves do not fit 40 s');
+    assert.equal(f.postingShareOfTenancyLimit, 1);
+    assert.ok(
+      f.notes.some((n) => /POST_CALLS_PER_SECOND=1000 is above OCI's 50 calls\/s per tenancy/.test(n)),
+      f.notes.join('\n'),
+    );
+    assert.ok(
+      f.notes.some((n) => /does not fit the 40 s timeout: post fewer series/.test(n)),
+      f.notes.join('\n'),
+    );
+  });
+
+  test("the default (auto = OCI's 50) posts just under the limit, as the pacing does alone", () => {
+    const f = forecastCost({
+      ...base,
+      dataStreams: 100_000,
+      selfStreams: 1200,
+      scrapeMs: 5000,
+      postCallsPerSecond: parseSettings({ METRICS_ENDPOINT: 'http://127.0.0.1:9/metrics', DRY_RUN: 'true' }).postCallsPerSecond,
+    });
+    assert.equal(f.postingCallsPerSecond, 49);
+    assert.ok(f.postingSeconds > 41 && f.postingSeconds < 41.4, String(f.postingSeconds));
+    assert.equal(f.fitsFunctionTimeout, true);
+  });
+
+  test('GB-seconds: memory x (scrape + posting), per invocation and per month at one a minute', () => {
+    const f = forecastCost({ ...base, dataStreams: 100_000, selfStreams: 1200, scrapeMs: 5000, postCallsPerSecond: 48, memoryMb: 256 });
+    const seconds = 5 + f.postingSeconds;
+    assert.equal(f.gbSecondsPerInvocation, Math.round(0.25 * seconds * 1000) / 1000);
+    assert.equal(f.gbSecondsPerMonth, Math.round(0.25 * seconds * 43_800));
+    assert.ok(forecastLines(f).some((l) => /function time [\d.]+ GB-s per invocation, [\d,]+ GB-s per month/.test(l)));
+    const small = forecastCost({ ...base, dataStreams: 49, selfStreams: 6, scrapeMs: 120, memoryMb: 512 });
+    assert.equal(small.gbSecondsPerInvocation, 0.06, '120 ms at 0.5 GB');
   });
 
   test('more calls a minute than 50/s allows is named', () => {

@@ -7,12 +7,14 @@
  * happened (the pacer's own account of its rate), not how fast.
  */
 import { after, before, describe, test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import assert from 'node:assert/strict';
 import { TenancyRateLimiter } from '../src/local/emulator/rate-limit';
 import { createOtherPoster, type OtherPoster } from '../src/local/other-poster';
 import { COMPARTMENT, startStack, type Stack } from './helpers/stack';
 import { startFaultyTarget, type FaultyTarget } from './helpers/faulty-target';
 import { assertAccounted, summaryOf } from './helpers/reliability';
+import type { StateDocument } from '../src/types/state';
 
 // Low enough that a busy machine still posts faster than the other poster leaves room for.
 const LIMIT = 8;
@@ -28,22 +30,25 @@ test('the emulator limit is per tenancy: principals of one tenancy share it, ano
   assert.equal(admitted('A', 1006), false);
 });
 
+// One stack for the file: the emulator (its Object Storage with the state bucket), the target and the other poster.
+let stack: Stack;
+let target: FaultyTarget;
+let other: OtherPoster;
+const BUCKET = 'pacing-state';
+
+before(async () => {
+  stack = await startStack();
+  stack.emulator.objectStorage.createBucket(BUCKET);
+  target = await startFaultyTarget();
+  other = await createOtherPoster(stack, COMPARTMENT);
+});
+after(async () => {
+  await other?.close();
+  await stack?.close();
+  await target?.close();
+});
+
 describe('pacing that yields: the function shares the tenancy with another poster', () => {
-  let stack: Stack;
-  let target: FaultyTarget;
-  let other: OtherPoster;
-
-  before(async () => {
-    stack = await startStack();
-    target = await startFaultyTarget();
-    other = await createOtherPoster(stack, COMPARTMENT);
-  });
-  after(async () => {
-    await other?.close();
-    await stack?.close();
-    await target?.close();
-  });
-
   test('429s happen, the function backs off, nothing is lost; both principals count against one tenancy', async () => {
     stack.emulator.reset();
     stack.emulator.options.rateLimitPerSecond = LIMIT;
@@ -79,19 +84,52 @@ describe('pacing that yields: the function shares the tenancy with another poste
   });
 });
 
+describe('the next invocation starts at the rate the previous one settled on (kept in the state object)', () => {
+  /** The stored state document (one object in the bucket). */
+  const stateDoc = (): StateDocument => {
+    const objects = [...stack.emulator.objectStorage.buckets.get(BUCKET)!.values()];
+    assert.equal(objects.length, 1);
+    return JSON.parse(gunzipSync(objects[0].bytes).toString('utf8')) as StateDocument;
+  };
+
+  test('after 429s the settled rate is stored; the next invocation starts there, not at its ceiling, and stores the rate it settles on', async () => {
+    stack.emulator.options.rateLimitPerSecond = LIMIT;
+    const fn = await stack.startFn({
+      METRICS_ENDPOINT: target.url(`/ok?n=${SERIES}`),
+      POST_CALLS_PER_SECOND: String(LIMIT),
+      POST_CONCURRENCY: '4',
+      STATE_BUCKET: BUCKET,
+      OBJECT_STORAGE_NAMESPACE: stack.emulator.objectStorage.namespace,
+      DERIVED_SERIES: 'none',
+    });
+    try {
+      stack.emulator.reset();
+      other.start(OTHER_PER_SECOND);
+      const first = summaryOf(await fn.invoke({ deadline: new Date(Date.now() + 120_000) }));
+      await other.stop();
+      assertAccounted(first, 'first');
+      assert.equal(first.posted, SERIES);
+      assert.equal(first.pacing.startRate, undefined, 'no settled rate stored yet: started at the ceiling');
+      assert.ok(first.pacing.decreases >= 1, `the shared tenancy cut the rate: ${JSON.stringify(first.pacing)}`);
+      const stored = stateDoc().pacing;
+      assert.ok(stored && stored.rate > 0 && stored.rate < LIMIT, `a settled rate under the ceiling was stored: ${JSON.stringify(stored)}`);
+
+      stack.emulator.reset();
+      const second = summaryOf(await fn.invoke({ deadline: new Date(Date.now() + 120_000) }));
+      assertAccounted(second, 'second');
+      assert.equal(second.posted, SERIES);
+      assert.equal(second.pacing.startRate, stored.rate, 'started at the stored rate');
+      // Alone now, it climbs from there; the rate it settled on replaces the stored one when it moved by more than 10%.
+      const after = stateDoc().pacing!;
+      assert.ok(after.at >= stored.at);
+    } finally {
+      await other.stop();
+      stack.emulator.options.rateLimitPerSecond = undefined;
+    }
+  });
+});
+
 describe('a burst of 429s does not cripple the rest of the invocation (issue 20 item 7)', () => {
-  let stack: Stack;
-  let target: FaultyTarget;
-
-  before(async () => {
-    stack = await startStack();
-    target = await startFaultyTarget();
-  });
-  after(async () => {
-    await stack?.close();
-    await target?.close();
-  });
-
   test('3,000 series after 20 consecutive 429s: the rate is cut, then back near its ceiling; all posted', async () => {
     // The reported case: 3,000 series (60 calls) at 20 calls/s; every 429 halved the rate again down to
     // 1 call/s, and the quick climb went back only to the rate of the last 429: 26.7 s, 400 undelivered.

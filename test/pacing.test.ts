@@ -15,6 +15,9 @@ import {
   DECREASE_FACTOR,
   EDGE_MARGIN,
   EPISODE_HOLD_MS,
+  SETTLED_RATE_MAX_AGE_MS,
+  settledToStore,
+  startFrom,
   TENANCY_CALLS_PER_SECOND,
 } from '../src/publish/pacing';
 import { throttleEpisodes } from '../src/local/emulator/rate-limit';
@@ -155,6 +158,26 @@ describe('AdaptivePacer rules', () => {
     assert.equal(new AdaptivePacer(50, { rate: 500 }).rate, 49, 'never above the top rate');
     assert.equal(new AdaptivePacer(50, { rate: 0.01 }).rate, 1, 'never below the floor');
     assert.equal(new AdaptivePacer(30, { rate: 0 }).rate, 30, 'no rate: the ceiling');
+  });
+});
+
+describe("the previous invocation's settled rate (state)", () => {
+  const now = 1_800_000_000_000;
+  test('an invocation starts from a fresh stored rate; a stale one (or one from the future) is ignored', () => {
+    assert.deepEqual(startFrom({ rate: 24.5, at: now - 60_000 }, now), { rate: 24.5 });
+    assert.deepEqual(startFrom({ rate: 24.5, at: now - SETTLED_RATE_MAX_AGE_MS }, now), { rate: 24.5 });
+    assert.equal(startFrom({ rate: 24.5, at: now - SETTLED_RATE_MAX_AGE_MS - 1 }, now), undefined);
+    assert.equal(startFrom({ rate: 24.5, at: now + SETTLED_RATE_MAX_AGE_MS + 1 }, now), undefined);
+    assert.equal(startFrom(undefined, now), undefined);
+  });
+  test('the settled rate is stored when none is (unless at the top rate), when it moved by over 10%, or when the stored one is half its age old', () => {
+    assert.deepEqual(settledToStore(24.567, 49, undefined, now), { rate: 24.57, at: now });
+    assert.equal(settledToStore(49, 49, undefined, now), undefined, 'at the top rate with none stored: nothing to say, nothing written');
+    assert.equal(settledToStore(26, 49, { rate: 24.5, at: now - 60_000 }, now), undefined, 'within 10%: no rewrite of the whole document');
+    assert.deepEqual(settledToStore(28, 49, { rate: 24.5, at: now - 60_000 }, now), { rate: 28, at: now });
+    assert.deepEqual(settledToStore(20, 49, { rate: 24.5, at: now - 60_000 }, now), { rate: 20, at: now });
+    assert.deepEqual(settledToStore(49, 49, { rate: 24.5, at: now - 60_000 }, now), { rate: 49, at: now }, 'back at the top: the next starts there');
+    assert.deepEqual(settledToStore(24.5, 49, { rate: 24.5, at: now - SETTLED_RATE_MAX_AGE_MS / 2 - 1 }, now), { rate: 24.5, at: now });
   });
 });
 

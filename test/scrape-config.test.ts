@@ -8,7 +8,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseDuration, parseScrapeConfig, promDuration, ScrapeConfigError } from '../src/config/scrapeConfig';
@@ -233,5 +233,20 @@ describe('scrape config: the SCRAPE_CONFIG setting', () => {
       () => parseSettings({ SCRAPE_CONFIG: 'scrape_configs:\n  - job_name: a\n    consul_sd_configs: []\n' }),
       (e: Error) => e instanceof ConfigError && /^SCRAPE_CONFIG: line 3, column 5: scrape_configs\[0\]\.consul_sd_configs: is not supported/.test(e.message),
     );
+  });
+});
+
+describe('scrape config: the files docs/scrape-config.md shows', () => {
+  const page = readFileSync(path.join(__dirname, '..', 'docs', 'scrape-config.md'), 'utf8');
+  const blocks = [...page.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
+  test('the page shows a complete example', () => assert.ok(blocks.length >= 1 && blocks[0].includes('scrape_configs:')));
+  blocks.forEach((text, i) => {
+    test(`block ${i + 1}: prom2oci reads it, promtool check config accepts it`, (t) => {
+      const c = parseScrapeConfig(text, `docs block ${i + 1}`);
+      assert.ok(c.jobs.length > 0);
+      if (!requireBinary(t, PROMTOOL, 'prometheus')) return;
+      const r = promtoolAccepts(text);
+      assert.ok(r.ok, r.output);
+    });
   });
 });

@@ -188,7 +188,7 @@ describe('outage spool', () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'prom2oci-spool-'));
     try {
       for (const backend of [memoryBackend(), fileBackend(path.join(dir, 'state.gz'))]) {
-        const store = createStateStore(backend, { local: true });
+        const store = createStateStore(backend);
         const signal = AbortSignal.timeout(60_000);
         const target = { t: NOW, f: {} };
         await (await store.open(signal)).save(withTargets({ k: target }), signal);

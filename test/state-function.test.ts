@@ -93,6 +93,21 @@ describe('state between invocations, through the function process', () => {
     stack.emulator.objectStorage.beforePut = undefined;
   };
 
+  test("a dry run reads the function's Object Storage state but never writes it (only the CLI's own state is written by a dry run)", async () => {
+    fresh();
+    target.body = exposition(100, [10, 20, 30], 9);
+    const fn = await stack.startFn(env());
+    await invoke(fn);
+    const stored = stateDoc();
+    target.body = exposition(160, [20, 40, 60], 18);
+    const dry = summaryOf(await fn.invoke({ body: { dryRun: true } }));
+    assert.equal(dry.dryRun, true);
+    assert.ok(dry.derived > 0, 'derived from the stored scrape');
+    assert.equal(dry.state?.written, false);
+    assert.deepEqual(stateDoc(), stored, 'the stored state is untouched');
+    assert.equal(stack.emulator.calls.filter((c) => c.route === 'objectstorage' && c.method === 'PUT').length, 1, 'only the real run wrote');
+  });
+
   test('first invocation stores the scrape; the second derives rate, average and percentiles from it', async () => {
     fresh();
     const fn = await stack.startFn(env());

@@ -12,7 +12,7 @@ import { decodeState, encodeState } from '../src/state/codec';
 import { claimSpool, decodeSpool, encodeSpool, releaseClaim, SPOOL_CLAIM_MARGIN_MS, toSpoolEntry } from '../src/state/spool';
 import { StateError } from '../src/state/errors';
 import { fileBackend } from '../src/cli/state-file';
-import { createStateStore, MAX_SAVE_ATTEMPTS, memoryBackend, withTargets, type BlobBackend } from '../src/state/store';
+import { createStateStore, MAX_SAVE_ATTEMPTS, memoryBackend, withPacing, withTargets, type BlobBackend } from '../src/state/store';
 import { emptyStateDocument, type StateDocument, type TargetState } from '../src/types/state';
 
 const scrape = (t: number, v: number): TargetState => ({ t, f: { c_total: { k: 'c', s: { '[]': [v] } } } });
@@ -82,6 +82,36 @@ describe('state codec', () => {
       () => decodeState(bomb, 'x', 1_000_000),
       (e: unknown) => e instanceof StateError && e.reason === 'too_large',
     );
+  });
+  it('reads the settled posting rate when it is well formed; any other pacing section is named and dropped, the rest kept', () => {
+    const doc: StateDocument = { ...emptyStateDocument(), targets: { a: scrape(1, 2) }, pacing: { rate: 24.5, at: 1_700_000_000_000 } };
+    assert.deepEqual(decodeState(encodeState(doc), 'x'), { doc, replaced: {} });
+    for (const pacing of [
+      {},
+      'fast',
+      [],
+      { rate: 0, at: 1 },
+      { rate: -3, at: 1 },
+      { rate: '24', at: 1 },
+      { rate: 24 },
+      { rate: 24, at: null },
+      null,
+      { rate: 9, at: 1, x: 1 },
+    ]) {
+      const bytes = gzipSync(JSON.stringify({ format: 'prom2oci-state', version: 1, targets: { a: scrape(1, 2) }, pacing }));
+      const read = decodeState(bytes, 'obj');
+      assert.deepEqual(Object.keys(read.replaced), ['pacing'], JSON.stringify(pacing));
+      assert.equal(read.doc.pacing, undefined);
+      assert.deepEqual(read.doc.targets, { a: scrape(1, 2) }, 'the previous scrapes are kept');
+    }
+  });
+  it('keeps the later settled rate when two invocations write it', () => {
+    const older = { rate: 10, at: 1000 };
+    const newer = { rate: 30, at: 2000 };
+    const base = emptyStateDocument();
+    assert.deepEqual(withPacing(older)({ ...base, pacing: newer }).pacing, newer);
+    assert.deepEqual(withPacing(newer)({ ...base, pacing: older }).pacing, newer);
+    assert.deepEqual(withPacing(older)(base).pacing, older);
   });
 });
 
@@ -221,7 +251,7 @@ describe('state store (file backend)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'prom2oci-state-'));
     try {
       const path = join(dir, 'state.bin');
-      const store = createStateStore(fileBackend(path), { local: true });
+      const store = createStateStore(fileBackend(path));
       assert.deepEqual((await store.open(signal())).doc.targets, {}, 'missing file: no state yet');
       await writeFile(path, 'garbage');
       const session = await store.open(signal());

@@ -74,6 +74,7 @@ const FORECAST = forecastCost({
   selfStreams: 14,
   scrapeMs: 100,
   postCallsPerSecond: 20,
+  memoryMb: 256,
   budget: { timeoutMs: 60_000, reservedMs: 3500 },
   freeDatapointsPerMonth: 0,
 });

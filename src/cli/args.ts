@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs as nodeParseArgs } from 'node:util';
 import { SETTING_SPECS } from '../config/settings';
+import { parseScrapeConfig, ScrapeConfigError } from '../config/scrapeConfig';
 
 /** A command line the CLI cannot act on: exit code 2, message names the flag. */
 export class UsageError extends Error {
@@ -40,7 +41,8 @@ const SETTING_ALIASES: Record<string, string> = {
   'monitoring-endpoint': 'OCI_MONITORING_ENDPOINT',
   'secrets-endpoint': 'OCI_SECRETS_ENDPOINT',
   'bearer-token-secret': 'SCRAPE_BEARER_TOKEN_SECRET_OCID',
-  config: 'OCI_CONFIG_FILE',
+  // --config FILE: a Prometheus configuration file, read here (its errors name the file) and passed as SCRAPE_CONFIG.
+  config: 'SCRAPE_CONFIG',
   profile: 'OCI_CONFIG_PROFILE',
 };
 
@@ -91,6 +93,9 @@ export function parseCommandLine(argv: readonly string[], spec: FlagSpec): Parse
       const [key, v] = splitPair(value, '--set');
       out.settings[key] = v;
       out.settingFlags[key] = '--set';
+    } else if (token.name === 'config') {
+      out.settings.SCRAPE_CONFIG = readScrapeConfigFile(value);
+      out.settingFlags.SCRAPE_CONFIG = flag;
     } else {
       const key = settingFlags[token.name];
       out.settings[key] = value;
@@ -98,6 +103,23 @@ export function parseCommandLine(argv: readonly string[], spec: FlagSpec): Parse
     }
   }
   return out;
+}
+
+/** The text of a Prometheus configuration file, checked (an error names the file, the line and the key). */
+function readScrapeConfigFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--config: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    parseScrapeConfig(text, path);
+  } catch (e) {
+    if (e instanceof ScrapeConfigError) throw new UsageError(`--config ${e.message}`);
+    throw e;
+  }
+  return text;
 }
 
 /** Splits KEY=VALUE. */
@@ -163,7 +185,7 @@ export function settingsHelp(): string {
     const def = s.default !== undefined ? ` (default ${s.default})` : s.required === 'unless-dry-run' ? ' (required unless --dry-run)' : '';
     return `  ${flag.padEnd(28)} ${s.key}: ${s.description}; ${s.accepts}${def}`;
   });
-  rows.push(`  ${'--config FILE'.padEnd(28)} OCI_CONFIG_FILE: OCI config file (default ~/.oci/config)`);
+  rows.push(`  ${'--oci-config-file FILE'.padEnd(28)} OCI_CONFIG_FILE: OCI config file (default ~/.oci/config)`);
   rows.push(`  ${'--profile NAME'.padEnd(28)} OCI_CONFIG_PROFILE: profile in the config file (default DEFAULT)`);
   rows.push(`  ${'--set KEY=VALUE'.padEnd(28)} any setting by its environment name`);
   return rows.join('\n');

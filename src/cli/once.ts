@@ -66,7 +66,7 @@ export async function onceCommand(argv: readonly string[]): Promise<number> {
   const env = settingsEnv(process.env, args);
   const stateFile = args.flags['state-file'];
   if (stateFile === '') throw new UsageError('--state-file needs a path');
-  const runner = localRunner(env, args, typeof stateFile === 'string' ? createStateStore(fileBackend(stateFile), { local: true }) : undefined);
+  const runner = localRunner(env, args, typeof stateFile === 'string' ? createStateStore(fileBackend(stateFile)) : undefined);
   let summary: InvocationSummary;
   try {
     summary = await runner.invoke();
@@ -138,7 +138,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   if (args.positionals.length > 0) throw new UsageError(`run takes no arguments, got "${args.positionals[0]}"`);
   const intervalMs = parseDuration('--interval', typeof args.flags.interval === 'string' ? args.flags.interval : '60s');
   const env = settingsEnv(process.env, args);
-  const runner = localRunner(env, args, createStateStore(memoryBackend('memory (this process)'), { local: true }));
+  const runner = localRunner(env, args, createStateStore(memoryBackend('memory (this process)')));
   const signal = untilSignal();
   logLine('info', 'prom2oci run started', { intervalMs, dryRun: runner.settings.dryRun, pid: process.pid });
   const schedule = startSchedule(

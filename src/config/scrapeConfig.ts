@@ -19,7 +19,7 @@ import { OCID_RE } from '../transform/limits';
 const VAULT_REF_PREFIX = 'oci-vault://';
 
 /** A credential read from OCI Vault when the job is scraped. */
-type ScrapeAuth = { kind: 'bearer'; secretId: string } | { kind: 'basic'; username: string; passwordSecretId?: string };
+export type ScrapeAuth = { kind: 'bearer'; secretId: string } | { kind: 'basic'; username: string; passwordSecretId?: string };
 
 /** One `static_configs` entry. */
 interface StaticGroup {

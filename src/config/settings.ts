@@ -101,6 +101,21 @@ function wholeNumber(min: number, max: number): Parser<number> {
   return parser(`a whole number from ${min} to ${max}`, (key, value) => parseIntIn(key, value, min, max), { min, max, whole: true });
 }
 
+/**
+ * POST_CALLS_PER_SECOND: `auto` is OCI's limit per tenancy (the pacing then finds the share other
+ * posters leave free, and keeps just under the limit itself); a number is the user's hard cap.
+ */
+function callsPerSecond(max: number): Parser<number> {
+  const limit = OCI_LIMITS.maxCallsPerSecond;
+  return parser(`auto (OCI's ${limit} per tenancy, shared adaptively) or a whole number from 1 to ${max} (a hard cap)`, (key, value) => {
+    if (value.toLowerCase() === 'auto') return limit;
+    if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+      throw new ConfigError(key, `expected auto (OCI's ${limit} per tenancy) or a whole number from 1 to ${max}, got "${value}"`);
+    }
+    return Number(value);
+  });
+}
+
 /** A whole number of seconds from min to max, as milliseconds. */
 function secondsAsMs(min: number, max: number): Parser<number> {
   return parser(`a whole number of seconds from ${min} to ${max}`, (key, value) => parseIntIn(key, value, min, max) * 1000, { min, max, whole: true });
@@ -526,12 +541,18 @@ export const SETTINGS_TABLE = {
   },
   POST_CALLS_PER_SECOND: {
     field: 'postCallsPerSecond',
-    default: '20',
-    parse: wholeNumber(1, 1000),
+    default: 'auto',
+    parse: callsPerSecond(1000),
     description:
-      'ceiling of PostMetricData calls started per second: the rate halves on a 429 and climbs back (OCI allows 50 per tenancy, shared with other posters)',
+      "ceiling of PostMetricData calls started per second: auto = OCI's 50 per tenancy, of which the pacing takes the share other posters leave " +
+      '(it halves the rate on a 429 and climbs back); a number is a hard cap',
   },
-  POST_CONCURRENCY: { field: 'postConcurrency', default: '4', parse: wholeNumber(1, 64), description: 'most PostMetricData calls in flight at once' },
+  POST_CONCURRENCY: {
+    field: 'postConcurrency',
+    default: '8',
+    parse: wholeNumber(1, 64),
+    description: 'most PostMetricData calls in flight at once (the rate can reach at most this many calls per call latency)',
+  },
   POST_TIMEOUT_MS: {
     field: 'postTimeoutMs',
     default: '10000',
@@ -738,7 +759,11 @@ type DiscoveryKey = { [P in SettingKey]: Table[P] extends { discovery: true } ? 
 export type DiscoverySettings = Omit<FieldsOf<DiscoveryKey>, 'compartmentId'> & { compartmentId: string };
 
 /** The parsed settings: one field per row; `discovery` is present when DISCOVERY_COMPARTMENT_OCID is set. */
-export type Settings = FieldsOf<Exclude<SettingKey, DiscoveryKey>> & { discovery?: DiscoverySettings };
+export type Settings = FieldsOf<Exclude<SettingKey, DiscoveryKey>> & {
+  discovery?: DiscoverySettings;
+  /** The function's memory (MB): FN_MEMORY, set by OCI Functions, else the function's default (not a setting of ours). */
+  memoryMb: number;
+};
 
 /** A rule between settings, checked after every row parsed; its error names `key`. */
 interface SettingsRule {
@@ -838,7 +863,7 @@ export function parseSettings(env: Env): Settings {
     (row.discovery ? discovery : top)[row.field] = value;
   }
   // Built generically from the rows, whose types Settings is derived from.
-  const settings = { ...top, discovery: discovery.compartmentId === undefined ? undefined : discovery } as Settings;
+  const settings = { ...top, discovery: discovery.compartmentId === undefined ? undefined : discovery, memoryMb: memoryMbOf(env) } as Settings;
   checkRules(settings, 'always');
   return Object.freeze(settings);
 }

@@ -8,6 +8,7 @@ import { Outcome, type BatchSource, type PublishBatch } from '../publish/publish
 import { drainInOrder } from '../transform/targetTransform';
 import { toSpoolEntry, type SpoolEntry } from '../state/spool';
 import type { OciMetric } from '../types/model';
+import type { NotDerivedCounts } from '../types/state';
 import type { PreparedTarget } from './summary';
 
 /** Copies a drained transform's counts into its target and drops the transform. */
@@ -26,6 +27,15 @@ export function drainTarget(p: PreparedTarget): OciMetric[] {
   const metrics = drainInOrder(p.transform);
   finish(p);
   return metrics;
+}
+
+/** Dry run: the series (and derived series not made) of the target with the drop rules off (its second transform, drained and dropped). */
+export function withoutDropRules(p: PreparedTarget): { series: number; notDerived: NotDerivedCounts } {
+  const t = p.withoutDropRules;
+  if (t === undefined) return { series: p.series, notDerived: p.notDerived };
+  while (t.next() !== undefined);
+  delete p.withoutDropRules;
+  return { series: t.series, notDerived: t.notDerived };
 }
 
 /** The invocation's data as a batch source for publishBatches; a batch's tag is the index of its first series. */

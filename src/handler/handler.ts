@@ -57,16 +57,22 @@ function once<T>(make: () => T): () => T {
 interface HandlerOptions {
   /**
    * Where the state between invocations lives when STATE_BUCKET is unset (the CLI keeps it in
-   * memory or in a file); by default the state is then off.
+   * memory or in a file); by default the state is then off. A store of this process only: a dry
+   * run writes it too (Runtime.dryRunWritesState), as it is never the function's.
    */
   localStateStore?: StateStore;
   /** Settings already parsed from `env` (the CLI parses them up front); by default parsed on first use. */
   settings?: Settings;
 }
 
+/** Whether the settings keep the state in Object Storage (STATE_BUCKET and its namespace). */
+function hasObjectStorageState(settings: Settings): settings is Settings & { stateBucket: string; objectStorageNamespace: string } {
+  return settings.stateBucket !== undefined && settings.objectStorageNamespace !== undefined;
+}
+
 /** The Object Storage state store of the settings, or undefined when STATE_BUCKET is unset. */
 function objectStorageStateStore(settings: Settings, auth: () => OciAuth): StateStore | undefined {
-  if (settings.stateBucket === undefined || settings.objectStorageNamespace === undefined) return undefined;
+  if (!hasObjectStorageState(settings)) return undefined;
   const client = createObjectStorageClient(auth(), settings);
   const objectName = stateObjectName(settings);
   const where = { namespace: settings.objectStorageNamespace, bucket: settings.stateBucket, objectName };
@@ -102,6 +108,16 @@ export function createHandler(env: Env, log: Logger, options: HandlerOptions = {
           )
         : undefined,
     );
+    const secretsClient = once(() => createSecretsClient(auth(), settings));
+    const secretSources = new Map<string, BearerTokenSource>();
+    const secretSource = (secretId: string): BearerTokenSource => {
+      let source = secretSources.get(secretId);
+      if (!source) {
+        source = new BearerTokenSource(sdkSecretReader(secretsClient(), secretId, settings.dynamicGroup), settings.secretCacheTtlMs);
+        secretSources.set(secretId, source);
+      }
+      return source;
+    };
     const states = once(() => objectStorageStateStore(settings, auth) ?? options.localStateStore);
     const d = settings.discovery;
     const discovery = once(() =>
@@ -114,7 +130,8 @@ export function createHandler(env: Env, log: Logger, options: HandlerOptions = {
           )
         : undefined,
     );
-    return { settings, log, postBatch: post, tokenSource: tokens, stateStore: states, discovery, memoryMb: memoryMbOf(env) };
+    const dryRunWritesState = options.localStateStore !== undefined && !hasObjectStorageState(settings);
+    return { settings, log, postBatch: post, tokenSource: tokens, secretSource, stateStore: states, dryRunWritesState, discovery, memoryMb: memoryMbOf(env) };
   });
 
   const handler = async (input: unknown, ctx: InvocationContext): Promise<InvocationSummary | FunctionFailure> => {

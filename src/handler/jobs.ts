@@ -34,6 +34,7 @@ export function configTargets(cfg: ScrapeConfigFile, discovered: readonly Discov
           },
         },
         timeoutMs: t.timeoutMs,
+        ...(t.job.auth ? { auth: t.job.auth } : {}),
         ...(t.refused ? { refused: t.refused } : {}),
         ...(t.namespace ? { namespace: t.namespace } : {}),
         ...(t.compartmentId ? { compartmentId: t.compartmentId } : {}),

@@ -5,17 +5,18 @@
  * reserve is the budget's (src/handler/budget.ts).
  */
 import { memoryMbOf } from '../config/settings';
-import { forecastCost } from '../forecast/forecast';
+import { cardinalityReport } from '../forecast/cardinality';
+import { forecastCost, type ForecastInput } from '../forecast/forecast';
 import { createPacer, Outcome, publish, publishBatches, type PublishResult } from '../publish/publisher';
 import { anyDerived } from '../transform/derive';
 import { toSelfMetrics } from '../transform/selfMetrics';
 import type { OciMetric, TransformOptions } from '../types/model';
 import { InvocationBudget, MemoryBudget } from './budget';
-import { DataSource, drainTarget, UndeliveredSeries } from './data';
+import { DataSource, drainTarget, UndeliveredSeries, withoutDropRules } from './data';
 import { scrapeAll, targetsOf } from './prepare';
 import { targetOptions } from './jobs';
 import type { Runtime } from './runtime';
-import { hasStateStore, previousScrapeOf, readState, replayAndSpool, saveState } from './statePhase';
+import { hasStateStore, pacingStartOf, previousScrapeOf, readState, replayAndSpool, savePacing, saveState } from './statePhase';
 import {
   logFields,
   notDerivedOf,
@@ -65,18 +66,25 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const memory = new MemoryBudget(rt.memoryMb ?? memoryMbOf({}));
   const prepared = await scrapeAll(rt, scrapeTargets, budget, memory, transformOptions, previousScrapeOf(reading, state), opts.dryRun);
   const scrapeMs = now() - started;
-  const pacer = createPacer(s.postCallsPerSecond); // one rate for the data and the self-metrics calls
   // This scrape is stored while the data is posted; a state failure never stops the posting.
   const read = reading ? await reading : undefined;
-  const saving = read && (!opts.dryRun || read.local) ? saveState(read, scrapeTargets, prepared, state, budget.stateTimeoutMs()) : undefined;
+  // One rate for the data and the self-metrics calls, starting where the previous invocation settled.
+  const pacingStart = opts.dryRun ? undefined : pacingStartOf(read, now());
+  const pacer = createPacer(s.postCallsPerSecond, pacingStart);
+  const saving = read && (!opts.dryRun || rt.dryRunWritesState === true) ? saveState(read, scrapeTargets, prepared, state, budget.stateTimeoutMs()) : undefined;
   let result: PublishResult | undefined;
   let dryRunData: OciMetric[] = [];
   const undeliveredOf = spoolOn ? new UndeliveredSeries(s.spoolMaxSeries) : undefined;
   // The series are counted as the transform is drained: the samples bound what this invocation can add.
   const samples = prepared.reduce((n, p) => n + p.samples, 0);
   if (spoolOn) budget.reserveSpool((read?.session?.doc.spool?.e.length ?? 0) + Math.min(s.spoolMaxSeries, samples));
+  let drained: { job: string; streams: OciMetric[] }[] = [];
+  let withoutRules: ForecastInput['withoutRules'];
   if (opts.dryRun) {
-    dryRunData = prepared.flatMap(drainTarget);
+    drained = prepared.map((p) => ({ job: p.target.job ?? '', streams: drainTarget(p) }));
+    dryRunData = drained.flatMap((d) => d.streams);
+    const baseline = prepared.map(withoutDropRules);
+    withoutRules = { dataStreams: baseline.reduce((n, b) => n + b.series, 0), notDerived: notDerivedOf(baseline) };
   } else {
     const data = new DataSource(prepared);
     const stats = await publishBatches(data.next, rt.postBatch(), budget.publishOptions(budget.dataStopAt, pacer), (batch, outcomes) => {
@@ -97,6 +105,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   // After a 401/404 every call fails alike: the self-metrics are not sent into it, so it is reported once.
   if (!opts.dryRun)
     selfResult = result?.fatal ? notAttempted(self.length, result.fatal) : await publish(self, rt.postBatch(), budget.publishOptions(budget.endMs, pacer));
+  if (!opts.dryRun && result && !result.fatal) await savePacing(rt, read, pacer, now(), budget.spoolWriteTimeoutMs());
 
   const forecast = forecastCost({
     dataStreams,
@@ -104,9 +113,11 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     selfStreams: self.length,
     scrapeMs,
     postCallsPerSecond: s.postCallsPerSecond,
+    memoryMb: s.memoryMb,
     budget,
     pricePerMillionDatapoints: s.forecastPricePerMillionDatapoints,
     freeDatapointsPerMonth: s.forecastFreeDatapointsPerMonth,
+    ...(withoutRules ? { withoutRules } : {}),
   });
   const summary = summarise(prepared, targets, result, selfResult, opts.dryRun, now() - started, forecast, state, discovery);
   if (configReport) summary.scrapeConfig = configReport;
@@ -118,6 +129,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   }
   const p = pacer.stats();
   summary.pacing = { ceiling: s.postCallsPerSecond, minRate: round2(p.minRate), finalRate: round2(p.rate), decreases: p.decreases };
+  if (pacingStart) summary.pacing.startRate = round2(pacer.startRate);
   if (discovery?.error)
     rt.log('warn', `discovery: ${discovery.error}`, { source: discovery.source, ...(discovery.iamStatement ? { iamStatement: discovery.iamStatement } : {}) });
   // RUNNING instances and no target of them (a tag typo): said even when static endpoints keep the run ok.
@@ -125,6 +137,11 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   if (opts.dryRun) {
     summary.metricData = [...dryRunData, ...self];
     summary.skippedSamples = prepared.flatMap((p) => p.skipped);
+    summary.cardinality = cardinalityReport(drained, {
+      totalStreams: forecast.metricStreams,
+      pricePerMillionDatapoints: s.forecastPricePerMillionDatapoints,
+      freeDatapointsPerMonth: s.forecastFreeDatapointsPerMonth,
+    });
   }
   const cause = nothingDeliveredCause(summary, result);
   rt.log(cause ? 'error' : 'info', cause ? `invocation delivered nothing: ${cause}` : 'invocation complete', logFields(summary));

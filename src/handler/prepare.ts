@@ -10,7 +10,8 @@ import { ExpositionError, ExpositionParser, SampleLimitError, shownExpositionErr
 import { hideCredentials, instancesOf, notScraped, scrapeTarget, type ScrapeResult } from '../scrape/scrape';
 import type { PreviousScrape } from '../types/state';
 import { TargetTransform } from '../transform/targetTransform';
-import type { TransformOptions } from '../types/model';
+import type { MetricFamily, TargetContext, TransformOptions } from '../types/model';
+import { withoutDropRules } from '../transform/dropRules';
 import { mapConcurrently } from '../util/concurrency';
 import { HELD_BYTES_PER_FAMILY, HELD_BYTES_PER_SAMPLE, MemoryBudgetError, type InvocationBudget, type MemoryBudget } from './budget';
 import type { Runtime } from './runtime';
@@ -53,6 +54,15 @@ export async function targetsOf(
   return { targets: all.map((t, i) => ({ ...t, instance: instances[i] })), report };
 }
 
+/**
+ * A dry run's second transform of the same families with the drop rules off (src/transform/dropRules.ts):
+ * the forecast compares its streams with the real ones. No state of its own (it reads the same previous scrape).
+ */
+function baselineTransform(families: MetricFamily[], context: TargetContext, opts: TransformOptions): TargetTransform {
+  const off = withoutDropRules(opts, context.job);
+  return new TargetTransform(families, { ...context, ...(off.job ? { job: off.job } : {}) }, off.opts);
+}
+
 /** Fetches the bearer token (if any), then scrapes, parses and transforms every target concurrently. */
 export async function scrapeAll(
   rt: Runtime,
@@ -81,6 +91,17 @@ export async function scrapeAll(
       tokenError = (e as Error).message;
     }
   }
+  // Each job secret is read once per invocation (and cached by its source while warm).
+  const secrets = new Map<string, Promise<{ token: string }>>();
+  const jobSecret = (secretId: string): Promise<{ token: string }> => {
+    let p = secrets.get(secretId);
+    if (!p) {
+      const source = rt.secretSource?.(secretId);
+      p = source ? source.get(AbortSignal.any([signal, AbortSignal.timeout(s.scrapeTimeoutMs)])) : Promise.reject(new Error('no OCI Vault client'));
+      secrets.set(secretId, p);
+    }
+    return p;
+  };
   // At most SCRAPE_CONCURRENCY targets at once: a fleet must not open hundreds of sockets (and hold
   // hundreds of expositions in memory) at the same moment.
   return mapConcurrently(targets, s.scrapeConcurrency, async (target): Promise<PreparedTarget> => {
@@ -88,6 +109,28 @@ export async function scrapeAll(
     const refused = target.config?.refused;
     if (refused) return failedTarget(target, notScraped(url, refused, now(), instance), refused);
     if (tokenError) return failedTarget(target, notScraped(url, tokenError, now(), instance), tokenError);
+    // A job's credentials from OCI Vault: a bearer token, or the password of basic auth (sent from the URL's user:password).
+    const auth = target.config?.auth;
+    let creds: { token?: string; url: URL } = { token, url };
+    if (auth) {
+      const secret = auth.kind === 'bearer' ? auth.secretId : auth.passwordSecretId;
+      let value = '';
+      if (secret) {
+        try {
+          value = (await jobSecret(secret)).token;
+        } catch (e) {
+          const why = (e as Error).message;
+          return failedTarget(target, notScraped(url, why, now(), instance), why);
+        }
+      }
+      if (auth.kind === 'bearer') creds = { token: value, url };
+      else {
+        const withUser = new URL(url);
+        withUser.username = encodeURIComponent(auth.username);
+        withUser.password = encodeURIComponent(value);
+        creds = { url: withUser };
+      }
+    }
     const ownTimeoutMs = target.config?.timeoutMs ?? s.scrapeTimeoutMs;
     const timeoutMs = budget.scrapeTimeoutMs(ownTimeoutMs);
     // The body is parsed as it arrives (never held whole); a malformed one is refused at end().
@@ -108,10 +151,10 @@ export async function scrapeAll(
         throw refusal;
       },
     });
-    const scrape = await scrapeTarget(url, {
+    const scrape = await scrapeTarget(creds.url, {
       timeoutMs,
       maxBytes: s.scrapeMaxBytes,
-      bearerToken: token,
+      bearerToken: creds.token,
       followRedirectsToOtherHosts: s.followRedirectsToOtherHosts,
       signal,
       instance,
@@ -132,13 +175,16 @@ export async function scrapeAll(
       if (overLimit) return { ...failedTarget(target, scrape, overLimit), samples: parsed.sampleCount };
       const previous = await previousOf(target);
       // The metrics are made batch by batch as the publisher takes them (a dry run keeps their order for the response).
-      const transform = new TargetTransform(
-        parsed.families,
-        { instance: scrape.instance, scrapeTimeMs: scrape.scrapeTimeMs, previous, dimensions: target.dimensions, ...(rules ? { job: rules } : {}) },
-        targetOptions(target, topts),
-        keepOrder,
-      );
+      const context: TargetContext = {
+        instance: scrape.instance,
+        scrapeTimeMs: scrape.scrapeTimeMs,
+        previous,
+        dimensions: target.dimensions,
+        ...(rules ? { job: rules } : {}),
+      };
+      const transform = new TargetTransform(parsed.families, context, targetOptions(target, topts), keepOrder);
       const done: PreparedTarget = {
+        ...(keepOrder ? { withoutDropRules: baselineTransform(parsed.families, context, targetOptions(target, topts)) } : {}),
         target,
         scrape,
         samples: parsed.sampleCount,
@@ -161,7 +207,7 @@ export async function scrapeAll(
               ? e.message
               : `could not process the exposition: ${(e as Error).message}`;
       // An exposition error quotes the target's line, which may echo the token back.
-      return failedTarget(target, scrape, hideCredentials(msg, { bearerToken: token, url }));
+      return failedTarget(target, scrape, hideCredentials(msg, { bearerToken: creds.token, url: creds.url }));
     }
   });
 }

@@ -13,8 +13,15 @@ export interface Runtime {
   postBatch(): PostBatch;
   /** The bearer token source when a secret is configured. */
   tokenSource(): BearerTokenSource | undefined;
+  /** A cached reader of one Vault secret (a job's credentials, SCRAPE_CONFIG), created on first use. */
+  secretSource?(secretId: string): BearerTokenSource;
   /** The state store (created lazily, reused); undefined when it is off. Throws StateError when it cannot be created. */
   stateStore?(): StateStore | undefined;
+  /**
+   * A dry run writes the state too: true only for a store of this process (the CLI's memory or
+   * state file, HandlerOptions.localStateStore), never for the function's Object Storage state.
+   */
+  dryRunWritesState?: boolean;
   /** OCI compute discovery when DISCOVERY_COMPARTMENT_OCID is set (created lazily, reused while warm). */
   discovery?(): FleetDiscovery | undefined;
   now?: () => number;

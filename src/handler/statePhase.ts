@@ -8,7 +8,8 @@ import { Outcome, publish, type AdaptivePacer, type PublishResult } from '../pub
 import { StateError } from '../state/errors';
 import { targetStateKey } from '../state/keys';
 import { decodeSpool, encodeSpool, fromSpoolEntry, mergeSpool, planReplay, type ReplayOutcome, type SpoolCounts, type SpoolEntry } from '../state/spool';
-import { withTargets, type StateSession, type StateStore } from '../state/store';
+import { withPacing, withTargets, type StateSession, type StateStore } from '../state/store';
+import { settledToStore, startFrom, type PacerStart } from '../publish/pacing';
 import type { PreviousScrape, TargetState } from '../types/state';
 import type { InvocationBudget } from './budget';
 import type { Runtime } from './runtime';
@@ -18,8 +19,6 @@ import type { PreparedTarget, ScrapeTarget, SpoolSummary, StateSummary } from '.
 interface StateRead {
   session?: StateSession;
   error?: StateError;
-  /** The store is this process's own (a dry run may write it). */
-  local?: boolean;
 }
 
 /** True when a state store is configured (one that fails to be created counts: its read reports why). */
@@ -77,7 +76,7 @@ export async function readState(rt: Runtime, state: StateSummary, timeoutMs: num
     state.readMs = Math.round(performance.now() - started);
     state.read = session.problem ? 'failed' : Object.keys(session.doc.targets).length > 0 ? 'ok' : 'empty';
     if (session.problem) noteStateError(state, session.problem);
-    return { session, local: store.local };
+    return { session };
   } catch (e) {
     state.read = 'failed';
     return { error: noteStateError(state, e) };
@@ -114,6 +113,28 @@ export async function saveState(
     state.writeMs = Math.round(performance.now() - started);
   } catch (e) {
     noteStateError(state, e);
+  }
+}
+
+/** Where the pacing starts: the rate the previous invocation settled on, kept in the state (when fresh). */
+export function pacingStartOf(read: StateRead | undefined, nowMs: number): PacerStart | undefined {
+  return read?.session && !read.session.problem ? startFrom(read.session.doc.pacing, nowMs) : undefined;
+}
+
+/**
+ * Stores the rate this invocation settled on for the next one, when it differs from the stored one
+ * (see settledToStore); bounded by `timeoutMs`. A failure is only logged: the next invocation then
+ * starts from the older rate, or the top one, which costs speed, not data.
+ */
+export async function savePacing(rt: Runtime, read: StateRead | undefined, pacer: AdaptivePacer, nowMs: number, timeoutMs: number): Promise<void> {
+  if (!read?.session) return;
+  const next = settledToStore(pacer.settledRate, pacer.top, read.session.doc.pacing, nowMs);
+  if (!next) return;
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    await raceSignal(read.session.save(withPacing(next), signal), signal, () => new StateError('timeout', `no answer within ${timeoutMs} ms`));
+  } catch (e) {
+    rt.log('warn', `the settled posting rate was not stored: ${(e as Error).message}`, { rate: next.rate });
   }
 }
 

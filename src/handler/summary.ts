@@ -6,12 +6,14 @@
 import type { SpoolCounts } from '../state/spool';
 import { discoveryLogFields, type DiscoveryReport } from '../discovery/discovery';
 import type { CostForecast } from '../forecast/forecast';
+import type { CardinalityReport } from '../forecast/cardinality';
 import { Outcome, type PublishResult } from '../publish/publisher';
 import type { ScrapeResult } from '../scrape/scrape';
 import type { StateFailureCause } from '../state/errors';
 import type { NotDerivedCounts } from '../types/state';
 import type { JobSampleRules, OciMetric, SkippedSample, SkipReason, TargetReport } from '../types/model';
 import type { JobReport } from '../discovery/jobTargets';
+import type { ScrapeAuth } from '../config/scrapeConfig';
 import type { TargetState } from '../types/state';
 import type { TargetTransform } from '../transform/targetTransform';
 
@@ -99,7 +101,14 @@ export interface InvocationSummary {
    * The adaptive call rate: POST_CALLS_PER_SECOND is its ceiling; each 429 episode (at most one a second) halves it
    * (`decreases`), accepted calls climb it back. `minRate`/`finalRate` in calls/s.
    */
-  pacing: { ceiling: number; minRate: number; finalRate: number; decreases: number };
+  pacing: {
+    ceiling: number;
+    minRate: number;
+    finalRate: number;
+    decreases: number;
+    /** The rate the invocation started at when it took the previous invocation's settled rate from the state (calls/s). */
+    startRate?: number;
+  };
   errors: { message: string; metrics: number }[];
   durationMs: number;
   /** What this configuration costs at one invocation a minute (from this invocation's counts). */
@@ -108,6 +117,8 @@ export interface InvocationSummary {
   discovery?: DiscoveryReport;
   /** The Prometheus configuration's jobs (SCRAPE_CONFIG): targets, dropped targets, notes. */
   scrapeConfig?: ScrapeConfigReport;
+  /** Dry run only: per job, the names with the most streams and the labels that drive them (src/forecast/cardinality.ts). */
+  cardinality?: CardinalityReport;
   /** Dry run only: the objects that would be posted (data, then self-metrics). */
   metricData?: OciMetric[];
   /** Dry run only: every skipped sample with its reason. */
@@ -136,6 +147,8 @@ export interface ScrapeTarget {
   config?: {
     rules: JobSampleRules;
     timeoutMs: number;
+    /** Credentials from OCI Vault. */
+    auth?: ScrapeAuth;
     refused?: string;
     namespace?: string;
     compartmentId?: string;
@@ -151,6 +164,8 @@ export interface PreparedTarget {
   error?: string;
   /** The target's transform while the publisher pulls its batches; dropped once drained (see pipeline.ts). */
   transform?: TargetTransform;
+  /** Dry run: the same families transformed with the drop rules off (what the forecast compares with); dropped once counted. */
+  withoutDropRules?: TargetTransform;
   /** Series produced by the transform (samples mapped + derived), in publish order after the earlier targets'; final once drained. */
   series: number;
   /** How many of `series` are derived series. */
@@ -217,7 +232,7 @@ export function summariseTargets(prepared: PreparedTarget[], result: PublishResu
 }
 
 /** The derived series not made, by reason, over every target. */
-export function notDerivedOf(prepared: readonly PreparedTarget[]): NotDerivedCounts {
+export function notDerivedOf(prepared: readonly Pick<PreparedTarget, 'notDerived'>[]): NotDerivedCounts {
   const notDerived: NotDerivedCounts = {};
   for (const p of prepared)
     for (const [reason, n] of Object.entries(p.notDerived) as [keyof NotDerivedCounts, number][]) notDerived[reason] = (notDerived[reason] ?? 0) + n;
@@ -298,7 +313,7 @@ export function nothingDeliveredCause(s: InvocationSummary, data: PublishResult 
 
 /** The summary as log fields (no metric bodies). */
 export function logFields(s: InvocationSummary): Record<string, unknown> {
-  const { metricData: _m, skippedSamples: _k, forecast: _f, ...rest } = s;
+  const { metricData: _m, skippedSamples: _k, forecast: _f, cardinality: _c, ...rest } = s;
   return {
     event: SUMMARY_LOG_EVENT,
     ...rest,

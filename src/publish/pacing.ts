@@ -18,6 +18,7 @@
  * the constants; the benchmark measures them against the emulator.
  */
 import { OCI_LIMITS } from '../transform/limits';
+import type { PacingState } from '../types/state';
 
 /** OCI's PostMetricData limit per tenancy (calls per second). */
 export const TENANCY_CALLS_PER_SECOND = OCI_LIMITS.maxCallsPerSecond;
@@ -83,7 +84,9 @@ interface Episode {
  */
 export class AdaptivePacer {
   /** The highest rate used: the ceiling, or just under OCI's limit when the ceiling is that limit (cruiseRate). */
-  private readonly top: number;
+  readonly top: number;
+  /** The rate the controller started at (calls/s). */
+  readonly startRate: number;
   private rateNow: number;
   private minRate: number;
   /** The rate the last 429s showed too high (0 = none seen); the climb aims just under it. */
@@ -107,6 +110,7 @@ export class AdaptivePacer {
     if (!(ceiling > 0)) throw new RangeError(`the pacing ceiling must be positive, got ${ceiling}`);
     this.top = cruiseRate(ceiling);
     const from = start && start.rate > 0 ? Math.min(this.top, Math.max(MIN_CALLS_PER_SECOND, start.rate)) : this.top;
+    this.startRate = from;
     this.rateNow = from;
     this.minRate = from;
     // Started below the top from the previous invocation's settled rate: the tenancy was busy then, so no bursts.
@@ -218,6 +222,30 @@ export class AdaptivePacer {
   stats(): PacerStats {
     return { rate: this.rateNow, minRate: this.minRate, decreases: this.decreases };
   }
+}
+
+/** A stored settled rate older than this (ms) says little about the tenancy now: the invocation starts at its top rate. */
+export const SETTLED_RATE_MAX_AGE_MS = 10 * 60_000;
+/** The stored rate is rewritten when the new one differs by more than this share, or is half its max age old. */
+const SETTLED_RATE_CHANGE = 0.1;
+
+/** Where an invocation starts from the state's settled rate: undefined when there is none, or it is too old (or from the future). */
+export function startFrom(stored: PacingState | undefined, nowMs: number): PacerStart | undefined {
+  if (!stored || nowMs - stored.at > SETTLED_RATE_MAX_AGE_MS || stored.at - nowMs > SETTLED_RATE_MAX_AGE_MS) return undefined;
+  return { rate: stored.rate };
+}
+
+/**
+ * The settled rate to store at the end of an invocation, or undefined when there is nothing to
+ * say (none stored and the rate is the top one, where an invocation starts anyway) or the stored
+ * one still holds (within SETTLED_RATE_CHANGE of it, and fresh): writing it rewrites the whole
+ * state document, so it is not done every minute for nothing.
+ */
+export function settledToStore(settledRate: number, topRate: number, stored: PacingState | undefined, nowMs: number): PacingState | undefined {
+  if (stored === undefined && settledRate >= topRate) return undefined;
+  const fresh = stored !== undefined && nowMs - stored.at <= SETTLED_RATE_MAX_AGE_MS / 2 && stored.at <= nowMs;
+  if (fresh && Math.abs(settledRate - stored.rate) <= SETTLED_RATE_CHANGE * stored.rate) return undefined;
+  return { rate: Math.round(settledRate * 100) / 100, at: nowMs };
 }
 
 /**

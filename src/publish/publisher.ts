@@ -7,7 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { OciMetric } from '../types/model';
-import { AdaptivePacer, burstOf, type PacerStats } from './pacing';
+import { AdaptivePacer, burstOf, type PacerStart, type PacerStats } from './pacing';
 import { PostError, type PostBatch } from './sink';
 import { OCI_LIMITS } from '../transform/limits';
 
@@ -34,9 +34,9 @@ export interface PublishOptions {
   pacer?: AdaptivePacer;
 }
 
-/** A fresh rate controller at its ceiling. */
-export function createPacer(callsPerSecond: number): AdaptivePacer {
-  return new AdaptivePacer(callsPerSecond);
+/** A fresh rate controller at its ceiling, or at the previous invocation's settled rate. */
+export function createPacer(callsPerSecond: number, start?: PacerStart): AdaptivePacer {
+  return new AdaptivePacer(callsPerSecond, start);
 }
 
 export interface PublishResult {

@@ -6,7 +6,16 @@
  * A foreign or newer object is a named StateError and is never overwritten.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { STATE_FORMAT, STATE_VERSION, type FamilyState, type SpoolClaim, type StateDocument, type StoredSpool, type TargetState } from '../types/state';
+import {
+  STATE_FORMAT,
+  STATE_VERSION,
+  type FamilyState,
+  type PacingState,
+  type SpoolClaim,
+  type StateDocument,
+  type StoredSpool,
+  type TargetState,
+} from '../types/state';
 import { StateError } from './errors';
 import { encodeSpool, isSpoolEntry } from './spool';
 
@@ -96,6 +105,13 @@ function readClaim(v: unknown): SectionRead<SpoolClaim> {
   return { value: v as unknown as SpoolClaim };
 }
 
+/** The pacing section: the rate an invocation settled on (> 0 calls/s) and when. */
+function readPacing(v: unknown): SectionRead<PacingState> {
+  if (!isObject(v) || typeof v.rate !== 'number' || !(v.rate > 0) || !Number.isFinite(v.rate) || !Number.isFinite(v.at) || Object.keys(v).length !== 2)
+    return { corrupt: 'not a { rate, at } settled rate' };
+  return { value: v as unknown as PacingState };
+}
+
 /** The sections besides `format` and `version`; optional ones may be absent. */
 type Sections = Omit<StateDocument, 'format' | 'version'>;
 
@@ -109,6 +125,7 @@ const STATE_SECTIONS: { [K in keyof Sections]-?: SectionRow<NonNullable<Sections
   targets: { read: readTargets },
   spool: { read: readSpool },
   claim: { read: readClaim },
+  pacing: { read: readPacing },
 };
 
 /** The empty value a corrupt required section is replaced by (optional ones are left out). */

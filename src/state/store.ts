@@ -18,7 +18,7 @@
  * of overwriting it. Backends (memory, file, Object Storage) only get and conditionally put bytes.
  */
 import { randomUUID } from 'node:crypto';
-import { emptyStateDocument, type StateDocument, type TargetState } from '../types/state';
+import { emptyStateDocument, type PacingState, type StateDocument, type TargetState } from '../types/state';
 import { decodeState, DEFAULT_MAX_STATE_BYTES, encodeState, replacedMessage, tooLarge } from './codec';
 import { StateError } from './errors';
 
@@ -65,15 +65,12 @@ export const MAX_SAVE_ATTEMPTS = 4;
 
 export interface StateStore {
   readonly where: string;
-  /** True for a store of this process only (memory, file): a dry run may write it, as it is never the function's. */
-  readonly local: boolean;
   /** Reads the document; throws StateError when it cannot be read or must not be overwritten. */
   open(signal: AbortSignal): Promise<StateSession>;
 }
 
 /** Options of a store. */
 interface StoreOptions {
-  local?: boolean;
   /** The most bytes a stored document may inflate to (its JSON); over it the object is replaced. */
   maxBytes?: number;
 }
@@ -102,7 +99,6 @@ export function createStateStore(backend: BlobBackend, opts: StoreOptions = {}):
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_STATE_BYTES;
   return {
     where: backend.where,
-    local: opts.local ?? false,
     async open(signal) {
       let blob = await backend.get(signal);
       const first = decodeBlob(blob, backend.where, maxBytes);
@@ -175,6 +171,11 @@ export function withTargets(updates: Readonly<Record<string, TargetState>>, rete
     }
     return { ...latest, targets };
   };
+}
+
+/** A change that stores the rate this invocation settled on, unless another writer stored a later one. */
+export function withPacing(pacing: PacingState): StateChange {
+  return (latest) => (latest.pacing && latest.pacing.at > pacing.at ? latest : { ...latest, pacing });
 }
 
 /** Bytes kept in memory (`prom2oci run`, tests): versions are counters. */

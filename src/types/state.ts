@@ -83,6 +83,16 @@ export interface StateDocument {
   spool?: StoredSpool;
   /** Who is replaying the spool now, if anyone. */
   claim?: SpoolClaim;
+  /** The posting rate the last invocation settled on, for the next one to start at; absent = none yet. */
+  pacing?: PacingState;
+}
+
+/** The posting rate an invocation settled on (src/publish/pacing.ts, AdaptivePacer.settledRate). */
+export interface PacingState {
+  /** PostMetricData calls per second, > 0. */
+  rate: number;
+  /** When that invocation ended (ms since epoch): an old rate says little about the tenancy now. */
+  at: number;
 }
 
 /** An empty document. */

@@ -207,7 +207,7 @@ module "prom2oci" {
   discovery_port             = 9100
   discovery_scrape_ports     = local.exporter_ports
   discovery_dimensions       = "resourceDisplayName,availabilityDomain,faultDomain,shape"
-  # 200 instances x ~500 series: post at nearly the tenancy's rate (see the README's cost forecast).
+  # 200 instances x ~500 series: post at nearly the tenancy's rate (see docs/cost.md).
   post_calls_per_second = 48
 }
 

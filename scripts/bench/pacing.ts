@@ -1,0 +1,449 @@
+/**
+ * The pacing scenarios of issue 23, each run `runs` times with every run reported: the function
+ * alone in the tenancy, beside a poster that never backs off (started fresh each invocation, and
+ * started from the rate the previous invocation settled on, kept in the state object), two and
+ * four deployments posting at once (each its own principal, target and state object), and the
+ * most one invocation carries at the defaults. The emulator has OCI's limit (50 calls/s per
+ * tenancy) and 50 ms latency; the function runs at its defaults (POST_CALLS_PER_SECOND=auto,
+ * POST_CONCURRENCY=8) with every sample posted as a series (HISTOGRAM_BUCKETS=true).
+ * Each 429 episode (429s less than 1 s apart) is broken down: when it started, whose calls got the
+ * 429s, and at what rate each principal's calls reached the tenancy around it.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { makeResourcePrincipal } from '../../src/local/emulator/credentials';
+import { throttleEpisodes } from '../../src/local/emulator/rate-limit';
+import type { CallRecord } from '../../src/local/emulator/calls';
+import { createOtherPoster, type OtherPoster } from '../../src/local/other-poster';
+import type { InvocationSummary } from '../../src/handler/summary';
+import type { LocalFunction } from '../../src/local/fn-agent';
+import { generateExposition, type GeneratedExposition } from './exposition';
+import { achievedRate } from './scenarios';
+import { COMPARTMENT, STATE_BUCKET, FUNCTION_NODE_ARGS, type BenchStack } from './stack';
+import { count, mb, median, ms, sec, table, verdict } from './stats';
+import type { TextTarget } from './target';
+
+/** OCI's limit and a realistic latency, as in the throttled runs. */
+const TENANCY = { limitPerSecond: 50, latencyMs: 50, otherPerSecond: 25 };
+/** The function's memory (func.yaml) and the old-space bound V8 takes from it in the container. */
+const MEMORY_MB = 256;
+const BOUNDED_OLD_SPACE_MB = 128;
+/** Deadline of the scenario invocations (s): long enough that a shared 100k run is never cut short. */
+const DEADLINE_S = 120;
+/** OCI's physical limit in one minute: 50 calls/s x 50 series per call. */
+const SERIES_PER_MINUTE = 50 * 50 * 60;
+/** Invocations a month at one a minute (730 h). */
+const INVOCATIONS_PER_MONTH = 730 * 60;
+
+/** Defaults, except what makes the runs comparable: every sample a series, a deadline nothing reaches. */
+const ENV: Record<string, string> = {
+  HISTOGRAM_BUCKETS: 'true',
+  FUNCTION_TIMEOUT_SECONDS: String(DEADLINE_S),
+  SCRAPE_TIMEOUT_MS: '60000',
+};
+
+/** The pacing scenarios, each a bench section of its own (`--only=`). */
+export const PACING_SECTIONS = ['pacing-alone', 'pacing-shared', 'pacing-deployments', 'pacing-limit', 'pacing-cost'] as const;
+export type PacingSection = (typeof PACING_SECTIONS)[number];
+
+/** One principal of a 429 episode: its 429s in it, and the rate its calls reached the tenancy around it. */
+interface EpisodeShare {
+  who: string;
+  throttled: number;
+  callsPerSecond: number;
+}
+
+/** A run of 429s less than 1 s apart. */
+interface EpisodeRow {
+  /** Seconds after the run's first call. */
+  atS: number;
+  durationMs: number;
+  shares: EpisodeShare[];
+}
+
+/** One measured invocation of one deployment. */
+interface DeploymentRun {
+  who: string;
+  summary: InvocationSummary;
+  wallMs: number;
+  calls: number;
+  throttled: number;
+  /** Emulator times of its accepted calls. */
+  acceptedTimes: number[];
+  peakRssBytes: number | null;
+}
+
+/** One run of a scenario: every deployment's invocation, the other poster's calls, the episodes. */
+interface ScenarioRun {
+  deployments: DeploymentRun[];
+  otherCalls: number;
+  otherThrottled: number;
+  episodes: EpisodeRow[];
+  /** Load average (1 min) when the run ended. */
+  load: number;
+}
+
+/** A deployment: its own principal (so its calls can be told apart), target URL and state object. */
+interface Deployment {
+  who: string;
+  env: Record<string, string>;
+  subjectId: string;
+  fn?: LocalFunction;
+}
+
+/** Another resource principal of the bench's tenancy, trusted by the emulator. */
+async function principalOf(stack: BenchStack, dir: string): Promise<{ env: Record<string, string>; subjectId: string }> {
+  const rp = await makeResourcePrincipal(dir, { tenancyId: stack.tenancyId });
+  stack.emulator.options.trustedIssuers.push(rp.issuerPublicKeyPem);
+  return { env: rp.env, subjectId: rp.claims.res_id };
+}
+
+/** Episodes of the tenancy's 429s in these calls, with each principal's share. */
+function episodesOf(calls: CallRecord[], names: Map<string, string>): EpisodeRow[] {
+  const t0 = calls.length > 0 ? Math.min(...calls.map((c) => c.time)) : 0;
+  const nameOf = (c: CallRecord) => names.get(c.subjectId ?? '') ?? 'unknown';
+  return throttleEpisodes(calls.filter((c) => c.status === 429).map((c) => c.time)).map((e) => {
+    const from = e.startMs - 1000;
+    const around = calls.filter((c) => c.time >= from && c.time <= e.endMs);
+    const shares = [...new Set(around.map(nameOf))].sort().map((who) => ({
+      who,
+      throttled: around.filter((c) => nameOf(c) === who && c.status === 429 && c.time >= e.startMs).length,
+      callsPerSecond: (around.filter((c) => nameOf(c) === who).length / (e.endMs - from)) * 1000,
+    }));
+    return { atS: (e.startMs - t0) / 1000, durationMs: e.endMs - e.startMs, shares };
+  });
+}
+
+/** "0.7 s +320 ms: fn 7 of 29/s, other 9 of 25/s". */
+function episodeText(e: EpisodeRow): string {
+  const shares = e.shares.map((s) => `${s.who} ${s.throttled} at ${s.callsPerSecond.toFixed(0)}/s`).join(', ');
+  return `${e.atS.toFixed(1)} s +${Math.round(e.durationMs)} ms (${shares})`;
+}
+
+/** Invokes every deployment at once (the other poster running if given); all must answer 200. */
+async function runOnce(stack: BenchStack, deployments: Deployment[], other: OtherPoster | undefined, otherSubject: string | undefined): Promise<ScenarioRun> {
+  stack.emulator.reset();
+  const statusesBefore = other?.statuses.length ?? 0;
+  other?.start(TENANCY.otherPerSecond);
+  let answers;
+  try {
+    answers = await Promise.all(
+      deployments.map(async (d) => {
+        const started = performance.now();
+        const res = await d.fn!.invoke({ body: '', deadline: new Date(Date.now() + DEADLINE_S * 1000) });
+        return { res, wallMs: performance.now() - started };
+      }),
+    );
+  } finally {
+    await other?.stop();
+  }
+  const calls = stack.emulator.calls.filter((c) => c.route === 'metrics');
+  const names = new Map(deployments.map((d) => [d.subjectId, d.who]));
+  if (otherSubject) names.set(otherSubject, 'other');
+  const runs = deployments.map((d, i): DeploymentRun => {
+    const { res, wallMs } = answers[i];
+    const summary = res.json as InvocationSummary | undefined;
+    if (res.status !== 200 || !summary) throw new Error(`${d.who}: invocation failed (${res.status}): ${res.body.slice(0, 300)}`);
+    const own = calls.filter((c) => c.subjectId === d.subjectId);
+    return {
+      who: d.who,
+      summary,
+      wallMs,
+      calls: own.length,
+      throttled: own.filter((c) => c.status === 429).length,
+      acceptedTimes: own.filter((c) => c.status === 200).map((c) => c.time),
+      peakRssBytes: d.fn!.peakRssBytes(),
+    };
+  });
+  const otherStatuses = other ? other.statuses.slice(statusesBefore) : [];
+  return {
+    deployments: runs,
+    otherCalls: otherStatuses.length,
+    otherThrottled: otherStatuses.filter((s) => s === 429).length,
+    episodes: episodesOf(calls, names),
+    load: loadavg()[0],
+  };
+}
+
+/** Starts `n` deployments (own principal, own target URL, state if asked) and warms each up. */
+async function startDeployments(stack: BenchStack, target: TextTarget, dir: string, n: number, withState: boolean): Promise<Deployment[]> {
+  const out: Deployment[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = n === 1 ? { env: {}, subjectId: stack.subjectId } : await principalOf(stack, path.join(dir, `d${i}`));
+    const env: Record<string, string> = {
+      ...ENV,
+      ...p.env,
+      METRICS_ENDPOINT: `${target.url}?deployment=${i}`,
+      ...(withState ? { STATE_BUCKET, OBJECT_STORAGE_NAMESPACE: stack.emulator.objectStorage.namespace, DERIVED_SERIES: 'none' } : {}),
+    };
+    out.push({ who: n === 1 ? 'fn' : `d${i + 1}`, env, subjectId: p.subjectId, fn: await stack.startFn(env) });
+  }
+  return out;
+}
+
+/** Runs a scenario `runs` times after one warm-up invocation of each deployment under the same conditions. */
+async function scenario(
+  stack: BenchStack,
+  target: TextTarget,
+  text: { warmup: string; measured: string },
+  o: { deployments: number; withOther: boolean; withState: boolean; runs: number },
+): Promise<ScenarioRun[]> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'prom2oci-bench-pacing-'));
+  const other = o.withOther ? await createOtherPoster(stack, COMPARTMENT) : undefined;
+  stack.emulator.objectStorage.clearObjects();
+  const deployments = await startDeployments(stack, target, dir, o.deployments, o.withState);
+  const out: ScenarioRun[] = [];
+  try {
+    stack.emulator.options.latencyMs = TENANCY.latencyMs;
+    stack.emulator.options.rateLimitPerSecond = TENANCY.limitPerSecond;
+    target.serve(text.warmup);
+    await runOnce(stack, deployments, other, other?.subjectId);
+    target.serve(text.measured);
+    for (let i = 0; i < o.runs; i++) out.push(await runOnce(stack, deployments, other, other?.subjectId));
+  } finally {
+    stack.emulator.options.latencyMs = 0;
+    stack.emulator.options.rateLimitPerSecond = undefined;
+    await Promise.all(deployments.map((d) => d.fn?.stop() ?? Promise.resolve()));
+    await other?.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+/** Accepted calls per second of one deployment within [fromMs, toMs]. */
+function rateWithin(d: DeploymentRun, fromMs: number, toMs: number): number {
+  return (d.acceptedTimes.filter((t) => t >= fromMs && t <= toMs).length / (toMs - fromMs)) * 1000;
+}
+
+/** The figures of one run of a one-deployment scenario, against issue 23's targets. */
+function singleRow(i: number, r: ScenarioRun, shared: boolean): string[] {
+  const d = r.deployments[0];
+  const s = d.summary;
+  const rate = achievedRate(d.acceptedTimes);
+  const free = TENANCY.limitPerSecond - (shared ? TENANCY.otherPerSecond : 0);
+  const longest = Math.max(0, ...r.episodes.map((e) => e.durationMs));
+  const lost = s.series - s.posted;
+  const share429 = d.throttled / d.calls;
+  return [
+    String(i + 1),
+    s.pacing.startRate === undefined ? '-' : s.pacing.startRate.toFixed(1),
+    sec(d.wallMs),
+    `${count(s.posted)} / ${count(s.series)}${lost === 0 ? '' : ` (${count(lost)} not posted)`}`,
+    `${count(d.throttled)} of ${count(d.calls)} = ${(share429 * 100).toFixed(2)}%`,
+    `${rate.toFixed(1)}/s = ${((rate / free) * 100).toFixed(0)}%`,
+    `${s.pacing.decreases} / ${s.pacing.minRate.toFixed(1)} / ${s.pacing.finalRate.toFixed(1)}`,
+    ms(longest),
+    shared ? `${count(r.otherCalls)} / ${count(r.otherThrottled)}` : '',
+    r.load.toFixed(2),
+    shared ? verdict(lost === 0 && share429 < 0.02 && longest <= 1000 && rate >= 0.85 * free) : verdict(lost === 0 && rate >= 0.95 * TENANCY.limitPerSecond),
+  ];
+}
+
+/** The episode breakdown of a scenario's runs, one line per run. */
+function episodeLines(runs: ScenarioRun[]): string {
+  return runs
+    .map((r, i) => `- run ${i + 1}: ${r.episodes.length === 0 ? 'no 429' : `${r.episodes.length} episode(s): ${r.episodes.map(episodeText).join('; ')}`}`)
+    .join('\n');
+}
+
+const SINGLE_HEADER = [
+  'run',
+  'start rate',
+  'wall',
+  'series posted',
+  "function's 429s",
+  'accepted rate (% of the free room)',
+  'cuts / lowest / final rate',
+  'longest episode',
+  'other poster: calls / 429s',
+  'load',
+  '',
+];
+
+/** Alone in the tenancy: >= 95% of the limit, nothing lost. */
+async function benchAlone(stack: BenchStack, target: TextTarget, e1k: GeneratedExposition, e100k: GeneratedExposition, runs: number): Promise<string> {
+  const r = await scenario(stack, target, { warmup: e1k.text, measured: e100k.text }, { deployments: 1, withOther: false, withState: false, runs });
+  return (
+    `### Pacing alone (${count(e100k.samples)} samples; emulator ${TENANCY.latencyMs} ms latency, ${TENANCY.limitPerSecond} calls/s per tenancy; ` +
+    `function at its defaults, POST_CALLS_PER_SECOND=auto; ${runs} run${runs > 1 ? 's' : ''}, each reported)\n\n` +
+    table(
+      SINGLE_HEADER,
+      r.map((x, i) => singleRow(i, x, false)),
+    ) +
+    `\n\nTarget: every run at least 95% of the tenancy's ${TENANCY.limitPerSecond} calls/s, nothing lost. 429 episodes:\n\n${episodeLines(r)}`
+  );
+}
+
+const STATE_TITLE = 'Each invocation starts at the rate the previous one settled on (STATE_BUCKET set; DERIVED_SERIES=none so the series are the same)';
+
+/** Beside a poster at 25 calls/s that never backs off: fresh each invocation, then from the state's settled rate. */
+async function benchShared(stack: BenchStack, target: TextTarget, e1k: GeneratedExposition, e100k: GeneratedExposition, runs: number): Promise<string> {
+  const blocks: string[] = [];
+  for (const withState of [false, true]) {
+    const r = await scenario(stack, target, { warmup: e1k.text, measured: e100k.text }, { deployments: 1, withOther: true, withState, runs });
+    blocks.push(
+      `#### ${withState ? STATE_TITLE : 'Each invocation starts fresh (no state)'}\n\n` +
+        table(
+          SINGLE_HEADER,
+          r.map((x, i) => singleRow(i, x, true)),
+        ) +
+        `\n\n429 episodes (when, whose 429s, each principal's calls/s reaching the tenancy from 1 s before to the end):\n\n${episodeLines(r)}`,
+    );
+  }
+  return (
+    `### Pacing beside another poster (${count(e100k.samples)} samples; another principal of the tenancy posts ${TENANCY.otherPerSecond} calls/s ` +
+    `throughout and never backs off; emulator ${TENANCY.latencyMs} ms, ${TENANCY.limitPerSecond} calls/s per tenancy; function defaults; ` +
+    `${runs} run(s) each)\n\n` +
+    `Targets, every run: own 429s < 2%, no episode over 1 s, at least 85% of the ${TENANCY.limitPerSecond - TENANCY.otherPerSecond} calls/s ` +
+    `the other leaves free, nothing lost. The warm-up invocation (1k samples) runs under the same conditions, so with state run 1 already starts ` +
+    `from a settled rate.\n\n` +
+    blocks.join('\n\n')
+  );
+}
+
+/** Two and four deployments at once: together >= 90% of the limit, each >= 80% of its fair share, 429s < 2%. */
+async function benchDeployments(stack: BenchStack, target: TextTarget, e1k: GeneratedExposition, runs: number): Promise<string> {
+  const blocks: string[] = [];
+  for (const n of [2, 4]) {
+    const each = generateExposition(Math.round(100_000 / n));
+    for (const withState of [false, true]) {
+      const r = await scenario(stack, target, { warmup: e1k.text, measured: each.text }, { deployments: n, withOther: false, withState, runs });
+      const share = TENANCY.limitPerSecond / n;
+      const rows = r.map((x, i) => {
+        // While all of them post: the first to finish leaves room the others take only slowly.
+        const from = Math.max(...x.deployments.map((d) => Math.min(...d.acceptedTimes)));
+        const to = Math.min(...x.deployments.map((d) => Math.max(...d.acceptedTimes)));
+        const rates = x.deployments.map((d) => rateWithin(d, from, to));
+        const together = rates.reduce((a, b) => a + b, 0);
+        const shares429 = x.deployments.map((d) => d.throttled / d.calls);
+        const lost = x.deployments.reduce((a, d) => a + d.summary.series - d.summary.posted, 0);
+        const ok = together >= 0.9 * TENANCY.limitPerSecond && rates.every((q) => q >= 0.8 * share) && shares429.every((q) => q < 0.02) && lost === 0;
+        return [
+          String(i + 1),
+          x.deployments.map((d) => (d.summary.pacing.startRate === undefined ? '-' : d.summary.pacing.startRate.toFixed(1))).join(' / '),
+          sec(to - from || NaN),
+          `${together.toFixed(1)}/s = ${((together / TENANCY.limitPerSecond) * 100).toFixed(0)}%`,
+          rates.map((q) => `${((q / share) * 100).toFixed(0)}%`).join(' / '),
+          shares429.map((q) => `${(q * 100).toFixed(1)}%`).join(' / '),
+          lost === 0 ? 'none' : count(lost),
+          x.load.toFixed(2),
+          verdict(ok),
+        ];
+      });
+      blocks.push(
+        `#### ${n} deployments, ${count(each.samples)} samples each, ${withState ? 'each starting at its settled rate (state)' : 'each starting fresh'}\n\n` +
+          table(['run', 'start rates', 'all posting', 'together', 'each, of its fair share', "each one's 429s", 'lost', 'load', ''], rows) +
+          `\n\n429 episodes:\n\n${episodeLines(r)}`,
+      );
+    }
+  }
+  return (
+    `### Several deployments in one tenancy (each its own principal, target and state object, invoked at the same moment; emulator ` +
+    `${TENANCY.latencyMs} ms, ${TENANCY.limitPerSecond} calls/s per tenancy; function defaults; ${runs} run(s) each)\n\n` +
+    `Targets, every run: together at least 90% of the limit and each at least 80% of its fair share while all of them post, 429s under 2% each.\n\n` +
+    blocks.join('\n\n')
+  );
+}
+
+/** 95% of OCI's 150,000 series a minute in one 60 s invocation, alone, in a 256 MB function (heap bounded as there). */
+async function benchLimit(stack: BenchStack, target: TextTarget, e1k: GeneratedExposition, runs: number): Promise<string> {
+  const series = Math.round(0.95 * SERIES_PER_MINUTE);
+  const expo = generateExposition(series);
+  const env = {
+    ...ENV,
+    FUNCTION_TIMEOUT_SECONDS: '60',
+    // Above the defaults for 256 MB (SCRAPE_SAMPLE_LIMIT 102,400, SCRAPE_MAX_BYTES 16 MiB): the target would be refused whole.
+    SCRAPE_SAMPLE_LIMIT: String(series),
+    SCRAPE_MAX_BYTES: String(64 * 1024 * 1024),
+    METRICS_ENDPOINT: target.url,
+  };
+  const rows: string[][] = [];
+  for (let i = 0; i < runs; i++) {
+    const fn = await stack.startFn(env, [...FUNCTION_NODE_ARGS, `--max-old-space-size=${BOUNDED_OLD_SPACE_MB}`]);
+    try {
+      target.serve(e1k.text);
+      stack.emulator.reset();
+      await fn.invoke({ body: '', deadline: new Date(Date.now() + 60_000) });
+      stack.emulator.options.latencyMs = TENANCY.latencyMs;
+      stack.emulator.options.rateLimitPerSecond = TENANCY.limitPerSecond;
+      target.serve(expo.text);
+      stack.emulator.reset();
+      const started = performance.now();
+      const res = await fn.invoke({ body: '', deadline: new Date(Date.now() + 60_000) });
+      const wall = performance.now() - started;
+      const s = res.json as InvocationSummary | undefined;
+      const own = stack.emulator.calls.filter((c) => c.route === 'metrics' && c.subjectId === stack.subjectId);
+      const rss = fn.peakRssBytes();
+      rows.push(
+        s
+          ? [
+              String(i + 1),
+              sec(wall),
+              `${count(s.posted)} / ${count(s.series)}`,
+              count(s.undelivered),
+              s.spool ? `${count(s.spool.pending)} spooled` : 'no spool (no state)',
+              `${achievedRate(own.filter((c) => c.status === 200).map((c) => c.time)).toFixed(1)}/s`,
+              count(own.filter((c) => c.status === 429).length),
+              mb(rss),
+              loadavg()[0].toFixed(2),
+              verdict(s.posted === series && rss !== null && rss <= 200e6),
+            ]
+          : [String(i + 1), sec(wall), `failed (${res.status}): ${res.body.slice(0, 100)}`, '', '', '', '', mb(rss), '', 'NOT met'],
+      );
+    } finally {
+      stack.emulator.options.latencyMs = 0;
+      stack.emulator.options.rateLimitPerSecond = undefined;
+      await fn.stop();
+    }
+  }
+  return (
+    `### The physical limit in one invocation (${count(series)} series = 95% of OCI's ${count(SERIES_PER_MINUTE)} a minute, one target; ` +
+    `alone; Fn deadline 60 s; ${MEMORY_MB} MB function, --max-old-space-size=${BOUNDED_OLD_SPACE_MB}; defaults but HISTOGRAM_BUCKETS=true, ` +
+    `SCRAPE_SAMPLE_LIMIT and SCRAPE_MAX_BYTES raised to admit the target; ${runs} run(s))\n\n` +
+    table(['run', 'wall', 'posted / series', 'undelivered', 'spool', 'accepted rate', '429s', 'peak RSS', 'load', 'all posted, <= 200 MB'], rows) +
+    `\n\n${count(series / 50)} calls need at least ${((series / 50 - 50) / 50).toFixed(1)} s at ${TENANCY.limitPerSecond} calls/s even with a full ` +
+    `first second; the scrape, the parse and the reserves for the response and self-metrics share the rest of the 60 s.`
+  );
+}
+
+/** What a run costs: wall time x memory (GB-seconds) per invocation and per month, alone at the defaults, with the forecast's figure. */
+async function benchCost(stack: BenchStack, target: TextTarget, expos: GeneratedExposition[], runs: number): Promise<string> {
+  const rows: string[][] = [];
+  for (const expo of expos) {
+    const r = await scenario(stack, target, { warmup: expos[0].text, measured: expo.text }, { deployments: 1, withOther: false, withState: false, runs });
+    const wall = median(r.map((x) => x.deployments[0].wallMs));
+    const gbs = (wall / 1000) * (MEMORY_MB / 1024);
+    const f = r[0].deployments[0].summary.forecast;
+    rows.push([
+      count(expo.samples),
+      r.map((x) => sec(x.deployments[0].wallMs)).join(', '),
+      gbs.toFixed(2),
+      count(gbs * INVOCATIONS_PER_MONTH),
+      f.gbSecondsPerInvocation === undefined ? 'n/a' : `${f.gbSecondsPerInvocation} / ${count(f.gbSecondsPerMonth ?? NaN)}`,
+    ]);
+  }
+  return (
+    `### What a run costs (OCI Functions bill memory x duration; ${MEMORY_MB} MB = ${MEMORY_MB / 1024} GB; alone at the defaults, emulator ` +
+    `${TENANCY.latencyMs} ms, ${TENANCY.limitPerSecond} calls/s per tenancy; ${runs} run(s) per size; a month = ${count(INVOCATIONS_PER_MONTH)} ` +
+    `invocations at one a minute)\n\n` +
+    table(['samples', 'wall per run', 'GB-s per invocation (median)', 'GB-s per month', "the forecast's GB-s per invocation / month"], rows)
+  );
+}
+
+/** Runs the selected pacing sections; returns their markdown blocks. */
+export async function benchPacing(
+  stack: BenchStack,
+  target: TextTarget,
+  expos: { e1k: GeneratedExposition; e10k: GeneratedExposition; e100k: GeneratedExposition },
+  only: ReadonlySet<string>,
+  runs: number,
+): Promise<string[]> {
+  const out: string[] = [];
+  if (only.has('pacing-alone')) out.push(await benchAlone(stack, target, expos.e1k, expos.e100k, runs));
+  if (only.has('pacing-shared')) out.push(await benchShared(stack, target, expos.e1k, expos.e100k, runs));
+  if (only.has('pacing-deployments')) out.push(await benchDeployments(stack, target, expos.e1k, runs));
+  if (only.has('pacing-limit')) out.push(await benchLimit(stack, target, expos.e1k, Math.min(runs, 3)));
+  if (only.has('pacing-cost')) out.push(await benchCost(stack, target, [expos.e1k, expos.e10k, expos.e100k], Math.min(runs, 3)));
+  return out;
+}
