@@ -174,13 +174,13 @@ variable "scrape_max_bytes" {
 }
 
 variable "spool_max_series" {
-  description = "SPOOL_MAX_SERIES: with a state store (STATE_BUCKET, or the CLI's --state-file): most undelivered series kept and replayed by later invocations with their original timestamps; over it the oldest are dropped and counted; 0 = no spool. The default fits beside a 100k scrape in 256 MB; a spooled series needs about 1 KB of memory. Needs state_bucket."
+  description = "SPOOL_MAX_SERIES: with a state store (STATE_BUCKET, or the CLI's --state-file): most undelivered series kept and replayed by later invocations with their original timestamps; over it the oldest are dropped and counted; 0 = no spool. The default fits beside a 100k scrape in 256 MB; a spooled series needs about 8 KB of the function memory: keep it within 128 per MB (FN_MEMORY; 32768 at 256 MB); the maximum is that of OCI's largest function. Needs state_bucket."
   type        = number
   default     = 20000
 
   validation {
-    condition     = floor(var.spool_max_series) == var.spool_max_series && var.spool_max_series >= 0 && var.spool_max_series <= 1000000
-    error_message = "spool_max_series must be a whole number from 0 to 1000000."
+    condition     = floor(var.spool_max_series) == var.spool_max_series && var.spool_max_series >= 0 && var.spool_max_series <= 393216
+    error_message = "spool_max_series must be a whole number from 0 to 393216."
   }
 }
 

@@ -20,6 +20,7 @@ import { makeConfigFile } from '../src/local/emulator/credentials';
 import { startIngestionEmulator } from '../src/local/emulator/server';
 import type { InvocationSummary } from '../src/handler/summary';
 import { startFaultyTarget } from './helpers/faulty-target';
+import { knownExposition, serveExposition } from './helpers/known-exposition';
 import { servedAtLeast } from './helpers/wait';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -331,6 +332,35 @@ describe('once', () => {
     assert.equal(Number(streams[2].replace(/,/g, '')), Number(m[1]) * 43_800);
     assert.match(r.stdout, /posting [\d.]+ s; invocation ~[\d.]+ s of the 60 s timeout: fits/);
     assert.match(r.stdout, /note: no price configured \(FORECAST_PRICE_PER_MILLION_DATAPOINTS\)/);
+  });
+
+  test('--dry-run --config: the cardinality report per job, and the forecast falling once the top label is dropped', async () => {
+    const target = await serveExposition(knownExposition());
+    const dir = await mkdtemp(path.join(tmpdir(), 'prom2oci-cli-cardinality-'));
+    try {
+      const file = path.join(dir, 'prometheus.yml');
+      const job = `scrape_configs:\n  - job_name: app\n    static_configs: [{targets: ['${target.host}']}]\n`;
+      const price = ['--set', 'FORECAST_PRICE_PER_MILLION_DATAPOINTS=1', '--set', 'FORECAST_FREE_DATAPOINTS_PER_MONTH=0', '--set', 'HISTOGRAM_BUCKETS=true'];
+      await writeFile(file, job);
+      const r = await runCli(['once', '--dry-run', '--config', file, ...price]);
+      assert.equal(r.code, 0, r.stderr);
+      // 34 data streams + 7 self-metrics; http_requests_total's 21, of which dropping path merges 18.
+      assert.match(r.stdout, /^cardinality of the 41 metric streams \(1\.7958 a month\)/m);
+      assert.match(r.stdout, /^job "app": 34 streams \(82\.9%\), 5 names, cost 1\.4892 \(82\.9%\)$/m);
+      assert.match(r.stdout, /^ {2}http_requests_total: 21 streams \(51\.2%\), cost 0\.9198 \(51\.2%\)$/m);
+      assert.match(r.stdout, /^ {4}LABEL +VALUES +MERGED +OF NAME +OF ALL +COST$/m);
+      assert.match(r.stdout, /^ {4}path +10 +18 +85\.7% +43\.9% +0\.7884 \(43\.9%\)$/m);
+      assert.match(r.stdout, /drop rules \(METRICS_INCLUDE\/EXCLUDE, metric_relabel_configs\): metric streams 41 without -> 41 with \(saves 0\)/);
+      await writeFile(file, `${job}    metric_relabel_configs:\n      - action: labeldrop\n        regex: path\n`);
+      const dropped = await runCli(['once', '--dry-run', '--config', file, ...price]);
+      assert.equal(dropped.code, 0, dropped.stderr);
+      assert.match(dropped.stdout, /metric streams 41 without -> 23 with \(saves 18\), ingestion cost 1\.7958 -> 1\.0074 a month \(saves 0\.7884\)/);
+      assert.match(dropped.stdout, /^ {2}http_requests_total: 3 streams/m);
+      assert.doesNotMatch(dropped.stdout, /^ {4}path /m);
+    } finally {
+      await target.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('--dry-run with a price: the monthly cost beyond the free datapoints', async () => {

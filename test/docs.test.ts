@@ -160,9 +160,7 @@ function anchorsOf(markdown: string): Set<string> {
  * Pages another lane has promised and not written yet: a link to one is allowed while it is absent
  * (and checked like any other once it exists). Remove an entry when its page lands.
  */
-const PROMISED_PAGES: Record<string, string> = {
-  'docs/scrape-config.md': 'the SCRAPE_CONFIG guide (issue 22)',
-};
+const PROMISED_PAGES: Record<string, string> = {};
 
 /** Problems of the relative links of `files` (repository paths): every target file exists, and every #anchor is a heading there. */
 function linkProblems(files: string[], read: (file: string) => string | undefined): string[] {

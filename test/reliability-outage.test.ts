@@ -154,6 +154,8 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
       assert.equal(first.posted, SERIES);
 
       const phases: Fault[] = [{ reset: true }, { status: 503 }, { hangMs: 600_000 }];
+      // The self-metrics OCI did not take are spooled too (so `up` has no hole): counted apart.
+      let expectedPending = 0;
       for (const fault of phases) {
         emu.clearFaults('metrics');
         emu.enqueueFault(fault, 1_000_000, 'metrics');
@@ -162,7 +164,8 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
           const label = `minute ${summaries.length - 1} (${JSON.stringify(fault)})`;
           assert.equal(s.posted, 0, `${label}: nothing got through`);
           assert.equal(s.undelivered, SERIES, `${label}: every series undelivered`);
-          assert.equal(s.spool!.pending, (summaries.length - 1) * SERIES, `${label}: every undelivered series kept`);
+          expectedPending += SERIES + (s.spool!.selfMetrics ?? 0);
+          assert.equal(s.spool!.pending, expectedPending, `${label}: every undelivered series kept, with the self-metrics`);
           assert.deepEqual(s.spool!.dropped, {}, label);
         }
       }
@@ -182,8 +185,8 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
         const sp = s.spool!;
         assert.equal(
           sp.pending,
-          pending + s.undelivered - sp.posted - droppedOf(s),
-          `minute ${i}: pending = before + undelivered - replayed and posted - dropped`,
+          pending + s.undelivered + (sp.selfMetrics ?? 0) - sp.posted - droppedOf(s),
+          `minute ${i}: pending = before + undelivered + self-metrics spooled - replayed and posted - dropped`,
         );
         pending = sp.pending;
       });
@@ -195,8 +198,10 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
         0,
         'nothing dropped',
       );
-      assert.equal(replayPosted, 30 * SERIES, 'every outage series posted from the spool');
-      assert.equal(freshPosted + replayPosted, invocations * SERIES, 'posted fresh + posted from the spool = every series of every invocation');
+      const selfSpooled = summaries.reduce((a, s) => a + (s.spool!.selfMetrics ?? 0), 0);
+      assert.ok(selfSpooled >= 30, `the outage minutes' self-metrics spooled (${selfSpooled})`);
+      assert.equal(replayPosted, 30 * SERIES + selfSpooled, 'every outage series (and self-metric) posted from the spool');
+      assert.equal(freshPosted + replayPosted, invocations * SERIES + selfSpooled, 'posted fresh + posted from the spool = every series of every invocation');
 
       // Every series: exactly one datapoint per simulated minute, at that minute's own timestamp.
       const { bySeries, arrival } = storedPoints(emu.accepted);
@@ -261,7 +266,8 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
         expired,
         'expired is the only reason anything was dropped',
       );
-      assert.equal(expired + replayPosted, stamps.length * SERIES, 'every spooled series is posted once or counted as expired');
+      const selfSpooled = summaries.reduce((a, s) => a + (s.spool!.selfMetrics ?? 0), 0);
+      assert.equal(expired + replayPosted - selfSpooled, stamps.length * SERIES, 'every spooled series is posted once or counted as expired');
       // Certain either way, however slow the machine: 110+ minutes old at any replay, or still 10 minutes inside the window.
       const surelyExpired = stamps.filter((t) => t <= realStart - REPLAY_CUTOFF_MS);
       const surelyKept = stamps.filter((t) => t >= realStart - REPLAY_CUTOFF_MS + 10 * MINUTE);
@@ -273,7 +279,7 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
       );
 
       const { bySeries, arrival } = storedPoints(emu.accepted);
-      assert.equal(arrival.length, replayPosted + summaries.reduce((a, s) => a + s.posted, 0), 'every posted datapoint stored, none twice');
+      assert.equal(arrival.length, replayPosted - selfSpooled + summaries.reduce((a, s) => a + s.posted, 0), 'every posted datapoint stored, none twice');
       for (const [series, times] of bySeries) {
         const spooled = times.filter((t) => t < realStart);
         assert.equal(new Set(spooled).size, spooled.length, `series ${series}: none stored twice`);
@@ -291,7 +297,7 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
     }
   });
 
-  test('the spool write fails after a replay OCI accepted: the summary says those series will be sent again, and they are', async () => {
+  test('every write of the state refused (412 each time): the spool is not claimed, so nothing is replayed; the next invocation replays it once', async () => {
     const emu = fx.stack.emulator;
     const target = await startStampedTarget();
     try {
@@ -302,7 +308,7 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
       const downStamp = Date.now() - 4 * MINUTE;
       target.stampMs = downStamp;
       const down = await invokeOnce(fn, 'down', OUTAGE_DEADLINE_MS);
-      assert.equal(down.spool!.pending, SERIES);
+      assert.equal(down.spool!.pending, SERIES + (down.spool!.selfMetrics ?? 0));
       emu.clearFaults('metrics');
 
       // Another writer changes the state object before each of the function's writes: every conditional write gets 412.
@@ -314,24 +320,23 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
       target.stampMs = Date.now() - 3 * MINUTE;
       let back: InvocationSummary;
       try {
-        back = await invokeOnce(fn, 'back, spool write refused', LONG_DEADLINE_MS);
+        back = await invokeOnce(fn, 'back, every write refused', LONG_DEADLINE_MS);
       } finally {
         emu.objectStorage.beforePut = undefined;
       }
       assert.equal(back.posted, SERIES, 'the fresh data posted');
-      assert.equal(back.spool!.posted, SERIES, 'the replay posted');
-      assert.equal(back.spool!.pending, SERIES, 'the stored spool is unchanged');
-      assert.match(back.spool!.error ?? '', new RegExp(`${SERIES} replayed series OCI accepted are still in the stored spool and will be sent again`));
+      assert.equal(back.spool!.replayed, 0, 'not claimed, so not replayed (it used to be replayed, then sent again by the next invocation)');
+      assert.equal(back.spool!.pending, down.spool!.pending, 'the stored spool is unchanged');
 
       target.stampMs = Date.now() - 2 * MINUTE;
       const after = await invokeOnce(fn, 'after', LONG_DEADLINE_MS);
-      assert.equal(after.spool!.posted, SERIES, 'sent again, as the summary said');
+      assert.equal(after.spool!.posted, down.spool!.pending, 'replayed once');
       assert.equal(after.spool!.pending, 0);
       const { bySeries } = storedPoints(emu.accepted);
       assert.equal(bySeries.size, SERIES);
       for (const [series, times] of bySeries) {
-        assert.equal(times.filter((t) => t === downStamp).length, 2, `series ${series}: the outage point stored twice`);
-        assert.equal(times.length, 5, `series ${series}: warm, back and after once, the outage point twice`);
+        assert.equal(times.filter((t) => t === downStamp).length, 1, `series ${series}: the outage point stored once`);
+        assert.equal(times.length, 4, `series ${series}: warm, down, back and after, each once`);
       }
     } finally {
       await target.close();
@@ -401,7 +406,8 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
       assert.equal(summary.posted, 0);
       assert.equal(summary.spool?.error, undefined, 'the spool was stored');
       assert.equal(summary.spool?.pending, SPOOLED, 'the spool is full: SPOOL_MAX_SERIES kept');
-      assert.deepEqual(summary.spool?.dropped, { full: FRESH }, 'the oldest dropped as full, counted');
+      // The fresh series displace the old ones, and the self-metrics (spooled too) go before the data of the same time.
+      assert.deepEqual(summary.spool?.dropped, { full: FRESH + (summary.spool?.selfMetrics ?? 0) }, 'the oldest dropped as full, counted');
 
       // The stored spool: the newest SPOOL_MAX_SERIES, so every fresh series and the newest old ones.
       const stored = decodeState(emu.objectStorage.buckets.get(BUCKET)!.get(name)!.bytes, name).doc;

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { parseDuration, parseScrapeConfig, promDuration, ScrapeConfigError } from '../src/config/scrapeConfig';
 import { requireBinary } from './helpers/requires';
 import { ConfigError, parseSettings } from '../src/config/settings';
+import { jobTargets } from '../src/discovery/jobTargets';
 
 const PROMTOOL = '/usr/bin/promtool';
 const dir = mkdtempSync(path.join(tmpdir(), 'scrape-config-'));
@@ -248,5 +249,84 @@ describe('scrape config: the files docs/scrape-config.md shows', () => {
       const r = promtoolAccepts(text);
       assert.ok(r.ok, r.output);
     });
+  });
+});
+
+describe('scrape config: job targets as Prometheus 2.42 populates them', () => {
+  const jobsOf = (text: string) => parseScrapeConfig(text, 'x').jobs;
+  test('default port, instance, URL from __scheme__/__address__/__metrics_path__/__param_*, timeout from __scrape_timeout__', () => {
+    const { targets } = jobTargets(
+      jobsOf(`scrape_configs:
+  - job_name: a
+    scheme: https
+    params: { module: [http_2xx], b: [x, y] }
+    static_configs: [{ targets: ['example.org', '10.0.0.1:9100'], labels: { env: prod } }]
+    relabel_configs:
+      - { source_labels: [__address__], regex: '10\\..*', target_label: __param_module, replacement: tcp }
+      - { source_labels: [__address__], regex: '10\\..*', target_label: __scrape_timeout__, replacement: 3s }
+`),
+      [],
+    );
+    assert.deepEqual(
+      targets.map((t) => [t.url.href, t.labels, t.timeoutMs]),
+      [
+        ['https://example.org/metrics?b=x&b=y&module=http_2xx', { env: 'prod', job: 'a', instance: 'example.org:443' }, 10_000],
+        ['https://10.0.0.1:9100/metrics?b=x&b=y&module=tcp', { env: 'prod', job: 'a', instance: '10.0.0.1:9100' }, 3000],
+      ],
+    );
+  });
+  test('target_limit refuses every target of the job; relabel-dropped targets are counted', () => {
+    const { targets, reports } = jobTargets(
+      jobsOf(`scrape_configs:
+  - job_name: a
+    target_limit: 1
+    static_configs: [{ targets: ['h1:1', 'h2:1', 'h3:1'] }]
+    relabel_configs: [{ source_labels: [__address__], regex: 'h3:1', action: drop }]
+`),
+      [],
+    );
+    assert.deepEqual(
+      targets.map((t) => t.refused),
+      ['target_limit exceeded (2 targets > target_limit 1)', 'target_limit exceeded (2 targets > target_limit 1)'],
+    );
+    assert.deepEqual(reports, [{ job: 'a', targets: 2, dropped: 1 }]);
+  });
+  test('reserved labels set the OCI destination; an invalid one refuses the target', () => {
+    const { targets } = jobTargets(
+      jobsOf(`scrape_configs:
+  - job_name: a
+    static_configs:
+      - { targets: ['h:1'], labels: { __oci_namespace__: shop, __oci_compartment__: 'ocid1.compartment.oc1..aaaa' } }
+      - { targets: ['h:2'], labels: { __oci_namespace__: oci_reserved } }
+`),
+      [],
+    );
+    assert.equal(targets[0].namespace, 'shop');
+    assert.equal(targets[0].compartmentId, 'ocid1.compartment.oc1..aaaa');
+    assert.deepEqual(targets[0].labels, { job: 'a', instance: 'h:1' });
+    assert.match(targets[1].refused ?? '', /__oci_namespace__="oci_reserved" is not a valid OCI namespace/);
+  });
+  test('discovered instances feed a group labelled __oci_discovery__, with their __meta_oci_* labels', () => {
+    const { targets } = jobTargets(
+      jobsOf(`scrape_configs:
+  - job_name: node
+    static_configs: [{ labels: { __oci_discovery__: 'true', role: node } }]
+    relabel_configs:
+      - { source_labels: [__meta_oci_freeform_tag_scrape], regex: 'yes', action: keep }
+      - { source_labels: [__meta_oci_instance_name], target_label: instance }
+`),
+      [
+        {
+          url: new URL('http://10.0.0.7:9100/metrics'),
+          resourceId: 'ocid1.instance.oc1..a',
+          metaLabels: { __meta_oci_instance_name: 'web-1', __meta_oci_freeform_tag_scrape: 'yes' },
+        },
+        { url: new URL('http://10.0.0.8:9100/metrics'), resourceId: 'ocid1.instance.oc1..b', metaLabels: { __meta_oci_instance_name: 'web-2' } },
+      ],
+    );
+    assert.deepEqual(
+      targets.map((t) => [t.url.href, t.labels, t.resourceId]),
+      [['http://10.0.0.7:9100/metrics', { role: 'node', job: 'node', instance: 'web-1' }, 'ocid1.instance.oc1..a']],
+    );
   });
 });

@@ -760,6 +760,7 @@ describe('skip reasons', () => {
       'duplicate_series',
       'timestamp_out_of_window',
       'self_metric_collision',
+      'in_spool',
     ];
     const many = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`l${i}`, 'v']));
     const r = run(
@@ -776,9 +777,17 @@ describe('skip reasons', () => {
       ],
       opts({ include: /^x/, exclude: /excluded/ }),
     );
-    assert.deepEqual(Object.keys(reasons(r)).sort(), [...all.filter((x) => x !== 'invalid_metric_name' && x !== 'self_metric_collision')].sort());
+    const elsewhere: SkipReason[] = ['invalid_metric_name', 'self_metric_collision', 'in_spool'];
+    assert.deepEqual(Object.keys(reasons(r)).sort(), [...all.filter((x) => !elsewhere.includes(x))].sort());
     assert.deepEqual(reasons(run([gauge('1')])), { invalid_metric_name: 1 });
     assert.deepEqual(reasons(run([gauge('up')])), { self_metric_collision: 1 });
+    // A datapoint pending in the outage spool is left to its replay: never posted both fresh and replayed.
+    const spooled = run([gauge('x_a'), gauge('x_b')], opts(), { ...TARGET, inSpool: (m) => m.name === 'x_b' });
+    assert.deepEqual(reasons(spooled), { in_spool: 1 });
+    assert.deepEqual(
+      spooled.metrics.map((m) => m.name),
+      ['x_a'],
+    );
   });
 });
 

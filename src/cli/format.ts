@@ -5,6 +5,7 @@
 import type { InvocationSummary } from '../handler/summary';
 import type { OciMetric } from '../types/model';
 import { forecastLines } from '../forecast/forecast';
+import type { CardinalityReport } from '../forecast/cardinality';
 
 /** The skip reasons as `reason=count` (or "none"). */
 function skippedText(s: Pick<InvocationSummary, 'skipped'>): string {
@@ -94,7 +95,51 @@ export function summaryTable(s: InvocationSummary): string {
   for (const e of s.errors.slice(0, 5)) out.push(`error: ${e.message} (${e.metrics} metrics)`);
   // Older functions (or hand-made summaries) may carry no forecast.
   if (s.dryRun && s.forecast) out.push('', ...forecastLines(s.forecast));
+  if (s.cardinality) out.push('', ...cardinalityLines(s.cardinality));
   return out.join('\n');
+}
+
+/** A share as a percentage with one decimal. */
+function percent(x: number): string {
+  return `${Math.round(x * 1000) / 10}%`;
+}
+
+/** A cost and its share of the monthly cost, or '-' without a price. */
+function costText(c: { monthlyCost?: number; shareOfMonthlyCost?: number }): string {
+  return c.monthlyCost === undefined ? '-' : `${c.monthlyCost} (${percent(c.shareOfMonthlyCost ?? 0)})`;
+}
+
+/** The cardinality report: per job, its top names, each with a table of its labels (src/forecast/cardinality.ts). */
+function cardinalityLines(r: CardinalityReport): string[] {
+  const out = [
+    `cardinality of the ${r.totalStreams} metric streams${r.monthlyCost === undefined ? '' : ` (${r.monthlyCost} a month)`}: ` +
+      'per job, the names with the most streams; per name, the labels with the most values. ' +
+      'MERGED = streams that merge away if the label is dropped, COST = what they cost a month',
+  ];
+  for (const j of r.jobs) {
+    out.push(
+      `job ${j.job === '' ? '(implicit: METRICS_ENDPOINT and discovery)' : `"${j.job}"`}: ${j.streams} streams (${percent(j.shareOfStreams)}), ` +
+        `${j.families} names${j.approximate ? ' (approximate)' : ''}, cost ${costText(j)}`,
+    );
+    for (const f of j.top) {
+      out.push(`  ${f.name}: ${f.streams} streams (${percent(f.shareOfStreams)}), cost ${costText(f)}${f.approximate ? ' (approximate)' : ''}`);
+      const rows = f.labels.map((l) => [
+        l.label,
+        `${l.values}${l.approximate ? '~' : ''}`,
+        String(l.mergedStreams),
+        percent(l.shareOfFamily),
+        percent(l.shareOfStreams),
+        costText(l),
+      ]);
+      out.push(...indent(table(['LABEL', 'VALUES', 'MERGED', 'OF NAME', 'OF ALL', 'COST'], rows), '    '));
+    }
+  }
+  return out;
+}
+
+/** Each line of a block, indented. */
+function indent(block: string, by: string): string[] {
+  return block.split('\n').map((l) => by + l);
 }
 
 /** A metric object as `name{dim="v",...} value` (the last datapoint). */

@@ -65,6 +65,19 @@ const DEFAULT_MEMORY_MB = 256;
 /** Largest SCRAPE_MAX_BYTES: above it the body could not even be held as one string (V8's limit). */
 const MAX_SCRAPE_MAX_BYTES = 512 * 1024 * 1024;
 
+/**
+ * Spooled series a function may hold per MB of its memory: a spooled series costs about 1 KB of RSS
+ * while it is read, replayed and stored (docs/performance.md, the spool rows), and about as much
+ * again for the stored form read and written beside the decoded one: 2 KB, in a quarter of the
+ * memory (the rest is the scrape's). 256 MB: 32,768 series.
+ */
+const SPOOL_SERIES_PER_MB_OF_MEMORY = 128;
+
+/** The most spooled series a function of `memoryMb` MB holds. */
+function spoolSeriesBound(memoryMb: number): number {
+  return Math.floor(memoryMb * SPOOL_SERIES_PER_MB_OF_MEMORY);
+}
+
 /** SCRAPE_SAMPLE_LIMIT when unset, for a function of `memoryMb` MB. */
 export function defaultSampleLimit(memoryMb: number): number {
   return Math.max(1000, Math.floor(memoryMb * SAMPLES_PER_MB_OF_MEMORY));
@@ -504,11 +517,13 @@ export const SETTINGS_TABLE = {
   SPOOL_MAX_SERIES: {
     field: 'spoolMaxSeries',
     default: '20000',
-    parse: wholeNumber(0, 1_000_000),
+    // The largest function OCI runs bounds it; a smaller function holds at most spoolSeriesBound() of its memory.
+    parse: wholeNumber(0, spoolSeriesBound(OCI_LIMITS.maxFunctionMemoryMb)),
     description:
       "with a state store (STATE_BUCKET, or the CLI's --state-file): most undelivered series kept and replayed by later invocations " +
       'with their original timestamps; over it the oldest are dropped and counted; 0 = no spool. The default fits beside a 100k scrape ' +
-      'in 256 MB; a spooled series needs about 1 KB of memory',
+      `in 256 MB; a spooled series needs about 8 KB of the function memory: keep it within ${SPOOL_SERIES_PER_MB_OF_MEMORY} per MB (FN_MEMORY; ` +
+      `${spoolSeriesBound(256)} at 256 MB); the maximum is that of OCI's largest function`,
   },
   SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS: {
     field: 'followRedirectsToOtherHosts',

@@ -4,8 +4,9 @@
  * configuration fits the timeout.
  *
  *   start ─ discovery ─▶ discoveryStopAt ─ scrape, state read ─▶ scrapeStopAt
- *         ─ posting (fresh, then the spool's replay) ─▶ dataStopAt ─ spool reserve ─▶ postUntil
- *         ─ self-metrics ─▶ endMs ─ response margin ─▶ deadline
+ *         ─ posting (fresh, then the spool's replay) ─▶ dataStopAt
+ *         ─ self-metrics ─▶ selfMetricsStopAt ─ spool reserve (its write) ─▶ endMs ─ response margin ─▶ deadline
+ *   (without a spool the reserve is 0: the self-metrics post until endMs)
  */
 import type { Settings } from '../config/settings';
 import type { AdaptivePacer, PublishOptions } from '../publish/publisher';
@@ -84,6 +85,11 @@ export class InvocationBudget implements TimeBudget {
   /** When the data (fresh, then replayed) stops being posted. */
   get dataStopAt(): number {
     return this.postUntil - this.spoolReserveMs;
+  }
+
+  /** When the self-metrics stop being posted: the spool's reserve is kept after them, since their undelivered ones join the spool. */
+  get selfMetricsStopAt(): number {
+    return this.endMs - this.spoolReserveMs;
   }
 
   get reservedMs(): number {

@@ -13,10 +13,11 @@ import { toSelfMetrics } from '../transform/selfMetrics';
 import type { OciMetric, TransformOptions } from '../types/model';
 import { InvocationBudget, MemoryBudget } from './budget';
 import { DataSource, drainTarget, UndeliveredSeries, withoutDropRules } from './data';
+import { toSpoolEntry, type SpoolEntry } from '../state/spool';
 import { scrapeAll, targetsOf } from './prepare';
 import { targetOptions } from './jobs';
 import type { Runtime } from './runtime';
-import { hasStateStore, pacingStartOf, previousScrapeOf, readState, replayAndSpool, savePacing, saveState } from './statePhase';
+import { destinationsOf, hasStateStore, pacingStartOf, readState, replaySpool, savePacing, saveState, storeSpool, targetStateOf } from './statePhase';
 import {
   logFields,
   notDerivedOf,
@@ -62,22 +63,26 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const { targets: scrapeTargets, report: discovery, config: configReport } = await targetsOf(rt, budget);
   const state: StateSummary = { enabled: false, written: false };
   const spoolOn = !opts.dryRun && s.spoolMaxSeries > 0 && hasStateStore(rt);
-  const reading = transformOptions.derive || spoolOn ? readState(rt, state, budget.stateTimeoutMs()) : undefined;
+  const reading =
+    transformOptions.derive || spoolOn
+      ? readState(rt, state, budget.stateTimeoutMs(), spoolOn ? { destinations: destinationsOf(scrapeTargets, transformOptions) } : undefined)
+      : undefined;
   const memory = new MemoryBudget(rt.memoryMb ?? memoryMbOf({}));
-  const prepared = await scrapeAll(rt, scrapeTargets, budget, memory, transformOptions, previousScrapeOf(reading, state), opts.dryRun);
+  const prepared = await scrapeAll(rt, scrapeTargets, budget, memory, transformOptions, targetStateOf(reading, state), opts.dryRun);
   const scrapeMs = now() - started;
   // This scrape is stored while the data is posted; a state failure never stops the posting.
   const read = reading ? await reading : undefined;
   // One rate for the data and the self-metrics calls, starting where the previous invocation settled.
   const pacingStart = opts.dryRun ? undefined : pacingStartOf(read, now());
   const pacer = createPacer(s.postCallsPerSecond, pacingStart);
-  const saving = read && (!opts.dryRun || rt.dryRunWritesState === true) ? saveState(read, scrapeTargets, prepared, state, budget.stateTimeoutMs()) : undefined;
+  // With a spool to replay, the same write claims it (see statePhase.ts).
+  const saving = read && (!opts.dryRun || rt.dryRunWritesState === true) ? saveState(rt, read, scrapeTargets, prepared, state, budget) : undefined;
   let result: PublishResult | undefined;
   let dryRunData: OciMetric[] = [];
   const undeliveredOf = spoolOn ? new UndeliveredSeries(s.spoolMaxSeries) : undefined;
   // The series are counted as the transform is drained: the samples bound what this invocation can add.
   const samples = prepared.reduce((n, p) => n + p.samples, 0);
-  if (spoolOn) budget.reserveSpool((read?.session?.doc.spool?.e.length ?? 0) + Math.min(s.spoolMaxSeries, samples));
+  if (spoolOn) budget.reserveSpool((read?.spool?.entries.length ?? 0) + Math.min(s.spoolMaxSeries, samples));
   let drained: { job: string; streams: OciMetric[] }[] = [];
   let withoutRules: ForecastInput['withoutRules'];
   if (opts.dryRun) {
@@ -97,14 +102,22 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const dataStreams = prepared.reduce((n, p) => n + p.series, 0);
   await saving;
   const fresh = undeliveredOf?.entries(result?.fatal !== undefined) ?? { entries: [], overMax: 0 };
-  const spooled = spoolOn && read?.session ? await replayAndSpool(rt, read.session, fresh, result, budget, pacer) : undefined;
+  const spooling = spoolOn && read?.session ? read : undefined;
+  const replayed = spooling ? await replaySpool(rt, spooling, result, budget, pacer) : undefined;
   if (state.error) rt.log('warn', `derived series: ${state.error}`, { cause: state.cause, ...(state.iamPolicy ? { iamPolicy: state.iamPolicy } : {}) });
   const targets = summariseTargets(prepared, result, opts.dryRun);
   const self = targets.flatMap((t, i) => toSelfMetrics(selfMetricReport(t, prepared[i], state), targetOptions(prepared[i].target, transformOptions)));
   let selfResult: PublishResult | undefined;
   // After a 401/404 every call fails alike: the self-metrics are not sent into it, so it is reported once.
   if (!opts.dryRun)
-    selfResult = result?.fatal ? notAttempted(self.length, result.fatal) : await publish(self, rt.postBatch(), budget.publishOptions(budget.endMs, pacer));
+    selfResult = result?.fatal
+      ? notAttempted(self.length, result.fatal)
+      : await publish(self, rt.postBatch(), budget.publishOptions(budget.selfMetricsStopAt, pacer));
+  // The self-metrics OCI did not take join the spool like the data: after an outage `up` has no hole.
+  const toSpool = withSelfMetrics(fresh, self, selfResult);
+  const spoolSummary = spooling && replayed ? await storeSpool(rt, spooling, replayed, toSpool, budget) : undefined;
+  const selfSpooled = toSpool.entries.length - fresh.entries.length;
+  if (spoolSummary && spoolSummary.error === undefined && selfSpooled > 0) spoolSummary.selfMetrics = selfSpooled;
   if (!opts.dryRun && result && !result.fatal) await savePacing(rt, read, pacer, now(), budget.spoolWriteTimeoutMs());
 
   const forecast = forecastCost({
@@ -121,12 +134,17 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   });
   const summary = summarise(prepared, targets, result, selfResult, opts.dryRun, now() - started, forecast, state, discovery);
   if (configReport) summary.scrapeConfig = configReport;
-  if (spooled) {
-    summary.spool = spooled.summary;
-    summary.requests += spooled.calls.requests;
-    summary.retries += spooled.calls.retries;
-    summary.throttled += spooled.calls.throttled;
+  if (spoolSummary) {
+    summary.spool = spoolSummary;
+    const calls = replayed?.stats;
+    if (calls) {
+      summary.requests += calls.requests;
+      summary.retries += calls.retries;
+      summary.throttled += calls.throttled;
+    }
   }
+  const lost = lostAnswersOf([result, replayed?.stats, selfResult]);
+  if (lost) summary.lostAnswers = lost;
   const p = pacer.stats();
   summary.pacing = { ceiling: s.postCallsPerSecond, minRate: round2(p.minRate), finalRate: round2(p.rate), decreases: p.decreases };
   if (pacingStart) summary.pacing.startRate = round2(pacer.startRate);
@@ -147,6 +165,38 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   rt.log(cause ? 'error' : 'info', cause ? `invocation delivered nothing: ${cause}` : 'invocation complete', logFields(summary));
   if (cause) throw new DeliveryFailure(cause, summary);
   return summary;
+}
+
+/** The undelivered series to spool plus the self-metrics OCI did not take (undelivered; failed too when a 401/404 stopped the posting). */
+function withSelfMetrics(
+  fresh: { entries: SpoolEntry[]; overMax: number },
+  self: readonly OciMetric[],
+  selfResult: PublishResult | undefined,
+): { entries: SpoolEntry[]; overMax: number } {
+  if (!selfResult) return fresh;
+  const keep = (o: number) => o === Outcome.Undelivered || (o === Outcome.Failed && selfResult.fatal !== undefined);
+  const entries = self.filter((_, i) => keep(selfResult.outcome[i])).map(toSpoolEntry);
+  // First: over SPOOL_MAX_SERIES the first of equally old entries go first, and the data matters more than its self-metrics.
+  return entries.length === 0 ? fresh : { entries: [...entries, ...fresh.entries], overMax: fresh.overMax };
+}
+
+/** The calls whose answer was lost, over the invocation's postings; undefined when every call was answered. */
+function lostAnswersOf(results: readonly (Omit<PublishResult, 'outcome'> | undefined)[]): InvocationSummary['lostAnswers'] {
+  let resent = 0;
+  let undelivered = 0;
+  for (const r of results) {
+    resent += r?.lostAnswers?.resent ?? 0;
+    undelivered += r?.lostAnswers?.undelivered ?? 0;
+  }
+  if (resent === 0 && undelivered === 0) return undefined;
+  return {
+    resent,
+    undelivered,
+    note:
+      'PostMetricData calls were sent whole and their answer was lost (connection reset or timeout), so OCI may have stored them: ' +
+      `${resent} series were posted again by a retry and may be stored twice; ${undelivered} were left undelivered after it (spooled, ` +
+      'their replay may store them twice). This is the only case a datapoint can reach OCI twice.',
+  };
 }
 
 /** A PublishResult for metrics not sent because an earlier call showed every call would fail (counted as failed). */

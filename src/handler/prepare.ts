@@ -10,7 +10,7 @@ import { ExpositionError, ExpositionParser, SampleLimitError, shownExpositionErr
 import { hideCredentials, instancesOf, notScraped, scrapeTarget, type ScrapeResult } from '../scrape/scrape';
 import type { PreviousScrape } from '../types/state';
 import { TargetTransform } from '../transform/targetTransform';
-import type { MetricFamily, TargetContext, TransformOptions } from '../types/model';
+import type { MetricFamily, OciMetric, TargetContext, TransformOptions } from '../types/model';
 import { withoutDropRules } from '../transform/dropRules';
 import { mapConcurrently } from '../util/concurrency';
 import { HELD_BYTES_PER_FAMILY, HELD_BYTES_PER_SAMPLE, MemoryBudgetError, type InvocationBudget, type MemoryBudget } from './budget';
@@ -70,7 +70,7 @@ export async function scrapeAll(
   budget: InvocationBudget,
   memory: MemoryBudget,
   topts: TransformOptions,
-  previousOf: (target: ScrapeTarget) => Promise<PreviousScrape>,
+  stateOf: (target: ScrapeTarget) => Promise<{ previous: PreviousScrape; inSpool?: (m: OciMetric) => boolean }>,
   keepOrder: boolean,
 ): Promise<PreparedTarget[]> {
   const s = rt.settings;
@@ -173,7 +173,7 @@ export async function scrapeAll(
       const rules = target.config?.rules;
       const overLimit = rules && jobLimitError(rules, parsed.families);
       if (overLimit) return { ...failedTarget(target, scrape, overLimit), samples: parsed.sampleCount };
-      const previous = await previousOf(target);
+      const { previous, inSpool } = await stateOf(target);
       // The metrics are made batch by batch as the publisher takes them (a dry run keeps their order for the response).
       const context: TargetContext = {
         instance: scrape.instance,
@@ -181,6 +181,7 @@ export async function scrapeAll(
         previous,
         dimensions: target.dimensions,
         ...(rules ? { job: rules } : {}),
+        ...(inSpool ? { inSpool } : {}),
       };
       const transform = new TargetTransform(parsed.families, context, targetOptions(target, topts), keepOrder);
       const done: PreparedTarget = {

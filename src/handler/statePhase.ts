@@ -4,21 +4,78 @@
  * and after the fresh data the spool's replay and store. A state failure is recorded in the
  * `StateSummary` and never stops the posting: nothing here rejects.
  */
-import { Outcome, publish, type AdaptivePacer, type PublishResult } from '../publish/publisher';
+import type { Settings } from '../config/settings';
+import { Outcome, publishBatches, type AdaptivePacer, type PublishResult } from '../publish/publisher';
 import { StateError } from '../state/errors';
 import { targetStateKey } from '../state/keys';
-import { decodeSpool, encodeSpool, fromSpoolEntry, mergeSpool, planReplay, type ReplayOutcome, type SpoolCounts, type SpoolEntry } from '../state/spool';
+import {
+  addDropped,
+  claimSpool,
+  decodeSpool,
+  encodeSpool,
+  fromSpoolEntry,
+  mergeSpool,
+  planReplay,
+  releaseClaim,
+  spoolKey,
+  toSpoolEntry,
+  type ReplayOutcome,
+  type SpoolCounts,
+  type SpoolEntry,
+} from '../state/spool';
 import { withPacing, withTargets, type StateSession, type StateStore } from '../state/store';
 import { settledToStore, startFrom, type PacerStart } from '../publish/pacing';
-import type { PreviousScrape, TargetState } from '../types/state';
+import { OCI_LIMITS } from '../transform/limits';
+import type { OciMetric, TransformOptions } from '../types/model';
+import { targetOptions } from './jobs';
+import type { PreviousScrape, StoredSpool, TargetState } from '../types/state';
 import type { InvocationBudget } from './budget';
 import type { Runtime } from './runtime';
 import type { PreparedTarget, ScrapeTarget, SpoolSummary, StateSummary } from './summary';
+
+/** The spool as read at the start: its entries (bounded, checked) and the datapoints they hold. */
+interface ReadSpool {
+  entries: SpoolEntry[];
+  /** Entries dropped on read (invalid, duplicate, foreign, full), counted in the spool summary. */
+  dropped: SpoolCounts['dropped'];
+  /** The stored section these were decoded from (the claim says whether it is still the one replayed). */
+  section: StoredSpool | undefined;
+}
 
 /** The state read started at the beginning of an invocation. */
 interface StateRead {
   session?: StateSession;
   error?: StateError;
+  /** The stored spool, when the spool is on. */
+  spool?: ReadSpool;
+  /** Where this invocation posts (destinationsOf): a spool entry for anywhere else is dropped as foreign. */
+  destinations?: ReadonlySet<string>;
+  /** The claim on the spool's replay made with this scrape's write (see saveState). */
+  claim?: ReturnType<typeof claimSpool>;
+}
+
+/** How the spool is read for this function: at most its bound, only into the destinations it posts to. */
+function spoolReadOptions(s: Settings, destinations: ReadonlySet<string>): { max: number; accepts: (e: SpoolEntry) => boolean } {
+  return {
+    max: s.spoolMaxSeries,
+    // An entry is replayed only where this function posts: a tampered or copied object must not post elsewhere.
+    accepts: (e) => destinations.has(destinationKey(e.namespace, e.compartmentId)),
+  };
+}
+
+/** A namespace and compartment as one key. */
+function destinationKey(namespace: string, compartmentId: string | undefined): string {
+  return JSON.stringify([namespace, compartmentId ?? '']);
+}
+
+/** Where this invocation posts: the settings' namespace and compartment, and each job target's own (SCRAPE_CONFIG's `__oci_*` labels). */
+export function destinationsOf(targets: readonly ScrapeTarget[], base: TransformOptions): Set<string> {
+  const out = new Set([destinationKey(base.namespace, base.compartmentId)]);
+  for (const t of targets) {
+    const o = targetOptions(t, base);
+    out.add(destinationKey(o.namespace, o.compartmentId));
+  }
+  return out;
 }
 
 /** True when a state store is configured (one that fails to be created counts: its read reports why). */
@@ -30,14 +87,41 @@ export function hasStateStore(rt: Runtime): boolean {
   }
 }
 
-/** The previous scrape of a target, once the state read (if any) has answered. */
-export function previousScrapeOf(reading: Promise<StateRead> | undefined, state: StateSummary): (target: ScrapeTarget) => Promise<PreviousScrape> {
+/** What a target's transform needs from the state read: its previous scrape, and which datapoints wait in the spool. */
+export function targetStateOf(
+  reading: Promise<StateRead> | undefined,
+  state: StateSummary,
+): (target: ScrapeTarget) => Promise<{ previous: PreviousScrape; inSpool?: (m: OciMetric) => boolean }> {
+  let inSpool: ((m: OciMetric) => boolean) | undefined;
+  let made = false;
   return async (target) => {
-    if (reading === undefined) return undefined;
+    if (reading === undefined) return { previous: undefined };
     const read = await reading;
-    if (read.error || !read.session) return state.enabled ? 'state_failed' : 'state_off';
-    if (read.session.problem) return 'state_replaced';
-    return read.session.doc.targets[targetStateKey(target)];
+    if (!made) {
+      made = true;
+      inSpool = spooledDatapoints(read.spool?.entries ?? []);
+    }
+    const withSpool = inSpool ? { inSpool } : {};
+    if (read.error || !read.session) return { previous: state.enabled ? 'state_failed' : 'state_off', ...withSpool };
+    const replaced = read.session.replaced ?? {};
+    if ('targets' in replaced || 'document' in replaced) return { previous: 'state_replaced', ...withSpool };
+    return { previous: read.session.doc.targets[targetStateKey(target)], ...withSpool };
+  };
+}
+
+/** A check for metrics whose datapoint (stream and timestamp) is one of these entries'; undefined when there are none. */
+function spooledDatapoints(entries: readonly SpoolEntry[]): ((m: OciMetric) => boolean) | undefined {
+  if (entries.length === 0) return undefined;
+  const times = new Set<number>();
+  const keys = new Set<string>();
+  for (const e of entries) {
+    times.add(e.points[0][0]);
+    keys.add(spoolKey(e));
+  }
+  // Most fresh samples carry the scrape time, which no spooled entry has: the key is made only on a time match.
+  return (m) => {
+    const t = m.datapoints[0]?.timestamp.getTime();
+    return t !== undefined && times.has(t) && keys.has(spoolKey(toSpoolEntry(m)));
   };
 }
 
@@ -53,7 +137,7 @@ function noteStateError(state: StateSummary, e: unknown): StateError {
 }
 
 /** Opens the state (one read), bounded by `timeoutMs`; never rejects. */
-export async function readState(rt: Runtime, state: StateSummary, timeoutMs: number): Promise<StateRead> {
+export async function readState(rt: Runtime, state: StateSummary, timeoutMs: number, spool?: { destinations: ReadonlySet<string> }): Promise<StateRead> {
   let store: StateStore | undefined;
   try {
     store = rt.stateStore?.();
@@ -74,44 +158,75 @@ export async function readState(rt: Runtime, state: StateSummary, timeoutMs: num
       () => new StateError('timeout', `the state read of ${store.where} got no answer within ${timeoutMs} ms`),
     );
     state.readMs = Math.round(performance.now() - started);
-    state.read = session.problem ? 'failed' : Object.keys(session.doc.targets).length > 0 ? 'ok' : 'empty';
-    if (session.problem) noteStateError(state, session.problem);
-    return { session };
+    const replaced = session.replaced ?? {};
+    state.read = 'targets' in replaced || 'document' in replaced ? 'failed' : Object.keys(session.doc.targets).length > 0 ? 'ok' : 'empty';
+    if (session.problem) {
+      noteStateError(state, session.problem);
+      state.replaced = { ...replaced };
+    }
+    const read: StateRead = { session };
+    if (spool) {
+      read.destinations = spool.destinations;
+      read.spool = { ...decodeSpool(session.doc.spool, spoolReadOptions(rt.settings, spool.destinations)), section: session.doc.spool };
+    }
+    return read;
   } catch (e) {
     state.read = 'failed';
     return { error: noteStateError(state, e) };
   }
 }
 
-/** Stores this scrape's per-target state (one conditional write, retried on conflicts); never rejects. */
+/**
+ * Stores this scrape's per-target state, dropping the targets not seen within STATE_MAX_AGE_SECONDS,
+ * and claims the spool's replay in the same conditional write when there is a spool to replay (one
+ * write, retried on conflicts); never rejects. Without a claim, nothing of the spool is replayed.
+ */
 export async function saveState(
+  rt: Runtime,
   read: StateRead,
   targets: readonly ScrapeTarget[],
   prepared: PreparedTarget[],
   state: StateSummary,
-  timeoutMs: number,
+  budget: InvocationBudget,
 ): Promise<void> {
-  if (!read.session) return;
+  const session = read.session;
+  if (!session) return;
   const updates: Record<string, TargetState> = {};
   prepared.forEach((p, i) => {
     if (p.state) updates[targetStateKey(targets[i])] = p.state;
   });
-  if (Object.keys(updates).length === 0) return;
+  const hasUpdates = Object.keys(updates).length > 0;
+  const spool = read.spool;
+  const section = spool?.section;
+  const claiming = section !== undefined && section.e.length > 0;
+  // A document with sections in an unexpected shape is repaired by this write, even with nothing else to store.
+  if (!hasUpdates && !claiming && session.problem === undefined) return;
   // The previous scrapes these replace are garbage from here on (the transform is done): freed
   // before the posting, where the memory peak of a large invocation is.
-  for (const key of Object.keys(updates)) delete read.session.doc.targets[key];
+  for (const key of Object.keys(updates)) delete session.doc.targets[key];
+  const nowMs = budget.now();
+  const keep = withTargets(updates, { nowMs, maxAgeMs: rt.settings.stateMaxAgeMs });
+  if (claiming && spool) {
+    // Trimmed to what was read only when the read dropped something (full, invalid...): otherwise the stored form is written as it is.
+    const trimmed = Object.keys(spool.dropped).length > 0 ? encodeSpool(spool.entries) : section;
+    read.claim = claimSpool(session.id, budget.deadlineMs, nowMs, { section, trimmed });
+  }
+  const claim = read.claim;
+  const timeoutMs = budget.stateTimeoutMs();
   const signal = AbortSignal.timeout(timeoutMs);
   const started = performance.now();
   try {
     const saved = await raceSignal(
-      read.session.save(withTargets(updates), signal),
+      session.save((latest) => (claim ? claim.change(keep(latest)) : keep(latest)), signal),
       signal,
       () => new StateError('timeout', `the state write of ${state.where} got no answer within ${timeoutMs} ms`),
     );
-    state.written = true;
+    if (hasUpdates) state.written = true;
     state.writeAttempts = saved.attempts;
     state.writeMs = Math.round(performance.now() - started);
   } catch (e) {
+    // Not known to be claimed: nothing is replayed this time (the next invocation does it).
+    delete read.claim;
     noteStateError(state, e);
   }
 }
@@ -157,55 +272,98 @@ function raceSignal<T>(work: Promise<T>, signal: AbortSignal, timeout: () => Err
   });
 }
 
-/** What the spool's replay and store did, and the calls its replay made. */
-interface SpoolPhase {
-  summary: SpoolSummary;
-  calls: { requests: number; retries: number; throttled: number };
+/** What the spool's replay did: the entries sent again (oldest first), those too old to send, each one's outcome, the calls. */
+interface SpoolReplay {
+  replay: SpoolEntry[];
+  expired: SpoolEntry[];
+  outcomes: ReplayOutcome[];
+  /** Entries dropped on read (invalid, duplicate, foreign, full). */
+  dropped: SpoolCounts['dropped'];
+  /** The stored spool they come from (when unchanged at the write, no keys need comparing). */
+  section: StoredSpool | undefined;
+  /** The replay's publish statistics, when it posted. */
+  stats?: Omit<PublishResult, 'outcome'>;
 }
 
 /**
- * The outage spool, after the fresh data: replays what earlier invocations could not deliver
- * (oldest first, same pacing, until the budget's `dataStopAt`), then stores what is still
- * undelivered, this invocation's included, with the original timestamps. Never rejects.
+ * The outage spool's replay, after the fresh data: what this invocation claimed (see saveState) is
+ * sent again, oldest first, same pacing, until the budget's `dataStopAt`; the metrics are made
+ * batch by batch, never all at once. Without the claim (another invocation holds it, or the claim
+ * write failed) nothing is replayed. Never rejects.
  */
-export async function replayAndSpool(
+export async function replaySpool(
   rt: Runtime,
-  session: StateSession,
-  undelivered: { entries: SpoolEntry[]; overMax: number },
+  read: StateRead,
   result: PublishResult | undefined,
   budget: InvocationBudget,
   pacer: AdaptivePacer,
-): Promise<SpoolPhase> {
-  const s = rt.settings;
-  const now = budget.now;
+): Promise<SpoolReplay> {
+  const claimed = read.claim?.claimed();
+  const spool = read.spool;
+  const none: SpoolReplay = { replay: [], expired: [], outcomes: [], dropped: spool?.dropped ?? {}, section: spool?.section };
+  if (claimed === undefined || spool === undefined) return none;
+  // Another writer may have added entries between the read and the claim: the claim covers what it stored.
+  const decoded =
+    claimed === spool.section ? spool : { ...decodeSpool(claimed, spoolReadOptions(rt.settings, read.destinations ?? new Set())), section: claimed };
+  const { replay, expiredEntries } = planReplay(decoded.entries, budget.now());
+  const out: SpoolReplay = { replay, expired: expiredEntries, outcomes: [], dropped: decoded.dropped, section: decoded.section };
   const stopAt = budget.dataStopAt;
-  const storedSpool = session.doc.spool;
-  const stored = decodeSpool(storedSpool, { max: s.spoolMaxSeries }).entries;
-  const { replay, expiredEntries } = planReplay(stored, now());
-  let outcomes: ReplayOutcome[] = [];
-  const calls = { requests: 0, retries: 0, throttled: 0 };
-  if (replay.length > 0 && !result?.fatal && stopAt - now() > 0) {
-    const replayed = await publish(replay.map(fromSpoolEntry), rt.postBatch(), budget.publishOptions(stopAt, pacer));
-    Object.assign(calls, { requests: replayed.requests, retries: replayed.retries, throttled: replayed.throttled });
-    outcomes = Array.from(replayed.outcome, (o): ReplayOutcome =>
-      o === Outcome.Posted ? 'posted' : o === Outcome.Failed && !replayed.fatal ? 'rejected' : 'undelivered',
-    );
-  }
-  // Only the newest SPOOL_MAX_SERIES of the undelivered were kept: the others are counted as `full`.
+  if (replay.length === 0 || result?.fatal || stopAt - budget.now() <= 0) return out;
+  const outcome = new Uint8Array(replay.length);
+  let from = 0;
+  const stats = await publishBatches(
+    () => {
+      if (from >= replay.length) return undefined;
+      const batch = { metrics: replay.slice(from, from + OCI_LIMITS.maxStreamsPerCall).map(fromSpoolEntry), tag: from };
+      from += batch.metrics.length;
+      return batch;
+    },
+    rt.postBatch(),
+    budget.publishOptions(stopAt, pacer),
+    (batch, outcomes) => outcome.set(outcomes, batch.tag),
+  );
+  out.stats = stats;
+  out.outcomes = Array.from(outcome, (o): ReplayOutcome =>
+    o === Outcome.Posted ? 'posted' : o === Outcome.Failed && !stats.fatal ? 'rejected' : 'undelivered',
+  );
+  return out;
+}
+
+/**
+ * Stores the spool after the posting: the replayed entries still undelivered, what other
+ * invocations added meanwhile, and this invocation's undelivered series (data and self-metrics),
+ * each datapoint once and at most SPOOL_MAX_SERIES; the claim is released in the same write.
+ * Never rejects.
+ */
+export async function storeSpool(
+  rt: Runtime,
+  read: StateRead,
+  replayed: SpoolReplay,
+  undelivered: { entries: SpoolEntry[]; overMax: number },
+  budget: InvocationBudget,
+): Promise<SpoolSummary> {
+  const s = rt.settings;
+  const session = read.session!;
+  const { replay, outcomes, expired, section } = replayed;
   const { entries: fresh, overMax: freshOverMax } = undelivered;
-  // Nothing spooled, nothing new: no write (a healthy invocation costs the state one read and one write).
-  if (stored.length === 0 && fresh.length === 0 && freshOverMax === 0) return { summary: { replayed: 0, posted: 0, dropped: {}, pending: 0 }, calls };
+  const held = read.claim?.claimed() !== undefined;
+  const droppedOnRead = replayed.dropped;
+  // Nothing spooled, nothing new, no claim to release: no write (a healthy invocation costs the state one read and one write).
+  if (!held && fresh.length === 0 && freshOverMax === 0) return { replayed: 0, posted: 0, dropped: {}, pending: read.spool?.entries.length ?? 0 };
   let counts: SpoolCounts | undefined;
-  const timeoutMs = budget.spoolWriteTimeoutMs();
+  const readOptions = spoolReadOptions(s, read.destinations ?? new Set());
   try {
     await session.save((latest) => {
-      // Unless another invocation wrote a spool meanwhile, the stored one is the one planned from.
-      const base = latest.spool === storedSpool ? 'as-planned' : decodeSpool(latest.spool, { max: s.spoolMaxSeries }).entries;
-      const merged = mergeSpool(base, replay, outcomes, fresh, expiredEntries, s.spoolMaxSeries);
+      // Unless another invocation wrote a spool since the claim, the stored one is the one planned from.
+      const latestSpool = held && latest.spool === section ? undefined : decodeSpool(latest.spool, readOptions);
+      const merged = mergeSpool(latestSpool?.entries ?? 'as-planned', replay, outcomes, fresh, expired, s.spoolMaxSeries);
       counts = merged.counts;
-      if (freshOverMax > 0) counts.dropped.full = (counts.dropped.full ?? 0) + freshOverMax;
-      return { ...latest, spool: encodeSpool(merged.spool) };
-    }, AbortSignal.timeout(timeoutMs));
+      // What the holder's read dropped is counted once; an invocation without the claim counts what its own read of the latest dropped.
+      addDropped(counts.dropped, held ? droppedOnRead : (latestSpool?.dropped ?? {}));
+      if (freshOverMax > 0) addDropped(counts.dropped, { full: freshOverMax });
+      const next = { ...latest, spool: encodeSpool(merged.spool) };
+      return releaseClaim(next, session.id, budget.now());
+    }, AbortSignal.timeout(budget.spoolWriteTimeoutMs()));
   } catch (e) {
     const posted = outcomes.filter((o) => o === 'posted').length;
     // The stored spool still holds what was just replayed: said, since the next invocation sends it again.
@@ -214,17 +372,14 @@ export async function replayAndSpool(
     const error = `the spool could not be stored (${why}): this invocation's ${fresh.length} undelivered series are not kept${resent}`;
     rt.log('warn', error);
     return {
-      summary: {
-        replayed: replay.length,
-        posted,
-        dropped: { ...(fresh.length > 0 ? { not_stored: fresh.length } : {}), ...(freshOverMax > 0 ? { full: freshOverMax } : {}) },
-        pending: stored.length,
-        error,
-      },
-      calls,
+      replayed: replay.length,
+      posted,
+      dropped: { ...(fresh.length > 0 ? { not_stored: fresh.length } : {}), ...(freshOverMax > 0 ? { full: freshOverMax } : {}) },
+      pending: read.spool?.entries.length ?? 0,
+      error,
     };
   }
   const c = counts ?? { replayed: 0, posted: 0, dropped: {}, pending: 0 };
   if (Object.keys(c.dropped).length > 0) rt.log('warn', 'spool entries dropped', { dropped: c.dropped });
-  return { summary: c, calls };
+  return c;
 }

@@ -40,6 +40,8 @@ export interface StateSummary {
   cause?: StateFailureCause;
   /** The IAM policy statement to add, when the failure is a 404 or an authorization error. */
   iamPolicy?: string;
+  /** The stored sections that were in an unexpected shape (section -> why): replaced at the next write, the others used. */
+  replaced?: Record<string, string>;
 }
 
 export interface TargetSummary {
@@ -66,6 +68,8 @@ export interface TargetSummary {
 
 /** What the outage spool did this time (see src/state/spool.ts); its calls are in the invocation's requests. */
 export interface SpoolSummary extends SpoolCounts {
+  /** Of the entries added this time, the self-metrics (`up`, ...) OCI did not take: spooled like the data, so `up` has no hole after an outage. */
+  selfMetrics?: number;
   /** Why the spool could not be stored (this invocation's undelivered series are then counted as dropped, not_stored). */
   error?: string;
 }
@@ -86,6 +90,13 @@ export interface InvocationSummary {
   state: StateSummary;
   /** The outage spool (with a state store): earlier undelivered series replayed with their original timestamps, this invocation's kept. */
   spool?: SpoolSummary;
+  /**
+   * PostMetricData calls sent whole whose answer never came (reset, timeout): OCI may have stored
+   * them. `resent`: series posted again by a retry, the one case a datapoint may reach OCI twice;
+   * `undelivered`: series left undelivered after it (kept in the spool, whose replay may store them
+   * twice). Absent when every call was answered.
+   */
+  lostAnswers?: { resent: number; undelivered: number; note: string };
   posted: number;
   failed: number;
   /** Series not delivered because the deadline came first. */

@@ -3,8 +3,9 @@
  *
  *   stateObjectName()  the state object of a function: a hash of everything that defines its
  *                      targets and where it posts (METRICS_ENDPOINT, the namespace and compartment,
- *                      and the discovery settings that choose the instances and their URLs), so two
- *                      functions that scrape different fleets never share one object.
+ *                      the discovery settings that choose the instances and their URLs, and the
+ *                      jobs of SCRAPE_CONFIG), so two functions that scrape different fleets never
+ *                      share one object. Changing any of them starts a new state object.
  *   targetStateKey()   a target's key in the state: its job, URL and resource id (a 10.0.0.5
  *                      address reused by another instance is another target).
  *
@@ -50,11 +51,18 @@ function discoveryIdentity(d: NonNullable<Settings['discovery']>): unknown[] {
 }
 
 /** The settings stateObjectName reads. */
-type StateIdentitySettings = Pick<Settings, 'endpoints' | 'namespace' | 'compartmentId' | 'discovery'>;
+type StateIdentitySettings = Pick<Settings, 'endpoints' | 'namespace' | 'compartmentId' | 'discovery' | 'scrapeConfig'>;
+
+/** A Prometheus configuration's jobs as text (a relabel rule's regular expression by its source). */
+function jobsIdentity(jobs: unknown): string {
+  return JSON.stringify(jobs, (_key, value: unknown) => (value instanceof RegExp ? value.source : value));
+}
 
 /** The name of a function's state object (see top); a settings-only function keeps the name earlier versions gave it. */
 export function stateObjectName(s: StateIdentitySettings): string {
   const parts: unknown[] = [s.endpoints.map((u) => u.href).sort(), s.namespace, s.compartmentId ?? ''];
   if (s.discovery) parts.push(discoveryIdentity(s.discovery));
+  // The jobs (SCRAPE_CONFIG) define the targets too: another configuration is another state.
+  if (s.scrapeConfig) parts.push(jobsIdentity(s.scrapeConfig.jobs));
   return `prom2oci/state-${hashOf(JSON.stringify(parts), 'hex', 32)}.json.gz`;
 }

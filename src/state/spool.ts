@@ -128,7 +128,7 @@ export function nextSpool(
 }
 
 /** Identity of an entry: its stream (src/transform/streams.ts) and first timestamp, i.e. the datapoint. */
-function spoolKey(e: SpoolEntry): string {
+export function spoolKey(e: SpoolEntry): string {
   return `${streamKey(e)}@${e.points[0]?.[0]}`;
 }
 
@@ -146,7 +146,7 @@ function distinct(entries: readonly SpoolEntry[]): { entries: SpoolEntry[]; dupl
 }
 
 /** Adds counts of dropped entries. */
-function addDropped(into: SpoolCounts['dropped'], more: SpoolCounts['dropped']): void {
+export function addDropped(into: SpoolCounts['dropped'], more: SpoolCounts['dropped']): void {
   for (const [reason, n] of Object.entries(more) as [SpoolDropReason, number][]) if (n > 0) into[reason] = (into[reason] ?? 0) + n;
 }
 
@@ -315,14 +315,18 @@ function heldByOther(claim: SpoolClaim | undefined, by: string, nowMs: number): 
 }
 
 /**
- * A change that claims the spool's replay for `by` until its deadline (plus a margin), when there is a spool and no
- * other live claim; `claimed()` is the spool the claim covers (undefined: not claimed), as of the
- * document the change was last applied to (the one the successful write stored).
+ * A change that claims the spool's replay for `by` until its deadline (plus a margin), when there
+ * is a spool and no other live claim; `claimed()` is the spool the claim covers (undefined: not
+ * claimed), as of the document the change was last applied to (the one the successful write
+ * stored). `bounded`: the stored spool as read and its form trimmed to the read's bound: when the
+ * document still holds that spool, the trimmed form is written in its place (a spool larger than
+ * the bound is cut once, at the claim, not carried whole through every write).
  */
 export function claimSpool(
   by: string,
   deadlineMs: number,
   nowMs: number,
+  bounded?: { section: StoredSpool; trimmed: StoredSpool },
 ): { change: (doc: StateDocument) => StateDocument; claimed(): StoredSpool | undefined } {
   let claimed: StoredSpool | undefined;
   return {
@@ -330,7 +334,8 @@ export function claimSpool(
       claimed = undefined;
       if (doc.spool === undefined || doc.spool.e.length === 0 || heldByOther(doc.claim, by, nowMs)) return doc;
       claimed = doc.spool;
-      return { ...doc, claim: { by, until: deadlineMs + SPOOL_CLAIM_MARGIN_MS } };
+      const spool = bounded && doc.spool === bounded.section ? bounded.trimmed : doc.spool;
+      return { ...doc, spool, claim: { by, until: deadlineMs + SPOOL_CLAIM_MARGIN_MS } };
     },
     claimed: () => claimed,
   };

@@ -27,6 +27,8 @@ export const OCI_LIMITS = Object.freeze({
   maxCallsPerSecond: 50,
   /** A datapoint must be less than 2 hours old... */
   maxPastMs: 2 * 60 * 60 * 1000,
+  /** OCI Functions' largest memory setting (MB): 128, 256, 512, 1024, 2048 or 3072. */
+  maxFunctionMemoryMb: 3072,
   /** ...and less than 10 minutes in the future. */
   maxFutureMs: 10 * 60 * 1000,
   /** Margin kept inside maxPastMs for a sample's own timestamp (posting takes time). */

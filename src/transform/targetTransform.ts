@@ -214,6 +214,7 @@ export class TargetTransform {
   private readonly ctx: MappingContext;
   private readonly families: (MetricFamily | undefined)[];
   private readonly derivedByFamily?: Map<MetricFamily, DerivedLine[]>;
+  private readonly inSpool: TargetContext['inSpool'];
   private readonly sampleStreams = new StreamKeys();
   private readonly groups = new MetricGroups();
   private readonly derived: PendingDerived[] = [];
@@ -226,6 +227,7 @@ export class TargetTransform {
   readonly emittedFamilies?: number[];
 
   constructor(families: MetricFamily[], target: TargetContext, opts: TransformOptions, keepOrder = false) {
+    this.inSpool = target.inSpool;
     // METRICS_INCLUDE, then METRICS_EXCLUDE, on the family name: every sample of a dropped family is skipped.
     const included = filterByInclude(families, opts.include);
     const notExcluded = filterByExclude(included.kept, opts.exclude);
@@ -305,7 +307,10 @@ export class TargetTransform {
     }
   }
 
-  /** A sample whose stream was already taken is skipped as 'duplicate_series', one that breaks its metric group as 'too_many_dimensions'. */
+  /**
+   * A sample whose stream was already taken is skipped as 'duplicate_series', one that breaks its
+   * metric group as 'too_many_dimensions', one whose datapoint is pending in the spool as 'in_spool'.
+   */
   private admitSample(metric: OciMetric, line: SampleLine): boolean {
     const key = this.sampleStreams.key(metric);
     if (this.sampleStreams.has(key)) {
@@ -318,6 +323,11 @@ export class TargetTransform {
     }
     this.groups.add(metric);
     this.sampleStreams.add(key);
+    // The same datapoint (stream and own timestamp) waits in the outage spool, which delivers it: never both.
+    if (this.inSpool?.(metric)) {
+      this.mappingSkips.push(skippedSample(line, 'in_spool'));
+      return false;
+    }
     return true;
   }
 

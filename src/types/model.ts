@@ -63,7 +63,9 @@ export type SkipReason =
   | 'duplicate_series'
   | 'timestamp_out_of_window'
   | 'self_metric_collision'
-  | 'dropped_by_metric_relabel';
+  | 'dropped_by_metric_relabel'
+  /** The same datapoint (stream and own timestamp) is pending in the outage spool, whose replay delivers it once. */
+  | 'in_spool';
 
 /** A sample that was skipped, with enough detail to find it in the exposition. */
 export interface SkippedSample {
@@ -119,6 +121,8 @@ export interface TargetContext {
   dimensions?: Record<string, string>;
   /** A Prometheus job's rules; undefined = the implicit job of settings-only configuration. */
   job?: JobSampleRules;
+  /** True for a metric whose datapoint is pending in the outage spool (skipped `in_spool`: the replay delivers it, never both). */
+  inSpool?: (metric: OciMetric) => boolean;
 }
 
 /** Which derived kinds are produced (DERIVED_SERIES). */
