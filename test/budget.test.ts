@@ -8,7 +8,7 @@ import { parseSettings } from '../src/config/settings';
 import { InvocationBudget } from '../src/handler/budget';
 import { forecastCost } from '../src/forecast/forecast';
 
-const env = { METRICS_ENDPOINT: 'http://127.0.0.1:9/metrics', FUNCTION_TIMEOUT_MS: '60000', POST_TIMEOUT_MS: '10000', SCRAPE_TIMEOUT_MS: '5000' };
+const env = { METRICS_ENDPOINT: 'http://127.0.0.1:9/metrics', FUNCTION_TIMEOUT_SECONDS: '60', POST_TIMEOUT_MS: '10000', SCRAPE_TIMEOUT_MS: '5000' };
 
 /** A clock the test moves by hand. */
 function clock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
@@ -67,6 +67,13 @@ describe('invocation budget', () => {
     assert.equal(b.stateTimeoutMs(), 1);
     assert.equal(b.scrapeTimeoutMs(), 1);
     assert.equal(b.spoolWriteTimeoutMs(), 1);
+  });
+
+  test('discovery keeps SCRAPE_TIMEOUT_MS for the scrape, and at most half a window shorter than two scrape timeouts', () => {
+    const long = new InvocationBudget(parseSettings(env), clock().now);
+    assert.equal(long.discoveryStopAt, long.scrapeStopAt - 5000, '56.5 s window: the scrape keeps its 5 s');
+    const short = new InvocationBudget(parseSettings({ ...env, FUNCTION_TIMEOUT_SECONDS: '10' }), clock().now);
+    assert.equal(short.discoveryStopAt - short.startedAt, 3250, '6.5 s window: half of it');
   });
 
   test('the forecast reads the same reserves and timeout', () => {

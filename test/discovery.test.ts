@@ -666,6 +666,31 @@ describe('a fleet through the built function (Fn socket)', () => {
     }
   });
 
+  test('a hung discovery under a short function timeout leaves the static targets their scrape time', async () => {
+    stack.emulator.reset();
+    stack.emulator.fleet.addInstance({ compartmentId: FLEET });
+    stack.emulator.enqueueFault({ hangMs: 300_000 }, 1, 'discovery');
+    // A 30 s invocation and a discovery allowed 60 s: before, the hang took the whole scrape window
+    // and the static target was cut after 1 ms; now discovery stops where SCRAPE_TIMEOUT_MS remains.
+    const fn = await stack.startFn({
+      DISCOVERY_COMPARTMENT_OCID: FLEET,
+      OCI_COMPUTE_ENDPOINT: stack.emulator.url,
+      DISCOVERY_TIMEOUT_MS: '60000',
+      METRICS_ENDPOINT: shops[0].url,
+      FUNCTION_TIMEOUT_SECONDS: '30',
+    });
+    const res = await fn.invoke({ deadline: new Date(Date.now() + 30_000) });
+    assert.equal(res.status, 200, res.body);
+    const s = res.json as InvocationSummary;
+    assert.match(s.discovery!.error!, /did not finish/);
+    assert.deepEqual(
+      s.targets.map((t) => [t.url, t.up, t.error]),
+      [[shops[0].url, true, undefined]],
+    );
+    assert.ok(s.posted > 50);
+    await fn.stop();
+  });
+
   test('discovery failing falls back to the static METRICS_ENDPOINT list, reported', async () => {
     stack.emulator.reset();
     stack.emulator.fleet.deniedCompartments.add(FLEET);

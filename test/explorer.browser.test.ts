@@ -231,6 +231,56 @@ test('--fleet: the explorer shows a discovered fleet, one up line per instance',
   }
 });
 
+test('the cardinality panel: "Dry run now" shows, per job, the top names and their labels as the function computed them', { timeout: 300_000 }, async (t) => {
+  if (!requireBinary(t, CHROMIUM_PATH, 'chromium')) return;
+  assert.ok(existsSync(FUNC), `${FUNC} is missing: run npm run build (npm test does)`);
+  // One scheduled invocation (posting) at once; the dry run is the page's.
+  const demo = await startDemo({ entry: FUNC, intervalMs: 600_000, traffic: false });
+  let browser: HeadlessChromium | undefined;
+  try {
+    await invocations(demo, 1);
+    browser = await launchChromium();
+    const page = await browser.context.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(demo.explorerUrl);
+    assert.match((await page.textContent('#cardinality')) ?? '', /No dry run yet/);
+    await page.click('#dry-run');
+    await page.waitForSelector('#cardinality .cardinality-job', { timeout: 120_000 });
+    const record = demo.history.find((r) => r.summary?.dryRun);
+    assert.ok(record?.summary?.cardinality, 'the dry run is kept in the invocations, with its report');
+    assert.equal(demo.history.filter((r) => r.summary?.dryRun).length, 1);
+    const report = record.summary.cardinality;
+    // The implicit job (METRICS_ENDPOINT): BharatMart's names, largest first, each with its labels.
+    assert.deepEqual(
+      report.jobs.map((j) => j.job),
+      [''],
+    );
+    const shown = await page.$$eval('#cardinality .cardinality-job[data-job=""] tbody tr', (rows) =>
+      rows.map((r) => {
+        const d = (r as HTMLElement).dataset;
+        return [d.name, d.label, Number(d.values), Number(d.merged)];
+      }),
+    );
+    const expected = report.jobs[0].top.flatMap((f) => f.labels.map((l) => [f.name, l.label, l.values, l.mergedStreams]));
+    assert.ok(expected.length > 0);
+    assert.deepEqual(shown, expected);
+    // The top label of the top name: route (or another) with more than one value, and its share shown.
+    const top = report.jobs[0].top[0];
+    assert.ok(top.streams > 1 && top.labels[0].values > 1, JSON.stringify(top));
+    assert.match((await page.textContent('#cardinality-sub')) ?? '', new RegExp(`^${report.totalStreams} metric streams, from dry run #${record.seq}$`));
+    assert.match((await page.textContent('#cardinality-rules')) ?? '', /^Drop rules \(METRICS_INCLUDE\/EXCLUDE, metric_relabel_configs\) save 0 streams/);
+    assert.match(
+      (await page.textContent(`#cardinality .cardinality-job h3`)) ?? '',
+      new RegExp(`^implicit job \\(METRICS_ENDPOINT, discovery\\): ${report.jobs[0].streams} streams`),
+    );
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser?.close();
+    await demo.stop();
+  }
+});
+
 test('the explorer routes: redirect, assets, invocations JSON, nothing else served', async () => {
   const emu = await startIngestionEmulator({
     extraHandler: createExplorerHandler({ invocations: () => [{ seq: 1, ok: true }], info: () => ({ intervalMs: 60_000 }) }),
@@ -257,6 +307,7 @@ test('the explorer routes: redirect, assets, invocations JSON, nothing else serv
       assert.doesNotMatch(await res.text(), /createExplorerHandler|"name": "prom2oci"/, p);
     }
     assert.equal((await fetch(`${emu.url}/explorer/`, { method: 'POST' })).status, 405);
+    assert.equal((await fetch(`${emu.url}/explorer/api/dry-run`, { method: 'POST' })).status, 404, 'no function to dry-run behind this page');
     // Paths that normalise out of /explorer/ are not the page's: the OCI side answers them 404.
     assert.ok(
       emu.calls.every((c) => c.status === 404 && !c.path.startsWith('/explorer')),

@@ -47,3 +47,36 @@ describe('reliability: the worst expositions at the default limits, heap bounded
     });
   }
 });
+
+describe('reliability: one memory budget for all targets together, heap bounded as in a 256 MB function', () => {
+  const fx = stackAndTargetForSuite();
+
+  test('12 targets of 100k samples each (every one within SCRAPE_SAMPLE_LIMIT): what fits is posted, the others are up=0 with the reason', async () => {
+    const n = 100_000;
+    assert.ok(n <= LIMIT, 'each target alone is within the default sample limit');
+    const urls = Array.from({ length: 12 }, (_, i) => fx.target.url(`/short?n=${n}&target=${i}`));
+    // Twelve parses at once on a busy 2-core machine: a scrape timeout far above the work.
+    const env = { METRICS_ENDPOINT: urls.join(','), ...FAST, SCRAPE_TIMEOUT_MS: '300000' };
+    const fn = await fx.stack.startFn(env, FUNCTION_HEAP_ARGS_256MB, { memoryMb: MEMORY_MB });
+    // Before the budget every parsed target was held until the posting: a heap OOM, nothing posted, not even `up`.
+    const res = await fn.invoke({ deadline: new Date(Date.now() + 600_000) });
+    assert.equal(res.status, 200, res.body.slice(0, 500));
+    const s = summaryOf(res);
+    assertAccounted(s, '12 x 100k');
+    const up = s.targets.filter((t) => t.up);
+    const refused = s.targets.filter((t) => !t.up);
+    assert.ok(up.length >= 1, 'what fits is posted');
+    assert.ok(refused.length >= 1, 'the rest is refused');
+    for (const t of up) assert.equal(t.samples, n);
+    const reason = /^memory budget: this target's exposition was not read: .* of the 64\.0 MB this function's 256 MB memory \(FN_MEMORY\)/;
+    for (const t of refused) assert.match(t.error!, reason);
+    assert.equal(s.posted, up.length * n, JSON.stringify(s.errors));
+    const ups = fx.stack.emulator.accepted.filter((m) => m.name === 'up');
+    assert.equal(ups.length, 12, 'an up for every target');
+    assert.equal(ups.filter((m) => m.datapoints[0].value === 0).length, refused.length);
+    assert.equal(fn.alive, true);
+    const peak = fn.peakRssBytes()!;
+    assert.ok(peak < MEMORY_MB * 1024 * 1024, `peak RSS ${Math.round(peak / 1048576)} MB within the function's ${MEMORY_MB} MB`);
+    await fn.stop();
+  });
+});

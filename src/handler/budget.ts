@@ -3,7 +3,7 @@
  * it when each phase must stop, and the forecast reads the same reserves to say whether a
  * configuration fits the timeout.
  *
- *   start ─ discovery, scrape, state read ─▶ scrapeStopAt
+ *   start ─ discovery ─▶ discoveryStopAt ─ scrape, state read ─▶ scrapeStopAt
  *         ─ posting (fresh, then the spool's replay) ─▶ dataStopAt
  *         ─ self-metrics ─▶ selfMetricsStopAt ─ spool reserve (its write) ─▶ endMs ─ response margin ─▶ deadline
  *   (without a spool the reserve is 0: the self-metrics post until endMs)
@@ -25,6 +25,8 @@ const SELF_METRICS_RESERVE_MS = 2500;
 const SPOOL_RESERVE_BASE_MS = 1000;
 const SPOOL_RESERVE_MS_PER_ENTRY = 0.08;
 const SPOOL_RESERVE_MAX_SHARE = 1 / 3;
+/** Share of the scrape window discovery may take when the window is shorter than two SCRAPE_TIMEOUT_MS. */
+const DISCOVERY_MAX_SHARE = 1 / 2;
 
 /** What the cost forecast reads of the budget. */
 export interface TimeBudget {
@@ -42,6 +44,12 @@ export class InvocationBudget implements TimeBudget {
   readonly endMs: number;
   /** When discovery, the scrape and the state I/O ahead of the posting stop (the self-metrics' time is kept). */
   readonly scrapeStopAt: number;
+  /**
+   * When discovery stops: it may use the window up to `scrapeStopAt` only as far as the scrape
+   * keeps SCRAPE_TIMEOUT_MS after it, and at most half of it when the window is shorter than two
+   * scrape timeouts, so a hung Compute API never leaves the static targets no time.
+   */
+  readonly discoveryStopAt: number;
   /** When the posting would stop without a spool to keep time for. */
   readonly postUntil: number;
   readonly timeoutMs: number;
@@ -57,6 +65,8 @@ export class InvocationBudget implements TimeBudget {
     this.deadlineMs = deadline?.getTime() ?? this.startedAt + settings.functionTimeoutMs;
     this.endMs = this.deadlineMs - RESPONSE_MARGIN_MS;
     this.scrapeStopAt = this.endMs - SELF_METRICS_RESERVE_MS;
+    const window = this.scrapeStopAt - this.startedAt;
+    this.discoveryStopAt = this.startedAt + Math.round(Math.max(window * DISCOVERY_MAX_SHARE, window - settings.scrapeTimeoutMs));
     this.postUntil = this.endMs - Math.min(SELF_METRICS_RESERVE_MS, settings.postTimeoutMs);
     // The invocation's own deadline is the timeout the platform enforces, when it gave one.
     this.timeoutMs = deadline ? Math.round((this.deadlineMs - this.startedAt) / 1000) * 1000 : settings.functionTimeoutMs;
@@ -115,5 +125,66 @@ export class InvocationBudget implements TimeBudget {
   publishOptions(stopAtMs: number, pacer: AdaptivePacer): PublishOptions {
     const s = this.settings;
     return { callsPerSecond: s.postCallsPerSecond, concurrency: s.postConcurrency, postTimeoutMs: s.postTimeoutMs, stopAtMs, now: this.now, pacer };
+  }
+}
+
+/**
+ * Memory: the part of the function's memory what a run holds for all its targets together may use.
+ * The V8 heap of a function is about half its memory (the container's old space; the tests bound it
+ * so, FUNCTION_HEAP_ARGS_256MB), and half of that is left for the posting's working set (one target
+ * drained at a time, POST_CONCURRENCY batches, the requests), the runtime and the SDK.
+ */
+const HELD_SHARE_OF_MEMORY = 1 / 4;
+/**
+ * What a parsed exposition holds, as measured (node --expose-gc, heapUsed after a parse): ~165
+ * bytes a sample for the shortest series, ~540 for one family (HELP and TYPE) per sample; label
+ * values and names are counted by the body's bytes.
+ */
+export const HELD_BYTES_PER_SAMPLE = 170;
+export const HELD_BYTES_PER_FAMILY = 370;
+const MB = 1024 * 1024;
+
+/** The memory budget ran out: the named reason a target (or a section) was not read whole. */
+export class MemoryBudgetError extends Error {
+  override name = 'MemoryBudgetError';
+}
+
+/**
+ * One memory budget per invocation, from FN_MEMORY: every target's parsed exposition draws from it
+ * as it is read (a target that would exceed it is refused with a named reason, up=0, and what it
+ * held is given back); the state and spool phases can draw from it too (`reserve`).
+ */
+export class MemoryBudget {
+  readonly totalBytes: number;
+  private usedBytes = 0;
+
+  constructor(readonly memoryMb: number) {
+    this.totalBytes = Math.floor(memoryMb * MB * HELD_SHARE_OF_MEMORY);
+  }
+
+  get used(): number {
+    return this.usedBytes;
+  }
+
+  /** Takes `bytes`; false (nothing taken) when that would exceed the budget. */
+  reserve(bytes: number): boolean {
+    if (this.usedBytes + bytes > this.totalBytes) return false;
+    this.usedBytes += bytes;
+    return true;
+  }
+
+  /** Gives back bytes taken earlier (a refused target's). */
+  release(bytes: number): void {
+    this.usedBytes = Math.max(0, this.usedBytes - bytes);
+  }
+
+  /** The named reason for a refusal of `what`. */
+  refusal(what: string, heldBytes: number): MemoryBudgetError {
+    const mb = (n: number) => (n / MB).toFixed(1);
+    return new MemoryBudgetError(
+      `memory budget: ${what} was not read: the targets read before it hold ${mb(this.usedBytes)} MB of the ${mb(this.totalBytes)} MB ` +
+        `this function's ${this.memoryMb} MB memory (FN_MEMORY) allows for all targets together (this one had reached ${mb(heldBytes)} MB); ` +
+        `the others were posted. Raise the function's memory, lower SCRAPE_SAMPLE_LIMIT, or split the targets over more functions`,
+    );
   }
 }

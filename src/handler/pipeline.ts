@@ -4,13 +4,14 @@
  * durations, counts) and the summary. Wires the stages and holds no rules: every stop time and
  * reserve is the budget's (src/handler/budget.ts).
  */
+import { memoryMbOf } from '../config/settings';
 import { cardinalityReport } from '../forecast/cardinality';
 import { forecastCost, type ForecastInput } from '../forecast/forecast';
 import { createPacer, Outcome, publish, publishBatches, type PublishResult } from '../publish/publisher';
 import { anyDerived } from '../transform/derive';
 import { toSelfMetrics } from '../transform/selfMetrics';
 import type { OciMetric, TransformOptions } from '../types/model';
-import { InvocationBudget } from './budget';
+import { InvocationBudget, MemoryBudget } from './budget';
 import { DataSource, drainTarget, UndeliveredSeries, withoutDropRules } from './data';
 import { toSpoolEntry, type SpoolEntry } from '../state/spool';
 import { scrapeAll, targetsOf } from './prepare';
@@ -95,7 +96,8 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     rt.log('info', 'trigger message run already: answered without a run', { trigger });
     throw new DuplicateTrigger(trigger);
   }
-  const prepared = await scrapeAll(rt, scrapeTargets, budget, transformOptions, targetStateOf(reading, state), opts.dryRun);
+  const memory = new MemoryBudget(rt.memoryMb ?? memoryMbOf({}));
+  const prepared = await scrapeAll(rt, scrapeTargets, budget, memory, transformOptions, targetStateOf(reading, state), opts.dryRun);
   const scrapeMs = now() - started;
   // This scrape is stored while the data is posted; a state failure never stops the posting.
   const read = reading ? await reading : undefined;

@@ -13,7 +13,7 @@ import { TargetTransform } from '../transform/targetTransform';
 import type { MetricFamily, OciMetric, TargetContext, TransformOptions } from '../types/model';
 import { withoutDropRules } from '../transform/dropRules';
 import { mapConcurrently } from '../util/concurrency';
-import type { InvocationBudget } from './budget';
+import { HELD_BYTES_PER_FAMILY, HELD_BYTES_PER_SAMPLE, MemoryBudgetError, type InvocationBudget, type MemoryBudget } from './budget';
 import type { Runtime } from './runtime';
 import type { PreparedTarget, ScrapeConfigReport, ScrapeTarget } from './summary';
 import { configTargets, targetOptions } from './jobs';
@@ -38,7 +38,7 @@ export async function targetsOf(
   const fleet = rt.discovery?.();
   let discovered: DiscoveredTarget[] = [];
   let report: DiscoveryReport | undefined;
-  if (fleet) ({ targets: discovered, report } = await fleet.targets(budget.signalAt(budget.scrapeStopAt)));
+  if (fleet) ({ targets: discovered, report } = await fleet.targets(budget.signalAt(budget.discoveryStopAt)));
   // A Prometheus configuration replaces METRICS_ENDPOINT: its jobs name the targets (discovered
   // instances feed the jobs that ask for them).
   if (s.scrapeConfig) {
@@ -68,6 +68,7 @@ export async function scrapeAll(
   rt: Runtime,
   targets: readonly ScrapeTarget[],
   budget: InvocationBudget,
+  memory: MemoryBudget,
   topts: TransformOptions,
   stateOf: (target: ScrapeTarget) => Promise<{ previous: PreviousScrape; inSpool?: (m: OciMetric) => boolean }>,
   keepOrder: boolean,
@@ -133,7 +134,23 @@ export async function scrapeAll(
     const ownTimeoutMs = target.config?.timeoutMs ?? s.scrapeTimeoutMs;
     const timeoutMs = budget.scrapeTimeoutMs(ownTimeoutMs);
     // The body is parsed as it arrives (never held whole); a malformed one is refused at end().
-    const parser = new ExpositionParser({ sampleLimit: s.scrapeSampleLimit });
+    // What the parse holds draws from the invocation's memory budget as it grows; over it, the parse stops.
+    let held = 0;
+    const parser = new ExpositionParser({
+      sampleLimit: s.scrapeSampleLimit,
+      onGrowth: (g) => {
+        const bytes = g.samples * HELD_BYTES_PER_SAMPLE + g.families * HELD_BYTES_PER_FAMILY + g.bytes;
+        if (memory.reserve(bytes)) {
+          held += bytes;
+          return;
+        }
+        // Given back at once (the parse stops here), so the targets still being read can go on.
+        const refusal = memory.refusal(`this target's exposition`, held);
+        memory.release(held);
+        held = 0;
+        throw refusal;
+      },
+    });
     const scrape = await scrapeTarget(creds.url, {
       timeoutMs,
       maxBytes: s.scrapeMaxBytes,
@@ -144,6 +161,7 @@ export async function scrapeAll(
       consume: parser,
     });
     if (!scrape.ok) {
+      memory.release(held);
       // "timed out after 1 ms" alone would read like a bad SCRAPE_TIMEOUT_MS: say the deadline cut it.
       const cut = timeoutMs < ownTimeoutMs && /^timed out/.test(scrape.error);
       const error = cut ? `${scrape.error} (the invocation deadline left only that for the scrape; raise the function timeout)` : scrape.error;
@@ -180,12 +198,15 @@ export async function scrapeAll(
       if (transform.state) done.state = transform.state;
       return done;
     } catch (e) {
+      memory.release(held);
       const msg =
-        e instanceof ExpositionError
-          ? `invalid exposition: ${shownExpositionError(e)}`
-          : e instanceof SampleLimitError
-            ? e.message
-            : `could not process the exposition: ${(e as Error).message}`;
+        e instanceof MemoryBudgetError
+          ? e.message
+          : e instanceof ExpositionError
+            ? `invalid exposition: ${shownExpositionError(e)}`
+            : e instanceof SampleLimitError
+              ? e.message
+              : `could not process the exposition: ${(e as Error).message}`;
       // An exposition error quotes the target's line, which may echo the token back.
       return failedTarget(target, scrape, hideCredentials(msg, { bearerToken: creds.token, url: creds.url }));
     }

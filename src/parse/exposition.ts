@@ -33,6 +33,13 @@ export function parseExposition(text: string, sampleLimit = Infinity): ParsedExp
 const CHUNK_LINES = 1024;
 const NEWLINE = 0x0a;
 
+/** What one chunk of sample lines added to a parse: samples, new families, body bytes read. */
+interface ParseGrowth {
+  samples: number;
+  families: number;
+  bytes: number;
+}
+
 /**
  * The exposition parsed as it arrives: bytes (or text) in pieces of any size; each piece's whole
  * lines are decoded, scanned and handed to the package in chunks, so neither the whole text nor
@@ -65,14 +72,20 @@ export class ExpositionParser {
     if (this.lines.length >= CHUNK_LINES) this.flush();
   };
   private readonly onType = (): void => this.flush();
+  /** Told what each chunk adds to what the parse holds; may throw to stop the parse (a memory budget). */
+  private readonly onGrowth?: (growth: ParseGrowth) => void;
+  /** Body bytes taken since the last chunk was handed on. */
+  private pendingBytes = 0;
 
-  constructor(opts: { sampleLimit?: number } = {}) {
+  constructor(opts: { sampleLimit?: number; onGrowth?: (growth: ParseGrowth) => void } = {}) {
     this.sampleLimit = opts.sampleLimit ?? Infinity;
+    if (opts.onGrowth) this.onGrowth = opts.onGrowth;
   }
 
   /** Adds raw bytes of the body (UTF-8; invalid bytes are reported by line, see utf8.ts). */
   push(chunk: Buffer): void {
     if (this.error) return;
+    this.pendingBytes += chunk.length;
     const cut = chunk.lastIndexOf(NEWLINE);
     if (cut < 0) {
       this.carryBytes.push(chunk);
@@ -87,6 +100,7 @@ export class ExpositionParser {
   /** Adds text (for callers that already have it). */
   pushText(text: string): void {
     if (this.error) return;
+    this.pendingBytes += text.length;
     const cut = text.lastIndexOf('\n');
     if (cut < 0) {
       this.carryText += text;
@@ -131,9 +145,15 @@ export class ExpositionParser {
     this.lines = [];
     this.lineNumbers = [];
     this.sampleCount += lines.length;
+    const familiesBefore = this.assembler.families.length;
     // The package is called on chunks of lines: its many small results are consumed while still
     // young (cheaper garbage collection), and a chunk with duplicates falls back on its own.
     this.assembler.addChunk(lines, lineNumbers, parseSampleLines(lines, lineNumbers));
+    if (this.onGrowth) {
+      const bytes = this.pendingBytes;
+      this.pendingBytes = 0;
+      this.onGrowth({ samples: lines.length, families: this.assembler.families.length - familiesBefore, bytes });
+    }
   }
 
   /** Runs a step, keeping its error (the parse stops at the first one). */

@@ -132,8 +132,11 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     const fleetSize = opts.fleet ?? 0;
     let schedule: Schedule | undefined = undefined; // the explorer may ask before the schedule starts
     let fleet: DemoFleet | undefined;
+    // A dry run asked for by the page (its cardinality report); the function queues it after a call in flight.
+    const later: { dryRun?: () => Promise<InvocationRecord> } = {};
     const explorer = createExplorerHandler({
       invocations: () => history,
+      dryRun: () => later.dryRun?.() ?? Promise.reject(new Error('the function is not started yet')),
       info: () => ({
         intervalMs,
         namespace,
@@ -186,8 +189,8 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     cleanups.push(async () => fn?.stop());
     let seq = 0;
 
-    /** One Fn call; a dead container is replaced first (the platform's cold start). */
-    const invoke = async (): Promise<void> => {
+    /** One Fn call (a dry run when asked); a dead container is replaced first (the platform's cold start). */
+    const invoke = async (dryRun = false): Promise<InvocationRecord> => {
       const record: InvocationRecord = { seq: ++seq, time: new Date().toISOString(), status: 0, ok: false, durationMs: 0 };
       const started = performance.now();
       try {
@@ -197,7 +200,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
           record.functionPid = fn.pid;
         }
         // Fn-Deadline = now + func.yaml's timeout, as the platform sends it.
-        const res = await fn.invoke();
+        const res = await fn.invoke(dryRun ? { body: { dryRun: true } } : {});
         record.status = res.status;
         if (res.status === 200 && res.json && typeof res.json === 'object') {
           const { metricData: _m, skippedSamples: _s, ...summary } = res.json as InvocationSummary;
@@ -211,8 +214,15 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       history.push(record);
       if (history.length > historySize) history.splice(0, history.length - historySize);
       opts.onInvocation?.(record);
+      return record;
     };
-    schedule = startSchedule(invoke, { intervalMs });
+    later.dryRun = () => invoke(true);
+    schedule = startSchedule(
+      async () => {
+        await invoke();
+      },
+      { intervalMs },
+    );
     const sched = schedule;
     // Wait for a call in flight, but not for its whole deadline: stopping the function ends it.
     cleanups.push(() => Promise.race([sched.stop(), new Promise<void>((r) => setTimeout(r, 5000).unref())]));

@@ -480,6 +480,105 @@
       .reverse()
       .find((r) => r.summary && r.summary.forecast);
     if (latest) renderForecast(latest.summary.forecast, latest.seq);
+    const dry = invocations
+      .slice()
+      .reverse()
+      .find((r) => r.summary && r.summary.cardinality);
+    if (dry && String(dry.seq) !== $('cardinality').dataset.seq) renderCardinality(dry);
+  }
+
+  /** A share as a percentage with one decimal. */
+  function percent(x) {
+    return `${Math.round(x * 1000) / 10}%`;
+  }
+
+  /** A monthly cost and its share of the total, or '-' without a price. */
+  function costText(c) {
+    return c.monthlyCost === undefined ? '-' : `${c.monthlyCost} (${percent(c.shareOfMonthlyCost || 0)})`;
+  }
+
+  /**
+   * A dry run's cardinality report (computed by the function, src/forecast/cardinality.ts): per job a
+   * table, one row per label of each top name; "merged" = streams that merge away if the label is dropped.
+   */
+  function renderCardinality(record) {
+    const s = record.summary;
+    const r = s.cardinality;
+    const box = $('cardinality');
+    box.dataset.seq = String(record.seq);
+    const rules = s.forecast && s.forecast.rules;
+    $('cardinality-rules').textContent = rules
+      ? `Drop rules (METRICS_INCLUDE/EXCLUDE, metric_relabel_configs) save ${rules.savedStreams} streams: ${rules.streamsWithout} without, ` +
+        `${rules.streamsWith} with${rules.monthlyCostWithout === undefined ? '' : `; ${rules.monthlyCostWithout} -> ${rules.monthlyCostWith} a month`}.`
+      : '';
+    $('cardinality-sub').textContent =
+      `${r.totalStreams} metric streams${r.monthlyCost === undefined ? '' : `, ${r.monthlyCost} a month`}, from dry run #${record.seq}`;
+    const sections = r.jobs.map((j) => {
+      const section = document.createElement('div');
+      section.className = 'cardinality-job';
+      section.dataset.job = j.job;
+      const h = document.createElement('h3');
+      h.textContent =
+        `${j.job === '' ? 'implicit job (METRICS_ENDPOINT, discovery)' : `job ${j.job}`}: ${j.streams} streams (${percent(j.shareOfStreams)}), ` +
+        `${j.families} names${j.approximate ? ' (approximate)' : ''}, cost ${costText(j)}`;
+      const table = document.createElement('table');
+      const head = document.createElement('tr');
+      for (const t of ['Name', 'Streams', 'Label', 'Values', 'Merged if dropped', 'Of name', 'Of all', 'Monthly cost']) {
+        const th = document.createElement('th');
+        th.textContent = t;
+        head.append(th);
+      }
+      table.createTHead().append(head);
+      const body = table.createTBody();
+      for (const f of j.top) {
+        const labels = f.labels.length ? f.labels : [undefined];
+        labels.forEach((l, i) => {
+          const tr = document.createElement('tr');
+          tr.dataset.name = f.name;
+          if (i === 0) {
+            const name = td(f.name, 'name');
+            const streams = td(`${f.streams} (${percent(f.shareOfStreams)})`, 'num');
+            name.rowSpan = streams.rowSpan = labels.length;
+            tr.append(name, streams);
+          }
+          if (l) {
+            tr.dataset.label = l.label;
+            tr.dataset.values = String(l.values);
+            tr.dataset.merged = String(l.mergedStreams);
+            tr.append(
+              td(l.label),
+              td(`${l.values}${l.approximate ? '~' : ''}`, 'num'),
+              td(String(l.mergedStreams), 'num'),
+              td(percent(l.shareOfFamily), 'num'),
+              td(percent(l.shareOfStreams), 'num'),
+              td(costText(l), 'num'),
+            );
+          } else tr.append(td('(no labels)'), td('-'), td('-'), td('-'), td('-'), td('-'));
+          body.append(tr);
+        });
+      }
+      section.append(h, table);
+      return section;
+    });
+    box.replaceChildren(...sections);
+  }
+
+  /** Asks the demo for a dry run and shows its report. */
+  async function dryRunNow() {
+    const button = $('dry-run');
+    button.disabled = true;
+    $('cardinality-sub').textContent = 'dry run in progress...';
+    try {
+      const res = await fetch('/explorer/api/dry-run', { method: 'POST', cache: 'no-store' });
+      const record = await res.json();
+      if (!res.ok) throw new Error(record.message || `${res.status}`);
+      if (!record.summary || !record.summary.cardinality) throw new Error(record.error || 'the dry run gave no report');
+      renderCardinality(record);
+    } catch (e) {
+      $('cardinality-sub').textContent = `dry run failed: ${e.message}`;
+    } finally {
+      button.disabled = false;
+    }
   }
 
   /** The cost forecast of one invocation (computed by the function; shown as it says). */
@@ -603,6 +702,7 @@
     runQuery();
   });
   $('range').addEventListener('change', runQuery);
+  $('dry-run').addEventListener('click', dryRunNow);
   $('chart').addEventListener('mousemove', onChartMove);
   $('chart').addEventListener('mouseleave', () => {
     $('tooltip').hidden = true;

@@ -5,6 +5,7 @@
  *   GET /                          -> 302 /explorer/
  *   GET /explorer/                 -> index.html (also app.js, style.css)
  *   GET /explorer/api/invocations  -> { info, invocations } (newest last)
+ *   POST /explorer/api/dry-run     -> a dry-run invocation's record (its summary has the cardinality report)
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -30,6 +31,8 @@ interface ExplorerSource {
   invocations(): readonly unknown[];
   /** Facts shown in the header (interval, target, namespace, next run...). */
   info?(): Record<string, unknown>;
+  /** Invokes the function with {"dryRun": true}; resolves its record (also kept in the invocations). */
+  dryRun?: () => Promise<unknown>;
 }
 
 /** Sends a body with no caching (the page must pick up edits while developing). */
@@ -43,8 +46,18 @@ export function createExplorerHandler(src: ExplorerSource, assetsDir: string = e
   return (req, res) => {
     const { pathname } = new URL(req.url ?? '/', 'http://localhost');
     if (pathname !== '/' && pathname !== '/explorer' && !pathname.startsWith('/explorer/')) return false;
+    if (pathname === '/explorer/api/dry-run' && req.method === 'POST') {
+      const run = src.dryRun;
+      if (!run) send(res, 404, 'application/json', JSON.stringify({ code: 'NotFound', message: 'no function to dry-run here' }));
+      else
+        run().then(
+          (record) => send(res, 200, 'application/json', JSON.stringify(record)),
+          (e: unknown) => send(res, 500, 'application/json', JSON.stringify({ code: 'DryRunFailed', message: e instanceof Error ? e.message : String(e) })),
+        );
+      return true;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      send(res, 405, 'application/json', JSON.stringify({ code: 'MethodNotAllowed', message: 'GET only' }));
+      send(res, 405, 'application/json', JSON.stringify({ code: 'MethodNotAllowed', message: 'GET only (POST /explorer/api/dry-run)' }));
       return true;
     }
     if (pathname === '/' || pathname === '/explorer') {
