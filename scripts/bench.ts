@@ -4,7 +4,7 @@
  * machine and on 127.0.0.1. Prints a markdown table and writes it to bench-results/latest.md.
  * A benchmark, not a test: every figure is a median of several runs taken side by side.
  *
- * Options: `--quick` (fewer runs), `--only=cold,e2e,throttled,lab,parse,state,spool,fleet,pacing-alone,pacing-shared,
+ * Options: `--quick` (fewer runs), `--only=cold,e2e,throttled,lab,parse,state,spool,fleet,cardinality,pacing-alone,pacing-shared,
  * pacing-deployments,pacing-limit,pacing-cost` (a subset; it still rewrites bench-results/latest.md), `--runs=N` (runs of each
  * pacing scenario, default 5: issue 23's five runs, every one reported). Env BENCH_THROTTLED_RATE sets the function's
  * POST_CALLS_PER_SECOND (the pacing ceiling) in the throttled runs (default 48: a ceiling just under
@@ -21,6 +21,7 @@ import { describeMachine, machineInfo } from './bench/machine';
 import { startNodeExporterTarget } from './bench/node-exporter';
 import { createOtherPoster } from '../src/local/other-poster';
 import { throttleEpisodes } from '../src/local/emulator/rate-limit';
+import type { CardinalityCost } from './bench/cardinality-cost';
 import type { ParseCost } from './bench/parse-cost';
 import { achievedRate, coldStarts, labRuns, UNTHROTTLED_ENV, warmRuns, BENCH_DEADLINE_S, type InvocationRun } from './bench/scenarios';
 import { COMPARTMENT, FUNCTION_NODE_ARGS, STATE_BUCKET, startBenchStack, type BenchStack } from './bench/stack';
@@ -50,7 +51,7 @@ const BOUNDED_OLD_SPACE_MB = 128;
 /** Lab comparison: emulator latency. */
 const LAB_LATENCY_MS = 20;
 
-type Section = 'cold' | 'e2e' | 'throttled' | 'lab' | 'parse' | 'state' | 'spool' | 'fleet' | PacingSection;
+type Section = 'cold' | 'e2e' | 'throttled' | 'lab' | 'parse' | 'state' | 'spool' | 'fleet' | 'cardinality' | PacingSection;
 
 /** Command-line options. */
 interface Options {
@@ -60,7 +61,7 @@ interface Options {
   runs: number;
 }
 
-const SECTIONS: readonly Section[] = ['cold', 'e2e', 'throttled', 'lab', 'parse', 'state', 'spool', 'fleet', ...PACING_SECTIONS];
+const SECTIONS: readonly Section[] = ['cold', 'e2e', 'throttled', 'lab', 'parse', 'state', 'spool', 'fleet', 'cardinality', ...PACING_SECTIONS];
 
 /** Parses argv (`--quick`, `--only=cold,e2e`, `--runs=5`) with Node's util.parseArgs; an unknown flag or section is an error. */
 function parseBenchArgs(argv: string[]): Options {
@@ -516,6 +517,25 @@ function benchParse(runs: number): void {
   );
 }
 
+/** The cardinality report over 100k streams, typical and worst shapes, in a fresh process (scripts/bench/cardinality-cost.ts). */
+function benchCardinality(): void {
+  const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(__dirname, 'bench', 'cardinality-cost.ts'), '100000'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  const c = JSON.parse(out.trim().split('\n').at(-1)!) as CardinalityCost;
+  emit(
+    '### Cardinality report (a dry run over 100k streams, one run each)\n\n' +
+      table(
+        ['shape', 'streams', 'time', 'heap growth (upper bound)'],
+        [
+          ['typical: 10 names x 10k, path (2,000 values), method, status', String(c.typical.streams), ms(c.typical.ms), mb(c.typical.heapBytes)],
+          ['worst: 10 names x 10k x 19 labels all distinct, + 10,000 one-stream names', String(c.worst.streams), ms(c.worst.ms), mb(c.worst.heapBytes)],
+        ],
+      ),
+  );
+}
+
 interface StateSize {
   samples: number;
   series: number;
@@ -736,6 +756,7 @@ async function main(): Promise<void> {
     if (opts.only.has('throttled')) await benchThrottled(stack, target, e1k, e100k, 1);
     if (opts.only.has('lab')) await benchLab(stack, target, e1k, opts.quick ? 1 : 3, opts.quick ? 3 : 5);
     if (opts.only.has('parse')) benchParse(opts.quick ? 3 : 7);
+    if (opts.only.has('cardinality')) benchCardinality();
     if (opts.only.has('state')) await benchState(stack, target, expos[1], e100k, opts.quick ? 3 : 5);
     if (opts.only.has('spool')) await benchSpool(stack, target, e1k, e100k, opts.quick ? 3 : 5);
     if (opts.only.has('fleet')) await benchFleet(stack, opts.quick ? 1 : 3);

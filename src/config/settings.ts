@@ -858,7 +858,7 @@ function raw(env: Env, key: string): string | undefined {
 }
 
 /** The function's memory in MB: FN_MEMORY (set by OCI Functions), else the function's default. */
-export function memoryMbOf(env: Env): number {
+function memoryMbOf(env: Env): number {
   const mb = Number(raw(env, 'FN_MEMORY'));
   return Number.isFinite(mb) && mb > 0 ? mb : DEFAULT_MEMORY_MB;
 }

@@ -4,7 +4,7 @@
  * is a FunctionFailure whose text is a one-line cause: never a stack trace to the caller.
  */
 import { inspect } from 'node:util';
-import { checkForPosting, ConfigError, memoryMbOf, parseSettings, type Env, type Settings } from '../config/settings';
+import { checkForPosting, ConfigError, parseSettings, type Env, type Settings } from '../config/settings';
 import { safeMessage } from '../util/redact';
 import type { Logger } from '../log';
 import { createAuth, createDiscoveryClients, createMonitoringClient, createObjectStorageClient, createSecretsClient, type OciAuth } from '../oci/clients';
@@ -131,7 +131,7 @@ export function createHandler(env: Env, log: Logger, options: HandlerOptions = {
         : undefined,
     );
     const dryRunWritesState = options.localStateStore !== undefined && !hasObjectStorageState(settings);
-    return { settings, log, postBatch: post, tokenSource: tokens, secretSource, stateStore: states, dryRunWritesState, discovery, memoryMb: memoryMbOf(env) };
+    return { settings, log, postBatch: post, tokenSource: tokens, secretSource, stateStore: states, dryRunWritesState, discovery };
   });
 
   const handler = async (input: unknown, ctx: InvocationContext): Promise<InvocationSummary | DuplicateTriggerAnswer | FunctionFailure> => {

@@ -4,7 +4,6 @@
  * durations, counts) and the summary. Wires the stages and holds no rules: every stop time and
  * reserve is the budget's (src/handler/budget.ts).
  */
-import { memoryMbOf } from '../config/settings';
 import { cardinalityReport } from '../forecast/cardinality';
 import { forecastCost, type ForecastInput } from '../forecast/forecast';
 import { createPacer, Outcome, publish, publishBatches, type PublishResult } from '../publish/publisher';
@@ -96,7 +95,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     rt.log('info', 'trigger message run already: answered without a run', { trigger });
     throw new DuplicateTrigger(trigger);
   }
-  const memory = new MemoryBudget(rt.memoryMb ?? memoryMbOf({}));
+  const memory = new MemoryBudget(s.memoryMb);
   const prepared = await scrapeAll(rt, scrapeTargets, budget, memory, transformOptions, targetStateOf(reading, state), opts.dryRun);
   const scrapeMs = now() - started;
   // This scrape is stored while the data is posted; a state failure never stops the posting.

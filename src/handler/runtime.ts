@@ -25,6 +25,4 @@ export interface Runtime {
   /** OCI compute discovery when DISCOVERY_COMPARTMENT_OCID is set (created lazily, reused while warm). */
   discovery?(): FleetDiscovery | undefined;
   now?: () => number;
-  /** The function's memory in MB (FN_MEMORY), which the invocation's memory budget is drawn from. */
-  memoryMb?: number;
 }
