@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { startDemo, type Demo } from '../src/local/demo/stack';
 import { createExplorerHandler } from '../src/local/emulator/explorer/serve';
+import { funcYamlTimeoutSeconds } from '../src/local/fn-agent';
 import { startIngestionEmulator } from '../src/local/emulator/server';
 import { CHROMIUM_PATH, launchChromium, type HeadlessChromium } from './helpers/browser';
 import { requireBinary } from './helpers/requires';
@@ -118,7 +119,8 @@ test('the explorer page charts http_requests_total, runs MQL and shows the invoc
     assert.match(await page.inputValue('#mql'), /^http_requests_total\[10s\]\{route = "\/api\/products"\}\.rate\(\)$/);
     assert.match((await page.textContent('#query-warnings')) ?? '', /OCI accepts intervals of 1m-60m, 1h-24h or 1d/);
     // The MQL help says which behaviours are the emulator's own choice where OCI documents nothing.
-    const help = (await page.textContent('details.help')) ?? '';
+    // Whitespace as the page shows it: the source's line breaks are not part of the text.
+    const help = ((await page.textContent('details.help')) ?? '').replace(/\s+/g, ' ');
     assert.match(help, /1m-60m, 1h-24h, 1d/);
     assert.match(help, /increment\(\)/);
     assert.match(help, /Not documented by OCI, so the emulator's own choice, not OCI's behaviour: rate\(\)\/increment\(\) treat a decrease as a counter reset/);
@@ -177,7 +179,10 @@ test('the explorer page charts http_requests_total, runs MQL and shows the invoc
       panel.values['PostMetricData calls per invocation'],
       String(Math.ceil(record.summary!.posted / 50) + Math.ceil(record.summary!.selfMetrics.posted / 50)),
     );
-    assert.match(panel.values['Fits the function timeout'] ?? '', /^yes \(~[\d.]+ s of 30 s\)$/);
+    // The Fn agent gives the function func.yaml's timeout as its deadline, as the platform does.
+    const timeoutS = funcYamlTimeoutSeconds(FUNC);
+    assert.ok(timeoutS !== undefined, 'func.yaml has a timeout');
+    assert.match(panel.values['Fits the function timeout'] ?? '', new RegExp(`^yes \\(~[\\d.]+ s of ${timeoutS} s\\)$`));
     assert.equal(panel.values['Monthly ingestion cost'], 'no price configured');
 
     // The screenshot: a range that fits the short run.

@@ -559,8 +559,8 @@ export const SETTINGS_TABLE = {
     default: 'auto',
     parse: callsPerSecond(1000),
     description:
-      "ceiling of PostMetricData calls started per second: auto = OCI's 50 per tenancy, of which the pacing takes the share other posters leave " +
-      '(it halves the rate on a 429 and climbs back); a number is a hard cap',
+      `ceiling of PostMetricData calls started per second: auto = OCI's ${OCI_LIMITS.maxCallsPerSecond} per tenancy, ` +
+      'of which the pacing takes the share other posters leave (it halves the rate on a 429 and climbs back); a number is a hard cap',
   },
   POST_CONCURRENCY: {
     field: 'postConcurrency',
