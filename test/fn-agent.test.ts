@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { waitUntil } from './helpers/wait';
 import { checkSocketReady, FunctionStartError, funcYamlTimeoutSeconds, invokeOnce, startFunction, type LocalFunction } from '../src/local/fn-agent';
 
 const ECHO = path.join(__dirname, 'fixtures', 'echo-func.js');
@@ -72,6 +73,8 @@ test('start: the socket is a relative symlink lsnr.sock -> lsnr.sock.tmp, world-
   const target = lstatSync(path.join(fn.dir, 'lsnr.sock.tmp'));
   assert.ok(target.isSocket());
   assert.equal(target.mode & 0o666, 0o666);
+  // The line is written before the socket listens, but its pipe can be read after the socket is seen ready.
+  await waitUntil(() => fn.stdout.length > 0, "the function's first stdout line");
   assert.match(fn.stdout[0] ?? '', /echo-func starting/);
   assert.ok(fn.peakRssBytes()! > 1024 * 1024, 'VmHWM readable');
 });
