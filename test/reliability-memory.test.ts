@@ -68,7 +68,7 @@ describe('reliability: one memory budget for all targets together, heap bounded 
     assert.ok(up.length >= 1, 'what fits is posted');
     assert.ok(refused.length >= 1, 'the rest is refused');
     for (const t of up) assert.equal(t.samples, n);
-    const reason = /^memory budget: this target's exposition was not read: .* of the 64\.0 MB this function's 256 MB memory \(FN_MEMORY\)/;
+    const reason = /^memory budget: this target's exposition was not read: .* of the 51\.2 MB this function's 256 MB memory \(FN_MEMORY\)/;
     for (const t of refused) assert.match(t.error!, reason);
     assert.equal(s.posted, up.length * n, JSON.stringify(s.errors));
     const ups = fx.stack.emulator.accepted.filter((m) => m.name === 'up');
