@@ -8,7 +8,7 @@
  * The target stamps its samples with the timestamp the test sets (the exposition's third field),
  * so every datapoint can be found again in the emulator by series and time.
  */
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,8 +19,8 @@ import { decodeState, encodeState } from '../src/state/codec';
 import { stateObjectName } from '../src/state/keys';
 import { decodeSpool, encodeSpool, type SpoolEntry } from '../src/state/spool';
 import { emptyStateDocument, type StateDocument } from '../src/types/state';
-import { assertAccounted, summaryOf } from './helpers/reliability';
-import { COMPARTMENT, FUNCTION_HEAP_ARGS_256MB, startStack, type Stack } from './helpers/stack';
+import { assertAccounted, stackAndTargetForSuite, summaryOf } from './helpers/reliability';
+import { COMPARTMENT, FUNCTION_HEAP_ARGS_256MB, type Stack } from './helpers/stack';
 
 const BUCKET = 'fn-state';
 const NAMESPACE = 'bharatmart';
@@ -104,15 +104,7 @@ function spooled(stampMs: number, over: Partial<SpoolEntry> = {}): SpoolEntry[] 
 }
 
 describe('reliability: the state and the spool against an unlucky network and a hostile bucket', () => {
-  const fx = {} as { stack: Stack; target: StampedTarget };
-  before(async () => {
-    fx.stack = await startStack();
-    fx.target = await startStampedTarget();
-  });
-  after(async () => {
-    await fx.stack?.close();
-    await fx.target?.close();
-  });
+  const fx = stackAndTargetForSuite(startStampedTarget);
   beforeEach(() => {
     const emu = fx.stack.emulator;
     emu.reset();

@@ -111,12 +111,17 @@ export function capturedText(fn: LocalFunction, responses: InvokeResult[]): stri
   return [...fn.stdout, ...fn.stderr, ...responses.map((r) => JSON.stringify(r.headers) + '\n' + r.body)].join('\n');
 }
 
-/** A Stack and a FaultyTarget for one suite: started before its tests, closed after them. */
-export function stackAndTargetForSuite(): { stack: Stack; target: FaultyTarget } {
-  const fx = {} as { stack: Stack; target: FaultyTarget };
+/** A Stack and a target (a FaultyTarget unless given) for one suite: started before its tests, closed after them. */
+export function stackAndTargetForSuite(): { stack: Stack; target: FaultyTarget };
+export function stackAndTargetForSuite<T extends { close(): Promise<void> }>(startTarget: () => Promise<T>): { stack: Stack; target: T };
+export function stackAndTargetForSuite(startTarget: () => Promise<{ close(): Promise<void> }> = startFaultyTarget): {
+  stack: Stack;
+  target: { close(): Promise<void> };
+} {
+  const fx = {} as { stack: Stack; target: { close(): Promise<void> } };
   before(async () => {
     fx.stack = await startStack();
-    fx.target = await startFaultyTarget();
+    fx.target = await startTarget();
   });
   after(async () => {
     await fx.stack?.close();
