@@ -10,6 +10,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { parseScrapeConfig } from '../src/config/scrapeConfig';
+import { parseSettings } from '../src/config/settings';
+import { stateObjectName } from '../src/state/keys';
 import { DEMO_ADDRESSES, listedTargets, substituteTargets } from '../src/local/demo/demoConfig';
 import { startDemo, type Demo } from '../src/local/demo/stack';
 import type { IngestionEmulator } from '../src/local/emulator/server';
@@ -54,6 +56,11 @@ describe('the demo addresses in a configuration file', () => {
     );
     assert.equal(job.staticConfigs[0].labels.copy, '127.0.0.1:3000', 'a label that looks like a target is not a target');
     assert.equal(substituteTargets(text, new Map()), text);
+  });
+
+  test("the state object's name of a file with relabel rules (a hashmod modulus is a bigint) is computed", () => {
+    const settings = parseSettings({ SCRAPE_CONFIG: exampleText, COMPARTMENT_OCID: 'ocid1.compartment.oc1..aaaa' });
+    assert.match(stateObjectName(settings), /^prom2oci\/state-[0-9a-f]{32}\.json\.gz$/);
   });
 
   test('examples/bharatmart.yml names both demo apps at their fixed addresses', () => {
@@ -116,6 +123,10 @@ describe('the demo with examples/bharatmart.yml (the built function)', { skip: !
       assert.ok(!shopNames.some((n) => n.startsWith('nodejs_')), shopNames.join(' '));
       assert.ok(shopNames.includes('process_cpu_seconds_total'));
       assert.ok((last.summary!.skipped.dropped_by_metric_relabel ?? 0) > 0);
+      // The state between invocations: kept (a job with relabel rules once failed it: a hashmod modulus is a bigint),
+      // so the second invocation derived the shop's per-interval latency.
+      assert.equal(last.summary!.state.written, true, JSON.stringify(last.summary!.state));
+      assert.ok(shopNames.includes('http_request_duration_seconds_p99'), shopNames.join(' '));
       assert.deepEqual(
         last.summary!.scrapeConfig!.jobs.map((j) => [j.job, j.targets, j.dropped]),
         [
