@@ -19,6 +19,7 @@ locals {
   function_settings = {
     METRICS_ENDPOINT                       = var.metrics_endpoint
     SCRAPE_CONFIG                          = var.scrape_config
+    SHARD                                  = var.shard
     COMPARTMENT_OCID                       = var.compartment_ocid
     METRICS_NAMESPACE                      = var.metrics_namespace
     RESOURCE_GROUP                         = var.resource_group
