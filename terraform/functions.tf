@@ -20,6 +20,7 @@ locals {
     METRICS_ENDPOINT                       = var.metrics_endpoint
     SCRAPE_CONFIG                          = var.scrape_config
     SCRAPE_CONFIG_OBJECT                   = local.scrape_config_object
+    SHARD                                  = var.shard
     COMPARTMENT_OCID                       = var.compartment_ocid
     METRICS_NAMESPACE                      = var.metrics_namespace
     RESOURCE_GROUP                         = var.resource_group

@@ -114,6 +114,17 @@ variable "scrape_config_object_name" {
   }
 }
 
+variable "shard" {
+  description = "SHARD: scrape only shard i of N: the targets whose address after target relabelling hashes to i (Prometheus' hashmod: MD5 mod N); each shard keeps its own state and spool (see docs/scrape-config.md, Shards). Leave it empty with shard_count: each of the shard_count functions gets its own SHARD; set it only for a single function (shard_count = 1) that is one shard of a split deployed elsewhere. Empty = every target."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.shard == "" || can(regex("^[0-9]{1,9}/[0-9]{1,9}$", trimspace(var.shard)))
+    error_message = "shard must be i/N (e.g. 0/4), or empty."
+  }
+}
+
 variable "metrics_endpoint" {
   description = "METRICS_ENDPOINT: URL(s) to scrape, e.g. http://10.0.0.5:3000/metrics; scraped together with the discovered targets when discovery is on. May be empty when discovery_compartment_ocid is set."
   type        = string

@@ -21,6 +21,7 @@ import { redactUrl } from '../util/redact';
 import { parseScrapeConfig, ScrapeConfigError, type ScrapeConfigFile } from './scrapeConfig';
 import { quantileSuffix } from '../transform/derive';
 import type { DerivedKinds } from '../types/model';
+import type { Shard } from '../discovery/shard';
 
 import { setFlagsFromString } from 'node:v8';
 
@@ -322,6 +323,21 @@ function readConfigObject(key: string, value: string): ConfigObjectAddress {
   return { bucket, object };
 }
 
+/** Most shards SHARD may name (N): far above what a tenancy's 50 calls/s can feed, low enough to catch a slip. */
+const MAX_SHARDS = 1000;
+
+/** Parses SHARD: `i/N`, shard i of N (0 <= i < N). */
+const parseShard = parser(`i/N: shard i of N shards, N from 1 to ${MAX_SHARDS}, i from 0 to N-1 (e.g. 0/4 ... 3/4)`, readShard);
+function readShard(key: string, value: string): Shard {
+  const m = /^(\d{1,9})\/(\d{1,9})$/.exec(value);
+  if (!m) throw new ConfigError(key, `expected i/N, shard i of N shards (e.g. 0/4 ... 3/4), got "${value.slice(0, 40)}"`);
+  const [index, count] = [Number(m[1]), Number(m[2])];
+  if (count < 1 || count > MAX_SHARDS) throw new ConfigError(key, `N (the number of shards) must be from 1 to ${MAX_SHARDS}, got ${count}`);
+  if (index >= count)
+    throw new ConfigError(key, `i must be from 0 to ${count - 1} (the shards of ${count} are 0/${count} ... ${count - 1}/${count}), got ${index}/${count}`);
+  return { index, count };
+}
+
 /** Validates an OCID-shaped value. */
 const parseOcid = parser('an OCID (ocid1.<type>.<realm>.[region].<id>)', readOcid);
 function readOcid(key: string, value: string): string {
@@ -490,6 +506,14 @@ export const SETTINGS_TABLE = {
       'a Prometheus configuration file in Object Storage, as <bucket>/<object> in OBJECT_STORAGE_NAMESPACE: read by every invocation ' +
       '(a warm container revalidates it by ETag, so an unchanged file is not downloaded again); instead of SCRAPE_CONFIG, for files over ' +
       `OCI's 4 KB of function configuration (at most ${MAX_SCRAPE_CONFIG_OBJECT_BYTES / 1024 / 1024} MiB; see docs/scrape-config.md)`,
+  },
+  SHARD: {
+    field: 'shard',
+    parse: parseShard,
+    unset: 'none: every target',
+    description:
+      "scrape only shard i of N: the targets whose address after target relabelling hashes to i (Prometheus' hashmod: MD5 mod N); " +
+      'each shard keeps its own state and spool (see docs/scrape-config.md, Shards)',
   },
   COMPARTMENT_OCID: { field: 'compartmentId', parse: parseOcid, description: 'compartment of the posted metrics' },
   METRICS_NAMESPACE: { field: 'namespace', default: 'bharatmart', parse: parseNamespace, description: 'OCI custom metric namespace of every posted metric' },
