@@ -111,7 +111,7 @@ describe("reference: SHARD=i/N splits the targets exactly as Prometheus' hashmod
     const api = prometheus.url.replace(/\/metrics$/, '');
     const candidates = addresses.length + PORTLESS.length + addresses.length;
     type Active = { labels: Record<string, string>; scrapeUrl: string; scrapePool: string };
-    let active: Active[] = [];
+    let active: Active[];
     // Prometheus' targets (an event, polled): every candidate active in exactly one shard's copy.
     const until = Date.now() + 120_000;
     for (;;) {
