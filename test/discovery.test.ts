@@ -20,6 +20,7 @@ import { startDemo } from '../src/local/demo/stack';
 import { makeConfigFile } from '../src/local/emulator/credentials';
 import { startIngestionEmulator, type IngestionEmulator } from '../src/local/emulator/server';
 import type { InvocationSummary } from '../src/handler/summary';
+import type { LocalFunction } from '../src/local/fn-agent';
 import { createAuth, createDiscoveryClients } from '../src/oci/clients';
 import { transformAll } from './helpers/transform';
 import { capturedText, lastInvocationLog, waitForLine } from './helpers/reliability';
@@ -689,6 +690,56 @@ describe('a fleet through the built function (Fn socket)', () => {
     );
     assert.ok(s.posted > 50);
     await fn.stop();
+  });
+
+  test('two discovery-only functions sharing a bucket keep their own state; an address reused by another instance is new (issue 20 item 9)', async () => {
+    const fleet = stack.emulator.fleet;
+    fleet.instances.clear();
+    stack.emulator.reset();
+    const bucket = 'fleet-state';
+    stack.emulator.objectStorage.createBucket(bucket);
+    stack.emulator.objectStorage.clearObjects();
+    // One instance in each fleet on the same address (two VCNs reuse 10.0.0.x; here both are on loopback).
+    const port = new URL(shops[0].url).port;
+    const inA = fleet.addInstance({ compartmentId: FLEET, displayName: 'a', freeformTags: { fleet: 'a', prometheus_port: port } });
+    fleet.addInstance({ compartmentId: FLEET, displayName: 'b', freeformTags: { fleet: 'b', prometheus_port: port } });
+    // Same namespace, compartment and bucket; only the tag filter differs.
+    const envOf = (tag: string) => ({
+      DISCOVERY_COMPARTMENT_OCID: FLEET,
+      DISCOVERY_TAG: tag,
+      DISCOVERY_TTL_SECONDS: '0',
+      DISCOVERY_TIMEOUT_MS: '60000',
+      OCI_COMPUTE_ENDPOINT: stack.emulator.url,
+      METRICS_ENDPOINT: '',
+      STATE_BUCKET: bucket,
+      OBJECT_STORAGE_NAMESPACE: stack.emulator.objectStorage.namespace,
+      DERIVED_SERIES: 'rate',
+    });
+    const invoked = async (fn: LocalFunction) => {
+      const res = await fn.invoke();
+      assert.equal(res.status, 200, res.body);
+      return res.json as InvocationSummary;
+    };
+    const [fnA, fnB] = [await stack.startFn(envOf('fleet=a')), await stack.startFn(envOf('fleet=b'))];
+    const a1 = await invoked(fnA);
+    assert.equal(a1.state.error, undefined);
+    assert.ok(a1.notDerived.first_scrape! > 0, "A's first scrape derives nothing");
+    // B's first scrape: A's scrape of the same address is not B's previous scrape.
+    const b1 = await invoked(fnB);
+    assert.equal(b1.derived, 0, `B derived rates from A's scrape of the same address: ${JSON.stringify(b1.notDerived)}`);
+    assert.ok(b1.notDerived.first_scrape! > 0);
+    assert.equal(stack.emulator.objectStorage.buckets.get(bucket)!.size, 2, 'one state object per function');
+    // In A's fleet the address now belongs to another instance: a new target, not the old one's next scrape.
+    fleet.terminate(inA.id);
+    fleet.addInstance({ compartmentId: FLEET, displayName: 'a2', freeformTags: { fleet: 'a', prometheus_port: port } });
+    const a2 = await invoked(fnA);
+    assert.equal(a2.targets.length, 1);
+    assert.equal(a2.derived, 0, `the new instance derived rates from the terminated one's scrape: ${JSON.stringify(a2.notDerived)}`);
+    assert.ok(a2.notDerived.first_scrape! > 0);
+    // Control: the same instance's next scrape does derive.
+    const a3 = await invoked(fnA);
+    assert.ok(a3.derived > 0, JSON.stringify(a3.notDerived));
+    await Promise.all([fnA.stop(), fnB.stop()]);
   });
 
   test('discovery failing falls back to the static METRICS_ENDPOINT list, reported', async () => {
