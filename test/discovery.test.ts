@@ -781,7 +781,7 @@ describe('discovered instances in a SCRAPE_CONFIG job (__oci_discovery__), throu
     await stack.close();
   });
 
-  test('the job label, __meta_oci_* labels in relabel_configs (keep by tag, port from a tag, name, fault domain, defined tag), dropped instances never requested', async () => {
+  test('job label; __meta_oci_* in relabel_configs (keep by tag, port from tag, name, FD, defined tag); dropped ones never requested', async () => {
     const fleet = stack.emulator.fleet;
     const portOf = (url: string) => new URL(url).port;
     const droppedPort = String((dropped.address() as AddressInfo).port);
