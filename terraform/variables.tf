@@ -75,6 +75,17 @@ variable "scrape_config" {
   default     = ""
 }
 
+variable "shard_count" {
+  description = "Number of shards: shard_count functions from one image in one application, function i with SHARD=i/shard_count, so each scrapes the targets whose address hashes to i (docs/scrape-config.md, Shards). Each has its own trigger, state and spool objects and its own oci_faas alarms; the target-down, stopped-posting and SLO alarms read the one namespace all shards post to. 1 = one function, as before (the same resource addresses). When to shard: docs/performance.md."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.shard_count == floor(var.shard_count) && var.shard_count >= 1 && var.shard_count <= 1000
+    error_message = "shard_count must be a whole number from 1 to 1000 (SHARD's N)."
+  }
+}
+
 variable "shard" {
   description = "SHARD: scrape only shard i of N: the targets whose address after target relabelling hashes to i (Prometheus' hashmod: MD5 mod N); each shard keeps its own state and spool (see docs/scrape-config.md, Shards). Leave it empty with shard_count: each of the shard_count functions gets its own SHARD; set it only for a single function (shard_count = 1) that is one shard of a split deployed elsewhere. Empty = every target."
   type        = string
