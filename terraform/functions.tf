@@ -19,6 +19,7 @@ locals {
   function_settings = {
     METRICS_ENDPOINT                       = var.metrics_endpoint
     SCRAPE_CONFIG                          = var.scrape_config
+    SCRAPE_CONFIG_OBJECT                   = local.scrape_config_object
     SHARD                                  = var.shard
     COMPARTMENT_OCID                       = var.compartment_ocid
     METRICS_NAMESPACE                      = var.metrics_namespace
@@ -89,10 +90,23 @@ resource "oci_functions_application" "this" {
   config         = local.application_config
   freeform_tags  = var.freeform_tags
 
+  # The configuration object is in place before the function can be invoked.
+  depends_on = [oci_objectstorage_object.scrape_config]
+
   lifecycle {
     precondition {
-      condition     = trimspace(var.metrics_endpoint) != "" || var.enable_discovery
-      error_message = "Nothing to scrape: set metrics_endpoint, or enable_discovery = true with discovery_compartment_ocid, or both."
+      condition     = trimspace(var.metrics_endpoint) != "" || var.enable_discovery || var.scrape_config != "" || local.config_object_enabled
+      error_message = "Nothing to scrape: set metrics_endpoint, a Prometheus configuration (scrape_config, scrape_config_file or scrape_config_object), or enable_discovery = true with discovery_compartment_ocid."
+    }
+
+    precondition {
+      condition     = length([for c in [var.scrape_config, var.scrape_config_file, var.scrape_config_object] : c if c != ""]) <= 1
+      error_message = "Set at most one of scrape_config (inline), scrape_config_file (uploaded) and scrape_config_object (your own object): the configuration comes from one of them."
+    }
+
+    precondition {
+      condition     = !local.scrape_config_uploaded || local.scrape_config_bucket != ""
+      error_message = "scrape_config_file is uploaded into scrape_config_bucket, or into state_bucket when that is empty: set one of them."
     }
 
     # What is created follows the bools (known at plan time); the OCIDs must agree with them.

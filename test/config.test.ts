@@ -76,10 +76,21 @@ describe('settings table', () => {
   });
 
   test('the rules between settings name their key', () => {
-    rejects({ METRICS_ENDPOINT: '' }, 'METRICS_ENDPOINT', /required .*unless DISCOVERY_COMPARTMENT_OCID or SCRAPE_CONFIG is set/);
+    rejects({ METRICS_ENDPOINT: '' }, 'METRICS_ENDPOINT', /required .*unless DISCOVERY_COMPARTMENT_OCID, SCRAPE_CONFIG or SCRAPE_CONFIG_OBJECT is set/);
     assert.equal(parseSettings({ COMPARTMENT_OCID: base.COMPARTMENT_OCID, DISCOVERY_COMPARTMENT_OCID: base.COMPARTMENT_OCID }).endpoints.length, 0);
     rejects({ STATE_BUCKET: 'prom2oci-state' }, 'OBJECT_STORAGE_NAMESPACE', /required with STATE_BUCKET/);
     assert.equal(parseSettings({ ...base, STATE_BUCKET: 'b', OBJECT_STORAGE_NAMESPACE: 'ns' }).stateBucket, 'b');
+    // SCRAPE_CONFIG_OBJECT: <bucket>/<object> (the object may hold slashes) in OBJECT_STORAGE_NAMESPACE, never beside SCRAPE_CONFIG.
+    const object = { COMPARTMENT_OCID: base.COMPARTMENT_OCID, SCRAPE_CONFIG_OBJECT: 'cfg/jobs/prometheus.yml' };
+    assert.deepEqual(parseSettings({ ...object, OBJECT_STORAGE_NAMESPACE: 'ns' }).scrapeConfigObject, { bucket: 'cfg', object: 'jobs/prometheus.yml' });
+    rejects(object, 'OBJECT_STORAGE_NAMESPACE', /required with SCRAPE_CONFIG_OBJECT/);
+    rejects(
+      { ...object, OBJECT_STORAGE_NAMESPACE: 'ns', SCRAPE_CONFIG: 'scrape_configs: [{ job_name: a }]' },
+      'SCRAPE_CONFIG_OBJECT',
+      /cannot be set together with SCRAPE_CONFIG/,
+    );
+    for (const bad of ['cfg', 'cfg/', 'no spaces/x.yml', `cfg/${'x'.repeat(1025)}`, 'cfg/a\u0001b'])
+      rejects({ ...object, SCRAPE_CONFIG_OBJECT: bad, OBJECT_STORAGE_NAMESPACE: 'ns' }, 'SCRAPE_CONFIG_OBJECT', /expected <bucket>\/<object>/);
   });
 });
 

@@ -351,6 +351,57 @@ describe('shards: shard_count functions from one image, each with its own trigge
   });
 });
 
+describe('the Prometheus configuration as an Object Storage object (config.tf)', () => {
+  /** A Prometheus configuration file on disk, as a user would name it in scrape_config_file. */
+  const configFile = () => {
+    const file = join(ws.root, 'prometheus.yml');
+    writeFileSync(file, "scrape_configs:\n  - job_name: node\n    static_configs: [{ targets: ['10.80.3.4:9100'] }]\n");
+    return file;
+  };
+
+  test('scrape_config_file: uploaded into the state bucket, named to the function, and read by a policy on that bucket only', (t) => {
+    if (!needsTerraform(t)) return;
+    const values = { scrape_config_file: configFile(), state_bucket: 'prom2oci-state', metrics_endpoint: '' };
+    const r = planModule(values);
+    assertOk(r);
+    assert.match(r.stdout, /terraform_data\.oci_objectstorage_object__scrape_config\["0"\] will be created/);
+    assert.match(r.stdout, /terraform_data\.oci_identity_policy__function_config\[0\] will be created/);
+    assert.doesNotMatch(r.stdout, /data__oci_objectstorage_bucket__config/, "the state bucket's compartment is known: no lookup");
+    assert.equal(evaluate('local.scrape_config_object', values), 'prom2oci-state/prom2oci/scrape-config.yml');
+    assert.deepEqual(evaluate('local.scrape_config_uploads', values), { '0': { source: values.scrape_config_file, object: 'prom2oci/scrape-config.yml' } });
+    // Another bucket: its compartment is read from the bucket, and the object goes there.
+    const other = { ...values, scrape_config_bucket: 'team-configs', scrape_config_object_name: 'prom/fn.yml' };
+    const o = planModule(other);
+    assertOk(o);
+    assert.match(o.stdout, /terraform_data\.data__oci_objectstorage_bucket__config\[0\] will be created/);
+    assert.equal(evaluate('local.scrape_config_object', other), 'team-configs/prom/fn.yml');
+  });
+
+  test('scrape_config_object (your own object): no upload, the read policy on its bucket; nothing configured: neither', (t) => {
+    if (!needsTerraform(t)) return;
+    const own = planModule({ scrape_config_object: 'team-configs/prometheus.yml', metrics_endpoint: '' });
+    assertOk(own);
+    assert.doesNotMatch(own.stdout, /oci_objectstorage_object__scrape_config/);
+    assert.match(own.stdout, /terraform_data\.oci_identity_policy__function_config\[0\] will be created/);
+    assert.match(own.stdout, /terraform_data\.data__oci_objectstorage_namespace__this\[0\] will be created/, 'the namespace is read for the object');
+    const none = planModule({});
+    assertOk(none);
+    assert.doesNotMatch(none.stdout, /function_config|scrape_config/);
+  });
+
+  test('refused at plan time: two configuration sources, a file with no bucket, a malformed object name', (t) => {
+    if (!needsTerraform(t)) return;
+    const file = configFile();
+    assertFails(planModule({ scrape_config_file: file, state_bucket: '' }), /scrape_config_file is uploaded into scrape_config_bucket, or into state_bucket/);
+    assertFails(
+      planModule({ scrape_config_file: file, state_bucket: 'prom2oci-state', scrape_config: 'scrape_configs: []' }),
+      /Set at most one of scrape_config \(inline\), scrape_config_file \(uploaded\) and scrape_config_object/,
+    );
+    assertFails(planModule({ scrape_config_object: 'no-object-name' }), /scrape_config_object must be empty or <bucket>\/<object>/);
+    assertFails(planModule({ metrics_endpoint: '' }), /Nothing to scrape: set metrics_endpoint, a Prometheus configuration/);
+  });
+});
+
 describe('apply and destroy (stand-ins; the oci CLI is a recorder)', () => {
   /** A workspace whose PATH has an `oci` that prints what it was asked. */
   async function applyWorkspace(): Promise<{ ws: StandInWorkspace; env: Record<string, string> }> {

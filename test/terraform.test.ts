@@ -240,8 +240,17 @@ function checkFunctionSilent(alarm: HclBody): string[] {
   return problems;
 }
 
+/**
+ * The shared schema plus the entries it lacks (test/fixtures/terraform/oci-provider-schema-supplement.json,
+ * read from the provider's Go source in the same layout): the shared file's own entries win.
+ */
+function withSupplement(shared: ProviderSchema): ProviderSchema {
+  const extra = JSON.parse(readFileSync(join(FIXTURES, 'oci-provider-schema-supplement.json'), 'utf8')) as Pick<ProviderSchema, 'resources' | 'data_sources'>;
+  return { ...shared, resources: { ...extra.resources, ...shared.resources }, data_sources: { ...extra.data_sources, ...shared.data_sources } };
+}
+
 before(async () => {
-  schema = loadSchema(join(FIXTURES, 'oci-provider-schema.json'));
+  schema = withSupplement(loadSchema(join(FIXTURES, 'oci-provider-schema.json')));
   files = await parseModule();
 });
 
@@ -595,7 +604,7 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
 
   test(
     'the statements are exactly: use metrics (namespace), read secret-bundles (one secret), ' +
-      "the state bucket's objects, the schedule may invoke, discovery reads instances",
+      "the state bucket's objects, the configuration object's bucket, the schedule may invoke, discovery reads instances",
     () => {
       const kinds = policyStatements(files).flatMap((p) =>
         p.statements.map((s) => {
@@ -604,6 +613,7 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
         }),
       );
       assert.deepEqual(kinds.sort(), [
+        'oci_identity_policy.function_config: dynamic-group read objects',
         'oci_identity_policy.function_discovery: dynamic-group read instances',
         'oci_identity_policy.function_discovery: dynamic-group read vnic-attachments',
         'oci_identity_policy.function_discovery: dynamic-group read vnics',
@@ -739,6 +749,8 @@ describe('terraform/: the function settings cannot drift from src/config/setting
       if (spec.key === 'OBJECT_STORAGE_NAMESPACE' && value === '${local.object_storage_namespace}') continue;
       // The dynamic group's name is the variable when given, else the one Terraform gives the group it creates.
       if (spec.key === 'FUNCTION_DYNAMIC_GROUP' && value === '${local.function_dynamic_group}') continue;
+      // The uploaded file's object (config.tf) when scrape_config_file is set, else the variable.
+      if (spec.key === 'SCRAPE_CONFIG_OBJECT' && value === '${local.scrape_config_object}') continue;
       assert.ok(value === `\${var.${name}}` || value === `\${tostring(var.${name})}`, `function_settings.${spec.key} must be fed by var.${name}, got ${value}`);
       if (spec.required === 'unless-dry-run') {
         assert.equal('default' in v, false, `${name} is required by the function, so it has no default`);
@@ -759,8 +771,12 @@ describe('terraform/: the function settings cannot drift from src/config/setting
     for (const [key, rawValue] of Object.entries(settingsMap)) {
       const value = rawValue.startsWith('${local.') ? hclText(locals().get(rawValue.slice('${local.'.length, -1))) : rawValue;
       const refs = [...new Set(interpolations(value).flatMap((e) => [...e.matchAll(/var\.([a-z_0-9]+)/g)].map((m) => m[1])))].filter(
-        // The namespace is read only with a state bucket; the dynamic group's default name is made of the name prefix.
-        (r) => (r !== 'state_bucket' || key === 'STATE_BUCKET') && !(r === 'name_prefix' && key === 'FUNCTION_DYNAMIC_GROUP'),
+        // The namespace is read only with a state bucket; the dynamic group's default name is made of the name prefix;
+        // the uploaded configuration's object is named by its file's variables (config.tf).
+        (r) =>
+          (r !== 'state_bucket' || key === 'STATE_BUCKET') &&
+          !(r === 'name_prefix' && key === 'FUNCTION_DYNAMIC_GROUP') &&
+          !(key === 'SCRAPE_CONFIG_OBJECT' && ['scrape_config_file', 'scrape_config_bucket', 'scrape_config_object_name'].includes(r)),
       );
       assert.deepEqual(refs, [key.toLowerCase()], `${key} reads only its own variable`);
       assert.ok(specNames.has(refs[0]));
@@ -1194,7 +1210,9 @@ describe('terraform/: discovery (read-only grants in the scanned compartment, po
     const fn = blocks('resource', 'oci_functions_application').get('this')!;
     const pre = child(fn, 'lifecycle').precondition as HclBody[];
     assert.ok(
-      pre.some((p) => p.condition === '${trimspace(var.metrics_endpoint) != "" || var.enable_discovery}'),
+      pre.some(
+        (p) => p.condition === '${trimspace(var.metrics_endpoint) != "" || var.enable_discovery || var.scrape_config != "" || local.config_object_enabled}',
+      ),
       'nothing to scrape is refused at plan time',
     );
   });

@@ -26,7 +26,7 @@ function failedTarget(target: ScrapeTarget, scrape: ScrapeResult, error: string)
 }
 
 /**
- * This invocation's targets: a Prometheus configuration's jobs (SCRAPE_CONFIG, src/handler/jobs.ts);
+ * This invocation's targets: a Prometheus configuration's jobs (SCRAPE_CONFIG or SCRAPE_CONFIG_OBJECT, src/handler/jobs.ts);
  * else METRICS_ENDPOINT, then the discovered ones (a discovered URL that is
  * also listed statically is scraped once, with the instance's dimensions). `instance` follows the
  * one rule for all of them (host:port, the path added when host:port repeats). With SHARD, only the
@@ -37,16 +37,24 @@ export async function targetsOf(
   budget: InvocationBudget,
 ): Promise<{ targets: ScrapeTarget[]; report?: DiscoveryReport; config?: ScrapeConfigReport; shard?: ShardReport }> {
   const s = rt.settings;
+  // SCRAPE_CONFIG_OBJECT is read first (revalidated by its ETag while warm): a bad one fails before any other call.
+  const fromObject = await rt.configObject?.()?.load(AbortSignal.timeout(budget.stateTimeoutMs()));
+  const scrapeConfig = fromObject?.file ?? s.scrapeConfig;
   const fleet = rt.discovery?.();
   let discovered: DiscoveredTarget[] = [];
   let report: DiscoveryReport | undefined;
   if (fleet) ({ targets: discovered, report } = await fleet.targets(budget.signalAt(budget.discoveryStopAt)));
   // A Prometheus configuration replaces METRICS_ENDPOINT: its jobs name the targets (discovered
   // instances feed the jobs that ask for them).
-  if (s.scrapeConfig) {
-    const { targets, report: config } = configTargets(s.scrapeConfig, discovered, s.shard);
+  if (scrapeConfig) {
+    const { targets, report: config } = configTargets(scrapeConfig, discovered, s.shard);
     const otherShards = config.jobs.reduce((n, j) => n + (j.otherShards ?? 0), 0);
-    return { targets, report, config, ...(s.shard ? { shard: shardReport(s.shard, targets.length, otherShards) } : {}) };
+    return {
+      targets,
+      report,
+      config: fromObject ? { object: fromObject.report, ...config } : config,
+      ...(s.shard ? { shard: shardReport(s.shard, targets.length, otherShards) } : {}),
+    };
   }
   const found = new Set(discovered.map((t) => t.url.href));
   const all: Omit<ScrapeTarget, 'instance'>[] = [

@@ -14,6 +14,7 @@ import type { NotDerivedCounts } from '../types/state';
 import type { JobSampleRules, OciMetric, SkippedSample, SkipReason, TargetReport } from '../types/model';
 import type { JobReport } from '../discovery/jobTargets';
 import type { ScrapeAuth } from '../config/scrapeConfig';
+import type { ConfigObjectReport } from '../config/configObject';
 import type { TargetState } from '../types/state';
 import type { TargetTransform } from '../transform/targetTransform';
 
@@ -158,6 +159,8 @@ export interface ShardReport {
 }
 
 export interface ScrapeConfigReport {
+  /** SCRAPE_CONFIG_OBJECT: which object and version this invocation used, and whether it was downloaded. */
+  object?: ConfigObjectReport;
   jobs: JobReport[];
   /** Keys accepted but not applied. */
   notes: string[];
