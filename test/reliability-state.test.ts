@@ -269,6 +269,8 @@ describe('reliability: the state and the spool against an unlucky network and a 
     assert.ok(bomb.length < 1024 * 1024, `${bomb.length} bytes stored`);
     putState(bomb);
     const s = await invoke(fn);
+    const peakMb = Math.round(fn.peakRssBytes()! / 1024 / 1024);
+    assert.ok(peakMb < 256, `peak RSS ${peakMb} MB within a 256 MB function: never inflated whole`);
     assert.equal(s.posted, SERIES);
     assert.equal(s.state.cause, 'too_large');
     fx.target.stampMs += MINUTE;
