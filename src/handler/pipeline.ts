@@ -83,9 +83,9 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const state: StateSummary = { enabled: false, written: false };
   // Discovery runs first (the state is keyed by target URL, so it needs the targets), then the
   // state is read while the targets are scraped; each transform waits for it.
-  // One memory budget for everything the run holds (src/handler/budget.ts): each part reserves from it by name.
+  // One memory budget for everything the run holds (src/handler/memory.ts): each part reserves from it by name.
   const memory = new MemoryBudget(s.memoryMb);
-  const { targets: scrapeTargets, report: discovery, config: configReport } = await targetsOf(rt, budget, memory);
+  const { targets: scrapeTargets, report: discovery, config: configReport, shard } = await targetsOf(rt, budget, memory);
   const spoolOn = !opts.dryRun && s.spoolMaxSeries > 0 && hasStateStore(rt);
   // A trigger message (a posting run with a state store) is de-duplicated before any scrape: the
   // state, which holds the keys of the messages run, is read first, and this key is stored with it.
@@ -164,6 +164,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   });
   const summary = summarise(prepared, targets, result, selfResult, opts.dryRun, now() - started, forecast, state, discovery);
   if (configReport) summary.scrapeConfig = configReport;
+  if (shard) summary.shard = shard;
   if (spoolSummary) {
     summary.spool = spoolSummary;
     const calls = replayed?.stats;
