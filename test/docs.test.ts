@@ -7,7 +7,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { SETTING_SPECS } from '../src/config/settings';
 import { CONFIGURATION_PAGE, configurationPage } from '../scripts/docs-config';
@@ -222,5 +222,31 @@ describe('the documentation links', () => {
     assert.match(problems, /docs\/a\.md: #nope: no such heading/);
     assert.match(problems, /docs\/a\.md: \.\.\/README\.md#x: no such heading/);
     assert.doesNotMatch(problems, /two-words/);
+  });
+});
+
+/** Lines of `text` that a merge left behind: conflict markers at the start of a line. */
+function conflictMarkers(text: string): number[] {
+  return text
+    .split('\n')
+    .map((line, i) => (/^(<{7} |>{7} |={7}$)/.test(line) ? i + 1 : 0))
+    .filter((n) => n > 0);
+}
+
+describe('no merge left its conflict markers behind', () => {
+  test('in any documentation, source, test, script or Terraform file', () => {
+    const roots = ['README.md', 'docs', 'src', 'test', 'scripts', 'terraform', 'bench-results', '.ci'];
+    const files = roots.flatMap((root) =>
+      statSync(root).isDirectory() ? readdirSync(root, { recursive: true, encoding: 'utf8' }).map((f) => path.join(root, f)) : [root],
+    );
+    const found = files
+      .filter((f) => /\.(md|ts|mjs|tf|ya?ml|json|sh)$|(^|\/)run$/.test(f) && statSync(f).isFile())
+      .flatMap((f) => conflictMarkers(readFileSync(f, 'utf8')).map((line) => `${f}:${line}`));
+    assert.deepEqual(found, []);
+  });
+
+  test('negative: each of the three markers is found', () => {
+    assert.deepEqual(conflictMarkers('a\n<<<<<<< HEAD\nb\n=======\nc\n>>>>>>> main\n'), [2, 4, 6]);
+    assert.deepEqual(conflictMarkers('a\n======= heading underline\n'), []);
   });
 });
