@@ -19,6 +19,8 @@ locals {
   function_settings = {
     METRICS_ENDPOINT                       = var.metrics_endpoint
     SCRAPE_CONFIG                          = var.scrape_config
+    SCRAPE_CONFIG_OBJECT                   = local.scrape_config_object
+    SHARD                                  = var.shard
     COMPARTMENT_OCID                       = var.compartment_ocid
     METRICS_NAMESPACE                      = var.metrics_namespace
     RESOURCE_GROUP                         = var.resource_group
@@ -69,6 +71,15 @@ locals {
   # Only non-empty values: an unset optional setting stays unset (the function treats empty and
   # missing alike, but a shorter config is easier to read in the console).
   application_config = { for k, v in local.function_settings : k => v if v != "" }
+
+  # Shards (shard_count): function i scrapes shard i (its own SHARD, in its own config, which OCI
+  # merges over the application's). One function keeps the single function's name and no config of
+  # its own; shard 0 always keeps var.function_name (func.yaml's name: `fn deploy` finds it), the
+  # others add -<i>. Each shard names its own trigger and alarms with the same suffix.
+  shards         = range(var.shard_count)
+  shard_suffix   = [for i in local.shards : i == 0 ? "" : "-${i}"]
+  shard_config   = [for i in local.shards : var.shard_count > 1 ? { SHARD = "${i}/${var.shard_count}" } : null]
+  function_names = [for i in local.shards : "${var.function_name}${local.shard_suffix[i]}"]
 }
 
 resource "oci_functions_application" "this" {
@@ -79,10 +90,23 @@ resource "oci_functions_application" "this" {
   config         = local.application_config
   freeform_tags  = var.freeform_tags
 
+  # The configuration object is in place before the function can be invoked.
+  depends_on = [oci_objectstorage_object.scrape_config]
+
   lifecycle {
     precondition {
-      condition     = trimspace(var.metrics_endpoint) != "" || var.enable_discovery
-      error_message = "Nothing to scrape: set metrics_endpoint, or enable_discovery = true with discovery_compartment_ocid, or both."
+      condition     = trimspace(var.metrics_endpoint) != "" || var.enable_discovery || var.scrape_config != "" || local.config_object_enabled
+      error_message = "Nothing to scrape: set metrics_endpoint, a Prometheus configuration (scrape_config, scrape_config_file or scrape_config_object), or enable_discovery = true with discovery_compartment_ocid."
+    }
+
+    precondition {
+      condition     = length([for c in [var.scrape_config, var.scrape_config_file, var.scrape_config_object] : c if c != ""]) <= 1
+      error_message = "Set at most one of scrape_config (inline), scrape_config_file (uploaded) and scrape_config_object (your own object): the configuration comes from one of them."
+    }
+
+    precondition {
+      condition     = !local.scrape_config_uploaded || local.scrape_config_bucket != ""
+      error_message = "scrape_config_file is uploaded into scrape_config_bucket, or into state_bucket when that is empty: set one of them."
     }
 
     # What is created follows the bools (known at plan time); the OCIDs must agree with them.
@@ -102,15 +126,23 @@ resource "oci_functions_application" "this" {
     }
 
     precondition {
-      condition     = length(jsonencode(local.application_config)) <= 4096
+      condition     = length(jsonencode(local.application_config)) + (var.shard_count > 1 ? length(jsonencode(local.shard_config[var.shard_count - 1])) : 0) <= 4096
       error_message = "The function's configuration exceeds OCI's 4 KB limit for application + function config."
+    }
+
+    precondition {
+      condition     = var.shard_count == 1 || var.shard == ""
+      error_message = "shard_count > 1 gives each function its own SHARD: leave shard empty (set shard only for a single function that is one shard of a split deployed elsewhere)."
     }
   }
 }
 
 resource "oci_functions_function" "this" {
+  count = var.shard_count
+
   application_id                   = oci_functions_application.this.id
-  display_name                     = var.function_name
+  display_name                     = local.function_names[count.index]
+  config                           = local.shard_config[count.index]
   image                            = var.function_image
   memory_in_mbs                    = tostring(var.memory_in_mbs)
   timeout_in_seconds               = var.timeout_in_seconds
@@ -130,4 +162,10 @@ resource "oci_functions_function" "this" {
       error_message = "function_timeout_seconds (the function's fallback deadline) must not exceed timeout_in_seconds (when OCI kills the invocation)."
     }
   }
+}
+
+# The single function of earlier versions is shard 0: the same object, no replacement.
+moved {
+  from = oci_functions_function.this
+  to   = oci_functions_function.this[0]
 }

@@ -6,12 +6,14 @@
 
 locals {
   state_enabled = var.state_bucket != ""
+  # The state bucket and the configuration object (config.tf) live in this namespace.
+  object_storage_used = local.state_enabled || local.config_object_enabled
   # The namespace given, or the tenancy's own (read here, once, at plan time).
-  object_storage_namespace = var.object_storage_namespace != "" ? var.object_storage_namespace : (local.state_enabled ? data.oci_objectstorage_namespace.this[0].namespace : "")
+  object_storage_namespace = var.object_storage_namespace != "" ? var.object_storage_namespace : (local.object_storage_used ? data.oci_objectstorage_namespace.this[0].namespace : "")
 }
 
 data "oci_objectstorage_namespace" "this" {
-  count = local.state_enabled && var.object_storage_namespace == "" ? 1 : 0
+  count = local.object_storage_used && var.object_storage_namespace == "" ? 1 : 0
 
   compartment_id = var.tenancy_ocid
 }

@@ -75,6 +75,67 @@ variable "scrape_config" {
   default     = ""
 }
 
+variable "shard_count" {
+  description = "Number of shards: shard_count functions from one image in one application, function i with SHARD=i/shard_count, so each scrapes the targets whose address hashes to i (docs/scrape-config.md, Shards). Each has its own trigger, state and spool objects and its own oci_faas alarms; the target-down, stopped-posting and SLO alarms read the one namespace all shards post to. 1 = one function, as before (the same resource addresses). When to shard: docs/performance.md."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.shard_count == floor(var.shard_count) && var.shard_count >= 1 && var.shard_count <= 1000
+    error_message = "shard_count must be a whole number from 1 to 1000 (SHARD's N)."
+  }
+}
+
+variable "scrape_config_object" {
+  description = "SCRAPE_CONFIG_OBJECT: a Prometheus configuration file in Object Storage, as <bucket>/<object> in OBJECT_STORAGE_NAMESPACE: read by every invocation (a warm container revalidates it by ETag, so an unchanged file is not downloaded again); instead of SCRAPE_CONFIG, for files over OCI's 4 KB of function configuration (at most 1 MiB; see docs/scrape-config.md). Here: an object you upload yourself (a policy lets the function read its bucket); scrape_config_file uploads one instead. Empty = none."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.scrape_config_object == "" || (can(regex("^[A-Za-z0-9._-]{1,256}/.+$", var.scrape_config_object)) && !can(regex("[[:cntrl:]]", var.scrape_config_object)))
+    error_message = "scrape_config_object must be empty or <bucket>/<object>, e.g. prom2oci-config/prometheus.yml."
+  }
+}
+
+variable "scrape_config_file" {
+  description = "A Prometheus configuration file on the machine running terraform (e.g. \"prometheus.yml\"), uploaded as an object into scrape_config_bucket (default: the state bucket) and named to the function as SCRAPE_CONFIG_OBJECT, with a policy letting the function read that bucket. Editing the file and applying again uploads it; the next invocation uses it. Empty = none."
+  type        = string
+  default     = ""
+}
+
+variable "scrape_config_bucket" {
+  description = "The existing bucket scrape_config_file is uploaded into (in the tenancy's Object Storage namespace). Empty = state_bucket, created here."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.scrape_config_bucket == "" || can(regex("^[A-Za-z0-9._-]{1,256}$", var.scrape_config_bucket))
+    error_message = "scrape_config_bucket must be empty or a bucket name (letters, digits, - _ ., up to 256 characters)."
+  }
+}
+
+variable "scrape_config_object_name" {
+  description = "The object name scrape_config_file is uploaded as."
+  type        = string
+  default     = "prom2oci/scrape-config.yml"
+
+  validation {
+    condition     = length(var.scrape_config_object_name) >= 1 && length(var.scrape_config_object_name) <= 1024 && !can(regex("[[:cntrl:]]", var.scrape_config_object_name))
+    error_message = "scrape_config_object_name must be 1 to 1024 characters without control characters."
+  }
+}
+
+variable "shard" {
+  description = "SHARD: scrape only shard i of N: the targets whose address after target relabelling hashes to i (Prometheus' hashmod: MD5 mod N); each shard keeps its own state and spool (see docs/scrape-config.md, Shards). Leave it empty with shard_count: each of the shard_count functions gets its own SHARD; set it only for a single function (shard_count = 1) that is one shard of a split deployed elsewhere. Empty = every target."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.shard == "" || can(regex("^[0-9]{1,9}/[0-9]{1,9}$", trimspace(var.shard)))
+    error_message = "shard must be i/N (e.g. 0/4), or empty."
+  }
+}
+
 variable "metrics_endpoint" {
   description = "METRICS_ENDPOINT: URL(s) to scrape, e.g. http://10.0.0.5:3000/metrics; scraped together with the discovered targets when discovery is on. May be empty when discovery_compartment_ocid is set."
   type        = string
@@ -358,7 +419,7 @@ variable "function_dynamic_group" {
 }
 
 variable "object_storage_namespace" {
-  description = "OBJECT_STORAGE_NAMESPACE: Object Storage namespace of STATE_BUCKET (oci os ns get prints it); required with it. Empty = the tenancy's, read by Terraform (data.oci_objectstorage_namespace)."
+  description = "OBJECT_STORAGE_NAMESPACE: Object Storage namespace of STATE_BUCKET and SCRAPE_CONFIG_OBJECT (oci os ns get prints it); required with either. Empty = the tenancy's, read by Terraform (data.oci_objectstorage_namespace)."
   type        = string
   default     = ""
 

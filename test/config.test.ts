@@ -76,10 +76,21 @@ describe('settings table', () => {
   });
 
   test('the rules between settings name their key', () => {
-    rejects({ METRICS_ENDPOINT: '' }, 'METRICS_ENDPOINT', /required .*unless DISCOVERY_COMPARTMENT_OCID or SCRAPE_CONFIG is set/);
+    rejects({ METRICS_ENDPOINT: '' }, 'METRICS_ENDPOINT', /required .*unless DISCOVERY_COMPARTMENT_OCID, SCRAPE_CONFIG or SCRAPE_CONFIG_OBJECT is set/);
     assert.equal(parseSettings({ COMPARTMENT_OCID: base.COMPARTMENT_OCID, DISCOVERY_COMPARTMENT_OCID: base.COMPARTMENT_OCID }).endpoints.length, 0);
     rejects({ STATE_BUCKET: 'prom2oci-state' }, 'OBJECT_STORAGE_NAMESPACE', /required with STATE_BUCKET/);
     assert.equal(parseSettings({ ...base, STATE_BUCKET: 'b', OBJECT_STORAGE_NAMESPACE: 'ns' }).stateBucket, 'b');
+    // SCRAPE_CONFIG_OBJECT: <bucket>/<object> (the object may hold slashes) in OBJECT_STORAGE_NAMESPACE, never beside SCRAPE_CONFIG.
+    const object = { COMPARTMENT_OCID: base.COMPARTMENT_OCID, SCRAPE_CONFIG_OBJECT: 'cfg/jobs/prometheus.yml' };
+    assert.deepEqual(parseSettings({ ...object, OBJECT_STORAGE_NAMESPACE: 'ns' }).scrapeConfigObject, { bucket: 'cfg', object: 'jobs/prometheus.yml' });
+    rejects(object, 'OBJECT_STORAGE_NAMESPACE', /required with SCRAPE_CONFIG_OBJECT/);
+    rejects(
+      { ...object, OBJECT_STORAGE_NAMESPACE: 'ns', SCRAPE_CONFIG: 'scrape_configs: [{ job_name: a }]' },
+      'SCRAPE_CONFIG_OBJECT',
+      /cannot be set together with SCRAPE_CONFIG/,
+    );
+    for (const bad of ['cfg', 'cfg/', 'no spaces/x.yml', `cfg/${'x'.repeat(1025)}`, 'cfg/a\u0001b'])
+      rejects({ ...object, SCRAPE_CONFIG_OBJECT: bad, OBJECT_STORAGE_NAMESPACE: 'ns' }, 'SCRAPE_CONFIG_OBJECT', /expected <bucket>\/<object>/);
   });
 });
 
@@ -252,6 +263,11 @@ describe('limits that keep the process alive', () => {
       () => parseSettings({ ...base, SCRAPE_MAX_BYTES: String(512 * 1024 * 1024 + 1) }),
       /SCRAPE_MAX_BYTES: expected a number from 1024 to 536870912/,
     );
+  });
+
+  test("SPOOL_MAX_SERIES beyond what OCI's largest function can hold is refused (issue 20 item 4: 1,000,000 was accepted)", () => {
+    // A spooled series needs about 8 KB of the function's memory: a million would need about 8 GB, over OCI's 3 GB functions.
+    rejects({ SPOOL_MAX_SERIES: '1000000' }, 'SPOOL_MAX_SERIES', /expected a number from 0 to \d+/);
   });
 
   test('SCRAPE_SAMPLE_LIMIT: sized from FN_MEMORY when unset, as given when set', () => {

@@ -181,6 +181,9 @@ const OPERATOR_GRANTS: { needs: RegExp; grants: string[] }[] = [
   { needs: /^data oci_vault_secret$/, grants: ['read secrets'] },
   { needs: /^resource oci_objectstorage_bucket$/, grants: ['manage buckets'] },
   { needs: /^data oci_objectstorage_namespace$/, grants: ['read objectstorage-namespaces in tenancy'] },
+  // scrape_config_file: the uploaded configuration object; another bucket's compartment is read from the bucket.
+  { needs: /^resource oci_objectstorage_object$/, grants: ['manage objects'] },
+  { needs: /^data oci_objectstorage_bucket$/, grants: ['read buckets'] },
   { needs: /^cli oci os ns get$/, grants: ['read objectstorage-namespaces in tenancy'] },
   { needs: /^cli oci artifacts container repository create$/, grants: ['manage repos'] },
   { needs: /^cli docker (buildx build|push)$/, grants: ['manage repos'] },

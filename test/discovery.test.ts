@@ -11,7 +11,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import { parseSettings, type DiscoverySettings } from '../src/config/settings';
 import { FleetDiscovery } from '../src/discovery/discovery';
 import type { DiscoveryClients } from '../src/discovery/oci';
@@ -20,6 +20,7 @@ import { startDemo } from '../src/local/demo/stack';
 import { makeConfigFile } from '../src/local/emulator/credentials';
 import { startIngestionEmulator, type IngestionEmulator } from '../src/local/emulator/server';
 import type { InvocationSummary } from '../src/handler/summary';
+import type { LocalFunction } from '../src/local/fn-agent';
 import { createAuth, createDiscoveryClients } from '../src/oci/clients';
 import { transformAll } from './helpers/transform';
 import { capturedText, lastInvocationLog, waitForLine } from './helpers/reliability';
@@ -452,6 +453,12 @@ describe('a fleet through the built function (Fn socket)', () => {
     stack = await startStack();
     for (let i = 0; i < 3; i++) shops.push(await startBharatMart({ seed: i + 1 }));
   });
+  // A test that fails before its own clean-up must not leave a policy denied for the next ones (the
+  // old code's first failure made the next two fail with its 404 instead of their own defect).
+  beforeEach(() => {
+    stack.emulator.fleet.deniedApis.clear();
+    stack.emulator.fleet.deniedCompartments.clear();
+  });
   after(async () => {
     await Promise.all(shops.map((s) => s.stop()));
     await stack.close();
@@ -691,6 +698,56 @@ describe('a fleet through the built function (Fn socket)', () => {
     await fn.stop();
   });
 
+  test('two discovery-only functions sharing a bucket keep their own state; an address reused by another instance is new (issue 20 item 9)', async () => {
+    const fleet = stack.emulator.fleet;
+    fleet.instances.clear();
+    stack.emulator.reset();
+    const bucket = 'fleet-state';
+    stack.emulator.objectStorage.createBucket(bucket);
+    stack.emulator.objectStorage.clearObjects();
+    // One instance in each fleet on the same address (two VCNs reuse 10.0.0.x; here both are on loopback).
+    const port = new URL(shops[0].url).port;
+    const inA = fleet.addInstance({ compartmentId: FLEET, displayName: 'a', freeformTags: { fleet: 'a', prometheus_port: port } });
+    fleet.addInstance({ compartmentId: FLEET, displayName: 'b', freeformTags: { fleet: 'b', prometheus_port: port } });
+    // Same namespace, compartment and bucket; only the tag filter differs.
+    const envOf = (tag: string) => ({
+      DISCOVERY_COMPARTMENT_OCID: FLEET,
+      DISCOVERY_TAG: tag,
+      DISCOVERY_TTL_SECONDS: '0',
+      DISCOVERY_TIMEOUT_MS: '60000',
+      OCI_COMPUTE_ENDPOINT: stack.emulator.url,
+      METRICS_ENDPOINT: '',
+      STATE_BUCKET: bucket,
+      OBJECT_STORAGE_NAMESPACE: stack.emulator.objectStorage.namespace,
+      DERIVED_SERIES: 'rate',
+    });
+    const invoked = async (fn: LocalFunction) => {
+      const res = await fn.invoke();
+      assert.equal(res.status, 200, res.body);
+      return res.json as InvocationSummary;
+    };
+    const [fnA, fnB] = [await stack.startFn(envOf('fleet=a')), await stack.startFn(envOf('fleet=b'))];
+    const a1 = await invoked(fnA);
+    assert.equal(a1.state.error, undefined);
+    assert.ok(a1.notDerived.first_scrape! > 0, "A's first scrape derives nothing");
+    // B's first scrape: A's scrape of the same address is not B's previous scrape.
+    const b1 = await invoked(fnB);
+    assert.equal(b1.derived, 0, `B derived rates from A's scrape of the same address: ${JSON.stringify(b1.notDerived)}`);
+    assert.ok(b1.notDerived.first_scrape! > 0);
+    assert.equal(stack.emulator.objectStorage.buckets.get(bucket)!.size, 2, 'one state object per function');
+    // In A's fleet the address now belongs to another instance: a new target, not the old one's next scrape.
+    fleet.terminate(inA.id);
+    fleet.addInstance({ compartmentId: FLEET, displayName: 'a2', freeformTags: { fleet: 'a', prometheus_port: port } });
+    const a2 = await invoked(fnA);
+    assert.equal(a2.targets.length, 1);
+    assert.equal(a2.derived, 0, `the new instance derived rates from the terminated one's scrape: ${JSON.stringify(a2.notDerived)}`);
+    assert.ok(a2.notDerived.first_scrape! > 0);
+    // Control: the same instance's next scrape does derive.
+    const a3 = await invoked(fnA);
+    assert.ok(a3.derived > 0, JSON.stringify(a3.notDerived));
+    await Promise.all([fnA.stop(), fnB.stop()]);
+  });
+
   test('discovery failing falls back to the static METRICS_ENDPOINT list, reported', async () => {
     stack.emulator.reset();
     stack.emulator.fleet.deniedCompartments.add(FLEET);
@@ -706,6 +763,95 @@ describe('a fleet through the built function (Fn socket)', () => {
     assert.equal(s.discovery!.source, 'none');
     assert.match(s.discovery!.iamStatement!, /to read instances in compartment id/);
     stack.emulator.fleet.deniedCompartments.clear();
+  });
+});
+
+describe('discovered instances in a SCRAPE_CONFIG job (__oci_discovery__), through the built function', () => {
+  const JOB_FLEET = 'ocid1.compartment.oc1..aaaaaaaajobfleetcompartmentprom2oci';
+  let stack: Stack;
+  const shops: BharatMart[] = [];
+  // A target that must never be asked: its instance is dropped by relabel_configs.
+  const asked: string[] = [];
+  const dropped = createServer((req, res) => {
+    asked.push(req.url ?? '');
+    res.end('# TYPE never counter\nnever 1\n');
+  });
+  before(async () => {
+    stack = await startStack();
+    for (let i = 0; i < 2; i++) shops.push(await startBharatMart({ seed: 10 + i }));
+    await new Promise<void>((resolve) => dropped.listen(0, '127.0.0.1', resolve));
+  });
+  after(async () => {
+    await Promise.all(shops.map((s) => s.stop()));
+    await new Promise<void>((resolve) => dropped.close(() => resolve()));
+    await stack.close();
+  });
+
+  test('job label; __meta_oci_* in relabel_configs (keep by tag, port from tag, name, FD, defined tag); dropped ones never requested', async () => {
+    const fleet = stack.emulator.fleet;
+    const portOf = (url: string) => new URL(url).port;
+    const droppedPort = String((dropped.address() as AddressInfo).port);
+    const web = shops.map((s, i) =>
+      fleet.addInstance({
+        compartmentId: JOB_FLEET,
+        displayName: `web-${i + 1}`,
+        faultDomain: `FAULT-DOMAIN-${i + 1}`,
+        // No prometheus_port tag: discovery gives host:9100 (DISCOVERY_PORT); the port comes from metrics_port by relabelling.
+        freeformTags: { scrape: 'yes', metrics_port: portOf(s.url) },
+        definedTags: { Operations: { team: 'checkout' } },
+      }),
+    );
+    // Both port tags name the counting server: were it not dropped, it would be asked.
+    const off = fleet.addInstance({
+      compartmentId: JOB_FLEET,
+      displayName: 'batch-1',
+      freeformTags: { scrape: 'no', metrics_port: droppedPort, prometheus_port: droppedPort },
+    });
+    const config = `scrape_configs:
+  - job_name: shop
+    static_configs:
+      - labels: { __oci_discovery__: 'true', __oci_namespace__: fleetjob }
+    relabel_configs:
+      - { source_labels: [__meta_oci_freeform_tag_scrape], regex: 'yes', action: keep }
+      - source_labels: [__meta_oci_private_ip, __meta_oci_freeform_tag_metrics_port]
+        regex: '(.+);(\\d+)'
+        replacement: '\${1}:\${2}'
+        target_label: __address__
+      - { source_labels: [__meta_oci_instance_name], target_label: instance }
+      - { source_labels: [__meta_oci_fault_domain], target_label: fault_domain }
+      - { source_labels: [__meta_oci_defined_tag_Operations_team], target_label: team }
+`;
+    const fn = await stack.startFn({
+      SCRAPE_CONFIG: config,
+      DISCOVERY_COMPARTMENT_OCID: JOB_FLEET,
+      DISCOVERY_TTL_SECONDS: '0',
+      DISCOVERY_TIMEOUT_MS: '60000',
+      OCI_COMPUTE_ENDPOINT: stack.emulator.url,
+    });
+    const res = await fn.invoke();
+    assert.equal(res.status, 200, res.body);
+    const s = res.json as InvocationSummary;
+    assert.equal(s.ok, true, JSON.stringify(s.targets));
+    assert.equal(s.discovery!.instances, 3, 'all three instances were discovered');
+    assert.deepEqual(s.scrapeConfig!.jobs, [{ job: 'shop', targets: 2, dropped: 1 }]);
+    assert.deepEqual(
+      s.targets.map((t) => [t.instance, t.url, t.resourceId, t.up]).sort(),
+      shops.map((shop, i) => [`web-${i + 1}`, shop.url, web[i].id, true]),
+    );
+    assert.deepEqual(asked, [], `the dropped instance ${off.id} was never requested`);
+    const posted = stack.emulator.accepted.filter((m) => m.namespace === 'fleetjob');
+    assert.ok(posted.length > 50, `posted ${posted.length}`);
+    for (const m of posted) {
+      const i = ['web-1', 'web-2'].indexOf(m.dimensions.instance);
+      assert.ok(i >= 0, `${m.name}: instance ${m.dimensions.instance}`);
+      assert.equal(m.dimensions.job, 'shop', m.name);
+      assert.equal(m.dimensions.fault_domain, `FAULT-DOMAIN-${i + 1}`, m.name);
+      assert.equal(m.dimensions.team, 'checkout', m.name);
+      assert.ok(!Object.keys(m.dimensions).some((k) => k.startsWith('__') || k.startsWith('meta_oci')), JSON.stringify(m.dimensions));
+    }
+    const ups = posted.filter((m) => m.name === 'up').map((m) => `${m.dimensions.instance}=${m.datapoints[0].value}`);
+    assert.deepEqual(ups.sort(), ['web-1=1', 'web-2=1'], 'up per kept instance, none for the dropped one');
+    await fn.stop();
   });
 });
 

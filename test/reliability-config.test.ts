@@ -33,6 +33,7 @@ const BAD: Record<string, string[]> = {
   POST_TIMEOUT_MS: ['abc'],
   FUNCTION_TIMEOUT_SECONDS: ['1.5'],
   FUNCTION_DYNAMIC_GROUP: ['two words', "'domain'/name"],
+  SHARD: ['3/3', '-1/2', '1/0', 'a/b'],
   SCRAPE_CONFIG: ['scrape_configs: [', 'scrape_configs:\n  - job_name: a\n    static_configs: x'],
   DRY_RUN: ['perhaps'],
   FORECAST_PRICE_PER_MILLION_DATAPOINTS: ['cheap', '-1'],

@@ -10,8 +10,6 @@
  */
 import { beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { InvocationSummary } from '../src/handler/summary';
 import type { LocalFunction } from '../src/local/fn-agent';
@@ -20,6 +18,7 @@ import { stateObjectName } from '../src/state/keys';
 import { decodeSpool, encodeSpool, type SpoolEntry } from '../src/state/spool';
 import { emptyStateDocument, type StateDocument } from '../src/types/state';
 import { assertAccounted, stackAndTargetForSuite, summaryOf } from './helpers/reliability';
+import { startStampedTarget } from './helpers/stamped-target';
 import { COMPARTMENT, FUNCTION_HEAP_ARGS_256MB, type Stack } from './helpers/stack';
 
 const BUCKET = 'fn-state';
@@ -31,42 +30,6 @@ const MINUTE = 60_000;
 const LONG_DEADLINE_MS = 120_000;
 /** Invocations whose ingestion fails: the publisher retries until the deadline (minus the reserves), so this sets their length. */
 const OUTAGE_DEADLINE_MS = 8000;
-
-/** A target whose samples carry the timestamp the test sets; `hold` makes it wait until `release()` (two invocations at once). */
-interface StampedTarget {
-  url: string;
-  stampMs: number;
-  /** Extra exposition lines. */
-  extra: string[];
-  /** Requests answered so far. */
-  requests: number;
-  /** While set, a request waits until this many requests have arrived. */
-  barrier?: number;
-  close(): Promise<void>;
-}
-
-async function startStampedTarget(): Promise<StampedTarget> {
-  const waiting: (() => void)[] = [];
-  const target: StampedTarget = { url: '', stampMs: 0, extra: [], requests: 0, close: async () => {} };
-  const server: Server = createServer((_req, res) => {
-    const answer = () => {
-      target.requests++;
-      const lines = [`# TYPE ${NAME} counter`];
-      for (let i = 0; i < SERIES; i++) lines.push(`${NAME}{series="${i}"} ${i + 1} ${target.stampMs}`);
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end([...lines, ...target.extra].join('\n') + '\n');
-    };
-    waiting.push(answer);
-    if (target.barrier === undefined || waiting.length >= target.barrier) for (const go of waiting.splice(0)) go();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  target.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
-  target.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  return target;
-}
 
 /** Every stored datapoint of the test's family: series -> timestamps, in arrival order. */
 function storedTimes(stack: Stack, name = NAME): Map<string, number[]> {
@@ -104,7 +67,7 @@ function spooled(stampMs: number, over: Partial<SpoolEntry> = {}): SpoolEntry[] 
 }
 
 describe('reliability: the state and the spool against an unlucky network and a hostile bucket', () => {
-  const fx = stackAndTargetForSuite(startStampedTarget);
+  const fx = stackAndTargetForSuite(() => startStampedTarget(NAME, SERIES));
   beforeEach(() => {
     const emu = fx.stack.emulator;
     emu.reset();
@@ -199,10 +162,13 @@ describe('reliability: the state and the spool against an unlucky network and a 
     assert.equal(outage.undelivered, SERIES);
     assert.equal(emu.calls.filter((c) => c.fault === 'lost_answer').length, 1, 'the spool write was stored and its answer lost');
     assert.equal(outage.spool?.error, undefined, 'the write counts as stored');
-    const selfMetrics = outage.spool!.pending - SERIES; // the self-metrics OCI did not take are spooled too
+    // The stored rows, counted as written (decodeSpool would drop a second copy as a duplicate).
+    const rows = storedState().doc.spool?.e.length ?? 0;
     const stored = decodeSpool(storedState().doc.spool, { max: 1000 }).entries;
+    assert.equal(rows, stored.length, 'nothing spooled twice: every stored row is a distinct datapoint');
     assert.equal(stored.filter((e) => e.name === NAME).length, SERIES, 'each undelivered series spooled once');
-    assert.equal(stored.length, SERIES + selfMetrics, 'nothing spooled twice');
+    const selfMetrics = stored.length - SERIES; // the self-metrics OCI did not take are spooled too
+    assert.equal(outage.spool!.pending, SERIES + selfMetrics, 'the response counts what is stored');
     const back = (fx.target.stampMs = down + MINUTE);
     const s = await invoke(fn);
     assert.equal(s.spool?.posted, SERIES + selfMetrics);
@@ -235,9 +201,9 @@ describe('reliability: the state and the spool against an unlucky network and a 
     assert.ok(outage.spool!.pending >= SERIES);
     // The target has not moved on: the same datapoints again, with ingestion back.
     const s = await invoke(fn);
+    assertEachOnce(fx.stack, [stamp], 'same timestamp twice');
     assert.equal(s.skipped.in_spool, SERIES, 'the fresh copies are left to the replay');
     assert.equal(s.spool?.posted, outage.spool?.pending);
-    assertEachOnce(fx.stack, [stamp], 'same timestamp twice');
   });
 
   test('a `__proto__` label survives the spool: the replayed datapoint lands in its own stream', async () => {
@@ -264,10 +230,11 @@ describe('reliability: the state and the spool against an unlucky network and a 
     stored.e.push([0, 1, -1, 999, 0, 0, old, 1], [0, 1, -1, 3, 0, 0, old]);
     putState({ ...emptyStateDocument(), spool: stored });
     const s = await invoke(fn);
+    const misplaced = fx.stack.emulator.accepted.filter((m) => m.namespace === 'elsewhere' || m.compartmentId !== COMPARTMENT);
+    assert.equal(misplaced.length, 0, `posted into another namespace or compartment: ${JSON.stringify(misplaced.map((m) => [m.namespace, m.compartmentId]))}`);
+    assertEachOnce(fx.stack, [old, fx.target.stampMs], 'the good entries and this minute');
     assert.deepEqual(s.spool?.dropped, { duplicate: 1, foreign: 3, invalid: 2 });
     assert.equal(s.spool?.posted, SERIES);
-    assert.equal(fx.stack.emulator.accepted.filter((m) => m.namespace === 'elsewhere' || m.compartmentId !== COMPARTMENT).length, 0);
-    assertEachOnce(fx.stack, [old, fx.target.stampMs], 'the good entries and this minute');
   });
 
   test('a failed state write followed by a spool write keeps the previous scrape (it used to be erased)', async () => {
@@ -302,6 +269,8 @@ describe('reliability: the state and the spool against an unlucky network and a 
     assert.ok(bomb.length < 1024 * 1024, `${bomb.length} bytes stored`);
     putState(bomb);
     const s = await invoke(fn);
+    const peakMb = Math.round(fn.peakRssBytes()! / 1024 / 1024);
+    assert.ok(peakMb < 256, `peak RSS ${peakMb} MB within a 256 MB function: never inflated whole`);
     assert.equal(s.posted, SERIES);
     assert.equal(s.state.cause, 'too_large');
     fx.target.stampMs += MINUTE;
@@ -343,10 +312,10 @@ describe('reliability: the state and the spool against an unlucky network and a 
     await invoke(fn);
     fx.stack.emulator.reset();
     const down = await invokeDown(fn);
-    assert.ok(down.spool!.pending > SERIES, 'the self-metrics joined the spool');
     fx.target.stampMs += MINUTE;
     await invoke(fn);
     const up = fx.stack.emulator.accepted.filter((m) => m.name === 'up').flatMap((m) => m.datapoints.map((d) => d.timestamp));
     assert.equal(new Set(up).size, 2, `up of the outage minute and of this one: ${JSON.stringify(up)}`);
+    assert.ok(down.spool!.pending > SERIES, 'the self-metrics joined the spool');
   });
 });

@@ -2,12 +2,12 @@
  * `prom2oci start` (what `npm start` runs): the whole pipeline on this machine with the explorer
  * page, nothing to configure. Ctrl-C (SIGINT) or SIGTERM stops everything it started and exits 0.
  */
-import { parseCommandLine, parseDuration, UsageError } from './args';
-import { startDemo, type InvocationRecord } from '../local/demo/stack';
+import { parseCommandLine, parseDuration, readScrapeConfigFile, UsageError } from './args';
+import { startDemo, type Demo, type InvocationRecord } from '../local/demo/stack';
 import { summaryLine } from './format';
 import { functionEntry } from './invoke';
 
-export const START_HELP = `usage: prom2oci start [--interval 60s] [--port 8080] [--namespace bharatmart] [--fleet N] [--verbose]
+export const START_HELP = `usage: prom2oci start [--interval 60s] [--port 8080] [--namespace bharatmart] [--fleet N] [--config FILE] [--verbose]
 
 Runs the local demo: a BharatMart shop simulator with traffic (prom-client /metrics), the local OCI
 Telemetry Ingestion emulator (verifies request signatures, stores what it accepts) with the Metric
@@ -24,14 +24,27 @@ resource-principal credentials. One line per invocation. Ctrl-C stops everything
                     curl -X POST http://127.0.0.1:PORT/demo/fleet/add
                     curl -X POST http://127.0.0.1:PORT/demo/fleet/terminate[?id=<instance OCID>]
                     curl http://127.0.0.1:PORT/demo/fleet
+  --config FILE   a Prometheus configuration file (jobs, relabelling, a namespace per job) instead
+                  of the single target, e.g. examples/bharatmart.yml: BharatMart (127.0.0.1:3000)
+                  and its payment gateway (127.0.0.1:3001), each into its own namespace. A target
+                  naming one of these addresses is rewritten when its port was taken
   --verbose       also print the function's own log lines`;
 
-/** The line printed for one invocation. */
 /** The banner's line for a simulated fleet: its size and the admin routes that change it. */
 function fleetLine(members: number, emulatorUrl: string): string {
   return `fleet:     ${members} BharatMart instances found by discovery ` + `(${emulatorUrl}/demo/fleet; POST /demo/fleet/add, POST /demo/fleet/terminate)`;
 }
 
+/** The banner's lines for a configuration file: the file, the demo's apps, any target rewritten. */
+function configLines(demo: Demo): string {
+  const moved = demo.config!.moved.map(([from, to]) => `\n  moved:     ${from} -> ${to} (the port was taken; the file's target rewritten)`).join('');
+  return (
+    `config:    ${demo.config!.name} (its jobs and namespaces)\n` +
+    `  apps:      ${demo.bharatmart.url} (BharatMart with traffic), ${demo.payments!.url} (its payment gateway)${moved}`
+  );
+}
+
+/** The line printed for one invocation. */
 function invocationLine(r: InvocationRecord): string {
   const time = r.time.slice(11, 19);
   const cold = r.coldStartMs !== undefined ? ` (cold start ${r.coldStartMs} ms, function pid ${r.functionPid})` : '';
@@ -41,7 +54,9 @@ function invocationLine(r: InvocationRecord): string {
 
 /** `prom2oci start`: returns the exit code once stopped. */
 export async function startCommand(argv: readonly string[]): Promise<number> {
-  const args = parseCommandLine(argv, { flags: { interval: 'string', port: 'string', namespace: 'string', fleet: 'string', verbose: 'boolean' } });
+  const args = parseCommandLine(argv, {
+    flags: { interval: 'string', port: 'string', namespace: 'string', fleet: 'string', config: 'string', verbose: 'boolean' },
+  });
   if (args.flags.help) {
     console.log(START_HELP);
     return 0;
@@ -53,6 +68,10 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
   const fleetText = typeof args.flags.fleet === 'string' ? args.flags.fleet : '0';
   if (!/^\d{1,3}$/.test(fleetText) || Number(fleetText) > 200) throw new UsageError(`--fleet: expected a number of instances 0-200, got "${fleetText}"`);
   const fleet = Number(fleetText);
+  const configFile = typeof args.flags.config === 'string' ? args.flags.config : undefined;
+  if (configFile !== undefined && fleet > 0) throw new UsageError('--config and --fleet: choose one (a job takes discovered instances with __oci_discovery__)');
+  // Checked before anything starts: an error names the file, the line and the key.
+  const scrapeConfig = configFile === undefined ? undefined : { text: readScrapeConfigFile(configFile), name: configFile };
   const entry = functionEntry();
   // Signals are taken before anything starts, so an early Ctrl-C still cleans up.
   let signalled: NodeJS.Signals | undefined;
@@ -69,15 +88,21 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
     port: Number(portText),
     namespace: typeof args.flags.namespace === 'string' ? args.flags.namespace : undefined,
     fleet,
+    scrapeConfig,
     // A call cut short by Ctrl-C is not news: print only while running.
     onInvocation: (r) => {
       if (!signalled) console.log(invocationLine(r));
     },
     onFunctionLine: args.flags.verbose ? (_s, line) => console.log(`  fn | ${line}`) : undefined,
   });
+  const targets = demo.fleet
+    ? fleetLine(demo.fleet.members.length, demo.emulator.url)
+    : demo.config
+      ? configLines(demo)
+      : `target:    ${demo.bharatmart.url} (BharatMart simulator with traffic)`;
   console.log(`prom2oci local demo
   explorer:  ${demo.explorerUrl}
-  ${demo.fleet ? fleetLine(demo.fleet.members.length, demo.emulator.url) : `target:    ${demo.bharatmart.url} (BharatMart simulator with traffic)`}
+  ${targets}
   ingestion: ${demo.emulator.url} (OCI Telemetry Ingestion emulator)
   function:  ${entry}, invoked every ${intervalMs / 1000} s${intervalMs >= 60_000 ? ' (--interval 10s to watch it move faster)' : ''}
 Ctrl-C stops everything.`);

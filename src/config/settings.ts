@@ -21,6 +21,7 @@ import { redactUrl } from '../util/redact';
 import { parseScrapeConfig, ScrapeConfigError, type ScrapeConfigFile } from './scrapeConfig';
 import { quantileSuffix } from '../transform/derive';
 import type { DerivedKinds } from '../types/model';
+import type { Shard } from '../discovery/shard';
 
 import { setFlagsFromString } from 'node:v8';
 
@@ -290,6 +291,53 @@ function readInlineScrapeConfig(key: string, value: string): ScrapeConfigFile {
   }
 }
 
+/**
+ * The largest SCRAPE_CONFIG_OBJECT read: the text and its parsed jobs stay in the container's memory
+ * between invocations, outside the per-invocation MemoryBudget (src/handler/budget.ts), so the cap
+ * is a constant. 1 MiB of YAML is some 30,000 static targets; its parsed form (YAML document with
+ * positions, then the jobs) holds about 40 MB at its peak while parsed, which a 256 MB function
+ * has room for before the scrape starts.
+ */
+export const MAX_SCRAPE_CONFIG_OBJECT_BYTES = 1024 * 1024;
+
+/** Where SCRAPE_CONFIG_OBJECT points: a bucket and an object name in OBJECT_STORAGE_NAMESPACE. */
+export interface ConfigObjectAddress {
+  bucket: string;
+  object: string;
+}
+
+/** Parses SCRAPE_CONFIG_OBJECT: `<bucket>/<object>` (the object name may contain `/`). */
+const parseConfigObject = parser(
+  '<bucket>/<object>: a bucket name (letters, digits, - _ .), a slash, then the object name ' +
+    `(up to ${OCI_LIMITS.maxObjectNameLength} characters, may contain /)`,
+  readConfigObject,
+);
+function readConfigObject(key: string, value: string): ConfigObjectAddress {
+  const slash = value.indexOf('/');
+  const bucket = slash < 0 ? value : value.slice(0, slash);
+  const object = slash < 0 ? '' : value.slice(slash + 1);
+  // eslint-disable-next-line no-control-regex -- control characters are what this rejects
+  if (!BUCKET_NAME_RE.test(bucket) || object === '' || object.length > OCI_LIMITS.maxObjectNameLength || /[\x00-\x1f]/.test(object)) {
+    throw new ConfigError(key, `expected <bucket>/<object>, e.g. prom2oci-config/prometheus.yml; got "${value.slice(0, 120)}"`);
+  }
+  return { bucket, object };
+}
+
+/** Most shards SHARD may name (N): far above what a tenancy's 50 calls/s can feed, low enough to catch a slip. */
+const MAX_SHARDS = 1000;
+
+/** Parses SHARD: `i/N`, shard i of N (0 <= i < N). */
+const parseShard = parser(`i/N: shard i of N shards, N from 1 to ${MAX_SHARDS}, i from 0 to N-1 (e.g. 0/4 ... 3/4)`, readShard);
+function readShard(key: string, value: string): Shard {
+  const m = /^(\d{1,9})\/(\d{1,9})$/.exec(value);
+  if (!m) throw new ConfigError(key, `expected i/N, shard i of N shards (e.g. 0/4 ... 3/4), got "${value.slice(0, 40)}"`);
+  const [index, count] = [Number(m[1]), Number(m[2])];
+  if (count < 1 || count > MAX_SHARDS) throw new ConfigError(key, `N (the number of shards) must be from 1 to ${MAX_SHARDS}, got ${count}`);
+  if (index >= count)
+    throw new ConfigError(key, `i must be from 0 to ${count - 1} (the shards of ${count} are 0/${count} ... ${count - 1}/${count}), got ${index}/${count}`);
+  return { index, count };
+}
+
 /** Validates an OCID-shaped value. */
 const parseOcid = parser('an OCID (ocid1.<type>.<realm>.[region].<id>)', readOcid);
 function readOcid(key: string, value: string): string {
@@ -450,6 +498,22 @@ export const SETTINGS_TABLE = {
     description:
       "a Prometheus configuration file (YAML: global, scrape_configs), inline; its jobs replace METRICS_ENDPOINT's implicit one " +
       '(see docs/scrape-config.md); OCI limits the whole configuration of a function to 4 KB',
+  },
+  SCRAPE_CONFIG_OBJECT: {
+    field: 'scrapeConfigObject',
+    parse: parseConfigObject,
+    description:
+      'a Prometheus configuration file in Object Storage, as <bucket>/<object> in OBJECT_STORAGE_NAMESPACE: read by every invocation ' +
+      '(a warm container revalidates it by ETag, so an unchanged file is not downloaded again); instead of SCRAPE_CONFIG, for files over ' +
+      `OCI's 4 KB of function configuration (at most ${MAX_SCRAPE_CONFIG_OBJECT_BYTES / 1024 / 1024} MiB; see docs/scrape-config.md)`,
+  },
+  SHARD: {
+    field: 'shard',
+    parse: parseShard,
+    unset: 'none: every target',
+    description:
+      "scrape only shard i of N: the targets whose address after target relabelling hashes to i (Prometheus' hashmod: MD5 mod N); " +
+      'each shard keeps its own state and spool (see docs/scrape-config.md, Shards)',
   },
   COMPARTMENT_OCID: { field: 'compartmentId', parse: parseOcid, description: 'compartment of the posted metrics' },
   METRICS_NAMESPACE: { field: 'namespace', default: 'bharatmart', parse: parseNamespace, description: 'OCI custom metric namespace of every posted metric' },
@@ -740,7 +804,7 @@ export const SETTINGS_TABLE = {
       `lowercase letters and digits, up to ${OCI_LIMITS.maxObjectStorageNamespaceLength}`,
       (v) => `"${v.slice(0, 80)}" is not an Object Storage namespace (lowercase letters and digits; \`oci os ns get\` prints it)`,
     ),
-    description: 'Object Storage namespace of STATE_BUCKET (oci os ns get prints it); required with it',
+    description: 'Object Storage namespace of STATE_BUCKET and SCRAPE_CONFIG_OBJECT (oci os ns get prints it); required with either',
   },
   OCI_OBJECT_STORAGE_ENDPOINT: {
     field: 'objectStorageEndpoint',
@@ -799,8 +863,22 @@ const SETTINGS_RULES: readonly SettingsRule[] = [
     key: 'METRICS_ENDPOINT',
     when: 'always',
     required: 'unless-discovery',
-    holds: (s) => s.endpoints.length > 0 || s.discovery !== undefined || s.scrapeConfig !== undefined,
-    message: 'is required (the URL of the /metrics endpoint to scrape) unless DISCOVERY_COMPARTMENT_OCID or SCRAPE_CONFIG is set',
+    holds: (s) => s.endpoints.length > 0 || s.discovery !== undefined || s.scrapeConfig !== undefined || s.scrapeConfigObject !== undefined,
+    message: 'is required (the URL of the /metrics endpoint to scrape) unless DISCOVERY_COMPARTMENT_OCID, SCRAPE_CONFIG or SCRAPE_CONFIG_OBJECT is set',
+  },
+  {
+    name: 'one configuration file',
+    key: 'SCRAPE_CONFIG_OBJECT',
+    when: 'always',
+    holds: (s) => s.scrapeConfig === undefined || s.scrapeConfigObject === undefined,
+    message: 'cannot be set together with SCRAPE_CONFIG: the configuration comes from one of them (unset one)',
+  },
+  {
+    name: 'the config object needs its Object Storage namespace',
+    key: 'OBJECT_STORAGE_NAMESPACE',
+    when: 'always',
+    holds: (s) => s.scrapeConfigObject === undefined || s.objectStorageNamespace !== undefined,
+    message: "is required with SCRAPE_CONFIG_OBJECT (the tenancy's Object Storage namespace; `oci os ns get` prints it)",
   },
   {
     name: 'state needs its Object Storage namespace',

@@ -13,6 +13,7 @@ import type { Labels } from '../types/model';
 import { relabel } from '../relabel/relabel';
 import { parseDuration, type ScrapeJob } from '../config/scrapeConfig';
 import { OCI_NAME_RE, OCI_NAMESPACE_RE, OCID_RE, RESERVED_NAMESPACE_PREFIX_RE } from '../transform/limits';
+import { inShard, type Shard } from './shard';
 
 /** A static group label that makes the group's targets the discovered instances (DISCOVERY_* settings). */
 const DISCOVERY_LABEL = '__oci_discovery__';
@@ -32,6 +33,8 @@ interface JobTarget {
   resourceId?: string;
   /** Why it is not scraped (target_limit, an invalid address or label). */
   refused?: string;
+  /** `__address__` after relabelling, before the default port is added (what a last `hashmod` rule would read): its shard. */
+  address: string;
 }
 
 /** What a job's targets came to. */
@@ -40,6 +43,8 @@ export interface JobReport {
   targets: number;
   /** Dropped by relabel_configs: never requested. */
   dropped: number;
+  /** With SHARD: targets left to the other shards (never requested). */
+  otherShards?: number;
 }
 
 /** A discovered target as a job reads it. */
@@ -126,15 +131,17 @@ function destinationOf(labels: Labels): Pick<JobTarget, 'namespace' | 'compartme
 function populate(job: ScrapeJob, initial: Labels, resourceId: string | undefined): JobTarget | undefined {
   const relabelled = relabel(initial, job.relabelConfigs);
   if (relabelled === undefined) return undefined;
+  // Before the default port is added: what a last `hashmod` rule of relabel_configs reads.
+  const address = relabelled.__address__ ?? '';
   const refuse = (why: string): JobTarget => ({
     job,
+    address,
     url: new URL(`http://invalid.target.invalid/`),
     labels: { job: relabelled.job ?? job.name, instance: relabelled.instance ?? relabelled.__address__ ?? '' },
     timeoutMs: job.scrapeTimeoutMs,
     refused: why,
     ...(resourceId ? { resourceId } : {}),
   });
-  const address = relabelled.__address__;
   if (!address) return refuse('no address (relabel_configs removed __address__)');
   const withPort = withDefaultPort(address, relabelled.__scheme__ ?? '');
   if (typeof withPort !== 'string') return refuse(withPort.error);
@@ -157,32 +164,38 @@ function populate(job: ScrapeJob, initial: Labels, resourceId: string | undefine
   } catch {
     return { ...refuse(`"${relabelled.__scheme__}://${withPort}${relabelled.__metrics_path__ ?? ''}" is not a valid URL`), labels };
   }
-  return { job, url, labels, timeoutMs: timeout, ...destination, ...(resourceId ? { resourceId } : {}) };
+  return { job, url, labels, timeoutMs: timeout, address, ...destination, ...(resourceId ? { resourceId } : {}) };
 }
 
 /**
  * Every job's targets, in configuration order: static targets, then the discovered instances for a
- * static group labelled `__oci_discovery__`. A job over its `target_limit` has every target
- * refused, as Prometheus marks them failed without scraping.
+ * static group labelled `__oci_discovery__`. With a shard, only its targets are kept, as a last
+ * `hashmod` + `keep` rule on `__address__` would keep them. A job over its `target_limit` (counted
+ * in the shard, as Prometheus counts after relabelling) has every target refused, as Prometheus
+ * marks them failed without scraping.
  */
-export function jobTargets(jobs: readonly ScrapeJob[], discovered: readonly DiscoveredForJob[]): { targets: JobTarget[]; reports: JobReport[] } {
+export function jobTargets(jobs: readonly ScrapeJob[], discovered: readonly DiscoveredForJob[], shard?: Shard): { targets: JobTarget[]; reports: JobReport[] } {
   const targets: JobTarget[] = [];
   const reports: JobReport[] = [];
   for (const job of jobs) {
     const own: JobTarget[] = [];
     let candidates = 0;
+    let otherShards = 0;
+    const add = (t: JobTarget | undefined) => {
+      if (!t) return;
+      if (inShard(t.address, shard)) own.push(t);
+      else otherShards++;
+    };
     for (const group of job.staticConfigs) {
       const { [DISCOVERY_LABEL]: fromDiscovery, ...groupLabels } = group.labels;
       for (const address of group.targets) {
         candidates++;
-        const t = populate(job, initialLabels(job, address, groupLabels, {}), undefined);
-        if (t) own.push(t);
+        add(populate(job, initialLabels(job, address, groupLabels, {}), undefined));
       }
       if (!fromDiscovery) continue;
       for (const d of discovered) {
         candidates++;
-        const t = populate(job, initialLabels(job, d.url.host, groupLabels, d.metaLabels), d.resourceId);
-        if (t) own.push(t);
+        add(populate(job, initialLabels(job, d.url.host, groupLabels, d.metaLabels), d.resourceId));
       }
     }
     const scraped = own.filter((t) => !t.refused).length;
@@ -190,7 +203,7 @@ export function jobTargets(jobs: readonly ScrapeJob[], discovered: readonly Disc
       for (const t of own) if (!t.refused) t.refused = `target_limit exceeded (${scraped} targets > target_limit ${job.targetLimit})`;
     }
     targets.push(...own);
-    reports.push({ job: job.name, targets: own.length, dropped: candidates - own.length });
+    reports.push({ job: job.name, targets: own.length, dropped: candidates - own.length - otherShards, ...(shard ? { otherShards } : {}) });
   }
   return { targets, reports };
 }

@@ -7,8 +7,10 @@ import { inspect } from 'node:util';
 import { checkForPosting, ConfigError, parseSettings, type Env, type Settings } from '../config/settings';
 import { safeMessage } from '../util/redact';
 import type { Logger } from '../log';
+import type { ObjectStorageClient } from 'oci-objectstorage';
 import { createAuth, createDiscoveryClients, createMonitoringClient, createObjectStorageClient, createSecretsClient, type OciAuth } from '../oci/clients';
 import { objectStorageBackend } from '../state/objectStorage';
+import { ConfigObjectSource, sdkConfigObjectGet } from '../config/configObject';
 import { stateObjectName } from '../state/keys';
 import { createStateStore, type StateStore } from '../state/store';
 import { FleetDiscovery } from '../discovery/discovery';
@@ -71,12 +73,20 @@ function hasObjectStorageState(settings: Settings): settings is Settings & { sta
 }
 
 /** The Object Storage state store of the settings, or undefined when STATE_BUCKET is unset. */
-function objectStorageStateStore(settings: Settings, auth: () => OciAuth): StateStore | undefined {
+function objectStorageStateStore(settings: Settings, client: () => ObjectStorageClient): StateStore | undefined {
   if (!hasObjectStorageState(settings)) return undefined;
-  const client = createObjectStorageClient(auth(), settings);
   const objectName = stateObjectName(settings);
   const where = { namespace: settings.objectStorageNamespace, bucket: settings.stateBucket, objectName };
-  return createStateStore(objectStorageBackend(client, where, settings.dynamicGroup));
+  return createStateStore(objectStorageBackend(client(), where, settings.dynamicGroup));
+}
+
+/** The configuration object of the settings (SCRAPE_CONFIG_OBJECT), or undefined when it is unset. */
+function configObjectSource(settings: Settings, client: () => ObjectStorageClient): ConfigObjectSource | undefined {
+  const address = settings.scrapeConfigObject;
+  const namespace = settings.objectStorageNamespace;
+  if (address === undefined || namespace === undefined) return undefined;
+  const where = { ...address, namespace };
+  return new ConfigObjectSource(sdkConfigObjectGet(client(), where), where, settings.dynamicGroup);
 }
 
 /** The Fn handler, and what it can do before its first call. */
@@ -118,7 +128,10 @@ export function createHandler(env: Env, log: Logger, options: HandlerOptions = {
       }
       return source;
     };
-    const states = once(() => objectStorageStateStore(settings, auth) ?? options.localStateStore);
+    // One Object Storage client for the state and the configuration object.
+    const objectStorage = once(() => createObjectStorageClient(auth(), settings));
+    const states = once(() => objectStorageStateStore(settings, objectStorage) ?? options.localStateStore);
+    const configObject = once(() => configObjectSource(settings, objectStorage));
     const d = settings.discovery;
     const discovery = once(() =>
       d
@@ -131,7 +144,7 @@ export function createHandler(env: Env, log: Logger, options: HandlerOptions = {
         : undefined,
     );
     const dryRunWritesState = options.localStateStore !== undefined && !hasObjectStorageState(settings);
-    return { settings, log, postBatch: post, tokenSource: tokens, secretSource, stateStore: states, dryRunWritesState, discovery };
+    return { settings, log, postBatch: post, tokenSource: tokens, secretSource, stateStore: states, dryRunWritesState, discovery, configObject };
   });
 
   const handler = async (input: unknown, ctx: InvocationContext): Promise<InvocationSummary | DuplicateTriggerAnswer | FunctionFailure> => {

@@ -5,13 +5,21 @@
  */
 import type { ScrapeConfigFile } from '../config/scrapeConfig';
 import { jobTargets } from '../discovery/jobTargets';
+import type { Shard } from '../discovery/shard';
 import type { DiscoveredTarget } from '../discovery/targets';
 import type { TransformOptions } from '../types/model';
 import type { ScrapeConfigReport, ScrapeTarget } from './summary';
 
-/** The scrape targets of every job (refused ones included: they are reported up=0, never requested). */
-export function configTargets(cfg: ScrapeConfigFile, discovered: readonly DiscoveredTarget[]): { targets: ScrapeTarget[]; report: ScrapeConfigReport } {
-  const { targets, reports } = jobTargets(cfg.jobs, discovered);
+/**
+ * The scrape targets of every job (refused ones included: they are reported up=0, never requested);
+ * with a shard, only its own (the others' are counted in the report, never requested).
+ */
+export function configTargets(
+  cfg: ScrapeConfigFile,
+  discovered: readonly DiscoveredTarget[],
+  shard?: Shard,
+): { targets: ScrapeTarget[]; report: ScrapeConfigReport } {
+  const { targets, reports } = jobTargets(cfg.jobs, discovered, shard);
   const scrapeTargets = targets.map((t): ScrapeTarget => {
     const { instance, ...own } = t.labels;
     return {
@@ -43,7 +51,9 @@ export function configTargets(cfg: ScrapeConfigFile, discovered: readonly Discov
     };
   });
   const report: ScrapeConfigReport = { jobs: reports, notes: cfg.notes };
-  if (scrapeTargets.length === 0) {
+  // A shard without targets while other shards have some is not a failure: the shard reports it (summary.shard).
+  const otherShards = reports.reduce((n, r) => n + (r.otherShards ?? 0), 0);
+  if (scrapeTargets.length === 0 && otherShards === 0) {
     const dropped = reports.reduce((n, r) => n + r.dropped, 0);
     report.noTargets =
       dropped > 0

@@ -82,7 +82,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const state: StateSummary = { enabled: false, written: false };
   // Discovery runs first (the state is keyed by target URL, so it needs the targets), then the
   // state is read while the targets are scraped; each transform waits for it.
-  const { targets: scrapeTargets, report: discovery, config: configReport } = await targetsOf(rt, budget);
+  const { targets: scrapeTargets, report: discovery, config: configReport, shard } = await targetsOf(rt, budget);
   const spoolOn = !opts.dryRun && s.spoolMaxSeries > 0 && hasStateStore(rt);
   // A trigger message (a posting run with a state store) is de-duplicated before any scrape: the
   // state, which holds the keys of the messages run, is read first, and this key is stored with it.
@@ -162,6 +162,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   });
   const summary = summarise(prepared, targets, result, selfResult, opts.dryRun, now() - started, forecast, state, discovery);
   if (configReport) summary.scrapeConfig = configReport;
+  if (shard) summary.shard = shard;
   if (spoolSummary) {
     summary.spool = spoolSummary;
     const calls = replayed?.stats;

@@ -15,7 +15,8 @@ import { withoutDropRules } from '../transform/dropRules';
 import { mapConcurrently } from '../util/concurrency';
 import { HELD_BYTES_PER_FAMILY, HELD_BYTES_PER_SAMPLE, MemoryBudgetError, type InvocationBudget, type MemoryBudget } from './budget';
 import type { Runtime } from './runtime';
-import type { PreparedTarget, ScrapeConfigReport, ScrapeTarget } from './summary';
+import type { PreparedTarget, ScrapeConfigReport, ScrapeTarget, ShardReport } from './summary';
+import { inShard, shardText, type Shard } from '../discovery/shard';
 import { configTargets, targetOptions } from './jobs';
 import { jobLimitError } from '../transform/jobLabels';
 
@@ -25,33 +26,53 @@ function failedTarget(target: ScrapeTarget, scrape: ScrapeResult, error: string)
 }
 
 /**
- * This invocation's targets: a Prometheus configuration's jobs (SCRAPE_CONFIG, src/handler/jobs.ts);
+ * This invocation's targets: a Prometheus configuration's jobs (SCRAPE_CONFIG or SCRAPE_CONFIG_OBJECT, src/handler/jobs.ts);
  * else METRICS_ENDPOINT, then the discovered ones (a discovered URL that is
  * also listed statically is scraped once, with the instance's dimensions). `instance` follows the
- * one rule for all of them (host:port, the path added when host:port repeats).
+ * one rule for all of them (host:port, the path added when host:port repeats). With SHARD, only the
+ * shard's targets (src/discovery/shard.ts); a settings target's address is its URL's host[:port].
  */
 export async function targetsOf(
   rt: Runtime,
   budget: InvocationBudget,
-): Promise<{ targets: ScrapeTarget[]; report?: DiscoveryReport; config?: ScrapeConfigReport }> {
+): Promise<{ targets: ScrapeTarget[]; report?: DiscoveryReport; config?: ScrapeConfigReport; shard?: ShardReport }> {
   const s = rt.settings;
+  // SCRAPE_CONFIG_OBJECT is read first (revalidated by its ETag while warm): a bad one fails before any other call.
+  const fromObject = await rt.configObject?.()?.load(AbortSignal.timeout(budget.stateTimeoutMs()));
+  const scrapeConfig = fromObject?.file ?? s.scrapeConfig;
   const fleet = rt.discovery?.();
   let discovered: DiscoveredTarget[] = [];
   let report: DiscoveryReport | undefined;
   if (fleet) ({ targets: discovered, report } = await fleet.targets(budget.signalAt(budget.discoveryStopAt)));
   // A Prometheus configuration replaces METRICS_ENDPOINT: its jobs name the targets (discovered
   // instances feed the jobs that ask for them).
-  if (s.scrapeConfig) {
-    const { targets, report: config } = configTargets(s.scrapeConfig, discovered);
-    return { targets, report, config };
+  if (scrapeConfig) {
+    const { targets, report: config } = configTargets(scrapeConfig, discovered, s.shard);
+    const otherShards = config.jobs.reduce((n, j) => n + (j.otherShards ?? 0), 0);
+    return {
+      targets,
+      report,
+      config: fromObject ? { object: fromObject.report, ...config } : config,
+      ...(s.shard ? { shard: shardReport(s.shard, targets.length, otherShards) } : {}),
+    };
   }
   const found = new Set(discovered.map((t) => t.url.href));
   const all: Omit<ScrapeTarget, 'instance'>[] = [
     ...s.endpoints.filter((u) => !found.has(u.href)).map((url) => ({ url })),
     ...discovered.map((t) => ({ url: t.url, dimensions: t.dimensions, resourceId: t.resourceId })),
   ];
+  // Named over every target, so a target's instance does not depend on the shards (URLs of one host:port share a shard anyway).
   const instances = instancesOf(all.map((t) => t.url));
-  return { targets: all.map((t, i) => ({ ...t, instance: instances[i] })), report };
+  const targets = all.map((t, i) => ({ ...t, instance: instances[i] })).filter((t) => inShard(t.url.host, s.shard));
+  return { targets, report, ...(s.shard ? { shard: shardReport(s.shard, targets.length, all.length - targets.length) } : {}) };
+}
+
+/** The response's word on this function's shard. */
+function shardReport(shard: Shard, targets: number, otherShards: number): ShardReport {
+  const report: ShardReport = { shard: shardText(shard), targets, otherShards };
+  if (targets === 0 && otherShards > 0)
+    report.note = `no target of shard ${shardText(shard)}: all ${otherShards} targets belong to the other shards (fewer targets than shards?)`;
+  return report;
 }
 
 /**

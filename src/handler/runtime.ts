@@ -1,4 +1,5 @@
 /** What one invocation's pipeline needs from the outside; created once per warm container (src/handler/handler.ts). */
+import type { ConfigObjectSource } from '../config/configObject';
 import type { Settings } from '../config/settings';
 import type { FleetDiscovery } from '../discovery/discovery';
 import type { Logger } from '../log';
@@ -22,6 +23,8 @@ export interface Runtime {
    * state file, HandlerOptions.localStateStore), never for the function's Object Storage state.
    */
   dryRunWritesState?: boolean;
+  /** The configuration object when SCRAPE_CONFIG_OBJECT is set (created lazily; holds the parsed file and its ETag while warm). */
+  configObject?(): ConfigObjectSource | undefined;
   /** OCI compute discovery when DISCOVERY_COMPARTMENT_OCID is set (created lazily, reused while warm). */
   discovery?(): FleetDiscovery | undefined;
   now?: () => number;

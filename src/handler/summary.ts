@@ -14,6 +14,7 @@ import type { NotDerivedCounts } from '../types/state';
 import type { JobSampleRules, OciMetric, SkippedSample, SkipReason, TargetReport } from '../types/model';
 import type { JobReport } from '../discovery/jobTargets';
 import type { ScrapeAuth } from '../config/scrapeConfig';
+import type { ConfigObjectReport } from '../config/configObject';
 import type { TargetState } from '../types/state';
 import type { TargetTransform } from '../transform/targetTransform';
 
@@ -128,6 +129,8 @@ export interface InvocationSummary {
   discovery?: DiscoveryReport;
   /** The Prometheus configuration's jobs (SCRAPE_CONFIG): targets, dropped targets, notes. */
   scrapeConfig?: ScrapeConfigReport;
+  /** With SHARD: which shard this function is, its targets and how many were left to the other shards (never requested). */
+  shard?: ShardReport;
   /** Dry run only: per job, the names with the most streams and the labels that drive them (src/forecast/cardinality.ts). */
   cardinality?: CardinalityReport;
   /** Dry run only: the objects that would be posted (data, then self-metrics). */
@@ -143,7 +146,21 @@ export interface InvocationSummary {
 
 /** One target of this invocation: a METRICS_ENDPOINT entry or a discovered instance's exporter. */
 /** What a Prometheus configuration (SCRAPE_CONFIG) came to this invocation (in the response). */
+/** This function's shard (SHARD=i/N) and what the split left it. */
+export interface ShardReport {
+  /** `i/N`, as SHARD says. */
+  shard: string;
+  /** Targets of this shard. */
+  targets: number;
+  /** Targets of the other shards: never requested. */
+  otherShards: number;
+  /** Set when this shard has no target while the others have some. */
+  note?: string;
+}
+
 export interface ScrapeConfigReport {
+  /** SCRAPE_CONFIG_OBJECT: which object and version this invocation used, and whether it was downloaded. */
+  object?: ConfigObjectReport;
   jobs: JobReport[];
   /** Keys accepted but not applied. */
   notes: string[];

@@ -18,6 +18,8 @@ export const IAM_GRANTS = {
   stateObjects: 'use objects',
   /** The first PutObject of the state object (narrowed to OBJECT_CREATE). */
   createStateObject: 'manage objects',
+  /** GetObject of the configuration object (SCRAPE_CONFIG_OBJECT). */
+  readConfigObject: 'read objects',
   /** Discovery's calls. */
   ListCompartments: 'inspect compartments',
   ListInstances: 'read instances',
@@ -54,6 +56,11 @@ export function stateStatements(dynamicGroup: string | undefined, bucket: string
     `${statement(dynamicGroup, 'stateObjects', scope, `target.bucket.name = '${bucket}'`)}; ` +
     statement(dynamicGroup, 'createStateObject', scope, `all {target.bucket.name = '${bucket}', request.permission = 'OBJECT_CREATE'}`)
   );
+}
+
+/** Reading the configuration object (SCRAPE_CONFIG_OBJECT) in its bucket (a state bucket's `use objects` covers it already). */
+export function configObjectStatement(dynamicGroup: string | undefined, bucket: string): string {
+  return statement(dynamicGroup, 'readConfigObject', "compartment <the bucket's compartment>", `target.bucket.name = '${bucket}'`);
 }
 
 /** A discovery call in the compartment it was made in. */

@@ -4,8 +4,9 @@
  *   stateObjectName()  the state object of a function: a hash of everything that defines its
  *                      targets and where it posts (METRICS_ENDPOINT, the namespace and compartment,
  *                      the discovery settings that choose the instances and their URLs, and the
- *                      jobs of SCRAPE_CONFIG), so two functions that scrape different fleets never
- *                      share one object. Changing any of them starts a new state object.
+ *                      jobs of SCRAPE_CONFIG or the name of SCRAPE_CONFIG_OBJECT, and SHARD), so two
+ *                      functions that scrape different fleets, or different shards of one, never share
+ *                      one object. Changing any of them starts a new state object.
  *   targetStateKey()   a target's key in the state: its job, URL and resource id (a 10.0.0.5
  *                      address reused by another instance is another target).
  *
@@ -51,11 +52,11 @@ function discoveryIdentity(d: NonNullable<Settings['discovery']>): unknown[] {
 }
 
 /** The settings stateObjectName reads. */
-type StateIdentitySettings = Pick<Settings, 'endpoints' | 'namespace' | 'compartmentId' | 'discovery' | 'scrapeConfig'>;
+type StateIdentitySettings = Pick<Settings, 'endpoints' | 'namespace' | 'compartmentId' | 'discovery' | 'scrapeConfig' | 'scrapeConfigObject' | 'shard'>;
 
-/** A Prometheus configuration's jobs as text (a relabel rule's regular expression by its source). */
+/** A Prometheus configuration's jobs as text (a relabel rule's regular expression by its source, a hashmod modulus, a bigint, as digits). */
 function jobsIdentity(jobs: unknown): string {
-  return JSON.stringify(jobs, (_key, value: unknown) => (value instanceof RegExp ? value.source : value));
+  return JSON.stringify(jobs, (_key, value: unknown) => (value instanceof RegExp ? value.source : typeof value === 'bigint' ? value.toString() : value));
 }
 
 /** The name of a function's state object (see top); a settings-only function keeps the name earlier versions gave it. */
@@ -64,5 +65,9 @@ export function stateObjectName(s: StateIdentitySettings): string {
   if (s.discovery) parts.push(discoveryIdentity(s.discovery));
   // The jobs (SCRAPE_CONFIG) define the targets too: another configuration is another state.
   if (s.scrapeConfig) parts.push(jobsIdentity(s.scrapeConfig.jobs));
+  // SCRAPE_CONFIG_OBJECT by its name, never its ETag or content: a changed file keeps its state (the targets' keys follow their jobs).
+  if (s.scrapeConfigObject) parts.push(['SCRAPE_CONFIG_OBJECT', s.scrapeConfigObject.bucket, s.scrapeConfigObject.object]);
+  // Each shard has its own object (its state, spool and trigger keys); one shard of one is every target, as without SHARD.
+  if (s.shard && s.shard.count > 1) parts.push({ shard: [s.shard.index, s.shard.count] });
   return `prom2oci/state-${hashOf(JSON.stringify(parts), 'hex', 32)}.json.gz`;
 }

@@ -2,6 +2,7 @@
  * The state in an OCI Object Storage object: GetObject once per invocation, PutObject with
  * If-Match (If-None-Match: * when there is no object yet); a 412 is a precondition failure.
  * Errors become StateError with the cause and, for 404/authorization errors, the IAM statement to add.
+ * The configuration object (src/config/configObject.ts) reads its GetObject answers with the same helpers.
  */
 import type { Readable } from 'node:stream';
 import type * as objectStorageT from 'oci-objectstorage';
@@ -13,14 +14,14 @@ import { StateError } from './errors';
 import type { BlobBackend } from './store';
 
 /** An SDK error's HTTP status and service code, when it has them. */
-function statusOf(e: unknown): { status?: number; code?: string } {
+export function statusOf(e: unknown): { status?: number; code?: string } {
   if (typeof e !== 'object' || e === null) return {};
   const r = e as { statusCode?: unknown; serviceCode?: unknown };
   return { status: typeof r.statusCode === 'number' ? r.statusCode : undefined, code: typeof r.serviceCode === 'string' ? r.serviceCode : undefined };
 }
 
 /** Reads a GetObject body (a web or Node stream) into bytes, at most `maxBytes`; undefined when it is larger (the rest is not read). */
-async function readBody(value: Readable | ReadableStream, maxBytes: number): Promise<Buffer | undefined> {
+export async function readBody(value: Readable | ReadableStream, maxBytes: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of value as AsyncIterable<Uint8Array | string>) {

@@ -37,6 +37,8 @@ export const OCI_LIMITS = Object.freeze({
   futureSafetyMarginMs: 60 * 1000,
   /** Object Storage bucket name: 1-256 characters. */
   maxBucketNameLength: 256,
+  /** Object Storage object name: 1-1024 characters. */
+  maxObjectNameLength: 1024,
   /** Object Storage namespace: 1-64 characters. */
   maxObjectStorageNamespaceLength: 64,
   /** OCI Functions: the longest an invocation may run, s (detached timeout 5-3600; synchronous at most 300). */

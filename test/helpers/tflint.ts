@@ -611,7 +611,8 @@ export function checkReferences(files: TfFile[], schema: ProviderSchema): Findin
 function checkAttributePath(attrs: Record<string, SchemaAttr>, rest: string, address: string, report: (msg: string) => void): void {
   let current: Record<string, SchemaAttr> | undefined = attrs;
   let seen = address;
-  for (const m of rest.matchAll(/\.(\w+)/g)) {
+  // An index (`[0]`, `[count.index]`) names no attribute.
+  for (const m of rest.replace(/\[[^\]]*\]/g, '').matchAll(/\.(\w+)/g)) {
     if (!current) return;
     const attr: SchemaAttr | undefined = current[m[1]];
     if (!attr) {
@@ -672,6 +673,8 @@ const ALLOWED_GRANTS: Record<string, { subject: RegExp; requires: string[]; perm
   // `use` lacks (creating the object the first time).
   'use objects': { subject: /^dynamic-group \S+$/i, requires: ['target.bucket.name'] },
   'manage objects': { subject: /^dynamic-group \S+$/i, requires: ['target.bucket.name', 'request.permission'], permission: 'OBJECT_CREATE' },
+  // The configuration object (SCRAPE_CONFIG_OBJECT): read the objects of its one bucket.
+  'read objects': { subject: /^dynamic-group \S+$/i, requires: ['target.bucket.name'] },
   'read secret-bundles': { subject: /^dynamic-group \S+$/i, requires: ['target.secret.id'] },
   // The Resource Scheduler schedule: Oracle's documented statement for a schedule ("manage
   // <resource-type>"), narrowed to the one schedule principal, never a broader subject.

@@ -8,6 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startBharatMart, type BharatMart } from './bharatmart';
+import { DEMO_ADDRESSES, listedTargets, substituteTargets } from './demoConfig';
+import { startPaymentGateway, type PaymentGateway } from './payments';
 import { makeResourcePrincipal } from '../emulator/credentials';
 import { createExplorerHandler } from '../emulator/explorer/serve';
 import { emulatorEndpointsEnv, startIngestionEmulator, type IngestionEmulator } from '../emulator/server';
@@ -43,6 +45,24 @@ interface DemoOptions {
    * the function's discovery instead of METRICS_ENDPOINT (0 = the single static target).
    */
   fleet?: number;
+  /**
+   * A Prometheus configuration file to run instead of the single target (`start --config`): its
+   * jobs, targets and namespaces. The demo's apps serve at DEMO_ADDRESSES; the file's targets naming
+   * one of them are rewritten when the app had to take another port.
+   */
+  scrapeConfig?: { text: string; name: string };
+  /** With scrapeConfig: the apps try their fixed addresses first (default true); false = free ports (tests). */
+  fixedPorts?: boolean;
+}
+
+/** What a configuration file run (`start --config`) came to. */
+interface DemoConfigRun {
+  /** The file's name as given. */
+  name: string;
+  /** Targets of the file rewritten to where a demo app listens: [as written, where it is]. */
+  moved: [string, string][];
+  /** The text the function reads (SCRAPE_CONFIG). */
+  text: string;
 }
 
 /** One simulated instance of the demo fleet. */
@@ -87,6 +107,10 @@ export interface Demo {
   bharatmart: BharatMart;
   /** Fleet mode only. */
   fleet?: DemoFleet;
+  /** Configuration mode only (`start --config`): the payment gateway, the second exporter. */
+  payments?: PaymentGateway;
+  /** Configuration mode only. */
+  config?: DemoConfigRun;
   intervalMs: number;
   namespace: string;
   /** Invocation records, oldest first (bounded). */
@@ -103,15 +127,18 @@ function errorText(body: string, json: unknown): string {
   return body.slice(0, 300);
 }
 
-/** Starts the emulator on the port, falling back to a free port when it is taken. */
-async function startEmulatorOn(port: number, opts: Parameters<typeof startIngestionEmulator>[0]): Promise<IngestionEmulator> {
+/** Starts a server on the port, falling back to a free port (0) when it is taken. */
+async function onPortOrFree<T>(port: number, start: (port: number) => Promise<T>): Promise<T> {
   try {
-    return await startIngestionEmulator({ ...opts, port });
+    return await start(port);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw e;
-    return startIngestionEmulator({ ...opts, port: 0 });
+    return start(0);
   }
 }
+
+/** The port of a 127.0.0.1 address or URL. */
+const portOf = (address: string): number => Number(new URL(address.includes('//') ? address : `http://${address}`).port);
 
 /** Starts the whole stack; the first invocation runs at once. */
 export async function startDemo(opts: DemoOptions): Promise<Demo> {
@@ -132,6 +159,8 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     const fleetSize = opts.fleet ?? 0;
     let schedule: Schedule | undefined = undefined; // the explorer may ask before the schedule starts
     let fleet: DemoFleet | undefined;
+    let payments: PaymentGateway | undefined;
+    let config: DemoConfigRun | undefined;
     // A dry run asked for by the page (its cardinality report); the function queues it after a call in flight.
     const later: { dryRun?: () => Promise<InvocationRecord> } = {};
     const explorer = createExplorerHandler({
@@ -144,15 +173,20 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
         nextInvocationAt: schedule?.nextDueAt,
         ...(fleet
           ? { fleet: `${fleet.members.filter((m) => m.instance.lifecycleState === 'RUNNING').length} running instances (discovery)` }
-          : { target: bharatmart?.url }),
+          : config
+            ? { config: config.name }
+            : { target: bharatmart?.url }),
       }),
     });
     let bharatmart: BharatMart | undefined;
-    const emulator = await startEmulatorOn(opts.port ?? 0, {
-      trustedIssuers: [rp.issuerPublicKeyPem],
-      maxStoredDatapoints: 500_000,
-      extraHandler: (req, res) => (fleet && handleFleetAdmin(fleet, req, res)) || explorer(req, res),
-    });
+    const emulator = await onPortOrFree(opts.port ?? 0, (port) =>
+      startIngestionEmulator({
+        port,
+        trustedIssuers: [rp.issuerPublicKeyPem],
+        maxStoredDatapoints: 500_000,
+        extraHandler: (req, res) => (fleet && handleFleetAdmin(fleet, req, res)) || explorer(req, res),
+      }),
+    );
     cleanups.push(() => emulator.close());
     // The state between invocations lives in the emulator's Object Storage, as in OCI (STATE_BUCKET).
     emulator.objectStorage.createBucket(DEMO_STATE_BUCKET);
@@ -179,6 +213,24 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
         DISCOVERY_TTL_SECONDS: '0',
         OCI_COMPUTE_ENDPOINT: emulator.url,
       };
+    } else if (opts.scrapeConfig) {
+      const fixed = opts.fixedPorts ?? true;
+      const traffic = opts.traffic ?? true;
+      const shop = await onPortOrFree(fixed ? portOf(DEMO_ADDRESSES.bharatmart) : 0, (port) => startBharatMart({ port, traffic }));
+      bharatmart = shop;
+      cleanups.push(() => shop.stop());
+      const gateway = await onPortOrFree(fixed ? portOf(DEMO_ADDRESSES.payments) : 0, (port) => startPaymentGateway({ port, traffic }));
+      payments = gateway;
+      cleanups.push(() => gateway.stop());
+      const listed = listedTargets(opts.scrapeConfig.text);
+      const moved: [string, string][] = [
+        [DEMO_ADDRESSES.bharatmart, new URL(shop.url).host],
+        [DEMO_ADDRESSES.payments, new URL(gateway.url).host],
+      ].filter(([from, to]) => from !== to && listed.includes(from)) as [string, string][];
+      const text = substituteTargets(opts.scrapeConfig.text, new Map(moved));
+      config = { name: opts.scrapeConfig.name, moved, text };
+      // The file's jobs replace METRICS_ENDPOINT; METRICS_NAMESPACE stays the default destination.
+      fnEnv = { ...common, SCRAPE_CONFIG: text };
     } else {
       bharatmart = await startBharatMart({ traffic: opts.traffic ?? true });
       const shop = bharatmart;
@@ -232,6 +284,8 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       emulator,
       bharatmart,
       fleet,
+      payments,
+      config,
       intervalMs,
       namespace,
       history,

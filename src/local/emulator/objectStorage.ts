@@ -53,6 +53,8 @@ export class ObjectStorageState {
   readonly buckets = new Map<string, Map<string, StoredObject>>();
   /** Buckets that exist but the caller may not use (no policy): answered like missing ones. */
   readonly deniedBuckets = new Set<string>();
+  /** `bucket/object` -> GetObject answers that carried the object's bytes (a 304 or a HEAD carries none): what a download cost. */
+  readonly bodiesServed = new Map<string, number>();
   /** Called before a PutObject is judged: lets a test play another writer that comes first. */
   beforePut: ((address: ObjectAddress) => void) | undefined;
 
@@ -132,7 +134,10 @@ export class ObjectStorageState {
     };
     if (ifNoneMatch !== undefined && (ifNoneMatch.trim() === '*' || etagMatches(ifNoneMatch, current.etag)))
       return { status: 304, headers: { etag: current.etag } };
-    return method === 'HEAD' ? { status: 200, headers: found } : { status: 200, headers: found, body: current.bytes };
+    if (method === 'HEAD') return { status: 200, headers: found };
+    const key = `${address.bucket}/${address.object}`;
+    this.bodiesServed.set(key, (this.bodiesServed.get(key) ?? 0) + 1);
+    return { status: 200, headers: found, body: current.bytes };
   }
 }
 
