@@ -226,6 +226,7 @@ export class AdaptivePacer {
     else {
       this.edgeRate = ep.rateAfter;
       this.rateNow = Math.min(this.rateNow, underEdge(this.edgeRate));
+      this.minRate = Math.min(this.minRate, this.rateNow);
     }
     this.inBurst = burst;
     this.episode = undefined;
