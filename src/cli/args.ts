@@ -106,7 +106,7 @@ export function parseCommandLine(argv: readonly string[], spec: FlagSpec): Parse
 }
 
 /** The text of a Prometheus configuration file, checked (an error names the file, the line and the key). */
-function readScrapeConfigFile(path: string): string {
+export function readScrapeConfigFile(path: string): string {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -2,12 +2,12 @@
  * `prom2oci start` (what `npm start` runs): the whole pipeline on this machine with the explorer
  * page, nothing to configure. Ctrl-C (SIGINT) or SIGTERM stops everything it started and exits 0.
  */
-import { parseCommandLine, parseDuration, UsageError } from './args';
+import { parseCommandLine, parseDuration, readScrapeConfigFile, UsageError } from './args';
 import { startDemo, type InvocationRecord } from '../local/demo/stack';
 import { summaryLine } from './format';
 import { functionEntry } from './invoke';
 
-export const START_HELP = `usage: prom2oci start [--interval 60s] [--port 8080] [--namespace bharatmart] [--fleet N] [--verbose]
+export const START_HELP = `usage: prom2oci start [--interval 60s] [--port 8080] [--namespace bharatmart] [--fleet N] [--config FILE] [--verbose]
 
 Runs the local demo: a BharatMart shop simulator with traffic (prom-client /metrics), the local OCI
 Telemetry Ingestion emulator (verifies request signatures, stores what it accepts) with the Metric
@@ -24,6 +24,11 @@ resource-principal credentials. One line per invocation. Ctrl-C stops everything
                     curl -X POST http://127.0.0.1:PORT/demo/fleet/add
                     curl -X POST http://127.0.0.1:PORT/demo/fleet/terminate[?id=<instance OCID>]
                     curl http://127.0.0.1:PORT/demo/fleet
+  --config FILE   a Prometheus configuration file (global, scrape_configs): its jobs replace the
+                  simulator as the function's targets (the simulator still runs: scrape it by its
+                  URL in the banner). The file is put into the emulator's Object Storage and the
+                  function reads it as SCRAPE_CONFIG_OBJECT, as in OCI; edit the file and the
+                  next invocation uses it (re-uploaded when it changed, revalidated by ETag)
   --verbose       also print the function's own log lines`;
 
 /** The line printed for one invocation. */
@@ -41,7 +46,9 @@ function invocationLine(r: InvocationRecord): string {
 
 /** `prom2oci start`: returns the exit code once stopped. */
 export async function startCommand(argv: readonly string[]): Promise<number> {
-  const args = parseCommandLine(argv, { flags: { interval: 'string', port: 'string', namespace: 'string', fleet: 'string', verbose: 'boolean' } });
+  const args = parseCommandLine(argv, {
+    flags: { interval: 'string', port: 'string', namespace: 'string', fleet: 'string', config: 'string', verbose: 'boolean' },
+  });
   if (args.flags.help) {
     console.log(START_HELP);
     return 0;
@@ -53,6 +60,9 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
   const fleetText = typeof args.flags.fleet === 'string' ? args.flags.fleet : '0';
   if (!/^\d{1,3}$/.test(fleetText) || Number(fleetText) > 200) throw new UsageError(`--fleet: expected a number of instances 0-200, got "${fleetText}"`);
   const fleet = Number(fleetText);
+  // Checked here, so a bad file is exit code 2 naming its line before anything starts.
+  const configFile = typeof args.flags.config === 'string' ? args.flags.config : undefined;
+  if (configFile !== undefined) readScrapeConfigFile(configFile);
   const entry = functionEntry();
   // Signals are taken before anything starts, so an early Ctrl-C still cleans up.
   let signalled: NodeJS.Signals | undefined;
@@ -69,16 +79,23 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
     port: Number(portText),
     namespace: typeof args.flags.namespace === 'string' ? args.flags.namespace : undefined,
     fleet,
+    ...(configFile !== undefined ? { scrapeConfigFile: configFile } : {}),
     // A call cut short by Ctrl-C is not news: print only while running.
     onInvocation: (r) => {
       if (!signalled) console.log(invocationLine(r));
     },
     onFunctionLine: args.flags.verbose ? (_s, line) => console.log(`  fn | ${line}`) : undefined,
   });
+  const targetLine = demo.fleet
+    ? fleetLine(demo.fleet.members.length, demo.emulator.url)
+    : `${configFile !== undefined ? 'simulator:' : 'target:   '} ${demo.bharatmart.url} (BharatMart simulator with traffic)`;
+  const configLine = demo.scrapeConfigObject
+    ? `  config:    ${configFile} -> ${demo.scrapeConfigObject} (SCRAPE_CONFIG_OBJECT; edit the file, the next invocation uses it)\n`
+    : '';
   console.log(`prom2oci local demo
   explorer:  ${demo.explorerUrl}
-  ${demo.fleet ? fleetLine(demo.fleet.members.length, demo.emulator.url) : `target:    ${demo.bharatmart.url} (BharatMart simulator with traffic)`}
-  ingestion: ${demo.emulator.url} (OCI Telemetry Ingestion emulator)
+  ${targetLine}
+${configLine}  ingestion: ${demo.emulator.url} (OCI Telemetry Ingestion emulator)
   function:  ${entry}, invoked every ${intervalMs / 1000} s${intervalMs >= 60_000 ? ' (--interval 10s to watch it move faster)' : ''}
 Ctrl-C stops everything.`);
   if (!signalled) await new Promise<void>((resolve) => (wake = resolve));

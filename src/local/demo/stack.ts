@@ -4,7 +4,7 @@
  * credentials), and the real function (dist/func.js) started and invoked as the Fn agent does, on a
  * fixed-rate schedule. Everything on 127.0.0.1; stop() ends every process, server and timer.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startBharatMart, type BharatMart } from './bharatmart';
@@ -19,8 +19,10 @@ import type { FleetInstance } from '../emulator/fleet';
 
 /** A made-up compartment: the emulator accepts any well-formed OCID. */
 const DEMO_COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaalocaldemoprom2ocibharatmart';
-/** The Object Storage bucket of the demo function's state (derived series). */
+/** The Object Storage bucket of the demo function's state (derived series), and of its configuration object. */
 const DEMO_STATE_BUCKET = 'prom2oci-state';
+/** The object `--config FILE` is put as (SCRAPE_CONFIG_OBJECT), as Terraform's scrape_config_file puts it. */
+const DEMO_CONFIG_OBJECT = 'prom2oci/scrape-config.yml';
 
 interface DemoOptions {
   /** Function invocation schedule (default 60 s, like production). */
@@ -43,6 +45,12 @@ interface DemoOptions {
    * the function's discovery instead of METRICS_ENDPOINT (0 = the single static target).
    */
   fleet?: number;
+  /**
+   * A Prometheus configuration file: put into the emulator's Object Storage and read by the function
+   * as SCRAPE_CONFIG_OBJECT instead of METRICS_ENDPOINT; read again before each invocation and put
+   * again when it changed, so an edit is used by the next invocation.
+   */
+  scrapeConfigFile?: string;
 }
 
 /** One simulated instance of the demo fleet. */
@@ -87,6 +95,8 @@ export interface Demo {
   bharatmart: BharatMart;
   /** Fleet mode only. */
   fleet?: DemoFleet;
+  /** With scrapeConfigFile: the function's SCRAPE_CONFIG_OBJECT (`<bucket>/<object>`). */
+  scrapeConfigObject?: string;
   intervalMs: number;
   namespace: string;
   /** Invocation records, oldest first (bounded). */
@@ -185,6 +195,23 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       cleanups.push(() => shop.stop());
       fnEnv = { ...common, METRICS_ENDPOINT: bharatmart.url };
     }
+    const configFile = opts.scrapeConfigFile;
+    const scrapeConfigObject = configFile !== undefined ? `${DEMO_STATE_BUCKET}/${DEMO_CONFIG_OBJECT}` : undefined;
+    /** Puts the file into Object Storage when it changed since it was last put (a file that cannot be read keeps the last copy). */
+    let uploaded: string | undefined;
+    const syncConfig = async (): Promise<void> => {
+      if (configFile === undefined) return;
+      const text = await readFile(configFile, 'utf8').catch(() => uploaded);
+      if (text === undefined || text === uploaded) return;
+      emulator.objectStorage.putDirect(DEMO_STATE_BUCKET, DEMO_CONFIG_OBJECT, Buffer.from(text));
+      uploaded = text;
+    };
+    if (scrapeConfigObject) {
+      // The configuration's jobs replace METRICS_ENDPOINT (discovered instances still feed the jobs that ask for them).
+      const { METRICS_ENDPOINT: _replaced, ...rest } = fnEnv;
+      fnEnv = { ...rest, SCRAPE_CONFIG_OBJECT: scrapeConfigObject };
+      await syncConfig();
+    }
     let fn: LocalFunction | undefined;
     cleanups.push(async () => fn?.stop());
     let seq = 0;
@@ -194,6 +221,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       const record: InvocationRecord = { seq: ++seq, time: new Date().toISOString(), status: 0, ok: false, durationMs: 0 };
       const started = performance.now();
       try {
+        await syncConfig();
         if (!fn?.alive) {
           fn = await startFunction({ entry: opts.entry, env: fnEnv, onLine: opts.onFunctionLine });
           record.coldStartMs = Math.round(fn.readyMs);
@@ -232,6 +260,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       emulator,
       bharatmart,
       fleet,
+      ...(scrapeConfigObject ? { scrapeConfigObject } : {}),
       intervalMs,
       namespace,
       history,
