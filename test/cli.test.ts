@@ -604,7 +604,10 @@ describe('invoke and start (need the build: npm run build)', () => {
       const ok = /^\d\d:\d\d:\d\d #\d+ ok: targets 1\/1 up/gm;
       try {
         await cli.waitFor(ok, 2, 60_000);
-        assert.match(cli.stdout(), /config:\s+\S*prometheus\.yml -> prom2oci-state\/prom2oci\/scrape-config\.yml \(SCRAPE_CONFIG_OBJECT/);
+        assert.match(
+          cli.stdout(),
+          /config:\s+\S*prometheus\.yml \(its jobs and namespaces\) -> prom2oci-state\/prom2oci\/scrape-config\.yml \(SCRAPE_CONFIG_OBJECT/,
+        );
         const before = await records();
         assert.deepEqual(
           before[0].summary?.scrapeConfig?.jobs.map((j) => j.job),

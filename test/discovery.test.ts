@@ -760,6 +760,95 @@ describe('a fleet through the built function (Fn socket)', () => {
   });
 });
 
+describe('discovered instances in a SCRAPE_CONFIG job (__oci_discovery__), through the built function', () => {
+  const JOB_FLEET = 'ocid1.compartment.oc1..aaaaaaaajobfleetcompartmentprom2oci';
+  let stack: Stack;
+  const shops: BharatMart[] = [];
+  // A target that must never be asked: its instance is dropped by relabel_configs.
+  const asked: string[] = [];
+  const dropped = createServer((req, res) => {
+    asked.push(req.url ?? '');
+    res.end('# TYPE never counter\nnever 1\n');
+  });
+  before(async () => {
+    stack = await startStack();
+    for (let i = 0; i < 2; i++) shops.push(await startBharatMart({ seed: 10 + i }));
+    await new Promise<void>((resolve) => dropped.listen(0, '127.0.0.1', resolve));
+  });
+  after(async () => {
+    await Promise.all(shops.map((s) => s.stop()));
+    await new Promise<void>((resolve) => dropped.close(() => resolve()));
+    await stack.close();
+  });
+
+  test('job label; __meta_oci_* in relabel_configs (keep by tag, port from tag, name, FD, defined tag); dropped ones never requested', async () => {
+    const fleet = stack.emulator.fleet;
+    const portOf = (url: string) => new URL(url).port;
+    const droppedPort = String((dropped.address() as AddressInfo).port);
+    const web = shops.map((s, i) =>
+      fleet.addInstance({
+        compartmentId: JOB_FLEET,
+        displayName: `web-${i + 1}`,
+        faultDomain: `FAULT-DOMAIN-${i + 1}`,
+        // No prometheus_port tag: discovery gives host:9100 (DISCOVERY_PORT); the port comes from metrics_port by relabelling.
+        freeformTags: { scrape: 'yes', metrics_port: portOf(s.url) },
+        definedTags: { Operations: { team: 'checkout' } },
+      }),
+    );
+    // Both port tags name the counting server: were it not dropped, it would be asked.
+    const off = fleet.addInstance({
+      compartmentId: JOB_FLEET,
+      displayName: 'batch-1',
+      freeformTags: { scrape: 'no', metrics_port: droppedPort, prometheus_port: droppedPort },
+    });
+    const config = `scrape_configs:
+  - job_name: shop
+    static_configs:
+      - labels: { __oci_discovery__: 'true', __oci_namespace__: fleetjob }
+    relabel_configs:
+      - { source_labels: [__meta_oci_freeform_tag_scrape], regex: 'yes', action: keep }
+      - source_labels: [__meta_oci_private_ip, __meta_oci_freeform_tag_metrics_port]
+        regex: '(.+);(\\d+)'
+        replacement: '\${1}:\${2}'
+        target_label: __address__
+      - { source_labels: [__meta_oci_instance_name], target_label: instance }
+      - { source_labels: [__meta_oci_fault_domain], target_label: fault_domain }
+      - { source_labels: [__meta_oci_defined_tag_Operations_team], target_label: team }
+`;
+    const fn = await stack.startFn({
+      SCRAPE_CONFIG: config,
+      DISCOVERY_COMPARTMENT_OCID: JOB_FLEET,
+      DISCOVERY_TTL_SECONDS: '0',
+      DISCOVERY_TIMEOUT_MS: '60000',
+      OCI_COMPUTE_ENDPOINT: stack.emulator.url,
+    });
+    const res = await fn.invoke();
+    assert.equal(res.status, 200, res.body);
+    const s = res.json as InvocationSummary;
+    assert.equal(s.ok, true, JSON.stringify(s.targets));
+    assert.equal(s.discovery!.instances, 3, 'all three instances were discovered');
+    assert.deepEqual(s.scrapeConfig!.jobs, [{ job: 'shop', targets: 2, dropped: 1 }]);
+    assert.deepEqual(
+      s.targets.map((t) => [t.instance, t.url, t.resourceId, t.up]).sort(),
+      shops.map((shop, i) => [`web-${i + 1}`, shop.url, web[i].id, true]),
+    );
+    assert.deepEqual(asked, [], `the dropped instance ${off.id} was never requested`);
+    const posted = stack.emulator.accepted.filter((m) => m.namespace === 'fleetjob');
+    assert.ok(posted.length > 50, `posted ${posted.length}`);
+    for (const m of posted) {
+      const i = ['web-1', 'web-2'].indexOf(m.dimensions.instance);
+      assert.ok(i >= 0, `${m.name}: instance ${m.dimensions.instance}`);
+      assert.equal(m.dimensions.job, 'shop', m.name);
+      assert.equal(m.dimensions.fault_domain, `FAULT-DOMAIN-${i + 1}`, m.name);
+      assert.equal(m.dimensions.team, 'checkout', m.name);
+      assert.ok(!Object.keys(m.dimensions).some((k) => k.startsWith('__') || k.startsWith('meta_oci')), JSON.stringify(m.dimensions));
+    }
+    const ups = posted.filter((m) => m.name === 'up').map((m) => `${m.dimensions.instance}=${m.datapoints[0].value}`);
+    assert.deepEqual(ups.sort(), ['web-1=1', 'web-2=1'], 'up per kept instance, none for the dropped one');
+    await fn.stop();
+  });
+});
+
 describe('npm start -- --fleet: the demo fleet', () => {
   test('three tagged simulators are discovered; instances added and terminated over the admin routes show as churn', { timeout: 120_000 }, async () => {
     const demo = await startDemo({ entry: path.resolve(__dirname, '../dist/func.js'), intervalMs: 1000, fleet: 3, traffic: false });

@@ -5,7 +5,7 @@
  * test-artifacts/explorer.png (PROM2OCI_DOCS_SCREENSHOT=1 also writes docs/explorer.png).
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -235,6 +235,84 @@ test('--fleet: the explorer shows a discovered fleet, one up line per instance',
     await demo.stop();
   }
 });
+
+test(
+  'the job filter (start --config examples/bharatmart.yml): choosing a job narrows the namespaces, names, expression, chart and cardinality report to it',
+  { timeout: 300_000 },
+  async (t) => {
+    if (!requireBinary(t, CHROMIUM_PATH, 'chromium')) return;
+    assert.ok(existsSync(FUNC), `${FUNC} is missing: run npm run build (npm test does)`);
+    const text = readFileSync(path.join(ROOT, 'examples/bharatmart.yml'), 'utf8');
+    const demo = await startDemo({ entry: FUNC, intervalMs: 2000, scrapeConfig: { text, name: 'examples/bharatmart.yml' }, fixedPorts: false });
+    let browser: HeadlessChromium | undefined;
+    try {
+      await invocations(demo, 2);
+      browser = await launchChromium();
+      const page = await browser.context.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (e) => pageErrors.push(e.message));
+      await page.goto(demo.explorerUrl);
+      const optionsOf = (id: string) => page.$$eval(`#${id} option`, (os) => os.map((o) => (o as HTMLOptionElement).value));
+      await page.waitForFunction(() => document.querySelectorAll('#job option').length === 3, undefined, { timeout: 30_000 });
+      assert.deepEqual(await optionsOf('job'), ['', 'bharatmart', 'payments']);
+      assert.match((await page.textContent('#job option[value="payments"]')) ?? '', /^payments \(payments\)$/);
+      // All jobs: both namespaces; the default view is the shop's.
+      assert.deepEqual((await optionsOf('namespace')).sort(), ['bharatmart', 'payments']);
+      await page.waitForFunction(() => (document.getElementById('mql') as HTMLInputElement).value.startsWith('http_request_duration_seconds_p99'), undefined, {
+        timeout: 30_000,
+      });
+      assert.doesNotMatch(await page.inputValue('#mql'), /job =/);
+
+      // The payment gateway's job: its namespace only, its names only, the expression filtered by it.
+      await page.selectOption('#job', 'payments');
+      await page.waitForFunction(() => (document.getElementById('mql') as HTMLInputElement).value.includes('{job = "payments"}'), undefined, {
+        timeout: 30_000,
+      });
+      assert.equal(await page.inputValue('#namespace'), 'payments');
+      assert.deepEqual(await optionsOf('namespace'), ['payments']);
+      const names = await optionsOf('metric');
+      assert.ok(names.includes('payment_gateway_requests_total'), names.join(' '));
+      assert.ok(!names.includes('http_requests_total'), 'no name of the other job');
+      await page.waitForFunction(() => Number(document.getElementById('chart')?.dataset.series) > 0, undefined, { timeout: 30_000 });
+      const labels = await page.$$eval('#chart g[data-label]', (gs) => gs.map((g) => g.getAttribute('data-label') ?? ''));
+      assert.ok(labels.length > 0 && labels.every((l) => /(^|, )job=payments(,|$)/.test(l)), labels.join(' | '));
+
+      // The cardinality report of a dry run: both jobs computed, the chosen one shown.
+      await page.click('#dry-run');
+      await page.waitForFunction(() => document.querySelectorAll('#cardinality .cardinality-job').length === 2, undefined, { timeout: 120_000 });
+      const shown = await page.$$eval('#cardinality .cardinality-job', (ss) =>
+        ss.filter((s) => !(s as HTMLElement).hidden).map((s) => (s as HTMLElement).dataset.job),
+      );
+      assert.deepEqual(shown, ['payments']);
+
+      // The shop's job: back to its namespace and names.
+      await page.selectOption('#job', 'bharatmart');
+      await page.waitForFunction(() => (document.getElementById('mql') as HTMLInputElement).value.includes('{job = "bharatmart"}'), undefined, {
+        timeout: 30_000,
+      });
+      assert.equal(await page.inputValue('#namespace'), 'bharatmart');
+      assert.ok((await optionsOf('metric')).includes('http_requests_total'));
+      const shopShown = await page.$$eval('#cardinality .cardinality-job', (ss) =>
+        ss.filter((s) => !(s as HTMLElement).hidden).map((s) => (s as HTMLElement).dataset.job),
+      );
+      assert.deepEqual(shopShown, ['bharatmart']);
+
+      // All jobs again: every namespace, no job filter.
+      await page.selectOption('#job', '');
+      await page.waitForFunction(() => !(document.getElementById('mql') as HTMLInputElement).value.includes('job ='), undefined, { timeout: 30_000 });
+      assert.deepEqual((await optionsOf('namespace')).sort(), ['bharatmart', 'payments']);
+      // The API the page reads: a namespace's names of one job's streams.
+      const api = (job: string) =>
+        fetch(`${demo.emulator.url}/emulator/api/metrics?namespace=bharatmart&dim.job=${job}`).then((r) => r.json() as Promise<string[]>);
+      assert.deepEqual(await api('payments'), []);
+      assert.ok((await api('bharatmart')).includes('http_requests_total'));
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      await browser?.close();
+      await demo.stop();
+    }
+  },
+);
 
 test('the cardinality panel: "Dry run now" shows, per job, the top names and their labels as the function computed them', { timeout: 300_000 }, async (t) => {
   if (!requireBinary(t, CHROMIUM_PATH, 'chromium')) return;

@@ -3,7 +3,7 @@
  * page, nothing to configure. Ctrl-C (SIGINT) or SIGTERM stops everything it started and exits 0.
  */
 import { parseCommandLine, parseDuration, readScrapeConfigFile, UsageError } from './args';
-import { startDemo, type InvocationRecord } from '../local/demo/stack';
+import { startDemo, type Demo, type InvocationRecord } from '../local/demo/stack';
 import { summaryLine } from './format';
 import { functionEntry } from './invoke';
 
@@ -24,19 +24,30 @@ resource-principal credentials. One line per invocation. Ctrl-C stops everything
                     curl -X POST http://127.0.0.1:PORT/demo/fleet/add
                     curl -X POST http://127.0.0.1:PORT/demo/fleet/terminate[?id=<instance OCID>]
                     curl http://127.0.0.1:PORT/demo/fleet
-  --config FILE   a Prometheus configuration file (global, scrape_configs): its jobs replace the
-                  simulator as the function's targets (the simulator still runs: scrape it by its
-                  URL in the banner). The file is put into the emulator's Object Storage and the
-                  function reads it as SCRAPE_CONFIG_OBJECT, as in OCI; edit the file and the
-                  next invocation uses it (re-uploaded when it changed, revalidated by ETag)
+  --config FILE   a Prometheus configuration file (jobs, relabelling, a namespace per job) instead
+                  of the single target, e.g. examples/bharatmart.yml: BharatMart (127.0.0.1:3000)
+                  and its payment gateway (127.0.0.1:3001), each into its own namespace. A target
+                  naming one of these addresses is rewritten when its port was taken. The file is
+                  put into the emulator's Object Storage and the function reads it as
+                  SCRAPE_CONFIG_OBJECT (revalidated by ETag), as in OCI: edit the file and the
+                  next invocation uses it
   --verbose       also print the function's own log lines`;
 
-/** The line printed for one invocation. */
 /** The banner's line for a simulated fleet: its size and the admin routes that change it. */
 function fleetLine(members: number, emulatorUrl: string): string {
   return `fleet:     ${members} BharatMart instances found by discovery ` + `(${emulatorUrl}/demo/fleet; POST /demo/fleet/add, POST /demo/fleet/terminate)`;
 }
 
+/** The banner's lines for a configuration file: the file, the demo's apps, any target rewritten. */
+function configLines(demo: Demo): string {
+  const moved = demo.config!.moved.map(([from, to]) => `\n  moved:     ${from} -> ${to} (the port was taken; the file's target rewritten)`).join('');
+  return (
+    `config:    ${demo.config!.name} (its jobs and namespaces) -> ${demo.config!.object} (SCRAPE_CONFIG_OBJECT; edit the file, the next invocation uses it)\n` +
+    `  apps:      ${demo.bharatmart.url} (BharatMart with traffic), ${demo.payments!.url} (its payment gateway)${moved}`
+  );
+}
+
+/** The line printed for one invocation. */
 function invocationLine(r: InvocationRecord): string {
   const time = r.time.slice(11, 19);
   const cold = r.coldStartMs !== undefined ? ` (cold start ${r.coldStartMs} ms, function pid ${r.functionPid})` : '';
@@ -60,9 +71,10 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
   const fleetText = typeof args.flags.fleet === 'string' ? args.flags.fleet : '0';
   if (!/^\d{1,3}$/.test(fleetText) || Number(fleetText) > 200) throw new UsageError(`--fleet: expected a number of instances 0-200, got "${fleetText}"`);
   const fleet = Number(fleetText);
-  // Checked here, so a bad file is exit code 2 naming its line before anything starts.
   const configFile = typeof args.flags.config === 'string' ? args.flags.config : undefined;
-  if (configFile !== undefined) readScrapeConfigFile(configFile);
+  if (configFile !== undefined && fleet > 0) throw new UsageError('--config and --fleet: choose one (a job takes discovered instances with __oci_discovery__)');
+  // Checked before anything starts: an error names the file, the line and the key.
+  const scrapeConfig = configFile === undefined ? undefined : { text: readScrapeConfigFile(configFile), name: configFile };
   const entry = functionEntry();
   // Signals are taken before anything starts, so an early Ctrl-C still cleans up.
   let signalled: NodeJS.Signals | undefined;
@@ -79,23 +91,22 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
     port: Number(portText),
     namespace: typeof args.flags.namespace === 'string' ? args.flags.namespace : undefined,
     fleet,
-    ...(configFile !== undefined ? { scrapeConfigFile: configFile } : {}),
+    scrapeConfig,
     // A call cut short by Ctrl-C is not news: print only while running.
     onInvocation: (r) => {
       if (!signalled) console.log(invocationLine(r));
     },
     onFunctionLine: args.flags.verbose ? (_s, line) => console.log(`  fn | ${line}`) : undefined,
   });
-  const targetLine = demo.fleet
+  const targets = demo.fleet
     ? fleetLine(demo.fleet.members.length, demo.emulator.url)
-    : `${configFile !== undefined ? 'simulator:' : 'target:   '} ${demo.bharatmart.url} (BharatMart simulator with traffic)`;
-  const configLine = demo.scrapeConfigObject
-    ? `  config:    ${configFile} -> ${demo.scrapeConfigObject} (SCRAPE_CONFIG_OBJECT; edit the file, the next invocation uses it)\n`
-    : '';
+    : demo.config
+      ? configLines(demo)
+      : `target:    ${demo.bharatmart.url} (BharatMart simulator with traffic)`;
   console.log(`prom2oci local demo
   explorer:  ${demo.explorerUrl}
-  ${targetLine}
-${configLine}  ingestion: ${demo.emulator.url} (OCI Telemetry Ingestion emulator)
+  ${targets}
+  ingestion: ${demo.emulator.url} (OCI Telemetry Ingestion emulator)
   function:  ${entry}, invoked every ${intervalMs / 1000} s${intervalMs >= 60_000 ? ' (--interval 10s to watch it move faster)' : ''}
 Ctrl-C stops everything.`);
   if (!signalled) await new Promise<void>((resolve) => (wake = resolve));

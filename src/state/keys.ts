@@ -54,9 +54,9 @@ function discoveryIdentity(d: NonNullable<Settings['discovery']>): unknown[] {
 /** The settings stateObjectName reads. */
 type StateIdentitySettings = Pick<Settings, 'endpoints' | 'namespace' | 'compartmentId' | 'discovery' | 'scrapeConfig' | 'scrapeConfigObject' | 'shard'>;
 
-/** A Prometheus configuration's jobs as text (a relabel rule's regular expression by its source). */
+/** A Prometheus configuration's jobs as text (a relabel rule's regular expression by its source, a hashmod modulus, a bigint, as digits). */
 function jobsIdentity(jobs: unknown): string {
-  return JSON.stringify(jobs, (_key, value: unknown) => (value instanceof RegExp ? value.source : value));
+  return JSON.stringify(jobs, (_key, value: unknown) => (value instanceof RegExp ? value.source : typeof value === 'bigint' ? value.toString() : value));
 }
 
 /** The name of a function's state object (see top); a settings-only function keeps the name earlier versions gave it. */

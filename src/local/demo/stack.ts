@@ -8,6 +8,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startBharatMart, type BharatMart } from './bharatmart';
+import { DEMO_ADDRESSES, listedTargets, substituteTargets } from './demoConfig';
+import { startPaymentGateway, type PaymentGateway } from './payments';
 import { makeResourcePrincipal } from '../emulator/credentials';
 import { createExplorerHandler } from '../emulator/explorer/serve';
 import { emulatorEndpointsEnv, startIngestionEmulator, type IngestionEmulator } from '../emulator/server';
@@ -21,7 +23,7 @@ import type { FleetInstance } from '../emulator/fleet';
 const DEMO_COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaalocaldemoprom2ocibharatmart';
 /** The Object Storage bucket of the demo function's state (derived series), and of its configuration object. */
 const DEMO_STATE_BUCKET = 'prom2oci-state';
-/** The object `--config FILE` is put as (SCRAPE_CONFIG_OBJECT), as Terraform's scrape_config_file puts it. */
+/** The object `start --config FILE` is put as (SCRAPE_CONFIG_OBJECT), as Terraform's scrape_config_file puts it. */
 const DEMO_CONFIG_OBJECT = 'prom2oci/scrape-config.yml';
 
 interface DemoOptions {
@@ -46,11 +48,25 @@ interface DemoOptions {
    */
   fleet?: number;
   /**
-   * A Prometheus configuration file: put into the emulator's Object Storage and read by the function
-   * as SCRAPE_CONFIG_OBJECT instead of METRICS_ENDPOINT; read again before each invocation and put
-   * again when it changed, so an edit is used by the next invocation.
+   * A Prometheus configuration file to run instead of the single target (`start --config`): its
+   * jobs, targets and namespaces. The demo's apps serve at DEMO_ADDRESSES; the file's targets naming
+   * one of them are rewritten when the app had to take another port.
    */
-  scrapeConfigFile?: string;
+  scrapeConfig?: { text: string; name: string };
+  /** With scrapeConfig: the apps try their fixed addresses first (default true); false = free ports (tests). */
+  fixedPorts?: boolean;
+}
+
+/** What a configuration file run (`start --config`) came to. */
+interface DemoConfigRun {
+  /** The file's name as given. */
+  name: string;
+  /** Targets of the file rewritten to where a demo app listens: [as written, where it is]. */
+  moved: [string, string][];
+  /** The text the function read first (later edits of the file are put again before an invocation). */
+  text: string;
+  /** Where the function reads it: SCRAPE_CONFIG_OBJECT, `<bucket>/<object>` in the emulator's Object Storage. */
+  object: string;
 }
 
 /** One simulated instance of the demo fleet. */
@@ -95,8 +111,10 @@ export interface Demo {
   bharatmart: BharatMart;
   /** Fleet mode only. */
   fleet?: DemoFleet;
-  /** With scrapeConfigFile: the function's SCRAPE_CONFIG_OBJECT (`<bucket>/<object>`). */
-  scrapeConfigObject?: string;
+  /** Configuration mode only (`start --config`): the payment gateway, the second exporter. */
+  payments?: PaymentGateway;
+  /** Configuration mode only. */
+  config?: DemoConfigRun;
   intervalMs: number;
   namespace: string;
   /** Invocation records, oldest first (bounded). */
@@ -113,15 +131,18 @@ function errorText(body: string, json: unknown): string {
   return body.slice(0, 300);
 }
 
-/** Starts the emulator on the port, falling back to a free port when it is taken. */
-async function startEmulatorOn(port: number, opts: Parameters<typeof startIngestionEmulator>[0]): Promise<IngestionEmulator> {
+/** Starts a server on the port, falling back to a free port (0) when it is taken. */
+async function onPortOrFree<T>(port: number, start: (port: number) => Promise<T>): Promise<T> {
   try {
-    return await startIngestionEmulator({ ...opts, port });
+    return await start(port);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw e;
-    return startIngestionEmulator({ ...opts, port: 0 });
+    return start(0);
   }
 }
+
+/** The port of a 127.0.0.1 address or URL. */
+const portOf = (address: string): number => Number(new URL(address.includes('//') ? address : `http://${address}`).port);
 
 /** Starts the whole stack; the first invocation runs at once. */
 export async function startDemo(opts: DemoOptions): Promise<Demo> {
@@ -142,6 +163,8 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     const fleetSize = opts.fleet ?? 0;
     let schedule: Schedule | undefined = undefined; // the explorer may ask before the schedule starts
     let fleet: DemoFleet | undefined;
+    let payments: PaymentGateway | undefined;
+    let config: DemoConfigRun | undefined;
     // A dry run asked for by the page (its cardinality report); the function queues it after a call in flight.
     const later: { dryRun?: () => Promise<InvocationRecord> } = {};
     const explorer = createExplorerHandler({
@@ -154,19 +177,26 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
         nextInvocationAt: schedule?.nextDueAt,
         ...(fleet
           ? { fleet: `${fleet.members.filter((m) => m.instance.lifecycleState === 'RUNNING').length} running instances (discovery)` }
-          : { target: bharatmart?.url }),
+          : config
+            ? { config: config.name }
+            : { target: bharatmart?.url }),
       }),
     });
     let bharatmart: BharatMart | undefined;
-    const emulator = await startEmulatorOn(opts.port ?? 0, {
-      trustedIssuers: [rp.issuerPublicKeyPem],
-      maxStoredDatapoints: 500_000,
-      extraHandler: (req, res) => (fleet && handleFleetAdmin(fleet, req, res)) || explorer(req, res),
-    });
+    const emulator = await onPortOrFree(opts.port ?? 0, (port) =>
+      startIngestionEmulator({
+        port,
+        trustedIssuers: [rp.issuerPublicKeyPem],
+        maxStoredDatapoints: 500_000,
+        extraHandler: (req, res) => (fleet && handleFleetAdmin(fleet, req, res)) || explorer(req, res),
+      }),
+    );
     cleanups.push(() => emulator.close());
     // The state between invocations lives in the emulator's Object Storage, as in OCI (STATE_BUCKET).
     emulator.objectStorage.createBucket(DEMO_STATE_BUCKET);
     let fnEnv: Record<string, string>;
+    /** With a configuration file: puts the file again when it was edited (before each invocation). */
+    let syncConfig = (): Promise<void> => Promise.resolve();
     const common = {
       ...rp.env,
       ...emulatorEndpointsEnv(emulator.url),
@@ -189,28 +219,46 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
         DISCOVERY_TTL_SECONDS: '0',
         OCI_COMPUTE_ENDPOINT: emulator.url,
       };
+    } else if (opts.scrapeConfig) {
+      const fixed = opts.fixedPorts ?? true;
+      const traffic = opts.traffic ?? true;
+      const shop = await onPortOrFree(fixed ? portOf(DEMO_ADDRESSES.bharatmart) : 0, (port) => startBharatMart({ port, traffic }));
+      bharatmart = shop;
+      cleanups.push(() => shop.stop());
+      const gateway = await onPortOrFree(fixed ? portOf(DEMO_ADDRESSES.payments) : 0, (port) => startPaymentGateway({ port, traffic }));
+      payments = gateway;
+      cleanups.push(() => gateway.stop());
+      const listed = listedTargets(opts.scrapeConfig.text);
+      const moved: [string, string][] = [
+        [DEMO_ADDRESSES.bharatmart, new URL(shop.url).host],
+        [DEMO_ADDRESSES.payments, new URL(gateway.url).host],
+      ].filter(([from, to]) => from !== to && listed.includes(from)) as [string, string][];
+      const text = substituteTargets(opts.scrapeConfig.text, new Map(moved));
+      const object = `${DEMO_STATE_BUCKET}/${DEMO_CONFIG_OBJECT}`;
+      config = { name: opts.scrapeConfig.name, moved, text, object };
+      // The file is put into Object Storage and read by the function as SCRAPE_CONFIG_OBJECT, as in OCI (revalidated by
+      // ETag); read again before each invocation and put again when edited. Its jobs replace METRICS_ENDPOINT;
+      // METRICS_NAMESPACE stays the default destination.
+      const file = opts.scrapeConfig.name;
+      let put = '';
+      syncConfig = async () => {
+        // A file that cannot be read now (moved, half saved) keeps the copy put last.
+        const now = await readFile(file, 'utf8').then(
+          (t) => substituteTargets(t, new Map(moved)),
+          () => put,
+        );
+        if (now === put) return;
+        emulator.objectStorage.putDirect(DEMO_STATE_BUCKET, DEMO_CONFIG_OBJECT, Buffer.from(now));
+        put = now;
+      };
+      emulator.objectStorage.putDirect(DEMO_STATE_BUCKET, DEMO_CONFIG_OBJECT, Buffer.from(text));
+      put = text;
+      fnEnv = { ...common, SCRAPE_CONFIG_OBJECT: object };
     } else {
       bharatmart = await startBharatMart({ traffic: opts.traffic ?? true });
       const shop = bharatmart;
       cleanups.push(() => shop.stop());
       fnEnv = { ...common, METRICS_ENDPOINT: bharatmart.url };
-    }
-    const configFile = opts.scrapeConfigFile;
-    const scrapeConfigObject = configFile !== undefined ? `${DEMO_STATE_BUCKET}/${DEMO_CONFIG_OBJECT}` : undefined;
-    /** Puts the file into Object Storage when it changed since it was last put (a file that cannot be read keeps the last copy). */
-    let uploaded: string | undefined;
-    const syncConfig = async (): Promise<void> => {
-      if (configFile === undefined) return;
-      const text = await readFile(configFile, 'utf8').catch(() => uploaded);
-      if (text === undefined || text === uploaded) return;
-      emulator.objectStorage.putDirect(DEMO_STATE_BUCKET, DEMO_CONFIG_OBJECT, Buffer.from(text));
-      uploaded = text;
-    };
-    if (scrapeConfigObject) {
-      // The configuration's jobs replace METRICS_ENDPOINT (discovered instances still feed the jobs that ask for them).
-      const { METRICS_ENDPOINT: _replaced, ...rest } = fnEnv;
-      fnEnv = { ...rest, SCRAPE_CONFIG_OBJECT: scrapeConfigObject };
-      await syncConfig();
     }
     let fn: LocalFunction | undefined;
     cleanups.push(async () => fn?.stop());
@@ -260,7 +308,8 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       emulator,
       bharatmart,
       fleet,
-      ...(scrapeConfigObject ? { scrapeConfigObject } : {}),
+      payments,
+      config,
       intervalMs,
       namespace,
       history,

@@ -2,7 +2,7 @@
  * The emulator's own small JSON API (not an OCI API): what the local explorer page and
  * scripts read. Unauthenticated, like any local dev tool: the emulator listens on loopback only.
  * GET /emulator/api/namespaces                      -> string[]
- * GET /emulator/api/metrics?namespace=ns            -> string[] (metric names)
+ * GET /emulator/api/metrics?namespace=ns&dim.<key>=<value> -> string[] (metric names; of those streams only)
  * GET /emulator/api/dimensions?namespace=&name=     -> { key: values[] }
  * GET /emulator/api/series?namespace=&name=&from=&to=&compartmentId=&dim.<key>=<value> -> MetricSeries[]
  * GET /emulator/api/query?namespace=&query=<MQL>&from=&to=&compartmentId=&resourceGroup=
@@ -109,7 +109,7 @@ export function handleEmulatorApi(req: IncomingMessage, res: ServerResponse, src
         send(200, src.store.namespaces());
         break;
       case 'metrics':
-        send(200, src.store.metricNames(p.get('namespace') ?? ''));
+        send(200, src.store.metricNames(p.get('namespace') ?? '', queryFromParams(p).dimensions));
         break;
       case 'dimensions':
         send(200, src.store.dimensionValues(p.get('namespace') ?? '', p.get('name') ?? undefined));

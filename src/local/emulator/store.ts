@@ -146,12 +146,13 @@ export class MetricStore {
     return [...new Set(this.all().map((m) => m.namespace))].sort();
   }
 
-  /** Distinct metric names in a namespace, sorted. */
-  metricNames(namespace: string): string[] {
+  /** Distinct metric names in a namespace (of the streams with these dimension values, e.g. one job's), sorted. */
+  metricNames(namespace: string, dimensions: Record<string, string> = {}): string[] {
+    const wanted = Object.entries(dimensions);
     return [
       ...new Set(
         this.all()
-          .filter((m) => m.namespace === namespace)
+          .filter((m) => m.namespace === namespace && wanted.every(([k, v]) => m.dimensions[k] === v))
           .map((m) => m.name),
       ),
     ].sort();

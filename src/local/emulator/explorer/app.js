@@ -6,7 +6,20 @@
   const $ = (id) => document.getElementById(id);
   const REFRESH_MS = 5000;
   const PALETTE = ['#227e9e', '#c74634', '#2b7d2b', '#ac630c', '#6b4fa6', '#0f8f87', '#b34d87', '#5b6b7c', '#8a7a17', '#d16f1f', '#3659b4', '#7d4f2a'];
-  const state = { namespace: '', metric: '', filters: [], groupBy: '', dims: {}, hidden: new Set(), lastResult: null, custom: false, info: {} };
+  // job: the chosen Prometheus job ('' = all); jobs: job -> the namespaces its streams are in.
+  const state = {
+    namespace: '',
+    metric: '',
+    job: '',
+    jobs: {},
+    filters: [],
+    groupBy: '',
+    dims: {},
+    hidden: new Set(),
+    lastResult: null,
+    custom: false,
+    info: {},
+  };
   const numberFormat = new Intl.NumberFormat('en', { notation: 'compact', maximumSignificantDigits: 4 });
 
   /** Formats a value compactly (1.234K, 0.0123, 1.2e-5). */
@@ -45,9 +58,15 @@
     return `"${String(s).replace(/["\\]/g, (c) => `\\${c}`)}"`;
   }
 
+  /** The filters of the expression: the chosen job's, then the dimension filters. */
+  function allFilters() {
+    return [...(state.job ? [{ key: 'job', value: state.job }] : []), ...state.filters.filter((f) => f.key !== 'job')];
+  }
+
   /** The MQL expression the form describes. */
   function buildMql() {
-    const filters = state.filters.length ? `{${state.filters.map((f) => `${f.key} = ${quote(f.value)}`).join(', ')}}` : '';
+    const list = allFilters();
+    const filters = list.length ? `{${list.map((f) => `${f.key} = ${quote(f.value)}`).join(', ')}}` : '';
     const grouping = state.groupBy === '*' ? '.grouping()' : state.groupBy ? `.groupBy(${state.groupBy})` : '';
     return `${state.metric}[${$('interval').value}]${filters}${grouping}.${$('statistic').value.includes('(') ? $('statistic').value : `${$('statistic').value}()`}`;
   }
@@ -61,9 +80,22 @@
   /** The default view, best first: the p99 latency by route (what an SRE looks at), else requests by route. */
   const PREFERRED_METRICS = ['http_request_duration_seconds_p99', 'http_requests_total'];
 
-  /** Loads namespaces into the select (keeps the current one). */
+  /**
+   * Loads the jobs (the `job` dimension's values in every namespace: a Prometheus configuration's
+   * jobs) and the namespaces; with a job chosen, only the namespaces its streams are in.
+   */
   async function loadNamespaces() {
-    const list = await api('/emulator/api/namespaces');
+    const all = await api('/emulator/api/namespaces');
+    const jobs = {};
+    for (const ns of all) {
+      const dims = await api('/emulator/api/dimensions', { namespace: ns });
+      for (const job of dims.job || []) (jobs[job] = jobs[job] || []).push(ns);
+    }
+    state.jobs = jobs;
+    const names = Object.keys(jobs).sort();
+    if (state.job && !jobs[state.job]) state.job = '';
+    fillSelect($('job'), [['', names.length ? 'All jobs' : 'All (no job dimension)'], ...names.map((j) => [j, `${j} (${jobs[j].join(', ')})`])], state.job);
+    const list = state.job ? jobs[state.job] : all;
     if (!state.namespace || !list.includes(state.namespace)) state.namespace = list.includes(state.info.namespace) ? state.info.namespace : list[0] || '';
     fillSelect($('namespace'), list.length ? list.map((n) => [n, n]) : [['', '(no metrics posted yet)']], state.namespace);
   }
@@ -71,7 +103,8 @@
   /** Loads metric names of the namespace (keeps the current one). */
   async function loadMetrics() {
     if (!state.namespace) return;
-    const list = await api('/emulator/api/metrics', { namespace: state.namespace });
+    // With a job chosen, the names of that job's streams only.
+    const list = await api('/emulator/api/metrics', { namespace: state.namespace, ...(state.job ? { 'dim.job': state.job } : {}) });
     const preferred = PREFERRED_METRICS.find((n) => list.includes(n));
     // Until the user picks a metric, the default follows what exists: the p99 series appear from
     // the function's second invocation (the first has no previous scrape to derive from).
@@ -125,6 +158,7 @@
   function renderChips() {
     $('filter-chips').replaceChildren(
       ...state.filters.map((f, i) => {
+        if (f.key === 'job') return document.createTextNode(''); // the Job select shows it
         const chip = document.createElement('span');
         chip.className = 'chip';
         chip.textContent = `${f.key} = ${f.value}`;
@@ -176,6 +210,11 @@
     // Only a plain list of `dim = "v"` filters is shown as chips; anything richer lives in the box.
     const simple = q.filters.length <= 1 && (q.filters[0] || []).every((f) => f.op === '=');
     state.filters = simple ? (q.filters[0] || []).map((f) => ({ key: f.key, value: f.value })) : [];
+    const typedJob = state.filters.find((f) => f.key === 'job');
+    if (simple && (typedJob ? typedJob.value : '') !== state.job && (!typedJob || state.jobs[typedJob.value])) {
+      state.job = typedJob ? typedJob.value : '';
+      $('job').value = state.job;
+    }
     renderChips();
     if (!simple) {
       const note = document.createElement('span');
@@ -561,6 +600,12 @@
       return section;
     });
     box.replaceChildren(...sections);
+    showCardinalityJob();
+  }
+
+  /** With a job chosen, the cardinality report shows that job only. */
+  function showCardinalityJob() {
+    for (const section of document.querySelectorAll('#cardinality .cardinality-job')) section.hidden = state.job !== '' && section.dataset.job !== state.job;
   }
 
   /** Asks the demo for a dry run and shows its report. */
@@ -662,6 +707,18 @@
     }
   }
 
+  $('job').addEventListener('change', async () => {
+    state.job = $('job').value;
+    state.metric = '';
+    state.filters = [];
+    state.groupBy = '';
+    state.hidden.clear();
+    await loadNamespaces();
+    await loadMetrics();
+    await loadDimensions();
+    showCardinalityJob();
+    formChanged();
+  });
   $('namespace').addEventListener('change', async () => {
     state.namespace = $('namespace').value;
     state.metric = '';
