@@ -606,7 +606,7 @@ describe('invoke and start (need the build: npm run build)', () => {
         await cli.waitFor(ok, 2, 60_000);
         assert.match(
           cli.stdout(),
-          /config:\s+\S*prometheus\.yml \(its jobs and namespaces\) -> prom2oci-state\/prom2oci\/scrape-config\.yml \(SCRAPE_CONFIG_OBJECT/,
+          /config:\s+\S*prometheus\.yml \(its jobs and namespaces\)\n\s+object:\s+prom2oci-state\/prom2oci\/scrape-config\.yml \(SCRAPE_CONFIG_OBJECT/,
         );
         const before = await records();
         assert.deepEqual(

@@ -42,7 +42,8 @@ function fleetLine(members: number, emulatorUrl: string): string {
 function configLines(demo: Demo): string {
   const moved = demo.config!.moved.map(([from, to]) => `\n  moved:     ${from} -> ${to} (the port was taken; the file's target rewritten)`).join('');
   return (
-    `config:    ${demo.config!.name} (its jobs and namespaces) -> ${demo.config!.object} (SCRAPE_CONFIG_OBJECT; edit the file, the next invocation uses it)\n` +
+    `config:    ${demo.config!.name} (its jobs and namespaces)\n` +
+    `  object:    ${demo.config!.object} (SCRAPE_CONFIG_OBJECT, the file in the emulator's Object Storage: edit the file, the next invocation uses it)\n` +
     `  apps:      ${demo.bharatmart.url} (BharatMart with traffic), ${demo.payments!.url} (its payment gateway)${moved}`
   );
 }
