@@ -12,9 +12,6 @@
 #   delivers nothing answers 200 (so Notifications does not retry it: src/handler/handler.ts),
 #   which oci_faas counts as a success: this self-metric is the signal of that failure.
 
-locals {
-  function_errors = "FunctionResponseCount[1m]{resourceId = \"${oci_functions_function.this.id}\", responseType = \"Error\"}"
-}
 
 resource "oci_ons_notification_topic" "alarms" {
   count = var.enable_alarms ? 1 : 0
@@ -55,15 +52,15 @@ resource "oci_monitoring_alarm" "target_down" {
 }
 
 resource "oci_monitoring_alarm" "function_silent" {
-  count = var.enable_alarms ? 1 : 0
+  count = var.enable_alarms ? var.shard_count : 0
 
   compartment_id        = local.resources_compartment_ocid
-  display_name          = "${var.name_prefix}-function-silent"
-  body                  = "${var.function_name} has failed its invocations for 5 minutes (oci_faas error responses: configuration, crash, timeout). Check the function log. A run that delivers nothing answers 200 and shows as function-stopped-posting instead."
+  display_name          = "${var.name_prefix}-function-silent${local.shard_suffix[count.index]}"
+  body                  = "${local.function_names[count.index]} has failed its invocations for 5 minutes (oci_faas error responses: configuration, crash, timeout). Check the function log. A run that delivers nothing answers 200 and shows as function-stopped-posting instead."
   is_enabled            = true
   metric_compartment_id = local.resources_compartment_ocid
   namespace             = "oci_faas"
-  query                 = "${local.function_errors}.grouping().sum() > 0"
+  query                 = "FunctionResponseCount[1m]{resourceId = \"${oci_functions_function.this[count.index].id}\", responseType = \"Error\"}.grouping().sum() > 0"
   rule_name             = "invocations_failing"
   severity              = "ERROR"
   pending_duration      = "PT5M"
@@ -73,8 +70,8 @@ resource "oci_monitoring_alarm" "function_silent" {
 
   overrides {
     rule_name        = "not_invoked"
-    body             = "${var.function_name} was not invoked for 5 minutes (oci_faas): the every-minute trigger (schedule_mode = ${var.schedule_mode}) is broken."
-    query            = "${local.function_invocations}.grouping().absent(72h)"
+    body             = "${local.function_names[count.index]} was not invoked for 5 minutes (oci_faas): the every-minute trigger (schedule_mode = ${var.schedule_mode}) is broken."
+    query            = "FunctionInvocationCount[1m]{resourceId = \"${oci_functions_function.this[count.index].id}\"}.grouping().absent(72h)"
     severity         = "ERROR"
     pending_duration = "PT5M"
   }

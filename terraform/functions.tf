@@ -71,6 +71,15 @@ locals {
   # Only non-empty values: an unset optional setting stays unset (the function treats empty and
   # missing alike, but a shorter config is easier to read in the console).
   application_config = { for k, v in local.function_settings : k => v if v != "" }
+
+  # Shards (shard_count): function i scrapes shard i (its own SHARD, in its own config, which OCI
+  # merges over the application's). One function keeps the single function's name and no config of
+  # its own; shard 0 always keeps var.function_name (func.yaml's name: `fn deploy` finds it), the
+  # others add -<i>. Each shard names its own trigger and alarms with the same suffix.
+  shards         = range(var.shard_count)
+  shard_suffix   = [for i in local.shards : i == 0 ? "" : "-${i}"]
+  shard_config   = [for i in local.shards : var.shard_count > 1 ? { SHARD = "${i}/${var.shard_count}" } : null]
+  function_names = [for i in local.shards : "${var.function_name}${local.shard_suffix[i]}"]
 }
 
 resource "oci_functions_application" "this" {
@@ -117,15 +126,23 @@ resource "oci_functions_application" "this" {
     }
 
     precondition {
-      condition     = length(jsonencode(local.application_config)) <= 4096
+      condition     = length(jsonencode(local.application_config)) + (var.shard_count > 1 ? length(jsonencode(local.shard_config[var.shard_count - 1])) : 0) <= 4096
       error_message = "The function's configuration exceeds OCI's 4 KB limit for application + function config."
+    }
+
+    precondition {
+      condition     = var.shard_count == 1 || var.shard == ""
+      error_message = "shard_count > 1 gives each function its own SHARD: leave shard empty (set shard only for a single function that is one shard of a split deployed elsewhere)."
     }
   }
 }
 
 resource "oci_functions_function" "this" {
+  count = var.shard_count
+
   application_id                   = oci_functions_application.this.id
-  display_name                     = var.function_name
+  display_name                     = local.function_names[count.index]
+  config                           = local.shard_config[count.index]
   image                            = var.function_image
   memory_in_mbs                    = tostring(var.memory_in_mbs)
   timeout_in_seconds               = var.timeout_in_seconds
@@ -145,4 +162,10 @@ resource "oci_functions_function" "this" {
       error_message = "function_timeout_seconds (the function's fallback deadline) must not exceed timeout_in_seconds (when OCI kills the invocation)."
     }
   }
+}
+
+# The single function of earlier versions is shard 0: the same object, no replacement.
+moved {
+  from = oci_functions_function.this
+  to   = oci_functions_function.this[0]
 }

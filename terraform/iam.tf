@@ -12,14 +12,15 @@ locals {
   function_dynamic_group = var.function_dynamic_group != "" ? var.function_dynamic_group : "${var.name_prefix}-function"
 }
 
-# The function, and only this function (matched by its OCID), as a principal.
+# The function, and only this function (matched by its OCID), as a principal; with shards, each of
+# the shard functions (ANY of their OCIDs: a rule cannot nest ALL in ANY).
 resource "oci_identity_dynamic_group" "function" {
   provider = oci.home
 
   compartment_id = var.tenancy_ocid
   name           = local.function_dynamic_group
   description    = "The ${var.function_name} function (resource principal) of ${var.name_prefix}"
-  matching_rule  = "ALL {resource.type = 'fnfunc', resource.id = '${oci_functions_function.this.id}'}"
+  matching_rule  = var.shard_count == 1 ? "ALL {resource.type = 'fnfunc', resource.id = '${oci_functions_function.this[0].id}'}" : "ANY {${join(", ", [for f in oci_functions_function.this : "resource.id = '${f.id}'"])}}"
   freeform_tags  = var.freeform_tags
 }
 
@@ -66,15 +67,15 @@ resource "oci_identity_policy" "function_secret" {
 # alarm trigger itself needs no statement: Notifications invokes the subscribed function, and the
 # operator creating the subscription needs FN_INVOCATION on it.
 resource "oci_identity_policy" "schedule_invoke" {
-  count    = local.schedule_enabled ? 1 : 0
+  count    = local.schedule_enabled ? var.shard_count : 0
   provider = oci.home
 
   compartment_id = var.tenancy_ocid
-  name           = "${var.name_prefix}-schedule-invoke"
-  description    = "${var.name_prefix}: the ${local.schedule_label} schedule may invoke functions in the compartment of ${var.function_name}"
+  name           = "${var.name_prefix}-schedule-invoke${local.shard_suffix[count.index]}"
+  description    = "${var.name_prefix}: the ${local.schedule_label} schedule may invoke functions in the compartment of ${local.function_names[count.index]}"
   freeform_tags  = var.freeform_tags
   statements = [
-    "Allow any-user to manage functions-family in compartment id ${local.resources_compartment_ocid} where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.invoke[0].id}'}",
+    "Allow any-user to manage functions-family in compartment id ${local.resources_compartment_ocid} where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.invoke[count.index].id}'}",
   ]
 }
 

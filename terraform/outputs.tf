@@ -14,13 +14,18 @@ output "application_name" {
 }
 
 output "function_id" {
-  description = "OCID of the function."
-  value       = oci_functions_function.this.id
+  description = "OCID of the function (with shard_count > 1: shard 0's; function_ids lists every shard's)."
+  value       = oci_functions_function.this[0].id
+}
+
+output "function_ids" {
+  description = "OCID of each shard's function, shard 0 first (one with shard_count = 1)."
+  value       = oci_functions_function.this[*].id
 }
 
 output "function_invoke_endpoint" {
-  description = "Invoke endpoint of the function (for `oci fn function invoke`)."
-  value       = oci_functions_function.this.invoke_endpoint
+  description = "Invoke endpoint of the function (for `oci fn function invoke`; shard 0's with shard_count > 1)."
+  value       = oci_functions_function.this[0].invoke_endpoint
 }
 
 output "schedule_mode" {
@@ -42,6 +47,14 @@ output "fn_commands" {
   }
 }
 
+output "shard_image_commands" {
+  description = "With shard_count > 1: after `fn deploy` (which updates shard 0, the function named in func.yaml), these OCI CLI commands point every other shard at the same image. Empty with one function."
+  value = [
+    for f in slice(oci_functions_function.this, 1, var.shard_count) :
+    "oci fn function update --function-id ${f.id} --image \"$(oci fn function get --function-id ${oci_functions_function.this[0].id} --query data.image --raw-output)\" --force"
+  ]
+}
+
 output "metric_explorer_query" {
   description = "Paste into Metric Explorer (Monitoring > Metrics Explorer, advanced mode), with the namespace and compartment below."
   value = {
@@ -61,7 +74,7 @@ output "invocations_query" {
   value = {
     compartment_id = local.resources_compartment_ocid
     namespace      = "oci_faas"
-    query          = "${local.function_invocations}.grouping().sum()"
+    query          = "FunctionInvocationCount[1m]{resourceId = \"${oci_functions_function.this[0].id}\"}.grouping().sum()"
   }
 }
 

@@ -26,13 +26,15 @@
 # Either way, one detached invocation at apply time (bootstrap) creates the function's oci_faas
 # metrics in the very first minute, so absent() in the trigger and in the alarms has a metric
 # that existed.
+#
+# With shard_count > 1 every shard has all of this for itself (count = the shards): its bootstrap,
+# its schedule (and policy), its trigger alarm on its own FunctionInvocationCount, topic and
+# subscription; shard 0 keeps the addresses and names of the single function.
 
 locals {
   # dryRun mirrors the DRY_RUN setting, so a scheduled run never overrides it.
   invoke_body = jsonencode({ dryRun = var.dry_run })
 
-  # The oci_faas metric stream of this function (dimension resourceId = the function's OCID).
-  function_invocations = "FunctionInvocationCount[1m]{resourceId = \"${oci_functions_function.this.id}\"}"
 
   # The one Resource Scheduler schedule: every minute (resource_scheduler mode) or the daily kick
   # (alarm mode). Decided by a mode and a bool, both known at plan time.
@@ -46,7 +48,9 @@ locals {
 # from that minute, whatever the run's outcome. If this call itself is refused, `terraform apply`
 # reports the error for this resource and the next apply retries it.
 resource "oci_functions_invoke_function" "bootstrap" {
-  function_id           = oci_functions_function.this.id
+  count = var.shard_count
+
+  function_id           = oci_functions_function.this[count.index].id
   fn_invoke_type        = "detached"
   invoke_function_body  = local.invoke_body
   base64_encode_content = true
@@ -56,12 +60,12 @@ resource "oci_functions_invoke_function" "bootstrap" {
 }
 
 resource "oci_resource_scheduler_schedule" "invoke" {
-  count = local.schedule_enabled ? 1 : 0
+  count = local.schedule_enabled ? var.shard_count : 0
 
   action             = "START_RESOURCE"
   compartment_id     = local.resources_compartment_ocid
-  display_name       = "${var.name_prefix}-${local.schedule_label}"
-  description        = "Invokes the ${var.function_name} function (${local.schedule_label}): scrape Prometheus targets, post to OCI Monitoring"
+  display_name       = "${var.name_prefix}-${local.schedule_label}${local.shard_suffix[count.index]}"
+  description        = "Invokes the ${local.function_names[count.index]} function (${local.schedule_label}): scrape Prometheus targets, post to OCI Monitoring"
   recurrence_type    = "CRON"
   recurrence_details = local.schedule_cron
   # Created inactive (the provider deactivates it right after CreateSchedule), activated below once
@@ -70,7 +74,7 @@ resource "oci_resource_scheduler_schedule" "invoke" {
   freeform_tags = var.freeform_tags
 
   resources {
-    id = oci_functions_function.this.id
+    id = oci_functions_function.this[count.index].id
 
     parameters {
       parameter_type = "BODY"
@@ -87,13 +91,13 @@ resource "oci_resource_scheduler_schedule" "invoke" {
 # schedule is created inactive again). Runs the OCI CLI where terraform runs, with the provider's
 # profile and region.
 resource "terraform_data" "activate_schedule" {
-  count = local.schedule_enabled ? 1 : 0
+  count = local.schedule_enabled ? var.shard_count : 0
 
-  triggers_replace = [oci_resource_scheduler_schedule.invoke[0].id]
+  triggers_replace = [oci_resource_scheduler_schedule.invoke[count.index].id]
 
   provisioner "local-exec" {
     command = join(" ", concat(
-      ["oci", "resource-scheduler", "schedule", "activate", "--schedule-id", oci_resource_scheduler_schedule.invoke[0].id, "--region", var.region],
+      ["oci", "resource-scheduler", "schedule", "activate", "--schedule-id", oci_resource_scheduler_schedule.invoke[count.index].id, "--region", var.region],
       var.oci_config_profile != null ? ["--profile", var.oci_config_profile] : [],
     ))
   }
@@ -102,49 +106,55 @@ resource "terraform_data" "activate_schedule" {
 }
 
 resource "oci_ons_notification_topic" "invoke" {
-  count = var.schedule_mode == "alarm" ? 1 : 0
+  count = var.schedule_mode == "alarm" ? var.shard_count : 0
 
   compartment_id = local.resources_compartment_ocid
-  name           = "${var.name_prefix}-invoke"
-  description    = "Every-minute trigger of the ${var.function_name} function"
+  name           = "${var.name_prefix}-invoke${local.shard_suffix[count.index]}"
+  description    = "Every-minute trigger of the ${local.function_names[count.index]} function"
   freeform_tags  = var.freeform_tags
 }
 
 resource "oci_ons_subscription" "invoke_function" {
-  count = var.schedule_mode == "alarm" ? 1 : 0
+  count = var.schedule_mode == "alarm" ? var.shard_count : 0
 
   compartment_id = local.resources_compartment_ocid
-  topic_id       = oci_ons_notification_topic.invoke[0].id
+  topic_id       = oci_ons_notification_topic.invoke[count.index].id
   protocol       = "ORACLE_FUNCTIONS"
-  endpoint       = oci_functions_function.this.id
+  endpoint       = oci_functions_function.this[count.index].id
   freeform_tags  = var.freeform_tags
 }
 
 resource "oci_monitoring_alarm" "invoke_every_minute" {
-  count = var.schedule_mode == "alarm" ? 1 : 0
+  count = var.schedule_mode == "alarm" ? var.shard_count : 0
 
   compartment_id                                = local.resources_compartment_ocid
-  display_name                                  = "${var.name_prefix}-invoke-every-minute"
-  body                                          = "Trigger for the ${var.function_name} function. Always firing by design; do not acknowledge."
+  display_name                                  = "${var.name_prefix}-invoke-every-minute${local.shard_suffix[count.index]}"
+  body                                          = "Trigger for the ${local.function_names[count.index]} function. Always firing by design; do not acknowledge."
   is_enabled                                    = true
   metric_compartment_id                         = local.resources_compartment_ocid
   namespace                                     = "oci_faas"
-  query                                         = "${local.function_invocations}.grouping().sum() >= 0"
+  query                                         = "FunctionInvocationCount[1m]{resourceId = \"${oci_functions_function.this[count.index].id}\"}.grouping().sum() >= 0"
   rule_name                                     = "invoked"
   severity                                      = "INFO"
   pending_duration                              = "PT1M"
   repeat_notification_duration                  = "PT1M"
   is_notifications_per_metric_dimension_enabled = false
   message_format                                = "RAW"
-  destinations                                  = [oci_ons_notification_topic.invoke[0].id]
+  destinations                                  = [oci_ons_notification_topic.invoke[count.index].id]
   freeform_tags                                 = var.freeform_tags
 
   overrides {
     rule_name        = "not_invoked"
-    query            = "${local.function_invocations}.grouping().absent(72h)"
+    query            = "FunctionInvocationCount[1m]{resourceId = \"${oci_functions_function.this[count.index].id}\"}.grouping().absent(72h)"
     severity         = "INFO"
     pending_duration = "PT1M"
   }
 
   depends_on = [oci_ons_subscription.invoke_function]
+}
+
+# The single function's bootstrap of earlier versions is shard 0's.
+moved {
+  from = oci_functions_invoke_function.bootstrap
+  to   = oci_functions_invoke_function.bootstrap[0]
 }

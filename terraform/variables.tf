@@ -75,6 +75,17 @@ variable "scrape_config" {
   default     = ""
 }
 
+variable "shard_count" {
+  description = "Number of shards: shard_count functions from one image in one application, function i with SHARD=i/shard_count, so each scrapes the targets whose address hashes to i (docs/scrape-config.md, Shards). Each has its own trigger, state and spool objects and its own oci_faas alarms; the target-down, stopped-posting and SLO alarms read the one namespace all shards post to. 1 = one function, as before (the same resource addresses). When to shard: docs/performance.md."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.shard_count == floor(var.shard_count) && var.shard_count >= 1 && var.shard_count <= 1000
+    error_message = "shard_count must be a whole number from 1 to 1000 (SHARD's N)."
+  }
+}
+
 variable "scrape_config_object" {
   description = "SCRAPE_CONFIG_OBJECT: a Prometheus configuration file in Object Storage, as <bucket>/<object> in OBJECT_STORAGE_NAMESPACE: read by every invocation (a warm container revalidates it by ETag, so an unchanged file is not downloaded again); instead of SCRAPE_CONFIG, for files over OCI's 4 KB of function configuration (at most 1 MiB; see docs/scrape-config.md). Here: an object you upload yourself (a policy lets the function read its bucket); scrape_config_file uploads one instead. Empty = none."
   type        = string

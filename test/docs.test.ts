@@ -3,7 +3,8 @@
  * settings table (scripts/docs-config.ts) and must be current; docs/troubleshooting.md starts from
  * the symptoms, each with its checks in order and their commands; docs/performance.md gives the
  * latest run's date and Node; every relative link reaches its file and heading, and the front page
- * reaches each user task in one click.
+ * reaches each user task in one click; docs/reliability.md has a row for each of issue 20's items and
+ * names only tests that exist.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -248,5 +249,42 @@ describe('no merge left its conflict markers behind', () => {
   test('negative: each of the three markers is found', () => {
     assert.deepEqual(conflictMarkers('a\n<<<<<<< HEAD\nb\n=======\nc\n>>>>>>> main\n'), [2, 4, 6]);
     assert.deepEqual(conflictMarkers('a\n======= heading underline\n'), []);
+  });
+});
+
+/** The tests docs/reliability.md names (`test/x.test.ts` "name") that no such file declares, and the items 1..n without a row. */
+function reliabilityProblems(page: string, items: number, read: (file: string) => string | undefined): string[] {
+  const problems: string[] = [];
+  for (const [, file, quoted] of page.matchAll(/`(test\/[\w.-]+\.test\.ts)` "([^"]+)"/g)) {
+    const name = quoted.replace(/\s+/g, ' '); // a name may wrap in the page's prose
+    const text = read(file);
+    if (text === undefined) problems.push(`${file}: no such file`);
+    else if (![`'${name}'`, `"${name}"`, `\`${name}\``].some((quoted) => text.includes(quoted))) problems.push(`${file}: no test "${name}"`);
+  }
+  const rows = new Set([...page.matchAll(/^\| (\d+) \|/gm)].map((m) => Number(m[1])));
+  for (let i = 1; i <= items; i++) if (!rows.has(i)) problems.push(`item ${i}: no row`);
+  return problems;
+}
+
+describe('docs/reliability.md, issue 20 item by item', () => {
+  const read = (file: string): string | undefined => {
+    try {
+      return readFileSync(path.join(__dirname, '..', file), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+
+  test('each of the 25 items has a row, and every test it names exists under that name', () => {
+    assert.deepEqual(reliabilityProblems(read('docs/reliability.md')!, 25, read), []);
+  });
+
+  test('negative: a renamed test, a missing file and a missing item are named', () => {
+    const files: Record<string, string> = { 'test/a.test.ts': "test('the real name', () => {});\n" };
+    const page = '| 1 | x | `test/a.test.ts` "the old name" |\n| 2 | y | `test/b.test.ts` "z" |\n| 2 | y | `test/a.test.ts` "the real name" |\n';
+    assert.deepEqual(
+      reliabilityProblems(page, 3, (f) => files[f]),
+      ['test/a.test.ts: no test "the old name"', 'test/b.test.ts: no such file', 'item 3: no row'],
+    );
   });
 });

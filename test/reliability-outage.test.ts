@@ -22,8 +22,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import type { InvocationSummary } from '../src/handler/summary';
 import type { Fault } from '../src/local/emulator/server';
 import type { StoredMetric } from '../src/local/emulator/store';
@@ -34,6 +33,7 @@ import { encodeSpool, type SpoolEntry } from '../src/state/spool';
 import { emptyStateDocument } from '../src/types/state';
 import { assertAccounted, summaryOf, waitForLine } from './helpers/reliability';
 import { COMPARTMENT, startStack, type Stack } from './helpers/stack';
+import { listenLocal, startStampedTarget } from './helpers/stamped-target';
 
 const BUCKET = 'fn-state';
 const SERIES = 20;
@@ -52,24 +52,6 @@ const LONG_DEADLINE_MS = 120_000;
 const LOG_WAIT_MS = 30_000;
 /** The spool's margin inside OCI's 2-hour window (src/state/spool.ts), restated: the test checks the function against it. */
 const REPLAY_CUTOFF_MS = 110 * MINUTE;
-
-/** A scrape target whose samples carry the timestamp the test sets before each invocation. */
-async function startStampedTarget(): Promise<{ url: string; stampMs: number; close(): Promise<void> }> {
-  const target = { url: '', stampMs: 0, close: async () => {} };
-  const server: Server = createServer((_req, res) => {
-    const lines = [`# TYPE ${NAME} counter`];
-    for (let i = 0; i < SERIES; i++) lines.push(`${NAME}{series="${i}"} ${i + 1} ${target.stampMs}`);
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(lines.join('\n') + '\n');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  target.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
-  target.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  return target;
-}
 
 /** One invocation's summary: from the response (200) or, when it delivered nothing (502), from its log line. */
 async function invokeOnce(fn: LocalFunction, label: string, deadlineMs: number): Promise<InvocationSummary> {
@@ -134,7 +116,7 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
 
   test('30 simulated minutes of refusing, 503 and hanging, then back: every datapoint stored once with its original timestamp, oldest first', async () => {
     const emu = fx.stack.emulator;
-    const target = await startStampedTarget();
+    const target = await startStampedTarget(NAME, SERIES);
     try {
       const fn = await startOutageFunction(target.url);
       // The simulated clock: minute 0 is 41 minutes ago; the last outage minute is 11 minutes ago.
@@ -233,7 +215,7 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
 
   test('an outage longer than OCI window minus the margin: what is too old is dropped as expired, counted and logged; the rest is stored once', async () => {
     const emu = fx.stack.emulator;
-    const target = await startStampedTarget();
+    const target = await startStampedTarget(NAME, SERIES);
     try {
       const fn = await startOutageFunction(target.url);
       // One invocation every 3 simulated minutes from 114 minutes ago (the oldest own timestamp the
@@ -299,7 +281,7 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
 
   test('every write of the state refused (412 each time): the spool is not claimed, so nothing is replayed; the next invocation replays it once', async () => {
     const emu = fx.stack.emulator;
-    const target = await startStampedTarget();
+    const target = await startStampedTarget(NAME, SERIES);
     try {
       const fn = await startOutageFunction(target.url);
       target.stampMs = Date.now() - 5 * MINUTE;
@@ -351,13 +333,13 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
     const FRESH = 50_000;
     const DEADLINE_MS = 24_000;
     let lines = SERIES;
-    const server: Server = createServer((_req, res) => {
-      const out = ['# TYPE big_total counter'];
-      for (let i = 0; i < lines; i++) out.push(`big_total{series="${i}"} ${i}`);
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(out.join('\n') + '\n');
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+    const { url, close } = await listenLocal(
+      createServer((_req, res) => {
+        const out = ['# TYPE big_total counter'];
+        for (let i = 0; i < lines; i++) out.push(`big_total{series="${i}"} ${i}`);
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(out.join('\n') + '\n');
+      }),
+    );
     try {
       emu.reset();
       emu.objectStorage.clearObjects();
@@ -416,10 +398,7 @@ describe('reliability: nothing lost across an OCI outage (the spool)', () => {
       const names = stored.spool!.s;
       assert.equal(entries.filter((e) => names[e[3]] === 'big_total').length, FRESH, 'every fresh series spooled');
     } finally {
-      await new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      });
+      await close();
     }
   });
 });

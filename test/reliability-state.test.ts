@@ -10,8 +10,6 @@
  */
 import { beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { InvocationSummary } from '../src/handler/summary';
 import type { LocalFunction } from '../src/local/fn-agent';
@@ -20,6 +18,7 @@ import { stateObjectName } from '../src/state/keys';
 import { decodeSpool, encodeSpool, type SpoolEntry } from '../src/state/spool';
 import { emptyStateDocument, type StateDocument } from '../src/types/state';
 import { assertAccounted, stackAndTargetForSuite, summaryOf } from './helpers/reliability';
+import { startStampedTarget } from './helpers/stamped-target';
 import { COMPARTMENT, FUNCTION_HEAP_ARGS_256MB, type Stack } from './helpers/stack';
 
 const BUCKET = 'fn-state';
@@ -31,42 +30,6 @@ const MINUTE = 60_000;
 const LONG_DEADLINE_MS = 120_000;
 /** Invocations whose ingestion fails: the publisher retries until the deadline (minus the reserves), so this sets their length. */
 const OUTAGE_DEADLINE_MS = 8000;
-
-/** A target whose samples carry the timestamp the test sets; `hold` makes it wait until `release()` (two invocations at once). */
-interface StampedTarget {
-  url: string;
-  stampMs: number;
-  /** Extra exposition lines. */
-  extra: string[];
-  /** Requests answered so far. */
-  requests: number;
-  /** While set, a request waits until this many requests have arrived. */
-  barrier?: number;
-  close(): Promise<void>;
-}
-
-async function startStampedTarget(): Promise<StampedTarget> {
-  const waiting: (() => void)[] = [];
-  const target: StampedTarget = { url: '', stampMs: 0, extra: [], requests: 0, close: async () => {} };
-  const server: Server = createServer((_req, res) => {
-    const answer = () => {
-      target.requests++;
-      const lines = [`# TYPE ${NAME} counter`];
-      for (let i = 0; i < SERIES; i++) lines.push(`${NAME}{series="${i}"} ${i + 1} ${target.stampMs}`);
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end([...lines, ...target.extra].join('\n') + '\n');
-    };
-    waiting.push(answer);
-    if (target.barrier === undefined || waiting.length >= target.barrier) for (const go of waiting.splice(0)) go();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  target.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
-  target.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  return target;
-}
 
 /** Every stored datapoint of the test's family: series -> timestamps, in arrival order. */
 function storedTimes(stack: Stack, name = NAME): Map<string, number[]> {
@@ -104,7 +67,7 @@ function spooled(stampMs: number, over: Partial<SpoolEntry> = {}): SpoolEntry[] 
 }
 
 describe('reliability: the state and the spool against an unlucky network and a hostile bucket', () => {
-  const fx = stackAndTargetForSuite(startStampedTarget);
+  const fx = stackAndTargetForSuite(() => startStampedTarget(NAME, SERIES));
   beforeEach(() => {
     const emu = fx.stack.emulator;
     emu.reset();
@@ -306,6 +269,8 @@ describe('reliability: the state and the spool against an unlucky network and a 
     assert.ok(bomb.length < 1024 * 1024, `${bomb.length} bytes stored`);
     putState(bomb);
     const s = await invoke(fn);
+    const peakMb = Math.round(fn.peakRssBytes()! / 1024 / 1024);
+    assert.ok(peakMb < 256, `peak RSS ${peakMb} MB within a 256 MB function: never inflated whole`);
     assert.equal(s.posted, SERIES);
     assert.equal(s.state.cause, 'too_large');
     fx.target.stampMs += MINUTE;

@@ -118,7 +118,7 @@ describe('nothing the module creates depends on a value unknown at plan time', (
       '-var=image_id=ocid1.image.oc1..aaaaexample',
     ]);
     assertOk(r);
-    assert.match(r.stdout, /module\.prom2oci\.terraform_data\.oci_functions_function__this will be created/);
+    assert.match(r.stdout, /module\.prom2oci\.terraform_data\.oci_functions_function__this\[0\] will be created/);
     assert.doesNotMatch(r.stdout, /oci_core_vcn__this/, 'create_network = false: no VCN');
   });
 
@@ -286,6 +286,71 @@ describe('SLO alarms: refused when their series is never posted', () => {
   });
 });
 
+describe('shards: shard_count functions from one image, each with its own trigger, schedule and oci_faas alarms', () => {
+  /** How many of a stand-in resource (`oci_x__name`, any index) a plan creates. */
+  const created = (stdout: string, name: string) => [...stdout.matchAll(new RegExp(`terraform_data\\.${name}(?:\\[\\d+\\])? will be created`, 'g'))].length;
+
+  for (const mode of ['alarm', 'resource_scheduler']) {
+    test(`${mode}: shard_count = 1 and 4 plan 1 and 4 functions, each with SHARD=i/N, its bootstrap, schedule and alarms`, (t) => {
+      if (!needsTerraform(t)) return;
+      for (const n of [1, 4]) {
+        const r = planModule({ shard_count: n, schedule_mode: mode, state_bucket: 'prom2oci-state', alarm_email: 'oncall@example.com' });
+        assertOk(r);
+        const per = (name: string) => [name, created(r.stdout, name)];
+        const counts = Object.fromEntries([
+          per('oci_functions_function__this'),
+          per('oci_functions_invoke_function__bootstrap'),
+          per('oci_resource_scheduler_schedule__invoke'),
+          per('oci_identity_policy__schedule_invoke'),
+          per('activate_schedule'),
+          per('oci_monitoring_alarm__invoke_every_minute'),
+          per('oci_ons_notification_topic__invoke'),
+          per('oci_ons_subscription__invoke_function'),
+          per('oci_monitoring_alarm__function_silent'),
+          per('oci_monitoring_alarm__target_down'),
+          per('oci_monitoring_alarm__function_stopped_posting'),
+          per('oci_functions_application__this'),
+          per('oci_identity_dynamic_group__function'),
+        ]) as Record<string, number>;
+        const trigger = mode === 'alarm' ? n : 0;
+        assert.deepEqual(
+          counts,
+          {
+            oci_functions_function__this: n,
+            oci_functions_invoke_function__bootstrap: n,
+            // alarm mode: the daily kick per shard; resource_scheduler: the every-minute schedule per shard.
+            oci_resource_scheduler_schedule__invoke: n,
+            oci_identity_policy__schedule_invoke: n,
+            activate_schedule: n,
+            oci_monitoring_alarm__invoke_every_minute: trigger,
+            oci_ons_notification_topic__invoke: trigger,
+            oci_ons_subscription__invoke_function: trigger,
+            oci_monitoring_alarm__function_silent: n,
+            // Read from the one namespace all shards post to: per instance, whichever shard scrapes it.
+            oci_monitoring_alarm__target_down: 1,
+            oci_monitoring_alarm__function_stopped_posting: 1,
+            oci_functions_application__this: 1,
+            oci_identity_dynamic_group__function: 1,
+          },
+          `shard_count = ${n}`,
+        );
+        const shards = [...r.stdout.matchAll(/\+ SHARD += "(\d+\/\d+)"/g)].map((m) => m[1]).sort();
+        assert.deepEqual(shards, n === 1 ? [] : ['0/4', '1/4', '2/4', '3/4'], 'each function its own SHARD; one function none');
+        const names = [...r.stdout.matchAll(/display_name += "(prom2oci[\w-]*)"/g)].map((m) => m[1]);
+        for (let i = 0; i < n; i++) assert.ok(names.includes(i === 0 ? 'prom2oci' : `prom2oci-${i}`), `function ${i} named (${names.join()})`);
+      }
+    });
+  }
+
+  test('shard_count > 1 with shard set, or out of range, is refused', (t) => {
+    if (!needsTerraform(t)) return;
+    assertFails(planModule({ shard_count: 2, shard: '0/2' }), /shard_count > 1 gives each function its own SHARD: leave shard empty/);
+    assertFails(planModule({ shard_count: 0 }), /shard_count must be a whole number from 1 to 1000/);
+    assertFails(planModule({ shard_count: 1.5 }), /shard_count must be a whole number from 1 to 1000/);
+    assertFails(planModule({ shard: '1/x' }), /shard must be i\/N/);
+  });
+});
+
 describe('the Prometheus configuration as an Object Storage object (config.tf)', () => {
   /** A Prometheus configuration file on disk, as a user would name it in scrape_config_file. */
   const configFile = () => {
@@ -372,6 +437,30 @@ describe('apply and destroy (stand-ins; the oci CLI is a recorder)', () => {
     });
   }
 
+  test('shard_count = 1 keeps the addresses of the single function: a state of earlier versions plans no replacement (moved blocks)', async (t) => {
+    if (!needsTerraform(t)) return;
+    const { ws: w, env } = await applyWorkspace();
+    try {
+      const args = vars({});
+      assertOk(terraform(w.module, ['apply', '-auto-approve', '-input=false', '-no-color', ...args], env));
+      // The state as the single function of earlier versions left it: no index on the function and its bootstrap.
+      for (const name of ['oci_functions_function__this', 'oci_functions_invoke_function__bootstrap'])
+        assertOk(terraform(w.module, ['state', 'mv', '-lock=false', `terraform_data.${name}[0]`, `terraform_data.${name}`], env));
+      const r = terraform(w.module, ['plan', '-input=false', '-lock=false', '-no-color', ...args], env);
+      assertOk(r);
+      assert.match(r.stdout, /terraform_data\.oci_functions_function__this has moved to terraform_data\.oci_functions_function__this\[0\]/);
+      assert.match(
+        r.stdout,
+        /terraform_data\.oci_functions_invoke_function__bootstrap has moved to terraform_data\.oci_functions_invoke_function__bootstrap\[0\]/,
+      );
+      // (Terraform also implies this move when count is added; the moved blocks say it where a reader looks.)
+      assert.match(r.stdout, /(No changes\.|Plan: 0 to add, \d+ to change, 0 to destroy)/, 'nothing created or destroyed');
+      assert.doesNotMatch(r.stdout, /must be replaced|will be destroyed/);
+    } finally {
+      w.dispose();
+    }
+  });
+
   test('force_destroy_state_bucket: one destroy removes the triggers and the function, empties the bucket, then deletes it', async (t) => {
     if (!needsTerraform(t)) return;
     const { ws: w, env } = await applyWorkspace();
@@ -383,7 +472,7 @@ describe('apply and destroy (stand-ins; the oci CLI is a recorder)', () => {
       const text = r.stdout;
       const at = (re: RegExp) => text.search(re);
       const trigger = at(/terraform_data\.oci_monitoring_alarm__invoke_every_minute\[0\]: Destruction complete/);
-      const fn = at(/terraform_data\.oci_functions_function__this: Destruction complete/);
+      const fn = at(/terraform_data\.oci_functions_function__this\[0\]: Destruction complete/);
       const emptied = at(
         new RegExp(
           String.raw`terraform_data\.empty_state_bucket\[0\] \(local-exec\): ` +

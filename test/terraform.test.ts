@@ -154,16 +154,17 @@ const OCI_FAAS_DIMENSIONS = [
   'responseType',
   'invokeType',
 ];
-const THIS_FUNCTION = '${oci_functions_function.this.id}';
+/** The function of the resource's own shard (count.index): each shard's trigger and alarms read its own function. */
+const THIS_FUNCTION = '${oci_functions_function.this[count.index].id}';
 
-/** Problems of one oci_faas query: a documented metric, filtered on this function's resourceId, documented dimensions. */
-function checkFaasQuery(q: string): string[] {
+/** Problems of one oci_faas query: a documented metric, filtered on this function's resourceId (`function`: shard 0's in an output), documented dimensions. */
+function checkFaasQuery(q: string, function_ = THIS_FUNCTION): string[] {
   const m = /^([A-Za-z]+)\[\d+[mh]\]\{((?:[^{}]|\$\{[^}]*\})*)\}/.exec(q);
   if (!m) return [`${q}: expected <oci_faas metric>[interval]{resourceId = "<function OCID>"}...`];
   const problems: string[] = [];
   if (!OCI_FAAS_METRICS.includes(m[1])) problems.push(`${m[1]} is not an oci_faas metric (${OCI_FAAS_METRICS.join(', ')})`);
   const dims = new Map([...m[2].matchAll(/(\w+)\s*=\s*"([^"]*)"/g)].map((d) => [d[1], d[2]]));
-  if (dims.get('resourceId') !== THIS_FUNCTION) problems.push(`${q}: must filter resourceId = "${THIS_FUNCTION}" (this function only)`);
+  if (dims.get('resourceId') !== function_) problems.push(`${q}: must filter resourceId = "${function_}" (this function only)`);
   for (const d of dims.keys()) if (!OCI_FAAS_DIMENSIONS.includes(d)) problems.push(`${d} is not an oci_faas dimension`);
   return problems;
 }
@@ -310,7 +311,7 @@ describe('terraform/: the schedule fires every minute and targets this function'
 
   test('the Resource Scheduler schedule: START_RESOURCE, CRON every minute (resource_scheduler) or daily (the kick), this function, a JSON BODY', () => {
     const s = onlyBlock('resource', 'oci_resource_scheduler_schedule');
-    assert.equal(countOf(s), '${local.schedule_enabled ? 1 : 0}');
+    assert.equal(countOf(s), '${local.schedule_enabled ? var.shard_count : 0}', 'one per shard');
     assert.equal(locals().get('schedule_enabled'), '${var.schedule_mode == "resource_scheduler" || var.enable_daily_kick}');
     assert.equal(variables().get('enable_daily_kick')!.default, true, 'the daily kick is on by default in alarm mode');
     assert.equal(s.action, 'START_RESOURCE');
@@ -323,7 +324,7 @@ describe('terraform/: the schedule fires every minute and targets this function'
     assert.ok(cronFiresDaily(daily), `default daily_kick_cron "${daily}" must fire once a day`);
     const resources = s.resources as HclBody[];
     assert.equal(resources.length, 1, 'the schedule targets exactly one resource');
-    assert.equal(resources[0].id, '${oci_functions_function.this.id}');
+    assert.equal(resources[0].id, '${oci_functions_function.this[count.index].id}', "its shard's function");
     const params = resources[0].parameters as HclBody[];
     assert.equal(params.length, 1);
     assert.equal(params[0].parameter_type, 'BODY');
@@ -343,16 +344,16 @@ describe('terraform/: the schedule fires every minute and targets this function'
     assert.equal(s.state, 'INACTIVE', 'created inactive: it cannot invoke before its policy exists');
     assert.deepEqual(child(s, 'lifecycle').ignore_changes, ['${state}'], 'activated outside Terraform, which then leaves the state alone');
     const activate = blocks('resource', 'terraform_data').get('activate_schedule')!;
-    assert.equal(countOf(activate), '${local.schedule_enabled ? 1 : 0}');
+    assert.equal(countOf(activate), '${local.schedule_enabled ? var.shard_count : 0}');
     assert.deepEqual(activate.depends_on, ['${oci_identity_policy.schedule_invoke}'], 'after the policy');
-    assert.deepEqual(activate.triggers_replace, ['${oci_resource_scheduler_schedule.invoke[0].id}'], 'once per schedule');
+    assert.deepEqual(activate.triggers_replace, ['${oci_resource_scheduler_schedule.invoke[count.index].id}'], 'once per schedule');
     const exec = (activate.provisioner as Record<string, HclBody[]>)['local-exec'][0];
     assert.match(
       hclText(exec.command),
-      /"oci", "resource-scheduler", "schedule", "activate", "--schedule-id", oci_resource_scheduler_schedule\.invoke\[0\]\.id/,
+      /"oci", "resource-scheduler", "schedule", "activate", "--schedule-id", oci_resource_scheduler_schedule\.invoke\[count\.index\]\.id/,
     );
     const policy = blocks('resource', 'oci_identity_policy').get('schedule_invoke')!;
-    assert.equal(countOf(policy), '${local.schedule_enabled ? 1 : 0}');
+    assert.equal(countOf(policy), '${local.schedule_enabled ? var.shard_count : 0}');
   });
 
   test(
@@ -360,13 +361,13 @@ describe('terraform/: the schedule fires every minute and targets this function'
     () => {
       const alarm = blocks('resource', 'oci_monitoring_alarm').get('invoke_every_minute')!;
       assert.deepEqual(checkEveryMinuteTrigger(alarm), []);
-      assert.equal(countOf(alarm), '${var.schedule_mode == "alarm" ? 1 : 0}');
-      assert.deepEqual(alarm.destinations, ['${oci_ons_notification_topic.invoke[0].id}']);
+      assert.equal(countOf(alarm), '${var.schedule_mode == "alarm" ? var.shard_count : 0}', 'one trigger per shard');
+      assert.deepEqual(alarm.destinations, ['${oci_ons_notification_topic.invoke[count.index].id}']);
       const sub = blocks('resource', 'oci_ons_subscription').get('invoke_function')!;
-      assert.equal(countOf(sub), '${var.schedule_mode == "alarm" ? 1 : 0}');
+      assert.equal(countOf(sub), '${var.schedule_mode == "alarm" ? var.shard_count : 0}');
       assert.equal(sub.protocol, 'ORACLE_FUNCTIONS');
-      assert.equal(sub.endpoint, '${oci_functions_function.this.id}');
-      assert.equal(sub.topic_id, '${oci_ons_notification_topic.invoke[0].id}');
+      assert.equal(sub.endpoint, '${oci_functions_function.this[count.index].id}');
+      assert.equal(sub.topic_id, '${oci_ons_notification_topic.invoke[count.index].id}');
     },
   );
 
@@ -382,8 +383,8 @@ describe('terraform/: the schedule fires every minute and targets this function'
 
   test('bootstrap: one detached invocation of this function at apply time, in every mode, so the oci_faas metric exists from the first minute', () => {
     const inv = onlyBlock('resource', 'oci_functions_invoke_function');
-    assert.equal(inv.count, undefined, 'the bootstrap runs in every schedule mode (the alarms read the same metric)');
-    assert.equal(inv.function_id, '${oci_functions_function.this.id}');
+    assert.equal(inv.count, '${var.shard_count}', 'the bootstrap runs in every schedule mode (the alarms read the same metric), once per shard');
+    assert.equal(inv.function_id, '${oci_functions_function.this[count.index].id}');
     assert.equal(inv.fn_invoke_type, 'detached', 'accepted at once: the apply does not wait for (or fail on) the first run');
     assert.equal(inv.invoke_function_body, '${local.invoke_body}');
     assert.deepEqual(inv.depends_on, ['${oci_identity_policy.function_metrics}'], 'the first run is already allowed to post');
@@ -430,7 +431,7 @@ describe('terraform/: alarms mean what they say', () => {
     const value = outputs.find(([name]) => name === 'invocations_query')![1][0].value as Record<string, string>;
     assert.equal(value.namespace, 'oci_faas');
     assert.equal(value.compartment_id, '${local.resources_compartment_ocid}');
-    assert.deepEqual(checkFaasQuery(resolveLocals(value.query)), []);
+    assert.deepEqual(checkFaasQuery(resolveLocals(value.query), '${oci_functions_function.this[0].id}'), [], 'shard 0 (the only one by default)');
     assert.deepEqual(checkAlarmQuerySyntax(`${resolveLocals(value.query)} >= 0`), []);
   });
 
@@ -505,7 +506,7 @@ describe('terraform/: alarms mean what they say', () => {
     () => {
       const silent = blocks('resource', 'oci_monitoring_alarm').get('function_silent')!;
       assert.deepEqual(checkFunctionSilent(silent), []);
-      assert.equal(countOf(silent), '${var.enable_alarms ? 1 : 0}');
+      assert.equal(countOf(silent), '${var.enable_alarms ? var.shard_count : 0}', 'one per shard');
       const posting = blocks('resource', 'oci_monitoring_alarm').get('function_stopped_posting')!;
       assert.equal(posting.query, 'up[1m].grouping().absent(72h)');
       assert.equal(countOf(posting), '${var.enable_alarms && !var.dry_run ? 1 : 0}', 'a dry run posts nothing by design');
@@ -650,7 +651,7 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
     assert.equal(countOf(secret.body), '${local.secret_configured ? 1 : 0}', 'the secret grant exists only when a secret is configured');
     assert.equal(locals().get('secret_configured'), '${var.enable_scrape_bearer_token_secret}', 'a bool known at plan time, not the OCID');
     const invoke = byAddress.get('oci_identity_policy.schedule_invoke')!;
-    assert.equal(countOf(invoke.body), '${local.schedule_enabled ? 1 : 0}');
+    assert.equal(countOf(invoke.body), '${local.schedule_enabled ? var.shard_count : 0}');
     assert.equal(invoke.statements.length, 1);
     for (const s of invoke.statements) {
       assert.match(
@@ -659,16 +660,23 @@ describe('terraform/: IAM grants exactly what the function needs', () => {
         "Oracle's documented verb",
       );
       assert.match(s, /request\.principal\.type = 'resourceschedule'/);
-      assert.match(s, /request\.principal\.id = '\$\{oci_resource_scheduler_schedule\.invoke\[0\]\.id\}'/);
+      assert.match(s, /request\.principal\.id = '\$\{oci_resource_scheduler_schedule\.invoke\[count\.index\]\.id\}'/);
     }
   });
 
-  test('the dynamic group matches this function only (resource.type fnfunc and its OCID)', () => {
+  test('the dynamic group matches this function only (resource.type fnfunc and its OCID), or each shard function by its OCID', () => {
     const dg = onlyBlock('resource', 'oci_identity_dynamic_group');
-    assert.deepEqual(auditMatchingRule(hclText(dg.matching_rule)), [], 'documented matching-rule variables only');
+    // One function: exactly the rule of earlier versions; shards: ANY of their OCIDs (a rule cannot nest ALL in ANY).
+    const one = "ALL {resource.type = 'fnfunc', resource.id = '${oci_functions_function.this[0].id}'}";
+    const shards = 'ANY {${join(", ", [for f in oci_functions_function.this : "resource.id = \'${f.id}\'"])}}';
+    assert.equal(
+      dg.matching_rule,
+      `\${var.shard_count == 1 ? "${one.replace('${', '$${')}" : "${shards.replace('${join', '$${join').replace("'${f.id}'", "'$${f.id}'")}"}`,
+    );
+    for (const rule of [one.replace(/\$\{[^}]*\}/, 'x'), "ANY {resource.id = 'a', resource.id = 'b'}"])
+      assert.deepEqual(auditMatchingRule(rule), [], `documented matching-rule variables only: ${rule}`);
     assert.match(auditMatchingRule("ALL {resource.type = 'fnfunc', resource.function.id = 'x'}").join(), /resource\.function\.id is not documented/);
     assert.equal(dg.compartment_id, '${var.tenancy_ocid}', 'dynamic groups live in the tenancy');
-    assert.equal(dg.matching_rule, "ALL {resource.type = 'fnfunc', resource.id = '${oci_functions_function.this.id}'}");
     for (const p of policyStatements(files).filter((x) => x.address !== 'oci_identity_policy.schedule_invoke')) {
       for (const s of p.statements) assert.match(s, /^Allow dynamic-group \$\{oci_identity_dynamic_group\.function\.name\} to /);
     }
@@ -777,7 +785,8 @@ describe('terraform/: the function settings cannot drift from src/config/setting
     const app = onlyBlock('resource', 'oci_functions_application');
     assert.equal(app.config, '${local.application_config}');
     const fn = onlyBlock('resource', 'oci_functions_function');
-    assert.equal('config' in fn, false, 'the function itself has no config: the application config is the one source');
+    assert.equal(fn.config, '${local.shard_config[count.index]}', "the function's own config is only its SHARD (null with one function)");
+    assert.equal(locals().get('shard_config'), '${[for i in local.shards : var.shard_count > 1 ? { SHARD = "${i}/${var.shard_count}" } : null]}');
   });
 
   test("each setting variable's description is its row's (KEY: description.), with at most a Terraform note after it", () => {
@@ -907,7 +916,7 @@ describe('terraform/: the function settings cannot drift from src/config/setting
   test('the function: image ignored after creation (fn deploy owns it), sizes from variables', () => {
     const fn = onlyBlock('resource', 'oci_functions_function');
     assert.deepEqual(child(fn, 'lifecycle').ignore_changes, ['${image}', '${image_digest}']);
-    assert.equal(fn.display_name, '${var.function_name}');
+    assert.equal(fn.display_name, '${local.function_names[count.index]}', 'shard 0 keeps var.function_name (func.yaml), the others add -<i>');
     assert.equal(fn.memory_in_mbs, '${tostring(var.memory_in_mbs)}');
     assert.equal(fn.timeout_in_seconds, '${var.timeout_in_seconds}');
     assert.equal(fn.detached_mode_timeout_in_seconds, '${var.detached_mode_timeout_in_seconds}');

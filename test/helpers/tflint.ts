@@ -611,7 +611,8 @@ export function checkReferences(files: TfFile[], schema: ProviderSchema): Findin
 function checkAttributePath(attrs: Record<string, SchemaAttr>, rest: string, address: string, report: (msg: string) => void): void {
   let current: Record<string, SchemaAttr> | undefined = attrs;
   let seen = address;
-  for (const m of rest.matchAll(/\.(\w+)/g)) {
+  // An index (`[0]`, `[count.index]`) names no attribute.
+  for (const m of rest.replace(/\[[^\]]*\]/g, '').matchAll(/\.(\w+)/g)) {
     if (!current) return;
     const attr: SchemaAttr | undefined = current[m[1]];
     if (!attr) {

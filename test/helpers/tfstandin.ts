@@ -155,9 +155,13 @@ function standInConfig(json: HclBody, configured: Configured, sources: Record<st
   const out: Record<string, Record<string, HclValue>> = {};
   const put = (kind: string, name: string, value: HclValue) => ((out[kind] ??= {})[name] = value);
   const rw = (v: HclValue) => rewrite(v, configured);
+  const moved: HclBody[] = [];
   for (const [kind, value] of Object.entries(json)) {
     if (kind === 'terraform' || kind === 'provider') continue;
-    if (kind === 'locals') {
+    if (kind === 'moved') {
+      // A moved block's addresses, as the stand-ins' (bare references, as JSON syntax wants them).
+      for (const m of value as HclBody[]) moved.push({ from: bare(rw(m.from) as string), to: bare(rw(m.to) as string) });
+    } else if (kind === 'locals') {
       for (const l of value as HclBody[]) for (const [k, v] of Object.entries(l)) put('locals', k, rw(v));
     } else if (kind === 'variable' || kind === 'output') {
       for (const [name, bodies] of Object.entries(value as Record<string, HclBody[]>)) {
@@ -182,7 +186,7 @@ function standInConfig(json: HclBody, configured: Configured, sources: Record<st
     }
   }
   if (out.resource) out.resource = { terraform_data: out.resource };
-  return out;
+  return moved.length > 0 ? { ...out, moved } : out;
 }
 
 /** Writes the stand-in of every .tf file of `srcDir` into `destDir` (as .tf.json); `replace` swaps a file's text. */
