@@ -282,9 +282,10 @@ function readInlineScrapeConfig(key: string, value: string): ScrapeConfigFile {
 /**
  * The largest SCRAPE_CONFIG_OBJECT read: the text and its parsed jobs stay in the container's memory
  * between invocations, so the cap is a constant; each invocation reserves the object's size from
- * its memory budget (src/handler/memory.ts: the config share holds 1 MiB at 256 MB, less below). Measured on 1 MiB of static targets (34,000 of them): the YAML document with its
- * positions holds 38 MB at the end of the parse (only when the object changed, before any target is
- * scraped), the parsed jobs kept between invocations 3 MB: room a 256 MB function has.
+ * its memory budget (src/handler/memory.ts: the config share holds 1 MiB at 256 MB, less below).
+ * Measured on 1 MiB of static targets (34,000 of them): the YAML document with its positions holds
+ * 38 MB at the end of the parse (only when the object changed, before any target is scraped), the
+ * parsed jobs kept between invocations 3 MB: room a 256 MB function has.
  */
 export const MAX_SCRAPE_CONFIG_OBJECT_BYTES = 1024 * 1024;
 
