@@ -284,4 +284,33 @@ describe('reliability: everything a run holds reserves from the one memory budge
     assert.equal(fn.alive, true);
     await fn.stop();
   });
+
+  test("a configuration's job targets beyond the budget are not scraped, named in the configuration's notes", async () => {
+    // FN_MEMORY=16 again: the config share holds 256 listed targets of 4 KB. One job of the target
+    // that answers, one of 300 on a port nothing listens on.
+    const closed = await closedPort();
+    const good = new URL(fx.target.url('/short'));
+    const many = Array.from({ length: 300 }, (_, i) => `'127.0.14.${i + 1}:${closed}'`).join(', ');
+    const config = [
+      'scrape_configs:',
+      '  - job_name: good',
+      `    metrics_path: ${good.pathname}`,
+      `    static_configs: [{ targets: ['${good.host}'] }]`,
+      '  - job_name: many',
+      `    static_configs: [{ targets: [${many}] }]`,
+    ].join('\n');
+    const fn = await fx.stack.startFn({ SCRAPE_CONFIG: config, SCRAPE_CONCURRENCY: '4', SCRAPE_TIMEOUT_MS: '60000' }, undefined, { memoryMb: 16 });
+    const s = summaryOf(await fn.invoke({ deadline: new Date(Date.now() + 600_000) }));
+    assertAccounted(s, 'truncated configuration');
+    assert.equal(s.targets.length, 256, 'the first 256 of the 301 listed targets');
+    assert.equal(s.targets[0].up, true, s.targets[0].error);
+    const note = /^memory budget: 45 of the 301 targets of the configuration's jobs were not scraped: this function's 16 MB memory \(FN_MEMORY\) holds 256/;
+    assert.ok(
+      s.scrapeConfig!.notes.some((n) => note.test(n)),
+      JSON.stringify(s.scrapeConfig!.notes),
+    );
+    assert.ok(s.memory!.limited!.some((l) => l.item === 'config'));
+    assert.equal(fn.alive, true);
+    await fn.stop();
+  });
 });

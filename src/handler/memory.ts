@@ -68,12 +68,12 @@ export const STATE_DECODE_BYTES_PER_JSON_BYTE = STATE_HELD_BYTES_PER_JSON_BYTE +
  */
 export const SPOOL_BYTES_PER_SERIES = 1536;
 /**
- * One discovered target: 577 bytes the target itself (URL, dimensions, `__meta_oci_*` labels;
- * measured, node --expose-gc, heapUsed after discovery's targetsOf of 5,000 instances), and what
- * the run makes of it (its scrape target, result, summary, self-metrics, the listed instance): 4 KB
- * in all, an upper bound.
+ * One target in the run's list (discovered, or a configuration job's): 577 bytes a discovered
+ * target itself (URL, dimensions, `__meta_oci_*` labels; measured, node --expose-gc, heapUsed after
+ * discovery's targetsOf of 5,000 instances), and what the run makes of it (its scrape target,
+ * result, summary, self-metrics, the listed instance): 4 KB in all, an upper bound.
  */
-export const DISCOVERED_TARGET_BYTES = 4096;
+export const LISTED_TARGET_BYTES = 4096;
 /**
  * A scrape configuration's parsed jobs, rules and targets per byte of its YAML (measured, node
  * --expose-gc, heapUsed after parseScrapeConfig: 8.8 for the demo's file repeated to 800 jobs, 13.6
