@@ -47,7 +47,7 @@ export async function targetsOf(
   let report: DiscoveryReport | undefined;
   if (fleet) {
     ({ targets: discovered, report } = await fleet.targets(budget.signalAt(budget.discoveryStopAt)));
-    const { kept, refusal } = withinBudget('discovery', 'discovered targets', discovered, memory);
+    const { kept, refusal } = withinBudget('discovered targets', discovered, memory);
     discovered = kept;
     if (refusal) {
       report.problems = [{ resourceId: '', displayName: '', problem: refusal }, ...report.problems];
@@ -61,7 +61,7 @@ export async function targetsOf(
     const refused = fromObject ? memory.reserveConfig(fromObject.bytes) : undefined;
     if (refused) throw refused;
     const { targets: listed, report: config } = configTargets(scrapeConfig, discovered, s.shard);
-    const { kept: targets, refusal } = withinBudget('config', "targets of the configuration's jobs", listed, memory);
+    const { kept: targets, refusal } = withinBudget("targets of the configuration's jobs", listed, memory, discovered.length);
     if (refusal) config.notes.push(refusal);
     const otherShards = config.jobs.reduce((n, j) => n + (j.otherShards ?? 0), 0);
     return {
@@ -91,18 +91,19 @@ function shardReport(shard: Shard, targets: number, otherShards: number): ShardR
 }
 
 /**
- * The targets of a list the memory budget holds (LISTED_TARGET_BYTES each, in `item`'s share: the
- * discovered ones, a configuration's job targets): the first ones, in the list's order; the rest are
- * not scraped, said in `refusal` (for where the list is reported) and in the response's `memory.limited`.
+ * The targets of a list the memory budget holds (LISTED_TARGET_BYTES each, the `listed` share; the
+ * first `reserved` of them hold theirs already: the discovered ones that feed a configuration's
+ * jobs): the first ones, in the list's order; the rest are not scraped, said in `refusal` (for where
+ * the list is reported) and in the response's `memory.limited`.
  */
-function withinBudget<T>(item: 'discovery' | 'config', what: string, list: T[], memory: MemoryBudget): { kept: T[]; refusal?: string } {
-  const kept = memory.reserveUpTo(item, LISTED_TARGET_BYTES, list.length);
+function withinBudget<T>(what: string, list: T[], memory: MemoryBudget, reserved = 0): { kept: T[]; refusal?: string } {
+  const kept = Math.min(list.length, reserved + memory.reserveUpTo('listed', LISTED_TARGET_BYTES, list.length - reserved));
   if (kept === list.length) return { kept: list };
   const refusal =
     `memory budget: ${list.length - kept} of the ${list.length} ${what} were not scraped: this function's ${memory.memoryMb} MB memory ` +
-    `(FN_MEMORY) holds ${kept} (${LISTED_TARGET_BYTES / 1024} KB each in its share for ${item}); raise the memory or split the targets over ` +
-    'more functions';
-  memory.limit(item, refusal);
+    `(FN_MEMORY) holds ${kept} (${LISTED_TARGET_BYTES / 1024} KB each in its share for the targets listed); raise the memory or split the ` +
+    'targets over more functions';
+  memory.limit('listed', refusal);
   return { kept: list.slice(0, kept), refusal };
 }
 
