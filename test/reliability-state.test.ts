@@ -312,9 +312,11 @@ describe('reliability: the state and the spool against an unlucky network and a 
   });
 
   test('a spool far larger than SPOOL_MAX_SERIES is read only up to it (the rest dropped as full), with the heap of a 256 MB function', async () => {
-    const fn = await startFn({ SPOOL_MAX_SERIES: '20000' }, FUNCTION_HEAP_ARGS_256MB);
+    // The functions here run with FN_MEMORY=128 (the local agent's default): SPOOL_MAX_SERIES may be 10,922 there.
+    const fn = await startFn({ SPOOL_MAX_SERIES: '10000' }, FUNCTION_HEAP_ARGS_256MB);
     const old = Date.now() - 30 * MINUTE;
-    const entries: SpoolEntry[] = Array.from({ length: 200_000 }, (_, i) => ({
+    // 55,000 entries, 2.9 MB of JSON: within what the memory budget's state share decodes at 128 MB (3.2 MB; a larger object is too_large).
+    const entries: SpoolEntry[] = Array.from({ length: 55_000 }, (_, i) => ({
       namespace: NAMESPACE,
       compartmentId: COMPARTMENT,
       name: 'old_total',
@@ -324,8 +326,8 @@ describe('reliability: the state and the spool against an unlucky network and a 
     putState({ ...emptyStateDocument(), spool: encodeSpool(entries) });
     const s = await invoke(fn);
     assert.equal(s.posted, SERIES, 'the fresh data is posted');
-    assert.equal(s.spool?.dropped.full, 180_000, 'the oldest beyond SPOOL_MAX_SERIES dropped as full, counted');
-    assert.equal((s.spool?.posted ?? 0) + (s.spool?.pending ?? 0), 20_000);
+    assert.equal(s.spool?.dropped.full, 45_000, 'the oldest beyond SPOOL_MAX_SERIES dropped as full, counted');
+    assert.equal((s.spool?.posted ?? 0) + (s.spool?.pending ?? 0), 10_000);
     assert.equal(fn.alive, true);
   });
 
