@@ -99,6 +99,11 @@ describe('the demo with examples/bharatmart.yml (the built function)', { skip: !
         ],
         'the jobs in file order, each at the address it was rewritten to',
       );
+      assert.deepEqual(
+        last.summary!.targets.map((t) => t.job),
+        ['bharatmart', 'payments'],
+        "each target's job in the response",
+      );
       const emulator = demo.emulator;
       assert.deepEqual(emulator.store.namespaces().sort(), ['bharatmart', 'payments']);
       const shopDims = dimensionsOf(emulator, 'bharatmart');

@@ -286,6 +286,19 @@ test(
       const labels = await page.$$eval('#chart g[data-label]', (gs) => gs.map((g) => g.getAttribute('data-label') ?? ''));
       assert.ok(labels.length > 0 && labels.every((l) => /(^|, )job=payments(,|$)/.test(l)), labels.join(' | '));
 
+      // The invocations panel lists the chosen job's targets only (the other's line is there, hidden).
+      const targetLines = () =>
+        page.$$eval('#invocations tbody tr:first-child .target', (ls) => ls.map((l) => [(l as HTMLElement).dataset.job, (l as HTMLElement).hidden]));
+      await page.waitForFunction(() => document.querySelectorAll('#invocations tbody tr:first-child .target').length === 2, undefined, { timeout: 30_000 });
+      assert.deepEqual((await targetLines()).sort(), [
+        ['bharatmart', true],
+        ['payments', false],
+      ]);
+      assert.match(
+        (await page.textContent('#invocations tbody tr:first-child .target[data-job="payments"]')) ?? '',
+        /^up \[payments\] payments-gateway-1: \d+ samples/,
+      );
+
       // The cardinality report of a dry run: both jobs computed, the chosen one shown.
       await page.click('#dry-run');
       await page.waitForFunction(() => document.querySelectorAll('#cardinality .cardinality-job').length === 2, undefined, { timeout: 120_000 });

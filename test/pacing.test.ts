@@ -165,6 +165,30 @@ describe('AdaptivePacer rules', () => {
     assert.ok(p.settledRate >= 0.95 * 49, `settled ${p.settledRate}`);
   });
 
+  test('alone, 429s our own calls explain (a busy machine bunched them) are not taken for a neighbour: back near the top within seconds', () => {
+    // At 49 calls/s a busy machine bunched 51 arrivals into one second; calls started after the cut
+    // were refused too (the second still held the bunch). They were taken for a busy tenancy: the
+    // rate went to the halved one, stayed near 24 calls/s, and the next invocation started there.
+    const p = new AdaptivePacer(TENANCY_CALLS_PER_SECOND);
+    let now = 0;
+    const startAll = (untilMs: number, onStart: (t: number) => void): void => {
+      while (now < untilMs) {
+        const wait = p.tryStart(now);
+        if (wait === 0) onStart(now);
+        else now += wait;
+      }
+    };
+    startAll(3000, (t) => p.accepted(t + 50));
+    p.throttled(now - 50, now); // the bunch's 429
+    const cut = now;
+    startAll(cut + 300, (t) => p.throttled(t, t + 50)); // started after the cut, refused: the second still holds the bunch
+    startAll(cut + 1200, (t) => p.accepted(t + 50));
+    startAll(cut + 5000, (t) => p.accepted(t + 50));
+    assert.equal(p.stats().decreases, 1);
+    assert.ok(p.rate >= 0.95 * (TENANCY_CALLS_PER_SECOND - MARGIN), `4 s after: ${p.rate.toFixed(1)} calls/s`);
+    assert.ok(p.settledRate >= 0.95 * (TENANCY_CALLS_PER_SECOND - MARGIN), `settled ${p.settledRate.toFixed(1)}`);
+  });
+
   test('the rate never falls below 1 call/s (or the ceiling when lower)', () => {
     const p = new AdaptivePacer(8);
     for (let t = 0; t < 20; t++) p.throttled(t * 2000 + 1, t * 2000 + 2);

@@ -49,6 +49,8 @@ export interface StateSummary {
 export interface TargetSummary {
   url: string;
   instance: string;
+  /** The Prometheus job of a configuration file's target (absent for the implicit job of settings alone). */
+  job?: string;
   /** The instance OCID of a discovered target. */
   resourceId?: string;
   up: boolean;
@@ -250,6 +252,7 @@ export function summariseTargets(prepared: PreparedTarget[], result: PublishResu
     const t: TargetSummary = {
       url: p.scrape.url,
       instance: p.scrape.instance,
+      ...(p.target.job ? { job: p.target.job } : {}),
       ...(p.target.resourceId ? { resourceId: p.target.resourceId } : {}),
       up: p.error === undefined,
       samples: p.samples,

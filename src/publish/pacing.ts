@@ -59,6 +59,16 @@ const RECOVERY_SECONDS = 1;
  * (5 < 50 intervals - 1000 ms at 49/s); what it takes from the margin for late arrivals leaves 15 ms.
  */
 const START_SLACK_MS = 5;
+/**
+ * A 429 of a call that had a full tenancy's worth of our own calls started in this time before it
+ * (ms) is explained by them alone: a second of arrivals bunched by up to 100 ms. Alone at 49 calls/s
+ * a busy machine bunched 51 calls into one second; the calls refused after the cut were taken for a
+ * neighbour, the rate went to the halved one and stayed near 24 calls/s for the rest of the
+ * invocation, and the next started there. Sharing the tenancy, our calls never fill it alone.
+ */
+const SELF_WINDOW_MS = 1100;
+/** The share of the tenancy's second our own calls fill when a 429 is theirs alone (the rest: the bunching). */
+const SELF_FILL_SHARE = 0.9;
 /** The rate never falls below this (calls/s): a trickle keeps probing the tenancy. */
 const MIN_CALLS_PER_SECOND = 1;
 
@@ -89,7 +99,7 @@ interface Episode {
   rateAfter: number;
   /** Calls accepted during the episode. */
   accepted: number;
-  /** 429s of calls started after the cut (at the new rate). */
+  /** 429s of calls started after the cut (at the new rate), but for those our own calls alone explain. */
   refusedAfterCut: number;
 }
 
@@ -116,6 +126,8 @@ export class AdaptivePacer {
   /** The last closed episode was a burst: nothing got through during it. */
   private inBurst = false;
   private sawThrottle = false;
+  /** Start times of the last calls (at most SELF_WINDOW_CALLS of them), oldest first. */
+  private readonly recentStarts: number[] = [];
 
   /** `start`: the previous invocation's settled rate, started at instead of the top (and probed slowly from). */
   constructor(
@@ -157,7 +169,26 @@ export class AdaptivePacer {
     const earliest = this.nextStartMs - (this.burst - 1) * interval;
     if (nowMs < earliest) return earliest - nowMs;
     this.nextStartMs = Math.max(this.nextStartMs, nowMs - Math.min(START_SLACK_MS, interval / 4)) + interval;
+    this.recentStarts.push(nowMs);
+    if (this.recentStarts.length > this.selfFillCalls) this.recentStarts.shift();
     return 0;
+  }
+
+  /** Our own calls that (nearly) fill the tenancy's second: SELF_FILL_SHARE of its limit, or of the ceiling when that says the limit is higher. */
+  private get selfFillCalls(): number {
+    return Math.ceil(SELF_FILL_SHARE * Math.max(TENANCY_CALLS_PER_SECOND, this.ceiling));
+  }
+
+  /**
+   * Our own calls started in the SELF_WINDOW_MS before `startedMs` could have filled the tenancy's
+   * second on their own (arrivals bunched by a busy machine or network): a 429 of that call says
+   * nothing about other posters.
+   */
+  private selfExplained(startedMs: number): boolean {
+    const from = startedMs - SELF_WINDOW_MS;
+    let n = 0;
+    for (const t of this.recentStarts) if (t > from && t <= startedMs) n++;
+    return n >= this.selfFillCalls;
   }
 
   /**
@@ -190,7 +221,7 @@ export class AdaptivePacer {
     if (startedMs < this.holdUntilMs) {
       const ep = this.episode;
       if (ep && startedMs >= ep.cutMs) {
-        ep.refusedAfterCut++;
+        if (!this.selfExplained(startedMs)) ep.refusedAfterCut++;
         this.rateNow = Math.min(this.rateNow, ep.rateAfter);
         this.nextStartMs = Math.max(this.nextStartMs, nowMs + 1000 / this.rateNow);
       }
