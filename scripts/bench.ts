@@ -62,7 +62,20 @@ interface Options {
   runs: number;
 }
 
-const SECTIONS: readonly Section[] = ['cold', 'e2e', 'throttled', 'lab', 'parse', 'state', 'spool', 'fleet', 'cardinality', 'relabel-cpu', 'shards', ...PACING_SECTIONS];
+const SECTIONS: readonly Section[] = [
+  'cold',
+  'e2e',
+  'throttled',
+  'lab',
+  'parse',
+  'state',
+  'spool',
+  'fleet',
+  'cardinality',
+  'relabel-cpu',
+  'shards',
+  ...PACING_SECTIONS,
+];
 
 /** Parses argv (`--quick`, `--only=cold,e2e`, `--runs=5`) with Node's util.parseArgs; an unknown flag or section is an error. */
 function parseBenchArgs(argv: string[]): Options {

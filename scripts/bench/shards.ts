@@ -6,7 +6,9 @@
  *  - shards: four functions (SHARD=0/4 ... 3/4) over one discovered fleet of 500 targets x ~200
  *    samples, invoked together minute after minute in one emulated tenancy (50 calls/s, 50 ms):
  *    each shard's answer time, what it posted and spooled, its 429s, and the longest time the
- *    tenancy was over its limit (429s less than 1 s apart). Per shard and per run.
+ *    tenancy was over its limit (429s less than 1 s apart). Per shard and per run. Env
+ *    BENCH_SHARDS_CAP=<n> gives each shard POST_CALLS_PER_SECOND=n instead of auto;
+ *    BENCH_SHARDS_DERIVED=1 keeps the derived series on (the second minute is then ~1.5x the series).
  */
 import type { InvocationSummary } from '../../src/handler/summary';
 import type { LocalFunction } from '../../src/local/fn-agent';
@@ -52,7 +54,8 @@ const TEN_RULES = `    metric_relabel_configs:
 
 /** A one-job configuration scraping `target`, with the ten rules or none. */
 function relabelConfig(target: string, withRules: boolean): string {
-  return `scrape_configs:\n  - job_name: app\n    scrape_timeout: 60s\n    scrape_interval: 2m\n    static_configs:\n      - targets: ['${target}']\n${withRules ? TEN_RULES : ''}`;
+  const job = `scrape_configs:\n  - job_name: app\n    scrape_timeout: 60s\n    scrape_interval: 2m\n`;
+  return `${job}    static_configs:\n      - targets: ['${target}']\n${withRules ? TEN_RULES : ''}`;
 }
 
 interface CpuRun {
@@ -132,7 +135,7 @@ interface ShardRun {
 }
 
 /** Section shards: `runs` minutes of four shards invoked together. */
-export async function benchShards(stack: BenchStack, runs: number): Promise<string> {
+export async function benchShards(stack: BenchStack, runs: number, derived = process.env.BENCH_SHARDS_DERIVED === '1'): Promise<string> {
   const expo = generateExposition(SHARDED.samplesPerTarget, 11, 20);
   const exporters = await startExporters(SHARDED.targets, expo.text);
   registerFleet(stack, exporters.ports);
@@ -147,7 +150,10 @@ export async function benchShards(stack: BenchStack, runs: number): Promise<stri
       fns.push(
         await stack.startFn({
           ...fleetEnv(stack, 50),
-          POST_CALLS_PER_SECOND: 'auto',
+          // BENCH_SHARDS_CAP: a hard cap per shard instead of the adaptive share (e.g. 12 = 48 / 4).
+          POST_CALLS_PER_SECOND: process.env.BENCH_SHARDS_CAP ?? 'auto',
+          // The issue's 500 x 200 samples a minute as series: with derived series on, the second minute is ~1.5x that.
+          DERIVED_SERIES: derived ? 'rate,avg,quantiles' : 'none',
           SHARD: `${i}/${SHARDED.shards}`,
           STATE_BUCKET,
           OBJECT_STORAGE_NAMESPACE: stack.emulator.objectStorage.namespace,
@@ -170,7 +176,13 @@ export async function benchShards(stack: BenchStack, runs: number): Promise<stri
       episodes.push(longest);
       for (const r of results) {
         const s = r.summary;
-        const lost = s.failed + s.selfMetrics.failed + Object.values(s.spool?.dropped ?? {}).reduce((n, x) => n + (x ?? 0), 0);
+        const dropped = Object.entries(s.spool?.dropped ?? {}).filter(([, n]) => (n ?? 0) > 0);
+        const lost = s.failed + s.selfMetrics.failed + dropped.reduce((n, [, x]) => n + (x ?? 0), 0);
+        const why = [
+          ...(s.failed > 0 ? [`failed ${s.failed}`] : []),
+          ...(s.selfMetrics.failed > 0 ? [`self-metrics failed ${s.selfMetrics.failed}`] : []),
+          ...dropped.map(([reason, n]) => `spool ${reason} ${n}`),
+        ];
         if (r.wallMs > SHARDED.deadlineS * 1000) problems.push(`run ${run} shard ${r.shard}: answered after ${sec(r.wallMs)}`);
         if (lost > 0) problems.push(`run ${run} shard ${r.shard}: ${lost} lost`);
         rows.push([
@@ -182,7 +194,7 @@ export async function benchShards(stack: BenchStack, runs: number): Promise<stri
           count(s.posted),
           count(s.undelivered),
           count(s.spool?.replayed ?? 0),
-          count(lost),
+          lost > 0 ? `${count(lost)} (${why.join(', ')})` : '0',
           sec(r.wallMs),
           `${count(s.requests)} / ${count(s.throttled)}`,
           `${s.pacing.startRate ?? '-'} -> ${s.pacing.finalRate}`,
@@ -202,7 +214,8 @@ export async function benchShards(stack: BenchStack, runs: number): Promise<stri
     `### Shards: four functions (SHARD=0/4 ... 3/4) over one discovered fleet of ${SHARDED.targets} targets x ${count(expo.samples)} samples ` +
     `(${count(SHARDED.targets * expo.samples)} series a minute in all), invoked together, minute after minute (state on: each shard's own ` +
     `object, pacing start and spool); one emulated tenancy: ${SHARDED.limitPerSecond} calls/s, ${SHARDED.latencyMs} ms latency; ` +
-    `POST_CALLS_PER_SECOND=auto; Fn deadline ${SHARDED.deadlineS} s; 256 MB functions; ${runs} run${runs > 1 ? 's' : ''}\n\n` +
+    `POST_CALLS_PER_SECOND=${process.env.BENCH_SHARDS_CAP ?? 'auto'}; DERIVED_SERIES=${derived ? 'rate,avg,quantiles (the default)' : 'none'}; ` +
+    `Fn deadline ${SHARDED.deadlineS} s; 256 MB functions; ${runs} run${runs > 1 ? 's' : ''}\n\n` +
     table(
       [
         'run',
