@@ -31,7 +31,7 @@ locals {
     SCRAPE_TIMEOUT_MS                      = tostring(var.scrape_timeout_ms)
     SCRAPE_MAX_BYTES                       = tostring(var.scrape_max_bytes)
     SCRAPE_SAMPLE_LIMIT                    = var.scrape_sample_limit
-    SPOOL_MAX_SERIES                       = tostring(var.spool_max_series)
+    SPOOL_MAX_SERIES                       = var.spool_max_series
     SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS = tostring(var.scrape_follow_redirects_to_other_hosts)
     SCRAPE_BEARER_TOKEN_SECRET_OCID        = var.scrape_bearer_token_secret_ocid
     SECRET_CACHE_TTL_SECONDS               = tostring(var.secret_cache_ttl_seconds)

@@ -55,8 +55,8 @@ resource "oci_functions_invoke_function" "bootstrap" {
   invoke_function_body  = local.invoke_body
   base64_encode_content = true
 
-  # The first run should already be allowed to post.
-  depends_on = [oci_identity_policy.function_metrics]
+  # The first run should already be allowed to post, and to read its configuration object (config.tf).
+  depends_on = [oci_identity_policy.function_metrics, oci_identity_policy.function_config]
 }
 
 resource "oci_resource_scheduler_schedule" "invoke" {

@@ -235,13 +235,13 @@ variable "scrape_max_bytes" {
 }
 
 variable "spool_max_series" {
-  description = "SPOOL_MAX_SERIES: with a state store (STATE_BUCKET, or the CLI's --state-file): most undelivered series kept and replayed by later invocations with their original timestamps; over it the oldest are dropped and counted; 0 = no spool. The default fits beside a 100k scrape in 256 MB; a spooled series needs about 8 KB of the function memory: keep it within 128 per MB (FN_MEMORY; 32768 at 256 MB); the maximum is that of OCI's largest function. Needs state_bucket."
-  type        = number
-  default     = 20000
+  description = "SPOOL_MAX_SERIES: with a state store (STATE_BUCKET, or the CLI's --state-file): most undelivered series kept and replayed by later invocations with their original timestamps; over it the oldest are dropped and counted; 0 = no spool. A spooled series takes 1.5 KB of the memory budget's spool share (an eighth of FN_MEMORY): at most 10922 at 128 MB, 21845 at 256 MB, 87381 at 1024 MB; a value above what FN_MEMORY holds is a configuration error. Empty = the most memory_in_mbs holds. Needs state_bucket."
+  type        = string
+  default     = ""
 
   validation {
-    condition     = floor(var.spool_max_series) == var.spool_max_series && var.spool_max_series >= 0 && var.spool_max_series <= 393216
-    error_message = "spool_max_series must be a whole number from 0 to 393216."
+    condition     = var.spool_max_series == "" || (can(regex("^[0-9]+$", var.spool_max_series)) && try(tonumber(var.spool_max_series), -1) >= 0 && try(tonumber(var.spool_max_series), -1) <= 262144)
+    error_message = "spool_max_series must be empty or a whole number from 0 to 262144."
   }
 }
 

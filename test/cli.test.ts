@@ -578,6 +578,62 @@ describe('invoke and start (need the build: npm run build)', () => {
     },
   );
 
+  test(
+    "start --config FILE: the function reads the file from the emulator's Object Storage (SCRAPE_CONFIG_OBJECT), and an edit is used by the next invocation",
+    { skip: !built && 'dist/func.js missing: run npm run build', timeout: 120_000 },
+    async () => {
+      const dir = await mkdtemp(path.join(tmpdir(), 'prom2oci-cli-config-'));
+      const file = path.join(dir, 'prometheus.yml');
+      const target = new URL(shop.url);
+      const config = (job: string) =>
+        `scrape_configs:\n  - job_name: ${job}\n    metrics_path: ${target.pathname}\n    static_configs: [{ targets: ['${target.host}'] }]\n`;
+      const bad = path.join(dir, 'bad.yml');
+      await writeFile(bad, 'scrape_configs:\n  - job_name: a\n    static_configs: [{targets: [x:1]\n');
+      const refused = await runCli(['start', '--config', bad]);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stderr, /--config .*bad\.yml line \d+, column \d+: invalid YAML/);
+      assertNoStack(refused.stderr);
+
+      await writeFile(file, config('shop'));
+      const cli = spawnCli(['start', '--interval', '1s', '--port', '0', '--config', file]);
+      type Record = { ok: boolean; summary?: { scrapeConfig?: { object?: { read: string }; jobs: { job: string }[] } } };
+      const records = async (): Promise<Record[]> => {
+        const explorer = /explorer:\s+(http:\/\/127\.0\.0\.1:\d+\/explorer\/)/.exec(cli.stdout())![1];
+        return ((await (await fetch(new URL('api/invocations', explorer))).json()) as { invocations: Record[] }).invocations;
+      };
+      const ok = /^\d\d:\d\d:\d\d #\d+ ok: targets 1\/1 up/gm;
+      try {
+        await cli.waitFor(ok, 2, 60_000);
+        assert.match(
+          cli.stdout(),
+          /config:\s+\S*prometheus\.yml \(its jobs and namespaces\)\n\s+object:\s+prom2oci-state\/prom2oci\/scrape-config\.yml \(SCRAPE_CONFIG_OBJECT/,
+        );
+        const before = await records();
+        assert.deepEqual(
+          before[0].summary?.scrapeConfig?.jobs.map((j) => j.job),
+          ['shop'],
+          'the jobs of the file, not METRICS_ENDPOINT',
+        );
+        assert.equal(before[0].summary?.scrapeConfig?.object?.read, 'downloaded');
+        assert.equal(before[1].summary?.scrapeConfig?.object?.read, 'unchanged', 'revalidated by ETag: not downloaded again');
+
+        await writeFile(file, config('shop-edited'));
+        // Two more invocations: the second one surely started after the edit.
+        const seen = cli.stdout().match(ok)!.length;
+        await cli.waitFor(ok, seen + 2, 60_000);
+        const after = (await records()).slice(before.length);
+        const changed = after.findIndex((r) => r.summary?.scrapeConfig?.jobs[0]?.job === 'shop-edited');
+        assert.ok(changed >= 0, JSON.stringify(after.map((r) => r.summary?.scrapeConfig)));
+        assert.equal(after[changed].summary?.scrapeConfig?.object?.read, 'downloaded');
+        assert.ok(after.slice(changed).every((r) => r.ok && r.summary?.scrapeConfig?.jobs[0]?.job === 'shop-edited'));
+      } finally {
+        cli.child.kill('SIGINT');
+        assert.equal((await cli.exited).code, 0, cli.stderr());
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
   test('bin/prom2oci.js runs the CLI (dist/cli.js when built, else the sources through tsx)', async () => {
     const r = await runCli(['once', '--dry-run', '--json', '--endpoint', shop.url], {}, [path.join(ROOT, 'bin/prom2oci.js')]);
     assert.equal(r.code, 0, r.stderr);

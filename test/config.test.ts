@@ -267,7 +267,7 @@ describe('limits that keep the process alive', () => {
 
   test("SPOOL_MAX_SERIES beyond what OCI's largest function can hold is refused (issue 20 item 4: 1,000,000 was accepted)", () => {
     // A spooled series needs about 8 KB of the function's memory: a million would need about 8 GB, over OCI's 3 GB functions.
-    rejects({ SPOOL_MAX_SERIES: '1000000' }, 'SPOOL_MAX_SERIES', /expected a number from 0 to \d+/);
+    rejects({ SPOOL_MAX_SERIES: '1000000' }, 'SPOOL_MAX_SERIES', /expected|memory/i); // the bound's wording is the memory budget's
   });
 
   test('SCRAPE_SAMPLE_LIMIT: sized from FN_MEMORY when unset, as given when set', () => {

@@ -13,8 +13,9 @@ import { parseScrapeConfig } from '../src/config/scrapeConfig';
 import { parseSettings } from '../src/config/settings';
 import { stateObjectName } from '../src/state/keys';
 import { DEMO_ADDRESSES, listedTargets, substituteTargets } from '../src/local/demo/demoConfig';
-import { startDemo, type Demo } from '../src/local/demo/stack';
+import { startDemo } from '../src/local/demo/stack';
 import type { IngestionEmulator } from '../src/local/emulator/server';
+import { waitUntil } from './helpers/wait';
 
 const ROOT = path.resolve(__dirname, '..');
 const FUNC = path.join(ROOT, 'dist/func.js');
@@ -76,21 +77,12 @@ describe('the demo addresses in a configuration file', () => {
 /** The emulator's stored dimension values of a namespace (all its metrics). */
 const dimensionsOf = (emulator: IngestionEmulator, namespace: string) => emulator.store.dimensionValues(namespace);
 
-/** Waits until the demo has made `n` invocations. */
-async function invocations(demo: Demo, n: number, timeoutMs = 120_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (demo.history.length < n) {
-    if (Date.now() > until) throw new Error(`only ${demo.history.length} invocations after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('the demo with examples/bharatmart.yml (the built function)', { skip: !built && 'dist/func.js missing: run npm run build' }, () => {
   test('two jobs into two namespaces; both apps on moved ports, the file rewritten to them; the relabel rules applied', { timeout: 180_000 }, async () => {
     // Free ports always: both fixed addresses are "taken", so both targets must be rewritten.
     const demo = await startDemo({ entry: FUNC, intervalMs: 1000, scrapeConfig: { text: exampleText, name: EXAMPLE }, fixedPorts: false });
     try {
-      await invocations(demo, 2);
+      await waitUntil(() => demo.history.length >= 2, 'two invocations', 120_000);
       const shop = new URL(demo.bharatmart.url).host;
       const gateway = new URL(demo.payments!.url).host;
       assert.deepEqual(demo.config!.moved, [
@@ -99,10 +91,19 @@ describe('the demo with examples/bharatmart.yml (the built function)', { skip: !
       ]);
       const last = demo.history.at(-1)!;
       assert.equal(last.ok, true, last.error ?? JSON.stringify(last.summary?.targets));
-      assert.deepEqual(last.summary!.targets.map((t) => [t.url, t.up]).sort(), [
-        [`http://${shop}/metrics`, true],
-        [`http://${gateway}/metrics`, true],
-      ]);
+      assert.deepEqual(
+        last.summary!.targets.map((t) => [t.url, t.up]),
+        [
+          [`http://${shop}/metrics`, true],
+          [`http://${gateway}/metrics`, true],
+        ],
+        'the jobs in file order, each at the address it was rewritten to',
+      );
+      assert.deepEqual(
+        last.summary!.targets.map((t) => t.job),
+        ['bharatmart', 'payments'],
+        "each target's job in the response",
+      );
       const emulator = demo.emulator;
       assert.deepEqual(emulator.store.namespaces().sort(), ['bharatmart', 'payments']);
       const shopDims = dimensionsOf(emulator, 'bharatmart');

@@ -11,7 +11,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import { parseSettings, type DiscoverySettings } from '../src/config/settings';
 import { FleetDiscovery } from '../src/discovery/discovery';
 import type { DiscoveryClients } from '../src/discovery/oci';
@@ -452,6 +452,12 @@ describe('a fleet through the built function (Fn socket)', () => {
   before(async () => {
     stack = await startStack();
     for (let i = 0; i < 3; i++) shops.push(await startBharatMart({ seed: i + 1 }));
+  });
+  // A test that fails before its own clean-up must not leave a policy denied for the next ones (the
+  // old code's first failure made the next two fail with its 404 instead of their own defect).
+  beforeEach(() => {
+    stack.emulator.fleet.deniedApis.clear();
+    stack.emulator.fleet.deniedCompartments.clear();
   });
   after(async () => {
     await Promise.all(shops.map((s) => s.stop()));

@@ -101,6 +101,15 @@ describe('every Prometheus configuration the README, docs/ and examples/ show pa
     });
   }
 
+  test('no configuration hides in another kind of block (it would not be checked): show it as ```yaml', () => {
+    const hidden = PAGES.flatMap((file) =>
+      blocksOf(page(file))
+        .filter((b) => !/^ya?ml$/.test(b.lang) && /^\s*scrape_configs:\s*$/m.test(b.text))
+        .map((b) => `${file}:${b.line} (\`\`\`${b.lang})`),
+    );
+    assert.deepEqual(hidden, []);
+  });
+
   test('negative: promtool refuses a broken file here (the check can fail)', (t) => {
     if (!requireBinary(t, PROMTOOL, 'prometheus')) return;
     const r = promtool('scrape_configs:\n  - job_name: a\n    static_configs: [{targets: [a:1]}]\n    relabel_configs: [{action: nope}]\n', 'broken');

@@ -37,6 +37,29 @@ async function runMql(page: Page, mql: string, canonical: string): Promise<void>
   await page.waitForFunction((q) => document.getElementById('chart-title')?.textContent === q, canonical, { timeout: 60_000 });
 }
 
+/** The demo started with `options`, after `n` invocations, and its explorer page open in Chromium; both stopped after `body`. */
+async function withExplorer(
+  options: Omit<Parameters<typeof startDemo>[0], 'entry'>,
+  n: number,
+  body: (demo: Demo, page: Page, pageErrors: string[]) => Promise<void>,
+): Promise<void> {
+  assert.ok(existsSync(FUNC), `${FUNC} is missing: run npm run build (npm test does)`);
+  const demo = await startDemo({ entry: FUNC, ...options });
+  let browser: HeadlessChromium | undefined;
+  try {
+    await invocations(demo, n);
+    browser = await launchChromium();
+    const page = await browser.context.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(demo.explorerUrl);
+    await body(demo, page, pageErrors);
+  } finally {
+    await browser?.close();
+    await demo.stop();
+  }
+}
+
 test('the explorer page charts http_requests_total, runs MQL and shows the invocations', { timeout: 600_000 }, async (t) => {
   if (!requireBinary(t, CHROMIUM_PATH, 'chromium')) return;
   assert.ok(existsSync(FUNC), `${FUNC} is missing: run npm run build (npm test does)`);
@@ -209,16 +232,7 @@ test('the explorer page charts http_requests_total, runs MQL and shows the invoc
 
 test('--fleet: the explorer shows a discovered fleet, one up line per instance', { timeout: 120_000 }, async (t) => {
   if (!requireBinary(t, CHROMIUM_PATH, 'chromium')) return;
-  assert.ok(existsSync(FUNC), `${FUNC} is missing: run npm run build (npm test does)`);
-  const demo = await startDemo({ entry: FUNC, intervalMs: 2000, fleet: 3, traffic: false });
-  let browser: HeadlessChromium | undefined;
-  try {
-    await invocations(demo, 2);
-    browser = await launchChromium();
-    const page = await browser.context.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(demo.explorerUrl);
+  await withExplorer({ intervalMs: 2000, fleet: 3, traffic: false }, 2, async (demo, page, pageErrors) => {
     await page.waitForFunction(() => /fleet 3 running instances \(discovery\)/.test(document.getElementById('facts')?.textContent ?? ''), undefined, {
       timeout: 20_000,
     });
@@ -230,10 +244,7 @@ test('--fleet: the explorer shows a discovered fleet, one up line per instance',
     // The invocations panel names every discovered target.
     assert.equal(await page.locator('#invocations tbody tr').first().locator('.target.up').count(), 3);
     assert.deepEqual(pageErrors, []);
-  } finally {
-    await browser?.close();
-    await demo.stop();
-  }
+  });
 });
 
 test(
@@ -241,17 +252,8 @@ test(
   { timeout: 300_000 },
   async (t) => {
     if (!requireBinary(t, CHROMIUM_PATH, 'chromium')) return;
-    assert.ok(existsSync(FUNC), `${FUNC} is missing: run npm run build (npm test does)`);
     const text = readFileSync(path.join(ROOT, 'examples/bharatmart.yml'), 'utf8');
-    const demo = await startDemo({ entry: FUNC, intervalMs: 2000, scrapeConfig: { text, name: 'examples/bharatmart.yml' }, fixedPorts: false });
-    let browser: HeadlessChromium | undefined;
-    try {
-      await invocations(demo, 2);
-      browser = await launchChromium();
-      const page = await browser.context.newPage();
-      const pageErrors: string[] = [];
-      page.on('pageerror', (e) => pageErrors.push(e.message));
-      await page.goto(demo.explorerUrl);
+    await withExplorer({ intervalMs: 2000, scrapeConfig: { text, name: 'examples/bharatmart.yml' }, fixedPorts: false }, 2, async (demo, page, pageErrors) => {
       const optionsOf = (id: string) => page.$$eval(`#${id} option`, (os) => os.map((o) => (o as HTMLOptionElement).value));
       await page.waitForFunction(() => document.querySelectorAll('#job option').length === 3, undefined, { timeout: 30_000 });
       assert.deepEqual(await optionsOf('job'), ['', 'bharatmart', 'payments']);
@@ -273,9 +275,29 @@ test(
       const names = await optionsOf('metric');
       assert.ok(names.includes('payment_gateway_requests_total'), names.join(' '));
       assert.ok(!names.includes('http_requests_total'), 'no name of the other job');
-      await page.waitForFunction(() => Number(document.getElementById('chart')?.dataset.series) > 0, undefined, { timeout: 30_000 });
+      // The chart of that expression (not the one before it): its title is the query that ran.
+      await page.waitForFunction(
+        () =>
+          /\{job = "payments"\}/.test(document.getElementById('chart-title')?.textContent ?? '') &&
+          Number(document.getElementById('chart')?.dataset.series) > 0,
+        undefined,
+        { timeout: 30_000 },
+      );
       const labels = await page.$$eval('#chart g[data-label]', (gs) => gs.map((g) => g.getAttribute('data-label') ?? ''));
       assert.ok(labels.length > 0 && labels.every((l) => /(^|, )job=payments(,|$)/.test(l)), labels.join(' | '));
+
+      // The invocations panel lists the chosen job's targets only (the other's line is there, hidden).
+      const targetLines = () =>
+        page.$$eval('#invocations tbody tr:first-child .target', (ls) => ls.map((l) => [(l as HTMLElement).dataset.job, (l as HTMLElement).hidden]));
+      await page.waitForFunction(() => document.querySelectorAll('#invocations tbody tr:first-child .target').length === 2, undefined, { timeout: 30_000 });
+      assert.deepEqual((await targetLines()).sort(), [
+        ['bharatmart', true],
+        ['payments', false],
+      ]);
+      assert.match(
+        (await page.textContent('#invocations tbody tr:first-child .target[data-job="payments"]')) ?? '',
+        /^up \[payments\] payments-gateway-1: \d+ samples/,
+      );
 
       // The cardinality report of a dry run: both jobs computed, the chosen one shown.
       await page.click('#dry-run');
@@ -307,26 +329,14 @@ test(
       assert.deepEqual(await api('payments'), []);
       assert.ok((await api('bharatmart')).includes('http_requests_total'));
       assert.deepEqual(pageErrors, []);
-    } finally {
-      await browser?.close();
-      await demo.stop();
-    }
+    });
   },
 );
 
 test('the cardinality panel: "Dry run now" shows, per job, the top names and their labels as the function computed them', { timeout: 300_000 }, async (t) => {
   if (!requireBinary(t, CHROMIUM_PATH, 'chromium')) return;
-  assert.ok(existsSync(FUNC), `${FUNC} is missing: run npm run build (npm test does)`);
   // One scheduled invocation (posting) at once; the dry run is the page's.
-  const demo = await startDemo({ entry: FUNC, intervalMs: 600_000, traffic: false });
-  let browser: HeadlessChromium | undefined;
-  try {
-    await invocations(demo, 1);
-    browser = await launchChromium();
-    const page = await browser.context.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(demo.explorerUrl);
+  await withExplorer({ intervalMs: 600_000, traffic: false }, 1, async (demo, page, pageErrors) => {
     assert.match((await page.textContent('#cardinality')) ?? '', /No dry run yet/);
     await page.click('#dry-run');
     await page.waitForSelector('#cardinality .cardinality-job', { timeout: 120_000 });
@@ -358,10 +368,7 @@ test('the cardinality panel: "Dry run now" shows, per job, the top names and the
       new RegExp(`^implicit job \\(METRICS_ENDPOINT, discovery\\): ${report.jobs[0].streams} streams`),
     );
     assert.deepEqual(pageErrors, []);
-  } finally {
-    await browser?.close();
-    await demo.stop();
-  }
+  });
 });
 
 test('the explorer routes: redirect, assets, invocations JSON, nothing else served', async () => {

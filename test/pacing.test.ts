@@ -43,6 +43,9 @@ function acceptForSeconds(p: AdaptivePacer, fromMs: number, seconds: number): nu
   return t;
 }
 
+/** How far under an edge the rate aims: EDGE_MARGIN of the tenancy's limit (1 call/s), whatever our own rate. */
+const MARGIN = TENANCY_CALLS_PER_SECOND * EDGE_MARGIN;
+
 describe('AdaptivePacer rules', () => {
   test('starts at the ceiling with a burst that keeps any second under the tenancy limit', () => {
     const p = new AdaptivePacer(48);
@@ -57,7 +60,7 @@ describe('AdaptivePacer rules', () => {
   });
 
   test("a ceiling at OCI's limit is kept just under it; one above it is the user's and used as it is", () => {
-    assert.equal(cruiseRate(TENANCY_CALLS_PER_SECOND), TENANCY_CALLS_PER_SECOND * (1 - EDGE_MARGIN));
+    assert.equal(cruiseRate(TENANCY_CALLS_PER_SECOND), TENANCY_CALLS_PER_SECOND - MARGIN);
     assert.equal(new AdaptivePacer(TENANCY_CALLS_PER_SECOND).rate, 49);
     assert.equal(cruiseRate(48), 48);
     assert.equal(cruiseRate(49.5), 49);
@@ -65,6 +68,28 @@ describe('AdaptivePacer rules', () => {
     const p = new AdaptivePacer(TENANCY_CALLS_PER_SECOND);
     acceptFor(p, 0, 10_000);
     assert.equal(p.rate, 49, 'it never climbs above it');
+  });
+
+  test('timers that fire late do not slow the schedule: a start up to 5 ms late keeps it, and no second holds more than 50 starts', () => {
+    // A caller waits as told, but its timer fires 0-3 ms late (the ms it rounds to, a busy loop): each
+    // late start used to push every later one back, 500 calls at 49/s started at 44-45/s.
+    const p = new AdaptivePacer(TENANCY_CALLS_PER_SECOND);
+    const starts: number[] = [];
+    let now = 0;
+    let late = 0;
+    while (starts.length < 2000) {
+      const wait = p.tryStart(now);
+      if (wait === 0) starts.push(now);
+      else now += wait + (late = (late + 1.37) % 3);
+    }
+    const rate = ((starts.length - 1) / (starts[starts.length - 1] - starts[0])) * 1000;
+    assert.ok(rate >= 0.99 * p.top, `started at ${rate.toFixed(2)} calls/s of ${p.top}`);
+    let most = 0;
+    for (let a = 0, b = 0; b < starts.length; b++) {
+      while (starts[b] - starts[a] >= 1000) a++;
+      most = Math.max(most, b - a + 1);
+    }
+    assert.ok(most <= TENANCY_CALLS_PER_SECOND, `${most} starts in one second`);
   });
 
   test('at most one cut per second of 429s: 429s of calls started within EPISODE_HOLD_MS of a cut cut no further', () => {
@@ -92,23 +117,23 @@ describe('AdaptivePacer rules', () => {
     assert.equal(p.tryStart(1100), 0);
   });
 
-  test('a lone 429 (a moment at the limit): back just under the rate before it within seconds, then a slow climb', () => {
+  test('a lone 429 (a moment at the limit): back just under the rate before it (1 call/s under) within seconds, then a slow climb', () => {
     const p = new AdaptivePacer(40);
     const rate = (): number => p.rate; // read anew each time: assert.equal would narrow p.rate to its literal
     p.throttled(1000, 1050);
     assert.equal(rate(), 20);
     let t = acceptForSeconds(p, 1050, 3);
-    assert.ok(p.rate > 0.95 * 40 * (1 - EDGE_MARGIN), `3 s after a lone 429: ${p.rate}`);
+    assert.ok(p.rate > 0.95 * (40 - MARGIN), `3 s after a lone 429: ${p.rate}`);
     t = acceptForSeconds(p, t, 10);
     const before = p.rate;
-    assert.ok(before >= 40 * (1 - EDGE_MARGIN) - 0.01 && before < 40, `just under the edge: ${before}`);
+    assert.ok(before >= 40 - MARGIN - 0.01 && before < 40 - MARGIN + 11 * CLIMB_PER_SECOND, `just under the edge: ${before}`);
     acceptFor(p, t, Math.round(before));
     const step = p.rate - before;
     assert.ok(step > 0.9 * CLIMB_PER_SECOND && step < 1.1 * CLIMB_PER_SECOND, `probe step ${step}`);
-    assert.equal(p.settledRate, p.rate);
+    assert.equal(p.settledRate, 40 - MARGIN, 'the next invocation starts just under the edge, not where the probe went past it');
   });
 
-  test('calls at the new rate refused among accepted ones (a busy tenancy): the new rate is the edge, probed slowly from', () => {
+  test('calls at the new rate refused among accepted ones (a busy tenancy): the new rate is the edge, probed slowly from just under it', () => {
     const p = new AdaptivePacer(48);
     p.throttled(1000, 1050); // cut to 24
     p.accepted(1100);
@@ -117,10 +142,11 @@ describe('AdaptivePacer rules', () => {
     assert.equal(p.rate, 24, 'no climb within a second that refused calls at the new rate');
     const t = acceptForSeconds(p, 2100, 1);
     const r1 = p.rate;
-    assert.ok(r1 > 24 && r1 < 24 + 2 * CLIMB_PER_SECOND, `slow climb from the new rate: ${r1}`);
+    // Sitting at the edge keeps the tenancy at its limit, where a neighbour may take the 429s we would need to see.
+    assert.ok(r1 > 24 - MARGIN && r1 < 24 - MARGIN + 2 * CLIMB_PER_SECOND, `just under the new rate, then a slow climb: ${r1}`);
     acceptForSeconds(p, t, 10);
-    assert.ok(p.rate < 24 + 12 * CLIMB_PER_SECOND, `still slow: ${p.rate}`);
-    assert.equal(p.settledRate, p.rate);
+    assert.ok(p.rate < 24 - MARGIN + 12 * CLIMB_PER_SECOND, `still slow: ${p.rate}`);
+    assert.equal(p.settledRate, 24 - MARGIN);
   });
 
   test('a 2 s burst of nothing but 429s (whatever the rate) does not cripple the rest: back near the rate before within seconds', () => {
@@ -137,6 +163,30 @@ describe('AdaptivePacer rules', () => {
     assert.ok(p.rate >= 0.9 * 49, `4 s after the burst: ${p.rate.toFixed(1)} calls/s`);
     acceptForSeconds(p, t, 4);
     assert.ok(p.settledRate >= 0.95 * 49, `settled ${p.settledRate}`);
+  });
+
+  test('alone, 429s our own calls explain (a busy machine bunched them) are not taken for a neighbour: back near the top within seconds', () => {
+    // At 49 calls/s a busy machine bunched 51 arrivals into one second; calls started after the cut
+    // were refused too (the second still held the bunch). They were taken for a busy tenancy: the
+    // rate went to the halved one, stayed near 24 calls/s, and the next invocation started there.
+    const p = new AdaptivePacer(TENANCY_CALLS_PER_SECOND);
+    let now = 0;
+    const startAll = (untilMs: number, onStart: (t: number) => void): void => {
+      while (now < untilMs) {
+        const wait = p.tryStart(now);
+        if (wait === 0) onStart(now);
+        else now += wait;
+      }
+    };
+    startAll(3000, (t) => p.accepted(t + 50));
+    p.throttled(now - 50, now); // the bunch's 429
+    const cut = now;
+    startAll(cut + 300, (t) => p.throttled(t, t + 50)); // started after the cut, refused: the second still holds the bunch
+    startAll(cut + 1200, (t) => p.accepted(t + 50));
+    startAll(cut + 5000, (t) => p.accepted(t + 50));
+    assert.equal(p.stats().decreases, 1);
+    assert.ok(p.rate >= 0.95 * (TENANCY_CALLS_PER_SECOND - MARGIN), `4 s after: ${p.rate.toFixed(1)} calls/s`);
+    assert.ok(p.settledRate >= 0.95 * (TENANCY_CALLS_PER_SECOND - MARGIN), `settled ${p.settledRate.toFixed(1)}`);
   });
 
   test('the rate never falls below 1 call/s (or the ceiling when lower)', () => {
@@ -261,15 +311,24 @@ describe('AdaptivePacer against the tenancy limiter (simulated time)', () => {
         const longest = longestEpisodeMs(r.tenancy429s);
         if (longest > 1000) over.push(`seed ${seed}/jitter ${jitterMs}: ${longest.toFixed(0)} ms`);
       }
-      // Rarely, the neighbour takes several 429s less than 1 s apart before one is ours.
-      assert.ok(over.length <= 1, `runs with 429s less than 1 s apart for over 1 s: ${over.join(', ')}`);
+      assert.deepEqual(over, [], 'runs with 429s less than 1 s apart for over 1 s');
     });
   }
 
   test("started at the previous invocation's settled rate beside that poster: no burst into the busy tenancy, < 1% 429s", () => {
     const over: string[] = [];
     for (const { seed, jitterMs } of sharedRuns) {
-      const r = simulate({ ...base, seed, jitterMs, otherPerSecond: free, posters: [{ ...poster, ceiling: TENANCY_CALLS_PER_SECOND, start: { rate: 24.5 } }] });
+      // The rate the invocation before (started fresh into the same tenancy) settled on.
+      const settled = simulate({ ...base, seed, jitterMs, otherPerSecond: free, posters: [{ ...poster, ceiling: TENANCY_CALLS_PER_SECOND }] }).posters[0].pacer
+        .settledRate;
+      assert.ok(settled < free, `it settled under the free room: ${settled}`);
+      const r = simulate({
+        ...base,
+        seed,
+        jitterMs,
+        otherPerSecond: free,
+        posters: [{ ...poster, ceiling: TENANCY_CALLS_PER_SECOND, start: { rate: settled } }],
+      });
       const p = r.posters[0];
       assert.equal(p.accepted, poster.batches);
       assert.ok(p.throttled < 0.01 * p.calls, `${p.throttled} 429s in ${p.calls} calls (seed ${seed})`);
@@ -280,7 +339,41 @@ describe('AdaptivePacer against the tenancy limiter (simulated time)', () => {
       const longest = longestEpisodeMs(r.tenancy429s);
       if (longest > 1000) over.push(`seed ${seed}/jitter ${jitterMs}: ${longest.toFixed(0)} ms`);
     }
-    assert.ok(over.length <= 3, `runs with 429s less than 1 s apart for over 1 s: ${over.join(', ')}`);
+    assert.deepEqual(over, [], 'runs with 429s less than 1 s apart for over 1 s');
+  });
+
+  test('safe run after run: 100 seeds x 4 arrival jitters beside that poster, fresh or from the settled rate: never over the limit for > 1 s', () => {
+    // Issue 23: one simulated run in ~21 chained the neighbour's 429s (each ~1 s apart: OCI's sliding
+    // second at 99-100% of the limit) into 1.9 s, before one was ours. The cause: after a cut the rate
+    // sat at the edge (or 2% of our own half under it: 1% of the tenancy) and probed on past it.
+    const problems: string[] = [];
+    let runs = 0;
+    for (const jitterMs of [0, 5, 20, 40])
+      for (let seed = 101; seed <= 200; seed++) {
+        const fresh = simulate({ ...base, seed, jitterMs, otherPerSecond: free, posters: [{ ...poster, ceiling: TENANCY_CALLS_PER_SECOND }] });
+        const start = { rate: fresh.posters[0].pacer.settledRate };
+        const next = simulate({
+          ...base,
+          seed: seed + 1000,
+          jitterMs,
+          otherPerSecond: free,
+          posters: [{ ...poster, ceiling: TENANCY_CALLS_PER_SECOND, start }],
+        });
+        for (const [name, r] of [
+          ['fresh', fresh],
+          [`from ${start.rate.toFixed(2)}`, next],
+        ] as const) {
+          runs++;
+          const p = r.posters[0];
+          const longest = longestEpisodeMs(r.tenancy429s);
+          if (longest > 1000) problems.push(`seed ${seed}/jitter ${jitterMs} ${name}: 429s less than 1 s apart for ${longest.toFixed(0)} ms`);
+          if (p.throttled >= 0.02 * p.calls) problems.push(`seed ${seed}/jitter ${jitterMs} ${name}: ${p.throttled} 429s in ${p.calls} calls`);
+          if (p.acceptedRate < 0.85 * free) problems.push(`seed ${seed}/jitter ${jitterMs} ${name}: ${p.acceptedRate.toFixed(1)} calls/s`);
+          if (p.accepted !== poster.batches) problems.push(`seed ${seed}/jitter ${jitterMs} ${name}: ${p.accepted} of ${poster.batches} accepted`);
+        }
+      }
+    assert.equal(runs, 800);
+    assert.deepEqual(problems, []);
   });
 
   for (const n of [2, 4]) {

@@ -7,9 +7,16 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultSampleLimit } from '../src/config/settings';
-import { FUNCTION_HEAP_ARGS_256MB } from './helpers/stack';
-import { assertAccounted, stackAndTargetForSuite, summaryOf } from './helpers/reliability';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { defaultSampleLimit, parseSettings } from '../src/config/settings';
+import type { LocalFunction } from '../src/local/fn-agent';
+import { encodeState } from '../src/state/codec';
+import { stateObjectName } from '../src/state/keys';
+import { encodeSpool, type SpoolEntry } from '../src/state/spool';
+import { emptyStateDocument, type StateDocument } from '../src/types/state';
+import { closedPort, COMPARTMENT, FUNCTION_HEAP_ARGS_256MB } from './helpers/stack';
+import { assertAccounted, stackAndTargetForSuite, summaryOf, waitForLine } from './helpers/reliability';
 
 const MEMORY_MB = 256;
 const LIMIT = defaultSampleLimit(MEMORY_MB);
@@ -68,7 +75,10 @@ describe('reliability: one memory budget for all targets together, heap bounded 
     assert.ok(up.length >= 1, 'what fits is posted');
     assert.ok(refused.length >= 1, 'the rest is refused');
     for (const t of up) assert.equal(t.samples, n);
-    const reason = /^memory budget: this target's exposition was not read: .* of the 51\.2 MB this function's 256 MB memory \(FN_MEMORY\)/;
+    const reason = new RegExp(
+      String.raw`^memory budget: this target's exposition was not read: the run holds .* of the 64\.0 MB this function's 256 MB memory ` +
+        String.raw`\(FN_MEMORY\) allows, the targets at most 51\.2 MB`,
+    );
     for (const t of refused) assert.match(t.error!, reason);
     assert.equal(s.posted, up.length * n, JSON.stringify(s.errors));
     const ups = fx.stack.emulator.accepted.filter((m) => m.name === 'up');
@@ -77,6 +87,201 @@ describe('reliability: one memory budget for all targets together, heap bounded 
     assert.equal(fn.alive, true);
     const peak = fn.peakRssBytes()!;
     assert.ok(peak < MEMORY_MB * 1024 * 1024, `peak RSS ${Math.round(peak / 1048576)} MB within the function's ${MEMORY_MB} MB`);
+    await fn.stop();
+  });
+});
+
+/**
+ * Every part of a run reserves from the one budget (src/handler/memory.ts): a download is cut at the
+ * reservation, the decoded state and the spool read hold their share (the targets get the rest), the
+ * discovered list is truncated and the log line capped, each named in the response.
+ */
+describe('reliability: everything a run holds reserves from the one memory budget, heap bounded as in a 256 MB function', () => {
+  const fx = stackAndTargetForSuite();
+  const BUCKET = 'fn-state';
+  const NAMESPACE = 'bharatmart';
+  const MB = 1024 * 1024;
+
+  /** A function with its state in the emulator's bucket, heap as in 256 MB; `env` adds to (or overrides) it. */
+  const startStateFn = (env: Record<string, string>, nodeArgs: string[] = FUNCTION_HEAP_ARGS_256MB): Promise<LocalFunction> => {
+    fx.stack.emulator.reset();
+    fx.stack.emulator.objectStorage.clearObjects();
+    fx.stack.emulator.objectStorage.createBucket(BUCKET);
+    return fx.stack.startFn(
+      { STATE_BUCKET: BUCKET, OBJECT_STORAGE_NAMESPACE: fx.stack.emulator.objectStorage.namespace, NAMESPACE, ...FAST, SCRAPE_TIMEOUT_MS: '300000', ...env },
+      nodeArgs,
+      { memoryMb: MEMORY_MB },
+    );
+  };
+  /** Stores `doc` where a function of these settings reads its state. */
+  const putState = (env: Record<string, string>, doc: StateDocument): void => {
+    const name = stateObjectName(parseSettings({ NAMESPACE, COMPARTMENT_OCID: COMPARTMENT, ...env }));
+    fx.stack.emulator.objectStorage.putDirect(BUCKET, name, encodeState(doc));
+  };
+  /** `n` spool entries of 30-minute-old series (about 73 bytes of JSON each, stored). */
+  const spooled = (n: number): SpoolEntry[] =>
+    Array.from({ length: n }, (_, i) => ({
+      namespace: NAMESPACE,
+      compartmentId: COMPARTMENT,
+      name: 'old_total',
+      dimensions: { series: String(i), instance: 'old:9100' },
+      points: [[Date.now() - 30 * 60_000 + (i % 1000), i]],
+    }));
+  /** The refusal of a target by the memory budget, naming what the run holds. */
+  const REFUSED = /^memory budget: this target's exposition was not read: the run holds /;
+
+  test('a target whose body never ends is cut at its reservation: refused with the reason, its connection closed, not read on', async () => {
+    let sent = 0;
+    let closed!: () => void;
+    const connectionClosed = new Promise<void>((resolve) => (closed = resolve));
+    // Distinct short series without end, written as fast as the reader takes them.
+    const server = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      let k = 0;
+      const more = (): void => {
+        while (!res.destroyed) {
+          const lines: string[] = [];
+          for (let j = 0; j < 4096; j++, k++) lines.push(`endless{i="${k}"} 1\n`);
+          const chunk = lines.join('');
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', more);
+        }
+      };
+      res.on('close', closed);
+      more();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const endless = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+    try {
+      // Nothing else bounds it: no sample limit to speak of, 512 MiB of body allowed, five minutes.
+      const env = {
+        METRICS_ENDPOINT: [endless, fx.target.url('/short?n=10')].join(','),
+        ...FAST,
+        SCRAPE_TIMEOUT_MS: '300000',
+        SCRAPE_SAMPLE_LIMIT: '100000000',
+        SCRAPE_MAX_BYTES: String(512 * MB),
+      };
+      const fn = await fx.stack.startFn(env, FUNCTION_HEAP_ARGS_256MB, { memoryMb: MEMORY_MB });
+      const s = summaryOf(await fn.invoke({ deadline: new Date(Date.now() + 600_000) }));
+      assertAccounted(s, 'endless');
+      const [cut, small] = s.targets;
+      assert.equal(cut.up, false);
+      // Without the cut, the download went on to SCRAPE_MAX_BYTES (or the timeout) outside the budget, and that was its error.
+      assert.match(cut.error!, REFUSED);
+      assert.equal(small.up, true, small.error);
+      await connectionClosed;
+      // The budget's 51.2 MB for targets is ~290k of these samples, ~6 MB of body: the rest was never asked for.
+      assert.ok(sent < 64 * MB, `${Math.round(sent / MB)} MB sent before the connection was closed`);
+      assert.ok(s.memory!.limited === undefined, 'a refused target is named in its own error');
+      assert.equal(fn.alive, true);
+      await fn.stop();
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  test('the decoded state holds its share: a target that would fit beside a small state is refused beside a large one', async () => {
+    // 115,000 stored entries (no spool: SPOOL_MAX_SERIES=0, only the document is read): 6.0 MB of JSON,
+    // ~18 MB held decoded (3 bytes per byte). The target, 260,000 short series, takes ~48.5 MB of
+    // the 51.2 MB the targets may hold: with the state's 18 MB it is over the 64 MB budget.
+    const big = fx.target.url('/short?n=260000');
+    const env = {
+      METRICS_ENDPOINT: [big, fx.target.url('/short?n=10')].join(','),
+      SPOOL_MAX_SERIES: '0',
+      DERIVED_SERIES: 'rate',
+      SCRAPE_SAMPLE_LIMIT: '300000',
+    };
+    const fn = await startStateFn(env);
+    putState(env, { ...emptyStateDocument(), spool: encodeSpool(spooled(115_000)) });
+    const s = summaryOf(await fn.invoke({ deadline: new Date(Date.now() + 600_000) }));
+    assertAccounted(s, 'large state');
+    assert.equal(s.state.error, undefined, 'the state was read');
+    const state = s.memory!.items.state!;
+    assert.ok(state.peakMb >= 17, `the decoded state held ${state.peakMb} MB`);
+    const [refused, small] = s.targets;
+    assert.equal(refused.up, false, 'without the state in the budget it fit, and was posted');
+    assert.match(refused.error!, REFUSED);
+    assert.match(refused.error!, /state \d+\.\d MB/);
+    assert.equal(small.up, true, small.error);
+    assert.equal(fn.alive, true);
+    assert.ok(fn.peakRssBytes()! < MEMORY_MB * MB, `peak RSS ${Math.round(fn.peakRssBytes()! / MB)} MB`);
+    await fn.stop();
+  });
+
+  test('a big state, a big spool and many targets in 256 MB: named partial failures, the spool read up to what fits, no OOM', async () => {
+    // 60,000 spooled entries (SPOOL_MAX_SERIES, unset, is the 21,845 that 256 MB holds: 32 MB of the
+    // budget), 150 stale targets in the state, and four targets of 50,000 samples beside a small one.
+    const bigs = Array.from({ length: 4 }, (_, i) => fx.target.url(`/short?n=50000&target=${i}`));
+    const env = { METRICS_ENDPOINT: [...bigs, fx.target.url('/short?n=10')].join(','), DERIVED_SERIES: 'rate' };
+    const fn = await startStateFn(env);
+    const stale = { t: Date.now() - 60 * 60_000, f: { x: { k: 'c' as const, s: { '[]': [1] } } } };
+    const targets = Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`gone${i}`, stale]));
+    putState(env, { ...emptyStateDocument(), targets, spool: encodeSpool(spooled(60_000)) });
+    const res = await fn.invoke({ deadline: new Date(Date.now() + 600_000) });
+    const s = summaryOf(res);
+    assertAccounted(s, 'big state, spool and targets');
+    assert.equal(s.state.error, undefined);
+    const m = s.memory!;
+    assert.ok(m.items.state && m.items.spool && m.items.targets, JSON.stringify(m));
+    for (const [item, i] of Object.entries(m.items)) assert.ok(i.peakMb <= i.capMb, `${item}: ${i.peakMb} MB within its ${i.capMb} MB`);
+    // The spool is read up to SPOOL_MAX_SERIES and what the budget holds; the older rest dropped as full, counted.
+    const read = (s.spool?.posted ?? 0) + (s.spool?.pending ?? 0) - (s.spool?.selfMetrics ?? 0);
+    assert.ok(read <= 21_845, `${read} spooled entries kept or posted`);
+    assert.ok((s.spool?.dropped.full ?? 0) >= 60_000 - 21_845);
+    // Beside the state and the spool not every big target fits: each one that does not is named (or the spool was trimmed to fit, and named).
+    const refused = s.targets.filter((t) => !t.up);
+    for (const t of refused) assert.match(t.error!, REFUSED);
+    const spoolTrimmed = (m.limited ?? []).some((l) => l.item === 'spool');
+    assert.ok(refused.length >= 1 || spoolTrimmed, `a target refused or the spool trimmed: ${JSON.stringify(m)}`);
+    assert.equal(s.targets.at(-1)!.up, true, 'the small target is posted');
+    assert.equal(fn.alive, true);
+    assert.ok(fn.peakRssBytes()! < MEMORY_MB * MB, `peak RSS ${Math.round(fn.peakRssBytes()! / MB)} MB`);
+    await fn.stop();
+  });
+
+  test('the discovered list is truncated to what the budget holds (a problems[] entry), and the summary log line is capped', async () => {
+    // FN_MEMORY=16 (a small number to keep the fleet small): the discovery share holds 128 targets
+    // of 4 KB, the log line's share is 16 KB. 150 instances, each an exporter port nothing listens on.
+    const fleet = fx.stack.emulator.fleet;
+    fleet.instances.clear();
+    fx.stack.emulator.reset();
+    const closed = await closedPort();
+    const FLEET = 'ocid1.compartment.oc1..aaaaaaaamemorybudgetfleet';
+    for (let i = 0; i < 150; i++)
+      fleet.addInstance({ compartmentId: FLEET, privateIp: `127.0.13.${i + 1}`, freeformTags: { app: 'budget', prometheus_port: `${closed}` } });
+    const fn = await fx.stack.startFn(
+      {
+        DISCOVERY_COMPARTMENT_OCID: FLEET,
+        DISCOVERY_TAG: 'app=budget',
+        DISCOVERY_TIMEOUT_MS: '120000',
+        OCI_COMPUTE_ENDPOINT: fx.stack.emulator.url,
+        METRICS_ENDPOINT: fx.target.url('/short?n=10'),
+        SCRAPE_CONCURRENCY: '4',
+        SCRAPE_TIMEOUT_MS: '60000',
+      },
+      undefined,
+      { memoryMb: 16 },
+    );
+    const logged = fn.stdout.length;
+    const s = summaryOf(await fn.invoke({ deadline: new Date(Date.now() + 600_000) }));
+    assertAccounted(s, 'truncated fleet');
+    const d = s.discovery!;
+    assert.equal(d.targets, 150, 'discovery found them all');
+    assert.equal(s.targets.length, 1 + 128, 'the static target and the 128 the budget holds');
+    assert.match(
+      d.problems[0].problem,
+      /^memory budget: 22 of the 150 discovered targets were not scraped: this function's 16 MB memory \(FN_MEMORY\) holds 128/,
+    );
+    assert.ok(s.memory!.limited!.some((l) => l.item === 'discovery'));
+    assert.equal(s.targets[0].up, true);
+    // The log line: within the log's 16 KB, the targets listed while they fit, then counted.
+    const line = await waitForLine(fn, (l) => fn.stdout.indexOf(l) >= logged && l.includes('"event":"invocation_summary"'), 30_000);
+    assert.ok(Buffer.byteLength(line) <= 16 * 1024, `${Buffer.byteLength(line)} bytes`);
+    const fields = JSON.parse(line) as { targets: unknown[]; targetsListed: number; targetsCount: number };
+    assert.equal(fields.targetsCount, 129);
+    assert.ok(fields.targetsListed < 129 && fields.targetsListed === fields.targets.length && fields.targetsListed > 10, `${fields.targetsListed} listed`);
+    assert.equal(fn.alive, true);
     await fn.stop();
   });
 });

@@ -19,6 +19,7 @@ import { decodeSpool, encodeSpool, type SpoolEntry } from '../src/state/spool';
 import { emptyStateDocument, type StateDocument } from '../src/types/state';
 import { assertAccounted, stackAndTargetForSuite, summaryOf } from './helpers/reliability';
 import { startStampedTarget } from './helpers/stamped-target';
+import { waitUntil } from './helpers/wait';
 import { COMPARTMENT, FUNCTION_HEAP_ARGS_256MB, type Stack } from './helpers/stack';
 
 const BUCKET = 'fn-state';
@@ -192,6 +193,39 @@ describe('reliability: the state and the spool against an unlucky network and a 
     assert.equal(decodeSpool(storedState().doc.spool, { max: 100 }).entries.length, 0, 'the spool is empty');
   });
 
+  test('a restart mid-invocation (the claim holder killed while posting): the spool waits for its claim to lapse, then is replayed once', async () => {
+    const old = Date.now() - 20 * MINUTE;
+    putState({ ...emptyStateDocument(), spool: encodeSpool(spooled(old)) });
+    const emu = fx.stack.emulator;
+    // A's first PostMetricData call hangs; A is killed once it holds the claim (stored by its scrape's write).
+    emu.enqueueFault({ hangMs: 600_000 }, 1, 'metrics');
+    const a = await startFn();
+    const answered = a.invoke({ deadline: new Date(Date.now() + LONG_DEADLINE_MS) }).then(
+      () => 'answered',
+      () => 'killed',
+    );
+    await waitUntil(() => emu.pendingFaults('metrics') === 0 && storedState().doc.claim !== undefined, 'A posting, its claim stored');
+    await a.stop();
+    assert.equal(await answered, 'killed');
+    assert.ok(storedState().doc.claim!.until > Date.now(), "the killed holder's claim is live until its deadline plus the margin");
+    // B, while that claim is live: its own data only; the spool is kept for later.
+    const b = await startFn();
+    fx.target.stampMs += MINUTE;
+    const whileClaimed = await invoke(b);
+    assert.equal(whileClaimed.spool?.replayed ?? 0, 0, 'nothing replayed under another live claim');
+    assert.equal(whileClaimed.posted, SERIES);
+    assert.equal(decodeSpool(storedState().doc.spool, { max: 100 }).entries.length, SERIES, 'the spool is kept');
+    // The claim lapses (its holder's deadline plus the margin passes): moved into the past rather than waited for.
+    const doc = storedState().doc;
+    putState({ ...doc, claim: { ...doc.claim!, until: Date.now() - 1 } });
+    fx.target.stampMs += MINUTE;
+    const after = await invoke(b);
+    assert.equal(after.spool?.replayed, SERIES);
+    // A's own minute died with it (never posted, never spooled); every other datapoint is stored once.
+    assertEachOnce(fx.stack, [old, fx.target.stampMs - MINUTE, fx.target.stampMs], 'the spool, B and the next minute');
+    assert.equal(storedState().doc.claim, undefined, 'the claim was released');
+  });
+
   test('a sample with its own timestamp is never both posted fresh and replayed', async () => {
     const fn = await startFn();
     await invoke(fn);
@@ -278,9 +312,11 @@ describe('reliability: the state and the spool against an unlucky network and a 
   });
 
   test('a spool far larger than SPOOL_MAX_SERIES is read only up to it (the rest dropped as full), with the heap of a 256 MB function', async () => {
-    const fn = await startFn({ SPOOL_MAX_SERIES: '20000' }, FUNCTION_HEAP_ARGS_256MB);
+    // The functions here run with FN_MEMORY=128 (the local agent's default): SPOOL_MAX_SERIES may be 10,922 there.
+    const fn = await startFn({ SPOOL_MAX_SERIES: '10000' }, FUNCTION_HEAP_ARGS_256MB);
     const old = Date.now() - 30 * MINUTE;
-    const entries: SpoolEntry[] = Array.from({ length: 200_000 }, (_, i) => ({
+    // 55,000 entries, 2.9 MB of JSON: within what the memory budget's state share decodes at 128 MB (3.2 MB; a larger object is too_large).
+    const entries: SpoolEntry[] = Array.from({ length: 55_000 }, (_, i) => ({
       namespace: NAMESPACE,
       compartmentId: COMPARTMENT,
       name: 'old_total',
@@ -290,8 +326,8 @@ describe('reliability: the state and the spool against an unlucky network and a 
     putState({ ...emptyStateDocument(), spool: encodeSpool(entries) });
     const s = await invoke(fn);
     assert.equal(s.posted, SERIES, 'the fresh data is posted');
-    assert.equal(s.spool?.dropped.full, 180_000, 'the oldest beyond SPOOL_MAX_SERIES dropped as full, counted');
-    assert.equal((s.spool?.posted ?? 0) + (s.spool?.pending ?? 0), 20_000);
+    assert.equal(s.spool?.dropped.full, 45_000, 'the oldest beyond SPOOL_MAX_SERIES dropped as full, counted');
+    assert.equal((s.spool?.posted ?? 0) + (s.spool?.pending ?? 0), 10_000);
     assert.equal(fn.alive, true);
   });
 

@@ -115,10 +115,18 @@ describe('SCRAPE_CONFIG_OBJECT in the function: ETag revalidation, changes, and 
     assert.match(report?.warning ?? '', /503 .*the last copy read was used/);
     await fn.stop();
 
-    // A cold container has no copy: the same fault is a clear error.
-    stack.emulator.enqueueFault({ status: 503, match: /prometheus\.yml/ }, 1, 'objectstorage');
+    // A cold container has no copy: the same fault is a clear error, without the request's signature a careless server echoed.
+    stack.emulator.enqueueFault({ status: 503, match: /prometheus\.yml/, echoAuthorization: true }, 1, 'objectstorage');
     const cold = await stack.startFn(env());
-    assert.match(detailOf(await cold.invoke({ body: { dryRun: true } })), /configuration error: SCRAPE_CONFIG_OBJECT: oci:\/\/.* could not be read: 503/);
+    const res = await cold.invoke({ body: { dryRun: true } });
+    assert.match(detailOf(res), /configuration error: SCRAPE_CONFIG_OBJECT: oci:\/\/.* could not be read: 503/);
+    const echoed = stack.emulator.calls.filter((c) => c.route === 'objectstorage' && c.status === 503).length;
+    assert.ok(echoed >= 1, 'the fault answered');
+    // The echo carries the signature and, in keyId, the resource-principal token (ST$<JWT>).
+    const secretShown = /signature=\\?"[A-Za-z0-9+/=]{20,}|ST\$ey[\w-]{20,}/;
+    assert.doesNotMatch(detailOf(res), secretShown, 'no signature or token in the response');
+    assert.doesNotMatch(res.body, secretShown);
+    assert.doesNotMatch(cold.stdout.join('\n') + cold.stderr.join('\n'), secretShown, 'no signature or token in the log');
     await cold.stop();
   });
 

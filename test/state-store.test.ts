@@ -23,7 +23,7 @@ describe('state codec', () => {
     const doc: StateDocument = { ...emptyStateDocument(), targets: { a: scrape(1, 2) } };
     const bytes = encodeState(doc);
     assert.equal(bytes[0], 0x1f, 'gzip magic');
-    assert.deepEqual(decodeState(bytes, 'x'), { doc, replaced: {} });
+    assert.deepEqual(decodeState(bytes, 'x'), { doc, replaced: {}, jsonBytes: JSON.stringify(doc).length });
   });
   it('names corrupt, foreign and newer objects', () => {
     const reason = (bytes: Uint8Array) => {
@@ -85,7 +85,7 @@ describe('state codec', () => {
   });
   it('reads the settled posting rate when it is well formed; any other pacing section is named and dropped, the rest kept', () => {
     const doc: StateDocument = { ...emptyStateDocument(), targets: { a: scrape(1, 2) }, pacing: { rate: 24.5, at: 1_700_000_000_000 } };
-    assert.deepEqual(decodeState(encodeState(doc), 'x'), { doc, replaced: {} });
+    assert.deepEqual(decodeState(encodeState(doc), 'x'), { doc, replaced: {}, jsonBytes: JSON.stringify(doc).length });
     for (const pacing of [
       {},
       'fast',

@@ -387,7 +387,11 @@ describe('terraform/: the schedule fires every minute and targets this function'
     assert.equal(inv.function_id, '${oci_functions_function.this[count.index].id}');
     assert.equal(inv.fn_invoke_type, 'detached', 'accepted at once: the apply does not wait for (or fail on) the first run');
     assert.equal(inv.invoke_function_body, '${local.invoke_body}');
-    assert.deepEqual(inv.depends_on, ['${oci_identity_policy.function_metrics}'], 'the first run is already allowed to post');
+    assert.deepEqual(
+      inv.depends_on,
+      ['${oci_identity_policy.function_metrics}', '${oci_identity_policy.function_config}'],
+      'the first run is already allowed to post, and to read its configuration object',
+    );
   });
 });
 

@@ -14,6 +14,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { makeResourcePrincipal } from '../../src/local/emulator/credentials';
 import { throttleEpisodes } from '../../src/local/emulator/rate-limit';
+import { cruiseRate } from '../../src/publish/pacing';
 import type { CallRecord } from '../../src/local/emulator/calls';
 import { createOtherPoster, type OtherPoster } from '../../src/local/other-poster';
 import type { InvocationSummary } from '../../src/handler/summary';
@@ -296,8 +297,8 @@ async function benchShared(stack: BenchStack, target: TextTarget, e1k: Generated
     `throughout and never backs off; emulator ${TENANCY.latencyMs} ms, ${TENANCY.limitPerSecond} calls/s per tenancy; function defaults; ` +
     `${runs} run(s) each)\n\n` +
     `Targets, every run: own 429s < 2%, no episode over 1 s, at least 85% of the ${TENANCY.limitPerSecond - TENANCY.otherPerSecond} calls/s ` +
-    `the other leaves free, nothing lost. The warm-up invocation (1k samples) runs under the same conditions, so with state run 1 already starts ` +
-    `from a settled rate.\n\n` +
+    `the other leaves free, nothing lost. The warm-up invocation (1k samples) runs under the same conditions: with state, run 1 starts from ` +
+    `a settled rate when the warm-up met a 429 (its 21 calls may not), every later run from the one before.\n\n` +
     blocks.join('\n\n')
   );
 }
@@ -346,64 +347,115 @@ async function benchDeployments(stack: BenchStack, target: TextTarget, e1k: Gene
   );
 }
 
-/** 95% of OCI's 150,000 series a minute in one 60 s invocation, alone, in a 256 MB function (heap bounded as there). */
+/** The function's timeout (func.yaml, Terraform's timeout_in_seconds): the Fn deadline of a scheduled invocation. */
+const FUNCTION_TIMEOUT_S = 120;
+/** The trigger's period: one invocation a minute. Every series must be accepted within it, before the next invocation posts. */
+const TRIGGER_PERIOD_S = 60;
+
+/** When an invocation's data calls started and were accepted, from the call (s): the self-metrics call (the last) left out. */
+function postingTimesOf(calls: CallRecord[], startedAt: number, selfCalls: number): { firstStartS: number; lastAcceptedS: number } {
+  const accepted = calls.filter((c) => c.status === 200).sort((a, b) => a.time + a.durationMs - (b.time + b.durationMs));
+  const data = accepted.slice(0, Math.max(0, accepted.length - selfCalls));
+  if (data.length === 0) return { firstStartS: NaN, lastAcceptedS: NaN };
+  const last = data[data.length - 1];
+  return { firstStartS: (Math.min(...calls.map((c) => c.time)) - startedAt) / 1000, lastAcceptedS: (last.time + last.durationMs - startedAt) / 1000 };
+}
+
+/**
+ * 95% of OCI's 150,000 series a minute in one invocation, alone, in a 256 MB function (heap bounded
+ * as there), at the function's defaults: the Fn deadline is the function's timeout (120 s) and the
+ * trigger comes every 60 s, so the target is every series accepted within 60 s of the call (the
+ * self-metrics call, the response and any state write may follow).
+ */
 async function benchLimit(stack: BenchStack, target: TextTarget, e1k: GeneratedExposition, runs: number): Promise<string> {
   const series = Math.round(0.95 * SERIES_PER_MINUTE);
   const expo = generateExposition(series);
   const env = {
     ...ENV,
-    FUNCTION_TIMEOUT_SECONDS: '60',
+    FUNCTION_TIMEOUT_SECONDS: String(FUNCTION_TIMEOUT_S),
     // Above the defaults for 256 MB (SCRAPE_SAMPLE_LIMIT 102,400, SCRAPE_MAX_BYTES 16 MiB): the target would be refused whole.
     SCRAPE_SAMPLE_LIMIT: String(series),
     SCRAPE_MAX_BYTES: String(64 * 1024 * 1024),
     METRICS_ENDPOINT: target.url,
   };
   const rows: string[][] = [];
+  const episodes: string[] = [];
   for (let i = 0; i < runs; i++) {
     const fn = await stack.startFn(env, [...FUNCTION_NODE_ARGS, `--max-old-space-size=${BOUNDED_OLD_SPACE_MB}`]);
     try {
       target.serve(e1k.text);
       stack.emulator.reset();
-      await fn.invoke({ body: '', deadline: new Date(Date.now() + 60_000) });
+      await fn.invoke({ body: '', deadline: new Date(Date.now() + FUNCTION_TIMEOUT_S * 1000) });
       stack.emulator.options.latencyMs = TENANCY.latencyMs;
       stack.emulator.options.rateLimitPerSecond = TENANCY.limitPerSecond;
       target.serve(expo.text);
       stack.emulator.reset();
-      const started = performance.now();
-      const res = await fn.invoke({ body: '', deadline: new Date(Date.now() + 60_000) });
-      const wall = performance.now() - started;
+      const startedAt = Date.now(); // the emulator's clock (same process)
+      const res = await fn.invoke({ body: '', deadline: new Date(startedAt + FUNCTION_TIMEOUT_S * 1000) });
+      const wallMs = Date.now() - startedAt;
       const s = res.json as InvocationSummary | undefined;
       const own = stack.emulator.calls.filter((c) => c.route === 'metrics' && c.subjectId === stack.subjectId);
       const rss = fn.peakRssBytes();
-      rows.push(
-        s
-          ? [
-              String(i + 1),
-              sec(wall),
-              `${count(s.posted)} / ${count(s.series)}`,
-              count(s.undelivered),
-              s.spool ? `${count(s.spool.pending)} spooled` : 'no spool (no state)',
-              `${achievedRate(own.filter((c) => c.status === 200).map((c) => c.time)).toFixed(1)}/s`,
-              count(own.filter((c) => c.status === 429).length),
-              mb(rss),
-              loadavg()[0].toFixed(2),
-              verdict(s.posted === series && rss !== null && rss <= 200e6),
-            ]
-          : [String(i + 1), sec(wall), `failed (${res.status}): ${res.body.slice(0, 100)}`, '', '', '', '', mb(rss), '', 'NOT met'],
-      );
+      const eps = episodesOf(own, new Map([[stack.subjectId, 'fn']]));
+      episodes.push(`- run ${i + 1}: ${eps.length === 0 ? 'no 429' : `${eps.length} episode(s): ${eps.map(episodeText).join('; ')}`}`);
+      if (!s) {
+        rows.push([String(i + 1), `failed (${res.status}): ${res.body.slice(0, 100)}`, '', '', '', '', '', '', '', mb(rss), '', 'NOT met']);
+        continue;
+      }
+      const t = postingTimesOf(own, startedAt, s.selfMetrics.posted > 0 ? 1 : 0);
+      const dataAccepted = own.filter((c) => c.status === 200).map((c) => c.time);
+      const ok = s.posted === series && t.lastAcceptedS <= TRIGGER_PERIOD_S && rss !== null && rss <= 200e6;
+      rows.push([
+        String(i + 1),
+        `${count(s.posted)} / ${count(s.series)}${s.undelivered ? ` (${count(s.undelivered)} undelivered)` : ''}`,
+        sec(s.targets[0]?.durationMs ?? NaN),
+        `${t.firstStartS.toFixed(2)} s`,
+        `${t.lastAcceptedS.toFixed(2)} s`,
+        sec(wallMs),
+        `${achievedRate(dataAccepted).toFixed(1)}/s`,
+        count(own.filter((c) => c.status === 429).length),
+        `${s.pacing.decreases} / ${s.pacing.minRate.toFixed(1)}`,
+        mb(rss),
+        loadavg()[0].toFixed(2),
+        verdict(ok),
+      ]);
     } finally {
       stack.emulator.options.latencyMs = 0;
       stack.emulator.options.rateLimitPerSecond = undefined;
       await fn.stop();
     }
   }
+  const calls = series / 50;
+  const cruise = cruiseRate(TENANCY.limitPerSecond);
   return (
     `### The physical limit in one invocation (${count(series)} series = 95% of OCI's ${count(SERIES_PER_MINUTE)} a minute, one target; ` +
-    `alone; Fn deadline 60 s; ${MEMORY_MB} MB function, --max-old-space-size=${BOUNDED_OLD_SPACE_MB}; defaults but HISTOGRAM_BUCKETS=true, ` +
-    `SCRAPE_SAMPLE_LIMIT and SCRAPE_MAX_BYTES raised to admit the target; ${runs} run(s))\n\n` +
-    table(['run', 'wall', 'posted / series', 'undelivered', 'spool', 'accepted rate', '429s', 'peak RSS', 'load', 'all posted, <= 200 MB'], rows) +
-    `\n\n${count(series / 50)} calls need at least ${((series / 50 - 50) / 50).toFixed(1)} s at ${TENANCY.limitPerSecond} calls/s even with a full ` +
-    `first second; the scrape, the parse and the reserves for the response and self-metrics share the rest of the 60 s.`
+    `alone; emulator ${TENANCY.latencyMs} ms, ${TENANCY.limitPerSecond} calls/s per tenancy; the function's defaults: Fn deadline ${FUNCTION_TIMEOUT_S} s ` +
+    `(its timeout), POST_CALLS_PER_SECOND=auto, POST_CONCURRENCY=8; ${MEMORY_MB} MB function, --max-old-space-size=${BOUNDED_OLD_SPACE_MB}; ` +
+    `HISTOGRAM_BUCKETS=true, SCRAPE_SAMPLE_LIMIT and SCRAPE_MAX_BYTES raised to admit the target; ${runs} run(s), each reported)\n\n` +
+    `Target, every run: all ${count(series)} series accepted within ${TRIGGER_PERIOD_S} s of the call (the trigger's period: the next invocation ` +
+    `posts from then on; the self-metrics call and the response may follow), peak RSS <= 200 MB.\n\n` +
+    table(
+      [
+        'run',
+        'posted / series',
+        'scrape and parse',
+        'first data call',
+        'last data call accepted',
+        'answer',
+        'accepted rate',
+        '429s',
+        'cuts / lowest rate',
+        'peak RSS',
+        'load',
+        `all accepted <= ${TRIGGER_PERIOD_S} s, <= 200 MB`,
+      ],
+      rows,
+    ) +
+    `\n\n429 episodes:\n\n${episodes.join('\n')}\n\n` +
+    `Times from the call. ${count(calls)} calls at ${cruise} calls/s (the pacing alone: 1 call/s under OCI's limit) take ` +
+    `${((calls - 1) / cruise).toFixed(1)} s from the first start to the last (${((calls - TENANCY.limitPerSecond) / TENANCY.limitPerSecond).toFixed(1)} s ` +
+    `even at exactly ${TENANCY.limitPerSecond} with a full first second): what is left of the ${TRIGGER_PERIOD_S} s is the time to the first data call ` +
+    `(the scrape and parse, which must end first: a malformed exposition is refused whole) and the last call's answer.`
   );
 }
 

@@ -4,6 +4,7 @@
  * fresh data and replays the spool) or still down (503: the fresh data joins the spool, which stays
  * at SPOOL_MAX_SERIES). One fresh function per run, warmed up on a small exposition first.
  */
+import { spoolSeriesBound } from '../../src/handler/memory';
 import type { InvocationSummary } from '../../src/handler/summary';
 import type { LocalFunction } from '../../src/local/fn-agent';
 import { decodeState, encodeState } from '../../src/state/codec';
@@ -62,9 +63,13 @@ export async function spoolRun(
   deadlineS: number,
 ): Promise<SpoolRun> {
   stack.emulator.objectStorage.clearObjects();
+  // SPOOL_MAX_SERIES above what FN_MEMORY holds is a configuration error (src/handler/memory.ts): a
+  // larger spool runs in the smallest memory that holds it, the heap still bounded by `nodeArgs`.
+  const memoryMb = [256, 512, 1024, 2048, 3072].find((mb) => spoolSeriesBound(mb) >= n) ?? 3072;
   const fn = await stack.startFn(
     { ...env, METRICS_ENDPOINT: target.url, METRICS_NAMESPACE: SPOOL_BENCH_NAMESPACE, SPOOL_MAX_SERIES: String(Math.max(1, n)) },
     nodeArgs,
+    memoryMb,
   );
   try {
     target.serve(warmupText);

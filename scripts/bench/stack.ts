@@ -49,7 +49,8 @@ export interface BenchStack {
   /** That principal itself (emulator CallRecord.subjectId): the function's calls. */
   subjectId: string;
   /** Starts `node [nodeArgs] dist/func.js` with RP auth, the emulator endpoints and `env`. */
-  startFn(env: Record<string, string>, nodeArgs?: string[]): Promise<LocalFunction>;
+  /** `memoryMb`: FN_MEMORY (default 256, the function's). */
+  startFn(env: Record<string, string>, nodeArgs?: string[], memoryMb?: number): Promise<LocalFunction>;
   close(): Promise<void>;
 }
 
@@ -78,10 +79,10 @@ export async function startBenchStack(): Promise<BenchStack> {
     rpEnv: rp.env,
     tenancyId: rp.claims.res_tenant,
     subjectId: rp.claims.res_id,
-    async startFn(env, nodeArgs = FUNCTION_NODE_ARGS) {
+    async startFn(env, nodeArgs = FUNCTION_NODE_ARGS, memoryMb = 256) {
       const fn = await startFunction({
         entry: FUNC_ENTRY,
-        memoryMb: 256,
+        memoryMb,
         nodeArgs,
         env: {
           ...rp.env,

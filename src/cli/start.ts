@@ -27,7 +27,10 @@ resource-principal credentials. One line per invocation. Ctrl-C stops everything
   --config FILE   a Prometheus configuration file (jobs, relabelling, a namespace per job) instead
                   of the single target, e.g. examples/bharatmart.yml: BharatMart (127.0.0.1:3000)
                   and its payment gateway (127.0.0.1:3001), each into its own namespace. A target
-                  naming one of these addresses is rewritten when its port was taken
+                  naming one of these addresses is rewritten when its port was taken. The file is
+                  put into the emulator's Object Storage and the function reads it as
+                  SCRAPE_CONFIG_OBJECT (revalidated by ETag), as in OCI: edit the file and the
+                  next invocation uses it
   --verbose       also print the function's own log lines`;
 
 /** The banner's line for a simulated fleet: its size and the admin routes that change it. */
@@ -40,6 +43,7 @@ function configLines(demo: Demo): string {
   const moved = demo.config!.moved.map(([from, to]) => `\n  moved:     ${from} -> ${to} (the port was taken; the file's target rewritten)`).join('');
   return (
     `config:    ${demo.config!.name} (its jobs and namespaces)\n` +
+    `  object:    ${demo.config!.object} (SCRAPE_CONFIG_OBJECT, the file in the emulator's Object Storage: edit the file, the next invocation uses it)\n` +
     `  apps:      ${demo.bharatmart.url} (BharatMart with traffic), ${demo.payments!.url} (its payment gateway)${moved}`
   );
 }

@@ -37,7 +37,7 @@ export interface ConfigObjectReport {
 }
 
 /** What the container holds between invocations: the object's ETag and what it parsed to. */
-type Held = { etag: string; file: ScrapeConfigFile } | { etag: string; error: ConfigError };
+type Held = { etag: string; file: ScrapeConfigFile; bytes: number } | { etag: string; error: ConfigError };
 
 /** The configuration object of a warm container. */
 export class ConfigObjectSource {
@@ -52,8 +52,11 @@ export class ConfigObjectSource {
     this.shown = `oci://${where.bucket}@${where.namespace}/${where.object}`;
   }
 
-  /** The configuration for this invocation; throws ConfigError naming SCRAPE_CONFIG_OBJECT. */
-  async load(signal: AbortSignal): Promise<{ file: ScrapeConfigFile; report: ConfigObjectReport }> {
+  /**
+   * The configuration for this invocation and its object's size (the memory budget reserves by it);
+   * throws ConfigError naming SCRAPE_CONFIG_OBJECT.
+   */
+  async load(signal: AbortSignal): Promise<{ file: ScrapeConfigFile; bytes: number; report: ConfigObjectReport }> {
     const held = this.held;
     let answer: ConfigObjectAnswer;
     try {
@@ -64,6 +67,7 @@ export class ConfigObjectSource {
       if (failure.transient && held && 'file' in held) {
         return {
           file: held.file,
+          bytes: held.bytes,
           report: { name: this.shown, etag: held.etag, read: 'kept', warning: `${failure.error.message}; the last copy read was used` },
         };
       }
@@ -72,7 +76,7 @@ export class ConfigObjectSource {
     if ('notModified' in answer) {
       if (!held) throw new ConfigError(KEY, `Object Storage answered 304 Not Modified to ${this.shown} without a copy asked for`);
       if ('error' in held) throw held.error;
-      return { file: held.file, report: { name: this.shown, etag: held.etag, read: 'unchanged' } };
+      return { file: held.file, bytes: held.bytes, report: { name: this.shown, etag: held.etag, read: 'unchanged' } };
     }
     if ('tooLarge' in answer) {
       throw new ConfigError(
@@ -85,13 +89,14 @@ export class ConfigObjectSource {
     const next = this.parse(answer);
     this.held = next;
     if ('error' in next) throw next.error;
-    return { file: next.file, report: { name: this.shown, etag: next.etag, read: 'downloaded' } };
+    return { file: next.file, bytes: next.bytes, report: { name: this.shown, etag: next.etag, read: 'downloaded' } };
   }
 
   /** Parses a downloaded object; a YAML or key error names the object, the line and the column. */
   private parse(answer: { etag: string; bytes: Buffer }): Held {
     try {
-      return { etag: answer.etag, file: parseScrapeConfig(answer.bytes.toString('utf8'), `${this.where.bucket}/${this.where.object}`) };
+      const file = parseScrapeConfig(answer.bytes.toString('utf8'), `${this.where.bucket}/${this.where.object}`);
+      return { etag: answer.etag, file, bytes: answer.bytes.length };
     } catch (e) {
       if (e instanceof ScrapeConfigError) return { etag: answer.etag, error: new ConfigError(KEY, e.message) };
       throw e;

@@ -23,6 +23,7 @@ import { quantileSuffix } from '../transform/derive';
 import type { DerivedKinds } from '../types/model';
 import type { Shard } from '../discovery/shard';
 
+import { spoolSeriesBound } from '../handler/memory';
 import { setFlagsFromString } from 'node:v8';
 
 /** A setting that is missing or malformed; the message names the key and what is expected. */
@@ -65,19 +66,6 @@ const SAMPLES_PER_MB_OF_MEMORY = 400;
 const DEFAULT_MEMORY_MB = 256;
 /** Largest SCRAPE_MAX_BYTES: above it the body could not even be held as one string (V8's limit). */
 const MAX_SCRAPE_MAX_BYTES = 512 * 1024 * 1024;
-
-/**
- * Spooled series a function may hold per MB of its memory: a spooled series costs about 1 KB of RSS
- * while it is read, replayed and stored (docs/performance.md, the spool rows), and about as much
- * again for the stored form read and written beside the decoded one: 2 KB, in a quarter of the
- * memory (the rest is the scrape's). 256 MB: 32,768 series.
- */
-const SPOOL_SERIES_PER_MB_OF_MEMORY = 128;
-
-/** The most spooled series a function of `memoryMb` MB holds. */
-function spoolSeriesBound(memoryMb: number): number {
-  return Math.floor(memoryMb * SPOOL_SERIES_PER_MB_OF_MEMORY);
-}
 
 /** SCRAPE_SAMPLE_LIMIT when unset, for a function of `memoryMb` MB. */
 export function defaultSampleLimit(memoryMb: number): number {
@@ -293,10 +281,11 @@ function readInlineScrapeConfig(key: string, value: string): ScrapeConfigFile {
 
 /**
  * The largest SCRAPE_CONFIG_OBJECT read: the text and its parsed jobs stay in the container's memory
- * between invocations, outside the per-invocation MemoryBudget (src/handler/budget.ts), so the cap
- * is a constant. 1 MiB of YAML is some 30,000 static targets; its parsed form (YAML document with
- * positions, then the jobs) holds about 40 MB at its peak while parsed, which a 256 MB function
- * has room for before the scrape starts.
+ * between invocations, so the cap is a constant; each invocation reserves the object's size from
+ * its memory budget (src/handler/memory.ts: the config share holds 1 MiB at 256 MB, less below).
+ * Measured on 1 MiB of static targets (34,000 of them): the YAML document with its positions holds
+ * 38 MB at the end of the parse (only when the object changed, before any target is scraped), the
+ * parsed jobs kept between invocations 3 MB: room a 256 MB function has.
  */
 export const MAX_SCRAPE_CONFIG_OBJECT_BYTES = 1024 * 1024;
 
@@ -580,14 +569,15 @@ export const SETTINGS_TABLE = {
   },
   SPOOL_MAX_SERIES: {
     field: 'spoolMaxSeries',
-    default: '20000',
-    // The largest function OCI runs bounds it; a smaller function holds at most spoolSeriesBound() of its memory.
+    // The largest function OCI runs bounds the row; the rule 'spool within the memory' bounds it by FN_MEMORY.
     parse: wholeNumber(0, spoolSeriesBound(OCI_LIMITS.maxFunctionMemoryMb)),
+    whenUnset: (env: Env): number => spoolSeriesBound(memoryMbOf(env)),
+    unset: `the most the function memory holds (FN_MEMORY): ${spoolSeriesBound(DEFAULT_MEMORY_MB)} at ${DEFAULT_MEMORY_MB} MB`,
     description:
       "with a state store (STATE_BUCKET, or the CLI's --state-file): most undelivered series kept and replayed by later invocations " +
-      'with their original timestamps; over it the oldest are dropped and counted; 0 = no spool. The default fits beside a 100k scrape ' +
-      `in 256 MB; a spooled series needs about 8 KB of the function memory: keep it within ${SPOOL_SERIES_PER_MB_OF_MEMORY} per MB (FN_MEMORY; ` +
-      `${spoolSeriesBound(256)} at 256 MB); the maximum is that of OCI's largest function`,
+      'with their original timestamps; over it the oldest are dropped and counted; 0 = no spool. A spooled series takes 1.5 KB of the ' +
+      `memory budget's spool share (an eighth of FN_MEMORY): at most ${spoolSeriesBound(128)} at 128 MB, ${spoolSeriesBound(256)} at 256 MB, ` +
+      `${spoolSeriesBound(1024)} at 1024 MB; a value above what FN_MEMORY holds is a configuration error`,
   },
   SCRAPE_FOLLOW_REDIRECTS_TO_OTHER_HOSTS: {
     field: 'followRedirectsToOtherHosts',
@@ -851,7 +841,8 @@ interface SettingsRule {
   /** `always`, or only for an invocation that posts (a dry run skips it). */
   readonly when: 'always' | 'posting';
   readonly holds: (s: Settings) => boolean;
-  readonly message: string;
+  /** The error's text (given the settings, when it names their values). */
+  readonly message: string | ((s: Settings) => string);
   /** The rule makes its key required, unless discovery is on or the run is a dry run (help, docs and Terraform show it). */
   readonly required?: 'unless-discovery' | 'unless-dry-run';
 }
@@ -888,6 +879,16 @@ const SETTINGS_RULES: readonly SettingsRule[] = [
     message: "is required with STATE_BUCKET (the tenancy's Object Storage namespace; `oci os ns get` prints it)",
   },
   {
+    name: 'spool within the memory',
+    key: 'SPOOL_MAX_SERIES',
+    when: 'always',
+    holds: (s) => s.spoolMaxSeries <= spoolSeriesBound(s.memoryMb),
+    message: (s) =>
+      `${s.spoolMaxSeries} is more than the function's ${s.memoryMb} MB memory (FN_MEMORY) holds, ${spoolSeriesBound(s.memoryMb)}: a spooled ` +
+      "series takes 1.5 KB of the memory budget's spool share, an eighth of FN_MEMORY; lower SPOOL_MAX_SERIES, leave it unset (the most the " +
+      'memory holds), or raise the memory',
+  },
+  {
     name: 'posting needs a compartment',
     key: 'COMPARTMENT_OCID',
     when: 'posting',
@@ -900,7 +901,7 @@ const SETTINGS_RULES: readonly SettingsRule[] = [
 /** Throws ConfigError for the first rule of `when` that the settings break. */
 function checkRules(s: Settings, when: SettingsRule['when']): void {
   const broken = SETTINGS_RULES.find((r) => r.when === when && !r.holds(s));
-  if (broken) throw new ConfigError(broken.key, broken.message);
+  if (broken) throw new ConfigError(broken.key, typeof broken.message === 'string' ? broken.message : broken.message(s));
 }
 
 /** A setting as a list entry (the CLI's flags and help, docs/configuration.md and the Terraform checks read these). */

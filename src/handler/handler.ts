@@ -21,6 +21,7 @@ import { DeliveryFailure, DuplicateTrigger, runInvocation } from './pipeline';
 import type { Runtime } from './runtime';
 import type { InvocationSummary } from './summary';
 import { OCI_LIMITS } from '../transform/limits';
+import { MemoryBudgetError, stateJsonBound } from './memory';
 
 /** What the FDK shows as `detail` of a 502: `toString()`, and what it logs: `inspect`. Both one line. */
 export class FunctionFailure {
@@ -77,7 +78,9 @@ function objectStorageStateStore(settings: Settings, client: () => ObjectStorage
   if (!hasObjectStorageState(settings)) return undefined;
   const objectName = stateObjectName(settings);
   const where = { namespace: settings.objectStorageNamespace, bucket: settings.stateBucket, objectName };
-  return createStateStore(objectStorageBackend(client(), where, settings.dynamicGroup));
+  // The object is not even downloaded beyond what the memory budget's state share decodes (src/handler/memory.ts).
+  const maxBytes = stateJsonBound(settings.memoryMb);
+  return createStateStore(objectStorageBackend(client(), where, settings.dynamicGroup, maxBytes), { maxBytes });
 }
 
 /** The configuration object of the settings (SCRAPE_CONFIG_OBJECT), or undefined when it is unset. */
@@ -231,6 +234,11 @@ function triggerAnswer(e: unknown, trigger: string | undefined, dryRun: boolean)
 /** Turns any error into a logged FunctionFailure with a cause a user can act on. */
 function failure(e: unknown, log: Logger): never {
   if (e instanceof DeliveryFailure) throw new FunctionFailure(e.message);
+  // A configuration larger than the memory budget holds for it (src/handler/memory.ts): named, never an OOM.
+  if (e instanceof MemoryBudgetError) {
+    log('error', e.message);
+    throw new FunctionFailure(e.message);
+  }
   if (e instanceof ConfigError) {
     log('error', `configuration error: ${e.message}`, { key: e.key });
     throw new FunctionFailure(`configuration error: ${e.message}`);

@@ -2,7 +2,7 @@
  * One invocation, start to end: the targets, their scrape (src/handler/prepare.ts), the state read
  * and write (src/handler/statePhase.ts), the posting, the spool, then the self-metrics (`up`,
  * durations, counts) and the summary. Wires the stages and holds no rules: every stop time and
- * reserve is the budget's (src/handler/budget.ts).
+ * reserve is the budget's (src/handler/budget.ts), every byte held is reserved from the memory budget (src/handler/memory.ts).
  */
 import { cardinalityReport } from '../forecast/cardinality';
 import { forecastCost, type ForecastInput } from '../forecast/forecast';
@@ -10,7 +10,8 @@ import { createPacer, Outcome, publish, publishBatches, type PublishResult } fro
 import { anyDerived } from '../transform/derive';
 import { toSelfMetrics } from '../transform/selfMetrics';
 import type { OciMetric, TransformOptions } from '../types/model';
-import { InvocationBudget, MemoryBudget } from './budget';
+import { InvocationBudget } from './budget';
+import { MemoryBudget } from './memory';
 import { DataSource, drainTarget, UndeliveredSeries, withoutDropRules } from './data';
 import { toSpoolEntry, type SpoolEntry } from '../state/spool';
 import { scrapeAll, targetsOf } from './prepare';
@@ -82,20 +83,21 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const state: StateSummary = { enabled: false, written: false };
   // Discovery runs first (the state is keyed by target URL, so it needs the targets), then the
   // state is read while the targets are scraped; each transform waits for it.
-  const { targets: scrapeTargets, report: discovery, config: configReport, shard } = await targetsOf(rt, budget);
+  // One memory budget for everything the run holds (src/handler/memory.ts): each part reserves from it by name.
+  const memory = new MemoryBudget(s.memoryMb);
+  const { targets: scrapeTargets, report: discovery, config: configReport, shard } = await targetsOf(rt, budget, memory);
   const spoolOn = !opts.dryRun && s.spoolMaxSeries > 0 && hasStateStore(rt);
   // A trigger message (a posting run with a state store) is de-duplicated before any scrape: the
   // state, which holds the keys of the messages run, is read first, and this key is stored with it.
   const trigger = opts.trigger !== undefined && !opts.dryRun && hasStateStore(rt) ? opts.trigger : undefined;
   const reading =
     transformOptions.derive || spoolOn || trigger !== undefined
-      ? readState(rt, state, budget.stateTimeoutMs(), spoolOn ? { destinations: destinationsOf(scrapeTargets, transformOptions) } : undefined)
+      ? readState(rt, state, budget.stateTimeoutMs(), memory, spoolOn ? { destinations: destinationsOf(scrapeTargets, transformOptions) } : undefined)
       : undefined;
   if (trigger !== undefined && triggerRunAlready(await reading!, trigger)) {
     rt.log('info', 'trigger message run already: answered without a run', { trigger });
     throw new DuplicateTrigger(trigger);
   }
-  const memory = new MemoryBudget(s.memoryMb);
   const prepared = await scrapeAll(rt, scrapeTargets, budget, memory, transformOptions, targetStateOf(reading, state), opts.dryRun);
   const scrapeMs = now() - started;
   // This scrape is stored while the data is posted; a state failure never stops the posting.
@@ -191,7 +193,10 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     });
   }
   const cause = nothingDeliveredCause(summary, result);
-  rt.log(cause ? 'error' : 'info', cause ? `invocation delivered nothing: ${cause}` : 'invocation complete', logFields(summary));
+  // The log line is the last thing the run makes: its share of the budget caps it (the targets listed first go first).
+  const logBytes = memory.reserveUpTo('log', 1, memory.available('log'));
+  summary.memory = memory.report();
+  rt.log(cause ? 'error' : 'info', cause ? `invocation delivered nothing: ${cause}` : 'invocation complete', logFields(summary, logBytes));
   if (cause) throw new DeliveryFailure(cause, summary);
   return summary;
 }

@@ -13,7 +13,8 @@ import { TargetTransform } from '../transform/targetTransform';
 import type { MetricFamily, OciMetric, TargetContext, TransformOptions } from '../types/model';
 import { withoutDropRules } from '../transform/dropRules';
 import { mapConcurrently } from '../util/concurrency';
-import { HELD_BYTES_PER_FAMILY, HELD_BYTES_PER_SAMPLE, MemoryBudgetError, type InvocationBudget, type MemoryBudget } from './budget';
+import type { InvocationBudget } from './budget';
+import { DISCOVERED_TARGET_BYTES, HELD_BYTES_PER_FAMILY, HELD_BYTES_PER_SAMPLE, MemoryBudgetError, TARGET_IN_FLIGHT_BYTES, type MemoryBudget } from './memory';
 import type { Runtime } from './runtime';
 import type { PreparedTarget, ScrapeConfigReport, ScrapeTarget, ShardReport } from './summary';
 import { inShard, shardText, type Shard } from '../discovery/shard';
@@ -35,6 +36,7 @@ function failedTarget(target: ScrapeTarget, scrape: ScrapeResult, error: string)
 export async function targetsOf(
   rt: Runtime,
   budget: InvocationBudget,
+  memory: MemoryBudget,
 ): Promise<{ targets: ScrapeTarget[]; report?: DiscoveryReport; config?: ScrapeConfigReport; shard?: ShardReport }> {
   const s = rt.settings;
   // SCRAPE_CONFIG_OBJECT is read first (revalidated by its ETag while warm): a bad one fails before any other call.
@@ -43,10 +45,16 @@ export async function targetsOf(
   const fleet = rt.discovery?.();
   let discovered: DiscoveredTarget[] = [];
   let report: DiscoveryReport | undefined;
-  if (fleet) ({ targets: discovered, report } = await fleet.targets(budget.signalAt(budget.discoveryStopAt)));
+  if (fleet) {
+    ({ targets: discovered, report } = await fleet.targets(budget.signalAt(budget.discoveryStopAt)));
+    discovered = withinBudget(discovered, report, memory);
+  }
   // A Prometheus configuration replaces METRICS_ENDPOINT: its jobs name the targets (discovered
   // instances feed the jobs that ask for them).
   if (scrapeConfig) {
+    // SCRAPE_CONFIG is an environment variable (OCI keeps a function's configuration within a few KB); the object's size is reserved.
+    const refused = fromObject ? memory.reserveConfig(fromObject.bytes) : undefined;
+    if (refused) throw refused;
     const { targets, report: config } = configTargets(scrapeConfig, discovered, s.shard);
     const otherShards = config.jobs.reduce((n, j) => n + (j.otherShards ?? 0), 0);
     return {
@@ -73,6 +81,25 @@ function shardReport(shard: Shard, targets: number, otherShards: number): ShardR
   if (targets === 0 && otherShards > 0)
     report.note = `no target of shard ${shardText(shard)}: all ${otherShards} targets belong to the other shards (fewer targets than shards?)`;
   return report;
+}
+
+/**
+ * The discovered targets the memory budget holds (DISCOVERED_TARGET_BYTES each, the discovery
+ * share): the first ones, in discovery's order; the rest are not scraped, named as one entry of the
+ * report's problems[] (and counted in problemCount) and in the response's `memory.limited`.
+ */
+function withinBudget(discovered: DiscoveredTarget[], report: DiscoveryReport, memory: MemoryBudget): DiscoveredTarget[] {
+  const kept = memory.reserveUpTo('discovery', DISCOVERED_TARGET_BYTES, discovered.length);
+  if (kept === discovered.length) return discovered;
+  const left = discovered.length - kept;
+  const problem =
+    `memory budget: ${left} of the ${discovered.length} discovered targets were not scraped: this function's ${memory.memoryMb} MB memory ` +
+    `(FN_MEMORY) holds ${kept} (${DISCOVERED_TARGET_BYTES / 1024} KB each in its share for discovery); raise the memory or split the fleet ` +
+    `over more functions (by DISCOVERY_TAG)`;
+  report.problems = [{ resourceId: '', displayName: '', problem }, ...report.problems];
+  report.problemCount += 1;
+  memory.limit('discovery', problem);
+  return discovered.slice(0, kept);
 }
 
 /**
@@ -155,23 +182,37 @@ export async function scrapeAll(
     const ownTimeoutMs = target.config?.timeoutMs ?? s.scrapeTimeoutMs;
     const timeoutMs = budget.scrapeTimeoutMs(ownTimeoutMs);
     // The body is parsed as it arrives (never held whole); a malformed one is refused at end().
-    // What the parse holds draws from the invocation's memory budget as it grows; over it, the parse stops.
-    let held = 0;
+    // What the target holds draws from the invocation's memory budget: its buffers before the
+    // download starts (a target the budget cannot hold is not downloaded), then its parse as it
+    // grows; over the budget the parse stops and the download is cut there (never read on outside it).
+    if (!memory.reserve('targets', TARGET_IN_FLIGHT_BYTES)) {
+      const refusal = memory.refusal(`this target's exposition`, 0).message;
+      return failedTarget(target, notScraped(url, refusal, now(), instance), refusal);
+    }
+    let held = TARGET_IN_FLIGHT_BYTES;
+    let overBudget: MemoryBudgetError | undefined;
     const parser = new ExpositionParser({
       sampleLimit: s.scrapeSampleLimit,
       onGrowth: (g) => {
         const bytes = g.samples * HELD_BYTES_PER_SAMPLE + g.families * HELD_BYTES_PER_FAMILY + g.bytes;
-        if (memory.reserve(bytes)) {
+        if (memory.reserve('targets', bytes)) {
           held += bytes;
           return;
         }
         // Given back at once (the parse stops here), so the targets still being read can go on.
-        const refusal = memory.refusal(`this target's exposition`, held);
-        memory.release(held);
+        overBudget = memory.refusal(`this target's exposition`, held);
+        memory.release('targets', held);
         held = 0;
-        throw refusal;
+        throw overBudget;
       },
     });
+    // The scrape stops reading the body once the parse was refused (readBody ends at a consumer's throw).
+    const consume = {
+      push(chunk: Buffer): void {
+        parser.push(chunk);
+        if (overBudget) throw overBudget;
+      },
+    };
     const scrape = await scrapeTarget(creds.url, {
       timeoutMs,
       maxBytes: s.scrapeMaxBytes,
@@ -179,15 +220,18 @@ export async function scrapeAll(
       followRedirectsToOtherHosts: s.followRedirectsToOtherHosts,
       signal,
       instance,
-      consume: parser,
+      consume,
     });
     if (!scrape.ok) {
-      memory.release(held);
+      memory.release('targets', held);
       // "timed out after 1 ms" alone would read like a bad SCRAPE_TIMEOUT_MS: say the deadline cut it.
       const cut = timeoutMs < ownTimeoutMs && /^timed out/.test(scrape.error);
       const error = cut ? `${scrape.error} (the invocation deadline left only that for the scrape; raise the function timeout)` : scrape.error;
       return failedTarget(target, { ...scrape, error }, error);
     }
+    // The body has ended: its buffers are given back, the parse is kept.
+    memory.release('targets', TARGET_IN_FLIGHT_BYTES);
+    held -= TARGET_IN_FLIGHT_BYTES;
     try {
       const parsed = parser.end();
       // A job's sample_limit and label limits, after metric relabelling, fail the whole target.
@@ -219,7 +263,7 @@ export async function scrapeAll(
       if (transform.state) done.state = transform.state;
       return done;
     } catch (e) {
-      memory.release(held);
+      memory.release('targets', held);
       const msg =
         e instanceof MemoryBudgetError
           ? e.message

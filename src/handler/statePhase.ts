@@ -31,6 +31,7 @@ import type { OciMetric, TransformOptions } from '../types/model';
 import { targetOptions } from './jobs';
 import type { PreviousScrape, StoredSpool, TargetState } from '../types/state';
 import type { InvocationBudget } from './budget';
+import { SPOOL_BYTES_PER_SERIES, STATE_DECODE_BYTES_PER_JSON_BYTE, STATE_HELD_BYTES_PER_JSON_BYTE, type MemoryBudget } from './memory';
 import type { Runtime } from './runtime';
 import type { PreparedTarget, ScrapeTarget, SpoolSummary, StateSummary } from './summary';
 
@@ -41,6 +42,8 @@ interface ReadSpool {
   dropped: SpoolCounts['dropped'];
   /** The stored section these were decoded from (the claim says whether it is still the one replayed). */
   section: StoredSpool | undefined;
+  /** The most entries decoded: SPOOL_MAX_SERIES, or less when the memory budget holds less. */
+  max: number;
 }
 
 /** The state read started at the beginning of an invocation. */
@@ -137,8 +140,20 @@ function noteStateError(state: StateSummary, e: unknown): StateError {
   return err;
 }
 
-/** Opens the state (one read), bounded by `timeoutMs`; never rejects. */
-export async function readState(rt: Runtime, state: StateSummary, timeoutMs: number, spool?: { destinations: ReadonlySet<string> }): Promise<StateRead> {
+/**
+ * Opens the state (one read), bounded by `timeoutMs` and by the memory budget: the read takes the
+ * state's share of it while the object is read and decoded (its JSON is read up to what that
+ * holds), then keeps what the decoded document holds; the spool's entries are decoded up to
+ * SPOOL_MAX_SERIES and what the budget's spool share holds (the older rest is dropped as `full`,
+ * and named in the response's `memory.limited`). Never rejects.
+ */
+export async function readState(
+  rt: Runtime,
+  state: StateSummary,
+  timeoutMs: number,
+  memory: MemoryBudget,
+  spool?: { destinations: ReadonlySet<string> },
+): Promise<StateRead> {
   let store: StateStore | undefined;
   try {
     store = rt.stateStore?.();
@@ -152,14 +167,18 @@ export async function readState(rt: Runtime, state: StateSummary, timeoutMs: num
   state.where = store.where;
   const signal = AbortSignal.timeout(timeoutMs);
   const started = performance.now();
+  // Taken now (before any target's parse draws from the budget), given back down to what the document holds once decoded.
+  const reading = memory.reserveAll('state');
   try {
     const session = await raceSignal(
-      store.open(signal),
+      store.open(signal, Math.floor(reading / STATE_DECODE_BYTES_PER_JSON_BYTE)),
       signal,
       () => new StateError('timeout', `the state read of ${store.where} got no answer within ${timeoutMs} ms`),
     );
+    memory.settle('state', reading, session.jsonBytes * STATE_HELD_BYTES_PER_JSON_BYTE);
     state.readMs = Math.round(performance.now() - started);
     const replaced = session.replaced ?? {};
+    if (replaced.document === 'too_large') memory.limit('state', session.problem?.message ?? 'the state object was too large to read');
     state.read = 'targets' in replaced || 'document' in replaced ? 'failed' : Object.keys(session.doc.targets).length > 0 ? 'ok' : 'empty';
     if (session.problem) {
       noteStateError(state, session.problem);
@@ -168,10 +187,21 @@ export async function readState(rt: Runtime, state: StateSummary, timeoutMs: num
     const read: StateRead = { session };
     if (spool) {
       read.destinations = spool.destinations;
-      read.spool = { ...decodeSpool(session.doc.spool, spoolReadOptions(rt.settings, spool.destinations)), section: session.doc.spool };
+      const section = session.doc.spool;
+      const stored = section?.e.length ?? 0;
+      const wanted = Math.min(rt.settings.spoolMaxSeries, stored);
+      const max = memory.reserveUpTo('spool', SPOOL_BYTES_PER_SERIES, wanted);
+      if (max < wanted)
+        memory.limit(
+          'spool',
+          `${max} of the ${stored} stored spool entries read (the newest; SPOOL_MAX_SERIES ${rt.settings.spoolMaxSeries}): the memory budget ` +
+            `holds no more beside the state; the older ${stored - max} are dropped as full`,
+        );
+      read.spool = { ...decodeSpool(section, { ...spoolReadOptions(rt.settings, spool.destinations), max }), section, max };
     }
     return read;
   } catch (e) {
+    memory.release('state', reading);
     state.read = 'failed';
     return { error: noteStateError(state, e) };
   }
@@ -315,7 +345,9 @@ export async function replaySpool(
   if (claimed === undefined || spool === undefined) return none;
   // Another writer may have added entries between the read and the claim: the claim covers what it stored.
   const decoded =
-    claimed === spool.section ? spool : { ...decodeSpool(claimed, spoolReadOptions(rt.settings, read.destinations ?? new Set())), section: claimed };
+    claimed === spool.section
+      ? spool
+      : { ...decodeSpool(claimed, { ...spoolReadOptions(rt.settings, read.destinations ?? new Set()), max: spool.max }), section: claimed };
   const { replay, expiredEntries } = planReplay(decoded.entries, budget.now());
   const out: SpoolReplay = { replay, expired: expiredEntries, outcomes: [], dropped: decoded.dropped, section: decoded.section };
   const stopAt = budget.dataStopAt;

@@ -17,6 +17,7 @@ import type { ScrapeAuth } from '../config/scrapeConfig';
 import type { ConfigObjectReport } from '../config/configObject';
 import type { TargetState } from '../types/state';
 import type { TargetTransform } from '../transform/targetTransform';
+import type { MemoryReport } from './memory';
 
 /** The `event` field of the summary's log line: how a reader of the log (the CLI) recognises it. */
 export const SUMMARY_LOG_EVENT = 'invocation_summary';
@@ -48,6 +49,8 @@ export interface StateSummary {
 export interface TargetSummary {
   url: string;
   instance: string;
+  /** The Prometheus job of a configuration file's target (absent for the implicit job of settings alone). */
+  job?: string;
   /** The instance OCID of a discovered target. */
   resourceId?: string;
   up: boolean;
@@ -131,6 +134,8 @@ export interface InvocationSummary {
   scrapeConfig?: ScrapeConfigReport;
   /** With SHARD: which shard this function is, its targets and how many were left to the other shards (never requested). */
   shard?: ShardReport;
+  /** The memory budget (src/handler/memory.ts): its ceiling, each item's peak, and what was refused, trimmed or cut to fit. */
+  memory?: MemoryReport;
   /** Dry run only: per job, the names with the most streams and the labels that drive them (src/forecast/cardinality.ts). */
   cardinality?: CardinalityReport;
   /** Dry run only: the objects that would be posted (data, then self-metrics). */
@@ -247,6 +252,7 @@ export function summariseTargets(prepared: PreparedTarget[], result: PublishResu
     const t: TargetSummary = {
       url: p.scrape.url,
       instance: p.scrape.instance,
+      ...(p.target.job ? { job: p.target.job } : {}),
       ...(p.target.resourceId ? { resourceId: p.target.resourceId } : {}),
       up: p.error === undefined,
       samples: p.samples,
@@ -344,13 +350,32 @@ export function nothingDeliveredCause(s: InvocationSummary, data: PublishResult 
   return undefined;
 }
 
-/** The summary as log fields (no metric bodies). */
-export function logFields(s: InvocationSummary): Record<string, unknown> {
-  const { metricData: _m, skippedSamples: _k, forecast: _f, cardinality: _c, ...rest } = s;
-  return {
+/** Room kept in the log line for its time, level and message (a message is cut at 2,000 characters, src/log.ts). */
+const LOG_LINE_ENVELOPE_BYTES = 2200;
+/** Most publish errors the log line lists (each is one message with its count; the response has them all). */
+const LOG_ERRORS_LISTED = 20;
+
+/**
+ * The summary as log fields (no metric bodies), within `maxBytes` of JSON (the memory budget's
+ * share for the log line): the targets are listed in order while they fit, then counted
+ * (`targetsListed` of `targetsCount`); the response keeps them all.
+ */
+export function logFields(s: InvocationSummary, maxBytes = Infinity): Record<string, unknown> {
+  const { metricData: _m, skippedSamples: _k, forecast: _f, cardinality: _c, targets: _t, ...rest } = s;
+  const base: Record<string, unknown> = {
     event: SUMMARY_LOG_EVENT,
     ...rest,
     ...(s.discovery ? { discovery: discoveryLogFields(s.discovery) } : {}),
-    targets: s.targets.map((t) => ({ url: t.url, up: t.up, samples: t.samples, durationMs: t.durationMs, ...(t.error ? { error: t.error } : {}) })),
+    ...(s.errors.length > LOG_ERRORS_LISTED ? { errors: s.errors.slice(0, LOG_ERRORS_LISTED), errorsCount: s.errors.length } : {}),
   };
+  let room = maxBytes - LOG_LINE_ENVELOPE_BYTES - JSON.stringify(base).length;
+  const targets: Record<string, unknown>[] = [];
+  for (const t of s.targets) {
+    const line = { url: t.url, up: t.up, samples: t.samples, durationMs: t.durationMs, ...(t.error ? { error: t.error } : {}) };
+    room -= JSON.stringify(line).length + 1;
+    if (room < 0) break;
+    targets.push(line);
+  }
+  const cut = targets.length < s.targets.length ? { targetsListed: targets.length, targetsCount: s.targets.length } : {};
+  return { ...base, targets, ...cut };
 }

@@ -9,9 +9,10 @@
  *   lone 429 (a moment at the limit) leaves it at the rate before the cut; calls at the new rate
  *   refused among accepted ones (a neighbour, other deployments) put it at the new rate; a second
  *   of nothing but 429s (a burst of them whatever the rate) teaches nothing and leaves it as it was;
- * - below the edge the rate closes the gap to just under it within seconds (RECOVERY_SECONDS);
- *   from there it probes slowly (CLIMB_PER_SECOND), so posters sharing a tenancy cross its limit
- *   gently and settle on a share with few 429s.
+ * - below the edge the rate closes the gap to just under it (EDGE_MARGIN of the tenancy's limit,
+ *   1 call/s) within seconds (RECOVERY_SECONDS); from there it probes slowly (CLIMB_PER_SECOND), so
+ *   posters sharing a tenancy cross its limit gently and settle on a share with few 429s; the next
+ *   invocation starts just under the edge, not where the probe went past it.
  * An invocation may start at the rate the previous one settled on (PacerStart), instead of
  * bursting into a tenancy that was busy a minute ago. Pure: time is passed in, nothing sleeps here.
  * The seeded simulations of test/pacing.test.ts (the emulator's own limiter, simulated time) chose
@@ -32,18 +33,42 @@ export const EPISODE_HOLD_MS = 1000;
 /**
  * Additive climb near the edge: calls/s gained per second of calls. Slow on purpose: a poster that
  * never backs off takes most of the 429s when the tenancy is just over its limit, so our own 429
- * (the only signal we get) may come only after several of theirs. The slower the crossing, the
- * further apart those 429s (each a moment over the limit, not a stretch of them) until one is ours:
- * at 1 call/s per second they chained into episodes of 1-4 s; at 0.05 the simulated episodes beside
- * a 25 calls/s neighbour stay ~0.3 s but for rare ones, and 2 or 4 deployments share more evenly
- * than at 0.1. Growing the climb above the edge (to retake room a neighbour left) brought the 1-4 s
- * episodes back, so it does not.
+ * (the only signal we get) may come only after several of theirs: with OCI's sliding second, a
+ * tenancy at 99-100% of its limit refuses a call about once a second, and a neighbour whose calls
+ * land where the window is full can take them all for many seconds (429s less than 1 s apart
+ * chain into one long episode). The slower the crossing, the rarer that is within an invocation:
+ * at 0.05 one simulated shared run in 30 chained 1-3.5 s of them; at 0.02, none in 2,400 (with
+ * EDGE_MARGIN counted against the tenancy). 1 call/s per second chained episodes of 1-4 s.
  */
-export const CLIMB_PER_SECOND = 0.05;
-/** The fast climb aims this far under the edge (a fraction of it); the slow probing covers the rest. */
+export const CLIMB_PER_SECOND = 0.02;
+/**
+ * How far under the edge the rate aims, as a share of the tenancy's limit (2% of 50 = 1 call/s),
+ * not of our own rate: how often arrivals a few ms late put a 51st call into some second depends on
+ * the whole tenancy's load. A tenancy at 98% of its limit (ours plus the others') has no run of 429s
+ * less than 1 s apart in the seeded simulations with arrivals up to 40 ms late; at 99% it has them in
+ * every run at 40 ms, and 2% of half the tenancy (a 25 calls/s neighbour) is only 1%.
+ */
 export const EDGE_MARGIN = 0.02;
 /** Below the edge, the climb closes the gap to just under it with this time constant (s). */
 const RECOVERY_SECONDS = 1;
+/**
+ * How late a start may be (ms) and still keep the schedule. Timers fire late, by the millisecond
+ * they round to and more on a busy machine: when each late start pushed the next one back, 500 calls
+ * at 49/s started at 44-45/s on the shared 2-core machine (a tenth of the tenancy lost, and 142,500
+ * series no longer fit a minute); with 5 ms, at 48.7. Any second still holds at most 50 starts
+ * (5 < 50 intervals - 1000 ms at 49/s); what it takes from the margin for late arrivals leaves 15 ms.
+ */
+const START_SLACK_MS = 5;
+/**
+ * A 429 of a call that had a full tenancy's worth of our own calls started in this time before it
+ * (ms) is explained by them alone: a second of arrivals bunched by up to 100 ms. Alone at 49 calls/s
+ * a busy machine bunched 51 calls into one second; the calls refused after the cut were taken for a
+ * neighbour, the rate went to the halved one and stayed near 24 calls/s for the rest of the
+ * invocation, and the next started there. Sharing the tenancy, our calls never fill it alone.
+ */
+const SELF_WINDOW_MS = 1100;
+/** The share of the tenancy's second our own calls fill when a 429 is theirs alone (the rest: the bunching). */
+const SELF_FILL_SHARE = 0.9;
 /** The rate never falls below this (calls/s): a trickle keeps probing the tenancy. */
 const MIN_CALLS_PER_SECOND = 1;
 
@@ -74,7 +99,7 @@ interface Episode {
   rateAfter: number;
   /** Calls accepted during the episode. */
   accepted: number;
-  /** 429s of calls started after the cut (at the new rate). */
+  /** 429s of calls started after the cut (at the new rate), but for those our own calls alone explain. */
   refusedAfterCut: number;
 }
 
@@ -101,6 +126,8 @@ export class AdaptivePacer {
   /** The last closed episode was a burst: nothing got through during it. */
   private inBurst = false;
   private sawThrottle = false;
+  /** Start times of the last calls (at most SELF_WINDOW_CALLS of them), oldest first. */
+  private readonly recentStarts: number[] = [];
 
   /** `start`: the previous invocation's settled rate, started at instead of the top (and probed slowly from). */
   constructor(
@@ -134,14 +161,34 @@ export class AdaptivePacer {
   /**
    * Takes a start slot at `nowMs` if one is free (returns 0), else returns how long to wait before
    * asking again. Nothing is reserved ahead: a caller that waited re-asks, so a decrease meanwhile
-   * applies to it too.
+   * applies to it too. A start up to START_SLACK_MS late keeps the schedule: the next slot is one
+   * interval after the one it was due at, not after the moment the timer fired.
    */
   tryStart(nowMs: number): number {
     const interval = 1000 / this.rateNow;
     const earliest = this.nextStartMs - (this.burst - 1) * interval;
     if (nowMs < earliest) return earliest - nowMs;
-    this.nextStartMs = Math.max(this.nextStartMs, nowMs) + interval;
+    this.nextStartMs = Math.max(this.nextStartMs, nowMs - Math.min(START_SLACK_MS, interval / 4)) + interval;
+    this.recentStarts.push(nowMs);
+    if (this.recentStarts.length > this.selfFillCalls) this.recentStarts.shift();
     return 0;
+  }
+
+  /** Our own calls that (nearly) fill the tenancy's second: SELF_FILL_SHARE of its limit, or of the ceiling when that says the limit is higher. */
+  private get selfFillCalls(): number {
+    return Math.ceil(SELF_FILL_SHARE * Math.max(TENANCY_CALLS_PER_SECOND, this.ceiling));
+  }
+
+  /**
+   * Our own calls started in the SELF_WINDOW_MS before `startedMs` could have filled the tenancy's
+   * second on their own (arrivals bunched by a busy machine or network): a 429 of that call says
+   * nothing about other posters.
+   */
+  private selfExplained(startedMs: number): boolean {
+    const from = startedMs - SELF_WINDOW_MS;
+    let n = 0;
+    for (const t of this.recentStarts) if (t > from && t <= startedMs) n++;
+    return n >= this.selfFillCalls;
   }
 
   /**
@@ -159,7 +206,7 @@ export class AdaptivePacer {
   /** Calls/s gained per second of calls: fast up to just under the edge, slow across it and beyond. */
   private climbPerSecond(): number {
     const edge = this.episode ? this.episode.rateBefore : this.edgeRate; // within a cut's second: as if it were a lone 429
-    const target = edge * (1 - EDGE_MARGIN);
+    const target = underEdge(edge);
     return this.rateNow < target ? Math.max(CLIMB_PER_SECOND, (target - this.rateNow) / RECOVERY_SECONDS) : CLIMB_PER_SECOND;
   }
 
@@ -174,7 +221,7 @@ export class AdaptivePacer {
     if (startedMs < this.holdUntilMs) {
       const ep = this.episode;
       if (ep && startedMs >= ep.cutMs) {
-        ep.refusedAfterCut++;
+        if (!this.selfExplained(startedMs)) ep.refusedAfterCut++;
         this.rateNow = Math.min(this.rateNow, ep.rateAfter);
         this.nextStartMs = Math.max(this.nextStartMs, nowMs + 1000 / this.rateNow);
       }
@@ -197,26 +244,34 @@ export class AdaptivePacer {
    * - nothing got through (a burst of 429s whatever the rate, every call backing off): nothing
    *   learnt about the rate, the edge stays (or is the rate before the cut, if higher);
    * - some refused, some accepted: the tenancy is busy and has room for less (a neighbour, other
-   *   deployments): the new rate; unless it is the end of such a burst, which teaches nothing either.
+   *   deployments): the new rate, and the rate goes just under it at once (sitting at it keeps the
+   *   tenancy at its limit, where the neighbour may take the 429s we would need to see); unless it is
+   *   the end of such a burst, which teaches nothing either.
    */
   private closeEpisode(nowMs: number): void {
     const ep = this.episode;
     if (!ep || nowMs < ep.untilMs) return;
     const burst = ep.accepted === 0;
     if (burst || (this.inBurst && ep.refusedAfterCut > 0)) this.edgeRate = Math.max(this.edgeRate, ep.rateBefore);
-    else this.edgeRate = ep.refusedAfterCut === 0 ? ep.rateBefore : ep.rateAfter;
+    else if (ep.refusedAfterCut === 0) this.edgeRate = ep.rateBefore;
+    else {
+      this.edgeRate = ep.rateAfter;
+      this.rateNow = Math.min(this.rateNow, underEdge(this.edgeRate));
+      this.minRate = Math.min(this.minRate, this.rateNow);
+    }
     this.inBurst = burst;
     this.episode = undefined;
   }
 
   /**
    * The rate the next invocation may start at: just under the edge the 429s showed when there was
-   * one (the rate may be mid-climb after a cut), else the rate reached.
+   * one (the rate may be mid-climb after a cut, or have probed past it while a neighbour took the
+   * 429s: starting there would start at the tenancy's limit), else the rate reached.
    */
   get settledRate(): number {
     const edge = this.episode ? Math.max(this.edgeRate, this.episode.rateAfter) : this.edgeRate;
     if (edge === 0) return this.rateNow;
-    return Math.min(this.top, Math.max(this.rateNow, edge * (1 - EDGE_MARGIN)));
+    return Math.min(this.top, underEdge(edge));
   }
 
   stats(): PacerStats {
@@ -256,7 +311,12 @@ export function settledToStore(settledRate: number, topRate: number, stored: Pac
  * ceiling above it says the tenancy's limit is higher, and is used as it is.
  */
 export function cruiseRate(ceiling: number): number {
-  return ceiling > TENANCY_CALLS_PER_SECOND ? ceiling : Math.min(ceiling, TENANCY_CALLS_PER_SECOND * (1 - EDGE_MARGIN));
+  return ceiling > TENANCY_CALLS_PER_SECOND ? ceiling : Math.min(ceiling, underEdge(TENANCY_CALLS_PER_SECOND));
+}
+
+/** Just under an edge: EDGE_MARGIN of the tenancy's limit below it (1 call/s), never under the floor. */
+function underEdge(edge: number): number {
+  return Math.max(MIN_CALLS_PER_SECOND, edge - TENANCY_CALLS_PER_SECOND * EDGE_MARGIN);
 }
 
 /**

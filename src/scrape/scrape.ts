@@ -29,7 +29,8 @@ export interface ScrapeOptions {
   now?: () => number;
   /**
    * Takes the body's (decompressed) bytes as they arrive, e.g. the streaming parser; the result's
-   * `text` is then empty: the body is never held whole.
+   * `text` is then empty: the body is never held whole. A push that throws ends the scrape with
+   * that error, and the rest of the body is not read.
    */
   consume?: { push(chunk: Buffer): void };
 }
@@ -323,8 +324,15 @@ function readBody(res: http.IncomingMessage, maxBytes: number, consume?: { push(
         (stream as zlib.Gunzip).destroy?.();
         return;
       }
-      if (consume) consume.push(chunk);
-      else chunks.push(chunk);
+      if (!consume) return void chunks.push(chunk);
+      try {
+        consume.push(chunk);
+      } catch (e) {
+        // The consumer refused the body (e.g. a memory budget): the rest is not read.
+        reject(e instanceof Error ? e : new Error(String(e)));
+        res.destroy();
+        (stream as zlib.Gunzip).destroy?.();
+      }
     });
     stream.on('end', () => resolve(consume ? { size } : { body: Buffer.concat(chunks, size), size }));
     stream.on('error', (e: Error) => reject(new ScrapeError(encoding !== 'identity' ? `invalid gzip body: ${e.message}` : `body read failed: ${e.message}`)));

@@ -138,6 +138,8 @@ interface DecodedState {
   doc: StateDocument;
   /** Section -> why it was corrupt; empty when every section was read. */
   replaced: Record<string, string>;
+  /** The inflated JSON's length (bytes): what the decoded document holds is about STATE_HELD_BYTES_PER_JSON_BYTE times it. */
+  jsonBytes: number;
 }
 
 /** The document stored in `bytes`, inflated to at most `maxBytes`; throws StateError('corrupt' | 'too_large' | 'foreign' | 'unsupported_version'). */
@@ -182,7 +184,7 @@ export function decodeState(bytes: Uint8Array, where: string, maxBytes = DEFAULT
     if (read.corrupt !== undefined) replaced[key] = read.corrupt;
     if (read.value !== undefined) fields[key] = read.value;
   }
-  return { doc, replaced };
+  return { doc, replaced, jsonBytes: text.length };
 }
 
 /** The error for an object that inflates beyond the bound. */

@@ -56,6 +56,8 @@ export interface StateSession {
   problem?: StateError;
   /** The sections that were replaced (section -> why), when `problem` is set. */
   replaced?: Readonly<Record<string, string>>;
+  /** The inflated JSON's length of the document read (0 when there was none, or it was too large). */
+  readonly jsonBytes: number;
   /** Applies `change` (after any change whose save failed) and writes conditionally; resolves the number of attempts. Throws StateError. */
   save(change: StateChange, signal: AbortSignal): Promise<{ attempts: number }>;
 }
@@ -65,8 +67,11 @@ export const MAX_SAVE_ATTEMPTS = 4;
 
 export interface StateStore {
   readonly where: string;
-  /** Reads the document; throws StateError when it cannot be read or must not be overwritten. */
-  open(signal: AbortSignal): Promise<StateSession>;
+  /**
+   * Reads the document, inflated to at most `maxBytes` (default: the store's bound; the invocation's
+   * memory budget may give less); throws StateError when it cannot be read or must not be overwritten.
+   */
+  open(signal: AbortSignal, maxBytes?: number): Promise<StateSession>;
 }
 
 /** Options of a store. */
@@ -80,13 +85,13 @@ function decodeBlob(
   blob: StoredBlob | undefined,
   where: string,
   maxBytes: number,
-): { doc: StateDocument; problem?: StateError; replaced?: Record<string, string> } {
+): { doc: StateDocument; jsonBytes?: number; problem?: StateError; replaced?: Record<string, string> } {
   if (blob === undefined) return { doc: emptyStateDocument() };
   if (blob.tooLarge) return { doc: emptyStateDocument(), problem: tooLarge(where, maxBytes), replaced: { document: 'too_large' } };
   try {
-    const { doc, replaced } = decodeState(blob.bytes, where, maxBytes);
-    if (Object.keys(replaced).length === 0) return { doc };
-    return { doc, replaced, problem: new StateError('corrupt', replacedMessage(where, replaced)) };
+    const { doc, replaced, jsonBytes } = decodeState(blob.bytes, where, maxBytes);
+    if (Object.keys(replaced).length === 0) return { doc, jsonBytes };
+    return { doc, jsonBytes, replaced, problem: new StateError('corrupt', replacedMessage(where, replaced)) };
   } catch (e) {
     if (e instanceof StateError && (e.reason === 'corrupt' || e.reason === 'too_large'))
       return { doc: emptyStateDocument(), problem: e, replaced: { document: e.reason } };
@@ -96,10 +101,11 @@ function decodeBlob(
 
 /** A StateStore over a backend (see top). */
 export function createStateStore(backend: BlobBackend, opts: StoreOptions = {}): StateStore {
-  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_STATE_BYTES;
+  const storeMaxBytes = opts.maxBytes ?? DEFAULT_MAX_STATE_BYTES;
   return {
     where: backend.where,
-    async open(signal) {
+    async open(signal, openMaxBytes) {
+      const maxBytes = Math.min(storeMaxBytes, openMaxBytes ?? storeMaxBytes);
       let blob = await backend.get(signal);
       const first = decodeBlob(blob, backend.where, maxBytes);
       const id = randomUUID();
@@ -109,6 +115,7 @@ export function createStateStore(backend: BlobBackend, opts: StoreOptions = {}):
       const session: StateSession = {
         doc: first.doc,
         id,
+        jsonBytes: first.jsonBytes ?? 0,
         async save(change, saveSignal) {
           const changes = [...pending, change];
           const applyAll = (doc: StateDocument): StateDocument => changes.reduce((d, c) => c(d), doc);

@@ -4,7 +4,7 @@
  * credentials), and the real function (dist/func.js) started and invoked as the Fn agent does, on a
  * fixed-rate schedule. Everything on 127.0.0.1; stop() ends every process, server and timer.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startBharatMart, type BharatMart } from './bharatmart';
@@ -21,8 +21,10 @@ import type { FleetInstance } from '../emulator/fleet';
 
 /** A made-up compartment: the emulator accepts any well-formed OCID. */
 const DEMO_COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaalocaldemoprom2ocibharatmart';
-/** The Object Storage bucket of the demo function's state (derived series). */
+/** The Object Storage bucket of the demo function's state (derived series), and of its configuration object. */
 const DEMO_STATE_BUCKET = 'prom2oci-state';
+/** The object `start --config FILE` is put as (SCRAPE_CONFIG_OBJECT), as Terraform's scrape_config_file puts it. */
+const DEMO_CONFIG_OBJECT = 'prom2oci/scrape-config.yml';
 
 interface DemoOptions {
   /** Function invocation schedule (default 60 s, like production). */
@@ -61,8 +63,10 @@ interface DemoConfigRun {
   name: string;
   /** Targets of the file rewritten to where a demo app listens: [as written, where it is]. */
   moved: [string, string][];
-  /** The text the function reads (SCRAPE_CONFIG). */
+  /** The text the function read first (later edits of the file are put again before an invocation). */
   text: string;
+  /** Where the function reads it: SCRAPE_CONFIG_OBJECT, `<bucket>/<object>` in the emulator's Object Storage. */
+  object: string;
 }
 
 /** One simulated instance of the demo fleet. */
@@ -191,6 +195,8 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     // The state between invocations lives in the emulator's Object Storage, as in OCI (STATE_BUCKET).
     emulator.objectStorage.createBucket(DEMO_STATE_BUCKET);
     let fnEnv: Record<string, string>;
+    /** With a configuration file: puts the file again when it was edited (before each invocation). */
+    let syncConfig = (): Promise<void> => Promise.resolve();
     const common = {
       ...rp.env,
       ...emulatorEndpointsEnv(emulator.url),
@@ -228,9 +234,26 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
         [DEMO_ADDRESSES.payments, new URL(gateway.url).host],
       ].filter(([from, to]) => from !== to && listed.includes(from)) as [string, string][];
       const text = substituteTargets(opts.scrapeConfig.text, new Map(moved));
-      config = { name: opts.scrapeConfig.name, moved, text };
-      // The file's jobs replace METRICS_ENDPOINT; METRICS_NAMESPACE stays the default destination.
-      fnEnv = { ...common, SCRAPE_CONFIG: text };
+      const object = `${DEMO_STATE_BUCKET}/${DEMO_CONFIG_OBJECT}`;
+      config = { name: opts.scrapeConfig.name, moved, text, object };
+      // The file is put into Object Storage and read by the function as SCRAPE_CONFIG_OBJECT, as in OCI (revalidated by
+      // ETag); read again before each invocation and put again when edited. Its jobs replace METRICS_ENDPOINT;
+      // METRICS_NAMESPACE stays the default destination.
+      const file = opts.scrapeConfig.name;
+      let put = '';
+      syncConfig = async () => {
+        // A file that cannot be read now (moved, half saved) keeps the copy put last.
+        const now = await readFile(file, 'utf8').then(
+          (t) => substituteTargets(t, new Map(moved)),
+          () => put,
+        );
+        if (now === put) return;
+        emulator.objectStorage.putDirect(DEMO_STATE_BUCKET, DEMO_CONFIG_OBJECT, Buffer.from(now));
+        put = now;
+      };
+      emulator.objectStorage.putDirect(DEMO_STATE_BUCKET, DEMO_CONFIG_OBJECT, Buffer.from(text));
+      put = text;
+      fnEnv = { ...common, SCRAPE_CONFIG_OBJECT: object };
     } else {
       bharatmart = await startBharatMart({ traffic: opts.traffic ?? true });
       const shop = bharatmart;
@@ -246,6 +269,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       const record: InvocationRecord = { seq: ++seq, time: new Date().toISOString(), status: 0, ok: false, durationMs: 0 };
       const started = performance.now();
       try {
+        await syncConfig();
         if (!fn?.alive) {
           fn = await startFunction({ entry: opts.entry, env: fnEnv, onLine: opts.onFunctionLine });
           record.coldStartMs = Math.round(fn.readyMs);

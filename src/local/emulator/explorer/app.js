@@ -475,7 +475,13 @@
             const line = document.createElement('div');
             line.className = `target ${t.up ? 'up' : 'down'}`;
             line.dataset.up = String(t.up);
-            line.textContent = t.up ? `up ${t.instance}: ${t.samples} samples in ${Math.round(t.durationMs)} ms` : `down ${t.url}: ${t.error || 'no answer'}`;
+            // A configuration file's target names its job; with a job chosen, only that job's targets are listed.
+            const job = t.job ? `[${t.job}] ` : '';
+            if (t.job) line.dataset.job = t.job;
+            line.hidden = state.job !== '' && t.job !== state.job;
+            line.textContent = t.up
+              ? `up ${job}${t.instance}: ${t.samples} samples in ${Math.round(t.durationMs)} ms`
+              : `down ${job}${t.url}: ${t.error || 'no answer'}`;
             details.append(line);
           }
           for (const e of s.errors.slice(0, 3)) {
@@ -718,6 +724,7 @@
     await loadDimensions();
     showCardinalityJob();
     formChanged();
+    await loadInvocations();
   });
   $('namespace').addEventListener('change', async () => {
     state.namespace = $('namespace').value;
