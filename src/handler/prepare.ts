@@ -14,6 +14,7 @@ import type { MetricFamily, OciMetric, TargetContext, TransformOptions } from '.
 import { withoutDropRules } from '../transform/dropRules';
 import { mapConcurrently } from '../util/concurrency';
 import type { InvocationBudget } from './budget';
+import { ConfigError } from '../config/settings';
 import { LISTED_TARGET_BYTES, HELD_BYTES_PER_FAMILY, HELD_BYTES_PER_SAMPLE, MemoryBudgetError, TARGET_IN_FLIGHT_BYTES, type MemoryBudget } from './memory';
 import type { Runtime } from './runtime';
 import type { PreparedTarget, ScrapeConfigReport, ScrapeTarget, ShardReport } from './summary';
@@ -59,7 +60,8 @@ export async function targetsOf(
   if (scrapeConfig) {
     // SCRAPE_CONFIG is an environment variable (OCI keeps a function's configuration within a few KB); the object's size is reserved.
     const refused = fromObject ? memory.reserveConfig(fromObject.bytes) : undefined;
-    if (refused) throw refused;
+    // The configuration's error, naming its setting (a 502 like any other configuration error, never an "unexpected" one).
+    if (refused) throw new ConfigError('SCRAPE_CONFIG_OBJECT', refused.message);
     const { targets: listed, report: config } = configTargets(scrapeConfig, discovered, s.shard);
     const { kept: targets, refusal } = withinBudget("targets of the configuration's jobs", listed, memory, discovered.length);
     if (refusal) config.notes.push(refusal);
