@@ -21,7 +21,7 @@ import { DeliveryFailure, DuplicateTrigger, runInvocation } from './pipeline';
 import type { Runtime } from './runtime';
 import type { InvocationSummary } from './summary';
 import { OCI_LIMITS } from '../transform/limits';
-import { MemoryBudgetError, stateJsonBound } from './memory';
+import { stateJsonBound } from './memory';
 
 /** What the FDK shows as `detail` of a 502: `toString()`, and what it logs: `inspect`. Both one line. */
 export class FunctionFailure {
@@ -234,11 +234,6 @@ function triggerAnswer(e: unknown, trigger: string | undefined, dryRun: boolean)
 /** Turns any error into a logged FunctionFailure with a cause a user can act on. */
 function failure(e: unknown, log: Logger): never {
   if (e instanceof DeliveryFailure) throw new FunctionFailure(e.message);
-  // A configuration larger than the memory budget holds for it (src/handler/memory.ts): named, never an OOM.
-  if (e instanceof MemoryBudgetError) {
-    log('error', e.message);
-    throw new FunctionFailure(e.message);
-  }
   if (e instanceof ConfigError) {
     log('error', `configuration error: ${e.message}`, { key: e.key });
     throw new FunctionFailure(`configuration error: ${e.message}`);
