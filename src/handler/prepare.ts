@@ -14,6 +14,7 @@ import type { MetricFamily, OciMetric, TargetContext, TransformOptions } from '.
 import { withoutDropRules } from '../transform/dropRules';
 import { mapConcurrently } from '../util/concurrency';
 import type { InvocationBudget } from './budget';
+import { ConfigError } from '../config/settings';
 import { DISCOVERED_TARGET_BYTES, HELD_BYTES_PER_FAMILY, HELD_BYTES_PER_SAMPLE, MemoryBudgetError, TARGET_IN_FLIGHT_BYTES, type MemoryBudget } from './memory';
 import type { Runtime } from './runtime';
 import type { PreparedTarget, ScrapeConfigReport, ScrapeTarget, ShardReport } from './summary';
@@ -54,7 +55,8 @@ export async function targetsOf(
   if (scrapeConfig) {
     // SCRAPE_CONFIG is an environment variable (OCI keeps a function's configuration within a few KB); the object's size is reserved.
     const refused = fromObject ? memory.reserveConfig(fromObject.bytes) : undefined;
-    if (refused) throw refused;
+    // The configuration's error, naming its setting (a 502 like any other configuration error, never an "unexpected" one).
+    if (refused) throw new ConfigError('SCRAPE_CONFIG_OBJECT', refused.message);
     const { targets, report: config } = configTargets(scrapeConfig, discovered, s.shard);
     const otherShards = config.jobs.reduce((n, j) => n + (j.otherShards ?? 0), 0);
     return {
