@@ -177,10 +177,12 @@ export async function benchShards(stack: BenchStack, runs: number, derived = pro
       for (const r of results) {
         const s = r.summary;
         const dropped = Object.entries(s.spool?.dropped ?? {}).filter(([, n]) => (n ?? 0) > 0);
-        const lost = s.failed + s.selfMetrics.failed + dropped.reduce((n, [, x]) => n + (x ?? 0), 0);
+        // selfMetrics.failed counts the undelivered ones too, which the spool keeps (spool.selfMetrics).
+        const selfLost = s.selfMetrics.failed - (s.spool?.selfMetrics ?? 0);
+        const lost = s.failed + selfLost + dropped.reduce((n, [, x]) => n + (x ?? 0), 0);
         const why = [
           ...(s.failed > 0 ? [`failed ${s.failed}`] : []),
-          ...(s.selfMetrics.failed > 0 ? [`self-metrics failed ${s.selfMetrics.failed}`] : []),
+          ...(selfLost > 0 ? [`self-metrics failed ${selfLost}`] : []),
           ...dropped.map(([reason, n]) => `spool ${reason} ${n}`),
         ];
         if (r.wallMs > SHARDED.deadlineS * 1000) problems.push(`run ${run} shard ${r.shard}: answered after ${sec(r.wallMs)}`);

@@ -173,7 +173,9 @@ export function createHandler(env: Env, log: Logger, options: HandlerOptions = {
   const prepare = (): void => {
     try {
       const rt = runtime();
-      if (rt.settings.dryRun) return; // a dry run never needs the SDK
+      // The configuration object (SCRAPE_CONFIG_OBJECT) is read by every invocation, a dry run's too: its client first.
+      rt.configObject?.();
+      if (rt.settings.dryRun) return; // otherwise a dry run never needs the SDK
       checkForPosting(rt.settings);
       rt.postBatch();
       rt.stateStore?.();
