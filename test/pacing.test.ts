@@ -21,7 +21,8 @@ import {
   TENANCY_CALLS_PER_SECOND,
 } from '../src/publish/pacing';
 import { throttleEpisodes } from '../src/local/emulator/rate-limit';
-import { simulate, type SimPosterResult } from './helpers/pacing-sim';
+import { simulate, type SimPosterResult, type SimResult } from './helpers/pacing-sim';
+import { mulberry32 } from '../src/local/demo/traffic';
 
 /** `calls` accepted calls, evenly spaced at the pacer's rate from `fromMs`; returns the time after the last. */
 function acceptFor(p: AdaptivePacer, fromMs: number, calls: number): number {
@@ -400,4 +401,78 @@ describe('AdaptivePacer against the tenancy limiter (simulated time)', () => {
         }
     });
   }
+});
+
+/**
+ * `n` equal deployments of one tenancy, each invoked once a minute (begins spread over `staggerMs`,
+ * seeded: their scrapes take different times) for `invocations` minutes, each invocation after the
+ * first started at the rate its previous one settled on (the state object). Returns the last minute.
+ */
+function deploymentsMinutes(n: number, seed: number, jitterMs: number, staggerMs: number, invocations: number): SimResult & { beginMs: number[] } {
+  const begins = mulberry32(seed * 31 + jitterMs);
+  let starts: ({ rate: number } | undefined)[] = Array.from({ length: n }, () => undefined);
+  for (let minute = 1; ; minute++) {
+    const beginMs = starts.map(() => Math.floor(begins() * staggerMs));
+    const r = simulate({
+      latencyMs: 50,
+      limit: TENANCY_CALLS_PER_SECOND,
+      seed: seed * 10 + minute,
+      jitterMs,
+      posters: beginMs.map((b, i) => ({ ceiling: TENANCY_CALLS_PER_SECOND, batches: 2000 / n, concurrency: 8, start: starts[i], beginMs: b })),
+    });
+    if (minute === invocations) return { ...r, beginMs };
+    starts = r.posters.map((p) => ({ rate: p.pacer.settledRate }));
+  }
+}
+
+describe('several deployments converge to fair shares (issues 22 and 23)', () => {
+  // Issue 23: two and four deployments at once, together >= 90% of the limit, none below 80% of its
+  // fair share, 429s < 2%; issue 22: the tenancy over its limit for at most 1 s at a time. Each run:
+  // equal deployments whose invocations begin within 1 s of each other (seeded), measured while all
+  // of them post, from 5 s after the last began. Measured today (20 seeds x arrivals 5, 20, 40 ms late):
+  // - two, started fresh: every run meets it (each >= 91% of its share, together >= 93%, <= 1.3% 429s);
+  // - two, fifth minute (each from its settled rate): 7 of 60 runs fail, one at 50% of its share and
+  //   72% of the tenancy used: a halving one of them took alone stays its edge, then its stored
+  //   rate, and the 0.02 call/s per second probe retakes about 1 call/s a minute;
+  // - four, started fresh: all 60 fail: up to 4.0% 429s and runs of 429s up to 2.5 s (the start
+  //   burst), one at 57% of its share, together 85%;
+  // - four, fifth minute: 21 of 60 fail, one at 55% of its share.
+  // The edge-based pacer has no force towards fairness that works within minutes: see
+  // docs/performance.md, "Not yet fair between deployments".
+  const todo = 'the edge-based pacer keeps the split the start burst left (docs/performance.md, "Not yet fair between deployments")';
+  for (const [n, invocations, known] of [
+    [2, 1, true],
+    [2, 5, false],
+    [4, 1, false],
+    [4, 5, false],
+  ] as const)
+    test(
+      `${n} deployments, minute ${invocations} (${invocations === 1 ? 'started fresh' : 'each from its settled rate'}): every run fair, >= 90% together, < 2% 429s, no run of 429s over 1 s`,
+      { todo: known ? undefined : todo },
+      () => {
+        const problems: string[] = [];
+        const share = TENANCY_CALLS_PER_SECOND / n;
+        for (const jitterMs of [5, 20, 40])
+          for (let seed = 1; seed <= 20; seed++) {
+            const r = deploymentsMinutes(n, seed, jitterMs, 1000, invocations);
+            // While all of them post, after the start: the first to finish leaves room the others take only slowly.
+            const from = Math.max(...r.beginMs) + 5000;
+            const to = Math.min(...r.posters.map((p) => p.doneMs));
+            const rates = r.posters.map((p) => rateWithin(p, from, to));
+            const together = rates.reduce((a, b) => a + b, 0);
+            const run = `seed ${seed}/jitter ${jitterMs}`;
+            if (together < 0.9 * TENANCY_CALLS_PER_SECOND) problems.push(`${run}: together ${together.toFixed(1)} calls/s`);
+            rates.forEach((q, i) => {
+              if (q < 0.8 * share) problems.push(`${run}: deployment ${i} at ${((q / share) * 100).toFixed(0)}% of its share`);
+            });
+            r.posters.forEach((p, i) => {
+              if (p.throttled >= 0.02 * p.calls) problems.push(`${run}: deployment ${i} ${p.throttled} 429s in ${p.calls} calls`);
+              assert.equal(p.accepted, 2000 / n, 'every batch accepted once');
+            });
+            const longest = longestEpisodeMs(r.tenancy429s);
+            if (longest > 1000) problems.push(`${run}: 429s less than 1 s apart for ${longest.toFixed(0)} ms`);
+          }
+        assert.deepEqual(problems, []);
+      },
+    );
 });
