@@ -4,9 +4,9 @@
  * machine and on 127.0.0.1. Prints a markdown table and writes it to bench-results/latest.md.
  * A benchmark, not a test: every figure is a median of several runs taken side by side.
  *
- * Options: `--quick` (fewer runs), `--only=cold,e2e,throttled,lab,parse,state,spool,fleet,cardinality,pacing-alone,pacing-shared,
+ * Options: `--quick` (fewer runs), `--only=cold,e2e,throttled,lab,parse,state,spool,fleet,cardinality,relabel-cpu,shards,pacing-alone,pacing-shared,
  * pacing-deployments,pacing-limit,pacing-cost` (a subset; it still rewrites bench-results/latest.md), `--runs=N` (runs of each
- * pacing scenario, default 5: issue 23's five runs, every one reported). Env BENCH_THROTTLED_RATE sets the function's
+ * pacing scenario and of relabel-cpu and shards, default 5: issue 23's five runs, every one reported). Env BENCH_THROTTLED_RATE sets the function's
  * POST_CALLS_PER_SECOND (the pacing ceiling) in the throttled runs (default 48: a ceiling just under
  * the tenancy's 50 keeps a poster that is alone free of 429s; shared, the adaptive rate goes below it).
  * The function runs with the node flags of the Dockerfile's ENTRYPOINT (see bench/stack.ts).
@@ -32,6 +32,7 @@ import { DISCOVERY_CALL_CONCURRENCY } from '../src/discovery/oci';
 import type { SpoolSize } from './bench/spool-size';
 import { spoolRun, type SpoolRun } from './bench/spool';
 import { benchPacing, PACING_SECTIONS, type PacingSection } from './bench/pacing';
+import { benchRelabelCpu, benchShards } from './bench/shards';
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS = path.join(ROOT, 'bench-results', 'latest.md');
@@ -51,7 +52,7 @@ const BOUNDED_OLD_SPACE_MB = 128;
 /** Lab comparison: emulator latency. */
 const LAB_LATENCY_MS = 20;
 
-type Section = 'cold' | 'e2e' | 'throttled' | 'lab' | 'parse' | 'state' | 'spool' | 'fleet' | 'cardinality' | PacingSection;
+type Section = 'cold' | 'e2e' | 'throttled' | 'lab' | 'parse' | 'state' | 'spool' | 'fleet' | 'cardinality' | 'relabel-cpu' | 'shards' | PacingSection;
 
 /** Command-line options. */
 interface Options {
@@ -61,7 +62,20 @@ interface Options {
   runs: number;
 }
 
-const SECTIONS: readonly Section[] = ['cold', 'e2e', 'throttled', 'lab', 'parse', 'state', 'spool', 'fleet', 'cardinality', ...PACING_SECTIONS];
+const SECTIONS: readonly Section[] = [
+  'cold',
+  'e2e',
+  'throttled',
+  'lab',
+  'parse',
+  'state',
+  'spool',
+  'fleet',
+  'cardinality',
+  'relabel-cpu',
+  'shards',
+  ...PACING_SECTIONS,
+];
 
 /** Parses argv (`--quick`, `--only=cold,e2e`, `--runs=5`) with Node's util.parseArgs; an unknown flag or section is an error. */
 function parseBenchArgs(argv: string[]): Options {
@@ -760,6 +774,8 @@ async function main(): Promise<void> {
     if (opts.only.has('state')) await benchState(stack, target, expos[1], e100k, opts.quick ? 3 : 5);
     if (opts.only.has('spool')) await benchSpool(stack, target, e1k, e100k, opts.quick ? 3 : 5);
     if (opts.only.has('fleet')) await benchFleet(stack, opts.quick ? 1 : 3);
+    if (opts.only.has('relabel-cpu')) emit(await benchRelabelCpu(stack, target, e100k, opts.runs));
+    if (opts.only.has('shards')) emit(await benchShards(stack, opts.runs));
     for (const block of await benchPacing(stack, target, { e1k, e10k: expos[1], e100k }, opts.only, opts.runs)) emit(block);
   } finally {
     await target.close();

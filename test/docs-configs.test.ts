@@ -8,7 +8,7 @@
  * forecast falls.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,9 +18,9 @@ import { parseScrapeConfig } from '../src/config/scrapeConfig';
 import { SETTING_SPECS } from '../src/config/settings';
 import { knownExposition, serveExposition } from './helpers/known-exposition';
 import { requireBinary } from './helpers/requires';
+import { PROMTOOL, promtoolCheck } from './helpers/promtool';
 
 const ROOT = path.resolve(__dirname, '..');
-const PROMTOOL = '/usr/bin/promtool';
 const dir = mkdtempSync(path.join(tmpdir(), 'prom2oci-docs-configs-'));
 
 /** A fenced block of a page: its language, text and the line it starts on. */
@@ -58,14 +58,6 @@ const PAGES = [
 ];
 const page = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
 
-/** promtool's verdict on a configuration text. */
-function promtool(text: string, name: string): { ok: boolean; output: string } {
-  const file = path.join(dir, `${name.replace(/[^\w.-]/g, '_')}.yml`);
-  writeFileSync(file, text);
-  const r = spawnSync(PROMTOOL, ['check', 'config', file], { encoding: 'utf8', timeout: 60_000 });
-  return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
-}
-
 describe('every Prometheus configuration the README, docs/ and examples/ show passes promtool check config', () => {
   const configs = [
     ...PAGES.flatMap((file) =>
@@ -96,7 +88,7 @@ describe('every Prometheus configuration the README, docs/ and examples/ show pa
       const parsed = parseScrapeConfig(c.text, c.name);
       assert.ok(parsed.jobs.length > 0);
       if (!requireBinary(t, PROMTOOL, 'prometheus')) return;
-      const r = promtool(c.text, c.name);
+      const r = promtoolCheck(c.text, c.name);
       assert.ok(r.ok, r.output);
     });
   }
@@ -112,7 +104,7 @@ describe('every Prometheus configuration the README, docs/ and examples/ show pa
 
   test('negative: promtool refuses a broken file here (the check can fail)', (t) => {
     if (!requireBinary(t, PROMTOOL, 'prometheus')) return;
-    const r = promtool('scrape_configs:\n  - job_name: a\n    static_configs: [{targets: [a:1]}]\n    relabel_configs: [{action: nope}]\n', 'broken');
+    const r = promtoolCheck('scrape_configs:\n  - job_name: a\n    static_configs: [{targets: [a:1]}]\n    relabel_configs: [{action: nope}]\n', 'broken');
     assert.equal(r.ok, false, r.output);
   });
 });

@@ -241,7 +241,7 @@ describe('reliability: everything a run holds reserves from the one memory budge
   });
 
   test('the discovered list is truncated to what the budget holds (a problems[] entry), and the summary log line is capped', async () => {
-    // FN_MEMORY=16 (a small number to keep the fleet small): the discovery share holds 128 targets
+    // FN_MEMORY=16 (a small number to keep the fleet small): the share for the targets listed holds 128
     // of 4 KB, the log line's share is 16 KB. 150 instances, each an exporter port nothing listens on.
     const fleet = fx.stack.emulator.fleet;
     fleet.instances.clear();
@@ -273,7 +273,7 @@ describe('reliability: everything a run holds reserves from the one memory budge
       d.problems[0].problem,
       /^memory budget: 22 of the 150 discovered targets were not scraped: this function's 16 MB memory \(FN_MEMORY\) holds 128/,
     );
-    assert.ok(s.memory!.limited!.some((l) => l.item === 'discovery'));
+    assert.ok(s.memory!.limited!.some((l) => l.item === 'listed'));
     assert.equal(s.targets[0].up, true);
     // The log line: within the log's 16 KB, the targets listed while they fit, then counted.
     const line = await waitForLine(fn, (l) => fn.stdout.indexOf(l) >= logged && l.includes('"event":"invocation_summary"'), 30_000);
@@ -281,6 +281,35 @@ describe('reliability: everything a run holds reserves from the one memory budge
     const fields = JSON.parse(line) as { targets: unknown[]; targetsListed: number; targetsCount: number };
     assert.equal(fields.targetsCount, 129);
     assert.ok(fields.targetsListed < 129 && fields.targetsListed === fields.targets.length && fields.targetsListed > 10, `${fields.targetsListed} listed`);
+    assert.equal(fn.alive, true);
+    await fn.stop();
+  });
+
+  test("a configuration's job targets beyond the budget are not scraped, named in the configuration's notes", async () => {
+    // FN_MEMORY=16 again: the share for the targets listed holds 128 of 4 KB. One job of the target
+    // that answers, one of 300 on a port nothing listens on.
+    const closed = await closedPort();
+    const good = new URL(fx.target.url('/short'));
+    const many = Array.from({ length: 300 }, (_, i) => `'127.0.14.${i + 1}:${closed}'`).join(', ');
+    const config = [
+      'scrape_configs:',
+      '  - job_name: good',
+      `    metrics_path: ${good.pathname}`,
+      `    static_configs: [{ targets: ['${good.host}'] }]`,
+      '  - job_name: many',
+      `    static_configs: [{ targets: [${many}] }]`,
+    ].join('\n');
+    const fn = await fx.stack.startFn({ SCRAPE_CONFIG: config, SCRAPE_CONCURRENCY: '4', SCRAPE_TIMEOUT_MS: '60000' }, undefined, { memoryMb: 16 });
+    const s = summaryOf(await fn.invoke({ deadline: new Date(Date.now() + 600_000) }));
+    assertAccounted(s, 'truncated configuration');
+    assert.equal(s.targets.length, 128, 'the first 128 of the 301 listed targets');
+    assert.equal(s.targets[0].up, true, s.targets[0].error);
+    const note = /^memory budget: 173 of the 301 targets of the configuration's jobs were not scraped: this function's 16 MB memory \(FN_MEMORY\) holds 128/;
+    assert.ok(
+      s.scrapeConfig!.notes.some((n) => note.test(n)),
+      JSON.stringify(s.scrapeConfig!.notes),
+    );
+    assert.ok(s.memory!.limited!.some((l) => l.item === 'listed'));
     assert.equal(fn.alive, true);
     await fn.stop();
   });

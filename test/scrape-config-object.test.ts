@@ -182,24 +182,38 @@ describe('SCRAPE_CONFIG_OBJECT in the function: ETag revalidation, changes, and 
     await fn.stop();
   });
 
-  test('a file over the cap is a named error; SCRAPE_CONFIG beside it is a settings error', { timeout: 120_000 }, async () => {
-    const big = 'big.yml';
-    upload(big, `${job('shop', 'red')}# ${'x'.repeat(1024 * 1024)}\n`);
-    const fn = await stack.startFn(env({ SCRAPE_CONFIG_OBJECT: `${CONFIG_BUCKET}/${big}` }));
-    assert.match(
-      detailOf(await fn.invoke({ body: { dryRun: true } })),
-      /SCRAPE_CONFIG_OBJECT: oci:\/\/.*big\.yml is \d+ bytes, more than the 1048576 bytes \(1 MiB\) a function reads/,
-    );
-    await fn.stop();
+  test(
+    'a file over the cap, or over what the memory budget holds, is a named error; SCRAPE_CONFIG beside it is a settings error',
+    { timeout: 120_000 },
+    async () => {
+      const big = 'big.yml';
+      upload(big, `${job('shop', 'red')}# ${'x'.repeat(1024 * 1024)}\n`);
+      const fn = await stack.startFn(env({ SCRAPE_CONFIG_OBJECT: `${CONFIG_BUCKET}/${big}` }));
+      assert.match(
+        detailOf(await fn.invoke({ body: { dryRun: true } })),
+        /SCRAPE_CONFIG_OBJECT: oci:\/\/.*big\.yml is \d+ bytes, more than the 1048576 bytes \(1 MiB\) a function reads/,
+      );
+      await fn.stop();
 
-    const both = await stack.startFn(env({ SCRAPE_CONFIG: job('shop', 'red') }));
-    assert.match(
-      detailOf(await both.invoke({ body: { dryRun: true } })),
-      /configuration error: SCRAPE_CONFIG_OBJECT: cannot be set together with SCRAPE_CONFIG/,
-    );
-    await both.stop();
-    const noNamespace = await stack.startFn({ ...env(), OBJECT_STORAGE_NAMESPACE: '' });
-    assert.match(detailOf(await noNamespace.invoke({ body: { dryRun: true } })), /OBJECT_STORAGE_NAMESPACE: is required with SCRAPE_CONFIG_OBJECT/);
-    await noNamespace.stop();
-  });
+      // Under the 1 MiB cap, but more than a 128 MB function's memory budget holds for a configuration: named, as a configuration error.
+      const mid = 'mid.yml';
+      upload(mid, `${job('shop', 'red')}# ${'x'.repeat(700 * 1024)}\n`);
+      const small = await stack.startFn(env({ SCRAPE_CONFIG_OBJECT: `${CONFIG_BUCKET}/${mid}`, FN_MEMORY: '128' }));
+      assert.match(
+        detailOf(await small.invoke({ body: { dryRun: true } })),
+        /configuration error: SCRAPE_CONFIG_OBJECT: memory budget: the scrape configuration \(0\.7 MB of text, .*\) is more than this function's 128 MB memory/,
+      );
+      await small.stop();
+
+      const both = await stack.startFn(env({ SCRAPE_CONFIG: job('shop', 'red') }));
+      assert.match(
+        detailOf(await both.invoke({ body: { dryRun: true } })),
+        /configuration error: SCRAPE_CONFIG_OBJECT: cannot be set together with SCRAPE_CONFIG/,
+      );
+      await both.stop();
+      const noNamespace = await stack.startFn({ ...env(), OBJECT_STORAGE_NAMESPACE: '' });
+      assert.match(detailOf(await noNamespace.invoke({ body: { dryRun: true } })), /OBJECT_STORAGE_NAMESPACE: is required with SCRAPE_CONFIG_OBJECT/);
+      await noNamespace.stop();
+    },
+  );
 });

@@ -7,25 +7,11 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { parseDuration, parseScrapeConfig, promDuration, ScrapeConfigError } from '../src/config/scrapeConfig';
 import { requireBinary } from './helpers/requires';
+import { PROMTOOL, promtoolCheck } from './helpers/promtool';
 import { ConfigError, parseSettings } from '../src/config/settings';
 import { jobTargets } from '../src/discovery/jobTargets';
-
-const PROMTOOL = '/usr/bin/promtool';
-const dir = mkdtempSync(path.join(tmpdir(), 'scrape-config-'));
-
-/** promtool's verdict on a file: true = valid. */
-function promtoolAccepts(text: string): { ok: boolean; output: string } {
-  const file = path.join(dir, `c${Math.random().toString(36).slice(2)}.yml`);
-  writeFileSync(file, text);
-  const r = spawnSync(PROMTOOL, ['check', 'config', file], { encoding: 'utf8', timeout: 60_000 });
-  return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
-}
 
 const FULL = `# A complete file: two jobs, every supported key.
 global:
@@ -103,7 +89,7 @@ describe('scrape config: reading', () => {
 
   test('the complete file passes promtool check config', (t) => {
     if (!requireBinary(t, PROMTOOL, 'prometheus')) return;
-    const r = promtoolAccepts(FULL);
+    const r = promtoolCheck(FULL);
     assert.ok(r.ok, r.output);
   });
 
@@ -218,7 +204,7 @@ describe('scrape config: bad input names the line and the key', () => {
       } catch (e) {
         assert.ok(!(e as Error).message.includes('s3cr3t'), 'the secret is not repeated in the error');
       }
-      if (promtoolRefuses && requireBinary(t, PROMTOOL, 'prometheus')) assert.equal(promtoolAccepts(text).ok, false, 'promtool refuses it too');
+      if (promtoolRefuses && requireBinary(t, PROMTOOL, 'prometheus')) assert.equal(promtoolCheck(text).ok, false, 'promtool refuses it too');
     });
   }
 });
@@ -234,21 +220,6 @@ describe('scrape config: the SCRAPE_CONFIG setting', () => {
       () => parseSettings({ SCRAPE_CONFIG: 'scrape_configs:\n  - job_name: a\n    consul_sd_configs: []\n' }),
       (e: Error) => e instanceof ConfigError && /^SCRAPE_CONFIG: line 3, column 5: scrape_configs\[0\]\.consul_sd_configs: is not supported/.test(e.message),
     );
-  });
-});
-
-describe('scrape config: the files docs/scrape-config.md shows', () => {
-  const page = readFileSync(path.join(__dirname, '..', 'docs', 'scrape-config.md'), 'utf8');
-  const blocks = [...page.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
-  test('the page shows a complete example', () => assert.ok(blocks.length >= 1 && blocks[0].includes('scrape_configs:')));
-  blocks.forEach((text, i) => {
-    test(`block ${i + 1}: prom2oci reads it, promtool check config accepts it`, (t) => {
-      const c = parseScrapeConfig(text, `docs block ${i + 1}`);
-      assert.ok(c.jobs.length > 0);
-      if (!requireBinary(t, PROMTOOL, 'prometheus')) return;
-      const r = promtoolAccepts(text);
-      assert.ok(r.ok, r.output);
-    });
   });
 });
 

@@ -10,9 +10,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { startPrometheusServer, type RunningExporter } from './helpers/exporters';
+import { startCountingExporters, startPrometheusServer, type CountingExporters, type RunningExporter } from './helpers/exporters';
 import { summaryOf } from './helpers/reliability';
 import { requireBinary } from './helpers/requires';
 import { startStack, type Stack } from './helpers/stack';
@@ -73,32 +71,21 @@ function targetKey(job: string, url: string, labels: Record<string, string>): st
 describe("reference: SHARD=i/N splits the targets exactly as Prometheus' hashmod + keep", () => {
   let stack: Stack;
   let prometheus: RunningExporter | undefined;
-  const servers: Server[] = [];
-  const requests = new Map<string, number>();
+  let exporters: CountingExporters;
 
   before(async () => {
     stack = await startStack();
-    for (let i = 0; i < EXPORTERS; i++) {
-      let address = '';
-      const server = createServer((_req, res) => {
-        requests.set(address, (requests.get(address) ?? 0) + 1);
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-        res.end('# TYPE shard_probe gauge\nshard_probe 1\n');
-      });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-      servers.push(server);
-    }
+    exporters = await startCountingExporters(EXPORTERS, () => '# TYPE shard_probe gauge\nshard_probe 1\n');
   });
   after(async () => {
     await prometheus?.stop();
     await stack.close();
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await exporters.close();
   });
 
   test(`every shard of ${SHARDS}: the same targets (labels and URLs) as Prometheus' shard, and no other requested`, { timeout: 240_000 }, async (t) => {
     if (!requireBinary(t, PROMETHEUS, 'prometheus')) return;
-    const addresses = servers.map((s) => `127.0.0.1:${(s.address() as AddressInfo).port}`);
+    const { addresses, requests } = exporters;
     const plain = config(addresses, () => '');
     // One Prometheus, one copy of each job per shard (job_<i>), each copy keeping its shard.
     const perShard = Array.from({ length: SHARDS }, (_, i) =>

@@ -9,8 +9,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { ConfigError, parseSettings } from '../src/config/settings';
@@ -23,6 +21,7 @@ import type { InvocationSummary } from '../src/handler/summary';
 import type { StateDocument } from '../src/types/state';
 import { assertAccounted, summaryOf } from './helpers/reliability';
 import { startStack, type Stack } from './helpers/stack';
+import { startCountingExporters, type CountingExporters } from './helpers/exporters';
 
 const COMPARTMENT = 'ocid1.compartment.oc1..aaaaaaaaprom2ocitestcompartment';
 
@@ -158,38 +157,16 @@ describe("each shard's own state object", () => {
   });
 });
 
-/** `n` tiny exporters on 127.0.0.1, each counting the requests it gets. */
-async function startExporters(n: number): Promise<{ addresses: string[]; requests: Map<string, number>; close(): Promise<void> }> {
-  const servers: Server[] = [];
-  const requests = new Map<string, number>();
-  for (let i = 0; i < n; i++) {
-    let address = '';
-    const server = createServer((_req, res) => {
-      requests.set(address, (requests.get(address) ?? 0) + 1);
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end(`# TYPE exporter_index gauge\nexporter_index ${i}\n`);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-    servers.push(server);
-  }
-  return {
-    addresses: servers.map((s) => `127.0.0.1:${(s.address() as AddressInfo).port}`),
-    requests,
-    close: () => Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r())))).then(() => undefined),
-  };
-}
-
 describe('shards through the real function process', () => {
   const BUCKET = 'shard-state';
   const FLEET = 'ocid1.compartment.oc1..aaaaaaaaprom2ocishardfleet';
   const ALARM = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'notifications', 'alarm-repeat.json'), 'utf8')) as Record<string, unknown>;
   let stack: Stack;
-  let exporters: Awaited<ReturnType<typeof startExporters>>;
+  let exporters: CountingExporters;
   before(async () => {
     stack = await startStack();
     stack.emulator.objectStorage.createBucket(BUCKET);
-    exporters = await startExporters(16);
+    exporters = await startCountingExporters(16, (i) => `# TYPE exporter_index gauge\nexporter_index ${i}\n`);
   });
   after(async () => {
     await stack.close();

@@ -21,7 +21,7 @@ import { DeliveryFailure, DuplicateTrigger, runInvocation } from './pipeline';
 import type { Runtime } from './runtime';
 import type { InvocationSummary } from './summary';
 import { OCI_LIMITS } from '../transform/limits';
-import { MemoryBudgetError, stateJsonBound } from './memory';
+import { stateJsonBound } from './memory';
 
 /** What the FDK shows as `detail` of a 502: `toString()`, and what it logs: `inspect`. Both one line. */
 export class FunctionFailure {
@@ -173,7 +173,9 @@ export function createHandler(env: Env, log: Logger, options: HandlerOptions = {
   const prepare = (): void => {
     try {
       const rt = runtime();
-      if (rt.settings.dryRun) return; // a dry run never needs the SDK
+      // The configuration object (SCRAPE_CONFIG_OBJECT) is read by every invocation, a dry run's too: its client first.
+      rt.configObject?.();
+      if (rt.settings.dryRun) return; // otherwise a dry run never needs the SDK
       checkForPosting(rt.settings);
       rt.postBatch();
       rt.stateStore?.();
@@ -234,11 +236,6 @@ function triggerAnswer(e: unknown, trigger: string | undefined, dryRun: boolean)
 /** Turns any error into a logged FunctionFailure with a cause a user can act on. */
 function failure(e: unknown, log: Logger): never {
   if (e instanceof DeliveryFailure) throw new FunctionFailure(e.message);
-  // A configuration larger than the memory budget holds for it (src/handler/memory.ts): named, never an OOM.
-  if (e instanceof MemoryBudgetError) {
-    log('error', e.message);
-    throw new FunctionFailure(e.message);
-  }
   if (e instanceof ConfigError) {
     log('error', `configuration error: ${e.message}`, { key: e.key });
     throw new FunctionFailure(`configuration error: ${e.message}`);

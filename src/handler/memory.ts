@@ -20,7 +20,7 @@ const BUDGET_SHARE_OF_MEMORY = 1 / 4;
  *    samples at 256 MB was measured safe with, test/reliability-memory.test.ts);
  *  - state: the state document decoded (its JSON's bytes x STATE_HELD_BYTES_PER_JSON_BYTE);
  *  - spool: the spooled series read, SPOOL_BYTES_PER_SERIES each (SPOOL_MAX_SERIES follows from it);
- *  - discovery: the discovered targets, DISCOVERED_TARGET_BYTES each;
+ *  - listed: the targets listed (discovered, and a configuration's job targets), LISTED_TARGET_BYTES each;
  *  - config: a scrape configuration read at the invocation (CONFIG_HELD_BYTES_PER_BYTE of its text);
  *  - log: the summary's log line.
  */
@@ -28,7 +28,7 @@ const ITEM_SHARE_OF_MEMORY = {
   targets: 1 / 5,
   state: 1 / 8,
   spool: 1 / 8,
-  discovery: 1 / 32,
+  listed: 1 / 32,
   config: 1 / 16,
   log: 1 / 1024,
 } as const;
@@ -68,12 +68,12 @@ export const STATE_DECODE_BYTES_PER_JSON_BYTE = STATE_HELD_BYTES_PER_JSON_BYTE +
  */
 export const SPOOL_BYTES_PER_SERIES = 1536;
 /**
- * One discovered target: 577 bytes the target itself (URL, dimensions, `__meta_oci_*` labels;
- * measured, node --expose-gc, heapUsed after discovery's targetsOf of 5,000 instances), and what
- * the run makes of it (its scrape target, result, summary, self-metrics, the listed instance): 4 KB
- * in all, an upper bound.
+ * One target in the run's list (discovered, or a configuration job's): 577 bytes a discovered
+ * target itself (URL, dimensions, `__meta_oci_*` labels; measured, node --expose-gc, heapUsed after
+ * discovery's targetsOf of 5,000 instances), and what the run makes of it (its scrape target,
+ * result, summary, self-metrics, the listed instance): 4 KB in all, an upper bound.
  */
-export const DISCOVERED_TARGET_BYTES = 4096;
+export const LISTED_TARGET_BYTES = 4096;
 /**
  * A scrape configuration's parsed jobs, rules and targets per byte of its YAML (measured, node
  * --expose-gc, heapUsed after parseScrapeConfig: 8.8 for the demo's file repeated to 800 jobs, 13.6

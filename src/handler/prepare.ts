@@ -14,7 +14,8 @@ import type { MetricFamily, OciMetric, TargetContext, TransformOptions } from '.
 import { withoutDropRules } from '../transform/dropRules';
 import { mapConcurrently } from '../util/concurrency';
 import type { InvocationBudget } from './budget';
-import { DISCOVERED_TARGET_BYTES, HELD_BYTES_PER_FAMILY, HELD_BYTES_PER_SAMPLE, MemoryBudgetError, TARGET_IN_FLIGHT_BYTES, type MemoryBudget } from './memory';
+import { ConfigError } from '../config/settings';
+import { LISTED_TARGET_BYTES, HELD_BYTES_PER_FAMILY, HELD_BYTES_PER_SAMPLE, MemoryBudgetError, TARGET_IN_FLIGHT_BYTES, type MemoryBudget } from './memory';
 import type { Runtime } from './runtime';
 import type { PreparedTarget, ScrapeConfigReport, ScrapeTarget, ShardReport } from './summary';
 import { inShard, shardText, type Shard } from '../discovery/shard';
@@ -47,15 +48,23 @@ export async function targetsOf(
   let report: DiscoveryReport | undefined;
   if (fleet) {
     ({ targets: discovered, report } = await fleet.targets(budget.signalAt(budget.discoveryStopAt)));
-    discovered = withinBudget(discovered, report, memory);
+    const { kept, refusal } = withinBudget('discovered targets', discovered, memory);
+    discovered = kept;
+    if (refusal) {
+      report.problems = [{ resourceId: '', displayName: '', problem: refusal }, ...report.problems];
+      report.problemCount += 1;
+    }
   }
   // A Prometheus configuration replaces METRICS_ENDPOINT: its jobs name the targets (discovered
   // instances feed the jobs that ask for them).
   if (scrapeConfig) {
     // SCRAPE_CONFIG is an environment variable (OCI keeps a function's configuration within a few KB); the object's size is reserved.
     const refused = fromObject ? memory.reserveConfig(fromObject.bytes) : undefined;
-    if (refused) throw refused;
-    const { targets, report: config } = configTargets(scrapeConfig, discovered, s.shard);
+    // The configuration's error, naming its setting (a 502 like any other configuration error, never an "unexpected" one).
+    if (refused) throw new ConfigError('SCRAPE_CONFIG_OBJECT', refused.message);
+    const { targets: listed, report: config } = configTargets(scrapeConfig, discovered, s.shard);
+    const { kept: targets, refusal } = withinBudget("targets of the configuration's jobs", listed, memory, discovered.length);
+    if (refusal) config.notes.push(refusal);
     const otherShards = config.jobs.reduce((n, j) => n + (j.otherShards ?? 0), 0);
     return {
       targets,
@@ -84,22 +93,20 @@ function shardReport(shard: Shard, targets: number, otherShards: number): ShardR
 }
 
 /**
- * The discovered targets the memory budget holds (DISCOVERED_TARGET_BYTES each, the discovery
- * share): the first ones, in discovery's order; the rest are not scraped, named as one entry of the
- * report's problems[] (and counted in problemCount) and in the response's `memory.limited`.
+ * The targets of a list the memory budget holds (LISTED_TARGET_BYTES each, the `listed` share; the
+ * first `reserved` of them hold theirs already: the discovered ones that feed a configuration's
+ * jobs): the first ones, in the list's order; the rest are not scraped, said in `refusal` (for where
+ * the list is reported) and in the response's `memory.limited`.
  */
-function withinBudget(discovered: DiscoveredTarget[], report: DiscoveryReport, memory: MemoryBudget): DiscoveredTarget[] {
-  const kept = memory.reserveUpTo('discovery', DISCOVERED_TARGET_BYTES, discovered.length);
-  if (kept === discovered.length) return discovered;
-  const left = discovered.length - kept;
-  const problem =
-    `memory budget: ${left} of the ${discovered.length} discovered targets were not scraped: this function's ${memory.memoryMb} MB memory ` +
-    `(FN_MEMORY) holds ${kept} (${DISCOVERED_TARGET_BYTES / 1024} KB each in its share for discovery); raise the memory or split the fleet ` +
-    `over more functions (by DISCOVERY_TAG)`;
-  report.problems = [{ resourceId: '', displayName: '', problem }, ...report.problems];
-  report.problemCount += 1;
-  memory.limit('discovery', problem);
-  return discovered.slice(0, kept);
+function withinBudget<T>(what: string, list: T[], memory: MemoryBudget, reserved = 0): { kept: T[]; refusal?: string } {
+  const kept = Math.min(list.length, reserved + memory.reserveUpTo('listed', LISTED_TARGET_BYTES, list.length - reserved));
+  if (kept === list.length) return { kept: list };
+  const refusal =
+    `memory budget: ${list.length - kept} of the ${list.length} ${what} were not scraped: this function's ${memory.memoryMb} MB memory ` +
+    `(FN_MEMORY) holds ${kept} (${LISTED_TARGET_BYTES / 1024} KB each in its share for the targets listed); raise the memory or split the ` +
+    'targets over more functions';
+  memory.limit('listed', refusal);
+  return { kept: list.slice(0, kept), refusal };
 }
 
 /**

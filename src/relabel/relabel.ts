@@ -167,20 +167,28 @@ function goCase(value: string, upper: boolean): string {
   return out;
 }
 
+/** The source labels' values joined by the separator (a missing label reads as empty); no array made per sample. */
+function sourceValue(r: RelabelRule, labels: Map<string, string>): string {
+  const names = r.sourceLabels;
+  if (names.length === 0) return '';
+  let val = labels.get(names[0]) ?? '';
+  for (let i = 1; i < names.length; i++) val += r.separator + (labels.get(names[i]) ?? '');
+  return val;
+}
+
 /** Applies one rule to `labels` in place; false when the rule drops the label set. */
 function applyRule(r: RelabelRule, labels: Map<string, string>): boolean {
-  const val = r.sourceLabels.map((l) => labels.get(l) ?? '').join(r.separator);
   switch (r.action) {
     case 'drop':
-      return !r.regex.regex.test(val);
+      return !r.regex.regex.test(sourceValue(r, labels));
     case 'keep':
-      return r.regex.regex.test(val);
+      return r.regex.regex.test(sourceValue(r, labels));
     case 'dropequal':
-      return (labels.get(r.targetLabel) ?? '') !== val;
+      return (labels.get(r.targetLabel) ?? '') !== sourceValue(r, labels);
     case 'keepequal':
-      return (labels.get(r.targetLabel) ?? '') === val;
+      return (labels.get(r.targetLabel) ?? '') === sourceValue(r, labels);
     case 'replace': {
-      const m = r.regex.regex.exec(val);
+      const m = r.regex.regex.exec(sourceValue(r, labels));
       if (!m) return true;
       const target = expandTemplate(r.targetLabel, m, r.regex.names);
       // Prometheus 2.42 deletes the target label as written (template included) when the expanded
@@ -196,28 +204,35 @@ function applyRule(r: RelabelRule, labels: Map<string, string>): boolean {
     }
     case 'lowercase':
     case 'uppercase': {
-      const res = goCase(val, r.action === 'uppercase');
+      const res = goCase(sourceValue(r, labels), r.action === 'uppercase');
       if (res === '') labels.delete(r.targetLabel);
       else labels.set(r.targetLabel, res);
       return true;
     }
     case 'hashmod':
-      labels.set(r.targetLabel, String(hashmod(val, r.modulus)));
+      labels.set(r.targetLabel, String(hashmod(sourceValue(r, labels), r.modulus)));
       return true;
-    case 'labelmap':
-      for (const [name, value] of [...labels]) {
+    case 'labelmap': {
+      // Every label is matched as it was before the rule (the new names are set after the loop, in order).
+      let mapped: [string, string][] | undefined;
+      for (const [name, value] of labels) {
         const m = r.regex.regex.exec(name);
-        if (m) {
-          const res = expandTemplate(r.replacement, m, r.regex.names);
+        if (m) (mapped ??= []).push([expandTemplate(r.replacement, m, r.regex.names), value]);
+      }
+      if (mapped)
+        for (const [res, value] of mapped) {
           if (value === '') labels.delete(res);
           else labels.set(res, value);
         }
-      }
       return true;
+    }
     case 'labeldrop':
-    case 'labelkeep':
-      for (const name of [...labels.keys()]) if (r.regex.regex.test(name) === (r.action === 'labeldrop')) labels.delete(name);
+    case 'labelkeep': {
+      // Deleting the current key while iterating a Map is safe: the others are still visited once.
+      const drop = r.action === 'labeldrop';
+      for (const name of labels.keys()) if (r.regex.regex.test(name) === drop) labels.delete(name);
       return true;
+    }
   }
 }
 

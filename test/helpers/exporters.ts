@@ -4,7 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -174,4 +175,34 @@ async function terminate(child: ChildProcess, exited: Promise<void>): Promise<vo
     child.kill('SIGKILL');
     await exited;
   }
+}
+
+/** Tiny exporters on 127.0.0.1 that count the requests each gets (by its host:port): "never requested" is then checkable. */
+export interface CountingExporters {
+  /** host:port of each, in start order. */
+  addresses: string[];
+  requests: Map<string, number>;
+  close(): Promise<void>;
+}
+
+/** Starts `n` exporters; exporter `i` serves `body(i)`. */
+export async function startCountingExporters(n: number, body: (i: number) => string): Promise<CountingExporters> {
+  const servers: Server[] = [];
+  const requests = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    let address = '';
+    const server = createHttpServer((_req, res) => {
+      requests.set(address, (requests.get(address) ?? 0) + 1);
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(body(i));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    servers.push(server);
+  }
+  return {
+    addresses: servers.map((s) => `127.0.0.1:${(s.address() as AddressInfo).port}`),
+    requests,
+    close: () => Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r())))).then(() => undefined),
+  };
 }
