@@ -123,6 +123,11 @@ test('the explorer page charts http_requests_total, runs MQL and shows the invoc
     // needs, a slow /api/products answer in the simulator's histogram, and starts the incident again
     // until that happened (each round takes the 1.2 s of the slow requests).
     const injectedAt = Date.now();
+    /** The p99 datapoints of /api/products the function posted, timestamped from `from` to `to`. */
+    const productsP99 = (from: number, to: number) =>
+      demo.emulator
+        .query({ namespace: 'bharatmart', name: 'http_request_duration_seconds_p99', dimensions: { route: '/api/products' }, from, to })
+        .flatMap((sr) => sr.datapoints);
     const slowBefore = await slowProductAnswers(demo.bharatmart.url);
     for (let incidents = 1; ; incidents++) {
       demo.bharatmart.injectLatency(1200, 6);
@@ -141,15 +146,7 @@ test('the explorer page charts http_requests_total, runs MQL and shows the invoc
       })
       .catch((e: Error) => {
         const since = demo.history.filter((r) => new Date(r.time).getTime() >= spikeDone);
-        const posted = demo.emulator
-          .query({
-            namespace: 'bharatmart',
-            name: 'http_request_duration_seconds_p99',
-            dimensions: { route: '/api/products' },
-            from: injectedAt,
-            to: Date.now(),
-          })
-          .flatMap((sr) => sr.datapoints.map((p) => p.value));
+        const posted = productsP99(injectedAt, Date.now()).map((p) => p.value);
         throw new Error(
           `the chart never showed the p99 spike of /api/products: ${since.length} invocations since the slow answers ` +
             `(${since.map((r) => `#${r.seq} ${r.ok ? 'ok' : (r.error ?? 'not ok')}`).join(', ')}), ` +
@@ -161,15 +158,7 @@ test('the explorer page charts http_requests_total, runs MQL and shows the invoc
     // the end of that first invocation.
     const next = demo.history.find((r) => new Date(r.time).getTime() >= spikeDone && r.summary)!;
     assert.ok(next, 'an invocation after the incident');
-    const spiked = demo.emulator
-      .query({
-        namespace: 'bharatmart',
-        name: 'http_request_duration_seconds_p99',
-        dimensions: { route: '/api/products' },
-        from: injectedAt,
-        to: new Date(next.time).getTime() + next.durationMs + 1,
-      })
-      .flatMap((sr) => sr.datapoints);
+    const spiked = productsP99(injectedAt, new Date(next.time).getTime() + next.durationMs + 1);
     assert.ok(
       spiked.some((p) => p.value >= 1),
       `posted by invocation #${next.seq} at the latest: ${JSON.stringify(spiked)}`,
