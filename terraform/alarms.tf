@@ -11,6 +11,8 @@
 #   (not created with dry_run, which posts nothing by design). A run the trigger invoked that
 #   delivers nothing answers 200 (so Notifications does not retry it: src/handler/handler.ts),
 #   which oci_faas counts as a success: this self-metric is the signal of that failure.
+#   With shard_count > 1 there is one per shard instead, on that shard's own `up` streams (the
+#   self-metrics' `shard` dimension, i/N): one dead shard is not hidden by the live ones.
 
 
 resource "oci_ons_notification_topic" "alarms" {
@@ -78,7 +80,7 @@ resource "oci_monitoring_alarm" "function_silent" {
 }
 
 resource "oci_monitoring_alarm" "function_stopped_posting" {
-  count = var.enable_alarms && !var.dry_run ? 1 : 0
+  count = var.enable_alarms && !var.dry_run && var.shard_count == 1 ? 1 : 0
 
   compartment_id        = local.resources_compartment_ocid
   display_name          = "${var.name_prefix}-function-stopped-posting"
@@ -88,6 +90,24 @@ resource "oci_monitoring_alarm" "function_stopped_posting" {
   namespace             = var.metrics_namespace
   resource_group        = var.resource_group != "" ? var.resource_group : null
   query                 = "up[1m].grouping().absent(72h)"
+  severity              = "ERROR"
+  pending_duration      = "PT5M"
+  message_format        = "ONS_OPTIMIZED"
+  destinations          = [oci_ons_notification_topic.alarms[0].id]
+  freeform_tags         = var.freeform_tags
+}
+
+resource "oci_monitoring_alarm" "function_stopped_posting_per_shard" {
+  count = var.enable_alarms && !var.dry_run && var.shard_count > 1 ? var.shard_count : 0
+
+  compartment_id        = local.resources_compartment_ocid
+  display_name          = "${var.name_prefix}-function-stopped-posting${local.shard_suffix[count.index]}"
+  body                  = "${local.function_names[count.index]} (shard ${count.index}/${var.shard_count}) posted no `up` metric with shard = ${count.index}/${var.shard_count} for 5 minutes: its runs deliver nothing (IAM policy, ingestion, network; the trigger's runs answer 200 so that Notifications does not retry them), or it is not invoked. Check that function's log (invocation delivered nothing: <cause>)."
+  is_enabled            = true
+  metric_compartment_id = var.compartment_ocid
+  namespace             = var.metrics_namespace
+  resource_group        = var.resource_group != "" ? var.resource_group : null
+  query                 = "up[1m]{shard = \"${count.index}/${var.shard_count}\"}.grouping().absent(72h)"
   severity              = "ERROR"
   pending_duration      = "PT5M"
   message_format        = "ONS_OPTIMIZED"

@@ -76,7 +76,7 @@ variable "scrape_config" {
 }
 
 variable "shard_count" {
-  description = "Number of shards: shard_count functions from one image in one application, function i with SHARD=i/shard_count, so each scrapes the targets whose address hashes to i (docs/scrape-config.md, Shards). Each has its own trigger, state and spool objects and its own oci_faas alarms; the target-down, stopped-posting and SLO alarms read the one namespace all shards post to. 1 = one function, as before (the same resource addresses). When to shard: docs/performance.md."
+  description = "Number of shards: shard_count functions from one image in one application, function i with SHARD=i/shard_count, so each scrapes the targets whose address hashes to i (docs/scrape-config.md, Shards). Each has its own trigger, state and spool objects, its own oci_faas alarms and its own stopped-posting alarm (on its `up`, which carries the dimension shard = i/shard_count); the target-down and SLO alarms read the one namespace all shards post to. 1 = one function, as before (the same resource addresses). When to shard: docs/performance.md."
   type        = number
   default     = 1
 

@@ -441,7 +441,8 @@ describe('run', () => {
     cli.child.kill('SIGTERM');
     const { code } = await cli.exited;
     assert.equal(code, 0, cli.stderr());
-    assert.ok(Date.now() - sentAt < 5000, 'stopped within 5 s');
+    // Far above a cycle in flight on a busy machine, far below an invocation's 120 s deadline.
+    assert.ok(Date.now() - sentAt < 30_000, `stopped within 30 s (${Date.now() - sentAt} ms)`);
     const lines = cli
       .stdout()
       .trim()
@@ -571,7 +572,9 @@ describe('invoke and start (need the build: npm run build)', () => {
       cli.child.kill('SIGINT');
       const { code } = await cli.exited;
       assert.equal(code, 0, cli.stderr());
-      assert.ok(Date.now() - sentAt < 8000, 'stopped within 8 s');
+      // The stop waits up to 5 s for an invocation in flight, then ends the function, emulator and simulator:
+      // bounded far above that on a busy machine, far below the invocation's 120 s deadline.
+      assert.ok(Date.now() - sentAt < 30_000, `stopped within 30 s (${Date.now() - sentAt} ms)`);
       assert.match(cli.stdout(), /stopped: function, emulator and simulator are down/);
       assert.throws(() => process.kill(pid, 0), /ESRCH/, 'function process gone');
       await assert.rejects(fetch(explorer), 'emulator closed');

@@ -14,7 +14,7 @@ import { SCRAPE_ACCEPT } from '../src/scrape/scrape';
 import { sanitizeMetricName } from '../src/transform/names';
 import { SELF_METRICS } from '../src/transform/selfMetrics';
 import type { OciMetric } from '../src/types/model';
-import { startNodeExporter, startPrometheusServer, type RunningExporter } from './helpers/exporters';
+import { startNodeExporter, startPrometheusServer, waitForSelfScrape, type RunningExporter } from './helpers/exporters';
 import { pythonSamples } from './helpers/python-reference';
 import { requireBinary, requirePythonModule } from './helpers/requires';
 import { startStack, type Stack } from './helpers/stack';
@@ -113,7 +113,7 @@ describe('real expositions, every sample accounted (dry run through the Fn socke
     if (!needs(t, '/usr/bin/prometheus', 'prometheus')) return;
     const server = await startPrometheusServer();
     running.push(server);
-    await new Promise((r) => setTimeout(r, 1500)); // let it scrape itself so histograms fill
+    await waitForSelfScrape(server.url); // its histograms have series once it scraped itself
     const s = await checkAccounted(stack, await capture(server.url), { HISTOGRAM_BUCKETS: 'true' });
     assert.equal(s.skipped.histogram_buckets_disabled ?? 0, 0);
   });

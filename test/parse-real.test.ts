@@ -12,7 +12,7 @@ import { collectDefaultMetrics, Counter, Histogram, Registry, Summary } from 'pr
 import { parseExposition } from '../src/parse/exposition';
 import { flattenSamples, type FlatSample } from './helpers/flat-samples';
 import type { ParsedExposition } from '../src/types/model';
-import { startNodeExporter, startPrometheusServer, type RunningExporter } from './helpers/exporters';
+import { startNodeExporter, startPrometheusServer, waitForSelfScrape, type RunningExporter } from './helpers/exporters';
 import { pythonSamples, type PythonSample } from './helpers/python-reference';
 import { requireBinary, requirePythonModule } from './helpers/requires';
 
@@ -101,7 +101,7 @@ async function withExporter(start: () => Promise<RunningExporter>, body: (url: s
   }
 }
 
-test('node_exporter /metrics: every sample Python reads is parsed identically', { timeout: 60_000 }, async (t) => {
+test('node_exporter /metrics: every sample Python reads is parsed identically', { timeout: 180_000 }, async (t) => {
   if (!requireBinary(t, '/usr/bin/prometheus-node-exporter', 'prometheus-node-exporter') || !requirePython(t)) return;
   await withExporter(startNodeExporter, async (url) => {
     const text = await fetchExposition(url);
@@ -112,13 +112,13 @@ test('node_exporter /metrics: every sample Python reads is parsed identically', 
   });
 });
 
-test('prometheus server /metrics: labelled histograms and summaries are parsed identically', { timeout: 90_000 }, async (t) => {
+test('prometheus server /metrics: labelled histograms and summaries are parsed identically', { timeout: 180_000 }, async (t) => {
   if (!requireBinary(t, '/usr/bin/prometheus', 'prometheus') || !requirePython(t)) return;
   await withExporter(startPrometheusServer, async (url) => {
     // Exercise a few API handlers and let it scrape itself, so its labelled HTTP histogram and
     // engine summaries have several series.
     const base = url.replace(/\/metrics$/, '');
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await waitForSelfScrape(url);
     for (const path of ['/api/v1/query?query=up', '/api/v1/query?query=rate(up%5B1m%5D)', '/api/v1/labels', '/-/ready']) {
       const res = await fetch(base + path, { signal: AbortSignal.timeout(10_000) });
       await res.arrayBuffer();

@@ -35,6 +35,7 @@ const BAD: Record<string, string[]> = {
   FUNCTION_DYNAMIC_GROUP: ['two words', "'domain'/name"],
   SHARD: ['3/3', '-1/2', '1/0', 'a/b'],
   SCRAPE_CONFIG: ['scrape_configs: [', 'scrape_configs:\n  - job_name: a\n    static_configs: x'],
+  SCRAPE_CONFIG_OBJECT: ['prometheus.yml', 'prom2oci-config/', 'my bucket/prometheus.yml'],
   DRY_RUN: ['perhaps'],
   FORECAST_PRICE_PER_MILLION_DATAPOINTS: ['cheap', '-1'],
   FORECAST_FREE_DATAPOINTS_PER_MONTH: ['-5', 'lots'],

@@ -3,7 +3,8 @@
  * after target relabelling, mod N) for settings targets, a configuration's jobs and discovered
  * instances, and each shard's own state object. Then through the real function process: a shard
  * requests only its own targets, says which shard it is and how many targets it left to the others,
- * and keeps its state, spool and trigger keys in an object of its own. The comparison with the real
+ * and keeps its state, spool and trigger keys in an object of its own, and its self-metrics carry a
+ * `shard` dimension (its stopped-posting alarm selects it). The comparison with the real
  * Prometheus server's `hashmod` + `keep` split is test/shard-prometheus.test.ts.
  */
 import { after, before, describe, test } from 'node:test';
@@ -16,7 +17,9 @@ import { parseScrapeConfig } from '../src/config/scrapeConfig';
 import { jobTargets } from '../src/discovery/jobTargets';
 import { inShard, type Shard } from '../src/discovery/shard';
 import { relabel, relabelRule } from '../src/relabel/relabel';
+import { evaluateMql, parseMql } from '../src/local/emulator/mql';
 import { stateObjectName } from '../src/state/keys';
+import { selfDimensions } from '../src/transform/selfMetrics';
 import type { InvocationSummary } from '../src/handler/summary';
 import type { StateDocument } from '../src/types/state';
 import { assertAccounted, summaryOf } from './helpers/reliability';
@@ -54,6 +57,17 @@ describe('SHARD: the setting', () => {
         (e: unknown) => e instanceof ConfigError && e.key === 'SHARD' && re.test(e.message),
         value,
       );
+  });
+});
+
+describe("the self-metrics' shard dimension", () => {
+  test("it wins a clash with a target label `shard`; without a shard that label stays; never past 20 dimensions with state_ok's cause", () => {
+    assert.deepEqual(selfDimensions('h:1', {}, { shard: 'blue' }, '1/4'), { instance: 'h:1', shard: '1/4' });
+    assert.deepEqual(selfDimensions('h:1', {}, { shard: 'blue' }), { shard: 'blue', instance: 'h:1' });
+    const own = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`d${i}`, 'v']));
+    // instance + 17 + shard + cause = 20: room; with 18 the shard is left out (the series stays postable).
+    assert.equal(selfDimensions('h:1', {}, own(17), '1/4').shard, '1/4');
+    assert.equal(selfDimensions('h:1', {}, own(18), '1/4').shard, undefined);
   });
 });
 
@@ -219,6 +233,50 @@ describe('shards through the real function process', () => {
     assert.equal(stack.emulator.objectStorage.buckets.get(BUCKET)!.size, 4);
     await fn.stop();
   });
+
+  test(
+    'the self-metrics carry shard = i/N (N > 1): the per-shard alarm selects a live shard and finds a dead one missing; ' +
+      'SHARD unset or 0/1: the dimensions of before',
+    async () => {
+      const static_ = exporters.addresses.slice(0, 12);
+      const endpoints = static_.map((a) => `http://${a}/metrics`).join(',');
+      const mine = static_.filter((a) => inShard(a, { index: 2, count: 4 }));
+      assert.ok(mine.length > 0, 'shard 2/4 has targets here');
+      /** The self-metrics one invocation posted (read from the ingestion twin), with the summary. */
+      const postedBy = async (env: Record<string, string>) => {
+        const from = stack.emulator.accepted.length;
+        const fn = await stack.startFn({ METRICS_ENDPOINT: endpoints, POST_CALLS_PER_SECOND: '1000', ...env });
+        const s = summaryOf(await fn.invoke({ deadline: deadline() }));
+        await fn.stop();
+        assertAccounted(s, JSON.stringify(env));
+        const self = stack.emulator.accepted.slice(from).filter((m) => ['up', 'scrape_duration_seconds', 'scrape_series_posted'].includes(m.name));
+        return { s, self, ups: self.filter((m) => m.name === 'up') };
+      };
+      const sharded = await postedBy({ SHARD: '2/4' });
+      assert.equal(sharded.s.posted, mine.length);
+      assert.deepEqual(sharded.ups.map((m) => m.dimensions.instance).sort(), [...mine].sort());
+      for (const m of sharded.self) assert.deepEqual(Object.keys(m.dimensions).sort(), ['instance', 'shard'], m.name);
+      for (const m of sharded.self) assert.equal(m.dimensions.shard, '2/4', m.name);
+      // The data keeps its own dimensions: the shard is the function's, not the target's.
+      const data = stack.emulator.accepted.filter((m) => m.name === 'exporter_index');
+      assert.ok(data.length > 0 && data.every((m) => !('shard' in m.dimensions)));
+
+      // The per-shard alarm's selection (terraform/alarms.tf, function_stopped_posting_per_shard), read by the MQL of the twin.
+      const series = stack.emulator.store.query({ name: 'up' });
+      const selected = (shard: string) => {
+        const t = Math.max(...sharded.ups.map((m) => m.datapoints[0].timestamp));
+        return evaluateMql(parseMql(`up[1m]{shard = "${shard}"}.grouping().count()`), series, { from: t - 60_000, to: t + 60_000 });
+      };
+      assert.equal(selected('2/4')[0]?.points.at(-1)?.value, mine.length, 'the live shard: its targets');
+      assert.deepEqual(selected('1/4'), [], 'a shard that posted nothing has no data: its absent() alarm fires, whatever the others post');
+
+      for (const env of [{}, { SHARD: '0/1' }] as Record<string, string>[]) {
+        const one = await postedBy(env);
+        assert.equal(one.ups.length, 12, JSON.stringify(env));
+        for (const m of one.self) assert.deepEqual(Object.keys(m.dimensions), ['instance'], `${JSON.stringify(env)} ${m.name}`);
+      }
+    },
+  );
 
   test("discovered instances (settings, and a job's __oci_discovery__ group) are split too; a shard without targets says so, not a failure", async () => {
     const fleet = stack.emulator.fleet;

@@ -21,14 +21,20 @@ const BUCKET = 'fn-state';
 interface ScriptedTarget {
   url: string;
   body: string;
+  /** While set, a request waits until this many requests have arrived (two invocations scraping at once). */
+  barrier?: number;
   close(): Promise<void>;
 }
 
 async function startScriptedTarget(): Promise<ScriptedTarget> {
   const target: ScriptedTarget = { url: '', body: '', close: () => Promise.resolve() };
+  const waiting: (() => void)[] = [];
   const server: Server = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-    res.end(target.body);
+    waiting.push(() => {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(target.body);
+    });
+    if (target.barrier === undefined || waiting.length >= target.barrier) for (const answer of waiting.splice(0)) answer();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   target.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
@@ -68,7 +74,9 @@ describe('state between invocations, through the function process', () => {
     METRICS_ENDPOINT: target.url,
     STATE_BUCKET: BUCKET,
     OBJECT_STORAGE_NAMESPACE: stack.emulator.objectStorage.namespace,
-    POST_TIMEOUT_MS: '2000',
+    // Bounds each state read and write (a conflict's re-read and retry included): far above the work
+    // on a busy machine; the hanging Object Storage test sets its own.
+    POST_TIMEOUT_MS: '30000',
     ...over,
   });
   const objects = () => stack.emulator.objectStorage.buckets.get(BUCKET)!;
@@ -91,6 +99,7 @@ describe('state between invocations, through the function process', () => {
     stack.emulator.reset();
     stack.emulator.objectStorage.clearObjects();
     stack.emulator.objectStorage.beforePut = undefined;
+    target.barrier = undefined;
   };
 
   test("a dry run reads the function's Object Storage state but never writes it (only the CLI's own state is written by a dry run)", async () => {
@@ -210,7 +219,10 @@ describe('state between invocations, through the function process', () => {
     target.body = exposition(10, [1, 2, 3], 1);
     await invoke(a);
     target.body = exposition(20, [2, 4, 6], 2);
+    // Both scrapes are answered only once both have arrived: the two invocations surely overlap.
+    target.barrier = 2;
     const results = await Promise.all([invoke(a), invoke(b)]);
+    target.barrier = undefined;
     for (const s of results) {
       assert.equal(s.state.written, true, JSON.stringify(s.state));
       assert.equal(s.posted, s.series);
@@ -302,7 +314,8 @@ describe('state between invocations, through the function process', () => {
 
   test('Object Storage hanging or failing (5xx): bounded by POST_TIMEOUT_MS, raw series posted', async () => {
     fresh();
-    const fn = await stack.startFn(env({ POST_TIMEOUT_MS: '1000' }));
+    // Far below the 60 s hang, far above a PostMetricData call on a busy machine (1 s was not).
+    const fn = await stack.startFn(env({ POST_TIMEOUT_MS: '10000' }));
     target.body = exposition(1, [1, 1, 1], 1);
     stack.emulator.enqueueFault({ hangMs: 60_000 }, 1, 'objectstorage');
     const hung = await invoke(fn);

@@ -309,6 +309,7 @@ describe('shards: shard_count functions from one image, each with its own trigge
           per('oci_monitoring_alarm__function_silent'),
           per('oci_monitoring_alarm__target_down'),
           per('oci_monitoring_alarm__function_stopped_posting'),
+          per('oci_monitoring_alarm__function_stopped_posting_per_shard'),
           per('oci_functions_application__this'),
           per('oci_identity_dynamic_group__function'),
         ]) as Record<string, number>;
@@ -328,7 +329,9 @@ describe('shards: shard_count functions from one image, each with its own trigge
             oci_monitoring_alarm__function_silent: n,
             // Read from the one namespace all shards post to: per instance, whichever shard scrapes it.
             oci_monitoring_alarm__target_down: 1,
-            oci_monitoring_alarm__function_stopped_posting: 1,
+            // The function's own `up` absent: one alarm of the one function, or one per shard on its shard's `up`.
+            oci_monitoring_alarm__function_stopped_posting: n === 1 ? 1 : 0,
+            oci_monitoring_alarm__function_stopped_posting_per_shard: n === 1 ? 0 : n,
             oci_functions_application__this: 1,
             oci_identity_dynamic_group__function: 1,
           },
@@ -336,6 +339,12 @@ describe('shards: shard_count functions from one image, each with its own trigge
         );
         const shards = [...r.stdout.matchAll(/\+ SHARD += "(\d+\/\d+)"/g)].map((m) => m[1]).sort();
         assert.deepEqual(shards, n === 1 ? [] : ['0/4', '1/4', '2/4', '3/4'], 'each function its own SHARD; one function none');
+        const upQueries = [...r.stdout.matchAll(/query += "(up\[1m\].*)"$/gm)].map((m) => m[1].replace(/\\"/g, '"')).sort();
+        assert.deepEqual(
+          upQueries.filter((q) => q.endsWith('.absent(72h)')),
+          n === 1 ? ['up[1m].grouping().absent(72h)'] : [0, 1, 2, 3].map((i) => `up[1m]{shard = "${i}/4"}.grouping().absent(72h)`),
+          "each shard's stopped-posting alarm selects its own `up`",
+        );
         const names = [...r.stdout.matchAll(/display_name += "(prom2oci[\w-]*)"/g)].map((m) => m[1]);
         for (let i = 0; i < n; i++) assert.ok(names.includes(i === 0 ? 'prom2oci' : `prom2oci-${i}`), `function ${i} named (${names.join()})`);
       }

@@ -21,3 +21,8 @@ export function inShard(address: string, shard: Shard | undefined): boolean {
 export function shardText(shard: Shard): string {
   return `${shard.index}/${shard.count}`;
 }
+
+/** The self-metrics' `shard` dimension value: `i/N` when the targets are split (N > 1); none for one function, whose streams stay as before. */
+export function shardDimension(shard: Shard | undefined): string | undefined {
+  return shard !== undefined && shard.count > 1 ? shardText(shard) : undefined;
+}

@@ -9,6 +9,7 @@ import { forecastCost, type ForecastInput } from '../forecast/forecast';
 import { createPacer, Outcome, publish, publishBatches, type PublishResult } from '../publish/publisher';
 import { anyDerived } from '../transform/derive';
 import { toSelfMetrics } from '../transform/selfMetrics';
+import { shardDimension } from '../discovery/shard';
 import type { OciMetric, TransformOptions } from '../types/model';
 import { InvocationBudget } from './budget';
 import { MemoryBudget } from './memory';
@@ -69,6 +70,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const budget = new InvocationBudget(s, rt.now ?? Date.now, opts.deadline);
   const now = budget.now;
   const started = budget.startedAt;
+  const selfShard = shardDimension(s.shard);
   const transformOptions: TransformOptions = {
     namespace: s.namespace,
     compartmentId: s.compartmentId,
@@ -78,6 +80,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     exclude: s.exclude,
     histogramBuckets: s.histogramBuckets,
     ...(anyDerived(s.derivedKinds) ? { derive: { kinds: s.derivedKinds, quantiles: s.histogramQuantiles, maxAgeMs: s.stateMaxAgeMs } } : {}),
+    ...(selfShard !== undefined ? { shard: selfShard } : {}),
   };
 
   const state: StateSummary = { enabled: false, written: false };

@@ -1,5 +1,9 @@
 import type { OciMetric, TargetReport, TransformOptions } from '../types/model';
 import { isValidDimensionKey, shortenDimensionValue, targetDimensions } from './dimensions';
+import { OCI_LIMITS } from './limits';
+
+/** The self-metrics' dimension naming the function's shard (SHARD=i/N, N > 1): its value is `i/N`. */
+const SHARD_DIMENSION = 'shard';
 
 /** Self-metric name -> how its value is read from a target's report. */
 export const SELF_METRICS: readonly {
@@ -43,10 +47,25 @@ export function mayShareSelfMetricStream(name: string, dimensions: Record<string
   return true;
 }
 
-/** instance + the valid extra dimensions, values shortened: always an acceptable OCI dimension set. */
-export function selfDimensions(instance: string, extraDimensions: Record<string, string>, own?: Record<string, string>): Record<string, string> {
-  const valid = Object.entries(targetDimensions(instance, extraDimensions, own)).filter(([k]) => isValidDimensionKey(k));
-  return Object.fromEntries(valid.map(([k, v]) => [k, shortenDimensionValue(v)]));
+/** Most dimensions a self-metric's datapoint adds to selfDimensions (state_ok's `cause`). */
+const MAX_SELF_EXTRA_KEYS = Math.max(...SELF_METRICS.map((m) => m.extraKeys?.length ?? 0));
+
+/**
+ * instance + the valid extra dimensions, values shortened, then `shard` (it wins a clash: the
+ * stopped-posting alarm of each shard selects it): always an acceptable OCI dimension set. The
+ * shard is left out only where it would take the series past OCI's 20 dimensions.
+ */
+export function selfDimensions(
+  instance: string,
+  extraDimensions: Record<string, string>,
+  own?: Record<string, string>,
+  shard?: string,
+): Record<string, string> {
+  const keep = (key: string) => isValidDimensionKey(key) && (shard === undefined || key !== SHARD_DIMENSION);
+  const valid = Object.entries(targetDimensions(instance, extraDimensions, own)).filter(([k]) => keep(k));
+  const dims = Object.fromEntries(valid.map(([k, v]) => [k, shortenDimensionValue(v)]));
+  if (shard !== undefined && valid.length + 1 + MAX_SELF_EXTRA_KEYS <= OCI_LIMITS.maxDimensions) dims[SHARD_DIMENSION] = shard;
+  return dims;
 }
 
 /**
@@ -54,7 +73,7 @@ export function selfDimensions(instance: string, extraDimensions: Record<string,
  * A value that is not finite (a bug upstream) leaves its metric out rather than post an invalid one.
  */
 export function toSelfMetrics(report: TargetReport, opts: TransformOptions): OciMetric[] {
-  const dimensions = selfDimensions(report.instance, opts.extraDimensions, report.dimensions);
+  const dimensions = selfDimensions(report.instance, opts.extraDimensions, report.dimensions, opts.shard);
   return SELF_METRICS.filter((m) => Number.isFinite(m.value(report))).map((m) => ({
     namespace: opts.namespace,
     compartmentId: opts.compartmentId,

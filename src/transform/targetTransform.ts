@@ -240,7 +240,7 @@ export class TargetTransform {
       addedByStructural: new Map(),
       names: new Map(),
       metadata: new Map(),
-      selfDimensions: selfDimensions(target.instance, opts.extraDimensions, target.dimensions),
+      selfDimensions: selfDimensions(target.instance, opts.extraDimensions, target.dimensions, opts.shard),
       ...(target.job ? { job: target.job } : {}),
     };
     const derivation = opts.derive ? deriveTarget(notExcluded.kept, target.previous, target.scrapeTimeMs, opts.derive) : undefined;

@@ -153,6 +153,8 @@ export interface TransformOptions {
   histogramBuckets: boolean;
   /** Derived series (rate, avg, quantiles); undefined = none. */
   derive?: DeriveOptions;
+  /** With SHARD=i/N and N > 1: `i/N`, the `shard` dimension of the self-metrics (a dead shard's `up` goes missing on its own stream). */
+  shard?: string;
 }
 
 /** Per-target facts for the self-metrics (`up`, scrape duration, counts) posted every invocation. */

@@ -15,7 +15,8 @@ export interface RunningExporter {
   stop(): Promise<void>;
 }
 
-const READY_TIMEOUT_MS = 20_000;
+// Far above a start on a busy machine (Prometheus opens its TSDB first).
+const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 5_000;
 
 /** A free loopback port: bind port 0, read the port, close. */
@@ -75,6 +76,29 @@ export async function startPrometheusServer(opts: { targets?: string[]; configTe
   });
 }
 
+/**
+ * Waits until the server of `metricsUrl`, started by startPrometheusServer() (default configuration), has scraped
+ * itself once (`up{job="self"}` is 1), so its own histograms and summaries have series: the event,
+ * not a time window. Bounded far above one 1 s scrape interval on a busy machine.
+ */
+export async function waitForSelfScrape(metricsUrl: string, timeoutMs = 60_000): Promise<void> {
+  const query = metricsUrl.replace(/\/metrics$/, '/api/v1/query?query=') + encodeURIComponent('up{job="self"}');
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    let last: string;
+    try {
+      const res = await fetch(query, { signal: AbortSignal.timeout(10_000) });
+      last = await res.text();
+      const json = JSON.parse(last) as { data?: { result?: { value: [number, string] }[] } };
+      if (json.data?.result?.[0]?.value[1] === '1') return;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    if (Date.now() > until) throw new Error(`Prometheus did not scrape itself within ${timeoutMs} ms (last answer: ${last.slice(0, 300)})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 interface Launch {
   command: string;
   args: string[];
@@ -130,7 +154,7 @@ async function waitUntilReady(url: string, child: ChildProcess, stderr: () => st
       throw new Error(`${child.spawnfile} exited early (${child.exitCode ?? child.signalCode}): ${stderr()}`);
     }
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
       await res.arrayBuffer();
       if (res.ok) return;
     } catch {
