@@ -212,6 +212,7 @@ describe('shards through the real function process', () => {
       assert.deepEqual(s.targets.map((t) => new URL(t.url).host).sort(), [...mine].sort());
       assert.deepEqual([...exporters.requests.keys()].sort(), [...mine].sort(), 'the targets of the other shards are never requested');
       assert.equal(s.posted, mine.length);
+      assert.equal(s.pacing.startRate, 333.33, 'a shard starts at its share of the tenancy (here the ceiling, 1000 / 3): the shards are invoked together');
       // Its own state object: a new one, holding this message's key (the other shards ran the same message).
       const added = [...objectsBefore()].filter((k) => !known.has(k));
       assert.equal(added.length, 1, `shard ${shard.index} wrote an object of its own (${[...objectsBefore()].join()})`);
@@ -230,6 +231,7 @@ describe('shards through the real function process', () => {
     assert.equal(s.shard, undefined);
     assert.equal(s.targets.length, 12);
     assert.equal(s.posted, 12, 'the message is new to the unsharded function: it runs');
+    assert.equal(s.pacing.startRate, undefined, 'unsharded, with no settled rate: at its ceiling');
     assert.equal(stack.emulator.objectStorage.buckets.get(BUCKET)!.size, 4);
     await fn.stop();
   });

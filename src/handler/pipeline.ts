@@ -107,7 +107,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const read = reading ? await reading : undefined;
   // One rate for the data and the self-metrics calls, starting where the previous invocation settled.
   const pacingStart = opts.dryRun ? undefined : pacingStartOf(read, now());
-  const pacer = createPacer(s.postCallsPerSecond, pacingStart);
+  const pacer = createPacer(s.postCallsPerSecond, pacingStart, s.shard?.count);
   // With a spool to replay, the same write claims it (see statePhase.ts).
   const saving = read && (!opts.dryRun || rt.dryRunWritesState === true) ? saveState(rt, read, scrapeTargets, prepared, state, budget, trigger) : undefined;
   let result: PublishResult | undefined;
@@ -181,7 +181,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   if (lost) summary.lostAnswers = lost;
   const p = pacer.stats();
   summary.pacing = { ceiling: s.postCallsPerSecond, minRate: round2(p.minRate), finalRate: round2(p.rate), decreases: p.decreases };
-  if (pacingStart) summary.pacing.startRate = round2(pacer.startRate);
+  if (pacingStart || pacer.startRate < pacer.top) summary.pacing.startRate = round2(pacer.startRate);
   if (discovery?.error)
     rt.log('warn', `discovery: ${discovery.error}`, { source: discovery.source, ...(discovery.iamStatement ? { iamStatement: discovery.iamStatement } : {}) });
   // RUNNING instances and no target of them (a tag typo): said even when static endpoints keep the run ok.

@@ -121,7 +121,7 @@ export interface InvocationSummary {
     minRate: number;
     finalRate: number;
     decreases: number;
-    /** The rate the invocation started at when it took the previous invocation's settled rate from the state (calls/s). */
+    /** The rate the invocation started at when it took the previous invocation's settled rate from the state, or a shard's share (calls/s). */
     startRate?: number;
   };
   errors: { message: string; metrics: number }[];

@@ -14,7 +14,8 @@
  *   posters sharing a tenancy cross its limit gently and settle on a share with few 429s; the next
  *   invocation starts just under the edge, not where the probe went past it.
  * An invocation may start at the rate the previous one settled on (PacerStart), instead of
- * bursting into a tenancy that was busy a minute ago. Pure: time is passed in, nothing sleeps here.
+ * bursting into a tenancy that was busy a minute ago; a shard (SHARD=i/N) starts at its share of
+ * the tenancy at most (shareOfTenancy). Pure: time is passed in, nothing sleeps here.
  * The seeded simulations of test/pacing.test.ts (the emulator's own limiter, simulated time) chose
  * the constants; the benchmark measures them against the emulator.
  */
@@ -129,14 +130,20 @@ export class AdaptivePacer {
   /** Start times of the last calls (at most SELF_WINDOW_CALLS of them), oldest first. */
   private readonly recentStarts: number[] = [];
 
-  /** `start`: the previous invocation's settled rate, started at instead of the top (and probed slowly from). */
+  /**
+   * `start`: the previous invocation's settled rate, started at instead of the top (and probed slowly
+   * from); `shards`: this function is one of that many shards (SHARD=i/N) and starts at its share of
+   * the tenancy at most.
+   */
   constructor(
     readonly ceiling: number,
     start?: PacerStart,
+    shards = 1,
   ) {
     if (!(ceiling > 0)) throw new RangeError(`the pacing ceiling must be positive, got ${ceiling}`);
     this.top = cruiseRate(ceiling);
-    const from = start && start.rate > 0 ? Math.min(this.top, Math.max(MIN_CALLS_PER_SECOND, start.rate)) : this.top;
+    const highest = Math.min(this.top, shareOfTenancy(ceiling, shards));
+    const from = start && start.rate > 0 ? Math.min(highest, Math.max(MIN_CALLS_PER_SECOND, start.rate)) : highest;
     this.startRate = from;
     this.rateNow = from;
     this.minRate = from;
@@ -312,6 +319,19 @@ export function settledToStore(settledRate: number, topRate: number, stored: Pac
  */
 export function cruiseRate(ceiling: number): number {
   return ceiling > TENANCY_CALLS_PER_SECOND ? ceiling : Math.min(ceiling, underEdge(TENANCY_CALLS_PER_SECOND));
+}
+
+/**
+ * The highest start rate of one of `shards` shards: its share of the tenancy's cruise rate (49 / N
+ * calls/s; of the ceiling when that says the tenancy's limit is higher), never under the floor. The
+ * shards of one configuration are invoked by the same minute's trigger: started at 49 calls/s each
+ * they burst into one another (four shards: the tenancy over its limit for 1.4-2.5 s), and which of
+ * them the halvings hit is chance; a shard that came out at 24 calls/s stored that and started there
+ * again, keeping the others under their share (7.3, 13.2, 7.7 and 24 calls/s, minute after minute).
+ * Started at their shares, together they start at what one function alone does.
+ */
+export function shareOfTenancy(ceiling: number, shards: number): number {
+  return Math.max(Math.min(MIN_CALLS_PER_SECOND, ceiling), cruiseRate(Math.max(ceiling, TENANCY_CALLS_PER_SECOND)) / Math.max(1, shards));
 }
 
 /** Just under an edge: EDGE_MARGIN of the tenancy's limit below it (1 call/s), never under the floor. */

@@ -34,9 +34,9 @@ export interface PublishOptions {
   pacer?: AdaptivePacer;
 }
 
-/** A fresh rate controller at its ceiling, or at the previous invocation's settled rate. */
-export function createPacer(callsPerSecond: number, start?: PacerStart): AdaptivePacer {
-  return new AdaptivePacer(callsPerSecond, start);
+/** A fresh rate controller at its ceiling, or at the previous invocation's settled rate; a shard of `shards` at its share at most. */
+export function createPacer(callsPerSecond: number, start?: PacerStart, shards = 1): AdaptivePacer {
+  return new AdaptivePacer(callsPerSecond, start, shards);
 }
 
 export interface PublishResult {

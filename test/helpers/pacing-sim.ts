@@ -24,6 +24,8 @@ export interface SimPoster {
   stray429AtCall?: number;
   /** When this poster begins (simulated ms). */
   beginMs?: number;
+  /** It is one of that many shards (SHARD=i/N). */
+  shards?: number;
 }
 
 /** What one poster did. */
@@ -79,7 +81,7 @@ export function simulate(o: SimOptions): SimResult {
   const inFault = (t: number): boolean => o.faultWindow !== undefined && t >= o.faultWindow[0] && t < o.faultWindow[1];
 
   const results = o.posters.map((p): SimPosterResult => {
-    const pacer = new AdaptivePacer(p.ceiling, p.start);
+    const pacer = new AdaptivePacer(p.ceiling, p.start, p.shards);
     const r: SimPosterResult = { calls: 0, throttled: 0, accepted: 0, acceptedRate: 0, doneMs: 0, own429s: [], acceptedAt: [], pacer };
     let queue = p.batches;
     const attempt = (worker: () => void, tries: number): void => {
