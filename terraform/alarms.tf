@@ -12,7 +12,8 @@
 #   delivers nothing answers 200 (so Notifications does not retry it: src/handler/handler.ts),
 #   which oci_faas counts as a success: this self-metric is the signal of that failure.
 #   With shard_count > 1 there is one per shard instead, on that shard's own `up` streams (the
-#   self-metrics' `shard` dimension, i/N): one dead shard is not hidden by the live ones.
+#   self-metrics' `shard` dimension, i/N): one dead shard is not hidden by the live ones. So too for
+#   one function set to one shard of a split deployed elsewhere (shard = "i/N", N > 1).
 
 
 resource "oci_ons_notification_topic" "alarms" {
@@ -79,8 +80,16 @@ resource "oci_monitoring_alarm" "function_silent" {
   }
 }
 
+locals {
+  # The `shard` dimension each function's self-metrics carry, as the function writes it (i/N with
+  # N > 1: src/discovery/shard.ts), for the functions that have one.
+  shard_given     = var.shard == "" ? [] : [for p in split("/", trimspace(var.shard)) : tonumber(p)]
+  shard_of_single = length(local.shard_given) == 2 && try(local.shard_given[1] > 1, false) ? [format("%d/%d", local.shard_given[0], local.shard_given[1])] : []
+  posting_shards  = var.shard_count > 1 ? [for i in local.shards : "${i}/${var.shard_count}"] : local.shard_of_single
+}
+
 resource "oci_monitoring_alarm" "function_stopped_posting" {
-  count = var.enable_alarms && !var.dry_run && var.shard_count == 1 ? 1 : 0
+  count = var.enable_alarms && !var.dry_run && length(local.posting_shards) == 0 ? 1 : 0
 
   compartment_id        = local.resources_compartment_ocid
   display_name          = "${var.name_prefix}-function-stopped-posting"
@@ -98,16 +107,16 @@ resource "oci_monitoring_alarm" "function_stopped_posting" {
 }
 
 resource "oci_monitoring_alarm" "function_stopped_posting_per_shard" {
-  count = var.enable_alarms && !var.dry_run && var.shard_count > 1 ? var.shard_count : 0
+  count = var.enable_alarms && !var.dry_run ? length(local.posting_shards) : 0
 
   compartment_id        = local.resources_compartment_ocid
   display_name          = "${var.name_prefix}-function-stopped-posting${local.shard_suffix[count.index]}"
-  body                  = "${local.function_names[count.index]} (shard ${count.index}/${var.shard_count}) posted no `up` metric with shard = ${count.index}/${var.shard_count} for 5 minutes: its runs deliver nothing (IAM policy, ingestion, network; the trigger's runs answer 200 so that Notifications does not retry them), or it is not invoked. Check that function's log (invocation delivered nothing: <cause>)."
+  body                  = "${local.function_names[count.index]} (shard ${local.posting_shards[count.index]}) posted no `up` metric with shard = ${local.posting_shards[count.index]} for 5 minutes: its runs deliver nothing (IAM policy, ingestion, network; the trigger's runs answer 200 so that Notifications does not retry them), or it is not invoked. Check that function's log (invocation delivered nothing: <cause>)."
   is_enabled            = true
   metric_compartment_id = var.compartment_ocid
   namespace             = var.metrics_namespace
   resource_group        = var.resource_group != "" ? var.resource_group : null
-  query                 = "up[1m]{shard = \"${count.index}/${var.shard_count}\"}.grouping().absent(72h)"
+  query                 = "up[1m]{shard = \"${local.posting_shards[count.index]}\"}.grouping().absent(72h)"
   severity              = "ERROR"
   pending_duration      = "PT5M"
   message_format        = "ONS_OPTIMIZED"

@@ -125,10 +125,15 @@ describe("reference: SHARD=i/N splits the targets exactly as Prometheus' hashmod
       const fn = await stack.startFn({ SCRAPE_CONFIG: plain, SHARD: `${i}/${SHARDS}`, DRY_RUN: 'true', SCRAPE_TIMEOUT_MS: '5000' });
       const s = summaryOf(await fn.invoke({ deadline: new Date(Date.now() + 120_000) }));
       await fn.stop();
-      // A target's labels are those of its `up` (the target's labels only); the targets and the `up`s are in the same order.
+      // A target's labels are those of its `up` (the target's labels, and the function's `shard`); the targets and the `up`s are in the same order.
       const ups = (s.metricData ?? []).filter((m) => m.name === 'up');
       assert.equal(ups.length, s.targets.length);
-      const ours = s.targets.map((target, k) => targetKey(ups[k].dimensions.job, target.url, ups[k].dimensions)).sort();
+      const labelsOf = (dims: Record<string, string>) => {
+        const { shard, ...labels } = dims;
+        assert.equal(shard, `${i}/${SHARDS}`, "every `up` names the function's shard");
+        return labels;
+      };
+      const ours = s.targets.map((target, k) => targetKey(ups[k].dimensions.job, target.url, labelsOf(ups[k].dimensions))).sort();
       assert.ok(theirs.length > 0, `Prometheus' shard ${i} has targets`);
       assert.deepEqual(ours, theirs, `shard ${i}/${SHARDS}: the same targets as Prometheus' hashmod + keep`);
       assert.deepEqual(s.shard, { shard: `${i}/${SHARDS}`, targets: theirs.length, otherShards: candidates - theirs.length });

@@ -351,6 +351,19 @@ describe('shards: shard_count functions from one image, each with its own trigge
     });
   }
 
+  test('one function set to one shard of a split (shard = "i/N", N > 1): its stopped-posting alarm reads its own `up`; 0/1: the one of before', (t) => {
+    if (!needsTerraform(t)) return;
+    const stopped = (shard: string) => {
+      const r = planModule({ shard, alarm_email: 'oncall@example.com' });
+      assertOk(r);
+      const queries = [...r.stdout.matchAll(/query += "(up\[1m\].*absent\(72h\))"$/gm)].map((m) => m[1].replace(/\\"/g, '"'));
+      return { queries, single: created(r.stdout, 'oci_monitoring_alarm__function_stopped_posting') };
+    };
+    // As the function writes it: no leading zero (SHARD=01/4 posts shard = 1/4).
+    assert.deepEqual(stopped('01/4'), { queries: ['up[1m]{shard = "1/4"}.grouping().absent(72h)'], single: 0 });
+    assert.deepEqual(stopped('0/1'), { queries: ['up[1m].grouping().absent(72h)'], single: 1 });
+  });
+
   test('shard_count > 1 with shard set, or out of range, is refused', (t) => {
     if (!needsTerraform(t)) return;
     assertFails(planModule({ shard_count: 2, shard: '0/2' }), /shard_count > 1 gives each function its own SHARD: leave shard empty/);

@@ -513,11 +513,11 @@ describe('terraform/: alarms mean what they say', () => {
       assert.equal(countOf(silent), '${var.enable_alarms ? var.shard_count : 0}', 'one per shard');
       const posting = blocks('resource', 'oci_monitoring_alarm').get('function_stopped_posting')!;
       assert.equal(posting.query, 'up[1m].grouping().absent(72h)');
-      assert.equal(countOf(posting), '${var.enable_alarms && !var.dry_run && var.shard_count == 1 ? 1 : 0}', 'a dry run posts nothing by design');
+      assert.equal(countOf(posting), '${var.enable_alarms && !var.dry_run && length(local.posting_shards) == 0 ? 1 : 0}', 'a dry run posts nothing by design');
       // With shards, one per shard on its own `up` (the self-metrics' shard dimension): a dead shard is not hidden by the live ones.
       const perShard = blocks('resource', 'oci_monitoring_alarm').get('function_stopped_posting_per_shard')!;
-      assert.equal(perShard.query, 'up[1m]{shard = "${count.index}/${var.shard_count}"}.grouping().absent(72h)');
-      assert.equal(countOf(perShard), '${var.enable_alarms && !var.dry_run && var.shard_count > 1 ? var.shard_count : 0}');
+      assert.equal(perShard.query, 'up[1m]{shard = "${local.posting_shards[count.index]}"}.grouping().absent(72h)');
+      assert.equal(countOf(perShard), '${var.enable_alarms && !var.dry_run ? length(local.posting_shards) : 0}');
       for (const key of ['namespace', 'metric_compartment_id', 'resource_group', 'pending_duration', 'severity', 'destinations'])
         assert.deepEqual(perShard[key], posting[key], key);
     },
