@@ -25,6 +25,12 @@ const BYTES = 16 * 1024 * 1024 - 4096;
 /** Publishing as fast as the emulator takes it: the memory peak is the point, not the pace. */
 const FAST = { POST_CALLS_PER_SECOND: '1000', POST_CONCURRENCY: '8', POST_TIMEOUT_MS: '60000', FUNCTION_TIMEOUT_SECONDS: '600' };
 
+/** The function's peak RSS stayed within the memory of the function it plays. */
+function assertPeakWithinMemory(fn: LocalFunction): void {
+  const peak = fn.peakRssBytes()!;
+  assert.ok(peak < MEMORY_MB * 1024 * 1024, `peak RSS ${Math.round(peak / 1048576)} MB within the function's ${MEMORY_MB} MB`);
+}
+
 describe('reliability: the worst expositions at the default limits, heap bounded as in a 256 MB function', () => {
   const fx = stackAndTargetForSuite();
 
@@ -48,8 +54,7 @@ describe('reliability: the worst expositions at the default limits, heap bounded
       else assert.ok(t.samples > 30_000, `${t.samples} samples`);
       assert.equal(s.posted, s.series, JSON.stringify(s.errors));
       assert.equal(fn.alive, true);
-      const peak = fn.peakRssBytes()!;
-      assert.ok(peak < MEMORY_MB * 1024 * 1024, `peak RSS ${Math.round(peak / 1048576)} MB within the function's ${MEMORY_MB} MB`);
+      assertPeakWithinMemory(fn);
       await fn.stop();
     });
   }
@@ -85,8 +90,7 @@ describe('reliability: one memory budget for all targets together, heap bounded 
     assert.equal(ups.length, 12, 'an up for every target');
     assert.equal(ups.filter((m) => m.datapoints[0].value === 0).length, refused.length);
     assert.equal(fn.alive, true);
-    const peak = fn.peakRssBytes()!;
-    assert.ok(peak < MEMORY_MB * 1024 * 1024, `peak RSS ${Math.round(peak / 1048576)} MB within the function's ${MEMORY_MB} MB`);
+    assertPeakWithinMemory(fn);
     await fn.stop();
   });
 });
@@ -205,7 +209,7 @@ describe('reliability: everything a run holds reserves from the one memory budge
     assert.match(refused.error!, /state \d+\.\d MB/);
     assert.equal(small.up, true, small.error);
     assert.equal(fn.alive, true);
-    assert.ok(fn.peakRssBytes()! < MEMORY_MB * MB, `peak RSS ${Math.round(fn.peakRssBytes()! / MB)} MB`);
+    assertPeakWithinMemory(fn);
     await fn.stop();
   });
 
@@ -236,7 +240,7 @@ describe('reliability: everything a run holds reserves from the one memory budge
     assert.ok(refused.length >= 1 || spoolTrimmed, `a target refused or the spool trimmed: ${JSON.stringify(m)}`);
     assert.equal(s.targets.at(-1)!.up, true, 'the small target is posted');
     assert.equal(fn.alive, true);
-    assert.ok(fn.peakRssBytes()! < MEMORY_MB * MB, `peak RSS ${Math.round(fn.peakRssBytes()! / MB)} MB`);
+    assertPeakWithinMemory(fn);
     await fn.stop();
   });
 
