@@ -22,7 +22,7 @@ import {
   TENANCY_CALLS_PER_SECOND,
 } from '../src/publish/pacing';
 import { throttleEpisodes } from '../src/local/emulator/rate-limit';
-import { simulate, type SimPosterResult, type SimResult } from './helpers/pacing-sim';
+import { simulate, type SimBoard, type SimPosterResult, type SimResult } from './helpers/pacing-sim';
 import { mulberry32 } from '../src/local/demo/traffic';
 
 /** `calls` accepted calls, evenly spaced at the pacer's rate from `fromMs`; returns the time after the last. */
@@ -423,7 +423,10 @@ describe('AdaptivePacer against the tenancy limiter (simulated time)', () => {
  * `n` equal deployments of one tenancy (`shards`: the shards i/n of one configuration), each invoked
  * once a minute (begins spread over `staggerMs`, seeded: their scrapes take different times) for
  * `invocations` minutes, each invocation after the first started at the rate its previous one settled
- * on (the state object). Returns the last minute.
+ * on (the state object). With `board`, they share a pacing board (src/publish/board.ts) as the
+ * function does: the heartbeat at the begin, the scrape (0.3-1.5 s, seeded), the board read and the
+ * posting's start, the rate written and the others' read every 10 s, the settled rate at the end;
+ * the board goes on from minute to minute. Returns the last minute.
  */
 function deploymentsMinutes(
   n: number,
@@ -432,16 +435,21 @@ function deploymentsMinutes(
   staggerMs: number,
   invocations: number,
   shards: boolean,
+  board = false,
+  otherPerSecond = 0,
 ): SimResult & { beginMs: number[] } {
   const begins = mulberry32(seed * 31 + jitterMs);
+  const shared: SimBoard = new Map();
   let starts: ({ rate: number } | undefined)[] = Array.from({ length: n }, () => undefined);
   for (let minute = 1; ; minute++) {
     const beginMs = starts.map(() => Math.floor(begins() * staggerMs));
+    const scrapeMs = starts.map(() => (board ? 300 + Math.floor(begins() * 1200) : 0));
     const r = simulate({
       latencyMs: 50,
       limit: TENANCY_CALLS_PER_SECOND,
       seed: seed * 10 + minute,
       jitterMs,
+      ...(otherPerSecond > 0 ? { otherPerSecond } : {}),
       posters: beginMs.map((b, i) => ({
         ceiling: TENANCY_CALLS_PER_SECOND,
         batches: 2000 / n,
@@ -449,23 +457,28 @@ function deploymentsMinutes(
         start: starts[i],
         beginMs: b,
         shards: shards ? n : 1,
+        ...(board ? { board: { id: `d${i}`, scrapeMs: scrapeMs[i] } } : {}),
       })),
+      ...(board ? { board: shared, boardEpochMs: minute * 60_000 } : {}),
     });
-    if (minute === invocations) return { ...r, beginMs };
+    // The posting's start (the scrape after the begin), for the measurement window.
+    if (minute === invocations) return { ...r, beginMs: beginMs.map((b, i) => b + scrapeMs[i]) };
     starts = r.posters.map((p) => ({ rate: p.pacer.settledRate }));
   }
 }
 
 /**
- * What one minute of `n` deployments missed: `safe` (429s under 2% each, no run of 429s over 1 s) or
- * `fair` (together >= 90% of the limit, each >= 80% of its share).
+ * What one minute of `n` deployments missed: `safe` (429s under 2% each, no run of 429s over 1 s),
+ * `fair` (together >= 90% of what is free, each >= 80% of its share of it) or `share` (each >= 80% of
+ * its share); `otherPerSecond`: a poster not on any board that never backs off takes that much of the tenancy.
  */
-function deploymentsProblems(n: number, invocations: number, shards: boolean, check: 'safe' | 'fair'): string[] {
+function deploymentsProblems(n: number, invocations: number, shards: boolean, check: 'safe' | 'fair' | 'share', board = false, otherPerSecond = 0): string[] {
   const problems: string[] = [];
-  const share = TENANCY_CALLS_PER_SECOND / n;
+  const free = TENANCY_CALLS_PER_SECOND - otherPerSecond;
+  const share = free / n;
   for (const jitterMs of [5, 20, 40])
     for (let seed = 1; seed <= 20; seed++) {
-      const r = deploymentsMinutes(n, seed, jitterMs, 1000, invocations, shards);
+      const r = deploymentsMinutes(n, seed, jitterMs, 1000, invocations, shards, board, otherPerSecond);
       const run = `seed ${seed}/jitter ${jitterMs}`;
       r.posters.forEach((p) => assert.equal(p.accepted, 2000 / n, 'every batch accepted once'));
       if (check === 'safe') {
@@ -481,7 +494,7 @@ function deploymentsProblems(n: number, invocations: number, shards: boolean, ch
       const to = Math.min(...r.posters.map((p) => p.doneMs));
       const rates = r.posters.map((p) => rateWithin(p, from, to));
       const together = rates.reduce((a, b) => a + b, 0);
-      if (together < 0.9 * TENANCY_CALLS_PER_SECOND) problems.push(`${run}: together ${together.toFixed(1)} calls/s`);
+      if (check === 'fair' && together < 0.9 * free) problems.push(`${run}: together ${together.toFixed(1)} calls/s`);
       rates.forEach((q, i) => {
         if (q < 0.8 * share) problems.push(`${run}: deployment ${i} at ${((q / share) * 100).toFixed(0)}% of its share`);
       });
@@ -492,7 +505,7 @@ function deploymentsProblems(n: number, invocations: number, shards: boolean, ch
 describe('several deployments in one tenancy: safe and fair (issues 22 and 23)', () => {
   // Issue 23: two and four deployments at once, together >= 90% of the limit, none below 80% of its
   // fair share, 429s < 2%; issue 22: four shards, the tenancy over its limit for at most 1 s at a
-  // time. Each run: equal deployments invoked each minute, begins within 1 s of each other (seeded),
+  // time ("safe": 429s under 2% each, no run of 429s over 1 s). Each run: equal deployments invoked each minute, begins within 1 s of each other (seeded),
   // measured while all of them post, from 5 s after the last began; 20 seeds x arrivals 5, 20, 40 ms
   // late. The figures: docs/performance.md, "Several deployments in one tenancy".
   const minute = (invocations: number): string => `minute ${invocations} (${invocations === 1 ? 'started fresh' : 'each from its settled rate'})`;
@@ -512,14 +525,16 @@ describe('several deployments in one tenancy: safe and fair (issues 22 and 23)',
       assert.deepEqual(deploymentsProblems(n, invocations, true, 'safe'), []);
     });
 
-  // Not yet: the edge-based pacer has no force towards fairness that works within minutes. A halving
-  // that one deployment took alone stays its edge, then its stored rate, and the 0.02 call/s per
-  // second probe retakes about 1 call/s a minute. Today: deployments (no SHARD), minute 5: two fail
-  // in 7 of 60 runs (one at 50% of its share, 72% used), four in 21 (one at 55%); four started
-  // fresh fail in all 60 (4% 429s, runs of 429s up to 2.5 s). Shards, started at their share: two
-  // fail in 3 of 60 runs by minute 5 (one at 55%), four in 2 of 60 in minute 1 (one at 78%) and 5 of
-  // 60 by minute 5 (one at 48%).
-  const todo = 'the edge-based pacer keeps the split its halvings left (docs/performance.md, "Several deployments in one tenancy")';
+  // With a shared STATE_BUCKET the deployments meet on the pacing board (src/publish/board.ts): a
+  // fresh start at the even split 48.25 / k (49 less 0.75 call/s per deployment past the first) for
+  // the k seen, a later one at the even split of the rates they settled on together; 429s that the
+  // peers' calls and ours explain leave the edge where it was; every 10 s (the first after 2 s) the
+  // even split of the rates held now. Without it (the same runs, no board), as measured before:
+  // deployments minute 5, two fail in 7 of 60 runs (one at 50% of its share, 72% used), four in 21
+  // (one at 55%); four started fresh in all 60 (4.0% 429s, runs of 429s up to 2.5 s, one at 57%);
+  // shards, started at 49 / N: two fail in 3 of 60 by minute 5 (one at 55%), four in 2 of 60 in
+  // minute 1 (one at 78%) and 5 of 60 by minute 5 (one at 48%, 84% used). With it, none of the 360:
+  // each >= 86% of its share, together >= 92%, 429s <= 0.6% each, runs of 429s <= 304 ms.
   for (const [n, invocations, shards] of [
     [2, 5, false],
     [4, 1, false],
@@ -528,7 +543,17 @@ describe('several deployments in one tenancy: safe and fair (issues 22 and 23)',
     [4, 1, true],
     [4, 5, true],
   ] as const)
-    test(`${n} ${shards ? 'shards' : 'deployments'}, ${minute(invocations)}: together >= 90%, each >= 80% of its share, in every run`, { todo }, () => {
-      assert.deepEqual(deploymentsProblems(n, invocations, shards, 'fair'), []);
+    test(`${n} ${shards ? 'shards' : 'deployments'} on a pacing board, ${minute(invocations)}: together >= 90%, each >= 80% of its share, safe, always`, () => {
+      assert.deepEqual([...deploymentsProblems(n, invocations, shards, 'safe', true), ...deploymentsProblems(n, invocations, shards, 'fair', true)], []);
     });
+
+  test('two deployments on a pacing board beside a poster at 25 calls/s that never backs off, minute 5: safe, each >= 80% of its share of the 25', () => {
+    // The even split never adds room nobody found: the sum the deployments hold is split, and a
+    // deployment whose own 429s just showed a busy tenancy takes no more. Without the board: 20 of
+    // 60 runs failed (one at 44% of its share); with it none (each >= 87%, together 87-94% of the
+    // free 25, 429s <= 0.3%, no run of 429s). The first minute of several
+    // deployments beside such a poster is not safe either way (runs of 429s up to 3.6 s without
+    // the board, 3.7 s with it): docs/performance.md, "Several deployments in one tenancy".
+    assert.deepEqual([...deploymentsProblems(2, 5, false, 'safe', true, 25), ...deploymentsProblems(2, 5, false, 'share', true, 25)], []);
+  });
 });

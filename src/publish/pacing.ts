@@ -70,6 +70,13 @@ const START_SLACK_MS = 5;
 const SELF_WINDOW_MS = 1100;
 /** The share of the tenancy's second our own calls fill when a 429 is theirs alone (the rest: the bunching). */
 const SELF_FILL_SHARE = 0.9;
+/**
+ * A 429 that the pacing board's peers and we explain is taken as the board's own doing at most once
+ * in this time (ms): a second one soon after shows a poster the board does not know (seePeers).
+ */
+const PEERS_EXPLAIN_MS = 10_000;
+/** The pacing board's even split does not raise the rate within this time (ms) after a cut's second that showed a busy tenancy (shareAt). */
+const BUSY_QUIET_MS = 10_000;
 /** The rate never falls below this (calls/s): a trickle keeps probing the tenancy. */
 const MIN_CALLS_PER_SECOND = 1;
 
@@ -102,6 +109,8 @@ interface Episode {
   accepted: number;
   /** 429s of calls started after the cut (at the new rate), but for those our own calls alone explain. */
   refusedAfterCut: number;
+  /** The cut's 429 is explained by the pacing board's peers' calls and ours (seePeers): the deployments' own doing. */
+  byPeers: boolean;
 }
 
 /**
@@ -129,6 +138,12 @@ export class AdaptivePacer {
   private sawThrottle = false;
   /** Start times of the last calls (at most SELF_WINDOW_CALLS of them), oldest first. */
   private readonly recentStarts: number[] = [];
+  /** The calls/s the other deployments of the pacing board post at (src/publish/board.ts), 0 without a board. */
+  private peersRate = 0;
+  /** When a cut was last taken as the board's own doing (explainedByPeers). */
+  private lastByPeersMs = -Infinity;
+  /** When the last cut's second that showed a busy tenancy ended. */
+  private lastBusyMs = -Infinity;
 
   /**
    * `start`: the previous invocation's settled rate, started at instead of the top (and probed slowly
@@ -188,14 +203,37 @@ export class AdaptivePacer {
 
   /**
    * Our own calls started in the SELF_WINDOW_MS before `startedMs` could have filled the tenancy's
-   * second on their own (arrivals bunched by a busy machine or network): a 429 of that call says
-   * nothing about other posters.
+   * second on their own (arrivals bunched by a busy machine or network), or with the calls of the
+   * pacing board's peers (seePeers): a 429 of that call says nothing about other posters.
    */
-  private selfExplained(startedMs: number): boolean {
+  private selfExplained(startedMs: number, withPeers = false): boolean {
     const from = startedMs - SELF_WINDOW_MS;
-    let n = 0;
+    let n = withPeers ? (this.peersRate * SELF_WINDOW_MS) / 1000 : 0;
     for (const t of this.recentStarts) if (t > from && t <= startedMs) n++;
     return n >= this.selfFillCalls;
+  }
+
+  /**
+   * A cut's 429 that the board's peers' calls and ours explain, and no other did in the last
+   * PEERS_EXPLAIN_MS: deployments that share the tenancy at 92-98% of its limit meet such a 429
+   * rarely (a second in which each one's calls happen to bunch). A second one soon after says the
+   * tenancy holds more than the board knows (a poster not on it): it sets the edge as without a board.
+   */
+  private explainedByPeers(startedMs: number, nowMs: number): boolean {
+    if (this.peersRate <= 0 || nowMs - this.lastByPeersMs < PEERS_EXPLAIN_MS || !this.selfExplained(startedMs, true)) return false;
+    this.lastByPeersMs = nowMs;
+    return true;
+  }
+
+  /**
+   * The pacing board's peers post at `callsPerSecond` together (src/publish/board.ts): a 429 that
+   * their calls and ours explain is the deployments' own doing, as a bunch of our own calls is: it
+   * leaves the edge at the rate before the cut, instead of the halved rate one deployment would
+   * then keep (and store) while the others keep theirs. Only peers' known calls count: a poster not
+   * on the board still sets the edge as before.
+   */
+  seePeers(callsPerSecond: number): void {
+    this.peersRate = Math.max(0, callsPerSecond);
   }
 
   /**
@@ -228,7 +266,7 @@ export class AdaptivePacer {
     if (startedMs < this.holdUntilMs) {
       const ep = this.episode;
       if (ep && startedMs >= ep.cutMs) {
-        if (!this.selfExplained(startedMs)) ep.refusedAfterCut++;
+        if (!ep.byPeers && !this.selfExplained(startedMs)) ep.refusedAfterCut++;
         this.rateNow = Math.min(this.rateNow, ep.rateAfter);
         this.nextStartMs = Math.max(this.nextStartMs, nowMs + 1000 / this.rateNow);
       }
@@ -240,7 +278,8 @@ export class AdaptivePacer {
     this.minRate = Math.min(this.minRate, this.rateNow);
     this.decreases++;
     this.holdUntilMs = nowMs + EPISODE_HOLD_MS;
-    this.episode = { cutMs: nowMs, untilMs: this.holdUntilMs, rateBefore, rateAfter: this.rateNow, accepted: 0, refusedAfterCut: 0 };
+    const byPeers = this.explainedByPeers(startedMs, nowMs);
+    this.episode = { cutMs: nowMs, untilMs: this.holdUntilMs, rateBefore, rateAfter: this.rateNow, accepted: 0, refusedAfterCut: 0, byPeers };
     this.nextStartMs = Math.max(this.nextStartMs, nowMs + 1000 / this.rateNow);
   }
 
@@ -263,6 +302,7 @@ export class AdaptivePacer {
     else if (ep.refusedAfterCut === 0) this.edgeRate = ep.rateBefore;
     else {
       this.edgeRate = ep.rateAfter;
+      this.lastBusyMs = ep.untilMs;
       this.rateNow = Math.min(this.rateNow, underEdge(this.edgeRate));
       this.minRate = Math.min(this.minRate, this.rateNow);
     }
@@ -273,12 +313,39 @@ export class AdaptivePacer {
   /**
    * The rate the next invocation may start at: just under the edge the 429s showed when there was
    * one (the rate may be mid-climb after a cut, or have probed past it while a neighbour took the
-   * 429s: starting there would start at the tenancy's limit), else the rate reached.
+   * 429s: starting there would start at the tenancy's limit), else the rate reached. A cut in the
+   * last second counts as a busy tenancy's (the halved rate), unless the board's peers explain it.
    */
   get settledRate(): number {
-    const edge = this.episode ? Math.max(this.edgeRate, this.episode.rateAfter) : this.edgeRate;
+    // A cut's second still open at the end: what it shows is not known yet, unless the board's peers and we explain it.
+    const ep = this.episode;
+    const edge = ep ? Math.max(this.edgeRate, ep.byPeers && ep.refusedAfterCut === 0 ? ep.rateBefore : ep.rateAfter) : this.edgeRate;
     if (edge === 0) return this.rateNow;
     return Math.min(this.top, underEdge(edge));
+  }
+
+  /**
+   * The rate this pacer holds now for the pacing board: the current one, or the rate it is on its
+   * way back to within seconds after a cut (a peer that shares by it must not take a dip for room given up).
+   */
+  get heldRate(): number {
+    return Math.max(this.rateNow, this.settledRate);
+  }
+
+  /**
+   * Moves to `callsPerSecond`, the pacing board's even split of what the deployments hold together
+   * (src/publish/board.ts, evenShare): the rate goes there at once and is the new edge's just-under,
+   * so it probes slowly from there. An open cut's second is not concluded (it was part of the
+   * split's sum); its 429s still cut no further.
+   */
+  shareAt(callsPerSecond: number, nowMs: number): void {
+    // No more than it holds while a cut's second is open, or soon after one that showed a busy tenancy: the board's sum may be more than the tenancy has.
+    if (callsPerSecond > this.rateNow && (this.episode !== undefined || nowMs - this.lastBusyMs < BUSY_QUIET_MS)) return;
+    this.episode = undefined;
+    this.inBurst = false;
+    this.rateNow = Math.min(this.top, Math.max(Math.min(MIN_CALLS_PER_SECOND, this.ceiling), callsPerSecond));
+    this.minRate = Math.min(this.minRate, this.rateNow);
+    this.edgeRate = this.rateNow + TENANCY_CALLS_PER_SECOND * EDGE_MARGIN;
   }
 
   stats(): PacerStats {

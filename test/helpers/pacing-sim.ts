@@ -9,6 +9,7 @@
  * window hides how long a neighbour can absorb the 429s before one is ours). Deterministic.
  */
 import { AdaptivePacer, type PacerStart } from '../../src/publish/pacing';
+import { activePeers, BOARD_FIRST_REFRESH_MS, BOARD_REFRESH_MS, boardStart, evenShare, peersRate, type BoardEntry } from '../../src/publish/board';
 import { backoffMs } from '../../src/publish/publisher';
 import { TenancyRateLimiter } from '../../src/local/emulator/rate-limit';
 import { mulberry32 } from '../../src/local/demo/traffic';
@@ -26,7 +27,17 @@ export interface SimPoster {
   beginMs?: number;
   /** It is one of that many shards (SHARD=i/N). */
   shards?: number;
+  /**
+   * It is on the run's pacing board (SimOptions.board) as `id`: its heartbeat (with `start`'s rate
+   * as its settled one) is written at `beginMs`, its scrape takes `scrapeMs`, then it reads the
+   * board and starts posting (its start: boardStart, or `start` with no peers), writes its rate and
+   * reads the others' at each BOARD_REFRESH_MS moment of the board's clock while it posts, and its settled rate when done.
+   */
+  board?: { id: string; scrapeMs: number };
 }
+
+/** The shared pacing board of a simulated tenancy: entries by deployment, times on the board's clock. */
+export type SimBoard = Map<string, BoardEntry>;
 
 /** What one poster did. */
 export interface SimPosterResult {
@@ -61,6 +72,9 @@ export interface SimOptions {
   jitterMs?: number;
   /** Every call reaching the tenancy in [fromMs, toMs) gets 429 (a burst of them, whatever the rate). */
   faultWindow?: [number, number];
+  /** The pacing board of the posters that have `board`; `boardEpochMs` is simulated time 0 on its clock (minutes go on). */
+  board?: SimBoard;
+  boardEpochMs?: number;
 }
 
 /** Runs the simulation to the end (every batch accepted). */
@@ -81,9 +95,28 @@ export function simulate(o: SimOptions): SimResult {
   const inFault = (t: number): boolean => o.faultWindow !== undefined && t >= o.faultWindow[0] && t < o.faultWindow[1];
 
   const results = o.posters.map((p): SimPosterResult => {
-    const pacer = new AdaptivePacer(p.ceiling, p.start, p.shards);
-    const r: SimPosterResult = { calls: 0, throttled: 0, accepted: 0, acceptedRate: 0, doneMs: 0, own429s: [], acceptedAt: [], pacer };
+    const r = { calls: 0, throttled: 0, accepted: 0, acceptedRate: 0, doneMs: 0, own429s: [], acceptedAt: [] } as Omit<
+      SimPosterResult,
+      'pacer'
+    > as SimPosterResult;
+    let pacer!: AdaptivePacer;
     let queue = p.batches;
+    let running = p.concurrency;
+    const board = o.board;
+    const onBoard = p.board && board ? { ...p.board, board } : undefined;
+    const boardNow = (): number => (o.boardEpochMs ?? 0) + now;
+    const writeEntry = (fields: Partial<BoardEntry>): void => {
+      if (!onBoard) return;
+      const began = onBoard.board.get(onBoard.id)?.began ?? boardNow();
+      onBoard.board.set(onBoard.id, { v: 1, began, at: boardNow(), ...(p.start ? { settled: p.start.rate } : {}), ...fields });
+    };
+    const peers = (): BoardEntry[] =>
+      onBoard
+        ? activePeers(
+            [...onBoard.board].filter(([id]) => id !== onBoard.id).map(([, e]) => e),
+            boardNow(),
+          )
+        : [];
     const attempt = (worker: () => void, tries: number): void => {
       const wait = pacer.tryStart(now);
       if (wait > 0) return at(now + wait, () => attempt(worker, tries));
@@ -109,12 +142,39 @@ export function simulate(o: SimOptions): SimResult {
     const worker = (): void => {
       if (queue === 0) {
         workersDone++;
+        if (--running === 0) writeEntry({ done: true, settled: pacer.settledRate });
         return;
       }
       queue--;
       attempt(worker, 1);
     };
-    for (let i = 0; i < p.concurrency; i++) at(p.beginMs ?? 0, worker);
+    const refresh = (): void => {
+      if (running === 0) return;
+      writeEntry({ rate: pacer.heldRate });
+      const seen = peers();
+      const share = evenShare(pacer.heldRate, seen, boardNow(), p.ceiling);
+      if (share !== undefined) pacer.shareAt(share, now);
+      pacer.seePeers(peersRate(seen, boardNow(), pacer.rate));
+      at(now + BOARD_REFRESH_MS, refresh);
+    };
+    const post = (): void => {
+      const seen = peers();
+      const shared = boardStart(p.start?.rate, seen, p.ceiling);
+      pacer = new AdaptivePacer(p.ceiling, shared ?? p.start, p.shards);
+      r.pacer = pacer;
+      if (onBoard) {
+        pacer.seePeers(peersRate(seen, boardNow(), pacer.rate));
+        writeEntry({ rate: pacer.heldRate });
+        at(now + BOARD_FIRST_REFRESH_MS, refresh);
+      }
+      for (let i = 0; i < p.concurrency; i++) worker();
+    };
+    if (onBoard) {
+      at(p.beginMs ?? 0, () => {
+        onBoard.board.set(onBoard.id, { v: 1, began: boardNow(), at: boardNow(), ...(p.start ? { settled: p.start.rate } : {}) });
+        at(now + onBoard.scrapeMs, post);
+      });
+    } else at(p.beginMs ?? 0, post);
     return r;
   });
 
@@ -146,7 +206,7 @@ export function simulate(o: SimOptions): SimResult {
   }
   o.posters.forEach((p, i) => {
     const r = results[i];
-    r.acceptedRate = (r.accepted / (r.doneMs - (p.beginMs ?? 0))) * 1000;
+    r.acceptedRate = (r.accepted / (r.doneMs - (p.beginMs ?? 0) - (p.board?.scrapeMs ?? 0))) * 1000;
   });
   return { posters: results, tenancy429s, otherCalls, otherThrottled };
 }
