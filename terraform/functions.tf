@@ -48,6 +48,7 @@ locals {
     DERIVED_SERIES                         = var.derived_series
     HISTOGRAM_QUANTILES                    = var.histogram_quantiles
     STATE_BUCKET                           = var.state_bucket
+    PACING_BOARD                           = tostring(var.pacing_board)
     OBJECT_STORAGE_NAMESPACE               = local.object_storage_namespace
     OCI_OBJECT_STORAGE_ENDPOINT            = var.oci_object_storage_endpoint
     STATE_MAX_AGE_SECONDS                  = tostring(var.state_max_age_seconds)

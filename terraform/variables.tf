@@ -407,6 +407,12 @@ variable "state_bucket" {
   }
 }
 
+variable "pacing_board" {
+  description = "PACING_BOARD: with STATE_BUCKET: share the posting rate evenly with the other deployments whose STATE_BUCKET is the same bucket (the shards of one configuration, or functions pointed at one bucket), through a small object each under prom2oci/pacing/ (docs/performance.md, \"Several deployments in one tenancy\"); false = each paces alone. Without STATE_BUCKET there is no board. The shards of shard_count share state_bucket, so one board."
+  type        = bool
+  default     = true
+}
+
 variable "function_dynamic_group" {
   description = "FUNCTION_DYNAMIC_GROUP: the dynamic group of the function's resource principal, named in the IAM policy statements the function suggests when OCI refuses a call (a response's iamStatement, an error's hint); Terraform sets it to the group it creates. Here: the name of that dynamic group. Empty = <name_prefix>-function."
   type        = string

@@ -7,13 +7,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  activePeers,
   BOARD_REFRESH_MS,
   BOARD_STALE_MS,
   boardStart,
   encodeEntry,
   evenShare,
+  freshEntries,
   parseEntry,
+  peersNow,
   peersRate,
   tenancyFor,
   type BoardEntry,
@@ -38,11 +39,21 @@ describe('pacing board entries', () => {
     assert.deepEqual(parseEntry('{"v":1,"began":5,"at":6,"settled":1e309}'), { v: 1, began: 5, at: 6 });
   });
 
-  test('peers are the entries written within BOARD_STALE_MS, none from the future', () => {
+  test('entries written more than BOARD_STALE_MS ago, or from the future, are left out', () => {
     const fresh = entry({ at: now - BOARD_STALE_MS });
     const stale = entry({ at: now - BOARD_STALE_MS - 1 });
     const future = entry({ at: now + BOARD_STALE_MS + 1 });
-    assert.deepEqual(activePeers([fresh, stale, future], now), [fresh]);
+    assert.deepEqual(freshEntries([fresh, stale, future], now), [fresh]);
+  });
+
+  test("peers: those posting or about to, and those done whose last invocation began a minute before ours (the same trigger's round)", () => {
+    const began = now - 1500;
+    const heartbeat = entry({ began: now - 2000, at: now - 2000 });
+    const posting = entry({ rate: 12, at: now - 8000, began: now - 30_000 });
+    const lastRound = entry({ done: true, began: began - 60_000 + 900, at: began - 20_000, settled: 12 });
+    const ranEarlier = entry({ done: true, began: began - 20_000, at: began - 5000, settled: 30 });
+    const silent = entry({ rate: 12, at: now - 3 * BOARD_REFRESH_MS, began: now - 40_000 });
+    assert.deepEqual(peersNow([heartbeat, posting, lastRound, ranEarlier, silent], now, began), [heartbeat, posting, lastRound]);
   });
 });
 

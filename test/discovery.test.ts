@@ -718,6 +718,8 @@ describe('a fleet through the built function (Fn socket)', () => {
       OCI_COMPUTE_ENDPOINT: stack.emulator.url,
       METRICS_ENDPOINT: '',
       STATE_BUCKET: bucket,
+      // One state object per function in the bucket: the pacing board's objects are tested in test/board-function.test.ts.
+      PACING_BOARD: 'false',
       OBJECT_STORAGE_NAMESPACE: stack.emulator.objectStorage.namespace,
       DERIVED_SERIES: 'rate',
     });

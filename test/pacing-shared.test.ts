@@ -85,9 +85,9 @@ describe('pacing that yields: the function shares the tenancy with another poste
 });
 
 describe('the next invocation starts at the rate the previous one settled on (kept in the state object)', () => {
-  /** The stored state document (one object in the bucket). */
+  /** The stored state document (one state object in the bucket, beside the function's pacing board entry). */
   const stateDoc = (): StateDocument => {
-    const objects = [...stack.emulator.objectStorage.buckets.get(BUCKET)!.values()];
+    const objects = [...stack.emulator.objectStorage.buckets.get(BUCKET)!].filter(([name]) => name.startsWith('prom2oci/state-')).map(([, o]) => o);
     assert.equal(objects.length, 1);
     return JSON.parse(gunzipSync(objects[0].bytes).toString('utf8')) as StateDocument;
   };

@@ -198,7 +198,13 @@ describe('shards through the real function process', () => {
     await exporters.close();
   });
 
-  const stateEnv = () => ({ STATE_BUCKET: BUCKET, OBJECT_STORAGE_NAMESPACE: stack.emulator.objectStorage.namespace, POST_CALLS_PER_SECOND: '1000' });
+  // Each shard's state object (the shards' pacing board, in the same bucket, is tested in test/board-function.test.ts).
+  const stateEnv = () => ({
+    STATE_BUCKET: BUCKET,
+    OBJECT_STORAGE_NAMESPACE: stack.emulator.objectStorage.namespace,
+    POST_CALLS_PER_SECOND: '1000',
+    PACING_BOARD: 'false',
+  });
   const deadline = () => new Date(Date.now() + 120_000);
 
   test('METRICS_ENDPOINT split over 3 shards: each requests only its targets, names its shard, keeps its own state and trigger keys', async () => {

@@ -73,6 +73,8 @@ describe('state between invocations, through the function process', () => {
   const env = (over: Record<string, string> = {}) => ({
     METRICS_ENDPOINT: target.url,
     STATE_BUCKET: BUCKET,
+    // The state object alone in the bucket: the pacing board's own object is tested in test/board-function.test.ts.
+    PACING_BOARD: 'false',
     OBJECT_STORAGE_NAMESPACE: stack.emulator.objectStorage.namespace,
     // Bounds each state read and write (a conflict's re-read and retry included): far above the work
     // on a busy machine; the hanging Object Storage test sets its own.

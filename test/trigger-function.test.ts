@@ -38,6 +38,8 @@ describe('trigger messages: repeats are not run twice, failures are not retried'
   const env = () => ({
     METRICS_ENDPOINT: target.url('/ok?n=3'),
     STATE_BUCKET: BUCKET,
+    // The state object alone in the bucket: the pacing board's own object is tested in test/board-function.test.ts.
+    PACING_BOARD: 'false',
     OBJECT_STORAGE_NAMESPACE: stack.emulator.objectStorage.namespace,
     POST_TIMEOUT_MS: '2000',
     POST_CALLS_PER_SECOND: '1000',

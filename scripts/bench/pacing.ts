@@ -183,12 +183,15 @@ async function startDeployments(stack: BenchStack, target: TextTarget, dir: stri
   return out;
 }
 
-/** Runs a scenario `runs` times after one warm-up invocation of each deployment under the same conditions. */
+/**
+ * Runs a scenario `runs` times after one warm-up invocation of each deployment under the same
+ * conditions; `firstMinute`: each run starts with the bucket emptied (no settled rate, an empty board).
+ */
 async function scenario(
   stack: BenchStack,
   target: TextTarget,
   text: { warmup: string; measured: string },
-  o: { deployments: number; withOther: boolean; withState: boolean; runs: number },
+  o: { deployments: number; withOther: boolean; withState: boolean; runs: number; firstMinute?: boolean },
 ): Promise<ScenarioRun[]> {
   const dir = await mkdtemp(path.join(tmpdir(), 'prom2oci-bench-pacing-'));
   const other = o.withOther ? await createOtherPoster(stack, COMPARTMENT) : undefined;
@@ -201,7 +204,11 @@ async function scenario(
     target.serve(text.warmup);
     await runOnce(stack, deployments, other, other?.subjectId);
     target.serve(text.measured);
-    for (let i = 0; i < o.runs; i++) out.push(await runOnce(stack, deployments, other, other?.subjectId));
+    for (let i = 0; i < o.runs; i++) {
+      // Their first minute: no state, an empty pacing board (the bucket is shared all the same).
+      if (o.firstMinute) stack.emulator.objectStorage.clearObjects();
+      out.push(await runOnce(stack, deployments, other, other?.subjectId));
+    }
   } finally {
     stack.emulator.options.latencyMs = 0;
     stack.emulator.options.rateLimitPerSecond = undefined;
@@ -308,8 +315,14 @@ async function benchDeployments(stack: BenchStack, target: TextTarget, e1k: Gene
   const blocks: string[] = [];
   for (const n of [2, 4]) {
     const each = generateExposition(Math.round(100_000 / n));
-    for (const withState of [false, true]) {
-      const r = await scenario(stack, target, { warmup: e1k.text, measured: each.text }, { deployments: n, withOther: false, withState, runs });
+    for (const firstMinute of [true, false]) {
+      // One shared STATE_BUCKET, so the deployments meet on the pacing board (PACING_BOARD's default).
+      const r = await scenario(
+        stack,
+        target,
+        { warmup: e1k.text, measured: each.text },
+        { deployments: n, withOther: false, withState: true, runs, firstMinute },
+      );
       const share = TENANCY.limitPerSecond / n;
       const rows = r.map((x, i) => {
         // While all of them post: the first to finish leaves room the others take only slowly.
@@ -322,6 +335,7 @@ async function benchDeployments(stack: BenchStack, target: TextTarget, e1k: Gene
         const ok = together >= 0.9 * TENANCY.limitPerSecond && rates.every((q) => q >= 0.8 * share) && shares429.every((q) => q < 0.02) && lost === 0;
         return [
           String(i + 1),
+          x.deployments.map((d) => String(d.summary.pacing.board?.peers ?? '-')).join(' / '),
           x.deployments.map((d) => (d.summary.pacing.startRate === undefined ? '-' : d.summary.pacing.startRate.toFixed(1))).join(' / '),
           sec(to - from || NaN),
           `${together.toFixed(1)}/s = ${((together / TENANCY.limitPerSecond) * 100).toFixed(0)}%`,
@@ -333,14 +347,15 @@ async function benchDeployments(stack: BenchStack, target: TextTarget, e1k: Gene
         ];
       });
       blocks.push(
-        `#### ${n} deployments, ${count(each.samples)} samples each, ${withState ? 'each starting at its settled rate (state)' : 'each starting fresh'}\n\n` +
-          table(['run', 'start rates', 'all posting', 'together', 'each, of its fair share', "each one's 429s", 'lost', 'load', ''], rows) +
+        `#### ${n} deployments, ${count(each.samples)} samples each, ${firstMinute ? 'their first minute (no state, an empty board)' : 'a later minute (each its settled rate, the board of the minute before)'}\n\n` +
+          table(['run', 'peers seen', 'start rates', 'all posting', 'together', 'each, of its fair share', "each one's 429s", 'lost', 'load', ''], rows) +
           `\n\n429 episodes:\n\n${episodeLines(r)}`,
       );
     }
   }
   return (
-    `### Several deployments in one tenancy (each its own principal, target and state object, invoked at the same moment; emulator ` +
+    `### Several deployments in one tenancy (each its own principal, target and state object in one shared STATE_BUCKET, so one pacing ` +
+    `board; invoked at the same moment; emulator ` +
     `${TENANCY.latencyMs} ms, ${TENANCY.limitPerSecond} calls/s per tenancy; function defaults; ${runs} run(s) each)\n\n` +
     `Targets, every run: together at least 90% of the limit and each at least 80% of its fair share while all of them post, 429s under 2% each.\n\n` +
     blocks.join('\n\n')

@@ -145,6 +145,8 @@ export async function benchShards(stack: BenchStack, runs: number, derived = pro
   const rows: string[][] = [];
   const episodes: number[] = [];
   const problems: string[] = [];
+  // Their first minute: no state, an empty pacing board (the shards share STATE_BUCKET, so one board).
+  stack.emulator.objectStorage.clearObjects();
   try {
     for (let i = 0; i < SHARDED.shards; i++)
       fns.push(
@@ -199,6 +201,7 @@ export async function benchShards(stack: BenchStack, runs: number, derived = pro
           lost > 0 ? `${count(lost)} (${why.join(', ')})` : '0',
           sec(r.wallMs),
           `${count(s.requests)} / ${count(s.throttled)}`,
+          String(s.pacing.board?.peers ?? '-'),
           `${s.pacing.startRate ?? '-'} -> ${s.pacing.finalRate}`,
           mb(r.peakRssBytes ?? NaN),
           ms(r.cpuMs),
@@ -231,6 +234,7 @@ export async function benchShards(stack: BenchStack, runs: number, derived = pro
         'lost',
         'answer',
         'calls / 429s',
+        'board peers',
         'rate start -> end (calls/s)',
         'peak RSS',
         'CPU',

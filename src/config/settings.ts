@@ -787,6 +787,15 @@ export const SETTINGS_TABLE = {
     unset: 'none: no derived series, no spool',
     description: 'Object Storage bucket keeping the previous scrape (for the derived series) and the spool between invocations',
   },
+  PACING_BOARD: {
+    field: 'pacingBoard',
+    default: 'true',
+    parse: parseBool,
+    description:
+      'with STATE_BUCKET: share the posting rate evenly with the other deployments whose STATE_BUCKET is the same bucket (the shards of one ' +
+      'configuration, or functions pointed at one bucket), through a small object each under prom2oci/pacing/ (docs/performance.md, ' +
+      '"Several deployments in one tenancy"); false = each paces alone. Without STATE_BUCKET there is no board',
+  },
   OBJECT_STORAGE_NAMESPACE: {
     field: 'objectStorageNamespace',
     parse: matching(

@@ -10,6 +10,7 @@ import type { Logger } from '../log';
 import type { ObjectStorageClient } from 'oci-objectstorage';
 import { createAuth, createDiscoveryClients, createMonitoringClient, createObjectStorageClient, createSecretsClient, type OciAuth } from '../oci/clients';
 import { objectStorageBackend } from '../state/objectStorage';
+import { boardObjectName, objectStorageBoard, type PacingBoard } from '../state/board';
 import { ConfigObjectSource, sdkConfigObjectGet } from '../config/configObject';
 import { stateObjectName } from '../state/keys';
 import { createStateStore, type StateStore } from '../state/store';
@@ -83,6 +84,13 @@ function objectStorageStateStore(settings: Settings, client: () => ObjectStorage
   return createStateStore(objectStorageBackend(client(), where, settings.dynamicGroup, maxBytes), { maxBytes });
 }
 
+/** The pacing board of the settings: in STATE_BUCKET, unless PACING_BOARD is false; undefined without a bucket. */
+function objectStoragePacingBoard(settings: Settings, client: () => ObjectStorageClient): PacingBoard | undefined {
+  if (!hasObjectStorageState(settings) || !settings.pacingBoard) return undefined;
+  const where = { namespace: settings.objectStorageNamespace, bucket: settings.stateBucket, own: boardObjectName(stateObjectName(settings)) };
+  return objectStorageBoard(client(), where, settings.dynamicGroup);
+}
+
 /** The configuration object of the settings (SCRAPE_CONFIG_OBJECT), or undefined when it is unset. */
 function configObjectSource(settings: Settings, client: () => ObjectStorageClient): ConfigObjectSource | undefined {
   const address = settings.scrapeConfigObject;
@@ -135,6 +143,7 @@ export function createHandler(env: Env, log: Logger, options: HandlerOptions = {
     const objectStorage = once(() => createObjectStorageClient(auth(), settings));
     const states = once(() => objectStorageStateStore(settings, objectStorage) ?? options.localStateStore);
     const configObject = once(() => configObjectSource(settings, objectStorage));
+    const pacingBoard = once(() => objectStoragePacingBoard(settings, objectStorage));
     const d = settings.discovery;
     const discovery = once(() =>
       d
@@ -147,7 +156,7 @@ export function createHandler(env: Env, log: Logger, options: HandlerOptions = {
         : undefined,
     );
     const dryRunWritesState = options.localStateStore !== undefined && !hasObjectStorageState(settings);
-    return { settings, log, postBatch: post, tokenSource: tokens, secretSource, stateStore: states, dryRunWritesState, discovery, configObject };
+    return { settings, log, postBatch: post, tokenSource: tokens, secretSource, stateStore: states, pacingBoard, dryRunWritesState, discovery, configObject };
   });
 
   const handler = async (input: unknown, ctx: InvocationContext): Promise<InvocationSummary | DuplicateTriggerAnswer | FunctionFailure> => {

@@ -22,6 +22,7 @@ const BUDGET_SHARE_OF_MEMORY = 1 / 4;
  *  - spool: the spooled series read, SPOOL_BYTES_PER_SERIES each (SPOOL_MAX_SERIES follows from it);
  *  - listed: the targets listed (discovered, and a configuration's job targets), LISTED_TARGET_BYTES each;
  *  - config: a scrape configuration read at the invocation (CONFIG_HELD_BYTES_PER_BYTE of its text);
+ *  - board: the pacing board's entries read (src/state/board.ts bounds them: 64 of at most 1 KiB);
  *  - log: the summary's log line.
  */
 const ITEM_SHARE_OF_MEMORY = {
@@ -30,6 +31,7 @@ const ITEM_SHARE_OF_MEMORY = {
   spool: 1 / 8,
   listed: 1 / 32,
   config: 1 / 16,
+  board: 1 / 1024,
   log: 1 / 1024,
 } as const;
 

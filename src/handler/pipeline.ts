@@ -16,6 +16,7 @@ import { MemoryBudget } from './memory';
 import { DataSource, drainTarget, UndeliveredSeries, withoutDropRules } from './data';
 import { toSpoolEntry, type SpoolEntry } from '../state/spool';
 import { scrapeAll, targetsOf } from './prepare';
+import { joinBoard, keepSharing, leaveBoard, startOnBoard } from './boardPhase';
 import { targetOptions } from './jobs';
 import type { Runtime } from './runtime';
 import {
@@ -101,13 +102,18 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
     rt.log('info', 'trigger message run already: answered without a run', { trigger });
     throw new DuplicateTrigger(trigger);
   }
+  // The pacing board (src/handler/boardPhase.ts): the heartbeat is written while the targets are scraped.
+  const settled = reading ? reading.then((r) => pacingStartOf(r, now())) : Promise.resolve(undefined);
+  const board = opts.dryRun ? undefined : joinBoard(rt, started, settled, budget.stateTimeoutMs());
   const prepared = await scrapeAll(rt, scrapeTargets, budget, memory, transformOptions, targetStateOf(reading, state), opts.dryRun);
   const scrapeMs = now() - started;
   // This scrape is stored while the data is posted; a state failure never stops the posting.
   const read = reading ? await reading : undefined;
-  // One rate for the data and the self-metrics calls, starting where the previous invocation settled.
+  // One rate for the data and the self-metrics calls, starting where the previous invocation settled, or at the board's share.
   const pacingStart = opts.dryRun ? undefined : pacingStartOf(read, now());
-  const pacer = createPacer(s.postCallsPerSecond, pacingStart, s.shard?.count);
+  const boardShare = board ? await startOnBoard(rt, board, memory, s.postCallsPerSecond) : undefined;
+  const pacer = createPacer(s.postCallsPerSecond, boardShare ?? pacingStart, s.shard?.count);
+  const stopSharing = board ? keepSharing(rt, board, pacer) : undefined;
   // With a spool to replay, the same write claims it (see statePhase.ts).
   const saving = read && (!opts.dryRun || rt.dryRunWritesState === true) ? saveState(rt, read, scrapeTargets, prepared, state, budget, trigger) : undefined;
   let result: PublishResult | undefined;
@@ -137,6 +143,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const fresh = undeliveredOf?.entries(result?.fatal !== undefined) ?? { entries: [], overMax: 0 };
   const spooling = spoolOn && read?.session ? read : undefined;
   const replayed = spooling ? await replaySpool(rt, spooling, result, budget, pacer) : undefined;
+  stopSharing?.();
   if (state.error) rt.log('warn', `derived series: ${state.error}`, { cause: state.cause, ...(state.iamPolicy ? { iamPolicy: state.iamPolicy } : {}) });
   const targets = summariseTargets(prepared, result, opts.dryRun);
   const self = targets.flatMap((t, i) => toSelfMetrics(selfMetricReport(t, prepared[i], state), targetOptions(prepared[i].target, transformOptions)));
@@ -152,6 +159,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const selfSpooled = toSpool.entries.length - fresh.entries.length;
   if (spoolSummary && spoolSummary.error === undefined && selfSpooled > 0) spoolSummary.selfMetrics = selfSpooled;
   if (!opts.dryRun && result && !result.fatal) await savePacing(rt, read, pacer, now(), budget.spoolWriteTimeoutMs());
+  if (board) await leaveBoard(rt, board, pacer, budget.spoolWriteTimeoutMs());
 
   const forecast = forecastCost({
     dataStreams,
@@ -181,7 +189,8 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   if (lost) summary.lostAnswers = lost;
   const p = pacer.stats();
   summary.pacing = { ceiling: s.postCallsPerSecond, minRate: round2(p.minRate), finalRate: round2(p.rate), decreases: p.decreases };
-  if (pacingStart || pacer.startRate < pacer.top) summary.pacing.startRate = round2(pacer.startRate);
+  if (pacingStart || boardShare || pacer.startRate < pacer.top) summary.pacing.startRate = round2(pacer.startRate);
+  if (board) summary.pacing.board = board.summary;
   if (discovery?.error)
     rt.log('warn', `discovery: ${discovery.error}`, { source: discovery.source, ...(discovery.iamStatement ? { iamStatement: discovery.iamStatement } : {}) });
   // RUNNING instances and no target of them (a tag typo): said even when static endpoints keep the run ok.

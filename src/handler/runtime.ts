@@ -5,6 +5,7 @@ import type { FleetDiscovery } from '../discovery/discovery';
 import type { Logger } from '../log';
 import type { BearerTokenSource } from '../oci/secrets';
 import type { PostBatch } from '../publish/sink';
+import type { PacingBoard } from '../state/board';
 import type { StateStore } from '../state/store';
 
 export interface Runtime {
@@ -16,6 +17,8 @@ export interface Runtime {
   tokenSource(): BearerTokenSource | undefined;
   /** A cached reader of one Vault secret (a job's credentials, SCRAPE_CONFIG), created on first use. */
   secretSource?(secretId: string): BearerTokenSource;
+  /** The pacing board (PACING_BOARD in STATE_BUCKET; created lazily, reused); undefined when there is none. */
+  pacingBoard?(): PacingBoard | undefined;
   /** The state store (created lazily, reused); undefined when it is off. Throws StateError when it cannot be created. */
   stateStore?(): StateStore | undefined;
   /**

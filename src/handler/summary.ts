@@ -3,6 +3,7 @@
  * (samples + derived = series + skipped, series = posted + failed + undelivered), whether anything
  * was delivered, and the log line. Pure: it counts what the runner hands it, no I/O, no clock.
  */
+import type { BoardSummary } from './boardPhase';
 import type { SpoolCounts } from '../state/spool';
 import { discoveryLogFields, type DiscoveryReport } from '../discovery/discovery';
 import type { CostForecast } from '../forecast/forecast';
@@ -121,8 +122,10 @@ export interface InvocationSummary {
     minRate: number;
     finalRate: number;
     decreases: number;
-    /** The rate the invocation started at when it took the previous invocation's settled rate from the state, or a shard's share (calls/s). */
+    /** The rate the invocation started at when it took the previous invocation's settled rate from the state, or a shard's share, or the board's (calls/s). */
     startRate?: number;
+    /** The pacing board (PACING_BOARD with STATE_BUCKET): the peers it showed, the share it started at, what it left out. */
+    board?: BoardSummary;
   };
   errors: { message: string; metrics: number }[];
   durationMs: number;

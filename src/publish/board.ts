@@ -93,9 +93,25 @@ export function parseEntry(text: string): BoardEntry | { problem: string } {
   return entry;
 }
 
-/** The entries of peers that post into the tenancy these minutes: written within BOARD_STALE_MS (and not from the future). */
-export function activePeers(entries: readonly BoardEntry[], nowMs: number): BoardEntry[] {
+/** The entries worth reading: written within BOARD_STALE_MS (and not from the future); older ones are other deployments' past. */
+export function freshEntries(entries: readonly BoardEntry[], nowMs: number): BoardEntry[] {
   return entries.filter((e) => nowMs - e.at <= BOARD_STALE_MS && e.at - nowMs <= BOARD_STALE_MS);
+}
+
+/** The period of the trigger that invokes the deployments (ms): once a minute. */
+const TRIGGER_PERIOD_MS = 60_000;
+/** The deployments of one trigger round begin within this of each other (ms): cold starts, discovery. */
+const ROUND_MS = 15_000;
+
+/**
+ * The peers that post while this invocation (begun at `began`) does: those posting now or about to
+ * (an entry not done, written within POSTING_FRESH_MS), and those done whose last invocation began
+ * one trigger period before ours (within ROUND_MS): invoked by the same minute's trigger, their
+ * heartbeat of this round not written yet. A peer that ran at another moment (invoked by hand, or a
+ * deployment that was replaced) is not one.
+ */
+export function peersNow(entries: readonly BoardEntry[], nowMs: number, began: number): BoardEntry[] {
+  return freshEntries(entries, nowMs).filter((e) => (e.done ? Math.abs(began - TRIGGER_PERIOD_MS - e.began) <= ROUND_MS : nowMs - e.at <= POSTING_FRESH_MS));
 }
 
 /** What the board showed at the posting's start. */

@@ -336,16 +336,18 @@ export class AdaptivePacer {
    * Moves to `callsPerSecond`, the pacing board's even split of what the deployments hold together
    * (src/publish/board.ts, evenShare): the rate goes there at once and is the new edge's just-under,
    * so it probes slowly from there. An open cut's second is not concluded (it was part of the
-   * split's sum); its 429s still cut no further.
+   * split's sum); its 429s still cut no further. Not taken (false) when it would raise the rate
+   * within a cut's second, or within BUSY_QUIET_MS after one that showed a busy tenancy.
    */
-  shareAt(callsPerSecond: number, nowMs: number): void {
+  shareAt(callsPerSecond: number, nowMs: number): boolean {
     // No more than it holds while a cut's second is open, or soon after one that showed a busy tenancy: the board's sum may be more than the tenancy has.
-    if (callsPerSecond > this.rateNow && (this.episode !== undefined || nowMs - this.lastBusyMs < BUSY_QUIET_MS)) return;
+    if (callsPerSecond > this.rateNow && (this.episode !== undefined || nowMs - this.lastBusyMs < BUSY_QUIET_MS)) return false;
     this.episode = undefined;
     this.inBurst = false;
     this.rateNow = Math.min(this.top, Math.max(Math.min(MIN_CALLS_PER_SECOND, this.ceiling), callsPerSecond));
     this.minRate = Math.min(this.minRate, this.rateNow);
     this.edgeRate = this.rateNow + TENANCY_CALLS_PER_SECOND * EDGE_MARGIN;
+    return true;
   }
 
   stats(): PacerStats {

@@ -9,7 +9,7 @@
  * window hides how long a neighbour can absorb the 429s before one is ours). Deterministic.
  */
 import { AdaptivePacer, type PacerStart } from '../../src/publish/pacing';
-import { activePeers, BOARD_FIRST_REFRESH_MS, BOARD_REFRESH_MS, boardStart, evenShare, peersRate, type BoardEntry } from '../../src/publish/board';
+import { freshEntries, peersNow, BOARD_FIRST_REFRESH_MS, BOARD_REFRESH_MS, boardStart, evenShare, peersRate, type BoardEntry } from '../../src/publish/board';
 import { backoffMs } from '../../src/publish/publisher';
 import { TenancyRateLimiter } from '../../src/local/emulator/rate-limit';
 import { mulberry32 } from '../../src/local/demo/traffic';
@@ -110,9 +110,10 @@ export function simulate(o: SimOptions): SimResult {
       const began = onBoard.board.get(onBoard.id)?.began ?? boardNow();
       onBoard.board.set(onBoard.id, { v: 1, began, at: boardNow(), ...(p.start ? { settled: p.start.rate } : {}), ...fields });
     };
+    /** The other deployments' entries as a read finds them. */
     const peers = (): BoardEntry[] =>
       onBoard
-        ? activePeers(
+        ? freshEntries(
             [...onBoard.board].filter(([id]) => id !== onBoard.id).map(([, e]) => e),
             boardNow(),
           )
@@ -158,7 +159,7 @@ export function simulate(o: SimOptions): SimResult {
       at(now + BOARD_REFRESH_MS, refresh);
     };
     const post = (): void => {
-      const seen = peers();
+      const seen = onBoard ? peersNow(peers(), boardNow(), onBoard.board.get(onBoard.id)!.began) : [];
       const shared = boardStart(p.start?.rate, seen, p.ceiling);
       pacer = new AdaptivePacer(p.ceiling, shared ?? p.start, p.shards);
       r.pacer = pacer;

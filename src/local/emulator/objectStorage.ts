@@ -1,6 +1,8 @@
 /**
  * Object Storage as the emulator serves it: GetObject, PutObject and HeadObject on
- * /n/{namespace}/b/{bucket}/o/{object}, with OCI's answers: ETags on every object version,
+ * /n/{namespace}/b/{bucket}/o/{object}, ListObjects on /n/{namespace}/b/{bucket}/o (`prefix`,
+ * `start`, `limit` up to 1000, `fields` among name, size, timeModified, etag; names in order,
+ * `nextStartWith` when more), with OCI's answers: ETags on every object version,
  * If-Match / If-None-Match preconditions (412 IfMatchFailed / IfNoneMatchFailed; 304 for a GET
  * whose If-None-Match matches), 404 BucketNotFound (also for a bucket the caller may not use: OCI
  * does not tell the two apart) and 404 ObjectNotFound. Signatures are verified by the server
@@ -10,6 +12,10 @@ import { createHash, randomUUID } from 'node:crypto';
 
 /** The path prefix of the Object Storage API. */
 const PATH_RE = /^\/n\/([^/]+)\/b\/([^/]+)\/o\/(.+)$/;
+/** A bucket's object list. */
+const LIST_RE = /^\/n\/([^/]+)\/b\/([^/]+)\/o\/?$/;
+/** ListObjects' largest page (OCI's). */
+const LIST_MAX = 1000;
 
 /** One stored object version. */
 interface StoredObject {
@@ -40,6 +46,17 @@ export function objectAddressOf(path: string): ObjectAddress | undefined {
   if (!m) return undefined;
   try {
     return { namespace: decodeURIComponent(m[1]), bucket: decodeURIComponent(m[2]), object: decodeURIComponent(m[3]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The bucket a ListObjects path names, or undefined when the path is not one. */
+export function listAddressOf(path: string): { namespace: string; bucket: string } | undefined {
+  const m = LIST_RE.exec(path);
+  if (!m) return undefined;
+  try {
+    return { namespace: decodeURIComponent(m[1]), bucket: decodeURIComponent(m[2]) };
   } catch {
     return undefined;
   }
@@ -76,12 +93,32 @@ export class ObjectStorageState {
     for (const objects of this.buckets.values()) objects.clear();
   }
 
-  /** Answers one request after authentication. */
-  handle(method: string, address: ObjectAddress, headers: Record<string, string | string[] | undefined>, body: Buffer, now: Date): ObjectAnswer {
-    const header = (name: string): string | undefined => {
-      const v = headers[name];
-      return Array.isArray(v) ? v.join(', ') : v;
-    };
+  /** Answers a ListObjects request after authentication: a JSON page of the bucket's objects, in name order. */
+  list(address: { namespace: string; bucket: string }, query: URLSearchParams): ObjectAnswer {
+    const objects = this.bucketOf(address);
+    if ('status' in objects) return objects;
+    const prefix = query.get('prefix') ?? '';
+    const start = query.get('start') ?? '';
+    const limitText = query.get('limit');
+    const limit = limitText === null ? LIST_MAX : Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1 || limit > LIST_MAX) return fail(400, 'InvalidParameter', `limit must be an integer from 1 to ${LIST_MAX}`);
+    const fields = new Set((query.get('fields') ?? 'name').split(',').map((f) => f.trim()));
+    const names = [...objects.keys()].filter((n) => n.startsWith(prefix) && n >= start).sort();
+    const page = names.slice(0, limit).map((name) => {
+      const o = objects.get(name)!;
+      return {
+        name,
+        ...(fields.has('size') ? { size: o.bytes.length } : {}),
+        ...(fields.has('timeModified') ? { timeModified: o.lastModified.toISOString() } : {}),
+        ...(fields.has('etag') ? { etag: o.etag } : {}),
+      };
+    });
+    const body = { objects: page, ...(names.length > limit ? { nextStartWith: names[limit] } : {}) };
+    return { status: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) };
+  }
+
+  /** A bucket's objects, or the answer OCI gives for a namespace or bucket the caller may not use. */
+  private bucketOf(address: { namespace: string; bucket: string }): Map<string, StoredObject> | ObjectAnswer {
     if (address.namespace !== this.namespace) {
       return fail(
         404,
@@ -97,6 +134,17 @@ export class ObjectStorageState {
         `Either the bucket named '${address.bucket}' does not exist in the namespace '${address.namespace}' or you are not authorized to access it`,
       );
     }
+    return objects;
+  }
+
+  /** Answers one request after authentication. */
+  handle(method: string, address: ObjectAddress, headers: Record<string, string | string[] | undefined>, body: Buffer, now: Date): ObjectAnswer {
+    const header = (name: string): string | undefined => {
+      const v = headers[name];
+      return Array.isArray(v) ? v.join(', ') : v;
+    };
+    const objects = this.bucketOf(address);
+    if ('status' in objects) return objects;
     if (method === 'PUT') this.beforePut?.(address);
     const current = objects.get(address.object);
     const ifMatch = header('if-match');

@@ -12,7 +12,7 @@ import { type Fault, FaultQueue, type FaultRoute, Sleeps } from './faults';
 import { Fleet, FLEET_API_PREFIX } from './fleet';
 import { HttpFailure, readBody, requestIdFor, sendJson } from './http';
 import { IngestionService, METRICS_PATH } from './ingestion';
-import { objectAddressOf, ObjectStorageState } from './objectStorage';
+import { listAddressOf, objectAddressOf, ObjectStorageState } from './objectStorage';
 import { SECRET_BUNDLE_PREFIX, SecretsService, type SecretStore } from './secrets';
 import { AuthError, authKindOf, parseAuthorization, type Principal, verifyRequest } from './signature';
 import type { MetricQuery, MetricSeries, MetricStore, StoredMetric } from './store';
@@ -163,6 +163,7 @@ function routeOf(method: string, path: string): Route {
   if (method === 'GET' && path.startsWith(SECRET_BUNDLE_PREFIX)) return 'secrets';
   if (method === 'GET' && path.startsWith(FLEET_API_PREFIX)) return 'discovery';
   if ((method === 'GET' || method === 'PUT' || method === 'HEAD') && objectAddressOf(path) !== undefined) return 'objectstorage';
+  if (method === 'GET' && listAddressOf(path) !== undefined) return 'objectstorage';
   return 'other';
 }
 
@@ -203,7 +204,10 @@ function answerObjectStorage(
   call: CallRecord,
   lostAnswer: boolean,
 ): void {
-  const answer = p.objectStorage.handle(method, objectAddressOf(path)!, req.headers, body, new Date(p.options.now()));
+  const object = objectAddressOf(path);
+  const answer = object
+    ? p.objectStorage.handle(method, object, req.headers, body, new Date(p.options.now()))
+    : p.objectStorage.list(listAddressOf(path)!, new URL(req.url ?? '/', 'http://emulator').searchParams);
   call.status = answer.status;
   if (lostAnswer) return loseAnswer(req, call);
   if (answer.error) throw new HttpFailure(answer.status, answer.error.code, answer.error.message);
