@@ -59,6 +59,8 @@ export interface SimOptions {
   seed: number;
   otherPerSecond?: number;
   jitterMs?: number;
+  /** A poster's timers fire up to this late (ms, seeded; a busy machine): a start the pacer said to wait for comes that much after. */
+  timerLateMs?: number;
   /** Every call reaching the tenancy in [fromMs, toMs) gets 429 (a burst of them, whatever the rate). */
   faultWindow?: [number, number];
 }
@@ -69,6 +71,8 @@ export function simulate(o: SimOptions): SimResult {
   const random = mulberry32(o.seed); // seeded retry jitter
   const arrival = mulberry32(o.seed * 7919 + 1); // seeded arrival jitter
   const late = (): number => arrival() * (o.jitterMs ?? 0);
+  const timers = mulberry32(o.seed * 104_729 + 3); // seeded timer lateness, drawn only when asked for
+  const timerLate = (): number => (o.timerLateMs ? timers() * o.timerLateMs : 0);
   const events: { t: number; seq: number; run: () => void }[] = [];
   let seq = 0;
   let now = 0;
@@ -86,7 +90,7 @@ export function simulate(o: SimOptions): SimResult {
     let queue = p.batches;
     const attempt = (worker: () => void, tries: number): void => {
       const wait = pacer.tryStart(now);
-      if (wait > 0) return at(now + wait, () => attempt(worker, tries));
+      if (wait > 0) return at(now + wait + timerLate(), () => attempt(worker, tries));
       const started = now;
       const callNo = ++r.calls;
       at(now + o.latencyMs + late(), () => {
