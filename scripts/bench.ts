@@ -5,14 +5,15 @@
  * A benchmark, not a test: every figure is a median of several runs taken side by side.
  *
  * Options: `--quick` (fewer runs), `--only=cold,e2e,throttled,lab,parse,state,spool,fleet,cardinality,relabel-cpu,shards,pacing-alone,pacing-shared,
- * pacing-deployments,pacing-limit,pacing-cost` (a subset; it still rewrites bench-results/latest.md), `--runs=N` (runs of each
+ * pacing-deployments,pacing-limit,pacing-cost` (a subset; it rewrites bench-results/latest.md with only those), `--merge` (with
+ * --only: re-run those sections and keep the file's others, each dated), `--runs=N` (runs of each
  * pacing scenario and of relabel-cpu and shards, default 5: issue 23's five runs, every one reported). Env BENCH_THROTTLED_RATE sets the function's
  * POST_CALLS_PER_SECOND (the pacing ceiling) in the throttled runs (default 48: a ceiling just under
  * the tenancy's 50 keeps a poster that is alone free of 429s; shared, the adaptive rate goes below it).
  * The function runs with the node flags of the Dockerfile's ENTRYPOINT (see bench/stack.ts).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,6 +34,7 @@ import type { SpoolSize } from './bench/spool-size';
 import { spoolRun, type SpoolRun } from './bench/spool';
 import { benchPacing, PACING_SECTIONS, type PacingSection } from './bench/pacing';
 import { benchRelabelCpu, benchShards } from './bench/shards';
+import { mergeResults, parseResults, renderResults, type ResultSection } from './bench/results';
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS = path.join(ROOT, 'bench-results', 'latest.md');
@@ -60,6 +62,8 @@ interface Options {
   only: Set<Section>;
   /** Runs of each pacing scenario. */
   runs: number;
+  /** Keep the results file's sections that do not run now. */
+  merge: boolean;
 }
 
 const SECTIONS: readonly Section[] = [
@@ -79,21 +83,46 @@ const SECTIONS: readonly Section[] = [
 
 /** Parses argv (`--quick`, `--only=cold,e2e`, `--runs=5`) with Node's util.parseArgs; an unknown flag or section is an error. */
 function parseBenchArgs(argv: string[]): Options {
-  const { values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, only: { type: 'string' }, runs: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: { quick: { type: 'boolean' }, only: { type: 'string' }, runs: { type: 'string' }, merge: { type: 'boolean' } },
+    strict: true,
+  });
   const only = values.only?.split(',') ?? [...SECTIONS];
   for (const name of only) if (!SECTIONS.includes(name as Section)) throw new Error(`--only: unknown section "${name}" (${SECTIONS.join(', ')})`);
   const runs = values.runs === undefined ? 5 : Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs: expected a whole number >= 1, got "${values.runs}"`);
-  return { quick: values.quick ?? false, only: new Set(only as Section[]), runs };
+  return { quick: values.quick ?? false, only: new Set(only as Section[]), runs, merge: values.merge ?? false };
 }
 
-/** Markdown blocks of the results file, in order. */
-const report: string[] = [];
+/** Markdown blocks of the results file before the first section (title, machine, expositions). */
+const head: string[] = [];
+/** The sections that ran, each with its blocks. */
+const sections: ResultSection[] = [];
 
-/** Prints a block and keeps it for the results file. */
+/** Prints a block and keeps it for the results file, in the section running (or the head). */
 function emit(block: string): void {
   console.log(block + '\n');
-  report.push(block);
+  const current = sections.at(-1);
+  if (current) current.text += (current.text ? '\n\n' : '') + block;
+  else head.push(block);
+}
+
+/** Runs one section: its blocks go under its name, and the results file is rewritten after it. */
+async function section(name: Section, opts: Options, run: () => unknown): Promise<void> {
+  if (!opts.only.has(name)) return;
+  sections.push({ name, ranAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), text: '' });
+  await run();
+  writeResults(opts, '_Run in progress (or stopped): the sections above are the ones that finished._');
+}
+
+/** Writes bench-results/latest.md: this run's sections, and with --merge the file's other sections as they were. */
+function writeResults(opts: Options, foot: string): void {
+  const fresh = { head: head.join('\n\n'), sections, foot };
+  const old = opts.merge && existsSync(RESULTS) ? parseResults(readFileSync(RESULTS, 'utf8')) : undefined;
+  const { results, kept } = old ? mergeResults(old, fresh) : { results: fresh, kept: [] };
+  mkdirSync(path.dirname(RESULTS), { recursive: true });
+  writeFileSync(RESULTS, renderResults(results, kept));
 }
 
 /** Median of one figure over runs. */
@@ -765,28 +794,31 @@ async function main(): Promise<void> {
   const stack = await startBenchStack();
   const target = await startTextTarget();
   try {
-    if (opts.only.has('cold')) await benchCold(stack, target, e1k, opts.quick ? 3 : 7);
-    if (opts.only.has('e2e')) await benchE2e(stack, target, expos, opts.quick ? [3, 2, 1] : [7, 5, 3]);
-    if (opts.only.has('throttled')) await benchThrottled(stack, target, e1k, e100k, 1);
-    if (opts.only.has('lab')) await benchLab(stack, target, e1k, opts.quick ? 1 : 3, opts.quick ? 3 : 5);
-    if (opts.only.has('parse')) benchParse(opts.quick ? 3 : 7);
-    if (opts.only.has('cardinality')) benchCardinality();
-    if (opts.only.has('state')) await benchState(stack, target, expos[1], e100k, opts.quick ? 3 : 5);
-    if (opts.only.has('spool')) await benchSpool(stack, target, e1k, e100k, opts.quick ? 3 : 5);
-    if (opts.only.has('fleet')) await benchFleet(stack, opts.quick ? 1 : 3);
-    if (opts.only.has('relabel-cpu')) emit(await benchRelabelCpu(stack, target, e100k, opts.runs));
-    if (opts.only.has('shards')) emit(await benchShards(stack, opts.runs));
-    for (const block of await benchPacing(stack, target, { e1k, e10k: expos[1], e100k }, opts.only, opts.runs)) emit(block);
+    const q = opts.quick;
+    await section('cold', opts, () => benchCold(stack, target, e1k, q ? 3 : 7));
+    await section('e2e', opts, () => benchE2e(stack, target, expos, q ? [3, 2, 1] : [7, 5, 3]));
+    await section('throttled', opts, () => benchThrottled(stack, target, e1k, e100k, 1));
+    await section('lab', opts, () => benchLab(stack, target, e1k, q ? 1 : 3, q ? 3 : 5));
+    await section('parse', opts, () => benchParse(q ? 3 : 7));
+    await section('cardinality', opts, () => benchCardinality());
+    await section('state', opts, () => benchState(stack, target, expos[1], e100k, q ? 3 : 5));
+    await section('spool', opts, () => benchSpool(stack, target, e1k, e100k, q ? 3 : 5));
+    await section('fleet', opts, () => benchFleet(stack, q ? 1 : 3));
+    await section('relabel-cpu', opts, async () => emit(await benchRelabelCpu(stack, target, e100k, opts.runs)));
+    await section('shards', opts, async () => emit(await benchShards(stack, opts.runs)));
+    for (const name of PACING_SECTIONS)
+      await section(name, opts, async () => {
+        for (const block of await benchPacing(stack, target, { e1k, e10k: expos[1], e100k }, new Set([name]), opts.runs)) emit(block);
+      });
   } finally {
     await target.close();
     await stack.close();
   }
-  emit(
+  const foot =
     `_Total benchmark time ${sec(performance.now() - started)}; load average at the end ${os.loadavg()[0].toFixed(2)} (2 cores: above ~1.5 means other ` +
-      `work competed for the CPU)._`,
-  );
-  mkdirSync(path.dirname(RESULTS), { recursive: true });
-  writeFileSync(RESULTS, report.join('\n\n') + '\n');
+    `work competed for the CPU)._`;
+  console.log(foot + '\n');
+  writeResults(opts, foot);
   console.log(`written to ${path.relative(ROOT, RESULTS)}`);
 }
 

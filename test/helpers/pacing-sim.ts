@@ -70,6 +70,8 @@ export interface SimOptions {
   seed: number;
   otherPerSecond?: number;
   jitterMs?: number;
+  /** A poster's timers fire up to this late (ms, seeded; a busy machine): a start the pacer said to wait for comes that much after. */
+  timerLateMs?: number;
   /** Every call reaching the tenancy in [fromMs, toMs) gets 429 (a burst of them, whatever the rate). */
   faultWindow?: [number, number];
   /** The pacing board of the posters that have `board`; `boardEpochMs` is simulated time 0 on its clock (minutes go on). */
@@ -83,6 +85,8 @@ export function simulate(o: SimOptions): SimResult {
   const random = mulberry32(o.seed); // seeded retry jitter
   const arrival = mulberry32(o.seed * 7919 + 1); // seeded arrival jitter
   const late = (): number => arrival() * (o.jitterMs ?? 0);
+  const timers = mulberry32(o.seed * 104_729 + 3); // seeded timer lateness, drawn only when asked for
+  const timerLate = (): number => (o.timerLateMs ? timers() * o.timerLateMs : 0);
   const events: { t: number; seq: number; run: () => void }[] = [];
   let seq = 0;
   let now = 0;
@@ -120,7 +124,7 @@ export function simulate(o: SimOptions): SimResult {
         : [];
     const attempt = (worker: () => void, tries: number): void => {
       const wait = pacer.tryStart(now);
-      if (wait > 0) return at(now + wait, () => attempt(worker, tries));
+      if (wait > 0) return at(now + wait + timerLate(), () => attempt(worker, tries));
       const started = now;
       const callNo = ++r.calls;
       at(now + o.latencyMs + late(), () => {
