@@ -93,6 +93,8 @@ describe('reliability: the state and the spool against an unlucky network and a 
         METRICS_ENDPOINT: fx.target.url,
         STATE_BUCKET: BUCKET,
         OBJECT_STORAGE_NAMESPACE: fx.stack.emulator.objectStorage.namespace,
+        // The faults queued here are the state's own calls: the pacing board's are tested in test/board-function.test.ts.
+        PACING_BOARD: 'false',
         DERIVED_SERIES: 'none',
         POST_TIMEOUT_MS: '3000',
         POST_CALLS_PER_SECOND: '200',

@@ -84,7 +84,7 @@ describe('SCRAPE_CONFIG_OBJECT in the function: ETag revalidation, changes, and 
     // A posting run writes the state; the changed file must keep the same state object.
     const posting = await fn.invoke();
     assert.equal(posting.status, 200, posting.body);
-    const stateObjects = () => [...(os().buckets.get(STATE_BUCKET)?.keys() ?? [])];
+    const stateObjects = () => [...(os().buckets.get(STATE_BUCKET)?.keys() ?? [])].filter((k) => k.startsWith('prom2oci/state-'));
     assert.equal(stateObjects().length, 1);
     const stateName = stateObjects()[0];
 

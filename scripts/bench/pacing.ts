@@ -346,8 +346,9 @@ async function benchDeployments(stack: BenchStack, target: TextTarget, e1k: Gene
           verdict(ok),
         ];
       });
+      const when = firstMinute ? 'their first minute (no state, an empty board)' : 'a later minute (each its settled rate, the board of the minute before)';
       blocks.push(
-        `#### ${n} deployments, ${count(each.samples)} samples each, ${firstMinute ? 'their first minute (no state, an empty board)' : 'a later minute (each its settled rate, the board of the minute before)'}\n\n` +
+        `#### ${n} deployments, ${count(each.samples)} samples each, ${when}\n\n` +
           table(['run', 'peers seen', 'start rates', 'all posting', 'together', 'each, of its fair share', "each one's 429s", 'lost', 'load', ''], rows) +
           `\n\n429 episodes:\n\n${episodeLines(r)}`,
       );

@@ -32,7 +32,7 @@ export interface BoardSummary {
 }
 
 /** What the board is doing this invocation. */
-export interface BoardPhase {
+interface BoardPhase {
   board: PacingBoard;
   began: number;
   /** The heartbeat's write (never rejects). */
@@ -47,7 +47,7 @@ export interface BoardPhase {
 /** The one word per distinct problem the summary keeps. */
 const MAX_PROBLEMS = 5;
 /** What the board's read holds at most (bytes): its entries and the list's page (src/state/board.ts bounds them). */
-export const BOARD_HELD_BYTES = 128 * 1024;
+const BOARD_HELD_BYTES = 128 * 1024;
 
 /** Records a failed board call (the first one; the invocation paces alone from there) and logs it. */
 function noteFailure(rt: Runtime, phase: BoardPhase, e: unknown): void {

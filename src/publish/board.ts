@@ -115,7 +115,7 @@ export function peersNow(entries: readonly BoardEntry[], nowMs: number, began: n
 }
 
 /** What the board showed at the posting's start. */
-export interface BoardStart {
+interface BoardStart {
   /** Peers seen (deployments besides this one). */
   peers: number;
   /** The start rate it gives (calls/s). */

@@ -25,7 +25,7 @@ import { readBody, statusOf } from './objectStorage';
 export const BOARD_PREFIX = 'prom2oci/pacing/';
 
 /** What one read of the board found. */
-export interface BoardRead {
+interface BoardRead {
   /** The other deployments' entries (not this deployment's own), fresh and well-formed. */
   entries: BoardEntry[];
   /** Objects under the prefix that were left out, each with why (malformed, too large, too many). */
