@@ -42,6 +42,7 @@ const BAD: Record<string, string[]> = {
   DERIVED_SERIES: ['rates', 'none,rate'],
   HISTOGRAM_QUANTILES: ['99', '0.5,0.50', '-0.1'],
   STATE_BUCKET: ['my bucket'],
+  PACING_BOARD: ['sometimes'],
   OBJECT_STORAGE_NAMESPACE: ['My-Namespace'],
   OCI_OBJECT_STORAGE_ENDPOINT: ['objectstorage'],
   STATE_MAX_AGE_SECONDS: ['0', '5m'],

@@ -106,10 +106,12 @@ export function joinBoard(rt: Runtime, began: number, settled: Promise<PacerStar
   }
   if (!board) return undefined;
   const phase: BoardPhase = { board, began, joined: Promise.resolve(), summary: { peers: 0 }, peers: [], timeoutMs };
-  phase.joined = settled.then(async (start) => {
-    if (start) phase.settled = start.rate;
-    await write(rt, phase, {});
-  });
+  phase.joined = settled
+    .then(async (start) => {
+      if (start) phase.settled = start.rate;
+      await write(rt, phase, {});
+    })
+    .catch((e: unknown) => noteFailure(rt, phase, e));
   return phase;
 }
 

@@ -11,6 +11,8 @@
 import type { Settings } from '../config/settings';
 import type { AdaptivePacer, PublishOptions } from '../publish/publisher';
 
+/** The longest one call of the pacing board may take (ms): its objects are ~150 bytes (boardTimeoutMs). */
+const BOARD_CALL_MS = 5000;
 /** Time kept back at the end of an invocation to write the response (ms). */
 const RESPONSE_MARGIN_MS = 1000;
 /** Time kept back after the data phase for the self-metrics call (ms, upper bound). */
@@ -109,6 +111,15 @@ export class InvocationBudget implements TimeBudget {
   /** One state read or write ahead of the posting: POST_TIMEOUT_MS, cut at the scrape's stop time. */
   stateTimeoutMs(): number {
     return Math.min(this.settings.postTimeoutMs, this.msUntil(this.scrapeStopAt));
+  }
+
+  /**
+   * One call of the pacing board (src/handler/boardPhase.ts): a small object, so at most
+   * BOARD_CALL_MS; the posting waits for the board's read before it starts, and a hanging Object
+   * Storage must not take more of the minute than that.
+   */
+  boardTimeoutMs(): number {
+    return Math.min(BOARD_CALL_MS, this.spoolWriteTimeoutMs());
   }
 
   /** The spool's write after the posting: POST_TIMEOUT_MS, cut at the end of the work. */

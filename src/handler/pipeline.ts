@@ -104,7 +104,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   }
   // The pacing board (src/handler/boardPhase.ts): the heartbeat is written while the targets are scraped.
   const settled = reading ? reading.then((r) => pacingStartOf(r, now())) : Promise.resolve(undefined);
-  const board = opts.dryRun ? undefined : joinBoard(rt, started, settled, budget.stateTimeoutMs());
+  const board = opts.dryRun ? undefined : joinBoard(rt, started, settled, budget.boardTimeoutMs());
   const prepared = await scrapeAll(rt, scrapeTargets, budget, memory, transformOptions, targetStateOf(reading, state), opts.dryRun);
   const scrapeMs = now() - started;
   // This scrape is stored while the data is posted; a state failure never stops the posting.
@@ -159,7 +159,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const selfSpooled = toSpool.entries.length - fresh.entries.length;
   if (spoolSummary && spoolSummary.error === undefined && selfSpooled > 0) spoolSummary.selfMetrics = selfSpooled;
   if (!opts.dryRun && result && !result.fatal) await savePacing(rt, read, pacer, now(), budget.spoolWriteTimeoutMs());
-  if (board) await leaveBoard(rt, board, pacer, budget.spoolWriteTimeoutMs());
+  if (board) await leaveBoard(rt, board, pacer, budget.boardTimeoutMs());
 
   const forecast = forecastCost({
     dataStreams,
