@@ -94,6 +94,8 @@ export interface PacerStats {
   minRate: number;
   /** Number of multiplicative decreases (at most one per second of 429s). */
   decreases: number;
+  /** Number of 429s our own calls explained, each trimming the rate by OWN_TRIM instead of a decrease. */
+  trims: number;
 }
 
 /** Where an invocation's controller starts when the previous one left a settled rate. */
@@ -145,6 +147,7 @@ export class AdaptivePacer {
   /** When the last own 429 trimmed the rate (ownBunch), and the calls accepted since. */
   private lastOwnMs = -Infinity;
   private acceptedSinceOwn = 0;
+  private trims = 0;
 
   /**
    * `start`: the previous invocation's settled rate, started at instead of the top (and probed slowly
@@ -269,6 +272,7 @@ export class AdaptivePacer {
     if (!this.ownCallsFill(startedMs)) return false;
     this.lastOwnMs = nowMs;
     this.acceptedSinceOwn = 0;
+    this.trims++;
     this.rateNow = Math.max(MIN_CALLS_PER_SECOND, this.rateNow - OWN_TRIM);
     this.minRate = Math.min(this.minRate, this.rateNow);
     this.nextStartMs = Math.max(this.nextStartMs, nowMs) + 1000 / this.rateNow;
@@ -313,7 +317,7 @@ export class AdaptivePacer {
   }
 
   stats(): PacerStats {
-    return { rate: this.rateNow, minRate: this.minRate, decreases: this.decreases };
+    return { rate: this.rateNow, minRate: this.minRate, decreases: this.decreases, trims: this.trims };
   }
 }
 
