@@ -240,8 +240,8 @@ async function benchE2e(stack: BenchStack, target: TextTarget, expos: GeneratedE
   // cgroup limit there; on this big machine it would grow lazily to GBs): peak RSS against the size.
   const boundedArgs = [...FUNCTION_NODE_ARGS, `--max-old-space-size=${BOUNDED_OLD_SPACE_MB}`];
   const runsBounded = runCounts[runCounts.length - 1];
-  // 300k samples are ~41 MB of text, above the default SCRAPE_MAX_BYTES (16 MiB) and SCRAPE_SAMPLE_LIMIT
-  // (102,400 at 256 MB): both raised so the rows show what the memory does.
+  // 300k samples are ~41 MB of text, above the default SCRAPE_MAX_BYTES (32 MiB) and SCRAPE_SAMPLE_LIMIT
+  // (153,600 at 256 MB): both raised so the rows show what the memory does.
   const bigEnv = { ...UNTHROTTLED_ENV, SCRAPE_MAX_BYTES: String(64 * 1024 * 1024), SCRAPE_SAMPLE_LIMIT: '1000000' };
   const boundedRss: Record<number, number> = {};
   let bounded100k: InvocationRun[] = [];

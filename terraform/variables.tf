@@ -224,9 +224,9 @@ variable "scrape_timeout_ms" {
 }
 
 variable "scrape_max_bytes" {
-  description = "SCRAPE_MAX_BYTES: largest exposition accepted per target, in bytes after decompression; a larger one is refused (up=0) instead of the container being killed. The default, 16 MiB, is about 120k samples, which the 256 MB function holds: raise it together with the memory and SCRAPE_SAMPLE_LIMIT."
+  description = "SCRAPE_MAX_BYTES: largest exposition accepted per target, in bytes after decompression; a larger one is refused (up=0) instead of the container being killed. The default, 32 MiB, is about 240k samples of the benchmark's exposition (150,000 of them, OCI's limit a minute, are about 20 MB); what a target holds is bounded by the memory budget too (a fifth of the function's memory), which refuses more with its reason: raise it together with the memory and SCRAPE_SAMPLE_LIMIT."
   type        = number
-  default     = 16777216
+  default     = 33554432
 
   validation {
     condition     = floor(var.scrape_max_bytes) == var.scrape_max_bytes && var.scrape_max_bytes >= 1024 && var.scrape_max_bytes <= 536870912
@@ -246,7 +246,7 @@ variable "spool_max_series" {
 }
 
 variable "scrape_sample_limit" {
-  description = "SCRAPE_SAMPLE_LIMIT: most samples read from one target, counted while scanning: over it that target is up=0 and the others are posted (the byte cap alone does not bound memory: 6 MB of short series is 400k samples). Empty = 400 per MB of memory_in_mbs."
+  description = "SCRAPE_SAMPLE_LIMIT: most samples read from one target, counted while scanning: over it that target is up=0 and the others are posted (the byte cap alone does not bound memory: 6 MB of short series is 400k samples). Empty = 600 per MB of memory_in_mbs."
   type        = string
   default     = ""
 

@@ -190,6 +190,7 @@ describe('AdaptivePacer rules', () => {
     now = startAll(p, now, bunch + 300, (t) => p.throttled(t, t + 50)); // started after it, refused: the second still holds the bunch
     startAll(p, now, bunch + 5000, (t) => p.accepted(t + 50));
     assert.equal(p.stats().decreases, 0, 'no cut');
+    assert.equal(p.stats().trims, 1, 'one trim: the 429s of the calls started after it are the same bunch');
     assert.equal(p.stats().minRate, TENANCY_CALLS_PER_SECOND - MARGIN - 0.5, 'a trim of 0.5 call/s, once');
     assert.ok(p.rate >= TENANCY_CALLS_PER_SECOND - MARGIN - 0.5, `after: ${p.rate.toFixed(2)} calls/s`);
     assert.ok(p.settledRate > TENANCY_CALLS_PER_SECOND - MARGIN - 0.5, `settled ${p.settledRate.toFixed(2)}: no edge taken from it`);

@@ -9,19 +9,20 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { defaultSampleLimit, parseSettings } from '../src/config/settings';
+import { defaultSampleLimit, parseSettings, SETTINGS_TABLE } from '../src/config/settings';
 import type { LocalFunction } from '../src/local/fn-agent';
 import { encodeState } from '../src/state/codec';
 import { stateObjectName } from '../src/state/keys';
 import { encodeSpool, type SpoolEntry } from '../src/state/spool';
 import { emptyStateDocument, type StateDocument } from '../src/types/state';
+import { generateExposition } from '../scripts/bench/exposition';
 import { closedPort, COMPARTMENT, FUNCTION_HEAP_ARGS_256MB } from './helpers/stack';
 import { assertAccounted, stackAndTargetForSuite, summaryOf, waitForLine } from './helpers/reliability';
 
 const MEMORY_MB = 256;
 const LIMIT = defaultSampleLimit(MEMORY_MB);
 /** The default SCRAPE_MAX_BYTES, less room for the last line. */
-const BYTES = 16 * 1024 * 1024 - 4096;
+const BYTES = Number(SETTINGS_TABLE.SCRAPE_MAX_BYTES.default) - 4096;
 /** Publishing as fast as the emulator takes it: the memory peak is the point, not the pace. */
 const FAST = { POST_CALLS_PER_SECOND: '1000', POST_CONCURRENCY: '8', POST_TIMEOUT_MS: '60000', FUNCTION_TIMEOUT_SECONDS: '600' };
 
@@ -58,6 +59,38 @@ describe('reliability: the worst expositions at the default limits, heap bounded
       await fn.stop();
     });
   }
+});
+
+describe("reliability: OCI's 150,000 series a minute at the default limits, heap bounded as in a 256 MB function", () => {
+  const fx = stackAndTargetForSuite();
+
+  test("one target of 150,000 samples shaped like a busy service's /metrics (about 20 MB): admitted, every series posted, within the memory", async () => {
+    // Issue 23 item 3: one invocation posts up to 150,000 series a minute (OCI's 50 calls/s x 50). At
+    // the old defaults (SCRAPE_SAMPLE_LIMIT 102,400 at 256 MB, SCRAPE_MAX_BYTES 16 MiB) such a target was refused whole.
+    const expo = generateExposition(150_000);
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(expo.text);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      fx.stack.emulator.reset();
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+      const fn = await fx.stack.startFn({ METRICS_ENDPOINT: url, HISTOGRAM_BUCKETS: 'true', ...FAST }, FUNCTION_HEAP_ARGS_256MB, { memoryMb: MEMORY_MB });
+      const res = await fn.invoke({ deadline: new Date(Date.now() + 600_000) });
+      const s = summaryOf(res);
+      assertAccounted(s, '150,000 samples');
+      const t = s.targets[0];
+      assert.equal(t.up, true, t.error);
+      assert.equal(t.samples, expo.samples);
+      assert.equal(s.series, expo.samples, 'every sample a series (HISTOGRAM_BUCKETS=true)');
+      assert.equal(s.posted, s.series, JSON.stringify(s.errors));
+      assertPeakWithinMemory(fn);
+      await fn.stop();
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
 });
 
 describe('reliability: one memory budget for all targets together, heap bounded as in a 256 MB function', () => {

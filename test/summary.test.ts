@@ -64,7 +64,7 @@ function published(outcomes: Outcome[], extra: Partial<PublishResult> = {}): Pub
     retries: 1,
     throttled: 1,
     errors: [],
-    pacing: { rate: 20, minRate: 10, decreases: 1 },
+    pacing: { rate: 20, minRate: 10, decreases: 1, trims: 0 },
     ...extra,
   };
 }

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { makeResourcePrincipal } from '../../src/local/emulator/credentials';
 import { throttleEpisodes } from '../../src/local/emulator/rate-limit';
 import { cruiseRate } from '../../src/publish/pacing';
+import { defaultSampleLimit, SETTINGS_TABLE } from '../../src/config/settings';
 import type { CallRecord } from '../../src/local/emulator/calls';
 import { createOtherPoster, type OtherPoster } from '../../src/local/other-poster';
 import type { InvocationSummary } from '../../src/handler/summary';
@@ -240,7 +241,7 @@ function singleRow(i: number, r: ScenarioRun, shared: boolean): string[] {
     `${count(s.posted)} / ${count(s.series)}${lost === 0 ? '' : ` (${count(lost)} not posted)`}`,
     `${count(d.throttled)} of ${count(d.calls)} = ${(share429 * 100).toFixed(2)}%`,
     `${rate.toFixed(1)}/s = ${((rate / free) * 100).toFixed(0)}%`,
-    `${s.pacing.decreases} / ${s.pacing.minRate.toFixed(1)} / ${s.pacing.finalRate.toFixed(1)}`,
+    `${s.pacing.decreases} / ${s.pacing.trims ?? 0} / ${s.pacing.minRate.toFixed(1)} / ${s.pacing.finalRate.toFixed(1)}`,
     ms(longest),
     shared ? `${count(r.otherCalls)} / ${count(r.otherThrottled)}` : '',
     r.load.toFixed(2),
@@ -262,7 +263,7 @@ const SINGLE_HEADER = [
   'series posted',
   "function's 429s",
   'accepted rate (% of the free room)',
-  'cuts / lowest / final rate',
+  'cuts / trims / lowest / final rate',
   'longest episode',
   'other poster: calls / 429s',
   'load',
@@ -386,14 +387,8 @@ function postingTimesOf(calls: CallRecord[], startedAt: number, selfCalls: numbe
 async function benchLimit(stack: BenchStack, target: TextTarget, e1k: GeneratedExposition, runs: number): Promise<string> {
   const series = Math.round(0.95 * SERIES_PER_MINUTE);
   const expo = generateExposition(series);
-  const env = {
-    ...ENV,
-    FUNCTION_TIMEOUT_SECONDS: String(FUNCTION_TIMEOUT_S),
-    // Above the defaults for 256 MB (SCRAPE_SAMPLE_LIMIT 102,400, SCRAPE_MAX_BYTES 16 MiB): the target would be refused whole.
-    SCRAPE_SAMPLE_LIMIT: String(series),
-    SCRAPE_MAX_BYTES: String(64 * 1024 * 1024),
-    METRICS_ENDPOINT: target.url,
-  };
+  // The function's defaults (SCRAPE_SAMPLE_LIMIT, SCRAPE_MAX_BYTES, SCRAPE_TIMEOUT_MS included), but every sample a series.
+  const env = { HISTOGRAM_BUCKETS: 'true', FUNCTION_TIMEOUT_SECONDS: String(FUNCTION_TIMEOUT_S), METRICS_ENDPOINT: target.url };
   const rows: string[][] = [];
   const episodes: string[] = [];
   for (let i = 0; i < runs; i++) {
@@ -430,7 +425,7 @@ async function benchLimit(stack: BenchStack, target: TextTarget, e1k: GeneratedE
         sec(wallMs),
         `${achievedRate(dataAccepted).toFixed(1)}/s`,
         count(own.filter((c) => c.status === 429).length),
-        `${s.pacing.decreases} / ${s.pacing.minRate.toFixed(1)}`,
+        `${s.pacing.decreases} / ${s.pacing.trims ?? 0} / ${s.pacing.minRate.toFixed(1)}`,
         mb(rss),
         loadavg()[0].toFixed(2),
         verdict(ok),
@@ -447,7 +442,9 @@ async function benchLimit(stack: BenchStack, target: TextTarget, e1k: GeneratedE
     `### The physical limit in one invocation (${count(series)} series = 95% of OCI's ${count(SERIES_PER_MINUTE)} a minute, one target; ` +
     `alone; emulator ${TENANCY.latencyMs} ms, ${TENANCY.limitPerSecond} calls/s per tenancy; the function's defaults: Fn deadline ${FUNCTION_TIMEOUT_S} s ` +
     `(its timeout), POST_CALLS_PER_SECOND=auto, POST_CONCURRENCY=8; ${MEMORY_MB} MB function, --max-old-space-size=${BOUNDED_OLD_SPACE_MB}; ` +
-    `HISTOGRAM_BUCKETS=true, SCRAPE_SAMPLE_LIMIT and SCRAPE_MAX_BYTES raised to admit the target; ${runs} run(s), each reported)\n\n` +
+    `HISTOGRAM_BUCKETS=true (every sample a series), every other setting at its default (SCRAPE_SAMPLE_LIMIT ` +
+    `${count(defaultSampleLimit(MEMORY_MB))} at ${MEMORY_MB} MB, SCRAPE_MAX_BYTES ${SETTINGS_TABLE.SCRAPE_MAX_BYTES.default} bytes, ` +
+    `the exposition ${mb(Buffer.byteLength(expo.text))}); ${runs} run(s), each reported)\n\n` +
     `Target, every run: all ${count(series)} series accepted within ${TRIGGER_PERIOD_S} s of the call (the trigger's period: the next invocation ` +
     `posts from then on; the self-metrics call and the response may follow), peak RSS <= 200 MB.\n\n` +
     table(
@@ -460,7 +457,7 @@ async function benchLimit(stack: BenchStack, target: TextTarget, e1k: GeneratedE
         'answer',
         'accepted rate',
         '429s',
-        'cuts / lowest rate',
+        'cuts / trims / lowest rate',
         'peak RSS',
         'load',
         `all accepted <= ${TRIGGER_PERIOD_S} s, <= 200 MB`,

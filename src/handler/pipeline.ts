@@ -189,6 +189,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   if (lost) summary.lostAnswers = lost;
   const p = pacer.stats();
   summary.pacing = { ceiling: s.postCallsPerSecond, minRate: round2(p.minRate), finalRate: round2(p.rate), decreases: p.decreases };
+  if (p.trims > 0) summary.pacing.trims = p.trims;
   if (pacingStart || boardShare || pacer.startRate < pacer.top) summary.pacing.startRate = round2(pacer.startRate);
   if (board) summary.pacing.board = board.summary;
   if (discovery?.error)
@@ -257,6 +258,6 @@ function notAttempted(n: number, fatal: string): PublishResult {
     throttled: 0,
     errors: [],
     fatal,
-    pacing: { rate: 0, minRate: 0, decreases: 0 },
+    pacing: { rate: 0, minRate: 0, decreases: 0, trims: 0 },
   };
 }

@@ -115,13 +115,15 @@ export interface InvocationSummary {
   throttled: number;
   /**
    * The adaptive call rate: POST_CALLS_PER_SECOND is its ceiling; each 429 episode (at most one a second) halves it
-   * (`decreases`), accepted calls climb it back. `minRate`/`finalRate` in calls/s.
+   * (`decreases`), accepted calls climb it back; a 429 the function's own calls explain (arrivals bunched into one
+   * of OCI's seconds) trims it by half a call/s instead (`trims`, absent when none). `minRate`/`finalRate` in calls/s.
    */
   pacing: {
     ceiling: number;
     minRate: number;
     finalRate: number;
     decreases: number;
+    trims?: number;
     /** The rate the invocation started at when it took the previous invocation's settled rate from the state, or a shard's share, or the board's (calls/s). */
     startRate?: number;
     /** The pacing board (PACING_BOARD with STATE_BUCKET): the peers it showed, the share it started at, what it left out. */

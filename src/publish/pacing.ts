@@ -108,6 +108,8 @@ export interface PacerStats {
   minRate: number;
   /** Number of multiplicative decreases (at most one per second of 429s). */
   decreases: number;
+  /** Number of 429s our own calls explained, each trimming the rate by OWN_TRIM instead of a decrease. */
+  trims: number;
 }
 
 /** Where an invocation's controller starts when the previous one left a settled rate. */
@@ -167,6 +169,7 @@ export class AdaptivePacer {
   private lastByPeersMs = -Infinity;
   /** When the last cut's second that showed a busy tenancy ended. */
   private lastBusyMs = -Infinity;
+  private trims = 0;
 
   /**
    * `start`: the previous invocation's settled rate, started at instead of the top (and probed slowly
@@ -318,6 +321,7 @@ export class AdaptivePacer {
     if (!this.ownCallsFill(startedMs)) return false;
     this.lastOwnMs = nowMs;
     this.acceptedSinceOwn = 0;
+    this.trims++;
     this.rateNow = Math.max(MIN_CALLS_PER_SECOND, this.rateNow - OWN_TRIM);
     this.minRate = Math.min(this.minRate, this.rateNow);
     this.nextStartMs = Math.max(this.nextStartMs, nowMs) + 1000 / this.rateNow;
@@ -392,7 +396,7 @@ export class AdaptivePacer {
   }
 
   stats(): PacerStats {
-    return { rate: this.rateNow, minRate: this.minRate, decreases: this.decreases };
+    return { rate: this.rateNow, minRate: this.minRate, decreases: this.decreases, trims: this.trims };
   }
 }
 

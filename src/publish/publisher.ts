@@ -125,7 +125,7 @@ export async function publishBatches(next: BatchSource, post: PostBatch, options
       retries: 0,
       throttled: 0,
       errors: [],
-      pacing: { rate: 0, minRate: 0, decreases: 0 },
+      pacing: { rate: 0, minRate: 0, decreases: 0, trims: 0 },
       lostAnswers: { resent: 0, undelivered: 0 },
     },
     errorCounts: new Map(),
