@@ -148,6 +148,8 @@ export class AdaptivePacer {
   private lastOwnMs = -Infinity;
   private acceptedSinceOwn = 0;
   private trims = 0;
+  /** What own trims took from the rate and the climb has not given back yet (calls/s): not the tenancy's doing. */
+  private ownTrimmed = 0;
 
   /**
    * `start`: the previous invocation's settled rate, started at instead of the top (and probed slowly
@@ -221,7 +223,9 @@ export class AdaptivePacer {
     const ep = this.episode;
     if (ep) ep.accepted++;
     if (ep?.refusedAfterCut) return;
+    const before = this.rateNow;
     this.rateNow = Math.min(this.top, this.rateNow + this.climbPerSecond() / this.rateNow);
+    this.ownTrimmed = Math.max(0, this.ownTrimmed - (this.rateNow - before));
   }
 
   /** Calls/s gained per second of calls: fast up to just under the edge, slow across it and beyond. */
@@ -273,6 +277,7 @@ export class AdaptivePacer {
     this.lastOwnMs = nowMs;
     this.acceptedSinceOwn = 0;
     this.trims++;
+    this.ownTrimmed += Math.min(OWN_TRIM, this.rateNow - MIN_CALLS_PER_SECOND);
     this.rateNow = Math.max(MIN_CALLS_PER_SECOND, this.rateNow - OWN_TRIM);
     this.minRate = Math.min(this.minRate, this.rateNow);
     this.nextStartMs = Math.max(this.nextStartMs, nowMs) + 1000 / this.rateNow;
@@ -308,11 +313,13 @@ export class AdaptivePacer {
   /**
    * The rate the next invocation may start at: just under the edge the 429s showed when there was
    * one (the rate may be mid-climb after a cut, or have probed past it while a neighbour took the
-   * 429s: starting there would start at the tenancy's limit), else the rate reached.
+   * 429s: starting there would start at the tenancy's limit), else the rate reached, less none of
+   * what own trims took (our own bunched arrivals say nothing of the tenancy's room: a stored 48.5
+   * would start the next invocation of 142,500 series under 49 and cost it a quarter of a second).
    */
   get settledRate(): number {
     const edge = this.episode ? Math.max(this.edgeRate, this.episode.rateAfter) : this.edgeRate;
-    if (edge === 0) return this.rateNow;
+    if (edge === 0) return Math.min(this.top, this.rateNow + this.ownTrimmed);
     return Math.min(this.top, underEdge(edge));
   }
 
