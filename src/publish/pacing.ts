@@ -266,9 +266,10 @@ export class AdaptivePacer {
   }
 
   /**
-   * A 429 our own calls explain (ownCallsFill): no cut, the edge stays, the rate is trimmed by OWN_TRIM; the call is retried (the publisher's backoff) and
-   * the next start waits one interval, so the bunch thins. A 429 within a second of it is of the same
-   * bunch (the tenancy's second still holds it), as a cut's are (EPISODE_HOLD_MS). Any other 429 cuts.
+   * A 429 our own calls explain (ownCallsFill): no cut, the edge stays, the rate is trimmed by
+   * OWN_TRIM; the call is retried (the publisher's backoff) and the next start waits one interval, so
+   * the bunch thins. A 429 within a second of it is of the same bunch (the tenancy's second still
+   * holds it), as a cut's are (EPISODE_HOLD_MS). Any other 429 cuts.
    */
   private ownBunch(startedMs: number, nowMs: number): boolean {
     const sinceLast = nowMs - this.lastOwnMs;
