@@ -170,6 +170,8 @@ export class AdaptivePacer {
   /** When the last cut's second that showed a busy tenancy ended. */
   private lastBusyMs = -Infinity;
   private trims = 0;
+  /** What own trims took from the rate and the climb has not given back yet (calls/s): not the tenancy's doing. */
+  private ownTrimmed = 0;
 
   /**
    * `start`: the previous invocation's settled rate, started at instead of the top (and probed slowly
@@ -269,7 +271,9 @@ export class AdaptivePacer {
     const ep = this.episode;
     if (ep) ep.accepted++;
     if (ep?.refusedAfterCut) return;
+    const before = this.rateNow;
     this.rateNow = Math.min(this.top, this.rateNow + this.climbPerSecond() / this.rateNow);
+    this.ownTrimmed = Math.max(0, this.ownTrimmed - (this.rateNow - before));
   }
 
   /** Calls/s gained per second of calls: fast up to just under the edge, slow across it and beyond. */
@@ -311,9 +315,10 @@ export class AdaptivePacer {
   }
 
   /**
-   * A 429 our own calls explain (ownCallsFill): no cut, the edge stays, the rate is trimmed by OWN_TRIM; the call is retried (the publisher's backoff) and
-   * the next start waits one interval, so the bunch thins. A 429 within a second of it is of the same
-   * bunch (the tenancy's second still holds it), as a cut's are (EPISODE_HOLD_MS). Any other 429 cuts.
+   * A 429 our own calls explain (ownCallsFill): no cut, the edge stays, the rate is trimmed by
+   * OWN_TRIM; the call is retried (the publisher's backoff) and the next start waits one interval, so
+   * the bunch thins. A 429 within a second of it is of the same bunch (the tenancy's second still
+   * holds it), as a cut's are (EPISODE_HOLD_MS). Any other 429 cuts.
    */
   private ownBunch(startedMs: number, nowMs: number): boolean {
     const sinceLast = nowMs - this.lastOwnMs;
@@ -322,6 +327,7 @@ export class AdaptivePacer {
     this.lastOwnMs = nowMs;
     this.acceptedSinceOwn = 0;
     this.trims++;
+    this.ownTrimmed += Math.min(OWN_TRIM, this.rateNow - MIN_CALLS_PER_SECOND);
     this.rateNow = Math.max(MIN_CALLS_PER_SECOND, this.rateNow - OWN_TRIM);
     this.minRate = Math.min(this.minRate, this.rateNow);
     this.nextStartMs = Math.max(this.nextStartMs, nowMs) + 1000 / this.rateNow;
@@ -358,14 +364,16 @@ export class AdaptivePacer {
   /**
    * The rate the next invocation may start at: just under the edge the 429s showed when there was
    * one (the rate may be mid-climb after a cut, or have probed past it while a neighbour took the
-   * 429s: starting there would start at the tenancy's limit), else the rate reached. A cut in the
-   * last second counts as a busy tenancy's (the halved rate), unless the board's peers explain it.
+   * 429s: starting there would start at the tenancy's limit), else the rate reached, less none of
+   * what own trims took (our own bunched arrivals say nothing of the tenancy's room: a stored 48.5
+   * would start the next invocation of 142,500 series under 49 and cost it a quarter of a second).
+   * A cut in the last second counts as a busy tenancy's (the halved rate), unless the board's peers explain it.
    */
   get settledRate(): number {
     // A cut's second still open at the end: what it shows is not known yet, unless the board's peers and we explain it.
     const ep = this.episode;
     const edge = ep ? Math.max(this.edgeRate, ep.byPeers && ep.refusedAfterCut === 0 ? ep.rateBefore : ep.rateAfter) : this.edgeRate;
-    if (edge === 0) return this.rateNow;
+    if (edge === 0) return Math.min(this.top, this.rateNow + this.ownTrimmed);
     return Math.min(this.top, underEdge(edge));
   }
 
