@@ -6,7 +6,7 @@
  * out; without a bucket, or with PACING_BOARD=false, there is no board. The rules themselves:
  * test/board.test.ts; whole runs of several deployments: test/pacing.test.ts.
  */
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,8 +14,7 @@ import type { InvocationSummary } from '../src/handler/summary';
 import type { LocalFunction } from '../src/local/fn-agent';
 import { BOARD_PREFIX } from '../src/state/board';
 import { parseEntry, type BoardEntry } from '../src/publish/board';
-import { startStack, type Stack } from './helpers/stack';
-import { assertAccounted, summaryOf } from './helpers/reliability';
+import { assertAccounted, stackAndTargetForSuite, summaryOf } from './helpers/reliability';
 
 const BUCKET = 'fn-board';
 
@@ -56,27 +55,18 @@ async function startGatedTarget(body: string): Promise<GatedTarget> {
 const EXPOSITION = Array.from({ length: 20 }, (_, i) => `# TYPE g${i} gauge\ng${i} ${i}`).join('\n') + '\n';
 
 describe('the pacing board, through the function process', () => {
-  let stack: Stack;
-  let target: GatedTarget;
-  before(async () => {
-    stack = await startStack();
-    stack.emulator.objectStorage.createBucket(BUCKET);
-    target = await startGatedTarget(EXPOSITION);
-  });
-  after(async () => {
-    await stack.close();
-    await target.close();
-  });
+  const fx = stackAndTargetForSuite(() => startGatedTarget(EXPOSITION));
+  before(() => fx.stack.emulator.objectStorage.createBucket(BUCKET));
 
   const env = (over: Record<string, string> = {}) => ({
-    METRICS_ENDPOINT: target.url,
+    METRICS_ENDPOINT: fx.target.url,
     STATE_BUCKET: BUCKET,
-    OBJECT_STORAGE_NAMESPACE: stack.emulator.objectStorage.namespace,
+    OBJECT_STORAGE_NAMESPACE: fx.stack.emulator.objectStorage.namespace,
     DERIVED_SERIES: 'none',
     POST_TIMEOUT_MS: '30000',
     ...over,
   });
-  const objects = () => stack.emulator.objectStorage.buckets.get(BUCKET)!;
+  const objects = () => fx.stack.emulator.objectStorage.buckets.get(BUCKET)!;
   const boardNames = () => [...objects().keys()].filter((k) => k.startsWith(BOARD_PREFIX));
   const entryOf = (name: string): BoardEntry => {
     const e = parseEntry(objects().get(name)!.bytes.toString('utf8'));
@@ -90,25 +80,25 @@ describe('the pacing board, through the function process', () => {
     return s;
   };
   const fresh = () => {
-    stack.emulator.reset();
-    stack.emulator.objectStorage.clearObjects();
-    stack.emulator.objectStorage.beforePut = undefined;
-    target.ready = () => true;
+    fx.stack.emulator.reset();
+    fx.stack.emulator.objectStorage.clearObjects();
+    fx.stack.emulator.objectStorage.beforePut = undefined;
+    fx.target.ready = () => true;
   };
   /** A peer's entry, as another deployment writes it. */
   const putPeer = (name: string, fields: Partial<BoardEntry>) => {
     const now = Date.now();
-    stack.emulator.objectStorage.putDirect(BUCKET, `${BOARD_PREFIX}${name}.json`, Buffer.from(JSON.stringify({ v: 1, began: now, at: now, ...fields })));
+    fx.stack.emulator.objectStorage.putDirect(BUCKET, `${BOARD_PREFIX}${name}.json`, Buffer.from(JSON.stringify({ v: 1, began: now, at: now, ...fields })));
   };
 
   test('two functions sharing a bucket, invoked together: each sees the other and starts at its share of the tenancy, not at 49 calls/s', async () => {
     fresh();
     // Two deployments of different targets (another path: another state object, another board entry).
-    const a = await stack.startFn(env());
-    const b = await stack.startFn(env({ METRICS_ENDPOINT: `${target.url}?b` }));
+    const a = await fx.stack.startFn(env());
+    const b = await fx.stack.startFn(env({ METRICS_ENDPOINT: `${fx.target.url}?b` }));
     // Invoked by the same trigger: each scrape is answered once both heartbeats are on the board.
-    target.ready = () => boardNames().length >= 2;
-    stack.emulator.objectStorage.beforePut = () => setImmediate(() => target.check());
+    fx.target.ready = () => boardNames().length >= 2;
+    fx.stack.emulator.objectStorage.beforePut = () => setImmediate(() => fx.target.check());
     const [sa, sb] = await Promise.all([invoke(a), invoke(b)]);
     const share = (49 - 0.75) / 2;
     for (const [name, s] of [
@@ -131,7 +121,7 @@ describe('the pacing board, through the function process', () => {
 
   test('a later start splits what the deployments settled on: a peer that kept a high rate gives a low one room', async () => {
     fresh();
-    const fn = await stack.startFn(env());
+    const fn = await fx.stack.startFn(env());
     // Another deployment on the board, fresh: the share of two.
     putPeer('other', { settled: 10 });
     const first = await invoke(fn);
@@ -152,9 +142,9 @@ describe('the pacing board, through the function process', () => {
 
   test('while posting, the even split of the rates held now: a peer that posts at 4 calls/s is given room after 2 s', async () => {
     fresh();
-    target.body = Array.from({ length: 3000 }, (_, i) => `g${i} ${i}`).join('\n') + '\n';
+    fx.target.body = Array.from({ length: 3000 }, (_, i) => `g${i} ${i}`).join('\n') + '\n';
     try {
-      const fn = await stack.startFn(env());
+      const fn = await fx.stack.startFn(env());
       putPeer('slow', { settled: 4, rate: 4 });
       const s = await invoke(fn);
       const start = ((49 - 0.75) / 2 + 4) / 2; // the fresh share of two and the peer's settled 4, split
@@ -165,18 +155,18 @@ describe('the pacing board, through the function process', () => {
       const own = boardNames().find((n) => !n.endsWith('/slow.json'))!;
       assert.equal(entryOf(own).done, true);
     } finally {
-      target.body = EXPOSITION;
+      fx.target.body = EXPOSITION;
     }
   });
 
   test('a malformed, a huge and a foreign object under the board prefix: each named, left out, and the run goes on', async () => {
     fresh();
-    const os = stack.emulator.objectStorage;
+    const os = fx.stack.emulator.objectStorage;
     os.putDirect(BUCKET, `${BOARD_PREFIX}bad.json`, Buffer.from('{"v":1,"began":'));
     os.putDirect(BUCKET, `${BOARD_PREFIX}huge.json`, Buffer.alloc(64 * 1024, 'x'));
     os.putDirect(BUCKET, `${BOARD_PREFIX}foreign.json`, Buffer.from(JSON.stringify({ v: 7, began: Date.now(), at: Date.now() })));
     os.putDirect(BUCKET, `${BOARD_PREFIX}old.json`, Buffer.from('not even JSON'), new Date(Date.now() - 10 * 60_000));
-    const fn = await stack.startFn(env());
+    const fn = await fx.stack.startFn(env());
     const s = await invoke(fn);
     const board = s.pacing.board!;
     assert.equal(board.peers, 0, 'none of them is a peer');
@@ -197,15 +187,15 @@ describe('the pacing board, through the function process', () => {
 
   test('PACING_BOARD=false, or no bucket: no board (no object, no Object Storage call), as before', async () => {
     fresh();
-    const off = await stack.startFn(env({ PACING_BOARD: 'false' }));
+    const off = await fx.stack.startFn(env({ PACING_BOARD: 'false' }));
     const s = await invoke(off);
     assert.equal(s.pacing.board, undefined);
     assert.deepEqual(boardNames(), []);
-    stack.emulator.reset();
-    const noBucket = await stack.startFn({ METRICS_ENDPOINT: target.url, DERIVED_SERIES: 'none' });
+    fx.stack.emulator.reset();
+    const noBucket = await fx.stack.startFn({ METRICS_ENDPOINT: fx.target.url, DERIVED_SERIES: 'none' });
     const t = await invoke(noBucket);
     assert.equal(t.pacing.board, undefined);
     assert.equal(t.pacing.startRate, undefined);
-    assert.equal(stack.emulator.calls.filter((c) => c.route === 'objectstorage').length, 0);
+    assert.equal(fx.stack.emulator.calls.filter((c) => c.route === 'objectstorage').length, 0);
   });
 });

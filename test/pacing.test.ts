@@ -2,7 +2,8 @@
  * The adaptive pacing controller (AIMD under the POST_CALLS_PER_SECOND ceiling), on a simulated
  * clock: its rules one by one, then whole runs against the emulator's own tenancy limiter (the
  * real TenancyRateLimiter, fed simulated times: test/helpers/pacing-sim.ts) alone, beside another
- * poster, through a burst of 429s and as several deployments sharing a tenancy.
+ * poster, through a burst of 429s and as several deployments sharing a tenancy (alone, and meeting on
+ * the pacing board of src/publish/board.ts).
  * Deterministic: simulated time, seeded jitter, no wall clock.
  */
 import { describe, test } from 'node:test';
