@@ -55,7 +55,8 @@ resource "terraform_data" "empty_state_bucket" {
 # Exactly what the state needs, on that bucket only: `use objects` gives GetObject/HeadObject
 # (OBJECT_READ) and overwriting the object (OBJECT_OVERWRITE); creating it the first time needs
 # OBJECT_CREATE, which only `manage objects` has, so that statement is narrowed to that one
-# permission (the documented form of "let users write objects to a bucket"). No delete, no list.
+# permission (the documented form of "let users write objects to a bucket"). `use` also has
+# OBJECT_INSPECT: ListObjects of prom2oci/pacing/, the pacing board (PACING_BOARD). No delete.
 resource "oci_identity_policy" "function_state" {
   count    = local.state_enabled ? 1 : 0
   provider = oci.home
