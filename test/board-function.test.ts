@@ -2,8 +2,9 @@
  * The pacing board through the real function process (Fn socket protocol, resource principal, the
  * emulator's Object Storage with verified signatures, the real oci-objectstorage SDK): functions
  * sharing a STATE_BUCKET see one another and start at their share; a later start splits the rates
- * they settled on; a malformed, huge or foreign object under the board's prefix is named and left
- * out; without a bucket, or with PACING_BOARD=false, there is no board. The rules themselves:
+ * they settled on; while posting they take the even split; a malformed, huge or foreign object under
+ * the board's prefix is named and left out, a refused call named with its policy statement (the run
+ * paces alone); without a bucket, or with PACING_BOARD=false, there is no board. The rules themselves:
  * test/board.test.ts; whole runs of several deployments: test/pacing.test.ts.
  */
 import { before, describe, test } from 'node:test';
@@ -181,6 +182,23 @@ describe('the pacing board, through the function process', () => {
     assert.equal(s.pacing.startRate, undefined, 'no peers: it starts as alone, at the top');
     assert.ok(
       fn.stderr.concat(fn.stdout).some((l) => /pacing board: 3 object\(s\) left out/.test(l)),
+      'a named warning in the log',
+    );
+  });
+
+  test("Object Storage refuses the board's list: named with the policy statement, the run paces alone and posts everything", async () => {
+    fresh();
+    fx.stack.emulator.enqueueFault({ status: 403, code: 'NotAuthorizedOrNotFound', method: 'GET', match: /\/o\?/ }, 1, 'objectstorage');
+    const fn = await fx.stack.startFn(env({ FUNCTION_DYNAMIC_GROUP: 'prom2oci-fn' }));
+    putPeer('other', { settled: 10 });
+    const s = await invoke(fn);
+    const board = s.pacing.board!;
+    assert.match(board.error ?? '', /Object Storage answered 403 NotAuthorizedOrNotFound to the pacing board's list/);
+    assert.match(board.iamPolicy ?? '', /Allow dynamic-group prom2oci-fn to use objects in .* where target\.bucket\.name = 'fn-board'/);
+    assert.equal(board.peers, 0, 'no peer known: paced alone');
+    assert.equal(s.pacing.startRate, undefined, 'started as alone');
+    assert.ok(
+      fn.stderr.concat(fn.stdout).some((l) => l.includes('pacing board: Object Storage answered 403')),
       'a named warning in the log',
     );
   });

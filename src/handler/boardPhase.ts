@@ -141,9 +141,10 @@ export async function startOnBoard(rt: Runtime, phase: BoardPhase, memory: Memor
 /**
  * While posting: the pacer learns the peers' calls now, and every BOARD_REFRESH_MS (the first after
  * BOARD_FIRST_REFRESH_MS) writes the rate it holds, reads the peers' and takes the even split.
- * Returns the stop (when the posting is over); a failed call ends the refreshes.
+ * Returns the stop (when the posting is over); a failed call ends the refreshes, and none is
+ * scheduled past `untilMs` (the posting's stop time), whatever happens to the invocation.
  */
-export function keepSharing(rt: Runtime, phase: BoardPhase, pacer: AdaptivePacer): () => void {
+export function keepSharing(rt: Runtime, phase: BoardPhase, pacer: AdaptivePacer, untilMs: number): () => void {
   const now = rt.now ?? Date.now;
   pacer.seePeers(peersRate(phase.peers, now(), pacer.rate));
   let stopped = phase.summary.error !== undefined;
@@ -159,7 +160,7 @@ export function keepSharing(rt: Runtime, phase: BoardPhase, pacer: AdaptivePacer
     schedule(BOARD_REFRESH_MS);
   };
   const schedule = (ms: number): void => {
-    if (stopped) return;
+    if (stopped || now() + ms > untilMs) return;
     timer = setTimeout(() => void refresh(), ms);
     timer.unref();
   };

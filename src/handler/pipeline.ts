@@ -113,7 +113,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const pacingStart = opts.dryRun ? undefined : pacingStartOf(read, now());
   const boardShare = board ? await startOnBoard(rt, board, memory, s.postCallsPerSecond) : undefined;
   const pacer = createPacer(s.postCallsPerSecond, boardShare ?? pacingStart, s.shard?.count);
-  const stopSharing = board ? keepSharing(rt, board, pacer) : undefined;
+  const stopSharing = board ? keepSharing(rt, board, pacer, budget.dataStopAt) : undefined;
   // With a spool to replay, the same write claims it (see statePhase.ts).
   const saving = read && (!opts.dryRun || rt.dryRunWritesState === true) ? saveState(rt, read, scrapeTargets, prepared, state, budget, trigger) : undefined;
   let result: PublishResult | undefined;
