@@ -15,6 +15,7 @@ import { BOARD_FIRST_REFRESH_MS, BOARD_REFRESH_MS, boardStart, evenShare, peersN
 import { BoardError, type PacingBoard } from '../state/board';
 import type { MemoryBudget } from './memory';
 import type { Runtime } from './runtime';
+import { round2 } from './summary';
 
 /** The response's word on the pacing board. */
 export interface BoardSummary {
@@ -134,7 +135,7 @@ export async function startOnBoard(rt: Runtime, phase: BoardPhase, memory: Memor
   phase.summary.peers = peers.length;
   const start = boardStart(phase.settled, peers, ceiling);
   if (!start) return undefined;
-  phase.summary.shareRate = Math.round(start.rate * 100) / 100;
+  phase.summary.shareRate = round2(start.rate);
   return { rate: start.rate };
 }
 
@@ -175,5 +176,5 @@ export function keepSharing(rt: Runtime, phase: BoardPhase, pacer: AdaptivePacer
 export async function leaveBoard(rt: Runtime, phase: BoardPhase, pacer: AdaptivePacer, timeoutMs: number): Promise<void> {
   if (phase.summary.error !== undefined) return;
   phase.timeoutMs = timeoutMs;
-  await write(rt, phase, { done: true, settled: Math.round(pacer.settledRate * 100) / 100 });
+  await write(rt, phase, { done: true, settled: round2(pacer.settledRate) });
 }
