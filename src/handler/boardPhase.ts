@@ -15,22 +15,7 @@ import { BOARD_FIRST_REFRESH_MS, BOARD_REFRESH_MS, boardStart, evenShare, peersN
 import { BoardError, type PacingBoard } from '../state/board';
 import type { MemoryBudget } from './memory';
 import type { Runtime } from './runtime';
-import { round2 } from './summary';
-
-/** The response's word on the pacing board. */
-export interface BoardSummary {
-  /** Peers seen on the board when the posting started (other deployments sharing the bucket). */
-  peers: number;
-  /** The rate the board gave the start (calls/s), when it had peers. */
-  shareRate?: number;
-  /** Even splits taken while posting. */
-  shares?: number;
-  /** Objects under the board's prefix left out (malformed, too large, too many), each with why. */
-  problems?: string[];
-  /** A board call that failed (the invocation paced alone from there), with the IAM statement when OCI refused it. */
-  error?: string;
-  iamPolicy?: string;
-}
+import { round2, type BoardSummary } from './summary';
 
 /** What the board is doing this invocation. */
 interface BoardPhase {

@@ -3,7 +3,6 @@
  * (samples + derived = series + skipped, series = posted + failed + undelivered), whether anything
  * was delivered, and the log line. Pure: it counts what the runner hands it, no I/O, no clock.
  */
-import type { BoardSummary } from './boardPhase';
 import type { SpoolCounts } from '../state/spool';
 import { discoveryLogFields, type DiscoveryReport } from '../discovery/discovery';
 import type { CostForecast } from '../forecast/forecast';
@@ -325,6 +324,21 @@ export function summarise(
   };
   summary.ok = nothingDeliveredCause(summary, data) === undefined;
   return summary;
+}
+
+/** The response's word on the pacing board. */
+export interface BoardSummary {
+  /** Peers seen on the board when the posting started (other deployments sharing the bucket). */
+  peers: number;
+  /** The rate the board gave the start (calls/s), when it had peers. */
+  shareRate?: number;
+  /** Even splits taken while posting. */
+  shares?: number;
+  /** Objects under the board's prefix left out (malformed, too large, too many), each with why. */
+  problems?: string[];
+  /** A board call that failed (the invocation paced alone from there), with the IAM statement when OCI refused it. */
+  error?: string;
+  iamPolicy?: string;
 }
 
 /** Rounds to 2 decimals (rates in the summary). */
