@@ -5,7 +5,7 @@
  * A benchmark, not a test: every figure is a median of several runs taken side by side.
  *
  * Options: `--quick` (fewer runs), `--only=cold,e2e,throttled,lab,parse,state,spool,fleet,cardinality,relabel-cpu,shards,pacing-alone,pacing-shared,
- * pacing-deployments,pacing-limit,pacing-cost` (a subset; it rewrites bench-results/latest.md with only those), `--merge` (with
+ * pacing-deployments,pacing-limit,pacing-cost,pacing-latency` (a subset; it rewrites bench-results/latest.md with only those), `--merge` (with
  * --only: re-run those sections and keep the file's others, each dated), `--runs=N` (runs of each
  * pacing scenario and of relabel-cpu and shards, default 5: issue 23's five runs, every one reported). Env BENCH_THROTTLED_RATE sets the function's
  * POST_CALLS_PER_SECOND (the pacing ceiling) in the throttled runs (default 48: a ceiling just under

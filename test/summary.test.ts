@@ -65,6 +65,7 @@ function published(outcomes: Outcome[], extra: Partial<PublishResult> = {}): Pub
     throttled: 1,
     errors: [],
     pacing: { rate: 20, minRate: 10, decreases: 1, trims: 0 },
+    heldPeak: 2,
     ...extra,
   };
 }

@@ -3,9 +3,10 @@
  * alone in the tenancy, beside a poster that never backs off (started fresh each invocation, and
  * started from the rate the previous invocation settled on, kept in the state object), two and
  * four deployments posting at once (each its own principal, target and state object), and the
- * most one invocation carries at the defaults. The emulator has OCI's limit (50 calls/s per
- * tenancy) and 50 ms latency; the function runs at its defaults (POST_CALLS_PER_SECOND=auto,
- * POST_CONCURRENCY=8) with every sample posted as a series (HISTOGRAM_BUCKETS=true).
+ * most one invocation carries at the defaults; and alone at slower answers (POST_CONCURRENCY=auto
+ * against a fixed 8). The emulator has OCI's limit (50 calls/s per tenancy) and 50 ms latency; the
+ * function runs at its defaults (POST_CALLS_PER_SECOND=auto, POST_CONCURRENCY=auto) with every
+ * sample posted as a series (HISTOGRAM_BUCKETS=true).
  * Each 429 episode (429s less than 1 s apart) is broken down: when it started, whose calls got the
  * 429s, and at what rate each principal's calls reached the tenancy around it.
  */
@@ -46,7 +47,9 @@ const ENV: Record<string, string> = {
 };
 
 /** The pacing scenarios, each a bench section of its own (`--only=`). */
-export const PACING_SECTIONS = ['pacing-alone', 'pacing-shared', 'pacing-deployments', 'pacing-limit', 'pacing-cost'] as const;
+export const PACING_SECTIONS = ['pacing-alone', 'pacing-shared', 'pacing-deployments', 'pacing-limit', 'pacing-cost', 'pacing-latency'] as const;
+/** The pacing-latency section's answer times (ms): the bench's usual 50, and slower ones a region's ingestion endpoint may give. */
+const LATENCIES_MS = [50, 200, 400, 600];
 export type PacingSection = (typeof PACING_SECTIONS)[number];
 
 /** One principal of a 429 episode: its 429s in it, and the rate its calls reached the tenancy around it. */
@@ -169,12 +172,20 @@ async function runOnce(stack: BenchStack, deployments: Deployment[], other: Othe
 }
 
 /** Starts `n` deployments (own principal, own target URL, state if asked) and warms each up. */
-async function startDeployments(stack: BenchStack, target: TextTarget, dir: string, n: number, withState: boolean): Promise<Deployment[]> {
+async function startDeployments(
+  stack: BenchStack,
+  target: TextTarget,
+  dir: string,
+  n: number,
+  withState: boolean,
+  extraEnv: Record<string, string> = {},
+): Promise<Deployment[]> {
   const out: Deployment[] = [];
   for (let i = 0; i < n; i++) {
     const p = n === 1 ? { env: {}, subjectId: stack.subjectId } : await principalOf(stack, path.join(dir, `d${i}`));
     const env: Record<string, string> = {
       ...ENV,
+      ...extraEnv,
       ...p.env,
       METRICS_ENDPOINT: `${target.url}?deployment=${i}`,
       ...(withState ? { STATE_BUCKET, OBJECT_STORAGE_NAMESPACE: stack.emulator.objectStorage.namespace, DERIVED_SERIES: 'none' } : {}),
@@ -192,15 +203,15 @@ async function scenario(
   stack: BenchStack,
   target: TextTarget,
   text: { warmup: string; measured: string },
-  o: { deployments: number; withOther: boolean; withState: boolean; runs: number; firstMinute?: boolean },
+  o: { deployments: number; withOther: boolean; withState: boolean; runs: number; firstMinute?: boolean; latencyMs?: number; env?: Record<string, string> },
 ): Promise<ScenarioRun[]> {
   const dir = await mkdtemp(path.join(tmpdir(), 'prom2oci-bench-pacing-'));
   const other = o.withOther ? await createOtherPoster(stack, COMPARTMENT) : undefined;
   stack.emulator.objectStorage.clearObjects();
-  const deployments = await startDeployments(stack, target, dir, o.deployments, o.withState);
+  const deployments = await startDeployments(stack, target, dir, o.deployments, o.withState, o.env);
   const out: ScenarioRun[] = [];
   try {
-    stack.emulator.options.latencyMs = TENANCY.latencyMs;
+    stack.emulator.options.latencyMs = o.latencyMs ?? TENANCY.latencyMs;
     stack.emulator.options.rateLimitPerSecond = TENANCY.limitPerSecond;
     target.serve(text.warmup);
     await runOnce(stack, deployments, other, other?.subjectId);
@@ -441,7 +452,7 @@ async function benchLimit(stack: BenchStack, target: TextTarget, e1k: GeneratedE
   return (
     `### The physical limit in one invocation (${count(series)} series = 95% of OCI's ${count(SERIES_PER_MINUTE)} a minute, one target; ` +
     `alone; emulator ${TENANCY.latencyMs} ms, ${TENANCY.limitPerSecond} calls/s per tenancy; the function's defaults: Fn deadline ${FUNCTION_TIMEOUT_S} s ` +
-    `(its timeout), POST_CALLS_PER_SECOND=auto, POST_CONCURRENCY=8; ${MEMORY_MB} MB function, --max-old-space-size=${BOUNDED_OLD_SPACE_MB}; ` +
+    `(its timeout), POST_CALLS_PER_SECOND=auto, POST_CONCURRENCY=auto; ${MEMORY_MB} MB function, --max-old-space-size=${BOUNDED_OLD_SPACE_MB}; ` +
     `HISTOGRAM_BUCKETS=true (every sample a series), every other setting at its default (SCRAPE_SAMPLE_LIMIT ` +
     `${count(defaultSampleLimit(MEMORY_MB))} at ${MEMORY_MB} MB, SCRAPE_MAX_BYTES ${SETTINGS_TABLE.SCRAPE_MAX_BYTES.default} bytes, ` +
     `the exposition ${mb(Buffer.byteLength(expo.text))}); ${runs} run(s), each reported)\n\n` +
@@ -496,6 +507,46 @@ async function benchCost(stack: BenchStack, target: TextTarget, expos: Generated
   );
 }
 
+/** Alone at slower answers: the rate POST_CONCURRENCY=auto reaches against a fixed 8, side by side. */
+async function benchLatency(stack: BenchStack, target: TextTarget, e1k: GeneratedExposition, e10k: GeneratedExposition, runs: number): Promise<string> {
+  const rows: string[][] = [];
+  for (const latencyMs of LATENCIES_MS) {
+    const rates: Record<string, number[]> = {};
+    for (const concurrency of ['auto', '8']) {
+      const r = await scenario(
+        stack,
+        target,
+        { warmup: e1k.text, measured: e10k.text },
+        { deployments: 1, withOther: false, withState: false, runs, latencyMs, env: { POST_CONCURRENCY: concurrency } },
+      );
+      rates[concurrency] = r.map((x) => achievedRate(x.deployments[0].acceptedTimes));
+      const lost = r.map((x) => x.deployments[0].summary.series - x.deployments[0].summary.posted);
+      rows.push([
+        `${latencyMs} ms`,
+        concurrency,
+        rates[concurrency].map((x) => `${x.toFixed(1)}/s`).join(', '),
+        r.map((x) => String(x.deployments[0].summary.pacing.inFlightPeak ?? '-')).join(', '),
+        r.map((x) => count(x.deployments[0].throttled)).join(', '),
+        r.map((x) => sec(x.deployments[0].wallMs)).join(', '),
+        lost.every((n) => n === 0) ? 'none' : lost.map(count).join(', '),
+        concurrency === 'auto' ? verdict(lost.every((n) => n === 0) && rates.auto.every((x) => x >= 0.95 * TENANCY.limitPerSecond)) : '',
+      ]);
+    }
+    const ratio = median(rates.auto) / median(rates['8']);
+    rows[rows.length - 1][7] = `auto / 8 = ${ratio.toFixed(2)}x`;
+  }
+  return (
+    `### Pacing alone at slower answers (${count(e10k.samples)} samples; emulator ${TENANCY.limitPerSecond} calls/s per tenancy, answers after the ` +
+    `latency shown; function defaults but POST_CONCURRENCY; ${runs} run(s) each, side by side)\n\n` +
+    table(
+      ['latency', 'POST_CONCURRENCY', 'accepted rate per run', 'most in flight per run', "function's 429s per run", 'wall per run', 'not posted', ''],
+      rows,
+    ) +
+    `\n\nTarget: at every latency up to 600 ms, auto at least 95% of the tenancy's ${TENANCY.limitPerSecond} calls/s in every run, nothing lost; ` +
+    `a fixed 8 reaches at most 8 / latency.`
+  );
+}
+
 /** Runs the selected pacing sections; returns their markdown blocks. */
 export async function benchPacing(
   stack: BenchStack,
@@ -510,5 +561,6 @@ export async function benchPacing(
   if (only.has('pacing-deployments')) out.push(await benchDeployments(stack, target, expos.e1k, runs));
   if (only.has('pacing-limit')) out.push(await benchLimit(stack, target, expos.e1k, Math.min(runs, 3)));
   if (only.has('pacing-cost')) out.push(await benchCost(stack, target, [expos.e1k, expos.e10k, expos.e100k], Math.min(runs, 3)));
+  if (only.has('pacing-latency')) out.push(await benchLatency(stack, target, expos.e1k, expos.e10k, Math.min(runs, 3)));
   return out;
 }

@@ -24,6 +24,7 @@ import type { DerivedKinds } from '../types/model';
 import type { Shard } from '../discovery/shard';
 
 import { spoolSeriesBound } from '../handler/memory';
+import { AUTO_IN_FLIGHT } from '../publish/inflight';
 import { setFlagsFromString } from 'node:v8';
 
 /** A setting that is missing or malformed; the message names the key and what is expected. */
@@ -121,6 +122,20 @@ function callsPerSecond(max: number): Parser<number> {
     }
     return Number(value);
   });
+}
+
+/** auto (src/publish/inflight.ts) or a whole number of batches from 1 to max. */
+function postConcurrency(max: number): Parser<number | 'auto'> {
+  return parser(
+    `auto (as many as the rate needs at the measured latency, ${AUTO_IN_FLIGHT.min} to ${AUTO_IN_FLIGHT.max}) or a whole number from 1 to ${max}`,
+    (key, value) => {
+      if (value.toLowerCase() === 'auto') return 'auto';
+      if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+        throw new ConfigError(key, `expected auto or a whole number from 1 to ${max}, got "${value}"`);
+      }
+      return Number(value);
+    },
+  );
 }
 
 /** A whole number of seconds from min to max, as milliseconds. */
@@ -624,11 +639,14 @@ export const SETTINGS_TABLE = {
   },
   POST_CONCURRENCY: {
     field: 'postConcurrency',
-    default: '8',
-    parse: wholeNumber(1, 64),
+    default: 'auto',
+    parse: postConcurrency(64),
     description:
-      'most PostMetricData calls in flight at once: the rate reaches at most this many calls per call latency ' +
-      "(8 reach OCI's 49-50 calls/s while a call takes up to ~160 ms; raise it when answers take longer and the rate stays under its ceiling without 429s)",
+      'most PostMetricData batches held at once (in flight or waiting to be retried): the rate reaches at most this many calls per call latency. ' +
+      `auto = what the rate needs at the latency measured (rate x latency x ${AUTO_IN_FLIGHT.headroom}), ${AUTO_IN_FLIGHT.min} to ${AUTO_IN_FLIGHT.max} ` +
+      `(${AUTO_IN_FLIGHT.max} reach OCI's 49 calls/s while a call takes up to ~650 ms; ` +
+      `above ${AUTO_IN_FLIGHT.min} only as many as a sixteenth of FN_MEMORY holds); ` +
+      `a number is fixed (${AUTO_IN_FLIGHT.min} reach 49 calls/s only while a call takes up to ~160 ms)`,
   },
   POST_TIMEOUT_MS: {
     field: 'postTimeoutMs',

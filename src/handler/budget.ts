@@ -10,6 +10,7 @@
  */
 import type { Settings } from '../config/settings';
 import type { AdaptivePacer, PublishOptions } from '../publish/publisher';
+import { postingHeldBytes } from './memory';
 
 /** The longest one call of the pacing board may take (ms): its objects are ~150 bytes (boardTimeoutMs). */
 const BOARD_CALL_MS = 5000;
@@ -135,6 +136,14 @@ export class InvocationBudget implements TimeBudget {
   /** Publisher options for a posting that stops at `stopAtMs`. */
   publishOptions(stopAtMs: number, pacer: AdaptivePacer): PublishOptions {
     const s = this.settings;
-    return { callsPerSecond: s.postCallsPerSecond, concurrency: s.postConcurrency, postTimeoutMs: s.postTimeoutMs, stopAtMs, now: this.now, pacer };
+    return {
+      callsPerSecond: s.postCallsPerSecond,
+      concurrency: s.postConcurrency,
+      heldBytesMax: postingHeldBytes(s.memoryMb),
+      postTimeoutMs: s.postTimeoutMs,
+      stopAtMs,
+      now: this.now,
+      pacer,
+    };
   }
 }

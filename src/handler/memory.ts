@@ -9,8 +9,9 @@
  * name (`MemoryItem`). The V8 heap of a function is about half its memory (the container's old
  * space; the tests bound it so, FUNCTION_HEAP_ARGS_256MB); the budget is half of that heap: the
  * rest is the runtime and the SDK, the posting's working set (one target drained at a time,
- * POST_CONCURRENCY batches, the requests) and the transients no reservation outlives (a state
- * object's text while it is decoded, a chunk being parsed).
+ * POST_CONCURRENCY batches, auto's above its minimum within postingHeldBytes, the requests) and
+ * the transients no reservation outlives (a state object's text while it is decoded, a chunk being
+ * parsed).
  */
 const BUDGET_SHARE_OF_MEMORY = 1 / 4;
 /**
@@ -105,6 +106,18 @@ export function spoolSeriesBound(memoryMb: number): number {
 /** The most JSON a state object may inflate to in a function of `memoryMb` MB (its share, decoded). */
 export function stateJsonBound(memoryMb: number): number {
   return Math.floor(memoryFigures(memoryMb).items.state / STATE_DECODE_BYTES_PER_JSON_BYTE);
+}
+
+/**
+ * The most a posting's batches may hold (bytes) for POST_CONCURRENCY=auto to hold more of them than
+ * its minimum (src/publish/inflight.ts): a sixteenth of the function's memory, outside the budget,
+ * in the heap's other half with the rest of the posting's working set.
+ */
+const POSTING_SHARE_OF_MEMORY = 1 / 16;
+
+/** What POST_CONCURRENCY=auto's batches may hold in a function of `memoryMb` MB (bytes). */
+export function postingHeldBytes(memoryMb: number): number {
+  return Math.floor(memoryMb * MB * POSTING_SHARE_OF_MEMORY);
 }
 
 /** The response's account of the memory budget: the ceiling, each item's peak, what was cut to fit. */

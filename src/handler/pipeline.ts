@@ -190,6 +190,7 @@ export async function runInvocation(rt: Runtime, opts: { dryRun: boolean; deadli
   const p = pacer.stats();
   summary.pacing = { ceiling: s.postCallsPerSecond, minRate: round2(p.minRate), finalRate: round2(p.rate), decreases: p.decreases };
   if (p.trims > 0) summary.pacing.trims = p.trims;
+  if (result) summary.pacing.inFlightPeak = result.heldPeak;
   if (pacingStart || boardShare || pacer.startRate < pacer.top) summary.pacing.startRate = round2(pacer.startRate);
   if (board) summary.pacing.board = board.summary;
   if (discovery?.error)
@@ -259,5 +260,6 @@ function notAttempted(n: number, fatal: string): PublishResult {
     errors: [],
     fatal,
     pacing: { rate: 0, minRate: 0, decreases: 0, trims: 0 },
+    heldPeak: 0,
   };
 }

@@ -123,6 +123,8 @@ export interface InvocationSummary {
     finalRate: number;
     decreases: number;
     trims?: number;
+    /** The most batches the data's posting held at once (in flight or waiting to be retried): how far POST_CONCURRENCY was used. */
+    inFlightPeak?: number;
     /** The rate the invocation started at when it took the previous invocation's settled rate from the state, or a shard's share, or the board's (calls/s). */
     startRate?: number;
     /** The pacing board (PACING_BOARD with STATE_BUCKET): the peers it showed, the share it started at, what it left out. */

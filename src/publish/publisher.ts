@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { OciMetric } from '../types/model';
 import { AdaptivePacer, burstOf, type PacerStart, type PacerStats } from './pacing';
 import { PostError, type PostBatch } from './sink';
+import { AUTO_IN_FLIGHT, autoInFlight, batchBodyBytes, HELD_BYTES_PER_BODY_BYTE, nextLatencyMs } from './inflight';
 import { OCI_LIMITS } from '../transform/limits';
 
 export { AdaptivePacer, burstOf };
@@ -24,7 +25,10 @@ export type Outcome = (typeof Outcome)[keyof typeof Outcome];
 export interface PublishOptions {
   /** The pacing ceiling (POST_CALLS_PER_SECOND); the rate adapts below it. */
   callsPerSecond: number;
-  concurrency: number;
+  /** Batches held at once (in flight or waiting to be retried): a number, or auto (inflight.ts) within `heldBytesMax`. */
+  concurrency: number | 'auto';
+  /** What auto's batches may hold above its minimum (bytes); without it, auto holds at most its minimum. */
+  heldBytesMax?: number;
   postTimeoutMs: number;
   /** Absolute time (ms) after which no attempt starts and calls in flight are aborted. */
   stopAtMs: number;
@@ -62,6 +66,8 @@ export interface PublishResult {
   lostAnswers?: { resent: number; undelivered: number };
   /** The rate controller at the end of the run. */
   pacing: PacerStats;
+  /** The most batches held at once (in flight or waiting to be retried). */
+  heldPeak: number;
 }
 
 /** One batch of at most 50 metrics; `tag` is the caller's (where its outcomes go). */
@@ -84,13 +90,25 @@ type PublishStats = Omit<PublishResult, 'outcome'>;
 
 /** Shared state of one publish run. */
 interface Run {
-  opts: Required<Omit<PublishOptions, 'random' | 'pacer'>> & { random: () => number };
+  opts: Required<Omit<PublishOptions, 'random' | 'pacer' | 'heldBytesMax'>> & { random: () => number; heldBytesMax: number };
   post: PostBatch;
   record: OutcomeSink;
   result: PublishStats & Required<Pick<PublishStats, 'lostAnswers'>>;
   errorCounts: Map<string, number>;
   pacer: AdaptivePacer;
   stop: AbortController;
+  holds: Holds;
+}
+
+/** The batches a run holds (in flight or waiting to be retried) and the workers waiting to take one. */
+interface Holds {
+  count: number;
+  /** The most held at once this run. */
+  peak: number;
+  waiting: (() => void)[];
+  /** Auto only: the answers' latency estimate (ms) and the most one batch held (bytes). */
+  latencyMs?: number;
+  batchHeldBytes: number;
 }
 
 /** Posts every metric; resolves when each has an outcome. Never throws. */
@@ -114,7 +132,7 @@ export async function publish(metrics: OciMetric[], post: PostBatch, options: Pu
  */
 export async function publishBatches(next: BatchSource, post: PostBatch, options: PublishOptions, record: OutcomeSink): Promise<PublishStats> {
   const run: Run = {
-    opts: { now: Date.now, random: Math.random, ...options },
+    opts: { now: Date.now, random: Math.random, heldBytesMax: 0, ...options },
     post,
     record,
     result: {
@@ -127,41 +145,81 @@ export async function publishBatches(next: BatchSource, post: PostBatch, options
       errors: [],
       pacing: { rate: 0, minRate: 0, decreases: 0, trims: 0 },
       lostAnswers: { resent: 0, undelivered: 0 },
+      heldPeak: 0,
     },
     errorCounts: new Map(),
     pacer: options.pacer ?? createPacer(options.callsPerSecond),
     stop: new AbortController(),
+    holds: { count: 0, peak: 0, waiting: [], batchHeldBytes: 0 },
   };
   const stopTimer = setTimeout(() => run.stop.abort(new Error('stopped before the invocation deadline')), Math.max(0, run.opts.stopAtMs - run.opts.now()));
   try {
     // Slow start: one call first, so a 401/404 (every call would fail alike) is seen once, not per
     // worker. The others start once that call is answered at all: if it is being retried (5xx, 429),
     // its backoff must not hold every other batch back.
-    const first = next();
+    await takeHold(run);
+    const first = take(run, next);
     let answered!: () => void;
     const firstAnswered = new Promise<void>((resolve) => (answered = resolve));
     const firstDone = first ? deliver(run, first, answered).finally(answered) : (answered(), Promise.resolve());
     await firstAnswered;
-    // The first batch's slot becomes a worker when it is done, so at most `concurrency` are in flight.
-    const workers = first ? Array.from({ length: run.opts.concurrency - 1 }, () => worker(run, next)) : [];
-    await Promise.all([firstDone.then(() => (first ? worker(run, next) : undefined)), ...workers]);
+    // The first batch's worker goes on when it is done: `workers` take batches, each one held at a time.
+    const workers = first ? Array.from({ length: workerCount(run.opts.concurrency) - 1 }, () => worker(run, next)) : [];
+    await Promise.all([firstDone.then(() => (letGo(run), first ? worker(run, next) : undefined)), ...workers]);
   } finally {
     clearTimeout(stopTimer);
   }
   const r = run.result;
   r.pacing = run.pacer.stats();
+  r.heldPeak = run.holds.peak;
   r.errors = [...run.errorCounts].slice(0, MAX_REPORTED_ERRORS).map(([message, n]) => ({ message, metrics: n }));
   return r;
 }
 
+/** Workers of a run: a fixed number each hold one batch at a time; auto's wait for its limit (takeHold). */
+function workerCount(concurrency: number | 'auto'): number {
+  return concurrency === 'auto' ? AUTO_IN_FLIGHT.max : concurrency;
+}
+
+/** Batches the run may hold now. */
+function holdLimit(run: Run): number {
+  const c = run.opts.concurrency;
+  if (c !== 'auto') return c;
+  return autoInFlight(run.pacer.rate, run.holds.latencyMs, run.holds.batchHeldBytes, run.opts.heldBytesMax);
+}
+
+/** Waits until the run may hold one more batch, and holds it. */
+async function takeHold(run: Run): Promise<void> {
+  const h = run.holds;
+  while (h.count >= holdLimit(run)) await new Promise<void>((resolve) => h.waiting.push(resolve));
+  h.count++;
+  h.peak = Math.max(h.peak, h.count);
+}
+
+/** A held batch is done (or none was taken): one waiting worker may take the next. */
+function letGo(run: Run): void {
+  run.holds.count--;
+  run.holds.waiting.shift()?.();
+}
+
+/** The source's next batch; under auto, its held bytes bound how many more may be held. */
+function take(run: Run, next: BatchSource): PublishBatch | undefined {
+  const batch = next();
+  if (batch && run.opts.concurrency === 'auto') {
+    run.holds.batchHeldBytes = Math.max(run.holds.batchHeldBytes, batchBodyBytes(batch.metrics) * HELD_BYTES_PER_BODY_BYTE);
+  }
+  return batch;
+}
+
 /** Takes batches from the source until it has no more; after the stop each is marked undelivered. */
 async function worker(run: Run, next: BatchSource): Promise<void> {
-  for (let batch = next(); batch; batch = next()) {
-    if (run.stop.signal.aborted) {
-      noteError(run, batch, 'not delivered: the invocation deadline was reached', Outcome.Undelivered);
-      continue;
-    }
-    await deliver(run, batch);
+  for (;;) {
+    await takeHold(run);
+    const batch = take(run, next);
+    if (!batch) return letGo(run);
+    if (run.stop.signal.aborted) noteError(run, batch, 'not delivered: the invocation deadline was reached', Outcome.Undelivered);
+    else await deliver(run, batch);
+    letGo(run);
   }
 }
 
@@ -185,6 +243,7 @@ async function deliver(run: Run, batch: PublishBatch, onAnswer?: () => void): Pr
     const signal = AbortSignal.any([AbortSignal.timeout(Math.max(1, Math.min(run.opts.postTimeoutMs, remaining))), run.stop.signal]);
     try {
       const { rejected, unreadable } = await run.post(batch.metrics, signal);
+      noteLatency(run, startedMs);
       run.pacer.accepted(run.opts.now());
       const outcomes = new Uint8Array(n).fill(Outcome.Posted);
       if (answerLost) run.result.lostAnswers.resent += n - rejected.length;
@@ -197,6 +256,7 @@ async function deliver(run: Run, batch: PublishBatch, onAnswer?: () => void): Pr
     } catch (e) {
       const err = e instanceof PostError ? e : new PostError(String(e), undefined, undefined, true);
       answerLost ||= err.answerLost;
+      if (err.status !== undefined) noteLatency(run, startedMs);
       if (err.status === 429) {
         run.result.throttled++;
         run.pacer.throttled(startedMs, run.opts.now());
@@ -215,6 +275,11 @@ async function deliver(run: Run, batch: PublishBatch, onAnswer?: () => void): Pr
       await sleepUnlessStopped(run, delay);
     }
   }
+}
+
+/** An answer came for a call started at `startedMs`: auto's latency estimate takes it (a call with no answer says nothing of it). */
+function noteLatency(run: Run, startedMs: number): void {
+  if (run.opts.concurrency === 'auto') run.holds.latencyMs = nextLatencyMs(run.holds.latencyMs, run.opts.now() - startedMs);
 }
 
 /** Counts a batch's outcomes and hands them to the caller. */
