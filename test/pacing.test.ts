@@ -23,6 +23,7 @@ import {
   TENANCY_CALLS_PER_SECOND,
 } from '../src/publish/pacing';
 import { throttleEpisodes } from '../src/local/emulator/rate-limit';
+import { AUTO_IN_FLIGHT } from '../src/publish/inflight';
 import { simulate, type SimBoard, type SimPosterResult, type SimResult } from './helpers/pacing-sim';
 import { mulberry32 } from '../src/local/demo/traffic';
 
@@ -304,6 +305,44 @@ describe('AdaptivePacer against the tenancy limiter (simulated time)', () => {
       }
     const late = simulate({ ...base, seed: 1, jitterMs: 40, posters: [{ ...poster, ceiling: TENANCY_CALLS_PER_SECOND }] }).posters[0];
     assert.ok(late.acceptedRate >= 0.9 * TENANCY_CALLS_PER_SECOND, `arrivals up to 40 ms late: ${late.acceptedRate.toFixed(1)}`);
+  });
+
+  test('POST_CONCURRENCY=auto alone at answers of 200-600 ms: about the limit, as at 50 ms; a fixed 8 only 8 / latency', () => {
+    for (const latencyMs of [200, 400, 600])
+      for (const jitterMs of [0, 20])
+        for (const seed of [1, 2, 3]) {
+          const at = `${latencyMs} ms, jitter ${jitterMs}, seed ${seed}`;
+          const auto = simulate({ ...base, latencyMs, seed, jitterMs, posters: [{ ...poster, concurrency: 'auto', ceiling: TENANCY_CALLS_PER_SECOND }] })
+            .posters[0];
+          assert.equal(auto.accepted, poster.batches, at);
+          // The slow start (one call, then 8 until the first answers give the latency) costs a 600 ms answer's run a little.
+          const share = latencyMs < 600 ? 0.95 : 0.94;
+          assert.ok(auto.acceptedRate >= share * TENANCY_CALLS_PER_SECOND, `auto ${auto.acceptedRate.toFixed(1)} calls/s (${at})`);
+          assert.ok(auto.throttled <= 1, `auto: ${auto.throttled} 429s (${at})`);
+          assert.ok(auto.heldPeak > AUTO_IN_FLIGHT.min && auto.heldPeak <= AUTO_IN_FLIGHT.max, `auto held ${auto.heldPeak} (${at})`);
+          const fixed = simulate({ ...base, latencyMs, seed, jitterMs, posters: [{ ...poster, ceiling: TENANCY_CALLS_PER_SECOND }] }).posters[0];
+          assert.ok(fixed.acceptedRate <= (8 * 1000) / latencyMs, `fixed 8: ${fixed.acceptedRate.toFixed(1)} calls/s (${at})`);
+        }
+  });
+
+  test('POST_CONCURRENCY=auto at answers of 200-600 ms beside a poster taking half the tenancy, from the settled rate: no run of 429s, >= 85% of the free half', () => {
+    for (const latencyMs of [200, 400, 600])
+      for (const { seed, jitterMs } of sharedRuns) {
+        const at = `${latencyMs} ms, jitter ${jitterMs}, seed ${seed}`;
+        const r = simulate({
+          ...base,
+          latencyMs,
+          seed,
+          jitterMs,
+          otherPerSecond: free,
+          posters: [{ ...poster, concurrency: 'auto', ceiling: TENANCY_CALLS_PER_SECOND, start: { rate: free - 1.5 } }],
+        });
+        const p = r.posters[0];
+        assert.equal(p.accepted, poster.batches, at);
+        assert.ok(p.throttled < 0.01 * p.calls, `${p.throttled} 429s in ${p.calls} calls (${at})`);
+        assert.ok(p.acceptedRate >= 0.85 * free, `${p.acceptedRate.toFixed(1)} calls/s (${at})`);
+        assert.ok(longestEpisodeMs(r.tenancy429s) <= 1000, `429s less than 1 s apart for ${longestEpisodeMs(r.tenancy429s)} ms (${at})`);
+      }
   });
 
   test('alone, a stray 429 costs little: the rate is back near the ceiling within seconds', () => {

@@ -11,6 +11,7 @@
 import { AdaptivePacer, type PacerStart } from '../../src/publish/pacing';
 import { freshEntries, peersNow, BOARD_FIRST_REFRESH_MS, BOARD_REFRESH_MS, boardStart, evenShare, peersRate, type BoardEntry } from '../../src/publish/board';
 import { backoffMs } from '../../src/publish/publisher';
+import { AUTO_IN_FLIGHT, autoInFlight, nextLatencyMs } from '../../src/publish/inflight';
 import { TenancyRateLimiter } from '../../src/local/emulator/rate-limit';
 import { mulberry32 } from '../../src/local/demo/traffic';
 
@@ -18,7 +19,8 @@ import { mulberry32 } from '../../src/local/demo/traffic';
 export interface SimPoster {
   ceiling: number;
   batches: number;
-  concurrency: number;
+  /** Batches held at once; auto as the publisher's (src/publish/inflight.ts), its memory share never the bound. */
+  concurrency: number | 'auto';
   /** The previous invocation's settled rate. */
   start?: PacerStart;
   /** This call (1-based) gets a 429 whatever the tenancy's count. */
@@ -52,6 +54,8 @@ export interface SimPosterResult {
   own429s: number[];
   acceptedAt: number[];
   pacer: AdaptivePacer;
+  /** The most batches it held at once. */
+  heldPeak: number;
 }
 
 /** What one simulated run produced. */
@@ -95,17 +99,23 @@ export function simulate(o: SimOptions): SimResult {
   };
   const tenancy429s: number[] = [];
   let workersDone = 0;
-  const workersTotal = o.posters.reduce((n, p) => n + p.concurrency, 0);
+  const workersOf = (p: SimPoster): number => (p.concurrency === 'auto' ? AUTO_IN_FLIGHT.max : p.concurrency);
+  const workersTotal = o.posters.reduce((n, p) => n + workersOf(p), 0);
   const inFault = (t: number): boolean => o.faultWindow !== undefined && t >= o.faultWindow[0] && t < o.faultWindow[1];
 
   const results = o.posters.map((p): SimPosterResult => {
-    const r = { calls: 0, throttled: 0, accepted: 0, acceptedRate: 0, doneMs: 0, own429s: [], acceptedAt: [] } as Omit<
+    const r = { calls: 0, throttled: 0, accepted: 0, acceptedRate: 0, doneMs: 0, own429s: [], acceptedAt: [], heldPeak: 0 } as Omit<
       SimPosterResult,
       'pacer'
     > as SimPosterResult;
     let pacer!: AdaptivePacer;
     let queue = p.batches;
-    let running = p.concurrency;
+    let running = workersOf(p);
+    /** Batches held, the workers waiting to hold one (auto), the answers' latency estimate. */
+    let held = 0;
+    const waiting: (() => void)[] = [];
+    let latencyMs: number | undefined;
+    const holdLimit = (): number => (p.concurrency === 'auto' ? autoInFlight(pacer.rate, latencyMs, 0, Infinity) : p.concurrency);
     const board = o.board;
     const onBoard = p.board && board ? { ...p.board, board } : undefined;
     const boardNow = (): number => (o.boardEpochMs ?? 0) + now;
@@ -129,11 +139,14 @@ export function simulate(o: SimOptions): SimResult {
       const callNo = ++r.calls;
       at(now + o.latencyMs + late(), () => {
         const refused = callNo === p.stray429AtCall || inFault(now);
+        latencyMs = nextLatencyMs(latencyMs, now - started);
         if (!refused && limiter.admit('tenancy', o.limit, now)) {
           r.accepted++;
           r.doneMs = now;
           r.acceptedAt.push(now);
           pacer.accepted(now);
+          held--;
+          waiting.shift()?.();
           worker();
         } else {
           r.throttled++;
@@ -148,9 +161,13 @@ export function simulate(o: SimOptions): SimResult {
       if (queue === 0) {
         workersDone++;
         if (--running === 0) writeEntry({ done: true, settled: pacer.settledRate });
+        waiting.shift()?.();
         return;
       }
+      if (held >= holdLimit()) return void waiting.push(worker);
       queue--;
+      held++;
+      r.heldPeak = Math.max(r.heldPeak, held);
       attempt(worker, 1);
     };
     const refresh = (): void => {
@@ -172,7 +189,7 @@ export function simulate(o: SimOptions): SimResult {
         writeEntry({ rate: pacer.heldRate });
         at(now + BOARD_FIRST_REFRESH_MS, refresh);
       }
-      for (let i = 0; i < p.concurrency; i++) worker();
+      for (let i = 0; i < workersOf(p); i++) worker();
     };
     if (onBoard) {
       at(p.beginMs ?? 0, () => {
