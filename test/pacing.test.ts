@@ -325,7 +325,7 @@ describe('AdaptivePacer against the tenancy limiter (simulated time)', () => {
         }
   });
 
-  test('POST_CONCURRENCY=auto at answers of 200-600 ms beside a poster taking half the tenancy, from the settled rate: no run of 429s, >= 85% of the free half', () => {
+  test('auto at 200-600 ms answers beside a poster taking half the tenancy, from the settled rate: no run of 429s, >= 85% of the free half', () => {
     for (const latencyMs of [200, 400, 600])
       for (const { seed, jitterMs } of sharedRuns) {
         const at = `${latencyMs} ms, jitter ${jitterMs}, seed ${seed}`;
