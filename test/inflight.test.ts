@@ -108,7 +108,8 @@ describe('the publisher under POST_CONCURRENCY', () => {
     assert.ok(slow.peak() > AUTO_IN_FLIGHT.min, `more than ${AUTO_IN_FLIGHT.min} in flight (peak ${slow.peak()})`);
     const allowed = autoInFlight(40, slow.slowestMs(), 0, 16 * MB);
     assert.ok(slow.peak() <= allowed, `at most rate x latency x headroom (peak ${slow.peak()}, ${allowed} at the slowest answer, ${slow.slowestMs()} ms)`);
-    assert.equal(r.heldPeak, slow.peak(), 'the result reports the peak (no retries: every batch held was in flight)');
+    // Held: in flight, or built and waiting for its start slot.
+    assert.ok(r.heldPeak >= slow.peak() && r.heldPeak <= allowed, `held at most ${r.heldPeak}`);
   });
 
   test('a fixed number is never exceeded, however slow the answers', async () => {

@@ -307,7 +307,7 @@ describe('AdaptivePacer against the tenancy limiter (simulated time)', () => {
     assert.ok(late.acceptedRate >= 0.9 * TENANCY_CALLS_PER_SECOND, `arrivals up to 40 ms late: ${late.acceptedRate.toFixed(1)}`);
   });
 
-  test('POST_CONCURRENCY=auto alone at answers of 200-600 ms: about the limit, as at 50 ms; a fixed 8 only 8 / latency', () => {
+  test('POST_CONCURRENCY=auto alone at answers of 200-600 ms: >= 95% of the limit, as at 50 ms; a fixed 8 only 8 / latency', () => {
     for (const latencyMs of [200, 400, 600])
       for (const jitterMs of [0, 20])
         for (const seed of [1, 2, 3]) {
@@ -315,9 +315,7 @@ describe('AdaptivePacer against the tenancy limiter (simulated time)', () => {
           const auto = simulate({ ...base, latencyMs, seed, jitterMs, posters: [{ ...poster, concurrency: 'auto', ceiling: TENANCY_CALLS_PER_SECOND }] })
             .posters[0];
           assert.equal(auto.accepted, poster.batches, at);
-          // The slow start (one call, then 8 until the first answers give the latency) costs a 600 ms answer's run a little.
-          const share = latencyMs < 600 ? 0.95 : 0.94;
-          assert.ok(auto.acceptedRate >= share * TENANCY_CALLS_PER_SECOND, `auto ${auto.acceptedRate.toFixed(1)} calls/s (${at})`);
+          assert.ok(auto.acceptedRate >= 0.95 * TENANCY_CALLS_PER_SECOND, `auto ${auto.acceptedRate.toFixed(1)} calls/s (${at})`);
           assert.ok(auto.throttled <= 1, `auto: ${auto.throttled} 429s (${at})`);
           assert.ok(auto.heldPeak > AUTO_IN_FLIGHT.min && auto.heldPeak <= AUTO_IN_FLIGHT.max, `auto held ${auto.heldPeak} (${at})`);
           const fixed = simulate({ ...base, latencyMs, seed, jitterMs, posters: [{ ...poster, ceiling: TENANCY_CALLS_PER_SECOND }] }).posters[0];

@@ -188,12 +188,13 @@ function holdLimit(run: Run): number {
   return autoInFlight(run.pacer.rate, run.holds.latencyMs, run.holds.batchHeldBytes, run.opts.heldBytesMax);
 }
 
-/** Waits until the run may hold one more batch, and holds it. */
+/** Waits until the run may hold one more batch, and holds it; when the limit has risen, the next waiting worker may too. */
 async function takeHold(run: Run): Promise<void> {
   const h = run.holds;
   while (h.count >= holdLimit(run)) await new Promise<void>((resolve) => h.waiting.push(resolve));
   h.count++;
   h.peak = Math.max(h.peak, h.count);
+  if (h.count < holdLimit(run)) h.waiting.shift()?.();
 }
 
 /** A held batch is done (or none was taken): one waiting worker may take the next. */

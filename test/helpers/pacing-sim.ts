@@ -168,6 +168,7 @@ export function simulate(o: SimOptions): SimResult {
       queue--;
       held++;
       r.heldPeak = Math.max(r.heldPeak, held);
+      if (held < holdLimit()) waiting.shift()?.();
       attempt(worker, 1);
     };
     const refresh = (): void => {
