@@ -8,7 +8,15 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSy
 import os from 'node:os';
 import path from 'node:path';
 import { waitUntil } from './helpers/wait';
-import { checkSocketReady, FunctionStartError, funcYamlTimeoutSeconds, invokeOnce, startFunction, type LocalFunction } from '../src/local/fn-agent';
+import {
+  checkSocketReady,
+  FunctionStartError,
+  funcYamlMemoryMb,
+  funcYamlTimeoutSeconds,
+  invokeOnce,
+  startFunction,
+  type LocalFunction,
+} from '../src/local/fn-agent';
 
 const ECHO = path.join(__dirname, 'fixtures', 'echo-func.js');
 
@@ -185,6 +193,16 @@ test("funcYamlTimeoutSeconds: the func.yaml in the entry's directory or the near
   writeFileSync(path.join(dir, 'fn', 'dist', 'func.yaml'), 'name: y\n');
   assert.equal(funcYamlTimeoutSeconds(path.join(dir, 'fn', 'dist', 'func.js')), undefined, 'the nearest func.yaml sets no timeout');
   assert.equal(funcYamlTimeoutSeconds(path.join(os.tmpdir(), 'no-such-dir-fnyaml', 'func.js')), undefined);
+});
+
+test("funcYamlMemoryMb: the func.yaml's memory, as the platform gives it (FN_MEMORY); the repository's is 256", (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fnyaml-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(path.join(dir, 'func.yaml'), 'name: x\nmemory: 512\ntimeout: 45\n');
+  assert.equal(funcYamlMemoryMb(path.join(dir, 'func.js')), 512);
+  writeFileSync(path.join(dir, 'func.yaml'), 'name: x\nmemory: lots\n');
+  assert.equal(funcYamlMemoryMb(path.join(dir, 'func.js')), undefined, 'not a whole number');
+  assert.equal(funcYamlMemoryMb(path.resolve('dist/func.js')), 256);
 });
 
 test('config: env reaches ctx.config with the FN_* variables; the parent env does not leak', async (t) => {

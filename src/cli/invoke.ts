@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { invokeOnce } from '../local/fn-agent';
+import { funcYamlMemoryMb, invokeOnce } from '../local/fn-agent';
 import { functionEnvFrom, parseCommandLine, parseDuration, readEnvFile, UsageError } from './args';
 import { summaryLine } from './format';
 import type { InvocationSummary } from '../handler/summary';
@@ -68,7 +68,7 @@ export async function invokeCommand(argv: readonly string[]): Promise<number> {
   };
   const logs = args.flags.logs === true;
   const result = await invokeOnce(
-    { entry, env, onLine: logs ? (_stream, line) => process.stderr.write(`${line}\n`) : undefined },
+    { entry, env, memoryMb: funcYamlMemoryMb(entry), onLine: logs ? (_stream, line) => process.stderr.write(`${line}\n`) : undefined },
     { body, contentType, ...(timeoutMs === undefined ? {} : { deadline: new Date(Date.now() + timeoutMs) }) },
   );
   if (args.flags.json) console.log(result.body);

@@ -138,19 +138,29 @@ const liveFunctions = new Set<FunctionProcess>();
 let hooksInstalled = false;
 
 /**
- * The `timeout` (s) of the func.yaml that belongs to `entry`: in its directory or the nearest one
- * above it, as `fn` finds the function's folder; undefined without one (or without the key).
+ * A positive whole number `key` of the func.yaml that belongs to `entry`: in its directory or the
+ * nearest one above it, as `fn` finds the function's folder; undefined without one (or without the key).
  */
-export function funcYamlTimeoutSeconds(entry: string): number | undefined {
+function funcYamlWholeNumber(entry: string, key: 'timeout' | 'memory'): number | undefined {
   for (let dir = path.dirname(path.resolve(entry)); ; dir = path.dirname(dir)) {
     const file = path.join(dir, 'func.yaml');
     if (existsSync(file)) {
       const doc: unknown = parseYaml(readFileSync(file, 'utf8'));
-      const timeout = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>).timeout : undefined;
-      return typeof timeout === 'number' && Number.isInteger(timeout) && timeout > 0 ? timeout : undefined;
+      const value = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>)[key] : undefined;
+      return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined;
     }
     if (path.dirname(dir) === dir) return undefined;
   }
+}
+
+/** The `timeout` (s) of the func.yaml that belongs to `entry` (see funcYamlWholeNumber). */
+export function funcYamlTimeoutSeconds(entry: string): number | undefined {
+  return funcYamlWholeNumber(entry, 'timeout');
+}
+
+/** The `memory` (MB) of the func.yaml that belongs to `entry`: what the platform gives the deployed function as FN_MEMORY. */
+export function funcYamlMemoryMb(entry: string): number | undefined {
+  return funcYamlWholeNumber(entry, 'memory');
 }
 
 /** Starts a function process and resolves once its Fn socket is ready. */

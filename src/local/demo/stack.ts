@@ -13,7 +13,7 @@ import { startPaymentGateway, type PaymentGateway } from './payments';
 import { makeResourcePrincipal } from '../emulator/credentials';
 import { createExplorerHandler } from '../emulator/explorer/serve';
 import { emulatorEndpointsEnv, startIngestionEmulator, type IngestionEmulator } from '../emulator/server';
-import { startFunction, type LocalFunction } from '../fn-agent';
+import { funcYamlMemoryMb, startFunction, type LocalFunction } from '../fn-agent';
 import type { InvocationSummary } from '../../handler/summary';
 import { startSchedule, type Schedule } from '../schedule';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -271,7 +271,8 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       try {
         await syncConfig();
         if (!fn?.alive) {
-          fn = await startFunction({ entry: opts.entry, env: fnEnv, onLine: opts.onFunctionLine });
+          // FN_MEMORY as the platform sets it for the deployed function: func.yaml's memory.
+          fn = await startFunction({ entry: opts.entry, env: fnEnv, onLine: opts.onFunctionLine, memoryMb: funcYamlMemoryMb(opts.entry) });
           record.coldStartMs = Math.round(fn.readyMs);
           record.functionPid = fn.pid;
         }
