@@ -324,13 +324,13 @@ variable "post_calls_per_second" {
 }
 
 variable "post_concurrency" {
-  description = "POST_CONCURRENCY: most PostMetricData batches held at once (in flight or waiting to be retried): the rate reaches at most this many calls per call latency. auto = what the rate needs at the latency measured (rate x latency x 1.5), 8 to 32 (32 reach OCI's 49 calls/s while a call takes up to ~650 ms; above 8 only as many as a sixteenth of FN_MEMORY holds); a number is fixed (8 reach 49 calls/s only while a call takes up to ~160 ms)."
+  description = "POST_CONCURRENCY: most PostMetricData batches held at once (in flight or waiting to be retried): the rate reaches at most this many calls per call latency. auto = what the rate needs at the latency measured (rate x latency x 1.5), 8 to 48 (48 reach OCI's 49 calls/s while a call takes up to ~1 s; above 8 only as many as a sixteenth of FN_MEMORY holds); a number is fixed (8 reach 49 calls/s only while a call takes up to ~160 ms)."
   type        = string
   default     = "auto"
 
   validation {
     condition     = lower(var.post_concurrency) == "auto" || can(regex("^[0-9]+$", var.post_concurrency)) && try(tonumber(var.post_concurrency) >= 1 && tonumber(var.post_concurrency) <= 64, false)
-    error_message = "post_concurrency must be auto (as many as the rate needs at the measured latency, 8 to 32) or a whole number from 1 to 64."
+    error_message = "post_concurrency must be auto (as many as the rate needs at the measured latency, 8 to 48) or a whole number from 1 to 64."
   }
 }
 

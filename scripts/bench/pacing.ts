@@ -50,6 +50,9 @@ const ENV: Record<string, string> = {
 export const PACING_SECTIONS = ['pacing-alone', 'pacing-shared', 'pacing-deployments', 'pacing-limit', 'pacing-cost', 'pacing-latency'] as const;
 /** The pacing-latency section's answer times (ms): the bench's usual 50, and slower ones a region's ingestion endpoint may give. */
 const LATENCIES_MS = [50, 200, 400, 600];
+/** Its exposition (600 calls), and the start its steady rate leaves out (ms after the first acceptance): the slow start's first answer and the ramp. */
+const LATENCY_SAMPLES = 30_000;
+const LATENCY_START_MS = 2000;
 export type PacingSection = (typeof PACING_SECTIONS)[number];
 
 /** One principal of a 429 episode: its 429s in it, and the rate its calls reached the tenancy around it. */
@@ -507,8 +510,15 @@ async function benchCost(stack: BenchStack, target: TextTarget, expos: Generated
   );
 }
 
+/** Accepted calls per second from LATENCY_START_MS after the first acceptance to the last. */
+function steadyRate(times: number[]): number {
+  const from = Math.min(...times) + LATENCY_START_MS;
+  return achievedRate(times.filter((t) => t >= from));
+}
+
 /** Alone at slower answers: the rate POST_CONCURRENCY=auto reaches against a fixed 8, side by side. */
-async function benchLatency(stack: BenchStack, target: TextTarget, e1k: GeneratedExposition, e10k: GeneratedExposition, runs: number): Promise<string> {
+async function benchLatency(stack: BenchStack, target: TextTarget, e1k: GeneratedExposition, runs: number): Promise<string> {
+  const expo = generateExposition(LATENCY_SAMPLES);
   const rows: string[][] = [];
   for (const latencyMs of LATENCIES_MS) {
     const rates: Record<string, number[]> = {};
@@ -516,15 +526,17 @@ async function benchLatency(stack: BenchStack, target: TextTarget, e1k: Generate
       const r = await scenario(
         stack,
         target,
-        { warmup: e1k.text, measured: e10k.text },
+        { warmup: e1k.text, measured: expo.text },
         { deployments: 1, withOther: false, withState: false, runs, latencyMs, env: { POST_CONCURRENCY: concurrency } },
       );
-      rates[concurrency] = r.map((x) => achievedRate(x.deployments[0].acceptedTimes));
+      rates[concurrency] = r.map((x) => steadyRate(x.deployments[0].acceptedTimes));
+      const whole = r.map((x) => achievedRate(x.deployments[0].acceptedTimes));
       const lost = r.map((x) => x.deployments[0].summary.series - x.deployments[0].summary.posted);
       rows.push([
         `${latencyMs} ms`,
         concurrency,
         rates[concurrency].map((x) => `${x.toFixed(1)}/s`).join(', '),
+        whole.map((x) => `${x.toFixed(1)}/s`).join(', '),
         r.map((x) => String(x.deployments[0].summary.pacing.inFlightPeak ?? '-')).join(', '),
         r.map((x) => count(x.deployments[0].throttled)).join(', '),
         r.map((x) => sec(x.deployments[0].wallMs)).join(', '),
@@ -533,17 +545,28 @@ async function benchLatency(stack: BenchStack, target: TextTarget, e1k: Generate
       ]);
     }
     const ratio = median(rates.auto) / median(rates['8']);
-    rows[rows.length - 1][7] = `auto / 8 = ${ratio.toFixed(2)}x`;
+    rows[rows.length - 1][8] = `auto / 8 = ${ratio.toFixed(2)}x`;
   }
   return (
-    `### Pacing alone at slower answers (${count(e10k.samples)} samples; emulator ${TENANCY.limitPerSecond} calls/s per tenancy, answers after the ` +
+    `### Pacing alone at slower answers (${count(expo.samples)} samples; emulator ${TENANCY.limitPerSecond} calls/s per tenancy, answers after the ` +
     `latency shown; function defaults but POST_CONCURRENCY; ${runs} run(s) each, side by side)\n\n` +
     table(
-      ['latency', 'POST_CONCURRENCY', 'accepted rate per run', 'most in flight per run', "function's 429s per run", 'wall per run', 'not posted', ''],
+      [
+        'latency',
+        'POST_CONCURRENCY',
+        `accepted rate per run, from ${LATENCY_START_MS / 1000} s after the first acceptance`,
+        'the same, the whole run',
+        'most held per run',
+        "function's 429s per run",
+        'wall per run',
+        'not posted',
+        '',
+      ],
       rows,
     ) +
-    `\n\nTarget: at every latency up to 600 ms, auto at least 95% of the tenancy's ${TENANCY.limitPerSecond} calls/s in every run, nothing lost; ` +
-    `a fixed 8 reaches at most 8 / latency.`
+    `\n\nTarget: at every latency up to 600 ms, auto at least 95% of the tenancy's ${TENANCY.limitPerSecond} calls/s in every run once started, ` +
+    `nothing lost; a fixed 8 reaches at most 8 / latency. The whole run's rate also counts the start: the first call alone (one answer's time: ` +
+    `a 401/404 is seen once), then the latency measured over the first answers.`
   );
 }
 
@@ -561,6 +584,6 @@ export async function benchPacing(
   if (only.has('pacing-deployments')) out.push(await benchDeployments(stack, target, expos.e1k, runs));
   if (only.has('pacing-limit')) out.push(await benchLimit(stack, target, expos.e1k, Math.min(runs, 3)));
   if (only.has('pacing-cost')) out.push(await benchCost(stack, target, [expos.e1k, expos.e10k, expos.e100k], Math.min(runs, 3)));
-  if (only.has('pacing-latency')) out.push(await benchLatency(stack, target, expos.e1k, expos.e10k, Math.min(runs, 3)));
+  if (only.has('pacing-latency')) out.push(await benchLatency(stack, target, expos.e1k, Math.min(runs, 3)));
   return out;
 }

@@ -644,7 +644,7 @@ export const SETTINGS_TABLE = {
     description:
       'most PostMetricData batches held at once (in flight or waiting to be retried): the rate reaches at most this many calls per call latency. ' +
       `auto = what the rate needs at the latency measured (rate x latency x ${AUTO_IN_FLIGHT.headroom}), ${AUTO_IN_FLIGHT.min} to ${AUTO_IN_FLIGHT.max} ` +
-      `(${AUTO_IN_FLIGHT.max} reach OCI's 49 calls/s while a call takes up to ~650 ms; ` +
+      `(${AUTO_IN_FLIGHT.max} reach OCI's 49 calls/s while a call takes up to ~1 s; ` +
       `above ${AUTO_IN_FLIGHT.min} only as many as a sixteenth of FN_MEMORY holds); ` +
       `a number is fixed (${AUTO_IN_FLIGHT.min} reach 49 calls/s only while a call takes up to ~160 ms)`,
   },
