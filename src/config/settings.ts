@@ -110,32 +110,33 @@ function wholeNumber(min: number, max: number): Parser<number> {
 }
 
 /**
- * POST_CALLS_PER_SECOND: `auto` is OCI's limit per tenancy (the pacing then finds the share other
- * posters leave free, and keeps just under the limit itself); a number is the user's hard cap.
+ * `auto`, parsed to `autoValue`, or a whole number from 1 to max; `accepts` says both in words,
+ * `autoMeans` what auto is in the error.
  */
-function callsPerSecond(max: number): Parser<number> {
-  const limit = OCI_LIMITS.maxCallsPerSecond;
-  return parser(`auto (OCI's ${limit} per tenancy, shared adaptively) or a whole number from 1 to ${max} (a hard cap)`, (key, value) => {
-    if (value.toLowerCase() === 'auto') return limit;
+function autoOrWholeNumber<A extends number | 'auto'>(max: number, autoValue: A, accepts: string, autoMeans: string): Parser<A | number> {
+  return parser(accepts, (key, value) => {
+    if (value.toLowerCase() === 'auto') return autoValue;
     if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
-      throw new ConfigError(key, `expected auto (OCI's ${limit} per tenancy) or a whole number from 1 to ${max}, got "${value}"`);
+      throw new ConfigError(key, `expected auto${autoMeans} or a whole number from 1 to ${max}, got "${value}"`);
     }
     return Number(value);
   });
 }
 
-/** auto (src/publish/inflight.ts) or a whole number of batches from 1 to max. */
+/**
+ * POST_CALLS_PER_SECOND: `auto` is OCI's limit per tenancy (the pacing then finds the share other
+ * posters leave free, and keeps just under the limit itself); a number is the user's hard cap.
+ */
+function callsPerSecond(max: number): Parser<number> {
+  const limit = OCI_LIMITS.maxCallsPerSecond;
+  const accepts = `auto (OCI's ${limit} per tenancy, shared adaptively) or a whole number from 1 to ${max} (a hard cap)`;
+  return autoOrWholeNumber(max, limit, accepts, ` (OCI's ${limit} per tenancy)`);
+}
+
+/** POST_CONCURRENCY: auto (src/publish/inflight.ts) or a whole number of batches from 1 to max. */
 function postConcurrency(max: number): Parser<number | 'auto'> {
-  return parser(
-    `auto (as many as the rate needs at the measured latency, ${AUTO_IN_FLIGHT.min} to ${AUTO_IN_FLIGHT.max}) or a whole number from 1 to ${max}`,
-    (key, value) => {
-      if (value.toLowerCase() === 'auto') return 'auto';
-      if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
-        throw new ConfigError(key, `expected auto or a whole number from 1 to ${max}, got "${value}"`);
-      }
-      return Number(value);
-    },
-  );
+  const { min, max: most } = AUTO_IN_FLIGHT;
+  return autoOrWholeNumber(max, 'auto', `auto (as many as the rate needs at the measured latency, ${min} to ${most}) or a whole number from 1 to ${max}`, '');
 }
 
 /** A whole number of seconds from min to max, as milliseconds. */

@@ -103,8 +103,6 @@ interface Run {
 /** The batches a run holds (in flight or waiting to be retried) and the workers waiting to take one. */
 interface Holds {
   count: number;
-  /** The most held at once this run. */
-  peak: number;
   waiting: (() => void)[];
   /** Auto only: the answers' latency estimate (ms) and the most one batch held (bytes). */
   latencyMs?: number;
@@ -150,7 +148,7 @@ export async function publishBatches(next: BatchSource, post: PostBatch, options
     errorCounts: new Map(),
     pacer: options.pacer ?? createPacer(options.callsPerSecond),
     stop: new AbortController(),
-    holds: { count: 0, peak: 0, waiting: [], batchHeldBytes: 0 },
+    holds: { count: 0, waiting: [], batchHeldBytes: 0 },
   };
   const stopTimer = setTimeout(() => run.stop.abort(new Error('stopped before the invocation deadline')), Math.max(0, run.opts.stopAtMs - run.opts.now()));
   try {
@@ -171,7 +169,6 @@ export async function publishBatches(next: BatchSource, post: PostBatch, options
   }
   const r = run.result;
   r.pacing = run.pacer.stats();
-  r.heldPeak = run.holds.peak;
   r.errors = [...run.errorCounts].slice(0, MAX_REPORTED_ERRORS).map(([message, n]) => ({ message, metrics: n }));
   return r;
 }
@@ -193,7 +190,7 @@ async function takeHold(run: Run): Promise<void> {
   const h = run.holds;
   while (h.count >= holdLimit(run)) await new Promise<void>((resolve) => h.waiting.push(resolve));
   h.count++;
-  h.peak = Math.max(h.peak, h.count);
+  run.result.heldPeak = Math.max(run.result.heldPeak, h.count);
   if (h.count < holdLimit(run)) h.waiting.shift()?.();
 }
 

@@ -262,6 +262,8 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     }
     let fn: LocalFunction | undefined;
     cleanups.push(async () => fn?.stop());
+    // FN_MEMORY as the platform sets it for the deployed function: func.yaml's memory, read once.
+    const memoryMb = funcYamlMemoryMb(opts.entry);
     let seq = 0;
 
     /** One Fn call (a dry run when asked); a dead container is replaced first (the platform's cold start). */
@@ -271,8 +273,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       try {
         await syncConfig();
         if (!fn?.alive) {
-          // FN_MEMORY as the platform sets it for the deployed function: func.yaml's memory.
-          fn = await startFunction({ entry: opts.entry, env: fnEnv, onLine: opts.onFunctionLine, memoryMb: funcYamlMemoryMb(opts.entry) });
+          fn = await startFunction({ entry: opts.entry, env: fnEnv, onLine: opts.onFunctionLine, memoryMb });
           record.coldStartMs = Math.round(fn.readyMs);
           record.functionPid = fn.pid;
         }
